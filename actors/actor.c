@@ -1,0 +1,597 @@
+/*  actor.c - the actor host: the connection to the broker and dispatch.
+
+    Owns one DEALER socket to the broker and the zloop that every handler runs
+    in. It registers the actor (READY), sends a heartbeat each interval,
+    watches the broker's heartbeats and reconnects with a fresh socket when
+    they stop, registers again when the broker says it does not know us
+    (DISCONNECT, e.g. after a broker restart), decodes and checks each
+    DELIVER before a handler sees it, and keeps the open streams and the
+    requests not answered yet. The same code runs in a thread (inproc) and in
+    a process (tcp).
+*/
+#include "flotilla/actor.h"
+#include "flotilla/log.h"
+
+#include <stdarg.h>
+#include <unistd.h>
+
+struct _flot_actor_t {
+    const flot_actor_def_t *def;
+    char *endpoint;
+    char *instance;
+    char *keys;
+    int heartbeat_ms;
+    int liveness;
+    zhash_t *options;
+    char host [256];
+    zsock_t *pipe;              //  thread mode only
+    zloop_t *loop;
+    zsock_t *dealer;
+    int64_t broker_expiry;
+    bool need_ready;
+    void *state;
+    zlistx_t *requests;         //  flot_request_t *, not answered yet
+    zlistx_t *streams;          //  flot_stream_t *, open
+    uint64_t handled;
+};
+
+struct _flot_request_t {
+    flot_actor_t *actor;
+    uint8_t route [FLOT_MAX_ROUTE];
+    size_t route_size;
+    uint64_t corr;
+    char command [FLOT_MAX_NAME + 1];
+    char key [FLOT_MAX_KEY + 1];
+    int64_t deadline;
+    flot_body_t *body;
+    void *handle;               //  in actor->requests
+};
+
+struct _flot_stream_t {
+    uint8_t route [FLOT_MAX_ROUTE];
+    size_t route_size;
+    uint64_t corr;
+    flot_stream_cancel_fn *on_cancel;
+    void *arg;
+    void *handle;               //  in actor->streams
+};
+
+//  --------------------------------------------------------------------------
+//  Sending
+
+static int
+s_send (flot_actor_t *self, flot_msg_t *msg)
+{
+    if (!self->dealer)
+        return -1;
+    if (flot_msg_send (msg, zsock_resolve (self->dealer), NULL, true)) {
+        flot_warn (self->def->service, "cannot send %s to the broker: %s",
+                   flot_kind_name (msg->kind), zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_send_ready (flot_actor_t *self)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 4);
+    flot_pack_kv_str (&pk, "instance", self->instance);
+    flot_pack_kv_str (&pk, "host", self->host);
+    flot_pack_kv_uint (&pk, "pid", (uint64_t) getpid ());
+    flot_pack_str (&pk, "keys");
+    zlist_t *keys = zlist_new ();
+    zlist_autofree (keys);
+    if (self->keys) {
+        char *copy = strdup (self->keys);
+        char *save = NULL;
+        for (char *k = strtok_r (copy, ",", &save); k; k = strtok_r (NULL, ",", &save))
+            if (*k)
+                zlist_append (keys, k);
+        free (copy);
+    }
+    msgpack_pack_array (&pk, zlist_size (keys));
+    for (char *k = zlist_first (keys); k; k = zlist_next (keys))
+        flot_pack_str (&pk, k);
+    zlist_destroy (&keys);
+    flot_msg_t msg = {
+        .kind = FLOT_READY,
+        .service = { (const uint8_t *) self->def->service, strlen (self->def->service) },
+        .body = { (const uint8_t *) sbuf.data, sbuf.size }
+    };
+    s_send (self, &msg);
+    msgpack_sbuffer_destroy (&sbuf);
+    self->need_ready = false;
+}
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+static void
+s_request_destroy (flot_request_t **request_p)
+{
+    if (*request_p) {
+        flot_request_t *request = *request_p;
+        if (request->handle)
+            zlistx_detach (request->actor->requests, request->handle);
+        flot_body_destroy (&request->body);
+        free (request);
+        *request_p = NULL;
+    }
+}
+
+static int
+s_answer (flot_actor_t *self, int kind, const uint8_t *route, size_t route_size,
+          uint64_t corr, const void *body, size_t size)
+{
+    static const uint8_t empty_map [1] = { 0x80 };
+    flot_msg_t msg = {
+        .kind = kind,
+        .route = { route, route_size },
+        .corr = corr,
+        .body = body ? (flot_bytes_t) { body, size } : (flot_bytes_t) { empty_map, 1 }
+    };
+    if (body) {
+        flot_err_t err;
+        if (flot_body_check (body, size, true, &err)) {
+            flot_error (self->def->service, "refusing to send a bad body: %s",
+                        err.message);
+            return -1;
+        }
+    }
+    return s_send (self, &msg);
+}
+
+int
+flot_request_reply (flot_request_t **request_p, const void *body, size_t size)
+{
+    assert (request_p && *request_p);
+    flot_request_t *request = *request_p;
+    int rc = s_answer (request->actor, FLOT_A_REPLY, request->route,
+                       request->route_size, request->corr, body, size);
+    if (rc && body) {
+        //  Tell the caller rather than leave it waiting.
+        flot_request_error (request_p, FLOT_E_INTERNAL,
+                            "the reply could not be encoded or sent");
+        return -1;
+    }
+    request->actor->handled++;
+    s_request_destroy (request_p);
+    return rc;
+}
+
+int
+flot_request_error (flot_request_t **request_p, int code, const char *format, ...)
+{
+    assert (request_p && *request_p);
+    flot_request_t *request = *request_p;
+    char message [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    flot_pack_error (&sbuf, code, message);
+    flot_debug (request->actor->def->service, "%s: %s %s", request->command,
+                flot_err_name (code), message);
+    int rc = s_answer (request->actor, FLOT_A_ERROR, request->route,
+                       request->route_size, request->corr, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+    s_request_destroy (request_p);
+    return rc;
+}
+
+int
+flot_request_fail (flot_request_t **request_p, const flot_err_t *err)
+{
+    return flot_request_error (request_p, err->code, "%s", err->message);
+}
+
+void
+flot_pack_begin (msgpack_sbuffer *sbuf, msgpack_packer *pk)
+{
+    msgpack_sbuffer_init (sbuf);
+    msgpack_packer_init (pk, sbuf, msgpack_sbuffer_write);
+}
+
+int
+flot_request_reply_sbuf (flot_request_t **request_p, msgpack_sbuffer *sbuf)
+{
+    int rc = flot_request_reply (request_p, sbuf->data, sbuf->size);
+    msgpack_sbuffer_destroy (sbuf);
+    return rc;
+}
+
+const char *flot_request_command (flot_request_t *r) { return r->command; }
+const char *flot_request_key (flot_request_t *r) { return r->key; }
+const msgpack_object *flot_request_body (flot_request_t *r) { return flot_body_root (r->body); }
+int64_t flot_request_deadline (flot_request_t *r) { return r->deadline; }
+uint64_t flot_request_corr (flot_request_t *r) { return r->corr; }
+
+//  --------------------------------------------------------------------------
+//  Streams
+
+flot_stream_t *
+flot_request_open_stream (flot_request_t *request,
+                          flot_stream_cancel_fn *on_cancel, void *arg)
+{
+    flot_stream_t *stream = calloc (1, sizeof *stream);
+    if (!stream)
+        return NULL;
+    memcpy (stream->route, request->route, request->route_size);
+    stream->route_size = request->route_size;
+    stream->corr = request->corr;
+    stream->on_cancel = on_cancel;
+    stream->arg = arg;
+    stream->handle = zlistx_add_end (request->actor->streams, stream);
+    return stream;
+}
+
+uint64_t
+flot_stream_id (flot_stream_t *stream)
+{
+    return stream->corr;
+}
+
+int
+flot_stream_send (flot_actor_t *self, flot_stream_t *stream,
+                  const void *body, size_t size)
+{
+    return s_answer (self, FLOT_A_STREAM, stream->route, stream->route_size,
+                     stream->corr, body, size);
+}
+
+static void
+s_stream_destroy (flot_actor_t *self, flot_stream_t **stream_p)
+{
+    if (*stream_p) {
+        zlistx_detach (self->streams, (*stream_p)->handle);
+        free (*stream_p);
+        *stream_p = NULL;
+    }
+}
+
+int
+flot_stream_end (flot_actor_t *self, flot_stream_t **stream_p,
+                 const void *body, size_t size)
+{
+    assert (stream_p && *stream_p);
+    flot_stream_t *stream = *stream_p;
+    int rc = s_answer (self, FLOT_A_STREAM_END, stream->route, stream->route_size,
+                       stream->corr, body, size);
+    s_stream_destroy (self, stream_p);
+    return rc;
+}
+
+flot_stream_t *
+flot_actor_find_stream (flot_actor_t *self, flot_request_t *request, uint64_t id)
+{
+    for (flot_stream_t *s = zlistx_first (self->streams); s; s = zlistx_next (self->streams))
+        if (s->corr == id && s->route_size == request->route_size
+        &&  memcmp (s->route, request->route, s->route_size) == 0)
+            return s;
+    return NULL;
+}
+
+static void
+s_on_cancel (flot_actor_t *self, const flot_msg_t *msg)
+{
+    for (flot_stream_t *s = zlistx_first (self->streams); s; s = zlistx_next (self->streams))
+        if (s->corr == msg->corr && s->route_size == msg->route.size
+        &&  memcmp (s->route, msg->route.data, s->route_size) == 0) {
+            flot_info (self->def->service, "stream %llu cancelled: its caller is gone",
+                       (unsigned long long) s->corr);
+            if (s->on_cancel)
+                s->on_cancel (self, s, s->arg);
+            s_stream_destroy (self, &s);
+            return;
+        }
+}
+
+//  --------------------------------------------------------------------------
+//  Dispatch
+
+static void
+s_on_deliver (flot_actor_t *self, const flot_msg_t *msg)
+{
+    flot_request_t *request = calloc (1, sizeof *request);
+    assert (request);
+    request->actor = self;
+    memcpy (request->route, msg->route.data, msg->route.size);
+    request->route_size = msg->route.size;
+    request->corr = msg->corr;
+    snprintf (request->command, sizeof request->command, "%.*s",
+              (int) msg->command.size, msg->command.data);
+    snprintf (request->key, sizeof request->key, "%.*s",
+              (int) msg->key.size, msg->key.data);
+    request->deadline = zclock_mono () + msg->timeout_ms;
+    request->handle = zlistx_add_end (self->requests, request);
+
+    flot_err_t err;
+    request->body = flot_body_decode (msg->body.data, msg->body.size, &err);
+    if (!request->body) {
+        flot_request_error (&request, err.code, "%s: %s", request->command, err.message);
+        return;
+    }
+    for (const flot_command_t *c = self->def->commands; c->name; c++)
+        if (streq (c->name, request->command)) {
+            c->handler (self, request);
+            return;
+        }
+    //  List the commands in the error, so the caller can correct itself.
+    char list [200] = "";
+    for (const flot_command_t *c = self->def->commands; c->name; c++) {
+        size_t used = strlen (list);
+        snprintf (list + used, sizeof list - used, "%s%s", used ? ", " : "", c->name);
+    }
+    flot_request_error (&request, FLOT_E_UNKNOWN_COMMAND,
+                        "service '%s' has no command '%s' (it has %s)",
+                        self->def->service, request->command, list);
+}
+
+static int s_connect (flot_actor_t *self);
+
+static int
+s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void) loop;
+    flot_actor_t *self = arg;
+    zmsg_t *zmsg = zmsg_recv_nowait (sock);
+    if (!zmsg)
+        return 0;
+    flot_bytes_t frames [FLOT_MAX_FRAMES];
+    size_t count = 0;
+    bool overflow = false;
+    for (zframe_t *f = zmsg_first (zmsg); f; f = zmsg_next (zmsg)) {
+        if (count == FLOT_MAX_FRAMES) {
+            overflow = true;
+            break;
+        }
+        frames [count++] = (flot_bytes_t) { zframe_data (f), zframe_size (f) };
+    }
+    flot_msg_t msg;
+    flot_err_t err;
+    if (overflow)
+        flot_warn (self->def->service, "dropped a message of too many frames");
+    else
+    if (flot_msg_decode (&msg, frames, count, &err))
+        flot_warn (self->def->service, "dropped a bad message: %s", err.message);
+    else {
+        self->broker_expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
+        switch (msg.kind) {
+            case FLOT_DELIVER:
+                s_on_deliver (self, &msg);
+                break;
+            case FLOT_CANCEL:
+                s_on_cancel (self, &msg);
+                break;
+            case FLOT_HEARTBEAT:
+                break;
+            case FLOT_DISCONNECT:
+                flot_info (self->def->service, "the broker does not know us; registering again");
+                self->need_ready = true;
+                break;
+            default:
+                flot_debug (self->def->service, "ignored %s", flot_kind_name (msg.kind));
+                break;
+        }
+    }
+    zmsg_destroy (&zmsg);
+    return 0;
+}
+
+//  A fresh socket to the broker, and READY.
+static int
+s_connect (flot_actor_t *self)
+{
+    if (self->dealer) {
+        zloop_reader_end (self->loop, self->dealer);
+        zsock_destroy (&self->dealer);
+    }
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer)
+        return -1;
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_maxmsgsize (self->dealer, FLOT_MAX_MESSAGE);
+    zsock_set_sndhwm (self->dealer, 100000);
+    zsock_set_rcvhwm (self->dealer, 100000);
+    if (zsock_connect (self->dealer, "%s", self->endpoint)) {
+        flot_error (self->def->service, "cannot connect to %s", self->endpoint);
+        zsock_destroy (&self->dealer);
+        return -1;
+    }
+    zloop_reader (self->loop, self->dealer, s_on_dealer, self);
+    self->broker_expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
+    s_send_ready (self);
+    return 0;
+}
+
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    flot_actor_t *self = arg;
+    if (zclock_mono () > self->broker_expiry) {
+        flot_notice (self->def->service, "the broker at %s is silent; reconnecting",
+                     self->endpoint);
+        s_connect (self);
+        return 0;
+    }
+    if (self->need_ready)
+        s_send_ready (self);
+    else {
+        flot_msg_t msg = { .kind = FLOT_HEARTBEAT };
+        s_send (self, &msg);
+    }
+    return 0;
+}
+
+static int
+s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    (void) arg;
+    char *command = zstr_recv (pipe);
+    bool term = !command || streq (command, "$TERM");
+    zstr_free (&command);
+    return term ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Life cycle
+
+static flot_actor_t *
+s_actor_new (const flot_actor_def_t *def, const flot_actor_config_t *config)
+{
+    flot_actor_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->def = def;
+    self->endpoint = strdup (config->endpoint);
+    self->keys = config->keys ? strdup (config->keys) : NULL;
+    self->heartbeat_ms = config->heartbeat_ms > 0 ? config->heartbeat_ms : FLOT_HEARTBEAT_MS;
+    self->liveness = config->liveness > 0 ? config->liveness : FLOT_LIVENESS;
+    self->options = config->options;
+    if (gethostname (self->host, sizeof self->host - 1))
+        strcpy (self->host, "unknown");
+    if (config->instance)
+        self->instance = strdup (config->instance);
+    else {
+        char name [FLOT_MAX_NAME + 1];
+        snprintf (name, sizeof name, "%s-%d", def->service, (int) getpid ());
+        self->instance = strdup (name);
+    }
+    self->requests = zlistx_new ();
+    self->streams = zlistx_new ();
+    self->loop = zloop_new ();
+    return self;
+}
+
+static void
+s_actor_destroy (flot_actor_t **self_p)
+{
+    flot_actor_t *self = *self_p;
+    if (!self)
+        return;
+    //  Answer what is still open, then say goodbye.
+    while (zlistx_size (self->requests)) {
+        flot_request_t *request = zlistx_first (self->requests);
+        flot_request_error (&request, FLOT_E_CANCELLED, "the actor is stopping");
+    }
+    while (zlistx_size (self->streams)) {
+        flot_stream_t *stream = zlistx_first (self->streams);
+        flot_stream_end (self, &stream, NULL, 0);
+    }
+    if (self->dealer) {
+        flot_msg_t bye = { .kind = FLOT_DISCONNECT };
+        s_send (self, &bye);
+    }
+    zlistx_destroy (&self->requests);
+    zlistx_destroy (&self->streams);
+    zloop_destroy (&self->loop);
+    zsock_destroy (&self->dealer);
+    free (self->endpoint);
+    free (self->keys);
+    free (self->instance);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Runs the actor until its loop ends; pipe may be NULL.
+static void
+s_actor_serve (flot_actor_t *self)
+{
+    zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat, self);
+    if (self->pipe) {
+        zloop_reader (self->loop, self->pipe, s_on_pipe, self);
+    }
+    flot_notice (self->def->service, "instance %s serving via %s",
+                 self->instance, self->endpoint);
+    zloop_start (self->loop);
+}
+
+static int
+s_actor_start (flot_actor_t *self)
+{
+    if (self->def->start && self->def->start (self))
+        return -1;
+    if (s_connect (self)) {
+        if (self->def->stop)
+            self->def->stop (self);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    const flot_actor_def_t *def;
+    const flot_actor_config_t *config;
+} thread_args_t;
+
+static void
+s_actor_thread (zsock_t *pipe, void *args)
+{
+    thread_args_t *targs = args;
+    flot_actor_t *self = s_actor_new (targs->def, targs->config);
+    self->pipe = pipe;
+    zsock_signal (pipe, 0);
+    if (s_actor_start (self)) {
+        zstr_send (pipe, "ERROR");
+        s_actor_destroy (&self);
+        char *command = zstr_recv (pipe);      //  wait for $TERM
+        zstr_free (&command);
+        return;
+    }
+    zstr_send (pipe, "OK");
+    s_actor_serve (self);
+    if (self->def->stop)
+        self->def->stop (self);
+    s_actor_destroy (&self);
+}
+
+zactor_t *
+flot_actor_thread (const flot_actor_def_t *def, const flot_actor_config_t *config)
+{
+    thread_args_t args = { def, config };
+    zactor_t *actor = zactor_new (s_actor_thread, &args);
+    if (!actor)
+        return NULL;
+    char *status = zstr_recv (actor);
+    bool ok = status && streq (status, "OK");
+    zstr_free (&status);
+    if (!ok)
+        zactor_destroy (&actor);
+    return actor;
+}
+
+int
+flot_actor_run (const flot_actor_def_t *def, const flot_actor_config_t *config)
+{
+    flot_actor_t *self = s_actor_new (def, config);
+    if (s_actor_start (self)) {
+        s_actor_destroy (&self);
+        return -1;
+    }
+    s_actor_serve (self);
+    if (self->def->stop)
+        self->def->stop (self);
+    s_actor_destroy (&self);
+    return 0;
+}
+
+void flot_actor_set_state (flot_actor_t *self, void *state) { self->state = state; }
+void *flot_actor_state (flot_actor_t *self) { return self->state; }
+const char *flot_actor_service (flot_actor_t *self) { return self->def->service; }
+const char *flot_actor_instance (flot_actor_t *self) { return self->instance; }
+zloop_t *flot_actor_loop (flot_actor_t *self) { return self->loop; }
+
+const char *
+flot_actor_option (flot_actor_t *self, const char *name, const char *default_value)
+{
+    const char *value = self->options ? zhash_lookup (self->options, name) : NULL;
+    return value ? value : default_value;
+}

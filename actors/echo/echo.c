@@ -1,0 +1,189 @@
+/*  echo.c - the diagnostic actor (service "echo").
+
+    Answers Echo with the body it was given, Sleep after the delay asked for
+    (without blocking the actor: a timer answers), and Ticks with a stream of
+    numbered messages. Operators use it to check a broker and a host end to
+    end (flotctl call echo Echo '{"hi":1}'); the process-level tests use it to
+    hold a request open while an actor is killed.
+*/
+#include "flotilla/echo.h"
+#include "flotilla/log.h"
+
+#define MAX_SLEEP_MS 3600000
+#define MAX_TICKS 100000
+
+typedef struct {
+    flot_actor_t *actor;
+    zlistx_t *jobs;             //  job_t *: sleeps and tick streams running
+} echo_t;
+
+typedef struct {
+    echo_t *echo;
+    flot_request_t *request;    //  Sleep: answered when the timer fires
+    flot_stream_t *stream;      //  Ticks: pushed to on each timer
+    uint64_t slept_ms;
+    uint64_t count, sent;
+    int timer;
+    void *handle;
+} job_t;
+
+static void
+s_job_destroy (job_t **job_p)
+{
+    job_t *job = *job_p;
+    if (job) {
+        zloop_timer_end (flot_actor_loop (job->echo->actor), job->timer);
+        zlistx_detach (job->echo->jobs, job->handle);
+        free (job);
+        *job_p = NULL;
+    }
+}
+
+static job_t *
+s_job_new (echo_t *echo)
+{
+    job_t *job = calloc (1, sizeof *job);
+    assert (job);
+    job->echo = echo;
+    job->handle = zlistx_add_end (echo->jobs, job);
+    return job;
+}
+
+static void
+s_echo (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_object (&pk, *flot_request_body (request));
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+static int
+s_sleep_done (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    job_t *job = arg;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_kv_uint (&pk, "slept_ms", job->slept_ms);
+    flot_request_reply_sbuf (&job->request, &sbuf);
+    s_job_destroy (&job);
+    return 0;
+}
+
+static void
+s_sleep (flot_actor_t *actor, flot_request_t *request)
+{
+    echo_t *self = flot_actor_state (actor);
+    uint64_t ms = 0;
+    flot_err_t err;
+    if (flot_map_uint (flot_request_body (request), "ms", true, 0, MAX_SLEEP_MS,
+                       &ms, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    job_t *job = s_job_new (self);
+    job->request = request;
+    job->slept_ms = ms;
+    job->timer = zloop_timer (flot_actor_loop (actor), ms ? (size_t) ms : 1, 1,
+                              s_sleep_done, job);
+}
+
+static int
+s_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    job_t *job = arg;
+    flot_actor_t *actor = job->echo->actor;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_kv_uint (&pk, "tick", ++job->sent);
+    if (job->sent < job->count)
+        flot_stream_send (actor, job->stream, sbuf.data, sbuf.size);
+    else {
+        flot_stream_end (actor, &job->stream, sbuf.data, sbuf.size);
+        s_job_destroy (&job);
+    }
+    msgpack_sbuffer_destroy (&sbuf);
+    return 0;
+}
+
+static void
+s_ticks_cancelled (flot_actor_t *actor, flot_stream_t *stream, void *arg)
+{
+    (void) actor;
+    (void) stream;
+    job_t *job = arg;
+    s_job_destroy (&job);
+}
+
+static void
+s_ticks (flot_actor_t *actor, flot_request_t *request)
+{
+    echo_t *self = flot_actor_state (actor);
+    const msgpack_object *body = flot_request_body (request);
+    uint64_t count = 0, interval = 100;
+    flot_err_t err;
+    if (flot_map_uint (body, "count", true, 1, MAX_TICKS, &count, &err) < 0
+    ||  flot_map_uint (body, "interval_ms", false, 1, 60000, &interval, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    job_t *job = s_job_new (self);
+    job->count = count;
+    job->stream = flot_request_open_stream (request, s_ticks_cancelled, job);
+    job->timer = zloop_timer (flot_actor_loop (actor), (size_t) interval,
+                              (size_t) count, s_tick, job);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_kv_uint (&pk, "stream", flot_stream_id (job->stream));
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+static int
+s_start (flot_actor_t *actor)
+{
+    echo_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->actor = actor;
+    self->jobs = zlistx_new ();
+    flot_actor_set_state (actor, self);
+    return 0;
+}
+
+static void
+s_stop (flot_actor_t *actor)
+{
+    echo_t *self = flot_actor_state (actor);
+    //  Requests and streams still open are answered by the host.
+    while (zlistx_size (self->jobs)) {
+        job_t *job = zlistx_first (self->jobs);
+        s_job_destroy (&job);
+    }
+    zlistx_destroy (&self->jobs);
+    free (self);
+}
+
+static const flot_command_t s_commands [] = {
+    { "Echo", s_echo },
+    { "Sleep", s_sleep },
+    { "Ticks", s_ticks },
+    { NULL, NULL }
+};
+
+const flot_actor_def_t flot_echo_actor = {
+    .service = "echo",
+    .commands = s_commands,
+    .start = s_start,
+    .stop = s_stop
+};

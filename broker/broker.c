@@ -1,0 +1,927 @@
+/*  broker.c - the Flotilla broker.
+
+    Clients and actors connect to one ROUTER socket. Actors register a
+    service (READY) and optionally the keys they claim; clients send REQUEST
+    by service name and the broker delivers it to a live instance,
+    round-robin, remembers it as pending until the reply, its deadline, or the
+    actor's death, and routes the reply back. Routing data is in frames, so
+    request and reply bodies are moved through untouched. The broker owns the
+    registry of instances, the pending requests and the open streams, and
+    answers its own service, "broker" (Ping, Actors).
+
+    Every frame from the network is validated by the codec before use; bad
+    input is answered with an error when there is a caller to answer, and is
+    otherwise logged (rate-limited) and dropped.
+*/
+#include "flotilla/broker.h"
+#include "flotilla/body.h"
+#include "flotilla/log.h"
+#include "flotilla/protocol.h"
+#include "flotilla/version.h"
+
+#include <unistd.h>
+
+#define WHO "broker"
+#define MAX_IN (FLOT_MAX_FRAMES + 1)    //  identity plus frames
+#define DEADLINE_TICK_MS 50
+
+//  A binary key: a route or identity, and optionally a correlation id.
+typedef struct {
+    uint16_t size;
+    uint8_t data [FLOT_MAX_ROUTE + 8];
+} bkey_t;
+
+typedef struct _service_t service_t;
+
+typedef struct {
+    bkey_t id;                  //  ROUTER identity
+    service_t *service;
+    char instance [FLOT_MAX_NAME + 1];
+    char host [256];
+    uint64_t pid;
+    zlistx_t *keys;             //  char *, claimed keys; empty = any key
+    int64_t registered_at;      //  zclock_mono
+    int64_t last_seen;
+    uint64_t handled;
+    size_t pending;
+} instance_t;
+
+struct _service_t {
+    char name [FLOT_MAX_NAME + 1];
+    zlistx_t *instances;        //  instance_t *, not owned
+};
+
+typedef struct {
+    bkey_t client;              //  the caller's route
+    uint64_t corr;
+    instance_t *instance;
+    int64_t deadline;           //  zclock_mono
+} pending_t;
+
+struct _flot_broker_t {
+    zsock_t *router;
+    void *handle;               //  the raw socket of router
+    zhashx_t *services;         //  name -> service_t (owned)
+    zhashx_t *instances;        //  bkey id -> instance_t (owned)
+    zhashx_t *pending;          //  bkey client+corr -> pending_t (owned)
+    zhashx_t *streams;          //  bkey client+corr -> instance_t (not owned)
+    int heartbeat_ms;
+    int liveness;
+    int64_t started_at;
+    int64_t next_heartbeat;
+    int64_t next_deadline_tick;
+    int64_t log_window;         //  rate limit for bad-input lines
+    int log_count;
+    uint64_t dropped;
+};
+
+//  --------------------------------------------------------------------------
+//  Binary keys in zhashx
+
+static size_t
+s_bkey_hash (const void *key)
+{
+    const bkey_t *k = key;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < k->size; i++) {
+        h ^= k->data [i];
+        h *= 1099511628211ULL;
+    }
+    return (size_t) h;
+}
+
+static int
+s_bkey_compare (const void *a, const void *b)
+{
+    const bkey_t *ka = a, *kb = b;
+    if (ka->size != kb->size)
+        return ka->size < kb->size ? -1 : 1;
+    return memcmp (ka->data, kb->data, ka->size);
+}
+
+static void *
+s_bkey_dup (const void *key)
+{
+    const bkey_t *k = key;
+    size_t size = offsetof (bkey_t, data) + k->size;
+    bkey_t *copy = malloc (size);
+    if (copy)
+        memcpy (copy, k, size);
+    return copy;
+}
+
+static void
+s_bkey_free (void **key_p)
+{
+    free (*key_p);
+    *key_p = NULL;
+}
+
+static zhashx_t *
+s_bkey_table (void)
+{
+    zhashx_t *table = zhashx_new ();
+    zhashx_set_key_hasher (table, s_bkey_hash);
+    zhashx_set_key_comparator (table, s_bkey_compare);
+    zhashx_set_key_duplicator (table, s_bkey_dup);
+    zhashx_set_key_destructor (table, s_bkey_free);
+    return table;
+}
+
+static void
+s_bkey_set (bkey_t *key, const void *data, size_t size, const uint64_t *corr)
+{
+    memcpy (key->data, data, size);
+    key->size = (uint16_t) size;
+    if (corr) {
+        flot_put_u64 (key->data + size, *corr);
+        key->size += 8;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Outgoing messages, built from moved and fresh frames
+
+typedef struct {
+    zmq_msg_t frames [MAX_IN + 1];
+    int count;
+} out_t;
+
+static void
+s_out_bytes (out_t *out, const void *data, size_t size)
+{
+    zmq_msg_t *frame = &out->frames [out->count++];
+    zmq_msg_init_size (frame, size);
+    if (size)
+        memcpy (zmq_msg_data (frame), data, size);
+}
+
+static void
+s_out_move (out_t *out, zmq_msg_t *source)
+{
+    zmq_msg_t *frame = &out->frames [out->count++];
+    zmq_msg_init (frame);
+    zmq_msg_move (frame, source);
+}
+
+//  Sends every frame, or none; closes whatever was not sent. Returns 0, or
+//  -1 with errno (EHOSTUNREACH: no such peer, EAGAIN: peer is full).
+static int
+s_out_send (flot_broker_t *self, out_t *out)
+{
+    int rc = 0, saved = 0;
+    for (int i = 0; i < out->count; i++) {
+        if (rc == 0) {
+            int more = i < out->count - 1 ? ZMQ_SNDMORE : 0;
+            if (zmq_msg_send (&out->frames [i], self->handle,
+                              ZMQ_DONTWAIT | more) < 0) {
+                saved = zmq_errno ();
+                rc = -1;
+                zmq_msg_close (&out->frames [i]);
+            }
+        }
+        else
+            zmq_msg_close (&out->frames [i]);
+    }
+    out->count = 0;
+    if (rc)
+        errno = saved;
+    return rc;
+}
+
+static void
+s_out_header (out_t *out, const bkey_t *to, int kind)
+{
+    uint8_t k = (uint8_t) kind;
+    s_out_bytes (out, to->data, to->size);
+    s_out_bytes (out, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
+    s_out_bytes (out, &k, 1);
+}
+
+static void
+s_out_corr (out_t *out, uint64_t corr)
+{
+    uint8_t bytes [8];
+    flot_put_u64 (bytes, corr);
+    s_out_bytes (out, bytes, 8);
+}
+
+//  Bad input gets at most ten log lines a second.
+static void
+s_log_bad (flot_broker_t *self, const char *format, ...)
+{
+    self->dropped++;
+    int64_t now = zclock_mono ();
+    if (now - self->log_window > 1000) {
+        if (self->log_count > 10)
+            flot_warn (WHO, "%d more bad messages were not logged",
+                       self->log_count - 10);
+        self->log_window = now;
+        self->log_count = 0;
+    }
+    if (++self->log_count > 10)
+        return;
+    char line [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    flot_warn (WHO, "%s", line);
+}
+
+//  Send an ERROR to a client.
+static void
+s_send_error (flot_broker_t *self, const bkey_t *client, uint64_t corr,
+              int code, const char *format, ...)
+{
+    char message [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    flot_pack_error (&sbuf, code, message);
+    out_t out = { .count = 0 };
+    s_out_header (&out, client, FLOT_ERROR);
+    s_out_corr (&out, corr);
+    s_out_bytes (&out, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (s_out_send (self, &out))
+        flot_debug (WHO, "error reply not delivered: %s", zmq_strerror (errno));
+    flot_debug (WHO, "error %s: %s", flot_err_name (code), message);
+}
+
+//  Send a body-only control message (HEARTBEAT, DISCONNECT) to a peer.
+static void
+s_send_control (flot_broker_t *self, const bkey_t *to, int kind,
+                const char *reason)
+{
+    out_t out = { .count = 0 };
+    s_out_header (&out, to, kind);
+    if (kind == FLOT_DISCONNECT) {
+        msgpack_sbuffer sbuf;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 1);
+        flot_pack_kv_str (&pk, "reason", reason);
+        s_out_bytes (&out, sbuf.data, sbuf.size);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+    s_out_send (self, &out);
+}
+
+//  --------------------------------------------------------------------------
+//  Instances and services
+
+static service_t *
+s_service_require (flot_broker_t *self, const char *name)
+{
+    service_t *service = zhashx_lookup (self->services, name);
+    if (!service) {
+        service = calloc (1, sizeof *service);
+        assert (service);
+        snprintf (service->name, sizeof service->name, "%s", name);
+        service->instances = zlistx_new ();
+        zhashx_insert (self->services, name, service);
+    }
+    return service;
+}
+
+static void
+s_service_free (void **item_p)
+{
+    service_t *service = *item_p;
+    if (service) {
+        zlistx_destroy (&service->instances);
+        free (service);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_pending_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+static void
+s_instance_free (void **item_p)
+{
+    instance_t *instance = *item_p;
+    if (instance) {
+        zlistx_destroy (&instance->keys);
+        free (instance);
+        *item_p = NULL;
+    }
+}
+
+//  An instance died or left: fail its requests and streams, forget it.
+static void
+s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
+{
+    flot_notice (WHO, "%s instance %s (pid %llu on %s) %s",
+                 instance->service->name, instance->instance,
+                 (unsigned long long) instance->pid, instance->host, why);
+    zlistx_t *doomed = zlistx_new ();
+    for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
+        if (p->instance == instance)
+            zlistx_add_end (doomed, (void *) zhashx_cursor (self->pending));
+    for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
+        pending_t *p = zhashx_lookup (self->pending, key);
+        s_send_error (self, &p->client, p->corr, FLOT_E_ACTOR_FAILED,
+                      "%s instance %s %s before answering",
+                      instance->service->name, instance->instance, why);
+        zhashx_delete (self->pending, key);
+    }
+    zlistx_purge (doomed);
+    for (instance_t *i = zhashx_first (self->streams); i; i = zhashx_next (self->streams))
+        if (i == instance)
+            zlistx_add_end (doomed, (void *) zhashx_cursor (self->streams));
+    for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
+        const bkey_t *k = key;
+        bkey_t client;
+        s_bkey_set (&client, k->data, k->size - 8u, NULL);
+        s_send_error (self, &client, flot_get_u64 (k->data + k->size - 8),
+                      FLOT_E_ACTOR_FAILED, "%s instance %s %s; the stream is closed",
+                      instance->service->name, instance->instance, why);
+        zhashx_delete (self->streams, key);
+    }
+    zlistx_destroy (&doomed);
+    void *handle = zlistx_find (instance->service->instances, instance);
+    if (handle)
+        zlistx_delete (instance->service->instances, handle);
+    zhashx_delete (self->instances, &instance->id);
+}
+
+static bool
+s_instance_claims (instance_t *instance, const char *key)
+{
+    for (const char *k = zlistx_first (instance->keys); k; k = zlistx_next (instance->keys))
+        if (streq (k, key))
+            return true;
+    return false;
+}
+
+//  Picks the instance for a request: round-robin over those that claim the
+//  key, else over those that claim none. NULL if there is none.
+static instance_t *
+s_instance_pick (service_t *service, const char *key)
+{
+    size_t size = zlistx_size (service->instances);
+    if (size == 0)
+        return NULL;
+    instance_t *fallback = NULL;
+    //  Rotate: take the head, put it at the tail, until one fits.
+    for (size_t i = 0; i < size; i++) {
+        instance_t *instance = zlistx_first (service->instances);
+        bool any = zlistx_size (instance->keys) == 0;
+        if (*key == 0 || (!any && s_instance_claims (instance, key))) {
+            zlistx_move_end (service->instances, zlistx_cursor (service->instances));
+            return instance;
+        }
+        if (any && !fallback)
+            fallback = instance;
+        zlistx_move_end (service->instances, zlistx_cursor (service->instances));
+    }
+    return fallback;
+}
+
+//  --------------------------------------------------------------------------
+//  READY: an actor registers
+
+static int
+s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
+{
+    flot_body_t *decoded = flot_body_decode (body.data, body.size, err);
+    if (!decoded)
+        return -1;
+    const msgpack_object *root = flot_body_root (decoded);
+    const msgpack_object *keys = NULL;
+    int rc = 0;
+    if (flot_map_str (root, "instance", false, instance->instance,
+                      sizeof instance->instance, err) < 0
+    ||  flot_map_str (root, "host", false, instance->host,
+                      sizeof instance->host, err) < 0
+    ||  flot_map_uint (root, "pid", false, 0, UINT32_MAX, &instance->pid, err) < 0
+    ||  flot_map_object (root, "keys", false, MSGPACK_OBJECT_ARRAY, &keys, err) < 0)
+        rc = -1;
+    for (uint32_t i = 0; rc == 0 && keys && i < keys->via.array.size; i++) {
+        char key [FLOT_MAX_KEY + 1];
+        flot_bytes_t view = { NULL, 0 };
+        if (flot_obj_str (&keys->via.array.ptr [i], key, sizeof key) == 0)
+            view = (flot_bytes_t) { (const uint8_t *) key, strlen (key) };
+        bool printable = view.size > 0;
+        for (size_t c = 0; c < view.size; c++)
+            if (view.data [c] < 0x21 || view.data [c] > 0x7e)
+                printable = false;
+        if (!printable)
+            rc = flot_err_set (err, FLOT_E_INVALID,
+                "keys[%u] must be a string of 1..%d printable ASCII bytes",
+                i, FLOT_MAX_KEY);
+        else
+            zlistx_add_end (instance->keys, strdup (key));
+    }
+    flot_body_destroy (&decoded);
+    return rc;
+}
+
+static void
+s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
+{
+    char name [FLOT_MAX_NAME + 1];
+    snprintf (name, sizeof name, "%.*s", (int) msg->service.size, msg->service.data);
+    if (streq (name, FLOT_BROKER_SERVICE)) {
+        s_log_bad (self, "an actor tried to register the reserved service '%s'", name);
+        s_send_control (self, id, FLOT_DISCONNECT, "the service name 'broker' is reserved");
+        return;
+    }
+    instance_t *old = zhashx_lookup (self->instances, id);
+    if (old)
+        s_instance_remove (self, old, "registered again");
+    instance_t *instance = calloc (1, sizeof *instance);
+    assert (instance);
+    instance->id = *id;
+    instance->keys = zlistx_new ();
+    zlistx_set_destructor (instance->keys, (zlistx_destructor_fn *) zstr_free);
+    flot_err_t err;
+    if (s_ready_parse (instance, msg->body, &err)) {
+        s_log_bad (self, "READY for '%s' refused: %s", name, err.message);
+        s_send_control (self, id, FLOT_DISCONNECT, err.message);
+        s_instance_free ((void **) &instance);
+        return;
+    }
+    if (!*instance->instance)
+        snprintf (instance->instance, sizeof instance->instance, "%.48s-%02x%02x%02x%02x",
+                  name, id->data [id->size - 4], id->data [id->size - 3],
+                  id->data [id->size - 2], id->data [id->size - 1]);
+    instance->service = s_service_require (self, name);
+    instance->registered_at = instance->last_seen = zclock_mono ();
+    zlistx_add_end (instance->service->instances, instance);
+    zhashx_insert (self->instances, id, instance);
+    flot_notice (WHO, "%s instance %s registered (pid %llu on %s, %zu keys)",
+                 name, instance->instance, (unsigned long long) instance->pid,
+                 *instance->host ? instance->host : "?", zlistx_size (instance->keys));
+}
+
+//  --------------------------------------------------------------------------
+//  The broker's own service
+
+static void
+s_reply_body (flot_broker_t *self, const bkey_t *client, uint64_t corr,
+              msgpack_sbuffer *sbuf)
+{
+    out_t out = { .count = 0 };
+    s_out_header (&out, client, FLOT_REPLY);
+    s_out_corr (&out, corr);
+    s_out_bytes (&out, sbuf->data, sbuf->size);
+    s_out_send (self, &out);
+}
+
+static void
+s_pack_actors (flot_broker_t *self, msgpack_packer *pk)
+{
+    int64_t now = zclock_mono ();
+    msgpack_pack_map (pk, 1);
+    flot_pack_str (pk, "actors");
+    msgpack_pack_array (pk, zhashx_size (self->instances));
+    for (instance_t *i = zhashx_first (self->instances); i;
+         i = zhashx_next (self->instances)) {
+        msgpack_pack_map (pk, 9);
+        flot_pack_kv_str (pk, "service", i->service->name);
+        flot_pack_kv_str (pk, "instance", i->instance);
+        flot_pack_kv_str (pk, "host", i->host);
+        flot_pack_kv_uint (pk, "pid", i->pid);
+        flot_pack_str (pk, "keys");
+        msgpack_pack_array (pk, zlistx_size (i->keys));
+        for (const char *k = zlistx_first (i->keys); k; k = zlistx_next (i->keys))
+            flot_pack_str (pk, k);
+        flot_pack_kv_uint (pk, "uptime_ms", (uint64_t) (now - i->registered_at));
+        flot_pack_kv_uint (pk, "last_heartbeat_ms", (uint64_t) (now - i->last_seen));
+        flot_pack_kv_uint (pk, "handled", i->handled);
+        flot_pack_kv_uint (pk, "pending", i->pending);
+    }
+}
+
+static void
+s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
+{
+    flot_err_t err;
+    if (flot_body_check (msg->body.data, msg->body.size, true, &err)) {
+        s_send_error (self, client, msg->corr, err.code, "%s", err.message);
+        return;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    int command_size = (int) msg->command.size;
+    const char *command = (const char *) msg->command.data;
+    if (command_size == 4 && memcmp (command, "Ping", 4) == 0) {
+        msgpack_pack_map (&pk, 3);
+        flot_pack_kv_bool (&pk, "pong", true);
+        flot_pack_kv_str (&pk, "version", FLOTILLA_VERSION);
+        flot_pack_kv_uint (&pk, "uptime_ms", (uint64_t) (zclock_mono () - self->started_at));
+        s_reply_body (self, client, msg->corr, &sbuf);
+    }
+    else
+    if (command_size == 6 && memcmp (command, "Actors", 6) == 0) {
+        s_pack_actors (self, &pk);
+        s_reply_body (self, client, msg->corr, &sbuf);
+    }
+    else
+        s_send_error (self, client, msg->corr, FLOT_E_UNKNOWN_COMMAND,
+                      "service 'broker' has no command '%.*s' (it has Ping, Actors)",
+                      command_size, command);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  --------------------------------------------------------------------------
+//  Requests and replies
+
+static void
+s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
+              zmq_msg_t *in)
+{
+    char name [FLOT_MAX_NAME + 1];
+    snprintf (name, sizeof name, "%.*s", (int) msg->service.size, msg->service.data);
+    if (streq (name, FLOT_BROKER_SERVICE)) {
+        s_broker_service (self, client, msg);
+        return;
+    }
+    service_t *service = zhashx_lookup (self->services, name);
+    if (!service) {
+        s_send_error (self, client, msg->corr, FLOT_E_UNKNOWN_SERVICE,
+                      "no actor has registered service '%s'", name);
+        return;
+    }
+    char key [FLOT_MAX_KEY + 1];
+    snprintf (key, sizeof key, "%.*s", (int) msg->key.size, msg->key.data);
+    instance_t *instance = s_instance_pick (service, key);
+    if (!instance) {
+        if (*key)
+            s_send_error (self, client, msg->corr, FLOT_E_NO_INSTANCE,
+                          "no live instance of %s serves key '%s'", name, key);
+        else
+            s_send_error (self, client, msg->corr, FLOT_E_NO_INSTANCE,
+                          "service '%s' has no live instance", name);
+        return;
+    }
+    bkey_t pkey;
+    s_bkey_set (&pkey, client->data, client->size, &msg->corr);
+    if (zhashx_lookup (self->pending, &pkey)) {
+        s_send_error (self, client, msg->corr, FLOT_E_MALFORMED,
+                      "correlation id %llu is already in flight",
+                      (unsigned long long) msg->corr);
+        return;
+    }
+    uint32_t timeout = msg->timeout_ms ? msg->timeout_ms : FLOT_DEFAULT_TIMEOUT_MS;
+    //  DELIVER: [instance][sig][kind][route][corr][key][timeout][command][body]
+    //  Incoming: in[0] client, 1 sig, 2 kind, 3 corr, 4 service, 5 key,
+    //  6 timeout, 7 command, 8 body.
+    out_t out = { .count = 0 };
+    s_out_header (&out, &instance->id, FLOT_DELIVER);
+    s_out_move (&out, &in [0]);
+    s_out_move (&out, &in [3]);
+    s_out_move (&out, &in [5]);
+    uint8_t left [4];
+    flot_put_u32 (left, timeout);
+    s_out_bytes (&out, left, 4);
+    s_out_move (&out, &in [7]);
+    s_out_move (&out, &in [8]);
+    if (s_out_send (self, &out)) {
+        int why = errno;
+        if (why == EAGAIN)
+            s_send_error (self, client, msg->corr, FLOT_E_BUSY,
+                          "%s instance %s has too many requests queued",
+                          name, instance->instance);
+        else {
+            s_send_error (self, client, msg->corr, FLOT_E_NO_INSTANCE,
+                          "%s instance %s is unreachable", name, instance->instance);
+            s_instance_remove (self, instance, "is unreachable");
+        }
+        return;
+    }
+    pending_t *pending = malloc (sizeof *pending);
+    assert (pending);
+    pending->client = *client;
+    pending->corr = msg->corr;
+    pending->instance = instance;
+    pending->deadline = zclock_mono () + timeout;
+    zhashx_insert (self->pending, &pkey, pending);
+    instance->pending++;
+}
+
+//  A_REPLY, A_ERROR, A_STREAM, A_STREAM_END from an instance.
+static void
+s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg,
+             zmq_msg_t *in)
+{
+    bkey_t client, pkey;
+    s_bkey_set (&client, msg->route.data, msg->route.size, NULL);
+    s_bkey_set (&pkey, msg->route.data, msg->route.size, &msg->corr);
+    int kind = msg->kind == FLOT_A_REPLY ? FLOT_REPLY
+             : msg->kind == FLOT_A_ERROR ? FLOT_ERROR
+             : msg->kind == FLOT_A_STREAM ? FLOT_STREAM : FLOT_STREAM_END;
+
+    if (kind == FLOT_REPLY || kind == FLOT_ERROR) {
+        pending_t *pending = zhashx_lookup (self->pending, &pkey);
+        if (!pending || pending->instance != instance) {
+            flot_debug (WHO, "dropped a late answer from %s (corr %llu)",
+                        instance->instance, (unsigned long long) msg->corr);
+            return;
+        }
+        zhashx_delete (self->pending, &pkey);
+        instance->pending--;
+        instance->handled++;
+    }
+    else
+    if (kind == FLOT_STREAM) {
+        if (!zhashx_lookup (self->streams, &pkey))
+            zhashx_insert (self->streams, &pkey, instance);
+    }
+    else
+        zhashx_delete (self->streams, &pkey);
+
+    //  in: 0 instance, 1 sig, 2 kind, 3 route, 4 corr, 5 body
+    out_t out = { .count = 0 };
+    s_out_header (&out, &client, kind);
+    s_out_move (&out, &in [4]);
+    s_out_move (&out, &in [5]);
+    if (s_out_send (self, &out) && errno == EHOSTUNREACH
+    &&  (kind == FLOT_STREAM)) {
+        //  The caller of this stream is gone: tell the actor to stop.
+        zhashx_delete (self->streams, &pkey);
+        out_t cancel = { .count = 0 };
+        s_out_header (&cancel, &instance->id, FLOT_CANCEL);
+        s_out_bytes (&cancel, client.data, client.size);
+        s_out_corr (&cancel, msg->corr);
+        static const uint8_t reason [] = {
+            0x81, 0xa6, 'r', 'e', 'a', 's', 'o', 'n',
+            0xae, 'c', 'a', 'l', 'l', 'e', 'r', ' ', 'i', 's', ' ', 'g', 'o', 'n', 'e'
+        };
+        s_out_bytes (&cancel, reason, sizeof reason);
+        s_out_send (self, &cancel);
+    }
+}
+
+//  One message from the router, identity first.
+static void
+s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
+{
+    bkey_t id;
+    size_t id_size = zmq_msg_size (&in [0]);
+    if (id_size == 0 || id_size > FLOT_MAX_ROUTE)
+        return;
+    s_bkey_set (&id, zmq_msg_data (&in [0]), id_size, NULL);
+
+    flot_bytes_t frames [FLOT_MAX_FRAMES];
+    for (int i = 1; i < count; i++)
+        frames [i - 1] = (flot_bytes_t) { zmq_msg_data (&in [i]), zmq_msg_size (&in [i]) };
+    flot_msg_t msg;
+    flot_err_t err;
+    instance_t *instance = zhashx_lookup (self->instances, &id);
+    if (instance)
+        instance->last_seen = zclock_mono ();
+
+    if (flot_msg_decode (&msg, frames, (size_t) count - 1, &err)) {
+        //  Answer a request we can address; drop anything else.
+        if (msg.kind == FLOT_REQUEST && count > 3 && frames [2].size == 8)
+            s_send_error (self, &id, flot_get_u64 (frames [2].data), err.code,
+                          "%s", err.message);
+        s_log_bad (self, "bad message from peer %s: %s",
+                   instance ? instance->instance : "(not an actor)", err.message);
+        return;
+    }
+    switch (msg.kind) {
+        case FLOT_REQUEST:
+            s_on_request (self, &id, &msg, in);
+            break;
+        case FLOT_READY:
+            s_on_ready (self, &id, &msg);
+            break;
+        case FLOT_A_REPLY:
+        case FLOT_A_ERROR:
+        case FLOT_A_STREAM:
+        case FLOT_A_STREAM_END:
+            if (instance)
+                s_on_answer (self, instance, &msg, in);
+            else
+                s_send_control (self, &id, FLOT_DISCONNECT, "not registered");
+            break;
+        case FLOT_HEARTBEAT:
+            if (!instance)
+                s_send_control (self, &id, FLOT_DISCONNECT, "not registered");
+            break;
+        case FLOT_DISCONNECT:
+            if (instance)
+                s_instance_remove (self, instance, "disconnected");
+            break;
+        default:
+            s_log_bad (self, "peer %s sent %s, which only the broker sends",
+                       instance ? instance->instance : "(not an actor)",
+                       flot_kind_name (msg.kind));
+            break;
+    }
+}
+
+//  Reads every waiting message without blocking.
+static void
+s_drain (flot_broker_t *self)
+{
+    zmq_msg_t in [MAX_IN];
+    while (true) {
+        int count = 0;
+        bool overflow = false;
+        while (true) {
+            zmq_msg_t frame;
+            zmq_msg_init (&frame);
+            if (zmq_msg_recv (&frame, self->handle, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (&frame);
+                for (int i = 0; i < count; i++)
+                    zmq_msg_close (&in [i]);
+                return;         //  EAGAIN (nothing more) or interrupted
+            }
+            int more = zmq_msg_more (&frame);
+            if (count < MAX_IN)
+                in [count++] = frame;
+            else {
+                zmq_msg_close (&frame);
+                overflow = true;
+            }
+            if (!more)
+                break;
+        }
+        if (overflow)
+            s_log_bad (self, "dropped a message of more than %d frames", FLOT_MAX_FRAMES);
+        else
+        if (count >= 2)
+            s_on_message (self, in, count);
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&in [i]);
+    }
+}
+
+//  Expire dead instances, send heartbeats, fail expired requests.
+static void
+s_tick (flot_broker_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now >= self->next_heartbeat) {
+        zlistx_t *dead = zlistx_new ();
+        int64_t expiry = (int64_t) self->heartbeat_ms * self->liveness;
+        for (instance_t *i = zhashx_first (self->instances); i;
+             i = zhashx_next (self->instances)) {
+            if (now - i->last_seen > expiry)
+                zlistx_add_end (dead, i);
+            else
+                s_send_control (self, &i->id, FLOT_HEARTBEAT, NULL);
+        }
+        for (instance_t *i = zlistx_first (dead); i; i = zlistx_next (dead))
+            s_instance_remove (self, i, "missed its heartbeats");
+        zlistx_destroy (&dead);
+        self->next_heartbeat = now + self->heartbeat_ms;
+    }
+    if (now >= self->next_deadline_tick) {
+        zlistx_t *expired = zlistx_new ();
+        for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
+            if (now >= p->deadline)
+                zlistx_add_end (expired, (void *) zhashx_cursor (self->pending));
+        for (void *key = zlistx_first (expired); key; key = zlistx_next (expired)) {
+            pending_t *p = zhashx_lookup (self->pending, key);
+            s_send_error (self, &p->client, p->corr, FLOT_E_DEADLINE,
+                          "%s instance %s did not answer before the deadline",
+                          p->instance->service->name, p->instance->instance);
+            p->instance->pending--;
+            zhashx_delete (self->pending, key);
+        }
+        zlistx_destroy (&expired);
+        self->next_deadline_tick = now + DEADLINE_TICK_MS;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Construction and the loop
+
+flot_broker_t *
+flot_broker_new (void)
+{
+    flot_broker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router) {
+        free (self);
+        return NULL;
+    }
+    self->handle = zsock_resolve (self->router);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_linger (self->router, 0);
+    zsock_set_maxmsgsize (self->router, FLOT_MAX_MESSAGE);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 100000);
+    self->services = zhashx_new ();
+    zhashx_set_destructor (self->services, s_service_free);
+    self->instances = s_bkey_table ();
+    zhashx_set_destructor (self->instances, s_instance_free);
+    self->pending = s_bkey_table ();
+    zhashx_set_destructor (self->pending, s_pending_free);
+    self->streams = s_bkey_table ();
+    self->heartbeat_ms = FLOT_HEARTBEAT_MS;
+    self->liveness = FLOT_LIVENESS;
+    self->started_at = zclock_mono ();
+    return self;
+}
+
+void
+flot_broker_destroy (flot_broker_t **self_p)
+{
+    if (self_p && *self_p) {
+        flot_broker_t *self = *self_p;
+        zhashx_destroy (&self->streams);
+        zhashx_destroy (&self->pending);
+        zhashx_destroy (&self->instances);
+        zhashx_destroy (&self->services);
+        zsock_destroy (&self->router);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+flot_broker_bind (flot_broker_t *self, const char *endpoint)
+{
+    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+        flot_error (WHO, "cannot bind to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    flot_info (WHO, "listening on %s", endpoint);
+    return 0;
+}
+
+void
+flot_broker_set_heartbeat (flot_broker_t *self, int interval_ms, int liveness)
+{
+    if (interval_ms > 0)
+        self->heartbeat_ms = interval_ms;
+    if (liveness > 0)
+        self->liveness = liveness;
+}
+
+int
+flot_broker_run (flot_broker_t *self, zsock_t *pipe)
+{
+    zmq_pollitem_t items [2] = {
+        { self->handle, 0, ZMQ_POLLIN, 0 },
+        { pipe ? zsock_resolve (pipe) : NULL, 0, ZMQ_POLLIN, 0 }
+    };
+    int nitems = pipe ? 2 : 1;
+    self->next_heartbeat = zclock_mono () + self->heartbeat_ms;
+    self->next_deadline_tick = zclock_mono () + DEADLINE_TICK_MS;
+    while (!zsys_interrupted) {
+        int64_t now = zclock_mono ();
+        int64_t next = self->next_heartbeat < self->next_deadline_tick
+                     ? self->next_heartbeat : self->next_deadline_tick;
+        long wait = next > now ? (long) (next - now) : 0;
+        if (zmq_poll (items, nitems, wait) < 0 && zmq_errno () != EINTR)
+            break;
+        if (items [0].revents & ZMQ_POLLIN)
+            s_drain (self);
+        if (pipe && (items [1].revents & ZMQ_POLLIN)) {
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            zstr_free (&command);
+            if (term)
+                break;
+        }
+        s_tick (self);
+    }
+    return 0;
+}
+
+void
+flot_broker_actor (zsock_t *pipe, void *args)
+{
+    flot_broker_config_t *config = args;
+    flot_broker_t *self = flot_broker_new ();
+    zsock_signal (pipe, 0);
+    if (!self) {
+        zstr_send (pipe, "ERROR cannot create the broker socket");
+        return;
+    }
+    flot_broker_set_heartbeat (self, config->heartbeat_ms, config->liveness);
+    for (const char **e = config->endpoints; e && *e; e++)
+        if (flot_broker_bind (self, *e)) {
+            zstr_sendf (pipe, "ERROR cannot bind to %s: %s", *e, zmq_strerror (zmq_errno ()));
+            flot_broker_destroy (&self);
+            //  Wait for $TERM so that zactor_destroy does not block.
+            char *command = zstr_recv (pipe);
+            zstr_free (&command);
+            return;
+        }
+    zstr_send (pipe, "OK");
+    flot_broker_run (self, pipe);
+    flot_broker_destroy (&self);
+}

@@ -1,0 +1,148 @@
+/*  flotilla/actor.h - hosting an actor: its state plus one handler per command.
+
+    An actor is defined once (flot_actor_def_t) and hosted anywhere: as a czmq
+    actor thread over inproc:// inside flotillad, or in the foreground of its
+    own process over tcp:// to a broker on another host. The host owns the
+    connection: it registers with the broker (READY), keeps the heartbeat,
+    reconnects and registers again when the broker goes away or restarts,
+    decodes every request body (hostile input gets an error reply, never a
+    handler call), dispatches by command name, and keeps open streams.
+
+    A handler answers its request with flot_request_reply or
+    flot_request_error, now or later (the request object stays valid until
+    answered: keep the pointer and answer from a timer or a reader). A handler
+    must not block: slow work goes to a timer, a reader or a child process.
+*/
+#ifndef FLOTILLA_ACTOR_H_INCLUDED
+#define FLOTILLA_ACTOR_H_INCLUDED
+
+#include <czmq.h>
+#include "flotilla/body.h"
+#include "flotilla/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _flot_actor_t flot_actor_t;
+typedef struct _flot_request_t flot_request_t;
+typedef struct _flot_stream_t flot_stream_t;
+
+typedef void (flot_handler_fn) (flot_actor_t *actor, flot_request_t *request);
+
+typedef struct {
+    const char *name;           //  the command, e.g. "Publish"
+    flot_handler_fn *handler;
+} flot_command_t;
+
+typedef struct {
+    const char *service;                //  e.g. "events"
+    const flot_command_t *commands;     //  ends with { NULL, NULL }
+    //  Called once before the actor registers; sets its state with
+    //  flot_actor_set_state. Returns 0, or -1 (with a log line) to give up.
+    int (*start) (flot_actor_t *actor);
+    //  Called once when the actor stops; frees its state.
+    void (*stop) (flot_actor_t *actor);
+} flot_actor_def_t;
+
+//  Where and how to run. Strings are copied.
+typedef struct {
+    const char *endpoint;       //  the broker: inproc://... or tcp://...
+    const char *instance;       //  instance name; NULL for service-pid-host
+    const char *keys;           //  comma-separated keys claimed; NULL for any
+    int heartbeat_ms;           //  0 for the default
+    int liveness;               //  0 for the default
+    zhash_t *options;           //  actor-specific name=value (not owned), may be NULL
+} flot_actor_config_t;
+
+//  Run the actor as a czmq thread. Returns NULL if it failed to start (the
+//  start callback refused or the endpoint is invalid), with a log line.
+//  zactor_destroy stops it.
+zactor_t *
+    flot_actor_thread (const flot_actor_def_t *def, const flot_actor_config_t *config);
+
+//  Run the actor in the foreground until SIGINT/SIGTERM. Returns 0, or -1 if
+//  it failed to start.
+int
+    flot_actor_run (const flot_actor_def_t *def, const flot_actor_config_t *config);
+
+//  --------------------------------------------------------------------------
+//  For handlers
+
+void  flot_actor_set_state (flot_actor_t *self, void *state);
+void *flot_actor_state (flot_actor_t *self);
+const char *flot_actor_service (flot_actor_t *self);
+const char *flot_actor_instance (flot_actor_t *self);
+
+//  An actor option, or default_value if it was not given.
+const char *
+    flot_actor_option (flot_actor_t *self, const char *name, const char *default_value);
+
+//  The actor's loop, to add readers (other sockets) and timers.
+zloop_t *
+    flot_actor_loop (flot_actor_t *self);
+
+//  The request's command, routing key ("" if none), decoded body (a map),
+//  and absolute deadline (zclock_mono ms).
+const char *flot_request_command (flot_request_t *request);
+const char *flot_request_key (flot_request_t *request);
+const msgpack_object *flot_request_body (flot_request_t *request);
+int64_t flot_request_deadline (flot_request_t *request);
+uint64_t flot_request_corr (flot_request_t *request);
+
+//  Answer the request with a body (msgpack bytes of one map; NULL for {}),
+//  and destroy it. Returns 0, or -1 if the answer could not be sent.
+int
+    flot_request_reply (flot_request_t **request_p, const void *body, size_t size);
+
+//  Answer with an error reply and destroy the request.
+int
+    flot_request_error (flot_request_t **request_p, int code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Same, with a flot_err_t.
+int
+    flot_request_fail (flot_request_t **request_p, const flot_err_t *err);
+
+//  Open a stream to the request's caller. The request must still be
+//  answered (usually with a reply that says the stream is open). on_cancel
+//  is called if the caller goes away; the stream is then destroyed by the
+//  host after the call. Returns the stream (owned by the host until
+//  flot_stream_end), or NULL.
+typedef void (flot_stream_cancel_fn) (flot_actor_t *actor, flot_stream_t *stream, void *arg);
+flot_stream_t *
+    flot_request_open_stream (flot_request_t *request,
+                              flot_stream_cancel_fn *on_cancel, void *arg);
+
+//  The stream's id: the corr of the request that opened it.
+uint64_t
+    flot_stream_id (flot_stream_t *stream);
+
+//  Push one message (a msgpack map) on the stream. Returns 0 or -1.
+int
+    flot_stream_send (flot_actor_t *self, flot_stream_t *stream,
+                      const void *body, size_t size);
+
+//  End the stream with a last message (NULL for {}), and destroy it.
+int
+    flot_stream_end (flot_actor_t *self, flot_stream_t **stream_p,
+                     const void *body, size_t size);
+
+//  Find an open stream by the caller's stream id (for a close request).
+//  Only streams opened to the same caller are found.
+flot_stream_t *
+    flot_actor_find_stream (flot_actor_t *self, flot_request_t *request, uint64_t id);
+
+//  Reply helper: pack with pk into a fresh buffer, then reply.
+//  Usage: msgpack_sbuffer sbuf; msgpack_packer pk;
+//         flot_pack_begin (&sbuf, &pk); ...; flot_request_reply_sbuf (&req, &sbuf);
+void
+    flot_pack_begin (msgpack_sbuffer *sbuf, msgpack_packer *pk);
+int
+    flot_request_reply_sbuf (flot_request_t **request_p, msgpack_sbuffer *sbuf);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,71 @@
+/*  flotilla/client.h - a client of the broker: calls services by name.
+
+    Used by flotctl, the benchmarks and the tests; any ZeroMQ client in any
+    language can do the same from protocol/SPEC.md. A client is one DEALER
+    socket; calls are synchronous (flot_client_call) or pipelined
+    (flot_client_send then flot_client_recv). It never blocks past its
+    timeout, so a dead broker means an error, not a hang.
+*/
+#ifndef FLOTILLA_CLIENT_H_INCLUDED
+#define FLOTILLA_CLIENT_H_INCLUDED
+
+#include <czmq.h>
+#include "flotilla/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _flot_client_t flot_client_t;
+
+//  A received reply: kind is FLOT_REPLY, FLOT_ERROR, FLOT_STREAM or
+//  FLOT_STREAM_END; body is owned by the reply.
+typedef struct {
+    int kind;
+    uint64_t corr;
+    zframe_t *body;
+} flot_reply_t;
+
+//  Connect to a broker endpoint. Returns NULL if the endpoint is invalid.
+flot_client_t *
+    flot_client_new (const char *endpoint);
+
+void
+    flot_client_destroy (flot_client_t **self_p);
+
+//  The client's socket, for polling.
+zsock_t *
+    flot_client_sock (flot_client_t *self);
+
+//  Send a request; returns its correlation id, or 0 on error (err set).
+//  key may be NULL; body is msgpack bytes of one map (NULL for {}).
+uint64_t
+    flot_client_send (flot_client_t *self, const char *service, const char *key,
+                      const char *command, const void *body, size_t size,
+                      uint32_t timeout_ms, flot_err_t *err);
+
+//  Wait up to timeout_ms (-1 forever) for the next reply. Returns 0 and fills
+//  reply, or -1 with err (DEADLINE when nothing came in time, MALFORMED when
+//  something arrived that is not a valid reply).
+int
+    flot_client_recv (flot_client_t *self, flot_reply_t *reply, int timeout_ms,
+                      flot_err_t *err);
+
+//  Free a reply's body.
+void
+    flot_reply_clear (flot_reply_t *reply);
+
+//  Call and wait for the reply to this request, discarding others.
+//  Returns 0 with *body_p (the reply body, caller destroys), or -1 with err:
+//  an error reply's code and message, or DEADLINE when no answer came within
+//  timeout_ms (the broker's error for the deadline, or our own wait).
+int
+    flot_client_call (flot_client_t *self, const char *service, const char *key,
+                      const char *command, const void *body, size_t size,
+                      uint32_t timeout_ms, zframe_t **body_p, flot_err_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,183 @@
+/*  flot_client.c - the client side of FLOT01.
+
+    One DEALER socket connected to the broker. Requests carry a correlation
+    id from a per-client counter; replies are matched to it. Linger is zero
+    and every wait is bounded, so a client never hangs on a dead broker.
+*/
+#include "flotilla/client.h"
+#include "flotilla/body.h"
+
+struct _flot_client_t {
+    zsock_t *sock;
+    uint64_t next_corr;
+};
+
+flot_client_t *
+flot_client_new (const char *endpoint)
+{
+    flot_client_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->sock = zsock_new (ZMQ_DEALER);
+    if (!self->sock) {
+        free (self);
+        return NULL;
+    }
+    zsock_set_linger (self->sock, 0);
+    zsock_set_maxmsgsize (self->sock, FLOT_MAX_MESSAGE);
+    zsock_set_sndtimeo (self->sock, 1000);
+    if (zsock_connect (self->sock, "%s", endpoint)) {
+        flot_client_destroy (&self);
+        return NULL;
+    }
+    //  Start from a random point so that ids differ across restarts.
+    self->next_corr = ((uint64_t) randof (1 << 30) << 20) + 1;
+    return self;
+}
+
+void
+flot_client_destroy (flot_client_t **self_p)
+{
+    if (self_p && *self_p) {
+        flot_client_t *self = *self_p;
+        zsock_destroy (&self->sock);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+flot_client_sock (flot_client_t *self)
+{
+    return self->sock;
+}
+
+uint64_t
+flot_client_send (flot_client_t *self, const char *service, const char *key,
+                  const char *command, const void *body, size_t size,
+                  uint32_t timeout_ms, flot_err_t *err)
+{
+    assert (self);
+    static const uint8_t empty_map [1] = { 0x80 };
+    flot_msg_t msg = {
+        .kind = FLOT_REQUEST,
+        .corr = self->next_corr++,
+        .service = { (const uint8_t *) service, strlen (service) },
+        .key = { (const uint8_t *) (key ? key : ""), key ? strlen (key) : 0 },
+        .timeout_ms = timeout_ms,
+        .command = { (const uint8_t *) command, strlen (command) },
+        .body = body ? (flot_bytes_t) { body, size } : (flot_bytes_t) { empty_map, 1 }
+    };
+    if (!flot_name_valid (msg.service) || !flot_name_valid (msg.command)) {
+        flot_err_set (err, FLOT_E_INVALID,
+            "service and command names must be 1..%d of [A-Za-z0-9._-]",
+            FLOT_MAX_NAME);
+        return 0;
+    }
+    if (msg.body.size > FLOT_MAX_BODY) {
+        flot_err_set (err, FLOT_E_TOO_LARGE, "body is %zu bytes, the limit is %d",
+                      msg.body.size, FLOT_MAX_BODY);
+        return 0;
+    }
+    if (flot_msg_send (&msg, zsock_resolve (self->sock), NULL, false)) {
+        flot_err_set (err, FLOT_E_DEADLINE, "cannot send to the broker: %s",
+                      zmq_strerror (zmq_errno ()));
+        return 0;
+    }
+    return msg.corr;
+}
+
+int
+flot_client_recv (flot_client_t *self, flot_reply_t *reply, int timeout_ms,
+                  flot_err_t *err)
+{
+    assert (self);
+    memset (reply, 0, sizeof *reply);
+    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+    int rc = zmq_poll (&item, 1, timeout_ms);
+    if (rc <= 0)
+        return flot_err_set (err, FLOT_E_DEADLINE,
+            rc == 0 ? "no answer from the broker within %d ms"
+                    : "interrupted while waiting for the broker (%d ms)",
+            timeout_ms);
+    zmsg_t *zmsg = zmsg_recv (self->sock);
+    if (!zmsg)
+        return flot_err_set (err, FLOT_E_DEADLINE, "interrupted");
+    flot_bytes_t frames [FLOT_MAX_FRAMES];
+    size_t count = 0;
+    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg)) {
+        if (count == FLOT_MAX_FRAMES) {
+            zmsg_destroy (&zmsg);
+            return flot_err_set (err, FLOT_E_MALFORMED,
+                "broker sent more than %d frames", FLOT_MAX_FRAMES);
+        }
+        frames [count++] = (flot_bytes_t) { zframe_data (frame), zframe_size (frame) };
+    }
+    flot_msg_t msg;
+    if (flot_msg_decode (&msg, frames, count, err)) {
+        zmsg_destroy (&zmsg);
+        return -1;
+    }
+    if (msg.kind != FLOT_REPLY && msg.kind != FLOT_ERROR
+    &&  msg.kind != FLOT_STREAM && msg.kind != FLOT_STREAM_END) {
+        zmsg_destroy (&zmsg);
+        return flot_err_set (err, FLOT_E_MALFORMED,
+            "broker sent %s, which a client does not expect",
+            flot_kind_name (msg.kind));
+    }
+    reply->kind = msg.kind;
+    reply->corr = msg.corr;
+    reply->body = zmsg_last (zmsg);
+    zmsg_remove (zmsg, reply->body);
+    zmsg_destroy (&zmsg);
+    return 0;
+}
+
+void
+flot_reply_clear (flot_reply_t *reply)
+{
+    zframe_destroy (&reply->body);
+}
+
+int
+flot_client_call (flot_client_t *self, const char *service, const char *key,
+                  const char *command, const void *body, size_t size,
+                  uint32_t timeout_ms, zframe_t **body_p, flot_err_t *err)
+{
+    *body_p = NULL;
+    uint64_t corr = flot_client_send (self, service, key, command, body, size,
+                                      timeout_ms, err);
+    if (!corr)
+        return -1;
+    uint32_t effective = timeout_ms ? timeout_ms : FLOT_DEFAULT_TIMEOUT_MS;
+    //  Give the broker's own deadline error a moment to arrive first.
+    int64_t give_up = zclock_mono () + effective + 250;
+    while (true) {
+        int64_t left = give_up - zclock_mono ();
+        if (left <= 0)
+            return flot_err_set (err, FLOT_E_DEADLINE,
+                "no answer from the broker within %u ms", effective);
+        flot_reply_t reply;
+        if (flot_client_recv (self, &reply, (int) left, err)) {
+            if (err && err->code == FLOT_E_DEADLINE)
+                flot_err_set (err, FLOT_E_DEADLINE,
+                    "no answer from the broker within %u ms", effective);
+            return -1;
+        }
+        if (reply.corr != corr || reply.kind == FLOT_STREAM
+        ||  reply.kind == FLOT_STREAM_END) {
+            flot_reply_clear (&reply);
+            continue;       //  a late answer to an earlier call
+        }
+        if (reply.kind == FLOT_ERROR) {
+            flot_err_t local;
+            flot_unpack_error (zframe_data (reply.body),
+                               zframe_size (reply.body), &local);
+            flot_err_set (err, local.code, "%s", local.message);
+            flot_reply_clear (&reply);
+            return -1;
+        }
+        *body_p = reply.body;
+        return 0;
+    }
+}
