@@ -333,7 +333,25 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg)
                         self->def->service, request->command, list);
 }
 
-static int s_connect (flot_actor_t *self);
+//  A message that failed to decode: a DELIVER we can address is answered
+//  with the error, anything else is logged and dropped.
+static void
+s_on_bad (flot_actor_t *self, const flot_bytes_t *frames, size_t count,
+          const flot_err_t *err)
+{
+    flot_warn (self->def->service, "dropped a bad message: %s", err->message);
+    if (count == 8 && frames [1].size == 1 && frames [1].data [0] == FLOT_DELIVER
+    &&  frames [2].size > 0 && frames [2].size <= FLOT_MAX_ROUTE
+    &&  frames [3].size == 8) {
+        msgpack_sbuffer sbuf;
+        msgpack_sbuffer_init (&sbuf);
+        flot_pack_error (&sbuf, err->code, err->message);
+        s_answer (self, FLOT_A_ERROR, frames [2].data, frames [2].size,
+                  flot_get_u64 (frames [3].data), sbuf.data, sbuf.size);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+}
+
 
 static int
 s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
@@ -359,7 +377,7 @@ s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
         flot_warn (self->def->service, "dropped a message of too many frames");
     else
     if (flot_msg_decode (&msg, frames, count, &err))
-        flot_warn (self->def->service, "dropped a bad message: %s", err.message);
+        s_on_bad (self, frames, count, &err);
     else {
         self->broker_expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
         switch (msg.kind) {

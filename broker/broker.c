@@ -272,6 +272,23 @@ s_send_control (flot_broker_t *self, const bkey_t *to, int kind,
     s_out_send (self, &out);
 }
 
+//  Tell an instance that the caller of one of its streams is gone.
+static void
+s_send_cancel (flot_broker_t *self, instance_t *instance, const bkey_t *client,
+               uint64_t corr)
+{
+    static const uint8_t reason [] = {
+        0x81, 0xa6, 'r', 'e', 'a', 's', 'o', 'n',
+        0xae, 'c', 'a', 'l', 'l', 'e', 'r', ' ', 'i', 's', ' ', 'g', 'o', 'n', 'e'
+    };
+    out_t out = { .count = 0 };
+    s_out_header (&out, &instance->id, FLOT_CANCEL);
+    s_out_bytes (&out, client->data, client->size);
+    s_out_corr (&out, corr);
+    s_out_bytes (&out, reason, sizeof reason);
+    s_out_send (self, &out);
+}
+
 //  --------------------------------------------------------------------------
 //  Instances and services
 
@@ -439,8 +456,28 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
         return;
     }
     instance_t *old = zhashx_lookup (self->instances, id);
-    if (old)
-        s_instance_remove (self, old, "registered again");
+    if (old && strneq (old->service->name, name))
+        s_instance_remove (self, old, "registered another service");
+    else
+    if (old) {
+        //  The same service again: update its registration in place.
+        instance_t update = { .keys = zlistx_new () };
+        zlistx_set_destructor (update.keys, (zlistx_destructor_fn *) zstr_free);
+        flot_err_t err;
+        if (s_ready_parse (&update, msg->body, &err) == 0) {
+            zlistx_destroy (&old->keys);
+            old->keys = update.keys;
+            if (*update.instance)
+                memcpy (old->instance, update.instance, sizeof old->instance);
+            memcpy (old->host, update.host, sizeof old->host);
+            old->pid = update.pid;
+        }
+        else {
+            zlistx_destroy (&update.keys);
+            s_log_bad (self, "READY for '%s' refused: %s", name, err.message);
+        }
+        return;
+    }
     instance_t *instance = calloc (1, sizeof *instance);
     assert (instance);
     instance->id = *id;
@@ -480,15 +517,29 @@ s_reply_body (flot_broker_t *self, const bkey_t *client, uint64_t corr,
     s_out_send (self, &out);
 }
 
+//  By service, then instance name.
+static int
+s_instance_order (const void *a, const void *b)
+{
+    const instance_t *ia = a, *ib = b;
+    int rc = strcmp (ia->service->name, ib->service->name);
+    return rc ? rc : strcmp (ia->instance, ib->instance);
+}
+
 static void
 s_pack_actors (flot_broker_t *self, msgpack_packer *pk)
 {
     int64_t now = zclock_mono ();
+    zlistx_t *sorted = zlistx_new ();
+    zlistx_set_comparator (sorted, s_instance_order);
+    for (instance_t *i = zhashx_first (self->instances); i;
+         i = zhashx_next (self->instances))
+        zlistx_add_end (sorted, i);
+    zlistx_sort (sorted);
     msgpack_pack_map (pk, 1);
     flot_pack_str (pk, "actors");
-    msgpack_pack_array (pk, zhashx_size (self->instances));
-    for (instance_t *i = zhashx_first (self->instances); i;
-         i = zhashx_next (self->instances)) {
+    msgpack_pack_array (pk, zlistx_size (sorted));
+    for (instance_t *i = zlistx_first (sorted); i; i = zlistx_next (sorted)) {
         msgpack_pack_map (pk, 9);
         flot_pack_kv_str (pk, "service", i->service->name);
         flot_pack_kv_str (pk, "instance", i->instance);
@@ -503,6 +554,7 @@ s_pack_actors (flot_broker_t *self, msgpack_packer *pk)
         flot_pack_kv_uint (pk, "handled", i->handled);
         flot_pack_kv_uint (pk, "pending", i->pending);
     }
+    zlistx_destroy (&sorted);
 }
 
 static void
@@ -654,17 +706,69 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg,
     &&  (kind == FLOT_STREAM)) {
         //  The caller of this stream is gone: tell the actor to stop.
         zhashx_delete (self->streams, &pkey);
-        out_t cancel = { .count = 0 };
-        s_out_header (&cancel, &instance->id, FLOT_CANCEL);
-        s_out_bytes (&cancel, client.data, client.size);
-        s_out_corr (&cancel, msg->corr);
-        static const uint8_t reason [] = {
-            0x81, 0xa6, 'r', 'e', 'a', 's', 'o', 'n',
-            0xae, 'c', 'a', 'l', 'l', 'e', 'r', ' ', 'i', 's', ' ', 'g', 'o', 'n', 'e'
-        };
-        s_out_bytes (&cancel, reason, sizeof reason);
-        s_out_send (self, &cancel);
+        s_send_cancel (self, instance, &client, msg->corr);
     }
+}
+
+//  A message that failed to decode. A request whose corr we can read is
+//  answered (whatever its signature says); an actor's answer to a request it
+//  holds fails that request at once rather than at its deadline; anything
+//  else is logged and dropped.
+static void
+s_on_bad (flot_broker_t *self, const bkey_t *id, instance_t *instance,
+          const flot_bytes_t *frames, int count, const flot_err_t *err)
+{
+    int kind = count > 1 && frames [1].size == 1 ? frames [1].data [0] : -1;
+    if (kind == FLOT_REQUEST && count > 2 && frames [2].size == 8)
+        s_send_error (self, id, flot_get_u64 (frames [2].data), err->code,
+                      "%s", err->message);
+    else
+    if (instance && (kind == FLOT_A_REPLY || kind == FLOT_A_ERROR) && count == 5
+    &&  frames [2].size > 0 && frames [2].size <= FLOT_MAX_ROUTE
+    &&  frames [3].size == 8) {
+        bkey_t client, pkey;
+        uint64_t corr = flot_get_u64 (frames [3].data);
+        s_bkey_set (&client, frames [2].data, frames [2].size, NULL);
+        s_bkey_set (&pkey, frames [2].data, frames [2].size, &corr);
+        pending_t *pending = zhashx_lookup (self->pending, &pkey);
+        if (pending && pending->instance == instance) {
+            s_send_error (self, &client, corr, err->code,
+                          "%s instance %s sent a bad answer: %s",
+                          instance->service->name, instance->instance, err->message);
+            instance->pending--;
+            zhashx_delete (self->pending, &pkey);
+        }
+    }
+    s_log_bad (self, "bad message from peer %s: %s",
+               instance ? instance->instance : "(not an actor)", err->message);
+}
+
+//  A caller left (DISCONNECT): forget its requests, cancel its streams.
+static void
+s_client_gone (flot_broker_t *self, const bkey_t *id)
+{
+    zlistx_t *doomed = zlistx_new ();
+    for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
+        if (s_bkey_compare (&p->client, id) == 0)
+            zlistx_add_end (doomed, (void *) zhashx_cursor (self->pending));
+    for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
+        pending_t *p = zhashx_lookup (self->pending, key);
+        p->instance->pending--;
+        zhashx_delete (self->pending, key);
+    }
+    zlistx_purge (doomed);
+    for (instance_t *i = zhashx_first (self->streams); i; i = zhashx_next (self->streams)) {
+        const bkey_t *k = zhashx_cursor (self->streams);
+        if (k->size == id->size + 8 && memcmp (k->data, id->data, id->size) == 0)
+            zlistx_add_end (doomed, (void *) k);
+    }
+    for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
+        const bkey_t *k = key;
+        s_send_cancel (self, zhashx_lookup (self->streams, key), id,
+                       flot_get_u64 (k->data + id->size));
+        zhashx_delete (self->streams, key);
+    }
+    zlistx_destroy (&doomed);
 }
 
 //  One message from the router, identity first.
@@ -687,12 +791,7 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
         instance->last_seen = zclock_mono ();
 
     if (flot_msg_decode (&msg, frames, (size_t) count - 1, &err)) {
-        //  Answer a request we can address; drop anything else.
-        if (msg.kind == FLOT_REQUEST && count > 3 && frames [2].size == 8)
-            s_send_error (self, &id, flot_get_u64 (frames [2].data), err.code,
-                          "%s", err.message);
-        s_log_bad (self, "bad message from peer %s: %s",
-                   instance ? instance->instance : "(not an actor)", err.message);
+        s_on_bad (self, &id, instance, frames, count - 1, &err);
         return;
     }
     switch (msg.kind) {
@@ -716,8 +815,10 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
                 s_send_control (self, &id, FLOT_DISCONNECT, "not registered");
             break;
         case FLOT_DISCONNECT:
+            //  An actor leaving; and any peer's calls and streams end.
             if (instance)
                 s_instance_remove (self, instance, "disconnected");
+            s_client_gone (self, &id);
             break;
         default:
             s_log_bad (self, "peer %s sent %s, which only the broker sends",
@@ -898,6 +999,10 @@ flot_broker_run (flot_broker_t *self, zsock_t *pipe)
         }
         s_tick (self);
     }
+    //  Tell the actors, so that they register again with the next broker.
+    for (instance_t *i = zhashx_first (self->instances); i; i = zhashx_next (self->instances))
+        s_send_control (self, &i->id, FLOT_DISCONNECT, "the broker is stopping");
+    zsock_set_linger (self->router, 200);
     return 0;
 }
 

@@ -40,6 +40,10 @@ flot_client_destroy (flot_client_t **self_p)
 {
     if (self_p && *self_p) {
         flot_client_t *self = *self_p;
+        //  Say goodbye, so the broker cancels our streams; wait briefly.
+        flot_msg_t bye = { .kind = FLOT_DISCONNECT };
+        flot_msg_send (&bye, zsock_resolve (self->sock), NULL, true);
+        zsock_set_linger (self->sock, 100);
         zsock_destroy (&self->sock);
         free (self);
         *self_p = NULL;

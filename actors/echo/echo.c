@@ -101,17 +101,18 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     job_t *job = arg;
     flot_actor_t *actor = job->echo->actor;
+    if (job->sent == job->count) {
+        //  count ticks, then the end of the stream one interval later.
+        flot_stream_end (actor, &job->stream, NULL, 0);
+        s_job_destroy (&job);
+        return 0;
+    }
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
     msgpack_pack_map (&pk, 1);
     flot_pack_kv_uint (&pk, "tick", ++job->sent);
-    if (job->sent < job->count)
-        flot_stream_send (actor, job->stream, sbuf.data, sbuf.size);
-    else {
-        flot_stream_end (actor, &job->stream, sbuf.data, sbuf.size);
-        s_job_destroy (&job);
-    }
+    flot_stream_send (actor, job->stream, sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
     return 0;
 }
@@ -141,7 +142,7 @@ s_ticks (flot_actor_t *actor, flot_request_t *request)
     job->count = count;
     job->stream = flot_request_open_stream (request, s_ticks_cancelled, job);
     job->timer = zloop_timer (flot_actor_loop (actor), (size_t) interval,
-                              (size_t) count, s_tick, job);
+                              (size_t) count + 1, s_tick, job);
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);

@@ -1,0 +1,159 @@
+/*  flotilla/spec.h - the deployment spec: a YAML document, parsed and checked.
+
+    The coordinator and the strategy actor parse the spec an operator applies
+    (flotctl sends its text); every error is reported with the file, the line
+    and the field: "deploy.yaml:14: strategy.canary.steps[2].setWeight: 140 is
+    not in 0..100". The document's form is in docs/SPEC-FORMAT.md.
+*/
+#ifndef FLOTILLA_SPEC_H_INCLUDED
+#define FLOTILLA_SPEC_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FLOT_SPEC_MAX_SIZE      (1 << 20)   //  bytes of YAML
+#define FLOT_SPEC_MAX_TARGETS   10000
+#define FLOT_SPEC_MAX_STEPS     100
+#define FLOT_SPEC_MAX_ERRORS    50
+
+typedef enum {
+    FLOT_STRATEGY_CANARY,
+    FLOT_STRATEGY_BLUEGREEN,
+    FLOT_STRATEGY_ROLLING
+} flot_strategy_kind_t;
+
+typedef enum {
+    FLOT_ON_FAILURE_FAIL_ALL,           //  stop everything, roll back
+    FLOT_ON_FAILURE_HOLD_DEPENDENTS,    //  fail this target, hold its dependents
+    FLOT_ON_FAILURE_CONTINUE            //  fail this target, go on with the rest
+} flot_on_failure_t;
+
+typedef enum {
+    FLOT_ROLLBACK_IMMEDIATE,            //  every touched target at once (within maxConcurrency)
+    FLOT_ROLLBACK_GRADUAL               //  one dependency level at a time
+} flot_rollback_mode_t;
+
+typedef enum {
+    FLOT_CSTEP_SET_WEIGHT,
+    FLOT_CSTEP_PAUSE,                   //  duration_ms < 0: until promoted
+    FLOT_CSTEP_GATE
+} flot_cstep_kind_t;
+
+typedef struct {
+    char *key;
+    char *value;
+} flot_label_t;
+
+typedef struct {
+    char *name;
+    char *address;                      //  "" if not given
+    flot_label_t *labels;
+    size_t label_count;
+    char **depends_on;
+    size_t depends_count;
+    int wave;                           //  index of the wave it belongs to (0 without waves)
+    int line;
+} flot_target_t;
+
+typedef struct {
+    flot_cstep_kind_t kind;
+    int weight;                         //  SET_WEIGHT: 0..100
+    int64_t duration_ms;                //  PAUSE: -1 waits for a promote
+    char *gate;                         //  GATE: its name
+    int line;
+} flot_cstep_t;
+
+typedef struct {
+    flot_label_t *labels;               //  a target matches if it has them all
+    size_t label_count;
+    int line;
+} flot_wave_t;
+
+typedef struct {
+    char *command;
+    char **args;
+    size_t arg_count;
+    flot_label_t *env;
+    size_t env_count;
+    int64_t timeout_ms;
+    int retries;
+    int64_t backoff_ms;
+} flot_hook_t;
+
+typedef struct {
+    char *name;                         //  the deployment's name
+    struct {
+        char *name;
+        char *version;
+        char *artifact;                 //  "" if not given
+        char *rollback_version;         //  "" if not given
+    } workload;
+    flot_target_t *targets;
+    size_t target_count;
+    flot_wave_t *waves;
+    size_t wave_count;
+    struct {
+        flot_strategy_kind_t kind;
+        flot_cstep_t *steps;            //  canary
+        size_t step_count;
+        int64_t keep_old_ms;            //  blue-green: old version kept after the switch
+        bool auto_promote;              //  blue-green: switch without a promote
+    } strategy;
+    flot_hook_t hook;
+    struct {
+        flot_on_failure_t on_failure;
+        int max_concurrency;            //  a count, or a percentage if percent
+        bool percent;
+        int max_failures;
+        int64_t progress_deadline_ms;
+        int64_t soak_ms;
+    } policy;
+    struct {
+        flot_rollback_mode_t mode;
+    } rollback;
+    void *index;                        //  private: target name -> index + 1
+} flot_spec_t;
+
+//  The errors found: each "file:line: path: message".
+typedef struct {
+    char *lines [FLOT_SPEC_MAX_ERRORS];
+    size_t count;
+    bool truncated;                     //  more errors than were kept
+} flot_spec_errors_t;
+
+//  Parse and check YAML text. file names the source in messages. Returns a
+//  new spec, or NULL with every error found in errors (to be freed with
+//  flot_spec_errors_clear).
+flot_spec_t *
+    flot_spec_parse (const char *text, size_t size, const char *file,
+                     flot_spec_errors_t *errors);
+
+void
+    flot_spec_destroy (flot_spec_t **self_p);
+
+void
+    flot_spec_errors_clear (flot_spec_errors_t *errors);
+
+//  The number of targets maxConcurrency allows at once (at least 1).
+size_t
+    flot_spec_concurrency (const flot_spec_t *self);
+
+//  Index of a target by name, or -1.
+int
+    flot_spec_target_index (const flot_spec_t *self, const char *name);
+
+//  Parse a duration: "250ms", "30s", "10m", "1h", "1m30s". Returns 0 and
+//  *ms, or -1.
+int
+    flot_duration_parse (const char *text, int64_t *ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
