@@ -65,7 +65,9 @@ s_send (flot_actor_t *self, flot_msg_t *msg)
     if (!self->dealer)
         return -1;
     if (flot_msg_send (msg, zsock_resolve (self->dealer), NULL, true)) {
-        flot_warn (self->def->service, "cannot send %s to the broker: %s",
+        //  A goodbye to a broker that has already gone is no news.
+        if (msg->kind != FLOT_DISCONNECT)
+            flot_warn (self->def->service, "cannot send %s to the broker: %s",
                    flot_kind_name (msg->kind), zmq_strerror (zmq_errno ()));
         return -1;
     }
@@ -295,8 +297,9 @@ s_on_cancel (flot_actor_t *self, const flot_msg_t *msg)
 //  --------------------------------------------------------------------------
 //  Dispatch
 
+//  A request, received at now (zclock_mono).
 static void
-s_on_deliver (flot_actor_t *self, const flot_msg_t *msg)
+s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
 {
     flot_request_t *request = calloc (1, sizeof *request);
     assert (request);
@@ -304,11 +307,12 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg)
     memcpy (request->route, msg->route.data, msg->route.size);
     request->route_size = msg->route.size;
     request->corr = msg->corr;
-    snprintf (request->command, sizeof request->command, "%.*s",
-              (int) msg->command.size, msg->command.data);
-    snprintf (request->key, sizeof request->key, "%.*s",
-              (int) msg->key.size, msg->key.data);
-    request->deadline = zclock_mono () + msg->timeout_ms;
+    //  The codec checked both: printable, no NUL, within the sizes.
+    memcpy (request->command, msg->command.data, msg->command.size);
+    request->command [msg->command.size] = 0;
+    memcpy (request->key, msg->key.data, msg->key.size);
+    request->key [msg->key.size] = 0;
+    request->deadline = now + msg->timeout_ms;
     request->handle = zlistx_add_end (self->requests, request);
 
     flot_err_t err;
@@ -353,52 +357,95 @@ s_on_bad (flot_actor_t *self, const flot_bytes_t *frames, size_t count,
 }
 
 
+//  One message from the broker, as frame views.
+static void
+s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
+{
+    flot_msg_t msg;
+    flot_err_t err;
+    if (flot_msg_decode (&msg, frames, count, &err)) {
+        s_on_bad (self, frames, count, &err);
+        return;
+    }
+    int64_t now = zclock_mono ();
+    self->broker_expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
+    switch (msg.kind) {
+        case FLOT_DELIVER:
+            s_on_deliver (self, &msg, now);
+            break;
+        case FLOT_CANCEL:
+            s_on_cancel (self, &msg);
+            break;
+        case FLOT_HEARTBEAT:
+            break;
+        case FLOT_DISCONNECT:
+            flot_info (self->def->service, "the broker does not know us; registering again");
+            self->need_ready = true;
+            break;
+        default:
+            flot_debug (self->def->service, "ignored %s", flot_kind_name (msg.kind));
+            break;
+    }
+}
+
+//  Receives one message without waiting into frames (the caller closes
+//  count of them; frames past FLOT_MAX_FRAMES are dropped and *overflow
+//  set). Returns the count, or -1 if no message was waiting.
+static int
+s_recv_frames (void *handle, zmq_msg_t *frames, bool *overflow)
+{
+    int count = 0;
+    *overflow = false;
+    while (true) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+            return -1;
+        }
+        bool more = zmq_msg_more (&frame);
+        if (count < FLOT_MAX_FRAMES)
+            frames [count++] = frame;
+        else {
+            zmq_msg_close (&frame);
+            *overflow = true;
+        }
+        if (!more)
+            return count;
+    }
+}
+
+//  Reads the messages waiting, up to READ_BATCH at a time so that timers and
+//  the pipe still get their turn, into frames on the stack: no allocation
+//  per message, no poll per message.
+#define READ_BATCH 256
+
 static int
 s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     flot_actor_t *self = arg;
-    zmsg_t *zmsg = zmsg_recv_nowait (sock);
-    if (!zmsg)
-        return 0;
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
-    size_t count = 0;
-    bool overflow = false;
-    for (zframe_t *f = zmsg_first (zmsg); f; f = zmsg_next (zmsg)) {
-        if (count == FLOT_MAX_FRAMES) {
-            overflow = true;
+    void *handle = zsock_resolve (sock);
+    for (int n = 0; n < READ_BATCH && self->dealer == sock; n++) {
+        zmq_msg_t frames [FLOT_MAX_FRAMES];
+        bool overflow;
+        int count = s_recv_frames (handle, frames, &overflow);
+        if (count < 0)
             break;
+        if (overflow)
+            flot_warn (self->def->service, "dropped a message of too many frames");
+        else {
+            flot_bytes_t views [FLOT_MAX_FRAMES];
+            for (int i = 0; i < count; i++)
+                views [i] = (flot_bytes_t) { zmq_msg_data (&frames [i]),
+                                             zmq_msg_size (&frames [i]) };
+            s_on_message (self, views, (size_t) count);
         }
-        frames [count++] = (flot_bytes_t) { zframe_data (f), zframe_size (f) };
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
     }
-    flot_msg_t msg;
-    flot_err_t err;
-    if (overflow)
-        flot_warn (self->def->service, "dropped a message of too many frames");
-    else
-    if (flot_msg_decode (&msg, frames, count, &err))
-        s_on_bad (self, frames, count, &err);
-    else {
-        self->broker_expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
-        switch (msg.kind) {
-            case FLOT_DELIVER:
-                s_on_deliver (self, &msg);
-                break;
-            case FLOT_CANCEL:
-                s_on_cancel (self, &msg);
-                break;
-            case FLOT_HEARTBEAT:
-                break;
-            case FLOT_DISCONNECT:
-                flot_info (self->def->service, "the broker does not know us; registering again");
-                self->need_ready = true;
-                break;
-            default:
-                flot_debug (self->def->service, "ignored %s", flot_kind_name (msg.kind));
-                break;
-        }
-    }
-    zmsg_destroy (&zmsg);
     return 0;
 }
 

@@ -52,6 +52,7 @@ struct _service_t {
 };
 
 typedef struct {
+    bkey_t key;                 //  client+corr, its key in the table (not copied)
     bkey_t client;              //  the caller's route
     uint64_t corr;
     instance_t *instance;
@@ -63,7 +64,7 @@ struct _flot_broker_t {
     void *handle;               //  the raw socket of router
     zhashx_t *services;         //  name -> service_t (owned)
     zhashx_t *instances;        //  bkey id -> instance_t (owned)
-    zhashx_t *pending;          //  bkey client+corr -> pending_t (owned)
+    zhashx_t *pending;          //  bkey client+corr -> pending_t (owned, with its key)
     zhashx_t *streams;          //  bkey client+corr -> instance_t (not owned)
     int heartbeat_ms;
     int liveness;
@@ -142,6 +143,8 @@ s_bkey_set (bkey_t *key, const void *data, size_t size, const uint64_t *corr)
 //  --------------------------------------------------------------------------
 //  Outgoing messages, built from moved and fresh frames
 
+//  Set count to 0 rather than use an initializer, which would zero all the
+//  frames (768 bytes) for every message routed.
 typedef struct {
     zmq_msg_t frames [MAX_IN + 1];
     int count;
@@ -242,7 +245,8 @@ s_send_error (flot_broker_t *self, const bkey_t *client, uint64_t corr,
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init (&sbuf);
     flot_pack_error (&sbuf, code, message);
-    out_t out = { .count = 0 };
+    out_t out;
+    out.count = 0;
     s_out_header (&out, client, FLOT_ERROR);
     s_out_corr (&out, corr);
     s_out_bytes (&out, sbuf.data, sbuf.size);
@@ -257,7 +261,8 @@ static void
 s_send_control (flot_broker_t *self, const bkey_t *to, int kind,
                 const char *reason)
 {
-    out_t out = { .count = 0 };
+    out_t out;
+    out.count = 0;
     s_out_header (&out, to, kind);
     if (kind == FLOT_DISCONNECT) {
         msgpack_sbuffer sbuf;
@@ -281,7 +286,8 @@ s_send_cancel (flot_broker_t *self, instance_t *instance, const bkey_t *client,
         0x81, 0xa6, 'r', 'e', 'a', 's', 'o', 'n',
         0xae, 'c', 'a', 'l', 'l', 'e', 'r', ' ', 'i', 's', ' ', 'g', 'o', 'n', 'e'
     };
-    out_t out = { .count = 0 };
+    out_t out;
+    out.count = 0;
     s_out_header (&out, &instance->id, FLOT_CANCEL);
     s_out_bytes (&out, client->data, client->size);
     s_out_corr (&out, corr);
@@ -403,6 +409,11 @@ s_instance_pick (service_t *service, const char *key)
             fallback = instance;
         zlistx_move_end (service->instances, zlistx_cursor (service->instances));
     }
+    //  A full turn left the order as it was: send the fallback to the tail
+    //  so that instances claiming no keys take turns too.
+    if (fallback)
+        zlistx_move_end (service->instances,
+                         zlistx_find (service->instances, fallback));
     return fallback;
 }
 
@@ -420,9 +431,9 @@ s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
     int rc = 0;
     if (flot_map_str (root, "instance", false, instance->instance,
                       sizeof instance->instance, err) < 0
-    ||  flot_map_str (root, "host", false, instance->host,
+    ||  flot_map_str (root, "host", true, instance->host,
                       sizeof instance->host, err) < 0
-    ||  flot_map_uint (root, "pid", false, 0, UINT32_MAX, &instance->pid, err) < 0
+    ||  flot_map_uint (root, "pid", true, 0, UINT32_MAX, &instance->pid, err) < 0
     ||  flot_map_object (root, "keys", false, MSGPACK_OBJECT_ARRAY, &keys, err) < 0)
         rc = -1;
     for (uint32_t i = 0; rc == 0 && keys && i < keys->via.array.size; i++) {
@@ -510,7 +521,8 @@ static void
 s_reply_body (flot_broker_t *self, const bkey_t *client, uint64_t corr,
               msgpack_sbuffer *sbuf)
 {
-    out_t out = { .count = 0 };
+    out_t out;
+    out.count = 0;
     s_out_header (&out, client, FLOT_REPLY);
     s_out_corr (&out, corr);
     s_out_bytes (&out, sbuf->data, sbuf->size);
@@ -597,8 +609,10 @@ static void
 s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
               zmq_msg_t *in)
 {
+    //  The codec checked service and key: no NUL, within the sizes.
     char name [FLOT_MAX_NAME + 1];
-    snprintf (name, sizeof name, "%.*s", (int) msg->service.size, msg->service.data);
+    memcpy (name, msg->service.data, msg->service.size);
+    name [msg->service.size] = 0;
     if (streq (name, FLOT_BROKER_SERVICE)) {
         s_broker_service (self, client, msg);
         return;
@@ -610,7 +624,8 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
         return;
     }
     char key [FLOT_MAX_KEY + 1];
-    snprintf (key, sizeof key, "%.*s", (int) msg->key.size, msg->key.data);
+    memcpy (key, msg->key.data, msg->key.size);
+    key [msg->key.size] = 0;
     instance_t *instance = s_instance_pick (service, key);
     if (!instance) {
         if (*key)
@@ -621,19 +636,27 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
                           "service '%s' has no live instance", name);
         return;
     }
-    bkey_t pkey;
-    s_bkey_set (&pkey, client->data, client->size, &msg->corr);
-    if (zhashx_lookup (self->pending, &pkey)) {
+    uint32_t timeout = msg->timeout_ms ? msg->timeout_ms : FLOT_DEFAULT_TIMEOUT_MS;
+    //  Record it first: the insert is also the check for a corr in flight.
+    pending_t *pending = malloc (sizeof *pending);
+    assert (pending);
+    s_bkey_set (&pending->key, client->data, client->size, &msg->corr);
+    pending->client = *client;
+    pending->corr = msg->corr;
+    pending->instance = instance;
+    pending->deadline = zclock_mono () + timeout;
+    if (zhashx_insert (self->pending, &pending->key, pending)) {
+        free (pending);
         s_send_error (self, client, msg->corr, FLOT_E_MALFORMED,
                       "correlation id %llu is already in flight",
                       (unsigned long long) msg->corr);
         return;
     }
-    uint32_t timeout = msg->timeout_ms ? msg->timeout_ms : FLOT_DEFAULT_TIMEOUT_MS;
     //  DELIVER: [instance][sig][kind][route][corr][key][timeout][command][body]
     //  Incoming: in[0] client, 1 sig, 2 kind, 3 corr, 4 service, 5 key,
     //  6 timeout, 7 command, 8 body.
-    out_t out = { .count = 0 };
+    out_t out;
+    out.count = 0;
     s_out_header (&out, &instance->id, FLOT_DELIVER);
     s_out_move (&out, &in [0]);
     s_out_move (&out, &in [3]);
@@ -645,6 +668,7 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     s_out_move (&out, &in [8]);
     if (s_out_send (self, &out)) {
         int why = errno;
+        zhashx_delete (self->pending, &pending->key);      //  frees pending
         if (why == EAGAIN)
             s_send_error (self, client, msg->corr, FLOT_E_BUSY,
                           "%s instance %s has too many requests queued",
@@ -656,13 +680,6 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
         }
         return;
     }
-    pending_t *pending = malloc (sizeof *pending);
-    assert (pending);
-    pending->client = *client;
-    pending->corr = msg->corr;
-    pending->instance = instance;
-    pending->deadline = zclock_mono () + timeout;
-    zhashx_insert (self->pending, &pkey, pending);
     instance->pending++;
 }
 
@@ -698,7 +715,8 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg,
         zhashx_delete (self->streams, &pkey);
 
     //  in: 0 instance, 1 sig, 2 kind, 3 route, 4 corr, 5 body
-    out_t out = { .count = 0 };
+    out_t out;
+    out.count = 0;
     s_out_header (&out, &client, kind);
     s_out_move (&out, &in [4]);
     s_out_move (&out, &in [5]);
@@ -855,8 +873,21 @@ s_drain (flot_broker_t *self)
             if (!more)
                 break;
         }
-        if (overflow)
+        if (overflow) {
+            //  A request whose corr we can read is answered (SPEC 7, step 1).
+            size_t id_size = zmq_msg_size (&in [0]);
+            if (id_size > 0 && id_size <= FLOT_MAX_ROUTE
+            &&  zmq_msg_size (&in [2]) == 1
+            &&  *(uint8_t *) zmq_msg_data (&in [2]) == FLOT_REQUEST
+            &&  zmq_msg_size (&in [3]) == 8) {
+                bkey_t id;
+                s_bkey_set (&id, zmq_msg_data (&in [0]), id_size, NULL);
+                s_send_error (self, &id, flot_get_u64 (zmq_msg_data (&in [3])),
+                              FLOT_E_TOO_LARGE, "message has more than %d frames",
+                              FLOT_MAX_FRAMES);
+            }
             s_log_bad (self, "dropped a message of more than %d frames", FLOT_MAX_FRAMES);
+        }
         else
         if (count >= 2)
             s_on_message (self, in, count);
@@ -927,7 +958,10 @@ flot_broker_new (void)
     zhashx_set_destructor (self->services, s_service_free);
     self->instances = s_bkey_table ();
     zhashx_set_destructor (self->instances, s_instance_free);
+    //  A pending request holds its own key: one allocation per request.
     self->pending = s_bkey_table ();
+    zhashx_set_key_duplicator (self->pending, NULL);
+    zhashx_set_key_destructor (self->pending, NULL);
     zhashx_set_destructor (self->pending, s_pending_free);
     self->streams = s_bkey_table ();
     self->heartbeat_ms = FLOT_HEARTBEAT_MS;

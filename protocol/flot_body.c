@@ -121,6 +121,8 @@ flot_body_check (const void *data, size_t size, bool must_be_map,
                     "body map key at byte %zu is not a string", offset);
         }
         remaining [depth]--;
+        uint8_t type = p [offset];
+        bool container = (type & 0xe0) == 0x80 || (type >= 0xdc && type <= 0xdf);
         uint64_t payload, children;
         size_t header = s_header (p + offset, size - offset, &payload, &children);
         if (header == 0)
@@ -130,6 +132,10 @@ flot_body_check (const void *data, size_t size, bool must_be_map,
             return flot_err_set (err, FLOT_E_MALFORMED,
                 "body is truncated at byte %zu", offset);
         offset += header + (size_t) payload;
+        //  An empty container is a level too: msgpack-c refuses it past 32.
+        if (container && children == 0 && depth + 1 > FLOT_MAX_DEPTH)
+            return flot_err_set (err, FLOT_E_MALFORMED,
+                "body nests deeper than %d levels", FLOT_MAX_DEPTH);
         if (children > 0) {
             //  Every child takes at least one byte.
             if (children > size - offset)
@@ -207,8 +213,9 @@ flot_map_get (const msgpack_object *map, const char *key)
     size_t len = strlen (key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr [i].key;
+        //  msgpack-c may give an empty string a NULL pointer.
         if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len
-        &&  memcmp (k->via.str.ptr, key, len) == 0)
+        &&  (len == 0 || memcmp (k->via.str.ptr, key, len) == 0))
             return &map->via.map.ptr [i].val;
     }
     return NULL;
@@ -249,10 +256,12 @@ s_lookup (const msgpack_object *map, const char *key, bool required,
 int
 flot_obj_str (const msgpack_object *obj, char *buf, size_t cap)
 {
+    //  msgpack-c may give an empty string a NULL pointer.
     if (obj->type != MSGPACK_OBJECT_STR || obj->via.str.size >= cap
-    ||  memchr (obj->via.str.ptr, 0, obj->via.str.size))
+    ||  (obj->via.str.size && memchr (obj->via.str.ptr, 0, obj->via.str.size)))
         return -1;
-    memcpy (buf, obj->via.str.ptr, obj->via.str.size);
+    if (obj->via.str.size)
+        memcpy (buf, obj->via.str.ptr, obj->via.str.size);
     buf [obj->via.str.size] = 0;
     return 0;
 }

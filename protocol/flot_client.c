@@ -91,50 +91,89 @@ flot_client_send (flot_client_t *self, const char *service, const char *key,
     return msg.corr;
 }
 
+//  Receives one message into frames (the caller closes count of them;
+//  frames past FLOT_MAX_FRAMES are dropped and *overflow set). Returns the
+//  count, or -1 with errno if nothing came (EAGAIN: not within ZMQ_RCVTIMEO).
+static int
+s_recv_frames (void *handle, zmq_msg_t *frames, bool *overflow)
+{
+    int count = 0;
+    *overflow = false;
+    while (true) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, 0) < 0) {
+            int why = zmq_errno ();
+            zmq_msg_close (&frame);
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+            errno = why;
+            return -1;
+        }
+        bool more = zmq_msg_more (&frame);
+        if (count < FLOT_MAX_FRAMES)
+            frames [count++] = frame;
+        else {
+            zmq_msg_close (&frame);
+            *overflow = true;
+        }
+        if (!more)
+            return count;
+    }
+}
+
+//  Checks the frames of one message from the broker and fills reply with a
+//  copy of its body. Returns 0, or -1 with err.
+static int
+s_reply_take (zmq_msg_t *frames, int count, bool overflow, flot_reply_t *reply,
+              flot_err_t *err)
+{
+    if (overflow)
+        return flot_err_set (err, FLOT_E_MALFORMED,
+            "broker sent more than %d frames", FLOT_MAX_FRAMES);
+    flot_bytes_t views [FLOT_MAX_FRAMES];
+    for (int i = 0; i < count; i++)
+        views [i] = (flot_bytes_t) { zmq_msg_data (&frames [i]), zmq_msg_size (&frames [i]) };
+    flot_msg_t msg;
+    if (flot_msg_decode (&msg, views, (size_t) count, err))
+        return -1;
+    if (msg.kind != FLOT_REPLY && msg.kind != FLOT_ERROR
+    &&  msg.kind != FLOT_STREAM && msg.kind != FLOT_STREAM_END)
+        return flot_err_set (err, FLOT_E_MALFORMED,
+            "broker sent %s, which a client does not expect",
+            flot_kind_name (msg.kind));
+    reply->kind = msg.kind;
+    reply->corr = msg.corr;
+    reply->body = zframe_new (msg.body.data, msg.body.size);
+    return 0;
+}
+
 int
 flot_client_recv (flot_client_t *self, flot_reply_t *reply, int timeout_ms,
                   flot_err_t *err)
 {
     assert (self);
     memset (reply, 0, sizeof *reply);
-    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
-    int rc = zmq_poll (&item, 1, timeout_ms);
-    if (rc <= 0)
+    void *handle = zsock_resolve (self->sock);
+    zmq_msg_t frames [FLOT_MAX_FRAMES];
+    bool overflow;
+    //  A receive that waits up to the timeout costs fewer system calls than
+    //  zmq_poll and then a receive. The socket is left as it was (no timeout)
+    //  for callers that poll it themselves.
+    static const int forever = -1;
+    zmq_setsockopt (handle, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    int count = s_recv_frames (handle, frames, &overflow);
+    int why = zmq_errno ();
+    zmq_setsockopt (handle, ZMQ_RCVTIMEO, &forever, sizeof forever);
+    if (count < 0)
         return flot_err_set (err, FLOT_E_DEADLINE,
-            rc == 0 ? "no answer from the broker within %d ms"
-                    : "interrupted while waiting for the broker (%d ms)",
+            why == EAGAIN ? "no answer from the broker within %d ms"
+                          : "interrupted while waiting for the broker (%d ms)",
             timeout_ms);
-    zmsg_t *zmsg = zmsg_recv (self->sock);
-    if (!zmsg)
-        return flot_err_set (err, FLOT_E_DEADLINE, "interrupted");
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
-    size_t count = 0;
-    for (zframe_t *frame = zmsg_first (zmsg); frame; frame = zmsg_next (zmsg)) {
-        if (count == FLOT_MAX_FRAMES) {
-            zmsg_destroy (&zmsg);
-            return flot_err_set (err, FLOT_E_MALFORMED,
-                "broker sent more than %d frames", FLOT_MAX_FRAMES);
-        }
-        frames [count++] = (flot_bytes_t) { zframe_data (frame), zframe_size (frame) };
-    }
-    flot_msg_t msg;
-    if (flot_msg_decode (&msg, frames, count, err)) {
-        zmsg_destroy (&zmsg);
-        return -1;
-    }
-    if (msg.kind != FLOT_REPLY && msg.kind != FLOT_ERROR
-    &&  msg.kind != FLOT_STREAM && msg.kind != FLOT_STREAM_END) {
-        zmsg_destroy (&zmsg);
-        return flot_err_set (err, FLOT_E_MALFORMED,
-            "broker sent %s, which a client does not expect",
-            flot_kind_name (msg.kind));
-    }
-    reply->kind = msg.kind;
-    reply->corr = msg.corr;
-    reply->body = zmsg_last (zmsg);
-    zmsg_remove (zmsg, reply->body);
-    zmsg_destroy (&zmsg);
-    return 0;
+    int rc = s_reply_take (frames, count, overflow, reply, err);
+    for (int i = 0; i < count; i++)
+        zmq_msg_close (&frames [i]);
+    return rc;
 }
 
 void

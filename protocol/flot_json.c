@@ -99,7 +99,11 @@ s_from (const msgpack_object *obj, int depth)
             return json_integer ((json_int_t) obj->via.u64);
         case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer (obj->via.i64);
         case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64: return json_real (obj->via.f64);
+        case MSGPACK_OBJECT_FLOAT64: {
+            //  JSON has no NaN or infinity, and json_real refuses them.
+            json_t *real = json_real (obj->via.f64);
+            return real ? real : json_null ();
+        }
         case MSGPACK_OBJECT_STR: {
             //  Not UTF-8: shown as hex rather than lost.
             json_t *text = json_stringn (obj->via.str.ptr, obj->via.str.size);
@@ -123,19 +127,16 @@ s_from (const msgpack_object *obj, int depth)
             json_t *map = json_object ();
             for (uint32_t i = 0; i < obj->via.map.size; i++) {
                 const msgpack_object *k = &obj->via.map.ptr [i].key;
-                char *key;
-                if (k->type == MSGPACK_OBJECT_STR) {
-                    key = malloc (k->via.str.size + 1);
-                    if (key) {
-                        memcpy (key, k->via.str.ptr, k->via.str.size);
-                        key [k->via.str.size] = 0;
-                    }
-                }
-                else {
-                    json_t *kj = s_from (k, depth + 1);
-                    key = kj ? json_dumps (kj, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-                    json_decref (kj);
-                }
+                //  A string key as its text (hex if it is not UTF-8), any
+                //  other key as its JSON text.
+                json_t *kj = s_from (k, depth + 1);
+                char *key = NULL;
+                if (kj && k->type == MSGPACK_OBJECT_STR)
+                    key = strdup (json_string_value (kj));
+                else
+                if (kj)
+                    key = json_dumps (kj, JSON_ENCODE_ANY | JSON_COMPACT);
+                json_decref (kj);
                 json_t *item = key ? s_from (&obj->via.map.ptr [i].val, depth + 1) : NULL;
                 if (!item) {
                     free (key);

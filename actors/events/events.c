@@ -90,10 +90,12 @@ s_publish (flot_actor_t *actor, flot_request_t *request)
             "field 'type': '%s' must be 1..%d of [a-z0-9._-]", type, MAX_TYPE);
         return;
     }
-    if (!s_ident_valid (deployment, false)) {
+    //  A name (SPEC 3.1) other than "-", which stands for none in topics.
+    if (!s_ident_valid (deployment, false) || strlen (deployment) > FLOT_MAX_NAME
+    ||  streq (deployment, "-")) {
         flot_request_error (&request, FLOT_E_INVALID,
-            "field 'deployment': '%s' must be 0..%d of [A-Za-z0-9._-]",
-            deployment, MAX_DEPLOYMENT);
+            "field 'deployment': '%s' must be empty or 1..%d of [A-Za-z0-9._-], not '-'",
+            deployment, FLOT_MAX_NAME);
         return;
     }
     uint64_t seq = flot_events_publish (self, type, deployment,

@@ -15,16 +15,22 @@ cleanup () {
 }
 trap cleanup EXIT
 
+# Run in the background as `vg LOG CMD... &`: exec, so that $! is valgrind's
+# own pid and the signal reaches it.
 vg () {
     local log=$1; shift
-    "$VALGRIND" --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
+    exec "$VALGRIND" --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible \
         --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
         --log-file="$log" "$@"
 }
 
 wait_ping () {
-    local endpoint=$1
+    local endpoint=$1 pid=$2
     for _ in $(seq 1 150); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "flotillad (pid $pid) exited before answering on $endpoint" >&2
+            return 1
+        fi
         if "$FLOTCTL" --endpoint "$endpoint" --timeout 500 ping >/dev/null 2>&1; then
             return 0
         fi
@@ -59,12 +65,20 @@ check_log () {
     echo "== $name: clean exit, no leaks, no errors"
 }
 
+# Someone else on our ports would answer in our place.
+for port in 24001 24002 24011; do
+    if "$FLOTCTL" --endpoint tcp://127.0.0.1:$port --timeout 300 ping >/dev/null 2>&1; then
+        echo "port $port is already in use by another flotillad" >&2
+        exit 1
+    fi
+done
+
 # 1. Embedded: broker and actors as threads of one process.
 vg "$WORK/embedded.vg" "$FLOTILLAD" -a events,echo -b tcp://127.0.0.1:24001 \
     -e tcp://127.0.0.1:24002 2>"$WORK/embedded.log" &
 EMB=$!
 PIDS+=("$EMB")
-wait_ping tcp://127.0.0.1:24001
+wait_ping tcp://127.0.0.1:24001 "$EMB"
 session tcp://127.0.0.1:24001
 for i in $(seq 1 5); do
     "$FLOTCTL" --endpoint tcp://127.0.0.1:24001 call events Publish \
@@ -84,7 +98,7 @@ vg "$WORK/actor.vg" "$FLOTILLAD" --connect tcp://127.0.0.1:24011 -a echo \
     --instance leak-echo 2>"$WORK/actor.log" &
 ACT=$!
 PIDS+=("$ACT")
-wait_ping tcp://127.0.0.1:24011
+wait_ping tcp://127.0.0.1:24011 "$BRK"
 for _ in $(seq 1 100); do
     "$FLOTCTL" --endpoint tcp://127.0.0.1:24011 --timeout 500 call echo Echo '{}' \
         >/dev/null 2>&1 && break

@@ -1,0 +1,338 @@
+/*  plan.c - generates the steps of a deployment and of its rollback.
+
+    Pure functions of a checked spec (no I/O, no clock), so the strategy
+    actor, the coordinator and the tests get the same plan from the same
+    spec. Step ids are "<target>/<n>": stable across restarts, and unique in
+    a deployment because target names are.
+*/
+#include "flotilla/plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_type_names [FLOT_STEP_TYPE_COUNT] = {
+    "setWeight", "pause", "gate", "preview", "switch", "cleanup", "apply",
+    "soak", "rollback", "switchBack"
+};
+
+const char *
+flot_step_type_name (flot_step_type_t type)
+{
+    return (unsigned) type < FLOT_STEP_TYPE_COUNT ? s_type_names [type] : "unknown";
+}
+
+//  A growing list of steps.
+typedef struct {
+    flot_step_t *steps;
+    size_t count, capacity;
+} builder_t;
+
+static flot_step_t *
+s_add (builder_t *b, const flot_spec_t *spec, int target, flot_step_type_t type)
+{
+    if (b->count == b->capacity) {
+        size_t capacity = b->capacity ? b->capacity * 2 : 64;
+        flot_step_t *steps = realloc (b->steps, capacity * sizeof (flot_step_t));
+        if (!steps)
+            return NULL;
+        b->steps = steps;
+        b->capacity = capacity;
+    }
+    flot_step_t *step = &b->steps [b->count++];
+    memset (step, 0, sizeof *step);
+    step->target = target;
+    step->type = type;
+    step->duration_ms = 0;
+    step->runs_hook = type == FLOT_STEP_SET_WEIGHT || type == FLOT_STEP_PREVIEW
+                   || type == FLOT_STEP_SWITCH || type == FLOT_STEP_CLEANUP
+                   || type == FLOT_STEP_APPLY || type == FLOT_STEP_ROLLBACK
+                   || type == FLOT_STEP_SWITCH_BACK;
+    (void) spec;
+    return step;
+}
+
+//  The steps of one target under the spec's strategy.
+static int
+s_target_steps (builder_t *b, const flot_spec_t *spec, int t)
+{
+    flot_step_t *step = NULL;
+    int weight = 0;
+    switch (spec->strategy.kind) {
+        case FLOT_STRATEGY_CANARY:
+            for (size_t i = 0; i < spec->strategy.step_count; i++) {
+                const flot_cstep_t *c = &spec->strategy.steps [i];
+                if (c->kind == FLOT_CSTEP_SET_WEIGHT) {
+                    if (!(step = s_add (b, spec, t, FLOT_STEP_SET_WEIGHT)))
+                        return -1;
+                    weight = c->weight;
+                }
+                else
+                if (c->kind == FLOT_CSTEP_PAUSE) {
+                    if (!(step = s_add (b, spec, t, FLOT_STEP_PAUSE)))
+                        return -1;
+                    step->duration_ms = c->duration_ms;
+                }
+                else {
+                    if (!(step = s_add (b, spec, t, FLOT_STEP_GATE)))
+                        return -1;
+                    step->gate = c->gate;
+                }
+                step->weight = weight;
+            }
+            //  A canary ends with the whole of the traffic on the new version.
+            if (weight != 100) {
+                if (!(step = s_add (b, spec, t, FLOT_STEP_SET_WEIGHT)))
+                    return -1;
+                step->weight = 100;
+            }
+            break;
+        case FLOT_STRATEGY_BLUEGREEN:
+            if (!(step = s_add (b, spec, t, FLOT_STEP_PREVIEW)))
+                return -1;
+            if (!(step = s_add (b, spec, t, FLOT_STEP_GATE)))
+                return -1;
+            step->gate = "preSwitch";
+            if (!spec->strategy.auto_promote) {
+                if (!(step = s_add (b, spec, t, FLOT_STEP_PAUSE)))
+                    return -1;
+                step->duration_ms = -1;
+            }
+            if (!(step = s_add (b, spec, t, FLOT_STEP_SWITCH)))
+                return -1;
+            step->weight = 100;
+            if (!(step = s_add (b, spec, t, FLOT_STEP_GATE)))
+                return -1;
+            step->gate = "postSwitch";
+            step->weight = 100;
+            if (!(step = s_add (b, spec, t, FLOT_STEP_CLEANUP)))
+                return -1;
+            step->duration_ms = spec->strategy.keep_old_ms;
+            step->weight = 100;
+            break;
+        case FLOT_STRATEGY_ROLLING:
+            if (!(step = s_add (b, spec, t, FLOT_STEP_APPLY)))
+                return -1;
+            step->weight = 100;
+            break;
+    }
+    if (spec->policy.soak_ms > 0) {
+        if (!(step = s_add (b, spec, t, FLOT_STEP_SOAK)))
+            return -1;
+        step->duration_ms = spec->policy.soak_ms;
+        step->weight = 100;
+    }
+    return 0;
+}
+
+//  Kahn's algorithm over targets, wave by wave (a wave starts when every
+//  earlier one is done), a FIFO in spec order within a wave: deterministic,
+//  and linear in targets plus dependencies.
+static int *
+s_topological (const flot_spec_t *spec)
+{
+    size_t n = spec->target_count;
+    int *order = calloc (n ? n : 1, sizeof (int));
+    int *indegree = calloc (n ? n : 1, sizeof (int));
+    size_t *first = calloc (n + 1, sizeof (size_t));
+    int *dependents = NULL;
+    int *queue = calloc (n ? n : 1, sizeof (int));
+    size_t edges = 0, placed = 0;
+    if (!order || !indegree || !first || !queue)
+        goto done;
+    //  Reverse edges (dependency -> dependent) in compressed rows.
+    for (size_t t = 0; t < n; t++)
+        for (size_t d = 0; d < spec->targets [t].depends_count; d++) {
+            int dep = flot_spec_target_index (spec, spec->targets [t].depends_on [d]);
+            if (dep >= 0) {
+                first [dep + 1]++;
+                indegree [t]++;
+                edges++;
+            }
+        }
+    for (size_t t = 0; t < n; t++)
+        first [t + 1] += first [t];
+    dependents = calloc (edges ? edges : 1, sizeof (int));
+    size_t *fill = calloc (n ? n : 1, sizeof (size_t));
+    if (!dependents || !fill) {
+        free (fill);
+        goto done;
+    }
+    for (size_t t = 0; t < n; t++)
+        for (size_t d = 0; d < spec->targets [t].depends_count; d++) {
+            int dep = flot_spec_target_index (spec, spec->targets [t].depends_on [d]);
+            if (dep >= 0)
+                dependents [first [dep] + fill [dep]++] = (int) t;
+        }
+    free (fill);
+    int waves = spec->wave_count ? (int) spec->wave_count : 1;
+    for (int w = 0; w < waves; w++) {
+        size_t head = 0, tail = 0;
+        for (size_t t = 0; t < n; t++)
+            if (spec->targets [t].wave == w && indegree [t] == 0)
+                queue [tail++] = (int) t;
+        while (head < tail) {
+            int t = queue [head++];
+            order [placed++] = t;
+            for (size_t e = first [t]; e < first [t + 1]; e++) {
+                int u = dependents [e];
+                if (--indegree [u] == 0 && spec->targets [u].wave == w)
+                    queue [tail++] = u;
+            }
+        }
+    }
+done:
+    free (indegree);
+    free (first);
+    free (dependents);
+    free (queue);
+    if (order && placed != n) {
+        free (order);           //  a cycle: the spec checker refuses those
+        order = NULL;
+    }
+    return order;
+}
+
+static flot_plan_t *
+s_plan_new (const flot_spec_t *spec, builder_t *b, size_t *first, int *order)
+{
+    flot_plan_t *plan = calloc (1, sizeof *plan);
+    if (!plan)
+        return NULL;
+    plan->steps = b->steps;
+    plan->step_count = b->count;
+    plan->first = first;
+    plan->target_count = spec->target_count;
+    plan->order = order;
+    plan->concurrency = flot_spec_concurrency (spec);
+    for (size_t i = 0; i < b->count; i++) {
+        flot_step_t *step = &plan->steps [i];
+        step->index = (int) (i - first [step->target]) + 1;
+        snprintf (step->id, sizeof step->id, "%s/%d",
+                  spec->targets [step->target].name, step->index);
+    }
+    return plan;
+}
+
+flot_plan_t *
+flot_plan_generate (const flot_spec_t *spec)
+{
+    size_t n = spec->target_count;
+    builder_t b = { NULL, 0, 0 };
+    size_t *first = calloc (n + 1, sizeof (size_t));
+    int *order = s_topological (spec);
+    if (!first || !order)
+        goto fail;
+    //  Steps are stored target by target, in spec order.
+    for (size_t t = 0; t < n; t++) {
+        first [t] = b.count;
+        if (s_target_steps (&b, spec, (int) t))
+            goto fail;
+    }
+    first [n] = b.count;
+    flot_plan_t *plan = s_plan_new (spec, &b, first, order);
+    if (plan)
+        return plan;
+fail:
+    free (b.steps);
+    free (first);
+    free (order);
+    return NULL;
+}
+
+flot_plan_t *
+flot_plan_rollback (const flot_spec_t *spec, const bool *touched, const bool *switched)
+{
+    size_t n = spec->target_count;
+    builder_t b = { NULL, 0, 0 };
+    size_t *first = calloc (n + 1, sizeof (size_t));
+    int *forward = s_topological (spec);
+    int *order = calloc (n ? n : 1, sizeof (int));
+    if (!first || !forward || !order)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        order [i] = forward [n - 1 - i];
+    free (forward);
+    forward = NULL;
+    for (size_t t = 0; t < n; t++) {
+        first [t] = b.count;
+        if (!touched [t])
+            continue;
+        bool bluegreen = spec->strategy.kind == FLOT_STRATEGY_BLUEGREEN;
+        //  Blue-green with traffic moved: switch back, the old is still there.
+        //  Otherwise: the rollback version in place.
+        flot_step_type_t type = bluegreen && switched && switched [t]
+                              ? FLOT_STEP_SWITCH_BACK : FLOT_STEP_ROLLBACK;
+        if (!s_add (&b, spec, (int) t, type))
+            goto fail;
+    }
+    first [n] = b.count;
+    flot_plan_t *plan = s_plan_new (spec, &b, first, order);
+    if (plan) {
+        //  Rollback step ids must differ from the deployment's own.
+        for (size_t i = 0; i < plan->step_count; i++) {
+            flot_step_t *step = &plan->steps [i];
+            snprintf (step->id, sizeof step->id, "%s/rollback",
+                      spec->targets [step->target].name);
+        }
+        return plan;
+    }
+fail:
+    free (b.steps);
+    free (first);
+    free (forward);
+    free (order);
+    return NULL;
+}
+
+void
+flot_plan_destroy (flot_plan_t **self_p)
+{
+    flot_plan_t *self = *self_p;
+    if (self) {
+        free (self->steps);
+        free (self->first);
+        free (self->order);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+bool
+flot_plan_ready (const flot_spec_t *spec, int t, const bool *done, bool reverse)
+{
+    const flot_target_t *target = &spec->targets [t];
+    if (!reverse) {
+        for (size_t d = 0; d < target->depends_count; d++) {
+            int dep = flot_spec_target_index (spec, target->depends_on [d]);
+            if (dep >= 0 && !done [dep])
+                return false;
+        }
+        for (size_t u = 0; u < spec->target_count; u++)
+            if (spec->targets [u].wave < target->wave && !done [u])
+                return false;
+        return true;
+    }
+    //  Reverse: wait for every target that depends on t, or is in a later wave.
+    for (size_t u = 0; u < spec->target_count; u++) {
+        if (done [u] || (int) u == t)
+            continue;
+        const flot_target_t *other = &spec->targets [u];
+        if (other->wave > target->wave)
+            return false;
+        for (size_t d = 0; d < other->depends_count; d++)
+            if (strcmp (other->depends_on [d], target->name) == 0)
+                return false;
+    }
+    return true;
+}
+
+int
+flot_plan_progress (const flot_plan_t *self, size_t steps_done)
+{
+    if (self->step_count == 0)
+        return 100;
+    if (steps_done >= self->step_count)
+        return 100;
+    return (int) (steps_done * 100 / self->step_count);
+}

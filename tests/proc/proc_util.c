@@ -1,0 +1,440 @@
+/*  proc_util.c - real flotillad processes for the process-level tests.
+
+    See proc_util.h. Owns the registry of started children: each test's
+    teardown stops and reaps them all, so a failed assertion never leaves a
+    flotillad running or a zombie behind.
+*/
+#include "proc_util.h"
+#include "flotilla/actor.h"
+#include "flotilla/json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#ifndef FLOTILLAD_PATH
+#   error "FLOTILLAD_PATH must name the flotillad binary"
+#endif
+#ifndef PROC_LOG_DIR
+#   define PROC_LOG_DIR "."
+#endif
+
+#define MAX_PROCS 32
+#define MAX_ARGS 32
+
+struct _proc_t {
+    pid_t pid;
+    bool reaped;
+    int status;
+    char name [64];
+    char log [512];
+};
+
+static proc_t *s_procs [MAX_PROCS];
+
+static void
+s_sleep_ms (int ms)
+{
+    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+    while (nanosleep (&ts, &ts) && errno == EINTR)
+        ;
+}
+
+int64_t
+proc_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+proc_t *
+proc_start (const char *name, ...)
+{
+    size_t slot;
+    for (slot = 0; slot < MAX_PROCS; slot++)
+        if (!s_procs [slot])
+            break;
+    if (slot == MAX_PROCS)
+        return NULL;
+    proc_t *self = calloc (1, sizeof *self);
+    assert_non_null (self);
+    snprintf (self->name, sizeof self->name, "%s", name);
+    snprintf (self->log, sizeof self->log, "%s/%s-%s.log",
+              PROC_LOG_DIR, program_invocation_short_name, name);
+
+    //  Everything the child needs is prepared before fork: after it, only
+    //  async-signal-safe calls until exec.
+    char *argv [MAX_ARGS + 2];
+    int argc = 0;
+    argv [argc++] = (char *) FLOTILLAD_PATH;
+    va_list args;
+    va_start (args, name);
+    for (char *arg = va_arg (args, char *); arg && argc < MAX_ARGS;
+         arg = va_arg (args, char *))
+        argv [argc++] = arg;
+    va_end (args);
+    argv [argc] = NULL;
+    int fd = open (self->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        print_error ("cannot open %s: %s\n", self->log, strerror (errno));
+        free (self);
+        return NULL;
+    }
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        //  Die with the test program, whatever kills it.
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        dup2 (fd, STDOUT_FILENO);
+        dup2 (fd, STDERR_FILENO);
+        for (int other = 3; other < 1024; other++)
+            close (other);
+        execv (FLOTILLAD_PATH, argv);
+        _exit (127);
+    }
+    close (fd);
+    if (pid < 0) {
+        free (self);
+        return NULL;
+    }
+    self->pid = pid;
+    s_procs [slot] = self;
+    return self;
+}
+
+pid_t
+proc_pid (proc_t *self)
+{
+    return self->pid;
+}
+
+const char *
+proc_log_path (proc_t *self)
+{
+    return self->log;
+}
+
+static bool
+s_reap (proc_t *self, bool block)
+{
+    if (self->reaped)
+        return true;
+    int status = 0;
+    pid_t rc;
+    do
+        rc = waitpid (self->pid, &status, block ? 0 : WNOHANG);
+    while (rc < 0 && errno == EINTR);
+    if (rc == self->pid || (rc < 0 && errno == ECHILD)) {
+        self->reaped = true;
+        self->status = status;
+    }
+    return self->reaped;
+}
+
+bool
+proc_alive (proc_t *self)
+{
+    return !s_reap (self, false);
+}
+
+int
+proc_kill (proc_t *self, int sig)
+{
+    if (self->reaped)
+        return -1;
+    return kill (self->pid, sig);
+}
+
+int
+proc_wait_exit (proc_t *self, int timeout_ms, int *status)
+{
+    int64_t until = proc_now () + timeout_ms;
+    while (!s_reap (self, false)) {
+        if (proc_now () >= until)
+            return -1;
+        s_sleep_ms (5);
+    }
+    if (status)
+        *status = self->status;
+    return 0;
+}
+
+int
+proc_stop (proc_t *self, int timeout_ms)
+{
+    int status;
+    proc_kill (self, SIGTERM);
+    if (proc_wait_exit (self, timeout_ms, &status)) {
+        print_error ("%s (pid %d) did not stop within %d ms; killing it\n",
+                     self->name, (int) self->pid, timeout_ms);
+        proc_kill (self, SIGKILL);
+        s_reap (self, true);
+        return -1;
+    }
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  The log as a string (caller frees), or NULL.
+static char *
+s_read_log (proc_t *self)
+{
+    FILE *file = fopen (self->log, "r");
+    if (!file)
+        return NULL;
+    size_t size = 0, cap = 4096;
+    char *text = malloc (cap);
+    size_t got;
+    while (text && (got = fread (text + size, 1, cap - size - 1, file)) > 0) {
+        size += got;
+        if (cap - size < 1024) {
+            cap *= 2;
+            char *bigger = realloc (text, cap);
+            if (!bigger)
+                free (text);
+            text = bigger;
+        }
+    }
+    fclose (file);
+    if (text)
+        text [size] = 0;
+    return text;
+}
+
+bool
+proc_log_contains (proc_t *self, const char *needle)
+{
+    char *text = s_read_log (self);
+    bool found = text && strstr (text, needle);
+    free (text);
+    return found;
+}
+
+bool
+proc_log_wait (proc_t *self, const char *needle, int timeout_ms)
+{
+    int64_t until = proc_now () + timeout_ms;
+    while (!proc_log_contains (self, needle)) {
+        if (proc_now () >= until)
+            return false;
+        s_sleep_ms (20);
+    }
+    return true;
+}
+
+static bool
+s_log_has_report (proc_t *self)
+{
+    static const char *reports [] = {
+        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"
+    };
+    char *text = s_read_log (self);
+    bool found = false;
+    for (size_t i = 0; text && i < sizeof reports / sizeof reports [0]; i++)
+        if (strstr (text, reports [i])) {
+            print_error ("%s: sanitizer report in %s:\n%s\n",
+                         self->name, self->log, strstr (text, reports [i]));
+            found = true;
+            break;
+        }
+    free (text);
+    return found;
+}
+
+int
+proc_cleanup_all (void)
+{
+    //  Stop them all at once, then wait: a stop takes up to 100 ms each.
+    bool running [MAX_PROCS] = { false };
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (s_procs [i] && proc_alive (s_procs [i])) {
+            running [i] = true;
+            proc_kill (s_procs [i], SIGTERM);
+        }
+    int reports = 0;
+    for (size_t i = 0; i < MAX_PROCS; i++) {
+        proc_t *self = s_procs [i];
+        if (!self)
+            continue;
+        int status = 0;
+        if (proc_wait_exit (self, 5000, &status)) {
+            print_error ("%s (pid %d) did not stop on SIGTERM; killing it\n",
+                         self->name, (int) self->pid);
+            proc_kill (self, SIGKILL);
+            s_reap (self, true);
+            reports++;
+        }
+        else
+        if (running [i] && !(WIFEXITED (status) && WEXITSTATUS (status) == 0)) {
+            //  flotillad stops cleanly on SIGTERM: anything else is a failure.
+            print_error ("%s (pid %d) stopped with status 0x%x on SIGTERM (see %s)\n",
+                         self->name, (int) self->pid, status, self->log);
+            reports++;
+        }
+        if (s_log_has_report (self))
+            reports++;
+        free (self);
+        s_procs [i] = NULL;
+    }
+    return reports;
+}
+
+int
+proc_teardown (void **state)
+{
+    (void) state;
+    return proc_cleanup_all () ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Client helpers
+
+int
+proc_wait_ping (proc_t *proc, const char *endpoint, int timeout_ms)
+{
+    flot_client_t *client = flot_client_new (endpoint);
+    if (!client)
+        return -1;
+    int64_t until = proc_now () + timeout_ms;
+    int rc = -1;
+    while (proc_now () < until) {
+        if (proc && !proc_alive (proc)) {
+            print_error ("%s exited before answering Ping (see %s)\n",
+                         proc->name, proc->log);
+            break;
+        }
+        json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 200, NULL);
+        bool ok = pong && json_is_true (json_object_get (pong, "pong"));
+        json_decref (pong);
+        if (ok) {
+            rc = 0;
+            break;
+        }
+    }
+    flot_client_destroy (&client);
+    return rc;
+}
+
+void
+proc_pack_json (msgpack_sbuffer *sbuf, const char *json_text)
+{
+    msgpack_packer pk;
+    flot_pack_begin (sbuf, &pk);
+    json_error_t error;
+    json_t *value = json_loads (json_text ? json_text : "{}", JSON_DECODE_ANY, &error);
+    if (!value)
+        fail_msg ("test body is not JSON: %s: %s", json_text, error.text);
+    int rc = flot_json_pack (&pk, value);
+    json_decref (value);
+    assert_int_equal (rc, 0);
+}
+
+json_t *
+proc_body_json (const void *data, size_t size)
+{
+    flot_err_t err;
+    flot_body_t *body = flot_body_decode (data, size, &err);
+    if (!body)
+        return NULL;
+    json_t *value = flot_json_from_msgpack (flot_body_root (body));
+    flot_body_destroy (&body);
+    return value;
+}
+
+json_t *
+proc_call (flot_client_t *client, const char *service, const char *key,
+           const char *command, const char *body_json, uint32_t timeout_ms,
+           flot_err_t *err)
+{
+    msgpack_sbuffer sbuf;
+    proc_pack_json (&sbuf, body_json);
+    zframe_t *reply = NULL;
+    int rc = flot_client_call (client, service, key, command, sbuf.data, sbuf.size,
+                               timeout_ms, &reply, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
+        return NULL;
+    json_t *value = proc_body_json (zframe_data (reply), zframe_size (reply));
+    zframe_destroy (&reply);
+    if (!value)
+        flot_err_set (err, FLOT_E_MALFORMED, "the reply body is not one msgpack map");
+    return value;
+}
+
+int
+proc_recv_for (flot_client_t *client, uint64_t corr, flot_reply_t *reply,
+               int timeout_ms)
+{
+    int64_t until = proc_now () + timeout_ms;
+    while (true) {
+        int64_t left = until - proc_now ();
+        if (left <= 0)
+            return -1;
+        flot_err_t err;
+        if (flot_client_recv (client, reply, (int) left, &err))
+            return -1;
+        if (reply->corr == corr)
+            return 0;
+        flot_reply_clear (reply);
+    }
+}
+
+json_t *
+proc_find_actor (flot_client_t *client, const char *service, const char *instance)
+{
+    json_t *reply = proc_call (client, "broker", NULL, "Actors", NULL, 1000, NULL);
+    json_t *found = NULL;
+    size_t index;
+    json_t *actor;
+    json_array_foreach (json_object_get (reply, "actors"), index, actor) {
+        const char *s = json_string_value (json_object_get (actor, "service"));
+        const char *i = json_string_value (json_object_get (actor, "instance"));
+        if (s && i && streq (s, service) && streq (i, instance)) {
+            found = json_incref (actor);
+            break;
+        }
+    }
+    json_decref (reply);
+    return found;
+}
+
+json_t *
+proc_wait_actor (flot_client_t *client, const char *service,
+                 const char *instance, proc_t *proc, int timeout_ms)
+{
+    int64_t until = proc_now () + timeout_ms;
+    while (true) {
+        json_t *actor = proc_find_actor (client, service, instance);
+        if (actor && (!proc || proc_json_int (actor, "pid") == proc->pid))
+            return actor;
+        json_decref (actor);
+        if (proc_now () >= until)
+            return NULL;
+        if (proc && !proc_alive (proc)) {
+            print_error ("%s exited before registering (see %s)\n",
+                         proc->name, proc->log);
+            return NULL;
+        }
+        s_sleep_ms (20);
+    }
+}
+
+long long
+proc_json_int (const json_t *object, const char *key)
+{
+    json_t *value = json_object_get (object, key);
+    return json_is_integer (value) ? (long long) json_integer_value (value) : -1;
+}

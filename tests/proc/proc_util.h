@@ -1,0 +1,138 @@
+/*  proc_util.h - real flotillad processes for the process-level tests.
+
+    Starts the built flotillad (FLOTILLAD_PATH, given by CMake) with
+    arguments, its stdout and stderr in a log file under PROC_LOG_DIR, and
+    keeps every child in a registry so that a test's teardown stops and reaps
+    all of them even when the test failed half-way (cmocka jumps out of the
+    test body on a failed assertion). Children also get SIGKILL if the test
+    program dies. The teardown checks each log for sanitizer reports.
+
+    Also: small client helpers that call services with JSON-written bodies
+    and read replies as JSON (jansson), so tests say what they mean.
+*/
+#ifndef PROC_UTIL_H_INCLUDED
+#define PROC_UTIL_H_INCLUDED
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "flotilla/body.h"
+#include "flotilla/client.h"
+
+//  Short heartbeats so that liveness tests run in well under a second.
+#define PROC_HEARTBEAT_MS 200
+#define PROC_LIVENESS 3
+#define PROC_HEARTBEAT_ARG "200"
+#define PROC_LIVENESS_ARG "3"
+
+//  Ports: PROC_PORT_BASE is 22000, or 22500 in the sanitizer build, so both
+//  builds can run their tests at once. runtime uses +0..99, hostile +100..199.
+#ifndef PROC_PORT_BASE
+#   define PROC_PORT_BASE 22000
+#endif
+
+typedef struct _proc_t proc_t;
+
+//  Starts flotillad with the arguments that follow name, up to a NULL.
+//  The log is PROC_LOG_DIR/<program>-<name>.log. Returns NULL if fork failed.
+proc_t *
+    proc_start (const char *name, ...);
+
+pid_t
+    proc_pid (proc_t *self);
+
+const char *
+    proc_log_path (proc_t *self);
+
+//  True while the process has not exited (it is reaped if it has).
+bool
+    proc_alive (proc_t *self);
+
+//  Sends a signal; 0, or -1 if the process is already reaped.
+int
+    proc_kill (proc_t *self, int sig);
+
+//  Waits up to timeout_ms for the process to exit and reaps it. Returns 0
+//  with the wait status in *status (may be NULL), or -1 on timeout.
+int
+    proc_wait_exit (proc_t *self, int timeout_ms, int *status);
+
+//  SIGTERM, then wait up to timeout_ms. Returns the exit code (0 for a clean
+//  stop), or -1 if it did not exit (it is then SIGKILLed) or died of a signal.
+int
+    proc_stop (proc_t *self, int timeout_ms);
+
+//  True if the log holds the text (the log is read as it is now).
+bool
+    proc_log_contains (proc_t *self, const char *needle);
+
+//  Waits up to timeout_ms for the log to hold the text.
+bool
+    proc_log_wait (proc_t *self, const char *needle, int timeout_ms);
+
+//  Stops (SIGTERM, then SIGKILL) and reaps every process started, checks
+//  every log for sanitizer reports ("ERROR: AddressSanitizer",
+//  "ERROR: LeakSanitizer", "runtime error:"), prints those, and forgets the
+//  processes. Returns the number of problems: logs with a report, and
+//  processes that did not exit with status 0 on SIGTERM. For teardowns.
+int
+    proc_cleanup_all (void);
+
+//  A cmocka teardown that calls proc_cleanup_all and fails the test if a
+//  log holds a sanitizer report.
+int
+    proc_teardown (void **state);
+
+//  --------------------------------------------------------------------------
+//  Client helpers
+
+//  Milliseconds on the monotonic clock.
+int64_t
+    proc_now (void);
+
+//  Waits until the broker at endpoint answers Ping, up to timeout_ms, and
+//  fails fast if proc (may be NULL) exits. Returns 0 or -1.
+int
+    proc_wait_ping (proc_t *proc, const char *endpoint, int timeout_ms);
+
+//  Packs JSON text (NULL for {}) as msgpack into a fresh sbuf; the caller
+//  destroys it. Fails the test if the text is not JSON.
+void
+    proc_pack_json (msgpack_sbuffer *sbuf, const char *json_text);
+
+//  Decodes a msgpack body (one map) into JSON, or NULL.
+json_t *
+    proc_body_json (const void *data, size_t size);
+
+//  Calls service/command with a JSON body; returns the reply body as JSON
+//  (caller json_decref's), or NULL with err set (an error reply's code and
+//  message, or DEADLINE).
+json_t *
+    proc_call (flot_client_t *client, const char *service, const char *key,
+               const char *command, const char *body_json, uint32_t timeout_ms,
+               flot_err_t *err);
+
+//  Waits up to timeout_ms for an answer to corr (others are dropped).
+//  Returns 0 with reply (caller flot_reply_clear's), or -1 on timeout.
+int
+    proc_recv_for (flot_client_t *client, uint64_t corr, flot_reply_t *reply,
+                   int timeout_ms);
+
+//  The broker's Actors entry for service and instance (caller json_decref's),
+//  or NULL if it is not listed.
+json_t *
+    proc_find_actor (flot_client_t *client, const char *service,
+                     const char *instance);
+
+//  Waits up to timeout_ms until Actors lists service/instance with the pid
+//  of proc (or any pid if proc is NULL). Returns the entry, or NULL.
+json_t *
+    proc_wait_actor (flot_client_t *client, const char *service,
+                     const char *instance, proc_t *proc, int timeout_ms);
+
+//  An integer field of a JSON object, or -1 if absent or not an integer.
+long long
+    proc_json_int (const json_t *object, const char *key);
+
+#endif
