@@ -30,10 +30,21 @@ struct _flot_actor_t {
     int64_t broker_expiry;
     bool need_ready;
     void *state;
-    zlistx_t *requests;         //  flot_request_t *, not answered yet
+    flot_request_t *requests;   //  not answered yet: a list through prev/next
     zlistx_t *streams;          //  flot_stream_t *, open
+    zhashx_t *calls;            //  corr -> call_t: our own requests in flight
+    uint64_t next_corr;
     uint64_t handled;
 };
+
+//  A request this actor made to another service.
+typedef struct {
+    uint64_t corr;
+    int64_t give_up;            //  zclock_mono: deadline plus a margin
+    bool stream;                //  answers go on after the REPLY
+    flot_answer_fn *fn;
+    void *arg;
+} call_t;
 
 struct _flot_request_t {
     flot_actor_t *actor;
@@ -43,8 +54,11 @@ struct _flot_request_t {
     char command [FLOT_MAX_NAME + 1];
     char key [FLOT_MAX_KEY + 1];
     int64_t deadline;
-    flot_body_t *body;
-    void *handle;               //  in actor->requests
+    const uint8_t *raw;         //  the body as received: inline or malloc'ed
+    size_t raw_size;
+    uint8_t inline_raw [240];
+    flot_body_t *body;          //  decoded on first use
+    flot_request_t *prev, *next;    //  in actor->requests
 };
 
 struct _flot_stream_t {
@@ -117,9 +131,16 @@ s_request_destroy (flot_request_t **request_p)
 {
     if (*request_p) {
         flot_request_t *request = *request_p;
-        if (request->handle)
-            zlistx_detach (request->actor->requests, request->handle);
+        //  Unlink from the actor's list of open requests.
+        if (request->prev)
+            request->prev->next = request->next;
+        else
+            request->actor->requests = request->next;
+        if (request->next)
+            request->next->prev = request->prev;
         flot_body_destroy (&request->body);
+        if (request->raw != request->inline_raw)
+            free ((void *) request->raw);
         free (request);
         *request_p = NULL;
     }
@@ -210,7 +231,29 @@ flot_request_reply_sbuf (flot_request_t **request_p, msgpack_sbuffer *sbuf)
 
 const char *flot_request_command (flot_request_t *r) { return r->command; }
 const char *flot_request_key (flot_request_t *r) { return r->key; }
-const msgpack_object *flot_request_body (flot_request_t *r) { return flot_body_root (r->body); }
+const msgpack_object *
+flot_request_body (flot_request_t *request)
+{
+    //  Checked on arrival, so decoding fails only for want of memory.
+    static const msgpack_object empty = { .type = MSGPACK_OBJECT_MAP };
+    if (!request->body) {
+        flot_err_t err;
+        request->body = flot_body_decode (request->raw, request->raw_size, &err);
+        if (!request->body) {
+            flot_error (request->actor->def->service, "%s: %s", request->command,
+                        err.message);
+            return &empty;
+        }
+    }
+    return flot_body_root (request->body);
+}
+
+const void *
+flot_request_body_bytes (flot_request_t *request, size_t *size)
+{
+    *size = request->raw_size;
+    return request->raw;
+}
 int64_t flot_request_deadline (flot_request_t *r) { return r->deadline; }
 uint64_t flot_request_corr (flot_request_t *r) { return r->corr; }
 
@@ -301,9 +344,11 @@ s_on_cancel (flot_actor_t *self, const flot_msg_t *msg)
 static void
 s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
 {
-    flot_request_t *request = calloc (1, sizeof *request);
+    //  Not calloc: the inline buffers need no zeroing.
+    flot_request_t *request = malloc (sizeof *request);
     assert (request);
     request->actor = self;
+    request->body = NULL;
     memcpy (request->route, msg->route.data, msg->route.size);
     request->route_size = msg->route.size;
     request->corr = msg->corr;
@@ -313,11 +358,22 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
     memcpy (request->key, msg->key.data, msg->key.size);
     request->key [msg->key.size] = 0;
     request->deadline = now + msg->timeout_ms;
-    request->handle = zlistx_add_end (self->requests, request);
+    request->prev = NULL;
+    request->next = self->requests;
+    if (self->requests)
+        self->requests->prev = request;
+    self->requests = request;
 
+    //  Keep the body's bytes; check them now, decode them when asked.
+    if (msg->body.size <= sizeof request->inline_raw)
+        request->raw = request->inline_raw;
+    else
+        request->raw = malloc (msg->body.size);
+    assert (request->raw);
+    memcpy ((void *) request->raw, msg->body.data, msg->body.size);
+    request->raw_size = msg->body.size;
     flot_err_t err;
-    request->body = flot_body_decode (msg->body.data, msg->body.size, &err);
-    if (!request->body) {
+    if (flot_body_check (request->raw, request->raw_size, true, &err)) {
         flot_request_error (&request, err.code, "%s: %s", request->command, err.message);
         return;
     }
@@ -337,6 +393,124 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
                         self->def->service, request->command, list);
 }
 
+//  --------------------------------------------------------------------------
+//  Calls to other services
+
+static char *
+s_corr_key (uint64_t corr, char *buffer)
+{
+    snprintf (buffer, 17, "%016llx", (unsigned long long) corr);
+    return buffer;
+}
+
+static void
+s_call_finish (flot_actor_t *self, call_t *call, const flot_answer_t *answer)
+{
+    char key [17];
+    call_t copy = *call;
+    //  Forget it first: the callback may make new calls.
+    if (answer->kind == FLOT_ERROR || answer->kind == FLOT_STREAM_END
+    ||  (answer->kind == FLOT_REPLY && !copy.stream))
+        zhashx_delete (self->calls, s_corr_key (copy.corr, key));
+    copy.fn (self, answer, copy.arg);
+}
+
+//  Fail a call locally (no answer can come) with code and a sentence.
+static void
+s_call_fail (flot_actor_t *self, call_t *call, int code, const char *message)
+{
+    flot_answer_t answer = { .kind = FLOT_ERROR, .corr = call->corr };
+    flot_err_set (&answer.err, code, "%s", message);
+    s_call_finish (self, call, &answer);
+}
+
+static void
+s_on_answer (flot_actor_t *self, const flot_msg_t *msg)
+{
+    char key [17];
+    call_t *call = zhashx_lookup (self->calls, s_corr_key (msg->corr, key));
+    if (!call) {
+        flot_debug (self->def->service, "dropped a %s for no call of ours",
+                    flot_kind_name (msg->kind));
+        return;
+    }
+    flot_answer_t answer = { .kind = msg->kind, .corr = msg->corr };
+    flot_body_t *body = NULL;
+    if (msg->kind == FLOT_ERROR)
+        flot_unpack_error (msg->body.data, msg->body.size, &answer.err);
+    else {
+        body = flot_body_decode (msg->body.data, msg->body.size, &answer.err);
+        if (!body) {
+            answer.kind = FLOT_ERROR;
+            flot_err_set (&answer.err, FLOT_E_MALFORMED, "a bad answer: %s",
+                          answer.err.message);
+        }
+        else
+            answer.body = flot_body_root (body);
+    }
+    s_call_finish (self, call, &answer);
+    flot_body_destroy (&body);
+}
+
+uint64_t
+flot_actor_call (flot_actor_t *self, const char *service, const char *key,
+                 const char *command, const void *body, size_t size,
+                 uint32_t timeout_ms, bool stream, flot_answer_fn *fn, void *arg)
+{
+    assert (self && fn);
+    static const uint8_t empty_map [1] = { 0x80 };
+    flot_msg_t msg = {
+        .kind = FLOT_REQUEST,
+        .corr = self->next_corr++,
+        .service = { (const uint8_t *) service, strlen (service) },
+        .key = { (const uint8_t *) (key ? key : ""), key ? strlen (key) : 0 },
+        .timeout_ms = timeout_ms,
+        .command = { (const uint8_t *) command, strlen (command) },
+        .body = body ? (flot_bytes_t) { body, size } : (flot_bytes_t) { empty_map, 1 }
+    };
+    if (!flot_name_valid (msg.service) || !flot_name_valid (msg.command)
+    ||  msg.key.size > FLOT_MAX_KEY || msg.body.size > FLOT_MAX_BODY
+    ||  s_send (self, &msg))
+        return 0;
+    call_t *call = calloc (1, sizeof *call);
+    assert (call);
+    call->corr = msg.corr;
+    call->give_up = zclock_mono ()
+                  + (timeout_ms ? timeout_ms : FLOT_DEFAULT_TIMEOUT_MS) + self->heartbeat_ms;
+    call->stream = stream;
+    call->fn = fn;
+    call->arg = arg;
+    char text [17];
+    zhashx_insert (self->calls, s_corr_key (call->corr, text), call);
+    return call->corr;
+}
+
+void
+flot_actor_call_forget (flot_actor_t *self, uint64_t corr)
+{
+    char key [17];
+    zhashx_delete (self->calls, s_corr_key (corr, key));
+}
+
+//  Calls that can get no answer any more: past their deadline (the broker
+//  did not say so: it is gone), or all of them when the connection is lost.
+static void
+s_calls_expire (flot_actor_t *self, bool all, const char *why)
+{
+    int64_t now = zclock_mono ();
+    zlistx_t *dead = zlistx_new ();
+    for (call_t *call = zhashx_first (self->calls); call; call = zhashx_next (self->calls))
+        if (all || (!call->stream && now > call->give_up))
+            zlistx_add_end (dead, (void *) (uintptr_t) call->corr);
+    for (void *item = zlistx_first (dead); item; item = zlistx_next (dead)) {
+        char key [17];
+        call_t *call = zhashx_lookup (self->calls, s_corr_key ((uint64_t) (uintptr_t) item, key));
+        if (call)
+            s_call_fail (self, call, all ? FLOT_E_CANCELLED : FLOT_E_DEADLINE, why);
+    }
+    zlistx_destroy (&dead);
+}
+
 //  A message that failed to decode: a DELIVER we can address is answered
 //  with the error, anything else is logged and dropped.
 static void
@@ -344,18 +518,24 @@ s_on_bad (flot_actor_t *self, const flot_bytes_t *frames, size_t count,
           const flot_err_t *err)
 {
     flot_warn (self->def->service, "dropped a bad message: %s", err->message);
-    if (count == 8 && frames [1].size == 1 && frames [1].data [0] == FLOT_DELIVER
-    &&  frames [2].size > 0 && frames [2].size <= FLOT_MAX_ROUTE
-    &&  frames [3].size == 8) {
-        msgpack_sbuffer sbuf;
-        msgpack_sbuffer_init (&sbuf);
-        flot_pack_error (&sbuf, err->code, err->message);
-        s_answer (self, FLOT_A_ERROR, frames [2].data, frames [2].size,
-                  flot_get_u64 (frames [3].data), sbuf.data, sbuf.size);
-        msgpack_sbuffer_destroy (&sbuf);
-    }
+    //  A DELIVER header: signature, kind, route (length byte, bytes), corr.
+    if (count < 1)
+        return;
+    const uint8_t *h = frames [0].data;
+    size_t size = frames [0].size;
+    if (size < FLOT_SIGNATURE_SIZE + 2 || h [FLOT_SIGNATURE_SIZE] != FLOT_DELIVER)
+        return;
+    size_t route_size = h [FLOT_SIGNATURE_SIZE + 1];
+    const uint8_t *route = h + FLOT_SIGNATURE_SIZE + 2;
+    if (route_size == 0 || size < FLOT_SIGNATURE_SIZE + 2 + route_size + 8)
+        return;
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    flot_pack_error (&sbuf, err->code, err->message);
+    s_answer (self, FLOT_A_ERROR, route, route_size,
+              flot_get_u64 (route + route_size), sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
 }
-
 
 //  One message from the broker, as frame views.
 static void
@@ -381,6 +561,12 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
         case FLOT_DISCONNECT:
             flot_info (self->def->service, "the broker does not know us; registering again");
             self->need_ready = true;
+            break;
+        case FLOT_REPLY:
+        case FLOT_ERROR:
+        case FLOT_STREAM:
+        case FLOT_STREAM_END:
+            s_on_answer (self, &msg);
             break;
         default:
             flot_debug (self->def->service, "ignored %s", flot_kind_name (msg.kind));
@@ -485,8 +671,10 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
         flot_notice (self->def->service, "the broker at %s is silent; reconnecting",
                      self->endpoint);
         s_connect (self);
+        s_calls_expire (self, true, "the connection to the broker was lost");
         return 0;
     }
+    s_calls_expire (self, false, "no answer from the broker before the deadline");
     if (self->need_ready)
         s_send_ready (self);
     else {
@@ -510,6 +698,13 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 //  --------------------------------------------------------------------------
 //  Life cycle
 
+static void
+s_call_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
 static flot_actor_t *
 s_actor_new (const flot_actor_def_t *def, const flot_actor_config_t *config)
 {
@@ -530,8 +725,10 @@ s_actor_new (const flot_actor_def_t *def, const flot_actor_config_t *config)
         snprintf (name, sizeof name, "%s-%d", def->service, (int) getpid ());
         self->instance = strdup (name);
     }
-    self->requests = zlistx_new ();
     self->streams = zlistx_new ();
+    self->calls = zhashx_new ();
+    zhashx_set_destructor (self->calls, s_call_free);
+    self->next_corr = ((uint64_t) randof (1 << 30) << 20) + 1;
     self->loop = zloop_new ();
     return self;
 }
@@ -543,8 +740,8 @@ s_actor_destroy (flot_actor_t **self_p)
     if (!self)
         return;
     //  Answer what is still open, then say goodbye.
-    while (zlistx_size (self->requests)) {
-        flot_request_t *request = zlistx_first (self->requests);
+    while (self->requests) {
+        flot_request_t *request = self->requests;
         flot_request_error (&request, FLOT_E_CANCELLED, "the actor is stopping");
     }
     while (zlistx_size (self->streams)) {
@@ -555,8 +752,8 @@ s_actor_destroy (flot_actor_t **self_p)
         flot_msg_t bye = { .kind = FLOT_DISCONNECT };
         s_send (self, &bye);
     }
-    zlistx_destroy (&self->requests);
     zlistx_destroy (&self->streams);
+    zhashx_destroy (&self->calls);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->dealer);
     free (self->endpoint);

@@ -71,6 +71,8 @@ struct _flot_broker_t {
     int64_t started_at;
     int64_t next_heartbeat;
     int64_t next_deadline_tick;
+    int rcvtimeo;               //  the router's ZMQ_RCVTIMEO now
+    int64_t now;                //  zclock_mono, read once per message
     int64_t log_window;         //  rate limit for bad-input lines
     int log_count;
     uint64_t dropped;
@@ -192,21 +194,26 @@ s_out_send (flot_broker_t *self, out_t *out)
     return rc;
 }
 
+//  Starts a message to a peer: its identity frame, then msg's header.
 static void
-s_out_header (out_t *out, const bkey_t *to, int kind)
+s_out_start (out_t *out, const bkey_t *to, const flot_msg_t *msg)
 {
-    uint8_t k = (uint8_t) kind;
+    uint8_t header [FLOT_MAX_HEADER];
+    int size = flot_msg_header (msg, header);
+    assert (size > 0);          //  the broker writes only valid headers
     s_out_bytes (out, to->data, to->size);
-    s_out_bytes (out, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
-    s_out_bytes (out, &k, 1);
+    s_out_bytes (out, header, (size_t) size);
 }
 
-static void
-s_out_corr (out_t *out, uint64_t corr)
+//  The corr of a message whose header is too broken to decode, when it is
+//  a REQUEST that shows one: the signature's length, the kind, 8 bytes.
+static bool
+s_addressable (const uint8_t *header, size_t size, uint64_t *corr)
 {
-    uint8_t bytes [8];
-    flot_put_u64 (bytes, corr);
-    s_out_bytes (out, bytes, 8);
+    if (size < FLOT_SIGNATURE_SIZE + 1 + 8 || header [FLOT_SIGNATURE_SIZE] != FLOT_REQUEST)
+        return false;
+    *corr = flot_get_u64 (header + FLOT_SIGNATURE_SIZE + 1);
+    return true;
 }
 
 //  Bad input gets at most ten log lines a second.
@@ -247,8 +254,8 @@ s_send_error (flot_broker_t *self, const bkey_t *client, uint64_t corr,
     flot_pack_error (&sbuf, code, message);
     out_t out;
     out.count = 0;
-    s_out_header (&out, client, FLOT_ERROR);
-    s_out_corr (&out, corr);
+    flot_msg_t msg = { .kind = FLOT_ERROR, .corr = corr };
+    s_out_start (&out, client, &msg);
     s_out_bytes (&out, sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
     if (s_out_send (self, &out))
@@ -263,7 +270,8 @@ s_send_control (flot_broker_t *self, const bkey_t *to, int kind,
 {
     out_t out;
     out.count = 0;
-    s_out_header (&out, to, kind);
+    flot_msg_t msg = { .kind = kind };
+    s_out_start (&out, to, &msg);
     if (kind == FLOT_DISCONNECT) {
         msgpack_sbuffer sbuf;
         msgpack_sbuffer_init (&sbuf);
@@ -288,9 +296,10 @@ s_send_cancel (flot_broker_t *self, instance_t *instance, const bkey_t *client,
     };
     out_t out;
     out.count = 0;
-    s_out_header (&out, &instance->id, FLOT_CANCEL);
-    s_out_bytes (&out, client->data, client->size);
-    s_out_corr (&out, corr);
+    flot_msg_t msg = {
+        .kind = FLOT_CANCEL, .route = { client->data, client->size }, .corr = corr
+    };
+    s_out_start (&out, &instance->id, &msg);
     s_out_bytes (&out, reason, sizeof reason);
     s_out_send (self, &out);
 }
@@ -523,8 +532,8 @@ s_reply_body (flot_broker_t *self, const bkey_t *client, uint64_t corr,
 {
     out_t out;
     out.count = 0;
-    s_out_header (&out, client, FLOT_REPLY);
-    s_out_corr (&out, corr);
+    flot_msg_t msg = { .kind = FLOT_REPLY, .corr = corr };
+    s_out_start (&out, client, &msg);
     s_out_bytes (&out, sbuf->data, sbuf->size);
     s_out_send (self, &out);
 }
@@ -644,7 +653,7 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     pending->client = *client;
     pending->corr = msg->corr;
     pending->instance = instance;
-    pending->deadline = zclock_mono () + timeout;
+    pending->deadline = self->now + timeout;
     if (zhashx_insert (self->pending, &pending->key, pending)) {
         free (pending);
         s_send_error (self, client, msg->corr, FLOT_E_MALFORMED,
@@ -652,20 +661,20 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
                       (unsigned long long) msg->corr);
         return;
     }
-    //  DELIVER: [instance][sig][kind][route][corr][key][timeout][command][body]
-    //  Incoming: in[0] client, 1 sig, 2 kind, 3 corr, 4 service, 5 key,
-    //  6 timeout, 7 command, 8 body.
+    //  Incoming: in [0] client, [1] header, [2] body. Out: the instance, a
+    //  DELIVER header naming the client as route, the body moved over.
+    flot_msg_t deliver = {
+        .kind = FLOT_DELIVER,
+        .route = { client->data, client->size },
+        .corr = msg->corr,
+        .key = msg->key,
+        .timeout_ms = timeout,
+        .command = msg->command
+    };
     out_t out;
     out.count = 0;
-    s_out_header (&out, &instance->id, FLOT_DELIVER);
-    s_out_move (&out, &in [0]);
-    s_out_move (&out, &in [3]);
-    s_out_move (&out, &in [5]);
-    uint8_t left [4];
-    flot_put_u32 (left, timeout);
-    s_out_bytes (&out, left, 4);
-    s_out_move (&out, &in [7]);
-    s_out_move (&out, &in [8]);
+    s_out_start (&out, &instance->id, &deliver);
+    s_out_move (&out, &in [2]);
     if (s_out_send (self, &out)) {
         int why = errno;
         zhashx_delete (self->pending, &pending->key);      //  frees pending
@@ -714,12 +723,12 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg,
     else
         zhashx_delete (self->streams, &pkey);
 
-    //  in: 0 instance, 1 sig, 2 kind, 3 route, 4 corr, 5 body
+    //  in: [0] instance, [1] header, [2] body
     out_t out;
     out.count = 0;
-    s_out_header (&out, &client, kind);
-    s_out_move (&out, &in [4]);
-    s_out_move (&out, &in [5]);
+    flot_msg_t answer = { .kind = kind, .corr = msg->corr };
+    s_out_start (&out, &client, &answer);
+    s_out_move (&out, &in [2]);
     if (s_out_send (self, &out) && errno == EHOSTUNREACH
     &&  (kind == FLOT_STREAM)) {
         //  The caller of this stream is gone: tell the actor to stop.
@@ -736,18 +745,24 @@ static void
 s_on_bad (flot_broker_t *self, const bkey_t *id, instance_t *instance,
           const flot_bytes_t *frames, int count, const flot_err_t *err)
 {
-    int kind = count > 1 && frames [1].size == 1 ? frames [1].data [0] : -1;
-    if (kind == FLOT_REQUEST && count > 2 && frames [2].size == 8)
-        s_send_error (self, id, flot_get_u64 (frames [2].data), err->code,
-                      "%s", err->message);
+    assert (count >= 1);        //  the header, at least
+    (void) count;
+    const uint8_t *h = frames [0].data;
+    size_t size = frames [0].size;
+    int kind = size > FLOT_SIGNATURE_SIZE ? h [FLOT_SIGNATURE_SIZE] : -1;
+    uint64_t corr;
+    //  An actor's answer: route (length byte and bytes), then corr.
+    size_t route_size = size > FLOT_SIGNATURE_SIZE + 1 ? h [FLOT_SIGNATURE_SIZE + 1] : 0;
+    const uint8_t *route = h + FLOT_SIGNATURE_SIZE + 2;
+    if (s_addressable (h, size, &corr))
+        s_send_error (self, id, corr, err->code, "%s", err->message);
     else
-    if (instance && (kind == FLOT_A_REPLY || kind == FLOT_A_ERROR) && count == 5
-    &&  frames [2].size > 0 && frames [2].size <= FLOT_MAX_ROUTE
-    &&  frames [3].size == 8) {
+    if (instance && (kind == FLOT_A_REPLY || kind == FLOT_A_ERROR) && route_size > 0
+    &&  size >= FLOT_SIGNATURE_SIZE + 2 + route_size + 8) {
         bkey_t client, pkey;
-        uint64_t corr = flot_get_u64 (frames [3].data);
-        s_bkey_set (&client, frames [2].data, frames [2].size, NULL);
-        s_bkey_set (&pkey, frames [2].data, frames [2].size, &corr);
+        corr = flot_get_u64 (route + route_size);
+        s_bkey_set (&client, route, route_size, NULL);
+        s_bkey_set (&pkey, route, route_size, &corr);
         pending_t *pending = zhashx_lookup (self->pending, &pkey);
         if (pending && pending->instance == instance) {
             s_send_error (self, &client, corr, err->code,
@@ -806,7 +821,7 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
     flot_err_t err;
     instance_t *instance = zhashx_lookup (self->instances, &id);
     if (instance)
-        instance->last_seen = zclock_mono ();
+        instance->last_seen = self->now;
 
     if (flot_msg_decode (&msg, frames, (size_t) count - 1, &err)) {
         s_on_bad (self, &id, instance, frames, count - 1, &err);
@@ -846,54 +861,60 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
     }
 }
 
-//  Reads every waiting message without blocking.
-static void
-s_drain (flot_broker_t *self)
+//  Receives and handles one message, waiting up to wait_ms for it. A
+//  blocking receive costs no system call when a message is waiting, where
+//  polling first costs several: under load the broker never sleeps.
+//  Returns 0, or -1 with errno (EAGAIN: nothing came in time).
+static int
+s_receive (flot_broker_t *self, int wait_ms)
 {
-    zmq_msg_t in [MAX_IN];
-    while (true) {
-        int count = 0;
-        bool overflow = false;
-        while (true) {
-            zmq_msg_t frame;
-            zmq_msg_init (&frame);
-            if (zmq_msg_recv (&frame, self->handle, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (&frame);
-                for (int i = 0; i < count; i++)
-                    zmq_msg_close (&in [i]);
-                return;         //  EAGAIN (nothing more) or interrupted
-            }
-            int more = zmq_msg_more (&frame);
-            if (count < MAX_IN)
-                in [count++] = frame;
-            else {
-                zmq_msg_close (&frame);
-                overflow = true;
-            }
-            if (!more)
-                break;
-        }
-        if (overflow) {
-            //  A request whose corr we can read is answered (SPEC 7, step 1).
-            size_t id_size = zmq_msg_size (&in [0]);
-            if (id_size > 0 && id_size <= FLOT_MAX_ROUTE
-            &&  zmq_msg_size (&in [2]) == 1
-            &&  *(uint8_t *) zmq_msg_data (&in [2]) == FLOT_REQUEST
-            &&  zmq_msg_size (&in [3]) == 8) {
-                bkey_t id;
-                s_bkey_set (&id, zmq_msg_data (&in [0]), id_size, NULL);
-                s_send_error (self, &id, flot_get_u64 (zmq_msg_data (&in [3])),
-                              FLOT_E_TOO_LARGE, "message has more than %d frames",
-                              FLOT_MAX_FRAMES);
-            }
-            s_log_bad (self, "dropped a message of more than %d frames", FLOT_MAX_FRAMES);
-        }
-        else
-        if (count >= 2)
-            s_on_message (self, in, count);
-        for (int i = 0; i < count; i++)
-            zmq_msg_close (&in [i]);
+    if (wait_ms != self->rcvtimeo) {
+        zmq_setsockopt (self->handle, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
+        self->rcvtimeo = wait_ms;
     }
+    zmq_msg_t in [MAX_IN];
+    int count = 0;
+    bool overflow = false;
+    int more = 1;
+    while (more) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        //  The first frame waits; a message's frames arrive together.
+        if (zmq_msg_recv (&frame, self->handle, count ? ZMQ_DONTWAIT : 0) < 0) {
+            int why = zmq_errno ();
+            zmq_msg_close (&frame);
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&in [i]);
+            errno = why;
+            return -1;
+        }
+        more = zmq_msg_more (&frame);
+        if (count < MAX_IN)
+            in [count++] = frame;
+        else {
+            zmq_msg_close (&frame);
+            overflow = true;
+        }
+    }
+    if (overflow) {
+        //  A request whose corr we can read is answered (SPEC 7, step 1).
+        size_t id_size = zmq_msg_size (&in [0]);
+        uint64_t corr;
+        if (id_size > 0 && id_size <= FLOT_MAX_ROUTE
+        &&  s_addressable (zmq_msg_data (&in [1]), zmq_msg_size (&in [1]), &corr)) {
+            bkey_t id;
+            s_bkey_set (&id, zmq_msg_data (&in [0]), id_size, NULL);
+            s_send_error (self, &id, corr, FLOT_E_TOO_LARGE,
+                          "message has more than %d frames", FLOT_MAX_FRAMES);
+        }
+        s_log_bad (self, "dropped a message of more than %d frames", FLOT_MAX_FRAMES);
+    }
+    else
+    if (count >= 2)
+        s_on_message (self, in, count);
+    for (int i = 0; i < count; i++)
+        zmq_msg_close (&in [i]);
+    return 0;
 }
 
 //  Expire dead instances, send heartbeats, fail expired requests.
@@ -949,6 +970,7 @@ flot_broker_new (void)
         return NULL;
     }
     self->handle = zsock_resolve (self->router);
+    self->rcvtimeo = -1;
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_linger (self->router, 0);
     zsock_set_maxmsgsize (self->router, FLOT_MAX_MESSAGE);
@@ -1008,25 +1030,22 @@ flot_broker_set_heartbeat (flot_broker_t *self, int interval_ms, int liveness)
 int
 flot_broker_run (flot_broker_t *self, zsock_t *pipe)
 {
-    zmq_pollitem_t items [2] = {
-        { self->handle, 0, ZMQ_POLLIN, 0 },
-        { pipe ? zsock_resolve (pipe) : NULL, 0, ZMQ_POLLIN, 0 }
-    };
-    int nitems = pipe ? 2 : 1;
     self->next_heartbeat = zclock_mono () + self->heartbeat_ms;
     self->next_deadline_tick = zclock_mono () + DEADLINE_TICK_MS;
     while (!zsys_interrupted) {
-        int64_t now = zclock_mono ();
+        int64_t now = self->now = zclock_mono ();
         int64_t next = self->next_heartbeat < self->next_deadline_tick
                      ? self->next_heartbeat : self->next_deadline_tick;
-        long wait = next > now ? (long) (next - now) : 0;
-        if (zmq_poll (items, nitems, wait) < 0 && zmq_errno () != EINTR)
-            break;
-        if (items [0].revents & ZMQ_POLLIN)
-            s_drain (self);
-        if (pipe && (items [1].revents & ZMQ_POLLIN)) {
-            char *command = zstr_recv (pipe);
-            bool term = !command || streq (command, "$TERM");
+        if (now < next) {
+            if (s_receive (self, (int) (next - now)) == 0)
+                continue;
+            if (errno != EAGAIN && errno != EINTR)
+                break;          //  the context is terminating
+        }
+        //  Every tick: the pipe (for $TERM), heartbeats, deadlines.
+        if (pipe) {
+            char *command = zstr_recv_nowait (pipe);
+            bool term = command && streq (command, "$TERM");
             zstr_free (&command);
             if (term)
                 break;

@@ -456,16 +456,26 @@ flot_unpack_error (const void *data, size_t size, flot_err_t *err)
     }
     uint64_t code = FLOT_E_INTERNAL;
     const msgpack_object *root = flot_body_root (body);
+    const msgpack_object *message = NULL;
     int rc = 0;
     if (flot_map_uint (root, "code", true, 0, UINT16_MAX, &code, &local) < 0
-    ||  flot_map_str (root, "message", true, err->message,
-                      sizeof err->message, &local) < 0) {
+    ||  flot_map_object (root, "message", true, MSGPACK_OBJECT_STR, &message, &local) < 0) {
         flot_err_set (err, FLOT_E_INTERNAL, "error reply with a bad body: %s",
                       local.message);
         rc = -1;
     }
-    else
+    else {
+        //  A sentence longer than we keep is cut, not refused.
+        size_t size = message->via.str.size;
+        if (size >= sizeof err->message)
+            size = sizeof err->message - 1;
+        memcpy (err->message, message->via.str.ptr, size);
+        err->message [size] = 0;
+        for (size_t i = 0; i < size; i++)
+            if (err->message [i] == 0)
+                err->message [i] = ' ';
         err->code = (int) code;
+    }
     flot_body_destroy (&body);
     return rc;
 }

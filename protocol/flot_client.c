@@ -201,11 +201,15 @@ flot_client_call (flot_client_t *self, const char *service, const char *key,
             return flot_err_set (err, FLOT_E_DEADLINE,
                 "no answer from the broker within %u ms", effective);
         flot_reply_t reply;
-        if (flot_client_recv (self, &reply, (int) left, err)) {
-            if (err && err->code == FLOT_E_DEADLINE)
-                flot_err_set (err, FLOT_E_DEADLINE,
+        flot_err_t local;
+        if (flot_client_recv (self, &reply, (int) left, &local)) {
+            if (local.code == FLOT_E_MALFORMED || local.code == FLOT_E_VERSION
+            ||  local.code == FLOT_E_TOO_LARGE)
+                continue;   //  not a reply we can read: drop it, keep waiting
+            if (local.code == FLOT_E_DEADLINE && !zsys_interrupted)
+                return flot_err_set (err, FLOT_E_DEADLINE,
                     "no answer from the broker within %u ms", effective);
-            return -1;
+            return flot_err_set (err, local.code, "%s", local.message);
         }
         if (reply.corr != corr || reply.kind == FLOT_STREAM
         ||  reply.kind == FLOT_STREAM_END) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #define MAX_DEPTH 32
+#define MAX_KEY_TEXT 256        //  bytes of a non-string key's JSON text
 
 static int
 s_pack (msgpack_packer *pk, const json_t *value, int depth)
@@ -84,6 +85,19 @@ s_hex (const char *data, size_t size)
     return value;
 }
 
+//  Cuts text to at most max bytes, not inside a UTF-8 sequence. The JSON
+//  text of a key that holds keys holds theirs escaped, so uncut, each level
+//  of keys inside keys could double its size.
+static void
+s_cut (char *text, size_t max)
+{
+    if (strlen (text) <= max)
+        return;
+    while (max > 0 && ((unsigned char) text [max] & 0xc0) == 0x80)
+        max--;
+    text [max] = 0;
+}
+
 static json_t *
 s_from (const msgpack_object *obj, int depth)
 {
@@ -134,8 +148,8 @@ s_from (const msgpack_object *obj, int depth)
                 if (kj && k->type == MSGPACK_OBJECT_STR)
                     key = strdup (json_string_value (kj));
                 else
-                if (kj)
-                    key = json_dumps (kj, JSON_ENCODE_ANY | JSON_COMPACT);
+                if (kj && (key = json_dumps (kj, JSON_ENCODE_ANY | JSON_COMPACT)))
+                    s_cut (key, MAX_KEY_TEXT);
                 json_decref (kj);
                 json_t *item = key ? s_from (&obj->via.map.ptr [i].val, depth + 1) : NULL;
                 if (!item) {

@@ -1,10 +1,13 @@
 /*  flot_msg.c - the FLOT01 envelope codec.
 
-    Turns a list of frames into a validated view of one message, and a view
-    back into frames on a socket. The broker, every actor and every client use
-    it; it owns nothing and copies nothing. Frames come from the network, so
-    each one is checked before it is looked at: the signature, the kind, the
-    frame count for that kind, and every field's size and alphabet.
+    A message is a header frame (the signature, the kind byte, then the
+    kind's routing fields: length-prefixed names, big-endian numbers) and,
+    for most kinds, a body frame holding one msgpack map. This turns the
+    frames into a validated view of one message, and a view back into frames
+    on a socket. The broker, every actor and every client use it; it owns
+    nothing and copies nothing. Frames come from the network, so every byte
+    is checked before it is looked at: the signature, the kind, each field's
+    length and alphabet, no bytes left over, the frame count for the kind.
 */
 #include "flotilla/protocol.h"
 
@@ -42,9 +45,10 @@ flot_err_name (int code)
     return s_err_names [code];
 }
 
-//  The frame layout of each kind: which fields follow the signature and kind.
+//  The header layout of each kind: which fields follow the signature and
+//  the kind byte, in order, and whether a body frame follows the header.
 typedef enum {
-    F_ROUTE, F_CORR, F_SERVICE, F_KEY, F_TIMEOUT, F_COMMAND, F_BODY
+    F_ROUTE, F_CORR, F_SERVICE, F_KEY, F_TIMEOUT, F_COMMAND
 } field_t;
 
 typedef struct {
@@ -52,23 +56,24 @@ typedef struct {
     const char *name;
     int count;              //  fields after signature and kind
     field_t fields [6];
+    bool body;
 } layout_t;
 
 static const layout_t s_layouts [] = {
-    { FLOT_REQUEST,      "REQUEST",     6, { F_CORR, F_SERVICE, F_KEY, F_TIMEOUT, F_COMMAND, F_BODY } },
-    { FLOT_REPLY,        "REPLY",       2, { F_CORR, F_BODY } },
-    { FLOT_ERROR,        "ERROR",       2, { F_CORR, F_BODY } },
-    { FLOT_STREAM,       "STREAM",      2, { F_CORR, F_BODY } },
-    { FLOT_STREAM_END,   "STREAM_END",  2, { F_CORR, F_BODY } },
-    { FLOT_READY,        "READY",       2, { F_SERVICE, F_BODY } },
-    { FLOT_DELIVER,      "DELIVER",     6, { F_ROUTE, F_CORR, F_KEY, F_TIMEOUT, F_COMMAND, F_BODY } },
-    { FLOT_A_REPLY,      "A_REPLY",     3, { F_ROUTE, F_CORR, F_BODY } },
-    { FLOT_A_ERROR,      "A_ERROR",     3, { F_ROUTE, F_CORR, F_BODY } },
-    { FLOT_A_STREAM,     "A_STREAM",    3, { F_ROUTE, F_CORR, F_BODY } },
-    { FLOT_A_STREAM_END, "A_STREAM_END",3, { F_ROUTE, F_CORR, F_BODY } },
-    { FLOT_CANCEL,       "CANCEL",      3, { F_ROUTE, F_CORR, F_BODY } },
-    { FLOT_HEARTBEAT,    "HEARTBEAT",   0, { F_BODY } },
-    { FLOT_DISCONNECT,   "DISCONNECT",  1, { F_BODY } },
+    { FLOT_REQUEST,      "REQUEST",     5, { F_CORR, F_SERVICE, F_KEY, F_TIMEOUT, F_COMMAND }, true },
+    { FLOT_REPLY,        "REPLY",       1, { F_CORR }, true },
+    { FLOT_ERROR,        "ERROR",       1, { F_CORR }, true },
+    { FLOT_STREAM,       "STREAM",      1, { F_CORR }, true },
+    { FLOT_STREAM_END,   "STREAM_END",  1, { F_CORR }, true },
+    { FLOT_READY,        "READY",       1, { F_SERVICE }, true },
+    { FLOT_DELIVER,      "DELIVER",     5, { F_ROUTE, F_CORR, F_KEY, F_TIMEOUT, F_COMMAND }, true },
+    { FLOT_A_REPLY,      "A_REPLY",     2, { F_ROUTE, F_CORR }, true },
+    { FLOT_A_ERROR,      "A_ERROR",     2, { F_ROUTE, F_CORR }, true },
+    { FLOT_A_STREAM,     "A_STREAM",    2, { F_ROUTE, F_CORR }, true },
+    { FLOT_A_STREAM_END, "A_STREAM_END",2, { F_ROUTE, F_CORR }, true },
+    { FLOT_CANCEL,       "CANCEL",      2, { F_ROUTE, F_CORR }, true },
+    { FLOT_HEARTBEAT,    "HEARTBEAT",   0, { F_CORR }, false },
+    { FLOT_DISCONNECT,   "DISCONNECT",  0, { F_CORR }, true },
 };
 
 static const layout_t *
@@ -147,73 +152,119 @@ s_key_valid (flot_bytes_t key)
     return true;
 }
 
-//  Checks one field's frame and stores it in msg.
-static int
-s_decode_field (flot_msg_t *msg, field_t field, flot_bytes_t frame,
-                const char *kind, flot_err_t *err)
+//  A cursor over the header's bytes.
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+    size_t offset;
+} cursor_t;
+
+static const char *s_field_names [] = {
+    "route", "correlation id", "service", "key", "timeout", "command"
+};
+
+//  Takes n bytes, or fails if the header ends first.
+static const uint8_t *
+s_take (cursor_t *c, size_t n)
 {
+    if (c->left < n)
+        return NULL;
+    const uint8_t *at = c->p;
+    c->p += n;
+    c->left -= n;
+    c->offset += n;
+    return at;
+}
+
+//  A length-prefixed string field.
+static int
+s_take_string (cursor_t *c, flot_bytes_t *out)
+{
+    const uint8_t *len = s_take (c, 1);
+    if (!len)
+        return -1;
+    const uint8_t *data = s_take (c, *len);
+    if (!data)
+        return -1;
+    *out = (flot_bytes_t) { data, *len };
+    return 0;
+}
+
+//  Reads and checks one header field into msg.
+static int
+s_decode_field (flot_msg_t *msg, field_t field, cursor_t *c, const char *kind,
+                flot_err_t *err)
+{
+    size_t at = c->offset;
+    size_t header_size = c->offset + c->left;
+    flot_bytes_t text = { NULL, 0 };
+    const uint8_t *number = NULL;
+    int rc = 0;
+    switch (field) {
+        case F_CORR: number = s_take (c, 8); rc = number ? 0 : -1; break;
+        case F_TIMEOUT: number = s_take (c, 4); rc = number ? 0 : -1; break;
+        default: rc = s_take_string (c, &text); break;
+    }
+    if (rc)
+        return flot_err_set (err, FLOT_E_MALFORMED,
+            "%s: header is %zu bytes and ends inside the %s, which starts at byte %zu",
+            kind, header_size, s_field_names [field], at);
     switch (field) {
         case F_ROUTE:
-            if (frame.size == 0 || frame.size > FLOT_MAX_ROUTE)
+            if (text.size == 0)
                 return flot_err_set (err, FLOT_E_MALFORMED,
-                    "%s: route frame is %zu bytes, expected 1..%d",
-                    kind, frame.size, FLOT_MAX_ROUTE);
-            msg->route = frame;
+                    "%s: route is empty, expected 1..%d bytes", kind, FLOT_MAX_ROUTE);
+            msg->route = text;
             return 0;
         case F_CORR:
-            if (frame.size != 8)
-                return flot_err_set (err, FLOT_E_MALFORMED,
-                    "%s: correlation frame is %zu bytes, expected 8",
-                    kind, frame.size);
-            msg->corr = flot_get_u64 (frame.data);
+            msg->corr = flot_get_u64 (number);
             return 0;
         case F_SERVICE:
-            if (!flot_name_valid (frame))
+            if (!flot_name_valid (text))
                 return flot_err_set (err, FLOT_E_MALFORMED,
                     "%s: service name must be 1..%d of [A-Za-z0-9._-]",
                     kind, FLOT_MAX_NAME);
-            msg->service = frame;
+            msg->service = text;
             return 0;
         case F_KEY:
-            if (!s_key_valid (frame))
+            if (!s_key_valid (text))
                 return flot_err_set (err, FLOT_E_MALFORMED,
                     "%s: key must be 0..%d printable ASCII bytes",
                     kind, FLOT_MAX_KEY);
-            msg->key = frame;
+            msg->key = text;
             return 0;
         case F_TIMEOUT:
-            if (frame.size != 4)
-                return flot_err_set (err, FLOT_E_MALFORMED,
-                    "%s: timeout frame is %zu bytes, expected 4",
-                    kind, frame.size);
-            msg->timeout_ms = flot_get_u32 (frame.data);
+            msg->timeout_ms = flot_get_u32 (number);
             if (msg->timeout_ms > FLOT_MAX_TIMEOUT_MS)
                 return flot_err_set (err, FLOT_E_MALFORMED,
                     "%s: timeout %u ms is over the limit of %u ms",
                     kind, msg->timeout_ms, FLOT_MAX_TIMEOUT_MS);
             return 0;
         case F_COMMAND:
-            if (!flot_name_valid (frame))
+            if (!flot_name_valid (text))
                 return flot_err_set (err, FLOT_E_MALFORMED,
                     "%s: command name must be 1..%d of [A-Za-z0-9._-]",
                     kind, FLOT_MAX_NAME);
-            msg->command = frame;
-            return 0;
-        case F_BODY:
-            if (frame.size > FLOT_MAX_BODY)
-                return flot_err_set (err, FLOT_E_TOO_LARGE,
-                    "%s: body is %zu bytes, the limit is %d",
-                    kind, frame.size, FLOT_MAX_BODY);
-            //  A body is one msgpack map: fixmap, map16 or map32.
-            if (frame.size == 0
-            || !((frame.data [0] & 0xf0) == 0x80
-              || frame.data [0] == 0xde || frame.data [0] == 0xdf))
-                return flot_err_set (err, FLOT_E_MALFORMED,
-                    "%s: body must be a msgpack map", kind);
-            msg->body = frame;
+            msg->command = text;
             return 0;
     }
     return flot_err_set (err, FLOT_E_INTERNAL, "unknown field");
+}
+
+static int
+s_decode_body (flot_msg_t *msg, flot_bytes_t frame, const char *kind,
+               flot_err_t *err)
+{
+    if (frame.size > FLOT_MAX_BODY)
+        return flot_err_set (err, FLOT_E_TOO_LARGE,
+            "%s: body is %zu bytes, the limit is %d", kind, frame.size, FLOT_MAX_BODY);
+    //  A body is one msgpack map: fixmap, map16 or map32.
+    if (frame.size == 0
+    || !((frame.data [0] & 0xf0) == 0x80
+      || frame.data [0] == 0xde || frame.data [0] == 0xdf))
+        return flot_err_set (err, FLOT_E_MALFORMED, "%s: body must be a msgpack map", kind);
+    msg->body = frame;
+    return 0;
 }
 
 int
@@ -222,78 +273,112 @@ flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
 {
     memset (msg, 0, sizeof *msg);
     msg->kind = -1;
-    if (count < 2)
-        return flot_err_set (err, FLOT_E_MALFORMED,
-            "message has %zu frames, expected at least 2", count);
-    if (frames [0].size != FLOT_SIGNATURE_SIZE
-    ||  memcmp (frames [0].data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0) {
-        if (frames [0].size == FLOT_SIGNATURE_SIZE
-        &&  memcmp (frames [0].data, FLOT_SIGNATURE, 4) == 0)
+    if (count < 1 || count > FLOT_MAX_FRAMES)
+        return flot_err_set (err, count ? FLOT_E_TOO_LARGE : FLOT_E_MALFORMED,
+            "message has %zu frames, expected 1 or 2", count);
+    flot_bytes_t header = frames [0];
+    if (header.size < FLOT_SIGNATURE_SIZE
+    ||  memcmp (header.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0) {
+        if (header.size >= FLOT_SIGNATURE_SIZE && memcmp (header.data, FLOT_SIGNATURE, 4) == 0)
             return flot_err_set (err, FLOT_E_VERSION,
                 "protocol version %.2s is not supported, expected %s",
-                (const char *) frames [0].data + 4, FLOT_SIGNATURE);
+                (const char *) header.data + 4, FLOT_SIGNATURE);
         return flot_err_set (err, FLOT_E_VERSION,
-            "first frame is not the protocol signature %s", FLOT_SIGNATURE);
+            "header does not start with the protocol signature %s", FLOT_SIGNATURE);
     }
-    if (frames [1].size != 1)
+    if (header.size > FLOT_MAX_HEADER)
         return flot_err_set (err, FLOT_E_MALFORMED,
-            "kind frame is %zu bytes, expected 1", frames [1].size);
-    const layout_t *layout = s_layout (frames [1].data [0]);
+            "header is %zu bytes, the limit is %d", header.size, FLOT_MAX_HEADER);
+    if (header.size == FLOT_SIGNATURE_SIZE)
+        return flot_err_set (err, FLOT_E_MALFORMED, "header ends before the kind byte");
+    const layout_t *layout = s_layout (header.data [FLOT_SIGNATURE_SIZE]);
     if (!layout)
         return flot_err_set (err, FLOT_E_MALFORMED,
-            "unknown message kind 0x%02x", frames [1].data [0]);
+            "unknown message kind 0x%02x", header.data [FLOT_SIGNATURE_SIZE]);
     msg->kind = layout->kind;
-    if (count != (size_t) layout->count + 2)
+    size_t expected = layout->body ? 2 : 1;
+    if (count != expected)
         return flot_err_set (err, FLOT_E_MALFORMED,
-            "%s has %zu frames, expected %d",
-            layout->name, count, layout->count + 2);
+            "%s has %zu frames, expected %zu", layout->name, count, expected);
+    cursor_t c = { header.data + FLOT_SIGNATURE_SIZE + 1,
+                   header.size - FLOT_SIGNATURE_SIZE - 1, FLOT_SIGNATURE_SIZE + 1 };
     for (int i = 0; i < layout->count; i++)
-        if (s_decode_field (msg, layout->fields [i], frames [i + 2],
-                            layout->name, err))
+        if (s_decode_field (msg, layout->fields [i], &c, layout->name, err))
             return -1;
+    if (c.left)
+        return flot_err_set (err, FLOT_E_MALFORMED,
+            "%s: header has %zu bytes after its last field", layout->name, c.left);
+    if (layout->body && s_decode_body (msg, frames [1], layout->name, err))
+        return -1;
     return 0;
+}
+
+static uint8_t *
+s_put_string (uint8_t *p, flot_bytes_t text)
+{
+    *p++ = (uint8_t) text.size;
+    if (text.size)
+        memcpy (p, text.data, text.size);
+    return p + text.size;
+}
+
+int
+flot_msg_header (const flot_msg_t *msg, uint8_t *buffer)
+{
+    const layout_t *layout = s_layout (msg->kind);
+    if (!layout)
+        return -1;
+    uint8_t *p = buffer;
+    memcpy (p, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
+    p += FLOT_SIGNATURE_SIZE;
+    *p++ = (uint8_t) msg->kind;
+    for (int i = 0; i < layout->count; i++) {
+        switch (layout->fields [i]) {
+            case F_ROUTE:
+                if (msg->route.size > FLOT_MAX_ROUTE)
+                    return -1;
+                p = s_put_string (p, msg->route);
+                break;
+            case F_SERVICE:
+                if (msg->service.size > FLOT_MAX_NAME)
+                    return -1;
+                p = s_put_string (p, msg->service);
+                break;
+            case F_KEY:
+                if (msg->key.size > FLOT_MAX_KEY)
+                    return -1;
+                p = s_put_string (p, msg->key);
+                break;
+            case F_COMMAND:
+                if (msg->command.size > FLOT_MAX_NAME)
+                    return -1;
+                p = s_put_string (p, msg->command);
+                break;
+            case F_CORR:
+                flot_put_u64 (p, msg->corr);
+                p += 8;
+                break;
+            case F_TIMEOUT:
+                flot_put_u32 (p, msg->timeout_ms);
+                p += 4;
+                break;
+        }
+    }
+    return (int) (p - buffer);
 }
 
 int
 flot_msg_frames (const flot_msg_t *msg, flot_bytes_t *frames, uint8_t *scratch)
 {
-    const layout_t *layout = s_layout (msg->kind);
-    if (!layout)
-        return -1;
-    static const uint8_t kinds [256] = {
-        [FLOT_REQUEST] = FLOT_REQUEST, [FLOT_REPLY] = FLOT_REPLY,
-        [FLOT_ERROR] = FLOT_ERROR, [FLOT_STREAM] = FLOT_STREAM,
-        [FLOT_STREAM_END] = FLOT_STREAM_END, [FLOT_READY] = FLOT_READY,
-        [FLOT_DELIVER] = FLOT_DELIVER, [FLOT_A_REPLY] = FLOT_A_REPLY,
-        [FLOT_A_ERROR] = FLOT_A_ERROR, [FLOT_A_STREAM] = FLOT_A_STREAM,
-        [FLOT_A_STREAM_END] = FLOT_A_STREAM_END, [FLOT_CANCEL] = FLOT_CANCEL,
-        [FLOT_HEARTBEAT] = FLOT_HEARTBEAT, [FLOT_DISCONNECT] = FLOT_DISCONNECT
-    };
     static const uint8_t empty_map [1] = { 0x80 };
-    frames [0] = (flot_bytes_t) { (const uint8_t *) FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE };
-    frames [1] = (flot_bytes_t) { &kinds [msg->kind], 1 };
-    for (int i = 0; i < layout->count; i++) {
-        flot_bytes_t *frame = &frames [i + 2];
-        switch (layout->fields [i]) {
-            case F_ROUTE:   *frame = msg->route; break;
-            case F_SERVICE: *frame = msg->service; break;
-            case F_KEY:     *frame = msg->key; break;
-            case F_COMMAND: *frame = msg->command; break;
-            case F_CORR:
-                flot_put_u64 (scratch, msg->corr);
-                *frame = (flot_bytes_t) { scratch, 8 };
-                break;
-            case F_TIMEOUT:
-                flot_put_u32 (scratch + 8, msg->timeout_ms);
-                *frame = (flot_bytes_t) { scratch + 8, 4 };
-                break;
-            case F_BODY:
-                *frame = msg->body.size ? msg->body
-                       : (flot_bytes_t) { empty_map, 1 };
-                break;
-        }
-    }
-    return layout->count + 2;
+    int size = flot_msg_header (msg, scratch);
+    if (size < 0)
+        return -1;
+    frames [0] = (flot_bytes_t) { scratch, (size_t) size };
+    if (!s_layout (msg->kind)->body)
+        return 1;
+    frames [1] = msg->body.size ? msg->body : (flot_bytes_t) { empty_map, 1 };
+    return 2;
 }
 
 int
@@ -301,7 +386,7 @@ flot_msg_send (const flot_msg_t *msg, void *socket, const flot_bytes_t *to,
                bool dontwait)
 {
     flot_bytes_t frames [FLOT_MAX_FRAMES];
-    uint8_t scratch [16];
+    uint8_t scratch [FLOT_MAX_HEADER];
     int count = flot_msg_frames (msg, frames, scratch);
     if (count < 0) {
         errno = EINVAL;

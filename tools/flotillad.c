@@ -10,7 +10,9 @@
 #include "flotilla/broker.h"
 #include "flotilla/echo.h"
 #include "flotilla/events.h"
+#include "flotilla/executor.h"
 #include "flotilla/log.h"
+#include "flotilla/strategy.h"
 #include "flotilla/version.h"
 
 #include <getopt.h>
@@ -24,6 +26,8 @@ static const struct {
     bool embedded;              //  started by default in the embedded mode
 } s_actors [] = {
     { "events", &flot_events_actor, true },
+    { "strategy", &flot_strategy_actor, true },
+    { "executor", &flot_executor_actor, true },
     { "echo", &flot_echo_actor, false },
 };
 #define ACTOR_COUNT (sizeof s_actors / sizeof s_actors [0])
@@ -42,13 +46,28 @@ typedef struct {
     bool broker_only;
 } options_t;
 
+//  The actors' names, comma-separated: all, or those started by default.
+static const char *
+s_actor_names (bool defaults_only)
+{
+    static char all [256], defaults [256];
+    char *list = defaults_only ? defaults : all;
+    if (!*list)
+        for (size_t i = 0; i < ACTOR_COUNT; i++)
+            if (!defaults_only || s_actors [i].embedded) {
+                size_t used = strlen (list);
+                snprintf (list + used, 256 - used, "%s%s", used ? "," : "", s_actors [i].name);
+            }
+    return list;
+}
+
 static void
 s_usage (FILE *out)
 {
     fprintf (out,
 "Usage: flotillad [OPTIONS]\n"
 "\n"
-"Runs Flotilla. With no options, the broker and the default actors (events)\n"
+"Runs Flotilla. With no options, the broker and the default actors (%s)\n"
 "run as threads of this process, serving clients on tcp://127.0.0.1:5555 and\n"
 "publishing events on tcp://127.0.0.1:5556.\n"
 "\n"
@@ -59,8 +78,8 @@ s_usage (FILE *out)
 "\n"
 "Options:\n"
 "  -b, --bind ENDPOINT    where the broker listens (default tcp://127.0.0.1:5555)\n"
-"  -a, --actors LIST      actors to run, comma-separated: events, echo\n"
-"                         (default: events)\n"
+"  -a, --actors LIST      actors to run, comma-separated, of: %s\n"
+"                         (default: %s)\n"
 "  -e, --events-bind EP   where the events actor publishes\n"
 "                         (default tcp://127.0.0.1:5556)\n"
 "      --events-public EP the event endpoint told to subscribers, if not the bound one\n"
@@ -76,6 +95,7 @@ s_usage (FILE *out)
 "\n"
 "Exit status: 0 after a clean stop (SIGINT, SIGTERM), 1 if it could not\n"
 "start (a bad option, an endpoint in use), 2 for a usage error.\n",
+        s_actor_names (true), s_actor_names (false), s_actor_names (true),
         FLOT_HEARTBEAT_MS, FLOT_LIVENESS);
 }
 
@@ -108,7 +128,7 @@ s_start_actors (const options_t *opts, const char *list, const char *endpoint,
             if (streq (s_actors [i].name, name))
                 break;
         if (i == ACTOR_COUNT) {
-            flot_error (WHO, "unknown actor '%s' (known: events, echo)", name);
+            flot_error (WHO, "unknown actor '%s' (known: %s)", name, s_actor_names (false));
             rc = -1;
             break;
         }
@@ -267,7 +287,7 @@ main (int argc, char *argv [])
         return 2;
     }
     if (!opts.actors)
-        opts.actors = "events";
+        opts.actors = s_actor_names (true);
     flot_log_set_level (verbosity);
     //  czmq's own handler sets zsys_interrupted on SIGINT and SIGTERM.
     zsys_init ();

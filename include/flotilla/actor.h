@@ -88,6 +88,8 @@ const char *flot_request_command (flot_request_t *request);
 const char *flot_request_key (flot_request_t *request);
 const msgpack_object *flot_request_body (flot_request_t *request);
 int64_t flot_request_deadline (flot_request_t *request);
+//  The body's msgpack bytes as received (checked: one map within the limits).
+const void *flot_request_body_bytes (flot_request_t *request, size_t *size);
 uint64_t flot_request_corr (flot_request_t *request);
 
 //  Answer the request with a body (msgpack bytes of one map; NULL for {}),
@@ -132,6 +134,36 @@ int
 //  Only streams opened to the same caller are found.
 flot_stream_t *
     flot_actor_find_stream (flot_actor_t *self, flot_request_t *request, uint64_t id);
+
+//  --------------------------------------------------------------------------
+//  Calling other services from an actor
+
+//  One answer to a call: kind is FLOT_REPLY, FLOT_ERROR, FLOT_STREAM or
+//  FLOT_STREAM_END. body is the decoded map (NULL for an ERROR), valid
+//  during the callback only; err holds an ERROR's code and sentence.
+typedef struct {
+    int kind;
+    uint64_t corr;
+    const msgpack_object *body;
+    flot_err_t err;
+} flot_answer_t;
+
+typedef void (flot_answer_fn) (flot_actor_t *actor, const flot_answer_t *answer, void *arg);
+
+//  Send a request to a service through the broker; fn gets the answer in
+//  the actor's loop. With stream, fn also gets every STREAM until
+//  STREAM_END or an ERROR; otherwise the REPLY or ERROR ends the call. If no
+//  answer can come (the deadline passed and the broker did not say so, or
+//  the connection was lost), fn gets an ERROR (DEADLINE, CANCELLED) made
+//  here. Returns the call's corr, or 0 if it could not be sent.
+uint64_t
+    flot_actor_call (flot_actor_t *self, const char *service, const char *key,
+                     const char *command, const void *body, size_t size,
+                     uint32_t timeout_ms, bool stream, flot_answer_fn *fn, void *arg);
+
+//  Stop delivering answers to a call (its callback is not called again).
+void
+    flot_actor_call_forget (flot_actor_t *self, uint64_t corr);
 
 //  Reply helper: pack with pk into a fresh buffer, then reply.
 //  Usage: msgpack_sbuffer sbuf; msgpack_packer pk;

@@ -3,7 +3,7 @@
     JSON objects become maps, arrays arrays, integers integers, reals
     doubles, strings strings; msgpack binary and extensions become strings of
     hex (they have no JSON form). Map keys that are not strings are written
-    as their JSON text.
+    as their JSON text, cut to its first 256 bytes.
 */
 #ifndef FLOTILLA_JSON_H_INCLUDED
 #define FLOTILLA_JSON_H_INCLUDED

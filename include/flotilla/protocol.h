@@ -18,12 +18,17 @@
 extern "C" {
 #endif
 
-//  The protocol signature: the first frame of every message. The last two
-//  digits are the protocol version.
+//  Every message is a header frame and, for every kind but HEARTBEAT, a
+//  body frame (one msgpack map). The header is the signature, the kind
+//  byte, then the kind's fields in order: strings as a length byte and the
+//  bytes, numbers unsigned big-endian (corr 8 bytes, timeout 4 bytes).
+//
+//  The protocol signature starts every header. The last two digits are the
+//  protocol version.
 #define FLOT_SIGNATURE          "FLOT01"
 #define FLOT_SIGNATURE_SIZE     6
 
-//  Message kinds: the second frame, one byte.
+//  Message kinds: the header's seventh byte.
 //  Client side (client DEALER <-> broker ROUTER)
 #define FLOT_REQUEST            0x01    //  client -> broker
 #define FLOT_REPLY              0x02    //  broker -> client
@@ -61,7 +66,8 @@ extern "C" {
 #define FLOT_E_MAX              15
 
 //  Limits
-#define FLOT_MAX_FRAMES         10          //  frames in one message, identity excluded
+#define FLOT_MAX_FRAMES         2           //  frames in one message, identity excluded
+#define FLOT_MAX_HEADER         1024        //  bytes in a header frame
 #define FLOT_MAX_BODY           (1 << 20)   //  bytes in a body frame
 #define FLOT_MAX_MESSAGE        (FLOT_MAX_BODY + 4096)  //  ZMQ_MAXMSGSIZE per frame
 #define FLOT_MAX_NAME           64          //  service and command names
@@ -84,8 +90,8 @@ typedef struct {
     size_t size;
 } flot_bytes_t;
 
-//  A decoded envelope: views into the frames it was decoded from.
-//  Which fields a kind carries is in protocol/SPEC.md and flot_msg_decode.
+//  A decoded message: views into the frames it was decoded from.
+//  Which fields a kind carries is in protocol/SPEC.md and flot_msg.c.
 typedef struct {
     int kind;
     flot_bytes_t route;         //  DELIVER, A_*, CANCEL: the caller's route id
@@ -117,15 +123,22 @@ const char *
     flot_kind_name (int kind);
 
 //  Decode frames (the ROUTER identity frame already removed) into msg.
-//  Checks the signature, the kind, the frame count for the kind, and each
-//  frame's size and content (names are [A-Za-z0-9._-]+, sizes within the
-//  limits). Bodies are not decoded, only bounded. Returns 0, or -1 with err.
+//  Checks the signature, the kind, every header field's length and content
+//  (names are [A-Za-z0-9._-]+, sizes within the limits), that nothing is
+//  left over, and the frame count for the kind. Bodies are not decoded, only
+//  bounded and checked to start as a map. Returns 0, or -1 with err.
 int
     flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
                      flot_err_t *err);
 
-//  The frames of msg in wire order, as views; returns the count, or -1 if
-//  msg->kind is not a kind. Numbers are written into scratch (16 bytes).
+//  Write msg's header into buffer (FLOT_MAX_HEADER bytes). Returns its size,
+//  or -1 if msg->kind is not a kind or a field is over its limit.
+int
+    flot_msg_header (const flot_msg_t *msg, uint8_t *buffer);
+
+//  The frames of msg in wire order, as views; returns the count (1 or 2), or
+//  -1 as flot_msg_header. The header is written into scratch
+//  (FLOT_MAX_HEADER bytes); an empty body is sent as {}.
 int
     flot_msg_frames (const flot_msg_t *msg, flot_bytes_t *frames,
                      uint8_t *scratch);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """make_corpus.py - writes the fuzz seeds in corpus/decode and corpus/body.
 
-A few valid messages and bodies from protocol/SPEC.md (one message of each
-kind, the worked examples, a body with every msgpack type), in the input
+A few messages and bodies from protocol/SPEC.md (one valid message of each
+kind in the FLOT01 layout of section 2, the worked examples of section 15, a
+few addressable bad requests, a body with every msgpack type), in the input
 formats that fuzz_decode.c and fuzz_body.c read. Run it from anywhere; it
 rewrites the two directories.
 """
@@ -44,22 +45,48 @@ CORR = struct.pack(">Q", 42)
 TIMEOUT = struct.pack(">I", 5000)
 ROUTE = b"\x00\x80\x00\x00\x29"
 
+
+def string(data):
+    """A header string field: a length byte and the bytes."""
+    assert len(data) <= 255
+    return bytes([len(data)]) + data
+
+
+def header(kind, *fields, signature=b"FLOT01"):
+    """A header: the signature, the kind byte, the fields as given (strings
+    already through string(), numbers packed)."""
+    return signature + bytes([kind]) + b"".join(fields)
+
+
+PING = header(0x01, CORR, string(b"broker"), string(b""), TIMEOUT, string(b"Ping"))
+assert PING.hex() == "464c4f54303101000000000000002a0662726f6b657200000013880450696e67"
+
+#   Each message is its frame list: the header, then the body if it has one.
 MESSAGES = {
-    "request_ping": [0x01, CORR, b"broker", b"", TIMEOUT, b"Ping", b"\x80"],
-    "request_keyed": [0x01, CORR, b"executor", b"eu-1", b"\x00\x00\x00\x00", b"Deploy", ECHO_BODY],
-    "reply": [0x02, CORR, PING_REPLY],
-    "error": [0x03, CORR, ERROR_BODY],
-    "stream": [0x04, CORR, fixmap((s("tick"), b"\x01"))],
-    "stream_end": [0x05, CORR, b"\x80"],
-    "ready": [0x10, b"echo", READY_BODY],
-    "deliver": [0x11, ROUTE, CORR, b"", struct.pack(">I", 30000), b"Echo", ECHO_BODY],
-    "a_reply": [0x12, ROUTE, CORR, ECHO_BODY],
-    "a_error": [0x13, ROUTE, CORR, ERROR_BODY],
-    "a_stream": [0x14, ROUTE, CORR, EVERY_TYPE],
-    "a_stream_end": [0x15, ROUTE, CORR, b"\x80"],
-    "cancel": [0x16, ROUTE, CORR, REASON_BODY],
-    "heartbeat": [0x20],
-    "disconnect": [0x21, REASON_BODY],
+    "request_ping": [PING, b"\x80"],
+    "request_keyed": [header(0x01, CORR, string(b"executor"), string(b"eu-1"),
+                             b"\x00\x00\x00\x00", string(b"Deploy")), ECHO_BODY],
+    "reply": [header(0x02, CORR), PING_REPLY],
+    "error": [header(0x03, CORR), ERROR_BODY],
+    "stream": [header(0x04, CORR), fixmap((s("tick"), b"\x01"))],
+    "stream_end": [header(0x05, CORR), b"\x80"],
+    "ready": [header(0x10, string(b"echo")), READY_BODY],
+    "deliver": [header(0x11, string(ROUTE), CORR, string(b""), struct.pack(">I", 30000),
+                       string(b"Echo")), ECHO_BODY],
+    "a_reply": [header(0x12, string(ROUTE), CORR), ECHO_BODY],
+    "a_error": [header(0x13, string(ROUTE), CORR), ERROR_BODY],
+    "a_stream": [header(0x14, string(ROUTE), CORR), EVERY_TYPE],
+    "a_stream_end": [header(0x15, string(ROUTE), CORR), b"\x80"],
+    "cancel": [header(0x16, string(ROUTE), CORR), REASON_BODY],
+    "heartbeat": [header(0x20)],
+    "disconnect": [header(0x21), REASON_BODY],
+    #   Addressable bad requests (SPEC section 7): another version, the header
+    #   cut after the corr, no body, three frames, bytes after the command.
+    "bad_version": [b"FLOT02" + PING[6:], b"\x80"],
+    "bad_cut": [PING[:15], b"\x80"],
+    "bad_no_body": [PING],
+    "bad_three_frames": [PING, b"\x80", b"\x80"],
+    "bad_trailing": [PING + b"\x00", b"\x80"],
 }
 
 BODIES = {
@@ -87,9 +114,12 @@ def write(directory, name, data):
 
 
 def main():
-    for name, (kind, *fields) in MESSAGES.items():
-        frames = [b"FLOT01", bytes([kind])] + fields
-        write(os.path.join(HERE, "corpus", "decode"), name, frames_input(frames))
+    decode = os.path.join(HERE, "corpus", "decode")
+    if os.path.isdir(decode):
+        for name in os.listdir(decode):
+            os.remove(os.path.join(decode, name))
+    for name, frames in MESSAGES.items():
+        write(decode, name, frames_input(frames))
     for name, body in BODIES.items():
         write(os.path.join(HERE, "corpus", "body"), name, body)
 

@@ -71,12 +71,19 @@ s_pinger (void *arg)
 }
 
 //  --------------------------------------------------------------------------
-//  Raw messages
+//  Raw messages, in the FLOT01 layout of SPEC section 2: a header frame (the
+//  signature, the kind byte, the kind's fields) and a body frame.
 
 typedef struct {
     const void *data;
     size_t size;
 } raw_t;
+
+#define RAW(s) ((raw_t) { (s), sizeof (s) - 1 })
+#define NONE ((raw_t) { NULL, 0 })
+
+//  The smallest header that shows a REQUEST's corr: signature, kind, corr.
+#define ADDRESSABLE_SIZE (FLOT_SIGNATURE_SIZE + 1 + 8)
 
 //  Sends frames on a raw socket without blocking. Returns 0 or -1.
 static int
@@ -94,6 +101,53 @@ s_random_bytes (uint8_t *buf, size_t size)
 {
     for (size_t i = 0; i < size; i++)
         buf [i] = (uint8_t) (rand () & 0xff);
+}
+
+//  A header being written by hand.
+typedef struct {
+    uint8_t data [2048];
+    size_t size;
+} header_t;
+
+static void
+s_put (header_t *self, const void *bytes, size_t size)
+{
+    assert_true (self->size + size <= sizeof self->data);
+    if (size)
+        memcpy (self->data + self->size, bytes, size);
+    self->size += size;
+}
+
+static void
+s_put_byte (header_t *self, uint8_t byte)
+{
+    s_put (self, &byte, 1);
+}
+
+//  A string field: a length byte and the bytes.
+static void
+s_put_string (header_t *self, raw_t text)
+{
+    assert_true (text.size <= 255);
+    s_put_byte (self, (uint8_t) text.size);
+    s_put (self, text.data, text.size);
+}
+
+//  Starts a header: a signature (FLOT01 if NULL) and a kind.
+static void
+s_header_start (header_t *self, const char *signature, uint8_t kind)
+{
+    self->size = 0;
+    s_put (self, signature ? signature : FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
+    s_put_byte (self, kind);
+}
+
+static void
+s_put_corr (header_t *self, uint64_t corr)
+{
+    uint8_t bytes [8];
+    flot_put_u64 (bytes, corr);
+    s_put (self, bytes, 8);
 }
 
 #define MAX_EXPECTED (STORM_MESSAGES + 64)
@@ -124,6 +178,56 @@ s_problem (storm_t *self, const char *format, ...)
     }
 }
 
+//  One message that came back: it must decode, and be an ERROR we expect or
+//  a DISCONNECT.
+static void
+s_storm_check (storm_t *self, zmsg_t *msg)
+{
+    flot_bytes_t frames [FLOT_MAX_FRAMES];
+    size_t count = 0;
+    for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
+        if (count == FLOT_MAX_FRAMES) {
+            s_problem (self, "a message of %zu frames came back", zmsg_size (msg));
+            return;
+        }
+        frames [count++] = (flot_bytes_t) { zframe_data (frame), zframe_size (frame) };
+    }
+    flot_msg_t answer;
+    flot_err_t err = { 0 };
+    if (flot_msg_decode (&answer, frames, count, &err)) {
+        s_problem (self, "a message that is not FLOT01 came back: %s", err.message);
+        return;
+    }
+    if (answer.kind == FLOT_DISCONNECT) {
+        self->disconnects++;
+        return;
+    }
+    if (answer.kind == FLOT_HEARTBEAT) {
+        s_problem (self, "HEARTBEAT to a peer that never registered");
+        return;
+    }
+    if (answer.kind != FLOT_ERROR) {
+        s_problem (self, "unexpected %s came back", flot_kind_name (answer.kind));
+        return;
+    }
+    err = (flot_err_t) { 0 };
+    flot_unpack_error (answer.body.data, answer.body.size, &err);
+    uint64_t index = answer.corr - self->first_corr;
+    if (index >= MAX_EXPECTED || !self->expected_code [index])
+        s_problem (self, "ERROR for corr %llu, which expected none: %s %s",
+                   (unsigned long long) answer.corr, flot_err_name (err.code),
+                   err.message);
+    else
+    if (self->answered [index]++)
+        s_problem (self, "a second ERROR for corr %llu", (unsigned long long) answer.corr);
+    else
+    if (err.code != self->expected_code [index] || !*err.message)
+        s_problem (self, "corr %llu: expected %s, got %s '%s'",
+                   (unsigned long long) answer.corr,
+                   flot_err_name (self->expected_code [index]),
+                   flot_err_name (err.code), err.message);
+}
+
 //  Reads whatever has come back, up to timeout_ms for the first message.
 static void
 s_storm_drain (storm_t *self, int timeout_ms)
@@ -136,222 +240,336 @@ s_storm_drain (storm_t *self, int timeout_ms)
         zmsg_t *msg = zmsg_recv_nowait (self->sock);
         if (!msg)
             return;
-        zframe_t *sig = zmsg_first (msg);
-        zframe_t *kind = zmsg_next (msg);
-        zframe_t *third = zmsg_next (msg);
-        if (!kind || zframe_size (kind) != 1 || zframe_size (sig) != 6
-        ||  memcmp (zframe_data (sig), FLOT_SIGNATURE, 6))
-            s_problem (self, "a message that is not FLOT01 came back");
-        else
-        if (zframe_data (kind) [0] == FLOT_DISCONNECT)
-            self->disconnects++;
-        else
-        if (zframe_data (kind) [0] == FLOT_HEARTBEAT)
-            s_problem (self, "HEARTBEAT to a peer that never registered");
-        else
-        if (zframe_data (kind) [0] == FLOT_ERROR && third && zframe_size (third) == 8) {
-            uint64_t corr = flot_get_u64 (zframe_data (third));
-            zframe_t *body = zmsg_next (msg);
-            flot_err_t err = { 0 };
-            flot_unpack_error (zframe_data (body), zframe_size (body), &err);
-            uint64_t index = corr - self->first_corr;
-            if (index >= MAX_EXPECTED || !self->expected_code [index])
-                s_problem (self, "ERROR for corr %llu, which expected none: %s %s",
-                           (unsigned long long) corr, flot_err_name (err.code),
-                           err.message);
-            else
-            if (self->answered [index]++)
-                s_problem (self, "a second ERROR for corr %llu", (unsigned long long) corr);
-            else
-            if (err.code != self->expected_code [index] || !*err.message)
-                s_problem (self, "corr %llu: expected %s, got %s '%s'",
-                           (unsigned long long) corr,
-                           flot_err_name (self->expected_code [index]),
-                           flot_err_name (err.code), err.message);
-        }
-        else {
-            const char *name = flot_kind_name (zframe_data (kind) [0]);
-            s_problem (self, "unexpected %s came back", name ? name : "kind");
-        }
+        s_storm_check (self, msg);
         zmsg_destroy (&msg);
     }
 }
 
-//  A REQUEST built field by field; a frame with data NULL is left out.
+//  A REQUEST, written field by field. Every field left NONE (or 0) has a
+//  valid default: signature FLOT01, service "echo", key "", timeout 1000 ms,
+//  command "Echo", body {}.
+typedef struct {
+    int expected;               //  the code of the ERROR it must get; 0: none
+    const char *signature;      //  6 bytes
+    raw_t service, key, command;
+    raw_t timeout;              //  its bytes, normally 4
+    bool no_body;               //  send the header alone
+    raw_t body;
+    size_t cut;                 //  cut the header to this many bytes if not 0
+    raw_t tail;                 //  bytes to add after the last field
+    int extra_frames;           //  frames to add after the body
+} request_t;
+
+static const uint8_t s_empty_map [] = { 0x80 };
+static const uint8_t s_timeout_1s [] = { 0, 0, 0x03, 0xe8 };
+
+static raw_t
+s_or (raw_t value, raw_t fallback)
+{
+    return value.data ? value : fallback;
+}
+
+//  Writes the header of request with corr.
+static void
+s_request_header (header_t *header, const request_t *request, uint64_t corr)
+{
+    s_header_start (header, request->signature, FLOT_REQUEST);
+    s_put_corr (header, corr);
+    s_put_string (header, s_or (request->service, RAW ("echo")));
+    s_put_string (header, s_or (request->key, RAW ("")));
+    raw_t timeout = s_or (request->timeout, (raw_t) { s_timeout_1s, 4 });
+    s_put (header, timeout.data, timeout.size);
+    s_put_string (header, s_or (request->command, RAW ("Echo")));
+    s_put (header, request->tail.data, request->tail.size);
+    if (request->cut) {
+        assert_true (request->cut < header->size);
+        header->size = request->cut;
+    }
+}
+
+//  Sends a REQUEST with the next corr and records the ERROR it must get.
+//  A header cut shorter than ADDRESSABLE_SIZE must get nothing.
 static uint64_t
-s_request (storm_t *self, int expected, const char *signature, raw_t service,
-           raw_t key, raw_t timeout, raw_t command, raw_t body, int extra_frames)
+s_request (storm_t *self, const request_t *request)
 {
     uint64_t corr = self->next_corr++;
-    uint8_t corr_bytes [8];
-    flot_put_u64 (corr_bytes, corr);
-    static const uint8_t request = FLOT_REQUEST;
-    raw_t frames [24];
+    header_t header;
+    s_request_header (&header, request, corr);
+    raw_t frames [16];
     int count = 0;
-    frames [count++] = (raw_t) { signature, 6 };
-    frames [count++] = (raw_t) { &request, 1 };
-    frames [count++] = (raw_t) { corr_bytes, 8 };
-    raw_t fields [5] = { service, key, timeout, command, body };
-    for (int i = 0; i < 5; i++)
-        if (fields [i].data)
-            frames [count++] = fields [i];
-    for (int i = 0; i < extra_frames && count < 24; i++)
-        frames [count++] = (raw_t) { "x", 1 };
-    self->expected_code [corr - self->first_corr] = expected;
+    frames [count++] = (raw_t) { header.data, header.size };
+    if (!request->no_body)
+        frames [count++] = s_or (request->body, (raw_t) { s_empty_map, 1 });
+    for (int i = 0; i < request->extra_frames && count < 16; i++)
+        frames [count++] = RAW ("x");
+    bool addressable = header.size >= ADDRESSABLE_SIZE;
+    assert_true (addressable || !request->expected);
+    self->expected_code [corr - self->first_corr] = request->expected;
     if (s_send_raw (self->sock, frames, count))
         s_problem (self, "could not send a request: %s", zmq_strerror (zmq_errno ()));
     return corr;
 }
 
-#define RAW(s) ((raw_t) { (s), sizeof (s) - 1 })
-#define NONE ((raw_t) { NULL, 0 })
+//  A header of kind with route, corr: for the actors' answers and CANCEL.
+static void
+s_routed_header (header_t *header, uint8_t kind)
+{
+    uint8_t route [5], corr [8];
+    s_random_bytes (route, sizeof route);
+    s_random_bytes (corr, sizeof corr);
+    s_header_start (header, NULL, kind);
+    s_put_string (header, (raw_t) { route, sizeof route });
+    s_put (header, corr, 8);
+}
 
-static const uint8_t s_empty_map [] = { 0x80 };
-static const uint8_t s_timeout_1s [] = { 0, 0, 0x03, 0xe8 };
+//  A wrong-signature or wrong-version REQUEST: addressable, VERSION.
+static void
+s_garbage_version (storm_t *self)
+{
+    static const char *signatures [] = {
+        "FLOT02", "FLOT00", "ZZZZZZ", "flot01", "\0\0\0\0\0\0"
+    };
+    s_request (self, &(request_t) {
+        .expected = FLOT_E_VERSION, .signature = signatures [rand () % 5] });
+}
+
+//  A REQUEST without its body frame, or whose header ends inside a field
+//  or goes on after the last one: MALFORMED if its corr can be read.
+static void
+s_garbage_shape (storm_t *self)
+{
+    static const uint8_t tail [8] = { 0 };
+    switch (rand () % 4) {
+        case 0:
+            s_request (self, &(request_t) { .expected = FLOT_E_MALFORMED, .no_body = true });
+            break;
+        case 1: {
+            //  Default REQUEST header: 7 + 8 + 5 + 1 + 4 + 5 = 30 bytes.
+            size_t cut = ADDRESSABLE_SIZE + (size_t) (rand () % (30 - ADDRESSABLE_SIZE));
+            s_request (self, &(request_t) { .expected = FLOT_E_MALFORMED, .cut = cut });
+            break;
+        }
+        case 2: {
+            //  Cut inside the corr: not addressable, dropped.
+            size_t cut = FLOT_SIGNATURE_SIZE + 1 + (size_t) (rand () % 8);
+            s_request (self, &(request_t) { .cut = cut });
+            break;
+        }
+        default:
+            s_request (self, &(request_t) {
+                .expected = FLOT_E_MALFORMED,
+                .tail = { tail, 1 + (size_t) (rand () % 8) } });
+            break;
+    }
+}
+
+//  A REQUEST with a bad field: MALFORMED.
+static void
+s_garbage_field (storm_t *self)
+{
+    static const uint8_t big_timeout [] = { 0xff, 0xff, 0xff, 0xff };
+    static const uint8_t over_max [] = { 0x05, 0x26, 0x5c, 0x01 };   //  86400001
+    static const uint8_t control_key [] = { 'e', 'u', 0x01 };
+    static char long_name [66];
+    memset (long_name, 'n', 65);
+    request_t request = { .expected = FLOT_E_MALFORMED };
+    switch (rand () % 9) {
+        case 0: request.service = RAW ("bad service!"); break;
+        case 1: request.service = RAW (""); break;
+        case 2: request.service = (raw_t) { long_name, 65 }; break;
+        case 3: request.key = RAW ("has space"); break;
+        case 4: request.key = (raw_t) { control_key, 3 }; break;
+        case 5: request.timeout = (raw_t) { big_timeout, 4 }; break;
+        case 6: request.timeout = (raw_t) { over_max, 4 }; break;
+        case 7: request.command = RAW ("Echo\n"); break;
+        default: request.command = RAW (""); break;
+    }
+    s_request (self, &request);
+}
+
+//  A REQUEST whose body is bad: the codec, the broker (Ping) or the echo
+//  actor (Echo) answers MALFORMED.
+static void
+s_garbage_body (storm_t *self)
+{
+    static const uint8_t not_map [] = { 0x91, 0x01 };
+    static const uint8_t truncated [] = { 0x82, 0xa1, 'a' };
+    static const uint8_t bad_type [] = { 0x81, 0xa1, 'a', 0xc1 };
+    static const uint8_t trailing [] = { 0x80, 0x80 };
+    static const uint8_t int_key [] = { 0x81, 0x01, 0x02 };
+    raw_t bodies [] = {
+        { not_map, sizeof not_map }, { truncated, sizeof truncated },
+        { bad_type, sizeof bad_type }, { trailing, sizeof trailing },
+        { int_key, sizeof int_key }, { "", 0 }
+    };
+    bool broker = rand () % 2;
+    s_request (self, &(request_t) {
+        .expected = FLOT_E_MALFORMED,
+        .service = broker ? RAW ("broker") : RAW ("echo"),
+        .command = broker ? RAW ("Ping") : RAW ("Echo"),
+        .body = bodies [rand () % 6] });
+}
+
+//  Random frames, never addressable: a first frame whose byte 6 could say
+//  REQUEST is changed. Half of them start with the signature and a kind the
+//  broker drops (one it only sends, or none) before the random bytes.
+static void
+s_garbage_random (storm_t *self)
+{
+    static const uint8_t dropped [] = {
+        FLOT_REPLY, FLOT_ERROR, FLOT_STREAM, FLOT_STREAM_END, FLOT_DELIVER,
+        FLOT_CANCEL, 0x00, 0x06, 0x17, 0x22, 0x7f, 0xff
+    };
+    raw_t frames [10];
+    uint8_t data [10][40];
+    int count = 1 + rand () % 10;
+    for (int i = 0; i < count; i++) {
+        size_t size = (size_t) (rand () % 41);
+        s_random_bytes (data [i], size);
+        if (i == 0 && size > FLOT_SIGNATURE_SIZE) {
+            if (rand () % 2) {
+                memcpy (data [i], FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
+                data [i][FLOT_SIGNATURE_SIZE] = dropped [rand () % sizeof dropped];
+            }
+            if (data [i][FLOT_SIGNATURE_SIZE] == FLOT_REQUEST)
+                data [i][FLOT_SIGNATURE_SIZE] = 0xee;
+        }
+        frames [i] = (raw_t) { data [i], size };
+    }
+    s_send_raw (self->sock, frames, count);
+}
+
+//  More than 2 frames: TOO_LARGE if the first is an addressable REQUEST,
+//  whatever its signature; else dropped.
+static void
+s_garbage_frames (storm_t *self)
+{
+    if (rand () % 2) {
+        s_request (self, &(request_t) {
+            .expected = FLOT_E_TOO_LARGE,
+            .signature = rand () % 4 ? FLOT_SIGNATURE : "FLOT02",
+            .no_body = rand () % 4 == 0,
+            .extra_frames = 2 + rand () % 8 });
+        return;
+    }
+    uint8_t random [48];
+    s_random_bytes (random, sizeof random);
+    random [FLOT_SIGNATURE_SIZE] = FLOT_HEARTBEAT;
+    raw_t frames [16];
+    for (int i = 0; i < 16; i++)
+        frames [i] = (raw_t) { random + 2 * i, 3 + (size_t) (i == 0) * 12 };
+    s_send_raw (self->sock, frames, 3 + rand () % 13);
+}
+
+//  An actor's answer from a peer that is not an actor: DISCONNECT.
+//  The same, malformed (no body, cut in the corr): dropped.
+static void
+s_garbage_answer (storm_t *self)
+{
+    header_t header;
+    s_routed_header (&header, (uint8_t) (FLOT_A_REPLY + rand () % 4));
+    raw_t frames [] = { { header.data, header.size }, { s_empty_map, 1 } };
+    switch (rand () % 4) {
+        case 0:
+            s_send_raw (self->sock, frames, 1);
+            break;
+        case 1:
+            frames [0].size -= 1 + (size_t) (rand () % 8);
+            s_send_raw (self->sock, frames, 2);
+            break;
+        default:
+            s_send_raw (self->sock, frames, 2);
+            self->disconnects_expected++;
+            break;
+    }
+}
+
+//  A READY that must be refused: a bad registration, or the reserved
+//  service: DISCONNECT.
+static void
+s_garbage_ready (storm_t *self)
+{
+    static const uint8_t no_host [] = {     //  {"pid": 1}
+        0x81, 0xa3, 'p', 'i', 'd', 0x01 };
+    static const uint8_t bad_pid [] = {     //  {"host": "h", "pid": "x"}
+        0x82, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0xa1, 'x' };
+    static const uint8_t bad_keys [] = {    //  {"host": "h", "pid": 1, "keys": [""]}
+        0x83, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01,
+        0xa4, 'k', 'e', 'y', 's', 0x91, 0xa0 };
+    static const uint8_t keys_not_array [] = {  //  {"host": "h", "pid": 1, "keys": 7}
+        0x83, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01,
+        0xa4, 'k', 'e', 'y', 's', 0x07 };
+    static const uint8_t truncated [] = { 0x83, 0xa4, 'h', 'o' };
+    static const uint8_t valid [] = {       //  {"host": "h", "pid": 1}
+        0x82, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01 };
+    raw_t bodies [] = {
+        { s_empty_map, 1 }, { no_host, sizeof no_host }, { bad_pid, sizeof bad_pid },
+        { bad_keys, sizeof bad_keys }, { keys_not_array, sizeof keys_not_array },
+        { truncated, sizeof truncated }, { valid, sizeof valid }
+    };
+    int pick = rand () % 7;
+    //  A valid body is refused only for the reserved service.
+    header_t header;
+    s_header_start (&header, NULL, FLOT_READY);
+    s_put_string (&header, pick == 6 || rand () % 4 == 0 ? RAW ("broker") : RAW ("echo"));
+    raw_t frames [] = { { header.data, header.size }, bodies [pick] };
+    s_send_raw (self->sock, frames, 2);
+    self->disconnects_expected++;
+}
+
+//  HEARTBEAT from a peer that is not an actor: DISCONNECT.
+static void
+s_garbage_heartbeat (storm_t *self)
+{
+    header_t header;
+    s_header_start (&header, NULL, FLOT_HEARTBEAT);
+    raw_t frames [] = { { header.data, header.size } };
+    s_send_raw (self->sock, frames, 1);
+    self->disconnects_expected++;
+}
+
+//  Kinds only the broker sends, well formed: dropped.
+static void
+s_garbage_broker_kinds (storm_t *self)
+{
+    static const uint8_t kinds [] = {
+        FLOT_REPLY, FLOT_ERROR, FLOT_STREAM, FLOT_STREAM_END };
+    header_t header;
+    int pick = rand () % 6;
+    if (pick < 4) {
+        uint8_t corr [8];
+        s_random_bytes (corr, 8);
+        s_header_start (&header, NULL, kinds [pick]);
+        s_put (&header, corr, 8);
+    }
+    else
+    if (pick == 4)
+        s_routed_header (&header, FLOT_CANCEL);
+    else {
+        s_routed_header (&header, FLOT_DELIVER);
+        s_put_string (&header, RAW (""));
+        s_put (&header, s_timeout_1s, 4);
+        s_put_string (&header, RAW ("Echo"));
+    }
+    raw_t frames [] = { { header.data, header.size }, { s_empty_map, 1 } };
+    s_send_raw (self->sock, frames, 2);
+}
 
 //  One malformed message of kind `which`; answers are accounted in self.
 static void
 s_one_garbage (storm_t *self, int which)
 {
-    raw_t map = { s_empty_map, 1 };
-    raw_t to = { s_timeout_1s, 4 };
-    uint8_t random [64];
-    s_random_bytes (random, sizeof random);
     switch (which) {
-        case 0: {   //  wrong signature or version: addressable, VERSION
-            const char *sig = rand () % 2 ? "FLOT02" : "ZZZZZZ";
-            s_request (self, FLOT_E_VERSION, sig, RAW ("echo"), RAW (""), to,
-                       RAW ("Echo"), map, 0);
-            break;
-        }
-        case 1: {   //  REQUEST with too few or too many frames: MALFORMED
-            int drop = rand () % 5;
-            raw_t fields [5] = { RAW ("echo"), RAW (""), to, RAW ("Echo"), map };
-            fields [drop] = NONE;
-            if (rand () % 2)
-                s_request (self, FLOT_E_MALFORMED, FLOT_SIGNATURE, fields [0],
-                           fields [1], fields [2], fields [3], fields [4], 0);
-            else
-                s_request (self, FLOT_E_MALFORMED, FLOT_SIGNATURE, RAW ("echo"),
-                           RAW (""), to, RAW ("Echo"), map, 1 + rand () % 2);
-            break;
-        }
-        case 2: {   //  REQUEST with bad fields: MALFORMED
-            static const uint8_t big_timeout [] = { 0xff, 0xff, 0xff, 0xff };
-            int field = rand () % 6;
-            s_request (self, FLOT_E_MALFORMED, FLOT_SIGNATURE,
-                       field == 0 ? RAW ("bad service!") : field == 1 ? RAW ("") : RAW ("echo"),
-                       field == 2 ? RAW ("has space") : RAW (""),
-                       field == 3 ? (raw_t) { big_timeout, 4 }
-                                  : field == 4 ? RAW ("12345") : to,
-                       field == 5 ? RAW ("Echo\n") : RAW ("Echo"), map, 0);
-            break;
-        }
-        case 3: {   //  REQUEST with a bad body
-            static const uint8_t not_map [] = { 0x91, 0x01 };
-            static const uint8_t truncated [] = { 0x82, 0xa1, 'a' };
-            static const uint8_t bad_type [] = { 0x81, 0xa1, 'a', 0xc1 };
-            static const uint8_t trailing [] = { 0x80, 0x80 };
-            static const uint8_t int_key [] = { 0x81, 0x01, 0x02 };
-            raw_t bodies [] = {
-                { not_map, sizeof not_map }, { truncated, sizeof truncated },
-                { bad_type, sizeof bad_type }, { trailing, sizeof trailing },
-                { int_key, sizeof int_key }, { "", 0 }
-            };
-            int pick = rand () % 6;
-            //  The broker checks Ping's body itself; echo's actor checks Echo's.
-            bool broker = rand () % 2;
-            s_request (self, FLOT_E_MALFORMED, FLOT_SIGNATURE,
-                       broker ? RAW ("broker") : RAW ("echo"), RAW (""), to,
-                       broker ? RAW ("Ping") : RAW ("Echo"), bodies [pick], 0);
-            break;
-        }
-        case 4: {   //  random frames, never addressable
-            raw_t frames [10];
-            uint8_t data [10][40];
-            int count = 1 + rand () % 10;
-            for (int i = 0; i < count; i++) {
-                size_t size = (size_t) (rand () % 41);
-                s_random_bytes (data [i], size);
-                if (i == 1 && size == 1 && data [i][0] == FLOT_REQUEST)
-                    data [i][0] = 0xee;
-                frames [i] = (raw_t) { data [i], size };
-            }
-            s_send_raw (self->sock, frames, count);
-            break;
-        }
-        case 5: {   //  more than 10 frames: TOO_LARGE if addressable
-            if (rand () % 2) {
-                s_request (self, FLOT_E_TOO_LARGE, FLOT_SIGNATURE, RAW ("echo"),
-                           RAW (""), to, RAW ("Echo"), map, 3 + rand () % 6);
-                break;
-            }
-            raw_t frames [16];
-            for (int i = 0; i < 16; i++)
-                frames [i] = (raw_t) { random + i, 3 };
-            s_send_raw (self->sock, frames, 11 + rand () % 5);
-            break;
-        }
-        case 6: {   //  an actor's answer from a peer that is not an actor
-            uint8_t kind = (uint8_t) (FLOT_A_REPLY + rand () % 4);
-            uint8_t corr [8];
-            s_random_bytes (corr, 8);
-            raw_t frames [] = {
-                RAW (FLOT_SIGNATURE), { &kind, 1 }, { random, 5 }, { corr, 8 }, map
-            };
-            s_send_raw (self->sock, frames, 5);
-            self->disconnects_expected++;
-            break;
-        }
-        case 7: {   //  READY that must be refused
-            static const uint8_t no_host [] = {     //  {"pid": 1}
-                0x81, 0xa3, 'p', 'i', 'd', 0x01 };
-            static const uint8_t bad_pid [] = {     //  {"host": "h", "pid": "x"}
-                0x82, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0xa1, 'x' };
-            static const uint8_t bad_keys [] = {    //  {"host": "h", "pid": 1, "keys": [""]}
-                0x83, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01,
-                0xa4, 'k', 'e', 'y', 's', 0x91, 0xa0 };
-            static const uint8_t keys_not_array [] = {  //  {"host": "h", "pid": 1, "keys": 7}
-                0x83, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01,
-                0xa4, 'k', 'e', 'y', 's', 0x07 };
-            static const uint8_t truncated [] = { 0x83, 0xa4, 'h', 'o' };
-            static const uint8_t valid [] = {       //  {"host": "h", "pid": 1}
-                0x82, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01 };
-            raw_t bodies [] = {
-                map, { no_host, sizeof no_host }, { bad_pid, sizeof bad_pid },
-                { bad_keys, sizeof bad_keys }, { keys_not_array, sizeof keys_not_array },
-                { truncated, sizeof truncated }, { valid, sizeof valid }
-            };
-            int pick = rand () % 7;
-            static const uint8_t ready = FLOT_READY;
-            //  A valid body is refused only for the reserved service.
-            raw_t frames [] = {
-                RAW (FLOT_SIGNATURE), { &ready, 1 },
-                pick == 6 || rand () % 4 == 0 ? RAW ("broker") : RAW ("echo"),
-                bodies [pick]
-            };
-            s_send_raw (self->sock, frames, 4);
-            self->disconnects_expected++;
-            break;
-        }
-        case 8: {   //  HEARTBEAT from a peer that is not an actor
-            static const uint8_t heartbeat = FLOT_HEARTBEAT;
-            raw_t frames [] = { RAW (FLOT_SIGNATURE), { &heartbeat, 1 } };
-            s_send_raw (self->sock, frames, 2);
-            self->disconnects_expected++;
-            break;
-        }
-        default: {  //  kinds only the broker sends: dropped
-            static const uint8_t kinds [] = {
-                FLOT_REPLY, FLOT_ERROR, FLOT_STREAM, FLOT_STREAM_END };
-            uint8_t corr [8];
-            s_random_bytes (corr, 8);
-            raw_t frames [] = {
-                RAW (FLOT_SIGNATURE), { &kinds [rand () % 4], 1 }, { corr, 8 }, map
-            };
-            s_send_raw (self->sock, frames, 4);
-            break;
-        }
+        case 0:  s_garbage_version (self); break;
+        case 1:  s_garbage_shape (self); break;
+        case 2:  s_garbage_field (self); break;
+        case 3:  s_garbage_body (self); break;
+        case 4:  s_garbage_random (self); break;
+        case 5:  s_garbage_frames (self); break;
+        case 6:  s_garbage_answer (self); break;
+        case 7:  s_garbage_ready (self); break;
+        case 8:  s_garbage_heartbeat (self); break;
+        default: s_garbage_broker_kinds (self); break;
     }
 }
 
@@ -387,13 +605,12 @@ static void
 s_oversize (zsock_t *sock, uint8_t *big, bool as_request)
 {
     if (as_request) {
-        static const uint8_t request = FLOT_REQUEST;
-        uint8_t corr [8] = { 0 };
+        header_t header;
+        s_request_header (&header, &(request_t) { 0 }, 0);
         raw_t frames [] = {
-            RAW (FLOT_SIGNATURE), { &request, 1 }, { corr, 8 }, RAW ("echo"), RAW (""),
-            { s_timeout_1s, 4 }, RAW ("Echo"), { big, FLOT_MAX_MESSAGE + 1 }
+            { header.data, header.size }, { big, FLOT_MAX_MESSAGE + 1 }
         };
-        s_send_raw (sock, frames, 8);
+        s_send_raw (sock, frames, 2);
     }
     else {
         raw_t frames [] = { { big, FLOT_MAX_MESSAGE + 1 } };
@@ -473,9 +690,8 @@ test_garbage_does_not_hurt_broker (void **state)
     }
     //  And a request body just over 1 MiB: under ZMQ_MAXMSGSIZE, so the
     //  codec sees it and answers TOO_LARGE.
-    s_request (storm, FLOT_E_TOO_LARGE, FLOT_SIGNATURE, RAW ("echo"), RAW (""),
-               (raw_t) { s_timeout_1s, 4 }, RAW ("Echo"),
-               (raw_t) { big, FLOT_MAX_BODY + 1 }, 0);
+    s_request (storm, &(request_t) {
+        .expected = FLOT_E_TOO_LARGE, .body = { big, FLOT_MAX_BODY + 1 } });
     int64_t storm_ms = proc_now () - started;
     int pings_during = pinger.pings - pings_before;
     //  Every answer is in within a second or so.
@@ -495,11 +711,18 @@ test_garbage_does_not_hurt_broker (void **state)
     atomic_store (&pinger.stop, true);
     pthread_join (thread, NULL);
 
+    int errors_expected = 0, errors = 0;
+    for (uint64_t c = 0; c < storm->next_corr - storm->first_corr; c++) {
+        errors_expected += storm->expected_code [c] != 0;
+        errors += storm->answered [c];
+    }
     print_message ("storm: %d messages, %d TCP connections, %d oversized frames "
-                   "in %lld ms; %d pings during it, %d in all (worst %lld ms), %d failed\n",
+                   "in %lld ms; %d of %d ERRORs and %d of %d DISCONNECTs back; "
+                   "%d pings during it, %d in all (worst %lld ms), %d failed\n",
                    STORM_MESSAGES, tcp_connections, oversized, (long long) storm_ms,
-                   pings_during, pinger.pings, (long long) pinger.worst_ms,
-                   pinger.failures);
+                   errors, errors_expected, storm->disconnects,
+                   storm->disconnects_expected, pings_during, pinger.pings,
+                   (long long) pinger.worst_ms, pinger.failures);
     if (pinger.failures)
         fail_msg ("%d pings failed during the storm, last: %s",
                   pinger.failures, pinger.last_error);
@@ -514,34 +737,60 @@ test_garbage_does_not_hurt_broker (void **state)
                   missing, flot_err_name (missing_code));
     assert_int_equal (storm->disconnects, storm->disconnects_expected);
 
-    //  One malformed request on its own: MALFORMED, with its corr.
-    uint64_t corr = s_request (storm, FLOT_E_MALFORMED, FLOT_SIGNATURE,
-                               RAW ("echo"), RAW (""), (raw_t) { s_timeout_1s, 4 },
-                               RAW ("Echo"), NONE, 0);
-    s_storm_drain (storm, 1000);
-    assert_int_equal (storm->answered [corr - storm->first_corr], 1);
-    assert_int_equal (storm->unexpected, 0);
+    //  Bad requests one at a time, each answered once with its corr: the
+    //  smallest addressable header (signature, kind, corr) and nothing else,
+    //  another version, no body, three frames.
+    static const char *other = "FLOT02";
+    request_t singles [] = {
+        { .expected = FLOT_E_MALFORMED, .cut = ADDRESSABLE_SIZE },
+        { .expected = FLOT_E_VERSION, .signature = other, .cut = ADDRESSABLE_SIZE },
+        { .expected = FLOT_E_VERSION, .signature = other, .no_body = true },
+        { .expected = FLOT_E_MALFORMED, .no_body = true },
+        { .expected = FLOT_E_TOO_LARGE, .extra_frames = 1 },
+        { .expected = FLOT_E_TOO_LARGE, .cut = ADDRESSABLE_SIZE, .extra_frames = 1 },
+    };
+    for (size_t i = 0; i < sizeof singles / sizeof singles [0]; i++) {
+        uint64_t corr = s_request (storm, &singles [i]);
+        int64_t deadline = proc_now () + 2000;
+        while (!storm->answered [corr - storm->first_corr] && proc_now () < deadline)
+            s_storm_drain (storm, 100);
+        if (storm->answered [corr - storm->first_corr] != 1)
+            fail_msg ("bad request %zu (expecting %s) got %d answers", i,
+                      flot_err_name (singles [i].expected),
+                      storm->answered [corr - storm->first_corr]);
+    }
+    //  One cut inside its corr is not answered at all.
+    s_request (storm, &(request_t) { .cut = ADDRESSABLE_SIZE - 1 });
+    s_storm_drain (storm, 300);
+    if (storm->unexpected)
+        fail_msg ("%d unexpected answers; first: %s", storm->unexpected,
+                  storm->first_problem);
 
     //  The connection that sent oversized frames was dropped each time and
     //  came back: its oversized request went unanswered, a Ping is answered.
-    static const uint8_t request = FLOT_REQUEST;
-    uint8_t ping_corr [8];
-    flot_put_u64 (ping_corr, 77);
-    raw_t ping [] = {
-        RAW (FLOT_SIGNATURE), { &request, 1 }, { ping_corr, 8 }, RAW ("broker"),
-        RAW (""), { s_timeout_1s, 4 }, RAW ("Ping"), { s_empty_map, 1 }
-    };
+    header_t header;
+    s_request_header (&header, &(request_t) {
+        .service = RAW ("broker"), .command = RAW ("Ping") }, 77);
     zsock_set_sndtimeo (oversize, 2000);
-    for (int i = 0; i < 8; i++)
-        zmq_send (zsock_resolve (oversize), ping [i].data, ping [i].size,
-                  i < 7 ? ZMQ_SNDMORE : 0);
+    assert_int_equal (zmq_send (zsock_resolve (oversize), header.data, header.size,
+                                ZMQ_SNDMORE), (int) header.size);
+    assert_int_equal (zmq_send (zsock_resolve (oversize), s_empty_map, 1, 0), 1);
     zsock_set_rcvtimeo (oversize, 2000);
     zmsg_t *pong = zmsg_recv (oversize);
     assert_non_null (pong);
-    assert_int_equal (zmsg_size (pong), 4);
-    zmsg_first (pong);
-    assert_int_equal (zframe_data (zmsg_next (pong)) [0], FLOT_REPLY);
-    assert_int_equal (flot_get_u64 (zframe_data (zmsg_next (pong))), 77);
+    assert_int_equal (zmsg_size (pong), 2);
+    flot_bytes_t frames [2];
+    zframe_t *frame = zmsg_first (pong);
+    frames [0] = (flot_bytes_t) { zframe_data (frame), zframe_size (frame) };
+    frame = zmsg_next (pong);
+    frames [1] = (flot_bytes_t) { zframe_data (frame), zframe_size (frame) };
+    flot_msg_t answer;
+    flot_err_t err = { 0 };
+    if (flot_msg_decode (&answer, frames, 2, &err))
+        fail_msg ("the answer to Ping does not decode: %s", err.message);
+    assert_int_equal (answer.kind, FLOT_REPLY);
+    assert_int_equal (frames [0].size, ADDRESSABLE_SIZE);
+    assert_true (answer.corr == 77);
     zmsg_destroy (&pong);
 
     //  The broker is alive, serves, and registered nothing from the storm.

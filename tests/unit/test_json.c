@@ -385,6 +385,48 @@ test_json_non_string_keys_become_their_json_text (void **state)
     msgpack_sbuffer_destroy (&sbuf);
 }
 
+//  A key holding a key holding a key...: each level's JSON text holds the
+//  next one's escaped, which doubles its backslashes: 31 levels (a body of
+//  a hundred bytes) took gigabytes, 20 take megabytes. A key's text is cut
+//  to 256 bytes, and not inside a UTF-8 sequence.
+static void
+test_json_keys_in_keys_stay_small (void **state)
+{
+    (void) state;
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    //  {{{ ... {"\"\\\"\\": 1} ...: 1}: 1}: 1}, 20 maps deep in keys.
+    for (int level = 0; level < 20; level++)
+        msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "\"\\\"\\", 4);
+    for (int level = 0; level < 20; level++)
+        msgpack_pack_uint8 (&pk, 1);
+    char *text = s_json_of_bytes (sbuf.data, sbuf.size);
+    assert_true (strlen (text) < 2 * 256);
+    assert_true (strncmp (text, "{\"{\\\"{", 6) == 0);
+    free (text);
+    msgpack_sbuffer_destroy (&sbuf);
+
+    //  A key's text cut in the middle of a two-byte character loses it whole.
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    char long_text [300];
+    memset (long_text, 'x', sizeof long_text);
+    memcpy (long_text + 253, "\xc3\xa9", 2);    //  key text: [" then 253 x, e-acute
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_array (&pk, 1);
+    msgpack_pack_str_with_body (&pk, long_text, sizeof long_text);
+    msgpack_pack_uint8 (&pk, 1);
+    text = s_json_of_bytes (sbuf.data, sbuf.size);
+    char expected [300];
+    snprintf (expected, sizeof expected, "{\"[\\\"%.253s\":1}", long_text);
+    assert_string_equal (text, expected);
+    free (text);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
 static void
 test_json_uint_above_int64_max_becomes_real (void **state)
 {
@@ -465,6 +507,7 @@ main (void)
         cmocka_unit_test (test_json_invalid_utf8_string_becomes_hex),
         cmocka_unit_test (test_json_invalid_utf8_key_becomes_hex),
         cmocka_unit_test (test_json_non_string_keys_become_their_json_text),
+        cmocka_unit_test (test_json_keys_in_keys_stay_small),
         cmocka_unit_test (test_json_uint_above_int64_max_becomes_real),
         cmocka_unit_test (test_json_float32_becomes_real),
         cmocka_unit_test (test_json_non_finite_float_becomes_null),

@@ -1,0 +1,511 @@
+/*  executor.c - the step executor actor (service "executor").
+
+    Runs a deployment's hook for one step on one target, as a real child
+    process in its own process group, with the step's facts in its
+    environment (FLOTILLA_DEPLOYMENT, FLOTILLA_STEP_ID, FLOTILLA_STEP_TYPE,
+    FLOTILLA_TARGET, FLOTILLA_TARGET_ADDRESS, FLOTILLA_VERSION,
+    FLOTILLA_PREVIOUS_VERSION, FLOTILLA_WEIGHT, FLOTILLA_ATTEMPT) and the
+    hook's own env. A timeout kills the whole group (TERM, then KILL). The
+    tail of the output (stdout and stderr) is kept and returned. ExecuteStep
+    answers when the hook ends; the actor never blocks meanwhile, so one
+    executor runs many hooks at once. Executors that claim targets (the
+    broker's keys) get only those targets' steps.
+*/
+#include "flotilla/executor.h"
+#include "flotilla/log.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WHO "executor"
+#define TAIL 4096
+#define MAX_ARGS 64
+#define MAX_ENV 64
+#define KILL_GRACE_MS 2000
+#define REAP_MS 10
+
+extern char **environ;
+
+typedef struct _run_t run_t;
+
+typedef struct {
+    flot_actor_t *actor;
+    zlistx_t *runs;             //  run_t *: hooks running or just finished
+    char workdir [1024];
+} executor_t;
+
+struct _run_t {
+    executor_t *executor;
+    flot_request_t *request;
+    char step_id [128];
+    char deployment [128];
+    pid_t pid;
+    int fd;                     //  read end of the output pipe, -1 when closed
+    int pidfd;                  //  readable when the hook exits; -1 if none
+    char tail [TAIL];           //  the last TAIL bytes of output, a ring
+    size_t tail_used, tail_at;
+    int64_t started;
+    int64_t timeout_ms;
+    bool timed_out;
+    int reap_timer;             //  without a pidfd: polls waitpid; else -1
+    int kill_timer;             //  -1 when none
+    void *handle;
+};
+
+//  --------------------------------------------------------------------------
+//  Output and completion
+
+static void
+s_tail_add (run_t *run, const char *data, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        run->tail [run->tail_at] = data [i];
+        run->tail_at = (run->tail_at + 1) % TAIL;
+        if (run->tail_used < TAIL)
+            run->tail_used++;
+    }
+}
+
+//  The tail in order, NUL-terminated, into buffer (TAIL + 1 bytes).
+static size_t
+s_tail_copy (const run_t *run, char *buffer)
+{
+    size_t start = run->tail_used < TAIL ? 0 : run->tail_at;
+    for (size_t i = 0; i < run->tail_used; i++)
+        buffer [i] = run->tail [(start + i) % TAIL];
+    buffer [run->tail_used] = 0;
+    return run->tail_used;
+}
+
+static int
+s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    run_t *run = arg;
+    char buffer [4096];
+    ssize_t got = read (item->fd, buffer, sizeof buffer);
+    if (got > 0)
+        s_tail_add (run, buffer, (size_t) got);
+    else
+    if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        zloop_poller_end (loop, item);
+        close (run->fd);
+        run->fd = -1;
+    }
+    return 0;
+}
+
+static void
+s_run_destroy (run_t **run_p)
+{
+    run_t *run = *run_p;
+    zloop_t *loop = flot_actor_loop (run->executor->actor);
+    if (run->fd >= 0) {
+        zmq_pollitem_t item = { NULL, run->fd, ZMQ_POLLIN, 0 };
+        zloop_poller_end (loop, &item);
+        close (run->fd);
+    }
+    if (run->pidfd >= 0) {
+        zmq_pollitem_t item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
+        zloop_poller_end (loop, &item);
+        close (run->pidfd);
+    }
+    if (run->reap_timer >= 0)
+        zloop_timer_end (loop, run->reap_timer);
+    if (run->kill_timer >= 0)
+        zloop_timer_end (loop, run->kill_timer);
+    zlistx_detach (run->executor->runs, run->handle);
+    free (run);
+    *run_p = NULL;
+}
+
+//  The hook ended with status: answer the request.
+static void
+s_finish (run_t *run, int status)
+{
+    //  Read what the pipe still holds.
+    if (run->fd >= 0) {
+        char buffer [4096];
+        ssize_t got;
+        while ((got = read (run->fd, buffer, sizeof buffer)) > 0)
+            s_tail_add (run, buffer, (size_t) got);
+    }
+    char *output = malloc (TAIL + 1);
+    s_tail_copy (run, output);
+    const char *state = run->timed_out ? "timeout"
+                      : WIFEXITED (status) && WEXITSTATUS (status) == 0 ? "succeeded" : "failed";
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 6);
+    flot_pack_kv_str (&pk, "status", state);
+    flot_pack_kv_int (&pk, "exit_code", WIFEXITED (status) ? WEXITSTATUS (status) : -1);
+    flot_pack_kv_int (&pk, "signal", WIFSIGNALED (status) ? WTERMSIG (status) : 0);
+    flot_pack_kv_str (&pk, "output", output);
+    flot_pack_kv_uint (&pk, "duration_ms", (uint64_t) (zclock_mono () - run->started));
+    flot_pack_kv_uint (&pk, "pid", (uint64_t) run->pid);
+    free (output);
+    flot_info (WHO, "step %s of %s: %s", run->step_id, run->deployment, state);
+    flot_request_reply_sbuf (&run->request, &sbuf);
+    s_run_destroy (&run);
+}
+
+static int
+s_on_reap (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    run_t *run = arg;
+    int status;
+    pid_t done = waitpid (run->pid, &status, WNOHANG);
+    if (done == run->pid)
+        s_finish (run, status);
+    return 0;
+}
+
+static int
+s_on_exit (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) item;
+    return s_on_reap (loop, 0, arg);
+}
+
+static int
+s_on_kill (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    run_t *run = arg;
+    //  First TERM to the whole group; if it is still there, KILL.
+    int sig = run->timed_out ? SIGKILL : SIGTERM;
+    if (!run->timed_out)
+        flot_notice (WHO, "step %s of %s ran past its timeout of %lld ms; stopping it",
+                     run->step_id, run->deployment, (long long) run->timeout_ms);
+    run->timed_out = true;
+    kill (-run->pid, sig);
+    run->kill_timer = sig == SIGTERM
+        ? zloop_timer (loop, KILL_GRACE_MS, 1, s_on_kill, run) : -1;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  ExecuteStep
+
+typedef struct {
+    char *argv [MAX_ARGS + 2];
+    char *envp [MAX_ENV + 16 + 256];
+    size_t argc, envc;
+    char cwd [1024];
+} launch_t;
+
+static void
+s_launch_free (launch_t *launch)
+{
+    for (size_t i = 0; i < launch->argc; i++)
+        free (launch->argv [i]);
+    for (size_t i = 0; i < launch->envc; i++)
+        free (launch->envp [i]);
+}
+
+static int
+s_env_add (launch_t *launch, const char *name, const char *value)
+{
+    if (launch->envc + 1 >= sizeof launch->envp / sizeof launch->envp [0])
+        return -1;
+    size_t size = strlen (name) + strlen (value) + 2;
+    char *entry = malloc (size);
+    snprintf (entry, size, "%s=%s", name, value);
+    launch->envp [launch->envc++] = entry;
+    return 0;
+}
+
+//  Reads the hook and the step's facts from the request body into launch.
+static int
+s_launch_read (executor_t *self, const msgpack_object *body, launch_t *launch,
+               run_t *run, flot_err_t *err)
+{
+    char command [1024], target [256], address [256] = "", type [32];
+    char version [256], previous [256] = "";
+    uint64_t weight = 0, attempt = 1, timeout = 60000;
+    const msgpack_object *hook, *args = NULL, *env = NULL;
+    if (flot_map_str (body, "deployment", true, run->deployment, sizeof run->deployment, err) < 0
+    ||  flot_map_str (body, "step_id", true, run->step_id, sizeof run->step_id, err) < 0
+    ||  flot_map_str (body, "type", true, type, sizeof type, err) < 0
+    ||  flot_map_str (body, "target", true, target, sizeof target, err) < 0
+    ||  flot_map_str (body, "address", false, address, sizeof address, err) < 0
+    ||  flot_map_str (body, "version", true, version, sizeof version, err) < 0
+    ||  flot_map_str (body, "previous_version", false, previous, sizeof previous, err) < 0
+    ||  flot_map_uint (body, "weight", false, 0, 100, &weight, err) < 0
+    ||  flot_map_uint (body, "attempt", false, 1, 1000, &attempt, err) < 0
+    ||  flot_map_str (body, "cwd", false, launch->cwd, sizeof launch->cwd, err) < 0
+    ||  flot_map_object (body, "hook", true, MSGPACK_OBJECT_MAP, &hook, err) < 0
+    ||  flot_map_str (hook, "command", true, command, sizeof command, err) < 0
+    ||  flot_map_uint (hook, "timeout_ms", false, 1, 86400000, &timeout, err) < 0
+    ||  flot_map_object (hook, "args", false, MSGPACK_OBJECT_ARRAY, &args, err) < 0
+    ||  flot_map_object (hook, "env", false, MSGPACK_OBJECT_MAP, &env, err) < 0)
+        return -1;
+    if (!*command)
+        return flot_err_set (err, FLOT_E_INVALID, "field 'hook.command' is empty");
+    if (!*launch->cwd)
+        snprintf (launch->cwd, sizeof launch->cwd, "%s", self->workdir);
+    run->timeout_ms = (int64_t) timeout;
+    launch->argv [launch->argc++] = strdup (command);
+    for (uint32_t i = 0; args && i < args->via.array.size; i++) {
+        char arg [1024];
+        if (launch->argc == MAX_ARGS + 1
+        ||  flot_obj_str (&args->via.array.ptr [i], arg, sizeof arg))
+            return flot_err_set (err, FLOT_E_INVALID,
+                "field 'hook.args[%u]' must be a string (at most %d args)", i, MAX_ARGS);
+        launch->argv [launch->argc++] = strdup (arg);
+    }
+    launch->argv [launch->argc] = NULL;
+    //  The environment: ours, the step's facts, then the hook's own.
+    for (char **e = environ; *e && launch->envc < 256; e++)
+        if (strncmp (*e, "FLOTILLA_", 9) != 0)
+            launch->envp [launch->envc++] = strdup (*e);
+    char number [32];
+    s_env_add (launch, "FLOTILLA_DEPLOYMENT", run->deployment);
+    s_env_add (launch, "FLOTILLA_STEP_ID", run->step_id);
+    s_env_add (launch, "FLOTILLA_STEP_TYPE", type);
+    s_env_add (launch, "FLOTILLA_TARGET", target);
+    s_env_add (launch, "FLOTILLA_TARGET_ADDRESS", address);
+    s_env_add (launch, "FLOTILLA_VERSION", version);
+    s_env_add (launch, "FLOTILLA_PREVIOUS_VERSION", previous);
+    snprintf (number, sizeof number, "%llu", (unsigned long long) weight);
+    s_env_add (launch, "FLOTILLA_WEIGHT", number);
+    snprintf (number, sizeof number, "%llu", (unsigned long long) attempt);
+    s_env_add (launch, "FLOTILLA_ATTEMPT", number);
+    for (uint32_t i = 0; env && i < env->via.map.size; i++) {
+        char name [256], value [1024];
+        if (flot_obj_str (&env->via.map.ptr [i].key, name, sizeof name)
+        ||  flot_obj_str (&env->via.map.ptr [i].val, value, sizeof value)
+        ||  !*name || strchr (name, '=')
+        ||  s_env_add (launch, name, value))
+            return flot_err_set (err, FLOT_E_INVALID,
+                "field 'hook.env': entry %u must map a name without '=' to a string", i);
+    }
+    launch->envp [launch->envc] = NULL;
+    return 0;
+}
+
+//  The command must be found and executable where it would run: on PATH
+//  for a bare name, else relative to the step's working directory.
+static int
+s_command_check (const launch_t *launch, flot_err_t *err)
+{
+    char path [2048];
+    const char *command = launch->argv [0];
+    if (!strchr (command, '/')) {
+        const char *dirs = NULL;
+        for (size_t i = 0; i < launch->envc; i++)
+            if (strncmp (launch->envp [i], "PATH=", 5) == 0)
+                dirs = launch->envp [i] + 5;
+        char *copy = strdup (dirs ? dirs : "/usr/bin:/bin");
+        char *save = NULL;
+        bool found = false;
+        for (char *d = strtok_r (copy, ":", &save); d && !found; d = strtok_r (NULL, ":", &save)) {
+            snprintf (path, sizeof path, "%s/%s", d, command);
+            found = access (path, X_OK) == 0;
+        }
+        free (copy);
+        return found ? 0 : flot_err_set (err, FLOT_E_INVALID, "'%s' is not on PATH", command);
+    }
+    snprintf (path, sizeof path, "%s%s%s", command [0] == '/' ? "" : launch->cwd,
+              command [0] == '/' ? "" : "/", command);
+    if (access (path, X_OK))
+        return flot_err_set (err, FLOT_E_INVALID, "'%s' is not an executable file (%s)",
+                             path, strerror (errno));
+    return 0;
+}
+
+//  Starts the hook. Returns 0, or -1 with err.
+static int
+s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
+{
+    int pipefd [2];
+    if (pipe2 (pipefd, O_CLOEXEC))
+        return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a pipe: %s", strerror (errno));
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 1);
+    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 2);
+    posix_spawn_file_actions_addchdir_np (&actions, launch->cwd);
+    posix_spawnattr_init (&attr);
+    //  Its own process group, so that a timeout stops all it started; and
+    //  the default signal handling, whatever this process set.
+    posix_spawnattr_setpgroup (&attr, 0);
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &all);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                   | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp (&run->pid, launch->argv [0], &actions, &attr,
+                           launch->argv, launch->envp);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    close (pipefd [1]);
+    if (rc) {
+        close (pipefd [0]);
+        return flot_err_set (err, FLOT_E_INVALID, "cannot run '%s' in %s: %s",
+                             launch->argv [0], launch->cwd, strerror (rc));
+    }
+    run->fd = pipefd [0];
+    fcntl (run->fd, F_SETFL, fcntl (run->fd, F_GETFL) | O_NONBLOCK);
+    return 0;
+}
+
+static void
+s_execute_step (flot_actor_t *actor, flot_request_t *request)
+{
+    executor_t *self = flot_actor_state (actor);
+    run_t *run = calloc (1, sizeof *run);
+    launch_t *launch = calloc (1, sizeof *launch);
+    assert (run && launch);
+    run->executor = self;
+    run->fd = run->pidfd = run->reap_timer = run->kill_timer = -1;
+    flot_err_t err;
+    if (s_launch_read (self, flot_request_body (request), launch, run, &err)
+    ||  s_command_check (launch, &err)
+    ||  s_spawn (run, launch, &err)) {
+        s_launch_free (launch);
+        free (launch);
+        free (run);
+        flot_request_fail (&request, &err);
+        return;
+    }
+    s_launch_free (launch);
+    free (launch);
+    run->request = request;
+    run->started = zclock_mono ();
+    run->handle = zlistx_add_end (self->runs, run);
+    zloop_t *loop = flot_actor_loop (actor);
+    zmq_pollitem_t item = { NULL, run->fd, ZMQ_POLLIN, 0 };
+    zloop_poller (loop, &item, s_on_output, run);
+    //  Told of the exit by a pidfd where the kernel has them, else by polling.
+    run->pidfd = (int) syscall (SYS_pidfd_open, run->pid, 0);
+    if (run->pidfd >= 0) {
+        zmq_pollitem_t exit_item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
+        zloop_poller (loop, &exit_item, s_on_exit, run);
+    }
+    else
+        run->reap_timer = zloop_timer (loop, REAP_MS, 0, s_on_reap, run);
+    run->kill_timer = zloop_timer (loop, (size_t) run->timeout_ms, 1, s_on_kill, run);
+    flot_info (WHO, "step %s of %s: started pid %d", run->step_id, run->deployment,
+               (int) run->pid);
+}
+
+//  --------------------------------------------------------------------------
+//  GetStepStatus and ValidateStep
+
+static void
+s_get_step_status (flot_actor_t *actor, flot_request_t *request)
+{
+    executor_t *self = flot_actor_state (actor);
+    char deployment [128], step_id [128];
+    flot_err_t err;
+    const msgpack_object *body = flot_request_body (request);
+    if (flot_map_str (body, "deployment", true, deployment, sizeof deployment, &err) < 0
+    ||  flot_map_str (body, "step_id", true, step_id, sizeof step_id, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    for (run_t *run = zlistx_first (self->runs); run; run = zlistx_next (self->runs))
+        if (streq (run->step_id, step_id) && streq (run->deployment, deployment)) {
+            char *output = malloc (TAIL + 1);
+            s_tail_copy (run, output);
+            msgpack_sbuffer sbuf;
+            msgpack_packer pk;
+            flot_pack_begin (&sbuf, &pk);
+            msgpack_pack_map (&pk, 4);
+            flot_pack_kv_str (&pk, "status", "running");
+            flot_pack_kv_uint (&pk, "pid", (uint64_t) run->pid);
+            flot_pack_kv_uint (&pk, "running_ms", (uint64_t) (zclock_mono () - run->started));
+            flot_pack_kv_str (&pk, "output", output);
+            free (output);
+            flot_request_reply_sbuf (&request, &sbuf);
+            return;
+        }
+    flot_request_error (&request, FLOT_E_NOT_FOUND,
+                        "no step %s of %s is running on this executor", step_id, deployment);
+}
+
+static void
+s_validate_step (flot_actor_t *actor, flot_request_t *request)
+{
+    executor_t *self = flot_actor_state (actor);
+    run_t run = { .fd = -1, .pidfd = -1, .reap_timer = -1, .kill_timer = -1 };
+    launch_t *launch = calloc (1, sizeof *launch);
+    flot_err_t err;
+    int rc = s_launch_read (self, flot_request_body (request), launch, &run, &err);
+    if (rc == 0)
+        rc = s_command_check (launch, &err);
+    s_launch_free (launch);
+    free (launch);
+    if (rc)
+        flot_request_fail (&request, &err);
+    else {
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        flot_pack_begin (&sbuf, &pk);
+        msgpack_pack_map (&pk, 1);
+        flot_pack_kv_bool (&pk, "valid", true);
+        flot_request_reply_sbuf (&request, &sbuf);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Life cycle
+
+static int
+s_start (flot_actor_t *actor)
+{
+    executor_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->actor = actor;
+    self->runs = zlistx_new ();
+    const char *workdir = flot_actor_option (actor, "workdir", NULL);
+    if (workdir)
+        snprintf (self->workdir, sizeof self->workdir, "%s", workdir);
+    else
+    if (!getcwd (self->workdir, sizeof self->workdir))
+        strcpy (self->workdir, "/");
+    flot_actor_set_state (actor, self);
+    return 0;
+}
+
+static void
+s_stop (flot_actor_t *actor)
+{
+    executor_t *self = flot_actor_state (actor);
+    //  Hooks still running are stopped; their requests are answered by the
+    //  host (CANCELLED), and the coordinator runs them again by step id.
+    while (zlistx_size (self->runs)) {
+        run_t *run = zlistx_first (self->runs);
+        kill (-run->pid, SIGKILL);
+        waitpid (run->pid, NULL, 0);
+        s_run_destroy (&run);
+    }
+    zlistx_destroy (&self->runs);
+    free (self);
+}
+
+static const flot_command_t s_commands [] = {
+    { "ExecuteStep", s_execute_step },
+    { "ValidateStep", s_validate_step },
+    { "GetStepStatus", s_get_step_status },
+    { NULL, NULL }
+};
+
+const flot_actor_def_t flot_executor_actor = {
+    .service = "executor",
+    .commands = s_commands,
+    .start = s_start,
+    .stop = s_stop
+};

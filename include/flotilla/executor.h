@@ -1,0 +1,20 @@
+/*  flotilla/executor.h - the step executor actor (service "executor"):
+    ExecuteStep, ValidateStep, GetStepStatus. protocol/SPEC.md gives their
+    bodies. Option: workdir (where hooks run when a step names no cwd).
+*/
+#ifndef FLOTILLA_EXECUTOR_H_INCLUDED
+#define FLOTILLA_EXECUTOR_H_INCLUDED
+
+#include "flotilla/actor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+extern const flot_actor_def_t flot_executor_actor;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,65 @@
+/*  flotilla/strategy.h - the strategy actor (service "strategy") and the
+    decisions it makes, callable directly by the coordinator too.
+
+    Commands: Validate, GenerateSteps, CalculateProgress, ShouldPromote,
+    HandleFailure, ListStrategies. protocol/SPEC.md gives their bodies.
+*/
+#ifndef FLOTILLA_STRATEGY_H_INCLUDED
+#define FLOTILLA_STRATEGY_H_INCLUDED
+
+#include "flotilla/actor.h"
+#include "flotilla/plan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+extern const flot_actor_def_t flot_strategy_actor;
+
+//  Progress 0..100 from steps done out of steps in all.
+int
+    flot_strategy_progress (uint64_t total, uint64_t done);
+
+typedef enum {
+    FLOT_PROMOTE_NOW,               //  go on to the next step
+    FLOT_PROMOTE_WAIT,              //  a timed pause: wait_ms more
+    FLOT_PROMOTE_WAIT_FOR_PERSON    //  a pause without a duration: a promote
+} flot_promote_t;
+
+//  Whether a pause step is over: its duration (-1: until promoted), the
+//  time spent in it, and whether an operator promoted.
+flot_promote_t
+    flot_strategy_should_promote (int64_t duration_ms, int64_t elapsed_ms,
+                                  bool promoted, int64_t *wait_ms);
+
+typedef struct {
+    int attempt;                    //  the attempt that failed, from 1
+    int retries;                    //  the hook's retries
+    int64_t backoff_ms;             //  the first retry's delay; doubles
+    flot_on_failure_t on_failure;
+    int failed_targets;             //  targets failed so far, this one included
+    int max_failures;               //  targets that may fail before the deployment does
+} flot_failure_t;
+
+typedef enum {
+    FLOT_FAILURE_RETRY,             //  run the step again after delay_ms
+    FLOT_FAILURE_HOLD_DEPENDENTS,   //  the target failed; its dependents wait
+    FLOT_FAILURE_CONTINUE,          //  the target failed; the rest go on
+    FLOT_FAILURE_FAIL_DEPLOYMENT    //  stop and roll back
+} flot_failure_action_t;
+
+//  What to do when a step fails: retries with backoff first, then the
+//  failure policy, then maxFailures.
+flot_failure_action_t
+    flot_strategy_handle_failure (const flot_failure_t *failure, int64_t *delay_ms);
+
+//  Pack a plan as GenerateSteps answers it.
+void
+    flot_strategy_pack_plan (msgpack_packer *pk, const flot_spec_t *spec,
+                             const flot_plan_t *plan);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,283 @@
+/*  test_actor.c - the actor host: an actor that calls other services.
+
+    Runs a real broker, the echo actor and a relay actor as threads over
+    inproc, and a client. The relay's commands call echo through the host's
+    flot_actor_call and answer with what came back, so each test shows one
+    property of calls made from an actor: replies, errors, deadlines,
+    streams.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "flotilla/actor.h"
+#include "flotilla/broker.h"
+#include "flotilla/client.h"
+#include "flotilla/echo.h"
+#include "flotilla/json.h"
+#include "flotilla/log.h"
+
+#define ENDPOINT "inproc://test-actor-broker"
+
+//  Relay: {"service", "command", "body"?, "timeout"?} -> calls it and
+//  replies {"kind": REPLY/ERROR name, "code"?, "message"?, "body"?}.
+//  RelayStream: {"count"} -> calls echo Ticks as a stream and replies
+//  {"ticks": n, "ended": bool} once the stream ends.
+typedef struct {
+    flot_request_t *request;
+    uint64_t ticks;
+} relay_t;
+
+static void
+s_relay_answer (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    relay_t *relay = arg;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    if (answer->kind == FLOT_ERROR) {
+        msgpack_pack_map (&pk, 3);
+        flot_pack_kv_str (&pk, "kind", "ERROR");
+        flot_pack_kv_uint (&pk, "code", (uint64_t) answer->err.code);
+        flot_pack_kv_str (&pk, "message", answer->err.message);
+    }
+    else {
+        msgpack_pack_map (&pk, 2);
+        flot_pack_kv_str (&pk, "kind", flot_kind_name (answer->kind));
+        flot_pack_str (&pk, "body");
+        msgpack_pack_object (&pk, *answer->body);
+    }
+    flot_request_reply_sbuf (&relay->request, &sbuf);
+    free (relay);
+}
+
+static void
+s_relay (flot_actor_t *actor, flot_request_t *request)
+{
+    const msgpack_object *body = flot_request_body (request);
+    char service [65], command [65];
+    uint64_t timeout = 2000;
+    const msgpack_object *inner = NULL;
+    flot_err_t err;
+    if (flot_map_str (body, "service", true, service, sizeof service, &err) < 0
+    ||  flot_map_str (body, "command", true, command, sizeof command, &err) < 0
+    ||  flot_map_uint (body, "timeout", false, 1, 60000, &timeout, &err) < 0
+    ||  flot_map_object (body, "body", false, MSGPACK_OBJECT_MAP, &inner, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    if (inner)
+        msgpack_pack_object (&pk, *inner);
+    else
+        msgpack_pack_map (&pk, 0);
+    relay_t *relay = calloc (1, sizeof *relay);
+    relay->request = request;
+    uint64_t corr = flot_actor_call (actor, service, NULL, command, sbuf.data, sbuf.size,
+                                     (uint32_t) timeout, false, s_relay_answer, relay);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (!corr) {
+        free (relay);
+        flot_request_error (&request, FLOT_E_INTERNAL, "could not call");
+    }
+}
+
+static void
+s_stream_answer (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    relay_t *relay = arg;
+    if (answer->kind == FLOT_STREAM) {
+        relay->ticks++;
+        return;
+    }
+    if (answer->kind == FLOT_REPLY)
+        return;                 //  the stream is open
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_uint (&pk, "ticks", relay->ticks);
+    flot_pack_kv_bool (&pk, "ended", answer->kind == FLOT_STREAM_END);
+    flot_request_reply_sbuf (&relay->request, &sbuf);
+    free (relay);
+}
+
+static void
+s_relay_stream (flot_actor_t *actor, flot_request_t *request)
+{
+    uint64_t count = 0;
+    flot_err_t err;
+    if (flot_map_uint (flot_request_body (request), "count", true, 1, 100, &count, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_uint (&pk, "count", count);
+    flot_pack_kv_uint (&pk, "interval_ms", 5);
+    relay_t *relay = calloc (1, sizeof *relay);
+    relay->request = request;
+    flot_actor_call (actor, "echo", NULL, "Ticks", sbuf.data, sbuf.size, 2000, true,
+                     s_stream_answer, relay);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+static const flot_command_t s_relay_commands [] = {
+    { "Relay", s_relay },
+    { "RelayStream", s_relay_stream },
+    { NULL, NULL }
+};
+
+static const flot_actor_def_t s_relay_actor = {
+    .service = "relay",
+    .commands = s_relay_commands
+};
+
+typedef struct {
+    zactor_t *broker;
+    zactor_t *echo;
+    zactor_t *relay;
+    flot_client_t *client;
+} world_t;
+
+static int
+s_setup (void **state)
+{
+    world_t *world = calloc (1, sizeof *world);
+    const char *endpoints [] = { ENDPOINT, NULL };
+    flot_broker_config_t config = { .endpoints = endpoints, .heartbeat_ms = 200 };
+    world->broker = zactor_new (flot_broker_actor, &config);
+    char *status = zstr_recv (world->broker);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    flot_actor_config_t actor = { .endpoint = ENDPOINT, .heartbeat_ms = 200 };
+    world->echo = flot_actor_thread (&flot_echo_actor, &actor);
+    world->relay = flot_actor_thread (&s_relay_actor, &actor);
+    assert_non_null (world->echo);
+    assert_non_null (world->relay);
+    world->client = flot_client_new (ENDPOINT);
+    //  Wait until both have registered: an unknown command is answered by
+    //  the actor itself, where an unknown service is the broker's answer.
+    const char *services [] = { "echo", "relay" };
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 100; i++) {
+            zframe_t *body = NULL;
+            flot_err_t err;
+            if (flot_client_call (world->client, services [s], NULL, "Nope", NULL, 0, 200,
+                                  &body, &err) && err.code == FLOT_E_UNKNOWN_COMMAND)
+                break;
+            zframe_destroy (&body);
+            zclock_sleep (20);
+        }
+    *state = world;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    world_t *world = *state;
+    flot_client_destroy (&world->client);
+    zactor_destroy (&world->relay);
+    zactor_destroy (&world->echo);
+    zactor_destroy (&world->broker);
+    free (world);
+    return 0;
+}
+
+//  Calls relay with a JSON body; returns the reply as JSON text (caller
+//  frees), or NULL with err.
+static char *
+s_call (world_t *world, const char *command, const char *json, flot_err_t *err)
+{
+    json_t *value = json_loads (json, 0, NULL);
+    assert_non_null (value);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    flot_json_pack (&pk, value);
+    json_decref (value);
+    zframe_t *body = NULL;
+    int rc = flot_client_call (world->client, "relay", NULL, command, sbuf.data, sbuf.size,
+                               5000, &body, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
+        return NULL;
+    flot_body_t *decoded = flot_body_decode (zframe_data (body), zframe_size (body), err);
+    zframe_destroy (&body);
+    assert_non_null (decoded);
+    json_t *reply = flot_json_from_msgpack (flot_body_root (decoded));
+    flot_body_destroy (&decoded);
+    char *text = json_dumps (reply, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (reply);
+    return text;
+}
+
+static void
+test_actor_call_gets_the_reply (void **state)
+{
+    flot_err_t err;
+    char *text = s_call (*state, "Relay",
+        "{\"service\":\"echo\",\"command\":\"Echo\",\"body\":{\"a\":[1,2]}}", &err);
+    assert_non_null (text);
+    assert_string_equal (text, "{\"body\":{\"a\":[1,2]},\"kind\":\"REPLY\"}");
+    free (text);
+}
+
+static void
+test_actor_call_gets_error_replies (void **state)
+{
+    flot_err_t err;
+    char *text = s_call (*state, "Relay", "{\"service\":\"nosuch\",\"command\":\"X\"}", &err);
+    assert_non_null (text);
+    assert_non_null (strstr (text, "\"code\":4"));
+    assert_non_null (strstr (text, "no actor has registered service 'nosuch'"));
+    free (text);
+    text = s_call (*state, "Relay", "{\"service\":\"echo\",\"command\":\"Sleep\","
+                   "\"body\":{\"ms\":\"soon\"}}", &err);
+    assert_non_null (strstr (text, "\"code\":10"));
+    free (text);
+}
+
+static void
+test_actor_call_deadline (void **state)
+{
+    flot_err_t err;
+    int64_t start = zclock_mono ();
+    char *text = s_call (*state, "Relay", "{\"service\":\"echo\",\"command\":\"Sleep\","
+                         "\"body\":{\"ms\":3000},\"timeout\":200}", &err);
+    int64_t took = zclock_mono () - start;
+    assert_non_null (text);
+    assert_non_null (strstr (text, "\"code\":6"));
+    assert_true (took >= 150 && took < 1500);
+    free (text);
+}
+
+static void
+test_actor_call_follows_a_stream_to_its_end (void **state)
+{
+    flot_err_t err;
+    char *text = s_call (*state, "RelayStream", "{\"count\":7}", &err);
+    assert_non_null (text);
+    assert_string_equal (text, "{\"ended\":true,\"ticks\":7}");
+    free (text);
+}
+
+int
+main (void)
+{
+    flot_log_set_level (FLOT_LOG_WARN);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_actor_call_gets_the_reply),
+        cmocka_unit_test (test_actor_call_gets_error_replies),
+        cmocka_unit_test (test_actor_call_deadline),
+        cmocka_unit_test (test_actor_call_follows_a_stream_to_its_end),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

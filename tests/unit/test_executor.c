@@ -1,0 +1,211 @@
+/*  test_executor.c - the executor actor runs real hooks: the step's facts
+    reach the hook's environment, exit codes and output come back, a
+    timeout stops the whole process group, bad hooks and bodies get clear
+    errors. A real broker and the executor run as threads over inproc.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <cmocka.h>
+
+#include "flotilla/broker.h"
+#include "flotilla/client.h"
+#include "flotilla/executor.h"
+#include "flotilla/json.h"
+#include "flotilla/log.h"
+
+#define ENDPOINT "inproc://test-executor-broker"
+
+typedef struct {
+    zactor_t *broker;
+    zactor_t *executor;
+    flot_client_t *client;
+} world_t;
+
+static int
+s_setup (void **state)
+{
+    world_t *world = calloc (1, sizeof *world);
+    const char *endpoints [] = { ENDPOINT, NULL };
+    flot_broker_config_t config = { .endpoints = endpoints };
+    world->broker = zactor_new (flot_broker_actor, &config);
+    char *status = zstr_recv (world->broker);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    flot_actor_config_t actor = { .endpoint = ENDPOINT };
+    world->executor = flot_actor_thread (&flot_executor_actor, &actor);
+    world->client = flot_client_new (ENDPOINT);
+    for (int i = 0; i < 100; i++) {
+        zframe_t *body = NULL;
+        flot_err_t err;
+        if (flot_client_call (world->client, "executor", NULL, "Nope", NULL, 0, 200,
+                              &body, &err) && err.code == FLOT_E_UNKNOWN_COMMAND)
+            break;
+        zframe_destroy (&body);
+        zclock_sleep (20);
+    }
+    *state = world;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    world_t *world = *state;
+    flot_client_destroy (&world->client);
+    zactor_destroy (&world->executor);
+    zactor_destroy (&world->broker);
+    free (world);
+    return 0;
+}
+
+//  An ExecuteStep body for the record.sh hook with extra env entries.
+static json_t *
+s_step (const char *env_json, int64_t timeout_ms)
+{
+    json_t *env = json_loads (env_json, 0, NULL);
+    json_object_set_new (env, "MODE", json_string ("test"));
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, "
+                      "s:{s:s, s:[s, s], s:o, s:I}}",
+        "deployment", "web-1", "step_id", "eu-1/2", "type", "setWeight",
+        "target", "eu-1", "address", "10.0.0.1:80", "version", "2.0",
+        "previous_version", "1.9", "weight", 20, "attempt", 3,
+        "cwd", HOOKS_DIR,
+        "hook", "command", "./record.sh", "args", "one", "two", "env", env,
+        "timeout_ms", (json_int_t) timeout_ms);
+}
+
+static json_t *
+s_call (world_t *world, const char *command, json_t *request, flot_err_t *err)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    flot_json_pack (&pk, request);
+    json_decref (request);
+    zframe_t *body = NULL;
+    int rc = flot_client_call (world->client, "executor", "eu-1", command, sbuf.data,
+                               sbuf.size, 10000, &body, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
+        return NULL;
+    flot_body_t *decoded = flot_body_decode (zframe_data (body), zframe_size (body), err);
+    zframe_destroy (&body);
+    json_t *reply = flot_json_from_msgpack (flot_body_root (decoded));
+    flot_body_destroy (&decoded);
+    return reply;
+}
+
+static const char *
+s_field (json_t *reply, const char *name)
+{
+    return json_string_value (json_object_get (reply, name));
+}
+
+static void
+test_executor_runs_the_hook_with_the_step_facts (void **state)
+{
+    flot_err_t err;
+    json_t *reply = s_call (*state, "ExecuteStep", s_step ("{}", 5000), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_field (reply, "status"), "succeeded");
+    assert_int_equal (json_integer_value (json_object_get (reply, "exit_code")), 0);
+    const char *output = s_field (reply, "output");
+    assert_non_null (strstr (output, "id=eu-1/2 type=setWeight target=eu-1 address=10.0.0.1:80"));
+    assert_non_null (strstr (output, "deployment=web-1 version=2.0 previous=1.9 weight=20 attempt=3"));
+    assert_non_null (strstr (output, "args=one two mode=test cwd=" HOOKS_DIR));
+    json_decref (reply);
+}
+
+static void
+test_executor_reports_a_failing_hook (void **state)
+{
+    flot_err_t err;
+    json_t *reply = s_call (*state, "ExecuteStep", s_step ("{\"HOOK_FAIL\":\"7\"}", 5000), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_field (reply, "status"), "failed");
+    assert_int_equal (json_integer_value (json_object_get (reply, "exit_code")), 7);
+    assert_non_null (strstr (s_field (reply, "output"), "failing on purpose"));
+    json_decref (reply);
+}
+
+static void
+test_executor_keeps_the_tail_of_the_output (void **state)
+{
+    flot_err_t err;
+    json_t *reply = s_call (*state, "ExecuteStep", s_step ("{\"HOOK_SPAM\":\"1\"}", 5000), &err);
+    const char *output = s_field (reply, "output");
+    assert_int_equal (strlen (output), 4096);
+    assert_non_null (strstr (output, "line 1999 of spam"));
+    assert_null (strstr (output, "line 1 of spam"));
+    json_decref (reply);
+}
+
+static void
+test_executor_timeout_stops_the_process_group (void **state)
+{
+    flot_err_t err;
+    int64_t start = zclock_mono ();
+    json_t *reply = s_call (*state, "ExecuteStep",
+                            s_step ("{\"HOOK_CHILD\":\"1\",\"HOOK_SLEEP\":\"30\"}", 300), &err);
+    int64_t took = zclock_mono () - start;
+    assert_non_null (reply);
+    assert_string_equal (s_field (reply, "status"), "timeout");
+    assert_true (took >= 300 && took < 3000);
+    //  The background child of the hook is gone too.
+    const char *child = strstr (s_field (reply, "output"), "child=");
+    assert_non_null (child);
+    pid_t pid = (pid_t) atoi (child + 6);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        gone = kill (pid, 0) != 0;
+        zclock_sleep (20);
+    }
+    assert_true (gone);
+    json_decref (reply);
+}
+
+static void
+test_executor_refuses_bad_hooks_and_bodies (void **state)
+{
+    flot_err_t err;
+    json_t *step = s_step ("{}", 5000);
+    json_object_set_new (json_object_get (step, "hook"), "command", json_string ("./missing.sh"));
+    assert_null (s_call (*state, "ExecuteStep", step, &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_non_null (strstr (err.message, HOOKS_DIR "/./missing.sh' is not an executable file"));
+    step = s_step ("{}", 5000);
+    json_object_set_new (json_object_get (step, "hook"), "command", json_string ("./missing.sh"));
+    assert_null (s_call (*state, "ValidateStep", step, &err));
+    assert_non_null (strstr (err.message, "is not an executable file"));
+    json_t *reply = s_call (*state, "ValidateStep", s_step ("{}", 5000), &err);
+    assert_true (json_is_true (json_object_get (reply, "valid")));
+    json_decref (reply);
+    step = s_step ("{}", 5000);
+    json_object_del (step, "step_id");
+    assert_null (s_call (*state, "ExecuteStep", step, &err));
+    assert_non_null (strstr (err.message, "field 'step_id' is required"));
+    step = s_step ("{}", 5000);
+    json_object_set_new (json_object_get (step, "hook"), "env",
+                         json_pack ("{s:i}", "BAD", 1));
+    assert_null (s_call (*state, "ExecuteStep", step, &err));
+    assert_non_null (strstr (err.message, "hook.env"));
+    assert_null (s_call (*state, "GetStepStatus", json_pack ("{s:s, s:s}",
+                         "deployment", "web-1", "step_id", "zz/1"), &err));
+    assert_int_equal (err.code, FLOT_E_NOT_FOUND);
+}
+
+int
+main (void)
+{
+    flot_log_set_level (FLOT_LOG_WARN);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_executor_runs_the_hook_with_the_step_facts),
+        cmocka_unit_test (test_executor_reports_a_failing_hook),
+        cmocka_unit_test (test_executor_keeps_the_tail_of_the_output),
+        cmocka_unit_test (test_executor_timeout_stops_the_process_group),
+        cmocka_unit_test (test_executor_refuses_bad_hooks_and_bodies),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

@@ -1,0 +1,230 @@
+/*  test_strategy.c - the strategy actor's decisions (failure handling with
+    retries, backoff, policies and maxFailures; pauses and promotes;
+    progress), and its commands over a real broker: Validate reports every
+    error, GenerateSteps returns the plan, bad bodies get INVALID.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "flotilla/broker.h"
+#include "flotilla/client.h"
+#include "flotilla/json.h"
+#include "flotilla/log.h"
+#include "flotilla/strategy.h"
+
+
+typedef struct {
+    const char *name;
+    flot_failure_t failure;
+    flot_failure_action_t action;
+    int64_t delay_ms;
+} failure_case_t;
+
+static const failure_case_t s_failure_cases [] = {
+    { "first failure retries after the backoff",
+      { 1, 3, 500, FLOT_ON_FAILURE_FAIL_ALL, 1, 0 }, FLOT_FAILURE_RETRY, 500 },
+    { "backoff doubles each attempt",
+      { 3, 3, 500, FLOT_ON_FAILURE_FAIL_ALL, 1, 0 }, FLOT_FAILURE_RETRY, 2000 },
+    { "backoff is capped at an hour",
+      { 30, 50, 1000, FLOT_ON_FAILURE_FAIL_ALL, 1, 0 }, FLOT_FAILURE_RETRY, 3600000 },
+    { "failAll fails the deployment once retries are spent",
+      { 4, 3, 500, FLOT_ON_FAILURE_FAIL_ALL, 1, 5 }, FLOT_FAILURE_FAIL_DEPLOYMENT, 0 },
+    { "holdDependents holds within maxFailures",
+      { 1, 0, 0, FLOT_ON_FAILURE_HOLD_DEPENDENTS, 1, 1 }, FLOT_FAILURE_HOLD_DEPENDENTS, 0 },
+    { "continue goes on within maxFailures",
+      { 1, 0, 0, FLOT_ON_FAILURE_CONTINUE, 2, 2 }, FLOT_FAILURE_CONTINUE, 0 },
+    { "past maxFailures the deployment fails, whatever the policy",
+      { 1, 0, 0, FLOT_ON_FAILURE_CONTINUE, 3, 2 }, FLOT_FAILURE_FAIL_DEPLOYMENT, 0 },
+    { "maxFailures 0: the first failed target fails it",
+      { 1, 0, 0, FLOT_ON_FAILURE_HOLD_DEPENDENTS, 1, 0 }, FLOT_FAILURE_FAIL_DEPLOYMENT, 0 },
+};
+
+static void
+test_strategy_handles_failures (void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < sizeof s_failure_cases / sizeof s_failure_cases [0]; i++) {
+        const failure_case_t *c = &s_failure_cases [i];
+        print_message ("case: %s\n", c->name);
+        int64_t delay = -1;
+        assert_int_equal (flot_strategy_handle_failure (&c->failure, &delay), c->action);
+        assert_int_equal (delay, c->delay_ms);
+    }
+}
+
+static void
+test_strategy_pauses_and_promotes (void **state)
+{
+    (void) state;
+    int64_t wait;
+    assert_int_equal (flot_strategy_should_promote (1000, 400, false, &wait), FLOT_PROMOTE_WAIT);
+    assert_int_equal (wait, 600);
+    assert_int_equal (flot_strategy_should_promote (1000, 1000, false, &wait), FLOT_PROMOTE_NOW);
+    assert_int_equal (flot_strategy_should_promote (1000, 10, true, &wait), FLOT_PROMOTE_NOW);
+    assert_int_equal (flot_strategy_should_promote (-1, 999999, false, &wait),
+                      FLOT_PROMOTE_WAIT_FOR_PERSON);
+    assert_int_equal (flot_strategy_should_promote (-1, 0, true, &wait), FLOT_PROMOTE_NOW);
+    assert_int_equal (flot_strategy_progress (0, 0), 100);
+    assert_int_equal (flot_strategy_progress (8, 2), 25);
+    assert_int_equal (flot_strategy_progress (3, 3), 100);
+}
+
+typedef struct {
+    zactor_t *broker;
+    zactor_t *strategy;
+    flot_client_t *client;
+} world_t;
+
+static int
+s_setup (void **state)
+{
+    world_t *world = calloc (1, sizeof *world);
+    //  A new endpoint each time: a closed inproc endpoint is freed later.
+    static int generation = 0;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://test-strategy-%d", ++generation);
+    const char *endpoints [] = { endpoint, NULL };
+    flot_broker_config_t config = { .endpoints = endpoints };
+    world->broker = zactor_new (flot_broker_actor, &config);
+    char *status = zstr_recv (world->broker);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    flot_actor_config_t actor = { .endpoint = endpoint };
+    world->strategy = flot_actor_thread (&flot_strategy_actor, &actor);
+    world->client = flot_client_new (endpoint);
+    for (int i = 0; i < 100; i++) {
+        zframe_t *body = NULL;
+        flot_err_t err;
+        if (flot_client_call (world->client, "strategy", NULL, "ListStrategies", NULL, 0,
+                              200, &body, &err) == 0) {
+            zframe_destroy (&body);
+            break;
+        }
+        zclock_sleep (20);
+    }
+    *state = world;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    world_t *world = *state;
+    flot_client_destroy (&world->client);
+    zactor_destroy (&world->strategy);
+    zactor_destroy (&world->broker);
+    free (world);
+    return 0;
+}
+
+//  Calls strategy with a JSON body; returns the reply as a JSON value or
+//  NULL with err.
+static json_t *
+s_call (world_t *world, const char *command, json_t *request, flot_err_t *err)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    flot_json_pack (&pk, request);
+    json_decref (request);
+    zframe_t *body = NULL;
+    int rc = flot_client_call (world->client, "strategy", NULL, command, sbuf.data,
+                               sbuf.size, 5000, &body, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
+        return NULL;
+    flot_body_t *decoded = flot_body_decode (zframe_data (body), zframe_size (body), err);
+    zframe_destroy (&body);
+    json_t *reply = flot_json_from_msgpack (flot_body_root (decoded));
+    flot_body_destroy (&decoded);
+    return reply;
+}
+
+static const char *s_good =
+    "apiVersion: flotilla/v1\nkind: Deployment\nname: web\n"
+    "workload: {name: web, version: \"2\"}\n"
+    "targets: [{name: a}, {name: b, dependsOn: [a]}]\n"
+    "strategy: {canary: {steps: [setWeight: 50, pause: {}]}}\n"
+    "hook: {command: ./hook.sh}\n";
+
+static void
+test_strategy_actor_generates_steps (void **state)
+{
+    flot_err_t err;
+    json_t *reply = s_call (*state, "GenerateSteps",
+                            json_pack ("{s:s, s:s}", "spec", s_good, "file", "web.yaml"), &err);
+    assert_non_null (reply);
+    assert_string_equal (json_string_value (json_object_get (reply, "deployment")), "web");
+    assert_string_equal (json_string_value (json_object_get (reply, "strategy")), "canary");
+    json_t *plan = json_object_get (reply, "plan");
+    json_t *order = json_object_get (plan, "order");
+    assert_string_equal (json_string_value (json_array_get (order, 0)), "a");
+    json_t *steps = json_object_get (json_array_get (json_object_get (plan, "targets"), 1), "steps");
+    assert_int_equal (json_array_size (steps), 3);     //  50, pause, 100
+    json_t *pause = json_array_get (steps, 1);
+    assert_string_equal (json_string_value (json_object_get (pause, "id")), "b/2");
+    assert_string_equal (json_string_value (json_object_get (pause, "type")), "pause");
+    assert_int_equal (json_integer_value (json_object_get (pause, "duration_ms")), -1);
+    json_t *rollback = json_object_get (json_object_get (reply, "rollback"), "order");
+    assert_string_equal (json_string_value (json_array_get (rollback, 0)), "b");
+    json_decref (reply);
+}
+
+static void
+test_strategy_actor_validates (void **state)
+{
+    flot_err_t err;
+    json_t *reply = s_call (*state, "Validate", json_pack ("{s:s, s:s}", "spec",
+        "apiVersion: flotilla/v1\nkind: Deployment\nname: web\n"
+        "workload: {name: web}\ntargets: [{name: a, dependsOn: [a]}]\n", "file", "w.yaml"), &err);
+    assert_non_null (reply);
+    assert_false (json_is_true (json_object_get (reply, "valid")));
+    json_t *errors = json_object_get (reply, "errors");
+    assert_true (json_array_size (errors) >= 3);
+    assert_non_null (strstr (json_string_value (json_array_get (errors, 0)), "w.yaml:4: workload.version"));
+    json_decref (reply);
+    reply = s_call (*state, "Validate", json_pack ("{s:s}", "spec", s_good), &err);
+    assert_true (json_is_true (json_object_get (reply, "valid")));
+    json_decref (reply);
+    //  GenerateSteps refuses what Validate refuses, naming the first error.
+    assert_null (s_call (*state, "GenerateSteps", json_pack ("{s:s}", "spec", "kind: Job\n"), &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_non_null (strstr (err.message, "spec:1:"));
+}
+
+static void
+test_strategy_actor_refuses_bad_bodies (void **state)
+{
+    flot_err_t err;
+    assert_null (s_call (*state, "GenerateSteps", json_pack ("{s:i}", "spec", 7), &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_non_null (strstr (err.message, "field 'spec'"));
+    assert_null (s_call (*state, "HandleFailure", json_pack ("{s:i, s:i, s:s, s:i}", "attempt", 1,
+                         "retries", 0, "on_failure", "explode", "failed_targets", 1), &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_non_null (strstr (err.message, "'explode'"));
+    assert_null (s_call (*state, "CalculateProgress", json_pack ("{s:i, s:i}", "steps_total", 2,
+                         "steps_done", 3), &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    json_t *reply = s_call (*state, "HandleFailure", json_pack ("{s:i, s:i, s:i, s:s, s:i, s:i}",
+        "attempt", 2, "retries", 0, "backoff_ms", 10, "on_failure", "continue",
+        "failed_targets", 1, "max_failures", 1), &err);
+    assert_string_equal (json_string_value (json_object_get (reply, "action")), "continue");
+    json_decref (reply);
+}
+
+int
+main (void)
+{
+    flot_log_set_level (FLOT_LOG_WARN);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_strategy_handles_failures),
+        cmocka_unit_test (test_strategy_pauses_and_promotes),
+        cmocka_unit_test_setup_teardown (test_strategy_actor_generates_steps, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_strategy_actor_validates, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_strategy_actor_refuses_bad_bodies, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
