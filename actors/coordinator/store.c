@@ -1,0 +1,366 @@
+/*  store.c - the coordinator's durable store, on SQLite in WAL mode.
+
+    Three tables: deployments (one row each, with the spec's text, so a
+    restarted coordinator can plan it again), steps (one row per step of
+    each deployment, keyed by its stable id) and outbox (events written in
+    the same transaction as the change they describe, removed once the
+    events actor has them). Statements are prepared once. Only the
+    coordinator's thread uses a store.
+*/
+#include "flotilla/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION "1"
+
+static const char *s_schema =
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA synchronous = NORMAL;"
+    "CREATE TABLE IF NOT EXISTS meta ("
+    "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS deployments ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL, spec TEXT NOT NULL,"
+    "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER NOT NULL, progress_ms INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS steps ("
+    "  deployment TEXT NOT NULL, step_id TEXT NOT NULL, target TEXT NOT NULL,"
+    "  idx INTEGER NOT NULL, type TEXT NOT NULL, state TEXT NOT NULL,"
+    "  attempt INTEGER NOT NULL, started_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL,"
+    "  PRIMARY KEY (deployment, step_id));"
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES ('schema', '" SCHEMA_VERSION "');"
+    "INSERT OR IGNORE INTO meta VALUES ('next_id', '1');";
+
+enum {
+    Q_NEXT_ID, Q_BUMP_ID, Q_PUT_DEPLOYMENT, Q_GET_DEPLOYMENT, Q_ALL_DEPLOYMENTS,
+    Q_OPEN_DEPLOYMENTS, Q_PUT_STEP, Q_STEPS, Q_OUTBOX_ADD, Q_OUTBOX_FIRST,
+    Q_OUTBOX_REMOVE, Q_SCHEMA, Q_COUNT
+};
+
+static const char *s_queries [Q_COUNT] = {
+    [Q_NEXT_ID] = "SELECT value FROM meta WHERE key = 'next_id'",
+    [Q_BUMP_ID] = "UPDATE meta SET value = CAST (value AS INTEGER) + 1 WHERE key = 'next_id'",
+    [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_GET_DEPLOYMENT] = "SELECT * FROM deployments WHERE id = ?",
+    [Q_ALL_DEPLOYMENTS] = "SELECT * FROM deployments ORDER BY created_ms, id",
+    [Q_OPEN_DEPLOYMENTS] = "SELECT * FROM deployments WHERE finished_ms = 0 ORDER BY created_ms, id",
+    [Q_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_STEPS] = "SELECT * FROM steps WHERE deployment = ? ORDER BY target, idx",
+    [Q_OUTBOX_ADD] = "INSERT INTO outbox (body) VALUES (?)",
+    [Q_OUTBOX_FIRST] = "SELECT id, body FROM outbox ORDER BY id LIMIT 1",
+    [Q_OUTBOX_REMOVE] = "DELETE FROM outbox WHERE id = ?",
+    [Q_SCHEMA] = "SELECT value FROM meta WHERE key = 'schema'",
+};
+
+struct _flot_store_t {
+    sqlite3 *db;
+    sqlite3_stmt *q [Q_COUNT];
+    char error [256];
+};
+
+static int
+s_fail (flot_store_t *self, const char *what)
+{
+    snprintf (self->error, sizeof self->error, "%s: %s", what, sqlite3_errmsg (self->db));
+    return -1;
+}
+
+//  Runs a prepared statement that returns no rows. Returns 0 or -1.
+static int
+s_step_done (flot_store_t *self, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return rc == SQLITE_DONE ? 0 : s_fail (self, what);
+}
+
+flot_store_t *
+flot_store_open (const char *path, flot_err_t *err)
+{
+    flot_store_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                        | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        flot_err_set (err, FLOT_E_INTERNAL, "cannot open the store %s: %s", path,
+                      self->db ? sqlite3_errmsg (self->db) : "out of memory");
+        flot_store_destroy (&self);
+        return NULL;
+    }
+    sqlite3_busy_timeout (self->db, 5000);
+    char *message = NULL;
+    if (sqlite3_exec (self->db, s_schema, NULL, NULL, &message) != SQLITE_OK) {
+        flot_err_set (err, FLOT_E_INTERNAL, "cannot set up the store %s: %s", path,
+                      message ? message : "unknown error");
+        sqlite3_free (message);
+        flot_store_destroy (&self);
+        return NULL;
+    }
+    for (int i = 0; i < Q_COUNT; i++)
+        if (sqlite3_prepare_v2 (self->db, s_queries [i], -1, &self->q [i], NULL) != SQLITE_OK) {
+            flot_err_set (err, FLOT_E_INTERNAL, "the store %s is not one of ours: %s",
+                          path, sqlite3_errmsg (self->db));
+            flot_store_destroy (&self);
+            return NULL;
+        }
+    sqlite3_stmt *schema = self->q [Q_SCHEMA];
+    bool ours = sqlite3_step (schema) == SQLITE_ROW
+             && strcmp ((const char *) sqlite3_column_text (schema, 0), SCHEMA_VERSION) == 0;
+    sqlite3_reset (schema);
+    if (!ours) {
+        flot_err_set (err, FLOT_E_INTERNAL, "the store %s has another schema version "
+                      "(expected %s)", path, SCHEMA_VERSION);
+        flot_store_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+flot_store_destroy (flot_store_t **self_p)
+{
+    flot_store_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize (self->q [i]);
+    sqlite3_close (self->db);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+flot_store_error (flot_store_t *self)
+{
+    return self->error;
+}
+
+static int
+s_exec (flot_store_t *self, const char *sql)
+{
+    return sqlite3_exec (self->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : s_fail (self, sql);
+}
+
+int flot_store_begin (flot_store_t *self) { return s_exec (self, "BEGIN IMMEDIATE"); }
+int flot_store_commit (flot_store_t *self) { return s_exec (self, "COMMIT"); }
+int flot_store_rollback (flot_store_t *self) { return s_exec (self, "ROLLBACK"); }
+
+int
+flot_store_new_id (flot_store_t *self, const char *name, char *id, size_t size)
+{
+    sqlite3_stmt *next = self->q [Q_NEXT_ID];
+    if (sqlite3_step (next) != SQLITE_ROW) {
+        sqlite3_reset (next);
+        return s_fail (self, "reading the next id");
+    }
+    long long n = sqlite3_column_int64 (next, 0);
+    sqlite3_reset (next);
+    if (s_step_done (self, self->q [Q_BUMP_ID], "counting ids"))
+        return -1;
+    snprintf (id, size, "%s-%lld", name, n);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Deployments
+
+static char *
+s_text (sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text (stmt, column);
+    return strdup (text ? (const char *) text : "");
+}
+
+static void
+s_copy (char *buffer, size_t size, sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text (stmt, column);
+    snprintf (buffer, size, "%s", text ? (const char *) text : "");
+}
+
+static void
+s_deployment_read (sqlite3_stmt *stmt, flot_deployment_row_t *row)
+{
+    memset (row, 0, sizeof *row);
+    s_copy (row->id, sizeof row->id, stmt, 0);
+    s_copy (row->name, sizeof row->name, stmt, 1);
+    row->file = s_text (stmt, 2);
+    row->spec = s_text (stmt, 3);
+    s_copy (row->state, sizeof row->state, stmt, 4);
+    row->paused = sqlite3_column_int (stmt, 5) != 0;
+    s_copy (row->promote, sizeof row->promote, stmt, 6);
+    row->created_ms = sqlite3_column_int64 (stmt, 7);
+    row->updated_ms = sqlite3_column_int64 (stmt, 8);
+    row->finished_ms = sqlite3_column_int64 (stmt, 9);
+    row->progress_ms = sqlite3_column_int64 (stmt, 10);
+    row->last_error = s_text (stmt, 11);
+}
+
+void
+flot_deployment_row_clear (flot_deployment_row_t *row)
+{
+    free (row->file);
+    free (row->spec);
+    free (row->last_error);
+    row->file = row->spec = row->last_error = NULL;
+}
+
+int
+flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row)
+{
+    sqlite3_stmt *q = self->q [Q_PUT_DEPLOYMENT];
+    sqlite3_bind_text (q, 1, row->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 2, row->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 3, row->file ? row->file : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 4, row->spec ? row->spec : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 5, row->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int (q, 6, row->paused);
+    sqlite3_bind_text (q, 7, row->promote, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (q, 8, row->created_ms);
+    sqlite3_bind_int64 (q, 9, row->updated_ms);
+    sqlite3_bind_int64 (q, 10, row->finished_ms);
+    sqlite3_bind_int64 (q, 11, row->progress_ms);
+    sqlite3_bind_text (q, 12, row->last_error ? row->last_error : "", -1, SQLITE_STATIC);
+    return s_step_done (self, q, "writing a deployment");
+}
+
+int
+flot_store_get_deployment (flot_store_t *self, const char *id, flot_deployment_row_t *row)
+{
+    sqlite3_stmt *q = self->q [Q_GET_DEPLOYMENT];
+    sqlite3_bind_text (q, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (q);
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        s_deployment_read (q, row);
+        found = 1;
+    }
+    else
+    if (rc != SQLITE_DONE)
+        found = s_fail (self, "reading a deployment");
+    sqlite3_reset (q);
+    sqlite3_clear_bindings (q);
+    return found;
+}
+
+int
+flot_store_each_deployment (flot_store_t *self, bool unfinished,
+                            flot_store_deployment_fn *fn, void *arg)
+{
+    sqlite3_stmt *q = self->q [unfinished ? Q_OPEN_DEPLOYMENTS : Q_ALL_DEPLOYMENTS];
+    int rc;
+    while ((rc = sqlite3_step (q)) == SQLITE_ROW) {
+        flot_deployment_row_t row;
+        s_deployment_read (q, &row);
+        int stop = fn (&row, arg);
+        flot_deployment_row_clear (&row);
+        if (stop)
+            break;
+    }
+    int result = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : s_fail (self, "listing deployments");
+    sqlite3_reset (q);
+    return result;
+}
+
+//  --------------------------------------------------------------------------
+//  Steps
+
+int
+flot_store_put_step (flot_store_t *self, const char *deployment, const flot_step_row_t *row)
+{
+    sqlite3_stmt *q = self->q [Q_PUT_STEP];
+    sqlite3_bind_text (q, 1, deployment, -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 2, row->step_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 3, row->target, -1, SQLITE_STATIC);
+    sqlite3_bind_int (q, 4, row->index);
+    sqlite3_bind_text (q, 5, row->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 6, row->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int (q, 7, row->attempt);
+    sqlite3_bind_int64 (q, 8, row->started_ms);
+    sqlite3_bind_int64 (q, 9, row->finished_ms);
+    sqlite3_bind_text (q, 10, row->output ? row->output : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 11, row->error ? row->error : "", -1, SQLITE_STATIC);
+    return s_step_done (self, q, "writing a step");
+}
+
+int
+flot_store_each_step (flot_store_t *self, const char *deployment,
+                      flot_store_step_fn *fn, void *arg)
+{
+    sqlite3_stmt *q = self->q [Q_STEPS];
+    sqlite3_bind_text (q, 1, deployment, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step (q)) == SQLITE_ROW) {
+        flot_step_row_t row;
+        memset (&row, 0, sizeof row);
+        s_copy (row.step_id, sizeof row.step_id, q, 1);
+        s_copy (row.target, sizeof row.target, q, 2);
+        row.index = sqlite3_column_int (q, 3);
+        s_copy (row.type, sizeof row.type, q, 4);
+        s_copy (row.state, sizeof row.state, q, 5);
+        row.attempt = sqlite3_column_int (q, 6);
+        row.started_ms = sqlite3_column_int64 (q, 7);
+        row.finished_ms = sqlite3_column_int64 (q, 8);
+        row.output = s_text (q, 9);
+        row.error = s_text (q, 10);
+        int stop = fn (&row, arg);
+        free (row.output);
+        free (row.error);
+        if (stop)
+            break;
+    }
+    int result = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : s_fail (self, "listing steps");
+    sqlite3_reset (q);
+    sqlite3_clear_bindings (q);
+    return result;
+}
+
+//  --------------------------------------------------------------------------
+//  Outbox
+
+int
+flot_store_outbox_add (flot_store_t *self, const void *body, size_t size)
+{
+    sqlite3_stmt *q = self->q [Q_OUTBOX_ADD];
+    sqlite3_bind_blob (q, 1, body, (int) size, SQLITE_STATIC);
+    return s_step_done (self, q, "queueing an event");
+}
+
+int
+flot_store_outbox_first (flot_store_t *self, int64_t *id, void **body, size_t *size)
+{
+    sqlite3_stmt *q = self->q [Q_OUTBOX_FIRST];
+    int rc = sqlite3_step (q);
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64 (q, 0);
+        *size = (size_t) sqlite3_column_bytes (q, 1);
+        *body = malloc (*size ? *size : 1);
+        if (*size)
+            memcpy (*body, sqlite3_column_blob (q, 1), *size);
+        found = 1;
+    }
+    else
+    if (rc != SQLITE_DONE)
+        found = s_fail (self, "reading the outbox");
+    sqlite3_reset (q);
+    return found;
+}
+
+int
+flot_store_outbox_remove (flot_store_t *self, int64_t id)
+{
+    sqlite3_stmt *q = self->q [Q_OUTBOX_REMOVE];
+    sqlite3_bind_int64 (q, 1, id);
+    return s_step_done (self, q, "removing an event from the outbox");
+}

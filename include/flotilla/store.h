@@ -1,0 +1,122 @@
+/*  flotilla/store.h - the coordinator's durable store (SQLite, WAL).
+
+    Every deployment, every step's state and every event the coordinator
+    will publish is written here before the coordinator acts on it, so that
+    a coordinator killed at any point resumes where it was: unfinished
+    deployments are loaded again, finished steps are not run again, and an
+    interrupted step is run again under the same step id. Events wait in an
+    outbox until the events actor has taken them.
+*/
+#ifndef FLOTILLA_STORE_H_INCLUDED
+#define FLOTILLA_STORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flotilla/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _flot_store_t flot_store_t;
+
+#define FLOT_STORE_ID_MAX 96
+
+typedef struct {
+    char id [FLOT_STORE_ID_MAX];
+    char name [FLOT_MAX_NAME + 1];
+    char *file;                 //  where the spec came from (for messages)
+    char *spec;                 //  the spec's text
+    char state [24];            //  running, paused, completed, failed, ...
+    bool paused;                //  an operator's pause, in any running state
+    char promote [8];           //  "", "step" or "full": a promote not yet used
+    int64_t created_ms;         //  unix ms
+    int64_t updated_ms;
+    int64_t finished_ms;        //  0 while unfinished
+    int64_t progress_ms;        //  last progress, for the progress deadline
+    char *last_error;
+} flot_deployment_row_t;
+
+typedef struct {
+    char step_id [FLOT_STORE_ID_MAX];
+    char target [FLOT_MAX_KEY + 1];
+    int index;
+    char type [24];
+    char state [16];            //  pending, running, succeeded, failed, skipped
+    int attempt;
+    int64_t started_ms;
+    int64_t finished_ms;
+    char *output;
+    char *error;
+} flot_step_row_t;
+
+//  Open (creating if needed) the store at path. Returns NULL with err.
+flot_store_t *
+    flot_store_open (const char *path, flot_err_t *err);
+
+void
+    flot_store_destroy (flot_store_t **self_p);
+
+//  Transactions: group writes that must land together. Each returns 0 or -1.
+int flot_store_begin (flot_store_t *self);
+int flot_store_commit (flot_store_t *self);
+int flot_store_rollback (flot_store_t *self);
+
+//  The last error's sentence.
+const char *
+    flot_store_error (flot_store_t *self);
+
+//  A new deployment id: "<name>-<n>", n counting up forever in this store.
+int
+    flot_store_new_id (flot_store_t *self, const char *name, char *id, size_t size);
+
+//  Insert or replace a deployment's row.
+int
+    flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row);
+
+//  Load a deployment by id. Returns 1 if found, 0 if not, -1 on error.
+int
+    flot_store_get_deployment (flot_store_t *self, const char *id,
+                               flot_deployment_row_t *row);
+
+//  Free the strings a row holds.
+void
+    flot_deployment_row_clear (flot_deployment_row_t *row);
+
+//  Call fn for each deployment (unfinished only, if unfinished), oldest
+//  first. Stops early if fn returns non-zero. Returns 0 or -1.
+typedef int (flot_store_deployment_fn) (const flot_deployment_row_t *row, void *arg);
+int
+    flot_store_each_deployment (flot_store_t *self, bool unfinished,
+                                flot_store_deployment_fn *fn, void *arg);
+
+//  Insert or replace a step's row.
+int
+    flot_store_put_step (flot_store_t *self, const char *deployment,
+                         const flot_step_row_t *row);
+
+//  Call fn for each step of a deployment, in (target, index) order.
+typedef int (flot_store_step_fn) (const flot_step_row_t *row, void *arg);
+int
+    flot_store_each_step (flot_store_t *self, const char *deployment,
+                          flot_store_step_fn *fn, void *arg);
+
+//  The outbox: event bodies (msgpack) waiting to be published, in order.
+int
+    flot_store_outbox_add (flot_store_t *self, const void *body, size_t size);
+
+//  The oldest waiting event: returns 1 with its id and a copy of its body
+//  (caller frees), 0 if none, -1 on error.
+int
+    flot_store_outbox_first (flot_store_t *self, int64_t *id, void **body, size_t *size);
+
+int
+    flot_store_outbox_remove (flot_store_t *self, int64_t id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
