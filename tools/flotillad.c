@@ -8,6 +8,7 @@
 */
 #include "flotilla/actor.h"
 #include "flotilla/broker.h"
+#include "flotilla/coordinator.h"
 #include "flotilla/echo.h"
 #include "flotilla/events.h"
 #include "flotilla/executor.h"
@@ -26,6 +27,7 @@ static const struct {
     bool embedded;              //  started by default in the embedded mode
 } s_actors [] = {
     { "events", &flot_events_actor, true },
+    { "coordinator", &flot_coordinator_actor, true },
     { "strategy", &flot_strategy_actor, true },
     { "executor", &flot_executor_actor, true },
     { "echo", &flot_echo_actor, false },
@@ -41,6 +43,7 @@ typedef struct {
     const char *instance;
     const char *keys;
     const char *capacity;
+    const char *store;
     int heartbeat_ms;
     int liveness;
     bool broker_only;
@@ -84,6 +87,8 @@ s_usage (FILE *out)
 "                         (default tcp://127.0.0.1:5556)\n"
 "      --events-public EP the event endpoint told to subscribers, if not the bound one\n"
 "      --events-capacity N  events kept for replay (default 10000)\n"
+"  -s, --store PATH       the coordinator's database (default ./flotilla.db):\n"
+"                         deployments survive a restart through it\n"
 "      --instance NAME    instance name the actors register with\n"
 "      --keys LIST        routing keys the actors claim, comma-separated\n"
 "      --heartbeat MS     heartbeat interval (default %d)\n"
@@ -169,6 +174,7 @@ s_run (const options_t *opts)
     if (opts->events_public)
         zhash_insert (actor_options, "pub-public", (void *) opts->events_public);
     zhash_insert (actor_options, "capacity", (void *) opts->capacity);
+    zhash_insert (actor_options, "store", (void *) opts->store);
 
     zlist_t *running = zlist_new ();
     zactor_t *broker = NULL;
@@ -220,6 +226,7 @@ main (int argc, char *argv [])
         .bind = "tcp://127.0.0.1:5555",
         .events_bind = FLOT_EVENTS_ENDPOINT,
         .capacity = "10000",
+        .store = "flotilla.db",
     };
     int verbosity = FLOT_LOG_NOTICE;
     static const struct option longopts [] = {
@@ -229,6 +236,7 @@ main (int argc, char *argv [])
         { "events-bind", required_argument, NULL, 'e' },
         { "events-public", required_argument, NULL, 'P' },
         { "events-capacity", required_argument, NULL, 'C' },
+        { "store", required_argument, NULL, 's' },
         { "instance", required_argument, NULL, 'I' },
         { "keys", required_argument, NULL, 'K' },
         { "heartbeat", required_argument, NULL, 'H' },
@@ -241,7 +249,7 @@ main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     int c;
-    while ((c = getopt_long (argc, argv, "b:c:a:e:vqhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "b:c:a:e:s:vqhV", longopts, NULL)) != -1) {
         switch (c) {
             case 'b': opts.bind = optarg; break;
             case 'c': opts.connect = optarg; break;
@@ -254,6 +262,7 @@ main (int argc, char *argv [])
                 opts.capacity = optarg;
                 break;
             case 'I': opts.instance = optarg; break;
+            case 's': opts.store = optarg; break;
             case 'K': opts.keys = optarg; break;
             case 'H':
                 if ((opts.heartbeat_ms = s_parse_int (optarg, 10, 600000, "--heartbeat")) < 0)

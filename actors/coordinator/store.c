@@ -23,6 +23,7 @@ static const char *s_schema =
     "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS deployments ("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL, spec TEXT NOT NULL,"
+    "  cwd TEXT NOT NULL,"
     "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
     "  finished_ms INTEGER NOT NULL, progress_ms INTEGER NOT NULL,"
@@ -47,7 +48,7 @@ enum {
 static const char *s_queries [Q_COUNT] = {
     [Q_NEXT_ID] = "SELECT value FROM meta WHERE key = 'next_id'",
     [Q_BUMP_ID] = "UPDATE meta SET value = CAST (value AS INTEGER) + 1 WHERE key = 'next_id'",
-    [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [Q_GET_DEPLOYMENT] = "SELECT * FROM deployments WHERE id = ?",
     [Q_ALL_DEPLOYMENTS] = "SELECT * FROM deployments ORDER BY created_ms, id",
     [Q_OPEN_DEPLOYMENTS] = "SELECT * FROM deployments WHERE finished_ms = 0 ORDER BY created_ms, id",
@@ -196,14 +197,15 @@ s_deployment_read (sqlite3_stmt *stmt, flot_deployment_row_t *row)
     s_copy (row->name, sizeof row->name, stmt, 1);
     row->file = s_text (stmt, 2);
     row->spec = s_text (stmt, 3);
-    s_copy (row->state, sizeof row->state, stmt, 4);
-    row->paused = sqlite3_column_int (stmt, 5) != 0;
-    s_copy (row->promote, sizeof row->promote, stmt, 6);
-    row->created_ms = sqlite3_column_int64 (stmt, 7);
-    row->updated_ms = sqlite3_column_int64 (stmt, 8);
-    row->finished_ms = sqlite3_column_int64 (stmt, 9);
-    row->progress_ms = sqlite3_column_int64 (stmt, 10);
-    row->last_error = s_text (stmt, 11);
+    row->cwd = s_text (stmt, 4);
+    s_copy (row->state, sizeof row->state, stmt, 5);
+    row->paused = sqlite3_column_int (stmt, 6) != 0;
+    s_copy (row->promote, sizeof row->promote, stmt, 7);
+    row->created_ms = sqlite3_column_int64 (stmt, 8);
+    row->updated_ms = sqlite3_column_int64 (stmt, 9);
+    row->finished_ms = sqlite3_column_int64 (stmt, 10);
+    row->progress_ms = sqlite3_column_int64 (stmt, 11);
+    row->last_error = s_text (stmt, 12);
 }
 
 void
@@ -211,8 +213,9 @@ flot_deployment_row_clear (flot_deployment_row_t *row)
 {
     free (row->file);
     free (row->spec);
+    free (row->cwd);
     free (row->last_error);
-    row->file = row->spec = row->last_error = NULL;
+    row->file = row->spec = row->cwd = row->last_error = NULL;
 }
 
 int
@@ -223,14 +226,15 @@ flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row)
     sqlite3_bind_text (q, 2, row->name, -1, SQLITE_STATIC);
     sqlite3_bind_text (q, 3, row->file ? row->file : "", -1, SQLITE_STATIC);
     sqlite3_bind_text (q, 4, row->spec ? row->spec : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text (q, 5, row->state, -1, SQLITE_STATIC);
-    sqlite3_bind_int (q, 6, row->paused);
-    sqlite3_bind_text (q, 7, row->promote, -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (q, 8, row->created_ms);
-    sqlite3_bind_int64 (q, 9, row->updated_ms);
-    sqlite3_bind_int64 (q, 10, row->finished_ms);
-    sqlite3_bind_int64 (q, 11, row->progress_ms);
-    sqlite3_bind_text (q, 12, row->last_error ? row->last_error : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 5, row->cwd ? row->cwd : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 6, row->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int (q, 7, row->paused);
+    sqlite3_bind_text (q, 8, row->promote, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (q, 9, row->created_ms);
+    sqlite3_bind_int64 (q, 10, row->updated_ms);
+    sqlite3_bind_int64 (q, 11, row->finished_ms);
+    sqlite3_bind_int64 (q, 12, row->progress_ms);
+    sqlite3_bind_text (q, 13, row->last_error ? row->last_error : "", -1, SQLITE_STATIC);
     return s_step_done (self, q, "writing a deployment");
 }
 

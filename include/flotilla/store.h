@@ -29,6 +29,7 @@ typedef struct {
     char name [FLOT_MAX_NAME + 1];
     char *file;                 //  where the spec came from (for messages)
     char *spec;                 //  the spec's text
+    char *cwd;                  //  where its hooks run
     char state [24];            //  running, paused, completed, failed, ...
     bool paused;                //  an operator's pause, in any running state
     char promote [8];           //  "", "step" or "full": a promote not yet used

@@ -1,0 +1,1510 @@
+/*  coordinator.c - the coordinator actor (service "coordinator").
+
+    Owns the deployments: for each, the spec and its plan, the state of every
+    target and step, and the durable record of all of it (store.c). A
+    deployment runs targets in dependency order, at most maxConcurrency at
+    once, each through its steps: hooks go to the executor service (routed
+    by target), pauses and soaks are timers, a pause without a duration
+    waits for a promote. Failures go through the strategy's failure rule
+    (retries with backoff, then the policy); a deployment that fails or is
+    aborted is rolled back, in reverse dependency order. Every change is
+    written to the store, with its event in the outbox, before it is acted
+    on; the outbox is published through the events service in order. On
+    start, unfinished deployments are loaded and go on: finished steps are
+    not run again, and an interrupted step runs again under its step id.
+*/
+#include "flotilla/coordinator.h"
+#include "flotilla/log.h"
+#include "flotilla/plan.h"
+#include "flotilla/store.h"
+#include "flotilla/strategy.h"
+
+#define WHO "coordinator"
+#define HOOK_MARGIN_MS 5000
+#define OUTBOX_RETRY_MS 500
+
+enum { DS_RUNNING, DS_COMPLETED, DS_FAILED, DS_ABORTED, DS_ROLLING_BACK,
+       DS_ROLLED_BACK, DS_ROLLBACK_FAILED, DS_COUNT };
+static const char *s_dstates [DS_COUNT] = {
+    "running", "completed", "failed", "aborted", "rolling_back", "rolled_back",
+    "rollback_failed"
+};
+
+enum { TS_PENDING, TS_RUNNING, TS_WAITING, TS_DONE, TS_FAILED, TS_HELD, TS_ROLLED_BACK };
+static const char *s_tstates [] = {
+    "pending", "running", "waiting", "done", "failed", "held", "rolled_back"
+};
+
+enum { SS_PENDING, SS_RUNNING, SS_SUCCEEDED, SS_FAILED, SS_SKIPPED, SS_COUNT };
+static const char *s_sstates [SS_COUNT] = {
+    "pending", "running", "succeeded", "failed", "skipped"
+};
+
+typedef struct _coordinator_t coordinator_t;
+typedef struct _deployment_t deployment_t;
+
+//  The runtime of one step, forward or rollback.
+typedef struct {
+    int state;
+    int attempt;
+    int64_t started_ms;         //  unix ms, 0 if never
+    int64_t finished_ms;
+    uint64_t call;              //  the executor call in flight, 0 if none
+    int timer;                  //  a pause, soak, delay or backoff; -1 if none
+} step_rt_t;
+
+struct _deployment_t {
+    coordinator_t *owner;
+    char id [FLOT_STORE_ID_MAX];
+    char *text;
+    char *file;
+    char cwd [1024];
+    flot_spec_t *spec;
+    flot_plan_t *plan;
+    flot_plan_t *back;          //  the rollback plan, once rolling back
+    step_rt_t *steps;
+    step_rt_t *back_steps;
+    int *tstate;
+    size_t *cursor;             //  per target: its current step (absolute index)
+    int *deps_left;             //  per target: dependencies not done
+    size_t *rev_first;          //  dependents of t: rev [rev_first [t] .. rev_first [t+1])
+    int *rev;
+    int *wave_left;             //  per wave: targets not done
+    int waves_done;             //  leading waves wholly done
+    size_t in_progress;
+    size_t steps_done;
+    int failed_targets;
+    int hooks_in_flight;
+    int state;
+    bool paused;
+    bool promote_full;
+    bool aborted;
+    int64_t created_ms, updated_ms, finished_ms, progress_ms;
+    char last_error [512];
+};
+
+struct _coordinator_t {
+    flot_actor_t *actor;
+    flot_store_t *store;
+    zhashx_t *deployments;      //  id -> deployment_t
+    bool publishing;            //  an outbox event is with the events service
+    int64_t publishing_id;
+    int retry_timer;
+    int txn_depth;
+};
+
+static void s_advance (deployment_t *dep);
+static void s_step_start (deployment_t *dep, size_t s, bool back);
+
+//  --------------------------------------------------------------------------
+//  Store and events
+
+static int64_t
+s_now (void)
+{
+    return zclock_time ();
+}
+
+static void
+s_begin (coordinator_t *self)
+{
+    if (self->txn_depth++ == 0 && flot_store_begin (self->store))
+        flot_error (WHO, "%s", flot_store_error (self->store));
+}
+
+static void
+s_commit (coordinator_t *self)
+{
+    assert (self->txn_depth > 0);
+    if (--self->txn_depth == 0 && flot_store_commit (self->store))
+        flot_error (WHO, "%s", flot_store_error (self->store));
+}
+
+static const char *
+s_state_name (const deployment_t *dep)
+{
+    return s_dstates [dep->state];
+}
+
+static void
+s_save_deployment (deployment_t *dep)
+{
+    dep->updated_ms = s_now ();
+    flot_deployment_row_t row = {
+        .file = dep->file, .spec = dep->text, .cwd = dep->cwd, .paused = dep->paused,
+        .created_ms = dep->created_ms, .updated_ms = dep->updated_ms,
+        .finished_ms = dep->finished_ms, .progress_ms = dep->progress_ms,
+        .last_error = dep->last_error
+    };
+    snprintf (row.id, sizeof row.id, "%s", dep->id);
+    snprintf (row.name, sizeof row.name, "%s", dep->spec->name);
+    snprintf (row.state, sizeof row.state, "%s", s_state_name (dep));
+    snprintf (row.promote, sizeof row.promote, "%s", dep->promote_full ? "full" : "");
+    if (flot_store_put_deployment (dep->owner->store, &row))
+        flot_error (WHO, "%s", flot_store_error (dep->owner->store));
+}
+
+static void
+s_save_step (deployment_t *dep, size_t s, bool back, const char *output, const char *error)
+{
+    const flot_plan_t *plan = back ? dep->back : dep->plan;
+    const flot_step_t *step = &plan->steps [s];
+    const step_rt_t *rt = back ? &dep->back_steps [s] : &dep->steps [s];
+    flot_step_row_t row = {
+        .index = step->index, .attempt = rt->attempt,
+        .started_ms = rt->started_ms, .finished_ms = rt->finished_ms,
+        .output = (char *) (output ? output : ""), .error = (char *) (error ? error : "")
+    };
+    snprintf (row.step_id, sizeof row.step_id, "%s", step->id);
+    snprintf (row.target, sizeof row.target, "%s", dep->spec->targets [step->target].name);
+    snprintf (row.type, sizeof row.type, "%s", flot_step_type_name (step->type));
+    snprintf (row.state, sizeof row.state, "%s", s_sstates [rt->state]);
+    if (flot_store_put_step (dep->owner->store, dep->id, &row))
+        flot_error (WHO, "%s", flot_store_error (dep->owner->store));
+}
+
+static void s_pump (coordinator_t *self);
+
+static int
+s_on_retry_pump (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coordinator_t *self = arg;
+    self->retry_timer = -1;
+    s_pump (self);
+    return 0;
+}
+
+static void
+s_on_published (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    coordinator_t *self = arg;
+    self->publishing = false;
+    if (answer->kind == FLOT_REPLY) {
+        if (flot_store_outbox_remove (self->store, self->publishing_id))
+            flot_error (WHO, "%s", flot_store_error (self->store));
+        s_pump (self);
+    }
+    else
+    if (self->retry_timer < 0) {
+        //  The events service is not there yet: the event waits, in order.
+        flot_debug (WHO, "events not published: %s", answer->err.message);
+        self->retry_timer = zloop_timer (flot_actor_loop (actor), OUTBOX_RETRY_MS, 1,
+                                         s_on_retry_pump, self);
+    }
+}
+
+//  Sends the oldest waiting event to the events service, one at a time.
+static void
+s_pump (coordinator_t *self)
+{
+    if (self->publishing || self->retry_timer >= 0 || self->txn_depth)
+        return;
+    void *body;
+    size_t size;
+    int found = flot_store_outbox_first (self->store, &self->publishing_id, &body, &size);
+    if (found <= 0)
+        return;
+    self->publishing = flot_actor_call (self->actor, "events", NULL, "Publish", body, size,
+                                        5000, false, s_on_published, self) != 0;
+    free (body);
+    if (!self->publishing && self->retry_timer < 0)
+        self->retry_timer = zloop_timer (flot_actor_loop (self->actor), OUTBOX_RETRY_MS, 1,
+                                         s_on_retry_pump, self);
+}
+
+//  Queue an event (in the current transaction); published after commit.
+static void
+s_event (deployment_t *dep, const char *type, int target, const char *format, ...)
+{
+    char message [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, target >= 0 ? 4 : 3);
+    flot_pack_kv_str (&pk, "type", type);
+    flot_pack_kv_str (&pk, "deployment", dep->id);
+    flot_pack_kv_str (&pk, "message", message);
+    if (target >= 0)
+        flot_pack_kv_str (&pk, "target", dep->spec->targets [target].name);
+    if (flot_store_outbox_add (dep->owner->store, sbuf.data, sbuf.size))
+        flot_error (WHO, "%s", flot_store_error (dep->owner->store));
+    msgpack_sbuffer_destroy (&sbuf);
+    flot_info (WHO, "%s %s: %s", dep->id, type, message);
+}
+
+//  --------------------------------------------------------------------------
+//  Deployments in memory
+
+static void
+s_deployment_destroy (deployment_t **dep_p)
+{
+    deployment_t *dep = *dep_p;
+    if (!dep)
+        return;
+    free (dep->text);
+    free (dep->file);
+    flot_plan_destroy (&dep->plan);
+    flot_plan_destroy (&dep->back);
+    flot_spec_destroy (&dep->spec);
+    free (dep->steps);
+    free (dep->back_steps);
+    free (dep->tstate);
+    free (dep->cursor);
+    free (dep->deps_left);
+    free (dep->rev_first);
+    free (dep->rev);
+    free (dep->wave_left);
+    free (dep);
+    *dep_p = NULL;
+}
+
+static void
+s_deployment_free (void **item_p)
+{
+    s_deployment_destroy ((deployment_t **) item_p);
+}
+
+//  Builds the runtime of a checked spec: its plan, and every target
+//  pending with its dependency counts.
+static deployment_t *
+s_deployment_new (coordinator_t *self, flot_spec_t **spec_p, const char *text,
+                  const char *file, const char *cwd)
+{
+    deployment_t *dep = calloc (1, sizeof *dep);
+    assert (dep);
+    dep->owner = self;
+    dep->spec = *spec_p;
+    *spec_p = NULL;
+    dep->text = strdup (text);
+    dep->file = strdup (file);
+    snprintf (dep->cwd, sizeof dep->cwd, "%s", cwd);
+    dep->plan = flot_plan_generate (dep->spec);
+    assert (dep->plan);
+    size_t n = dep->spec->target_count;
+    dep->steps = calloc (dep->plan->step_count + 1, sizeof (step_rt_t));
+    for (size_t s = 0; s < dep->plan->step_count; s++)
+        dep->steps [s].timer = -1;
+    dep->tstate = calloc (n, sizeof (int));
+    dep->cursor = calloc (n, sizeof (size_t));
+    dep->deps_left = calloc (n, sizeof (int));
+    dep->rev_first = calloc (n + 1, sizeof (size_t));
+    size_t waves = dep->spec->wave_count ? dep->spec->wave_count : 1;
+    dep->wave_left = calloc (waves, sizeof (int));
+    size_t edges = 0;
+    for (size_t t = 0; t < n; t++) {
+        const flot_target_t *target = &dep->spec->targets [t];
+        dep->cursor [t] = dep->plan->first [t];
+        dep->deps_left [t] = (int) target->depends_count;
+        dep->wave_left [target->wave]++;
+        edges += target->depends_count;
+        for (size_t d = 0; d < target->depends_count; d++)
+            dep->rev_first [flot_spec_target_index (dep->spec, target->depends_on [d]) + 1]++;
+    }
+    for (size_t t = 0; t < n; t++)
+        dep->rev_first [t + 1] += dep->rev_first [t];
+    dep->rev = calloc (edges + 1, sizeof (int));
+    size_t *fill = calloc (n, sizeof (size_t));
+    for (size_t t = 0; t < n; t++) {
+        const flot_target_t *target = &dep->spec->targets [t];
+        for (size_t d = 0; d < target->depends_count; d++) {
+            int u = flot_spec_target_index (dep->spec, target->depends_on [d]);
+            dep->rev [dep->rev_first [u] + fill [u]++] = (int) t;
+        }
+    }
+    free (fill);
+    return dep;
+}
+
+//  Target t no longer holds up others (done, or failed under continue).
+static void
+s_target_release (deployment_t *dep, int t)
+{
+    for (size_t e = dep->rev_first [t]; e < dep->rev_first [t + 1]; e++)
+        dep->deps_left [dep->rev [e]]--;
+    dep->wave_left [dep->spec->targets [t].wave]--;
+    int waves = dep->spec->wave_count ? (int) dep->spec->wave_count : 1;
+    while (dep->waves_done < waves && dep->wave_left [dep->waves_done] == 0)
+        dep->waves_done++;
+}
+
+static bool
+s_target_ready (const deployment_t *dep, int t)
+{
+    return dep->tstate [t] == TS_PENDING && dep->deps_left [t] == 0
+        && dep->spec->targets [t].wave <= dep->waves_done;
+}
+
+//  --------------------------------------------------------------------------
+//  Finishing a deployment
+
+static void
+s_finish (deployment_t *dep, int state, const char *type, const char *message)
+{
+    dep->state = state;
+    dep->finished_ms = s_now ();
+    s_event (dep, type, -1, "%s", message);
+    s_save_deployment (dep);
+}
+
+static void
+s_rollback_start (deployment_t *dep);
+
+//  The deployment failed: record why, and roll back.
+static void
+s_fail (deployment_t *dep, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (dep->last_error, sizeof dep->last_error, format, args);
+    va_end (args);
+    dep->state = DS_ROLLING_BACK;
+    s_event (dep, "deployment.failed", -1, "%s", dep->last_error);
+    s_save_deployment (dep);
+    s_rollback_start (dep);
+}
+
+//  --------------------------------------------------------------------------
+//  Steps
+
+typedef struct {
+    deployment_t *dep;
+    size_t s;
+    bool back;
+} step_ref_t;
+
+static step_rt_t *
+s_rt (deployment_t *dep, size_t s, bool back)
+{
+    return back ? &dep->back_steps [s] : &dep->steps [s];
+}
+
+static const flot_step_t *
+s_step (deployment_t *dep, size_t s, bool back)
+{
+    return back ? &dep->back->steps [s] : &dep->plan->steps [s];
+}
+
+static void s_target_done (deployment_t *dep, int t);
+
+//  A forward step finished well (or was skipped): the target goes on.
+static void
+s_step_succeeded (deployment_t *dep, size_t s, bool back, int state, const char *output)
+{
+    step_rt_t *rt = s_rt (dep, s, back);
+    const flot_step_t *step = s_step (dep, s, back);
+    rt->state = state;
+    rt->finished_ms = s_now ();
+    rt->call = 0;
+    rt->timer = -1;
+    s_begin (dep->owner);
+    s_save_step (dep, s, back, output, NULL);
+    if (back) {
+        dep->tstate [step->target] = TS_ROLLED_BACK;
+        s_event (dep, "step.completed", step->target, "rollback step %s done", step->id);
+    }
+    else {
+        dep->steps_done++;
+        dep->progress_ms = rt->finished_ms;
+        s_event (dep, "step.completed", step->target, "step %s (%s) %s", step->id,
+                 flot_step_type_name (step->type), s_sstates [state]);
+        dep->cursor [step->target]++;
+        if (dep->cursor [step->target] == dep->plan->first [step->target + 1])
+            s_target_done (dep, step->target);
+        else
+            dep->tstate [step->target] = TS_RUNNING;
+    }
+    s_save_deployment (dep);
+    s_commit (dep->owner);
+    s_advance (dep);
+}
+
+static void
+s_target_done (deployment_t *dep, int t)
+{
+    dep->tstate [t] = TS_DONE;
+    dep->in_progress--;
+    s_target_release (dep, t);
+    s_event (dep, "target.completed", t, "%s is on version %s",
+             dep->spec->targets [t].name, dep->spec->workload.version);
+}
+
+static int
+s_on_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    step_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    s_rt (dep, ref->s, ref->back)->timer = -1;
+    size_t s = ref->s;
+    bool back = ref->back;
+    free (ref);
+    if ((back && dep->state == DS_ROLLING_BACK) || (!back && dep->state == DS_RUNNING))
+        s_step_start (dep, s, back);
+    else
+        s_advance (dep);
+    return 0;
+}
+
+//  A step failed (the hook, or the call): retry, or apply the policy.
+static void
+s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const char *output)
+{
+    step_rt_t *rt = s_rt (dep, s, back);
+    const flot_step_t *step = s_step (dep, s, back);
+    int t = step->target;
+    rt->call = 0;
+    flot_failure_t failure = {
+        .attempt = rt->attempt, .retries = dep->spec->hook.retries,
+        .backoff_ms = dep->spec->hook.backoff_ms, .on_failure = dep->spec->policy.on_failure,
+        .failed_targets = dep->failed_targets + 1, .max_failures = dep->spec->policy.max_failures
+    };
+    int64_t delay = 0;
+    flot_failure_action_t action = flot_strategy_handle_failure (&failure, &delay);
+    if (back && action != FLOT_FAILURE_RETRY)
+        action = FLOT_FAILURE_FAIL_DEPLOYMENT;
+    s_begin (dep->owner);
+    if (action == FLOT_FAILURE_RETRY) {
+        rt->state = SS_PENDING;
+        s_save_step (dep, s, back, output, why);
+        s_event (dep, "step.failed", t, "step %s attempt %d failed: %s; retrying in %lld ms",
+                 step->id, rt->attempt, why, (long long) delay);
+        step_ref_t *ref = malloc (sizeof *ref);
+        *ref = (step_ref_t) { dep, s, back };
+        rt->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
+                                 delay > 0 ? (size_t) delay : 1, 1, s_on_retry, ref);
+        s_commit (dep->owner);
+        return;
+    }
+    rt->state = SS_FAILED;
+    rt->finished_ms = s_now ();
+    s_save_step (dep, s, back, output, why);
+    s_event (dep, "step.failed", t, "step %s failed after %d attempt%s: %s", step->id,
+             rt->attempt, rt->attempt == 1 ? "" : "s", why);
+    if (back) {
+        dep->state = DS_ROLLBACK_FAILED;
+        dep->finished_ms = s_now ();
+        snprintf (dep->last_error, sizeof dep->last_error,
+                  "rollback of %s failed: %s", dep->spec->targets [t].name, why);
+        s_event (dep, "rollback.failed", t, "%s", dep->last_error);
+        s_save_deployment (dep);
+        s_commit (dep->owner);
+        return;
+    }
+    dep->tstate [t] = TS_FAILED;
+    dep->in_progress--;
+    dep->failed_targets++;
+    s_event (dep, "target.failed", t, "%s failed at step %s: %s",
+             dep->spec->targets [t].name, step->id, why);
+    if (action == FLOT_FAILURE_FAIL_DEPLOYMENT)
+        s_fail (dep, "%s failed at step %s: %s", dep->spec->targets [t].name, step->id, why);
+    else {
+        if (action == FLOT_FAILURE_CONTINUE)
+            s_target_release (dep, t);
+        snprintf (dep->last_error, sizeof dep->last_error, "%s failed at step %s: %s",
+                  dep->spec->targets [t].name, step->id, why);
+        s_save_deployment (dep);
+    }
+    s_commit (dep->owner);
+    s_advance (dep);
+}
+
+static void
+s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    step_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    size_t s = ref->s;
+    bool back = ref->back;
+    free (ref);
+    dep->hooks_in_flight--;
+    if (answer->kind == FLOT_ERROR) {
+        s_step_failed (dep, s, back, answer->err.message, NULL);
+        return;
+    }
+    char status [32] = "", output [4097] = "";
+    flot_err_t err;
+    flot_map_str (answer->body, "status", false, status, sizeof status, &err);
+    flot_map_str (answer->body, "output", false, output, sizeof output, &err);
+    if (streq (status, "succeeded"))
+        s_step_succeeded (dep, s, back, SS_SUCCEEDED, output);
+    else {
+        int64_t code = -1;
+        flot_map_int (answer->body, "exit_code", false, INT32_MIN, INT32_MAX, &code, &err);
+        char why [128];
+        if (streq (status, "timeout"))
+            snprintf (why, sizeof why, "the hook ran past its timeout of %lld ms",
+                      (long long) dep->spec->hook.timeout_ms);
+        else
+            snprintf (why, sizeof why, "the hook exited with status %lld", (long long) code);
+        s_step_failed (dep, s, back, why, output);
+    }
+}
+
+//  Sends the step's hook to the executor that serves its target.
+static void
+s_hook_call (deployment_t *dep, size_t s, bool back)
+{
+    const flot_step_t *step = s_step (dep, s, back);
+    step_rt_t *rt = s_rt (dep, s, back);
+    const flot_spec_t *spec = dep->spec;
+    const flot_target_t *target = &spec->targets [step->target];
+    const flot_hook_t *hook = &spec->hook;
+    bool reverting = step->type == FLOT_STEP_ROLLBACK || step->type == FLOT_STEP_SWITCH_BACK;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 11);
+    flot_pack_kv_str (&pk, "deployment", dep->id);
+    flot_pack_kv_str (&pk, "step_id", step->id);
+    flot_pack_kv_str (&pk, "type", flot_step_type_name (step->type));
+    flot_pack_kv_str (&pk, "target", target->name);
+    flot_pack_kv_str (&pk, "address", target->address);
+    flot_pack_kv_str (&pk, "version", reverting ? spec->workload.rollback_version
+                                                : spec->workload.version);
+    flot_pack_kv_str (&pk, "previous_version", reverting ? spec->workload.version
+                                                         : spec->workload.rollback_version);
+    flot_pack_kv_uint (&pk, "weight", (uint64_t) (reverting ? 0 : step->weight));
+    flot_pack_kv_uint (&pk, "attempt", (uint64_t) rt->attempt);
+    flot_pack_kv_str (&pk, "cwd", dep->cwd);
+    flot_pack_str (&pk, "hook");
+    msgpack_pack_map (&pk, 4);
+    flot_pack_kv_str (&pk, "command", hook->command);
+    flot_pack_kv_uint (&pk, "timeout_ms", (uint64_t) hook->timeout_ms);
+    flot_pack_str (&pk, "args");
+    msgpack_pack_array (&pk, hook->arg_count);
+    for (size_t i = 0; i < hook->arg_count; i++)
+        flot_pack_str (&pk, hook->args [i]);
+    flot_pack_str (&pk, "env");
+    msgpack_pack_map (&pk, hook->env_count);
+    for (size_t i = 0; i < hook->env_count; i++)
+        flot_pack_kv_str (&pk, hook->env [i].key, hook->env [i].value);
+    step_ref_t *ref = malloc (sizeof *ref);
+    *ref = (step_ref_t) { dep, s, back };
+    rt->call = flot_actor_call (dep->owner->actor, "executor", target->name, "ExecuteStep",
+                                sbuf.data, sbuf.size,
+                                (uint32_t) (hook->timeout_ms + HOOK_MARGIN_MS), false,
+                                s_on_hook, ref);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rt->call)
+        dep->hooks_in_flight++;
+    else {
+        free (ref);
+        s_step_failed (dep, s, back, "the request could not be sent to the executor", NULL);
+    }
+}
+
+static int
+s_on_step_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    step_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    size_t s = ref->s;
+    bool back = ref->back;
+    free (ref);
+    step_rt_t *rt = s_rt (dep, s, back);
+    rt->timer = -1;
+    const flot_step_t *step = s_step (dep, s, back);
+    if (step->runs_hook)
+        s_hook_call (dep, s, back);        //  cleanup, after keepOld
+    else
+    if (dep->state == DS_RUNNING)
+        s_step_succeeded (dep, s, back, SS_SUCCEEDED, NULL);
+    return 0;
+}
+
+static void
+s_step_timer (deployment_t *dep, size_t s, bool back, int64_t ms)
+{
+    step_ref_t *ref = malloc (sizeof *ref);
+    *ref = (step_ref_t) { dep, s, back };
+    s_rt (dep, s, back)->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
+                                              ms > 0 ? (size_t) ms : 1, 1,
+                                              s_on_step_timer, ref);
+}
+
+//  Starts step s: a hook, a timer, or a wait for a promote.
+static void
+s_step_start (deployment_t *dep, size_t s, bool back)
+{
+    const flot_step_t *step = s_step (dep, s, back);
+    step_rt_t *rt = s_rt (dep, s, back);
+    int t = step->target;
+    if (!back && dep->promote_full
+    &&  (step->type == FLOT_STEP_PAUSE || step->type == FLOT_STEP_GATE)) {
+        s_step_succeeded (dep, s, back, SS_SKIPPED, NULL);
+        return;
+    }
+    if (!back && step->type == FLOT_STEP_GATE) {
+        s_begin (dep->owner);
+        s_event (dep, "gate.passed", t, "gate %s of %s passed: no checks are configured",
+                 step->gate ? step->gate : "", dep->spec->targets [t].name);
+        s_commit (dep->owner);
+        s_step_succeeded (dep, s, back, SS_SUCCEEDED, NULL);
+        return;
+    }
+    bool resumed = rt->state == SS_RUNNING;     //  after a restart
+    int64_t now = s_now ();
+    rt->state = SS_RUNNING;
+    if (!resumed || step->runs_hook)
+        rt->attempt++;
+    if (!resumed)
+        rt->started_ms = now;
+    s_begin (dep->owner);
+    s_save_step (dep, s, back, NULL, NULL);
+    if (!back)
+        dep->tstate [t] = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0
+                        ? TS_WAITING : TS_RUNNING;
+    s_event (dep, "step.started", t, "step %s (%s)%s%s", step->id,
+             flot_step_type_name (step->type),
+             step->type == FLOT_STEP_PAUSE && step->duration_ms < 0 ? ": waiting for a promote" : "",
+             rt->attempt > 1 ? ", again" : "");
+    s_save_deployment (dep);
+    s_commit (dep->owner);
+    int64_t elapsed = now - rt->started_ms;
+    switch (step->type) {
+        case FLOT_STEP_PAUSE:
+            if (step->duration_ms >= 0)
+                s_step_timer (dep, s, back, step->duration_ms - elapsed);
+            break;              //  else: a promote finishes it
+        case FLOT_STEP_SOAK:
+            s_step_timer (dep, s, back, step->duration_ms - elapsed);
+            break;
+        case FLOT_STEP_CLEANUP:
+            if (step->duration_ms - elapsed > 0) {
+                s_step_timer (dep, s, back, step->duration_ms - elapsed);
+                break;
+            }
+            s_hook_call (dep, s, back);
+            break;
+        default:
+            s_hook_call (dep, s, back);
+            break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Scheduling
+
+//  The forward plan: start what may start; finish when nothing can.
+static void
+s_advance_forward (deployment_t *dep)
+{
+    size_t n = dep->spec->target_count;
+    //  Running targets whose current step has not started (after a resume).
+    for (size_t t = 0; t < n && !dep->paused; t++)
+        if (dep->tstate [t] == TS_RUNNING && dep->cursor [t] < dep->plan->first [t + 1]) {
+            step_rt_t *rt = &dep->steps [dep->cursor [t]];
+            if (rt->state == SS_PENDING && rt->timer < 0 && rt->call == 0)
+                s_step_start (dep, dep->cursor [t], false);
+            if (dep->state != DS_RUNNING)
+                return;
+        }
+    size_t concurrency = dep->plan->concurrency;
+    for (size_t i = 0; i < n && !dep->paused && dep->in_progress < concurrency; i++) {
+        int t = dep->plan->order [i];
+        if (!s_target_ready (dep, t))
+            continue;
+        dep->tstate [t] = TS_RUNNING;
+        dep->in_progress++;
+        if (dep->cursor [t] == dep->plan->first [t + 1]) {
+            s_target_done (dep, t);        //  a target with no steps
+            continue;
+        }
+        s_step_start (dep, dep->cursor [t], false);
+        if (dep->state != DS_RUNNING)
+            return;
+    }
+    if (dep->in_progress > 0)
+        return;
+    //  Nothing runs and nothing more can start: the end.
+    size_t done = 0;
+    for (size_t t = 0; t < n; t++) {
+        if (dep->tstate [t] == TS_PENDING)
+            dep->tstate [t] = TS_HELD;
+        done += dep->tstate [t] == TS_DONE;
+    }
+    s_begin (dep->owner);
+    if (done == n)
+        s_finish (dep, DS_COMPLETED, "deployment.completed", "every target is on the new version");
+    else {
+        char message [sizeof dep->last_error];
+        snprintf (message, sizeof message, "%zu of %zu targets done; %.400s", done, n,
+                  dep->last_error);
+        memcpy (dep->last_error, message, sizeof message);
+        s_finish (dep, DS_FAILED, "deployment.failed", message);
+    }
+    s_commit (dep->owner);
+}
+
+//  Targets the deployment changed, and (blue-green) those it switched.
+static void
+s_touched (deployment_t *dep, bool *touched, bool *switched)
+{
+    for (size_t s = 0; s < dep->plan->step_count; s++) {
+        const flot_step_t *step = &dep->plan->steps [s];
+        const step_rt_t *rt = &dep->steps [s];
+        if (step->runs_hook && rt->attempt > 0)
+            touched [step->target] = true;
+        if (step->type == FLOT_STEP_SWITCH && rt->attempt > 0)
+            switched [step->target] = true;
+    }
+}
+
+static void
+s_rollback_start (deployment_t *dep)
+{
+    size_t n = dep->spec->target_count;
+    bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
+    s_touched (dep, touched, switched);
+    flot_plan_destroy (&dep->back);
+    dep->back = flot_plan_rollback (dep->spec, touched, switched);
+    free (touched);
+    free (switched);
+    assert (dep->back);
+    free (dep->back_steps);
+    dep->back_steps = calloc (dep->back->step_count + 1, sizeof (step_rt_t));
+    for (size_t s = 0; s < dep->back->step_count; s++)
+        dep->back_steps [s].timer = -1;
+    s_event (dep, "rollback.started", -1, "rolling back %zu target%s (%s)",
+             dep->back->step_count, dep->back->step_count == 1 ? "" : "s",
+             dep->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL ? "gradual" : "immediate");
+}
+
+//  The rollback plan: once no hook of the deployment is running, revert
+//  the touched targets, all at once or in reverse dependency order.
+static void
+s_advance_rollback (deployment_t *dep)
+{
+    if (dep->hooks_in_flight > 0)
+        return;
+    size_t n = dep->spec->target_count;
+    bool *reverted = calloc (n, sizeof (bool));
+    size_t running = 0, left = 0;
+    for (size_t t = 0; t < n; t++) {
+        size_t first = dep->back->first [t], last = dep->back->first [t + 1];
+        reverted [t] = first == last || dep->back_steps [first].state == SS_SUCCEEDED;
+        if (first < last && dep->back_steps [first].state == SS_RUNNING)
+            running++;
+        left += !reverted [t];
+    }
+    bool gradual = dep->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL;
+    for (size_t i = 0; i < n && running < dep->back->concurrency; i++) {
+        int t = dep->back->order [i];
+        size_t first = dep->back->first [t];
+        if (first == dep->back->first [t + 1] || dep->back_steps [first].state != SS_PENDING
+        ||  dep->back_steps [first].timer >= 0
+        ||  (gradual && !flot_plan_ready (dep->spec, t, reverted, true)))
+            continue;
+        running++;
+        s_step_start (dep, first, true);
+        if (dep->state != DS_ROLLING_BACK)
+            break;
+    }
+    free (reverted);
+    if (left == 0 && dep->state == DS_ROLLING_BACK) {
+        s_begin (dep->owner);
+        s_event (dep, "rollback.completed", -1, "rolled back %zu target%s",
+                 dep->back->step_count, dep->back->step_count == 1 ? "" : "s");
+        s_finish (dep, dep->aborted ? DS_ABORTED : DS_ROLLED_BACK,
+                  dep->aborted ? "deployment.aborted" : "deployment.rolled_back",
+                  dep->last_error);
+        s_commit (dep->owner);
+    }
+}
+
+static void
+s_advance (deployment_t *dep)
+{
+    if (dep->state == DS_RUNNING)
+        s_advance_forward (dep);
+    else
+    if (dep->state == DS_ROLLING_BACK)
+        s_advance_rollback (dep);
+    s_pump (dep->owner);
+}
+
+//  --------------------------------------------------------------------------
+//  Commands
+
+static deployment_t *
+s_lookup (coordinator_t *self, flot_request_t **request_p)
+{
+    char id [FLOT_STORE_ID_MAX];
+    flot_err_t err;
+    if (flot_map_str (flot_request_body (*request_p), "id", true, id, sizeof id, &err) < 0) {
+        flot_request_fail (request_p, &err);
+        return NULL;
+    }
+    deployment_t *dep = zhashx_lookup (self->deployments, id);
+    if (!dep)
+        flot_request_error (request_p, FLOT_E_NOT_FOUND, "no deployment '%s'", id);
+    return dep;
+}
+
+static void
+s_reply_state (flot_request_t **request_p, deployment_t *dep)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 3);
+    flot_pack_kv_str (&pk, "id", dep->id);
+    flot_pack_kv_str (&pk, "state", s_state_name (dep));
+    flot_pack_kv_bool (&pk, "paused", dep->paused);
+    flot_request_reply_sbuf (request_p, &sbuf);
+}
+
+//  Reads spec, file and cwd, and parses the spec. NULL after answering.
+static flot_spec_t *
+s_read_spec (flot_request_t **request_p, const msgpack_object **text, char *file,
+             size_t file_size, char *cwd, size_t cwd_size)
+{
+    const msgpack_object *body = flot_request_body (*request_p);
+    flot_err_t err;
+    snprintf (file, file_size, "spec");
+    *cwd = 0;
+    if (flot_map_object (body, "spec", true, MSGPACK_OBJECT_STR, text, &err) < 0
+    ||  flot_map_str (body, "file", false, file, file_size, &err) < 0
+    ||  flot_map_str (body, "cwd", false, cwd, cwd_size, &err) < 0) {
+        flot_request_fail (request_p, &err);
+        return NULL;
+    }
+    if (*cwd && *cwd != '/') {
+        flot_request_error (request_p, FLOT_E_INVALID,
+                            "field 'cwd': '%s' is not an absolute directory", cwd);
+        return NULL;
+    }
+    flot_spec_errors_t errors;
+    flot_spec_t *spec = flot_spec_parse ((*text)->via.str.ptr, (*text)->via.str.size,
+                                         file, &errors);
+    if (!spec) {
+        flot_request_error (request_p, FLOT_E_INVALID, "%s%s", errors.lines [0],
+                            errors.count > 1 ? " (and more: see strategy Validate)" : "");
+        flot_spec_errors_clear (&errors);
+    }
+    return spec;
+}
+
+static void
+s_plan (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    const msgpack_object *text;
+    char file [256], cwd [1024];
+    flot_spec_t *spec = s_read_spec (&request, &text, file, sizeof file, cwd, sizeof cwd);
+    if (!spec)
+        return;
+    flot_plan_t *plan = flot_plan_generate (spec);
+    bool *all = calloc (spec->target_count, sizeof (bool));
+    for (size_t t = 0; t < spec->target_count; t++)
+        all [t] = true;
+    flot_plan_t *back = flot_plan_rollback (spec, all, all);
+    free (all);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 4);
+    flot_pack_kv_str (&pk, "deployment", spec->name);
+    static const char *names [] = { "canary", "blueGreen", "rolling" };
+    flot_pack_kv_str (&pk, "strategy", names [spec->strategy.kind]);
+    flot_pack_str (&pk, "plan");
+    flot_strategy_pack_plan (&pk, spec, plan);
+    flot_pack_str (&pk, "rollback");
+    flot_strategy_pack_plan (&pk, spec, back);
+    flot_plan_destroy (&plan);
+    flot_plan_destroy (&back);
+    flot_spec_destroy (&spec);
+    if (sbuf.size > FLOT_MAX_BODY) {
+        msgpack_sbuffer_destroy (&sbuf);
+        flot_request_error (&request, FLOT_E_TOO_LARGE, "the plan is over %d bytes",
+                            FLOT_MAX_BODY);
+        return;
+    }
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+static void
+s_execute (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    const msgpack_object *text;
+    char file [256], cwd [1024];
+    flot_spec_t *spec = s_read_spec (&request, &text, file, sizeof file, cwd, sizeof cwd);
+    if (!spec)
+        return;
+    char *copy = malloc (text->via.str.size + 1);
+    memcpy (copy, text->via.str.ptr, text->via.str.size);
+    copy [text->via.str.size] = 0;
+    char workdir [1024];
+    if (!*cwd && !getcwd (workdir, sizeof workdir))
+        strcpy (workdir, "/");
+    deployment_t *dep = s_deployment_new (self, &spec, copy, file, *cwd ? cwd : workdir);
+    free (copy);
+    s_begin (self);
+    if (flot_store_new_id (self->store, dep->spec->name, dep->id, sizeof dep->id)) {
+        s_commit (self);
+        s_deployment_destroy (&dep);
+        flot_request_error (&request, FLOT_E_INTERNAL, "the store failed: %s",
+                            flot_store_error (self->store));
+        return;
+    }
+    dep->created_ms = dep->progress_ms = s_now ();
+    dep->state = DS_RUNNING;
+    s_save_deployment (dep);
+    for (size_t s = 0; s < dep->plan->step_count; s++)
+        s_save_step (dep, s, false, NULL, NULL);
+    s_event (dep, "deployment.started", -1, "%s %s of %s: %zu targets, %zu steps",
+             dep->spec->workload.name, dep->spec->workload.version, dep->spec->name,
+             dep->spec->target_count, dep->plan->step_count);
+    s_commit (self);
+    zhashx_insert (self->deployments, dep->id, dep);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 3);
+    flot_pack_kv_str (&pk, "id", dep->id);
+    flot_pack_kv_str (&pk, "state", s_state_name (dep));
+    flot_pack_kv_uint (&pk, "steps_total", dep->plan->step_count);
+    flot_request_reply_sbuf (&request, &sbuf);
+    s_advance (dep);
+}
+
+static void
+s_pack_target (msgpack_packer *pk, deployment_t *dep, size_t t)
+{
+    size_t first = dep->plan->first [t], last = dep->plan->first [t + 1];
+    size_t s = dep->cursor [t] < last ? dep->cursor [t] : (last > first ? last - 1 : first);
+    bool has = first < last;
+    const flot_step_t *step = has ? &dep->plan->steps [s] : NULL;
+    const step_rt_t *rt = has ? &dep->steps [s] : NULL;
+    msgpack_pack_map (pk, 9);
+    flot_pack_kv_str (pk, "name", dep->spec->targets [t].name);
+    flot_pack_kv_str (pk, "state", s_tstates [dep->tstate [t]]);
+    flot_pack_kv_str (pk, "step", step ? step->id : "");
+    flot_pack_kv_str (pk, "step_type", step ? flot_step_type_name (step->type) : "");
+    flot_pack_kv_str (pk, "step_state", rt ? s_sstates [rt->state] : "");
+    flot_pack_kv_uint (pk, "attempt", rt ? (uint64_t) rt->attempt : 0);
+    flot_pack_kv_uint (pk, "weight", step && rt && rt->state == SS_SUCCEEDED
+                                     ? (uint64_t) step->weight : 0);
+    flot_pack_kv_int (pk, "started_ms", rt ? dep->steps [first].started_ms : 0);
+    flot_pack_kv_int (pk, "finished_ms", rt && dep->tstate [t] == TS_DONE ? rt->finished_ms : 0);
+}
+
+static void
+s_get_status (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    deployment_t *dep = s_lookup (self, &request);
+    if (!dep)
+        return;
+    static const char *names [] = { "canary", "blueGreen", "rolling" };
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 13);
+    flot_pack_kv_str (&pk, "id", dep->id);
+    flot_pack_kv_str (&pk, "name", dep->spec->name);
+    flot_pack_kv_str (&pk, "strategy", names [dep->spec->strategy.kind]);
+    flot_pack_kv_str (&pk, "state", s_state_name (dep));
+    flot_pack_kv_bool (&pk, "paused", dep->paused);
+    flot_pack_kv_uint (&pk, "percent",
+                       (uint64_t) flot_strategy_progress (dep->plan->step_count, dep->steps_done));
+    flot_pack_kv_uint (&pk, "steps_done", dep->steps_done);
+    flot_pack_kv_uint (&pk, "steps_total", dep->plan->step_count);
+    flot_pack_kv_int (&pk, "created_ms", dep->created_ms);
+    flot_pack_kv_int (&pk, "updated_ms", dep->updated_ms);
+    flot_pack_kv_int (&pk, "finished_ms", dep->finished_ms);
+    flot_pack_kv_str (&pk, "last_error", dep->last_error);
+    flot_pack_str (&pk, "targets");
+    msgpack_pack_array (&pk, dep->spec->target_count);
+    for (size_t t = 0; t < dep->spec->target_count; t++)
+        s_pack_target (&pk, dep, t);
+    if (sbuf.size > FLOT_MAX_BODY) {
+        msgpack_sbuffer_destroy (&sbuf);
+        flot_request_error (&request, FLOT_E_TOO_LARGE, "the status is over %d bytes",
+                            FLOT_MAX_BODY);
+        return;
+    }
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+static int
+s_by_created (const void *a, const void *b)
+{
+    const deployment_t *da = a, *db = b;
+    if (da->created_ms != db->created_ms)
+        return da->created_ms < db->created_ms ? -1 : 1;
+    return strcmp (da->id, db->id);
+}
+
+static void
+s_list (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    zlistx_t *sorted = zlistx_new ();
+    zlistx_set_comparator (sorted, s_by_created);
+    for (deployment_t *dep = zhashx_first (self->deployments); dep;
+         dep = zhashx_next (self->deployments))
+        zlistx_add_end (sorted, dep);
+    zlistx_sort (sorted);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_str (&pk, "deployments");
+    msgpack_pack_array (&pk, zlistx_size (sorted));
+    for (deployment_t *dep = zlistx_first (sorted); dep; dep = zlistx_next (sorted)) {
+        msgpack_pack_map (&pk, 7);
+        flot_pack_kv_str (&pk, "id", dep->id);
+        flot_pack_kv_str (&pk, "name", dep->spec->name);
+        flot_pack_kv_str (&pk, "state", s_state_name (dep));
+        flot_pack_kv_bool (&pk, "paused", dep->paused);
+        flot_pack_kv_uint (&pk, "percent",
+            (uint64_t) flot_strategy_progress (dep->plan->step_count, dep->steps_done));
+        flot_pack_kv_int (&pk, "created_ms", dep->created_ms);
+        flot_pack_kv_int (&pk, "updated_ms", dep->updated_ms);
+    }
+    zlistx_destroy (&sorted);
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+static void
+s_pause (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    deployment_t *dep = s_lookup (self, &request);
+    if (!dep)
+        return;
+    if (dep->state != DS_RUNNING || dep->paused) {
+        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s%s: it cannot be paused",
+                            dep->id, s_state_name (dep), dep->paused ? " and paused" : "");
+        return;
+    }
+    dep->paused = true;
+    s_begin (self);
+    s_event (dep, "deployment.paused", -1, "paused: no new step starts; running hooks finish");
+    s_save_deployment (dep);
+    s_commit (self);
+    s_reply_state (&request, dep);
+    s_pump (self);
+}
+
+static void
+s_resume (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    deployment_t *dep = s_lookup (self, &request);
+    if (!dep)
+        return;
+    if (dep->state != DS_RUNNING || !dep->paused) {
+        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s and not paused: it cannot be resumed",
+                            dep->id, s_state_name (dep));
+        return;
+    }
+    dep->paused = false;
+    s_begin (self);
+    s_event (dep, "deployment.resumed", -1, "resumed");
+    s_save_deployment (dep);
+    s_commit (self);
+    s_reply_state (&request, dep);
+    s_advance (dep);
+}
+
+static void
+s_promote (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    deployment_t *dep = s_lookup (self, &request);
+    if (!dep)
+        return;
+    bool full = false;
+    flot_err_t err;
+    if (flot_map_bool (flot_request_body (request), "full", false, &full, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    if (dep->state != DS_RUNNING) {
+        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s: it cannot be promoted",
+                            dep->id, s_state_name (dep));
+        return;
+    }
+    //  The targets at a pause step now.
+    zlistx_t *at_pause = zlistx_new ();
+    for (size_t t = 0; t < dep->spec->target_count; t++) {
+        size_t s = dep->cursor [t];
+        if (s < dep->plan->first [t + 1] && dep->plan->steps [s].type == FLOT_STEP_PAUSE
+        &&  dep->steps [s].state == SS_RUNNING)
+            zlistx_add_end (at_pause, (void *) (uintptr_t) (s + 1));
+    }
+    if (!full && zlistx_size (at_pause) == 0) {
+        zlistx_destroy (&at_pause);
+        flot_request_error (&request, FLOT_E_CONFLICT,
+                            "%s has no target at a pause step; use full to skip all that remain",
+                            dep->id);
+        return;
+    }
+    dep->promote_full = dep->promote_full || full;
+    s_begin (self);
+    s_event (dep, "deployment.promoted", -1, "%s", full
+             ? "promoted in full: every remaining pause and gate is skipped"
+             : "promoted: the current pauses end");
+    s_save_deployment (dep);
+    s_commit (self);
+    s_reply_state (&request, dep);
+    for (void *item = zlistx_first (at_pause); item; item = zlistx_next (at_pause)) {
+        size_t s = (size_t) (uintptr_t) item - 1;
+        step_rt_t *rt = &dep->steps [s];
+        if (rt->timer >= 0) {
+            zloop_timer_end (flot_actor_loop (actor), rt->timer);
+            rt->timer = -1;
+        }
+        if (dep->state == DS_RUNNING && rt->state == SS_RUNNING)
+            s_step_succeeded (dep, s, false, SS_SUCCEEDED, NULL);
+    }
+    zlistx_destroy (&at_pause);
+    s_advance (dep);
+}
+
+//  Stops timers of forward steps that wait (pauses, soaks, backoffs).
+static void
+s_stop_waits (deployment_t *dep)
+{
+    for (size_t s = 0; s < dep->plan->step_count; s++)
+        if (dep->steps [s].timer >= 0) {
+            zloop_timer_end (flot_actor_loop (dep->owner->actor), dep->steps [s].timer);
+            dep->steps [s].timer = -1;
+        }
+}
+
+static void
+s_abort (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    deployment_t *dep = s_lookup (self, &request);
+    if (!dep)
+        return;
+    char reason [256] = "aborted by an operator";
+    flot_err_t err;
+    if (flot_map_str (flot_request_body (request), "reason", false, reason, sizeof reason, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    if (dep->state != DS_RUNNING) {
+        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s: it cannot be aborted",
+                            dep->id, s_state_name (dep));
+        return;
+    }
+    s_stop_waits (dep);
+    dep->aborted = true;
+    dep->paused = false;
+    s_begin (self);
+    snprintf (dep->last_error, sizeof dep->last_error, "%s", reason);
+    dep->state = DS_ROLLING_BACK;
+    s_event (dep, "deployment.aborting", -1, "%s", reason);
+    s_save_deployment (dep);
+    s_rollback_start (dep);
+    s_commit (self);
+    s_reply_state (&request, dep);
+    s_advance (dep);
+}
+
+//  --------------------------------------------------------------------------
+//  The progress deadline, in every state but the final ones
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coordinator_t *self = arg;
+    int64_t now = s_now ();
+    zlistx_t *late = zlistx_new ();
+    for (deployment_t *dep = zhashx_first (self->deployments); dep;
+         dep = zhashx_next (self->deployments))
+        if (dep->state == DS_RUNNING
+        &&  now - dep->progress_ms > dep->spec->policy.progress_deadline_ms)
+            zlistx_add_end (late, dep);
+    for (deployment_t *dep = zlistx_first (late); dep; dep = zlistx_next (late)) {
+        size_t waiting = 0;
+        for (size_t t = 0; t < dep->spec->target_count; t++)
+            waiting += dep->tstate [t] == TS_WAITING;
+        s_stop_waits (dep);
+        s_begin (self);
+        s_fail (dep, "no progress within the progress deadline of %lld ms (%s)",
+                (long long) dep->spec->policy.progress_deadline_ms,
+                dep->paused ? "paused" : waiting ? "waiting for a promote" : "running");
+        s_commit (self);
+        s_advance (dep);
+    }
+    zlistx_destroy (&late);
+    s_pump (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Loading unfinished deployments after a restart
+
+typedef struct {
+    deployment_t *dep;
+    zhashx_t *index;            //  step id -> index + 1 (forward), or target + 1 (rollback)
+} restore_t;
+
+static int
+s_restore_step (const flot_step_row_t *row, void *arg)
+{
+    restore_t *restore = arg;
+    deployment_t *dep = restore->dep;
+    int state;
+    for (state = 0; state < SS_COUNT; state++)
+        if (streq (row->state, s_sstates [state]))
+            break;
+    if (state == SS_COUNT)
+        return 0;
+    size_t found = (size_t) zhashx_lookup (restore->index, row->step_id);
+    step_rt_t *rt = NULL;
+    if (found)
+        rt = &dep->steps [found - 1];
+    else
+    if (dep->back) {
+        for (size_t s = 0; s < dep->back->step_count; s++)
+            if (streq (dep->back->steps [s].id, row->step_id))
+                rt = &dep->back_steps [s];
+    }
+    if (rt) {
+        rt->state = state;
+        rt->attempt = row->attempt;
+        rt->started_ms = row->started_ms;
+        rt->finished_ms = row->finished_ms;
+    }
+    return 0;
+}
+
+static int
+s_restore (const flot_deployment_row_t *row, void *arg)
+{
+    coordinator_t *self = arg;
+    flot_spec_errors_t errors;
+    flot_spec_t *spec = flot_spec_parse (row->spec, strlen (row->spec), row->file, &errors);
+    if (!spec) {
+        flot_error (WHO, "%s cannot be resumed: its spec no longer parses: %s", row->id,
+                    errors.count ? errors.lines [0] : "?");
+        flot_spec_errors_clear (&errors);
+        return 0;
+    }
+    deployment_t *dep = s_deployment_new (self, &spec, row->spec, row->file, row->cwd);
+    snprintf (dep->id, sizeof dep->id, "%s", row->id);
+    dep->paused = row->paused;
+    dep->promote_full = streq (row->promote, "full");
+    dep->created_ms = row->created_ms;
+    dep->updated_ms = row->updated_ms;
+    dep->progress_ms = row->progress_ms;
+    snprintf (dep->last_error, sizeof dep->last_error, "%s", row->last_error);
+    dep->state = streq (row->state, "rolling_back") ? DS_ROLLING_BACK : DS_RUNNING;
+    restore_t restore = { dep, zhashx_new () };
+    for (size_t s = 0; s < dep->plan->step_count; s++)
+        zhashx_insert (restore.index, dep->plan->steps [s].id, (void *) (s + 1));
+    flot_store_each_step (self->store, dep->id, s_restore_step, &restore);
+    //  Targets from their steps: done, failed, or in progress at the first
+    //  step not finished. An interrupted step starts again (same id).
+    for (size_t t = 0; t < dep->spec->target_count; t++) {
+        size_t s = dep->plan->first [t], last = dep->plan->first [t + 1];
+        bool started = false, failed = false;
+        for (size_t k = s; k < last; k++) {
+            started |= dep->steps [k].state != SS_PENDING || dep->steps [k].attempt > 0;
+            failed |= dep->steps [k].state == SS_FAILED;
+        }
+        while (s < last && (dep->steps [s].state == SS_SUCCEEDED
+                         || dep->steps [s].state == SS_SKIPPED)) {
+            dep->steps_done++;
+            s++;
+        }
+        dep->cursor [t] = s;
+        if (failed) {
+            dep->tstate [t] = TS_FAILED;
+            dep->failed_targets++;
+            if (dep->spec->policy.on_failure == FLOT_ON_FAILURE_CONTINUE)
+                s_target_release (dep, (int) t);
+        }
+        else
+        if (s == last) {
+            dep->tstate [t] = TS_DONE;
+            s_target_release (dep, (int) t);
+        }
+        else
+        if (started) {
+            dep->tstate [t] = TS_RUNNING;
+            dep->in_progress++;
+            //  Running at the crash: run again. A pause keeps its start time.
+            step_rt_t *rt = &dep->steps [s];
+            if (rt->state == SS_RUNNING && dep->plan->steps [s].runs_hook)
+                rt->state = SS_PENDING;
+            if (rt->state == SS_RUNNING && dep->plan->steps [s].type == FLOT_STEP_PAUSE
+            &&  dep->plan->steps [s].duration_ms < 0)
+                dep->tstate [t] = TS_WAITING;
+        }
+    }
+    if (dep->state == DS_ROLLING_BACK) {
+        size_t n = dep->spec->target_count;
+        bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
+        s_touched (dep, touched, switched);
+        dep->back = flot_plan_rollback (dep->spec, touched, switched);
+        free (touched);
+        free (switched);
+        dep->back_steps = calloc (dep->back->step_count + 1, sizeof (step_rt_t));
+        for (size_t s = 0; s < dep->back->step_count; s++)
+            dep->back_steps [s].timer = -1;
+        flot_store_each_step (self->store, dep->id, s_restore_step, &restore);
+        for (size_t s = 0; s < dep->back->step_count; s++)
+            if (dep->back_steps [s].state == SS_RUNNING)
+                dep->back_steps [s].state = SS_PENDING;
+        dep->aborted = strstr (row->last_error, "abort") != NULL;
+    }
+    zhashx_destroy (&restore.index);
+    zhashx_insert (self->deployments, dep->id, dep);
+    flot_notice (WHO, "resuming %s (%s, %zu of %zu steps done)", dep->id, row->state,
+                 dep->steps_done, dep->plan->step_count);
+    return 0;
+}
+
+//  Loads finished deployments too, for status and list.
+static int
+s_restore_finished (const flot_deployment_row_t *row, void *arg)
+{
+    coordinator_t *self = arg;
+    if (row->finished_ms == 0 || zhashx_lookup (self->deployments, row->id))
+        return 0;
+    flot_spec_errors_t errors;
+    flot_spec_t *spec = flot_spec_parse (row->spec, strlen (row->spec), row->file, &errors);
+    flot_spec_errors_clear (&errors);
+    if (!spec)
+        return 0;
+    deployment_t *dep = s_deployment_new (self, &spec, row->spec, row->file, row->cwd);
+    snprintf (dep->id, sizeof dep->id, "%s", row->id);
+    int state;
+    for (state = 0; state < DS_COUNT; state++)
+        if (streq (row->state, s_dstates [state]))
+            break;
+    dep->state = state < DS_COUNT ? state : DS_FAILED;
+    dep->created_ms = row->created_ms;
+    dep->updated_ms = row->updated_ms;
+    dep->finished_ms = row->finished_ms;
+    snprintf (dep->last_error, sizeof dep->last_error, "%s", row->last_error);
+    restore_t restore = { dep, zhashx_new () };
+    for (size_t s = 0; s < dep->plan->step_count; s++)
+        zhashx_insert (restore.index, dep->plan->steps [s].id, (void *) (s + 1));
+    flot_store_each_step (self->store, dep->id, s_restore_step, &restore);
+    zhashx_destroy (&restore.index);
+    for (size_t s = 0; s < dep->plan->step_count; s++)
+        dep->steps_done += dep->steps [s].state == SS_SUCCEEDED
+                        || dep->steps [s].state == SS_SKIPPED;
+    for (size_t t = 0; t < dep->spec->target_count; t++) {
+        size_t s = dep->plan->first [t];
+        while (s < dep->plan->first [t + 1] && (dep->steps [s].state == SS_SUCCEEDED
+                                             || dep->steps [s].state == SS_SKIPPED))
+            s++;
+        dep->cursor [t] = s;
+        dep->tstate [t] = s == dep->plan->first [t + 1] ? TS_DONE : TS_HELD;
+    }
+    zhashx_insert (self->deployments, dep->id, dep);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Life cycle
+
+static int
+s_on_resume_all (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coordinator_t *self = arg;
+    zlistx_t *open = zlistx_new ();
+    for (deployment_t *dep = zhashx_first (self->deployments); dep;
+         dep = zhashx_next (self->deployments))
+        if (dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK)
+            zlistx_add_end (open, dep);
+    for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open)) {
+        //  A timed pause or soak that was running goes on for what is left.
+        for (size_t t = 0; t < dep->spec->target_count && dep->state == DS_RUNNING; t++) {
+            size_t s = dep->cursor [t];
+            if (s < dep->plan->first [t + 1] && dep->steps [s].state == SS_RUNNING
+            &&  !dep->plan->steps [s].runs_hook && dep->plan->steps [s].duration_ms >= 0)
+                s_step_start (dep, s, false);
+        }
+        s_advance (dep);
+    }
+    zlistx_destroy (&open);
+    s_pump (self);
+    return 0;
+}
+
+static int
+s_start (flot_actor_t *actor)
+{
+    const char *path = flot_actor_option (actor, "store", "flotilla.db");
+    const char *tick = flot_actor_option (actor, "tick", "200");
+    flot_err_t err;
+    flot_store_t *store = flot_store_open (path, &err);
+    if (!store) {
+        flot_error (WHO, "%s", err.message);
+        return -1;
+    }
+    coordinator_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->actor = actor;
+    self->store = store;
+    self->retry_timer = -1;
+    self->deployments = zhashx_new ();
+    zhashx_set_destructor (self->deployments, s_deployment_free);
+    flot_actor_set_state (actor, self);
+    flot_store_each_deployment (store, true, s_restore, self);
+    flot_store_each_deployment (store, false, s_restore_finished, self);
+    int tick_ms = atoi (tick);
+    zloop_timer (flot_actor_loop (actor), (size_t) (tick_ms > 0 ? tick_ms : 200), 0,
+                 s_on_tick, self);
+    //  Go on with what was running, once the loop runs.
+    zloop_timer (flot_actor_loop (actor), 1, 1, s_on_resume_all, self);
+    flot_notice (WHO, "store %s: %zu deployments", path, zhashx_size (self->deployments));
+    return 0;
+}
+
+static void
+s_stop (flot_actor_t *actor)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    if (!self)
+        return;
+    zhashx_destroy (&self->deployments);
+    flot_store_destroy (&self->store);
+    free (self);
+    flot_actor_set_state (actor, NULL);
+}
+
+static const flot_command_t s_commands [] = {
+    { "Plan", s_plan },
+    { "Execute", s_execute },
+    { "GetStatus", s_get_status },
+    { "List", s_list },
+    { "Pause", s_pause },
+    { "Resume", s_resume },
+    { "Promote", s_promote },
+    { "Abort", s_abort },
+    { NULL, NULL }
+};
+
+const flot_actor_def_t flot_coordinator_actor = {
+    .service = "coordinator",
+    .commands = s_commands,
+    .start = s_start,
+    .stop = s_stop
+};
