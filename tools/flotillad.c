@@ -26,10 +26,12 @@ static const struct {
     const flot_actor_def_t *def;
     bool embedded;              //  started by default in the embedded mode
 } s_actors [] = {
+    //  In this order: the coordinator last, so that the services it calls
+    //  are there when it resumes deployments.
     { "events", &flot_events_actor, true },
-    { "coordinator", &flot_coordinator_actor, true },
     { "strategy", &flot_strategy_actor, true },
     { "executor", &flot_executor_actor, true },
+    { "coordinator", &flot_coordinator_actor, true },
     { "echo", &flot_echo_actor, false },
 };
 #define ACTOR_COUNT (sizeof s_actors / sizeof s_actors [0])
@@ -87,8 +89,9 @@ s_usage (FILE *out)
 "                         (default tcp://127.0.0.1:5556)\n"
 "      --events-public EP the event endpoint told to subscribers, if not the bound one\n"
 "      --events-capacity N  events kept for replay (default 10000)\n"
-"  -s, --store PATH       the coordinator's database (default ./flotilla.db):\n"
-"                         deployments survive a restart through it\n"
+"  -s, --store PATH       the coordinator's database (default ./flotilla.db) and,\n"
+"                         beside it, PATH-events, the events' history: deployments\n"
+"                         and events survive a restart through them\n"
 "      --instance NAME    instance name the actors register with\n"
 "      --keys LIST        routing keys the actors claim, comma-separated\n"
 "      --heartbeat MS     heartbeat interval (default %d)\n"
@@ -123,11 +126,12 @@ static int
 s_start_actors (const options_t *opts, const char *list, const char *endpoint,
                 zhash_t *actor_options, zlist_t *running)
 {
+    //  Which actors the list names; then start them in the table's order.
+    bool wanted [ACTOR_COUNT] = { false };
     char *copy = strdup (list);
     char *save = NULL;
     int rc = 0;
-    for (char *name = strtok_r (copy, ",", &save); name && rc == 0;
-         name = strtok_r (NULL, ",", &save)) {
+    for (char *name = strtok_r (copy, ",", &save); name; name = strtok_r (NULL, ",", &save)) {
         size_t i;
         for (i = 0; i < ACTOR_COUNT; i++)
             if (streq (s_actors [i].name, name))
@@ -135,8 +139,14 @@ s_start_actors (const options_t *opts, const char *list, const char *endpoint,
         if (i == ACTOR_COUNT) {
             flot_error (WHO, "unknown actor '%s' (known: %s)", name, s_actor_names (false));
             rc = -1;
-            break;
         }
+        else
+            wanted [i] = true;
+    }
+    free (copy);
+    for (size_t i = 0; i < ACTOR_COUNT && rc == 0; i++) {
+        if (!wanted [i])
+            continue;
         flot_actor_config_t config = {
             .endpoint = endpoint,
             .instance = opts->instance,
@@ -147,13 +157,12 @@ s_start_actors (const options_t *opts, const char *list, const char *endpoint,
         };
         zactor_t *actor = flot_actor_thread (s_actors [i].def, &config);
         if (!actor) {
-            flot_error (WHO, "actor '%s' did not start", name);
+            flot_error (WHO, "actor '%s' did not start", s_actors [i].name);
             rc = -1;
         }
         else
             zlist_push (running, actor);
     }
-    free (copy);
     return rc;
 }
 
@@ -175,6 +184,10 @@ s_run (const options_t *opts)
         zhash_insert (actor_options, "pub-public", (void *) opts->events_public);
     zhash_insert (actor_options, "capacity", (void *) opts->capacity);
     zhash_insert (actor_options, "store", (void *) opts->store);
+    //  The events' history lives beside the deployments, in its own file.
+    char events_store [1100];
+    snprintf (events_store, sizeof events_store, "%s-events", opts->store);
+    zhash_insert (actor_options, "events-store", events_store);
 
     zlist_t *running = zlist_new ();
     zactor_t *broker = NULL;

@@ -10,9 +10,12 @@
 
     Options: pub (endpoint to bind, default tcp://127.0.0.1:5556), capacity
     (events kept, default 10000), pub-public (the endpoint advertised by
-    Info when subscribers must use another address than the bound one).
+    Info when subscribers must use another address than the bound one),
+    store (an SQLite file: every event is logged there before it is
+    published, and a restart takes the history and the sequence up again).
 */
 #include "flotilla/events.h"
+#include "flotilla/event_log.h"
 #include "flotilla/log.h"
 
 #define WHO "events"
@@ -38,6 +41,7 @@ typedef struct {
     size_t capacity;
     size_t head;                //  index of the oldest event
     size_t count;
+    flot_event_log_t *log;      //  the durable history, or NULL
 } events_t;
 
 static bool
@@ -109,6 +113,34 @@ s_publish (flot_actor_t *actor, flot_request_t *request)
     flot_request_reply_sbuf (&request, &sbuf);
 }
 
+//  Keep an event in the history (taking body); the oldest goes when full.
+static event_t *
+s_keep (events_t *self, uint64_t seq, const char *deployment, uint8_t *body, size_t size)
+{
+    event_t *event;
+    if (self->count == self->capacity) {
+        event = s_at (self, 0);
+        free (event->body);
+        self->head = (self->head + 1) % self->capacity;
+    }
+    else
+        self->count++;
+    event = s_at (self, self->count - 1);
+    event->seq = seq;
+    snprintf (event->deployment, sizeof event->deployment, "%s", deployment);
+    event->body = body;
+    event->size = size;
+    return event;
+}
+
+static void
+s_load_one (uint64_t seq, const char *deployment, const void *body, size_t size, void *arg)
+{
+    uint8_t *copy = malloc (size ? size : 1);
+    memcpy (copy, body, size);
+    s_keep (arg, seq, deployment, copy, size);
+}
+
 uint64_t
 flot_events_publish (void *state, const char *type, const char *deployment,
                      const char *target, const char *message,
@@ -132,20 +164,11 @@ flot_events_publish (void *state, const char *type, const char *deployment,
         flot_pack_str (&pk, "data");
         msgpack_pack_object (&pk, *data);
     }
-    //  Keep it: the oldest goes when the history is full.
-    event_t *event;
-    if (self->count == self->capacity) {
-        event = s_at (self, 0);
-        free (event->body);
-        self->head = (self->head + 1) % self->capacity;
-    }
-    else
-        self->count++;
-    event = s_at (self, self->count - 1);
-    event->seq = seq;
-    snprintf (event->deployment, sizeof event->deployment, "%s", deployment);
-    event->body = (uint8_t *) sbuf.data;
-    event->size = sbuf.size;
+    flot_err_t err;
+    if (self->log && flot_event_log_append (self->log, seq, deployment, sbuf.data,
+                                            sbuf.size, &err))
+        flot_error (WHO, "%s", err.message);
+    event_t *event = s_keep (self, seq, deployment, (uint8_t *) sbuf.data, sbuf.size);
 
     char topic [MAX_DEPLOYMENT + MAX_TYPE + 3];
     snprintf (topic, sizeof topic, "%s/%s", *deployment ? deployment : "-", type);
@@ -263,6 +286,27 @@ s_start (flot_actor_t *actor)
         free (self);
         return -1;
     }
+    const char *store = flot_actor_option (actor, "events-store", NULL);
+    if (store) {
+        flot_err_t err;
+        self->log = flot_event_log_open (store, &err);
+        int64_t last = self->log
+                     ? flot_event_log_load (self->log, self->capacity, s_load_one, self, &err)
+                     : -1;
+        if (last < 0) {
+            flot_error (WHO, "%s", err.message);
+            flot_event_log_destroy (&self->log);
+            for (size_t i = 0; i < self->count; i++)
+                free (s_at (self, i)->body);
+            zsock_destroy (&self->pub);
+            free (self->ring);
+            free (self);
+            return -1;
+        }
+        self->last = (uint64_t) last;
+        flot_notice (WHO, "history %s: %zu events, the last #%llu", store, self->count,
+                     (unsigned long long) self->last);
+    }
     const char *advertised = flot_actor_option (actor, "pub-public", NULL);
     snprintf (self->endpoint, sizeof self->endpoint, "%s",
               advertised ? advertised : zsock_endpoint (self->pub));
@@ -281,6 +325,7 @@ s_stop (flot_actor_t *actor)
         free (s_at (self, i)->body);
     free (self->ring);
     zsock_destroy (&self->pub);
+    flot_event_log_destroy (&self->log);
     free (self);
     flot_actor_set_state (actor, NULL);
 }

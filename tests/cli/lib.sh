@@ -47,7 +47,7 @@ bg_started () { PIDS+=("$1"); }
 start_daemon () {
     local actors=${3:-events}
     "$FLOTILLAD" -a "$actors" -b "tcp://127.0.0.1:$1" \
-        -e "tcp://127.0.0.1:$2" 2>>"$TMP/flotillad.log" &
+        -e "tcp://127.0.0.1:$2" --store "$TMP/flotilla.db" 2>>"$TMP/flotillad.log" &
     DAEMON_PID=$!
     bg_started "$DAEMON_PID"
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"

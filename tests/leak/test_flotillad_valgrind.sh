@@ -75,7 +75,7 @@ done
 
 # 1. Embedded: broker and actors as threads of one process.
 vg "$WORK/embedded.vg" "$FLOTILLAD" -a events,echo -b tcp://127.0.0.1:24001 \
-    -e tcp://127.0.0.1:24002 2>"$WORK/embedded.log" &
+    -e tcp://127.0.0.1:24002 --store "$WORK/flotilla.db" 2>"$WORK/embedded.log" &
 EMB=$!
 PIDS+=("$EMB")
 wait_ping tcp://127.0.0.1:24001 "$EMB"
@@ -95,7 +95,7 @@ vg "$WORK/broker.vg" "$FLOTILLAD" --broker-only -b tcp://127.0.0.1:24011 \
 BRK=$!
 PIDS+=("$BRK")
 vg "$WORK/actor.vg" "$FLOTILLAD" --connect tcp://127.0.0.1:24011 -a echo \
-    --instance leak-echo 2>"$WORK/actor.log" &
+    --instance leak-echo --store "$WORK/actor.db" 2>"$WORK/actor.log" &
 ACT=$!
 PIDS+=("$ACT")
 wait_ping tcp://127.0.0.1:24011 "$BRK"

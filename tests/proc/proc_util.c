@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -39,6 +40,7 @@ struct _proc_t {
     int status;
     char name [64];
     char log [512];
+    char store [600];           //  its --store, removed at cleanup
 };
 
 static proc_t *s_procs [MAX_PROCS];
@@ -57,6 +59,21 @@ proc_now (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Removes a store and its events' history.
+static void
+s_store_remove (const char *store)
+{
+    char path [PATH_MAX];
+    unlink (store);
+    snprintf (path, sizeof path, "%s-events", store);
+    unlink (path);
+    const char *suffixes [] = { "-wal", "-shm", "-events-wal", "-events-shm" };
+    for (size_t i = 0; i < 4; i++) {
+        snprintf (path, sizeof path, "%s%s", store, suffixes [i]);
+        unlink (path);
+    }
 }
 
 proc_t *
@@ -85,6 +102,14 @@ proc_start (const char *name, ...)
          arg = va_arg (args, char *))
         argv [argc++] = arg;
     va_end (args);
+    //  Its own store, kept while the test runs (a restart under the same
+    //  name finds it) and removed by proc_cleanup_all.
+    snprintf (self->store, sizeof self->store, "%s/%s-%s.db", PROC_LOG_DIR,
+              program_invocation_short_name, name);
+    if (argc + 2 <= MAX_ARGS) {
+        argv [argc++] = (char *) "--store";
+        argv [argc++] = self->store;
+    }
     argv [argc] = NULL;
     int fd = open (self->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -286,6 +311,7 @@ proc_cleanup_all (void)
         }
         if (s_log_has_report (self))
             reports++;
+        s_store_remove (self->store);
         free (self);
         s_procs [i] = NULL;
     }

@@ -1,0 +1,97 @@
+/*  event_log.c - the events actor's history on SQLite (WAL): one row per
+    event, keyed by its sequence number.  */
+#include "flotilla/event_log.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _flot_event_log_t {
+    sqlite3 *db;
+    sqlite3_stmt *append;
+};
+
+flot_event_log_t *
+flot_event_log_open (const char *path, flot_err_t *err)
+{
+    flot_event_log_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    const char *schema =
+        "PRAGMA journal_mode = WAL;"
+        "PRAGMA synchronous = NORMAL;"
+        "CREATE TABLE IF NOT EXISTS events ("
+        "  seq INTEGER PRIMARY KEY, deployment TEXT NOT NULL, body BLOB NOT NULL);";
+    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                        | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK
+    ||  sqlite3_busy_timeout (self->db, 5000) != SQLITE_OK
+    ||  sqlite3_exec (self->db, schema, NULL, NULL, NULL) != SQLITE_OK
+    ||  sqlite3_prepare_v2 (self->db, "INSERT INTO events VALUES (?, ?, ?)", -1,
+                            &self->append, NULL) != SQLITE_OK) {
+        flot_err_set (err, FLOT_E_INTERNAL, "cannot open the event log %s: %s", path,
+                      self->db ? sqlite3_errmsg (self->db) : "out of memory");
+        flot_event_log_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+flot_event_log_destroy (flot_event_log_t **self_p)
+{
+    flot_event_log_t *self = *self_p;
+    if (self) {
+        sqlite3_finalize (self->append);
+        sqlite3_close (self->db);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+flot_event_log_append (flot_event_log_t *self, uint64_t seq, const char *deployment,
+                       const void *body, size_t size, flot_err_t *err)
+{
+    sqlite3_bind_int64 (self->append, 1, (sqlite3_int64) seq);
+    sqlite3_bind_text (self->append, 2, deployment, -1, SQLITE_STATIC);
+    sqlite3_bind_blob (self->append, 3, body, (int) size, SQLITE_STATIC);
+    int rc = sqlite3_step (self->append);
+    sqlite3_reset (self->append);
+    sqlite3_clear_bindings (self->append);
+    if (rc != SQLITE_DONE)
+        return flot_err_set (err, FLOT_E_INTERNAL, "cannot log event %llu: %s",
+                             (unsigned long long) seq, sqlite3_errmsg (self->db));
+    return 0;
+}
+
+int64_t
+flot_event_log_load (flot_event_log_t *self, size_t count, flot_event_log_fn *fn,
+                     void *arg, flot_err_t *err)
+{
+    sqlite3_stmt *q = NULL;
+    const char *sql = "SELECT seq, deployment, body FROM "
+                      "(SELECT * FROM events ORDER BY seq DESC LIMIT ?) ORDER BY seq";
+    if (sqlite3_prepare_v2 (self->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        flot_err_set (err, FLOT_E_INTERNAL, "cannot read the event log: %s",
+                      sqlite3_errmsg (self->db));
+        return -1;
+    }
+    sqlite3_bind_int64 (q, 1, (sqlite3_int64) count);
+    int64_t last = 0;
+    int rc;
+    while ((rc = sqlite3_step (q)) == SQLITE_ROW) {
+        last = sqlite3_column_int64 (q, 0);
+        const unsigned char *deployment = sqlite3_column_text (q, 1);
+        fn ((uint64_t) last, deployment ? (const char *) deployment : "",
+            sqlite3_column_blob (q, 2), (size_t) sqlite3_column_bytes (q, 2), arg);
+    }
+    sqlite3_finalize (q);
+    if (rc != SQLITE_DONE) {
+        flot_err_set (err, FLOT_E_INTERNAL, "cannot read the event log: %s",
+                      sqlite3_errmsg (self->db));
+        return -1;
+    }
+    return last;
+}
