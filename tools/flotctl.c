@@ -1,14 +1,17 @@
 /*  flotctl.c - the command-line client of Flotilla.
 
     Talks to a broker (flotillad) over one DEALER socket through
-    flotilla/client.h and, for `events --follow`, to the events actor's PUB
-    socket with a SUB socket. Commands: ping, actors, events, call. Human
-    output by default, JSON (jansson, through flotilla/json.h) with --json.
-    Every call is bounded by --timeout, so a dead broker is exit code 3,
-    never a hang. Owns nothing beyond its own sockets.
+    flotilla/client.h and, for `events --follow` and `watch`, to the events
+    actor's PUB socket with a SUB socket. Commands: ping, actors, events,
+    call; and for deployments plan, apply, status, list, watch, pause,
+    resume, promote, abort, which read spec files, ask the strategy service
+    to validate them and the coordinator service to plan, run and steer
+    them. Human output by default, JSON (jansson, through flotilla/json.h)
+    with --json. Every call is bounded by --timeout, so a dead broker is exit
+    code 3, never a hang. Owns nothing beyond its own sockets.
 
-    Layout: options and usage; calls and error reporting; one section per
-    command; main.
+    Layout: options and usage; calls and error reporting; tables and times;
+    one section per command; main.
 */
 #include "flotilla/body.h"
 #include "flotilla/client.h"
@@ -17,13 +20,22 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <time.h>
 
 #define DEFAULT_ENDPOINT    "tcp://127.0.0.1:5555"
 #define DEFAULT_TIMEOUT_MS  5000
 #define EVENTS_SERVICE      "events"
-#define IDLE_CHECK_MS       1000        //  follow: Info after this much quiet
-#define SUB_HWM             100000      //  follow: live events queued
+#define STRATEGY_SERVICE    "strategy"
+#define COORDINATOR_SERVICE "coordinator"
+#define IDLE_CHECK_MS       1000        //  follow, watch: Info after this much quiet
+#define SUB_HWM             100000      //  follow, watch: live events queued
+#define SPEC_MAX            (1 << 20)   //  plan, apply: the largest spec file
+#define STATUS_EVERY_MS     1000        //  watch: GetStatus at least this often
+#define STATUS_GAP_MS       100         //  watch: GetStatus at most this often
+#define FINAL_GRACE_MS      2000        //  watch: wait for the last event this long
+#define ACTIVE_SHOWN        3           //  watch: active targets named in a summary
 
 //  Exit codes, as --help documents them.
 enum {
@@ -36,7 +48,8 @@ enum {
 //  Options that only some commands take.
 enum {
     OPT_FOLLOW = 1, OPT_SINCE = 2, OPT_DEPLOYMENT = 4, OPT_TYPE = 8,
-    OPT_EVENTS_EP = 16, OPT_KEY = 32
+    OPT_EVENTS_EP = 16, OPT_KEY = 32, OPT_FILE = 64, OPT_DRY_RUN = 128,
+    OPT_WATCH = 256, OPT_FULL = 512, OPT_REASON = 1024
 };
 
 typedef struct {
@@ -45,9 +58,12 @@ typedef struct {
     const char *deployment;
     const char *type;
     const char *key;
+    const char *file;           //  plan, apply: the spec file
+    const char *reason;         //  abort
     uint32_t timeout_ms;
     uint64_t since;
     bool json;
+    bool file_mode;             //  -f is --file (plan, apply), not --follow
     unsigned given;             //  OPT_* bits seen on the command line
     char **args;                //  the command and its arguments
     int nargs;
@@ -56,6 +72,9 @@ typedef struct {
 typedef struct {
     options_t opts;
     flot_client_t *client;
+    bool watching;              //  events are printed for watch
+    char outcome [FLOT_MAX_NAME + 1];   //  watch: the last deployment.* or
+                                        //  rollback.* event's type
 } ctl_t;
 
 //  The events a feed (replay or follow) has dealt with.
@@ -108,11 +127,63 @@ s_usage (FILE *out)
 "                       send COMMAND to SERVICE with the JSON object as its body\n"
 "                       (default {}), and print the reply as indented JSON\n"
 "\n"
+"Deployments (services strategy and coordinator):\n"
+"  plan -f FILE         read the deployment spec FILE (YAML, at most 1 MiB), have\n"
+"                       the strategy service validate it, and print each error\n"
+"                       as FILE:LINE: field: sentence (exit 1) if it is not\n"
+"                       valid; else ask the coordinator for its plan and print\n"
+"                       it, running nothing: each target in dependency order\n"
+"                       with its wave, its dependencies and its steps (id, type,\n"
+"                       weight, duration, whether it runs the hook or a gate),\n"
+"                       then the order of the rollback plan\n"
+"  apply -f FILE        validate FILE as plan does, then start the deployment:\n"
+"                         deployment web-3 started: 12 steps\n"
+"                       The spec's hook runs in FILE's directory (its real path).\n"
+"      --dry-run        print the plan instead (the same as plan)\n"
+"      --watch          then watch the deployment as watch does, with its exit\n"
+"                       status\n"
+"  status ID            the state of deployment ID: id, name, strategy, state,\n"
+"                       paused, progress (percent, steps done of all), times,\n"
+"                       last error; then one line per target: TARGET STATE STEP\n"
+"                       TYPE STEP-STATE ATTEMPT WEIGHT\n"
+"  list                 the deployments the coordinator knows, one per line:\n"
+"                       ID NAME STATE PERCENT UPDATED (time in UTC)\n"
+"  watch ID             follow deployment ID until it ends: first the events it\n"
+"                       has published so far, then each event as it comes, as\n"
+"                         time (UTC) type target message\n"
+"                       and a one-line progress summary (from the coordinator,\n"
+"                       asked after events and at least every second) whenever\n"
+"                       it changes. Exits once the deployment has ended and its\n"
+"                       last event came: 0 if it completed; 1 if it failed, was\n"
+"                       aborted, was rolled back, or its rollback failed, with\n"
+"                       its last error on stderr. Exits 3 if the broker or the\n"
+"                       coordinator stops answering within --timeout, or on\n"
+"                       SIGINT or SIGTERM (the outcome is then not known)\n"
+"  pause ID             hold deployment ID: no new step starts (running hooks\n"
+"                       finish) until resume\n"
+"  resume ID            let a paused deployment go on\n"
+"  promote ID           end the pause steps the targets of deployment ID are at\n"
+"                       (a pause without a duration waits for this) and go on;\n"
+"                       CONFLICT if no target is at a pause step\n"
+"      --full           also skip every pause and gate that remains\n"
+"  abort ID             stop deployment ID and roll back the targets it changed\n"
+"                       (rolling_back, then aborted)\n"
+"      --reason TEXT    why, kept as its last error (default: aborted by an\n"
+"                       operator)\n"
+"                       pause, resume, promote and abort print the new state\n"
+"                       (and whether it is paused): deployment web-3: running,\n"
+"                       paused\n"
+"                       and fail with CONFLICT (exit 1) when the deployment's\n"
+"                       state does not allow it, NOT_FOUND for an unknown ID\n"
+"\n"
 "Options:\n"
 "      --endpoint E     the broker (default $FLOTILLA_ENDPOINT, else %s)\n"
 "      --timeout MS     wait at most MS for each answer, 1..%u (default %d)\n"
 "      --json           machine output: each reply as one compact JSON document;\n"
-"                       events as one JSON object per line\n"
+"                       events as one JSON object per line; plan and apply\n"
+"                       --dry-run the coordinator's Plan reply (or the strategy's\n"
+"                       Validate reply for an invalid spec); watch each event\n"
+"                       and each changed GetStatus reply, one a line\n"
 "  -h, --help           this text\n"
 "  -V, --version        the version\n"
 "\n"
@@ -121,22 +192,28 @@ s_usage (FILE *out)
 "      --since SEQ      start at sequence number SEQ; 0 is the oldest held\n"
 "      --deployment ID  only the events of deployment ID\n"
 "      --type PREFIX    only the events whose type starts with PREFIX (step.)\n"
-"      --events-endpoint E  with --follow: subscribe at E, not at the endpoint\n"
-"                       the events service advertises\n"
+"      --events-endpoint E  with --follow, and for watch: subscribe at E, not\n"
+"                       at the endpoint the events service advertises\n"
 "Options of call:\n"
 "      --key K          routing key: an instance that claimed K answers\n"
+"Options of plan and apply:\n"
+"  -f, --file FILE      the deployment spec (for plan and apply, -f is --file)\n"
 "\n"
 "Events that fail validation (frames, fields) are dropped with a warning.\n"
 "\n"
 "Exit status:\n"
-"  0  success; for events --follow, stopped by SIGINT or SIGTERM\n"
+"  0  success; for events --follow, stopped by SIGINT or SIGTERM; for watch\n"
+"     (and apply --watch), the deployment completed\n"
 "  1  the service answered with an error, printed on stderr as\n"
-"     'flotctl: NAME (code): message', or with a reply flotctl cannot read\n"
+"     'flotctl: NAME (code): message', or with a reply flotctl cannot read;\n"
+"     plan and apply: the spec is not valid; watch: the deployment failed,\n"
+"     was aborted or was rolled back\n"
 "  2  usage error: unknown command or option, bad argument, a JSON body that\n"
-"     is not valid JSON or not an object\n"
+"     is not valid JSON or not an object, a spec file that cannot be read, is\n"
+"     over 1 MiB or holds a NUL byte\n"
 "  3  no answer in time: the broker is down or unreachable, or the deadline\n"
 "     passed; a DEADLINE error reply (code 6) from the broker or a service\n"
-"     also exits 3, not 1\n",
+"     also exits 3, not 1; watch stopped by a signal before the end\n",
         DEFAULT_ENDPOINT, FLOT_MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
 }
 
@@ -199,6 +276,11 @@ static const struct option s_longopts [] = {
     { "type", required_argument, NULL, 'T' },
     { "events-endpoint", required_argument, NULL, 'E' },
     { "key", required_argument, NULL, 'k' },
+    { "file", required_argument, NULL, 'F' },
+    { "dry-run", no_argument, NULL, 'D' },
+    { "watch", no_argument, NULL, 'W' },
+    { "full", no_argument, NULL, 'U' },
+    { "reason", required_argument, NULL, 'R' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -213,7 +295,23 @@ s_option (options_t *opts, int c)
         case 'e': opts->endpoint = optarg; return -1;
         case 'E': opts->events_endpoint = optarg; opts->given |= OPT_EVENTS_EP; return -1;
         case 'j': opts->json = true; return -1;
-        case 'f': opts->given |= OPT_FOLLOW; return -1;
+        case 'f':
+            if (!opts->file_mode) {
+                opts->given |= OPT_FOLLOW;
+                return -1;
+            }
+            //  -f FILE, for plan and apply
+            //  fall through
+        case 'F':
+            if (!*optarg)
+                return s_usage_error ("--file: the spec file name is empty");
+            opts->file = optarg;
+            opts->given |= OPT_FILE;
+            return -1;
+        case 'D': opts->given |= OPT_DRY_RUN; return -1;
+        case 'W': opts->given |= OPT_WATCH; return -1;
+        case 'U': opts->given |= OPT_FULL; return -1;
+        case 'R': opts->reason = optarg; opts->given |= OPT_REASON; return -1;
         case 'T': opts->type = optarg; opts->given |= OPT_TYPE; return -1;
         case 't':
             if (s_parse_uint (optarg, 1, FLOT_MAX_TIMEOUT_MS, "--timeout", &v))
@@ -247,19 +345,25 @@ s_option (options_t *opts, int c)
     }
 }
 
-//  Parses the command line into opts. Returns -1 to go on, or an exit code.
+//  Parses the command line into opts; with file_mode, -f takes the spec
+//  file (plan, apply), else it is --follow. Returns -1 to go on, or an exit
+//  code.
 static int
-s_parse (int argc, char *argv [], options_t *opts)
+s_parse (int argc, char *argv [], bool file_mode, options_t *opts)
 {
     const char *env = getenv ("FLOTILLA_ENDPOINT");
     *opts = (options_t) {
         .endpoint = env && *env ? env : DEFAULT_ENDPOINT,
-        .timeout_ms = DEFAULT_TIMEOUT_MS
+        .timeout_ms = DEFAULT_TIMEOUT_MS,
+        .file_mode = file_mode
     };
     int c;
     //  No '+' in the option string: getopt_long permutes the arguments, so
     //  options may come after the command.
-    while ((c = getopt_long (argc, argv, "fhV", s_longopts, NULL)) != -1) {
+    optind = 0;                 //  glibc: start afresh after s_takes_file
+    opterr = 1;
+    while ((c = getopt_long (argc, argv, file_mode ? "f:hV" : "fhV",
+                             s_longopts, NULL)) != -1) {
         int rc = s_option (opts, c);
         if (rc >= 0)
             return rc;
@@ -341,6 +445,140 @@ s_print_json (const msgpack_object *obj, bool pretty)
 }
 
 //  --------------------------------------------------------------------------
+//  Tables and times
+
+#define CELL_MAX 128
+
+typedef char cell_t [CELL_MAX];
+
+//  Rows of cells under column headers, printed in aligned columns.
+typedef struct {
+    const char *const *headers;
+    int cols;
+    size_t rows;
+    cell_t *cells;              //  rows * cols, row after row
+} table_t;
+
+static int
+s_table_init (table_t *self, const char *const *headers, int cols,
+              size_t rows, flot_err_t *err)
+{
+    *self = (table_t) {
+        .headers = headers, .cols = cols, .rows = rows,
+        .cells = calloc (rows ? rows * (size_t) cols : 1, sizeof (cell_t))
+    };
+    return self->cells ? 0 : flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+}
+
+static void
+s_table_destroy (table_t *self)
+{
+    free (self->cells);
+    self->cells = NULL;
+}
+
+static cell_t *
+s_table_row (table_t *self, size_t row)
+{
+    assert (row < self->rows);
+    return self->cells + row * (size_t) self->cols;
+}
+
+//  Prints text on one line, control characters as '?', padded to width.
+static void
+s_put_cell (const char *text, size_t width)
+{
+    size_t n = 0;
+    for (; text [n]; n++) {
+        unsigned char c = (unsigned char) text [n];
+        putchar (c < 0x20 || c == 0x7f ? '?' : c);
+    }
+    for (; n < width; n++)
+        putchar (' ');
+}
+
+//  One line of cells, two spaces apart, the last one not padded.
+static void
+s_print_cells (const char *indent, const size_t *width, int cols,
+               const char *const *cells)
+{
+    fputs (indent, stdout);
+    for (int c = 0; c < cols; c++) {
+        s_put_cell (cells [c], c < cols - 1 ? width [c] : 0);
+        fputs (c < cols - 1 ? "  " : "\n", stdout);
+    }
+}
+
+//  Widens width (cols entries) to fit a line of cells.
+static void
+s_fit_cells (size_t *width, int cols, const char *const *cells)
+{
+    for (int c = 0; c < cols; c++)
+        width [c] = MAX (width [c], strlen (cells [c]));
+}
+
+//  The headers, then every row, each line after indent.
+static void
+s_table_print (table_t *self, const char *indent)
+{
+    size_t width [self->cols];
+    const char *cells [self->cols];
+    memset (width, 0, sizeof width);
+    s_fit_cells (width, self->cols, self->headers);
+    for (size_t r = 0; r < self->rows; r++) {
+        for (int c = 0; c < self->cols; c++)
+            cells [c] = s_table_row (self, r) [c];
+        s_fit_cells (width, self->cols, cells);
+    }
+    s_print_cells (indent, width, self->cols, self->headers);
+    for (size_t r = 0; r < self->rows; r++) {
+        for (int c = 0; c < self->cols; c++)
+            cells [c] = s_table_row (self, r) [c];
+        s_print_cells (indent, width, self->cols, cells);
+    }
+    fflush (stdout);
+}
+
+//  A duration for people: 850ms, 12.3s, 5m03s, 2h05m, 3d04h.
+static void
+s_duration (uint64_t ms, char *buf, size_t cap)
+{
+    uint64_t s = ms / 1000;
+    if (ms < 1000)
+        snprintf (buf, cap, "%llums", (unsigned long long) ms);
+    else
+    if (s < 60)
+        snprintf (buf, cap, "%.1fs", (double) ms / 1000.0);
+    else
+    if (s < 3600)
+        snprintf (buf, cap, "%llum%02llus", (unsigned long long) s / 60,
+                  (unsigned long long) s % 60);
+    else
+    if (s < 86400)
+        snprintf (buf, cap, "%lluh%02llum", (unsigned long long) s / 3600,
+                  (unsigned long long) (s % 3600) / 60);
+    else
+        snprintf (buf, cap, "%llud%02lluh", (unsigned long long) s / 86400,
+                  (unsigned long long) (s % 86400) / 3600);
+}
+
+//  A Unix time in milliseconds, in UTC: 2024-05-01T12:00:03.123Z, or with
+//  !date 12:00:03.123Z; "-" for 0 (never).
+static void
+s_utc (uint64_t ms, bool date, char *buf, size_t cap)
+{
+    time_t secs = (time_t) (ms / 1000);
+    struct tm tm;
+    size_t n = 0;
+    if (ms == 0 || !gmtime_r (&secs, &tm)
+    ||  (n = strftime (buf, cap, date ? "%Y-%m-%dT%H:%M:%S" : "%H:%M:%S", &tm)) == 0) {
+        snprintf (buf, cap, "-");
+        return;
+    }
+    snprintf (buf + n, cap - n, ".%03uZ", (unsigned) (ms % 1000));
+}
+
+//  --------------------------------------------------------------------------
 //  ping
 
 static int
@@ -377,37 +615,11 @@ s_cmd_ping (ctl_t *self)
 //  actors
 
 #define ACTOR_COLS 9
-#define CELL_MAX 128
 
-typedef char row_t [ACTOR_COLS][CELL_MAX];
-
-static const char *s_actor_headers [ACTOR_COLS] = {
+static const char *const s_actor_headers [ACTOR_COLS] = {
     "SERVICE", "INSTANCE", "HOST", "PID", "KEYS", "UPTIME", "LAST-HB",
     "HANDLED", "PENDING"
 };
-
-//  A duration for people: 850ms, 12.3s, 5m03s, 2h05m, 3d04h.
-static void
-s_duration (uint64_t ms, char *buf, size_t cap)
-{
-    uint64_t s = ms / 1000;
-    if (ms < 1000)
-        snprintf (buf, cap, "%llums", (unsigned long long) ms);
-    else
-    if (s < 60)
-        snprintf (buf, cap, "%.1fs", (double) ms / 1000.0);
-    else
-    if (s < 3600)
-        snprintf (buf, cap, "%llum%02llus", (unsigned long long) s / 60,
-                  (unsigned long long) s % 60);
-    else
-    if (s < 86400)
-        snprintf (buf, cap, "%lluh%02llum", (unsigned long long) s / 3600,
-                  (unsigned long long) (s % 3600) / 60);
-    else
-        snprintf (buf, cap, "%llud%02lluh", (unsigned long long) s / 86400,
-                  (unsigned long long) (s % 86400) / 3600);
-}
 
 //  The keys joined with commas, '-' for none, '...' when they do not fit.
 static int
@@ -431,7 +643,7 @@ s_keys_cell (const msgpack_object *keys, char *buf, size_t cap, flot_err_t *err)
 
 //  Fills a table row from one map of the Actors reply.
 static int
-s_actor_row (const msgpack_object *actor, row_t row, flot_err_t *err)
+s_actor_row (const msgpack_object *actor, cell_t *row, flot_err_t *err)
 {
     uint64_t pid, uptime, last_hb, handled, pending;
     const msgpack_object *keys = NULL;
@@ -454,32 +666,6 @@ s_actor_row (const msgpack_object *actor, row_t row, flot_err_t *err)
     return 0;
 }
 
-static void
-s_print_row (const size_t *width, const char *const *cells)
-{
-    for (int c = 0; c < ACTOR_COLS - 1; c++)
-        printf ("%-*s  ", (int) width [c], cells [c]);
-    printf ("%s\n", cells [ACTOR_COLS - 1]);
-}
-
-static void
-s_print_table (row_t *rows, size_t count)
-{
-    size_t width [ACTOR_COLS];
-    for (int c = 0; c < ACTOR_COLS; c++) {
-        width [c] = strlen (s_actor_headers [c]);
-        for (size_t r = 0; r < count; r++)
-            width [c] = MAX (width [c], strlen (rows [r][c]));
-    }
-    s_print_row (width, s_actor_headers);
-    for (size_t r = 0; r < count; r++) {
-        const char *cells [ACTOR_COLS];
-        for (int c = 0; c < ACTOR_COLS; c++)
-            cells [c] = rows [r][c];
-        s_print_row (width, cells);
-    }
-}
-
 static int
 s_print_actors (const msgpack_object *root, flot_err_t *err)
 {
@@ -487,18 +673,18 @@ s_print_actors (const msgpack_object *root, flot_err_t *err)
     if (flot_map_object (root, "actors", true, MSGPACK_OBJECT_ARRAY, &actors, err) < 0)
         return -1;
     size_t count = actors->via.array.size;
-    row_t *rows = calloc (count ? count : 1, sizeof (row_t));
-    if (!rows)
-        return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+    table_t table;
+    if (s_table_init (&table, s_actor_headers, ACTOR_COLS, count, err))
+        return -1;
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++)
         if (actors->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
             rc = flot_err_set (err, FLOT_E_MALFORMED, "actor %zu is not a map", i);
         else
-            rc = s_actor_row (&actors->via.array.ptr [i], rows [i], err);
+            rc = s_actor_row (&actors->via.array.ptr [i], s_table_row (&table, i), err);
     if (rc == 0)
-        s_print_table (rows, count);
-    free (rows);
+        s_table_print (&table, "");
+    s_table_destroy (&table);
     return rc;
 }
 
@@ -547,17 +733,17 @@ s_event_parse (const msgpack_object *map, event_t *event, flot_err_t *err)
     return 0;
 }
 
-//  Prints a string field on one line: control characters become '?'.
+//  Prints a string object on one line: control characters become '?'.
 static void
-s_print_field (const msgpack_object *str, const char *none)
+s_print_field (FILE *out, const msgpack_object *str, const char *none)
 {
     if (!str || str->via.str.size == 0) {
-        fputs (none, stdout);
+        fputs (none, out);
         return;
     }
     for (uint32_t i = 0; i < str->via.str.size; i++) {
         unsigned char c = (unsigned char) str->via.str.ptr [i];
-        putchar (c < 0x20 || c == 0x7f ? '?' : c);
+        fputc (c < 0x20 || c == 0x7f ? '?' : c, out);
     }
 }
 
@@ -567,22 +753,24 @@ s_print_event (ctl_t *self, const event_t *event)
     const char *prefix = self->opts.type;
     if (prefix && strncmp (event->type, prefix, strlen (prefix)) != 0)
         return;
+    if (self->watching && (strncmp (event->type, "deployment.", 11) == 0
+                       ||  strncmp (event->type, "rollback.", 9) == 0))
+        memcpy (self->outcome, event->type, sizeof self->outcome);
     if (self->opts.json) {
         s_print_json (event->map, false);
         return;
     }
     char when [64];
-    time_t secs = (time_t) (event->time_ms / 1000);
-    struct tm tm;
-    size_t n = gmtime_r (&secs, &tm)
-             ? strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
-    snprintf (when + n, sizeof when - n, ".%03uZ", (unsigned) (event->time_ms % 1000));
-    printf ("#%llu %s %s %s ", (unsigned long long) event->seq, when, event->type,
-            *event->deployment ? event->deployment : "-");
-    s_print_field (event->target, "-");
+    s_utc (event->time_ms, !self->watching, when, sizeof when);
+    if (self->watching)         //  watch: of one deployment, by time
+        printf ("%s %-22s ", when, event->type);
+    else
+        printf ("#%llu %s %s %s ", (unsigned long long) event->seq, when,
+                event->type, *event->deployment ? event->deployment : "-");
+    s_print_field (stdout, event->target, "-");
     if (event->message && event->message->via.str.size) {
         putchar (' ');
-        s_print_field (event->message, "");
+        s_print_field (stdout, event->message, "");
     }
     putchar ('\n');
     fflush (stdout);
@@ -935,6 +1123,1066 @@ s_cmd_call (ctl_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  Deployments: calls, spec files and validation
+
+static int
+s_fail (int rc, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  Prints 'flotctl: ' and the sentence on stderr; returns rc.
+static int
+s_fail (int rc, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "flotctl: ");
+    vfprintf (stderr, format, args);
+    va_end (args);
+    fputc ('\n', stderr);
+    return rc;
+}
+
+//  Copies a string field into a cell, cut short with "..." if it does not
+//  fit. Returns like flot_map_str: 1 found, 0 absent and optional, -1 error.
+static int
+s_map_cell (const msgpack_object *map, const char *key, bool required,
+            cell_t cell, flot_err_t *err)
+{
+    const msgpack_object *value = flot_map_get (map, key);
+    if (!value && !required)
+        return 0;
+    if (!value)
+        return flot_err_set (err, FLOT_E_MALFORMED, "field '%s' is missing", key);
+    if (value->type != MSGPACK_OBJECT_STR)
+        return flot_err_set (err, FLOT_E_MALFORMED, "field '%s' is not a string", key);
+    size_t size = value->via.str.size;
+    if (size < CELL_MAX)
+        snprintf (cell, CELL_MAX, "%.*s", (int) size, value->via.str.ptr);
+    else
+        snprintf (cell, CELL_MAX, "%.*s...", CELL_MAX - 4, value->via.str.ptr);
+    return 1;
+}
+
+//  True if id can name a deployment (and the topic of its events).
+static bool
+s_id_valid (const char *id)
+{
+    return s_name_valid (id) && !streq (id, "-");
+}
+
+static int
+s_id_usage_error (const char *id)
+{
+    return s_usage_error ("'%s' is not a deployment id: 1..%d of [A-Za-z0-9._-], "
+                          "not '-'", id, FLOT_MAX_NAME);
+}
+
+//  Calls coordinator command with {"id": id}.
+static int
+s_call_id (ctl_t *self, const char *command, const char *id,
+           flot_body_t **body_p, flot_err_t *err)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_kv_str (&pk, "id", id);
+    int rc = s_call (self, COORDINATOR_SERVICE, NULL, command, &sbuf, body_p, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}
+
+//  A spec file, read for plan and apply.
+typedef struct {
+    const char *file;           //  as given on the command line
+    char cwd [PATH_MAX];        //  the real path of the folder holding it
+    char *text;                 //  its bytes, NUL-terminated
+    size_t size;
+} spec_t;
+
+static void
+s_spec_clear (spec_t *spec)
+{
+    free (spec->text);
+    spec->text = NULL;
+}
+
+//  Reads the spec file and finds its folder. Returns -1 to go on, or an
+//  exit code (2: the file cannot be used) with a sentence on stderr.
+static int
+s_spec_read (const char *file, spec_t *spec)
+{
+    *spec = (spec_t) { .file = file };
+    FILE *in = fopen (file, "rb");
+    if (!in)
+        return s_fail (RC_USAGE, "cannot open spec file '%s': %s", file,
+                       strerror (errno));
+    spec->text = malloc (SPEC_MAX + 1);
+    size_t size = spec->text ? fread (spec->text, 1, SPEC_MAX + 1, in) : 0;
+    int error = ferror (in) ? errno : 0;
+    fclose (in);
+    if (!spec->text)
+        return s_fail (RC_ERROR, "out of memory for spec file '%s'", file);
+    if (error)
+        return s_fail (RC_USAGE, "cannot read spec file '%s': %s", file,
+                       strerror (error));
+    if (size > SPEC_MAX)
+        return s_fail (RC_USAGE, "spec file '%s' is larger than %d bytes (1 MiB), "
+                       "the most a spec may be", file, SPEC_MAX);
+    const char *nul = memchr (spec->text, 0, size);
+    if (nul)
+        return s_fail (RC_USAGE, "spec file '%s' holds a NUL byte at offset %td: "
+                       "a spec is YAML text", file, nul - spec->text);
+    spec->text [size] = 0;
+    spec->size = size;
+    //  Hooks run in the spec's folder: send its absolute, real path.
+    char *copy = strdup (file);
+    bool found = copy && realpath (dirname (copy), spec->cwd);
+    error = errno;
+    free (copy);
+    if (!found)
+        return s_fail (RC_USAGE, "cannot find the folder of spec file '%s': %s",
+                       file, strerror (error));
+    return -1;
+}
+
+//  Packs {"spec", "file"} and, with cwd, "cwd". Returns -1 to go on, or an
+//  exit code if the request would be too large. The caller destroys sbuf.
+static int
+s_spec_pack (const spec_t *spec, bool cwd, msgpack_sbuffer *sbuf)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init (sbuf);
+    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, cwd ? 3 : 2);
+    flot_pack_str (&pk, "spec");
+    msgpack_pack_str_with_body (&pk, spec->text, spec->size);
+    flot_pack_kv_str (&pk, "file", spec->file);
+    if (cwd)
+        flot_pack_kv_str (&pk, "cwd", spec->cwd);
+    if (sbuf->size > FLOT_MAX_BODY)
+        return s_fail (RC_USAGE, "spec file '%s' does not fit in one request: "
+                       "%zu bytes with its names, the limit is %d", spec->file,
+                       sbuf->size, FLOT_MAX_BODY);
+    return -1;
+}
+
+//  Prints a Validate reply's errors. Returns -1 if the spec is valid, else
+//  an exit code.
+static int
+s_validate_reply (ctl_t *self, const spec_t *spec, const msgpack_object *root)
+{
+    bool valid = false, truncated = false;
+    const msgpack_object *errors;
+    flot_err_t err;
+    if (flot_map_bool (root, "valid", true, &valid, &err) < 0
+    ||  flot_map_object (root, "errors", true, MSGPACK_OBJECT_ARRAY, &errors, &err) < 0
+    ||  flot_map_bool (root, "truncated", false, &truncated, &err) < 0)
+        return s_bad_reply (STRATEGY_SERVICE, "Validate", &err);
+    uint32_t count = errors->via.array.size;
+    for (uint32_t i = 0; i < count; i++)
+        if (errors->via.array.ptr [i].type != MSGPACK_OBJECT_STR) {
+            flot_err_set (&err, FLOT_E_MALFORMED, "error %u is not a string", i);
+            return s_bad_reply (STRATEGY_SERVICE, "Validate", &err);
+        }
+    if (valid)
+        return -1;
+    if (self->opts.json)
+        s_print_json (root, false);
+    else
+        for (uint32_t i = 0; i < count; i++) {
+            s_print_field (stderr, &errors->via.array.ptr [i], "");
+            fputc ('\n', stderr);
+        }
+    return s_fail (RC_ERROR, "%s is not a valid deployment spec: %u error%s%s",
+                   spec->file, count, count == 1 ? "" : "s",
+                   truncated ? " shown, and more" : "");
+}
+
+//  Reads the spec file of --file and has the strategy service validate it.
+//  Returns -1 to go on with spec read (the caller clears it), or an exit
+//  code: 1 with every error printed if it is not valid.
+static int
+s_spec_load (ctl_t *self, spec_t *spec)
+{
+    int rc = s_spec_read (self->opts.file, spec);
+    if (rc >= 0)
+        return rc;
+    msgpack_sbuffer sbuf;
+    rc = s_spec_pack (spec, false, &sbuf);
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    if (rc < 0
+    &&  s_call (self, STRATEGY_SERVICE, NULL, "Validate", &sbuf, &body, &err))
+        rc = s_report (self, STRATEGY_SERVICE, "Validate", &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc < 0)
+        rc = s_validate_reply (self, spec, flot_body_root (body));
+    flot_body_destroy (&body);
+    return rc;
+}
+
+//  Calls coordinator command (Plan, Execute) with the spec, file and cwd.
+//  Returns -1 with the reply in *body_p, or an exit code.
+static int
+s_spec_call (ctl_t *self, const spec_t *spec, const char *command,
+             flot_body_t **body_p)
+{
+    msgpack_sbuffer sbuf;
+    flot_err_t err;
+    *body_p = NULL;
+    int rc = s_spec_pack (spec, true, &sbuf);
+    if (rc < 0 && s_call (self, COORDINATOR_SERVICE, NULL, command, &sbuf, body_p, &err))
+        rc = s_report (self, COORDINATOR_SERVICE, command, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  plan
+
+#define STEP_COLS 5
+
+static const char *const s_step_headers [STEP_COLS] = {
+    "STEP", "TYPE", "WEIGHT", "DURATION", "RUNS"
+};
+
+//  The cells of one STEP of a PLAN (SPEC section 16).
+static int
+s_step_cells (const msgpack_object *step, cell_t *cells, flot_err_t *err)
+{
+    uint64_t weight;
+    int64_t duration;
+    bool hook;
+    cell_t gate = "";
+    if (step->type != MSGPACK_OBJECT_MAP)
+        return flot_err_set (err, FLOT_E_MALFORMED, "a step is not a map");
+    if (s_map_cell (step, "id", true, cells [0], err) < 0
+    ||  s_map_cell (step, "type", true, cells [1], err) < 0
+    ||  flot_map_uint (step, "weight", true, 0, 100, &weight, err) < 0
+    ||  flot_map_int (step, "duration_ms", true, -1, INT64_MAX, &duration, err) < 0
+    ||  flot_map_bool (step, "hook", true, &hook, err) < 0
+    ||  s_map_cell (step, "gate", false, gate, err) < 0)
+        return -1;
+    snprintf (cells [2], CELL_MAX, "%llu", (unsigned long long) weight);
+    if (duration < 0)
+        snprintf (cells [3], CELL_MAX, "until promoted");
+    else
+    if (duration == 0)
+        snprintf (cells [3], CELL_MAX, "-");
+    else
+        s_duration ((uint64_t) duration, cells [3], CELL_MAX);
+    if (hook && *gate)
+        snprintf (cells [4], CELL_MAX, "hook, gate %.100s", gate);
+    else
+    if (*gate)
+        snprintf (cells [4], CELL_MAX, "gate %.100s", gate);
+    else
+        snprintf (cells [4], CELL_MAX, "%s", hook ? "hook" : "-");
+    return 0;
+}
+
+//  The targets of a PLAN in its "order". Returns a new array (the caller
+//  frees it) of *count target maps, or NULL with err.
+static const msgpack_object **
+s_plan_ordered (const msgpack_object *plan, size_t *count, flot_err_t *err)
+{
+    const msgpack_object *order, *targets;
+    if (plan->type != MSGPACK_OBJECT_MAP) {
+        flot_err_set (err, FLOT_E_MALFORMED, "a plan is not a map");
+        return NULL;
+    }
+    if (flot_map_object (plan, "order", true, MSGPACK_OBJECT_ARRAY, &order, err) < 0
+    ||  flot_map_object (plan, "targets", true, MSGPACK_OBJECT_ARRAY, &targets, err) < 0)
+        return NULL;
+    *count = targets->via.array.size;
+    if (order->via.array.size != *count) {
+        flot_err_set (err, FLOT_E_MALFORMED, "'order' names %u targets, "
+                      "'targets' holds %zu", order->via.array.size, *count);
+        return NULL;
+    }
+    const msgpack_object **ordered = calloc (*count ? *count : 1, sizeof *ordered);
+    zhash_t *index = zhash_new ();
+    int rc = ordered && index ? 0
+           : flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+    for (size_t i = 0; i < *count && rc == 0; i++) {
+        const msgpack_object *target = &targets->via.array.ptr [i];
+        char name [1024];
+        if (target->type != MSGPACK_OBJECT_MAP)
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "target %zu is not a map", i);
+        else
+        if (flot_map_str (target, "name", true, name, sizeof name, err) < 0)
+            rc = -1;
+        else
+        if (zhash_insert (index, name, (void *) target))
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "target '%s' is there twice", name);
+    }
+    for (size_t i = 0; i < *count && rc == 0; i++) {
+        char name [1024];
+        if (flot_obj_str (&order->via.array.ptr [i], name, sizeof name))
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "order[%zu] is not a name", i);
+        else
+        if (!(ordered [i] = zhash_lookup (index, name)))
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "'order' names '%s', which "
+                               "is not among the targets", name);
+    }
+    zhash_destroy (&index);
+    if (rc) {
+        free (ordered);
+        ordered = NULL;
+    }
+    return ordered;
+}
+
+//  Widens width to fit every step of the targets; counts the steps.
+static int
+s_plan_widths (const msgpack_object **ordered, size_t count, size_t *width,
+               size_t *steps, flot_err_t *err)
+{
+    s_fit_cells (width, STEP_COLS, s_step_headers);
+    *steps = 0;
+    for (size_t i = 0; i < count; i++) {
+        const msgpack_object *list;
+        if (flot_map_object (ordered [i], "steps", true, MSGPACK_OBJECT_ARRAY, &list, err) < 0)
+            return -1;
+        for (uint32_t j = 0; j < list->via.array.size; j++) {
+            cell_t cells [STEP_COLS];
+            const char *texts [STEP_COLS];
+            if (s_step_cells (&list->via.array.ptr [j], cells, err))
+                return -1;
+            for (int c = 0; c < STEP_COLS; c++)
+                texts [c] = cells [c];
+            s_fit_cells (width, STEP_COLS, texts);
+        }
+        *steps += list->via.array.size;
+    }
+    return 0;
+}
+
+//  Prints an array of names, separator between them ('-' if none).
+static int
+s_print_names (const msgpack_object *names, const char *separator, flot_err_t *err)
+{
+    if (names->via.array.size == 0)
+        fputs ("-", stdout);
+    for (uint32_t i = 0; i < names->via.array.size; i++) {
+        if (names->via.array.ptr [i].type != MSGPACK_OBJECT_STR)
+            return flot_err_set (err, FLOT_E_MALFORMED, "a name is not a string");
+        if (i)
+            fputs (separator, stdout);
+        s_print_field (stdout, &names->via.array.ptr [i], "\"\"");
+    }
+    return 0;
+}
+
+//  One target of a plan: its name, wave and dependencies, then its steps.
+static int
+s_print_plan_target (const msgpack_object *target, const size_t *width,
+                     bool headers, flot_err_t *err)
+{
+    cell_t name;
+    uint64_t wave;
+    const msgpack_object *depends, *steps;
+    if (s_map_cell (target, "name", true, name, err) < 0
+    ||  flot_map_uint (target, "wave", true, 0, UINT64_MAX, &wave, err) < 0
+    ||  flot_map_object (target, "dependsOn", true, MSGPACK_OBJECT_ARRAY, &depends, err) < 0
+    ||  flot_map_object (target, "steps", true, MSGPACK_OBJECT_ARRAY, &steps, err) < 0)
+        return -1;
+    printf ("\n");
+    s_put_cell (name, 0);
+    printf ("  wave %llu, depends on: ", (unsigned long long) wave);
+    if (s_print_names (depends, ", ", err))
+        return -1;
+    printf ("\n");
+    if (headers)
+        s_print_cells ("    ", width, STEP_COLS, s_step_headers);
+    for (uint32_t j = 0; j < steps->via.array.size; j++) {
+        cell_t cells [STEP_COLS];
+        const char *texts [STEP_COLS];
+        if (s_step_cells (&steps->via.array.ptr [j], cells, err))
+            return -1;
+        for (int c = 0; c < STEP_COLS; c++)
+            texts [c] = cells [c];
+        s_print_cells ("    ", width, STEP_COLS, texts);
+    }
+    return 0;
+}
+
+//  Prints a Plan reply: the plan's targets in order with their steps, then
+//  the rollback plan's order.
+static int
+s_print_plan (const msgpack_object *root, flot_err_t *err)
+{
+    cell_t name, strategy;
+    const msgpack_object *plan, *rollback, *rollback_order;
+    uint64_t concurrency;
+    if (s_map_cell (root, "deployment", true, name, err) < 0
+    ||  s_map_cell (root, "strategy", true, strategy, err) < 0
+    ||  flot_map_object (root, "plan", true, MSGPACK_OBJECT_MAP, &plan, err) < 0
+    ||  flot_map_object (root, "rollback", true, MSGPACK_OBJECT_MAP, &rollback, err) < 0
+    ||  flot_map_uint (plan, "concurrency", true, 0, UINT64_MAX, &concurrency, err) < 0
+    ||  flot_map_object (rollback, "order", true, MSGPACK_OBJECT_ARRAY,
+                         &rollback_order, err) < 0)
+        return -1;
+    size_t count, steps;
+    const msgpack_object **ordered = s_plan_ordered (plan, &count, err);
+    if (!ordered)
+        return -1;
+    size_t width [STEP_COLS] = { 0 };
+    int rc = s_plan_widths (ordered, count, width, &steps, err);
+    if (rc == 0) {
+        printf ("plan of deployment ");
+        s_put_cell (name, 0);
+        printf (" (");
+        s_put_cell (strategy, 0);
+        printf ("): %zu target%s, %zu step%s, at most %llu target%s at a time\n",
+                count, count == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
+                (unsigned long long) concurrency, concurrency == 1 ? "" : "s");
+    }
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = s_print_plan_target (ordered [i], width, i == 0, err);
+    free (ordered);
+    if (rc == 0) {
+        printf ("\nrollback order: ");
+        rc = s_print_names (rollback_order, " ", err);
+        printf ("\n");
+    }
+    fflush (stdout);
+    return rc;
+}
+
+static int
+s_cmd_plan (ctl_t *self)
+{
+    if (!(self->opts.given & OPT_FILE))
+        return s_usage_error ("'%s' needs the spec file: flotctl %s -f FILE",
+                              self->opts.args [0], self->opts.args [0]);
+    spec_t spec;
+    flot_body_t *body = NULL;
+    int rc = s_spec_load (self, &spec);
+    if (rc < 0)
+        rc = s_spec_call (self, &spec, "Plan", &body);
+    if (rc < 0) {
+        flot_err_t err;
+        if (self->opts.json)
+            rc = s_print_json (flot_body_root (body), false);
+        else
+        if (s_print_plan (flot_body_root (body), &err))
+            rc = s_bad_reply (COORDINATOR_SERVICE, "Plan", &err);
+        else
+            rc = RC_OK;
+    }
+    flot_body_destroy (&body);
+    s_spec_clear (&spec);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  status and list
+
+#define TARGET_COLS 7
+
+static const char *const s_target_headers [TARGET_COLS] = {
+    "TARGET", "STATE", "STEP", "TYPE", "STEP-STATE", "ATTEMPT", "WEIGHT"
+};
+
+//  The fields of a GetStatus reply; pointers point into it.
+typedef struct {
+    cell_t id, name, strategy, state;
+    bool paused;
+    uint64_t percent, steps_done, steps_total;
+    uint64_t created_ms, updated_ms, finished_ms;
+    const msgpack_object *last_error;   //  a string, or NULL
+    const msgpack_object *targets;      //  an array of maps
+} status_t;
+
+static int
+s_status_parse (const msgpack_object *root, status_t *status, flot_err_t *err)
+{
+    memset (status, 0, sizeof *status);
+    if (s_map_cell (root, "id", true, status->id, err) < 0
+    ||  s_map_cell (root, "name", true, status->name, err) < 0
+    ||  s_map_cell (root, "strategy", false, status->strategy, err) < 0
+    ||  s_map_cell (root, "state", true, status->state, err) < 0
+    ||  flot_map_bool (root, "paused", false, &status->paused, err) < 0
+    ||  flot_map_uint (root, "percent", true, 0, 100, &status->percent, err) < 0
+    ||  flot_map_uint (root, "steps_done", true, 0, UINT64_MAX, &status->steps_done, err) < 0
+    ||  flot_map_uint (root, "steps_total", true, 0, UINT64_MAX, &status->steps_total, err) < 0
+    ||  flot_map_uint (root, "created_ms", false, 0, UINT64_MAX, &status->created_ms, err) < 0
+    ||  flot_map_uint (root, "updated_ms", false, 0, UINT64_MAX, &status->updated_ms, err) < 0
+    ||  flot_map_uint (root, "finished_ms", false, 0, UINT64_MAX, &status->finished_ms, err) < 0
+    ||  flot_map_object (root, "targets", true, MSGPACK_OBJECT_ARRAY, &status->targets, err) < 0)
+        return -1;
+    status->last_error = flot_map_get (root, "last_error");
+    if (status->last_error && status->last_error->type != MSGPACK_OBJECT_STR)
+        return flot_err_set (err, FLOT_E_MALFORMED, "field 'last_error' is not a string");
+    for (uint32_t i = 0; i < status->targets->via.array.size; i++)
+        if (status->targets->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
+            return flot_err_set (err, FLOT_E_MALFORMED, "target %u is not a map", i);
+    return 0;
+}
+
+//  One target of a GetStatus reply as a row; '-' for what it lacks.
+static int
+s_target_row (const msgpack_object *target, cell_t *row, flot_err_t *err)
+{
+    uint64_t attempt = 0, weight = 0;
+    for (int c = 0; c < TARGET_COLS; c++)
+        snprintf (row [c], CELL_MAX, "-");
+    if (s_map_cell (target, "name", true, row [0], err) < 0
+    ||  s_map_cell (target, "state", true, row [1], err) < 0
+    ||  s_map_cell (target, "step", false, row [2], err) < 0
+    ||  s_map_cell (target, "step_type", false, row [3], err) < 0
+    ||  s_map_cell (target, "step_state", false, row [4], err) < 0
+    ||  flot_map_uint (target, "attempt", false, 0, UINT64_MAX, &attempt, err) < 0
+    ||  flot_map_uint (target, "weight", false, 0, 100, &weight, err) < 0)
+        return -1;
+    for (int c = 2; c <= 4; c++)
+        if (!*row [c])
+            snprintf (row [c], CELL_MAX, "-");
+    if (attempt)
+        snprintf (row [5], CELL_MAX, "%llu", (unsigned long long) attempt);
+    snprintf (row [6], CELL_MAX, "%llu", (unsigned long long) weight);
+    return 0;
+}
+
+//  A line of the status header: the name, then the value.
+static void
+s_print_header (const char *name, const char *value)
+{
+    printf ("%-12s", name);
+    s_put_cell (value, 0);
+    putchar ('\n');
+}
+
+static int
+s_print_status (const status_t *status, flot_err_t *err)
+{
+    uint32_t count = status->targets->via.array.size;
+    table_t table;
+    if (s_table_init (&table, s_target_headers, TARGET_COLS, count, err))
+        return -1;
+    int rc = 0;
+    for (uint32_t i = 0; i < count && rc == 0; i++)
+        rc = s_target_row (&status->targets->via.array.ptr [i],
+                           s_table_row (&table, i), err);
+    if (rc == 0) {
+        char text [64];
+        s_print_header ("deployment", status->id);
+        s_print_header ("name", status->name);
+        s_print_header ("strategy", *status->strategy ? status->strategy : "-");
+        s_print_header ("state", status->state);
+        s_print_header ("paused", status->paused ? "yes" : "no");
+        snprintf (text, sizeof text, "%llu%% (%llu of %llu steps done)",
+                  (unsigned long long) status->percent,
+                  (unsigned long long) status->steps_done,
+                  (unsigned long long) status->steps_total);
+        s_print_header ("progress", text);
+        s_utc (status->created_ms, true, text, sizeof text);
+        s_print_header ("created", text);
+        s_utc (status->updated_ms, true, text, sizeof text);
+        s_print_header ("updated", text);
+        s_utc (status->finished_ms, true, text, sizeof text);
+        s_print_header ("finished", text);
+        printf ("%-12s", "last error");
+        s_print_field (stdout, status->last_error, "-");
+        printf ("\n\n");
+        s_table_print (&table, "");
+    }
+    s_table_destroy (&table);
+    return rc;
+}
+
+static int
+s_cmd_status (ctl_t *self)
+{
+    const char *id = self->opts.args [1];
+    if (!s_id_valid (id))
+        return s_id_usage_error (id);
+    flot_body_t *body;
+    flot_err_t err;
+    if (s_call_id (self, "GetStatus", id, &body, &err))
+        return s_report (self, COORDINATOR_SERVICE, "GetStatus", &err);
+    status_t status;
+    int rc = RC_OK;
+    if (self->opts.json)
+        rc = s_print_json (flot_body_root (body), false);
+    else
+    if (s_status_parse (flot_body_root (body), &status, &err)
+    ||  s_print_status (&status, &err))
+        rc = s_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
+    flot_body_destroy (&body);
+    return rc;
+}
+
+#define LIST_COLS 5
+
+static const char *const s_list_headers [LIST_COLS] = {
+    "ID", "NAME", "STATE", "PERCENT", "UPDATED"
+};
+
+static int
+s_list_row (const msgpack_object *deployment, cell_t *row, flot_err_t *err)
+{
+    uint64_t percent, updated = 0;
+    if (deployment->type != MSGPACK_OBJECT_MAP)
+        return flot_err_set (err, FLOT_E_MALFORMED, "a deployment is not a map");
+    if (s_map_cell (deployment, "id", true, row [0], err) < 0
+    ||  s_map_cell (deployment, "name", true, row [1], err) < 0
+    ||  s_map_cell (deployment, "state", true, row [2], err) < 0
+    ||  flot_map_uint (deployment, "percent", true, 0, 100, &percent, err) < 0
+    ||  flot_map_uint (deployment, "updated_ms", false, 0, UINT64_MAX, &updated, err) < 0)
+        return -1;
+    snprintf (row [3], CELL_MAX, "%llu%%", (unsigned long long) percent);
+    s_utc (updated, true, row [4], CELL_MAX);
+    return 0;
+}
+
+static int
+s_print_list (const msgpack_object *root, flot_err_t *err)
+{
+    const msgpack_object *list;
+    if (flot_map_object (root, "deployments", true, MSGPACK_OBJECT_ARRAY, &list, err) < 0)
+        return -1;
+    table_t table;
+    if (s_table_init (&table, s_list_headers, LIST_COLS, list->via.array.size, err))
+        return -1;
+    int rc = 0;
+    for (uint32_t i = 0; i < list->via.array.size && rc == 0; i++)
+        rc = s_list_row (&list->via.array.ptr [i], s_table_row (&table, i), err);
+    if (rc == 0)
+        s_table_print (&table, "");
+    s_table_destroy (&table);
+    return rc;
+}
+
+static int
+s_cmd_list (ctl_t *self)
+{
+    flot_body_t *body;
+    flot_err_t err;
+    if (s_call (self, COORDINATOR_SERVICE, NULL, "List", NULL, &body, &err))
+        return s_report (self, COORDINATOR_SERVICE, "List", &err);
+    int rc = RC_OK;
+    if (self->opts.json)
+        rc = s_print_json (flot_body_root (body), false);
+    else
+    if (s_print_list (flot_body_root (body), &err))
+        rc = s_bad_reply (COORDINATOR_SERVICE, "List", &err);
+    flot_body_destroy (&body);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  watch: the progress summary
+
+//  The states a deployment does not leave, what to say of each, and the
+//  event the coordinator publishes last on reaching it.
+static const struct {
+    const char *state, *words, *event;
+} s_final_states [] = {
+    { "completed", "completed", "deployment.completed" },
+    { "failed", "failed", "deployment.failed" },
+    { "aborted", "was aborted", "deployment.aborted" },
+    { "rolled_back", "failed and was rolled back", "deployment.rolled_back" },
+    { "rollback_failed", "failed, and so did its rollback", "rollback.failed" },
+    { NULL, NULL, NULL }
+};
+
+//  The entry of a final state, or NULL for a state it may leave.
+static int
+s_final_state (const char *state)
+{
+    for (int i = 0; s_final_states [i].state; i++)
+        if (streq (s_final_states [i].state, state))
+            return i;
+    return -1;
+}
+
+static void
+s_append (char *line, size_t cap, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Appends to the NUL-terminated line, cutting what does not fit.
+static void
+s_append (char *line, size_t cap, const char *format, ...)
+{
+    size_t used = strlen (line);
+    if (used + 1 >= cap)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line + used, cap - used, format, args);
+    va_end (args);
+}
+
+//  Counts the targets in each state, in the order states first appear.
+#define STATES_MAX 16
+
+typedef struct {
+    cell_t state;
+    unsigned count;
+} state_count_t;
+
+//  The summary of a GetStatus reply on one line:
+//  web-3 running 40% (4/10 steps); targets: 1 done, 1 running, 1 pending;
+//  now: b running b/1 (apply)
+static int
+s_summary (const status_t *status, char *line, size_t cap, flot_err_t *err)
+{
+    state_count_t states [STATES_MAX];
+    size_t kinds = 0, active = 0;
+    cell_t shown [ACTIVE_SHOWN][TARGET_COLS];
+    uint32_t count = status->targets->via.array.size;
+    for (uint32_t i = 0; i < count; i++) {
+        cell_t row [TARGET_COLS];
+        if (s_target_row (&status->targets->via.array.ptr [i], row, err))
+            return -1;
+        size_t k = 0;
+        while (k < kinds && !streq (states [k].state, row [1]))
+            k++;
+        if (k == kinds && kinds < STATES_MAX) {
+            memcpy (states [kinds].state, row [1], sizeof (cell_t));
+            states [kinds++].count = 0;
+        }
+        if (k < kinds)
+            states [k].count++;
+        if (streq (row [1], "running") || streq (row [1], "waiting")) {
+            if (active < ACTIVE_SHOWN)
+                memcpy (shown [active], row, sizeof row);
+            active++;
+        }
+    }
+    *line = 0;
+    s_append (line, cap, "%s %s%s %llu%% (%llu/%llu steps); targets:",
+              status->id, status->state, status->paused ? ", paused," : "",
+              (unsigned long long) status->percent,
+              (unsigned long long) status->steps_done,
+              (unsigned long long) status->steps_total);
+    for (size_t k = 0; k < kinds; k++)
+        s_append (line, cap, "%s %u %s", k ? "," : "", states [k].count,
+                  states [k].state);
+    for (size_t a = 0; a < MIN (active, ACTIVE_SHOWN); a++)
+        s_append (line, cap, "%s %s %s %s (%s)", a ? "," : "; now:",
+                  shown [a][0], shown [a][1], shown [a][2], shown [a][3]);
+    if (active > ACTIVE_SHOWN)
+        s_append (line, cap, " and %zu more", active - ACTIVE_SHOWN);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  watch
+
+typedef struct {
+    const char *id;
+    char line [1024];           //  the last summary printed
+    int64_t final_at;           //  when the state was first seen final; 0 before
+    int64_t failing_since;      //  since when GetStatus fails; 0 while it answers
+} watch_t;
+
+//  The end: 0 if the deployment completed, else 1 with its last error.
+static int
+s_watch_end (ctl_t *self, const status_t *status)
+{
+    int final = s_final_state (status->state);
+    assert (final >= 0);
+    if (streq (status->state, "completed")) {
+        if (!self->opts.json) {
+            char took [32] = "";
+            if (status->finished_ms >= status->created_ms && status->created_ms)
+                s_duration (status->finished_ms - status->created_ms, took, sizeof took);
+            printf ("deployment %s completed: %llu of %llu steps%s%s\n", status->id,
+                    (unsigned long long) status->steps_done,
+                    (unsigned long long) status->steps_total,
+                    *took ? " in " : "", took);
+            fflush (stdout);
+        }
+        return RC_OK;
+    }
+    fprintf (stderr, "flotctl: deployment %s %s: ", status->id,
+             s_final_states [final].words);
+    s_print_field (stderr, status->last_error, "no error given");
+    fputc ('\n', stderr);
+    return RC_ERROR;
+}
+
+//  GetStatus failed. Returns -1 to ask again (the coordinator is between
+//  instances, for at most --timeout), or an exit code.
+static int
+s_watch_failed (ctl_t *self, watch_t *watch, const flot_err_t *err)
+{
+    bool passing = err->code == FLOT_E_NO_INSTANCE || err->code == FLOT_E_ACTOR_FAILED
+                || err->code == FLOT_E_BUSY;
+    int64_t now = zclock_mono ();
+    if (passing && !watch->failing_since) {
+        watch->failing_since = now;
+        fprintf (stderr, "flotctl: warning: %s (%d): %s; asking again for %u ms\n",
+                 flot_err_name (err->code), err->code, err->message,
+                 self->opts.timeout_ms);
+    }
+    if (passing && now - watch->failing_since < self->opts.timeout_ms)
+        return -1;
+    return s_report (self, COORDINATOR_SERVICE, "GetStatus", err);
+}
+
+//  Prints the summary (or with --json the reply) if it changed.
+static void
+s_watch_summary (ctl_t *self, watch_t *watch, const char *line,
+                 const msgpack_object *root)
+{
+    if (streq (line, watch->line))
+        return;
+    snprintf (watch->line, sizeof watch->line, "%s", line);
+    if (self->opts.json)
+        s_print_json (root, false);
+    else {
+        s_put_cell (line, 0);
+        putchar ('\n');
+        fflush (stdout);
+    }
+}
+
+//  Asks for the deployment's status, prints the summary if it changed.
+//  Returns -1 to go on, or an exit code once it is over and its last event
+//  came (or did not come within FINAL_GRACE_MS): the final summary waits
+//  for that event, so that it comes after the events.
+static int
+s_watch_status (ctl_t *self, watch_t *watch)
+{
+    flot_body_t *body;
+    flot_err_t err;
+    if (s_call_id (self, "GetStatus", watch->id, &body, &err))
+        return s_watch_failed (self, watch, &err);
+    if (watch->failing_since)
+        fprintf (stderr, "flotctl: the coordinator answers again\n");
+    watch->failing_since = 0;
+    status_t status;
+    char line [sizeof watch->line];
+    int rc = -1;
+    if (s_status_parse (flot_body_root (body), &status, &err)
+    ||  s_summary (&status, line, sizeof line, &err))
+        rc = s_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
+    else {
+        int final = s_final_state (status.state);
+        int64_t now = zclock_mono ();
+        if (final >= 0 && !watch->final_at)
+            watch->final_at = now;
+        bool over = final >= 0
+                 && (streq (self->outcome, s_final_states [final].event)
+                 ||  now - watch->final_at >= FINAL_GRACE_MS);
+        if (final < 0 || over)
+            s_watch_summary (self, watch, line, flot_body_root (body));
+        if (over)
+            rc = s_watch_end (self, &status);
+    }
+    flot_body_destroy (&body);
+    return rc;
+}
+
+//  Reads the events that are there now, without waiting.
+static void
+s_watch_events (ctl_t *self, feed_t *feed, zsock_t *sub)
+{
+    zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
+    for (int i = 0; i < 1000 && zmq_poll (&item, 1, 0) > 0; i++) {
+        zmsg_t *msg = zmsg_recv (sub);
+        if (msg)
+            s_live_event (self, feed, msg);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Events as they come; the status after events and every second.
+static int
+s_watch_loop (ctl_t *self, watch_t *watch, feed_t *feed, zsock_t *sub)
+{
+    zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
+    int64_t next_status = 0, last_status = 0, last_event = zclock_mono ();
+    while (!zsys_interrupted) {
+        int64_t now = zclock_mono ();
+        if (now >= next_status) {
+            int rc = s_watch_status (self, watch);
+            if (rc >= 0)
+                return rc;
+            last_status = now = zclock_mono ();
+            next_status = now + STATUS_EVERY_MS;
+            if (now - last_event >= IDLE_CHECK_MS || watch->final_at)
+                s_idle_check (self, feed);      //  the last event may be lost
+        }
+        int n = zmq_poll (&item, 1, MAX (next_status - zclock_mono (), 0));
+        if (n < 0 && errno != EINTR)
+            return s_fail (RC_ERROR, "cannot read events: %s", zmq_strerror (errno));
+        if (n > 0) {
+            s_watch_events (self, feed, sub);
+            last_event = zclock_mono ();
+            next_status = MIN (next_status, last_status + STATUS_GAP_MS);
+        }
+    }
+    return s_fail (RC_NO_ANSWER, "stopped watching %s before it ended", watch->id);
+}
+
+//  Watches deployment id until it ends. Returns the exit code.
+static int
+s_watch (ctl_t *self, const char *id)
+{
+    char pub [256];
+    uint64_t last;
+    flot_err_t err;
+    self->opts.deployment = id;         //  replays are of this deployment
+    self->watching = true;
+    if (s_events_info (self, pub, sizeof pub, &last, &err))
+        return s_report (self, EVENTS_SERVICE, "Info", &err);
+    const char *endpoint = self->opts.events_endpoint ? self->opts.events_endpoint : pub;
+    zsock_t *sub = s_subscribe (endpoint, id);
+    if (!sub)
+        return s_fail (self->opts.events_endpoint ? RC_USAGE : RC_ERROR,
+                       "cannot subscribe to events at '%s'", endpoint);
+    //  Subscribed first, then replay: nothing falls between the two.
+    feed_t feed = { .covered = 0, .seen = last };
+    watch_t watch = { .id = id };
+    int rc = RC_OK;
+    if (s_replay (self, &feed, 0, &err))
+        rc = s_report (self, EVENTS_SERVICE, "Replay", &err);
+    else {
+        fprintf (stderr, "flotctl: watching deployment %s (events on %s)\n", id, endpoint);
+        rc = s_watch_loop (self, &watch, &feed, sub);
+    }
+    zsock_destroy (&sub);
+    return rc;
+}
+
+static int
+s_cmd_watch (ctl_t *self)
+{
+    const char *id = self->opts.args [1];
+    if (!s_id_valid (id))
+        return s_id_usage_error (id);
+    return s_watch (self, id);
+}
+
+//  --------------------------------------------------------------------------
+//  apply
+
+static int
+s_cmd_apply (ctl_t *self)
+{
+    if ((self->opts.given & OPT_DRY_RUN) && (self->opts.given & OPT_WATCH))
+        return s_usage_error ("--dry-run runs nothing to --watch; give one of them");
+    if (self->opts.given & OPT_DRY_RUN)
+        return s_cmd_plan (self);
+    if (!(self->opts.given & OPT_FILE))
+        return s_usage_error ("'apply' needs the spec file: flotctl apply -f FILE");
+    spec_t spec;
+    flot_body_t *body = NULL;
+    int rc = s_spec_load (self, &spec);
+    if (rc < 0)
+        rc = s_spec_call (self, &spec, "Execute", &body);
+    s_spec_clear (&spec);
+    if (rc >= 0)
+        return rc;
+    const msgpack_object *root = flot_body_root (body);
+    char id [FLOT_MAX_NAME + 1];
+    uint64_t steps;
+    flot_err_t err;
+    if (flot_map_str (root, "id", true, id, sizeof id, &err) < 0
+    ||  flot_map_uint (root, "steps_total", true, 0, UINT64_MAX, &steps, &err) < 0
+    ||  (!s_id_valid (id) && flot_err_set (&err, FLOT_E_MALFORMED,
+                                           "'%s' is not a deployment id", id)))
+        rc = s_bad_reply (COORDINATOR_SERVICE, "Execute", &err);
+    else
+    if (self->opts.json)
+        rc = s_print_json (root, false);
+    else {
+        printf ("deployment %s started: %llu step%s\n", id,
+                (unsigned long long) steps, steps == 1 ? "" : "s");
+        fflush (stdout);
+        rc = RC_OK;
+    }
+    flot_body_destroy (&body);
+    if (rc == RC_OK && (self->opts.given & OPT_WATCH))
+        rc = s_watch (self, id);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  pause, resume, promote, abort
+
+//  Sends command with {"id"} and the options it takes; prints the new state.
+static int
+s_control (ctl_t *self, const char *command)
+{
+    const char *id = self->opts.args [1];
+    if (!s_id_valid (id))
+        return s_id_usage_error (id);
+    bool full = self->opts.given & OPT_FULL;
+    const char *reason = self->opts.reason;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1 + (full ? 1 : 0) + (reason ? 1 : 0));
+    flot_pack_kv_str (&pk, "id", id);
+    if (full)
+        flot_pack_kv_bool (&pk, "full", true);
+    if (reason)
+        flot_pack_kv_str (&pk, "reason", reason);
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    int rc = RC_OK;
+    if (sbuf.size > FLOT_MAX_BODY)
+        rc = s_usage_error ("--reason is too long: the request would be %zu "
+                            "bytes, the limit is %d", sbuf.size, FLOT_MAX_BODY);
+    else
+    if (s_call (self, COORDINATOR_SERVICE, NULL, command, &sbuf, &body, &err))
+        rc = s_report (self, COORDINATOR_SERVICE, command, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (!body)
+        return rc;
+    const msgpack_object *root = flot_body_root (body);
+    cell_t state;
+    bool paused = false;
+    if (s_map_cell (root, "state", true, state, &err) < 0
+    ||  flot_map_bool (root, "paused", false, &paused, &err) < 0)
+        rc = s_bad_reply (COORDINATOR_SERVICE, command, &err);
+    else
+    if (self->opts.json)
+        rc = s_print_json (root, false);
+    else {
+        printf ("deployment %s: ", id);
+        s_put_cell (state, 0);
+        printf ("%s\n", paused ? ", paused" : "");
+        fflush (stdout);
+    }
+    flot_body_destroy (&body);
+    return rc;
+}
+
+static int
+s_cmd_pause (ctl_t *self)
+{
+    return s_control (self, "Pause");
+}
+
+static int
+s_cmd_resume (ctl_t *self)
+{
+    return s_control (self, "Resume");
+}
+
+static int
+s_cmd_promote (ctl_t *self)
+{
+    return s_control (self, "Promote");
+}
+
+static int
+s_cmd_abort (ctl_t *self)
+{
+    return s_control (self, "Abort");
+}
+
+//  --------------------------------------------------------------------------
 //  main
 
 typedef struct {
@@ -952,13 +2200,28 @@ static const command_t s_commands [] = {
       OPT_FOLLOW | OPT_SINCE | OPT_DEPLOYMENT | OPT_TYPE | OPT_EVENTS_EP,
       "events [--follow] [--since SEQ] [--deployment ID] [--type PREFIX]" },
     { "call", s_cmd_call, 2, 3, OPT_KEY, "call SERVICE COMMAND [JSON] [--key K]" },
+    { "plan", s_cmd_plan, 0, 0, OPT_FILE, "plan -f FILE" },
+    { "apply", s_cmd_apply, 0, 0, OPT_FILE | OPT_DRY_RUN | OPT_WATCH | OPT_EVENTS_EP,
+      "apply -f FILE [--dry-run | --watch]" },
+    { "status", s_cmd_status, 1, 1, 0, "status ID" },
+    { "list", s_cmd_list, 0, 0, 0, "list" },
+    { "watch", s_cmd_watch, 1, 1, OPT_EVENTS_EP, "watch ID [--events-endpoint E]" },
+    { "pause", s_cmd_pause, 1, 1, 0, "pause ID" },
+    { "resume", s_cmd_resume, 1, 1, 0, "resume ID" },
+    { "promote", s_cmd_promote, 1, 1, OPT_FULL, "promote ID [--full]" },
+    { "abort", s_cmd_abort, 1, 1, OPT_REASON, "abort ID [--reason TEXT]" },
     { NULL, NULL, 0, 0, 0, NULL }
 };
+
+#define COMMAND_NAMES "ping, actors, events, call, plan, apply, status, list, " \
+                      "watch, pause, resume, promote, abort"
 
 static const struct { unsigned bit; const char *name; } s_option_names [] = {
     { OPT_FOLLOW, "--follow" }, { OPT_SINCE, "--since" },
     { OPT_DEPLOYMENT, "--deployment" }, { OPT_TYPE, "--type" },
-    { OPT_EVENTS_EP, "--events-endpoint" }, { OPT_KEY, "--key" }, { 0, NULL }
+    { OPT_EVENTS_EP, "--events-endpoint" }, { OPT_KEY, "--key" },
+    { OPT_FILE, "--file" }, { OPT_DRY_RUN, "--dry-run" }, { OPT_WATCH, "--watch" },
+    { OPT_FULL, "--full" }, { OPT_REASON, "--reason" }, { 0, NULL }
 };
 
 //  Finds the command and checks its arguments and options; NULL on error.
@@ -966,15 +2229,14 @@ static const command_t *
 s_command (const options_t *opts)
 {
     if (opts->nargs == 0) {
-        s_usage_error ("no command given (ping, actors, events, call)");
+        s_usage_error ("no command given (%s)", COMMAND_NAMES);
         return NULL;
     }
     const command_t *cmd = s_commands;
     while (cmd->name && !streq (cmd->name, opts->args [0]))
         cmd++;
     if (!cmd->name) {
-        s_usage_error ("unknown command '%s' (ping, actors, events, call)",
-                       opts->args [0]);
+        s_usage_error ("unknown command '%s' (%s)", opts->args [0], COMMAND_NAMES);
         return NULL;
     }
     int nargs = opts->nargs - 1;
@@ -993,11 +2255,46 @@ s_command (const options_t *opts)
     return cmd;
 }
 
+//  True if the command takes a spec file (plan, apply), so that -f means
+//  --file, not --follow. The command is the first argument that is neither
+//  an option nor an option's value, as getopt_long finds it; a word right
+//  after -f that names no command is taken as -f's file.
+static bool
+s_takes_file (int argc, char *argv [])
+{
+    char **copy = calloc ((size_t) argc + 1, sizeof *copy);
+    if (!copy)
+        return false;
+    memcpy (copy, argv, (size_t) argc * sizeof *copy);
+    optind = 0;
+    opterr = 0;                 //  s_parse reports errors
+    int f_value = -1;           //  where the value of a bare -f would be
+    const char *word = NULL;
+    while (!word) {
+        int c = getopt_long (argc, copy, "+fhV", s_longopts, NULL);
+        if (c == 'f' && streq (copy [optind - 1], "-f"))
+            f_value = optind;
+        if (c != -1)
+            continue;
+        if (optind >= argc)
+            break;
+        const command_t *cmd = s_commands;
+        while (cmd->name && !streq (cmd->name, copy [optind]))
+            cmd++;
+        if (cmd->name || optind != f_value)
+            word = copy [optind];
+        else
+            optind++;           //  -f's file, before the command
+    }
+    free (copy);
+    return word && (streq (word, "plan") || streq (word, "apply"));
+}
+
 int
 main (int argc, char *argv [])
 {
     ctl_t self = { .client = NULL };
-    int rc = s_parse (argc, argv, &self.opts);
+    int rc = s_parse (argc, argv, s_takes_file (argc, argv), &self.opts);
     if (rc >= 0)
         return rc;
     const command_t *cmd = s_command (&self.opts);

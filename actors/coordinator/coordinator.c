@@ -764,6 +764,19 @@ static void
 s_rollback_start (deployment_t *dep)
 {
     size_t n = dep->spec->target_count;
+    //  What never started will not now; what waited stops waiting.
+    for (size_t t = 0; t < n; t++) {
+        if (dep->tstate [t] == TS_PENDING || dep->tstate [t] == TS_WAITING
+        ||  dep->tstate [t] == TS_RUNNING)
+            dep->tstate [t] = TS_HELD;
+        size_t s = dep->cursor [t];
+        if (s < dep->plan->first [t + 1] && !dep->plan->steps [s].runs_hook
+        &&  dep->steps [s].state == SS_RUNNING) {
+            dep->steps [s].state = SS_SKIPPED;
+            dep->steps [s].finished_ms = s_now ();
+            s_save_step (dep, s, false, NULL, "stopped: the deployment is rolling back");
+        }
+    }
     bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
     s_touched (dep, touched, switched);
     flot_plan_destroy (&dep->back);
@@ -994,8 +1007,12 @@ s_pack_target (msgpack_packer *pk, deployment_t *dep, size_t t)
     flot_pack_kv_str (pk, "step_type", step ? flot_step_type_name (step->type) : "");
     flot_pack_kv_str (pk, "step_state", rt ? s_sstates [rt->state] : "");
     flot_pack_kv_uint (pk, "attempt", rt ? (uint64_t) rt->attempt : 0);
-    flot_pack_kv_uint (pk, "weight", step && rt && rt->state == SS_SUCCEEDED
-                                     ? (uint64_t) step->weight : 0);
+    //  The traffic weight it is at: that of its last step that succeeded.
+    uint64_t weight = 0;
+    for (size_t k = first; k < last; k++)
+        if (dep->steps [k].state == SS_SUCCEEDED)
+            weight = (uint64_t) dep->plan->steps [k].weight;
+    flot_pack_kv_uint (pk, "weight", weight);
     flot_pack_kv_int (pk, "started_ms", rt ? dep->steps [first].started_ms : 0);
     flot_pack_kv_int (pk, "finished_ms", rt && dep->tstate [t] == TS_DONE ? rt->finished_ms : 0);
 }

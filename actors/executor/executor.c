@@ -34,7 +34,8 @@ typedef struct _run_t run_t;
 
 typedef struct {
     flot_actor_t *actor;
-    zlistx_t *runs;             //  run_t *: hooks running or just finished
+    zlistx_t *runs;             //  run_t *: hooks running
+    zlistx_t *finished;         //  run_t *: answered, freed by the sweep timer
     char workdir [1024];
 } executor_t;
 
@@ -53,6 +54,7 @@ struct _run_t {
     bool timed_out;
     int reap_timer;             //  without a pidfd: polls waitpid; else -1
     int kill_timer;             //  -1 when none
+    bool finished;              //  answered: its handlers do nothing more
     void *handle;
 };
 
@@ -85,6 +87,8 @@ static int
 s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     run_t *run = arg;
+    if (run->finished)
+        return 0;
     char buffer [4096];
     ssize_t got = read (item->fd, buffer, sizeof buffer);
     if (got > 0)
@@ -98,28 +102,47 @@ s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+//  Ends the run's pollers and timers and closes its descriptors. A poll
+//  round under way may still call its handlers: they see finished and do
+//  nothing, and the run is freed later, by the sweep.
 static void
-s_run_destroy (run_t **run_p)
+s_run_release (run_t *run)
 {
-    run_t *run = *run_p;
     zloop_t *loop = flot_actor_loop (run->executor->actor);
+    run->finished = true;
     if (run->fd >= 0) {
         zmq_pollitem_t item = { NULL, run->fd, ZMQ_POLLIN, 0 };
         zloop_poller_end (loop, &item);
         close (run->fd);
+        run->fd = -1;
     }
     if (run->pidfd >= 0) {
         zmq_pollitem_t item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
         zloop_poller_end (loop, &item);
         close (run->pidfd);
+        run->pidfd = -1;
     }
     if (run->reap_timer >= 0)
         zloop_timer_end (loop, run->reap_timer);
     if (run->kill_timer >= 0)
         zloop_timer_end (loop, run->kill_timer);
+    run->reap_timer = run->kill_timer = -1;
     zlistx_detach (run->executor->runs, run->handle);
-    free (run);
-    *run_p = NULL;
+    run->handle = zlistx_add_end (run->executor->finished, run);
+}
+
+static int
+s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    executor_t *self = arg;
+    run_t *run;
+    while ((run = zlistx_first (self->finished))) {
+        zlistx_detach (self->finished, run->handle);
+        free (run);
+    }
+    return 0;
 }
 
 //  The hook ended with status: answer the request.
@@ -150,7 +173,7 @@ s_finish (run_t *run, int status)
     free (output);
     flot_info (WHO, "step %s of %s: %s", run->step_id, run->deployment, state);
     flot_request_reply_sbuf (&run->request, &sbuf);
-    s_run_destroy (&run);
+    s_run_release (run);
 }
 
 static int
@@ -159,6 +182,8 @@ s_on_reap (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     run_t *run = arg;
+    if (run->finished)
+        return 0;
     int status;
     pid_t done = waitpid (run->pid, &status, WNOHANG);
     if (done == run->pid)
@@ -179,6 +204,8 @@ s_on_kill (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     run_t *run = arg;
+    if (run->finished)
+        return 0;
     //  First TERM to the whole group; if it is still there, KILL.
     int sig = run->timed_out ? SIGKILL : SIGTERM;
     if (!run->timed_out)
@@ -470,6 +497,8 @@ s_start (flot_actor_t *actor)
     assert (self);
     self->actor = actor;
     self->runs = zlistx_new ();
+    self->finished = zlistx_new ();
+    zloop_timer (flot_actor_loop (actor), 1000, 0, s_on_sweep, self);
     const char *workdir = flot_actor_option (actor, "workdir", NULL);
     if (workdir)
         snprintf (self->workdir, sizeof self->workdir, "%s", workdir);
@@ -490,9 +519,11 @@ s_stop (flot_actor_t *actor)
         run_t *run = zlistx_first (self->runs);
         kill (-run->pid, SIGKILL);
         waitpid (run->pid, NULL, 0);
-        s_run_destroy (&run);
+        s_run_release (run);
     }
+    s_on_sweep (NULL, 0, self);
     zlistx_destroy (&self->runs);
+    zlistx_destroy (&self->finished);
     free (self);
 }
 

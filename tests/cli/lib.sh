@@ -11,6 +11,10 @@ set -euo pipefail
 FLOTILLAD=${1:?usage: $0 FLOTILLAD FLOTCTL [HOSTILE_PUB]}
 FLOTCTL=${2:?usage: $0 FLOTILLAD FLOTCTL [HOSTILE_PUB]}
 HOSTILE_PUB=${3:-}
+# Absolute, since some tests change folder.
+[[ $FLOTILLAD == /* ]] || FLOTILLAD=$PWD/$FLOTILLAD
+[[ $FLOTCTL == /* ]] || FLOTCTL=$PWD/$FLOTCTL
+[[ -z $HOSTILE_PUB || $HOSTILE_PUB == /* ]] || HOSTILE_PUB=$PWD/$HOSTILE_PUB
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/flotctl-test.XXXXXX")
 PIDS=()                 # background processes to stop on exit
 unset FLOTILLA_ENDPOINT
@@ -65,6 +69,54 @@ start_daemon () {
         done
     done
 }
+
+# start_flotilla BROKER_PORT EVENTS_PORT: runs flotillad with its default
+# actors (the coordinator among them) on its own store, from $TMP, so that a
+# hook found only through flotillad's own folder is not found. Hooks get
+# CLI_RECORD=$TMP/record.log from its environment. Waits (5 s at most) until
+# the coordinator answers; if it never registers (UNKNOWN_SERVICE), the test
+# is skipped: exit 77, which CMake gives as SKIP_RETURN_CODE.
+start_flotilla () {
+    export CLI_RECORD=$TMP/record.log
+    ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$2" \
+        --store "$TMP/flotilla.db" ) 2>>"$TMP/flotillad.log" &
+    DAEMON_PID=$!
+    bg_started "$DAEMON_PID"
+    export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
+    local deadline=$(( $(now_ms) + 5000 ))
+    until "$FLOTCTL" call coordinator List --timeout 300 >/dev/null 2>"$TMP/coordinator.err"; do
+        kill -0 "$DAEMON_PID" 2>/dev/null || fail "flotillad exited at start"
+        if (( $(now_ms) >= deadline )); then
+            if grep -q UNKNOWN_SERVICE "$TMP/coordinator.err"; then
+                echo "SKIP: no coordinator service in this flotillad (UNKNOWN_SERVICE)"
+                exit 77
+            fi
+            fail "the coordinator did not answer within 5 s: $(cat "$TMP/coordinator.err")"
+        fi
+        sleep 0.05
+    done
+}
+
+# started_id: the deployment id in the OUT of flotctl apply
+# ("deployment chain-1 started: 3 steps").
+started_id () {
+    local id
+    id=$(sed -n 's/^deployment \([^ ]*\) started: .*/\1/p' <<<"$OUT" | head -n 1)
+    [[ -n $id ]] || fail "$LAST did not say which deployment started: $OUT"
+    echo "$id"
+}
+
+# status_json ID EXPR: evaluates the Python expression EXPR over d, the
+# deployment's GetStatus reply (flotctl status --json); prints the result.
+status_json () {
+    "$FLOTCTL" status "$1" --json --timeout 2000 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(eval(sys.argv[1]))' "$2"
+}
+
+# status_is ID EXPR: true if EXPR (as for status_json) is True.
+status_is () { [[ $(status_json "$1" "$2" 2>/dev/null) == True ]]; }
 
 # ctl ARGS...: runs flotctl; sets RC, OUT and ERR (never fails itself).
 ctl () {

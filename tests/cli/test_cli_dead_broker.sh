@@ -4,7 +4,11 @@
 source "$(dirname "$0")/lib.sh"
 
 endpoint=tcp://127.0.0.1:21021      # nothing listens here
-for args in "ping" "actors" "events" "events --follow" "call echo Echo {}"; do
+spec=$(dirname "$0")/specs/rolling-3.yaml
+for args in "ping" "actors" "events" "events --follow" "call echo Echo {}" \
+            "plan -f $spec" "apply -f $spec --watch" "status d-1" "list" \
+            "watch d-1" "pause d-1" "resume d-1" "promote d-1 --full" \
+            "abort d-1"; do
     start=$(now_ms)
     ctl $args --endpoint "$endpoint" --timeout 1000
     elapsed=$(( $(now_ms) - start ))

@@ -59,6 +59,7 @@ stop_follower "$follower"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || true
 : >"$TMP/flotillad.log"
+rm -f "$TMP"/flotilla.db*    # the history is kept in the store: start afresh
 start_daemon 21043 21044
 mkfifo "$TMP/pub.in"
 "$HOSTILE_PUB" tcp://127.0.0.1:21045 <"$TMP/pub.in" &
@@ -90,14 +91,16 @@ for why in '2 frames, expected 3' 'frame 1 is not FLOT01' 'body is truncated' \
     grep -qF -- "$why" "$TMP/gap.err" || fail "no warning '$why': $(head -c 2000 "$TMP/gap.err")"
 done
 
-# 5. flotillad restarts: the history begins again at 1. The follower (which
-#    had seen 5) notices it when quiet, and prints the new history from 1.
+# 5. flotillad restarts on a new store: the history begins again at 1. The
+#    follower (which had seen 5) notices it when quiet, and prints the new
+#    history from 1.
 "$FLOTCTL" events --follow --json >"$TMP/reset.out" 2>"$TMP/reset.err" &
 follower=$!
 bg_started "$follower"
 wait_until 5 "the follower before the restart" grep -q 'following events.*after #5$' "$TMP/reset.err"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || true
+rm -f "$TMP"/flotilla.db*
 start_daemon 21043 21044
 publish d1 test.again 2
 wait_until 5 "2 events of the new history" lines_at_least "$TMP/reset.out" 2

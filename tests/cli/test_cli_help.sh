@@ -8,7 +8,10 @@ for args in "--help" "-h" "ping --help"; do
     expect_rc 0
     for word in ping actors events call --follow --since --deployment --type \
                 --events-endpoint --key --endpoint --timeout --json --version \
-                FLOTILLA_ENDPOINT; do
+                FLOTILLA_ENDPOINT "plan -f FILE" "apply -f FILE" --dry-run \
+                --watch "status ID" list "watch ID" "pause ID" "resume ID" \
+                "promote ID" --full "abort ID" "--reason TEXT" --file \
+                CONFLICT NOT_FOUND "1 MiB"; do
         grep -qF -- "$word" <<<"$OUT" || fail "$LAST does not mention $word"
     done
     for code in 0 1 2 3; do
