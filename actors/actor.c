@@ -13,6 +13,7 @@
 #include "flotilla/log.h"
 
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 struct _flot_actor_t {
@@ -798,6 +799,10 @@ static void
 s_actor_thread (zsock_t *pipe, void *args)
 {
     thread_args_t *targs = args;
+    //  Named for its service, so that top -H and /proc show who is busy.
+    char name [16];
+    snprintf (name, sizeof name, "%s", targs->def->service);
+    prctl (PR_SET_NAME, name, 0, 0, 0);
     flot_actor_t *self = s_actor_new (targs->def, targs->config);
     self->pipe = pipe;
     zsock_signal (pipe, 0);

@@ -757,6 +757,9 @@ s_on_bad (flot_broker_t *self, const bkey_t *id, instance_t *instance,
     if (s_addressable (h, size, &corr))
         s_send_error (self, id, corr, err->code, "%s", err->message);
     else
+    if (kind == FLOT_READY)
+        s_send_control (self, id, FLOT_DISCONNECT, err->message);
+    else
     if (instance && (kind == FLOT_A_REPLY || kind == FLOT_A_ERROR) && route_size > 0
     &&  size >= FLOT_SIGNATURE_SIZE + 2 + route_size + 8) {
         bkey_t client, pkey;

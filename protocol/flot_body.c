@@ -246,8 +246,10 @@ s_lookup (const msgpack_object *map, const char *key, bool required,
           const msgpack_object **obj, flot_err_t *err)
 {
     *obj = flot_map_get (map, key);
-    if (*obj)
+    //  A nil value counts as absent (SPEC 3.2).
+    if (*obj && (*obj)->type != MSGPACK_OBJECT_NIL)
         return 1;
+    *obj = NULL;
     if (required)
         return flot_err_set (err, FLOT_E_INVALID, "field '%s' is required", key);
     return 0;

@@ -290,7 +290,7 @@ static const struct option s_longopts [] = {
 static int
 s_option (options_t *opts, int c)
 {
-    uint64_t v;
+    uint64_t v = 0;
     switch (c) {
         case 'e': opts->endpoint = optarg; return -1;
         case 'E': opts->events_endpoint = optarg; opts->given |= OPT_EVENTS_EP; return -1;

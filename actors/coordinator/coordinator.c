@@ -12,6 +12,14 @@
     on; the outbox is published through the events service in order. On
     start, unfinished deployments are loaded and go on: finished steps are
     not run again, and an interrupted step runs again under its step id.
+
+    Writes are grouped: the changes made while the actor's loop handles a
+    batch of messages and timers go into one store transaction, committed
+    at the next turn of the loop (s_flush), with each changed deployment's
+    row written once. What acts on those changes (a hook sent to the
+    executor, an answer to a request, an event published) is held until
+    that commit, so nothing outside ever sees a change the store could
+    still lose.
 */
 #include "flotilla/coordinator.h"
 #include "flotilla/log.h"
@@ -22,6 +30,7 @@
 #define WHO "coordinator"
 #define HOOK_MARGIN_MS 5000
 #define OUTBOX_RETRY_MS 500
+#define OUTBOX_READ 64          //  waiting events read from the store at once
 
 enum { DS_RUNNING, DS_COMPLETED, DS_FAILED, DS_ABORTED, DS_ROLLING_BACK,
        DS_ROLLED_BACK, DS_ROLLBACK_FAILED, DS_COUNT };
@@ -51,6 +60,7 @@ typedef struct {
     int64_t finished_ms;
     uint64_t call;              //  the executor call in flight, 0 if none
     int timer;                  //  a pause, soak, delay or backoff; -1 if none
+    void *timer_arg;            //  the timer's argument, freed if it is cancelled
 } step_rt_t;
 
 struct _deployment_t {
@@ -74,24 +84,55 @@ struct _deployment_t {
     size_t in_progress;
     size_t steps_done;
     int failed_targets;
-    int hooks_in_flight;
+    int hooks_in_flight;        //  forward hooks running (rollback waits for them)
     int state;
     bool paused;
     bool promote_full;
     bool aborted;
     int64_t created_ms, updated_ms, finished_ms, progress_ms;
     char last_error [512];
+    bool dirty;                 //  its row is to be written at the next flush
 };
 
 struct _coordinator_t {
     flot_actor_t *actor;
     flot_store_t *store;
     zhashx_t *deployments;      //  id -> deployment_t
+    zlistx_t *listed;           //  deployment_t *, oldest first: List's order
     bool publishing;            //  an outbox event is with the events service
     int64_t publishing_id;
+    zlistx_t *outgoing;         //  outgoing_t *: committed events read ahead, in order
+    int64_t read_after;         //  the id of the last one read
     int retry_timer;
-    int txn_depth;
+    int txn_depth;              //  s_begin .. s_commit nesting
+    bool txn_open;              //  a store transaction holds writes not committed
+    int flush_timer;            //  commits them at the next loop turn; -1 if none
+    zlistx_t *dirty;            //  deployment_t *: rows to write at the flush
+    zlistx_t *held;             //  held_t *: actions waiting for the commit
+    zlistx_t *timer_refs;       //  step_ref_t *: arguments of step timers
 };
+
+//  An event of the outbox, read ahead to be published.
+typedef struct {
+    int64_t id;
+    size_t size;
+    uint8_t body [];
+} outgoing_t;
+
+//  An action held until the writes it follows from are committed: a hook
+//  call to the executor, or an answer (reply or error) to a request.
+typedef enum { HELD_HOOK, HELD_REPLY, HELD_ERROR } held_kind_t;
+
+typedef struct {
+    held_kind_t kind;
+    deployment_t *dep;          //  HELD_HOOK: the step
+    size_t s;
+    bool back;
+    flot_request_t *request;    //  HELD_REPLY, HELD_ERROR
+    msgpack_sbuffer body;       //  HELD_HOOK, HELD_REPLY
+    int code;                   //  HELD_ERROR
+    char message [256];
+} held_t;
 
 static void s_advance (deployment_t *dep);
 static void s_step_start (deployment_t *dep, size_t s, bool back);
@@ -105,19 +146,100 @@ s_now (void)
     return zclock_time ();
 }
 
+static void s_flush (coordinator_t *self);
+
+static int
+s_on_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    coordinator_t *self = arg;
+    self->flush_timer = -1;
+    s_flush (self);
+    return 0;
+}
+
+//  Writes that must land together follow s_begin; they join the open
+//  transaction, which s_flush commits at the next turn of the loop.
 static void
 s_begin (coordinator_t *self)
 {
-    if (self->txn_depth++ == 0 && flot_store_begin (self->store))
-        flot_error (WHO, "%s", flot_store_error (self->store));
+    self->txn_depth++;
+    if (!self->txn_open) {
+        if (flot_store_begin (self->store) == 0)
+            self->txn_open = true;
+        else
+            flot_error (WHO, "%s", flot_store_error (self->store));
+    }
+    if (self->flush_timer < 0)
+        self->flush_timer = zloop_timer (flot_actor_loop (self->actor), 0, 1,
+                                         s_on_flush, self);
 }
 
 static void
 s_commit (coordinator_t *self)
 {
     assert (self->txn_depth > 0);
-    if (--self->txn_depth == 0 && flot_store_commit (self->store))
-        flot_error (WHO, "%s", flot_store_error (self->store));
+    //  Without a timer (out of memory), commit now, as each change comes.
+    if (--self->txn_depth == 0 && self->flush_timer < 0)
+        s_flush (self);
+}
+
+//  True while writes wait for their commit: what acts on them waits too.
+static bool
+s_uncommitted (coordinator_t *self)
+{
+    return self->txn_depth > 0 || self->flush_timer >= 0;
+}
+
+static held_t *
+s_hold (coordinator_t *self, held_kind_t kind)
+{
+    held_t *held = calloc (1, sizeof *held);
+    assert (held);
+    held->kind = kind;
+    zlistx_add_end (self->held, held);
+    return held;
+}
+
+//  Answers a request with sbuf (destroyed), once what it reports is
+//  committed.
+static void
+s_reply (coordinator_t *self, flot_request_t **request_p, msgpack_sbuffer *sbuf)
+{
+    if (!s_uncommitted (self)) {
+        flot_request_reply_sbuf (request_p, sbuf);
+        return;
+    }
+    held_t *held = s_hold (self, HELD_REPLY);
+    held->request = *request_p;
+    held->body = *sbuf;
+    *request_p = NULL;
+    msgpack_sbuffer_init (sbuf);
+}
+
+//  Answers a request with an error, in order with the other answers.
+static void
+s_error (coordinator_t *self, flot_request_t **request_p, int code, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_error (coordinator_t *self, flot_request_t **request_p, int code, const char *format, ...)
+{
+    char message [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    if (!s_uncommitted (self)) {
+        flot_request_error (request_p, code, "%s", message);
+        return;
+    }
+    held_t *held = s_hold (self, HELD_ERROR);
+    held->request = *request_p;
+    held->code = code;
+    memcpy (held->message, message, sizeof message);
+    *request_p = NULL;
 }
 
 static const char *
@@ -126,10 +248,10 @@ s_state_name (const deployment_t *dep)
     return s_dstates [dep->state];
 }
 
+//  Writes the deployment's row as it is now.
 static void
-s_save_deployment (deployment_t *dep)
+s_write_deployment (deployment_t *dep)
 {
-    dep->updated_ms = s_now ();
     flot_deployment_row_t row = {
         .file = dep->file, .spec = dep->text, .cwd = dep->cwd, .paused = dep->paused,
         .created_ms = dep->created_ms, .updated_ms = dep->updated_ms,
@@ -142,6 +264,19 @@ s_save_deployment (deployment_t *dep)
     snprintf (row.promote, sizeof row.promote, "%s", dep->promote_full ? "full" : "");
     if (flot_store_put_deployment (dep->owner->store, &row))
         flot_error (WHO, "%s", flot_store_error (dep->owner->store));
+}
+
+//  The deployment changed: its row is written once, at the flush, in the
+//  same transaction as the changes (its spec makes it large).
+static void
+s_save_deployment (deployment_t *dep)
+{
+    assert (dep->owner->txn_depth > 0);
+    dep->updated_ms = s_now ();
+    if (!dep->dirty) {
+        dep->dirty = true;
+        zlistx_add_end (dep->owner->dirty, dep);
+    }
 }
 
 static void
@@ -182,6 +317,20 @@ s_on_published (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     coordinator_t *self = arg;
     self->publishing = false;
     if (answer->kind == FLOT_REPLY) {
+        outgoing_t *taken = zlistx_detach (self->outgoing, NULL);
+        assert (taken && taken->id == self->publishing_id);
+        free (taken);
+    }
+    if (answer->kind == FLOT_REPLY && s_uncommitted (self)) {
+        //  The next event goes once this is committed (s_flush).
+        s_begin (self);
+        if (flot_store_outbox_remove (self->store, self->publishing_id))
+            flot_error (WHO, "%s", flot_store_error (self->store));
+        s_commit (self);
+    }
+    else
+    if (answer->kind == FLOT_REPLY) {
+        //  Nothing else waits to be committed: remove it on its own, now.
         if (flot_store_outbox_remove (self->store, self->publishing_id))
             flot_error (WHO, "%s", flot_store_error (self->store));
         s_pump (self);
@@ -195,20 +344,43 @@ s_on_published (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
 }
 
-//  Sends the oldest waiting event to the events service, one at a time.
+static void
+s_outgoing_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+static int
+s_read_ahead (int64_t id, const void *body, size_t size, void *arg)
+{
+    coordinator_t *self = arg;
+    outgoing_t *event = malloc (sizeof *event + size);
+    assert (event);
+    event->id = id;
+    event->size = size;
+    memcpy (event->body, body, size);
+    zlistx_add_end (self->outgoing, event);
+    self->read_after = id;
+    return 0;
+}
+
+//  Sends the oldest waiting event to the events service, one at a time,
+//  once it is committed. Events are read from the store a few at a time.
 static void
 s_pump (coordinator_t *self)
 {
-    if (self->publishing || self->retry_timer >= 0 || self->txn_depth)
+    if (self->publishing || self->retry_timer >= 0 || s_uncommitted (self))
         return;
-    void *body;
-    size_t size;
-    int found = flot_store_outbox_first (self->store, &self->publishing_id, &body, &size);
-    if (found <= 0)
+    if (zlistx_size (self->outgoing) == 0
+    &&  flot_store_outbox_each (self->store, self->read_after, OUTBOX_READ, s_read_ahead, self))
+        flot_error (WHO, "%s", flot_store_error (self->store));
+    outgoing_t *event = zlistx_first (self->outgoing);
+    if (!event)
         return;
-    self->publishing = flot_actor_call (self->actor, "events", NULL, "Publish", body, size,
-                                        5000, false, s_on_published, self) != 0;
-    free (body);
+    self->publishing_id = event->id;
+    self->publishing = flot_actor_call (self->actor, "events", NULL, "Publish", event->body,
+                                        event->size, 5000, false, s_on_published, self) != 0;
     if (!self->publishing && self->retry_timer < 0)
         self->retry_timer = zloop_timer (flot_actor_loop (self->actor), OUTBOX_RETRY_MS, 1,
                                          s_on_retry_pump, self);
@@ -321,6 +493,25 @@ s_deployment_new (coordinator_t *self, flot_spec_t **spec_p, const char *text,
     return dep;
 }
 
+//  List's order: by creation, then by id.
+static int
+s_by_created (const void *a, const void *b)
+{
+    const deployment_t *da = a, *db = b;
+    if (da->created_ms != db->created_ms)
+        return da->created_ms < db->created_ms ? -1 : 1;
+    return strcmp (da->id, db->id);
+}
+
+//  The coordinator takes the deployment (its id and created_ms set): by
+//  id, and in List's order, kept as they come rather than sorted per List.
+static void
+s_deployment_add (coordinator_t *self, deployment_t *dep)
+{
+    zhashx_insert (self->deployments, dep->id, dep);
+    zlistx_insert (self->listed, dep, false);     //  the newest, usually: from the end
+}
+
 //  Target t no longer holds up others (done, or failed under continue).
 static void
 s_target_release (deployment_t *dep, int t)
@@ -372,11 +563,59 @@ s_fail (deployment_t *dep, const char *format, ...)
 //  --------------------------------------------------------------------------
 //  Steps
 
+//  The argument of a step's timer. Only its callback frees it, or, once
+//  cancelled (zloop may still call a timer ended in the same round), the
+//  tick some seconds later; all that remain go at shutdown.
 typedef struct {
     deployment_t *dep;
     size_t s;
     bool back;
+    int64_t cancelled;          //  zclock_mono when cancelled, else 0
+    void *handle;               //  in the coordinator's timer_refs
 } step_ref_t;
+
+static void
+s_ref_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+static step_ref_t *
+s_ref_new (deployment_t *dep, size_t s, bool back)
+{
+    step_ref_t *ref = calloc (1, sizeof *ref);
+    assert (ref);
+    *ref = (step_ref_t) { .dep = dep, .s = s, .back = back };
+    ref->handle = zlistx_add_end (dep->owner->timer_refs, ref);
+    return ref;
+}
+
+//  Called first by a timer's callback: false if the timer was cancelled.
+//  Either way the argument is gone after it.
+static bool
+s_ref_take (step_ref_t *ref, deployment_t **dep, size_t *s, bool *back)
+{
+    bool live = !ref->cancelled;
+    *dep = ref->dep;
+    *s = ref->s;
+    *back = ref->back;
+    zlistx_detach (ref->dep->owner->timer_refs, ref->handle);
+    free (ref);
+    return live;
+}
+
+//  Cancels a step's timer, if it has one.
+static void
+s_timer_cancel (deployment_t *dep, step_rt_t *rt)
+{
+    if (rt->timer >= 0) {
+        zloop_timer_end (flot_actor_loop (dep->owner->actor), rt->timer);
+        ((step_ref_t *) rt->timer_arg)->cancelled = zclock_mono ();
+    }
+    rt->timer = -1;
+    rt->timer_arg = NULL;
+}
 
 static step_rt_t *
 s_rt (deployment_t *dep, size_t s, bool back)
@@ -414,10 +653,14 @@ s_step_succeeded (deployment_t *dep, size_t s, bool back, int state, const char 
         s_event (dep, "step.completed", step->target, "step %s (%s) %s", step->id,
                  flot_step_type_name (step->type), s_sstates [state]);
         dep->cursor [step->target]++;
-        if (dep->cursor [step->target] == dep->plan->first [step->target + 1])
-            s_target_done (dep, step->target);
-        else
-            dep->tstate [step->target] = TS_RUNNING;
+        //  A hook that ends well while the deployment rolls back is recorded,
+        //  but the target is reverted, not done.
+        if (dep->state == DS_RUNNING) {
+            if (dep->cursor [step->target] == dep->plan->first [step->target + 1])
+                s_target_done (dep, step->target);
+            else
+                dep->tstate [step->target] = TS_RUNNING;
+        }
     }
     s_save_deployment (dep);
     s_commit (dep->owner);
@@ -439,12 +682,13 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
-    step_ref_t *ref = arg;
-    deployment_t *dep = ref->dep;
-    s_rt (dep, ref->s, ref->back)->timer = -1;
-    size_t s = ref->s;
-    bool back = ref->back;
-    free (ref);
+    deployment_t *dep;
+    size_t s;
+    bool back;
+    if (!s_ref_take (arg, &dep, &s, &back))
+        return 0;
+    s_rt (dep, s, back)->timer = -1;
+    s_rt (dep, s, back)->timer_arg = NULL;
     if ((back && dep->state == DS_ROLLING_BACK) || (!back && dep->state == DS_RUNNING))
         s_step_start (dep, s, back);
     else
@@ -475,8 +719,8 @@ s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const ch
         s_save_step (dep, s, back, output, why);
         s_event (dep, "step.failed", t, "step %s attempt %d failed: %s; retrying in %lld ms",
                  step->id, rt->attempt, why, (long long) delay);
-        step_ref_t *ref = malloc (sizeof *ref);
-        *ref = (step_ref_t) { dep, s, back };
+        step_ref_t *ref = s_ref_new (dep, s, back);
+        rt->timer_arg = ref;
         rt->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
                                  delay > 0 ? (size_t) delay : 1, 1, s_on_retry, ref);
         s_commit (dep->owner);
@@ -502,6 +746,11 @@ s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const ch
     dep->failed_targets++;
     s_event (dep, "target.failed", t, "%s failed at step %s: %s",
              dep->spec->targets [t].name, step->id, why);
+    //  A hook that ends after an abort or another failure changes nothing
+    //  more: the deployment is rolling back already, for that reason.
+    if (dep->state != DS_RUNNING)
+        s_save_deployment (dep);
+    else
     if (action == FLOT_FAILURE_FAIL_DEPLOYMENT)
         s_fail (dep, "%s failed at step %s: %s", dep->spec->targets [t].name, step->id, why);
     else {
@@ -524,7 +773,8 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     size_t s = ref->s;
     bool back = ref->back;
     free (ref);
-    dep->hooks_in_flight--;
+    if (!back)
+        dep->hooks_in_flight--;
     if (answer->kind == FLOT_ERROR) {
         s_step_failed (dep, s, back, answer->err.message, NULL);
         return;
@@ -548,7 +798,32 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
 }
 
-//  Sends the step's hook to the executor that serves its target.
+//  Sends a step's hook call (body, destroyed) to the executor that serves
+//  its target.
+static void
+s_hook_send (deployment_t *dep, size_t s, bool back, msgpack_sbuffer *body)
+{
+    const flot_step_t *step = s_step (dep, s, back);
+    step_rt_t *rt = s_rt (dep, s, back);
+    //  The call's own argument, freed by s_on_hook (not a timer's).
+    step_ref_t *ref = malloc (sizeof *ref);
+    *ref = (step_ref_t) { .dep = dep, .s = s, .back = back };
+    rt->call = flot_actor_call (dep->owner->actor, "executor",
+                                dep->spec->targets [step->target].name, "ExecuteStep",
+                                body->data, body->size,
+                                (uint32_t) (dep->spec->hook.timeout_ms + HOOK_MARGIN_MS),
+                                false, s_on_hook, ref);
+    msgpack_sbuffer_destroy (body);
+    if (!rt->call) {
+        free (ref);
+        if (!back)
+            dep->hooks_in_flight--;
+        s_step_failed (dep, s, back, "the request could not be sent to the executor", NULL);
+    }
+}
+
+//  Calls the step's hook on the executor that serves its target, once the
+//  step's start is committed.
 static void
 s_hook_call (deployment_t *dep, size_t s, bool back)
 {
@@ -586,19 +861,19 @@ s_hook_call (deployment_t *dep, size_t s, bool back)
     msgpack_pack_map (&pk, hook->env_count);
     for (size_t i = 0; i < hook->env_count; i++)
         flot_pack_kv_str (&pk, hook->env [i].key, hook->env [i].value);
-    step_ref_t *ref = malloc (sizeof *ref);
-    *ref = (step_ref_t) { dep, s, back };
-    rt->call = flot_actor_call (dep->owner->actor, "executor", target->name, "ExecuteStep",
-                                sbuf.data, sbuf.size,
-                                (uint32_t) (hook->timeout_ms + HOOK_MARGIN_MS), false,
-                                s_on_hook, ref);
-    msgpack_sbuffer_destroy (&sbuf);
-    if (rt->call)
+    //  In flight from now: a rollback waits for a forward hook.
+    if (!back)
         dep->hooks_in_flight++;
-    else {
-        free (ref);
-        s_step_failed (dep, s, back, "the request could not be sent to the executor", NULL);
+    if (s_uncommitted (dep->owner)) {
+        //  It goes once the step's start is committed.
+        held_t *held = s_hold (dep->owner, HELD_HOOK);
+        held->dep = dep;
+        held->s = s;
+        held->back = back;
+        held->body = sbuf;
     }
+    else
+        s_hook_send (dep, s, back, &sbuf);
 }
 
 static int
@@ -606,18 +881,20 @@ s_on_step_timer (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
-    step_ref_t *ref = arg;
-    deployment_t *dep = ref->dep;
-    size_t s = ref->s;
-    bool back = ref->back;
-    free (ref);
+    deployment_t *dep;
+    size_t s;
+    bool back;
+    if (!s_ref_take (arg, &dep, &s, &back))
+        return 0;
     step_rt_t *rt = s_rt (dep, s, back);
     rt->timer = -1;
+    rt->timer_arg = NULL;
     const flot_step_t *step = s_step (dep, s, back);
+    if (dep->state != DS_RUNNING)
+        return 0;           //  failed meanwhile: a cleanup must not remove the old
     if (step->runs_hook)
         s_hook_call (dep, s, back);        //  cleanup, after keepOld
     else
-    if (dep->state == DS_RUNNING)
         s_step_succeeded (dep, s, back, SS_SUCCEEDED, NULL);
     return 0;
 }
@@ -625,8 +902,8 @@ s_on_step_timer (zloop_t *loop, int timer_id, void *arg)
 static void
 s_step_timer (deployment_t *dep, size_t s, bool back, int64_t ms)
 {
-    step_ref_t *ref = malloc (sizeof *ref);
-    *ref = (step_ref_t) { dep, s, back };
+    step_ref_t *ref = s_ref_new (dep, s, back);
+    s_rt (dep, s, back)->timer_arg = ref;
     s_rt (dep, s, back)->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
                                               ms > 0 ? (size_t) ms : 1, 1,
                                               s_on_step_timer, ref);
@@ -724,7 +1001,8 @@ s_advance_forward (deployment_t *dep)
         if (dep->state != DS_RUNNING)
             return;
     }
-    if (dep->in_progress > 0)
+    //  Paused, nothing starts, but nothing is over either: resume goes on.
+    if (dep->in_progress > 0 || dep->paused)
         return;
     //  Nothing runs and nothing more can start: the end.
     size_t done = 0;
@@ -764,13 +1042,14 @@ static void
 s_rollback_start (deployment_t *dep)
 {
     size_t n = dep->spec->target_count;
-    //  What never started will not now; what waited stops waiting.
+    //  What never started will not now; what waited (a pause, a soak, a
+    //  cleanup's keepOld: no hook in flight) stops waiting.
     for (size_t t = 0; t < n; t++) {
         if (dep->tstate [t] == TS_PENDING || dep->tstate [t] == TS_WAITING
         ||  dep->tstate [t] == TS_RUNNING)
             dep->tstate [t] = TS_HELD;
         size_t s = dep->cursor [t];
-        if (s < dep->plan->first [t + 1] && !dep->plan->steps [s].runs_hook
+        if (s < dep->plan->first [t + 1] && dep->steps [s].call == 0
         &&  dep->steps [s].state == SS_RUNNING) {
             dep->steps [s].state = SS_SKIPPED;
             dep->steps [s].finished_ms = s_now ();
@@ -847,6 +1126,54 @@ s_advance (deployment_t *dep)
 }
 
 //  --------------------------------------------------------------------------
+//  Committing
+
+static void
+s_held_run (held_t *held)
+{
+    switch (held->kind) {
+        case HELD_HOOK:
+            s_hook_send (held->dep, held->s, held->back, &held->body);
+            break;
+        case HELD_REPLY:
+            flot_request_reply_sbuf (&held->request, &held->body);
+            break;
+        case HELD_ERROR:
+            flot_request_error (&held->request, held->code, "%s", held->message);
+            break;
+    }
+}
+
+//  Commits the writes made since the last flush, with each changed
+//  deployment's row, then does what was held for them, in order, and
+//  publishes what they queued.
+static void
+s_flush (coordinator_t *self)
+{
+    assert (self->txn_depth == 0);
+    deployment_t *dep;
+    while ((dep = zlistx_detach (self->dirty, NULL))) {
+        dep->dirty = false;
+        s_write_deployment (dep);
+    }
+    if (self->txn_open) {
+        self->txn_open = false;
+        if (flot_store_commit (self->store))
+            flot_error (WHO, "%s", flot_store_error (self->store));
+    }
+    //  What these actions change is held for the next flush.
+    zlistx_t *held = self->held;
+    self->held = zlistx_new ();
+    held_t *item;
+    while ((item = zlistx_detach (held, NULL))) {
+        s_held_run (item);
+        free (item);
+    }
+    zlistx_destroy (&held);
+    s_pump (self);
+}
+
+//  --------------------------------------------------------------------------
 //  Commands
 
 static deployment_t *
@@ -855,12 +1182,12 @@ s_lookup (coordinator_t *self, flot_request_t **request_p)
     char id [FLOT_STORE_ID_MAX];
     flot_err_t err;
     if (flot_map_str (flot_request_body (*request_p), "id", true, id, sizeof id, &err) < 0) {
-        flot_request_fail (request_p, &err);
+        s_error (self, request_p, err.code, "%s", err.message);
         return NULL;
     }
     deployment_t *dep = zhashx_lookup (self->deployments, id);
     if (!dep)
-        flot_request_error (request_p, FLOT_E_NOT_FOUND, "no deployment '%s'", id);
+        s_error (self, request_p, FLOT_E_NOT_FOUND, "no deployment '%s'", id);
     return dep;
 }
 
@@ -874,13 +1201,13 @@ s_reply_state (flot_request_t **request_p, deployment_t *dep)
     flot_pack_kv_str (&pk, "id", dep->id);
     flot_pack_kv_str (&pk, "state", s_state_name (dep));
     flot_pack_kv_bool (&pk, "paused", dep->paused);
-    flot_request_reply_sbuf (request_p, &sbuf);
+    s_reply (dep->owner, request_p, &sbuf);
 }
 
 //  Reads spec, file and cwd, and parses the spec. NULL after answering.
 static flot_spec_t *
-s_read_spec (flot_request_t **request_p, const msgpack_object **text, char *file,
-             size_t file_size, char *cwd, size_t cwd_size)
+s_read_spec (coordinator_t *self, flot_request_t **request_p, const msgpack_object **text,
+             char *file, size_t file_size, char *cwd, size_t cwd_size)
 {
     const msgpack_object *body = flot_request_body (*request_p);
     flot_err_t err;
@@ -889,11 +1216,11 @@ s_read_spec (flot_request_t **request_p, const msgpack_object **text, char *file
     if (flot_map_object (body, "spec", true, MSGPACK_OBJECT_STR, text, &err) < 0
     ||  flot_map_str (body, "file", false, file, file_size, &err) < 0
     ||  flot_map_str (body, "cwd", false, cwd, cwd_size, &err) < 0) {
-        flot_request_fail (request_p, &err);
+        s_error (self, request_p, err.code, "%s", err.message);
         return NULL;
     }
     if (*cwd && *cwd != '/') {
-        flot_request_error (request_p, FLOT_E_INVALID,
+        s_error (self, request_p, FLOT_E_INVALID,
                             "field 'cwd': '%s' is not an absolute directory", cwd);
         return NULL;
     }
@@ -901,7 +1228,7 @@ s_read_spec (flot_request_t **request_p, const msgpack_object **text, char *file
     flot_spec_t *spec = flot_spec_parse ((*text)->via.str.ptr, (*text)->via.str.size,
                                          file, &errors);
     if (!spec) {
-        flot_request_error (request_p, FLOT_E_INVALID, "%s%s", errors.lines [0],
+        s_error (self, request_p, FLOT_E_INVALID, "%s%s", errors.lines [0],
                             errors.count > 1 ? " (and more: see strategy Validate)" : "");
         flot_spec_errors_clear (&errors);
     }
@@ -911,10 +1238,10 @@ s_read_spec (flot_request_t **request_p, const msgpack_object **text, char *file
 static void
 s_plan (flot_actor_t *actor, flot_request_t *request)
 {
-    (void) actor;
+    coordinator_t *self = flot_actor_state (actor);
     const msgpack_object *text;
     char file [256], cwd [1024];
-    flot_spec_t *spec = s_read_spec (&request, &text, file, sizeof file, cwd, sizeof cwd);
+    flot_spec_t *spec = s_read_spec (self, &request, &text, file, sizeof file, cwd, sizeof cwd);
     if (!spec)
         return;
     flot_plan_t *plan = flot_plan_generate (spec);
@@ -939,11 +1266,11 @@ s_plan (flot_actor_t *actor, flot_request_t *request)
     flot_spec_destroy (&spec);
     if (sbuf.size > FLOT_MAX_BODY) {
         msgpack_sbuffer_destroy (&sbuf);
-        flot_request_error (&request, FLOT_E_TOO_LARGE, "the plan is over %d bytes",
+        s_error (self, &request, FLOT_E_TOO_LARGE, "the plan is over %d bytes",
                             FLOT_MAX_BODY);
         return;
     }
-    flot_request_reply_sbuf (&request, &sbuf);
+    s_reply (self, &request, &sbuf);
 }
 
 static void
@@ -952,7 +1279,7 @@ s_execute (flot_actor_t *actor, flot_request_t *request)
     coordinator_t *self = flot_actor_state (actor);
     const msgpack_object *text;
     char file [256], cwd [1024];
-    flot_spec_t *spec = s_read_spec (&request, &text, file, sizeof file, cwd, sizeof cwd);
+    flot_spec_t *spec = s_read_spec (self, &request, &text, file, sizeof file, cwd, sizeof cwd);
     if (!spec)
         return;
     char *copy = malloc (text->via.str.size + 1);
@@ -967,7 +1294,7 @@ s_execute (flot_actor_t *actor, flot_request_t *request)
     if (flot_store_new_id (self->store, dep->spec->name, dep->id, sizeof dep->id)) {
         s_commit (self);
         s_deployment_destroy (&dep);
-        flot_request_error (&request, FLOT_E_INTERNAL, "the store failed: %s",
+        s_error (self, &request, FLOT_E_INTERNAL, "the store failed: %s",
                             flot_store_error (self->store));
         return;
     }
@@ -980,7 +1307,7 @@ s_execute (flot_actor_t *actor, flot_request_t *request)
              dep->spec->workload.name, dep->spec->workload.version, dep->spec->name,
              dep->spec->target_count, dep->plan->step_count);
     s_commit (self);
-    zhashx_insert (self->deployments, dep->id, dep);
+    s_deployment_add (self, dep);
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
@@ -988,7 +1315,7 @@ s_execute (flot_actor_t *actor, flot_request_t *request)
     flot_pack_kv_str (&pk, "id", dep->id);
     flot_pack_kv_str (&pk, "state", s_state_name (dep));
     flot_pack_kv_uint (&pk, "steps_total", dep->plan->step_count);
-    flot_request_reply_sbuf (&request, &sbuf);
+    s_reply (self, &request, &sbuf);
     s_advance (dep);
 }
 
@@ -1048,39 +1375,24 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
         s_pack_target (&pk, dep, t);
     if (sbuf.size > FLOT_MAX_BODY) {
         msgpack_sbuffer_destroy (&sbuf);
-        flot_request_error (&request, FLOT_E_TOO_LARGE, "the status is over %d bytes",
+        s_error (self, &request, FLOT_E_TOO_LARGE, "the status is over %d bytes",
                             FLOT_MAX_BODY);
         return;
     }
-    flot_request_reply_sbuf (&request, &sbuf);
-}
-
-static int
-s_by_created (const void *a, const void *b)
-{
-    const deployment_t *da = a, *db = b;
-    if (da->created_ms != db->created_ms)
-        return da->created_ms < db->created_ms ? -1 : 1;
-    return strcmp (da->id, db->id);
+    s_reply (self, &request, &sbuf);
 }
 
 static void
 s_list (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    zlistx_t *sorted = zlistx_new ();
-    zlistx_set_comparator (sorted, s_by_created);
-    for (deployment_t *dep = zhashx_first (self->deployments); dep;
-         dep = zhashx_next (self->deployments))
-        zlistx_add_end (sorted, dep);
-    zlistx_sort (sorted);
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
     msgpack_pack_map (&pk, 1);
     flot_pack_str (&pk, "deployments");
-    msgpack_pack_array (&pk, zlistx_size (sorted));
-    for (deployment_t *dep = zlistx_first (sorted); dep; dep = zlistx_next (sorted)) {
+    msgpack_pack_array (&pk, zlistx_size (self->listed));
+    for (deployment_t *dep = zlistx_first (self->listed); dep; dep = zlistx_next (self->listed)) {
         msgpack_pack_map (&pk, 7);
         flot_pack_kv_str (&pk, "id", dep->id);
         flot_pack_kv_str (&pk, "name", dep->spec->name);
@@ -1091,8 +1403,7 @@ s_list (flot_actor_t *actor, flot_request_t *request)
         flot_pack_kv_int (&pk, "created_ms", dep->created_ms);
         flot_pack_kv_int (&pk, "updated_ms", dep->updated_ms);
     }
-    zlistx_destroy (&sorted);
-    flot_request_reply_sbuf (&request, &sbuf);
+    s_reply (self, &request, &sbuf);
 }
 
 static void
@@ -1103,7 +1414,7 @@ s_pause (flot_actor_t *actor, flot_request_t *request)
     if (!dep)
         return;
     if (dep->state != DS_RUNNING || dep->paused) {
-        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s%s: it cannot be paused",
+        s_error (self, &request, FLOT_E_CONFLICT, "%s is %s%s: it cannot be paused",
                             dep->id, s_state_name (dep), dep->paused ? " and paused" : "");
         return;
     }
@@ -1124,7 +1435,7 @@ s_resume (flot_actor_t *actor, flot_request_t *request)
     if (!dep)
         return;
     if (dep->state != DS_RUNNING || !dep->paused) {
-        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s and not paused: it cannot be resumed",
+        s_error (self, &request, FLOT_E_CONFLICT, "%s is %s and not paused: it cannot be resumed",
                             dep->id, s_state_name (dep));
         return;
     }
@@ -1147,11 +1458,11 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
     bool full = false;
     flot_err_t err;
     if (flot_map_bool (flot_request_body (request), "full", false, &full, &err) < 0) {
-        flot_request_fail (&request, &err);
+        s_error (self, &request, err.code, "%s", err.message);
         return;
     }
     if (dep->state != DS_RUNNING) {
-        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s: it cannot be promoted",
+        s_error (self, &request, FLOT_E_CONFLICT, "%s is %s: it cannot be promoted",
                             dep->id, s_state_name (dep));
         return;
     }
@@ -1165,7 +1476,7 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
     }
     if (!full && zlistx_size (at_pause) == 0) {
         zlistx_destroy (&at_pause);
-        flot_request_error (&request, FLOT_E_CONFLICT,
+        s_error (self, &request, FLOT_E_CONFLICT,
                             "%s has no target at a pause step; use full to skip all that remain",
                             dep->id);
         return;
@@ -1181,10 +1492,7 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
     for (void *item = zlistx_first (at_pause); item; item = zlistx_next (at_pause)) {
         size_t s = (size_t) (uintptr_t) item - 1;
         step_rt_t *rt = &dep->steps [s];
-        if (rt->timer >= 0) {
-            zloop_timer_end (flot_actor_loop (actor), rt->timer);
-            rt->timer = -1;
-        }
+        s_timer_cancel (dep, rt);
         if (dep->state == DS_RUNNING && rt->state == SS_RUNNING)
             s_step_succeeded (dep, s, false, SS_SUCCEEDED, NULL);
     }
@@ -1197,10 +1505,7 @@ static void
 s_stop_waits (deployment_t *dep)
 {
     for (size_t s = 0; s < dep->plan->step_count; s++)
-        if (dep->steps [s].timer >= 0) {
-            zloop_timer_end (flot_actor_loop (dep->owner->actor), dep->steps [s].timer);
-            dep->steps [s].timer = -1;
-        }
+        s_timer_cancel (dep, &dep->steps [s]);
 }
 
 static void
@@ -1213,11 +1518,11 @@ s_abort (flot_actor_t *actor, flot_request_t *request)
     char reason [256] = "aborted by an operator";
     flot_err_t err;
     if (flot_map_str (flot_request_body (request), "reason", false, reason, sizeof reason, &err) < 0) {
-        flot_request_fail (&request, &err);
+        s_error (self, &request, err.code, "%s", err.message);
         return;
     }
     if (dep->state != DS_RUNNING) {
-        flot_request_error (&request, FLOT_E_CONFLICT, "%s is %s: it cannot be aborted",
+        s_error (self, &request, FLOT_E_CONFLICT, "%s is %s: it cannot be aborted",
                             dep->id, s_state_name (dep));
         return;
     }
@@ -1264,6 +1569,14 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         s_advance (dep);
     }
     zlistx_destroy (&late);
+    //  Cancelled timers are gone from the loop by now: free their arguments.
+    step_ref_t *ref = zlistx_first (self->timer_refs);
+    while (ref) {
+        step_ref_t *next = zlistx_next (self->timer_refs);
+        if (ref->cancelled && zclock_mono () - ref->cancelled > 5000)
+            zlistx_delete (self->timer_refs, ref->handle);
+        ref = next;
+    }
     s_pump (self);
     return 0;
 }
@@ -1387,7 +1700,7 @@ s_restore (const flot_deployment_row_t *row, void *arg)
         dep->aborted = strstr (row->last_error, "abort") != NULL;
     }
     zhashx_destroy (&restore.index);
-    zhashx_insert (self->deployments, dep->id, dep);
+    s_deployment_add (self, dep);
     flot_notice (WHO, "resuming %s (%s, %zu of %zu steps done)", dep->id, row->state,
                  dep->steps_done, dep->plan->step_count);
     return 0;
@@ -1432,7 +1745,7 @@ s_restore_finished (const flot_deployment_row_t *row, void *arg)
         dep->cursor [t] = s;
         dep->tstate [t] = s == dep->plan->first [t + 1] ? TS_DONE : TS_HELD;
     }
-    zhashx_insert (self->deployments, dep->id, dep);
+    s_deployment_add (self, dep);
     return 0;
 }
 
@@ -1481,8 +1794,17 @@ s_start (flot_actor_t *actor)
     self->actor = actor;
     self->store = store;
     self->retry_timer = -1;
+    self->flush_timer = -1;
+    self->dirty = zlistx_new ();
+    self->held = zlistx_new ();
     self->deployments = zhashx_new ();
     zhashx_set_destructor (self->deployments, s_deployment_free);
+    self->listed = zlistx_new ();
+    zlistx_set_comparator (self->listed, s_by_created);
+    self->outgoing = zlistx_new ();
+    zlistx_set_destructor (self->outgoing, s_outgoing_free);
+    self->timer_refs = zlistx_new ();
+    zlistx_set_destructor (self->timer_refs, s_ref_free);
     flot_actor_set_state (actor, self);
     flot_store_each_deployment (store, true, s_restore, self);
     flot_store_each_deployment (store, false, s_restore_finished, self);
@@ -1501,7 +1823,17 @@ s_stop (flot_actor_t *actor)
     coordinator_t *self = flot_actor_state (actor);
     if (!self)
         return;
+    //  The loop has ended: commit what is written and do what waits for it.
+    while (self->txn_open || zlistx_size (self->dirty) || zlistx_size (self->held)) {
+        self->flush_timer = -1;
+        s_flush (self);
+    }
+    zlistx_destroy (&self->dirty);
+    zlistx_destroy (&self->held);
+    zlistx_destroy (&self->listed);
+    zlistx_destroy (&self->outgoing);
     zhashx_destroy (&self->deployments);
+    zlistx_destroy (&self->timer_refs);
     flot_store_destroy (&self->store);
     free (self);
     flot_actor_set_state (actor, NULL);

@@ -42,7 +42,7 @@ static const char *s_schema =
 enum {
     Q_NEXT_ID, Q_BUMP_ID, Q_PUT_DEPLOYMENT, Q_GET_DEPLOYMENT, Q_ALL_DEPLOYMENTS,
     Q_OPEN_DEPLOYMENTS, Q_PUT_STEP, Q_STEPS, Q_OUTBOX_ADD, Q_OUTBOX_FIRST,
-    Q_OUTBOX_REMOVE, Q_SCHEMA, Q_COUNT
+    Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_SCHEMA, Q_COUNT
 };
 
 static const char *s_queries [Q_COUNT] = {
@@ -57,6 +57,7 @@ static const char *s_queries [Q_COUNT] = {
     [Q_OUTBOX_ADD] = "INSERT INTO outbox (body) VALUES (?)",
     [Q_OUTBOX_FIRST] = "SELECT id, body FROM outbox ORDER BY id LIMIT 1",
     [Q_OUTBOX_REMOVE] = "DELETE FROM outbox WHERE id = ?",
+    [Q_OUTBOX_AFTER] = "SELECT id, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
     [Q_SCHEMA] = "SELECT value FROM meta WHERE key = 'schema'",
 };
 
@@ -359,6 +360,24 @@ flot_store_outbox_first (flot_store_t *self, int64_t *id, void **body, size_t *s
         found = s_fail (self, "reading the outbox");
     sqlite3_reset (q);
     return found;
+}
+
+int
+flot_store_outbox_each (flot_store_t *self, int64_t after, size_t limit,
+                        flot_store_outbox_fn *fn, void *arg)
+{
+    sqlite3_stmt *q = self->q [Q_OUTBOX_AFTER];
+    sqlite3_bind_int64 (q, 1, after);
+    sqlite3_bind_int64 (q, 2, (sqlite3_int64) limit);
+    int rc;
+    while ((rc = sqlite3_step (q)) == SQLITE_ROW)
+        if (fn (sqlite3_column_int64 (q, 0), sqlite3_column_blob (q, 1),
+                (size_t) sqlite3_column_bytes (q, 1), arg))
+            break;
+    int result = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : s_fail (self, "reading the outbox");
+    sqlite3_reset (q);
+    sqlite3_clear_bindings (q);
+    return result;
 }
 
 int

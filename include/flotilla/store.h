@@ -113,6 +113,13 @@ int
 int
     flot_store_outbox_first (flot_store_t *self, int64_t *id, void **body, size_t *size);
 
+//  Call fn for each waiting event with an id above after, oldest first, at
+//  most limit of them. Stops early if fn returns non-zero. Returns 0 or -1.
+typedef int (flot_store_outbox_fn) (int64_t id, const void *body, size_t size, void *arg);
+int
+    flot_store_outbox_each (flot_store_t *self, int64_t after, size_t limit,
+                            flot_store_outbox_fn *fn, void *arg);
+
 int
     flot_store_outbox_remove (flot_store_t *self, int64_t id);
 

@@ -934,6 +934,23 @@ test_body_unpack_error_keeps_the_code_of_a_long_or_odd_message (void **state)
 }
 
 static void
+test_body_getters_treat_nil_as_absent (void **state)
+{
+    (void) state;
+    //  {"a": nil}
+    static const char body [] = "\x81\xa1" "a\xc0";
+    flot_err_t err;
+    flot_body_t *decoded = flot_body_decode (body, sizeof body - 1, &err);
+    assert_non_null (decoded);
+    char text [8] = "kept";
+    assert_int_equal (flot_map_str (flot_body_root (decoded), "a", false, text, sizeof text, &err), 0);
+    assert_string_equal (text, "kept");
+    assert_int_equal (flot_map_str (flot_body_root (decoded), "a", true, text, sizeof text, &err), -1);
+    assert_non_null (strstr (err.message, "field 'a' is required"));
+    flot_body_destroy (&decoded);
+}
+
+static void
 test_body_unpack_error_rejects_garbage (void **state)
 {
     (void) state;
@@ -993,6 +1010,7 @@ main (void)
         cmocka_unit_test (test_body_pack_error_matches_spec_example),
         cmocka_unit_test (test_body_error_round_trips_every_code),
         cmocka_unit_test (test_body_unpack_error_rejects_garbage),
+        cmocka_unit_test (test_body_getters_treat_nil_as_absent),
         cmocka_unit_test (test_body_unpack_error_keeps_the_code_of_a_long_or_odd_message),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

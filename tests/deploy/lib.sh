@@ -1,0 +1,156 @@
+# lib.sh - shared by the deployment process tests (tests/deploy/test_deploy_*.sh).
+#
+# Sourced with the test's arguments: FLOTILLAD FLOTCTL, the built programs.
+# Gives a scratch folder ($TMP) holding the hook (hook.sh, a copy of
+# hook_record.sh), its log ($HOOK_LOG) and the specs; starts flotillad on
+# its own store there; applies specs and drives deployments with flotctl;
+# reads the hook log back. On exit it stops flotillad (which stops its
+# hooks), then any hook still alive, and removes $TMP.
+
+set -euo pipefail
+
+FLOTILLAD=${1:?usage: $0 FLOTILLAD FLOTCTL}
+FLOTCTL=${2:?usage: $0 FLOTILLAD FLOTCTL}
+[[ $FLOTILLAD == /* ]] || FLOTILLAD=$PWD/$FLOTILLAD
+[[ $FLOTCTL == /* ]] || FLOTCTL=$PWD/$FLOTCTL
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-deploy.XXXXXX")
+HOOK_LOG=$TMP/hooks.log
+DAEMON_PID=
+unset FLOTILLA_ENDPOINT
+cp "$HERE/hook_record.sh" "$TMP/hook.sh"
+chmod +x "$TMP/hook.sh"
+: > "$HOOK_LOG"
+
+cleanup () {
+    local pid i=0
+    if [[ -n $DAEMON_PID ]]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null || true
+        while kill -0 "$DAEMON_PID" 2>/dev/null && (( i++ < 100 )); do
+            sleep 0.05
+        done
+        kill -KILL "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+    fi
+    # Each hook leads its own process group; flotillad kills those it runs.
+    if [[ -f $HOOK_LOG.pids ]]; then
+        while read -r pid; do
+            kill -KILL -- "-$pid" 2>/dev/null || true
+        done < "$HOOK_LOG.pids"
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail () {
+    echo "FAIL: $*" >&2
+    echo "--- hook log:" >&2
+    cat "$HOOK_LOG" >&2 || true
+    if [[ -s $TMP/flotillad.log ]]; then
+        echo "--- flotillad log:" >&2
+        tail -n 30 "$TMP/flotillad.log" >&2
+    fi
+    exit 1
+}
+
+now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
+
+# start_flotilla PORT: flotillad with its default actors, the broker on
+# PORT and events on PORT+1 (tests use 24200..24299), its store in $TMP,
+# run from $TMP; waits (5 s at most) until the coordinator answers.
+start_flotilla () {
+    ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$(( $1 + 1 ))" \
+        --store "$TMP/flotilla.db" ) 2>>"$TMP/flotillad.log" &
+    DAEMON_PID=$!
+    export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
+    local deadline=$(( $(now_ms) + 5000 ))
+    until "$FLOTCTL" call coordinator List --timeout 300 >/dev/null 2>&1; do
+        kill -0 "$DAEMON_PID" 2>/dev/null || fail "flotillad exited at start"
+        (( $(now_ms) < deadline )) || fail "the coordinator did not answer within 5 s"
+        sleep 0.05
+    done
+}
+
+# ctl ARGS...: runs flotctl; sets RC, OUT and ERR (never fails itself).
+ctl () {
+    LAST="flotctl $*"
+    set +e
+    "$FLOTCTL" "$@" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    set -e
+    OUT=$(cat "$TMP/out")
+    ERR=$(cat "$TMP/err")
+}
+
+expect_rc () {
+    [[ $RC == "$1" ]] || fail "$LAST: exit $RC, expected $1
+stdout: $OUT
+stderr: $ERR"
+}
+
+expect_out () {
+    grep -qE -- "$1" <<<"$OUT" || fail "$LAST: stdout lacks /$1/
+stdout: $OUT
+stderr: $ERR"
+}
+
+expect_err () {
+    grep -qE -- "$1" <<<"$ERR" || fail "$LAST: stderr lacks /$1/
+stderr: $ERR"
+}
+
+# apply NAME: flotctl apply -f $TMP/NAME.yaml; sets ID to the deployment
+# id (from "deployment NAME-1 started: 12 steps"), and OUT as ctl does.
+apply () {
+    ctl apply -f "$TMP/$1.yaml"
+    expect_rc 0
+    ID=$(sed -n 's/^deployment \([^ ]*\) started: .*/\1/p' <<<"$OUT")
+    [[ -n $ID ]] || fail "$LAST did not say which deployment started: $OUT"
+}
+
+# status_json ID EXPR: evaluates the Python expression EXPR over d, the
+# deployment's `flotctl status --json`, and prints it. EXPR may span
+# lines. Helpers in EXPR:
+# states(d) is "target:state ..." in spec order.
+status_json () {
+    "$FLOTCTL" status "$1" --json --timeout 2000 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+def states (d):
+    return " ".join ("%s:%s" % (t["name"], t["state"]) for t in d["targets"])
+print (eval ("(" + sys.argv[1] + ")"))' "$2"
+}
+
+# status_is ID EXPR: true if EXPR (as for status_json) is True.
+status_is () { [[ $(status_json "$1" "$2" 2>/dev/null) == True ]]; }
+
+# wait_until SECONDS WHAT COMMAND...: retries COMMAND every 50 ms.
+wait_until () {
+    local seconds=$1 what=$2
+    local deadline=$(( $(now_ms) + seconds * 1000 ))
+    shift 2
+    until "$@"; do
+        (( $(now_ms) < deadline )) || fail "timed out after $seconds s waiting for $what"
+        sleep 0.05
+    done
+}
+
+# wait_state SECONDS ID STATE: waits until the deployment is in STATE.
+wait_state () {
+    wait_until "$1" "$2 to be $3 (it is $(status_json "$2" "d['state']" 2>/dev/null || echo '?'))" \
+        status_is "$2" "d['state'] == '$3'"
+}
+
+# hook_calls ID [start|end]: the hook calls of deployment ID in the order
+# they started (or ended), one a line:
+#   TARGET STEP_ID STEP_TYPE VERSION PREVIOUS WEIGHT ATTEMPT [STATUS]
+hook_calls () {
+    awk -v id="$1" -v what="${2:-start}" \
+        '$1 == what && $2 == id { $1 = ""; $2 = ""; sub (/^  /, ""); print }' "$HOOK_LOG"
+}
+
+# hook_ran ID PATTERN: true if a started hook call of ID matches the ERE.
+hook_ran () { hook_calls "$1" | grep -qE -- "$2"; }
+
+# hook_ended ID PATTERN: true if an ended hook call of ID matches the ERE.
+hook_ended () { hook_calls "$1" end | grep -qE -- "$2"; }
