@@ -118,33 +118,7 @@ print(eval(sys.argv[1]))' "$2"
 # status_is ID EXPR: true if EXPR (as for status_json) is True.
 status_is () { [[ $(status_json "$1" "$2" 2>/dev/null) == True ]]; }
 
-# ctl ARGS...: runs flotctl; sets RC, OUT and ERR (never fails itself).
-ctl () {
-    LAST="flotctl $*"
-    set +e
-    "$FLOTCTL" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    set -e
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
-
-expect_rc () {
-    [[ $RC == "$1" ]] || fail "$LAST: exit $RC, expected $1
-stdout: $OUT
-stderr: $ERR"
-}
-
-expect_out () {
-    grep -qE -- "$1" <<<"$OUT" || fail "$LAST: stdout lacks /$1/
-stdout: $OUT
-stderr: $ERR"
-}
-
-expect_err () {
-    grep -qE -- "$1" <<<"$ERR" || fail "$LAST: stderr lacks /$1/
-stderr: $ERR"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/flotctl.sh"
 
 # wait_until SECONDS WHAT COMMAND...: retries COMMAND every 50 ms.
 wait_until () {

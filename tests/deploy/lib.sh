@@ -71,33 +71,7 @@ start_flotilla () {
     done
 }
 
-# ctl ARGS...: runs flotctl; sets RC, OUT and ERR (never fails itself).
-ctl () {
-    LAST="flotctl $*"
-    set +e
-    "$FLOTCTL" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    set -e
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
-
-expect_rc () {
-    [[ $RC == "$1" ]] || fail "$LAST: exit $RC, expected $1
-stdout: $OUT
-stderr: $ERR"
-}
-
-expect_out () {
-    grep -qE -- "$1" <<<"$OUT" || fail "$LAST: stdout lacks /$1/
-stdout: $OUT
-stderr: $ERR"
-}
-
-expect_err () {
-    grep -qE -- "$1" <<<"$ERR" || fail "$LAST: stderr lacks /$1/
-stderr: $ERR"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/flotctl.sh"
 
 # apply NAME: flotctl apply -f $TMP/NAME.yaml; sets ID to the deployment
 # id (from "deployment NAME-1 started: 12 steps"), and OUT as ctl does.

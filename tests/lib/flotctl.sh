@@ -1,0 +1,31 @@
+# Shared by the process tests' libraries (tests/cli/lib.sh,
+# tests/deploy/lib.sh): run flotctl and check what it did. Needs FLOTCTL,
+# TMP and a fail function from the sourcing library.
+
+# ctl ARGS...: runs flotctl; sets RC, OUT and ERR (never fails itself).
+ctl () {
+    LAST="flotctl $*"
+    set +e
+    "$FLOTCTL" "$@" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+    set -e
+    OUT=$(cat "$TMP/out")
+    ERR=$(cat "$TMP/err")
+}
+
+expect_rc () {
+    [[ $RC == "$1" ]] || fail "$LAST: exit $RC, expected $1
+stdout: $OUT
+stderr: $ERR"
+}
+
+expect_out () {
+    grep -qE -- "$1" <<<"$OUT" || fail "$LAST: stdout lacks /$1/
+stdout: $OUT
+stderr: $ERR"
+}
+
+expect_err () {
+    grep -qE -- "$1" <<<"$ERR" || fail "$LAST: stderr lacks /$1/
+stderr: $ERR"
+}
