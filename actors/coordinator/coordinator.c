@@ -1406,46 +1406,50 @@ s_list (flot_actor_t *actor, flot_request_t *request)
     s_reply (self, &request, &sbuf);
 }
 
+//  Pause (pause true) or Resume: no new step starts while paused; running
+//  hooks finish.
 static void
-s_pause (flot_actor_t *actor, flot_request_t *request)
+s_set_paused (flot_actor_t *actor, flot_request_t *request, bool pause)
 {
     coordinator_t *self = flot_actor_state (actor);
     deployment_t *dep = s_lookup (self, &request);
     if (!dep)
         return;
-    if (dep->state != DS_RUNNING || dep->paused) {
-        s_error (self, &request, FLOT_E_CONFLICT, "%s is %s%s: it cannot be paused",
-                            dep->id, s_state_name (dep), dep->paused ? " and paused" : "");
+    if (dep->state != DS_RUNNING || dep->paused == pause) {
+        if (pause)
+            s_error (self, &request, FLOT_E_CONFLICT, "%s is %s%s: it cannot be paused",
+                     dep->id, s_state_name (dep), dep->paused ? " and paused" : "");
+        else
+            s_error (self, &request, FLOT_E_CONFLICT,
+                     "%s is %s and not paused: it cannot be resumed",
+                     dep->id, s_state_name (dep));
         return;
     }
-    dep->paused = true;
+    dep->paused = pause;
     s_begin (self);
-    s_event (dep, "deployment.paused", -1, "paused: no new step starts; running hooks finish");
+    if (pause)
+        s_event (dep, "deployment.paused", -1, "paused: no new step starts; running hooks finish");
+    else
+        s_event (dep, "deployment.resumed", -1, "resumed");
     s_save_deployment (dep);
     s_commit (self);
     s_reply_state (&request, dep);
-    s_pump (self);
+    if (pause)
+        s_pump (self);
+    else
+        s_advance (dep);
+}
+
+static void
+s_pause (flot_actor_t *actor, flot_request_t *request)
+{
+    s_set_paused (actor, request, true);
 }
 
 static void
 s_resume (flot_actor_t *actor, flot_request_t *request)
 {
-    coordinator_t *self = flot_actor_state (actor);
-    deployment_t *dep = s_lookup (self, &request);
-    if (!dep)
-        return;
-    if (dep->state != DS_RUNNING || !dep->paused) {
-        s_error (self, &request, FLOT_E_CONFLICT, "%s is %s and not paused: it cannot be resumed",
-                            dep->id, s_state_name (dep));
-        return;
-    }
-    dep->paused = false;
-    s_begin (self);
-    s_event (dep, "deployment.resumed", -1, "resumed");
-    s_save_deployment (dep);
-    s_commit (self);
-    s_reply_state (&request, dep);
-    s_advance (dep);
+    s_set_paused (actor, request, false);
 }
 
 static void
