@@ -431,7 +431,10 @@ s_garbage_random (storm_t *self)
                 memcpy (data [i], FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
                 data [i][FLOT_SIGNATURE_SIZE] = dropped [rand () % sizeof dropped];
             }
-            if (data [i][FLOT_SIGNATURE_SIZE] == FLOT_REQUEST)
+            //  Not a REQUEST (answered with ERROR) nor a READY (answered
+            //  with DISCONNECT): this garbage is the kind that is dropped.
+            if (data [i][FLOT_SIGNATURE_SIZE] == FLOT_REQUEST
+            ||  data [i][FLOT_SIGNATURE_SIZE] == FLOT_READY)
                 data [i][FLOT_SIGNATURE_SIZE] = 0xee;
         }
         frames [i] = (raw_t) { data [i], size };
