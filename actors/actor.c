@@ -575,35 +575,6 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
     }
 }
 
-//  Receives one message without waiting into frames (the caller closes
-//  count of them; frames past FLOT_MAX_FRAMES are dropped and *overflow
-//  set). Returns the count, or -1 if no message was waiting.
-static int
-s_recv_frames (void *handle, zmq_msg_t *frames, bool *overflow)
-{
-    int count = 0;
-    *overflow = false;
-    while (true) {
-        zmq_msg_t frame;
-        zmq_msg_init (&frame);
-        if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close (&frame);
-            for (int i = 0; i < count; i++)
-                zmq_msg_close (&frames [i]);
-            return -1;
-        }
-        bool more = zmq_msg_more (&frame);
-        if (count < FLOT_MAX_FRAMES)
-            frames [count++] = frame;
-        else {
-            zmq_msg_close (&frame);
-            *overflow = true;
-        }
-        if (!more)
-            return count;
-    }
-}
-
 //  Reads the messages waiting, up to READ_BATCH at a time so that timers and
 //  the pipe still get their turn, into frames on the stack: no allocation
 //  per message, no poll per message.
@@ -618,7 +589,7 @@ s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
     for (int n = 0; n < READ_BATCH && self->dealer == sock; n++) {
         zmq_msg_t frames [FLOT_MAX_FRAMES];
         bool overflow;
-        int count = s_recv_frames (handle, frames, &overflow);
+        int count = flot_msg_recv (handle, frames, FLOT_MAX_FRAMES, ZMQ_DONTWAIT, &overflow);
         if (count < 0)
             break;
         if (overflow)

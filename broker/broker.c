@@ -876,29 +876,10 @@ s_receive (flot_broker_t *self, int wait_ms)
         self->rcvtimeo = wait_ms;
     }
     zmq_msg_t in [MAX_IN];
-    int count = 0;
-    bool overflow = false;
-    int more = 1;
-    while (more) {
-        zmq_msg_t frame;
-        zmq_msg_init (&frame);
-        //  The first frame waits; a message's frames arrive together.
-        if (zmq_msg_recv (&frame, self->handle, count ? ZMQ_DONTWAIT : 0) < 0) {
-            int why = zmq_errno ();
-            zmq_msg_close (&frame);
-            for (int i = 0; i < count; i++)
-                zmq_msg_close (&in [i]);
-            errno = why;
-            return -1;
-        }
-        more = zmq_msg_more (&frame);
-        if (count < MAX_IN)
-            in [count++] = frame;
-        else {
-            zmq_msg_close (&frame);
-            overflow = true;
-        }
-    }
+    bool overflow;
+    int count = flot_msg_recv (self->handle, in, MAX_IN, 0, &overflow);
+    if (count < 0)
+        return -1;
     if (overflow) {
         //  A request whose corr we can read is answered (SPEC 7, step 1).
         size_t id_size = zmq_msg_size (&in [0]);

@@ -91,37 +91,6 @@ flot_client_send (flot_client_t *self, const char *service, const char *key,
     return msg.corr;
 }
 
-//  Receives one message into frames (the caller closes count of them;
-//  frames past FLOT_MAX_FRAMES are dropped and *overflow set). Returns the
-//  count, or -1 with errno if nothing came (EAGAIN: not within ZMQ_RCVTIMEO).
-static int
-s_recv_frames (void *handle, zmq_msg_t *frames, bool *overflow)
-{
-    int count = 0;
-    *overflow = false;
-    while (true) {
-        zmq_msg_t frame;
-        zmq_msg_init (&frame);
-        if (zmq_msg_recv (&frame, handle, 0) < 0) {
-            int why = zmq_errno ();
-            zmq_msg_close (&frame);
-            for (int i = 0; i < count; i++)
-                zmq_msg_close (&frames [i]);
-            errno = why;
-            return -1;
-        }
-        bool more = zmq_msg_more (&frame);
-        if (count < FLOT_MAX_FRAMES)
-            frames [count++] = frame;
-        else {
-            zmq_msg_close (&frame);
-            *overflow = true;
-        }
-        if (!more)
-            return count;
-    }
-}
-
 //  Checks the frames of one message from the broker and fills reply with a
 //  copy of its body. Returns 0, or -1 with err.
 static int
@@ -162,7 +131,7 @@ flot_client_recv (flot_client_t *self, flot_reply_t *reply, int timeout_ms,
     //  for callers that poll it themselves.
     static const int forever = -1;
     zmq_setsockopt (handle, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    int count = s_recv_frames (handle, frames, &overflow);
+    int count = flot_msg_recv (handle, frames, FLOT_MAX_FRAMES, 0, &overflow);
     int why = zmq_errno ();
     zmq_setsockopt (handle, ZMQ_RCVTIMEO, &forever, sizeof forever);
     if (count < 0)

@@ -402,3 +402,32 @@ flot_msg_send (const flot_msg_t *msg, void *socket, const flot_bytes_t *to,
     }
     return 0;
 }
+
+int
+flot_msg_recv (void *socket, zmq_msg_t *frames, int max, int flags, bool *overflow)
+{
+    int count = 0;
+    *overflow = false;
+    while (true) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        //  Only the first frame can wait: a message's frames come together.
+        if (zmq_msg_recv (&frame, socket, count || *overflow ? ZMQ_DONTWAIT : flags) < 0) {
+            int why = zmq_errno ();
+            zmq_msg_close (&frame);
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+            errno = why;
+            return -1;
+        }
+        bool more = zmq_msg_more (&frame);
+        if (count < max)
+            frames [count++] = frame;
+        else {
+            zmq_msg_close (&frame);
+            *overflow = true;
+        }
+        if (!more)
+            return count;
+    }
+}

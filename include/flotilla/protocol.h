@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -149,6 +150,14 @@ int
 int
     flot_msg_send (const flot_msg_t *msg, void *socket,
                    const flot_bytes_t *to, bool dontwait);
+
+//  Receive one message from a ZeroMQ socket into frames: at most max are
+//  kept, the rest are read and dropped with *overflow set. flags are
+//  zmq_msg_recv's (ZMQ_DONTWAIT, or 0 to wait as ZMQ_RCVTIMEO allows).
+//  Returns the count kept (the caller closes them), or -1 with errno
+//  (EAGAIN: nothing came) and nothing to close.
+int
+    flot_msg_recv (void *socket, zmq_msg_t *frames, int max, int flags, bool *overflow);
 
 //  Big-endian helpers for the numeric frames.
 void     flot_put_u64 (uint8_t *p, uint64_t v);

@@ -10,14 +10,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "flotilla/actor.h"
-#include "flotilla/broker.h"
-#include "flotilla/client.h"
 #include "flotilla/echo.h"
-#include "flotilla/json.h"
 #include "flotilla/log.h"
-
-#define ENDPOINT "inproc://test-actor-broker"
+#include "world.h"
 
 //  Relay: {"service", "command", "body"?, "timeout"?} -> calls it and
 //  replies {"kind": REPLY/ERROR name, "code"?, "message"?, "body"?}.
@@ -139,81 +134,31 @@ static const flot_actor_def_t s_relay_actor = {
     .commands = s_relay_commands
 };
 
-typedef struct {
-    zactor_t *broker;
-    zactor_t *echo;
-    zactor_t *relay;
-    flot_client_t *client;
-} world_t;
-
 static int
 s_setup (void **state)
 {
-    world_t *world = calloc (1, sizeof *world);
-    const char *endpoints [] = { ENDPOINT, NULL };
-    flot_broker_config_t config = { .endpoints = endpoints, .heartbeat_ms = 200 };
-    world->broker = zactor_new (flot_broker_actor, &config);
-    char *status = zstr_recv (world->broker);
-    assert_string_equal (status, "OK");
-    zstr_free (&status);
-    flot_actor_config_t actor = { .endpoint = ENDPOINT, .heartbeat_ms = 200 };
-    world->echo = flot_actor_thread (&flot_echo_actor, &actor);
-    world->relay = flot_actor_thread (&s_relay_actor, &actor);
-    assert_non_null (world->echo);
-    assert_non_null (world->relay);
-    world->client = flot_client_new (ENDPOINT);
-    //  Wait until both have registered: an unknown command is answered by
-    //  the actor itself, where an unknown service is the broker's answer.
-    const char *services [] = { "echo", "relay" };
-    for (int s = 0; s < 2; s++)
-        for (int i = 0; i < 100; i++) {
-            zframe_t *body = NULL;
-            flot_err_t err;
-            if (flot_client_call (world->client, services [s], NULL, "Nope", NULL, 0, 200,
-                                  &body, &err) && err.code == FLOT_E_UNKNOWN_COMMAND)
-                break;
-            zframe_destroy (&body);
-            zclock_sleep (20);
-        }
-    *state = world;
+    static const flot_actor_def_t *const defs [] = { &flot_echo_actor, &s_relay_actor, NULL };
+    *state = world_start (defs);
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    world_t *world = *state;
-    flot_client_destroy (&world->client);
-    zactor_destroy (&world->relay);
-    zactor_destroy (&world->echo);
-    zactor_destroy (&world->broker);
-    free (world);
+    world_stop ((world_t **) state);
     return 0;
 }
 
-//  Calls relay with a JSON body; returns the reply as JSON text (caller
-//  frees), or NULL with err.
+//  Calls relay with a JSON body; returns the reply as compact JSON text with
+//  sorted keys (caller frees), or NULL with err.
 static char *
 s_call (world_t *world, const char *command, const char *json, flot_err_t *err)
 {
-    json_t *value = json_loads (json, 0, NULL);
-    assert_non_null (value);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    flot_json_pack (&pk, value);
-    json_decref (value);
-    zframe_t *body = NULL;
-    int rc = flot_client_call (world->client, "relay", NULL, command, sbuf.data, sbuf.size,
-                               5000, &body, err);
-    msgpack_sbuffer_destroy (&sbuf);
-    if (rc)
+    json_t *request = json_loads (json, 0, NULL);
+    assert_non_null (request);
+    json_t *reply = world_call (world, "relay", NULL, command, request, err);
+    if (!reply)
         return NULL;
-    flot_body_t *decoded = flot_body_decode (zframe_data (body), zframe_size (body), err);
-    zframe_destroy (&body);
-    assert_non_null (decoded);
-    json_t *reply = flot_json_from_msgpack (flot_body_root (decoded));
-    flot_body_destroy (&decoded);
     char *text = json_dumps (reply, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (reply);
     return text;

@@ -797,6 +797,39 @@ test_codec_round_trips_every_kind_over_pair (void **state)
     zmq_ctx_term (ctx);
 }
 
+static void
+test_codec_recv_keeps_at_most_max_frames (void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new ();
+    void *a = s_socket (ctx, ZMQ_PAIR);
+    void *b = s_socket (ctx, ZMQ_PAIR);
+    assert_int_equal (zmq_bind (a, "inproc://test-codec-recv"), 0);
+    assert_int_equal (zmq_connect (b, "inproc://test-codec-recv"), 0);
+    zmq_msg_t frames [2];
+    bool overflow = true;
+    //  Nothing waiting: EAGAIN, nothing to close.
+    assert_int_equal (flot_msg_recv (b, frames, 2, ZMQ_DONTWAIT, &overflow), -1);
+    assert_int_equal (errno, EAGAIN);
+    //  Three frames, two kept: the third is read and dropped.
+    zmq_send (a, "one", 3, ZMQ_SNDMORE);
+    zmq_send (a, "two", 3, ZMQ_SNDMORE);
+    zmq_send (a, "three", 5, 0);
+    zmq_send (a, "next", 4, 0);
+    assert_int_equal (flot_msg_recv (b, frames, 2, 0, &overflow), 2);
+    assert_true (overflow);
+    assert_memory_equal (zmq_msg_data (&frames [1]), "two", 3);
+    s_close_parts (frames, 2);
+    //  The next message is whole and separate.
+    assert_int_equal (flot_msg_recv (b, frames, 2, 0, &overflow), 1);
+    assert_false (overflow);
+    assert_int_equal (zmq_msg_size (&frames [0]), 4);
+    s_close_parts (frames, 1);
+    zmq_close (a);
+    zmq_close (b);
+    zmq_ctx_term (ctx);
+}
+
 //  -------------------------------------------------------------------------
 //  Rejections, in the order of SPEC section 7.
 
@@ -1538,6 +1571,7 @@ main (void)
         cmocka_unit_test (test_codec_names_every_kind),
         cmocka_unit_test (test_codec_round_trips_over_dealer_router),
         cmocka_unit_test (test_codec_round_trips_every_kind_over_pair),
+        cmocka_unit_test (test_codec_recv_keeps_at_most_max_frames),
         cmocka_unit_test (test_codec_accepts_hand_made_message_of_every_kind),
         cmocka_unit_test (test_codec_rejects_no_frames),
         cmocka_unit_test (test_codec_rejects_more_than_two_frames_as_too_large),

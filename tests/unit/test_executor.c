@@ -8,54 +8,22 @@
 #include <signal.h>
 #include <cmocka.h>
 
-#include "flotilla/broker.h"
-#include "flotilla/client.h"
 #include "flotilla/executor.h"
-#include "flotilla/json.h"
 #include "flotilla/log.h"
-
-#define ENDPOINT "inproc://test-executor-broker"
-
-typedef struct {
-    zactor_t *broker;
-    zactor_t *executor;
-    flot_client_t *client;
-} world_t;
+#include "world.h"
 
 static int
 s_setup (void **state)
 {
-    world_t *world = calloc (1, sizeof *world);
-    const char *endpoints [] = { ENDPOINT, NULL };
-    flot_broker_config_t config = { .endpoints = endpoints };
-    world->broker = zactor_new (flot_broker_actor, &config);
-    char *status = zstr_recv (world->broker);
-    assert_string_equal (status, "OK");
-    zstr_free (&status);
-    flot_actor_config_t actor = { .endpoint = ENDPOINT };
-    world->executor = flot_actor_thread (&flot_executor_actor, &actor);
-    world->client = flot_client_new (ENDPOINT);
-    for (int i = 0; i < 100; i++) {
-        zframe_t *body = NULL;
-        flot_err_t err;
-        if (flot_client_call (world->client, "executor", NULL, "Nope", NULL, 0, 200,
-                              &body, &err) && err.code == FLOT_E_UNKNOWN_COMMAND)
-            break;
-        zframe_destroy (&body);
-        zclock_sleep (20);
-    }
-    *state = world;
+    static const flot_actor_def_t *const defs [] = { &flot_executor_actor, NULL };
+    *state = world_start (defs);
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    world_t *world = *state;
-    flot_client_destroy (&world->client);
-    zactor_destroy (&world->executor);
-    zactor_destroy (&world->broker);
-    free (world);
+    world_stop ((world_t **) state);
     return 0;
 }
 
@@ -78,23 +46,7 @@ s_step (const char *env_json, int64_t timeout_ms)
 static json_t *
 s_call (world_t *world, const char *command, json_t *request, flot_err_t *err)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    flot_json_pack (&pk, request);
-    json_decref (request);
-    zframe_t *body = NULL;
-    int rc = flot_client_call (world->client, "executor", "eu-1", command, sbuf.data,
-                               sbuf.size, 10000, &body, err);
-    msgpack_sbuffer_destroy (&sbuf);
-    if (rc)
-        return NULL;
-    flot_body_t *decoded = flot_body_decode (zframe_data (body), zframe_size (body), err);
-    zframe_destroy (&body);
-    json_t *reply = flot_json_from_msgpack (flot_body_root (decoded));
-    flot_body_destroy (&decoded);
-    return reply;
+    return world_call (world, "executor", "eu-1", command, request, err);
 }
 
 static const char *

@@ -7,11 +7,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "flotilla/broker.h"
-#include "flotilla/client.h"
-#include "flotilla/json.h"
 #include "flotilla/log.h"
 #include "flotilla/strategy.h"
+#include "world.h"
 
 
 typedef struct {
@@ -70,76 +68,25 @@ test_strategy_pauses_and_promotes (void **state)
     assert_int_equal (flot_strategy_progress (3, 3), 100);
 }
 
-typedef struct {
-    zactor_t *broker;
-    zactor_t *strategy;
-    flot_client_t *client;
-} world_t;
-
 static int
 s_setup (void **state)
 {
-    world_t *world = calloc (1, sizeof *world);
-    //  A new endpoint each time: a closed inproc endpoint is freed later.
-    static int generation = 0;
-    char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "inproc://test-strategy-%d", ++generation);
-    const char *endpoints [] = { endpoint, NULL };
-    flot_broker_config_t config = { .endpoints = endpoints };
-    world->broker = zactor_new (flot_broker_actor, &config);
-    char *status = zstr_recv (world->broker);
-    assert_string_equal (status, "OK");
-    zstr_free (&status);
-    flot_actor_config_t actor = { .endpoint = endpoint };
-    world->strategy = flot_actor_thread (&flot_strategy_actor, &actor);
-    world->client = flot_client_new (endpoint);
-    for (int i = 0; i < 100; i++) {
-        zframe_t *body = NULL;
-        flot_err_t err;
-        if (flot_client_call (world->client, "strategy", NULL, "ListStrategies", NULL, 0,
-                              200, &body, &err) == 0) {
-            zframe_destroy (&body);
-            break;
-        }
-        zclock_sleep (20);
-    }
-    *state = world;
+    static const flot_actor_def_t *const defs [] = { &flot_strategy_actor, NULL };
+    *state = world_start (defs);
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    world_t *world = *state;
-    flot_client_destroy (&world->client);
-    zactor_destroy (&world->strategy);
-    zactor_destroy (&world->broker);
-    free (world);
+    world_stop ((world_t **) state);
     return 0;
 }
 
-//  Calls strategy with a JSON body; returns the reply as a JSON value or
-//  NULL with err.
 static json_t *
 s_call (world_t *world, const char *command, json_t *request, flot_err_t *err)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    flot_json_pack (&pk, request);
-    json_decref (request);
-    zframe_t *body = NULL;
-    int rc = flot_client_call (world->client, "strategy", NULL, command, sbuf.data,
-                               sbuf.size, 5000, &body, err);
-    msgpack_sbuffer_destroy (&sbuf);
-    if (rc)
-        return NULL;
-    flot_body_t *decoded = flot_body_decode (zframe_data (body), zframe_size (body), err);
-    zframe_destroy (&body);
-    json_t *reply = flot_json_from_msgpack (flot_body_root (decoded));
-    flot_body_destroy (&decoded);
-    return reply;
+    return world_call (world, "strategy", NULL, command, request, err);
 }
 
 static const char *s_good =
