@@ -30,7 +30,7 @@
 #define WHO "coordinator"
 #define HOOK_MARGIN_MS 5000
 #define OUTBOX_RETRY_MS 500
-#define OUTBOX_READ 64          //  waiting events read from the store at once
+#define OUTBOX_READ 256         //  waiting events read from the store, and sent, at once
 
 enum { DS_RUNNING, DS_COMPLETED, DS_FAILED, DS_ABORTED, DS_ROLLING_BACK,
        DS_ROLLED_BACK, DS_ROLLBACK_FAILED, DS_COUNT };
@@ -61,7 +61,22 @@ typedef struct {
     uint64_t call;              //  the executor call in flight, 0 if none
     int timer;                  //  a pause, soak, delay or backoff; -1 if none
     void *timer_arg;            //  the timer's argument, freed if it is cancelled
+    uint64_t gate_call;         //  a gate's health wait or analysis, 0 if none
+    void *gate_arg;             //  its argument
+    bool gate_stream;           //  gate_call is an analysis stream
+    bool gate_waiting;          //  the gate waits for a promote (a person decides)
 } step_rt_t;
+
+//  The runtime of one target beyond its steps: health and analysis.
+typedef struct {
+    uint64_t monitor;           //  the health monitoring stream, 0 if none
+    void *monitor_arg;
+    int health;                 //  0 unknown, 1 healthy, 2 unhealthy
+    char *health_message;
+    void *analysis;             //  the latest analysis result (msgpack), or NULL
+    size_t analysis_size;
+    char *pending_failure;      //  a check failed it while a hook ran: why
+} target_rt_t;
 
 struct _deployment_t {
     coordinator_t *owner;
@@ -75,6 +90,7 @@ struct _deployment_t {
     step_rt_t *steps;
     step_rt_t *back_steps;
     int *tstate;
+    target_rt_t *trt;
     size_t *cursor;             //  per target: its current step (absolute index)
     int *deps_left;             //  per target: dependencies not done
     size_t *rev_first;          //  dependents of t: rev [rev_first [t] .. rev_first [t+1])
@@ -92,6 +108,7 @@ struct _deployment_t {
     int64_t created_ms, updated_ms, finished_ms, progress_ms;
     char last_error [512];
     bool dirty;                 //  its row is to be written at the next flush
+    bool spec_written;          //  its spec is in the store (written once)
 };
 
 struct _coordinator_t {
@@ -99,8 +116,11 @@ struct _coordinator_t {
     flot_store_t *store;
     zhashx_t *deployments;      //  id -> deployment_t
     zlistx_t *listed;           //  deployment_t *, oldest first: List's order
-    bool publishing;            //  an outbox event is with the events service
-    int64_t publishing_id;
+    bool publishing;            //  a batch of outbox events is with the events service
+    int64_t publishing_id;      //  the id of its last event
+    size_t publishing_count;    //  its events
+    int64_t published_id;       //  events up to this one are published...
+    int64_t removed_id;         //  ...and up to this one gone from the outbox
     zlistx_t *outgoing;         //  outgoing_t *: committed events read ahead, in order
     int64_t read_after;         //  the id of the last one read
     int retry_timer;
@@ -110,6 +130,7 @@ struct _coordinator_t {
     zlistx_t *dirty;            //  deployment_t *: rows to write at the flush
     zlistx_t *held;             //  held_t *: actions waiting for the commit
     zlistx_t *timer_refs;       //  step_ref_t *: arguments of step timers
+    zlistx_t *gate_refs;        //  gate_ref_t *: arguments of gate calls
 };
 
 //  An event of the outbox, read ahead to be published.
@@ -136,6 +157,8 @@ typedef struct {
 
 static void s_advance (deployment_t *dep);
 static void s_step_start (deployment_t *dep, size_t s, bool back);
+static void s_gates_stop (deployment_t *dep);
+static void s_monitor_stop (deployment_t *dep, int t);
 
 //  --------------------------------------------------------------------------
 //  Store and events
@@ -253,7 +276,8 @@ static void
 s_write_deployment (deployment_t *dep)
 {
     flot_deployment_row_t row = {
-        .file = dep->file, .spec = dep->text, .cwd = dep->cwd, .paused = dep->paused,
+        .file = dep->file, .spec = dep->spec_written ? NULL : dep->text, .cwd = dep->cwd,
+        .paused = dep->paused,
         .created_ms = dep->created_ms, .updated_ms = dep->updated_ms,
         .finished_ms = dep->finished_ms, .progress_ms = dep->progress_ms,
         .last_error = dep->last_error
@@ -264,6 +288,8 @@ s_write_deployment (deployment_t *dep)
     snprintf (row.promote, sizeof row.promote, "%s", dep->promote_full ? "full" : "");
     if (flot_store_put_deployment (dep->owner->store, &row))
         flot_error (WHO, "%s", flot_store_error (dep->owner->store));
+    else
+        dep->spec_written = true;
 }
 
 //  The deployment changed: its row is written once, at the flush, in the
@@ -300,6 +326,19 @@ s_save_step (deployment_t *dep, size_t s, bool back, const char *output, const c
 
 static void s_pump (coordinator_t *self);
 
+//  Removes the published events from the outbox (in the open transaction,
+//  if there is one).
+static void
+s_outbox_trim (coordinator_t *self)
+{
+    if (self->published_id <= self->removed_id)
+        return;
+    if (flot_store_outbox_remove_upto (self->store, self->published_id))
+        flot_error (WHO, "%s", flot_store_error (self->store));
+    else
+        self->removed_id = self->published_id;
+}
+
 static int
 s_on_retry_pump (zloop_t *loop, int timer_id, void *arg)
 {
@@ -316,23 +355,17 @@ s_on_published (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 {
     coordinator_t *self = arg;
     self->publishing = false;
+    if (answer->kind == FLOT_REPLY)
+        for (size_t i = 0; i < self->publishing_count; i++) {
+            outgoing_t *taken = zlistx_detach (self->outgoing, NULL);
+            assert (taken && taken->id <= self->publishing_id);
+            free (taken);
+        }
     if (answer->kind == FLOT_REPLY) {
-        outgoing_t *taken = zlistx_detach (self->outgoing, NULL);
-        assert (taken && taken->id == self->publishing_id);
-        free (taken);
-    }
-    if (answer->kind == FLOT_REPLY && s_uncommitted (self)) {
-        //  The next event goes once this is committed (s_flush).
-        s_begin (self);
-        if (flot_store_outbox_remove (self->store, self->publishing_id))
-            flot_error (WHO, "%s", flot_store_error (self->store));
-        s_commit (self);
-    }
-    else
-    if (answer->kind == FLOT_REPLY) {
-        //  Nothing else waits to be committed: remove it on its own, now.
-        if (flot_store_outbox_remove (self->store, self->publishing_id))
-            flot_error (WHO, "%s", flot_store_error (self->store));
+        //  They leave the outbox with the next transaction (s_flush), or
+        //  at the next tick if nothing changes before: a crash before then
+        //  publishes them again, never loses them.
+        self->published_id = self->publishing_id;
         s_pump (self);
     }
     else
@@ -365,8 +398,9 @@ s_read_ahead (int64_t id, const void *body, size_t size, void *arg)
     return 0;
 }
 
-//  Sends the oldest waiting event to the events service, one at a time,
-//  once it is committed. Events are read from the store a few at a time.
+//  Sends the waiting events to the events service, oldest first, in
+//  batches of those committed (one batch at a time, so they stay in order).
+//  Events are read from the store a batch at a time.
 static void
 s_pump (coordinator_t *self)
 {
@@ -375,12 +409,24 @@ s_pump (coordinator_t *self)
     if (zlistx_size (self->outgoing) == 0
     &&  flot_store_outbox_each (self->store, self->read_after, OUTBOX_READ, s_read_ahead, self))
         flot_error (WHO, "%s", flot_store_error (self->store));
-    outgoing_t *event = zlistx_first (self->outgoing);
-    if (!event)
+    size_t count = zlistx_size (self->outgoing);
+    if (count == 0)
         return;
-    self->publishing_id = event->id;
-    self->publishing = flot_actor_call (self->actor, "events", NULL, "Publish", event->body,
-                                        event->size, 5000, false, s_on_published, self) != 0;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_str (&pk, "events");
+    msgpack_pack_array (&pk, count);
+    for (outgoing_t *event = zlistx_first (self->outgoing); event;
+         event = zlistx_next (self->outgoing)) {
+        msgpack_sbuffer_write (&sbuf, (const char *) event->body, event->size);
+        self->publishing_id = event->id;
+    }
+    self->publishing_count = count;
+    self->publishing = flot_actor_call (self->actor, "events", NULL, "PublishBatch", sbuf.data,
+                                        sbuf.size, 5000, false, s_on_published, self) != 0;
+    msgpack_sbuffer_destroy (&sbuf);
     if (!self->publishing && self->retry_timer < 0)
         self->retry_timer = zloop_timer (flot_actor_loop (self->actor), OUTBOX_RETRY_MS, 1,
                                          s_on_retry_pump, self);
@@ -419,6 +465,12 @@ s_deployment_destroy (deployment_t **dep_p)
     deployment_t *dep = *dep_p;
     if (!dep)
         return;
+    for (size_t t = 0; dep->trt && t < dep->spec->target_count; t++) {
+        free (dep->trt [t].health_message);
+        free (dep->trt [t].analysis);
+        free (dep->trt [t].pending_failure);
+    }
+    free (dep->trt);
     free (dep->text);
     free (dep->file);
     flot_plan_destroy (&dep->plan);
@@ -463,6 +515,7 @@ s_deployment_new (coordinator_t *self, flot_spec_t **spec_p, const char *text,
     for (size_t s = 0; s < dep->plan->step_count; s++)
         dep->steps [s].timer = -1;
     dep->tstate = calloc (n, sizeof (int));
+    dep->trt = calloc (n, sizeof (target_rt_t));
     dep->cursor = calloc (n, sizeof (size_t));
     dep->deps_left = calloc (n, sizeof (int));
     dep->rev_first = calloc (n + 1, sizeof (size_t));
@@ -539,6 +592,7 @@ s_finish (deployment_t *dep, int state, const char *type, const char *message)
 {
     dep->state = state;
     dep->finished_ms = s_now ();
+    s_gates_stop (dep);
     s_event (dep, type, -1, "%s", message);
     s_save_deployment (dep);
 }
@@ -672,6 +726,7 @@ s_target_done (deployment_t *dep, int t)
 {
     dep->tstate [t] = TS_DONE;
     dep->in_progress--;
+    s_monitor_stop (dep, t);
     s_target_release (dep, t);
     s_event (dep, "target.completed", t, "%s is on version %s",
              dep->spec->targets [t].name, dep->spec->workload.version);
@@ -696,16 +751,18 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  A step failed (the hook, or the call): retry, or apply the policy.
+//  A step failed (the hook, the call, or a check: may_retry false): retry,
+//  or apply the policy.
 static void
-s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const char *output)
+s_step_failed_as (deployment_t *dep, size_t s, bool back, const char *why,
+                  const char *output, bool may_retry)
 {
     step_rt_t *rt = s_rt (dep, s, back);
     const flot_step_t *step = s_step (dep, s, back);
     int t = step->target;
     rt->call = 0;
     flot_failure_t failure = {
-        .attempt = rt->attempt, .retries = dep->spec->hook.retries,
+        .attempt = rt->attempt, .retries = may_retry ? dep->spec->hook.retries : 0,
         .backoff_ms = dep->spec->hook.backoff_ms, .on_failure = dep->spec->policy.on_failure,
         .failed_targets = dep->failed_targets + 1, .max_failures = dep->spec->policy.max_failures
     };
@@ -744,6 +801,7 @@ s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const ch
     dep->tstate [t] = TS_FAILED;
     dep->in_progress--;
     dep->failed_targets++;
+    s_monitor_stop (dep, t);
     s_event (dep, "target.failed", t, "%s failed at step %s: %s",
              dep->spec->targets [t].name, step->id, why);
     //  A hook that ends after an abort or another failure changes nothing
@@ -765,6 +823,12 @@ s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const ch
 }
 
 static void
+s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const char *output)
+{
+    s_step_failed_as (dep, s, back, why, output, true);
+}
+
+static void
 s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 {
     (void) actor;
@@ -775,6 +839,15 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     free (ref);
     if (!back)
         dep->hooks_in_flight--;
+    target_rt_t *trt = &dep->trt [s_step (dep, s, back)->target];
+    if (!back && trt->pending_failure) {
+        //  Its health failed while the hook ran: the target fails now.
+        char *why = trt->pending_failure;
+        trt->pending_failure = NULL;
+        s_step_failed_as (dep, s, back, why, NULL, false);
+        free (why);
+        return;
+    }
     if (answer->kind == FLOT_ERROR) {
         s_step_failed (dep, s, back, answer->err.message, NULL);
         return;
@@ -909,6 +982,599 @@ s_step_timer (deployment_t *dep, size_t s, bool back, int64_t ms)
                                               s_on_step_timer, ref);
 }
 
+//  --------------------------------------------------------------------------
+//  Gates: health and analysis
+//
+//  A gate step (canary gate, blue-green pre- and post-switch) first waits
+//  for the target's health checks (health WaitForReady), then runs the
+//  analysis (analyzer StartAnalysis, a stream of one result per interval).
+//  A soak step waits for health, then soaks. Once a target is ready, it is
+//  monitored (health StartMonitoring) until it is done. Every health report
+//  and analysis result goes to the rollback service's ShouldRollback, whose
+//  action the gate applies: continue, promote (the gate passes), pause (for
+//  a person; a promote passes the gate), rollback, or fail_target (the
+//  failure policy). A restart runs an interrupted gate again.
+
+#define GATE_MARGIN_MS 2000
+
+//  The argument of a gate's calls: which step, and which run of it.
+//  Each is in the coordinator's gate_refs until its call ends, so that
+//  none is lost when the actor stops with calls in flight.
+typedef struct {
+    deployment_t *dep;
+    size_t s;
+    int attempt;
+    int target;                 //  monitoring: the target; else -1
+    void *handle;               //  in gate_refs
+} gate_ref_t;
+
+static gate_ref_t *
+s_gate_ref (deployment_t *dep, size_t s, int target)
+{
+    gate_ref_t *ref = malloc (sizeof *ref);
+    assert (ref);
+    *ref = (gate_ref_t) { .dep = dep, .s = s, .attempt = dep->steps [s].attempt,
+                          .target = target };
+    ref->handle = zlistx_add_end (dep->owner->gate_refs, ref);
+    return ref;
+}
+
+static void
+s_gate_ref_free (gate_ref_t *ref)
+{
+    if (ref)
+        zlistx_delete (ref->dep->owner->gate_refs, ref->handle);
+}
+
+//  True if the gate's call still matters: the same run of a step that runs.
+static bool
+s_gate_current (const gate_ref_t *ref)
+{
+    const step_rt_t *rt = &ref->dep->steps [ref->s];
+    return ref->dep->state == DS_RUNNING && rt->state == SS_RUNNING
+        && rt->attempt == ref->attempt;
+}
+
+//  Packs the CONTEXT of target t for the health and analyzer services.
+static void
+s_pack_context (msgpack_packer *pk, deployment_t *dep, int t, const char *version)
+{
+    const flot_target_t *target = &dep->spec->targets [t];
+    msgpack_pack_map (pk, 6);
+    flot_pack_kv_str (pk, "target", target->name);
+    flot_pack_kv_str (pk, "address", target->address);
+    flot_pack_kv_str (pk, "version", version);
+    flot_pack_kv_str (pk, "previousVersion", dep->spec->workload.rollback_version);
+    flot_pack_kv_str (pk, "deployment", dep->id);
+    flot_pack_str (pk, "labels");
+    msgpack_pack_map (pk, target->label_count);
+    for (size_t l = 0; l < target->label_count; l++)
+        flot_pack_kv_str (pk, target->labels [l].key, target->labels [l].value);
+}
+
+//  Appends key and a section's msgpack as it is.
+static void
+s_pack_raw (msgpack_sbuffer *sbuf, msgpack_packer *pk, const char *key,
+            const void *data, size_t size)
+{
+    flot_pack_str (pk, key);
+    msgpack_sbuffer_write (sbuf, data, size);
+}
+
+static const char *
+s_on_failure_name (const deployment_t *dep)
+{
+    static const char *names [] = { "failAll", "holdDependents", "continue" };
+    return names [dep->spec->policy.on_failure];
+}
+
+static void s_gate_analysis (deployment_t *dep, size_t s);
+static void s_analysis_keep (deployment_t *dep, int t, const msgpack_sbuffer *sbuf,
+                             const msgpack_object *result);
+static void s_stop_waits (deployment_t *dep);
+
+//  The soak of step s, once its target is healthy.
+static void
+s_soak_timer (deployment_t *dep, size_t s)
+{
+    s_step_timer (dep, s, false, dep->plan->steps [s].duration_ms);
+}
+
+static void s_gate_passed (deployment_t *dep, size_t s, const char *why);
+static void s_monitor_start (deployment_t *dep, int t);
+
+//  Ends what the gate of step s has in flight (a wait or an analysis).
+static void
+s_gate_stop (deployment_t *dep, size_t s)
+{
+    step_rt_t *rt = &dep->steps [s];
+    if (!rt->gate_call)
+        return;
+    flot_actor_call_forget (dep->owner->actor, rt->gate_call);
+    s_gate_ref_free (rt->gate_arg);
+    if (rt->gate_stream) {
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        flot_pack_begin (&sbuf, &pk);
+        msgpack_pack_map (&pk, 1);
+        flot_pack_kv_uint (&pk, "stream", rt->gate_call);
+        flot_actor_call (dep->owner->actor, "analyzer", NULL, "StopAnalysis", sbuf.data,
+                         sbuf.size, 5000, false, NULL, NULL);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+    rt->gate_call = 0;
+    rt->gate_arg = NULL;
+    rt->gate_stream = false;
+}
+
+//  A check failed target t, whose current step is s: the target fails
+//  under the failure policy, with no retry; now, or when its hook ends.
+static void
+s_target_failed (deployment_t *dep, size_t s, const char *why)
+{
+    step_rt_t *rt = &dep->steps [s];
+    int t = dep->plan->steps [s].target;
+    if (rt->call) {
+        free (dep->trt [t].pending_failure);
+        dep->trt [t].pending_failure = strdup (why);
+        return;
+    }
+    s_gate_stop (dep, s);
+    s_timer_cancel (dep, rt);
+    s_monitor_stop (dep, t);
+    s_step_failed_as (dep, s, false, why, NULL, false);
+}
+
+//  Applies ShouldRollback's answer to the gate (or, for a monitored target,
+//  to the target).
+static void
+s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    gate_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    size_t s = ref->s;
+    bool current = ref->target < 0 ? s_gate_current (ref)
+                 : dep->state == DS_RUNNING && dep->tstate [ref->target] != TS_DONE
+                   && dep->tstate [ref->target] != TS_FAILED;
+    int t = ref->target >= 0 ? ref->target : dep->plan->steps [s].target;
+    s_gate_ref_free (ref);
+    if (!current)
+        return;
+    char action [32] = "", reason [400] = "";
+    flot_err_t err;
+    if (answer->kind == FLOT_ERROR) {
+        snprintf (action, sizeof action, "pause");
+        snprintf (reason, sizeof reason, "the rollback service did not decide: %s",
+                  answer->err.message);
+    }
+    else {
+        flot_map_str (answer->body, "action", false, action, sizeof action, &err);
+        flot_map_str (answer->body, "reason", false, reason, sizeof reason, &err);
+    }
+    const char *name = dep->spec->targets [t].name;
+    if (streq (action, "continue"))
+        return;
+    if (streq (action, "promote")) {
+        s_gate_stop (dep, s);
+        s_gate_passed (dep, s, reason);
+        return;
+    }
+    s_begin (dep->owner);
+    if (streq (action, "rollback")) {
+        s_event (dep, "gate.failed", t, "%s: %s: rolling back", name, reason);
+        s_stop_waits (dep);
+        s_fail (dep, "%s: %s", name, reason);
+    }
+    else
+    if (streq (action, "fail_target")) {
+        s_event (dep, "gate.failed", t, "%s: %s: the failure policy %s applies", name,
+                 reason, s_on_failure_name (dep));
+        s_commit (dep->owner);
+        s_target_failed (dep, dep->cursor [t], reason);
+        return;
+    }
+    else {
+        //  pause, or anything else: a person decides.
+        step_rt_t *rt = &dep->steps [s];
+        s_gate_stop (dep, s);
+        rt->gate_waiting = true;
+        dep->tstate [t] = TS_WAITING;
+        if (!dep->paused) {
+            dep->paused = true;
+            s_event (dep, "deployment.paused", t, "paused at the gate of %s: %s; "
+                     "promote to go on, abort to roll back", name, reason);
+        }
+        s_save_deployment (dep);
+    }
+    s_commit (dep->owner);
+    s_advance (dep);
+}
+
+//  Asks the rollback service what to do about a health report or an
+//  analysis result (key "health" or "analysis", value as msgpack).
+static void
+s_should_rollback (deployment_t *dep, size_t s, int target, const char *key,
+                   const void *value, size_t size)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_str (&pk, "on_failure", s_on_failure_name (dep));
+    s_pack_raw (&sbuf, &pk, key, value, size);
+    gate_ref_t *ref = s_gate_ref (dep, s, target);
+    if (!flot_actor_call (dep->owner->actor, "rollback", NULL, "ShouldRollback", sbuf.data,
+                          sbuf.size, 10000, false, s_on_decision, ref)) {
+        flot_answer_t answer = { .kind = FLOT_ERROR };
+        snprintf (answer.err.message, sizeof answer.err.message, "the request could not be sent");
+        s_on_decision (dep->owner->actor, &answer, ref);
+    }
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  A health report of WaitForReady or of monitoring: its first gate that
+//  is not healthy, as {healthy, target, check, message}.
+static void
+s_pack_health (msgpack_sbuffer *sbuf, const flot_answer_t *answer, const char *target)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
+    char check [128] = "", message [400] = "";
+    bool healthy = false;
+    flot_err_t err;
+    if (answer->kind == FLOT_ERROR)
+        snprintf (message, sizeof message, "the health service failed: %s", answer->err.message);
+    else
+    if (flot_map_bool (answer->body, "ready", false, &healthy, &err) == 1) {
+        //  WaitForReady: the first gate that is not healthy says why.
+        const msgpack_object *gates = NULL;
+        flot_map_object (answer->body, "gates", false, MSGPACK_OBJECT_ARRAY, &gates, &err);
+        for (uint32_t i = 0; gates && i < gates->via.array.size; i++) {
+            bool ok = true;
+            const msgpack_object *gate = &gates->via.array.ptr [i];
+            flot_map_bool (gate, "healthy", false, &ok, &err);
+            if (!ok || !*check) {
+                flot_map_str (gate, "name", false, check, sizeof check, &err);
+                flot_map_str (gate, "message", false, message, sizeof message, &err);
+            }
+            if (!ok)
+                break;
+        }
+    }
+    else {
+        flot_map_bool (answer->body, "healthy", false, &healthy, &err);
+        flot_map_str (answer->body, "check", false, check, sizeof check, &err);
+        flot_map_str (answer->body, "message", false, message, sizeof message, &err);
+    }
+    msgpack_pack_map (&pk, 4);
+    flot_pack_kv_bool (&pk, "healthy", healthy);
+    flot_pack_kv_str (&pk, "target", target);
+    flot_pack_kv_str (&pk, "check", check);
+    flot_pack_kv_str (&pk, "message", message);
+}
+
+//  WaitForReady answered: ready goes on (analysis, or the soak), not ready
+//  goes to ShouldRollback.
+static void
+s_on_ready (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    gate_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    size_t s = ref->s;
+    bool current = s_gate_current (ref);
+    s_gate_ref_free (ref);
+    if (!current)
+        return;
+    step_rt_t *rt = &dep->steps [s];
+    rt->gate_call = 0;
+    rt->gate_arg = NULL;
+    const flot_step_t *step = &dep->plan->steps [s];
+    int t = step->target;
+    const char *name = dep->spec->targets [t].name;
+    bool ready = false;
+    flot_err_t err;
+    if (answer->kind != FLOT_ERROR)
+        flot_map_bool (answer->body, "ready", false, &ready, &err);
+    if (ready) {
+        s_begin (dep->owner);
+        s_event (dep, "health.ready", t, "%s passed its health checks", name);
+        s_commit (dep->owner);
+        s_monitor_start (dep, t);
+        if (step->type == FLOT_STEP_SOAK)
+            s_soak_timer (dep, s);
+        else
+            s_gate_analysis (dep, s);
+        return;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    s_pack_health (&sbuf, answer, name);
+    s_should_rollback (dep, s, -1, "health", sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  Waits for target's health checks, until past the progress deadline (so
+//  that the deadline, not this wait, stops a gate that never gets ready).
+static void
+s_gate_health (deployment_t *dep, size_t s)
+{
+    step_rt_t *rt = &dep->steps [s];
+    int t = dep->plan->steps [s].target;
+    int64_t timeout = dep->progress_ms + dep->spec->policy.progress_deadline_ms - s_now ()
+                    + GATE_MARGIN_MS;
+    if (timeout < GATE_MARGIN_MS)
+        timeout = GATE_MARGIN_MS;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 3);
+    s_pack_raw (&sbuf, &pk, "checks", dep->spec->checks.health, dep->spec->checks.health_size);
+    flot_pack_str (&pk, "context");
+    s_pack_context (&pk, dep, t, dep->spec->workload.version);
+    flot_pack_kv_uint (&pk, "timeout_ms", (uint64_t) timeout);
+    gate_ref_t *ref = s_gate_ref (dep, s, -1);
+    rt->gate_arg = ref;
+    rt->gate_call = flot_actor_call (dep->owner->actor, "health", NULL, "WaitForReady",
+                                     sbuf.data, sbuf.size,
+                                     (uint32_t) (timeout + GATE_MARGIN_MS), false,
+                                     s_on_ready, ref);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (!rt->gate_call) {
+        rt->gate_arg = NULL;
+        flot_answer_t answer = { .kind = FLOT_ERROR };
+        snprintf (answer.err.message, sizeof answer.err.message, "the request could not be sent");
+        s_on_ready (dep->owner->actor, &answer, ref);
+    }
+}
+
+//  One analysis result: an event that says what it found, kept for
+//  GetStatus, and given to ShouldRollback.
+static void
+s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    gate_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    size_t s = ref->s;
+    bool last = answer->kind != FLOT_STREAM;
+    bool current = s_gate_current (ref);
+    if (last || !current)
+        s_gate_ref_free (ref);
+    step_rt_t *rt = &dep->steps [s];
+    if (current && last) {
+        rt->gate_call = 0;
+        rt->gate_arg = NULL;
+        rt->gate_stream = false;
+    }
+    if (!current || answer->kind == FLOT_REPLY)
+        return;         //  the reply says the stream is open
+    int t = dep->plan->steps [s].target;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    if (answer->kind == FLOT_ERROR) {
+        msgpack_pack_map (&pk, 4);
+        flot_pack_kv_str (&pk, "phase", "error");
+        flot_pack_kv_bool (&pk, "final", true);
+        flot_pack_kv_str (&pk, "recommendation", "rollback");
+        char reason [300];
+        snprintf (reason, sizeof reason, "the analysis failed: %s", answer->err.message);
+        flot_pack_kv_str (&pk, "reason", reason);
+    }
+    else
+        msgpack_pack_object (&pk, *answer->body);
+    s_analysis_keep (dep, t, &sbuf, answer->kind == FLOT_ERROR ? NULL : answer->body);
+    s_should_rollback (dep, s, -1, "analysis", sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  Runs the analysis of step s's target, or passes the gate if there is none.
+static void
+s_gate_analysis (deployment_t *dep, size_t s)
+{
+    if (!dep->spec->checks.analysis) {
+        s_gate_passed (dep, s, dep->spec->checks.health ? "the target is healthy"
+                                                         : "no checks are configured");
+        return;
+    }
+    step_rt_t *rt = &dep->steps [s];
+    int t = dep->plan->steps [s].target;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 3);
+    s_pack_raw (&sbuf, &pk, "analysis", dep->spec->checks.analysis,
+                dep->spec->checks.analysis_size);
+    flot_pack_str (&pk, "context");
+    s_pack_context (&pk, dep, t, dep->spec->workload.version);
+    flot_pack_str (&pk, "baseline");
+    s_pack_context (&pk, dep, t, dep->spec->workload.rollback_version);
+    gate_ref_t *ref = s_gate_ref (dep, s, -1);
+    rt->gate_arg = ref;
+    rt->gate_stream = true;
+    rt->gate_call = flot_actor_call (dep->owner->actor, "analyzer", NULL, "StartAnalysis",
+                                     sbuf.data, sbuf.size, 10000, true, s_on_analysis, ref);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (!rt->gate_call) {
+        rt->gate_arg = NULL;
+        rt->gate_stream = false;
+        flot_answer_t answer = { .kind = FLOT_ERROR };
+        snprintf (answer.err.message, sizeof answer.err.message, "the request could not be sent");
+        s_on_analysis (dep->owner->actor, &answer, ref);
+    }
+}
+
+//  The gate of step s passed: the step succeeds.
+static void
+s_gate_passed (deployment_t *dep, size_t s, const char *why)
+{
+    const flot_step_t *step = &dep->plan->steps [s];
+    s_begin (dep->owner);
+    s_event (dep, "gate.passed", step->target, "gate %s of %s passed: %s",
+             step->gate ? step->gate : flot_step_type_name (step->type),
+             dep->spec->targets [step->target].name, why);
+    s_commit (dep->owner);
+    s_step_succeeded (dep, s, false, SS_SUCCEEDED, NULL);
+}
+
+//  Starts the gate of step s (a GATE step, or the health wait of a SOAK).
+static void
+s_gate_start (deployment_t *dep, size_t s)
+{
+    if (dep->spec->checks.health)
+        s_gate_health (dep, s);
+    else
+    if (dep->plan->steps [s].type == FLOT_STEP_SOAK)
+        s_soak_timer (dep, s);
+    else
+        s_gate_analysis (dep, s);
+}
+
+//  --------------------------------------------------------------------------
+//  Monitoring a ready target's health until it is done
+
+static void
+s_on_monitor (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    gate_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    int t = ref->target;
+    target_rt_t *trt = &dep->trt [t];
+    if (answer->kind != FLOT_STREAM) {
+        if (answer->kind == FLOT_REPLY)
+            return;     //  the stream is open
+        //  The stream ended or failed: the target is no longer watched.
+        trt->monitor = 0;
+        trt->monitor_arg = NULL;
+        s_gate_ref_free (ref);
+        if (answer->kind == FLOT_ERROR)
+            flot_warn (WHO, "%s: monitoring %s ended: %s", dep->id,
+                          dep->spec->targets [t].name, answer->err.message);
+        return;
+    }
+    bool healthy = true;
+    char message [256] = "";
+    flot_err_t err;
+    flot_map_bool (answer->body, "healthy", false, &healthy, &err);
+    flot_map_str (answer->body, "message", false, message, sizeof message, &err);
+    int state = healthy ? 1 : 2;
+    if (state == trt->health)
+        return;
+    bool first = trt->health == 0;
+    trt->health = state;
+    free (trt->health_message);
+    trt->health_message = strdup (message);
+    if (first && healthy)
+        return;
+    s_begin (dep->owner);
+    s_event (dep, healthy ? "health.recovered" : "health.failed", t, "%s is %s: %s",
+             dep->spec->targets [t].name, healthy ? "healthy again" : "unhealthy", message);
+    s_commit (dep->owner);
+    s_pump (dep->owner);
+    if (healthy || dep->state != DS_RUNNING)
+        return;
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    s_pack_health (&sbuf, answer, dep->spec->targets [t].name);
+    s_should_rollback (dep, dep->cursor [t] < dep->plan->first [t + 1] ? dep->cursor [t]
+                                                                        : dep->plan->first [t],
+                       t, "health", sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  Watches target t's health from now until it is done (if there are
+//  health checks, and it has steps).
+static void
+s_monitor_start (deployment_t *dep, int t)
+{
+    target_rt_t *trt = &dep->trt [t];
+    if (!dep->spec->checks.health || trt->monitor
+    ||  dep->plan->first [t] == dep->plan->first [t + 1])
+        return;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 2);
+    s_pack_raw (&sbuf, &pk, "checks", dep->spec->checks.health, dep->spec->checks.health_size);
+    flot_pack_str (&pk, "context");
+    s_pack_context (&pk, dep, t, dep->spec->workload.version);
+    gate_ref_t *ref = s_gate_ref (dep, dep->plan->first [t], t);
+    trt->monitor_arg = ref;
+    trt->monitor = flot_actor_call (dep->owner->actor, "health", NULL, "StartMonitoring",
+                                    sbuf.data, sbuf.size, 10000, true, s_on_monitor, ref);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (!trt->monitor) {
+        trt->monitor_arg = NULL;
+        s_gate_ref_free (ref);
+        flot_warn (WHO, "%s: cannot monitor %s", dep->id, dep->spec->targets [t].name);
+    }
+}
+
+static void
+s_monitor_stop (deployment_t *dep, int t)
+{
+    target_rt_t *trt = &dep->trt [t];
+    if (!trt->monitor)
+        return;
+    flot_actor_call_forget (dep->owner->actor, trt->monitor);
+    s_gate_ref_free (trt->monitor_arg);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_kv_uint (&pk, "stream", trt->monitor);
+    flot_actor_call (dep->owner->actor, "health", NULL, "StopMonitoring", sbuf.data,
+                     sbuf.size, 5000, false, NULL, NULL);
+    msgpack_sbuffer_destroy (&sbuf);
+    trt->monitor = 0;
+    trt->monitor_arg = NULL;
+}
+
+//  Stops every gate and monitor of the deployment (it ends, or rolls back).
+static void
+s_gates_stop (deployment_t *dep)
+{
+    for (size_t s = 0; s < dep->plan->step_count; s++)
+        s_gate_stop (dep, s);
+    for (size_t t = 0; t < dep->spec->target_count; t++)
+        s_monitor_stop (dep, t);
+}
+
+//  Keeps target t's latest analysis result (msgpack in sbuf) for GetStatus,
+//  and publishes what it says.
+static void
+s_analysis_keep (deployment_t *dep, int t, const msgpack_sbuffer *sbuf,
+                 const msgpack_object *result)
+{
+    target_rt_t *trt = &dep->trt [t];
+    free (trt->analysis);
+    trt->analysis = malloc (sbuf->size);
+    assert (trt->analysis);
+    memcpy (trt->analysis, sbuf->data, sbuf->size);
+    trt->analysis_size = sbuf->size;
+    char phase [32] = "error", recommendation [32] = "rollback", reason [400] = "";
+    double score = -1;
+    flot_err_t err;
+    if (result) {
+        flot_map_str (result, "phase", false, phase, sizeof phase, &err);
+        flot_map_str (result, "recommendation", false, recommendation, sizeof recommendation, &err);
+        flot_map_double (result, "score", false, &score, &err);
+        flot_map_str (result, "reason", false, reason, sizeof reason, &err);
+    }
+    char scored [32] = "";
+    if (score >= 0)
+        snprintf (scored, sizeof scored, ", score %.0f", score);
+    s_begin (dep->owner);
+    s_event (dep, "analysis.result", t, "%s: %s%s, recommends %s: %s",
+             dep->spec->targets [t].name, phase, scored, recommendation, reason);
+    s_commit (dep->owner);
+    s_pump (dep->owner);
+}
+
 //  Starts step s: a hook, a timer, or a wait for a promote.
 static void
 s_step_start (deployment_t *dep, size_t s, bool back)
@@ -919,14 +1585,6 @@ s_step_start (deployment_t *dep, size_t s, bool back)
     if (!back && dep->promote_full
     &&  (step->type == FLOT_STEP_PAUSE || step->type == FLOT_STEP_GATE)) {
         s_step_succeeded (dep, s, back, SS_SKIPPED, NULL);
-        return;
-    }
-    if (!back && step->type == FLOT_STEP_GATE) {
-        s_begin (dep->owner);
-        s_event (dep, "gate.passed", t, "gate %s of %s passed: no checks are configured",
-                 step->gate ? step->gate : "", dep->spec->targets [t].name);
-        s_commit (dep->owner);
-        s_step_succeeded (dep, s, back, SS_SUCCEEDED, NULL);
         return;
     }
     bool resumed = rt->state == SS_RUNNING;     //  after a restart
@@ -954,7 +1612,13 @@ s_step_start (deployment_t *dep, size_t s, bool back)
                 s_step_timer (dep, s, back, step->duration_ms - elapsed);
             break;              //  else: a promote finishes it
         case FLOT_STEP_SOAK:
-            s_step_timer (dep, s, back, step->duration_ms - elapsed);
+            if (dep->spec->checks.health)
+                s_gate_start (dep, s);          //  healthy first, then the soak
+            else
+                s_step_timer (dep, s, back, step->duration_ms - elapsed);
+            break;
+        case FLOT_STEP_GATE:
+            s_gate_start (dep, s);
             break;
         case FLOT_STEP_CLEANUP:
             if (step->duration_ms - elapsed > 0) {
@@ -1042,6 +1706,7 @@ static void
 s_rollback_start (deployment_t *dep)
 {
     size_t n = dep->spec->target_count;
+    s_gates_stop (dep);
     //  What never started will not now; what waited (a pause, a soak, a
     //  cleanup's keepOld: no hook in flight) stops waiting.
     for (size_t t = 0; t < n; t++) {
@@ -1151,6 +1816,8 @@ static void
 s_flush (coordinator_t *self)
 {
     assert (self->txn_depth == 0);
+    if (self->txn_open)
+        s_outbox_trim (self);
     deployment_t *dep;
     while ((dep = zlistx_detach (self->dirty, NULL))) {
         dep->dirty = false;
@@ -1327,8 +1994,17 @@ s_pack_target (msgpack_packer *pk, deployment_t *dep, size_t t)
     bool has = first < last;
     const flot_step_t *step = has ? &dep->plan->steps [s] : NULL;
     const step_rt_t *rt = has ? &dep->steps [s] : NULL;
-    msgpack_pack_map (pk, 9);
+    const target_rt_t *trt = &dep->trt [t];
+    static const char *health [] = { "unknown", "healthy", "unhealthy" };
+    msgpack_pack_map (pk, 12);
     flot_pack_kv_str (pk, "name", dep->spec->targets [t].name);
+    flot_pack_kv_str (pk, "health", health [trt->health]);
+    flot_pack_kv_str (pk, "health_message", trt->health_message ? trt->health_message : "");
+    flot_pack_str (pk, "analysis");
+    if (trt->analysis)
+        msgpack_sbuffer_write (pk->data, trt->analysis, trt->analysis_size);
+    else
+        msgpack_pack_nil (pk);
     flot_pack_kv_str (pk, "state", s_tstates [dep->tstate [t]]);
     flot_pack_kv_str (pk, "step", step ? step->id : "");
     flot_pack_kv_str (pk, "step_type", step ? flot_step_type_name (step->type) : "");
@@ -1472,20 +2148,31 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
     }
     //  The targets at a pause step now.
     zlistx_t *at_pause = zlistx_new ();
+    bool gated = false;
     for (size_t t = 0; t < dep->spec->target_count; t++) {
         size_t s = dep->cursor [t];
-        if (s < dep->plan->first [t + 1] && dep->plan->steps [s].type == FLOT_STEP_PAUSE
-        &&  dep->steps [s].state == SS_RUNNING)
+        if (s >= dep->plan->first [t + 1] || dep->steps [s].state != SS_RUNNING)
+            continue;
+        //  A pause; a gate that waits for a person (or, in full, any gate).
+        const step_rt_t *rt = &dep->steps [s];
+        int type = dep->plan->steps [s].type;
+        if (type == FLOT_STEP_PAUSE
+        ||  (type == FLOT_STEP_GATE && (rt->gate_waiting || full)))
             zlistx_add_end (at_pause, (void *) (uintptr_t) (s + 1));
+        if (rt->gate_waiting)
+            gated = true;
     }
     if (!full && zlistx_size (at_pause) == 0) {
         zlistx_destroy (&at_pause);
         s_error (self, &request, FLOT_E_CONFLICT,
-                            "%s has no target at a pause step; use full to skip all that remain",
-                            dep->id);
+                            "%s has no target at a pause step or at a gate waiting for a "
+                            "person; use full to skip all that remain", dep->id);
         return;
     }
     dep->promote_full = dep->promote_full || full;
+    //  A gate paused it for a person: the promote is that person's answer.
+    if (gated)
+        dep->paused = false;
     s_begin (self);
     s_event (dep, "deployment.promoted", -1, "%s", full
              ? "promoted in full: every remaining pause and gate is skipped"
@@ -1497,6 +2184,8 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
         size_t s = (size_t) (uintptr_t) item - 1;
         step_rt_t *rt = &dep->steps [s];
         s_timer_cancel (dep, rt);
+        s_gate_stop (dep, s);
+        rt->gate_waiting = false;
         if (dep->state == DS_RUNNING && rt->state == SS_RUNNING)
             s_step_succeeded (dep, s, false, SS_SUCCEEDED, NULL);
     }
@@ -1581,6 +2270,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             zlistx_delete (self->timer_refs, ref->handle);
         ref = next;
     }
+    if (!s_uncommitted (self))
+        s_outbox_trim (self);
     s_pump (self);
     return 0;
 }
@@ -1636,6 +2327,7 @@ s_restore (const flot_deployment_row_t *row, void *arg)
         return 0;
     }
     deployment_t *dep = s_deployment_new (self, &spec, row->spec, row->file, row->cwd);
+    dep->spec_written = true;
     snprintf (dep->id, sizeof dep->id, "%s", row->id);
     dep->paused = row->paused;
     dep->promote_full = streq (row->promote, "full");
@@ -1723,6 +2415,7 @@ s_restore_finished (const flot_deployment_row_t *row, void *arg)
     if (!spec)
         return 0;
     deployment_t *dep = s_deployment_new (self, &spec, row->spec, row->file, row->cwd);
+    dep->spec_written = true;
     snprintf (dep->id, sizeof dep->id, "%s", row->id);
     int state;
     for (state = 0; state < DS_COUNT; state++)
@@ -1809,6 +2502,8 @@ s_start (flot_actor_t *actor)
     zlistx_set_destructor (self->outgoing, s_outgoing_free);
     self->timer_refs = zlistx_new ();
     zlistx_set_destructor (self->timer_refs, s_ref_free);
+    self->gate_refs = zlistx_new ();
+    zlistx_set_destructor (self->gate_refs, s_ref_free);
     flot_actor_set_state (actor, self);
     flot_store_each_deployment (store, true, s_restore, self);
     flot_store_each_deployment (store, false, s_restore_finished, self);
@@ -1832,12 +2527,14 @@ s_stop (flot_actor_t *actor)
         self->flush_timer = -1;
         s_flush (self);
     }
+    s_outbox_trim (self);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->held);
     zlistx_destroy (&self->listed);
     zlistx_destroy (&self->outgoing);
     zhashx_destroy (&self->deployments);
     zlistx_destroy (&self->timer_refs);
+    zlistx_destroy (&self->gate_refs);
     flot_store_destroy (&self->store);
     free (self);
     flot_actor_set_state (actor, NULL);

@@ -1,7 +1,9 @@
 /*  store.c - the coordinator's durable store, on SQLite in WAL mode.
 
-    Three tables: deployments (one row each, with the spec's text, so a
-    restarted coordinator can plan it again), steps (one row per step of
+    Four tables: deployments (one row each), specs (each deployment's
+    spec text, file and cwd, written once, so a restarted coordinator can
+    plan it again; apart so that the many updates of a deployment's row
+    stay small), steps (one row per step of
     each deployment, keyed by its stable id) and outbox (events written in
     the same transaction as the change they describe, removed once the
     events actor has them). Statements are prepared once. Only the
@@ -14,16 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
 
 static const char *s_schema =
+    "PRAGMA locking_mode = EXCLUSIVE;"
     "PRAGMA journal_mode = WAL;"
     "PRAGMA synchronous = NORMAL;"
     "CREATE TABLE IF NOT EXISTS meta ("
     "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS specs ("
+    "  deployment TEXT PRIMARY KEY, file TEXT NOT NULL, spec TEXT NOT NULL,"
+    "  cwd TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS deployments ("
-    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL, spec TEXT NOT NULL,"
-    "  cwd TEXT NOT NULL,"
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL,"
     "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
     "  finished_ms INTEGER NOT NULL, progress_ms INTEGER NOT NULL,"
@@ -39,24 +44,32 @@ static const char *s_schema =
     "INSERT OR IGNORE INTO meta VALUES ('schema', '" SCHEMA_VERSION "');"
     "INSERT OR IGNORE INTO meta VALUES ('next_id', '1');";
 
+//  A deployment's row: its own columns, and its spec's (written once).
+#define ROW_COLUMNS \
+    "d.id, d.name, s.file, s.spec, s.cwd, d.state, d.paused, d.promote, d.created_ms," \
+    " d.updated_ms, d.finished_ms, d.progress_ms, d.last_error" \
+    " FROM deployments d JOIN specs s ON s.deployment = d.id"
+
 enum {
     Q_NEXT_ID, Q_BUMP_ID, Q_PUT_DEPLOYMENT, Q_GET_DEPLOYMENT, Q_ALL_DEPLOYMENTS,
     Q_OPEN_DEPLOYMENTS, Q_PUT_STEP, Q_STEPS, Q_OUTBOX_ADD, Q_OUTBOX_FIRST,
-    Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_SCHEMA, Q_COUNT
+    Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_SCHEMA, Q_PUT_SPEC, Q_COUNT
 };
 
 static const char *s_queries [Q_COUNT] = {
     [Q_NEXT_ID] = "SELECT value FROM meta WHERE key = 'next_id'",
     [Q_BUMP_ID] = "UPDATE meta SET value = CAST (value AS INTEGER) + 1 WHERE key = 'next_id'",
-    [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [Q_GET_DEPLOYMENT] = "SELECT * FROM deployments WHERE id = ?",
-    [Q_ALL_DEPLOYMENTS] = "SELECT * FROM deployments ORDER BY created_ms, id",
-    [Q_OPEN_DEPLOYMENTS] = "SELECT * FROM deployments WHERE finished_ms = 0 ORDER BY created_ms, id",
+    [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?)",
+    [Q_PUT_SPEC] = "INSERT OR REPLACE INTO specs VALUES (?,?,?,?)",
+    [Q_GET_DEPLOYMENT] = "SELECT " ROW_COLUMNS " WHERE d.id = ?",
+    [Q_ALL_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " ORDER BY d.created_ms, d.id",
+    [Q_OPEN_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " WHERE d.finished_ms = 0"
+                           " ORDER BY d.created_ms, d.id",
     [Q_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     [Q_STEPS] = "SELECT * FROM steps WHERE deployment = ? ORDER BY target, idx",
     [Q_OUTBOX_ADD] = "INSERT INTO outbox (body) VALUES (?)",
     [Q_OUTBOX_FIRST] = "SELECT id, body FROM outbox ORDER BY id LIMIT 1",
-    [Q_OUTBOX_REMOVE] = "DELETE FROM outbox WHERE id = ?",
+    [Q_OUTBOX_REMOVE] = "DELETE FROM outbox WHERE id <= ?",
     [Q_OUTBOX_AFTER] = "SELECT id, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
     [Q_SCHEMA] = "SELECT value FROM meta WHERE key = 'schema'",
 };
@@ -222,20 +235,26 @@ flot_deployment_row_clear (flot_deployment_row_t *row)
 int
 flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row)
 {
+    if (row->spec) {
+        sqlite3_stmt *q = self->q [Q_PUT_SPEC];
+        sqlite3_bind_text (q, 1, row->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text (q, 2, row->file ? row->file : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text (q, 3, row->spec, -1, SQLITE_STATIC);
+        sqlite3_bind_text (q, 4, row->cwd ? row->cwd : "", -1, SQLITE_STATIC);
+        if (s_step_done (self, q, "writing a deployment's spec"))
+            return -1;
+    }
     sqlite3_stmt *q = self->q [Q_PUT_DEPLOYMENT];
     sqlite3_bind_text (q, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_text (q, 2, row->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text (q, 3, row->file ? row->file : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text (q, 4, row->spec ? row->spec : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text (q, 5, row->cwd ? row->cwd : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text (q, 6, row->state, -1, SQLITE_STATIC);
-    sqlite3_bind_int (q, 7, row->paused);
-    sqlite3_bind_text (q, 8, row->promote, -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (q, 9, row->created_ms);
-    sqlite3_bind_int64 (q, 10, row->updated_ms);
-    sqlite3_bind_int64 (q, 11, row->finished_ms);
-    sqlite3_bind_int64 (q, 12, row->progress_ms);
-    sqlite3_bind_text (q, 13, row->last_error ? row->last_error : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 3, row->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int (q, 4, row->paused);
+    sqlite3_bind_text (q, 5, row->promote, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (q, 6, row->created_ms);
+    sqlite3_bind_int64 (q, 7, row->updated_ms);
+    sqlite3_bind_int64 (q, 8, row->finished_ms);
+    sqlite3_bind_int64 (q, 9, row->progress_ms);
+    sqlite3_bind_text (q, 10, row->last_error ? row->last_error : "", -1, SQLITE_STATIC);
     return s_step_done (self, q, "writing a deployment");
 }
 
@@ -381,7 +400,7 @@ flot_store_outbox_each (flot_store_t *self, int64_t after, size_t limit,
 }
 
 int
-flot_store_outbox_remove (flot_store_t *self, int64_t id)
+flot_store_outbox_remove_upto (flot_store_t *self, int64_t id)
 {
     sqlite3_stmt *q = self->q [Q_OUTBOX_REMOVE];
     sqlite3_bind_int64 (q, 1, id);

@@ -20,6 +20,7 @@ flot_event_log_open (const char *path, flot_err_t *err)
         return NULL;
     }
     const char *schema =
+        "PRAGMA locking_mode = EXCLUSIVE;"
         "PRAGMA journal_mode = WAL;"
         "PRAGMA synchronous = NORMAL;"
         "CREATE TABLE IF NOT EXISTS events ("
@@ -48,6 +49,27 @@ flot_event_log_destroy (flot_event_log_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+static int
+s_exec (flot_event_log_t *self, const char *sql, flot_err_t *err)
+{
+    if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    flot_err_set (err, FLOT_E_INTERNAL, "the event log: %s: %s", sql, sqlite3_errmsg (self->db));
+    return -1;
+}
+
+int
+flot_event_log_begin (flot_event_log_t *self, flot_err_t *err)
+{
+    return s_exec (self, "BEGIN", err);
+}
+
+int
+flot_event_log_commit (flot_event_log_t *self, flot_err_t *err)
+{
+    return s_exec (self, "COMMIT", err);
 }
 
 int

@@ -24,6 +24,7 @@
 #define MAX_TARGET 255
 #define MAX_MESSAGE 1024
 #define MAX_REPLAY 1000
+#define MAX_BATCH 1000
 #define MAX_REPLAY_BYTES (FLOT_MAX_BODY - 4096)
 
 typedef struct {
@@ -72,44 +73,127 @@ s_oldest (events_t *self)
 //  --------------------------------------------------------------------------
 //  Publish
 
+//  One event to publish, read and checked from a map.
+typedef struct {
+    char type [MAX_TYPE + 1];
+    char deployment [MAX_DEPLOYMENT + 1];
+    char target [MAX_TARGET + 1];
+    char message [MAX_MESSAGE + 1];
+    const msgpack_object *data;
+} event_in_t;
+
+//  Reads an event from map; where names it in errors ("" or "events[3]: ").
+//  Returns 0, or -1 with err.
+static int
+s_event_read (const msgpack_object *map, const char *where, event_in_t *in, flot_err_t *err)
+{
+    memset (in, 0, sizeof *in);
+    if (map->type != MSGPACK_OBJECT_MAP) {
+        flot_err_set (err, FLOT_E_INVALID, "%sexpected a map", where);
+        return -1;
+    }
+    if (flot_map_str (map, "type", true, in->type, sizeof in->type, err) < 0
+    ||  flot_map_str (map, "deployment", false, in->deployment, sizeof in->deployment, err) < 0
+    ||  flot_map_str (map, "target", false, in->target, sizeof in->target, err) < 0
+    ||  flot_map_str (map, "message", false, in->message, sizeof in->message, err) < 0
+    ||  flot_map_object (map, "data", false, MSGPACK_OBJECT_MAP, &in->data, err) < 0) {
+        if (*where) {
+            char message [sizeof err->message];
+            snprintf (message, sizeof message, "%s%s", where, err->message);
+            memcpy (err->message, message, sizeof message);
+        }
+        return -1;
+    }
+    if (!*in->type || !s_ident_valid (in->type, true)) {
+        flot_err_set (err, FLOT_E_INVALID, "%sfield 'type': '%s' must be 1..%d of [a-z0-9._-]",
+                      where, in->type, MAX_TYPE);
+        return -1;
+    }
+    //  A name (SPEC 3.1) other than "-", which stands for none in topics.
+    if (!s_ident_valid (in->deployment, false) || strlen (in->deployment) > FLOT_MAX_NAME
+    ||  streq (in->deployment, "-")) {
+        flot_err_set (err, FLOT_E_INVALID,
+                      "%sfield 'deployment': '%s' must be empty or 1..%d of [A-Za-z0-9._-], not '-'",
+                      where, in->deployment, FLOT_MAX_NAME);
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t
+s_event_publish (events_t *self, const event_in_t *in)
+{
+    return flot_events_publish (self, in->type, in->deployment,
+                                *in->target ? in->target : NULL,
+                                *in->message ? in->message : NULL, in->data);
+}
+
 static void
 s_publish (flot_actor_t *actor, flot_request_t *request)
 {
     events_t *self = flot_actor_state (actor);
-    const msgpack_object *body = flot_request_body (request);
-    char type [MAX_TYPE + 1] = "", deployment [MAX_DEPLOYMENT + 1] = "";
-    char target [MAX_TARGET + 1] = "", message [MAX_MESSAGE + 1] = "";
-    const msgpack_object *data = NULL;
+    event_in_t in;
     flot_err_t err;
-    if (flot_map_str (body, "type", true, type, sizeof type, &err) < 0
-    ||  flot_map_str (body, "deployment", false, deployment, sizeof deployment, &err) < 0
-    ||  flot_map_str (body, "target", false, target, sizeof target, &err) < 0
-    ||  flot_map_str (body, "message", false, message, sizeof message, &err) < 0
-    ||  flot_map_object (body, "data", false, MSGPACK_OBJECT_MAP, &data, &err) < 0) {
+    if (s_event_read (flot_request_body (request), "", &in, &err)) {
         flot_request_fail (&request, &err);
         return;
     }
-    if (!*type || !s_ident_valid (type, true)) {
-        flot_request_error (&request, FLOT_E_INVALID,
-            "field 'type': '%s' must be 1..%d of [a-z0-9._-]", type, MAX_TYPE);
-        return;
-    }
-    //  A name (SPEC 3.1) other than "-", which stands for none in topics.
-    if (!s_ident_valid (deployment, false) || strlen (deployment) > FLOT_MAX_NAME
-    ||  streq (deployment, "-")) {
-        flot_request_error (&request, FLOT_E_INVALID,
-            "field 'deployment': '%s' must be empty or 1..%d of [A-Za-z0-9._-], not '-'",
-            deployment, FLOT_MAX_NAME);
-        return;
-    }
-    uint64_t seq = flot_events_publish (self, type, deployment,
-                                        *target ? target : NULL,
-                                        *message ? message : NULL, data);
+    uint64_t seq = s_event_publish (self, &in);
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
     msgpack_pack_map (&pk, 1);
     flot_pack_kv_uint (&pk, "seq", seq);
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+//  Several events at once, in order: all are checked before any is
+//  published, and the log takes them in one transaction.
+static void
+s_publish_batch (flot_actor_t *actor, flot_request_t *request)
+{
+    events_t *self = flot_actor_state (actor);
+    const msgpack_object *events = NULL;
+    flot_err_t err;
+    if (flot_map_object (flot_request_body (request), "events", true, MSGPACK_OBJECT_ARRAY,
+                         &events, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    uint32_t count = events->via.array.size;
+    if (count == 0 || count > MAX_BATCH) {
+        flot_request_error (&request, FLOT_E_INVALID,
+                            "field 'events': %u events is not in 1..%d", count, MAX_BATCH);
+        return;
+    }
+    event_in_t *in = malloc (count * sizeof *in);
+    assert (in);
+    for (uint32_t i = 0; i < count; i++) {
+        char where [32];
+        snprintf (where, sizeof where, "events[%u]: ", i);
+        if (s_event_read (&events->via.array.ptr [i], where, &in [i], &err)) {
+            free (in);
+            flot_request_fail (&request, &err);
+            return;
+        }
+    }
+    if (self->log && flot_event_log_begin (self->log, &err))
+        flot_error (WHO, "%s", err.message);
+    uint64_t first = 0, last = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        last = s_event_publish (self, &in [i]);
+        if (i == 0)
+            first = last;
+    }
+    if (self->log && flot_event_log_commit (self->log, &err))
+        flot_error (WHO, "%s", err.message);
+    free (in);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_uint (&pk, "first", first);
+    flot_pack_kv_uint (&pk, "last", last);
     flot_request_reply_sbuf (&request, &sbuf);
 }
 
@@ -332,6 +416,7 @@ s_stop (flot_actor_t *actor)
 
 static const flot_command_t s_commands [] = {
     { "Publish", s_publish },
+    { "PublishBatch", s_publish_batch },
     { "Replay", s_replay },
     { "Info", s_info },
     { NULL, NULL }

@@ -116,7 +116,9 @@ s_target_steps (builder_t *b, const flot_spec_t *spec, int t)
             step->weight = 100;
             break;
     }
-    if (spec->policy.soak_ms > 0) {
+    //  Each target ends healthy (with health checks) and soaked (with a
+    //  soak time): the coordinator waits for its health, then soaks it.
+    if (spec->policy.soak_ms > 0 || spec->checks.health) {
         if (!(step = s_add (b, spec, t, FLOT_STEP_SOAK)))
             return -1;
         step->duration_ms = spec->policy.soak_ms;

@@ -16,7 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
+#include <math.h>
+#include <msgpack.h>
 #include <yaml.h>
+
+#include "flotilla/body.h"
 
 #define MAX_NODES 200000
 #define MAX_NAME 64
@@ -710,6 +714,136 @@ s_parse_rollback (ctx_t *ctx, yaml_node_t *root, flot_spec_t *spec)
 }
 
 //  --------------------------------------------------------------------------
+//  healthChecks and analysis: converted to msgpack, for the services that
+//  read them, and checked by their own parsers. Those report an error as
+//  "PATH: sentence"; lines maps each PATH to its line in the file.
+
+static void
+s_pack_scalar (msgpack_packer *pk, const yaml_node_t *node)
+{
+    const char *text = (const char *) node->data.scalar.value;
+    if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        char *end = NULL;
+        if (strcmp (text, "true") == 0 || strcmp (text, "false") == 0) {
+            if (*text == 't')
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+            return;
+        }
+        if (strcmp (text, "null") == 0 || strcmp (text, "~") == 0 || !*text) {
+            msgpack_pack_nil (pk);
+            return;
+        }
+        if (isdigit ((unsigned char) *text) || ((*text == '-' || *text == '+')
+                                                && isdigit ((unsigned char) text [1]))) {
+            errno = 0;
+            long long whole = strtoll (text, &end, 10);
+            if (end && !*end && errno == 0) {
+                msgpack_pack_int64 (pk, whole);
+                return;
+            }
+            double number = strtod (text, &end);
+            if (end && !*end && isfinite (number)) {
+                msgpack_pack_double (pk, number);
+                return;
+            }
+        }
+    }
+    flot_pack_str (pk, text);
+}
+
+//  Packs the subtree at node; every path it holds gets its line.
+static void
+s_pack_node (ctx_t *ctx, yaml_node_t *node, const char *path, int depth,
+             msgpack_packer *pk, zhashx_t *lines)
+{
+    zhashx_insert (lines, path, (void *) (uintptr_t) (node->start_mark.line + 1));
+    if (depth > FLOT_MAX_DEPTH) {
+        msgpack_pack_nil (pk);
+        s_err (ctx, node, path, "nests deeper than %d levels", FLOT_MAX_DEPTH);
+        return;
+    }
+    char sub [512];
+    if (node->type == YAML_SEQUENCE_NODE) {
+        size_t n = (size_t) (node->data.sequence.items.top - node->data.sequence.items.start);
+        msgpack_pack_array (pk, n);
+        for (size_t i = 0; i < n; i++) {
+            snprintf (sub, sizeof sub, "%s[%zu]", path, i);
+            s_pack_node (ctx, s_node (ctx, node->data.sequence.items.start [i]), sub,
+                         depth + 1, pk, lines);
+        }
+    }
+    else
+    if (node->type == YAML_MAPPING_NODE) {
+        size_t n = (size_t) (node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+        msgpack_pack_map (pk, n);
+        for (size_t i = 0; i < n; i++) {
+            yaml_node_pair_t *pair = &node->data.mapping.pairs.start [i];
+            yaml_node_t *key = s_node (ctx, pair->key);
+            const char *name = key && key->type == YAML_SCALAR_NODE
+                             ? (const char *) key->data.scalar.value : "";
+            if (!key || key->type != YAML_SCALAR_NODE)
+                s_err (ctx, key, path, "a key must be a plain name");
+            flot_pack_str (pk, name);
+            snprintf (sub, sizeof sub, "%s.%s", path, name);
+            s_pack_node (ctx, s_node (ctx, pair->value), sub, depth + 1, pk, lines);
+        }
+    }
+    else
+        s_pack_scalar (pk, node);
+}
+
+//  Reports "PATH: sentence" at the line of PATH, or of its nearest parent.
+static void
+s_section_error (ctx_t *ctx, zhashx_t *lines, const char *error)
+{
+    const char *colon = strstr (error, ": ");
+    char path [512];
+    snprintf (path, sizeof path, "%.*s", colon ? (int) (colon - error) : 0, error);
+    uintptr_t line = 0;
+    char *cut = path + strlen (path);
+    while (cut > path && !(line = (uintptr_t) zhashx_lookup (lines, path))) {
+        while (cut > path && *cut != '.' && *cut != '[')
+            cut--;
+        *cut = 0;
+    }
+    char text [1024];
+    snprintf (text, sizeof text, "%s:%zu: %s", ctx->file, line ? (size_t) line : 1, error);
+    s_add_error (ctx->errors, text);
+}
+
+//  Converts section key of root (of type `type`, if present) to msgpack,
+//  and has check read it. Returns the bytes (size in *size), or NULL.
+static void *
+s_parse_section (ctx_t *ctx, yaml_node_t *root, const char *key, yaml_node_type_t type,
+                 flot_section_check_fn *check, size_t *size)
+{
+    yaml_node_t *node = s_get (ctx, root, key);
+    if (!node || !s_expect (ctx, node, type, key))
+        return NULL;
+    zhashx_t *lines = zhashx_new ();
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    size_t errors_before = ctx->errors->count;
+    s_pack_node (ctx, node, key, 1, &pk, lines);
+    if (ctx->errors->count == errors_before && check) {
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        char error [512] = "";
+        if (msgpack_unpack_next (&unpacked, sbuf.data, sbuf.size, NULL) == MSGPACK_UNPACK_SUCCESS
+        &&  check (&unpacked.data, key, error, sizeof error))
+            s_section_error (ctx, lines, error);
+        msgpack_unpacked_destroy (&unpacked);
+    }
+    zhashx_destroy (&lines);
+    *size = sbuf.size;
+    return msgpack_sbuffer_release (&sbuf);
+}
+
+//  --------------------------------------------------------------------------
 //  The target graph
 
 int
@@ -943,7 +1077,8 @@ static void
 s_parse_root (ctx_t *ctx, yaml_node_t *root, flot_spec_t *spec)
 {
     static const char *keys [] = { "apiVersion", "kind", "name", "workload", "targets",
-                                   "waves", "strategy", "hook", "policy", "rollback", NULL };
+                                   "waves", "strategy", "hook", "policy", "rollback",
+                                   "healthChecks", "analysis", NULL };
     s_check_keys (ctx, root, "(document)", keys);
     char *api = s_string (ctx, root, "apiVersion", "", true, 't');
     if (api && strcmp (api, "flotilla/v1") != 0)
@@ -962,6 +1097,10 @@ s_parse_root (ctx_t *ctx, yaml_node_t *root, flot_spec_t *spec)
     s_parse_hook (ctx, root, spec);
     s_parse_policy (ctx, root, spec);
     s_parse_rollback (ctx, root, spec);
+    spec->checks.health = s_parse_section (ctx, root, "healthChecks", YAML_SEQUENCE_NODE,
+                                           NULL, &spec->checks.health_size);
+    spec->checks.analysis = s_parse_section (ctx, root, "analysis", YAML_MAPPING_NODE,
+                                             NULL, &spec->checks.analysis_size);
     if (spec->targets && spec->policy.max_failures > (int) spec->target_count) {
         char line [256];
         snprintf (line, sizeof line, "%s:1: policy.maxFailures: %d is more than the %zu targets",
@@ -1074,6 +1213,8 @@ flot_spec_destroy (flot_spec_t **self_p)
         free (self->hook.args [a]);
     free (self->hook.args);
     s_labels_free (self->hook.env, self->hook.env_count);
+    free (self->checks.health);
+    free (self->checks.analysis);
     free (self);
     *self_p = NULL;
 }

@@ -29,6 +29,13 @@ int
     flot_event_log_append (flot_event_log_t *self, uint64_t seq, const char *deployment,
                            const void *body, size_t size, flot_err_t *err);
 
+//  Group the appends that follow, up to the commit, in one transaction.
+//  Each returns 0, or -1 with err.
+int
+    flot_event_log_begin (flot_event_log_t *self, flot_err_t *err);
+int
+    flot_event_log_commit (flot_event_log_t *self, flot_err_t *err);
+
 //  Call fn for the newest `count` events, oldest first. Returns the last
 //  sequence number logged (0 if none), or -1 on error with err.
 typedef void (flot_event_log_fn) (uint64_t seq, const char *deployment,

@@ -3,7 +3,8 @@
     The coordinator and the strategy actor parse the spec an operator applies
     (flotctl sends its text); every error is reported with the file, the line
     and the field: "deploy.yaml:14: strategy.canary.steps[2].setWeight: 140 is
-    not in 0..100". The document's form is in docs/SPEC-FORMAT.md.
+    not in 0..100". The document's form is in the README ("The deployment
+    spec").
 */
 #ifndef FLOTILLA_SPEC_H_INCLUDED
 #define FLOTILLA_SPEC_H_INCLUDED
@@ -116,8 +117,26 @@ typedef struct {
     struct {
         flot_rollback_mode_t mode;
     } rollback;
+    //  The healthChecks list and the analysis map, converted to msgpack as
+    //  the health and analyzer services read them (NULL if absent). A plain
+    //  scalar that reads as a whole number becomes an integer, as a decimal
+    //  number a float, true or false a boolean, null or ~ nil; anything else,
+    //  and anything quoted, a string.
+    struct {
+        void *health;
+        size_t health_size;
+        void *analysis;
+        size_t analysis_size;
+    } checks;
     void *index;                        //  private: target name -> index + 1
 } flot_spec_t;
+
+//  A section's own parser (healthChecks, analysis): reads the section, a
+//  msgpack object, whose path is path. Returns 0, or -1 with "PATH:
+//  sentence" in err.
+struct msgpack_object;
+typedef int (flot_section_check_fn) (const struct msgpack_object *section, const char *path,
+                                     char *err, size_t cap);
 
 //  The errors found: each "file:line: path: message".
 typedef struct {

@@ -28,7 +28,7 @@ typedef struct {
     char id [FLOT_STORE_ID_MAX];
     char name [FLOT_MAX_NAME + 1];
     char *file;                 //  where the spec came from (for messages)
-    char *spec;                 //  the spec's text
+    char *spec;                 //  the spec's text (NULL: not to be written)
     char *cwd;                  //  where its hooks run
     char state [24];            //  running, paused, completed, failed, ...
     bool paused;                //  an operator's pause, in any running state
@@ -73,7 +73,8 @@ const char *
 int
     flot_store_new_id (flot_store_t *self, const char *name, char *id, size_t size);
 
-//  Insert or replace a deployment's row.
+//  Insert or replace a deployment's row. Its spec, file and cwd are written
+//  only if spec is not NULL (once is enough: they never change).
 int
     flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row);
 
@@ -120,8 +121,9 @@ int
     flot_store_outbox_each (flot_store_t *self, int64_t after, size_t limit,
                             flot_store_outbox_fn *fn, void *arg);
 
+//  Remove every waiting event up to id (those published, in order).
 int
-    flot_store_outbox_remove (flot_store_t *self, int64_t id);
+    flot_store_outbox_remove_upto (flot_store_t *self, int64_t id);
 
 #ifdef __cplusplus
 }

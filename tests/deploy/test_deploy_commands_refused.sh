@@ -63,7 +63,7 @@ ctl pause "$id"
 expect_rc 0
 [[ $OUT == "deployment $id: running, paused" ]] || fail "pause said: $OUT"
 refused "$id" running "is running and paused: it cannot be paused" pause "$id"
-refused "$id" running "has no target at a pause step; use full to skip all that remain" \
+refused "$id" running "has no target at a pause step or at a gate waiting for a person; use full to skip all that remain" \
     promote "$id"
 # t1's hook ends; t2 does not start, and the deployment is not over.
 wait_until 10 "t1's hook to end" hook_ended "$id" "^t1 "

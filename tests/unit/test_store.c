@@ -155,7 +155,9 @@ test_store_outbox_keeps_order (void **state)
     assert_int_equal (flot_store_outbox_add (store, "\x81\xa1" "a\x02", 4), 0);
     flot_store_destroy (&store);
     store = s_open ();
-    for (int expected = 1; expected <= 2; expected++) {
+    assert_int_equal (flot_store_outbox_add (store, "\x81\xa1" "a\x03", 4), 0);
+    //  Removing up to an id takes that one and those before, not those after.
+    for (int expected = 1; expected <= 3; expected += 2) {
         int64_t id;
         void *body;
         size_t size;
@@ -163,7 +165,7 @@ test_store_outbox_keeps_order (void **state)
         assert_int_equal (size, 4);
         assert_int_equal (((unsigned char *) body) [3], expected);
         free (body);
-        assert_int_equal (flot_store_outbox_remove (store, id), 0);
+        assert_int_equal (flot_store_outbox_remove_upto (store, id + (expected == 1)), 0);
     }
     int64_t id;
     void *body;
