@@ -935,6 +935,35 @@ test_garbage_does_not_hurt_events_actor (void **state)
     deep [size++] = 0x01;
     s_expect_error (client, "Publish", deep, size, "deeper");
 
+    //  PublishBatch: an array of 1..1000 events, each checked as Publish
+    //  checks one, named by its index; one bad event publishes none.
+    s_expect_error_json (client, "PublishBatch", "{}", "'events'");
+    s_expect_error_json (client, "PublishBatch", "{\"events\": {}}", "'events'");
+    s_expect_error_json (client, "PublishBatch", "{\"events\": []}", "0 events is not in 1..1000");
+    s_expect_error_json (client, "PublishBatch", "{\"events\": [5]}", "events[0]: expected a map");
+    s_expect_error_json (client, "PublishBatch",
+        "{\"events\": [{\"type\": \"a\"}, {\"type\": \"Not Lower\"}]}", "events[1]: field 'type'");
+    s_expect_error_json (client, "PublishBatch",
+        "{\"events\": [{\"type\": \"a\", \"deployment\": \"-\"}]}", "events[0]: field 'deployment'");
+    s_expect_error_json (client, "PublishBatch",
+        "{\"events\": [{\"type\": \"a\"}, {\"type\": \"a\", \"data\": 1}]}", "events[1]: field 'data'");
+    {
+        //  1001 events.
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 1);
+        flot_pack_str (&pk, "events");
+        msgpack_pack_array (&pk, 1001);
+        for (int i = 0; i < 1001; i++) {
+            msgpack_pack_map (&pk, 1);
+            flot_pack_kv_str (&pk, "type", "a");
+        }
+        s_expect_error (client, "PublishBatch", sbuf.data, sbuf.size, "1001 events is not in 1..1000");
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+
     //  Replay: since is required, a uint; limit is 1..1000.
     s_expect_error_json (client, "Replay", "{}", "'since'");
     s_expect_error_json (client, "Replay", "{\"since\": \"1\"}", "'since'");
@@ -975,6 +1004,25 @@ test_garbage_does_not_hurt_events_actor (void **state)
     assert_int_equal (proc_json_int (reply, "oldest"), 1);
     assert_int_equal (proc_json_int (reply, "last"), 1);
     assert_true (json_is_false (json_object_get (reply, "more")));
+    json_decref (reply);
+    //  A good batch takes the next numbers, in order.
+    reply = proc_call (client, "events", NULL, "PublishBatch",
+        "{\"events\": [{\"type\": \"b.one\", \"deployment\": \"d2\"}, "
+        "{\"type\": \"b.two\", \"deployment\": \"d2\", \"message\": \"second\"}]}",
+        2000, &err);
+    if (!reply)
+        fail_msg ("PublishBatch failed: %s", err.message);
+    assert_int_equal (proc_json_int (reply, "first"), 2);
+    assert_int_equal (proc_json_int (reply, "last"), 3);
+    json_decref (reply);
+    reply = proc_call (client, "events", NULL, "Replay", "{\"since\": 2}", 2000, &err);
+    assert_non_null (reply);
+    list = json_object_get (reply, "events");
+    assert_int_equal (json_array_size (list), 2);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (list, 0), "type")),
+                         "b.one");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (list, 1), "message")),
+                         "second");
     json_decref (reply);
     flot_client_destroy (&client);
 }
