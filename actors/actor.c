@@ -413,7 +413,8 @@ s_call_finish (flot_actor_t *self, call_t *call, const flot_answer_t *answer)
     if (answer->kind == FLOT_ERROR || answer->kind == FLOT_STREAM_END
     ||  (answer->kind == FLOT_REPLY && !copy.stream))
         zhashx_delete (self->calls, s_corr_key (copy.corr, key));
-    copy.fn (self, answer, copy.arg);
+    if (copy.fn)
+        copy.fn (self, answer, copy.arg);
 }
 
 //  Fail a call locally (no answer can come) with code and a sentence.

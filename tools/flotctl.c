@@ -17,11 +17,14 @@
 #include "flotilla/client.h"
 #include "flotilla/json.h"
 #include "flotilla/version.h"
+#include "flotilla/analysis.h"
+#include "flotilla/spec.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <time.h>
 
 #define DEFAULT_ENDPOINT    "tcp://127.0.0.1:5555"
@@ -29,6 +32,7 @@
 #define EVENTS_SERVICE      "events"
 #define STRATEGY_SERVICE    "strategy"
 #define COORDINATOR_SERVICE "coordinator"
+#define ANALYZER_SERVICE    "analyzer"
 #define IDLE_CHECK_MS       1000        //  follow, watch: Info after this much quiet
 #define SUB_HWM             100000      //  follow, watch: live events queued
 #define SPEC_MAX            (1 << 20)   //  plan, apply: the largest spec file
@@ -49,7 +53,8 @@ enum {
 enum {
     OPT_FOLLOW = 1, OPT_SINCE = 2, OPT_DEPLOYMENT = 4, OPT_TYPE = 8,
     OPT_EVENTS_EP = 16, OPT_KEY = 32, OPT_FILE = 64, OPT_DRY_RUN = 128,
-    OPT_WATCH = 256, OPT_FULL = 512, OPT_REASON = 1024
+    OPT_WATCH = 256, OPT_FULL = 512, OPT_REASON = 1024, OPT_TARGET = 2048,
+    OPT_ROLE = 4096, OPT_VERSION_ARG = 8192
 };
 
 typedef struct {
@@ -60,6 +65,10 @@ typedef struct {
     const char *key;
     const char *file;           //  plan, apply: the spec file
     const char *reason;         //  abort
+    const char *target;         //  analyze, metrics push
+    const char *role;           //  metrics push
+    const char *version;        //  analyze: --version V
+    bool timeout_given;         //  analyze: --timeout overrides its own
     uint32_t timeout_ms;
     uint64_t since;
     bool json;
@@ -76,6 +85,9 @@ typedef struct {
     char outcome [FLOT_MAX_NAME + 1];   //  watch: the last deployment.* or
                                         //  rollback.* event's type
 } ctl_t;
+
+//  analyze: --version takes a value (set before the options are parsed).
+static bool s_analyze_mode = false;
 
 //  The events a feed (replay or follow) has dealt with.
 typedef struct {
@@ -176,6 +188,22 @@ s_usage (FILE *out)
 "                       and fail with CONFLICT (exit 1) when the deployment's\n"
 "                       state does not allow it, NOT_FOUND for an unknown ID\n"
 "\n"
+"Analysis (service analyzer):\n"
+"  analyze -f FILE      run the analysis section of spec FILE once, now, for one\n"
+"                       target (the first, or --target NAME), and print each\n"
+"                       metric's result, the score and the recommendation.\n"
+"                       Waits for the whole analysis (its counts times its\n"
+"                       intervals) unless --timeout says otherwise. Exits 0 on\n"
+"                       promote, 1 on rollback (a failed metric), 2 on pause\n"
+"                       (inconclusive)\n"
+"      --target NAME    the target to analyze (its address and labels fill\n"
+"                       the templates)\n"
+"      --version V      the version to analyze (default: the spec's)\n"
+"  metrics push METRIC --role canary|baseline [--target NAME] VALUE...\n"
+"                       give the analyzer samples of METRIC for the `pushed`\n"
+"                       provider (put -- before negative values); it keeps the\n"
+"                       last 10,000 per metric, target and role\n"
+"\n"
 "Options:\n"
 "      --endpoint E     the broker (default $FLOTILLA_ENDPOINT, else %s)\n"
 "      --timeout MS     wait at most MS for each answer, 1..%u (default %d)\n"
@@ -196,14 +224,15 @@ s_usage (FILE *out)
 "                       at the endpoint the events service advertises\n"
 "Options of call:\n"
 "      --key K          routing key: an instance that claimed K answers\n"
-"Options of plan and apply:\n"
-"  -f, --file FILE      the deployment spec (for plan and apply, -f is --file)\n"
+"Options of plan, apply and analyze:\n"
+"  -f, --file FILE      the deployment spec (for these, -f is --file)\n"
 "\n"
 "Events that fail validation (frames, fields) are dropped with a warning.\n"
 "\n"
 "Exit status:\n"
 "  0  success; for events --follow, stopped by SIGINT or SIGTERM; for watch\n"
-"     (and apply --watch), the deployment completed\n"
+"     (and apply --watch), the deployment completed; analyze: promote\n"
+"     (analyze exits 1 on rollback and 2 on pause)\n"
 "  1  the service answered with an error, printed on stderr as\n"
 "     'flotctl: NAME (code): message', or with a reply flotctl cannot read;\n"
 "     plan and apply: the spec is not valid; watch: the deployment failed,\n"
@@ -266,7 +295,7 @@ s_name_valid (const char *name)
     return flot_name_valid ((flot_bytes_t) { (const uint8_t *) name, strlen (name) });
 }
 
-static const struct option s_longopts [] = {
+static struct option s_longopts [] = {
     { "endpoint", required_argument, NULL, 'e' },
     { "timeout", required_argument, NULL, 't' },
     { "json", no_argument, NULL, 'j' },
@@ -281,6 +310,8 @@ static const struct option s_longopts [] = {
     { "watch", no_argument, NULL, 'W' },
     { "full", no_argument, NULL, 'U' },
     { "reason", required_argument, NULL, 'R' },
+    { "target", required_argument, NULL, 'G' },
+    { "role", required_argument, NULL, 'O' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -312,11 +343,20 @@ s_option (options_t *opts, int c)
         case 'W': opts->given |= OPT_WATCH; return -1;
         case 'U': opts->given |= OPT_FULL; return -1;
         case 'R': opts->reason = optarg; opts->given |= OPT_REASON; return -1;
+        case 'G': opts->target = optarg; opts->given |= OPT_TARGET; return -1;
+        case 'O':
+            if (!streq (optarg, "canary") && !streq (optarg, "baseline"))
+                return s_usage_error ("--role '%s': canary or baseline", optarg);
+            opts->role = optarg;
+            opts->given |= OPT_ROLE;
+            return -1;
+        case 'v': opts->version = optarg; opts->given |= OPT_VERSION_ARG; return -1;
         case 'T': opts->type = optarg; opts->given |= OPT_TYPE; return -1;
         case 't':
             if (s_parse_uint (optarg, 1, FLOT_MAX_TIMEOUT_MS, "--timeout", &v))
                 return RC_USAGE;
             opts->timeout_ms = (uint32_t) v;
+            opts->timeout_given = true;
             return -1;
         case 's':
             if (s_parse_uint (optarg, 0, UINT64_MAX - 1, "--since", &opts->since))
@@ -361,6 +401,12 @@ s_parse (int argc, char *argv [], bool file_mode, options_t *opts)
     //  No '+' in the option string: getopt_long permutes the arguments, so
     //  options may come after the command.
     optind = 0;                 //  glibc: start afresh after s_takes_file
+    //  For analyze, --version V is the version to analyze, not flotctl's.
+    for (struct option *o = s_longopts; o->name; o++)
+        if (streq (o->name, "version")) {
+            o->has_arg = s_analyze_mode ? required_argument : no_argument;
+            o->val = s_analyze_mode ? 'v' : 'V';
+        }
     opterr = 1;
     while ((c = getopt_long (argc, argv, file_mode ? "f:hV" : "fhV",
                              s_longopts, NULL)) != -1) {
@@ -2183,6 +2229,228 @@ s_cmd_abort (ctl_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  analyze and metrics push
+
+//  Packs a CONTEXT for target t of spec: {"target", "address", "version",
+//  "previousVersion", "deployment", "labels"}.
+static void
+s_pack_context (msgpack_packer *pk, const flot_spec_t *spec, const flot_target_t *t,
+                const char *version)
+{
+    const char *previous = spec->workload.rollback_version;
+    size_t n = 3 + (*t->address ? 1 : 0) + (previous && *previous ? 1 : 0)
+             + (t->label_count ? 1 : 0);
+    msgpack_pack_map (pk, n);
+    flot_pack_kv_str (pk, "target", t->name);
+    if (*t->address)
+        flot_pack_kv_str (pk, "address", t->address);
+    flot_pack_kv_str (pk, "version", version);
+    if (previous && *previous)
+        flot_pack_kv_str (pk, "previousVersion", previous);
+    flot_pack_kv_str (pk, "deployment", spec->name);
+    if (t->label_count) {
+        flot_pack_str (pk, "labels");
+        msgpack_pack_map (pk, t->label_count);
+        for (size_t i = 0; i < t->label_count; i++)
+            flot_pack_kv_str (pk, t->labels [i].key, t->labels [i].value);
+    }
+}
+
+//  How long the analysis may take: its longest metric's initial delay and
+//  count intervals, twice, and 30 s more; the most a request may wait.
+static uint32_t
+s_analysis_timeout (const void *data, size_t size)
+{
+    int64_t longest = 0;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    if (msgpack_unpack_next (&unpacked, data, size, &offset) == MSGPACK_UNPACK_SUCCESS) {
+        flot_err_t err;
+        flot_analysis_t *analysis = flot_analysis_parse (&unpacked.data, "analysis", &err);
+        for (size_t i = 0; analysis && i < analysis->metric_count; i++) {
+            const flot_analysis_metric_t *m = &analysis->metrics [i];
+            int64_t ms = m->initial_delay_ms + (int64_t) m->limits.count * m->interval_ms;
+            longest = MAX (longest, ms);
+        }
+        flot_analysis_destroy (&analysis);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    int64_t timeout = 2 * longest + 30000;
+    return (uint32_t) MIN (timeout, (int64_t) FLOT_MAX_TIMEOUT_MS);
+}
+
+static void
+s_print_analysis (const msgpack_object *root)
+{
+    const msgpack_object *metrics = NULL;
+    flot_err_t err;
+    flot_map_object (root, "metrics", false, MSGPACK_OBJECT_ARRAY, &metrics, &err);
+    for (uint32_t i = 0; metrics && i < metrics->via.array.size; i++) {
+        const msgpack_object *m = &metrics->via.array.ptr [i];
+        char name [128] = "?", kind [16] = "", phase [16] = "", cls [16] = "";
+        char message [512] = "";
+        double value = 0, low = 0, high = 0, margin = 0;
+        uint64_t measurements = 0, canary = 0, baseline = 0;
+        flot_map_str (m, "name", false, name, sizeof name, &err);
+        flot_map_str (m, "kind", false, kind, sizeof kind, &err);
+        flot_map_str (m, "phase", false, phase, sizeof phase, &err);
+        flot_map_str (m, "message", false, message, sizeof message, &err);
+        flot_map_uint (m, "measurements", false, 0, UINT64_MAX, &measurements, &err);
+        bool has_value = flot_map_double (m, "value", false, &value, &err) == 1;
+        if (streq (kind, "judge")) {
+            flot_map_str (m, "class", false, cls, sizeof cls, &err);
+            flot_map_uint (m, "canary_samples", false, 0, UINT64_MAX, &canary, &err);
+            flot_map_uint (m, "baseline_samples", false, 0, UINT64_MAX, &baseline, &err);
+            flot_map_double (m, "ci_low", false, &low, &err);
+            flot_map_double (m, "ci_high", false, &high, &err);
+            flot_map_double (m, "margin", false, &margin, &err);
+            printf ("%-20s judge      %-12s %-12s samples %llu/%llu  shift [%g, %g]  margin %g\n",
+                    name, phase, cls, (unsigned long long) canary,
+                    (unsigned long long) baseline, low, high, margin);
+        }
+        else {
+            char shown [64] = "-";
+            if (has_value)
+                snprintf (shown, sizeof shown, "%g", value);
+            printf ("%-20s threshold  %-12s value %-10s %llu measurements\n", name, phase,
+                    shown, (unsigned long long) measurements);
+        }
+        if (*message)
+            printf ("%-20s   %s\n", "", message);
+    }
+    char recommendation [16] = "?", reason [512] = "";
+    double score = -1;
+    flot_map_str (root, "recommendation", false, recommendation, sizeof recommendation, &err);
+    flot_map_str (root, "reason", false, reason, sizeof reason, &err);
+    flot_map_double (root, "score", false, &score, &err);
+    if (score >= 0)
+        printf ("score %.2f\n", score);
+    printf ("%s: %s\n", recommendation, reason);
+    fflush (stdout);
+}
+
+static int
+s_cmd_analyze (ctl_t *self)
+{
+    spec_t file;
+    int rc = s_spec_read (self->opts.file, &file);
+    if (rc >= 0) {
+        s_spec_clear (&file);
+        return rc;
+    }
+    flot_spec_errors_t errors = { .count = 0 };
+    flot_spec_t *spec = flot_spec_parse (file.text, file.size, file.file, &errors);
+    s_spec_clear (&file);
+    if (!spec) {
+        for (size_t i = 0; i < errors.count; i++)
+            fprintf (stderr, "%s\n", errors.lines [i]);
+        flot_spec_errors_clear (&errors);
+        return RC_ERROR;
+    }
+    const flot_target_t *target = spec->target_count ? &spec->targets [0] : NULL;
+    if (self->opts.target) {
+        int index = flot_spec_target_index (spec, self->opts.target);
+        target = index >= 0 ? &spec->targets [index] : NULL;
+    }
+    if (!spec->checks.analysis || !target) {
+        fprintf (stderr, "flotctl: %s: %s\n", self->opts.file, !target
+                 ? "no such target in the spec" : "the spec has no analysis section");
+        flot_spec_destroy (&spec);
+        return RC_ERROR;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_str (&pk, "analysis");
+    msgpack_sbuffer_write (&sbuf, spec->checks.analysis, spec->checks.analysis_size);
+    flot_pack_str (&pk, "context");
+    s_pack_context (&pk, spec, target, self->opts.version ? self->opts.version
+                                                          : spec->workload.version);
+    if (!self->opts.timeout_given)
+        self->opts.timeout_ms = s_analysis_timeout (spec->checks.analysis,
+                                                    spec->checks.analysis_size);
+    flot_spec_destroy (&spec);
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    rc = s_call (self, ANALYZER_SERVICE, NULL, "Analyze", &sbuf, &body, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
+        return s_report (self, ANALYZER_SERVICE, "Analyze", &err);
+    const msgpack_object *root = flot_body_root (body);
+    char recommendation [16] = "";
+    if (flot_map_str (root, "recommendation", true, recommendation, sizeof recommendation, &err) < 0) {
+        flot_body_destroy (&body);
+        return s_bad_reply (ANALYZER_SERVICE, "Analyze", &err);
+    }
+    if (self->opts.json)
+        s_print_json (root, false);
+    else
+        s_print_analysis (root);
+    flot_body_destroy (&body);
+    return streq (recommendation, "promote") ? RC_OK
+         : streq (recommendation, "pause") ? 2 : RC_ERROR;
+}
+
+static int
+s_cmd_metrics (ctl_t *self)
+{
+    if (!streq (self->opts.args [1], "push"))
+        return s_usage_error ("unknown metrics command '%s'; usage: flotctl metrics push "
+                              "METRIC --role canary|baseline [--target NAME] VALUE...",
+                              self->opts.args [1]);
+    if (!self->opts.role)
+        return s_usage_error ("metrics push needs --role canary or --role baseline");
+    const char *metric = self->opts.args [2];
+    int count = self->opts.nargs - 3;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, self->opts.target ? 4 : 3);
+    flot_pack_kv_str (&pk, "metric", metric);
+    flot_pack_kv_str (&pk, "role", self->opts.role);
+    if (self->opts.target)
+        flot_pack_kv_str (&pk, "target", self->opts.target);
+    flot_pack_str (&pk, "values");
+    msgpack_pack_array (&pk, (uint32_t) count);
+    for (int i = 0; i < count; i++) {
+        const char *text = self->opts.args [3 + i];
+        char *end = NULL;
+        errno = 0;
+        double value = strtod (text, &end);
+        if (!*text || *end || errno || !isfinite (value)) {
+            msgpack_sbuffer_destroy (&sbuf);
+            return s_usage_error ("value '%s' is not a finite number", text);
+        }
+        msgpack_pack_double (&pk, value);
+    }
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    int rc = s_call (self, ANALYZER_SERVICE, NULL, "Push", &sbuf, &body, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
+        return s_report (self, ANALYZER_SERVICE, "Push", &err);
+    const msgpack_object *root = flot_body_root (body);
+    uint64_t stored = 0, kept = 0;
+    if (flot_map_uint (root, "stored", true, 0, UINT64_MAX, &stored, &err) < 0) {
+        flot_body_destroy (&body);
+        return s_bad_reply (ANALYZER_SERVICE, "Push", &err);
+    }
+    flot_map_uint (root, "kept", false, 0, UINT64_MAX, &kept, &err);
+    if (self->opts.json)
+        rc = s_print_json (root, false);
+    else
+        printf ("stored %llu samples of %s (%s%s%s), %llu kept\n", (unsigned long long) stored,
+                metric, self->opts.role, self->opts.target ? ", target " : "",
+                self->opts.target ? self->opts.target : "", (unsigned long long) kept);
+    flot_body_destroy (&body);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
 //  main
 
 typedef struct {
@@ -2210,18 +2478,23 @@ static const command_t s_commands [] = {
     { "resume", s_cmd_resume, 1, 1, 0, "resume ID" },
     { "promote", s_cmd_promote, 1, 1, OPT_FULL, "promote ID [--full]" },
     { "abort", s_cmd_abort, 1, 1, OPT_REASON, "abort ID [--reason TEXT]" },
+    { "analyze", s_cmd_analyze, 0, 0, OPT_FILE | OPT_TARGET | OPT_VERSION_ARG,
+      "analyze -f FILE [--target NAME] [--version V]" },
+    { "metrics", s_cmd_metrics, 3, 100002, OPT_TARGET | OPT_ROLE,
+      "metrics push METRIC --role canary|baseline [--target NAME] VALUE..." },
     { NULL, NULL, 0, 0, 0, NULL }
 };
 
 #define COMMAND_NAMES "ping, actors, events, call, plan, apply, status, list, " \
-                      "watch, pause, resume, promote, abort"
+                      "watch, pause, resume, promote, abort, analyze, metrics"
 
 static const struct { unsigned bit; const char *name; } s_option_names [] = {
     { OPT_FOLLOW, "--follow" }, { OPT_SINCE, "--since" },
     { OPT_DEPLOYMENT, "--deployment" }, { OPT_TYPE, "--type" },
     { OPT_EVENTS_EP, "--events-endpoint" }, { OPT_KEY, "--key" },
     { OPT_FILE, "--file" }, { OPT_DRY_RUN, "--dry-run" }, { OPT_WATCH, "--watch" },
-    { OPT_FULL, "--full" }, { OPT_REASON, "--reason" }, { 0, NULL }
+    { OPT_FULL, "--full" }, { OPT_REASON, "--reason" }, { OPT_TARGET, "--target" },
+    { OPT_ROLE, "--role" }, { OPT_VERSION_ARG, "--version V" }, { 0, NULL }
 };
 
 //  Finds the command and checks its arguments and options; NULL on error.
@@ -2287,7 +2560,8 @@ s_takes_file (int argc, char *argv [])
             optind++;           //  -f's file, before the command
     }
     free (copy);
-    return word && (streq (word, "plan") || streq (word, "apply"));
+    s_analyze_mode = word && streq (word, "analyze");
+    return word && (streq (word, "plan") || streq (word, "apply") || streq (word, "analyze"));
 }
 
 int

@@ -7,12 +7,15 @@
     runs elsewhere. Stops cleanly on SIGINT and SIGTERM.
 */
 #include "flotilla/actor.h"
+#include "flotilla/analysis.h"
 #include "flotilla/broker.h"
 #include "flotilla/coordinator.h"
 #include "flotilla/echo.h"
 #include "flotilla/events.h"
 #include "flotilla/executor.h"
+#include "flotilla/health.h"
 #include "flotilla/log.h"
+#include "flotilla/rollback.h"
 #include "flotilla/strategy.h"
 #include "flotilla/version.h"
 
@@ -31,6 +34,9 @@ static const struct {
     { "events", &flot_events_actor, true },
     { "strategy", &flot_strategy_actor, true },
     { "executor", &flot_executor_actor, true },
+    { "health", &flot_health_actor, true },
+    { "analyzer", &flot_analyzer_actor, true },
+    { "rollback", &flot_rollback_actor, true },
     { "coordinator", &flot_coordinator_actor, true },
     { "echo", &flot_echo_actor, false },
 };

@@ -1338,7 +1338,8 @@ s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     gate_ref_t *ref = arg;
     deployment_t *dep = ref->dep;
     size_t s = ref->s;
-    bool last = answer->kind != FLOT_STREAM;
+    //  The reply opens the stream; its end (or an error) is the last answer.
+    bool last = answer->kind == FLOT_STREAM_END || answer->kind == FLOT_ERROR;
     bool current = s_gate_current (ref);
     if (last || !current)
         s_gate_ref_free (ref);

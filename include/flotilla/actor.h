@@ -155,7 +155,8 @@ typedef void (flot_answer_fn) (flot_actor_t *actor, const flot_answer_t *answer,
 //  STREAM_END or an ERROR; otherwise the REPLY or ERROR ends the call. If no
 //  answer can come (the deadline passed and the broker did not say so, or
 //  the connection was lost), fn gets an ERROR (DEADLINE, CANCELLED) made
-//  here. Returns the call's corr, or 0 if it could not be sent.
+//  here. fn may be NULL when no answer matters (a request to stop something,
+//  say). Returns the call's corr, or 0 if it could not be sent.
 uint64_t
     flot_actor_call (flot_actor_t *self, const char *service, const char *key,
                      const char *command, const void *body, size_t size,

@@ -24,6 +24,9 @@ chmod +x "$TMP/hook.sh"
 
 cleanup () {
     local pid i=0
+    if declare -F stop_prometheus >/dev/null; then
+        stop_prometheus
+    fi
     if [[ -n $DAEMON_PID ]]; then
         kill -TERM "$DAEMON_PID" 2>/dev/null || true
         while kill -0 "$DAEMON_PID" 2>/dev/null && (( i++ < 100 )); do
@@ -48,19 +51,20 @@ fail () {
     cat "$HOOK_LOG" >&2 || true
     if [[ -s $TMP/flotillad.log ]]; then
         echo "--- flotillad log:" >&2
-        tail -n 30 "$TMP/flotillad.log" >&2
+        tail -n 60 "$TMP/flotillad.log" >&2
     fi
     exit 1
 }
 
 now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 
-# start_flotilla PORT: flotillad with its default actors, the broker on
+# start_flotilla PORT: flotillad with its default actors (and -v if
+# FLOTILLA_TEST_VERBOSE is set), the broker on
 # PORT and events on PORT+1 (tests use 24200..24299), its store in $TMP,
 # run from $TMP; waits (5 s at most) until the coordinator answers.
 start_flotilla () {
     ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$(( $1 + 1 ))" \
-        --store "$TMP/flotilla.db" ) 2>>"$TMP/flotillad.log" &
+        --store "$TMP/flotilla.db" ${FLOTILLA_TEST_VERBOSE:+-v} ) 2>>"$TMP/flotillad.log" &
     DAEMON_PID=$!
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
     local deadline=$(( $(now_ms) + 5000 ))

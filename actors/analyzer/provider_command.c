@@ -1,0 +1,380 @@
+/*  provider_command.c - the analyzer's command provider: a child process
+    whose standard output is one number per line.
+
+    The command runs in its own process group with stdin from /dev/null and
+    stderr discarded; its stdout is read by a zloop poller, and it is reaped
+    by a short timer (waitpid WNOHANG), so the actor never waits for it. Past
+    its timeout the whole group is killed and the fetch fails saying so. A
+    job that ended is kept on a list until the next loop turn, since a poll
+    round under way may still call its handlers.
+*/
+#include "flotilla/analysis.h"
+#include "flotilla/log.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_OUTPUT  (1 << 20)
+#define REAP_MS     10
+
+extern char **environ;
+
+typedef struct {
+    flot_commands_t *owner;
+    uint64_t id;
+    pid_t pid;
+    int fd;                     //  stdout, -1 when closed
+    char *output;
+    size_t size;
+    bool overflow;
+    bool timed_out;
+    bool finished;
+    int64_t timeout_ms;
+    int reap_timer, kill_timer;
+    flot_fetch_fn *fn;
+    void *arg;
+    char name [128];            //  the command, for messages
+    void *handle;
+} job_t;
+
+struct _flot_commands_t {
+    zloop_t *loop;
+    zlistx_t *jobs;             //  job_t *: running
+    zlistx_t *dead;             //  job_t *: ended, freed by the sweep
+    int sweep_timer;
+    uint64_t next_id;
+};
+
+//  --------------------------------------------------------------------------
+//  Output
+
+int
+flot_command_values (const char *text, size_t size, double **values, size_t *count,
+                     char *err, size_t err_cap)
+{
+    *values = NULL;
+    *count = 0;
+    size_t cap = 0, line = 0;
+    const char *at = text, *end = text + size;
+    while (at < end) {
+        line++;
+        const char *eol = memchr (at, '\n', (size_t) (end - at));
+        if (!eol)
+            eol = end;
+        const char *a = at, *b = eol;
+        while (a < b && isspace ((unsigned char) *a))
+            a++;
+        while (b > a && isspace ((unsigned char) b [-1]))
+            b--;
+        at = eol + 1;
+        if (a == b)
+            continue;
+        char number [64];
+        double value = 0;
+        char *stop = NULL;
+        bool ok = (size_t) (b - a) < sizeof number && !memchr (a, 0, (size_t) (b - a));
+        if (ok) {
+            memcpy (number, a, (size_t) (b - a));
+            number [b - a] = 0;
+            value = strtod (number, &stop);
+            ok = *stop == 0;
+        }
+        if (!ok) {
+            snprintf (err, err_cap, "line %zu: '%.*s' is not a number", line,
+                      (int) ((b - a) > 40 ? 40 : (b - a)), a);
+            for (char *c = err; *c; c++)
+                if ((unsigned char) *c < 0x20)
+                    *c = '?';
+            free (*values);
+            *values = NULL;
+            *count = 0;
+            return -1;
+        }
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            *values = realloc (*values, cap * sizeof (double));
+            assert (*values);
+        }
+        (*values) [(*count)++] = value;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Jobs
+
+static int
+s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    flot_commands_t *self = arg;
+    self->sweep_timer = -1;
+    job_t *job;
+    while ((job = zlistx_first (self->dead))) {
+        zlistx_delete (self->dead, job->handle);
+        free (job->output);
+        free (job);
+    }
+    return 0;
+}
+
+//  Stops watching the job and moves it to the dead list.
+static void
+s_job_release (job_t *job)
+{
+    flot_commands_t *self = job->owner;
+    job->finished = true;
+    if (job->fd >= 0) {
+        zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
+        zloop_poller_end (self->loop, &item);
+        close (job->fd);
+        job->fd = -1;
+    }
+    if (job->reap_timer >= 0)
+        zloop_timer_end (self->loop, job->reap_timer);
+    if (job->kill_timer >= 0)
+        zloop_timer_end (self->loop, job->kill_timer);
+    job->reap_timer = job->kill_timer = -1;
+    zlistx_delete (self->jobs, job->handle);
+    job->handle = zlistx_add_end (self->dead, job);
+    if (self->sweep_timer < 0)
+        self->sweep_timer = zloop_timer (self->loop, 1, 1, s_on_sweep, self);
+}
+
+static void
+s_read (job_t *job)
+{
+    char buffer [4096];
+    while (job->fd >= 0) {
+        ssize_t got = read (job->fd, buffer, sizeof buffer);
+        if (got > 0) {
+            if (job->size + (size_t) got > MAX_OUTPUT) {
+                job->overflow = true;
+                continue;       //  drain, keep nothing more
+            }
+            job->output = realloc (job->output, job->size + (size_t) got + 1);
+            assert (job->output);
+            memcpy (job->output + job->size, buffer, (size_t) got);
+            job->size += (size_t) got;
+            job->output [job->size] = 0;
+        }
+        else
+        if (got < 0 && errno == EINTR)
+            continue;
+        else {
+            if (got == 0 || errno != EAGAIN) {
+                zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
+                zloop_poller_end (job->owner->loop, &item);
+                close (job->fd);
+                job->fd = -1;
+            }
+            return;
+        }
+    }
+}
+
+static int
+s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    job_t *job = arg;
+    if (!job->finished && job->fd == item->fd)
+        s_read (job);
+    return 0;
+}
+
+static void
+s_finish (job_t *job, int status)
+{
+    s_read (job);
+    double *values = NULL;
+    size_t count = 0;
+    char error [400] = "", why [200];
+    if (job->timed_out)
+        snprintf (error, sizeof error, "%s: no answer within %lld ms; killed", job->name,
+                  (long long) job->timeout_ms);
+    else
+    if (WIFSIGNALED (status))
+        snprintf (error, sizeof error, "%s: killed by signal %d", job->name, WTERMSIG (status));
+    else
+    if (WEXITSTATUS (status) != 0)
+        snprintf (error, sizeof error, "%s: exited with status %d", job->name, WEXITSTATUS (status));
+    else
+    if (job->overflow)
+        snprintf (error, sizeof error, "%s: more than %d bytes of output", job->name, MAX_OUTPUT);
+    else
+    if (flot_command_values (job->output ? job->output : "", job->size, &values, &count,
+                             why, sizeof why))
+        snprintf (error, sizeof error, "%s: %s", job->name, why);
+    flot_fetch_fn *fn = job->fn;
+    void *arg = job->arg;
+    s_job_release (job);
+    fn (arg, values, count, *error ? error : NULL);
+    free (values);
+}
+
+static int
+s_on_reap (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    job_t *job = arg;
+    if (job->finished)
+        return 0;
+    int status;
+    if (waitpid (job->pid, &status, WNOHANG) == job->pid)
+        s_finish (job, status);
+    return 0;
+}
+
+static int
+s_on_kill (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    job_t *job = arg;
+    if (job->finished)
+        return 0;
+    job->kill_timer = -1;
+    job->timed_out = true;
+    kill (-job->pid, SIGKILL);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The class
+
+flot_commands_t *
+flot_commands_new (zloop_t *loop)
+{
+    assert (loop);
+    flot_commands_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->loop = loop;
+    self->jobs = zlistx_new ();
+    self->dead = zlistx_new ();
+    self->sweep_timer = -1;
+    return self;
+}
+
+void
+flot_commands_destroy (flot_commands_t **self_p)
+{
+    flot_commands_t *self = *self_p;
+    if (!self)
+        return;
+    job_t *job;
+    while ((job = zlistx_first (self->jobs))) {
+        kill (-job->pid, SIGKILL);
+        waitpid (job->pid, NULL, 0);
+        s_job_release (job);
+    }
+    if (self->sweep_timer >= 0)
+        zloop_timer_end (self->loop, self->sweep_timer);
+    s_on_sweep (NULL, 0, self);
+    zlistx_destroy (&self->jobs);
+    zlistx_destroy (&self->dead);
+    free (self);
+    *self_p = NULL;
+}
+
+//  0 if the command can be run: an executable file, by its path or on PATH.
+//  (posix_spawnp says so too, but where it falls back on fork and exec, as
+//  under valgrind, a missing command is only an exit status of 127.)
+static int
+s_command_found (const char *command)
+{
+    if (strchr (command, '/'))
+        return access (command, X_OK);
+    const char *dirs = getenv ("PATH");
+    char *copy = strdup (dirs && *dirs ? dirs : "/usr/bin:/bin");
+    char *save = NULL, path [4096];
+    int rc = -1;
+    for (char *d = strtok_r (copy, ":", &save); d && rc; d = strtok_r (NULL, ":", &save)) {
+        snprintf (path, sizeof path, "%s/%s", *d ? d : ".", command);
+        rc = access (path, X_OK);
+    }
+    free (copy);
+    if (rc)
+        errno = ENOENT;
+    return rc;
+}
+
+uint64_t
+flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
+                   flot_fetch_fn *fn, void *arg, char *err, size_t err_cap)
+{
+    assert (self);
+    assert (argv && argv [0]);
+    if (s_command_found (argv [0])) {
+        snprintf (err, err_cap, "cannot run '%s': %s", argv [0], strerror (errno));
+        return 0;
+    }
+    int pipefd [2];
+    if (pipe2 (pipefd, O_CLOEXEC)) {
+        snprintf (err, err_cap, "cannot make a pipe: %s", strerror (errno));
+        return 0;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 1);
+    posix_spawn_file_actions_addopen (&actions, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_init (&attr);
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    posix_spawnattr_setpgroup (&attr, 0);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &all);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                   | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = posix_spawnp (&pid, argv [0], &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    close (pipefd [1]);
+    if (rc) {
+        close (pipefd [0]);
+        snprintf (err, err_cap, "cannot run '%s': %s", argv [0], strerror (rc));
+        return 0;
+    }
+    job_t *job = calloc (1, sizeof *job);
+    assert (job);
+    job->owner = self;
+    job->id = ++self->next_id;
+    job->pid = pid;
+    job->fd = pipefd [0];
+    job->fn = fn;
+    job->arg = arg;
+    job->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+    snprintf (job->name, sizeof job->name, "%s", argv [0]);
+    fcntl (job->fd, F_SETFL, fcntl (job->fd, F_GETFL) | O_NONBLOCK);
+    job->handle = zlistx_add_end (self->jobs, job);
+    zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
+    zloop_poller (self->loop, &item, s_on_output, job);
+    zloop_poller_set_tolerant (self->loop, &item);
+    job->reap_timer = zloop_timer (self->loop, REAP_MS, 0, s_on_reap, job);
+    job->kill_timer = zloop_timer (self->loop, (size_t) job->timeout_ms, 1, s_on_kill, job);
+    return job->id;
+}
+
+void
+flot_commands_cancel (flot_commands_t *self, uint64_t id)
+{
+    assert (self);
+    for (job_t *job = zlistx_first (self->jobs); job; job = zlistx_next (self->jobs))
+        if (job->id == id) {
+            kill (-job->pid, SIGKILL);
+            waitpid (job->pid, NULL, 0);
+            s_job_release (job);
+            return;
+        }
+}

@@ -1,0 +1,296 @@
+/*  probe_command.c - the command probe: runs the check's command as a child
+    process in its own process group, healthy when it exits 0. Its output
+    (stdout and stderr) is kept, the last line goes into the message. Past
+    the timeout the whole group is killed.
+*/
+#include "probe.h"
+#include "flotilla/template.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define REAP_MS 10
+
+extern char **environ;
+
+static void
+s_tail_add (probe_t *probe, const char *data, size_t size)
+{
+    if (size >= PROBE_TAIL) {
+        data += size - (PROBE_TAIL - 1);
+        size = PROBE_TAIL - 1;
+    }
+    if (probe->tail_size + size >= PROBE_TAIL) {
+        size_t drop = probe->tail_size + size - (PROBE_TAIL - 1);
+        memmove (probe->tail, probe->tail + drop, probe->tail_size - drop);
+        probe->tail_size -= drop;
+    }
+    memcpy (probe->tail + probe->tail_size, data, size);
+    probe->tail_size += size;
+    probe->tail [probe->tail_size] = 0;
+}
+
+static void
+s_read_output (probe_t *probe)
+{
+    char buffer [4096];
+    ssize_t got;
+    while (probe->out_fd >= 0 && (got = read (probe->out_fd, buffer, sizeof buffer)) != 0) {
+        if (got > 0) {
+            s_tail_add (probe, buffer, (size_t) got);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            return;
+        break;
+    }
+    if (probe->out_fd >= 0) {
+        prober_unwatch (probe->prober, probe->out_fd);
+        close (probe->out_fd);
+        probe->out_fd = -1;
+    }
+}
+
+//  The last line of the output, without trailing blanks, into buffer.
+static const char *
+s_last_line (probe_t *probe, char *buffer, size_t cap)
+{
+    size_t end = probe->tail_size;
+    while (end && strchr (" \t\r\n", probe->tail [end - 1]))
+        end--;
+    size_t start = end;
+    while (start && probe->tail [start - 1] != '\n')
+        start--;
+    snprintf (buffer, cap, "%.*s", (int) (end - start), probe->tail + start);
+    for (char *c = buffer; *c; c++)
+        if ((unsigned char) *c < 32)
+            *c = ' ';
+    return buffer;
+}
+
+static void
+s_finish (probe_t *probe, int status)
+{
+    probe->pid = 0;             //  reaped
+    s_read_output (probe);
+    char line [300];
+    s_last_line (probe, line, sizeof line);
+    const char *sep = *line ? ": " : "";
+    if (probe->timed_out)
+        prober_finish (probe, false, -1, "%s: timed out after %lld ms (process group killed)",
+                       probe->what, (long long) probe->timeout_ms);
+    else
+    if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        prober_finish (probe, true, -1, "%s: exit 0%s%s", probe->what, sep, line);
+    else
+    if (WIFEXITED (status))
+        prober_finish (probe, false, -1, "%s: exit %d%s%s", probe->what,
+                       WEXITSTATUS (status), sep, line);
+    else
+        prober_finish (probe, false, -1, "%s: killed by signal %d%s%s", probe->what,
+                       WTERMSIG (status), sep, line);
+}
+
+void
+probe_command_reap (probe_t *probe)
+{
+    int status;
+    if (probe->pid > 0 && waitpid (probe->pid, &status, WNOHANG) == probe->pid)
+        s_finish (probe, status);
+}
+
+void
+probe_command_event (probe_t *probe, int fd, short revents)
+{
+    (void) revents;
+    if (fd == probe->out_fd)
+        s_read_output (probe);
+    else
+    if (fd == probe->pidfd)
+        probe_command_reap (probe);
+}
+
+void
+probe_command_timeout (probe_t *probe)
+{
+    probe->timed_out = true;
+    if (probe->pid > 0)
+        kill (-probe->pid, SIGKILL);
+    //  The exit comes through the pidfd (or the reap timer).
+}
+
+//  argv and envp for the child; the check's templates filled.
+typedef struct {
+    char *argv [FLOT_CHECK_MAX_ARGS + 2];
+    char **envp;
+    size_t argc, envc;
+} launch_t;
+
+static void
+s_launch_free (launch_t *launch)
+{
+    for (size_t i = 0; i < launch->argc; i++)
+        free (launch->argv [i]);
+    for (size_t i = 0; i < launch->envc; i++)
+        free (launch->envp [i]);
+    free (launch->envp);
+}
+
+static int
+s_launch (launch_t *launch, const flot_check_t *check, const msgpack_object *context,
+          char *why, size_t cap)
+{
+    char reason [300];
+    launch->argv [launch->argc++] = strdup (check->command);
+    for (size_t i = 0; i < check->arg_count; i++) {
+        char *arg = flot_template_expand (check->args [i], context, NULL, reason, sizeof reason);
+        if (!arg) {
+            snprintf (why, cap, "args[%zu]: %s", i, reason);
+            return -1;
+        }
+        launch->argv [launch->argc++] = arg;
+    }
+    launch->argv [launch->argc] = NULL;
+    size_t inherited = 0;
+    while (environ [inherited])
+        inherited++;
+    launch->envp = calloc (inherited + check->env_count + 1, sizeof (char *));
+    assert (launch->envp);
+    for (size_t i = 0; i < inherited; i++) {
+        bool replaced = false;
+        for (size_t e = 0; e < check->env_count && !replaced; e++) {
+            size_t n = strlen (check->env_names [e]);
+            replaced = strncmp (environ [i], check->env_names [e], n) == 0
+                    && environ [i][n] == '=';
+        }
+        if (!replaced)
+            launch->envp [launch->envc++] = strdup (environ [i]);
+    }
+    for (size_t e = 0; e < check->env_count; e++) {
+        char *value = flot_template_expand (check->env_values [e], context, NULL,
+                                            reason, sizeof reason);
+        if (!value) {
+            snprintf (why, cap, "env %s: %s", check->env_names [e], reason);
+            return -1;
+        }
+        char *entry = malloc (strlen (check->env_names [e]) + strlen (value) + 2);
+        sprintf (entry, "%s=%s", check->env_names [e], value);
+        free (value);
+        launch->envp [launch->envc++] = entry;
+    }
+    launch->envp [launch->envc] = NULL;
+    return 0;
+}
+
+//  The command must exist and be executable: on PATH for a bare name.
+static int
+s_findable (const char *command, const char *const *envp)
+{
+    if (strchr (command, '/'))
+        return access (command, X_OK) ? -1 : 0;
+    const char *dirs = "/usr/bin:/bin";
+    for (size_t i = 0; envp [i]; i++)
+        if (strncmp (envp [i], "PATH=", 5) == 0)
+            dirs = envp [i] + 5;
+    char *copy = strdup (dirs), *save = NULL;
+    bool found = false;
+    for (char *d = strtok_r (copy, ":", &save); d && !found; d = strtok_r (NULL, ":", &save)) {
+        char path [2048];
+        snprintf (path, sizeof path, "%s/%s", *d ? d : ".", command);
+        found = access (path, X_OK) == 0;
+    }
+    free (copy);
+    if (!found)
+        errno = ENOENT;
+    return found ? 0 : -1;
+}
+
+int
+probe_command_start (probe_t *probe, const flot_check_t *check,
+                     const msgpack_object *context, char *why, size_t cap)
+{
+    snprintf (probe->what, sizeof probe->what, "command %.300s", check->command);
+    launch_t launch = { .argc = 0 };
+    char reason [400];
+    if (s_launch (&launch, check, context, reason, sizeof reason)) {
+        snprintf (why, cap, "%s: %s", probe->what, reason);
+        s_launch_free (&launch);
+        return -1;
+    }
+    if (s_findable (launch.argv [0], (const char *const *) launch.envp)) {
+        snprintf (why, cap, "%s: cannot run it: %s", probe->what, strerror (errno));
+        s_launch_free (&launch);
+        return -1;
+    }
+    int pipefd [2];
+    if (pipe2 (pipefd, O_CLOEXEC)) {
+        snprintf (why, cap, "%s: cannot make a pipe: %s", probe->what, strerror (errno));
+        s_launch_free (&launch);
+        return -1;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 1);
+    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 2);
+    posix_spawnattr_init (&attr);
+    //  Its own group, so that a timeout kills all it started; and default
+    //  signal handling whatever this process set.
+    posix_spawnattr_setpgroup (&attr, 0);
+    sigset_t none, all;
+    sigemptyset (&none);
+    sigfillset (&all);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &all);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                   | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp (&probe->pid, launch.argv [0], &actions, &attr,
+                           launch.argv, launch.envp);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    s_launch_free (&launch);
+    close (pipefd [1]);
+    if (rc) {
+        probe->pid = 0;
+        close (pipefd [0]);
+        snprintf (why, cap, "%s: cannot run it: %s", probe->what, strerror (rc));
+        return -1;
+    }
+    probe->out_fd = pipefd [0];
+    fcntl (probe->out_fd, F_SETFL, fcntl (probe->out_fd, F_GETFL) | O_NONBLOCK);
+    prober_watch (probe->prober, probe, probe->out_fd, ZMQ_POLLIN);
+    probe->pidfd = (int) syscall (SYS_pidfd_open, probe->pid, 0);
+    if (probe->pidfd >= 0)
+        prober_watch (probe->prober, probe, probe->pidfd, ZMQ_POLLIN);
+    else
+        probe->reap_timer = prober_timer (probe->prober, probe, REAP_MS, true);
+    return 0;
+}
+
+void
+probe_command_release (probe_t *probe)
+{
+    if (probe->out_fd >= 0) {
+        prober_unwatch (probe->prober, probe->out_fd);
+        close (probe->out_fd);
+        probe->out_fd = -1;
+    }
+    if (probe->pidfd >= 0) {
+        prober_unwatch (probe->prober, probe->pidfd);
+        close (probe->pidfd);
+        probe->pidfd = -1;
+    }
+    if (probe->pid > 0) {
+        //  Cancelled while it runs: it goes, with all it started.
+        kill (-probe->pid, SIGKILL);
+        waitpid (probe->pid, NULL, 0);
+        probe->pid = 0;
+    }
+}

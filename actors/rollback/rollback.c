@@ -1,0 +1,815 @@
+/*  rollback.c - the rollback actor (service "rollback").
+
+    Owns rollback plans and their progress. InitiateRollback takes a
+    deployment's spec and the targets it changed, builds the rollback plan
+    (flot_plan_rollback: which targets to revert, switchBack for blue-green
+    targets whose traffic moved, reverse dependency order), and runs its
+    steps through the executor service, routed by target, at most the plan's
+    concurrency at once; in gradual mode a target waits for the targets that
+    depend on it. A failed step is retried per the spec's hook retries and
+    backoff (flot_strategy_handle_failure); one that fails for good fails the
+    rollback. Every change goes to the caller as a stream message; a caller
+    that goes away does not stop the rollback, which always runs to its end.
+    GetRollbackStatus reads a rollback, running or finished (the last `keep`
+    finished are kept); CompleteRollback ends one by hand. ShouldRollback
+    wraps the pure rule of decide.c.
+
+    Nothing here blocks: hooks run in the executor, backoffs are timers. A
+    rollback is freed only when it is finished and idle (no call in flight,
+    no retry timer armed), so an answer or a timer always finds it.
+*/
+#include "flotilla/rollback.h"
+#include "flotilla/log.h"
+#include "flotilla/plan.h"
+#include "flotilla/step_call.h"
+#include "flotilla/strategy.h"
+
+#define WHO "rollback"
+#define KEEP_DEFAULT 1000
+#define DEPLOYMENT_MAX 128      //  bytes of a deployment id, NUL included
+#define TEXT_MAX 512            //  reasons and messages
+#define OUTPUT_MAX 4097         //  the executor's output tail, NUL included
+#define MAX_METRICS 1000
+
+enum { RS_RUNNING, RS_COMPLETED, RS_FAILED };
+static const char *s_rstates [] = { "running", "completed", "failed" };
+
+enum { TS_PENDING, TS_RUNNING, TS_REVERTED, TS_FAILED };
+static const char *s_tstates [] = { "pending", "running", "reverted", "failed" };
+
+typedef struct _service_t service_t;
+typedef struct _rollback_t rollback_t;
+
+//  The runtime of one step of a rollback plan (one target).
+typedef struct {
+    rollback_t *rollback;
+    size_t s;                   //  its index in the plan
+    int state;                  //  TS_*
+    int attempt;
+    bool skipped;               //  reverted before this rollback: never run
+} step_rt_t;
+
+struct _rollback_t {
+    service_t *owner;
+    char deployment [DEPLOYMENT_MAX];
+    char cwd [1024];
+    char reason [TEXT_MAX];
+    char message [TEXT_MAX];
+    flot_spec_t *spec;
+    flot_plan_t *plan;
+    step_rt_t *steps;
+    size_t steps_total;         //  steps to run (skipped ones are not)
+    size_t steps_done;
+    size_t busy;                //  executor calls in flight + retry timers armed
+    int state;                  //  RS_*
+    int64_t started_ms, finished_ms;
+    flot_stream_t *stream;      //  to the caller; NULL once it ended or left
+    void *handle;               //  in the service's finished list, once finished
+    bool retired;               //  replaced by a newer rollback, out of the table
+};
+
+struct _service_t {
+    flot_actor_t *actor;
+    zhashx_t *rollbacks;        //  deployment -> rollback_t *, running and finished
+    zlistx_t *finished;         //  rollback_t *: finished, oldest first
+    size_t retired;             //  of those, replaced ones waiting to be idle
+    size_t keep;
+};
+
+static void
+s_rollback_destroy (rollback_t **self_p)
+{
+    rollback_t *self = *self_p;
+    if (self) {
+        flot_spec_destroy (&self->spec);
+        flot_plan_destroy (&self->plan);
+        free (self->steps);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Frees the oldest finished rollbacks beyond keep; one still busy stays
+//  until a later pass. Called last by every handler, as it may free what
+//  the handler worked on.
+static void
+s_evict (service_t *self)
+{
+    size_t size = zlistx_size (self->finished);
+    rollback_t *r = zlistx_first (self->finished);
+    while (r && (size > self->keep || self->retired > 0)) {
+        rollback_t *next = zlistx_next (self->finished);
+        if (r->busy == 0 && (r->retired || size > self->keep)) {
+            zlistx_delete (self->finished, r->handle);
+            if (r->retired)
+                self->retired--;
+            else
+                zhashx_delete (self->rollbacks, r->deployment);
+            s_rollback_destroy (&r);
+            size--;
+        }
+        r = next;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Progress
+
+static int
+s_percent (const rollback_t *r)
+{
+    return flot_strategy_progress (r->steps_total, r->steps_done);
+}
+
+static const char *
+s_target_name (const rollback_t *r, const step_rt_t *rt)
+{
+    return r->spec->targets [r->plan->steps [rt->s].target].name;
+}
+
+//  Tells the caller of the change, if it still listens; the message of a
+//  finished rollback ends the stream. rt, step_state and output may be NULL.
+static void
+s_push (rollback_t *r, const step_rt_t *rt, const char *step_state, const char *output)
+{
+    if (!r->stream)
+        return;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 5 + (rt ? 3 : 0) + (output ? 1 : 0));
+    flot_pack_kv_str (&pk, "deployment", r->deployment);
+    flot_pack_kv_str (&pk, "state", s_rstates [r->state]);
+    flot_pack_kv_uint (&pk, "percent", (uint64_t) s_percent (r));
+    flot_pack_kv_str (&pk, "message", r->message);
+    flot_pack_kv_uint (&pk, "started_ms", (uint64_t) r->started_ms);
+    if (rt) {
+        flot_pack_kv_str (&pk, "target", s_target_name (r, rt));
+        flot_pack_kv_str (&pk, "step_id", r->plan->steps [rt->s].id);
+        flot_pack_kv_str (&pk, "step_state", step_state);
+    }
+    if (output)
+        flot_pack_kv_str (&pk, "output", output);
+    flot_actor_t *actor = r->owner->actor;
+    if (r->state == RS_RUNNING)
+        flot_stream_send (actor, r->stream, sbuf.data, sbuf.size);
+    else
+        flot_stream_end (actor, &r->stream, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  The rollback ends in state, with message; the last stream message
+//  carries the step that ended it, if any. It may be freed at the next
+//  s_evict.
+static void
+s_finish (rollback_t *r, int state, const char *message, const step_rt_t *rt,
+          const char *output)
+{
+    r->state = state;
+    r->finished_ms = zclock_time ();
+    snprintf (r->message, sizeof r->message, "%s", message);
+    flot_log (state == RS_COMPLETED ? FLOT_LOG_NOTICE : FLOT_LOG_WARN, WHO,
+              "rollback of %s %s: %s", r->deployment, s_rstates [state], message);
+    s_push (r, rt, rt ? s_tstates [rt->state] : NULL, output);
+    r->handle = zlistx_add_end (r->owner->finished, r);
+}
+
+//  --------------------------------------------------------------------------
+//  Steps
+
+static void s_step_start (rollback_t *r, step_rt_t *rt);
+static void s_advance (rollback_t *r);
+
+static void
+s_step_succeeded (step_rt_t *rt, const char *output)
+{
+    rollback_t *r = rt->rollback;
+    rt->state = TS_REVERTED;
+    if (r->state != RS_RUNNING)
+        return;                 //  completed by hand: recorded, nothing more
+    r->steps_done++;
+    const flot_step_t *step = &r->plan->steps [rt->s];
+    snprintf (r->message, sizeof r->message, "%s reverted (%s, attempt %d)",
+              s_target_name (r, rt), flot_step_type_name (step->type), rt->attempt);
+    s_push (r, rt, "succeeded", output);
+}
+
+static int
+s_on_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    step_rt_t *rt = arg;
+    rollback_t *r = rt->rollback;
+    r->busy--;
+    if (r->state != RS_RUNNING)
+        rt->state = TS_FAILED;  //  its last attempt failed; it runs no more
+    else {
+        s_step_start (r, rt);
+        s_advance (r);
+    }
+    s_evict (r->owner);
+    return 0;
+}
+
+//  A step failed (the hook, or the call to the executor): retry after the
+//  backoff, or fail the rollback.
+static void
+s_step_failed (step_rt_t *rt, const char *why, const char *output)
+{
+    rollback_t *r = rt->rollback;
+    if (r->state != RS_RUNNING) {
+        rt->state = TS_FAILED;
+        return;
+    }
+    const flot_spec_t *spec = r->spec;
+    const flot_step_t *step = &r->plan->steps [rt->s];
+    flot_failure_t failure = {
+        .attempt = rt->attempt, .retries = spec->hook.retries,
+        .backoff_ms = spec->hook.backoff_ms, .on_failure = FLOT_ON_FAILURE_FAIL_ALL,
+        .failed_targets = 1, .max_failures = 0
+    };
+    int64_t delay = 0;
+    if (flot_strategy_handle_failure (&failure, &delay) == FLOT_FAILURE_RETRY) {
+        snprintf (r->message, sizeof r->message,
+                  "step %s attempt %d failed: %s; retrying in %lld ms",
+                  step->id, rt->attempt, why, (long long) delay);
+        s_push (r, rt, "failed", output);
+        zloop_timer (flot_actor_loop (r->owner->actor), delay > 0 ? (size_t) delay : 1, 1,
+                     s_on_retry, rt);
+        r->busy++;
+        return;
+    }
+    rt->state = TS_FAILED;
+    char message [TEXT_MAX];
+    snprintf (message, sizeof message, "rollback of %s failed after %d attempt%s: %s",
+              s_target_name (r, rt), rt->attempt, rt->attempt == 1 ? "" : "s", why);
+    s_finish (r, RS_FAILED, message, rt, output);
+}
+
+static void
+s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    step_rt_t *rt = arg;
+    rollback_t *r = rt->rollback;
+    r->busy--;
+    if (answer->kind == FLOT_ERROR)
+        s_step_failed (rt, answer->err.message, NULL);
+    else {
+        char status [32] = "", output [OUTPUT_MAX] = "";
+        flot_err_t err;
+        flot_map_str (answer->body, "status", false, status, sizeof status, &err);
+        flot_map_str (answer->body, "output", false, output, sizeof output, &err);
+        if (streq (status, "succeeded"))
+            s_step_succeeded (rt, output);
+        else {
+            int64_t code = -1;
+            flot_map_int (answer->body, "exit_code", false, INT32_MIN, INT32_MAX, &code, &err);
+            char why [128];
+            if (streq (status, "timeout"))
+                snprintf (why, sizeof why, "the hook ran past its timeout of %lld ms",
+                          (long long) r->spec->hook.timeout_ms);
+            else
+                snprintf (why, sizeof why, "the hook exited with status %lld", (long long) code);
+            s_step_failed (rt, why, output);
+        }
+    }
+    if (r->state == RS_RUNNING)
+        s_advance (r);
+    s_evict (r->owner);
+}
+
+//  Sends the step's hook to the executor that serves its target.
+static void
+s_step_start (rollback_t *r, step_rt_t *rt)
+{
+    const flot_step_t *step = &r->plan->steps [rt->s];
+    rt->state = TS_RUNNING;
+    rt->attempt++;
+    snprintf (r->message, sizeof r->message, "reverting %s (%s, attempt %d)",
+              s_target_name (r, rt), flot_step_type_name (step->type), rt->attempt);
+    s_push (r, rt, "running", NULL);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    flot_step_call_pack (&pk, r->spec, r->deployment, step, rt->attempt, r->cwd);
+    int64_t timeout = r->spec->hook.timeout_ms + FLOT_STEP_CALL_MARGIN_MS;
+    if (timeout > FLOT_MAX_TIMEOUT_MS)
+        timeout = FLOT_MAX_TIMEOUT_MS;
+    uint64_t call = flot_actor_call (r->owner->actor, "executor", s_target_name (r, rt),
+                                     "ExecuteStep", sbuf.data, sbuf.size,
+                                     (uint32_t) timeout, false, s_on_hook, rt);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (call)
+        r->busy++;
+    else
+        s_step_failed (rt, "the request could not be sent to the executor", NULL);
+}
+
+//  Starts what may start: targets in the plan's order (reverse dependency
+//  order), at most its concurrency in progress, in gradual mode only those
+//  whose dependents are reverted. Completes the rollback when every target
+//  is reverted.
+static void
+s_advance (rollback_t *r)
+{
+    const flot_plan_t *plan = r->plan;
+    size_t n = r->spec->target_count;
+    bool *reverted = calloc (n ? n : 1, sizeof (bool));
+    assert (reverted);
+    size_t in_progress = 0, left = 0;
+    for (size_t t = 0; t < n; t++) {
+        size_t first = plan->first [t];
+        reverted [t] = first == plan->first [t + 1] || r->steps [first].state == TS_REVERTED;
+        in_progress += first < plan->first [t + 1] && r->steps [first].state == TS_RUNNING;
+        left += !reverted [t];
+    }
+    bool gradual = r->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL;
+    for (size_t i = 0; i < n && in_progress < plan->concurrency && r->state == RS_RUNNING; i++) {
+        int t = plan->order [i];
+        size_t first = plan->first [t];
+        if (first == plan->first [t + 1] || r->steps [first].state != TS_PENDING
+        ||  (gradual && !flot_plan_ready (r->spec, t, reverted, true)))
+            continue;
+        in_progress++;
+        s_step_start (r, &r->steps [first]);
+    }
+    free (reverted);
+    if (left == 0 && r->state == RS_RUNNING) {
+        char message [TEXT_MAX];
+        snprintf (message, sizeof message, "rolled back %zu target%s", r->steps_total,
+                  r->steps_total == 1 ? "" : "s");
+        s_finish (r, RS_COMPLETED, message, NULL, NULL);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Reading request bodies
+
+//  Names a nested field in err: "field 'x'..." becomes "field 'prefix.x'...".
+static int
+s_nested (flot_err_t *err, const char *prefix)
+{
+    if (strncmp (err->message, "field '", 7) == 0) {
+        char message [sizeof err->message];
+        snprintf (message, sizeof message, "field '%s.%s", prefix, err->message + 7);
+        memcpy (err->message, message, sizeof message);
+    }
+    return -1;
+}
+
+//  Reads an array of target names into flags (one per spec target).
+static int
+s_read_targets (const msgpack_object *body, const char *key, bool required,
+                const flot_spec_t *spec, bool *flags, flot_err_t *err)
+{
+    const msgpack_object *names = NULL;
+    if (flot_map_object (body, key, required, MSGPACK_OBJECT_ARRAY, &names, err) < 0)
+        return -1;
+    for (uint32_t i = 0; names && i < names->via.array.size; i++) {
+        char name [FLOT_MAX_KEY + 1];
+        if (flot_obj_str (&names->via.array.ptr [i], name, sizeof name))
+            return flot_err_set (err, FLOT_E_INVALID,
+                "field '%s[%u]' must be a string of at most %d bytes", key, i, FLOT_MAX_KEY);
+        int t = flot_spec_target_index (spec, name);
+        if (t < 0)
+            return flot_err_set (err, FLOT_E_INVALID,
+                "field '%s[%u]': '%s' is not a target of the spec", key, i, name);
+        flags [t] = true;
+    }
+    return 0;
+}
+
+//  Reads a deployment id: required, not empty.
+static int
+s_read_deployment (const msgpack_object *body, char *deployment, flot_err_t *err)
+{
+    if (flot_map_str (body, "deployment", true, deployment, DEPLOYMENT_MAX, err) < 0)
+        return -1;
+    if (!*deployment)
+        return flot_err_set (err, FLOT_E_INVALID, "field 'deployment' is empty");
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Status
+
+static void
+s_pack_status (msgpack_packer *pk, const rollback_t *r)
+{
+    msgpack_pack_map (pk, 8);
+    flot_pack_kv_str (pk, "deployment", r->deployment);
+    flot_pack_kv_str (pk, "state", s_rstates [r->state]);
+    flot_pack_kv_uint (pk, "percent", (uint64_t) s_percent (r));
+    flot_pack_kv_str (pk, "message", r->message);
+    flot_pack_kv_uint (pk, "started_ms", (uint64_t) r->started_ms);
+    flot_pack_kv_uint (pk, "finished_ms", (uint64_t) r->finished_ms);
+    flot_pack_kv_str (pk, "reason", r->reason);
+    flot_pack_str (pk, "targets");
+    msgpack_pack_array (pk, r->plan->step_count);
+    //  In the plan's order: the order they are reverted in.
+    for (size_t i = 0; i < r->plan->target_count; i++) {
+        int t = r->plan->order [i];
+        for (size_t s = r->plan->first [t]; s < r->plan->first [t + 1]; s++) {
+            const step_rt_t *rt = &r->steps [s];
+            msgpack_pack_map (pk, 4);
+            flot_pack_kv_str (pk, "name", r->spec->targets [t].name);
+            flot_pack_kv_str (pk, "state", s_tstates [rt->state]);
+            flot_pack_kv_str (pk, "step_id", r->plan->steps [s].id);
+            flot_pack_kv_uint (pk, "attempt", (uint64_t) rt->attempt);
+        }
+    }
+}
+
+static void
+s_reply_status (flot_request_t **request_p, const rollback_t *r)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    s_pack_status (&pk, r);
+    flot_request_reply_sbuf (request_p, &sbuf);
+}
+
+//  Finds the rollback the body names; NULL after answering the request.
+static rollback_t *
+s_lookup (service_t *self, flot_request_t **request_p)
+{
+    char deployment [DEPLOYMENT_MAX];
+    flot_err_t err;
+    if (s_read_deployment (flot_request_body (*request_p), deployment, &err)) {
+        flot_request_fail (request_p, &err);
+        return NULL;
+    }
+    rollback_t *r = zhashx_lookup (self->rollbacks, deployment);
+    if (!r)
+        flot_request_error (request_p, FLOT_E_NOT_FOUND,
+                            "no rollback of deployment '%s' is known", deployment);
+    return r;
+}
+
+//  --------------------------------------------------------------------------
+//  Commands
+
+static void
+s_stream_gone (flot_actor_t *actor, flot_stream_t *stream, void *arg)
+{
+    (void) actor;
+    (void) stream;
+    rollback_t *r = arg;
+    //  The rollback goes on: it must not stop half done.
+    r->stream = NULL;
+}
+
+//  Reads InitiateRollback's body into a new rollback; NULL with err.
+static rollback_t *
+s_rollback_read (service_t *self, const msgpack_object *body, flot_err_t *err)
+{
+    rollback_t *r = calloc (1, sizeof *r);
+    assert (r);
+    r->owner = self;
+    const msgpack_object *text;
+    char file [256] = "spec";
+    if (s_read_deployment (body, r->deployment, err)
+    ||  flot_map_object (body, "spec", true, MSGPACK_OBJECT_STR, &text, err) < 0
+    ||  flot_map_str (body, "file", false, file, sizeof file, err) < 0
+    ||  flot_map_str (body, "cwd", false, r->cwd, sizeof r->cwd, err) < 0
+    ||  flot_map_str (body, "reason", true, r->reason, sizeof r->reason, err) < 0)
+        goto fail;
+    if (*r->cwd && *r->cwd != '/') {
+        flot_err_set (err, FLOT_E_INVALID, "field 'cwd': '%s' is not an absolute directory",
+                      r->cwd);
+        goto fail;
+    }
+    rollback_t *running = zhashx_lookup (self->rollbacks, r->deployment);
+    if (running && running->state == RS_RUNNING) {
+        flot_err_set (err, FLOT_E_CONFLICT, "the rollback of %s is already running (%d%%)",
+                      r->deployment, s_percent (running));
+        goto fail;
+    }
+    flot_spec_errors_t errors;
+    r->spec = flot_spec_parse (text->via.str.ptr, text->via.str.size, file, &errors);
+    if (!r->spec) {
+        flot_err_set (err, FLOT_E_INVALID, "%s%s", errors.count ? errors.lines [0] : "invalid spec",
+                      errors.count > 1 ? " (and more: see strategy Validate)" : "");
+        flot_spec_errors_clear (&errors);
+        goto fail;
+    }
+    size_t n = r->spec->target_count;
+    bool *touched = calloc (n ? n : 1, sizeof (bool));
+    bool *switched = calloc (n ? n : 1, sizeof (bool));
+    bool *reverted = calloc (n ? n : 1, sizeof (bool));
+    assert (touched && switched && reverted);
+    int rc = s_read_targets (body, "touched", true, r->spec, touched, err);
+    if (rc == 0)
+        rc = s_read_targets (body, "switched", false, r->spec, switched, err);
+    if (rc == 0)
+        rc = s_read_targets (body, "reverted", false, r->spec, reverted, err);
+    if (rc == 0) {
+        //  Traffic that moved was a change: it is switched back.
+        for (size_t t = 0; t < n; t++)
+            touched [t] = touched [t] || switched [t];
+        r->plan = flot_plan_rollback (r->spec, touched, switched);
+        assert (r->plan);
+        r->steps = calloc (r->plan->step_count + 1, sizeof (step_rt_t));
+        assert (r->steps);
+        for (size_t s = 0; s < r->plan->step_count; s++) {
+            step_rt_t *rt = &r->steps [s];
+            rt->rollback = r;
+            rt->s = s;
+            rt->skipped = reverted [r->plan->steps [s].target];
+            rt->state = rt->skipped ? TS_REVERTED : TS_PENDING;
+            r->steps_total += !rt->skipped;
+        }
+    }
+    free (touched);
+    free (switched);
+    free (reverted);
+    if (rc == 0)
+        return r;
+fail:
+    s_rollback_destroy (&r);
+    return NULL;
+}
+
+static void
+s_initiate (flot_actor_t *actor, flot_request_t *request)
+{
+    service_t *self = flot_actor_state (actor);
+    flot_err_t err;
+    rollback_t *r = s_rollback_read (self, flot_request_body (request), &err);
+    if (!r) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    //  A finished rollback of the same deployment gives way to this one.
+    rollback_t *old = zhashx_lookup (self->rollbacks, r->deployment);
+    if (old) {
+        zhashx_delete (self->rollbacks, old->deployment);
+        //  One still waiting for late answers stays in the finished list
+        //  until it is idle.
+        old->retired = true;
+        self->retired++;
+    }
+    r->state = RS_RUNNING;
+    r->started_ms = zclock_time ();
+    zhashx_insert (self->rollbacks, r->deployment, r);
+    snprintf (r->message, sizeof r->message, "rolling back %zu target%s (%s): %.400s",
+              r->steps_total, r->steps_total == 1 ? "" : "s",
+              r->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL ? "gradual" : "immediate",
+              r->reason);
+    flot_notice (WHO, "%s: %s", r->deployment, r->message);
+    r->stream = flot_request_open_stream (request, s_stream_gone, r);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_uint (&pk, "stream", flot_request_corr (request));
+    flot_pack_kv_uint (&pk, "steps_total", r->steps_total);
+    flot_request_reply_sbuf (&request, &sbuf);
+    s_push (r, NULL, NULL, NULL);
+    s_advance (r);
+    s_evict (self);
+}
+
+static void
+s_get_status (flot_actor_t *actor, flot_request_t *request)
+{
+    rollback_t *r = s_lookup (flot_actor_state (actor), &request);
+    if (r)
+        s_reply_status (&request, r);
+}
+
+static void
+s_complete (flot_actor_t *actor, flot_request_t *request)
+{
+    service_t *self = flot_actor_state (actor);
+    const msgpack_object *body = flot_request_body (request);
+    bool failed = false;
+    char message [TEXT_MAX] = "";
+    flot_err_t err;
+    if (flot_map_bool (body, "failed", false, &failed, &err) < 0
+    ||  flot_map_str (body, "message", false, message, sizeof message, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    rollback_t *r = s_lookup (self, &request);
+    if (!r)
+        return;
+    if (r->state != RS_RUNNING) {
+        flot_request_error (&request, FLOT_E_CONFLICT,
+                            "the rollback of %s is not running: it %s", r->deployment,
+                            s_rstates [r->state]);
+        return;
+    }
+    if (!*message)
+        snprintf (message, sizeof message, "%s by hand", failed ? "failed" : "completed");
+    //  Steps in flight end later; their results no longer change the outcome.
+    s_finish (r, failed ? RS_FAILED : RS_COMPLETED, message, NULL, NULL);
+    s_reply_status (&request, r);
+    s_evict (self);
+}
+
+//  ShouldRollback: reads the facts, asks flot_rollback_decide.
+typedef struct {
+    char name [128];
+    char phase [32];
+    char message [TEXT_MAX];
+} metric_text_t;
+
+static const char *s_policies [] = { "failAll", "holdDependents", "continue" };
+
+static int
+s_read_health (const msgpack_object *body, flot_rollback_facts_t *facts,
+               char *target, char *check, char *message, flot_err_t *err)
+{
+    const msgpack_object *health = NULL;
+    if (flot_map_object (body, "health", false, MSGPACK_OBJECT_MAP, &health, err) < 0)
+        return -1;
+    if (!health)
+        return 0;
+    facts->has_health = true;
+    if (flot_map_bool (health, "healthy", true, &facts->health.healthy, err) < 0
+    ||  flot_map_str (health, "target", false, target, FLOT_MAX_KEY + 1, err) < 0
+    ||  flot_map_str (health, "check", false, check, 128, err) < 0
+    ||  flot_map_str (health, "message", false, message, TEXT_MAX, err) < 0)
+        return s_nested (err, "health");
+    return 0;
+}
+
+//  Reads the analysis, its metrics' text into *texts (freed by the caller).
+static int
+s_read_analysis (const msgpack_object *body, flot_rollback_facts_t *facts, char *reason,
+                 flot_rollback_metric_t **metrics, metric_text_t **texts, flot_err_t *err)
+{
+    const msgpack_object *analysis = NULL, *list = NULL;
+    char phase [32], recommendation [32] = "continue";
+    if (flot_map_object (body, "analysis", false, MSGPACK_OBJECT_MAP, &analysis, err) < 0)
+        return -1;
+    if (!analysis)
+        return 0;
+    facts->has_analysis = true;
+    if (flot_map_str (analysis, "phase", true, phase, sizeof phase, err) < 0
+    ||  flot_map_bool (analysis, "final", false, &facts->analysis.final, err) < 0
+    ||  flot_map_bool (analysis, "passed", false, &facts->analysis.passed, err) < 0
+    ||  flot_map_double (analysis, "score", false, &facts->analysis.score, err) < 0
+    ||  flot_map_str (analysis, "recommendation", false, recommendation,
+                      sizeof recommendation, err) < 0
+    ||  flot_map_str (analysis, "reason", false, reason, TEXT_MAX, err) < 0
+    ||  flot_map_object (analysis, "metrics", false, MSGPACK_OBJECT_ARRAY, &list, err) < 0)
+        return s_nested (err, "analysis");
+    int found = flot_analysis_phase_parse (phase);
+    if (found < 0)
+        return flot_err_set (err, FLOT_E_INVALID, "field 'analysis.phase': '%s' is not one "
+                             "of running, successful, failed, inconclusive, error", phase);
+    facts->analysis.phase = (flot_analysis_phase_t) found;
+    int advice = 0;
+    while (advice <= FLOT_DECISION_ROLLBACK
+       &&  !streq (recommendation, flot_rollback_decision_name (advice)))
+        advice++;
+    if (advice > FLOT_DECISION_ROLLBACK)
+        return flot_err_set (err, FLOT_E_INVALID, "field 'analysis.recommendation': '%s' is "
+                             "not one of continue, promote, pause, rollback", recommendation);
+    facts->analysis.recommendation = (flot_rollback_decision_t) advice;
+    size_t count = list ? list->via.array.size : 0;
+    if (count > MAX_METRICS)
+        return flot_err_set (err, FLOT_E_INVALID, "field 'analysis.metrics' has %zu entries, "
+                             "the limit is %d", count, MAX_METRICS);
+    *metrics = calloc (count + 1, sizeof (flot_rollback_metric_t));
+    *texts = calloc (count + 1, sizeof (metric_text_t));
+    assert (*metrics && *texts);
+    for (size_t i = 0; i < count; i++) {
+        const msgpack_object *item = &list->via.array.ptr [i];
+        flot_rollback_metric_t *metric = &(*metrics) [i];
+        metric_text_t *text = &(*texts) [i];
+        char prefix [64];
+        snprintf (prefix, sizeof prefix, "analysis.metrics[%zu]", i);
+        if (item->type != MSGPACK_OBJECT_MAP)
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s' must be a map", prefix);
+        int has_value = 0;
+        if (flot_map_str (item, "name", true, text->name, sizeof text->name, err) < 0
+        ||  flot_map_str (item, "phase", false, text->phase, sizeof text->phase, err) < 0
+        ||  (has_value = flot_map_double (item, "value", false, &metric->value, err)) < 0
+        ||  flot_map_str (item, "message", false, text->message, sizeof text->message, err) < 0)
+            return s_nested (err, prefix);
+        metric->name = text->name;
+        metric->phase = text->phase;
+        metric->message = text->message;
+        metric->has_value = has_value == 1;
+    }
+    facts->analysis.metrics = *metrics;
+    facts->analysis.metric_count = count;
+    return 0;
+}
+
+static void
+s_should_rollback (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    const msgpack_object *body = flot_request_body (request);
+    flot_rollback_facts_t facts = { .on_failure = FLOT_ON_FAILURE_FAIL_ALL };
+    char policy [32], target [FLOT_MAX_KEY + 1] = "", check [128] = "";
+    char health_message [TEXT_MAX] = "", analysis_reason [TEXT_MAX] = "";
+    flot_rollback_metric_t *metrics = NULL;
+    metric_text_t *texts = NULL;
+    flot_err_t err;
+    int rc = flot_map_str (body, "on_failure", true, policy, sizeof policy, &err) < 0 ? -1 : 0;
+    if (rc == 0) {
+        size_t p = 0;
+        while (p < 3 && !streq (policy, s_policies [p]))
+            p++;
+        if (p == 3)
+            rc = flot_err_set (&err, FLOT_E_INVALID, "field 'on_failure': '%s' is not one of "
+                               "failAll, holdDependents, continue", policy);
+        facts.on_failure = (flot_on_failure_t) p;
+    }
+    if (rc == 0)
+        rc = s_read_health (body, &facts, target, check, health_message, &err);
+    if (rc == 0)
+        rc = s_read_analysis (body, &facts, analysis_reason, &metrics, &texts, &err);
+    if (rc == 0 && flot_map_bool (body, "deadline_passed", false, &facts.deadline_passed,
+                                  &err) < 0)
+        rc = -1;
+    if (rc) {
+        free (metrics);
+        free (texts);
+        flot_request_fail (&request, &err);
+        return;
+    }
+    facts.health.target = target;
+    facts.health.check = check;
+    facts.health.message = health_message;
+    facts.analysis.reason = analysis_reason;
+    char reason [1024];
+    flot_rollback_decision_t decision = flot_rollback_decide (&facts, reason, sizeof reason);
+    free (metrics);
+    free (texts);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_str (&pk, "action", flot_rollback_decision_name (decision));
+    flot_pack_kv_str (&pk, "reason", reason);
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+//  --------------------------------------------------------------------------
+//  Life cycle
+
+static int
+s_start (flot_actor_t *actor)
+{
+    service_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->actor = actor;
+    self->rollbacks = zhashx_new ();
+    self->finished = zlistx_new ();
+    self->keep = KEEP_DEFAULT;
+    const char *keep = flot_actor_option (actor, "keep", NULL);
+    if (keep) {
+        char *end = NULL;
+        unsigned long value = strtoul (keep, &end, 10);
+        if (!*keep || *end || value > 1000000) {
+            flot_error (WHO, "option keep=%s is not a count in 0..1000000", keep);
+            zhashx_destroy (&self->rollbacks);
+            zlistx_destroy (&self->finished);
+            free (self);
+            return -1;
+        }
+        self->keep = value;
+    }
+    flot_actor_set_state (actor, self);
+    return 0;
+}
+
+static void
+s_stop (flot_actor_t *actor)
+{
+    service_t *self = flot_actor_state (actor);
+    //  Rollbacks still running stop with the actor: calls in flight and
+    //  timers go with its loop, open streams are ended by the host.
+    for (rollback_t *r = zhashx_first (self->rollbacks); r; r = zhashx_next (self->rollbacks))
+        if (r->state == RS_RUNNING)
+            s_rollback_destroy (&r);
+    for (rollback_t *r = zlistx_first (self->finished); r; r = zlistx_next (self->finished))
+        s_rollback_destroy (&r);
+    zhashx_destroy (&self->rollbacks);
+    zlistx_destroy (&self->finished);
+    free (self);
+}
+
+static const flot_command_t s_commands [] = {
+    { "ShouldRollback", s_should_rollback },
+    { "InitiateRollback", s_initiate },
+    { "GetRollbackStatus", s_get_status },
+    { "CompleteRollback", s_complete },
+    { NULL, NULL }
+};
+
+const flot_actor_def_t flot_rollback_actor = {
+    .service = "rollback",
+    .commands = s_commands,
+    .start = s_start,
+    .stop = s_stop
+};

@@ -1,0 +1,289 @@
+/*  flotilla/analysis.h - metric analysis: the `analysis` section of a
+    deployment spec, its condition expressions, Argo Rollouts' threshold
+    semantics, the metric providers, and the analyzer actor.
+
+    The coordinator sends the section as msgpack (converted from YAML); the
+    analyzer parses it here with a path in every error message
+    ("analysis.metrics[0].failureLimit: -1 is not >= 0"), takes measurements
+    from a provider (Prometheus, a command, or samples pushed to it) on each
+    metric's interval, and either checks them against the metric's
+    conditions (threshold metrics, Argo Rollouts' rules) or judges canary
+    samples against baseline samples (judge metrics, flotilla/judge.h).
+    The message contract of the `analyzer` service is protocol/SPEC.md
+    section 20.
+*/
+#ifndef FLOTILLA_ANALYSIS_H_INCLUDED
+#define FLOTILLA_ANALYSIS_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <czmq.h>
+#include <msgpack.h>
+
+#include "flotilla/actor.h"
+#include "flotilla/judge.h"
+#include "flotilla/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  --------------------------------------------------------------------------
+//  Conditions: `result < 0.05 && len(result) > 0`
+//
+//  The grammar, loosest first:
+//    or      := and (("||" | "or") and)*
+//    and     := not (("&&" | "and") not)*
+//    not     := ("!" | "not") not | compare
+//    compare := sum (("<" | "<=" | ">" | ">=" | "==" | "!=") sum)?
+//    sum     := product (("+" | "-") product)*
+//    product := unary (("*" | "/") unary)*
+//    unary   := "-" unary | primary
+//    primary := NUMBER | "true" | "false" | "result" | "result" "[" NUMBER "]"
+//             | ("len" | "isNaN" | "isInf") "(" ARG ")" | "(" or ")"
+//  `result` is the measurement's first value and `result[N]` its N-th (from
+//  0); `len(result)` the number of values. Values are numbers or booleans;
+//  arithmetic takes numbers, `&&` `||` `!` booleans, and the whole
+//  condition must be a boolean. Nesting is limited to FLOT_CONDITION_DEPTH.
+
+#define FLOT_CONDITION_DEPTH    64
+#define FLOT_CONDITION_MAX      4096    //  characters in a condition
+
+typedef struct _flot_condition_t flot_condition_t;
+
+//  Parse a condition. Returns a new condition, or NULL with a sentence in
+//  err naming the column (from 1): "column 9: expected a number or `result`".
+flot_condition_t *
+    flot_condition_parse (const char *text, char *err, size_t err_cap);
+
+void
+    flot_condition_destroy (flot_condition_t **self_p);
+
+//  The text the condition was parsed from.
+const char *
+    flot_condition_text (const flot_condition_t *self);
+
+//  Evaluate against a measurement's values. Returns 0 with *out, or -1 with
+//  a sentence (`result[3]: the measurement has 2 values`; a number where a
+//  boolean was expected).
+int
+    flot_condition_eval (const flot_condition_t *self, const double *values,
+                         size_t count, bool *out, char *err, size_t err_cap);
+
+//  --------------------------------------------------------------------------
+//  Threshold semantics (Argo Rollouts' analysis controller)
+
+typedef enum {
+    FLOT_PHASE_PENDING,
+    FLOT_PHASE_RUNNING,
+    FLOT_PHASE_SUCCESSFUL,
+    FLOT_PHASE_FAILED,
+    FLOT_PHASE_INCONCLUSIVE,
+    FLOT_PHASE_ERROR
+} flot_phase_t;
+
+//  "pending", "running", "successful", "failed", "inconclusive", "error".
+const char *
+    flot_phase_name (flot_phase_t phase);
+
+//  True if phase is worse than other: successful < inconclusive < error <
+//  failed (Argo's order); pending and running are below every completed one.
+bool
+    flot_phase_worse (flot_phase_t phase, flot_phase_t other);
+
+//  One measurement's outcome by the conditions (either may be NULL):
+//  failure true -> FAILED (it wins over success); success true -> SUCCESSFUL;
+//  both given and neither true -> INCONCLUSIVE; only success given and false
+//  -> FAILED; only failure given and false -> SUCCESSFUL; neither given ->
+//  SUCCESSFUL. A condition that cannot be evaluated -> ERROR. message gets a
+//  short sentence ("result >= 0.10 is true for 0.31").
+flot_phase_t
+    flot_measurement_assess (const flot_condition_t *success,
+                             const flot_condition_t *failure,
+                             const double *values, size_t count,
+                             char *message, size_t message_cap);
+
+typedef struct {
+    uint32_t count;                     //  measurements to take (errors excluded)
+    uint32_t failure_limit;             //  default 0
+    uint32_t inconclusive_limit;        //  default 0
+    uint32_t consecutive_error_limit;   //  default 4
+} flot_threshold_limits_t;
+
+typedef struct {
+    uint32_t measurements;              //  every measurement, errors included
+    uint32_t counted;                   //  successful + failed + inconclusive
+    uint32_t successful, failed, inconclusive, errors;
+    uint32_t consecutive_errors;
+} flot_tally_t;
+
+//  Count one measurement's outcome (SUCCESSFUL, FAILED, INCONCLUSIVE or
+//  ERROR); any outcome but ERROR resets the consecutive errors.
+void
+    flot_tally_add (flot_tally_t *tally, flot_phase_t outcome);
+
+//  The metric's phase after its measurements so far: FAILED if failed >
+//  failureLimit, then INCONCLUSIVE if inconclusive > inconclusiveLimit, then
+//  ERROR if consecutive errors > consecutiveErrorLimit (the last that holds
+//  wins, as in Argo); else SUCCESSFUL once `count` measurements were
+//  counted; else PENDING (none yet) or RUNNING. message gets the reason
+//  ("3 failed > failureLimit 0").
+flot_phase_t
+    flot_threshold_assess (const flot_threshold_limits_t *limits,
+                           const flot_tally_t *tally, char *message, size_t message_cap);
+
+//  --------------------------------------------------------------------------
+//  The analysis section
+
+typedef enum {
+    FLOT_PROVIDER_PROMETHEUS,
+    FLOT_PROVIDER_COMMAND,
+    FLOT_PROVIDER_PUSHED
+} flot_provider_kind_t;
+
+#define FLOT_ANALYSIS_MAX_METRICS   64
+#define FLOT_ANALYSIS_MAX_ARGS      64
+#define FLOT_ANALYSIS_MAX_COUNT     100000
+#define FLOT_ANALYSIS_MAX_MS        86400000    //  durations: at most a day
+
+typedef struct {
+    flot_provider_kind_t kind;
+    //  prometheus
+    char *address;                      //  base URL, http:// or https://
+    char *query;                        //  (T)
+    int64_t range_ms;                   //  0: instant query
+    int64_t step_ms;                    //  range query step, default 5s
+    //  command
+    char *command;                      //  (T)
+    char **args;                        //  (T)
+    size_t arg_count;
+    //  prometheus and command
+    int64_t timeout_ms;                 //  default 10s
+    //  pushed
+    char *metric;
+} flot_provider_t;
+
+typedef struct {
+    char *name;
+    flot_provider_t provider;
+    bool is_judge;
+    //  threshold metrics: at least one condition
+    flot_condition_t *success;          //  NULL if not given
+    flot_condition_t *failure;          //  NULL if not given
+    flot_threshold_limits_t limits;     //  count also for judge metrics (intervals)
+    //  judge metrics (name and group point into this metric's strings)
+    flot_judge_metric_t judge;
+    char *group;
+    int64_t interval_ms;                //  default analysis.interval
+    int64_t initial_delay_ms;
+} flot_analysis_metric_t;
+
+typedef struct {
+    int64_t interval_ms;                //  default 10s
+    double pass_score;                  //  default 95
+    double marginal_score;              //  default 75
+    flot_judge_group_t *groups;         //  NULL if not given
+    size_t group_count;
+    bool background;
+    flot_analysis_metric_t *metrics;
+    size_t metric_count;
+} flot_analysis_t;
+
+//  Parse the section from msgpack (a map). path prefixes every error
+//  ("analysis"). Returns a new analysis, or NULL with err (code INVALID,
+//  message "PATH: sentence").
+flot_analysis_t *
+    flot_analysis_parse (const msgpack_object *obj, const char *path, flot_err_t *err);
+
+void
+    flot_analysis_destroy (flot_analysis_t **self_p);
+
+//  Parse one provider map (`{"prometheus": {...}}`); for Query. Fills
+//  provider (free with flot_provider_clear), or -1 with err.
+int
+    flot_provider_parse (const msgpack_object *obj, const char *path,
+                         flot_provider_t *provider, flot_err_t *err);
+
+void
+    flot_provider_clear (flot_provider_t *provider);
+
+//  Check a CONTEXT map (`{"target": str, "address"?: str, ...}`).
+int
+    flot_context_check (const msgpack_object *obj, const char *path, flot_err_t *err);
+
+//  --------------------------------------------------------------------------
+//  Providers: asynchronous, driven by a zloop; a handler never blocks.
+
+//  The answer of a fetch: values (count of them), or error (a sentence) and
+//  no values. Called from the loop, never from inside the call that started
+//  the fetch.
+typedef void (flot_fetch_fn) (void *arg, const double *values, size_t count,
+                              const char *error);
+
+//  Prometheus through libcurl's multi interface: its sockets and timer are
+//  zloop pollers and a timer, so many queries run at once without blocking.
+typedef struct _flot_prometheus_t flot_prometheus_t;
+
+flot_prometheus_t *
+    flot_prometheus_new (zloop_t *loop);
+
+//  Stops every query; their callbacks are not called.
+void
+    flot_prometheus_destroy (flot_prometheus_t **self_p);
+
+//  Run an instant query (range_ms 0: /api/v1/query) or a range query over
+//  the last range_ms with step_ms (/api/v1/query_range). Every value of the
+//  answer (all series, all points) is one value, in the answer's order.
+//  Returns an id for cancel, or 0 with err if it could not start.
+uint64_t
+    flot_prometheus_query (flot_prometheus_t *self, const char *address,
+                           const char *query, int64_t range_ms, int64_t step_ms,
+                           int64_t timeout_ms, flot_fetch_fn *fn, void *arg,
+                           char *err, size_t err_cap);
+
+void
+    flot_prometheus_cancel (flot_prometheus_t *self, uint64_t id);
+
+//  Read the values out of a Prometheus HTTP API answer (vector, matrix or
+//  scalar). Returns 0 with *values (malloc'd, may be NULL when *count is 0),
+//  or -1 with err (the answer's own error for status "error").
+int
+    flot_prometheus_values (const char *json, size_t size, double **values,
+                            size_t *count, char *err, size_t err_cap);
+
+//  Commands: a child process in its own process group whose stdout is one
+//  number per line. Past its timeout the group is killed (the error says so).
+typedef struct _flot_commands_t flot_commands_t;
+
+flot_commands_t *
+    flot_commands_new (zloop_t *loop);
+
+//  Kills every command still running; callbacks are not called.
+void
+    flot_commands_destroy (flot_commands_t **self_p);
+
+//  argv ends with NULL. Returns an id, or 0 with err if it could not start.
+uint64_t
+    flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
+                       flot_fetch_fn *fn, void *arg, char *err, size_t err_cap);
+
+void
+    flot_commands_cancel (flot_commands_t *self, uint64_t id);
+
+//  Numbers out of a command's output: one per line, blank lines skipped.
+//  Returns 0 with *values (malloc'd), or -1 with err naming the line.
+int
+    flot_command_values (const char *text, size_t size, double **values,
+                         size_t *count, char *err, size_t err_cap);
+
+//  --------------------------------------------------------------------------
+//  The actor (service "analyzer")
+
+extern const flot_actor_def_t flot_analyzer_actor;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

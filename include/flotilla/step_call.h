@@ -1,0 +1,41 @@
+/*  flotilla/step_call.h - the executor's ExecuteStep request for one step
+    of a plan (protocol/SPEC.md section 17).
+
+    The coordinator (forward and rollback steps) and the rollback actor both
+    send a plan's hook steps to the executor service; this is the one place
+    that says what such a request carries, so a hook sees the same facts
+    whoever sent it.
+*/
+#ifndef FLOTILLA_STEP_CALL_H_INCLUDED
+#define FLOTILLA_STEP_CALL_H_INCLUDED
+
+#include <msgpack.h>
+
+#include "flotilla/plan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  How much longer than the hook's own timeout a caller waits for the
+//  executor's answer: the executor stops the hook at its timeout, then
+//  needs a moment to say so.
+#define FLOT_STEP_CALL_MARGIN_MS 5000
+
+//  Pack the ExecuteStep body for step (a step of a plan of spec) of the
+//  deployment, at its attempt (from 1), with the hook to run in cwd ("" for
+//  the executor's own directory): {"deployment", "step_id", "type",
+//  "target", "address", "version", "previous_version", "weight", "attempt",
+//  "cwd", "hook": {"command", "timeout_ms", "args", "env"}}. A rollback
+//  or switchBack step carries the rollback version as its version, the new
+//  one as the previous, and weight 0.
+void
+    flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
+                         const char *deployment, const flot_step_t *step,
+                         int attempt, const char *cwd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,954 @@
+/*  test_rollback.c - the rollback actor reverts what a deployment changed:
+    a real broker, the real executor and the rollback actor run as threads
+    over inproc, and a real hook script (hooks/rollback.sh) records every
+    call to a file, so the order hooks ran in is asserted from that record.
+    Immediate and gradual rollbacks over a small DAG (d needs b and c, which
+    need a), blue-green switchBack, targets already reverted, retries then
+    failure, CompleteRollback, status during and after, CONFLICT, NOT_FOUND,
+    a caller that leaves, hostile bodies, and ShouldRollback through the
+    actor.  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "flotilla/broker.h"
+#include "flotilla/executor.h"
+#include "flotilla/json.h"
+#include "flotilla/rollback.h"
+#include "world.h"
+
+typedef struct {
+    world_t *world;
+    char record [64];           //  the hook's record file
+    json_t *early;              //  answers received before they were waited for
+} test_t;
+
+static int
+s_setup (void **state)
+{
+    static const flot_actor_def_t *const defs [] = {
+        &flot_executor_actor, &flot_rollback_actor, NULL
+    };
+    test_t *self = calloc (1, sizeof *self);
+    assert_non_null (self);
+    snprintf (self->record, sizeof self->record, "/tmp/flot-rollback-XXXXXX");
+    int fd = mkstemp (self->record);
+    assert_true (fd >= 0);
+    close (fd);
+    self->world = world_start (defs);
+    self->early = json_array ();
+    *state = self;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    test_t *self = *state;
+    world_stop (&self->world);
+    json_decref (self->early);
+    unlink (self->record);
+    free (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Specs and bodies
+
+typedef struct {
+    const char *strategy;       //  "rolling: {}" unless given
+    int concurrency;
+    const char *mode;           //  immediate or gradual
+    int retries;
+    const char *sleep;          //  HOOK_SLEEP
+    const char *fail;           //  HOOK_FAIL
+} spec_opts_t;
+
+//  The DAG: b and c need a, d needs b and c. Reverse order: d, c, b, a.
+static char *
+s_spec (test_t *self, spec_opts_t opts)
+{
+    char *text = NULL;
+    int rc = asprintf (&text,
+        "apiVersion: flotilla/v1\n"
+        "kind: Deployment\n"
+        "name: shop\n"
+        "workload: {name: shop, version: \"2.0\", rollbackVersion: \"1.0\"}\n"
+        "targets:\n"
+        "  - {name: a}\n"
+        "  - {name: b, dependsOn: [a]}\n"
+        "  - {name: c, dependsOn: [a]}\n"
+        "  - {name: d, dependsOn: [b, c]}\n"
+        "strategy:\n"
+        "  %s\n"
+        "hook:\n"
+        "  command: ./rollback.sh\n"
+        "  timeout: 10s\n"
+        "  retries: %d\n"
+        "  backoff: 100ms\n"
+        "  env: {RECORD: \"%s\", HOOK_SLEEP: \"%s\", HOOK_FAIL: \"%s\"}\n"
+        "policy:\n"
+        "  maxConcurrency: %d\n"
+        "rollback: {mode: %s}\n",
+        opts.strategy ? opts.strategy : "rolling: {}", opts.retries, self->record,
+        opts.sleep ? opts.sleep : "0", opts.fail ? opts.fail : "",
+        opts.concurrency ? opts.concurrency : 1, opts.mode ? opts.mode : "immediate");
+    assert_true (rc > 0);
+    return text;
+}
+
+//  An InitiateRollback body; the lists are JSON arrays (reverted may be NULL).
+static json_t *
+s_initiate_body (const char *deployment, char *spec, const char *touched,
+                 const char *switched, const char *reverted)
+{
+    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o}",
+        "deployment", deployment, "spec", spec, "file", "shop.yaml", "cwd", HOOKS_DIR,
+        "reason", "error rate up", "touched", json_loads (touched, 0, NULL));
+    assert_non_null (body);
+    if (switched)
+        json_object_set_new (body, "switched", json_loads (switched, 0, NULL));
+    if (reverted)
+        json_object_set_new (body, "reverted", json_loads (reverted, 0, NULL));
+    free (spec);
+    return body;
+}
+
+//  Sends a request (body taken) without waiting; returns its corr.
+static uint64_t
+s_send (test_t *self, const char *command, json_t *body)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    assert_int_equal (flot_json_pack (&pk, body), 0);
+    json_decref (body);
+    flot_err_t err;
+    uint64_t corr = flot_client_send (world_client (self->world), "rollback", NULL, command,
+                                      sbuf.data, sbuf.size, 10000, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    assert_true (corr != 0);
+    return corr;
+}
+
+//  The next answer to corr: its kind, and its body as JSON (NULL for an
+//  ERROR, whose code and message go to err). Answers to other requests and
+//  streams that come first are kept for their own turn, so that a call
+//  made while a stream is open does not lose the stream's messages.
+static int
+s_next (test_t *self, uint64_t corr, json_t **body, flot_err_t *err)
+{
+    size_t i;
+    json_t *kept;
+    json_array_foreach (self->early, i, kept) {
+        if ((uint64_t) json_integer_value (json_object_get (kept, "corr")) != corr)
+            continue;
+        int kind = (int) json_integer_value (json_object_get (kept, "kind"));
+        *body = json_incref (json_object_get (kept, "body"));
+        err->code = (int) json_integer_value (json_object_get (kept, "code"));
+        snprintf (err->message, sizeof err->message, "%s",
+                  json_string_value (json_object_get (kept, "message")));
+        json_array_remove (self->early, i);
+        return kind;
+    }
+    int64_t deadline = zclock_mono () + 15000;
+    while (zclock_mono () < deadline) {
+        flot_reply_t reply;
+        if (flot_client_recv (world_client (self->world), &reply, 500, err))
+            continue;
+        int kind = reply.kind;
+        json_t *decoded_body = NULL;
+        flot_err_t error = { 0, "" };
+        if (kind == FLOT_ERROR)
+            flot_unpack_error (zframe_data (reply.body), zframe_size (reply.body), &error);
+        else {
+            flot_body_t *decoded = flot_body_decode (zframe_data (reply.body),
+                                                     zframe_size (reply.body), &error);
+            assert_non_null (decoded);
+            decoded_body = flot_json_from_msgpack (flot_body_root (decoded));
+            flot_body_destroy (&decoded);
+        }
+        uint64_t got = reply.corr;
+        flot_reply_clear (&reply);
+        if (got == corr) {
+            *body = decoded_body;
+            *err = error;
+            return kind;
+        }
+        json_array_append_new (self->early, json_pack ("{s:I, s:i, s:o*, s:i, s:s}",
+            "corr", (json_int_t) got, "kind", kind, "body", decoded_body,
+            "code", error.code, "message", error.message));
+    }
+    fail_msg ("no answer to corr %llu in 15 s", (unsigned long long) corr);
+    return -1;
+}
+
+//  Starts a rollback; returns the corr of its stream and checks steps_total.
+static uint64_t
+s_initiate (test_t *self, json_t *body, int steps_total)
+{
+    uint64_t corr = s_send (self, "InitiateRollback", body);
+    json_t *reply;
+    flot_err_t err;
+    int kind = s_next (self, corr, &reply, &err);
+    if (kind != FLOT_REPLY)
+        fail_msg ("InitiateRollback: %s", kind == FLOT_ERROR ? err.message : "not a reply");
+    assert_int_equal (json_integer_value (json_object_get (reply, "stream")), corr);
+    assert_int_equal (json_integer_value (json_object_get (reply, "steps_total")), steps_total);
+    json_decref (reply);
+    return corr;
+}
+
+//  The stream's messages up to and with its end, as a JSON array.
+static json_t *
+s_stream (test_t *self, uint64_t corr)
+{
+    json_t *messages = json_array ();
+    while (true) {
+        json_t *body;
+        flot_err_t err;
+        int kind = s_next (self, corr, &body, &err);
+        if (kind == FLOT_ERROR)
+            fail_msg ("the stream failed: %s", err.message);
+        json_array_append_new (messages, body);
+        if (kind == FLOT_STREAM_END)
+            return messages;
+        assert_int_equal (kind, FLOT_STREAM);
+    }
+}
+
+//  Calls the rollback service: the reply, or NULL with err.
+static json_t *
+s_call (test_t *self, const char *command, json_t *body, flot_err_t *err)
+{
+    json_t *reply = NULL;
+    int kind = s_next (self, s_send (self, command, body), &reply, err);
+    assert_true (kind == FLOT_REPLY || kind == FLOT_ERROR);
+    return reply;
+}
+
+static json_t *
+s_status (test_t *self, const char *deployment)
+{
+    flot_err_t err;
+    json_t *status = s_call (self, "GetRollbackStatus",
+                             json_pack ("{s:s}", "deployment", deployment), &err);
+    if (!status)
+        fail_msg ("GetRollbackStatus: %s", err.message);
+    return status;
+}
+
+static const char *
+s_str (json_t *object, const char *key)
+{
+    const char *value = json_string_value (json_object_get (object, key));
+    return value ? value : "(none)";
+}
+
+//  "name:state:attempt ..." of a status' targets, in its order.
+static void
+s_targets (json_t *status, char *out, size_t cap)
+{
+    size_t used = 0;
+    out [0] = 0;
+    size_t i;
+    json_t *target;
+    json_array_foreach (json_object_get (status, "targets"), i, target)
+        used += (size_t) snprintf (out + used, cap - used, "%s%s:%s:%lld", i ? " " : "",
+                                   s_str (target, "name"), s_str (target, "state"),
+                                   (long long) json_integer_value (json_object_get (target, "attempt")));
+}
+
+//  The record file's lines, joined by '\n'.
+static char *
+s_record (test_t *self)
+{
+    FILE *file = fopen (self->record, "r");
+    assert_non_null (file);
+    char *text = calloc (1, 65536);
+    size_t got = fread (text, 1, 65535, file);
+    fclose (file);
+    text [got] = 0;
+    return text;
+}
+
+//  The line number (from 0) of the first record line starting with prefix, or -1.
+static int
+s_line_of (const char *record, const char *prefix)
+{
+    int line = 0;
+    size_t len = strlen (prefix);
+    for (const char *p = record; *p; line++) {
+        if (strncmp (p, prefix, len) == 0)
+            return line;
+        const char *eol = strchr (p, '\n');
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    return -1;
+}
+
+//  The most hooks the record shows running at once.
+static int
+s_max_overlap (const char *record)
+{
+    int running = 0, most = 0;
+    for (const char *p = record; *p; ) {
+        if (strncmp (p, "start ", 6) == 0 && ++running > most)
+            most = running;
+        if (strncmp (p, "end ", 4) == 0)
+            running--;
+        const char *eol = strchr (p, '\n');
+        if (!eol)
+            break;
+        p = eol + 1;
+    }
+    return most;
+}
+
+//  Waits until the record holds a line starting with prefix.
+static void
+s_wait_record (test_t *self, const char *prefix)
+{
+    for (int i = 0; i < 300; i++) {
+        char *record = s_record (self);
+        int line = s_line_of (record, prefix);
+        free (record);
+        if (line >= 0)
+            return;
+        zclock_sleep (20);
+    }
+    fail_msg ("the record never got '%s'", prefix);
+}
+
+//  --------------------------------------------------------------------------
+//  Rollbacks
+
+static void
+test_rollback_immediate_reverts_in_reverse_order_one_at_a_time (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-1", s_spec (self, (spec_opts_t) { .concurrency = 1 }),
+                                    "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
+    uint64_t corr = s_initiate (self, body, 4);
+    json_t *messages = s_stream (self, corr);
+    char *record = s_record (self);
+    assert_string_equal (record,
+        "start d d/rollback rollback 1.0 2.0 0 1\nend d d/rollback rollback 1.0 2.0 0 1 0\n"
+        "start c c/rollback rollback 1.0 2.0 0 1\nend c c/rollback rollback 1.0 2.0 0 1 0\n"
+        "start b b/rollback rollback 1.0 2.0 0 1\nend b b/rollback rollback 1.0 2.0 0 1 0\n"
+        "start a a/rollback rollback 1.0 2.0 0 1\nend a a/rollback rollback 1.0 2.0 0 1 0\n");
+    free (record);
+    //  One message when it starts, two per step, one at the end.
+    assert_int_equal (json_array_size (messages), 10);
+    json_t *first = json_array_get (messages, 0);
+    assert_string_equal (s_str (first, "state"), "running");
+    assert_int_equal (json_integer_value (json_object_get (first, "percent")), 0);
+    assert_non_null (strstr (s_str (first, "message"), "rolling back 4 targets (immediate): error rate up"));
+    json_t *step = json_array_get (messages, 2);
+    assert_string_equal (s_str (step, "target"), "d");
+    assert_string_equal (s_str (step, "step_id"), "d/rollback");
+    assert_string_equal (s_str (step, "step_state"), "succeeded");
+    assert_int_equal (json_integer_value (json_object_get (step, "percent")), 25);
+    assert_non_null (strstr (s_str (step, "output"), "reverting d: status 0"));
+    json_t *last = json_array_get (messages, 9);
+    assert_string_equal (s_str (last, "deployment"), "shop-1");
+    assert_string_equal (s_str (last, "state"), "completed");
+    assert_int_equal (json_integer_value (json_object_get (last, "percent")), 100);
+    assert_string_equal (s_str (last, "message"), "rolled back 4 targets");
+    assert_true (json_integer_value (json_object_get (last, "started_ms")) > 0);
+    json_decref (messages);
+
+    json_t *status = s_status (self, "shop-1");
+    assert_string_equal (s_str (status, "state"), "completed");
+    assert_string_equal (s_str (status, "reason"), "error rate up");
+    assert_int_equal (json_integer_value (json_object_get (status, "percent")), 100);
+    assert_true (json_integer_value (json_object_get (status, "finished_ms"))
+              >= json_integer_value (json_object_get (status, "started_ms")));
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "d:reverted:1 c:reverted:1 b:reverted:1 a:reverted:1");
+    json_decref (status);
+}
+
+static void
+test_rollback_immediate_runs_up_to_max_concurrency (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-2",
+        s_spec (self, (spec_opts_t) { .concurrency = 2, .sleep = "0.3" }),
+        "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
+    json_t *messages = s_stream (self, s_initiate (self, body, 4));
+    assert_string_equal (s_str (json_array_get (messages, json_array_size (messages) - 1), "state"),
+                         "completed");
+    json_decref (messages);
+    char *record = s_record (self);
+    assert_int_equal (s_max_overlap (record), 2);
+    //  d and c first; immediate does not wait for dependents: a starts
+    //  while b still runs.
+    assert_true (s_line_of (record, "start d") < 2 && s_line_of (record, "start c") < 2);
+    assert_true (s_line_of (record, "start a") < s_line_of (record, "end b"));
+    free (record);
+}
+
+static void
+test_rollback_gradual_waits_for_dependents (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-3",
+        s_spec (self, (spec_opts_t) { .concurrency = 4, .mode = "gradual", .sleep = "0.3" }),
+        "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
+    json_t *messages = s_stream (self, s_initiate (self, body, 4));
+    assert_non_null (strstr (s_str (json_array_get (messages, 0), "message"), "(gradual)"));
+    assert_string_equal (s_str (json_array_get (messages, json_array_size (messages) - 1), "state"),
+                         "completed");
+    json_decref (messages);
+    char *record = s_record (self);
+    int end_d = s_line_of (record, "end d"), end_b = s_line_of (record, "end b");
+    int end_c = s_line_of (record, "end c"), start_a = s_line_of (record, "start a");
+    //  d alone, then b and c together, then a.
+    assert_int_equal (s_line_of (record, "start d"), 0);
+    assert_int_equal (end_d, 1);
+    assert_true (s_line_of (record, "start b") > end_d && s_line_of (record, "start c") > end_d);
+    assert_int_equal (s_max_overlap (record), 2);
+    assert_true (start_a > end_b && start_a > end_c);
+    free (record);
+}
+
+static void
+test_rollback_switches_back_switched_targets (void **state)
+{
+    test_t *self = *state;
+    //  b was switched (so it is touched even if not listed), c only previewed.
+    json_t *body = s_initiate_body ("shop-4",
+        s_spec (self, (spec_opts_t) { .strategy = "blueGreen: {autoPromote: true}" }),
+        "[\"c\"]", "[\"b\"]", NULL);
+    json_t *messages = s_stream (self, s_initiate (self, body, 2));
+    json_decref (messages);
+    char *record = s_record (self);
+    assert_string_equal (record,
+        "start c c/rollback rollback 1.0 2.0 0 1\nend c c/rollback rollback 1.0 2.0 0 1 0\n"
+        "start b b/rollback switchBack 1.0 2.0 0 1\nend b b/rollback switchBack 1.0 2.0 0 1 0\n");
+    free (record);
+}
+
+static void
+test_rollback_skips_targets_already_reverted (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-5",
+        s_spec (self, (spec_opts_t) { .concurrency = 4, .mode = "gradual" }),
+        "[\"a\", \"b\", \"c\", \"d\"]", NULL, "[\"d\", \"b\"]");
+    json_t *messages = s_stream (self, s_initiate (self, body, 2));
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "message"), "rolled back 2 targets");
+    json_decref (messages);
+    //  c need not wait for d (reverted already), a not for b.
+    char *record = s_record (self);
+    assert_string_equal (record,
+        "start c c/rollback rollback 1.0 2.0 0 1\nend c c/rollback rollback 1.0 2.0 0 1 0\n"
+        "start a a/rollback rollback 1.0 2.0 0 1\nend a a/rollback rollback 1.0 2.0 0 1 0\n");
+    free (record);
+    json_t *status = s_status (self, "shop-5");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "d:reverted:0 c:reverted:1 b:reverted:0 a:reverted:1");
+    json_decref (status);
+}
+
+static void
+test_rollback_retries_a_failing_hook_then_fails (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-6",
+        s_spec (self, (spec_opts_t) { .retries = 2, .fail = "c=99" }),
+        "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
+    int64_t start = zclock_mono ();
+    json_t *messages = s_stream (self, s_initiate (self, body, 4));
+    int64_t took = zclock_mono () - start;
+    assert_true (took >= 300);                  //  backoff 100 ms, then 200 ms
+    char *record = s_record (self);
+    assert_string_equal (record,
+        "start d d/rollback rollback 1.0 2.0 0 1\nend d d/rollback rollback 1.0 2.0 0 1 0\n"
+        "start c c/rollback rollback 1.0 2.0 0 1\nend c c/rollback rollback 1.0 2.0 0 1 1\n"
+        "start c c/rollback rollback 1.0 2.0 0 2\nend c c/rollback rollback 1.0 2.0 0 2 1\n"
+        "start c c/rollback rollback 1.0 2.0 0 3\nend c c/rollback rollback 1.0 2.0 0 3 1\n");
+    free (record);
+    //  The retries are announced, and the last message names the failure.
+    bool retry_100 = false, retry_200 = false;
+    size_t i;
+    json_t *message;
+    json_array_foreach (messages, i, message) {
+        retry_100 |= strstr (s_str (message, "message"),
+                             "step c/rollback attempt 1 failed: the hook exited with status 1; "
+                             "retrying in 100 ms") != NULL;
+        retry_200 |= strstr (s_str (message, "message"), "attempt 2 failed") != NULL
+                  && strstr (s_str (message, "message"), "retrying in 200 ms") != NULL;
+    }
+    assert_true (retry_100 && retry_200);
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "failed");
+    assert_string_equal (s_str (last, "target"), "c");
+    assert_string_equal (s_str (last, "step_state"), "failed");
+    assert_string_equal (s_str (last, "message"),
+                         "rollback of c failed after 3 attempts: the hook exited with status 1");
+    assert_non_null (strstr (s_str (last, "output"), "reverting c: status 1"));
+    assert_int_equal (json_integer_value (json_object_get (last, "percent")), 25);
+    json_decref (messages);
+    json_t *status = s_status (self, "shop-6");
+    assert_string_equal (s_str (status, "state"), "failed");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "d:reverted:1 c:failed:3 b:pending:0 a:pending:0");
+    json_decref (status);
+}
+
+static void
+test_rollback_retry_that_succeeds_goes_on (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-7",
+        s_spec (self, (spec_opts_t) { .retries = 1, .fail = "b=1" }),
+        "[\"a\", \"b\"]", NULL, NULL);
+    json_t *messages = s_stream (self, s_initiate (self, body, 2));
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "completed");
+    json_decref (messages);
+    char *record = s_record (self);
+    assert_string_equal (record,
+        "start b b/rollback rollback 1.0 2.0 0 1\nend b b/rollback rollback 1.0 2.0 0 1 1\n"
+        "start b b/rollback rollback 1.0 2.0 0 2\nend b b/rollback rollback 1.0 2.0 0 2 0\n"
+        "start a a/rollback rollback 1.0 2.0 0 1\nend a a/rollback rollback 1.0 2.0 0 1 0\n");
+    free (record);
+    json_t *status = s_status (self, "shop-7");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "b:reverted:2 a:reverted:1");
+    json_decref (status);
+}
+
+static void
+test_rollback_of_nothing_completes_at_once (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-8", s_spec (self, (spec_opts_t) { 0 }), "[]",
+                                    NULL, NULL);
+    json_t *messages = s_stream (self, s_initiate (self, body, 0));
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "completed");
+    assert_int_equal (json_integer_value (json_object_get (last, "percent")), 100);
+    json_decref (messages);
+    char *record = s_record (self);
+    assert_string_equal (record, "");
+    free (record);
+}
+
+//  --------------------------------------------------------------------------
+//  Status, completion by hand, conflicts
+
+static void
+test_rollback_status_during_and_complete_by_hand (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-9",
+        s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "1" }),
+        "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
+    uint64_t corr = s_initiate (self, body, 4);
+    s_wait_record (self, "start d");
+    json_t *status = s_status (self, "shop-9");
+    assert_string_equal (s_str (status, "state"), "running");
+    assert_int_equal (json_integer_value (json_object_get (status, "finished_ms")), 0);
+    assert_int_equal (json_integer_value (json_object_get (status, "percent")), 0);
+    assert_string_equal (s_str (status, "message"), "reverting d (rollback, attempt 1)");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "d:running:1 c:pending:0 b:pending:0 a:pending:0");
+    assert_string_equal (s_str (json_array_get (json_object_get (status, "targets"), 0), "step_id"),
+                         "d/rollback");
+    json_decref (status);
+
+    //  An operator finishes it by hand while d's hook still runs.
+    flot_err_t err;
+    json_t *reply = s_call (self, "CompleteRollback",
+        json_pack ("{s:s, s:s}", "deployment", "shop-9", "message", "reverted by hand"), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_str (reply, "state"), "completed");
+    assert_string_equal (s_str (reply, "message"), "reverted by hand");
+    assert_true (json_integer_value (json_object_get (reply, "finished_ms")) > 0);
+    json_decref (reply);
+    json_t *messages = s_stream (self, corr);
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "completed");
+    assert_string_equal (s_str (last, "message"), "reverted by hand");
+    json_decref (messages);
+
+    //  Once more: CONFLICT.
+    reply = s_call (self, "CompleteRollback", json_pack ("{s:s}", "deployment", "shop-9"), &err);
+    assert_null (reply);
+    assert_int_equal (err.code, FLOT_E_CONFLICT);
+    assert_non_null (strstr (err.message, "shop-9 is not running: it completed"));
+
+    //  d's hook ends; its result is recorded, nothing else starts, and the
+    //  rollback stays completed.
+    s_wait_record (self, "end d");
+    zclock_sleep (200);
+    status = s_status (self, "shop-9");
+    assert_string_equal (s_str (status, "state"), "completed");
+    assert_string_equal (s_str (status, "message"), "reverted by hand");
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "d:reverted:1 c:pending:0 b:pending:0 a:pending:0");
+    json_decref (status);
+    char *record = s_record (self);
+    assert_int_equal (s_line_of (record, "start c"), -1);
+    free (record);
+}
+
+static void
+test_rollback_complete_by_hand_as_failed_then_again (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-10",
+        s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.5" }),
+        "[\"c\", \"d\"]", NULL, NULL);
+    uint64_t corr = s_initiate (self, body, 2);
+    s_wait_record (self, "start d");
+    flot_err_t err;
+    json_t *reply = s_call (self, "CompleteRollback",
+        json_pack ("{s:s, s:b}", "deployment", "shop-10", "failed", 1), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_str (reply, "state"), "failed");
+    assert_string_equal (s_str (reply, "message"), "failed by hand");
+    json_decref (reply);
+    json_decref (s_stream (self, corr));
+    //  A finished rollback may be started again, here while the late hook
+    //  of the first still runs; its answer must not touch the second.
+    body = s_initiate_body ("shop-10", s_spec (self, (spec_opts_t) { .concurrency = 1 }),
+                            "[\"a\"]", NULL, NULL);
+    json_t *messages = s_stream (self, s_initiate (self, body, 1));
+    json_decref (messages);
+    s_wait_record (self, "end d");
+    zclock_sleep (100);
+    json_t *status = s_status (self, "shop-10");
+    assert_string_equal (s_str (status, "state"), "completed");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "a:reverted:1");
+    json_decref (status);
+}
+
+static void
+test_rollback_second_initiate_is_a_conflict (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body ("shop-11",
+        s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.3" }), "[\"a\"]", NULL, NULL);
+    uint64_t corr = s_initiate (self, body, 1);
+    body = s_initiate_body ("shop-11", s_spec (self, (spec_opts_t) { 0 }), "[\"b\"]", NULL, NULL);
+    flot_err_t err;
+    assert_null (s_call (self, "InitiateRollback", body, &err));
+    assert_int_equal (err.code, FLOT_E_CONFLICT);
+    assert_non_null (strstr (err.message, "the rollback of shop-11 is already running"));
+    //  The first goes on undisturbed.
+    json_t *messages = s_stream (self, corr);
+    assert_string_equal (s_str (json_array_get (messages, json_array_size (messages) - 1), "state"),
+                         "completed");
+    json_decref (messages);
+    char *record = s_record (self);
+    assert_int_equal (s_line_of (record, "start b"), -1);
+    free (record);
+}
+
+static void
+test_rollback_unknown_deployment_is_not_found (void **state)
+{
+    test_t *self = *state;
+    flot_err_t err;
+    assert_null (s_call (self, "GetRollbackStatus", json_pack ("{s:s}", "deployment", "nope-1"), &err));
+    assert_int_equal (err.code, FLOT_E_NOT_FOUND);
+    assert_non_null (strstr (err.message, "nope-1"));
+    assert_null (s_call (self, "CompleteRollback", json_pack ("{s:s}", "deployment", "nope-1"), &err));
+    assert_int_equal (err.code, FLOT_E_NOT_FOUND);
+}
+
+//  The stream's caller goes away: the rollback still runs to its end.
+static void
+test_rollback_finishes_when_its_caller_leaves (void **state)
+{
+    test_t *self = *state;
+    const char *endpoint = "inproc://test-rollback-leaves";
+    const char *endpoints [] = { endpoint, NULL };
+    flot_broker_config_t config = { .endpoints = endpoints, .heartbeat_ms = 200 };
+    zactor_t *broker = zactor_new (flot_broker_actor, &config);
+    char *ok = zstr_recv (broker);
+    assert_string_equal (ok, "OK");
+    zstr_free (&ok);
+    flot_actor_config_t actor = { .endpoint = endpoint, .heartbeat_ms = 200 };
+    zactor_t *executor = flot_actor_thread (&flot_executor_actor, &actor);
+    zactor_t *rollback = flot_actor_thread (&flot_rollback_actor, &actor);
+    assert_non_null (executor);
+    assert_non_null (rollback);
+    flot_client_t *watcher = flot_client_new (endpoint);
+    flot_client_t *reader = flot_client_new (endpoint);
+
+    json_t *body = s_initiate_body ("shop-12",
+        s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.2" }),
+        "[\"a\", \"b\", \"c\"]", NULL, NULL);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    assert_int_equal (flot_json_pack (&pk, body), 0);
+    json_decref (body);
+    zframe_t *reply = NULL;
+    flot_err_t err;
+    int rc = -1;
+    for (int i = 0; i < 100 && rc; i++) {       //  until both actors registered
+        rc = flot_client_call (watcher, "rollback", NULL, "InitiateRollback", sbuf.data,
+                               sbuf.size, 5000, &reply, &err);
+        if (rc)
+            zclock_sleep (20);
+    }
+    msgpack_sbuffer_destroy (&sbuf);
+    assert_int_equal (rc, 0);
+    zframe_destroy (&reply);
+    //  Wait for the first hook, then leave.
+    s_wait_record (self, "start c");
+    flot_client_destroy (&watcher);
+
+    bool completed = false;
+    for (int i = 0; i < 300 && !completed; i++) {
+        const uint8_t request [] = { 0x81, 0xaa, 'd', 'e', 'p', 'l', 'o', 'y', 'm', 'e', 'n', 't',
+                                     0xa7, 's', 'h', 'o', 'p', '-', '1', '2' };
+        assert_int_equal (flot_client_call (reader, "rollback", NULL, "GetRollbackStatus",
+                                            request, sizeof request, 5000, &reply, &err), 0);
+        flot_body_t *decoded = flot_body_decode (zframe_data (reply), zframe_size (reply), &err);
+        zframe_destroy (&reply);
+        char state_name [32] = "";
+        flot_map_str (flot_body_root (decoded), "state", true, state_name, sizeof state_name, &err);
+        flot_body_destroy (&decoded);
+        completed = streq (state_name, "completed");
+        if (!completed)
+            zclock_sleep (20);
+    }
+    assert_true (completed);
+    char *record = s_record (self);
+    assert_true (s_line_of (record, "end a") > s_line_of (record, "end b"));
+    assert_true (s_line_of (record, "end b") > s_line_of (record, "end c"));
+    free (record);
+    flot_client_destroy (&reader);
+    zactor_destroy (&rollback);
+    zactor_destroy (&executor);
+    zactor_destroy (&broker);
+}
+
+//  No executor serves the targets: the rollback fails, saying so.
+static void
+test_rollback_without_an_executor_fails (void **state)
+{
+    test_t *self = *state;
+    static const flot_actor_def_t *const defs [] = { &flot_rollback_actor, NULL };
+    world_t *alone = world_start (defs);
+    world_t *saved = self->world;
+    self->world = alone;
+    json_t *body = s_initiate_body ("shop-13", s_spec (self, (spec_opts_t) { 0 }), "[\"a\"]",
+                                    NULL, NULL);
+    json_t *messages = s_stream (self, s_initiate (self, body, 1));
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "failed");
+    assert_non_null (strstr (s_str (last, "message"), "rollback of a failed after 1 attempt: "));
+    assert_non_null (strstr (s_str (last, "message"), "executor"));
+    json_decref (messages);
+    self->world = saved;
+    world_stop (&alone);
+}
+
+//  --------------------------------------------------------------------------
+//  Hostile bodies
+
+typedef struct {
+    const char *command;
+    const char *body;           //  JSON; "SPEC" in it is replaced by a valid spec
+    int code;
+    const char *message;        //  a substring of the error's sentence
+} hostile_t;
+
+static const hostile_t s_hostile [] = {
+    { "InitiateRollback", "{}", FLOT_E_INVALID, "field 'deployment' is required" },
+    { "InitiateRollback", "{\"deployment\": 7}", FLOT_E_INVALID, "field 'deployment' is a positive integer, expected a string" },
+    { "InitiateRollback", "{\"deployment\": \"\"}", FLOT_E_INVALID, "field 'deployment' is empty" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": [1]}", FLOT_E_INVALID, "field 'spec'" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"name: [\", \"reason\": \"r\", \"touched\": []}",
+      FLOT_E_INVALID, "shop.yaml:" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"touched\": []}", FLOT_E_INVALID,
+      "field 'reason' is required" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\"}", FLOT_E_INVALID,
+      "field 'touched' is required" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": \"a\"}",
+      FLOT_E_INVALID, "field 'touched' is a string, expected an array" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [\"a\", 3]}",
+      FLOT_E_INVALID, "field 'touched[1]' must be a string" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [\"zz\"]}",
+      FLOT_E_INVALID, "field 'touched[0]': 'zz' is not a target of the spec" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [], \"switched\": [\"q\"]}",
+      FLOT_E_INVALID, "field 'switched[0]': 'q' is not a target" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [], \"reverted\": {}}",
+      FLOT_E_INVALID, "field 'reverted' is a map, expected an array" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [], \"cwd\": \"rel/dir\"}",
+      FLOT_E_INVALID, "field 'cwd': 'rel/dir' is not an absolute directory" },
+    { "GetRollbackStatus", "{\"deployment\": null}", FLOT_E_INVALID, "field 'deployment' is required" },
+    { "CompleteRollback", "{\"deployment\": \"x\", \"failed\": \"yes\"}", FLOT_E_INVALID, "field 'failed'" },
+    { "CompleteRollback", "{\"deployment\": \"x\", \"message\": 1.5}", FLOT_E_INVALID, "field 'message'" },
+    { "ShouldRollback", "{}", FLOT_E_INVALID, "field 'on_failure' is required" },
+    { "ShouldRollback", "{\"on_failure\": \"panic\"}", FLOT_E_INVALID,
+      "field 'on_failure': 'panic' is not one of failAll, holdDependents, continue" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"health\": true}", FLOT_E_INVALID,
+      "field 'health' is a boolean, expected a map" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"health\": {}}", FLOT_E_INVALID,
+      "field 'health.healthy' is required" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"health\": {\"healthy\": true, \"check\": 4}}",
+      FLOT_E_INVALID, "field 'health.check' is a positive integer" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"final\": true}}", FLOT_E_INVALID,
+      "field 'analysis.phase' is required" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"Failed\"}}", FLOT_E_INVALID,
+      "field 'analysis.phase': 'Failed' is not one of" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"running\", \"score\": \"high\"}}",
+      FLOT_E_INVALID, "field 'analysis.score' is a string, expected a number" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"running\", \"recommendation\": \"panic\"}}",
+      FLOT_E_INVALID, "field 'analysis.recommendation': 'panic'" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"metrics\": [1]}}",
+      FLOT_E_INVALID, "field 'analysis.metrics[0]' must be a map" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"metrics\": [{\"name\": \"m\"}, {\"value\": 1}]}}",
+      FLOT_E_INVALID, "field 'analysis.metrics[1].name' is required" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"metrics\": [{\"name\": \"m\", \"value\": \"1\"}]}}",
+      FLOT_E_INVALID, "field 'analysis.metrics[0].value' is a string, expected a number" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"deadline_passed\": 1}", FLOT_E_INVALID,
+      "field 'deadline_passed'" },
+};
+
+static void
+test_rollback_rejects_hostile_bodies (void **state)
+{
+    test_t *self = *state;
+    char *spec = s_spec (self, (spec_opts_t) { 0 });
+    for (size_t i = 0; i < sizeof s_hostile / sizeof s_hostile [0]; i++) {
+        const hostile_t *h = &s_hostile [i];
+        json_error_t error;
+        json_t *body = json_loads (h->body, 0, &error);
+        if (!body)
+            fail_msg ("row %zu: bad JSON: %s", i, error.text);
+        if (json_object_get (body, "spec") && streq (s_str (body, "spec"), "SPEC"))
+            json_object_set_new (body, "spec", json_string (spec));
+        if (streq (h->command, "InitiateRollback") && !json_object_get (body, "file"))
+            json_object_set_new (body, "file", json_string ("shop.yaml"));
+        flot_err_t err = { 0, "" };
+        json_t *reply = s_call (self, h->command, body, &err);
+        if (reply)
+            fail_msg ("row %zu (%s %s) was accepted", i, h->command, h->body);
+        if (err.code != h->code || !strstr (err.message, h->message))
+            fail_msg ("row %zu: got %s '%s', expected %s '%s'", i, flot_err_name (err.code),
+                      err.message, flot_err_name (h->code), h->message);
+    }
+    free (spec);
+    //  Not a map at all: the host refuses it before any handler.
+    const uint8_t array [] = { 0x91, 0x01 };
+    zframe_t *reply = NULL;
+    flot_err_t err;
+    assert_int_equal (flot_client_call (world_client (self->world), "rollback", NULL,
+                                        "ShouldRollback", array, sizeof array, 5000, &reply, &err), -1);
+    assert_int_equal (err.code, FLOT_E_MALFORMED);
+    //  Still serving.
+    json_t *ok = s_call (self, "ShouldRollback", json_pack ("{s:s}", "on_failure", "continue"), &err);
+    assert_non_null (ok);
+    assert_string_equal (s_str (ok, "action"), "continue");
+    json_decref (ok);
+}
+
+//  --------------------------------------------------------------------------
+//  ShouldRollback
+
+static void
+test_should_rollback_answers_the_rule (void **state)
+{
+    test_t *self = *state;
+    flot_err_t err;
+    //  A failed analysis: rollback, naming the metric, its value and limit.
+    json_t *reply = s_call (self, "ShouldRollback", json_loads (
+        "{\"on_failure\": \"continue\", \"health\": {\"healthy\": true, \"target\": \"eu-1\", "
+        "\"check\": \"web\", \"message\": \"HTTP 200\"}, \"analysis\": {\"phase\": \"failed\", "
+        "\"final\": true, \"passed\": false, \"score\": 0, \"recommendation\": \"rollback\", "
+        "\"reason\": \"error-rate failed\", \"metrics\": [{\"name\": \"latency\", \"kind\": "
+        "\"threshold\", \"phase\": \"successful\", \"value\": 0.2, \"message\": \"ok\"}, "
+        "{\"name\": \"error-rate\", \"kind\": \"threshold\", \"phase\": \"failed\", \"value\": "
+        "0.12, \"message\": \"result 0.12 >= 0.1 (failureCondition)\", \"extra\": [1, 2]}]}}",
+        0, NULL), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_str (reply, "action"), "rollback");
+    assert_string_equal (s_str (reply, "reason"),
+        "analysis failed: metric 'error-rate' (value 0.12): result 0.12 >= 0.1 (failureCondition)");
+    json_decref (reply);
+    //  A broken health check under holdDependents: fail_target.
+    reply = s_call (self, "ShouldRollback", json_loads (
+        "{\"on_failure\": \"holdDependents\", \"health\": {\"healthy\": false, \"target\": "
+        "\"eu-2\", \"check\": \"tcp\", \"message\": \"connection refused\"}}", 0, NULL), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_str (reply, "action"), "fail_target");
+    assert_non_null (strstr (s_str (reply, "reason"),
+                             "health check 'tcp' on eu-2 failed: connection refused"));
+    json_decref (reply);
+    //  Passed and final: promote; inconclusive: pause; the deadline: rollback.
+    reply = s_call (self, "ShouldRollback", json_loads (
+        "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"successful\", \"final\": true, "
+        "\"passed\": true, \"score\": 100}}", 0, NULL), &err);
+    assert_string_equal (s_str (reply, "action"), "promote");
+    json_decref (reply);
+    reply = s_call (self, "ShouldRollback", json_loads (
+        "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"inconclusive\", \"final\": true, "
+        "\"metrics\": [{\"name\": \"cpu\", \"phase\": \"inconclusive\", \"message\": \"between limits\"}]}}",
+        0, NULL), &err);
+    assert_string_equal (s_str (reply, "action"), "pause");
+    assert_non_null (strstr (s_str (reply, "reason"), "metric 'cpu': between limits"));
+    json_decref (reply);
+    reply = s_call (self, "ShouldRollback", json_loads (
+        "{\"on_failure\": \"continue\", \"analysis\": {\"phase\": \"running\"}, "
+        "\"deadline_passed\": true}", 0, NULL), &err);
+    assert_string_equal (s_str (reply, "action"), "rollback");
+    assert_string_equal (s_str (reply, "reason"), "the progress deadline passed");
+    json_decref (reply);
+    //  The analyzer's early stop: still running, but it advises a rollback.
+    reply = s_call (self, "ShouldRollback", json_loads (
+        "{\"on_failure\": \"continue\", \"analysis\": {\"phase\": \"running\", \"score\": 40, "
+        "\"recommendation\": \"rollback\", \"reason\": \"score 40 <= marginalScore 75\"}}",
+        0, NULL), &err);
+    assert_string_equal (s_str (reply, "action"), "rollback");
+    assert_string_equal (s_str (reply, "reason"),
+                         "analysis recommends a rollback (score 40): score 40 <= marginalScore 75");
+    json_decref (reply);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_rollback_immediate_reverts_in_reverse_order_one_at_a_time, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_immediate_runs_up_to_max_concurrency, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_gradual_waits_for_dependents, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_switches_back_switched_targets, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_skips_targets_already_reverted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_retries_a_failing_hook_then_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_retry_that_succeeds_goes_on, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_of_nothing_completes_at_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_status_during_and_complete_by_hand, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_complete_by_hand_as_failed_then_again, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_second_initiate_is_a_conflict, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_unknown_deployment_is_not_found, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_finishes_when_its_caller_leaves, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_without_an_executor_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_rejects_hostile_bodies, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_should_rollback_answers_the_rule, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
