@@ -1627,10 +1627,63 @@ s_cmd_plan (ctl_t *self)
 //  --------------------------------------------------------------------------
 //  status and list
 
-#define TARGET_COLS 7
+//  An analysis result (analyzer RESULT): each metric, the score and the
+//  recommendation, each line after indent.
+static void
+s_print_analysis (const msgpack_object *root, const char *indent)
+{
+    const msgpack_object *metrics = NULL;
+    flot_err_t err;
+    flot_map_object (root, "metrics", false, MSGPACK_OBJECT_ARRAY, &metrics, &err);
+    for (uint32_t i = 0; metrics && i < metrics->via.array.size; i++) {
+        const msgpack_object *m = &metrics->via.array.ptr [i];
+        char name [128] = "?", kind [16] = "", phase [16] = "", cls [16] = "";
+        char message [512] = "";
+        double value = 0, low = 0, high = 0, margin = 0;
+        uint64_t measurements = 0, canary = 0, baseline = 0;
+        flot_map_str (m, "name", false, name, sizeof name, &err);
+        flot_map_str (m, "kind", false, kind, sizeof kind, &err);
+        flot_map_str (m, "phase", false, phase, sizeof phase, &err);
+        flot_map_str (m, "message", false, message, sizeof message, &err);
+        flot_map_uint (m, "measurements", false, 0, UINT64_MAX, &measurements, &err);
+        bool has_value = flot_map_double (m, "value", false, &value, &err) == 1;
+        if (streq (kind, "judge")) {
+            flot_map_str (m, "class", false, cls, sizeof cls, &err);
+            flot_map_uint (m, "canary_samples", false, 0, UINT64_MAX, &canary, &err);
+            flot_map_uint (m, "baseline_samples", false, 0, UINT64_MAX, &baseline, &err);
+            flot_map_double (m, "ci_low", false, &low, &err);
+            flot_map_double (m, "ci_high", false, &high, &err);
+            flot_map_double (m, "margin", false, &margin, &err);
+            printf ("%s%-20s judge      %-12s %-12s samples %llu/%llu  shift [%g, %g]  margin %g\n",
+                    indent, name, phase, cls, (unsigned long long) canary,
+                    (unsigned long long) baseline, low, high, margin);
+        }
+        else {
+            char shown [64] = "-";
+            if (has_value)
+                snprintf (shown, sizeof shown, "%g", value);
+            printf ("%s%-20s threshold  %-12s value %-10s %llu measurements\n", indent, name, phase,
+                    shown, (unsigned long long) measurements);
+        }
+        if (*message)
+            printf ("%s%-20s   %s\n", indent, "", message);
+    }
+    char recommendation [16] = "?", reason [512] = "";
+    double score = -1;
+    flot_map_str (root, "recommendation", false, recommendation, sizeof recommendation, &err);
+    flot_map_str (root, "reason", false, reason, sizeof reason, &err);
+    flot_map_double (root, "score", false, &score, &err);
+    if (score >= 0)
+        printf ("%sscore %.2f\n", indent, score);
+    printf ("%s%s: %s\n", indent, recommendation, reason);
+    fflush (stdout);
+}
+
+
+#define TARGET_COLS 8
 
 static const char *const s_target_headers [TARGET_COLS] = {
-    "TARGET", "STATE", "STEP", "TYPE", "STEP-STATE", "ATTEMPT", "WEIGHT"
+    "TARGET", "STATE", "STEP", "TYPE", "STEP-STATE", "ATTEMPT", "WEIGHT", "HEALTH"
 };
 
 //  The fields of a GetStatus reply; pointers point into it.
@@ -1682,7 +1735,8 @@ s_target_row (const msgpack_object *target, cell_t *row, flot_err_t *err)
     ||  s_map_cell (target, "step_type", false, row [3], err) < 0
     ||  s_map_cell (target, "step_state", false, row [4], err) < 0
     ||  flot_map_uint (target, "attempt", false, 0, UINT64_MAX, &attempt, err) < 0
-    ||  flot_map_uint (target, "weight", false, 0, 100, &weight, err) < 0)
+    ||  flot_map_uint (target, "weight", false, 0, 100, &weight, err) < 0
+    ||  s_map_cell (target, "health", false, row [7], err) < 0)
         return -1;
     for (int c = 2; c <= 4; c++)
         if (!*row [c])
@@ -1735,6 +1789,15 @@ s_print_status (const status_t *status, flot_err_t *err)
         s_print_field (stdout, status->last_error, "-");
         printf ("\n\n");
         s_table_print (&table, "");
+        //  The latest analysis of each target that has one.
+        for (uint32_t i = 0; i < count; i++) {
+            const msgpack_object *target = &status->targets->via.array.ptr [i];
+            const msgpack_object *analysis = flot_map_get (target, "analysis");
+            if (!analysis || analysis->type != MSGPACK_OBJECT_MAP)
+                continue;
+            printf ("\nanalysis of %s:\n", s_table_row (&table, i) [0]);
+            s_print_analysis (analysis, "  ");
+        }
     }
     s_table_destroy (&table);
     return rc;
@@ -2280,56 +2343,6 @@ s_analysis_timeout (const void *data, size_t size)
     return (uint32_t) MIN (timeout, (int64_t) FLOT_MAX_TIMEOUT_MS);
 }
 
-static void
-s_print_analysis (const msgpack_object *root)
-{
-    const msgpack_object *metrics = NULL;
-    flot_err_t err;
-    flot_map_object (root, "metrics", false, MSGPACK_OBJECT_ARRAY, &metrics, &err);
-    for (uint32_t i = 0; metrics && i < metrics->via.array.size; i++) {
-        const msgpack_object *m = &metrics->via.array.ptr [i];
-        char name [128] = "?", kind [16] = "", phase [16] = "", cls [16] = "";
-        char message [512] = "";
-        double value = 0, low = 0, high = 0, margin = 0;
-        uint64_t measurements = 0, canary = 0, baseline = 0;
-        flot_map_str (m, "name", false, name, sizeof name, &err);
-        flot_map_str (m, "kind", false, kind, sizeof kind, &err);
-        flot_map_str (m, "phase", false, phase, sizeof phase, &err);
-        flot_map_str (m, "message", false, message, sizeof message, &err);
-        flot_map_uint (m, "measurements", false, 0, UINT64_MAX, &measurements, &err);
-        bool has_value = flot_map_double (m, "value", false, &value, &err) == 1;
-        if (streq (kind, "judge")) {
-            flot_map_str (m, "class", false, cls, sizeof cls, &err);
-            flot_map_uint (m, "canary_samples", false, 0, UINT64_MAX, &canary, &err);
-            flot_map_uint (m, "baseline_samples", false, 0, UINT64_MAX, &baseline, &err);
-            flot_map_double (m, "ci_low", false, &low, &err);
-            flot_map_double (m, "ci_high", false, &high, &err);
-            flot_map_double (m, "margin", false, &margin, &err);
-            printf ("%-20s judge      %-12s %-12s samples %llu/%llu  shift [%g, %g]  margin %g\n",
-                    name, phase, cls, (unsigned long long) canary,
-                    (unsigned long long) baseline, low, high, margin);
-        }
-        else {
-            char shown [64] = "-";
-            if (has_value)
-                snprintf (shown, sizeof shown, "%g", value);
-            printf ("%-20s threshold  %-12s value %-10s %llu measurements\n", name, phase,
-                    shown, (unsigned long long) measurements);
-        }
-        if (*message)
-            printf ("%-20s   %s\n", "", message);
-    }
-    char recommendation [16] = "?", reason [512] = "";
-    double score = -1;
-    flot_map_str (root, "recommendation", false, recommendation, sizeof recommendation, &err);
-    flot_map_str (root, "reason", false, reason, sizeof reason, &err);
-    flot_map_double (root, "score", false, &score, &err);
-    if (score >= 0)
-        printf ("score %.2f\n", score);
-    printf ("%s: %s\n", recommendation, reason);
-    fflush (stdout);
-}
-
 static int
 s_cmd_analyze (ctl_t *self)
 {
@@ -2388,7 +2401,7 @@ s_cmd_analyze (ctl_t *self)
     if (self->opts.json)
         s_print_json (root, false);
     else
-        s_print_analysis (root);
+        s_print_analysis (root, "");
     flot_body_destroy (&body);
     return streq (recommendation, "promote") ? RC_OK
          : streq (recommendation, "pause") ? 2 : RC_ERROR;

@@ -1278,6 +1278,7 @@ s_on_ready (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     if (answer->kind != FLOT_ERROR)
         flot_map_bool (answer->body, "ready", false, &ready, &err);
     if (ready) {
+        dep->trt [t].health = 1;
         s_begin (dep->owner);
         s_event (dep, "health.ready", t, "%s passed its health checks", name);
         s_commit (dep->owner);
@@ -1569,9 +1570,27 @@ s_analysis_keep (deployment_t *dep, int t, const msgpack_sbuffer *sbuf,
     char scored [32] = "";
     if (score >= 0)
         snprintf (scored, sizeof scored, ", score %.0f", score);
+    //  Each metric's latest value and verdict: "error-rate 0.01 successful".
+    char metrics [256] = "";
+    const msgpack_object *list = result ? flot_map_get (result, "metrics") : NULL;
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size; i++) {
+        const msgpack_object *m = &list->via.array.ptr [i];
+        char name [64] = "?", verdict [32] = "", value [32] = "";
+        double number;
+        flot_map_str (m, "name", false, name, sizeof name, &err);
+        if (flot_map_str (m, "class", false, verdict, sizeof verdict, &err) != 1)
+            flot_map_str (m, "phase", false, verdict, sizeof verdict, &err);
+        if (flot_map_double (m, "value", false, &number, &err) == 1)
+            snprintf (value, sizeof value, " %g", number);
+        size_t used = strlen (metrics);
+        snprintf (metrics + used, sizeof metrics - used, "%s%s%s %s", i ? ", " : " (",
+                  name, value, verdict);
+    }
+    if (*metrics)
+        snprintf (metrics + strlen (metrics), sizeof metrics - strlen (metrics), ")");
     s_begin (dep->owner);
-    s_event (dep, "analysis.result", t, "%s: %s%s, recommends %s: %s",
-             dep->spec->targets [t].name, phase, scored, recommendation, reason);
+    s_event (dep, "analysis.result", t, "%s: %s%s%s, recommends %s: %s",
+             dep->spec->targets [t].name, phase, scored, metrics, recommendation, reason);
     s_commit (dep->owner);
     s_pump (dep->owner);
 }
@@ -1997,9 +2016,10 @@ s_pack_target (msgpack_packer *pk, deployment_t *dep, size_t t)
     const step_rt_t *rt = has ? &dep->steps [s] : NULL;
     const target_rt_t *trt = &dep->trt [t];
     static const char *health [] = { "unknown", "healthy", "unhealthy" };
+    const char *health_state = dep->spec->checks.health ? health [trt->health] : "unchecked";
     msgpack_pack_map (pk, 12);
     flot_pack_kv_str (pk, "name", dep->spec->targets [t].name);
-    flot_pack_kv_str (pk, "health", health [trt->health]);
+    flot_pack_kv_str (pk, "health", health_state);
     flot_pack_kv_str (pk, "health_message", trt->health_message ? trt->health_message : "");
     flot_pack_str (pk, "analysis");
     if (trt->analysis)

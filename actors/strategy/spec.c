@@ -20,7 +20,9 @@
 #include <msgpack.h>
 #include <yaml.h>
 
+#include "flotilla/analysis.h"
 #include "flotilla/body.h"
+#include "flotilla/health.h"
 
 #define MAX_NODES 200000
 #define MAX_NAME 64
@@ -813,6 +815,34 @@ s_section_error (ctx_t *ctx, zhashx_t *lines, const char *error)
     s_add_error (ctx->errors, text);
 }
 
+//  The sections' own parsers, those of the health and analyzer services.
+static int
+s_check_health (const msgpack_object *section, const char *path, char *err, size_t cap)
+{
+    flot_err_t error;
+    size_t count = 0;
+    flot_check_t **checks = flot_checks_new (section, path, 64, &count, &error);
+    if (!checks) {
+        snprintf (err, cap, "%s", error.message);
+        return -1;
+    }
+    flot_checks_destroy (&checks, count);
+    return 0;
+}
+
+static int
+s_check_analysis (const msgpack_object *section, const char *path, char *err, size_t cap)
+{
+    flot_err_t error;
+    flot_analysis_t *analysis = flot_analysis_parse (section, path, &error);
+    if (!analysis) {
+        snprintf (err, cap, "%s", error.message);
+        return -1;
+    }
+    flot_analysis_destroy (&analysis);
+    return 0;
+}
+
 //  Converts section key of root (of type `type`, if present) to msgpack,
 //  and has check read it. Returns the bytes (size in *size), or NULL.
 static void *
@@ -1098,9 +1128,9 @@ s_parse_root (ctx_t *ctx, yaml_node_t *root, flot_spec_t *spec)
     s_parse_policy (ctx, root, spec);
     s_parse_rollback (ctx, root, spec);
     spec->checks.health = s_parse_section (ctx, root, "healthChecks", YAML_SEQUENCE_NODE,
-                                           NULL, &spec->checks.health_size);
+                                           s_check_health, &spec->checks.health_size);
     spec->checks.analysis = s_parse_section (ctx, root, "analysis", YAML_MAPPING_NODE,
-                                             NULL, &spec->checks.analysis_size);
+                                             s_check_analysis, &spec->checks.analysis_size);
     if (spec->targets && spec->policy.max_failures > (int) spec->target_count) {
         char line [256];
         snprintf (line, sizeof line, "%s:1: policy.maxFailures: %d is more than the %zu targets",

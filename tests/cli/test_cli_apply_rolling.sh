@@ -41,9 +41,9 @@ expect_out "^strategy +rolling$"
 expect_out "^state +completed$"
 expect_out "^paused +no$"
 expect_out "^progress +100% \(3 of 3 steps done\)$"
-expect_out "^TARGET +STATE +STEP +TYPE +STEP-STATE +ATTEMPT +WEIGHT$"
+expect_out "^TARGET +STATE +STEP +TYPE +STEP-STATE +ATTEMPT +WEIGHT +HEALTH$"
 for t in a b c; do
-    expect_out "^$t +done +$t/1 +apply +succeeded +1 +100$"
+    expect_out "^$t +done +$t/1 +apply +succeeded +1 +100 +unchecked$"
 done
 
 ctl list

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "flotilla/body.h"
 #include "flotilla/spec.h"
 
 #define HEADER \
@@ -221,6 +222,28 @@ static const error_case_t s_error_cases [] = {
       "policy.progressDeadline: '10' is not a duration" },
     { "rollback mode", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK "rollback: {mode: later}\n",
       "rollback.mode: 'later' is not one of immediate, gradual" },
+    //  healthChecks and analysis: their services' parsers, at the line of the field.
+    { "health checks not a list", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "healthChecks: {name: web}\n", "healthChecks: expected a list, found a map" },
+    { "health check placeholder", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "healthChecks:\n  - name: web\n    http:\n      url: \"http://{adress}/\"\n",
+      "deploy.yaml:13: healthChecks[0].http.url: {adress} is not a known placeholder" },
+    { "health check without probe", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "healthChecks:\n  - name: web\n    period: 1s\n",
+      "deploy.yaml:11: healthChecks[0]" },
+    { "analysis condition", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "analysis:\n  metrics:\n    - name: e\n"
+      "      provider: {prometheus: {address: \"http://p\", query: up}}\n"
+      "      successCondition: \"result <\"\n",
+      "deploy.yaml:14: analysis.metrics[0].successCondition: column 9:" },
+    { "analysis limit", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "analysis:\n  metrics:\n    - name: e\n"
+      "      provider: {prometheus: {address: \"http://p\", query: up}}\n"
+      "      successCondition: \"result < 1\"\n      failureLimit: -1\n",
+      "deploy.yaml:15: analysis.metrics[0].failureLimit:" },
+    { "analysis nested too deep", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "analysis: {a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}\n",
+      "nests deeper than 32 levels" },
 };
 
 static void
@@ -245,6 +268,51 @@ test_spec_reports_several_errors_at_once (void **state)
     assert_null (s_parse (yaml, &errors));
     assert_int_equal (errors.count, 3);
     flot_spec_errors_clear (&errors);
+}
+
+//  The sections go to their services as msgpack, plain scalars typed.
+static void
+test_spec_sections_as_msgpack (void **state)
+{
+    (void) state;
+    const char *yaml = HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+        "healthChecks:\n  - name: web\n    tcp: {address: \"{address}\"}\n"
+        "    failureThreshold: 2\n    period: 500ms\n"
+        "analysis:\n  passScore: 90.5\n  background: false\n  metrics:\n    - name: e\n"
+        "      provider: {prometheus: {address: \"http://p\", query: \"7\"}}\n"
+        "      successCondition: \"result < 1\"\n";
+    flot_spec_errors_t errors;
+    flot_spec_t *spec = s_parse (yaml, &errors);
+    assert_non_null (spec);
+    assert_non_null (spec->checks.health);
+    assert_non_null (spec->checks.analysis);
+    flot_err_t err;
+    flot_body_t *health = flot_body_decode (spec->checks.health, spec->checks.health_size, &err);
+    assert_null (health);         //  a list is not a body (a map)...
+    assert_int_equal (flot_body_check (spec->checks.health, spec->checks.health_size, false, &err), 0);
+    flot_body_t *analysis = flot_body_decode (spec->checks.analysis, spec->checks.analysis_size, &err);
+    assert_non_null (analysis);   //  ...an analysis is
+    const msgpack_object *root = flot_body_root (analysis);
+    double score = 0;
+    bool background = true;
+    assert_int_equal (flot_map_double (root, "passScore", true, &score, &err), 1);
+    assert_true (score == 90.5);
+    assert_int_equal (flot_map_bool (root, "background", true, &background, &err), 1);
+    assert_false (background);
+    const msgpack_object *metrics = flot_map_get (root, "metrics");
+    assert_non_null (metrics);
+    const msgpack_object *provider = flot_map_get (flot_map_get (&metrics->via.array.ptr [0],
+                                                                 "provider"), "prometheus");
+    //  Quoted, "7" stays a string.
+    assert_int_equal (flot_map_get (provider, "query")->type, MSGPACK_OBJECT_STR);
+    flot_body_destroy (&analysis);
+    flot_spec_destroy (&spec);
+    //  Without the sections, there is nothing.
+    spec = s_parse (HEADER TARGETS "strategy: {rolling: {}}\n" HOOK, &errors);
+    assert_non_null (spec);
+    assert_null (spec->checks.health);
+    assert_null (spec->checks.analysis);
+    flot_spec_destroy (&spec);
 }
 
 static void
@@ -285,6 +353,7 @@ main (void)
         cmocka_unit_test (test_spec_defaults),
         cmocka_unit_test (test_spec_reports_every_error_class),
         cmocka_unit_test (test_spec_reports_several_errors_at_once),
+        cmocka_unit_test (test_spec_sections_as_msgpack),
         cmocka_unit_test (test_spec_rejects_oversize_text),
         cmocka_unit_test (test_spec_durations),
     };
