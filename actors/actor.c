@@ -459,7 +459,7 @@ flot_actor_call (flot_actor_t *self, const char *service, const char *key,
                  const char *command, const void *body, size_t size,
                  uint32_t timeout_ms, bool stream, flot_answer_fn *fn, void *arg)
 {
-    assert (self && fn);
+    assert (self);
     static const uint8_t empty_map [1] = { 0x80 };
     flot_msg_t msg = {
         .kind = FLOT_REQUEST,

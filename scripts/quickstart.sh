@@ -89,7 +89,8 @@ for _ in $(seq 1 60); do
     sleep 0.5
 done
 run plan -f examples/canary.yaml
-run apply -f examples/canary.yaml --watch
+rc=0
+run apply -f examples/canary.yaml --watch || rc=$?
 run list
 echo; echo "Versions served after:"; show_versions
 echo
@@ -98,3 +99,4 @@ if [ "$KEEP" -eq 1 ]; then
     echo "flotillad (pid $DAEMON), the service (pid $SERVICE) and Prometheus (pid $PROMETHEUS)"
     echo "are running; stop them with: kill $DAEMON $SERVICE $PROMETHEUS"
 fi
+exit "$rc"

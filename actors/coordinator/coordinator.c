@@ -5,9 +5,12 @@
     deployment runs targets in dependency order, at most maxConcurrency at
     once, each through its steps: hooks go to the executor service (routed
     by target), pauses and soaks are timers, a pause without a duration
-    waits for a promote. Failures go through the strategy's failure rule
-    (retries with backoff, then the policy); a deployment that fails or is
-    aborted is rolled back, in reverse dependency order. Every change is
+    waits for a promote; gates ask the health and analyzer services, and
+    the rollback service decides from what they say. Failures go through the
+    strategy's failure rule (retries with backoff, then the policy); a
+    deployment that fails or is aborted is rolled back by the rollback
+    service, in reverse dependency order, its progress recorded here step
+    by step. Every change is
     written to the store, with its event in the outbox, before it is acted
     on; the outbox is published through the events service in order. On
     start, unfinished deployments are loaded and go on: finished steps are
@@ -24,11 +27,11 @@
 #include "flotilla/coordinator.h"
 #include "flotilla/log.h"
 #include "flotilla/plan.h"
+#include "flotilla/step_call.h"
 #include "flotilla/store.h"
 #include "flotilla/strategy.h"
 
 #define WHO "coordinator"
-#define HOOK_MARGIN_MS 5000
 #define OUTBOX_RETRY_MS 500
 #define OUTBOX_READ 256         //  waiting events read from the store, and sent, at once
 
@@ -109,6 +112,8 @@ struct _deployment_t {
     char last_error [512];
     bool dirty;                 //  its row is to be written at the next flush
     bool spec_written;          //  its spec is in the store (written once)
+    uint64_t rollback_call;     //  the rollback service's stream, 0 if none
+    int rollback_timer;         //  asks the rollback service again; -1 if none
 };
 
 struct _coordinator_t {
@@ -148,7 +153,6 @@ typedef struct {
     held_kind_t kind;
     deployment_t *dep;          //  HELD_HOOK: the step
     size_t s;
-    bool back;
     flot_request_t *request;    //  HELD_REPLY, HELD_ERROR
     msgpack_sbuffer body;       //  HELD_HOOK, HELD_REPLY
     int code;                   //  HELD_ERROR
@@ -156,7 +160,7 @@ typedef struct {
 } held_t;
 
 static void s_advance (deployment_t *dep);
-static void s_step_start (deployment_t *dep, size_t s, bool back);
+static void s_step_start (deployment_t *dep, size_t s);
 static void s_gates_stop (deployment_t *dep);
 static void s_monitor_stop (deployment_t *dep, int t);
 
@@ -516,6 +520,7 @@ s_deployment_new (coordinator_t *self, flot_spec_t **spec_p, const char *text,
         dep->steps [s].timer = -1;
     dep->tstate = calloc (n, sizeof (int));
     dep->trt = calloc (n, sizeof (target_rt_t));
+    dep->rollback_timer = -1;
     dep->cursor = calloc (n, sizeof (size_t));
     dep->deps_left = calloc (n, sizeof (int));
     dep->rev_first = calloc (n + 1, sizeof (size_t));
@@ -623,7 +628,6 @@ s_fail (deployment_t *dep, const char *format, ...)
 typedef struct {
     deployment_t *dep;
     size_t s;
-    bool back;
     int64_t cancelled;          //  zclock_mono when cancelled, else 0
     void *handle;               //  in the coordinator's timer_refs
 } step_ref_t;
@@ -636,11 +640,11 @@ s_ref_free (void **item_p)
 }
 
 static step_ref_t *
-s_ref_new (deployment_t *dep, size_t s, bool back)
+s_ref_new (deployment_t *dep, size_t s)
 {
     step_ref_t *ref = calloc (1, sizeof *ref);
     assert (ref);
-    *ref = (step_ref_t) { .dep = dep, .s = s, .back = back };
+    *ref = (step_ref_t) { .dep = dep, .s = s };
     ref->handle = zlistx_add_end (dep->owner->timer_refs, ref);
     return ref;
 }
@@ -648,12 +652,11 @@ s_ref_new (deployment_t *dep, size_t s, bool back)
 //  Called first by a timer's callback: false if the timer was cancelled.
 //  Either way the argument is gone after it.
 static bool
-s_ref_take (step_ref_t *ref, deployment_t **dep, size_t *s, bool *back)
+s_ref_take (step_ref_t *ref, deployment_t **dep, size_t *s)
 {
     bool live = !ref->cancelled;
     *dep = ref->dep;
     *s = ref->s;
-    *back = ref->back;
     zlistx_detach (ref->dep->owner->timer_refs, ref->handle);
     free (ref);
     return live;
@@ -671,50 +674,32 @@ s_timer_cancel (deployment_t *dep, step_rt_t *rt)
     rt->timer_arg = NULL;
 }
 
-static step_rt_t *
-s_rt (deployment_t *dep, size_t s, bool back)
-{
-    return back ? &dep->back_steps [s] : &dep->steps [s];
-}
-
-static const flot_step_t *
-s_step (deployment_t *dep, size_t s, bool back)
-{
-    return back ? &dep->back->steps [s] : &dep->plan->steps [s];
-}
-
 static void s_target_done (deployment_t *dep, int t);
 
 //  A forward step finished well (or was skipped): the target goes on.
 static void
-s_step_succeeded (deployment_t *dep, size_t s, bool back, int state, const char *output)
+s_step_succeeded (deployment_t *dep, size_t s, int state, const char *output)
 {
-    step_rt_t *rt = s_rt (dep, s, back);
-    const flot_step_t *step = s_step (dep, s, back);
+    step_rt_t *rt = &dep->steps [s];
+    const flot_step_t *step = &dep->plan->steps [s];
     rt->state = state;
     rt->finished_ms = s_now ();
     rt->call = 0;
     rt->timer = -1;
     s_begin (dep->owner);
-    s_save_step (dep, s, back, output, NULL);
-    if (back) {
-        dep->tstate [step->target] = TS_ROLLED_BACK;
-        s_event (dep, "step.completed", step->target, "rollback step %s done", step->id);
-    }
-    else {
-        dep->steps_done++;
-        dep->progress_ms = rt->finished_ms;
-        s_event (dep, "step.completed", step->target, "step %s (%s) %s", step->id,
-                 flot_step_type_name (step->type), s_sstates [state]);
-        dep->cursor [step->target]++;
-        //  A hook that ends well while the deployment rolls back is recorded,
-        //  but the target is reverted, not done.
-        if (dep->state == DS_RUNNING) {
-            if (dep->cursor [step->target] == dep->plan->first [step->target + 1])
-                s_target_done (dep, step->target);
-            else
-                dep->tstate [step->target] = TS_RUNNING;
-        }
+    s_save_step (dep, s, false, output, NULL);
+    dep->steps_done++;
+    dep->progress_ms = rt->finished_ms;
+    s_event (dep, "step.completed", step->target, "step %s (%s) %s", step->id,
+             flot_step_type_name (step->type), s_sstates [state]);
+    dep->cursor [step->target]++;
+    //  A hook that ends well while the deployment rolls back is recorded,
+    //  but the target is reverted, not done.
+    if (dep->state == DS_RUNNING) {
+        if (dep->cursor [step->target] == dep->plan->first [step->target + 1])
+            s_target_done (dep, step->target);
+        else
+            dep->tstate [step->target] = TS_RUNNING;
     }
     s_save_deployment (dep);
     s_commit (dep->owner);
@@ -739,13 +724,12 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     deployment_t *dep;
     size_t s;
-    bool back;
-    if (!s_ref_take (arg, &dep, &s, &back))
+    if (!s_ref_take (arg, &dep, &s))
         return 0;
-    s_rt (dep, s, back)->timer = -1;
-    s_rt (dep, s, back)->timer_arg = NULL;
-    if ((back && dep->state == DS_ROLLING_BACK) || (!back && dep->state == DS_RUNNING))
-        s_step_start (dep, s, back);
+    dep->steps [s].timer = -1;
+    dep->steps [s].timer_arg = NULL;
+    if (dep->state == DS_RUNNING)
+        s_step_start (dep, s);
     else
         s_advance (dep);
     return 0;
@@ -754,11 +738,11 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
 //  A step failed (the hook, the call, or a check: may_retry false): retry,
 //  or apply the policy.
 static void
-s_step_failed_as (deployment_t *dep, size_t s, bool back, const char *why,
-                  const char *output, bool may_retry)
+s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *output,
+                  bool may_retry)
 {
-    step_rt_t *rt = s_rt (dep, s, back);
-    const flot_step_t *step = s_step (dep, s, back);
+    step_rt_t *rt = &dep->steps [s];
+    const flot_step_t *step = &dep->plan->steps [s];
     int t = step->target;
     rt->call = 0;
     flot_failure_t failure = {
@@ -768,15 +752,13 @@ s_step_failed_as (deployment_t *dep, size_t s, bool back, const char *why,
     };
     int64_t delay = 0;
     flot_failure_action_t action = flot_strategy_handle_failure (&failure, &delay);
-    if (back && action != FLOT_FAILURE_RETRY)
-        action = FLOT_FAILURE_FAIL_DEPLOYMENT;
     s_begin (dep->owner);
     if (action == FLOT_FAILURE_RETRY) {
         rt->state = SS_PENDING;
-        s_save_step (dep, s, back, output, why);
+        s_save_step (dep, s, false, output, why);
         s_event (dep, "step.failed", t, "step %s attempt %d failed: %s; retrying in %lld ms",
                  step->id, rt->attempt, why, (long long) delay);
-        step_ref_t *ref = s_ref_new (dep, s, back);
+        step_ref_t *ref = s_ref_new (dep, s);
         rt->timer_arg = ref;
         rt->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
                                  delay > 0 ? (size_t) delay : 1, 1, s_on_retry, ref);
@@ -785,19 +767,9 @@ s_step_failed_as (deployment_t *dep, size_t s, bool back, const char *why,
     }
     rt->state = SS_FAILED;
     rt->finished_ms = s_now ();
-    s_save_step (dep, s, back, output, why);
+    s_save_step (dep, s, false, output, why);
     s_event (dep, "step.failed", t, "step %s failed after %d attempt%s: %s", step->id,
              rt->attempt, rt->attempt == 1 ? "" : "s", why);
-    if (back) {
-        dep->state = DS_ROLLBACK_FAILED;
-        dep->finished_ms = s_now ();
-        snprintf (dep->last_error, sizeof dep->last_error,
-                  "rollback of %s failed: %s", dep->spec->targets [t].name, why);
-        s_event (dep, "rollback.failed", t, "%s", dep->last_error);
-        s_save_deployment (dep);
-        s_commit (dep->owner);
-        return;
-    }
     dep->tstate [t] = TS_FAILED;
     dep->in_progress--;
     dep->failed_targets++;
@@ -823,9 +795,9 @@ s_step_failed_as (deployment_t *dep, size_t s, bool back, const char *why,
 }
 
 static void
-s_step_failed (deployment_t *dep, size_t s, bool back, const char *why, const char *output)
+s_step_failed (deployment_t *dep, size_t s, const char *why, const char *output)
 {
-    s_step_failed_as (dep, s, back, why, output, true);
+    s_step_failed_as (dep, s, why, output, true);
 }
 
 static void
@@ -835,21 +807,19 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     step_ref_t *ref = arg;
     deployment_t *dep = ref->dep;
     size_t s = ref->s;
-    bool back = ref->back;
     free (ref);
-    if (!back)
-        dep->hooks_in_flight--;
-    target_rt_t *trt = &dep->trt [s_step (dep, s, back)->target];
-    if (!back && trt->pending_failure) {
+    dep->hooks_in_flight--;
+    target_rt_t *trt = &dep->trt [dep->plan->steps [s].target];
+    if (trt->pending_failure) {
         //  Its health failed while the hook ran: the target fails now.
         char *why = trt->pending_failure;
         trt->pending_failure = NULL;
-        s_step_failed_as (dep, s, back, why, NULL, false);
+        s_step_failed_as (dep, s, why, NULL, false);
         free (why);
         return;
     }
     if (answer->kind == FLOT_ERROR) {
-        s_step_failed (dep, s, back, answer->err.message, NULL);
+        s_step_failed (dep, s, answer->err.message, NULL);
         return;
     }
     char status [32] = "", output [4097] = "";
@@ -857,7 +827,7 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     flot_map_str (answer->body, "status", false, status, sizeof status, &err);
     flot_map_str (answer->body, "output", false, output, sizeof output, &err);
     if (streq (status, "succeeded"))
-        s_step_succeeded (dep, s, back, SS_SUCCEEDED, output);
+        s_step_succeeded (dep, s, SS_SUCCEEDED, output);
     else {
         int64_t code = -1;
         flot_map_int (answer->body, "exit_code", false, INT32_MIN, INT32_MAX, &code, &err);
@@ -867,86 +837,54 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
                       (long long) dep->spec->hook.timeout_ms);
         else
             snprintf (why, sizeof why, "the hook exited with status %lld", (long long) code);
-        s_step_failed (dep, s, back, why, output);
+        s_step_failed (dep, s, why, output);
     }
 }
 
 //  Sends a step's hook call (body, destroyed) to the executor that serves
 //  its target.
 static void
-s_hook_send (deployment_t *dep, size_t s, bool back, msgpack_sbuffer *body)
+s_hook_send (deployment_t *dep, size_t s, msgpack_sbuffer *body)
 {
-    const flot_step_t *step = s_step (dep, s, back);
-    step_rt_t *rt = s_rt (dep, s, back);
+    const flot_step_t *step = &dep->plan->steps [s];
+    step_rt_t *rt = &dep->steps [s];
     //  The call's own argument, freed by s_on_hook (not a timer's).
     step_ref_t *ref = malloc (sizeof *ref);
-    *ref = (step_ref_t) { .dep = dep, .s = s, .back = back };
+    *ref = (step_ref_t) { .dep = dep, .s = s };
     rt->call = flot_actor_call (dep->owner->actor, "executor",
                                 dep->spec->targets [step->target].name, "ExecuteStep",
                                 body->data, body->size,
-                                (uint32_t) (dep->spec->hook.timeout_ms + HOOK_MARGIN_MS),
+                                (uint32_t) (dep->spec->hook.timeout_ms + FLOT_STEP_CALL_MARGIN_MS),
                                 false, s_on_hook, ref);
     msgpack_sbuffer_destroy (body);
     if (!rt->call) {
         free (ref);
-        if (!back)
-            dep->hooks_in_flight--;
-        s_step_failed (dep, s, back, "the request could not be sent to the executor", NULL);
+        dep->hooks_in_flight--;
+        s_step_failed (dep, s, "the request could not be sent to the executor", NULL);
     }
 }
 
 //  Calls the step's hook on the executor that serves its target, once the
 //  step's start is committed.
 static void
-s_hook_call (deployment_t *dep, size_t s, bool back)
+s_hook_call (deployment_t *dep, size_t s)
 {
-    const flot_step_t *step = s_step (dep, s, back);
-    step_rt_t *rt = s_rt (dep, s, back);
-    const flot_spec_t *spec = dep->spec;
-    const flot_target_t *target = &spec->targets [step->target];
-    const flot_hook_t *hook = &spec->hook;
-    bool reverting = step->type == FLOT_STEP_ROLLBACK || step->type == FLOT_STEP_SWITCH_BACK;
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 11);
-    flot_pack_kv_str (&pk, "deployment", dep->id);
-    flot_pack_kv_str (&pk, "step_id", step->id);
-    flot_pack_kv_str (&pk, "type", flot_step_type_name (step->type));
-    flot_pack_kv_str (&pk, "target", target->name);
-    flot_pack_kv_str (&pk, "address", target->address);
-    flot_pack_kv_str (&pk, "version", reverting ? spec->workload.rollback_version
-                                                : spec->workload.version);
-    flot_pack_kv_str (&pk, "previous_version", reverting ? spec->workload.version
-                                                         : spec->workload.rollback_version);
-    flot_pack_kv_uint (&pk, "weight", (uint64_t) (reverting ? 0 : step->weight));
-    flot_pack_kv_uint (&pk, "attempt", (uint64_t) rt->attempt);
-    flot_pack_kv_str (&pk, "cwd", dep->cwd);
-    flot_pack_str (&pk, "hook");
-    msgpack_pack_map (&pk, 4);
-    flot_pack_kv_str (&pk, "command", hook->command);
-    flot_pack_kv_uint (&pk, "timeout_ms", (uint64_t) hook->timeout_ms);
-    flot_pack_str (&pk, "args");
-    msgpack_pack_array (&pk, hook->arg_count);
-    for (size_t i = 0; i < hook->arg_count; i++)
-        flot_pack_str (&pk, hook->args [i]);
-    flot_pack_str (&pk, "env");
-    msgpack_pack_map (&pk, hook->env_count);
-    for (size_t i = 0; i < hook->env_count; i++)
-        flot_pack_kv_str (&pk, hook->env [i].key, hook->env [i].value);
+    flot_step_call_pack (&pk, dep->spec, dep->id, &dep->plan->steps [s], dep->steps [s].attempt,
+                         dep->cwd);
     //  In flight from now: a rollback waits for a forward hook.
-    if (!back)
-        dep->hooks_in_flight++;
+    dep->hooks_in_flight++;
     if (s_uncommitted (dep->owner)) {
         //  It goes once the step's start is committed.
         held_t *held = s_hold (dep->owner, HELD_HOOK);
         held->dep = dep;
         held->s = s;
-        held->back = back;
         held->body = sbuf;
     }
     else
-        s_hook_send (dep, s, back, &sbuf);
+        s_hook_send (dep, s, &sbuf);
 }
 
 static int
@@ -956,28 +894,27 @@ s_on_step_timer (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     deployment_t *dep;
     size_t s;
-    bool back;
-    if (!s_ref_take (arg, &dep, &s, &back))
+    if (!s_ref_take (arg, &dep, &s))
         return 0;
-    step_rt_t *rt = s_rt (dep, s, back);
+    step_rt_t *rt = &dep->steps [s];
     rt->timer = -1;
     rt->timer_arg = NULL;
-    const flot_step_t *step = s_step (dep, s, back);
+    const flot_step_t *step = &dep->plan->steps [s];
     if (dep->state != DS_RUNNING)
         return 0;           //  failed meanwhile: a cleanup must not remove the old
     if (step->runs_hook)
-        s_hook_call (dep, s, back);        //  cleanup, after keepOld
+        s_hook_call (dep, s);              //  cleanup, after keepOld
     else
-        s_step_succeeded (dep, s, back, SS_SUCCEEDED, NULL);
+        s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
     return 0;
 }
 
 static void
-s_step_timer (deployment_t *dep, size_t s, bool back, int64_t ms)
+s_step_timer (deployment_t *dep, size_t s, int64_t ms)
 {
-    step_ref_t *ref = s_ref_new (dep, s, back);
-    s_rt (dep, s, back)->timer_arg = ref;
-    s_rt (dep, s, back)->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
+    step_ref_t *ref = s_ref_new (dep, s);
+    dep->steps [s].timer_arg = ref;
+    dep->steps [s].timer = zloop_timer (flot_actor_loop (dep->owner->actor),
                                               ms > 0 ? (size_t) ms : 1, 1,
                                               s_on_step_timer, ref);
 }
@@ -1077,7 +1014,7 @@ static void s_stop_waits (deployment_t *dep);
 static void
 s_soak_timer (deployment_t *dep, size_t s)
 {
-    s_step_timer (dep, s, false, dep->plan->steps [s].duration_ms);
+    s_step_timer (dep, s, dep->plan->steps [s].duration_ms);
 }
 
 static void s_gate_passed (deployment_t *dep, size_t s, const char *why);
@@ -1122,7 +1059,7 @@ s_target_failed (deployment_t *dep, size_t s, const char *why)
     s_gate_stop (dep, s);
     s_timer_cancel (dep, rt);
     s_monitor_stop (dep, t);
-    s_step_failed_as (dep, s, false, why, NULL, false);
+    s_step_failed_as (dep, s, why, NULL, false);
 }
 
 //  Applies ShouldRollback's answer to the gate (or, for a monitored target,
@@ -1419,7 +1356,7 @@ s_gate_passed (deployment_t *dep, size_t s, const char *why)
              step->gate ? step->gate : flot_step_type_name (step->type),
              dep->spec->targets [step->target].name, why);
     s_commit (dep->owner);
-    s_step_succeeded (dep, s, false, SS_SUCCEEDED, NULL);
+    s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
 }
 
 //  Starts the gate of step s (a GATE step, or the health wait of a SOAK).
@@ -1597,14 +1534,14 @@ s_analysis_keep (deployment_t *dep, int t, const msgpack_sbuffer *sbuf,
 
 //  Starts step s: a hook, a timer, or a wait for a promote.
 static void
-s_step_start (deployment_t *dep, size_t s, bool back)
+s_step_start (deployment_t *dep, size_t s)
 {
-    const flot_step_t *step = s_step (dep, s, back);
-    step_rt_t *rt = s_rt (dep, s, back);
+    const flot_step_t *step = &dep->plan->steps [s];
+    step_rt_t *rt = &dep->steps [s];
     int t = step->target;
-    if (!back && dep->promote_full
+    if (dep->promote_full
     &&  (step->type == FLOT_STEP_PAUSE || step->type == FLOT_STEP_GATE)) {
-        s_step_succeeded (dep, s, back, SS_SKIPPED, NULL);
+        s_step_succeeded (dep, s, SS_SKIPPED, NULL);
         return;
     }
     bool resumed = rt->state == SS_RUNNING;     //  after a restart
@@ -1615,9 +1552,8 @@ s_step_start (deployment_t *dep, size_t s, bool back)
     if (!resumed)
         rt->started_ms = now;
     s_begin (dep->owner);
-    s_save_step (dep, s, back, NULL, NULL);
-    if (!back)
-        dep->tstate [t] = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0
+    s_save_step (dep, s, false, NULL, NULL);
+    dep->tstate [t] = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0
                         ? TS_WAITING : TS_RUNNING;
     s_event (dep, "step.started", t, "step %s (%s)%s%s", step->id,
              flot_step_type_name (step->type),
@@ -1629,26 +1565,26 @@ s_step_start (deployment_t *dep, size_t s, bool back)
     switch (step->type) {
         case FLOT_STEP_PAUSE:
             if (step->duration_ms >= 0)
-                s_step_timer (dep, s, back, step->duration_ms - elapsed);
+                s_step_timer (dep, s, step->duration_ms - elapsed);
             break;              //  else: a promote finishes it
         case FLOT_STEP_SOAK:
             if (dep->spec->checks.health)
                 s_gate_start (dep, s);          //  healthy first, then the soak
             else
-                s_step_timer (dep, s, back, step->duration_ms - elapsed);
+                s_step_timer (dep, s, step->duration_ms - elapsed);
             break;
         case FLOT_STEP_GATE:
             s_gate_start (dep, s);
             break;
         case FLOT_STEP_CLEANUP:
             if (step->duration_ms - elapsed > 0) {
-                s_step_timer (dep, s, back, step->duration_ms - elapsed);
+                s_step_timer (dep, s, step->duration_ms - elapsed);
                 break;
             }
-            s_hook_call (dep, s, back);
+            s_hook_call (dep, s);
             break;
         default:
-            s_hook_call (dep, s, back);
+            s_hook_call (dep, s);
             break;
     }
 }
@@ -1666,7 +1602,7 @@ s_advance_forward (deployment_t *dep)
         if (dep->tstate [t] == TS_RUNNING && dep->cursor [t] < dep->plan->first [t + 1]) {
             step_rt_t *rt = &dep->steps [dep->cursor [t]];
             if (rt->state == SS_PENDING && rt->timer < 0 && rt->call == 0)
-                s_step_start (dep, dep->cursor [t], false);
+                s_step_start (dep, dep->cursor [t]);
             if (dep->state != DS_RUNNING)
                 return;
         }
@@ -1681,7 +1617,7 @@ s_advance_forward (deployment_t *dep)
             s_target_done (dep, t);        //  a target with no steps
             continue;
         }
-        s_step_start (dep, dep->cursor [t], false);
+        s_step_start (dep, dep->cursor [t]);
         if (dep->state != DS_RUNNING)
             return;
     }
@@ -1722,6 +1658,24 @@ s_touched (deployment_t *dep, bool *touched, bool *switched)
     }
 }
 
+//  The rollback plan of what the deployment touched, with its steps pending.
+static void
+s_rollback_plan (deployment_t *dep)
+{
+    size_t n = dep->spec->target_count;
+    bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
+    s_touched (dep, touched, switched);
+    flot_plan_destroy (&dep->back);
+    dep->back = flot_plan_rollback (dep->spec, touched, switched);
+    free (touched);
+    free (switched);
+    assert (dep->back);
+    free (dep->back_steps);
+    dep->back_steps = calloc (dep->back->step_count + 1, sizeof (step_rt_t));
+    for (size_t s = 0; s < dep->back->step_count; s++)
+        dep->back_steps [s].timer = -1;
+}
+
 static void
 s_rollback_start (deployment_t *dep)
 {
@@ -1741,62 +1695,201 @@ s_rollback_start (deployment_t *dep)
             s_save_step (dep, s, false, NULL, "stopped: the deployment is rolling back");
         }
     }
-    bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
-    s_touched (dep, touched, switched);
-    flot_plan_destroy (&dep->back);
-    dep->back = flot_plan_rollback (dep->spec, touched, switched);
-    free (touched);
-    free (switched);
-    assert (dep->back);
-    free (dep->back_steps);
-    dep->back_steps = calloc (dep->back->step_count + 1, sizeof (step_rt_t));
-    for (size_t s = 0; s < dep->back->step_count; s++)
-        dep->back_steps [s].timer = -1;
+    s_rollback_plan (dep);
     s_event (dep, "rollback.started", -1, "rolling back %zu target%s (%s)",
              dep->back->step_count, dep->back->step_count == 1 ? "" : "s",
              dep->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL ? "gradual" : "immediate");
 }
 
-//  The rollback plan: once no hook of the deployment is running, revert
-//  the touched targets, all at once or in reverse dependency order.
+//  The rollback service runs the rollback plan; the coordinator records its
+//  progress, step by step, so that after a restart it asks again for what
+//  is not yet reverted (the steps keep their ids).
+static void s_rollback_initiate (deployment_t *dep);
+
+static int
+s_on_rollback_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    deployment_t *dep = arg;
+    dep->rollback_timer = -1;
+    s_advance (dep);
+    return 0;
+}
+
+//  The rollback of target name moved: its step is running, succeeded (or
+//  reverted) or failed.
+static void
+s_rollback_step (deployment_t *dep, const char *name, const char *state, const char *message,
+                 const char *output)
+{
+    int t = flot_spec_target_index (dep->spec, name);
+    if (t < 0 || dep->back->first [t] == dep->back->first [t + 1])
+        return;
+    size_t s = dep->back->first [t];
+    step_rt_t *rt = &dep->back_steps [s];
+    const flot_step_t *step = &dep->back->steps [s];
+    s_begin (dep->owner);
+    if (streq (state, "running")) {
+        rt->state = SS_RUNNING;
+        rt->attempt++;
+        if (!rt->started_ms)
+            rt->started_ms = s_now ();
+        s_event (dep, "step.started", t, "rollback step %s (%s)%s", step->id,
+                 flot_step_type_name (step->type), rt->attempt > 1 ? ", again" : "");
+    }
+    else
+    if (streq (state, "succeeded") || streq (state, "reverted")) {
+        rt->state = SS_SUCCEEDED;
+        rt->finished_ms = s_now ();
+        dep->tstate [t] = TS_ROLLED_BACK;
+        s_event (dep, "step.completed", t, "rollback step %s done", step->id);
+    }
+    else
+    if (streq (state, "failed")) {
+        rt->state = SS_FAILED;
+        rt->finished_ms = s_now ();
+        s_event (dep, "step.failed", t, "rollback step %s attempt %d failed: %s", step->id,
+                 rt->attempt, message);
+    }
+    s_save_step (dep, s, true, output, rt->state == SS_FAILED ? message : NULL);
+    s_save_deployment (dep);
+    s_commit (dep->owner);
+}
+
+//  An answer of the rollback service: the stream's progress, its end, or
+//  an error (then the rollback is asked for again, a second later).
+static void
+s_on_rollback (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    deployment_t *dep = arg;
+    if (answer->kind == FLOT_REPLY)
+        return;         //  the stream is open
+    if (answer->kind == FLOT_ERROR) {
+        dep->rollback_call = 0;
+        flot_warn (WHO, "%s: the rollback service: %s; asking again", dep->id,
+                   answer->err.message);
+        if (answer->err.code == FLOT_E_CONFLICT) {
+            //  A rollback of ours from before a restart still runs there:
+            //  it ends, and the next one takes up what it did not revert.
+            msgpack_sbuffer sbuf;
+            msgpack_packer pk;
+            flot_pack_begin (&sbuf, &pk);
+            msgpack_pack_map (&pk, 3);
+            flot_pack_kv_str (&pk, "deployment", dep->id);
+            flot_pack_kv_bool (&pk, "failed", true);
+            flot_pack_kv_str (&pk, "message", "superseded: the coordinator asked again");
+            flot_actor_call (actor, "rollback", NULL, "CompleteRollback", sbuf.data, sbuf.size,
+                             5000, false, NULL, NULL);
+            msgpack_sbuffer_destroy (&sbuf);
+        }
+        dep->rollback_timer = zloop_timer (flot_actor_loop (actor), OUTBOX_RETRY_MS * 2, 1,
+                                           s_on_rollback_retry, dep);
+        return;
+    }
+    char state [16] = "", message [512] = "", target [FLOT_MAX_KEY + 1] = "";
+    char step_state [16] = "", output [4097] = "";
+    flot_err_t err;
+    flot_map_str (answer->body, "state", false, state, sizeof state, &err);
+    flot_map_str (answer->body, "message", false, message, sizeof message, &err);
+    flot_map_str (answer->body, "output", false, output, sizeof output, &err);
+    if (flot_map_str (answer->body, "target", false, target, sizeof target, &err) == 1
+    &&  flot_map_str (answer->body, "step_state", false, step_state, sizeof step_state, &err) == 1)
+        s_rollback_step (dep, target, step_state, message, *output ? output : NULL);
+    if (answer->kind != FLOT_STREAM_END)
+        return;
+    dep->rollback_call = 0;
+    if (streq (state, "completed")) {
+        s_advance (dep);        //  every target is reverted: it ends
+        return;
+    }
+    s_begin (dep->owner);
+    dep->state = DS_ROLLBACK_FAILED;
+    dep->finished_ms = s_now ();
+    snprintf (dep->last_error, sizeof dep->last_error, "the rollback failed: %.400s", message);
+    s_event (dep, "rollback.failed", -1, "%s", dep->last_error);
+    s_save_deployment (dep);
+    s_commit (dep->owner);
+    s_pump (dep->owner);
+}
+
+//  Adds to the body under key the names of the targets for which take is
+//  true.
+static void
+s_pack_names (msgpack_packer *pk, const char *key, const deployment_t *dep, const bool *take)
+{
+    size_t count = 0;
+    for (size_t t = 0; t < dep->spec->target_count; t++)
+        count += take [t];
+    flot_pack_str (pk, key);
+    msgpack_pack_array (pk, count);
+    for (size_t t = 0; t < dep->spec->target_count; t++)
+        if (take [t])
+            flot_pack_str (pk, dep->spec->targets [t].name);
+}
+
+//  Asks the rollback service to revert what the deployment touched and is
+//  not reverted yet.
+static void
+s_rollback_initiate (deployment_t *dep)
+{
+    size_t n = dep->spec->target_count;
+    bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
+    bool *reverted = calloc (n, sizeof (bool));
+    s_touched (dep, touched, switched);
+    for (size_t t = 0; t < n; t++) {
+        size_t first = dep->back->first [t];
+        reverted [t] = first < dep->back->first [t + 1]
+                    && dep->back_steps [first].state == SS_SUCCEEDED;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 8);
+    flot_pack_kv_str (&pk, "deployment", dep->id);
+    flot_pack_kv_str (&pk, "spec", dep->text);
+    flot_pack_kv_str (&pk, "file", dep->file);
+    flot_pack_kv_str (&pk, "cwd", dep->cwd);
+    flot_pack_kv_str (&pk, "reason", dep->last_error);
+    s_pack_names (&pk, "touched", dep, touched);
+    s_pack_names (&pk, "switched", dep, switched);
+    s_pack_names (&pk, "reverted", dep, reverted);
+    free (touched);
+    free (switched);
+    free (reverted);
+    dep->rollback_call = flot_actor_call (dep->owner->actor, "rollback", NULL,
+                                          "InitiateRollback", sbuf.data, sbuf.size, 10000,
+                                          true, s_on_rollback, dep);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (!dep->rollback_call) {
+        flot_answer_t answer = { .kind = FLOT_ERROR };
+        flot_err_set (&answer.err, FLOT_E_INTERNAL, "the request could not be sent");
+        s_on_rollback (dep->owner->actor, &answer, dep);
+    }
+}
+
+//  The rollback: once no hook of the deployment is running, the rollback
+//  service reverts the touched targets; when every one is, it ends.
 static void
 s_advance_rollback (deployment_t *dep)
 {
-    if (dep->hooks_in_flight > 0)
+    if (dep->hooks_in_flight > 0 || dep->rollback_call || dep->rollback_timer >= 0)
         return;
-    size_t n = dep->spec->target_count;
-    bool *reverted = calloc (n, sizeof (bool));
-    size_t running = 0, left = 0;
-    for (size_t t = 0; t < n; t++) {
-        size_t first = dep->back->first [t], last = dep->back->first [t + 1];
-        reverted [t] = first == last || dep->back_steps [first].state == SS_SUCCEEDED;
-        if (first < last && dep->back_steps [first].state == SS_RUNNING)
-            running++;
-        left += !reverted [t];
-    }
-    bool gradual = dep->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL;
-    for (size_t i = 0; i < n && running < dep->back->concurrency; i++) {
-        int t = dep->back->order [i];
+    size_t left = 0;
+    for (size_t t = 0; t < dep->spec->target_count; t++) {
         size_t first = dep->back->first [t];
-        if (first == dep->back->first [t + 1] || dep->back_steps [first].state != SS_PENDING
-        ||  dep->back_steps [first].timer >= 0
-        ||  (gradual && !flot_plan_ready (dep->spec, t, reverted, true)))
-            continue;
-        running++;
-        s_step_start (dep, first, true);
-        if (dep->state != DS_ROLLING_BACK)
-            break;
+        left += first < dep->back->first [t + 1] && dep->back_steps [first].state != SS_SUCCEEDED;
     }
-    free (reverted);
-    if (left == 0 && dep->state == DS_ROLLING_BACK) {
-        s_begin (dep->owner);
-        s_event (dep, "rollback.completed", -1, "rolled back %zu target%s",
-                 dep->back->step_count, dep->back->step_count == 1 ? "" : "s");
-        s_finish (dep, dep->aborted ? DS_ABORTED : DS_ROLLED_BACK,
-                  dep->aborted ? "deployment.aborted" : "deployment.rolled_back",
-                  dep->last_error);
-        s_commit (dep->owner);
+    if (left) {
+        s_rollback_initiate (dep);
+        return;
     }
+    s_begin (dep->owner);
+    s_event (dep, "rollback.completed", -1, "rolled back %zu target%s",
+             dep->back->step_count, dep->back->step_count == 1 ? "" : "s");
+    s_finish (dep, dep->aborted ? DS_ABORTED : DS_ROLLED_BACK,
+              dep->aborted ? "deployment.aborted" : "deployment.rolled_back", dep->last_error);
+    s_commit (dep->owner);
 }
 
 static void
@@ -1818,7 +1911,7 @@ s_held_run (held_t *held)
 {
     switch (held->kind) {
         case HELD_HOOK:
-            s_hook_send (held->dep, held->s, held->back, &held->body);
+            s_hook_send (held->dep, held->s, &held->body);
             break;
         case HELD_REPLY:
             flot_request_reply_sbuf (&held->request, &held->body);
@@ -2208,7 +2301,7 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
         s_gate_stop (dep, s);
         rt->gate_waiting = false;
         if (dep->state == DS_RUNNING && rt->state == SS_RUNNING)
-            s_step_succeeded (dep, s, false, SS_SUCCEEDED, NULL);
+            s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
     }
     zlistx_destroy (&at_pause);
     s_advance (dep);
@@ -2401,15 +2494,7 @@ s_restore (const flot_deployment_row_t *row, void *arg)
         }
     }
     if (dep->state == DS_ROLLING_BACK) {
-        size_t n = dep->spec->target_count;
-        bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
-        s_touched (dep, touched, switched);
-        dep->back = flot_plan_rollback (dep->spec, touched, switched);
-        free (touched);
-        free (switched);
-        dep->back_steps = calloc (dep->back->step_count + 1, sizeof (step_rt_t));
-        for (size_t s = 0; s < dep->back->step_count; s++)
-            dep->back_steps [s].timer = -1;
+        s_rollback_plan (dep);
         flot_store_each_step (self->store, dep->id, s_restore_step, &restore);
         for (size_t s = 0; s < dep->back->step_count; s++)
             if (dep->back_steps [s].state == SS_RUNNING)
@@ -2487,7 +2572,7 @@ s_on_resume_all (zloop_t *loop, int timer_id, void *arg)
             size_t s = dep->cursor [t];
             if (s < dep->plan->first [t + 1] && dep->steps [s].state == SS_RUNNING
             &&  !dep->plan->steps [s].runs_hook && dep->plan->steps [s].duration_ms >= 0)
-                s_step_start (dep, s, false);
+                s_step_start (dep, s);
         }
         s_advance (dep);
     }

@@ -67,19 +67,24 @@ session () {
 }
 
 # A deployment through the coordinator, the executor and a real hook: one
-# that completes, one that fails and is rolled back, one waiting at a pause
-# when the daemon stops.
+# that completes, one that fails and is rolled back (by the rollback
+# service), one waiting at a pause when the daemon stops, and one whose
+# gate runs a health check and an analysis (a command probe and a command
+# metric) and passes.
 deploy () {
     local ep=$1
     local c=("$FLOTCTL" --endpoint "$ep" --timeout 10000)
     printf '#!/bin/sh\n[ "$FLOTILLA_TARGET" = "$FAIL_ON" ] && [ "$FLOTILLA_STEP_TYPE" != rollback ] && exit 1\nexit 0\n' \
         > "$WORK/hook.sh"
     chmod +x "$WORK/hook.sh"
-    for case in ok:none bad:b wait:none; do
+    for case in ok:none bad:b wait:none gated:none; do
         local name=${case%%:*} fail=${case##*:} steps="setWeight: 50"
         [ "$name" = wait ] && steps="setWeight: 50, pause: {}"
+        [ "$name" = gated ] && steps="setWeight: 50, gate: {name: g}"
         printf 'apiVersion: flotilla/v1\nkind: Deployment\nname: %s\nworkload: {name: w, version: "2"}\ntargets: [{name: a}, {name: b, dependsOn: [a]}]\nstrategy: {canary: {steps: [%s]}}\nhook: {command: ./hook.sh, env: {FAIL_ON: %s}}\n' \
             "$name" "$steps" "$fail" > "$WORK/$name.yaml"
+        [ "$name" = gated ] && printf 'healthChecks: [{name: up, command: {command: /bin/true}, period: 200ms}]\nanalysis: {interval: 200ms, metrics: [{name: e, provider: {command: {command: /bin/echo, args: ["0.01"]}}, successCondition: "result < 0.05", count: 2}]}\n' \
+            >> "$WORK/$name.yaml"
         local body
         body=$(python3 -c 'import json,sys; print(json.dumps({"spec": open(sys.argv[1]).read(), "file": "x.yaml", "cwd": sys.argv[2]}))' "$WORK/$name.yaml" "$WORK")
         "${c[@]}" call coordinator Plan "$body" >/dev/null
@@ -87,7 +92,7 @@ deploy () {
     done
     for _ in $(seq 1 100); do
         "${c[@]}" --json call coordinator List > "$WORK/list.json"
-        python3 -c 'import json,sys; d={x["name"]: x["state"] for x in json.load(open(sys.argv[1]))["deployments"]}; sys.exit(0 if d.get("ok")=="completed" and d.get("bad")=="rolled_back" else 1)' "$WORK/list.json" && return 0
+        python3 -c 'import json,sys; d={x["name"]: x["state"] for x in json.load(open(sys.argv[1]))["deployments"]}; sys.exit(0 if d.get("ok")=="completed" and d.get("bad")=="rolled_back" and d.get("gated")=="completed" else 1)' "$WORK/list.json" && return 0
         sleep 0.2
     done
     echo "deployments did not finish: $(cat "$WORK/list.json")" >&2
@@ -115,7 +120,7 @@ for port in 24001 24002 24011; do
 done
 
 # 1. Embedded: broker and actors as threads of one process.
-vg "$WORK/embedded.vg" "$FLOTILLAD" -a events,echo,strategy,executor,coordinator \
+vg "$WORK/embedded.vg" "$FLOTILLAD" -a events,echo,strategy,executor,health,analyzer,rollback,coordinator \
     -b tcp://127.0.0.1:24001 \
     -e tcp://127.0.0.1:24002 --store "$WORK/flotilla.db" 2>"$WORK/embedded.log" &
 EMB=$!
