@@ -79,6 +79,9 @@ typedef struct {
     void *analysis;             //  the latest analysis result (msgpack), or NULL
     size_t analysis_size;
     char *pending_failure;      //  a check failed it while a hook ran: why
+    uint64_t background;        //  its background analysis stream, 0 if none
+    void *background_arg;
+    bool background_ran;        //  started once already
 } target_rt_t;
 
 struct _deployment_t {
@@ -112,6 +115,7 @@ struct _deployment_t {
     char last_error [512];
     bool dirty;                 //  its row is to be written at the next flush
     bool spec_written;          //  its spec is in the store (written once)
+    bool background;            //  the analysis runs in the background, not at gates
     uint64_t rollback_call;     //  the rollback service's stream, 0 if none
     int rollback_timer;         //  asks the rollback service again; -1 if none
 };
@@ -162,7 +166,7 @@ typedef struct {
 static void s_advance (deployment_t *dep);
 static void s_step_start (deployment_t *dep, size_t s);
 static void s_gates_stop (deployment_t *dep);
-static void s_monitor_stop (deployment_t *dep, int t);
+static void s_watch_stop (deployment_t *dep, int t);
 
 //  --------------------------------------------------------------------------
 //  Store and events
@@ -521,6 +525,14 @@ s_deployment_new (coordinator_t *self, flot_spec_t **spec_p, const char *text,
     dep->tstate = calloc (n, sizeof (int));
     dep->trt = calloc (n, sizeof (target_rt_t));
     dep->rollback_timer = -1;
+    if (dep->spec->checks.analysis) {
+        flot_err_t err;
+        flot_body_t *analysis = flot_body_decode (dep->spec->checks.analysis,
+                                                  dep->spec->checks.analysis_size, &err);
+        if (analysis)
+            flot_map_bool (flot_body_root (analysis), "background", false, &dep->background, &err);
+        flot_body_destroy (&analysis);
+    }
     dep->cursor = calloc (n, sizeof (size_t));
     dep->deps_left = calloc (n, sizeof (int));
     dep->rev_first = calloc (n + 1, sizeof (size_t));
@@ -711,7 +723,7 @@ s_target_done (deployment_t *dep, int t)
 {
     dep->tstate [t] = TS_DONE;
     dep->in_progress--;
-    s_monitor_stop (dep, t);
+    s_watch_stop (dep, t);
     s_target_release (dep, t);
     s_event (dep, "target.completed", t, "%s is on version %s",
              dep->spec->targets [t].name, dep->spec->workload.version);
@@ -773,7 +785,7 @@ s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *outp
     dep->tstate [t] = TS_FAILED;
     dep->in_progress--;
     dep->failed_targets++;
-    s_monitor_stop (dep, t);
+    s_watch_stop (dep, t);
     s_event (dep, "target.failed", t, "%s failed at step %s: %s",
              dep->spec->targets [t].name, step->id, why);
     //  A hook that ends after an abort or another failure changes nothing
@@ -919,6 +931,15 @@ s_step_timer (deployment_t *dep, size_t s, int64_t ms)
                                               s_on_step_timer, ref);
 }
 
+//  The answer a call gets when it could not even be sent.
+static flot_answer_t
+s_unsent (void)
+{
+    flot_answer_t answer = { .kind = FLOT_ERROR };
+    flot_err_set (&answer.err, FLOT_E_INTERNAL, "the request could not be sent");
+    return answer;
+}
+
 //  --------------------------------------------------------------------------
 //  Gates: health and analysis
 //
@@ -1020,6 +1041,20 @@ s_soak_timer (deployment_t *dep, size_t s)
 static void s_gate_passed (deployment_t *dep, size_t s, const char *why);
 static void s_monitor_start (deployment_t *dep, int t);
 
+//  Asks service to end the stream we opened (no answer matters).
+static void
+s_stop_stream (deployment_t *dep, const char *service, const char *command, uint64_t stream)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_kv_uint (&pk, "stream", stream);
+    flot_actor_call (dep->owner->actor, service, NULL, command, sbuf.data, sbuf.size, 5000,
+                     false, NULL, NULL);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
 //  Ends what the gate of step s has in flight (a wait or an analysis).
 static void
 s_gate_stop (deployment_t *dep, size_t s)
@@ -1029,16 +1064,8 @@ s_gate_stop (deployment_t *dep, size_t s)
         return;
     flot_actor_call_forget (dep->owner->actor, rt->gate_call);
     s_gate_ref_free (rt->gate_arg);
-    if (rt->gate_stream) {
-        msgpack_sbuffer sbuf;
-        msgpack_packer pk;
-        flot_pack_begin (&sbuf, &pk);
-        msgpack_pack_map (&pk, 1);
-        flot_pack_kv_uint (&pk, "stream", rt->gate_call);
-        flot_actor_call (dep->owner->actor, "analyzer", NULL, "StopAnalysis", sbuf.data,
-                         sbuf.size, 5000, false, NULL, NULL);
-        msgpack_sbuffer_destroy (&sbuf);
-    }
+    if (rt->gate_stream)
+        s_stop_stream (dep, "analyzer", "StopAnalysis", rt->gate_call);
     rt->gate_call = 0;
     rt->gate_arg = NULL;
     rt->gate_stream = false;
@@ -1058,7 +1085,7 @@ s_target_failed (deployment_t *dep, size_t s, const char *why)
     }
     s_gate_stop (dep, s);
     s_timer_cancel (dep, rt);
-    s_monitor_stop (dep, t);
+    s_watch_stop (dep, t);
     s_step_failed_as (dep, s, why, NULL, false);
 }
 
@@ -1071,10 +1098,12 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     gate_ref_t *ref = arg;
     deployment_t *dep = ref->dep;
     size_t s = ref->s;
-    bool current = ref->target < 0 ? s_gate_current (ref)
+    //  Watching a target (its health, or a background analysis), not a gate.
+    bool watching = ref->target >= 0;
+    bool current = !watching ? s_gate_current (ref)
                  : dep->state == DS_RUNNING && dep->tstate [ref->target] != TS_DONE
                    && dep->tstate [ref->target] != TS_FAILED;
-    int t = ref->target >= 0 ? ref->target : dep->plan->steps [s].target;
+    int t = watching ? ref->target : dep->plan->steps [s].target;
     s_gate_ref_free (ref);
     if (!current)
         return;
@@ -1090,7 +1119,7 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         flot_map_str (answer->body, "reason", false, reason, sizeof reason, &err);
     }
     const char *name = dep->spec->targets [t].name;
-    if (streq (action, "continue"))
+    if (streq (action, "continue") || (watching && streq (action, "promote")))
         return;
     if (streq (action, "promote")) {
         s_gate_stop (dep, s);
@@ -1113,14 +1142,19 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
     else {
         //  pause, or anything else: a person decides.
-        step_rt_t *rt = &dep->steps [s];
-        s_gate_stop (dep, s);
-        rt->gate_waiting = true;
-        dep->tstate [t] = TS_WAITING;
+        if (!watching) {
+            s_gate_stop (dep, s);
+            dep->steps [s].gate_waiting = true;
+            dep->tstate [t] = TS_WAITING;
+        }
         if (!dep->paused) {
             dep->paused = true;
-            s_event (dep, "deployment.paused", t, "paused at the gate of %s: %s; "
-                     "promote to go on, abort to roll back", name, reason);
+            if (watching)
+                s_event (dep, "deployment.paused", t, "paused by the analysis of %s: %s; "
+                         "resume to go on, abort to roll back", name, reason);
+            else
+                s_event (dep, "deployment.paused", t, "paused at the gate of %s: %s; "
+                         "promote to go on, abort to roll back", name, reason);
         }
         s_save_deployment (dep);
     }
@@ -1143,8 +1177,7 @@ s_should_rollback (deployment_t *dep, size_t s, int target, const char *key,
     gate_ref_t *ref = s_gate_ref (dep, s, target);
     if (!flot_actor_call (dep->owner->actor, "rollback", NULL, "ShouldRollback", sbuf.data,
                           sbuf.size, 10000, false, s_on_decision, ref)) {
-        flot_answer_t answer = { .kind = FLOT_ERROR };
-        snprintf (answer.err.message, sizeof answer.err.message, "the request could not be sent");
+        flot_answer_t answer = s_unsent ();
         s_on_decision (dep->owner->actor, &answer, ref);
     }
     msgpack_sbuffer_destroy (&sbuf);
@@ -1261,8 +1294,7 @@ s_gate_health (deployment_t *dep, size_t s)
     msgpack_sbuffer_destroy (&sbuf);
     if (!rt->gate_call) {
         rt->gate_arg = NULL;
-        flot_answer_t answer = { .kind = FLOT_ERROR };
-        snprintf (answer.err.message, sizeof answer.err.message, "the request could not be sent");
+        flot_answer_t answer = s_unsent ();
         s_on_ready (dep->owner->actor, &answer, ref);
     }
 }
@@ -1276,20 +1308,28 @@ s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     gate_ref_t *ref = arg;
     deployment_t *dep = ref->dep;
     size_t s = ref->s;
+    //  A gate's analysis, or a target's background analysis.
+    bool background = ref->target >= 0;
+    int t = background ? ref->target : dep->plan->steps [s].target;
+    target_rt_t *trt = &dep->trt [t];
     //  The reply opens the stream; its end (or an error) is the last answer.
     bool last = answer->kind == FLOT_STREAM_END || answer->kind == FLOT_ERROR;
-    bool current = s_gate_current (ref);
+    bool current = background ? dep->state == DS_RUNNING && trt->background_arg == ref
+                              : s_gate_current (ref);
     if (last || !current)
         s_gate_ref_free (ref);
-    step_rt_t *rt = &dep->steps [s];
+    if (current && last && background) {
+        trt->background = 0;
+        trt->background_arg = NULL;
+    }
+    else
     if (current && last) {
-        rt->gate_call = 0;
-        rt->gate_arg = NULL;
-        rt->gate_stream = false;
+        dep->steps [s].gate_call = 0;
+        dep->steps [s].gate_arg = NULL;
+        dep->steps [s].gate_stream = false;
     }
     if (!current || answer->kind == FLOT_REPLY)
         return;         //  the reply says the stream is open
-    int t = dep->plan->steps [s].target;
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     msgpack_sbuffer_init (&sbuf);
@@ -1306,21 +1346,15 @@ s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     else
         msgpack_pack_object (&pk, *answer->body);
     s_analysis_keep (dep, t, &sbuf, answer->kind == FLOT_ERROR ? NULL : answer->body);
-    s_should_rollback (dep, s, -1, "analysis", sbuf.data, sbuf.size);
+    s_should_rollback (dep, s, background ? t : -1, "analysis", sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
-//  Runs the analysis of step s's target, or passes the gate if there is none.
-static void
-s_gate_analysis (deployment_t *dep, size_t s)
+//  Starts an analysis of target t: {analysis, context, baseline}. Returns
+//  the call, or 0.
+static uint64_t
+s_analysis_start (deployment_t *dep, int t, gate_ref_t *ref)
 {
-    if (!dep->spec->checks.analysis) {
-        s_gate_passed (dep, s, dep->spec->checks.health ? "the target is healthy"
-                                                         : "no checks are configured");
-        return;
-    }
-    step_rt_t *rt = &dep->steps [s];
-    int t = dep->plan->steps [s].target;
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
@@ -1331,17 +1365,49 @@ s_gate_analysis (deployment_t *dep, size_t s)
     s_pack_context (&pk, dep, t, dep->spec->workload.version);
     flot_pack_str (&pk, "baseline");
     s_pack_context (&pk, dep, t, dep->spec->workload.rollback_version);
+    uint64_t call = flot_actor_call (dep->owner->actor, "analyzer", NULL, "StartAnalysis",
+                                     sbuf.data, sbuf.size, 10000, true, s_on_analysis, ref);
+    msgpack_sbuffer_destroy (&sbuf);
+    return call;
+}
+
+//  Runs the analysis of step s's target, or passes the gate if there is
+//  none (or if the analysis runs in the background instead).
+static void
+s_gate_analysis (deployment_t *dep, size_t s)
+{
+    if (!dep->spec->checks.analysis || dep->background) {
+        s_gate_passed (dep, s, dep->spec->checks.health ? "the target is healthy"
+                                                         : "no checks are configured");
+        return;
+    }
+    step_rt_t *rt = &dep->steps [s];
     gate_ref_t *ref = s_gate_ref (dep, s, -1);
     rt->gate_arg = ref;
     rt->gate_stream = true;
-    rt->gate_call = flot_actor_call (dep->owner->actor, "analyzer", NULL, "StartAnalysis",
-                                     sbuf.data, sbuf.size, 10000, true, s_on_analysis, ref);
-    msgpack_sbuffer_destroy (&sbuf);
+    rt->gate_call = s_analysis_start (dep, dep->plan->steps [s].target, ref);
     if (!rt->gate_call) {
         rt->gate_arg = NULL;
         rt->gate_stream = false;
-        flot_answer_t answer = { .kind = FLOT_ERROR };
-        snprintf (answer.err.message, sizeof answer.err.message, "the request could not be sent");
+        flot_answer_t answer = s_unsent ();
+        s_on_analysis (dep->owner->actor, &answer, ref);
+    }
+}
+
+//  A background analysis runs for each target from its first step to its
+//  end (once: a restart runs it again).
+static void
+s_background_start (deployment_t *dep, int t, size_t s)
+{
+    target_rt_t *trt = &dep->trt [t];
+    if (!dep->background || trt->background || trt->background_ran)
+        return;
+    trt->background_ran = true;
+    gate_ref_t *ref = s_gate_ref (dep, s, t);
+    trt->background_arg = ref;
+    trt->background = s_analysis_start (dep, t, ref);
+    if (!trt->background) {
+        flot_answer_t answer = s_unsent ();
         s_on_analysis (dep->owner->actor, &answer, ref);
     }
 }
@@ -1454,21 +1520,21 @@ s_monitor_start (deployment_t *dep, int t)
 }
 
 static void
-s_monitor_stop (deployment_t *dep, int t)
+s_watch_stop (deployment_t *dep, int t)
 {
     target_rt_t *trt = &dep->trt [t];
+    if (trt->background) {
+        flot_actor_call_forget (dep->owner->actor, trt->background);
+        s_gate_ref_free (trt->background_arg);
+        s_stop_stream (dep, "analyzer", "StopAnalysis", trt->background);
+        trt->background = 0;
+        trt->background_arg = NULL;
+    }
     if (!trt->monitor)
         return;
     flot_actor_call_forget (dep->owner->actor, trt->monitor);
     s_gate_ref_free (trt->monitor_arg);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "stream", trt->monitor);
-    flot_actor_call (dep->owner->actor, "health", NULL, "StopMonitoring", sbuf.data,
-                     sbuf.size, 5000, false, NULL, NULL);
-    msgpack_sbuffer_destroy (&sbuf);
+    s_stop_stream (dep, "health", "StopMonitoring", trt->monitor);
     trt->monitor = 0;
     trt->monitor_arg = NULL;
 }
@@ -1480,7 +1546,7 @@ s_gates_stop (deployment_t *dep)
     for (size_t s = 0; s < dep->plan->step_count; s++)
         s_gate_stop (dep, s);
     for (size_t t = 0; t < dep->spec->target_count; t++)
-        s_monitor_stop (dep, t);
+        s_watch_stop (dep, t);
 }
 
 //  Keeps target t's latest analysis result (msgpack in sbuf) for GetStatus,
@@ -1553,6 +1619,7 @@ s_step_start (deployment_t *dep, size_t s)
         rt->started_ms = now;
     s_begin (dep->owner);
     s_save_step (dep, s, false, NULL, NULL);
+    s_background_start (dep, t, s);
     dep->tstate [t] = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0
                         ? TS_WAITING : TS_RUNNING;
     s_event (dep, "step.started", t, "step %s (%s)%s%s", step->id,
@@ -1862,8 +1929,7 @@ s_rollback_initiate (deployment_t *dep)
                                           true, s_on_rollback, dep);
     msgpack_sbuffer_destroy (&sbuf);
     if (!dep->rollback_call) {
-        flot_answer_t answer = { .kind = FLOT_ERROR };
-        flot_err_set (&answer.err, FLOT_E_INTERNAL, "the request could not be sent");
+        flot_answer_t answer = s_unsent ();
         s_on_rollback (dep->owner->actor, &answer, dep);
     }
 }
@@ -2496,9 +2562,17 @@ s_restore (const flot_deployment_row_t *row, void *arg)
     if (dep->state == DS_ROLLING_BACK) {
         s_rollback_plan (dep);
         flot_store_each_step (self->store, dep->id, s_restore_step, &restore);
-        for (size_t s = 0; s < dep->back->step_count; s++)
+        //  As s_rollback_start left them: what did not finish is held.
+        for (size_t t = 0; t < dep->spec->target_count; t++)
+            if (dep->tstate [t] == TS_PENDING || dep->tstate [t] == TS_RUNNING
+            ||  dep->tstate [t] == TS_WAITING)
+                dep->tstate [t] = TS_HELD;
+        for (size_t s = 0; s < dep->back->step_count; s++) {
             if (dep->back_steps [s].state == SS_RUNNING)
                 dep->back_steps [s].state = SS_PENDING;
+            if (dep->back_steps [s].state == SS_SUCCEEDED)
+                dep->tstate [dep->back->steps [s].target] = TS_ROLLED_BACK;
+        }
         dep->aborted = strstr (row->last_error, "abort") != NULL;
     }
     zhashx_destroy (&restore.index);

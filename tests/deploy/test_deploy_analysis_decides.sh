@@ -12,6 +12,10 @@
 #  3. Unclear: the error ratio sits between the conditions: the analysis is
 #     inconclusive, the deployment pauses for a person, and a promote
 #     continues it to the end.
+#  4. Background: a rolling deployment whose analysis runs for each target
+#     while it rolls out, not at gates: t1 goes through; t2's error ratio is
+#     high, and its background analysis rolls the deployment back before
+#     t2 is done.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../lib/prometheus.sh"
 
@@ -156,4 +160,24 @@ errors 0.01 0.01 0.01
 ctl promote "$id"
 expect_rc 0
 wait_state 60 "$id" completed
+
+# 4. Background analysis on a rolling deployment.
+errors 0.01 0.31 0.01
+sed -e 's/^strategy:$/strategy: {rolling: {}}/' -e '/^  canary:$/,/^      - gate: {name: judged}$/d' \
+    -e 's/^  progressDeadline: 1m$/  progressDeadline: 1m\n  soakTime: 2s/' \
+    -e 's/^  interval: 1s$/  interval: 500ms\n  background: true/' \
+    -e '/^    - name: latency$/,$d' -e 's/^      count: 3$/      count: 40/' \
+    -e 's/^name: unclear$/name: behind/' "$TMP/unclear.yaml" > "$TMP/behind.yaml"
+apply behind
+id=$ID
+wait_state 60 "$id" rolled_back
+status_is "$id" "states(d) == 't1:rolled_back t2:rolled_back t3:held'" \
+    || fail "background: $(status_json "$id" "states(d)")"
+last_error=$(status_json "$id" "d['last_error']")
+[[ $last_error == t2:*error-ratio*0.31* ]] || fail "background: last_error is $last_error"
+"$FLOTCTL" events --deployment "$id" > "$TMP/events.txt"
+grep -qE "target.completed .*t1 is on version 2.0" "$TMP/events.txt" \
+    || fail "t1 did not complete under background analysis: $(cat "$TMP/events.txt")"
+! grep -qE "step.completed .*t2/2 \(soak\)" "$TMP/events.txt" \
+    || fail "t2 finished its soak although its analysis failed: $(cat "$TMP/events.txt")"
 echo "PASS test_deploy_analysis_decides"
