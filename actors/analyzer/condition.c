@@ -493,8 +493,8 @@ static int
 s_eval (eval_t *e, int index, value_t *out)
 {
     const node_t *node = &e->cond->nodes [index];
-    double a, b;
-    bool x, y;
+    double a = 0, b = 0;
+    bool x = false, y = false;
     out->is_bool = false;
     switch (node->kind) {
         case N_NUM:
