@@ -32,8 +32,15 @@
     whatever the figures, unless --check: then 1 if a target is missed. 1
     if a run cannot complete, 2 for a usage error.
 
+    The baseline, measured in the same run: the mean wall time of a raw
+    libzmq round trip (DEALER to ROUTER and back, over inproc, to an echo
+    thread) of a payload the size of a step's ExecuteStep request; each
+    phase prints its coordinator CPU per step as a ratio to it.
+
     No ports: everything is inproc://.
 */
+#include <pthread.h>
+
 #include "flotilla/broker.h"
 #include "flotilla/client.h"
 #include "flotilla/coordinator.h"
@@ -709,6 +716,64 @@ s_canaries (bench_t *self, const options_t *opts, phase_t *start, phase_t *promo
 }
 
 //  --------------------------------------------------------------------------
+//  The baseline: raw libzmq, a request the size of a step's ExecuteStep
+//  there and back between two threads over inproc, as a step's hook call
+//  goes (without the broker, the bodies or any bookkeeping).
+
+#define RAW_ENDPOINT "inproc://bench-deploy-raw"
+#define RAW_TRIPS 20000
+
+static void *
+s_raw_echo (void *arg)
+{
+    void *router = arg;
+    for (;;) {
+        zmq_msg_t id, body;
+        zmq_msg_init (&id);
+        zmq_msg_init (&body);
+        if (zmq_msg_recv (&id, router, 0) < 0 || zmq_msg_recv (&body, router, 0) < 0) {
+            zmq_msg_close (&id);
+            zmq_msg_close (&body);
+            return NULL;            //  the context ends
+        }
+        bool stop = zmq_msg_size (&body) == 0;
+        zmq_msg_send (&id, router, ZMQ_SNDMORE);
+        zmq_msg_send (&body, router, 0);
+        if (stop)
+            return NULL;
+    }
+}
+
+//  The mean wall time of a raw round trip of size bytes, in microseconds.
+static double
+s_raw_round_trip_us (size_t size)
+{
+    void *ctx = zmq_ctx_new ();
+    void *router = zmq_socket (ctx, ZMQ_ROUTER);
+    void *dealer = zmq_socket (ctx, ZMQ_DEALER);
+    zmq_bind (router, RAW_ENDPOINT);
+    zmq_connect (dealer, RAW_ENDPOINT);
+    pthread_t echo;
+    pthread_create (&echo, NULL, s_raw_echo, router);
+    char *payload = calloc (1, size);
+    char reply [4096];
+    int64_t start = zclock_usecs ();
+    for (int i = 0; i < RAW_TRIPS; i++) {
+        zmq_send (dealer, payload, size, 0);
+        zmq_recv (dealer, reply, sizeof reply, 0);
+    }
+    double mean = (double) (zclock_usecs () - start) / RAW_TRIPS;
+    zmq_send (dealer, "", 0, 0);            //  stops the echo thread
+    zmq_recv (dealer, reply, sizeof reply, 0);
+    pthread_join (echo, NULL);
+    free (payload);
+    zmq_close (dealer);
+    zmq_close (router);
+    zmq_ctx_term (ctx);
+    return mean;
+}
+
+//  --------------------------------------------------------------------------
 //  The table
 
 //  Prints one line; below is the target (0 for none). Returns 1 if the
@@ -728,7 +793,10 @@ s_line (const char *scenario, const char *figure, double value, const char *form
     return below > 0 && value >= below;
 }
 
-//  Prints a phase's figures; with a target, checks its CPU per step.
+//  Prints a phase's figures, and the ratio of its CPU per step to the raw
+//  round trip; with a target, checks its CPU per step.
+static double s_raw_us;
+
 static int
 s_report_phase (const char *scenario, const phase_t *phase, double cpu_target)
 {
@@ -738,8 +806,9 @@ s_report_phase (const char *scenario, const phase_t *phase, double cpu_target)
     s_line (scenario, "steps per second", (double) phase->steps / seconds, "%.0f", 0);
     s_line (scenario, "events published per step",
             (double) phase->events / (double) phase->steps, "%.2f", 0);
-    return s_line (scenario, "coordinator CPU per step (us)",
-                   phase->cpu_us / (double) phase->steps, "%.1f", cpu_target);
+    double per_step = phase->cpu_us / (double) phase->steps;
+    s_line (scenario, "ratio to the raw round trip", per_step / s_raw_us, "%.1f", 0);
+    return s_line (scenario, "coordinator CPU per step (us)", per_step, "%.1f", cpu_target);
 }
 
 static void
@@ -848,6 +917,9 @@ main (int argc, char *argv [])
             "hook " HOOK "; CPU time in ticks of %.0f ms\n\n", opts.targets,
             opts.concurrency, opts.deployments, 1000.0 / (double) sysconf (_SC_CLK_TCK));
     printf ("%-10s %-34s %12s  %-8s %s\n", "scenario", "figure", "value", "target", "result");
+    //  The baseline, with the body of a typical step's hook call (~360 bytes).
+    s_raw_us = s_raw_round_trip_us (360);
+    s_line ("baseline", "raw libzmq round trip, 360 B (us)", s_raw_us, "%.1f", 0);
     int missed = 0;
     phase_t rolling = { 0 }, start = { 0 }, promote = { 0 };
     long rss_before = 0, rss_after = 0;
