@@ -29,15 +29,6 @@ s_fail (flot_err_t *err, const char *path, const char *format, ...)
     return flot_err_set (err, FLOT_E_INVALID, "%s: %s", path, sentence);
 }
 
-//  The key of a map entry as a NUL-terminated name, or -1.
-static int
-s_key (const msgpack_object_kv *kv, char *key, size_t cap, const char *path, flot_err_t *err)
-{
-    if (flot_obj_str (&kv->key, key, cap))
-        return s_fail (err, path, "a key is not a short string");
-    return 0;
-}
-
 //  out = "path.key" (cut short if it must be: it only names a place).
 static void
 s_join (char *out, size_t cap, const char *path, const char *key)
@@ -56,6 +47,18 @@ s_join (char *out, size_t cap, const char *path, const char *key)
         memcpy (out + used, key, rest);
         out [used + rest] = 0;
     }
+}
+
+//  The key of a map entry at path as a NUL-terminated name into key, and
+//  where its value is ("path.key") into at. 0, or -1 with err.
+static int
+s_key (const msgpack_object_kv *kv, const char *path, char *key, size_t key_cap,
+       char *at, size_t at_cap, flot_err_t *err)
+{
+    if (flot_obj_str (&kv->key, key, key_cap))
+        return s_fail (err, path, "a key is not a short string");
+    s_join (at, at_cap, path, key);
+    return 0;
 }
 
 static const char *
@@ -240,9 +243,8 @@ s_prometheus (const msgpack_object *obj, const char *path, flot_provider_t *prov
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [64];
-        if (s_key (kv, key, sizeof key, path, err))
+        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
-        s_join (at, sizeof at, path, key);
         int rc;
         if (streq (key, "address")) {
             rc = s_string (&kv->val, at, MAX_TEXT, true, &provider->address, err);
@@ -292,9 +294,8 @@ s_command (const msgpack_object *obj, const char *path, flot_provider_t *provide
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [64];
-        if (s_key (kv, key, sizeof key, path, err))
+        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
-        s_join (at, sizeof at, path, key);
         int rc = 0;
         if (streq (key, "command"))
             rc = s_template (&kv->val, at, &provider->command, err);
@@ -342,9 +343,8 @@ s_pushed (const msgpack_object *obj, const char *path, flot_provider_t *provider
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [64];
-        if (s_key (kv, key, sizeof key, path, err))
+        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
-        s_join (at, sizeof at, path, key);
         if (!streq (key, "metric"))
             return s_fail (err, at, "unknown field (expected metric)");
         if (s_string (&kv->val, at, MAX_NAME, true, &provider->metric, err))
@@ -366,9 +366,8 @@ flot_provider_parse (const msgpack_object *obj, const char *path,
         return s_fail (err, path, "expected exactly one of prometheus, command, pushed");
     const msgpack_object_kv *kv = &obj->via.map.ptr [0];
     char key [64], at [512];
-    if (s_key (kv, key, sizeof key, path, err))
+    if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
         return -1;
-    s_join (at, sizeof at, path, key);
     int rc;
     if (streq (key, "prometheus"))
         rc = s_prometheus (&kv->val, at, provider, err);
@@ -398,9 +397,8 @@ flot_context_check (const msgpack_object *obj, const char *path, flot_err_t *err
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [64];
-        if (s_key (kv, key, sizeof key, path, err))
+        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
-        s_join (at, sizeof at, path, key);
         if (streq (key, "labels")) {
             if (s_map (&kv->val, at, err))
                 return -1;
@@ -466,9 +464,8 @@ s_judge (const msgpack_object *obj, const char *path, flot_analysis_metric_t *me
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [64], word [32] = "";
-        if (s_key (kv, key, sizeof key, path, err))
+        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
-        s_join (at, sizeof at, path, key);
         int rc = 0;
         if (streq (key, "mode") || streq (key, "direction")) {
             if (flot_obj_str (&kv->val, word, sizeof word))
@@ -541,9 +538,8 @@ s_metric (const msgpack_object *obj, const char *path, flot_analysis_metric_t *m
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [64];
-        if (s_key (kv, key, sizeof key, path, err))
+        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
-        s_join (at, sizeof at, path, key);
         int rc;
         if (streq (key, "name")) {
             rc = s_string (&kv->val, at, MAX_NAME, true, &metric->name, err);
@@ -628,9 +624,8 @@ s_groups (const msgpack_object *obj, const char *path, flot_analysis_t *self, fl
     for (uint32_t i = 0; i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [MAX_NAME], at [512];
-        if (s_key (kv, key, sizeof key, path, err))
+        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
-        s_join (at, sizeof at, path, key);
         double weight;
         if (s_double (&kv->val, at, 0, 1e6, false, false, &weight, err))
             return -1;
@@ -656,9 +651,8 @@ flot_analysis_parse (const msgpack_object *obj, const char *path, flot_err_t *er
     for (uint32_t i = 0; rc == 0 && i < obj->via.map.size; i++) {
         const msgpack_object_kv *kv = &obj->via.map.ptr [i];
         char key [64];
-        if ((rc = s_key (kv, key, sizeof key, path, err)))
+        if ((rc = s_key (kv, path, key, sizeof key, at, sizeof at, err)))
             break;
-        s_join (at, sizeof at, path, key);
         if (streq (key, "interval"))
             rc = s_duration (&kv->val, at, 1, &self->interval_ms, err);
         else

@@ -9,20 +9,17 @@
     round under way may still call its handlers.
 */
 #include "flotilla/analysis.h"
+#include "flotilla/child.h"
 #include "flotilla/log.h"
 
 #include <ctype.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_OUTPUT  (1 << 20)
 #define REAP_MS     10
-
-extern char **environ;
 
 typedef struct {
     flot_commands_t *owner;
@@ -228,7 +225,7 @@ s_on_reap (zloop_t *loop, int timer_id, void *arg)
     if (job->finished)
         return 0;
     int status;
-    if (waitpid (job->pid, &status, WNOHANG) == job->pid)
+    if (flot_child_reaped (job->pid, &status))
         s_finish (job, status);
     return 0;
 }
@@ -271,8 +268,7 @@ flot_commands_destroy (flot_commands_t **self_p)
         return;
     job_t *job;
     while ((job = zlistx_first (self->jobs))) {
-        kill (-job->pid, SIGKILL);
-        waitpid (job->pid, NULL, 0);
+        flot_child_stop (job->pid);
         s_job_release (job);
     }
     if (self->sweep_timer >= 0)
@@ -284,65 +280,26 @@ flot_commands_destroy (flot_commands_t **self_p)
     *self_p = NULL;
 }
 
-//  0 if the command can be run: an executable file, by its path or on PATH.
-//  (posix_spawnp says so too, but where it falls back on fork and exec, as
-//  under valgrind, a missing command is only an exit status of 127.)
-static int
-s_command_found (const char *command)
-{
-    if (strchr (command, '/'))
-        return access (command, X_OK);
-    const char *dirs = getenv ("PATH");
-    char *copy = strdup (dirs && *dirs ? dirs : "/usr/bin:/bin");
-    char *save = NULL, path [4096];
-    int rc = -1;
-    for (char *d = strtok_r (copy, ":", &save); d && rc; d = strtok_r (NULL, ":", &save)) {
-        snprintf (path, sizeof path, "%s/%s", *d ? d : ".", command);
-        rc = access (path, X_OK);
-    }
-    free (copy);
-    if (rc)
-        errno = ENOENT;
-    return rc;
-}
-
 uint64_t
 flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
                    flot_fetch_fn *fn, void *arg, char *err, size_t err_cap)
 {
     assert (self);
     assert (argv && argv [0]);
-    if (s_command_found (argv [0])) {
+    //  (posix_spawnp says so too, but where it falls back on fork and exec,
+    //  as under valgrind, a missing command is only an exit status of 127.)
+    if (flot_child_findable (argv [0], NULL)) {
         snprintf (err, err_cap, "cannot run '%s': %s", argv [0], strerror (errno));
         return 0;
     }
-    int pipefd [2];
-    if (pipe2 (pipefd, O_CLOEXEC)) {
+    pid_t pid;
+    int fd;
+    int rc = flot_child_spawn (argv, NULL, NULL, 0, &pid, &fd);
+    if (rc < 0) {
         snprintf (err, err_cap, "cannot make a pipe: %s", strerror (errno));
         return 0;
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 1);
-    posix_spawn_file_actions_addopen (&actions, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawnattr_init (&attr);
-    sigset_t none, all;
-    sigemptyset (&none);
-    sigfillset (&all);
-    posix_spawnattr_setpgroup (&attr, 0);
-    posix_spawnattr_setsigmask (&attr, &none);
-    posix_spawnattr_setsigdefault (&attr, &all);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                   | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int rc = posix_spawnp (&pid, argv [0], &actions, &attr, argv, environ);
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
-    close (pipefd [1]);
     if (rc) {
-        close (pipefd [0]);
         snprintf (err, err_cap, "cannot run '%s': %s", argv [0], strerror (rc));
         return 0;
     }
@@ -351,12 +308,11 @@ flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
     job->owner = self;
     job->id = ++self->next_id;
     job->pid = pid;
-    job->fd = pipefd [0];
+    job->fd = fd;
     job->fn = fn;
     job->arg = arg;
     job->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     snprintf (job->name, sizeof job->name, "%s", argv [0]);
-    fcntl (job->fd, F_SETFL, fcntl (job->fd, F_GETFL) | O_NONBLOCK);
     job->handle = zlistx_add_end (self->jobs, job);
     zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
     zloop_poller (self->loop, &item, s_on_output, job);
@@ -372,8 +328,7 @@ flot_commands_cancel (flot_commands_t *self, uint64_t id)
     assert (self);
     for (job_t *job = zlistx_first (self->jobs); job; job = zlistx_next (self->jobs))
         if (job->id == id) {
-            kill (-job->pid, SIGKILL);
-            waitpid (job->pid, NULL, 0);
+            flot_child_stop (job->pid);
             s_job_release (job);
             return;
         }

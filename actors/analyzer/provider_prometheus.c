@@ -1,22 +1,19 @@
 /*  provider_prometheus.c - Prometheus queries for the analyzer, without
     blocking it.
 
-    libcurl's multi interface, driven by the actor's zloop: curl tells us
-    which sockets to watch (each becomes a zloop poller on its fd) and when
-    to call it back (one zloop timer); the handlers hand the events back to
-    curl_multi_socket_action, and finished transfers are read with
-    curl_multi_info_read. So a handler only ever starts a transfer, and any
-    number of queries run at once. Answers of the HTTP API
+    libcurl's multi interface, driven by the actor's zloop through
+    flot_curl_loop (its sockets are pollers, its timeout a timer): a
+    handler only ever starts a transfer, the loop says when one ended, and
+    any number of queries run at once. Answers of the HTTP API
     (/api/v1/query, /api/v1/query_range) are read with jansson: every value
     of every series, in the answer's order.
 */
 #include "flotilla/analysis.h"
+#include "flotilla/curl_loop.h"
 #include "flotilla/log.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
-#include <pthread.h>
 #include <sys/time.h>
 
 #define WHO "analyzer"
@@ -38,20 +35,10 @@ typedef struct {
 } query_t;
 
 struct _flot_prometheus_t {
-    zloop_t *loop;
-    CURLM *multi;
-    int timer;                      //  curl's timeout, -1 if none
+    flot_curl_loop_t *curl;
     zlistx_t *queries;              //  query_t *
     uint64_t next_id;
 };
-
-static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
-
-static void
-s_curl_init (void)
-{
-    curl_global_init (CURL_GLOBAL_DEFAULT);
-}
 
 //  --------------------------------------------------------------------------
 //  Reading answers
@@ -196,7 +183,7 @@ static void
 s_query_free (query_t *query)
 {
     flot_prometheus_t *self = query->owner;
-    curl_multi_remove_handle (self->multi, query->easy);
+    flot_curl_loop_remove (self->curl, query->easy);
     curl_easy_cleanup (query->easy);
     zlistx_delete (self->queries, query->handle);
     free (query->data);
@@ -236,81 +223,14 @@ s_finish (query_t *query, CURLcode code)
     free (values);
 }
 
+//  flot_curl_loop: a transfer ended.
 static void
-s_check_done (flot_prometheus_t *self)
+s_on_done (CURL *easy, CURLcode code, void *arg)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read (self->multi, &left)))
-        if (msg->msg == CURLMSG_DONE) {
-            query_t *query = NULL;
-            curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &query);
-            CURLcode code = msg->data.result;
-            s_finish (query, code);
-        }
-}
-
-static int
-s_on_socket (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void) loop;
-    flot_prometheus_t *self = arg;
-    int mask = 0;
-    if (item->revents & ZMQ_POLLIN)
-        mask |= CURL_CSELECT_IN;
-    if (item->revents & ZMQ_POLLOUT)
-        mask |= CURL_CSELECT_OUT;
-    if (item->revents & ZMQ_POLLERR)
-        mask |= CURL_CSELECT_ERR;
-    int running;
-    curl_multi_socket_action (self->multi, item->fd, mask, &running);
-    s_check_done (self);
-    return 0;
-}
-
-static int
-s_on_timer (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    flot_prometheus_t *self = arg;
-    self->timer = -1;
-    int running;
-    curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    s_check_done (self);
-    return 0;
-}
-
-//  curl: watch socket s for what (or stop watching it).
-static int
-s_curl_socket (CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    (void) easy;
-    (void) socketp;
-    flot_prometheus_t *self = userp;
-    zmq_pollitem_t item = { NULL, s, 0, 0 };
-    zloop_poller_end (self->loop, &item);
-    if (what == CURL_POLL_REMOVE)
-        return 0;
-    item.events = (what & CURL_POLL_IN ? ZMQ_POLLIN : 0) | (what & CURL_POLL_OUT ? ZMQ_POLLOUT : 0);
-    if (zloop_poller (self->loop, &item, s_on_socket, self) == 0)
-        zloop_poller_set_tolerant (self->loop, &item);
-    return 0;
-}
-
-//  curl: call us back in timeout_ms (-1: never).
-static int
-s_curl_timer (CURLM *multi, long timeout_ms, void *userp)
-{
-    (void) multi;
-    flot_prometheus_t *self = userp;
-    if (self->timer >= 0)
-        zloop_timer_end (self->loop, self->timer);
-    self->timer = -1;
-    if (timeout_ms >= 0)
-        self->timer = zloop_timer (self->loop, timeout_ms > 0 ? (size_t) timeout_ms : 1, 1,
-                                   s_on_timer, self);
-    return 0;
+    (void) arg;
+    query_t *query = NULL;
+    curl_easy_getinfo (easy, CURLINFO_PRIVATE, (char **) &query);
+    s_finish (query, code);
 }
 
 //  --------------------------------------------------------------------------
@@ -320,22 +240,14 @@ flot_prometheus_t *
 flot_prometheus_new (zloop_t *loop)
 {
     assert (loop);
-    pthread_once (&s_curl_once, s_curl_init);
     flot_prometheus_t *self = calloc (1, sizeof *self);
     assert (self);
-    self->loop = loop;
-    self->timer = -1;
-    self->queries = zlistx_new ();
-    self->multi = curl_multi_init ();
-    if (!self->multi) {
-        zlistx_destroy (&self->queries);
+    self->curl = flot_curl_loop_new (loop, s_on_done, self);
+    if (!self->curl) {
         free (self);
         return NULL;
     }
-    curl_multi_setopt (self->multi, CURLMOPT_SOCKETFUNCTION, s_curl_socket);
-    curl_multi_setopt (self->multi, CURLMOPT_SOCKETDATA, self);
-    curl_multi_setopt (self->multi, CURLMOPT_TIMERFUNCTION, s_curl_timer);
-    curl_multi_setopt (self->multi, CURLMOPT_TIMERDATA, self);
+    self->queries = zlistx_new ();
     return self;
 }
 
@@ -349,9 +261,7 @@ flot_prometheus_destroy (flot_prometheus_t **self_p)
     while ((query = zlistx_first (self->queries)))
         s_query_free (query);
     zlistx_destroy (&self->queries);
-    curl_multi_cleanup (self->multi);
-    if (self->timer >= 0)
-        zloop_timer_end (self->loop, self->timer);
+    flot_curl_loop_destroy (&self->curl);
     free (self);
     *self_p = NULL;
 }
@@ -421,7 +331,7 @@ flot_prometheus_query (flot_prometheus_t *self, const char *address, const char 
 #endif
     free (url);
     query->handle = zlistx_add_end (self->queries, query);
-    if (curl_multi_add_handle (self->multi, easy) != CURLM_OK) {
+    if (flot_curl_loop_add (self->curl, easy)) {
         zlistx_delete (self->queries, query->handle);
         curl_easy_cleanup (easy);
         free (query);

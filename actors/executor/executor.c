@@ -12,12 +12,10 @@
     broker's keys) get only those targets' steps.
 */
 #include "flotilla/executor.h"
+#include "flotilla/child.h"
 #include "flotilla/log.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,8 +183,7 @@ s_on_reap (zloop_t *loop, int timer_id, void *arg)
     if (run->finished)
         return 0;
     int status;
-    pid_t done = waitpid (run->pid, &status, WNOHANG);
-    if (done == run->pid)
+    if (flot_child_reaped (run->pid, &status))
         s_finish (run, status);
     return 0;
 }
@@ -325,24 +322,12 @@ s_command_check (const launch_t *launch, flot_err_t *err)
 {
     char path [2048];
     const char *command = launch->argv [0];
-    if (!strchr (command, '/')) {
-        const char *dirs = NULL;
-        for (size_t i = 0; i < launch->envc; i++)
-            if (strncmp (launch->envp [i], "PATH=", 5) == 0)
-                dirs = launch->envp [i] + 5;
-        char *copy = strdup (dirs ? dirs : "/usr/bin:/bin");
-        char *save = NULL;
-        bool found = false;
-        for (char *d = strtok_r (copy, ":", &save); d && !found; d = strtok_r (NULL, ":", &save)) {
-            snprintf (path, sizeof path, "%s/%s", d, command);
-            found = access (path, X_OK) == 0;
-        }
-        free (copy);
-        return found ? 0 : flot_err_set (err, FLOT_E_INVALID, "'%s' is not on PATH", command);
-    }
+    if (!strchr (command, '/'))
+        return flot_child_findable (command, launch->envp) == 0 ? 0
+             : flot_err_set (err, FLOT_E_INVALID, "'%s' is not on PATH", command);
     snprintf (path, sizeof path, "%s%s%s", command [0] == '/' ? "" : launch->cwd,
               command [0] == '/' ? "" : "/", command);
-    if (access (path, X_OK))
+    if (flot_child_findable (path, NULL))
         return flot_err_set (err, FLOT_E_INVALID, "'%s' is not an executable file (%s)",
                              path, strerror (errno));
     return 0;
@@ -352,39 +337,13 @@ s_command_check (const launch_t *launch, flot_err_t *err)
 static int
 s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
 {
-    int pipefd [2];
-    if (pipe2 (pipefd, O_CLOEXEC))
+    int rc = flot_child_spawn (launch->argv, launch->envp, launch->cwd, FLOT_CHILD_STDERR,
+                               &run->pid, &run->fd);
+    if (rc < 0)
         return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a pipe: %s", strerror (errno));
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 1);
-    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 2);
-    posix_spawn_file_actions_addchdir_np (&actions, launch->cwd);
-    posix_spawnattr_init (&attr);
-    //  Its own process group, so that a timeout stops all it started; and
-    //  the default signal handling, whatever this process set.
-    posix_spawnattr_setpgroup (&attr, 0);
-    sigset_t none, all;
-    sigemptyset (&none);
-    sigfillset (&all);
-    posix_spawnattr_setsigmask (&attr, &none);
-    posix_spawnattr_setsigdefault (&attr, &all);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                   | POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawnp (&run->pid, launch->argv [0], &actions, &attr,
-                           launch->argv, launch->envp);
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
-    close (pipefd [1]);
-    if (rc) {
-        close (pipefd [0]);
+    if (rc)
         return flot_err_set (err, FLOT_E_INVALID, "cannot run '%s' in %s: %s",
                              launch->argv [0], launch->cwd, strerror (rc));
-    }
-    run->fd = pipefd [0];
-    fcntl (run->fd, F_SETFL, fcntl (run->fd, F_GETFL) | O_NONBLOCK);
     return 0;
 }
 
@@ -416,7 +375,7 @@ s_execute_step (flot_actor_t *actor, flot_request_t *request)
     zmq_pollitem_t item = { NULL, run->fd, ZMQ_POLLIN, 0 };
     zloop_poller (loop, &item, s_on_output, run);
     //  Told of the exit by a pidfd where the kernel has them, else by polling.
-    run->pidfd = (int) syscall (SYS_pidfd_open, run->pid, 0);
+    run->pidfd = flot_child_pidfd (run->pid);
     if (run->pidfd >= 0) {
         zmq_pollitem_t exit_item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
         zloop_poller (loop, &exit_item, s_on_exit, run);
@@ -517,8 +476,7 @@ s_stop (flot_actor_t *actor)
     //  host (CANCELLED), and the coordinator runs them again by step id.
     while (zlistx_size (self->runs)) {
         run_t *run = zlistx_first (self->runs);
-        kill (-run->pid, SIGKILL);
-        waitpid (run->pid, NULL, 0);
+        flot_child_stop (run->pid);
         s_run_release (run);
     }
     s_on_sweep (NULL, 0, self);

@@ -302,6 +302,24 @@ s_read_context (job_t *job, flot_err_t *err)
     return context;
 }
 
+//  A new job for a request on one target: its checks ("check" with single,
+//  else "checks") and its context, into *context. NULL (request answered)
+//  when the body is wrong or too many jobs are open.
+static job_t *
+s_job_for_target (health_t *self, flot_request_t **request_p, job_kind_t kind,
+                  bool single, const msgpack_object **context)
+{
+    job_t *job = s_job_new (self, request_p, kind);
+    if (!job)
+        return NULL;
+    flot_err_t err;
+    if (s_read_checks (job, single, &err) || !(*context = s_read_context (job, &err))) {
+        flot_request_fail (request_p, &err);
+        s_job_destroy (&job);
+    }
+    return job;
+}
+
 //  --------------------------------------------------------------------------
 //  Replies
 
@@ -445,16 +463,10 @@ static void
 s_check (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    job_t *job = s_job_new (self, &request, JOB_BATCH);
+    const msgpack_object *context;
+    job_t *job = s_job_for_target (self, &request, JOB_BATCH, true, &context);
     if (!job)
         return;
-    flot_err_t err;
-    const msgpack_object *context;
-    if (s_read_checks (job, true, &err) || !(context = s_read_context (job, &err))) {
-        flot_request_fail (&request, &err);
-        s_job_destroy (&job);
-        return;
-    }
     job->request = request;
     job->reply = "Check";
     job->concurrency = job->contexts = 1;
@@ -516,16 +528,10 @@ static void
 s_is_ready (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    job_t *job = s_job_new (self, &request, JOB_BATCH);
+    const msgpack_object *context;
+    job_t *job = s_job_for_target (self, &request, JOB_BATCH, false, &context);
     if (!job)
         return;
-    flot_err_t err;
-    const msgpack_object *context;
-    if (s_read_checks (job, false, &err) || !(context = s_read_context (job, &err))) {
-        flot_request_fail (&request, &err);
-        s_job_destroy (&job);
-        return;
-    }
     job->request = request;
     job->reply = "IsReady";
     job->contexts = 1;
@@ -655,16 +661,10 @@ static void
 s_start_monitoring (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    job_t *job = s_job_new (self, &request, JOB_MONITOR);
+    const msgpack_object *context;
+    job_t *job = s_job_for_target (self, &request, JOB_MONITOR, false, &context);
     if (!job)
         return;
-    flot_err_t err;
-    const msgpack_object *context;
-    if (s_read_checks (job, false, &err) || !(context = s_read_context (job, &err))) {
-        flot_request_fail (&request, &err);
-        s_job_destroy (&job);
-        return;
-    }
     job->stream = flot_request_open_stream (request, s_monitor_cancelled, job);
     if (!job->stream) {
         flot_request_error (&request, FLOT_E_INTERNAL, "cannot open a stream");

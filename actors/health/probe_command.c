@@ -4,12 +4,10 @@
     the timeout the whole group is killed.
 */
 #include "probe.h"
+#include "flotilla/child.h"
 #include "flotilla/template.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,7 +99,7 @@ void
 probe_command_reap (probe_t *probe)
 {
     int status;
-    if (probe->pid > 0 && waitpid (probe->pid, &status, WNOHANG) == probe->pid)
+    if (flot_child_reaped (probe->pid, &status))
         s_finish (probe, status);
 }
 
@@ -188,29 +186,6 @@ s_launch (launch_t *launch, const flot_check_t *check, const msgpack_object *con
     return 0;
 }
 
-//  The command must exist and be executable: on PATH for a bare name.
-static int
-s_findable (const char *command, const char *const *envp)
-{
-    if (strchr (command, '/'))
-        return access (command, X_OK) ? -1 : 0;
-    const char *dirs = "/usr/bin:/bin";
-    for (size_t i = 0; envp [i]; i++)
-        if (strncmp (envp [i], "PATH=", 5) == 0)
-            dirs = envp [i] + 5;
-    char *copy = strdup (dirs), *save = NULL;
-    bool found = false;
-    for (char *d = strtok_r (copy, ":", &save); d && !found; d = strtok_r (NULL, ":", &save)) {
-        char path [2048];
-        snprintf (path, sizeof path, "%s/%s", *d ? d : ".", command);
-        found = access (path, X_OK) == 0;
-    }
-    free (copy);
-    if (!found)
-        errno = ENOENT;
-    return found ? 0 : -1;
-}
-
 int
 probe_command_start (probe_t *probe, const flot_check_t *check,
                      const msgpack_object *context, char *why, size_t cap)
@@ -223,50 +198,22 @@ probe_command_start (probe_t *probe, const flot_check_t *check,
         s_launch_free (&launch);
         return -1;
     }
-    if (s_findable (launch.argv [0], (const char *const *) launch.envp)) {
+    if (flot_child_findable (launch.argv [0], launch.envp)) {
         snprintf (why, cap, "%s: cannot run it: %s", probe->what, strerror (errno));
         s_launch_free (&launch);
         return -1;
     }
-    int pipefd [2];
-    if (pipe2 (pipefd, O_CLOEXEC)) {
-        snprintf (why, cap, "%s: cannot make a pipe: %s", probe->what, strerror (errno));
-        s_launch_free (&launch);
-        return -1;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 1);
-    posix_spawn_file_actions_adddup2 (&actions, pipefd [1], 2);
-    posix_spawnattr_init (&attr);
-    //  Its own group, so that a timeout kills all it started; and default
-    //  signal handling whatever this process set.
-    posix_spawnattr_setpgroup (&attr, 0);
-    sigset_t none, all;
-    sigemptyset (&none);
-    sigfillset (&all);
-    posix_spawnattr_setsigmask (&attr, &none);
-    posix_spawnattr_setsigdefault (&attr, &all);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                   | POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawnp (&probe->pid, launch.argv [0], &actions, &attr,
-                           launch.argv, launch.envp);
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
+    int rc = flot_child_spawn (launch.argv, launch.envp, NULL, FLOT_CHILD_STDERR,
+                               &probe->pid, &probe->out_fd);
+    int error = rc < 0 ? errno : rc;
     s_launch_free (&launch);
-    close (pipefd [1]);
     if (rc) {
-        probe->pid = 0;
-        close (pipefd [0]);
-        snprintf (why, cap, "%s: cannot run it: %s", probe->what, strerror (rc));
+        snprintf (why, cap, "%s: %s: %s", probe->what,
+                  rc < 0 ? "cannot make a pipe" : "cannot run it", strerror (error));
         return -1;
     }
-    probe->out_fd = pipefd [0];
-    fcntl (probe->out_fd, F_SETFL, fcntl (probe->out_fd, F_GETFL) | O_NONBLOCK);
     prober_watch (probe->prober, probe, probe->out_fd, ZMQ_POLLIN);
-    probe->pidfd = (int) syscall (SYS_pidfd_open, probe->pid, 0);
+    probe->pidfd = flot_child_pidfd (probe->pid);
     if (probe->pidfd >= 0)
         prober_watch (probe->prober, probe, probe->pidfd, ZMQ_POLLIN);
     else
@@ -289,8 +236,7 @@ probe_command_release (probe_t *probe)
     }
     if (probe->pid > 0) {
         //  Cancelled while it runs: it goes, with all it started.
-        kill (-probe->pid, SIGKILL);
-        waitpid (probe->pid, NULL, 0);
+        flot_child_stop (probe->pid);
         probe->pid = 0;
     }
 }

@@ -1,24 +1,21 @@
 /*  prober.c - runs health probes concurrently from one zloop.
 
-    libcurl's multi interface drives HTTP(S) (and TCP probes of host names):
-    its socket callback becomes zloop pollers and its timer callback a zloop
-    timer, so transfers advance as their sockets get ready. TCP probes of
+    libcurl's multi interface drives HTTP(S) (and TCP probes of host names)
+    through flot_curl_loop: its sockets are zloop pollers and its timeout a
+    zloop timer, so transfers advance as their sockets get ready. TCP probes of
     addresses are non-blocking connects watched by pollers; command probes
     are child processes watched by their pipe and pidfd. Each probe has a
     timeout timer. A probe ends exactly once: prober_finish releases it and
     calls its callback, which may start or cancel other probes.
 */
 #include "probe.h"
-#include "flotilla/log.h"
+#include "flotilla/curl_loop.h"
 
 #include <stdarg.h>
 
-#define WHO "health"
-
 struct _flot_prober_t {
     zloop_t *loop;
-    CURLM *multi;
-    int curl_timer;             //  -1 when none
+    flot_curl_loop_t *curl;
     zhashx_t *probes;           //  id -> probe_t *
     zhashx_t *fds;              //  descriptor -> probe_t *
     zhashx_t *timers;           //  timer id -> probe_t *
@@ -33,90 +30,27 @@ s_key (char *buffer, size_t cap, uint64_t n)
 }
 
 //  --------------------------------------------------------------------------
-//  libcurl's multi interface in zloop
+//  HTTP and TCP transfers
 
+//  flot_curl_loop: a transfer ended.
 static void
-s_curl_check (flot_prober_t *self)
+s_curl_done (CURL *easy, CURLcode code, void *arg)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read (self->multi, &left)))
-        if (msg->msg == CURLMSG_DONE) {
-            char *private = NULL;
-            CURLcode code = msg->data.result;
-            curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, &private);
-            probe_t *probe = (probe_t *) private;
-            if (probe && probe->kind == FLOT_CHECK_TCP)
-                probe_tcp_curl_done (probe, code);
-            else
-            if (probe)
-                probe_http_done (probe, code);
-        }
-}
-
-static int
-s_on_curl_socket (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    (void) loop;
-    flot_prober_t *self = arg;
-    int mask = (item->revents & ZMQ_POLLIN ? CURL_CSELECT_IN : 0)
-             | (item->revents & ZMQ_POLLOUT ? CURL_CSELECT_OUT : 0)
-             | (item->revents & ZMQ_POLLERR ? CURL_CSELECT_ERR : 0);
-    int running;
-    curl_multi_socket_action (self->multi, item->fd, mask, &running);
-    s_curl_check (self);
-    return 0;
-}
-
-static int
-s_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void) easy;
-    (void) socketp;
-    flot_prober_t *self = userp;
-    zmq_pollitem_t item = { NULL, fd, 0, 0 };
-    zloop_poller_end (self->loop, &item);
-    if (what != CURL_POLL_REMOVE) {
-        item.events = (what & CURL_POLL_IN ? ZMQ_POLLIN : 0)
-                    | (what & CURL_POLL_OUT ? ZMQ_POLLOUT : 0);
-        zloop_poller (self->loop, &item, s_on_curl_socket, self);
-        zloop_poller_set_tolerant (self->loop, &item);
-    }
-    return 0;
-}
-
-static int
-s_on_curl_timer (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    flot_prober_t *self = arg;
-    if (timer_id != self->curl_timer)
-        return 0;               //  one curl replaced already
-    self->curl_timer = -1;
-    int running;
-    curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    s_curl_check (self);
-    return 0;
-}
-
-static int
-s_curl_timer (CURLM *multi, long timeout_ms, void *userp)
-{
-    (void) multi;
-    flot_prober_t *self = userp;
-    if (self->curl_timer >= 0)
-        zloop_timer_end (self->loop, self->curl_timer);
-    self->curl_timer = -1;
-    if (timeout_ms >= 0)
-        self->curl_timer = zloop_timer (self->loop, (size_t) timeout_ms, 1,
-                                        s_on_curl_timer, self);
-    return 0;
+    (void) arg;
+    char *private = NULL;
+    curl_easy_getinfo (easy, CURLINFO_PRIVATE, &private);
+    probe_t *probe = (probe_t *) private;
+    if (probe && probe->kind == FLOT_CHECK_TCP)
+        probe_tcp_curl_done (probe, code);
+    else
+    if (probe)
+        probe_http_done (probe, code);
 }
 
 CURLM *
 prober_multi (flot_prober_t *self)
 {
-    return self->multi;
+    return flot_curl_loop_multi (self->curl);
 }
 
 //  --------------------------------------------------------------------------
@@ -301,23 +235,18 @@ flot_prober_t *
 flot_prober_new (zloop_t *loop)
 {
     assert (loop);
-    if (curl_global_init (CURL_GLOBAL_DEFAULT)) {
-        flot_error (WHO, "libcurl did not start");
-        return NULL;
-    }
     flot_prober_t *self = calloc (1, sizeof *self);
     assert (self);
+    self->curl = flot_curl_loop_new (loop, s_curl_done, self);
+    if (!self->curl) {
+        free (self);
+        return NULL;
+    }
     self->loop = loop;
-    self->curl_timer = -1;
-    self->multi = curl_multi_init ();
     self->probes = zhashx_new ();
     self->fds = zhashx_new ();
     self->timers = zhashx_new ();
-    assert (self->multi && self->probes && self->fds && self->timers);
-    curl_multi_setopt (self->multi, CURLMOPT_SOCKETFUNCTION, s_curl_socket);
-    curl_multi_setopt (self->multi, CURLMOPT_SOCKETDATA, self);
-    curl_multi_setopt (self->multi, CURLMOPT_TIMERFUNCTION, s_curl_timer);
-    curl_multi_setopt (self->multi, CURLMOPT_TIMERDATA, self);
+    assert (self->probes && self->fds && self->timers);
     return self;
 }
 
@@ -332,14 +261,10 @@ flot_prober_destroy (flot_prober_t **self_p)
         s_release (self, probe);
         free (probe);
     }
-    if (self->curl_timer >= 0)
-        zloop_timer_end (self->loop, self->curl_timer);
-    self->curl_timer = -1;
-    curl_multi_cleanup (self->multi);
+    flot_curl_loop_destroy (&self->curl);
     zhashx_destroy (&self->probes);
     zhashx_destroy (&self->fds);
     zhashx_destroy (&self->timers);
     free (self);
-    curl_global_cleanup ();
     *self_p = NULL;
 }
