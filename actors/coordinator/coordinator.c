@@ -947,11 +947,13 @@ s_unsent (void)
 //  for the target's health checks (health WaitForReady), then runs the
 //  analysis (analyzer StartAnalysis, a stream of one result per interval).
 //  A soak step waits for health, then soaks. Once a target is ready, it is
-//  monitored (health StartMonitoring) until it is done. Every health report
-//  and analysis result goes to the rollback service's ShouldRollback, whose
-//  action the gate applies: continue, promote (the gate passes), pause (for
-//  a person; a promote passes the gate), rollback, or fail_target (the
-//  failure policy). A restart runs an interrupted gate again.
+//  monitored (health StartMonitoring) until it is done. With a background
+//  analysis, the analysis runs instead for each target from its first step
+//  to its end. Every health report and analysis result goes to the rollback
+//  service's ShouldRollback, whose action is applied: continue, promote (the
+//  gate passes), pause (for a person; a promote passes the gate), rollback,
+//  or fail_target (the failure policy). A restart runs an interrupted gate
+//  again.
 
 #define GATE_MARGIN_MS 2000
 
@@ -962,7 +964,8 @@ typedef struct {
     deployment_t *dep;
     size_t s;
     int attempt;
-    int target;                 //  monitoring: the target; else -1
+    int target;                 //  watching a target (monitoring, background
+                                //  analysis): the target; a gate: -1
     void *handle;               //  in gate_refs
 } gate_ref_t;
 
