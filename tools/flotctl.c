@@ -46,7 +46,8 @@ enum {
     RC_OK = 0,              //  success
     RC_ERROR = 1,           //  the service answered with an error (or nonsense)
     RC_USAGE = 2,           //  bad command line
-    RC_NO_ANSWER = 3        //  no answer in time, or a DEADLINE error
+    RC_NO_ANSWER = 3,       //  no answer in time, or a DEADLINE error
+    RC_PAUSE = 4            //  analyze: the analysis asks a person to decide
 };
 
 //  Options that only some commands take.
@@ -197,12 +198,13 @@ s_usage (FILE *out)
 "\n"
 "Analysis (service analyzer):\n"
 "  analyze -f FILE      run the analysis section of spec FILE once, now, for one\n"
-"                       target (the first, or --target NAME), and print each\n"
-"                       metric's result, the score and the recommendation.\n"
-"                       Waits for the whole analysis (its counts times its\n"
-"                       intervals) unless --timeout says otherwise. Exits 0 on\n"
-"                       promote, 1 on rollback (a failed metric), 2 on pause\n"
-"                       (inconclusive)\n"
+"                       target (the first, or --target NAME), its new version\n"
+"                       as the canary and its rollbackVersion as the baseline,\n"
+"                       and print each metric's result, the score and the\n"
+"                       recommendation. Waits for the whole analysis (its\n"
+"                       counts times its intervals) unless --timeout says\n"
+"                       otherwise. Exits 0 on promote, 1 on rollback (a failed\n"
+"                       metric), 4 on pause (inconclusive)\n"
 "      --target NAME    the target to analyze (its address and labels fill\n"
 "                       the templates)\n"
 "      --version V      the version to analyze (default: the spec's)\n"
@@ -239,7 +241,7 @@ s_usage (FILE *out)
 "Exit status:\n"
 "  0  success; for events --follow, stopped by SIGINT or SIGTERM; for watch\n"
 "     (and apply --watch), the deployment completed; analyze: promote\n"
-"     (analyze exits 1 on rollback and 2 on pause)\n"
+"     (analyze exits 1 on rollback, and 4 on pause: a person decides)\n"
 "  1  the service answered with an error, printed on stderr as\n"
 "     'flotctl: NAME (code): message', or with a reply flotctl cannot read;\n"
 "     plan and apply: the spec is not valid; watch: the deployment failed,\n"
@@ -249,7 +251,8 @@ s_usage (FILE *out)
 "     over 1 MiB or holds a NUL byte\n"
 "  3  no answer in time: the broker is down or unreachable, or the deadline\n"
 "     passed; a DEADLINE error reply (code 6) from the broker or a service\n"
-"     also exits 3, not 1; watch stopped by a signal before the end\n",
+"     also exits 3, not 1; watch stopped by a signal before the end\n"
+"  4  analyze: the analysis was inconclusive, and asks a person to decide\n",
         DEFAULT_ENDPOINT, FLOT_MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
 }
 
@@ -2383,12 +2386,18 @@ s_cmd_analyze (ctl_t *self)
     msgpack_packer pk;
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 2);
+    //  The canary is the new version (or --version), the baseline the
+    //  version a rollback puts back, as at a deployment's gates.
+    msgpack_pack_map (&pk, 3);
     flot_pack_str (&pk, "analysis");
     msgpack_sbuffer_write (&sbuf, spec->checks.analysis, spec->checks.analysis_size);
     flot_pack_str (&pk, "context");
     s_pack_context (&pk, spec, target, self->opts.version ? self->opts.version
                                                           : spec->workload.version);
+    flot_pack_str (&pk, "baseline");
+    s_pack_context (&pk, spec, target, *spec->workload.rollback_version
+                                       ? spec->workload.rollback_version
+                                       : spec->workload.version);
     if (!self->opts.timeout_given)
         self->opts.timeout_ms = s_analysis_timeout (spec->checks.analysis,
                                                     spec->checks.analysis_size);
@@ -2411,7 +2420,7 @@ s_cmd_analyze (ctl_t *self)
         s_print_analysis (root, "");
     flot_body_destroy (&body);
     return streq (recommendation, "promote") ? RC_OK
-         : streq (recommendation, "pause") ? 2 : RC_ERROR;
+         : streq (recommendation, "pause") ? RC_PAUSE : RC_ERROR;
 }
 
 static int

@@ -764,8 +764,20 @@ s_assess (run_t *run, bool final)
     &&  (decisive.nodata == 0 || all_done || final)) {
         run->phase = FLOT_PHASE_FAILED;
         run->recommendation = "rollback";
-        s_say (run->reason, sizeof run->reason, "score %.2f <= marginalScore %g: %s",
-                  decisive.score, a->marginal_score, decisive.reason);
+        //  Which metric brought the score down, and by how much, first.
+        const mstate_t *low = NULL;
+        for (size_t i = 0; i < a->metric_count && !low; i++) {
+            const mstate_t *m = &run->metrics [i];
+            if (m->def->is_judge && m->has_verdict
+            &&  (m->verdict.cls == FLOT_CLASS_HIGH || m->verdict.cls == FLOT_CLASS_LOW))
+                low = m;
+        }
+        if (low)
+            s_say (run->reason, sizeof run->reason, "%s; score %.2f <= marginalScore %g",
+                   low->verdict.reason, decisive.score, a->marginal_score);
+        else
+            s_say (run->reason, sizeof run->reason, "score %.2f <= marginalScore %g: %s",
+                   decisive.score, a->marginal_score, decisive.reason);
         return true;
     }
     if (!all_done && !final) {
