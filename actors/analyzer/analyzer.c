@@ -18,6 +18,7 @@
     is protocol/SPEC.md section 20.
 */
 #include "flotilla/analysis.h"
+#include "flotilla/defer.h"
 #include "flotilla/log.h"
 #include "flotilla/template.h"
 
@@ -40,10 +41,9 @@ typedef struct {
     flot_prometheus_t *prometheus;
     flot_commands_t *commands;
     zlistx_t *runs;                     //  run_t *: running
-    zlistx_t *dead;                     //  run_t *: over, freed by the sweep
+    flot_defer_t *dead;                 //  run_t *: over, freed a turn later
     zlistx_t *queries;                  //  query_t *: Query requests in flight
     zhashx_t *series;                   //  "metric\x1ftarget\x1frole" -> series_t *
-    int sweep_timer;
 } analyzer_t;
 
 //  Samples pushed for one (metric, target, role): a ring of the last
@@ -330,38 +330,32 @@ s_pack_result (msgpack_sbuffer *sbuf, const run_t *run, bool final)
 //  --------------------------------------------------------------------------
 //  Runs: life cycle
 
-static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+static void
+s_run_free (void *item)
 {
-    (void) loop;
-    (void) timer_id;
-    analyzer_t *self = arg;
-    self->sweep_timer = -1;
-    run_t *run;
-    while ((run = zlistx_first (self->dead))) {
-        zlistx_delete (self->dead, run->handle);
-        for (size_t i = 0; run->metrics && i < run->analysis->metric_count; i++) {
-            mstate_t *m = &run->metrics [i];
-            for (int r = 0; r < 2; r++)
-                free (m->fetch [r].values);
-            free (m->canary.values);
-            free (m->baseline.values);
-        }
-        free (run->metrics);
-        flot_analysis_destroy (&run->analysis);
-        flot_body_destroy (&run->body);
-        free (run);
+    run_t *run = item;
+    for (size_t i = 0; run->metrics && i < run->analysis->metric_count; i++) {
+        mstate_t *m = &run->metrics [i];
+        for (int r = 0; r < 2; r++)
+            free (m->fetch [r].values);
+        free (m->canary.values);
+        free (m->baseline.values);
     }
-    return 0;
+    free (run->metrics);
+    flot_analysis_destroy (&run->analysis);
+    flot_body_destroy (&run->body);
+    free (run);
 }
 
-//  Stops the run's timers and fetches, and moves it to the dead list (its
-//  timers may still fire in this poll round: they see `over`).
+//  Stops the run's timers and fetches, and has it freed a turn later (its
+//  timers may still fire in this turn of the loop: they see `over`).
 static void
 s_run_release (run_t *run)
 {
     analyzer_t *self = run->analyzer;
     zloop_t *loop = flot_actor_loop (self->actor);
+    if (!run->handle)
+        return;                 //  released already
     run->over = true;
     for (size_t i = 0; run->metrics && i < run->analysis->metric_count; i++) {
         mstate_t *m = &run->metrics [i];
@@ -382,9 +376,8 @@ s_run_release (run_t *run)
         zloop_timer_end (loop, run->deadline_timer);
     run->deadline_timer = -1;
     zlistx_detach (self->runs, run->handle);
-    run->handle = zlistx_add_end (self->dead, run);
-    if (self->sweep_timer < 0)
-        self->sweep_timer = zloop_timer (loop, 1, 1, s_on_sweep, self);
+    run->handle = NULL;
+    flot_defer_free (self->dead, run);
 }
 
 //  The run is over: the last RESULT to its caller, then release it.
@@ -1004,6 +997,13 @@ s_query_reply (query_t *query, const double *values, size_t count)
     for (size_t i = 0; i < count; i++)
         msgpack_pack_double (&pk, values [i]);
     flot_pack_kv_str (&pk, "query", query->expanded);
+    if (sbuf.size > FLOT_MAX_BODY) {
+        flot_request_error (&query->request, FLOT_E_TOO_LARGE,
+                            "%zu values make an answer of %zu bytes, over the limit of %d",
+                            count, sbuf.size, FLOT_MAX_BODY);
+        msgpack_sbuffer_destroy (&sbuf);
+        return;
+    }
     flot_request_reply_sbuf (&query->request, &sbuf);
 }
 
@@ -1178,11 +1178,10 @@ s_start (flot_actor_t *actor)
     }
     self->commands = flot_commands_new (flot_actor_loop (actor));
     self->runs = zlistx_new ();
-    self->dead = zlistx_new ();
+    self->dead = flot_defer_new (flot_actor_loop (actor), s_run_free);
     self->queries = zlistx_new ();
     self->series = zhashx_new ();
     zhashx_set_destructor (self->series, s_series_destroy);
-    self->sweep_timer = -1;
     flot_actor_set_state (actor, self);
     return 0;
 }
@@ -1198,9 +1197,6 @@ s_stop (flot_actor_t *actor)
         run->stream = NULL;
         s_run_release (run);
     }
-    if (self->sweep_timer >= 0)
-        zloop_timer_end (flot_actor_loop (actor), self->sweep_timer);
-    s_on_sweep (NULL, 0, self);
     query_t *query;
     while ((query = zlistx_first (self->queries))) {
         query->request = NULL;
@@ -1209,7 +1205,7 @@ s_stop (flot_actor_t *actor)
     flot_prometheus_destroy (&self->prometheus);
     flot_commands_destroy (&self->commands);
     zlistx_destroy (&self->runs);
-    zlistx_destroy (&self->dead);
+    flot_defer_destroy (&self->dead);
     zlistx_destroy (&self->queries);
     zhashx_destroy (&self->series);
     free (self);

@@ -9,6 +9,7 @@
     round under way may still call its handlers.
 */
 #include "flotilla/analysis.h"
+#include "flotilla/defer.h"
 #include "flotilla/child.h"
 #include "flotilla/log.h"
 
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define READS_PER_TURN 16       //  4 KiB reads of output per turn of the loop
 #define MAX_OUTPUT  (1 << 20)
 #define REAP_MS     10
 
@@ -42,8 +44,7 @@ typedef struct {
 struct _flot_commands_t {
     zloop_t *loop;
     zlistx_t *jobs;             //  job_t *: running
-    zlistx_t *dead;             //  job_t *: ended, freed by the sweep
-    int sweep_timer;
+    flot_defer_t *dead;         //  job_t *: ended, freed a turn later
     uint64_t next_id;
 };
 
@@ -105,27 +106,22 @@ flot_command_values (const char *text, size_t size, double **values, size_t *cou
 //  --------------------------------------------------------------------------
 //  Jobs
 
-static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+static void
+s_job_free (void *item)
 {
-    (void) loop;
-    (void) timer_id;
-    flot_commands_t *self = arg;
-    self->sweep_timer = -1;
-    job_t *job;
-    while ((job = zlistx_first (self->dead))) {
-        zlistx_delete (self->dead, job->handle);
-        free (job->output);
-        free (job);
-    }
-    return 0;
+    job_t *job = item;
+    free (job->output);
+    free (job);
 }
 
-//  Stops watching the job and moves it to the dead list.
+//  Stops watching the job, and has it freed once its timers and poller can
+//  no longer be called.
 static void
 s_job_release (job_t *job)
 {
     flot_commands_t *self = job->owner;
+    if (!job->handle)
+        return;                 //  released already
     job->finished = true;
     if (job->fd >= 0) {
         zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
@@ -139,21 +135,27 @@ s_job_release (job_t *job)
         zloop_timer_end (self->loop, job->kill_timer);
     job->reap_timer = job->kill_timer = -1;
     zlistx_delete (self->jobs, job->handle);
-    job->handle = zlistx_add_end (self->dead, job);
-    if (self->sweep_timer < 0)
-        self->sweep_timer = zloop_timer (self->loop, 1, 1, s_on_sweep, self);
+    job->handle = NULL;
+    flot_defer_free (self->dead, job);
 }
 
+static void s_stop_reading (job_t *job);
+
+//  Reads what the command wrote, a few buffers a turn so that a command
+//  that never stops writing cannot hold the loop; past MAX_OUTPUT the
+//  command is killed and its output closed.
 static void
 s_read (job_t *job)
 {
     char buffer [4096];
-    while (job->fd >= 0) {
+    for (int reads = 0; job->fd >= 0 && reads < READS_PER_TURN; reads++) {
         ssize_t got = read (job->fd, buffer, sizeof buffer);
         if (got > 0) {
             if (job->size + (size_t) got > MAX_OUTPUT) {
                 job->overflow = true;
-                continue;       //  drain, keep nothing more
+                kill (-job->pid, SIGKILL);
+                s_stop_reading (job);
+                return;
             }
             job->output = realloc (job->output, job->size + (size_t) got + 1);
             assert (job->output);
@@ -165,15 +167,20 @@ s_read (job_t *job)
         if (got < 0 && errno == EINTR)
             continue;
         else {
-            if (got == 0 || errno != EAGAIN) {
-                zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
-                zloop_poller_end (job->owner->loop, &item);
-                close (job->fd);
-                job->fd = -1;
-            }
+            if (got == 0 || errno != EAGAIN)
+                s_stop_reading (job);
             return;
         }
     }
+}
+
+static void
+s_stop_reading (job_t *job)
+{
+    zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
+    zloop_poller_end (job->owner->loop, &item);
+    close (job->fd);
+    job->fd = -1;
 }
 
 static int
@@ -189,7 +196,11 @@ s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static void
 s_finish (job_t *job, int status)
 {
-    s_read (job);
+    //  The command is gone: what it wrote is all there (at most MAX_OUTPUT
+    //  is kept, a turn's reads at a time); a descendant that keeps the
+    //  pipe open gets no more than these reads.
+    for (int turns = 0; job->fd >= 0 && turns <= MAX_OUTPUT / (4096 * READS_PER_TURN); turns++)
+        s_read (job);
     double *values = NULL;
     size_t count = 0;
     char error [400] = "", why [200];
@@ -197,14 +208,15 @@ s_finish (job_t *job, int status)
         snprintf (error, sizeof error, "%s: no answer within %lld ms; killed", job->name,
                   (long long) job->timeout_ms);
     else
+    if (job->overflow)          //  killed for it
+        snprintf (error, sizeof error, "%s: more than %d bytes of output; killed", job->name,
+                  MAX_OUTPUT);
+    else
     if (WIFSIGNALED (status))
         snprintf (error, sizeof error, "%s: killed by signal %d", job->name, WTERMSIG (status));
     else
     if (WEXITSTATUS (status) != 0)
         snprintf (error, sizeof error, "%s: exited with status %d", job->name, WEXITSTATUS (status));
-    else
-    if (job->overflow)
-        snprintf (error, sizeof error, "%s: more than %d bytes of output", job->name, MAX_OUTPUT);
     else
     if (flot_command_values (job->output ? job->output : "", job->size, &values, &count,
                              why, sizeof why))
@@ -255,8 +267,7 @@ flot_commands_new (zloop_t *loop)
     assert (self);
     self->loop = loop;
     self->jobs = zlistx_new ();
-    self->dead = zlistx_new ();
-    self->sweep_timer = -1;
+    self->dead = flot_defer_new (loop, s_job_free);
     return self;
 }
 
@@ -271,11 +282,8 @@ flot_commands_destroy (flot_commands_t **self_p)
         flot_child_stop (job->pid);
         s_job_release (job);
     }
-    if (self->sweep_timer >= 0)
-        zloop_timer_end (self->loop, self->sweep_timer);
-    s_on_sweep (NULL, 0, self);
     zlistx_destroy (&self->jobs);
-    zlistx_destroy (&self->dead);
+    flot_defer_destroy (&self->dead);
     free (self);
     *self_p = NULL;
 }

@@ -936,7 +936,7 @@ static flot_answer_t
 s_unsent (void)
 {
     flot_answer_t answer = { .kind = FLOT_ERROR };
-    flot_err_set (&answer.err, FLOT_E_INTERNAL, "the request could not be sent");
+    flot_err_set (&answer.err, FLOT_E_CANCELLED, "the request could not be sent");
     return answer;
 }
 
@@ -956,6 +956,7 @@ s_unsent (void)
 //  again.
 
 #define GATE_MARGIN_MS 2000
+#define GATE_RETRY_MS 2000          //  asking a service again that could not answer
 
 //  The argument of a gate's calls: which step, and which run of it.
 //  Each is in the coordinator's gate_refs until its call ends, so that
@@ -1186,6 +1187,64 @@ s_should_rollback (deployment_t *dep, size_t s, int target, const char *key,
     msgpack_sbuffer_destroy (&sbuf);
 }
 
+//  An error that says the service could not answer now, not that the
+//  target is bad: the question is asked again.
+static bool
+s_transient (const flot_answer_t *answer)
+{
+    if (answer->kind != FLOT_ERROR)
+        return false;
+    int code = answer->err.code;
+    return code == FLOT_E_UNKNOWN_SERVICE || code == FLOT_E_NO_INSTANCE
+        || code == FLOT_E_DEADLINE || code == FLOT_E_ACTOR_FAILED
+        || code == FLOT_E_BUSY || code == FLOT_E_CANCELLED;
+}
+
+static void s_gate_start (deployment_t *dep, size_t s);
+static void s_background_start (deployment_t *dep, int t, size_t s);
+
+static int
+s_on_gate_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    gate_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    size_t s = ref->s;
+    int t = ref->target;
+    bool current = t < 0 ? s_gate_current (ref)
+                 : dep->state == DS_RUNNING && dep->tstate [t] != TS_DONE
+                   && dep->tstate [t] != TS_FAILED && !dep->trt [t].background;
+    s_gate_ref_free (ref);
+    if (!current)
+        return 0;
+    if (t < 0)
+        s_gate_start (dep, s);
+    else {
+        dep->trt [t].background_ran = false;
+        s_background_start (dep, t, dep->cursor [t] < dep->plan->first [t + 1]
+                                    ? dep->cursor [t] : s);
+    }
+    return 0;
+}
+
+//  The service could not answer the gate of step s (or target's background
+//  analysis, for target >= 0): say so, and ask again in a while.
+static void
+s_gate_retry (deployment_t *dep, size_t s, int target, const char *service,
+              const flot_answer_t *answer)
+{
+    int t = target >= 0 ? target : dep->plan->steps [s].target;
+    s_begin (dep->owner);
+    s_event (dep, "gate.waiting", t, "%s: the %s service could not answer (%s); "
+             "asking again in %d ms", dep->spec->targets [t].name, service,
+             answer->err.message, GATE_RETRY_MS);
+    s_commit (dep->owner);
+    s_pump (dep->owner);
+    gate_ref_t *ref = s_gate_ref (dep, s, target);
+    zloop_timer (flot_actor_loop (dep->owner->actor), GATE_RETRY_MS, 1, s_on_gate_retry, ref);
+}
+
 //  A health report of WaitForReady or of monitoring: its first gate that
 //  is not healthy, as {healthy, target, check, message}.
 static void
@@ -1243,6 +1302,10 @@ s_on_ready (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     step_rt_t *rt = &dep->steps [s];
     rt->gate_call = 0;
     rt->gate_arg = NULL;
+    if (s_transient (answer)) {
+        s_gate_retry (dep, s, -1, "health", answer);
+        return;
+    }
     const flot_step_t *step = &dep->plan->steps [s];
     int t = step->target;
     const char *name = dep->spec->targets [t].name;
@@ -1333,6 +1396,10 @@ s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
     if (!current || answer->kind == FLOT_REPLY)
         return;         //  the reply says the stream is open
+    if (s_transient (answer)) {
+        s_gate_retry (dep, s, background ? t : -1, "analyzer", answer);
+        return;
+    }
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     msgpack_sbuffer_init (&sbuf);

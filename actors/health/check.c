@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 
+#define MAX_MAP_ENTRIES 64       //  in any map of a check (headers, env, fields)
 #define HOUR_MS 3600000LL
 #define DAY_MS  86400000LL
 
@@ -151,6 +152,21 @@ s_map (const msgpack_object *obj, const char *path, flot_err_t *err)
     if (obj->type != MSGPACK_OBJECT_MAP)
         return flot_err_set (err, FLOT_E_INVALID, "%s: %s is not a map", path,
                              s_describe (obj, what, sizeof what));
+    //  No map of a check has more entries; each key once (a second "args"
+    //  must not add to the first).
+    uint32_t size = obj->via.map.size;
+    if (size > MAX_MAP_ENTRIES)
+        return flot_err_set (err, FLOT_E_INVALID, "%s: has more than %d entries", path,
+                             MAX_MAP_ENTRIES);
+    for (uint32_t i = 0; i < size; i++)
+        for (uint32_t j = i + 1; j < size; j++) {
+            const msgpack_object *a = &obj->via.map.ptr [i].key, *b = &obj->via.map.ptr [j].key;
+            if (a->type == MSGPACK_OBJECT_STR && b->type == MSGPACK_OBJECT_STR
+            &&  a->via.str.size == b->via.str.size
+            &&  memcmp (a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0)
+                return flot_err_set (err, FLOT_E_INVALID, "%s: '%.*s' is given twice", path,
+                                     (int) MIN (a->via.str.size, 64), a->via.str.ptr);
+        }
     return 0;
 }
 

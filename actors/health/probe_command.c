@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define READS_PER_TURN 16       //  4 KiB reads of output per turn of the loop
 #define REAP_MS 10
 
 extern char **environ;
@@ -32,22 +33,27 @@ s_tail_add (probe_t *probe, const char *data, size_t size)
     probe->tail [probe->tail_size] = 0;
 }
 
+//  Reads what the command wrote, a few buffers a turn, so that a command
+//  that never stops writing cannot hold the loop (its timeout ends it).
 static void
 s_read_output (probe_t *probe)
 {
     char buffer [4096];
-    ssize_t got;
-    while (probe->out_fd >= 0 && (got = read (probe->out_fd, buffer, sizeof buffer)) != 0) {
+    ssize_t got = 0;
+    for (int reads = 0; probe->out_fd >= 0 && reads < READS_PER_TURN; reads++) {
+        got = read (probe->out_fd, buffer, sizeof buffer);
         if (got > 0) {
             s_tail_add (probe, buffer, (size_t) got);
             continue;
         }
-        if (errno == EINTR)
+        if (got < 0 && errno == EINTR)
             continue;
-        if (errno == EAGAIN)
+        if (got < 0 && errno == EAGAIN)
             return;
         break;
     }
+    if (got > 0)
+        return;         //  more to read at the next turn
     if (probe->out_fd >= 0) {
         prober_unwatch (probe->prober, probe->out_fd);
         close (probe->out_fd);

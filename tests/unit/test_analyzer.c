@@ -256,6 +256,11 @@ test_analyzer_query_command (void **state)
                   FLOT_E_INTERNAL, "no answer within 300 ms; killed");
     s_call_fails ("Query", "{\"provider\": " SH ("exit 4") ", " CONTEXT "}",
                   FLOT_E_INTERNAL, "exited with status 4");
+    //  A command that never stops writing is killed past 1 MiB, and the
+    //  actor answers (its loop was never held).
+    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"/usr/bin/yes\","
+                  " \"args\": [\"1\"], \"timeout\": \"20s\"}}, " CONTEXT "}",
+                  FLOT_E_INTERNAL, "more than 1048576 bytes of output; killed");
     s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"/no/such/command\"}}, "
                   CONTEXT "}", FLOT_E_INVALID, "cannot run '/no/such/command'");
     //  A template the context cannot fill.

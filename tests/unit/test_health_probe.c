@@ -82,6 +82,39 @@ s_parse_fails (const char *json, const char *message)
         fail_msg ("error '%s' lacks '%s'", err.message, message);
 }
 
+//  A key given twice (which JSON cannot say, msgpack can) is refused, and
+//  a second list of arguments does not add to the first.
+static void
+test_check_parse_refuses_repeated_keys (void **state)
+{
+    (void) state;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_str (&pk, "name", "w");
+    flot_pack_str (&pk, "command");
+    msgpack_pack_map (&pk, 3);
+    flot_pack_kv_str (&pk, "command", "x");
+    for (int twice = 0; twice < 2; twice++) {
+        flot_pack_str (&pk, "args");
+        msgpack_pack_array (&pk, FLOT_CHECK_MAX_ARGS);
+        for (int a = 0; a < FLOT_CHECK_MAX_ARGS; a++)
+            flot_pack_str (&pk, "a");
+    }
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    assert_int_equal (msgpack_unpack_next (&unpacked, sbuf.data, sbuf.size, NULL),
+                      MSGPACK_UNPACK_SUCCESS);
+    flot_err_t err;
+    flot_check_t *check = flot_check_new (&unpacked.data, "healthChecks[0]", &err);
+    assert_null (check);
+    assert_non_null (strstr (err.message, "healthChecks[0].command: 'args' is given twice"));
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
 //  --------------------------------------------------------------------------
 //  Running one probe
 
@@ -563,6 +596,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_check_parse_defaults_and_fields),
         cmocka_unit_test (test_check_parse_errors_name_their_path),
+        cmocka_unit_test (test_check_parse_refuses_repeated_keys),
         cmocka_unit_test (test_http_probe_status_body_and_headers),
         cmocka_unit_test (test_http_probe_timeout_refused_and_missing_address),
         cmocka_unit_test (test_https_probe_self_signed_needs_insecure),

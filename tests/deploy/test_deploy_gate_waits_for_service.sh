@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test_deploy_gate_waits_for_service: a gate whose analyzer is not there
+# (flotillad runs every actor but the analyzer) does not fail the
+# deployment: it says so (gate.waiting) and asks again, and once an
+# analyzer process connects to the broker, the gate passes and the
+# deployment completes.
+source "$(dirname "$0")/lib.sh"
+
+cat > "$TMP/later.yaml" <<EOF
+apiVersion: flotilla/v1
+kind: Deployment
+name: later
+workload: {name: web, version: "2.0", rollbackVersion: "1.0"}
+targets:
+  - {name: t1}
+strategy: {canary: {steps: [{setWeight: 50}, {gate: {name: judged}}]}}
+hook:
+  command: ./hook.sh
+  env: {HOOK_LOG: "$HOOK_LOG"}
+policy: {progressDeadline: 1m}
+analysis:
+  interval: 200ms
+  metrics:
+    - name: errors
+      provider: {command: {command: /bin/echo, args: ["0.01"]}}
+      successCondition: "result < 0.05"
+      count: 2
+EOF
+
+( cd "$TMP" && exec "$FLOTILLAD" -b tcp://127.0.0.1:24280 -e tcp://127.0.0.1:24281 \
+    --store "$TMP/flotilla.db" -a events,strategy,executor,health,rollback,coordinator ) \
+    2>>"$TMP/flotillad.log" &
+DAEMON_PID=$!
+export FLOTILLA_ENDPOINT=tcp://127.0.0.1:24280
+wait_until 5 "the coordinator" "$FLOTCTL" call coordinator List --timeout 300
+apply later
+id=$ID
+waiting () {
+    "$FLOTCTL" events --deployment "$id" | grep -qE "gate.waiting .*the analyzer service could not answer"
+}
+wait_until 20 "the gate to say it waits for the analyzer" waiting
+status_is "$id" "d['state'] == 'running'" || fail "without an analyzer: $(status_json "$id" d)"
+
+"$FLOTILLAD" --connect tcp://127.0.0.1:24280 -a analyzer 2>>"$TMP/analyzer.log" &
+ANALYZER_PID=$!
+trap 'kill -TERM $ANALYZER_PID 2>/dev/null || true; wait $ANALYZER_PID 2>/dev/null || true; cleanup' EXIT
+wait_state 30 "$id" completed
+"$FLOTCTL" events --deployment "$id" | grep -qE "gate.passed .*gate judged of t1 passed" \
+    || fail "the gate did not pass by its analysis: $("$FLOTCTL" events --deployment "$id")"
+echo "PASS test_deploy_gate_waits_for_service"
