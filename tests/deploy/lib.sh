@@ -119,6 +119,20 @@ wait_state () {
         status_is "$2" "d['state'] == '$3'"
 }
 
+# events_until ID PATTERN: the events of deployment ID into $TMP/events.txt,
+# once one matches the ERE PATTERN (10 s at most). An event reaches the
+# events service just after the change it reports, so a test that saw the
+# change in GetStatus waits for its event before reading them.
+events_until () {
+    local deadline=$(( $(now_ms) + 10000 ))
+    until "$FLOTCTL" events --deployment "$1" > "$TMP/events.txt" 2>/dev/null \
+          && grep -qE -- "$2" "$TMP/events.txt"; do
+        (( $(now_ms) < deadline )) \
+            || fail "no event of $1 matches /$2/ after 10 s: $(cat "$TMP/events.txt")"
+        sleep 0.05
+    done
+}
+
 # hook_calls ID [start|end]: the hook calls of deployment ID in the order
 # they started (or ended), one a line:
 #   TARGET STEP_ID STEP_TYPE VERSION PREVIOUS WEIGHT ATTEMPT [STATUS]

@@ -111,7 +111,7 @@ spec good
 apply good
 id=$ID
 wait_state 60 "$id" completed
-"$FLOTCTL" events --deployment "$id" > "$TMP/events.txt"
+events_until "$id" "deployment.completed "
 for t in t1 t2 t3; do
     grep -qE "health.ready .*$t passed its health checks" "$TMP/events.txt" \
         || fail "$t never became ready: $(cat "$TMP/events.txt")"
@@ -148,7 +148,7 @@ apply unclear
 id=$ID
 wait_until 60 "the deployment paused at t1's gate" status_is "$id" \
     "d['state'] == 'running' and d['paused'] and states(d).startswith('t1:waiting')"
-"$FLOTCTL" events --deployment "$id" > "$TMP/events.txt"
+events_until "$id" "deployment.paused "
 grep -qE "analysis.result .*t1: inconclusive.*recommends pause" "$TMP/events.txt" \
     || fail "t1's analysis was not inconclusive: $(cat "$TMP/events.txt")"
 grep -qE "deployment.paused .*paused at the gate of t1" "$TMP/events.txt" \
@@ -175,7 +175,7 @@ status_is "$id" "states(d) == 't1:rolled_back t2:rolled_back t3:held'" \
     || fail "background: $(status_json "$id" "states(d)")"
 last_error=$(status_json "$id" "d['last_error']")
 [[ $last_error == t2:*error-ratio*0.31* ]] || fail "background: last_error is $last_error"
-"$FLOTCTL" events --deployment "$id" > "$TMP/events.txt"
+events_until "$id" "deployment.rolled_back "
 grep -qE "target.completed .*t1 is on version 2.0" "$TMP/events.txt" \
     || fail "t1 did not complete under background analysis: $(cat "$TMP/events.txt")"
 ! grep -qE "step.completed .*t2/2 \(soak\)" "$TMP/events.txt" \

@@ -138,7 +138,7 @@ hook_ended "$id" "^g1 g1/1 preview 5.1 5.0 0 1 1$" || fail "g1's preview: $(hook
 [[ $(hook_calls "$id" end | grep -E " (rollback|switchBack) " | sort) == \
    $'g1 g1/rollback rollback 5.0 5.1 0 1 0\ng2 g2/rollback switchBack 5.0 5.1 0 1 0' ]] \
     || fail "rollback hooks: $(hook_calls "$id" end)"
-"$FLOTCTL" events --deployment "$id" > "$TMP/events.txt"
+events_until "$id" "deployment.aborted "
 [[ $(grep -cE " (deployment\.failed|rollback\.started) " "$TMP/events.txt") == 1 ]] \
     || fail "the late failure failed the aborted deployment again: $(cat "$TMP/events.txt")"
 echo "PASS test_deploy_bluegreen_abort_switches_back"

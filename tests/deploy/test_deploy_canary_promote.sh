@@ -105,6 +105,7 @@ wait_state 10 "$id" completed
 status_is "$id" "d['steps_done'] == 12 and states(d) == 'c:done b:done a:done'" \
     || fail "completed, but: $(status_json "$id" d)"
 check_hooks "$id"
+events_until "$id" "deployment.completed "
 "$FLOTCTL" events --deployment "$id" --type step. > "$TMP/events.txt"
 grep -qE "step a/2 \(pause\): waiting for a promote" "$TMP/events.txt" \
     || fail "a never waited: $(cat "$TMP/events.txt")"

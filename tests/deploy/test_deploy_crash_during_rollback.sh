@@ -46,6 +46,7 @@ order=$(hook_calls "$id" | awk '$3 == "rollback" { print $1 }' | uniq | tr '\n' 
 [[ $order == "e d c b a " ]] || fail "rollback order: $order"
 status_is "$id" "states(d) == 'a:rolled_back b:rolled_back c:rolled_back d:rolled_back e:rolled_back'" \
     || fail "target states: $(status_json "$id" "states(d)")"
+events_until "$id" "deployment.rolled_back "
 seqs=$("$FLOTCTL" events --deployment "$id" --json | python3 -c '
 import json, sys
 print (" ".join (str (json.loads (line)["seq"]) for line in sys.stdin if line.strip ()))')

@@ -32,19 +32,16 @@ EOF
     2>>"$TMP/flotillad.log" &
 DAEMON_PID=$!
 export FLOTILLA_ENDPOINT=tcp://127.0.0.1:24280
-wait_until 5 "the coordinator" "$FLOTCTL" call coordinator List --timeout 300
+coordinator () { "$FLOTCTL" call coordinator List --timeout 300 >/dev/null 2>&1; }
+wait_until 5 "the coordinator" coordinator
 apply later
 id=$ID
-waiting () {
-    "$FLOTCTL" events --deployment "$id" | grep -qE "gate.waiting .*the analyzer service could not answer"
-}
-wait_until 20 "the gate to say it waits for the analyzer" waiting
+events_until "$id" "gate.waiting .*the analyzer service could not answer"
 status_is "$id" "d['state'] == 'running'" || fail "without an analyzer: $(status_json "$id" d)"
 
 "$FLOTILLAD" --connect tcp://127.0.0.1:24280 -a analyzer 2>>"$TMP/analyzer.log" &
 ANALYZER_PID=$!
 trap 'kill -TERM $ANALYZER_PID 2>/dev/null || true; wait $ANALYZER_PID 2>/dev/null || true; cleanup' EXIT
 wait_state 30 "$id" completed
-"$FLOTCTL" events --deployment "$id" | grep -qE "gate.passed .*gate judged of t1 passed" \
-    || fail "the gate did not pass by its analysis: $("$FLOTCTL" events --deployment "$id")"
+events_until "$id" "gate.passed .*gate judged of t1 passed"
 echo "PASS test_deploy_gate_waits_for_service"

@@ -57,7 +57,7 @@ set_health t1 503
 wait_state 60 "$id" failed
 status_is "$id" "states(d) == 't1:failed t2:done t3:done'" \
     || fail "not t1 failed and the others done: $(status_json "$id" d)"
-"$FLOTCTL" events --deployment "$id" > "$TMP/events.txt"
+events_until "$id" "deployment.failed "
 grep -qE "health.failed .*t1 is unhealthy: .*503" "$TMP/events.txt" \
     || fail "no health.failed event for t1 with its status: $(cat "$TMP/events.txt")"
 grep -qE "target.failed .*t1 failed" "$TMP/events.txt" \
