@@ -481,3 +481,41 @@ flot_unpack_error (const void *data, size_t size, flot_err_t *err)
     flot_body_destroy (&body);
     return rc;
 }
+
+//  --------------------------------------------------------------------------
+//  Repeated keys
+
+static int
+s_key_order (const void *a, const void *b)
+{
+    const msgpack_object *x = *(const msgpack_object * const *) a;
+    const msgpack_object *y = *(const msgpack_object * const *) b;
+    if (x->via.str.size != y->via.str.size)
+        return x->via.str.size < y->via.str.size ? -1 : 1;
+    int order = x->via.str.size ? memcmp (x->via.str.ptr, y->via.str.ptr, x->via.str.size) : 0;
+    //  Equal keys: the earlier one first, so the second is the one named.
+    return order ? order : (x < y ? -1 : x > y);
+}
+
+const msgpack_object *
+flot_map_repeated_key (const msgpack_object *map)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP || map->via.map.size < 2)
+        return NULL;
+    uint32_t size = map->via.map.size, count = 0;
+    const msgpack_object **keys = malloc (size * sizeof *keys);
+    if (!keys)
+        return NULL;
+    for (uint32_t i = 0; i < size; i++)
+        if (map->via.map.ptr [i].key.type == MSGPACK_OBJECT_STR)
+            keys [count++] = &map->via.map.ptr [i].key;
+    qsort (keys, count, sizeof *keys, s_key_order);
+    const msgpack_object *repeated = NULL;
+    for (uint32_t i = 1; i < count && !repeated; i++)
+        if (keys [i]->via.str.size == keys [i - 1]->via.str.size
+        &&  (keys [i]->via.str.size == 0
+         ||  memcmp (keys [i]->via.str.ptr, keys [i - 1]->via.str.ptr, keys [i]->via.str.size) == 0))
+            repeated = keys [i];
+    free (keys);
+    return repeated;
+}

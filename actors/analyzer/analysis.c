@@ -210,6 +210,11 @@ s_map (const msgpack_object *obj, const char *path, flot_err_t *err)
 {
     if (obj->type != MSGPACK_OBJECT_MAP)
         return s_fail (err, path, "expected a map, not %s", s_type_name (obj));
+    const msgpack_object *twice = flot_map_repeated_key (obj);
+    if (twice)
+        return s_fail (err, path, "'%.*s' is given twice",
+                       (int) (twice->via.str.size < 64 ? twice->via.str.size : 64),
+                       twice->via.str.ptr);
     return 0;
 }
 

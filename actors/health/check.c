@@ -158,15 +158,10 @@ s_map (const msgpack_object *obj, const char *path, flot_err_t *err)
     if (size > MAX_MAP_ENTRIES)
         return flot_err_set (err, FLOT_E_INVALID, "%s: has more than %d entries", path,
                              MAX_MAP_ENTRIES);
-    for (uint32_t i = 0; i < size; i++)
-        for (uint32_t j = i + 1; j < size; j++) {
-            const msgpack_object *a = &obj->via.map.ptr [i].key, *b = &obj->via.map.ptr [j].key;
-            if (a->type == MSGPACK_OBJECT_STR && b->type == MSGPACK_OBJECT_STR
-            &&  a->via.str.size == b->via.str.size
-            &&  memcmp (a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0)
-                return flot_err_set (err, FLOT_E_INVALID, "%s: '%.*s' is given twice", path,
-                                     (int) MIN (a->via.str.size, 64), a->via.str.ptr);
-        }
+    const msgpack_object *twice = flot_map_repeated_key (obj);
+    if (twice)
+        return flot_err_set (err, FLOT_E_INVALID, "%s: '%.*s' is given twice", path,
+                             (int) MIN (twice->via.str.size, 64), twice->via.str.ptr);
     return 0;
 }
 

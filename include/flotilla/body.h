@@ -68,6 +68,12 @@ int flot_map_object (const msgpack_object *map, const char *key, bool required,
                      msgpack_object_type type, const msgpack_object **out,
                      flot_err_t *err);
 
+//  The first string key that map holds twice (msgpack allows it, our
+//  bodies do not: a second value must not add to or replace the first), or
+//  NULL. O(n log n) in the map's size.
+const msgpack_object *
+    flot_map_repeated_key (const msgpack_object *map);
+
 //  Copy a string object NUL-terminated into buf; -1 if not a string, has a
 //  NUL byte, or does not fit.
 int

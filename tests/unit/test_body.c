@@ -975,6 +975,45 @@ test_body_unpack_error_rejects_garbage (void **state)
     }
 }
 
+//  A key given twice is found (the second one), however many keys there
+//  are; keys that differ, and keys that are not strings, are not.
+static void
+test_body_map_repeated_key (void **state)
+{
+    (void) state;
+    for (int n = 2; n <= 2000; n *= 10) {
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, (uint32_t) n + 2);
+        msgpack_pack_int (&pk, 7);              //  not a string: ignored
+        msgpack_pack_nil (&pk);
+        for (int i = 0; i < n; i++) {
+            char key [16];
+            snprintf (key, sizeof key, "k%d", i);
+            flot_pack_kv_int (&pk, key, i);
+        }
+        flot_pack_kv_int (&pk, "k1", -1);       //  again
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        assert_int_equal (msgpack_unpack_next (&unpacked, sbuf.data, sbuf.size, NULL),
+                          MSGPACK_UNPACK_SUCCESS);
+        msgpack_object *map = &unpacked.data;
+        const msgpack_object *twice = flot_map_repeated_key (map);
+        assert_non_null (twice);
+        assert_int_equal (twice->via.str.size, 2);
+        assert_memory_equal (twice->via.str.ptr, "k1", 2);
+        assert_ptr_equal (twice, &map->via.map.ptr [n + 1].key);
+        //  Without the last pair, every key is once.
+        map->via.map.size--;
+        assert_null (flot_map_repeated_key (map));
+        msgpack_unpacked_destroy (&unpacked);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+    assert_null (flot_map_repeated_key (NULL));
+}
+
 int
 main (void)
 {
@@ -1012,6 +1051,7 @@ main (void)
         cmocka_unit_test (test_body_unpack_error_rejects_garbage),
         cmocka_unit_test (test_body_getters_treat_nil_as_absent),
         cmocka_unit_test (test_body_unpack_error_keeps_the_code_of_a_long_or_odd_message),
+        cmocka_unit_test (test_body_map_repeated_key),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
