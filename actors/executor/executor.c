@@ -13,6 +13,7 @@
 */
 #include "flotilla/executor.h"
 #include "flotilla/child.h"
+#include "flotilla/defer.h"
 #include "flotilla/log.h"
 
 #include <signal.h>
@@ -33,7 +34,7 @@ typedef struct _run_t run_t;
 typedef struct {
     flot_actor_t *actor;
     zlistx_t *runs;             //  run_t *: hooks running
-    zlistx_t *finished;         //  run_t *: answered, freed by the sweep timer
+    flot_defer_t *finished;     //  run_t *: answered, freed a turn of the loop later
     char workdir [1024];
 } executor_t;
 
@@ -102,11 +103,13 @@ s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 
 //  Ends the run's pollers and timers and closes its descriptors. A poll
 //  round under way may still call its handlers: they see finished and do
-//  nothing, and the run is freed later, by the sweep.
+//  nothing, and the run is freed in a later turn (flot_defer).
 static void
 s_run_release (run_t *run)
 {
     zloop_t *loop = flot_actor_loop (run->executor->actor);
+    if (run->finished)
+        return;                 //  released already
     run->finished = true;
     if (run->fd >= 0) {
         zmq_pollitem_t item = { NULL, run->fd, ZMQ_POLLIN, 0 };
@@ -126,21 +129,8 @@ s_run_release (run_t *run)
         zloop_timer_end (loop, run->kill_timer);
     run->reap_timer = run->kill_timer = -1;
     zlistx_detach (run->executor->runs, run->handle);
-    run->handle = zlistx_add_end (run->executor->finished, run);
-}
-
-static int
-s_on_sweep (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    executor_t *self = arg;
-    run_t *run;
-    while ((run = zlistx_first (self->finished))) {
-        zlistx_detach (self->finished, run->handle);
-        free (run);
-    }
-    return 0;
+    run->handle = NULL;
+    flot_defer_free (run->executor->finished, run);
 }
 
 //  The hook ended with status: answer the request.
@@ -456,8 +446,7 @@ s_start (flot_actor_t *actor)
     assert (self);
     self->actor = actor;
     self->runs = zlistx_new ();
-    self->finished = zlistx_new ();
-    zloop_timer (flot_actor_loop (actor), 1000, 0, s_on_sweep, self);
+    self->finished = flot_defer_new (flot_actor_loop (actor), free);
     const char *workdir = flot_actor_option (actor, "workdir", NULL);
     if (workdir)
         snprintf (self->workdir, sizeof self->workdir, "%s", workdir);
@@ -479,9 +468,8 @@ s_stop (flot_actor_t *actor)
         flot_child_stop (run->pid);
         s_run_release (run);
     }
-    s_on_sweep (NULL, 0, self);
     zlistx_destroy (&self->runs);
-    zlistx_destroy (&self->finished);
+    flot_defer_destroy (&self->finished);
     free (self);
 }
 
