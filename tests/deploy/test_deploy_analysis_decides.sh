@@ -115,14 +115,24 @@ events_until "$id" "deployment.completed "
 for t in t1 t2 t3; do
     grep -qE "health.ready .*$t passed its health checks" "$TMP/events.txt" \
         || fail "$t never became ready: $(cat "$TMP/events.txt")"
-    grep -qE "analysis.result .*$t: successful.*recommends promote" "$TMP/events.txt" \
-        || fail "$t's analysis did not recommend promote: $(cat "$TMP/events.txt")"
+    grep -qE "analysis.result .*$t: successful, score 100 \(error-ratio 0.01 successful, latency [0-9.]+ pass\), recommends promote" "$TMP/events.txt" \
+        || fail "$t's analysis did not recommend promote, with each metric's value and verdict: $(cat "$TMP/events.txt")"
     grep -qE "gate.passed .*gate judged of $t passed" "$TMP/events.txt" \
         || fail "$t's gate did not pass: $(cat "$TMP/events.txt")"
 done
 status_is "$id" "all(x['analysis']['recommendation'] == 'promote'
                     and x['health'] == 'healthy' for x in d['targets'])" \
     || fail "status does not show the analyses and health: $(status_json "$id" d)"
+# What an operator reads: each target's health, and its latest analysis.
+ctl status "$id"
+expect_rc 0
+expect_out "^TARGET +STATE +STEP +TYPE +STEP-STATE +ATTEMPT +WEIGHT +HEALTH$"
+expect_out "^t2 +done +t2/4 +soak +succeeded +1 +100 +healthy$"
+expect_out "^analysis of t3:$"
+expect_out "^  error-ratio +threshold +successful +value 0.01 +3 measurements$"
+expect_out "^  latency +judge +successful +pass +samples "
+expect_out "^  score 100.00$"
+expect_out "^  promote: score 100.00 >= passScore 95; every metric passed$"
 
 # 2. Bad on t2: rolled back within the 3 intervals of its analysis.
 errors 0.01 0.31 0.01
