@@ -578,7 +578,8 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
 
 //  Reads the messages waiting, up to READ_BATCH at a time so that timers and
 //  the pipe still get their turn, into frames on the stack: no allocation
-//  per message, no poll per message.
+//  per message, no poll per message, and a yield rather than a sleep when
+//  the broker is about to send the next one.
 #define READ_BATCH 256
 
 static int
@@ -590,7 +591,7 @@ s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
     for (int n = 0; n < READ_BATCH && self->dealer == sock; n++) {
         zmq_msg_t frames [FLOT_MAX_FRAMES];
         bool overflow;
-        int count = flot_msg_recv (handle, frames, FLOT_MAX_FRAMES, ZMQ_DONTWAIT, &overflow);
+        int count = flot_msg_recv_soon (handle, frames, FLOT_MAX_FRAMES, &overflow);
         if (count < 0)
             break;
         if (overflow)

@@ -25,6 +25,7 @@
 #define WHO "broker"
 #define MAX_IN (FLOT_MAX_FRAMES + 1)    //  identity plus frames
 #define DEADLINE_TICK_MS 50
+#define IN_BATCH 64                     //  messages received at once, at most
 
 //  A binary key: a route or identity, and optionally a correlation id.
 typedef struct {
@@ -73,7 +74,8 @@ struct _flot_broker_t {
     int64_t next_heartbeat;
     int64_t next_deadline_tick;
     int rcvtimeo;               //  the router's ZMQ_RCVTIMEO now
-    int64_t now;                //  zclock_mono, read once per message
+    int64_t now;                //  zclock_mono, read once per batch received
+    struct _in_t *batch;        //  IN_BATCH messages received together
     int64_t log_window;         //  rate limit for bad-input lines
     int log_count;
     uint64_t dropped;
@@ -865,9 +867,56 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
     }
 }
 
-//  Receives and handles one message, waiting up to wait_ms for it. A
-//  blocking receive costs no system call when a message is waiting, where
-//  polling first costs several: under load the broker never sleeps.
+//  One message as received: identity first, then its frames.
+typedef struct _in_t {
+    zmq_msg_t frames [MAX_IN];
+    int count;
+    bool overflow;
+    bool done;
+} in_t;
+
+//  Handles one received message and closes its frames.
+static void
+s_handle (flot_broker_t *self, in_t *in)
+{
+    if (in->overflow) {
+        //  A request whose corr we can read is answered (SPEC 7, step 1).
+        size_t id_size = zmq_msg_size (&in->frames [0]);
+        uint64_t corr;
+        if (id_size > 0 && id_size <= FLOT_MAX_ROUTE
+        &&  s_addressable (zmq_msg_data (&in->frames [1]),
+                           zmq_msg_size (&in->frames [1]), &corr)) {
+            bkey_t id;
+            s_bkey_set (&id, zmq_msg_data (&in->frames [0]), id_size, NULL);
+            s_send_error (self, &id, corr, FLOT_E_TOO_LARGE,
+                          "message has more than %d frames", FLOT_MAX_FRAMES);
+        }
+        s_log_bad (self, "dropped a message of more than %d frames", FLOT_MAX_FRAMES);
+    }
+    else
+    if (in->count >= 2)
+        s_on_message (self, in->frames, in->count);
+    for (int i = 0; i < in->count; i++)
+        zmq_msg_close (&in->frames [i]);
+    in->done = true;
+}
+
+static bool
+s_same_sender (in_t *a, in_t *b)
+{
+    size_t size = zmq_msg_size (&a->frames [0]);
+    return size == zmq_msg_size (&b->frames [0])
+        && memcmp (zmq_msg_data (&a->frames [0]), zmq_msg_data (&b->frames [0]), size) == 0;
+}
+
+//  Receives the messages waiting, up to IN_BATCH, waiting up to wait_ms for
+//  the first, and handles them one sender after another, each sender's in
+//  the order they came. The ROUTER takes one message from each peer in
+//  turn, so handled as they come, a pipeline's requests and replies would
+//  alternate and the broker would send each actor and each client one
+//  message at a time, waking it for every one; grouped, each gets its share
+//  of the batch together. A receive that waits costs no system call when a
+//  message is there, where polling first costs several.
 //  Returns 0, or -1 with errno (EAGAIN: nothing came in time).
 static int
 s_receive (flot_broker_t *self, int wait_ms)
@@ -876,29 +925,32 @@ s_receive (flot_broker_t *self, int wait_ms)
         zmq_setsockopt (self->handle, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
         self->rcvtimeo = wait_ms;
     }
-    zmq_msg_t in [MAX_IN];
-    bool overflow;
-    int count = flot_msg_recv (self->handle, in, MAX_IN, 0, &overflow);
-    if (count < 0)
-        return -1;
-    if (overflow) {
-        //  A request whose corr we can read is answered (SPEC 7, step 1).
-        size_t id_size = zmq_msg_size (&in [0]);
-        uint64_t corr;
-        if (id_size > 0 && id_size <= FLOT_MAX_ROUTE
-        &&  s_addressable (zmq_msg_data (&in [1]), zmq_msg_size (&in [1]), &corr)) {
-            bkey_t id;
-            s_bkey_set (&id, zmq_msg_data (&in [0]), id_size, NULL);
-            s_send_error (self, &id, corr, FLOT_E_TOO_LARGE,
-                          "message has more than %d frames", FLOT_MAX_FRAMES);
-        }
-        s_log_bad (self, "dropped a message of more than %d frames", FLOT_MAX_FRAMES);
+    in_t *batch = self->batch;
+    int received = 0;
+    while (received < IN_BATCH) {
+        in_t *in = &batch [received];
+        in->count = flot_msg_recv (self->handle, in->frames, MAX_IN,
+                                   received ? ZMQ_DONTWAIT : 0, &in->overflow);
+        if (in->count < 0)
+            break;
+        in->done = false;
+        received++;
     }
-    else
-    if (count >= 2)
-        s_on_message (self, in, count);
-    for (int i = 0; i < count; i++)
-        zmq_msg_close (&in [i]);
+    if (received == 0)
+        return -1;
+    self->now = zclock_mono ();
+    for (int i = 0; i < received; i++) {
+        if (batch [i].done)
+            continue;
+        //  Its sender's messages, found before s_handle closes any frame.
+        int group [IN_BATCH], size = 0;
+        group [size++] = i;
+        for (int j = i + 1; j < received; j++)
+            if (!batch [j].done && s_same_sender (&batch [i], &batch [j]))
+                group [size++] = j;
+        for (int g = 0; g < size; g++)
+            s_handle (self, &batch [group [g]]);
+    }
     return 0;
 }
 
@@ -955,6 +1007,8 @@ flot_broker_new (void)
         return NULL;
     }
     self->handle = zsock_resolve (self->router);
+    self->batch = calloc (IN_BATCH, sizeof (in_t));
+    assert (self->batch);
     self->rcvtimeo = -1;
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_linger (self->router, 0);
@@ -987,6 +1041,7 @@ flot_broker_destroy (flot_broker_t **self_p)
         zhashx_destroy (&self->instances);
         zhashx_destroy (&self->services);
         zsock_destroy (&self->router);
+        free (self->batch);
         free (self);
         *self_p = NULL;
     }

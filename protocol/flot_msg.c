@@ -12,6 +12,7 @@
 #include "flotilla/protocol.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -430,4 +431,15 @@ flot_msg_recv (void *socket, zmq_msg_t *frames, int max, int flags, bool *overfl
         if (!more)
             return count;
     }
+}
+
+int
+flot_msg_recv_soon (void *socket, zmq_msg_t *frames, int max, bool *overflow)
+{
+    int count = flot_msg_recv (socket, frames, max, ZMQ_DONTWAIT, overflow);
+    if (count < 0 && errno == EAGAIN) {
+        sched_yield ();
+        count = flot_msg_recv (socket, frames, max, ZMQ_DONTWAIT, overflow);
+    }
+    return count;
 }

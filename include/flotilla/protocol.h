@@ -159,6 +159,14 @@ int
 int
     flot_msg_recv (void *socket, zmq_msg_t *frames, int max, int flags, bool *overflow);
 
+//  flot_msg_recv without waiting, except that when nothing is there it
+//  gives up the CPU once (sched_yield) and tries again. A busy sender is
+//  usually microseconds from its next message: a receiver that goes to sleep
+//  costs the sender a wake-up (an eventfd write) for it and itself a poll,
+//  where a yield costs one system call. Returns as flot_msg_recv.
+int
+    flot_msg_recv_soon (void *socket, zmq_msg_t *frames, int max, bool *overflow);
+
 //  Big-endian helpers for the numeric frames.
 void     flot_put_u64 (uint8_t *p, uint64_t v);
 uint64_t flot_get_u64 (const uint8_t *p);
