@@ -19,6 +19,7 @@
 #include "flotilla/log.h"
 #include "flotilla/protocol.h"
 #include "flotilla/version.h"
+#include "pending.h"
 
 #include <unistd.h>
 
@@ -53,20 +54,12 @@ struct _service_t {
     zlistx_t *instances;        //  instance_t *, not owned
 };
 
-typedef struct {
-    bkey_t key;                 //  client+corr, its key in the table (not copied)
-    bkey_t client;              //  the caller's route
-    uint64_t corr;
-    instance_t *instance;
-    int64_t deadline;           //  zclock_mono
-} pending_t;
-
 struct _flot_broker_t {
     zsock_t *router;
     void *handle;               //  the raw socket of router
     zhashx_t *services;         //  name -> service_t (owned)
     zhashx_t *instances;        //  bkey id -> instance_t (owned)
-    zhashx_t *pending;          //  bkey client+corr -> pending_t (owned, with its key)
+    flot_pending_table_t *pending;  //  requests in flight, by client and corr
     zhashx_t *streams;          //  bkey client+corr -> instance_t (not owned)
     int heartbeat_ms;
     int liveness;
@@ -335,11 +328,31 @@ s_service_free (void **item_p)
     }
 }
 
+//  The route of a pending request's caller, as a key.
 static void
-s_pending_free (void **item_p)
+s_pending_client (const flot_pending_t *pending, bkey_t *client)
 {
-    free (*item_p);
-    *item_p = NULL;
+    s_bkey_set (client, pending->client, pending->client_size, NULL);
+}
+
+//  The pending requests for which match (p, arg) holds, collected.
+static zlistx_t *
+s_pending_select (flot_broker_t *self, bool (*match) (flot_pending_t *, const void *),
+                  const void *arg)
+{
+    zlistx_t *selected = zlistx_new ();
+    size_t cursor = 0;
+    for (flot_pending_t *p = flot_pending_next (self->pending, &cursor); p;
+         p = flot_pending_next (self->pending, &cursor))
+        if (match (p, arg))
+            zlistx_add_end (selected, p);
+    return selected;
+}
+
+static bool
+s_pending_of_instance (flot_pending_t *pending, const void *instance)
+{
+    return pending->instance == instance;
 }
 
 static void
@@ -360,16 +373,14 @@ s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
     flot_notice (WHO, "%s instance %s (pid %llu on %s) %s",
                  instance->service->name, instance->instance,
                  (unsigned long long) instance->pid, instance->host, why);
-    zlistx_t *doomed = zlistx_new ();
-    for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
-        if (p->instance == instance)
-            zlistx_add_end (doomed, (void *) zhashx_cursor (self->pending));
-    for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
-        pending_t *p = zhashx_lookup (self->pending, key);
-        s_send_error (self, &p->client, p->corr, FLOT_E_ACTOR_FAILED,
+    zlistx_t *doomed = s_pending_select (self, s_pending_of_instance, instance);
+    for (flot_pending_t *p = zlistx_first (doomed); p; p = zlistx_next (doomed)) {
+        bkey_t client;
+        s_pending_client (p, &client);
+        s_send_error (self, &client, p->corr, FLOT_E_ACTOR_FAILED,
                       "%s instance %s %s before answering",
                       instance->service->name, instance->instance, why);
-        zhashx_delete (self->pending, key);
+        flot_pending_remove (self->pending, p);
     }
     zlistx_purge (doomed);
     for (instance_t *i = zhashx_first (self->streams); i; i = zhashx_next (self->streams))
@@ -650,20 +661,16 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     }
     uint32_t timeout = msg->timeout_ms ? msg->timeout_ms : FLOT_DEFAULT_TIMEOUT_MS;
     //  Record it first: the insert is also the check for a corr in flight.
-    pending_t *pending = malloc (sizeof *pending);
-    assert (pending);
-    s_bkey_set (&pending->key, client->data, client->size, &msg->corr);
-    pending->client = *client;
-    pending->corr = msg->corr;
-    pending->instance = instance;
-    pending->deadline = self->now + timeout;
-    if (zhashx_insert (self->pending, &pending->key, pending)) {
-        free (pending);
+    flot_pending_t *pending = flot_pending_add (self->pending, client->data,
+                                                client->size, msg->corr);
+    if (!pending) {
         s_send_error (self, client, msg->corr, FLOT_E_MALFORMED,
                       "correlation id %llu is already in flight",
                       (unsigned long long) msg->corr);
         return;
     }
+    pending->instance = instance;
+    pending->deadline = self->now + timeout;
     //  Incoming: in [0] client, [1] header, [2] body. Out: the instance, a
     //  DELIVER header naming the client as route, the body moved over.
     flot_msg_t deliver = {
@@ -680,7 +687,7 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     s_out_move (&out, &in [2]);
     if (s_out_send (self, &out)) {
         int why = errno;
-        zhashx_delete (self->pending, &pending->key);      //  frees pending
+        flot_pending_remove (self->pending, pending);
         if (why == EAGAIN)
             s_send_error (self, client, msg->corr, FLOT_E_BUSY,
                           "%s instance %s has too many requests queued",
@@ -708,13 +715,14 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg,
              : msg->kind == FLOT_A_STREAM ? FLOT_STREAM : FLOT_STREAM_END;
 
     if (kind == FLOT_REPLY || kind == FLOT_ERROR) {
-        pending_t *pending = zhashx_lookup (self->pending, &pkey);
+        flot_pending_t *pending = flot_pending_find (self->pending, msg->route.data,
+                                                     msg->route.size, msg->corr);
         if (!pending || pending->instance != instance) {
             flot_debug (WHO, "dropped a late answer from %s (corr %llu)",
                         instance->instance, (unsigned long long) msg->corr);
             return;
         }
-        zhashx_delete (self->pending, &pkey);
+        flot_pending_remove (self->pending, pending);
         instance->pending--;
         instance->handled++;
     }
@@ -765,35 +773,38 @@ s_on_bad (flot_broker_t *self, const bkey_t *id, instance_t *instance,
     else
     if (instance && (kind == FLOT_A_REPLY || kind == FLOT_A_ERROR) && route_size > 0
     &&  size >= FLOT_SIGNATURE_SIZE + 2 + route_size + 8) {
-        bkey_t client, pkey;
+        bkey_t client;
         corr = flot_get_u64 (route + route_size);
         s_bkey_set (&client, route, route_size, NULL);
-        s_bkey_set (&pkey, route, route_size, &corr);
-        pending_t *pending = zhashx_lookup (self->pending, &pkey);
+        flot_pending_t *pending = flot_pending_find (self->pending, route, route_size, corr);
         if (pending && pending->instance == instance) {
             s_send_error (self, &client, corr, err->code,
                           "%s instance %s sent a bad answer: %s",
                           instance->service->name, instance->instance, err->message);
             instance->pending--;
-            zhashx_delete (self->pending, &pkey);
+            flot_pending_remove (self->pending, pending);
         }
     }
     s_log_bad (self, "bad message from peer %s: %s",
                instance ? instance->instance : "(not an actor)", err->message);
 }
 
+static bool
+s_pending_of_client (flot_pending_t *pending, const void *id)
+{
+    const bkey_t *client = id;
+    return pending->client_size == client->size
+        && memcmp (pending->client, client->data, client->size) == 0;
+}
+
 //  A caller left (DISCONNECT): forget its requests, cancel its streams.
 static void
 s_client_gone (flot_broker_t *self, const bkey_t *id)
 {
-    zlistx_t *doomed = zlistx_new ();
-    for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
-        if (s_bkey_compare (&p->client, id) == 0)
-            zlistx_add_end (doomed, (void *) zhashx_cursor (self->pending));
-    for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
-        pending_t *p = zhashx_lookup (self->pending, key);
-        p->instance->pending--;
-        zhashx_delete (self->pending, key);
+    zlistx_t *doomed = s_pending_select (self, s_pending_of_client, id);
+    for (flot_pending_t *p = zlistx_first (doomed); p; p = zlistx_next (doomed)) {
+        ((instance_t *) p->instance)->pending--;
+        flot_pending_remove (self->pending, p);
     }
     zlistx_purge (doomed);
     for (instance_t *i = zhashx_first (self->streams); i; i = zhashx_next (self->streams)) {
@@ -954,6 +965,12 @@ s_receive (flot_broker_t *self, int wait_ms)
     return 0;
 }
 
+static bool
+s_pending_expired (flot_pending_t *pending, const void *now)
+{
+    return *(const int64_t *) now >= pending->deadline;
+}
+
 //  Expire dead instances, send heartbeats, fail expired requests.
 static void
 s_tick (flot_broker_t *self)
@@ -975,17 +992,16 @@ s_tick (flot_broker_t *self)
         self->next_heartbeat = now + self->heartbeat_ms;
     }
     if (now >= self->next_deadline_tick) {
-        zlistx_t *expired = zlistx_new ();
-        for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
-            if (now >= p->deadline)
-                zlistx_add_end (expired, (void *) zhashx_cursor (self->pending));
-        for (void *key = zlistx_first (expired); key; key = zlistx_next (expired)) {
-            pending_t *p = zhashx_lookup (self->pending, key);
-            s_send_error (self, &p->client, p->corr, FLOT_E_DEADLINE,
+        zlistx_t *expired = s_pending_select (self, s_pending_expired, &now);
+        for (flot_pending_t *p = zlistx_first (expired); p; p = zlistx_next (expired)) {
+            instance_t *instance = p->instance;
+            bkey_t client;
+            s_pending_client (p, &client);
+            s_send_error (self, &client, p->corr, FLOT_E_DEADLINE,
                           "%s instance %s did not answer before the deadline",
-                          p->instance->service->name, p->instance->instance);
-            p->instance->pending--;
-            zhashx_delete (self->pending, key);
+                          instance->service->name, instance->instance);
+            instance->pending--;
+            flot_pending_remove (self->pending, p);
         }
         zlistx_destroy (&expired);
         self->next_deadline_tick = now + DEADLINE_TICK_MS;
@@ -1019,11 +1035,8 @@ flot_broker_new (void)
     zhashx_set_destructor (self->services, s_service_free);
     self->instances = s_bkey_table ();
     zhashx_set_destructor (self->instances, s_instance_free);
-    //  A pending request holds its own key: one allocation per request.
-    self->pending = s_bkey_table ();
-    zhashx_set_key_duplicator (self->pending, NULL);
-    zhashx_set_key_destructor (self->pending, NULL);
-    zhashx_set_destructor (self->pending, s_pending_free);
+    self->pending = flot_pending_table_new ();
+    assert (self->pending);
     self->streams = s_bkey_table ();
     self->heartbeat_ms = FLOT_HEARTBEAT_MS;
     self->liveness = FLOT_LIVENESS;
@@ -1037,7 +1050,7 @@ flot_broker_destroy (flot_broker_t **self_p)
     if (self_p && *self_p) {
         flot_broker_t *self = *self_p;
         zhashx_destroy (&self->streams);
-        zhashx_destroy (&self->pending);
+        flot_pending_table_destroy (&self->pending);
         zhashx_destroy (&self->instances);
         zhashx_destroy (&self->services);
         zsock_destroy (&self->router);
