@@ -883,7 +883,6 @@ typedef struct _in_t {
     zmq_msg_t frames [MAX_IN];
     int count;
     bool overflow;
-    bool done;
 } in_t;
 
 //  Handles one received message and closes its frames.
@@ -909,25 +908,12 @@ s_handle (flot_broker_t *self, in_t *in)
         s_on_message (self, in->frames, in->count);
     for (int i = 0; i < in->count; i++)
         zmq_msg_close (&in->frames [i]);
-    in->done = true;
-}
-
-static bool
-s_same_sender (in_t *a, in_t *b)
-{
-    size_t size = zmq_msg_size (&a->frames [0]);
-    return size == zmq_msg_size (&b->frames [0])
-        && memcmp (zmq_msg_data (&a->frames [0]), zmq_msg_data (&b->frames [0]), size) == 0;
 }
 
 //  Receives the messages waiting, up to IN_BATCH, waiting up to wait_ms for
-//  the first, and handles them one sender after another, each sender's in
-//  the order they came. The ROUTER takes one message from each peer in
-//  turn, so handled as they come, a pipeline's requests and replies would
-//  alternate and the broker would send each actor and each client one
-//  message at a time, waking it for every one; grouped, each gets its share
-//  of the batch together. A receive that waits costs no system call when a
-//  message is there, where polling first costs several.
+//  the first, then handles them in order with one reading of the clock. A
+//  receive that waits costs no system call when a message is there, where
+//  polling first costs several.
 //  Returns 0, or -1 with errno (EAGAIN: nothing came in time).
 static int
 s_receive (flot_broker_t *self, int wait_ms)
@@ -944,24 +930,13 @@ s_receive (flot_broker_t *self, int wait_ms)
                                    received ? ZMQ_DONTWAIT : 0, &in->overflow);
         if (in->count < 0)
             break;
-        in->done = false;
         received++;
     }
     if (received == 0)
         return -1;
     self->now = zclock_mono ();
-    for (int i = 0; i < received; i++) {
-        if (batch [i].done)
-            continue;
-        //  Its sender's messages, found before s_handle closes any frame.
-        int group [IN_BATCH], size = 0;
-        group [size++] = i;
-        for (int j = i + 1; j < received; j++)
-            if (!batch [j].done && s_same_sender (&batch [i], &batch [j]))
-                group [size++] = j;
-        for (int g = 0; g < size; g++)
-            s_handle (self, &batch [group [g]]);
-    }
+    for (int i = 0; i < received; i++)
+        s_handle (self, &batch [i]);
     return 0;
 }
 
