@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "flotilla/protocol.h"
@@ -830,6 +831,34 @@ test_codec_recv_keeps_at_most_max_frames (void **state)
     zmq_ctx_term (ctx);
 }
 
+//  flot_msg_recv_soon never waits as the socket's receive timeout would
+//  (5 s here), and takes a message that is there.
+static void
+test_codec_recv_soon_does_not_wait (void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new ();
+    void *a = s_socket (ctx, ZMQ_PAIR);
+    void *b = s_socket (ctx, ZMQ_PAIR);
+    assert_int_equal (zmq_bind (a, "inproc://test-codec-recv-soon"), 0);
+    assert_int_equal (zmq_connect (b, "inproc://test-codec-recv-soon"), 0);
+    zmq_msg_t frames [2];
+    bool overflow = true;
+    time_t start = time (NULL);
+    assert_int_equal (flot_msg_recv_soon (b, frames, 2, &overflow), -1);
+    assert_int_equal (errno, EAGAIN);
+    assert_true (time (NULL) - start < 3);
+    zmq_send (a, "head", 4, ZMQ_SNDMORE);
+    zmq_send (a, "body", 4, 0);
+    assert_int_equal (flot_msg_recv_soon (b, frames, 2, &overflow), 2);
+    assert_false (overflow);
+    assert_memory_equal (zmq_msg_data (&frames [1]), "body", 4);
+    s_close_parts (frames, 2);
+    zmq_close (a);
+    zmq_close (b);
+    zmq_ctx_term (ctx);
+}
+
 //  -------------------------------------------------------------------------
 //  Rejections, in the order of SPEC section 7.
 
@@ -1572,6 +1601,7 @@ main (void)
         cmocka_unit_test (test_codec_round_trips_over_dealer_router),
         cmocka_unit_test (test_codec_round_trips_every_kind_over_pair),
         cmocka_unit_test (test_codec_recv_keeps_at_most_max_frames),
+        cmocka_unit_test (test_codec_recv_soon_does_not_wait),
         cmocka_unit_test (test_codec_accepts_hand_made_message_of_every_kind),
         cmocka_unit_test (test_codec_rejects_no_frames),
         cmocka_unit_test (test_codec_rejects_more_than_two_frames_as_too_large),
