@@ -798,15 +798,22 @@ test_codec_round_trips_every_kind_over_pair (void **state)
     zmq_ctx_term (ctx);
 }
 
+//  Two PAIR sockets connected over endpoint.
+static void
+s_pair (void *ctx, const char *endpoint, void **a, void **b)
+{
+    *a = s_socket (ctx, ZMQ_PAIR);
+    *b = s_socket (ctx, ZMQ_PAIR);
+    assert_int_equal (zmq_bind (*a, endpoint), 0);
+    assert_int_equal (zmq_connect (*b, endpoint), 0);
+}
+
 static void
 test_codec_recv_keeps_at_most_max_frames (void **state)
 {
     (void) state;
-    void *ctx = zmq_ctx_new ();
-    void *a = s_socket (ctx, ZMQ_PAIR);
-    void *b = s_socket (ctx, ZMQ_PAIR);
-    assert_int_equal (zmq_bind (a, "inproc://test-codec-recv"), 0);
-    assert_int_equal (zmq_connect (b, "inproc://test-codec-recv"), 0);
+    void *ctx = zmq_ctx_new (), *a, *b;
+    s_pair (ctx, "inproc://test-codec-recv", &a, &b);
     zmq_msg_t frames [2];
     bool overflow = true;
     //  Nothing waiting: EAGAIN, nothing to close.
@@ -837,11 +844,8 @@ static void
 test_codec_recv_soon_does_not_wait (void **state)
 {
     (void) state;
-    void *ctx = zmq_ctx_new ();
-    void *a = s_socket (ctx, ZMQ_PAIR);
-    void *b = s_socket (ctx, ZMQ_PAIR);
-    assert_int_equal (zmq_bind (a, "inproc://test-codec-recv-soon"), 0);
-    assert_int_equal (zmq_connect (b, "inproc://test-codec-recv-soon"), 0);
+    void *ctx = zmq_ctx_new (), *a, *b;
+    s_pair (ctx, "inproc://test-codec-recv-soon", &a, &b);
     zmq_msg_t frames [2];
     bool overflow = true;
     time_t start = time (NULL);
