@@ -4,8 +4,9 @@
     service (READY) and optionally the keys they claim; clients send REQUEST
     by service name and the broker delivers it to a live instance,
     round-robin, remembers it as pending until the reply, its deadline, or the
-    actor's death, and routes the reply back. Routing data is in frames, so
-    request and reply bodies are moved through untouched. The broker owns the
+    actor's death, and routes the reply back. Routing data is in each
+    message's header, so request and reply bodies are copied behind a new
+    header without being decoded. The broker owns the
     registry of instances, the pending requests and the open streams, and
     answers its own service, "broker" (Ping, Actors).
 
@@ -139,66 +140,17 @@ s_bkey_set (bkey_t *key, const void *data, size_t size, const uint64_t *corr)
 }
 
 //  --------------------------------------------------------------------------
-//  Outgoing messages, built from moved and fresh frames
+//  Outgoing messages
 
-//  Set count to 0 rather than use an initializer, which would zero all the
-//  frames (768 bytes) for every message routed.
-typedef struct {
-    zmq_msg_t frames [MAX_IN + 1];
-    int count;
-} out_t;
-
-static void
-s_out_bytes (out_t *out, const void *data, size_t size)
-{
-    zmq_msg_t *frame = &out->frames [out->count++];
-    zmq_msg_init_size (frame, size);
-    if (size)
-        memcpy (zmq_msg_data (frame), data, size);
-}
-
-static void
-s_out_move (out_t *out, zmq_msg_t *source)
-{
-    zmq_msg_t *frame = &out->frames [out->count++];
-    zmq_msg_init (frame);
-    zmq_msg_move (frame, source);
-}
-
-//  Sends every frame, or none; closes whatever was not sent. Returns 0, or
+//  Sends msg to a peer: its identity frame, then the message. Returns 0, or
 //  -1 with errno (EHOSTUNREACH: no such peer, EAGAIN: peer is full).
 static int
-s_out_send (flot_broker_t *self, out_t *out)
+s_send (flot_broker_t *self, const bkey_t *to, const flot_msg_t *msg)
 {
-    int rc = 0, saved = 0;
-    for (int i = 0; i < out->count; i++) {
-        if (rc == 0) {
-            int more = i < out->count - 1 ? ZMQ_SNDMORE : 0;
-            if (zmq_msg_send (&out->frames [i], self->handle,
-                              ZMQ_DONTWAIT | more) < 0) {
-                saved = zmq_errno ();
-                rc = -1;
-                zmq_msg_close (&out->frames [i]);
-            }
-        }
-        else
-            zmq_msg_close (&out->frames [i]);
-    }
-    out->count = 0;
-    if (rc)
-        errno = saved;
+    flot_bytes_t id = { to->data, to->size };
+    int rc = flot_msg_send (msg, self->handle, &id, true);
+    assert (rc == 0 || errno != EINVAL);    //  the broker writes only valid headers
     return rc;
-}
-
-//  Starts a message to a peer: its identity frame, then msg's header.
-static void
-s_out_start (out_t *out, const bkey_t *to, const flot_msg_t *msg)
-{
-    uint8_t header [FLOT_MAX_HEADER];
-    int size = flot_msg_header (msg, header);
-    assert (size > 0);          //  the broker writes only valid headers
-    s_out_bytes (out, to->data, to->size);
-    s_out_bytes (out, header, (size_t) size);
 }
 
 //  The corr of a message whose header is too broken to decode, when it is
@@ -248,13 +200,13 @@ s_send_error (flot_broker_t *self, const bkey_t *client, uint64_t corr,
     msgpack_sbuffer sbuf;
     msgpack_sbuffer_init (&sbuf);
     flot_pack_error (&sbuf, code, message);
-    out_t out;
-    out.count = 0;
-    flot_msg_t msg = { .kind = FLOT_ERROR, .corr = corr };
-    s_out_start (&out, client, &msg);
-    s_out_bytes (&out, sbuf.data, sbuf.size);
+    flot_msg_t msg = {
+        .kind = FLOT_ERROR, .corr = corr,
+        .body = { (const uint8_t *) sbuf.data, sbuf.size }
+    };
+    int rc = s_send (self, client, &msg);
     msgpack_sbuffer_destroy (&sbuf);
-    if (s_out_send (self, &out))
+    if (rc)
         flot_debug (WHO, "error reply not delivered: %s", zmq_strerror (errno));
     flot_debug (WHO, "error %s: %s", flot_err_name (code), message);
 }
@@ -264,21 +216,18 @@ static void
 s_send_control (flot_broker_t *self, const bkey_t *to, int kind,
                 const char *reason)
 {
-    out_t out;
-    out.count = 0;
     flot_msg_t msg = { .kind = kind };
-    s_out_start (&out, to, &msg);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
     if (kind == FLOT_DISCONNECT) {
-        msgpack_sbuffer sbuf;
-        msgpack_sbuffer_init (&sbuf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
         msgpack_pack_map (&pk, 1);
         flot_pack_kv_str (&pk, "reason", reason);
-        s_out_bytes (&out, sbuf.data, sbuf.size);
-        msgpack_sbuffer_destroy (&sbuf);
+        msg.body = (flot_bytes_t) { (const uint8_t *) sbuf.data, sbuf.size };
     }
-    s_out_send (self, &out);
+    s_send (self, to, &msg);
+    msgpack_sbuffer_destroy (&sbuf);
 }
 
 //  Tell an instance that the caller of one of its streams is gone.
@@ -290,14 +239,11 @@ s_send_cancel (flot_broker_t *self, instance_t *instance, const bkey_t *client,
         0x81, 0xa6, 'r', 'e', 'a', 's', 'o', 'n',
         0xae, 'c', 'a', 'l', 'l', 'e', 'r', ' ', 'i', 's', ' ', 'g', 'o', 'n', 'e'
     };
-    out_t out;
-    out.count = 0;
     flot_msg_t msg = {
-        .kind = FLOT_CANCEL, .route = { client->data, client->size }, .corr = corr
+        .kind = FLOT_CANCEL, .route = { client->data, client->size }, .corr = corr,
+        .body = { reason, sizeof reason }
     };
-    s_out_start (&out, &instance->id, &msg);
-    s_out_bytes (&out, reason, sizeof reason);
-    s_out_send (self, &out);
+    s_send (self, &instance->id, &msg);
 }
 
 //  --------------------------------------------------------------------------
@@ -544,12 +490,11 @@ static void
 s_reply_body (flot_broker_t *self, const bkey_t *client, uint64_t corr,
               msgpack_sbuffer *sbuf)
 {
-    out_t out;
-    out.count = 0;
-    flot_msg_t msg = { .kind = FLOT_REPLY, .corr = corr };
-    s_out_start (&out, client, &msg);
-    s_out_bytes (&out, sbuf->data, sbuf->size);
-    s_out_send (self, &out);
+    flot_msg_t msg = {
+        .kind = FLOT_REPLY, .corr = corr,
+        .body = { (const uint8_t *) sbuf->data, sbuf->size }
+    };
+    s_send (self, client, &msg);
 }
 
 //  By service, then instance name.
@@ -629,8 +574,7 @@ s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *m
 //  Requests and replies
 
 static void
-s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
-              zmq_msg_t *in)
+s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
 {
     //  The codec checked service and key: no NUL, within the sizes.
     char name [FLOT_MAX_NAME + 1];
@@ -671,21 +615,17 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     }
     pending->instance = instance;
     pending->deadline = self->now + timeout;
-    //  Incoming: in [0] client, [1] header, [2] body. Out: the instance, a
-    //  DELIVER header naming the client as route, the body moved over.
+    //  To the instance: DELIVER, naming the client as route, the same body.
     flot_msg_t deliver = {
         .kind = FLOT_DELIVER,
         .route = { client->data, client->size },
         .corr = msg->corr,
         .key = msg->key,
         .timeout_ms = timeout,
-        .command = msg->command
+        .command = msg->command,
+        .body = msg->body
     };
-    out_t out;
-    out.count = 0;
-    s_out_start (&out, &instance->id, &deliver);
-    s_out_move (&out, &in [2]);
-    if (s_out_send (self, &out)) {
+    if (s_send (self, &instance->id, &deliver)) {
         int why = errno;
         flot_pending_remove (self->pending, pending);
         if (why == EAGAIN)
@@ -704,8 +644,7 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
 
 //  A_REPLY, A_ERROR, A_STREAM, A_STREAM_END from an instance.
 static void
-s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg,
-             zmq_msg_t *in)
+s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
 {
     bkey_t client, pkey;
     s_bkey_set (&client, msg->route.data, msg->route.size, NULL);
@@ -734,13 +673,8 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg,
     else
         zhashx_delete (self->streams, &pkey);
 
-    //  in: [0] instance, [1] header, [2] body
-    out_t out;
-    out.count = 0;
-    flot_msg_t answer = { .kind = kind, .corr = msg->corr };
-    s_out_start (&out, &client, &answer);
-    s_out_move (&out, &in [2]);
-    if (s_out_send (self, &out) && errno == EHOSTUNREACH
+    flot_msg_t answer = { .kind = kind, .corr = msg->corr, .body = msg->body };
+    if (s_send (self, &client, &answer) && errno == EHOSTUNREACH
     &&  (kind == FLOT_STREAM)) {
         //  The caller of this stream is gone: tell the actor to stop.
         zhashx_delete (self->streams, &pkey);
@@ -846,7 +780,7 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
     }
     switch (msg.kind) {
         case FLOT_REQUEST:
-            s_on_request (self, &id, &msg, in);
+            s_on_request (self, &id, &msg);
             break;
         case FLOT_READY:
             s_on_ready (self, &id, &msg);
@@ -856,7 +790,7 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
         case FLOT_A_STREAM:
         case FLOT_A_STREAM_END:
             if (instance)
-                s_on_answer (self, instance, &msg, in);
+                s_on_answer (self, instance, &msg);
             else
                 s_send_control (self, &id, FLOT_DISCONNECT, "not registered");
             break;
@@ -890,18 +824,27 @@ static void
 s_handle (flot_broker_t *self, in_t *in)
 {
     if (in->overflow) {
-        //  A request whose corr we can read is answered (SPEC 7, step 1).
+        //  SPEC 7, step 1, answered as any other failure: a request by an
+        //  error, a READY by DISCONNECT, an actor's answer by failing the
+        //  request it answers.
         size_t id_size = zmq_msg_size (&in->frames [0]);
-        uint64_t corr;
-        if (id_size > 0 && id_size <= FLOT_MAX_ROUTE
-        &&  s_addressable (zmq_msg_data (&in->frames [1]),
-                           zmq_msg_size (&in->frames [1]), &corr)) {
+        if (id_size > 0 && id_size <= FLOT_MAX_ROUTE) {
             bkey_t id;
             s_bkey_set (&id, zmq_msg_data (&in->frames [0]), id_size, NULL);
-            s_send_error (self, &id, corr, FLOT_E_TOO_LARGE,
-                          "message has more than %d frames", FLOT_MAX_FRAMES);
+            //  The codec says which failure comes first (another version's
+            //  signature, or the frame count): given the first frame and
+            //  one more, as the rest were dropped.
+            flot_bytes_t views [2] = {
+                { zmq_msg_data (&in->frames [1]), zmq_msg_size (&in->frames [1]) },
+                { NULL, 0 }
+            };
+            flot_msg_t msg;
+            flot_err_t err;
+            flot_msg_decode (&msg, views, 2, &err);
+            if (err.code == FLOT_E_TOO_LARGE)
+                flot_err_set (&err, FLOT_E_TOO_LARGE, "message has more than one frame");
+            s_on_bad (self, &id, zhashx_lookup (self->instances, &id), views, 1, &err);
         }
-        s_log_bad (self, "dropped a message of more than %d frames", FLOT_MAX_FRAMES);
     }
     else
     if (in->count >= 2)

@@ -1,4 +1,4 @@
-/*  flot_client.c - the client side of FLOT01.
+/*  flot_client.c - the client side of FLOT02.
 
     One DEALER socket connected to the broker. Requests carry a correlation
     id from a per-client counter; replies are matched to it. Linger is zero
@@ -99,7 +99,7 @@ s_reply_take (zmq_msg_t *frames, int count, bool overflow, flot_reply_t *reply,
 {
     if (overflow)
         return flot_err_set (err, FLOT_E_MALFORMED,
-            "broker sent more than %d frames", FLOT_MAX_FRAMES);
+            "broker sent a message of more than one frame");
     flot_bytes_t views [FLOT_MAX_FRAMES];
     for (int i = 0; i < count; i++)
         views [i] = (flot_bytes_t) { zmq_msg_data (&frames [i]), zmq_msg_size (&frames [i]) };

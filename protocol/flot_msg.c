@@ -1,13 +1,14 @@
-/*  flot_msg.c - the FLOT01 envelope codec.
+/*  flot_msg.c - the FLOT02 envelope codec.
 
-    A message is a header frame (the signature, the kind byte, then the
+    A message is one frame: a header (the signature, the kind byte, then the
     kind's routing fields: length-prefixed names, big-endian numbers) and,
-    for most kinds, a body frame holding one msgpack map. This turns the
-    frames into a validated view of one message, and a view back into frames
-    on a socket. The broker, every actor and every client use it; it owns
-    nothing and copies nothing. Frames come from the network, so every byte
-    is checked before it is looked at: the signature, the kind, each field's
-    length and alphabet, no bytes left over, the frame count for the kind.
+    for most kinds, a body after it to the end of the frame, one msgpack
+    map. This turns a frame into a validated view of one message, and a view
+    back into a frame on a socket. The broker, every actor and every client
+    use it. Frames come from the network, so every byte is checked before it
+    is looked at: the signature, the frame count, the kind, each field's
+    length and alphabet, and that a body is there for the kinds that have
+    one and nothing is for HEARTBEAT.
 */
 #include "flotilla/protocol.h"
 
@@ -47,7 +48,7 @@ flot_err_name (int code)
 }
 
 //  The header layout of each kind: which fields follow the signature and
-//  the kind byte, in order, and whether a body frame follows the header.
+//  the kind byte, in order, and whether a body follows the header.
 typedef enum {
     F_ROUTE, F_CORR, F_SERVICE, F_KEY, F_TIMEOUT, F_COMMAND
 } field_t;
@@ -208,7 +209,7 @@ s_decode_field (flot_msg_t *msg, field_t field, cursor_t *c, const char *kind,
     }
     if (rc)
         return flot_err_set (err, FLOT_E_MALFORMED,
-            "%s: header is %zu bytes and ends inside the %s, which starts at byte %zu",
+            "%s: message is %zu bytes and ends inside the %s, which starts at byte %zu",
             kind, header_size, s_field_names [field], at);
     switch (field) {
         case F_ROUTE:
@@ -252,19 +253,20 @@ s_decode_field (flot_msg_t *msg, field_t field, cursor_t *c, const char *kind,
     return flot_err_set (err, FLOT_E_INTERNAL, "unknown field");
 }
 
+//  The body: the rest of the frame after the header.
 static int
-s_decode_body (flot_msg_t *msg, flot_bytes_t frame, const char *kind,
+s_decode_body (flot_msg_t *msg, flot_bytes_t body, const char *kind,
                flot_err_t *err)
 {
-    if (frame.size > FLOT_MAX_BODY)
+    if (body.size > FLOT_MAX_BODY)
         return flot_err_set (err, FLOT_E_TOO_LARGE,
-            "%s: body is %zu bytes, the limit is %d", kind, frame.size, FLOT_MAX_BODY);
+            "%s: body is %zu bytes, the limit is %d", kind, body.size, FLOT_MAX_BODY);
+    if (body.size == 0)
+        return flot_err_set (err, FLOT_E_MALFORMED, "%s: the body is missing", kind);
     //  A body is one msgpack map: fixmap, map16 or map32.
-    if (frame.size == 0
-    || !((frame.data [0] & 0xf0) == 0x80
-      || frame.data [0] == 0xde || frame.data [0] == 0xdf))
+    if (!((body.data [0] & 0xf0) == 0x80 || body.data [0] == 0xde || body.data [0] == 0xdf))
         return flot_err_set (err, FLOT_E_MALFORMED, "%s: body must be a msgpack map", kind);
-    msg->body = frame;
+    msg->body = body;
     return 0;
 }
 
@@ -274,44 +276,48 @@ flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
 {
     memset (msg, 0, sizeof *msg);
     msg->kind = -1;
-    if (count < 1 || count > FLOT_MAX_FRAMES)
-        return flot_err_set (err, count ? FLOT_E_TOO_LARGE : FLOT_E_MALFORMED,
-            "message has %zu frames, expected 1 or 2", count);
-    flot_bytes_t header = frames [0];
-    if (header.size < FLOT_SIGNATURE_SIZE
-    ||  memcmp (header.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0) {
-        if (header.size >= FLOT_SIGNATURE_SIZE && memcmp (header.data, FLOT_SIGNATURE, 4) == 0)
+    if (count == 0)
+        return flot_err_set (err, FLOT_E_MALFORMED, "message has 0 frames, expected 1");
+    //  The signature first, so that a peer of another version (whose
+    //  messages may have more frames) hears which version it should speak.
+    flot_bytes_t frame = frames [0];
+    if (frame.size < FLOT_SIGNATURE_SIZE
+    ||  memcmp (frame.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0) {
+        const uint8_t *v = frame.data + 4;
+        if (frame.size >= FLOT_SIGNATURE_SIZE && memcmp (frame.data, FLOT_SIGNATURE, 4) == 0) {
+            if (v [0] > 0x20 && v [0] < 0x7f && v [1] > 0x20 && v [1] < 0x7f)
+                return flot_err_set (err, FLOT_E_VERSION,
+                    "protocol version %c%c is not supported, expected %s",
+                    v [0], v [1], FLOT_SIGNATURE);
             return flot_err_set (err, FLOT_E_VERSION,
-                "protocol version %.2s is not supported, expected %s",
-                (const char *) header.data + 4, FLOT_SIGNATURE);
+                "protocol version 0x%02x%02x is not supported, expected %s",
+                v [0], v [1], FLOT_SIGNATURE);
+        }
         return flot_err_set (err, FLOT_E_VERSION,
-            "header does not start with the protocol signature %s", FLOT_SIGNATURE);
+            "message does not start with the protocol signature %s", FLOT_SIGNATURE);
     }
-    if (header.size > FLOT_MAX_HEADER)
-        return flot_err_set (err, FLOT_E_MALFORMED,
-            "header is %zu bytes, the limit is %d", header.size, FLOT_MAX_HEADER);
-    if (header.size == FLOT_SIGNATURE_SIZE)
-        return flot_err_set (err, FLOT_E_MALFORMED, "header ends before the kind byte");
-    const layout_t *layout = s_layout (header.data [FLOT_SIGNATURE_SIZE]);
+    if (count > 1)
+        return flot_err_set (err, FLOT_E_TOO_LARGE, "message has %zu frames, expected 1", count);
+    if (frame.size == FLOT_SIGNATURE_SIZE)
+        return flot_err_set (err, FLOT_E_MALFORMED, "message ends before the kind byte");
+    const layout_t *layout = s_layout (frame.data [FLOT_SIGNATURE_SIZE]);
     if (!layout)
         return flot_err_set (err, FLOT_E_MALFORMED,
-            "unknown message kind 0x%02x", header.data [FLOT_SIGNATURE_SIZE]);
+            "unknown message kind 0x%02x", frame.data [FLOT_SIGNATURE_SIZE]);
     msg->kind = layout->kind;
-    size_t expected = layout->body ? 2 : 1;
-    if (count != expected)
-        return flot_err_set (err, FLOT_E_MALFORMED,
-            "%s has %zu frames, expected %zu", layout->name, count, expected);
-    cursor_t c = { header.data + FLOT_SIGNATURE_SIZE + 1,
-                   header.size - FLOT_SIGNATURE_SIZE - 1, FLOT_SIGNATURE_SIZE + 1 };
+    cursor_t c = { frame.data + FLOT_SIGNATURE_SIZE + 1,
+                   frame.size - FLOT_SIGNATURE_SIZE - 1, FLOT_SIGNATURE_SIZE + 1 };
     for (int i = 0; i < layout->count; i++)
         if (s_decode_field (msg, layout->fields [i], &c, layout->name, err))
             return -1;
-    if (c.left)
-        return flot_err_set (err, FLOT_E_MALFORMED,
-            "%s: header has %zu bytes after its last field", layout->name, c.left);
-    if (layout->body && s_decode_body (msg, frames [1], layout->name, err))
-        return -1;
-    return 0;
+    if (!layout->body) {
+        if (c.left)
+            return flot_err_set (err, FLOT_E_MALFORMED,
+                "%s: %zu byte%s after the header, which has no body",
+                layout->name, c.left, c.left == 1 ? "" : "s");
+        return 0;
+    }
+    return s_decode_body (msg, (flot_bytes_t) { c.p, c.left }, layout->name, err);
 }
 
 static uint8_t *
@@ -369,37 +375,43 @@ flot_msg_header (const flot_msg_t *msg, uint8_t *buffer)
 }
 
 int
-flot_msg_frames (const flot_msg_t *msg, flot_bytes_t *frames, uint8_t *scratch)
+flot_msg_frame (const flot_msg_t *msg, zmq_msg_t *frame)
 {
     static const uint8_t empty_map [1] = { 0x80 };
-    int size = flot_msg_header (msg, scratch);
-    if (size < 0)
+    uint8_t header [FLOT_MAX_HEADER];
+    int size = flot_msg_header (msg, header);
+    if (size < 0) {
+        errno = EINVAL;
         return -1;
-    frames [0] = (flot_bytes_t) { scratch, (size_t) size };
-    if (!s_layout (msg->kind)->body)
-        return 1;
-    frames [1] = msg->body.size ? msg->body : (flot_bytes_t) { empty_map, 1 };
-    return 2;
+    }
+    flot_bytes_t body = { NULL, 0 };
+    if (s_layout (msg->kind)->body)
+        body = msg->body.size ? msg->body : (flot_bytes_t) { empty_map, 1 };
+    if (zmq_msg_init_size (frame, (size_t) size + body.size)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint8_t *p = zmq_msg_data (frame);
+    memcpy (p, header, (size_t) size);
+    if (body.size)
+        memcpy (p + size, body.data, body.size);
+    return 0;
 }
 
 int
 flot_msg_send (const flot_msg_t *msg, void *socket, const flot_bytes_t *to,
                bool dontwait)
 {
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
-    uint8_t scratch [FLOT_MAX_HEADER];
-    int count = flot_msg_frames (msg, frames, scratch);
-    if (count < 0) {
-        errno = EINVAL;
-        return -1;
-    }
+    zmq_msg_t frame;
+    if (flot_msg_frame (msg, &frame))
+        return -1;          //  errno EINVAL or ENOMEM
     int flags = dontwait ? ZMQ_DONTWAIT : 0;
-    if (to && zmq_send (socket, to->data, to->size, flags | ZMQ_SNDMORE) < 0)
+    if ((to && zmq_send (socket, to->data, to->size, flags | ZMQ_SNDMORE) < 0)
+    ||  zmq_msg_send (&frame, socket, flags) < 0) {
+        int why = zmq_errno ();
+        zmq_msg_close (&frame);
+        errno = why;
         return -1;
-    for (int i = 0; i < count; i++) {
-        int more = i < count - 1 ? ZMQ_SNDMORE : 0;
-        if (zmq_send (socket, frames [i].data, frames [i].size, flags | more) < 0)
-            return -1;
     }
     return 0;
 }

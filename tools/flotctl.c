@@ -939,7 +939,7 @@ s_events_info (ctl_t *self, char *pub, size_t cap, uint64_t *last,
 //  --------------------------------------------------------------------------
 //  events --follow
 
-//  Checks a PUB message: [topic][FLOT01][body], the topic matching the
+//  Checks a PUB message: [topic][FLOT02][body], the topic matching the
 //  event. Returns the body (event points into it), or NULL with err.
 static flot_body_t *
 s_live_decode (zmsg_t *msg, event_t *event, flot_err_t *err)

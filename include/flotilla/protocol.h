@@ -1,10 +1,10 @@
-/*  flotilla/protocol.h - the Flotilla wire protocol (FLOT01): frame layouts,
-    message kinds, error codes, limits, and the envelope codec.
+/*  flotilla/protocol.h - the Flotilla wire protocol (FLOT02): the message
+    layout, message kinds, error codes, limits, and the envelope codec.
 
     Every peer speaks it: clients (flotctl, any ZeroMQ client) and actors talk
     to the broker, never to each other. protocol/SPEC.md is the normative text;
-    this header is its C form. The codec decodes a frame list into a view of
-    the message (no copies) and validates every frame's size and bounds; it
+    this header is its C form. The codec decodes a frame into a view of the
+    message (no copies) and validates every field's size and bounds; it
     never decodes a body: see flotilla/body.h for that.
 */
 #ifndef FLOTILLA_PROTOCOL_H_INCLUDED
@@ -19,14 +19,15 @@
 extern "C" {
 #endif
 
-//  Every message is a header frame and, for every kind but HEARTBEAT, a
-//  body frame (one msgpack map). The header is the signature, the kind
-//  byte, then the kind's fields in order: strings as a length byte and the
-//  bytes, numbers unsigned big-endian (corr 8 bytes, timeout 4 bytes).
+//  Every message is one frame: a header and, for every kind but HEARTBEAT,
+//  a body after it to the end of the frame (one msgpack map). The header is
+//  the signature, the kind byte, then the kind's fields in order: strings as
+//  a length byte and the bytes, numbers unsigned big-endian (corr 8 bytes,
+//  timeout 4 bytes).
 //
 //  The protocol signature starts every header. The last two digits are the
 //  protocol version.
-#define FLOT_SIGNATURE          "FLOT01"
+#define FLOT_SIGNATURE          "FLOT02"
 #define FLOT_SIGNATURE_SIZE     6
 
 //  Message kinds: the header's seventh byte.
@@ -67,9 +68,9 @@ extern "C" {
 #define FLOT_E_MAX              15
 
 //  Limits
-#define FLOT_MAX_FRAMES         2           //  frames in one message, identity excluded
-#define FLOT_MAX_HEADER         1024        //  bytes in a header frame
-#define FLOT_MAX_BODY           (1 << 20)   //  bytes in a body frame
+#define FLOT_MAX_FRAMES         1           //  frames in one message, identity excluded
+#define FLOT_MAX_HEADER         1024        //  bytes of a header, at most (fields bound it)
+#define FLOT_MAX_BODY           (1 << 20)   //  bytes of a body
 #define FLOT_MAX_MESSAGE        (FLOT_MAX_BODY + 4096)  //  ZMQ_MAXMSGSIZE per frame
 #define FLOT_MAX_NAME           64          //  service and command names
 #define FLOT_MAX_KEY            255         //  routing key (e.g. a target)
@@ -91,7 +92,7 @@ typedef struct {
     size_t size;
 } flot_bytes_t;
 
-//  A decoded message: views into the frames it was decoded from.
+//  A decoded message: views into the frame it was decoded from.
 //  Which fields a kind carries is in protocol/SPEC.md and flot_msg.c.
 typedef struct {
     int kind;
@@ -124,10 +125,11 @@ const char *
     flot_kind_name (int kind);
 
 //  Decode frames (the ROUTER identity frame already removed) into msg.
-//  Checks the signature, the kind, every header field's length and content
-//  (names are [A-Za-z0-9._-]+, sizes within the limits), that nothing is
-//  left over, and the frame count for the kind. Bodies are not decoded, only
-//  bounded and checked to start as a map. Returns 0, or -1 with err.
+//  Checks the signature, the frame count (one), the kind, every header
+//  field's length and content (names are [A-Za-z0-9._-]+, sizes within the
+//  limits), and that the kind's body follows (or, for HEARTBEAT, nothing).
+//  Bodies are not decoded, only bounded and checked to start as a map.
+//  Returns 0, or -1 with err.
 int
     flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
                      flot_err_t *err);
@@ -137,16 +139,16 @@ int
 int
     flot_msg_header (const flot_msg_t *msg, uint8_t *buffer);
 
-//  The frames of msg in wire order, as views; returns the count (1 or 2), or
-//  -1 as flot_msg_header. The header is written into scratch
-//  (FLOT_MAX_HEADER bytes); an empty body is sent as {}.
+//  Initialize frame with msg on the wire: its header, then its body (an
+//  empty body is sent as {}). Returns 0, or -1 with errno EINVAL (as
+//  flot_msg_header) or ENOMEM; frame is then not initialized. The caller
+//  sends or closes frame.
 int
-    flot_msg_frames (const flot_msg_t *msg, flot_bytes_t *frames,
-                     uint8_t *scratch);
+    flot_msg_frame (const flot_msg_t *msg, zmq_msg_t *frame);
 
 //  Send msg on a ZeroMQ socket (a raw void * socket handle), preceded by the
 //  identity frame `to` if to is not NULL (for ROUTER sockets). Non-blocking
-//  if dontwait. Returns 0, or -1 with errno from zmq_send.
+//  if dontwait. Returns 0, or -1 with errno from flot_msg_frame or zmq_send.
 int
     flot_msg_send (const flot_msg_t *msg, void *socket,
                    const flot_bytes_t *to, bool dontwait);
@@ -167,7 +169,7 @@ int
 int
     flot_msg_recv_soon (void *socket, zmq_msg_t *frames, int max, bool *overflow);
 
-//  Big-endian helpers for the numeric frames.
+//  Big-endian helpers for the numeric fields.
 void     flot_put_u64 (uint8_t *p, uint64_t v);
 uint64_t flot_get_u64 (const uint8_t *p);
 void     flot_put_u32 (uint8_t *p, uint32_t v);

@@ -56,7 +56,8 @@ s_send_malformed (zsock_t *pub, int turn)
     static const uint8_t not_map [] = { 0x93, 0x01, 0x02, 0x03 };
     switch (turn % 6) {
         case 0: s_send (pub, "d1/test.live", FLOT_SIGNATURE, NULL, 0); break;
-        case 1: s_send (pub, "d1/test.live", "FLOT99", "\x80", 1); break;
+        //  A publisher of the previous protocol version.
+        case 1: s_send (pub, "d1/test.live", "FLOT01", "\x80", 1); break;
         case 2: s_send (pub, "d1/test.live", FLOT_SIGNATURE, truncated, sizeof truncated); break;
         case 3: s_send (pub, "d1/test.live", FLOT_SIGNATURE, not_map, sizeof not_map); break;
         case 4: s_send_event (pub, 3, "d1/test.live", false); break;

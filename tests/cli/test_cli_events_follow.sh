@@ -85,7 +85,7 @@ messages = [json.loads(line).get("message") for line in open(sys.argv[1])]
 # 1 came live; 2..5 from Replay (the live 5 was then a duplicate).
 assert messages == ["live", "event 1", "event 2", "event 3", "event 4"], messages
 PY
-for why in '2 frames, expected 3' 'frame 1 is not FLOT01' 'body is truncated' \
+for why in '2 frames, expected 3' 'frame 1 is not FLOT02' 'body is truncated' \
            'body is not a msgpack map' \
            "field 'type' is required" "has topic 'd9/other.type'"; do
     grep -qF -- "$why" "$TMP/gap.err" || fail "no warning '$why': $(head -c 2000 "$TMP/gap.err")"

@@ -1,9 +1,10 @@
 /*  fuzz_body.c - libFuzzer target: raw bytes as a message body.
 
-    The input is one body, as the broker or an actor would find it in a
-    body frame: it goes through flot_body_check (as a map and as any
-    object), flot_body_decode, every typed getter, flot_json_from_msgpack
-    and flot_unpack_error (fuzz_walk.c), each checked against its promises.
+    The input is one body, as the broker or an actor would find it after
+    a message's header: it goes through flot_body_check (as a map and as
+    any object), flot_body_decode, every typed getter,
+    flot_json_from_msgpack and flot_unpack_error (fuzz_walk.c), each
+    checked against its promises.
 */
 #include "fuzz_walk.h"
 

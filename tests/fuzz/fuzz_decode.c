@@ -1,17 +1,23 @@
 /*  fuzz_decode.c - libFuzzer target: frame lists for flot_msg_decode.
 
-    The input is a frame list: byte 0 mod 5 is the frame count (0..4: none,
-    a header, a header and a body, and more than a message may have); every
+    The input is a frame list: byte 0 mod 4 is the frame count (0..3: none,
+    one message, and more frames than a FLOT02 message may have); every
     frame but the last is a 2-byte big-endian length and that many bytes
     (cut short where the input ends); the last frame is whatever is left.
     Each frame is copied into its own buffer of its exact size, as ZeroMQ
-    would deliver it, so a read past a frame is caught. What decodes must
-    encode back to the same frames, and its body is then read every way
-    (fuzz_walk.c); what does not decode must fail with the code that SPEC
-    section 7 gives its first failing step.
+    would deliver it, so a read past a frame is caught.
+
+    A small model of the layout (s_expect, written from SPEC section 2 and
+    the decoder's order of checks, not from flot_msg.c) says whether each
+    list decodes, and if not with which code and after which kind byte:
+    the decoder must agree. What decodes must encode back to the same
+    frame (flot_msg_frame), its header must be the frame's first bytes
+    (flot_msg_header), its views must point into the frame, with the body
+    the rest of it, and the body is then read every way (fuzz_walk.c).
 */
 #include "fuzz_walk.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "flotilla/protocol.h"
@@ -20,67 +26,164 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+//  Each kind's header fields in order, one letter a field: r route,
+//  c corr, s service, k key, t timeout, n command; and whether a body
+//  follows the header.
+static const struct {
+    int kind;
+    const char *fields;
+    bool body;
+} s_kinds [] = {
+    { FLOT_REQUEST, "csktn", true }, { FLOT_REPLY, "c", true },
+    { FLOT_ERROR, "c", true }, { FLOT_STREAM, "c", true },
+    { FLOT_STREAM_END, "c", true }, { FLOT_READY, "s", true },
+    { FLOT_DELIVER, "rcktn", true }, { FLOT_A_REPLY, "rc", true },
+    { FLOT_A_ERROR, "rc", true }, { FLOT_A_STREAM, "rc", true },
+    { FLOT_A_STREAM_END, "rc", true }, { FLOT_CANCEL, "rc", true },
+    { FLOT_HEARTBEAT, "", false }, { FLOT_DISCONNECT, "", true },
+};
+
+//  SPEC section 3.1: a service or command name.
+static bool
+s_name_ok (const uint8_t *p, size_t size)
+{
+    static const char alphabet [] = "abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+    if (size < 1 || size > FLOT_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < size; i++)
+        if (!memchr (alphabet, p [i], sizeof alphabet - 1))
+            return false;
+    return true;
+}
+
+//  One header field at *at in frame: false if the frame ends inside it or
+//  its value breaks SPEC section 3.1.
+static bool
+s_field_ok (char field, flot_bytes_t frame, size_t *at)
+{
+    size_t left = frame.size - *at;
+    const uint8_t *p = frame.data + *at;
+    if (field == 'c' || field == 't') {
+        size_t size = field == 'c' ? 8 : 4;
+        if (left < size)
+            return false;
+        *at += size;
+        return field == 'c'
+            || ((uint32_t) p [0] << 24 | (uint32_t) p [1] << 16
+              | (uint32_t) p [2] << 8 | p [3]) <= FLOT_MAX_TIMEOUT_MS;
+    }
+    if (left < 1 || left - 1 < p [0])
+        return false;
+    size_t size = p [0];
+    *at += 1 + size;
+    if (field == 'r')
+        return size >= 1;
+    if (field == 'k') {
+        for (size_t i = 0; i < size; i++)
+            if (p [1 + i] < 0x21 || p [1 + i] > 0x7e)
+                return false;
+        return true;
+    }
+    return s_name_ok (p + 1, size);
+}
+
+//  What flot_msg_decode must say of a frame list: 0 or the error code, and
+//  in *kind the kind it must have found (-1 if it never got to one).
+static int
+s_expect (const flot_bytes_t *frames, size_t count, int *kind)
+{
+    *kind = -1;
+    if (count == 0)
+        return FLOT_E_MALFORMED;
+    flot_bytes_t frame = frames [0];
+    if (frame.size < FLOT_SIGNATURE_SIZE
+    ||  memcmp (frame.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0)
+        return FLOT_E_VERSION;      //  read before the count (SPEC 7, step 1)
+    if (count > 1)
+        return FLOT_E_TOO_LARGE;
+    if (frame.size == FLOT_SIGNATURE_SIZE)
+        return FLOT_E_MALFORMED;
+    size_t which = 0;
+    while (which < sizeof s_kinds / sizeof s_kinds [0]
+       &&  s_kinds [which].kind != frame.data [FLOT_SIGNATURE_SIZE])
+        which++;
+    if (which == sizeof s_kinds / sizeof s_kinds [0])
+        return FLOT_E_MALFORMED;
+    *kind = s_kinds [which].kind;
+    size_t at = FLOT_SIGNATURE_SIZE + 1;
+    for (const char *field = s_kinds [which].fields; *field; field++)
+        if (!s_field_ok (*field, frame, &at))
+            return FLOT_E_MALFORMED;
+    size_t body = frame.size - at;
+    if (!s_kinds [which].body)
+        return body ? FLOT_E_MALFORMED : 0;
+    if (body > FLOT_MAX_BODY)
+        return FLOT_E_TOO_LARGE;
+    if (body == 0)
+        return FLOT_E_MALFORMED;
+    uint8_t first = frame.data [at];
+    if ((first & 0xf0) != 0x80 && first != 0xde && first != 0xdf)
+        return FLOT_E_MALFORMED;
+    return 0;
+}
+
+//  A view is empty, or lies inside [from, to) of frame.
+static bool
+s_inside (flot_bytes_t view, flot_bytes_t frame, size_t from, size_t to)
+{
+    if (view.size == 0)
+        return true;
+    return view.data >= frame.data + from && view.size <= to - from
+        && (size_t) (view.data - frame.data) + view.size <= to;
+}
+
 //  What decoded is what came in, and keeps the limits.
 static void
-s_check_decoded (const flot_msg_t *msg, const flot_bytes_t *frames, size_t count)
+s_check_decoded (const flot_msg_t *msg, flot_bytes_t frame)
 {
     FUZZ_ASSERT (flot_kind_name (msg->kind) != NULL);
-    FUZZ_ASSERT (count == (msg->kind == FLOT_HEARTBEAT ? 1 : 2));
-    flot_bytes_t again [FLOT_MAX_FRAMES];
-    uint8_t scratch [FLOT_MAX_HEADER];
-    int n = flot_msg_frames (msg, again, scratch);
-    FUZZ_ASSERT (n >= 1 && (size_t) n == count);
-    for (size_t i = 0; i < count; i++) {
-        FUZZ_ASSERT (again [i].size == frames [i].size);
-        FUZZ_ASSERT (memcmp (again [i].data, frames [i].data, frames [i].size) == 0);
-    }
+
+    //  The message encodes back to exactly the frame it came from.
+    zmq_msg_t again;
+    FUZZ_ASSERT (flot_msg_frame (msg, &again) == 0);
+    FUZZ_ASSERT (zmq_msg_size (&again) == frame.size);
+    FUZZ_ASSERT (memcmp (zmq_msg_data (&again), frame.data, frame.size) == 0);
+    zmq_msg_close (&again);
+
+    //  The header is the frame's first bytes, the body the rest.
     uint8_t header [FLOT_MAX_HEADER];
-    FUZZ_ASSERT (flot_msg_header (msg, header) == (int) frames [0].size);
-    FUZZ_ASSERT (frames [0].size >= FLOT_SIGNATURE_SIZE + 1
-              && frames [0].size <= FLOT_MAX_HEADER);
+    int header_size = flot_msg_header (msg, header);
+    FUZZ_ASSERT (header_size >= FLOT_SIGNATURE_SIZE + 1
+              && header_size <= FLOT_MAX_HEADER
+              && (size_t) header_size <= frame.size);
+    FUZZ_ASSERT (memcmp (header, frame.data, (size_t) header_size) == 0);
+    size_t end = (size_t) header_size;
+    if (msg->kind == FLOT_HEARTBEAT)
+        FUZZ_ASSERT (msg->body.size == 0 && end == frame.size);
+    else {
+        FUZZ_ASSERT (msg->body.data == frame.data + end
+                  && msg->body.size == frame.size - end);
+        FUZZ_ASSERT (msg->body.size >= 1 && msg->body.size <= FLOT_MAX_BODY);
+    }
+    size_t from = FLOT_SIGNATURE_SIZE + 1;
+    FUZZ_ASSERT (s_inside (msg->route, frame, from, end)
+              && s_inside (msg->service, frame, from, end)
+              && s_inside (msg->key, frame, from, end)
+              && s_inside (msg->command, frame, from, end));
+
     FUZZ_ASSERT (msg->timeout_ms <= FLOT_MAX_TIMEOUT_MS);
     FUZZ_ASSERT (msg->key.size <= FLOT_MAX_KEY);
     FUZZ_ASSERT (msg->route.size <= FLOT_MAX_ROUTE);
     //  The broker reads a REQUEST's corr at bytes 7..14 before decoding
     //  (SPEC section 7, addressable): the decoder must agree.
     if (msg->kind == FLOT_REQUEST) {
-        FUZZ_ASSERT (frames [0].size >= FLOT_SIGNATURE_SIZE + 1 + 8);
-        FUZZ_ASSERT (flot_get_u64 (frames [0].data + FLOT_SIGNATURE_SIZE + 1) == msg->corr);
+        FUZZ_ASSERT (frame.size >= FLOT_SIGNATURE_SIZE + 1 + 8);
+        FUZZ_ASSERT (flot_get_u64 (frame.data + FLOT_SIGNATURE_SIZE + 1) == msg->corr);
         FUZZ_ASSERT (flot_name_valid (msg->service) && flot_name_valid (msg->command));
     }
-    if (msg->kind == FLOT_HEARTBEAT)
-        FUZZ_ASSERT (msg->body.size == 0);
-    else {
-        FUZZ_ASSERT (msg->body.size >= 1 && msg->body.size <= FLOT_MAX_BODY);
+    if (msg->kind != FLOT_HEARTBEAT)
         fuzz_walk_body (msg->body.data, msg->body.size);
-    }
-}
-
-//  What failed, failed at the step SPEC section 7 says, with a sentence.
-static void
-s_check_refused (const flot_msg_t *msg, const flot_err_t *err,
-                 const flot_bytes_t *frames, size_t count)
-{
-    FUZZ_ASSERT (err->message [0] != 0);
-    if (count == 0 || count > FLOT_MAX_FRAMES) {
-        FUZZ_ASSERT (err->code == (count ? FLOT_E_TOO_LARGE : FLOT_E_MALFORMED));
-        FUZZ_ASSERT (msg->kind == -1);
-        return;
-    }
-    bool signed_ = frames [0].size >= FLOT_SIGNATURE_SIZE
-                && memcmp (frames [0].data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) == 0;
-    if (!signed_) {
-        FUZZ_ASSERT (err->code == FLOT_E_VERSION);
-        FUZZ_ASSERT (msg->kind == -1);
-        return;
-    }
-    //  Frames here are at most 4096 bytes: no body is over the limit.
-    FUZZ_ASSERT (err->code == FLOT_E_MALFORMED);
-    if (frames [0].size == FLOT_SIGNATURE_SIZE || frames [0].size > FLOT_MAX_HEADER
-    ||  !flot_kind_name (frames [0].data [FLOT_SIGNATURE_SIZE]))
-        FUZZ_ASSERT (msg->kind == -1);
-    else
-        FUZZ_ASSERT (msg->kind == frames [0].data [FLOT_SIGNATURE_SIZE]);
 }
 
 int
@@ -113,14 +216,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         at += length;
     }
 
+    int kind;
+    int expected = s_expect (frames, count, &kind);
     flot_msg_t msg;
     flot_err_t err = { 0, "" };
     int rc = flot_msg_decode (&msg, frames, count, &err);
-    FUZZ_ASSERT (rc == 0 || rc == -1);
-    if (rc == 0)
-        s_check_decoded (&msg, frames, count);
-    else
-        s_check_refused (&msg, &err, frames, count);
+    FUZZ_ASSERT (rc == (expected ? -1 : 0));
+    if (rc == 0) {
+        FUZZ_ASSERT (msg.kind == kind);
+        s_check_decoded (&msg, frames [0]);
+    }
+    else {
+        //  Refused at the step the rules give, with a sentence.
+        FUZZ_ASSERT (err.code == expected);
+        FUZZ_ASSERT (err.message [0] != 0);
+        FUZZ_ASSERT (msg.kind == kind);
+    }
     for (size_t i = 0; i < count; i++)
         free (copies [i]);
     return 0;

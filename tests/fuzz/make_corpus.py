@@ -2,10 +2,12 @@
 """make_corpus.py - writes the fuzz seeds in corpus/decode and corpus/body.
 
 A few messages and bodies from protocol/SPEC.md (one valid message of each
-kind in the FLOT01 layout of section 2, the worked examples of section 15, a
-few addressable bad requests, a body with every msgpack type), in the input
-formats that fuzz_decode.c and fuzz_body.c read. Run it from anywhere; it
-rewrites the two directories.
+kind in the FLOT02 layout of section 2, one frame each; the worked examples
+of section 15; a few bad messages, among them FLOT01 messages as
+wrong-version input and one in FLOT01's two-frame layout; a body with every
+msgpack type), in the input formats that fuzz_decode.c and fuzz_body.c
+read. Run it from anywhere (python3 tests/fuzz/make_corpus.py); it empties
+corpus/decode and rewrites it, and rewrites the seeds of corpus/body.
 """
 import os
 import struct
@@ -31,6 +33,8 @@ ERROR_BODY = fixmap((s("code"), b"\x05"), (s("name"), s("NO_INSTANCE")),
                     (s("message"), s("no live instance of executor serves key 'eu-1'")))
 READY_BODY = fixmap((s("instance"), s("echo-1")), (s("host"), s("build7")),
                     (s("pid"), b"\xcd\x10\x92"), (s("keys"), b"\x92" + s("eu-1") + s("us-2")))
+ECHO_READY_BODY = fixmap((s("instance"), s("echo-1")), (s("host"), s("build7")),
+                         (s("pid"), b"\xcd\x10\x92"))
 ECHO_BODY = fixmap((s("a"), b"\x01"))
 REASON_BODY = fixmap((s("reason"), s("caller is gone")))
 EVERY_TYPE = fixmap(
@@ -52,41 +56,62 @@ def string(data):
     return bytes([len(data)]) + data
 
 
-def header(kind, *fields, signature=b"FLOT01"):
+def header(kind, *fields, signature=b"FLOT02"):
     """A header: the signature, the kind byte, the fields as given (strings
     already through string(), numbers packed)."""
     return signature + bytes([kind]) + b"".join(fields)
 
 
 PING = header(0x01, CORR, string(b"broker"), string(b""), TIMEOUT, string(b"Ping"))
-assert PING.hex() == "464c4f54303101000000000000002a0662726f6b657200000013880450696e67"
+assert PING.hex() == "464c4f54303201000000000000002a0662726f6b657200000013880450696e67"
+assert len(PING_REPLY) == 34 and len(ERROR_BODY) == 80 and len(ECHO_READY_BODY) == 36
+CORR7 = struct.pack(">Q", 7)
+PING01 = b"FLOT01" + PING[6:]
 
-#   Each message is its frame list: the header, then the body if it has one.
+#   Each message is its frame list: one frame, the header and then the body
+#   if its kind has one. The bad ones may have other counts.
 MESSAGES = {
-    "request_ping": [PING, b"\x80"],
+    "request_ping": [PING + b"\x80"],
     "request_keyed": [header(0x01, CORR, string(b"executor"), string(b"eu-1"),
-                             b"\x00\x00\x00\x00", string(b"Deploy")), ECHO_BODY],
-    "reply": [header(0x02, CORR), PING_REPLY],
-    "error": [header(0x03, CORR), ERROR_BODY],
-    "stream": [header(0x04, CORR), fixmap((s("tick"), b"\x01"))],
-    "stream_end": [header(0x05, CORR), b"\x80"],
-    "ready": [header(0x10, string(b"echo")), READY_BODY],
+                             b"\x00\x00\x00\x00", string(b"Deploy")) + ECHO_BODY],
+    "reply": [header(0x02, CORR) + PING_REPLY],
+    "error": [header(0x03, CORR) + ERROR_BODY],
+    "stream": [header(0x04, CORR) + fixmap((s("tick"), b"\x01"))],
+    "stream_end": [header(0x05, CORR) + b"\x80"],
+    "ready": [header(0x10, string(b"echo")) + READY_BODY],
     "deliver": [header(0x11, string(ROUTE), CORR, string(b""), struct.pack(">I", 30000),
-                       string(b"Echo")), ECHO_BODY],
-    "a_reply": [header(0x12, string(ROUTE), CORR), ECHO_BODY],
-    "a_error": [header(0x13, string(ROUTE), CORR), ERROR_BODY],
-    "a_stream": [header(0x14, string(ROUTE), CORR), EVERY_TYPE],
-    "a_stream_end": [header(0x15, string(ROUTE), CORR), b"\x80"],
-    "cancel": [header(0x16, string(ROUTE), CORR), REASON_BODY],
+                       string(b"Echo")) + ECHO_BODY],
+    "a_reply": [header(0x12, string(ROUTE), CORR) + ECHO_BODY],
+    "a_error": [header(0x13, string(ROUTE), CORR) + ERROR_BODY],
+    "a_stream": [header(0x14, string(ROUTE), CORR) + EVERY_TYPE],
+    "a_stream_end": [header(0x15, string(ROUTE), CORR) + b"\x80"],
+    "cancel": [header(0x16, string(ROUTE), CORR) + REASON_BODY],
     "heartbeat": [header(0x20)],
-    "disconnect": [header(0x21), REASON_BODY],
-    #   Addressable bad requests (SPEC section 7): another version, the header
-    #   cut after the corr, no body, three frames, bytes after the command.
-    "bad_version": [b"FLOT02" + PING[6:], b"\x80"],
-    "bad_cut": [PING[:15], b"\x80"],
+    "disconnect": [header(0x21) + REASON_BODY],
+    #   SPEC section 15, through an actor: echo registers, a client's
+    #   REQUEST (corr 7) goes to it as DELIVER, and its A_REPLY back as REPLY.
+    "echo_ready": [header(0x10, string(b"echo")) + ECHO_READY_BODY],
+    "echo_request": [header(0x01, CORR7, string(b"echo"), string(b""),
+                            b"\x00\x00\x00\x00", string(b"Echo")) + ECHO_BODY],
+    "echo_deliver": [header(0x11, string(ROUTE), CORR7, string(b""),
+                            struct.pack(">I", 30000), string(b"Echo")) + ECHO_BODY],
+    "echo_a_reply": [header(0x12, string(ROUTE), CORR7) + ECHO_BODY],
+    "echo_reply": [header(0x02, CORR7) + ECHO_BODY],
+    #   Bad input (SPEC section 7), mostly addressable requests: no frames,
+    #   two and three frames (the FLOT01 layout, and worse), the previous
+    #   version in one frame and in its own two-frame layout, a FLOT01
+    #   HEARTBEAT, the header cut after the corr, no body, a body that is not
+    #   a map, and a HEARTBEAT with bytes after it.
+    "bad_no_frames": [],
+    "bad_two_frames": [PING, b"\x80"],
+    "bad_three_frames": [PING + b"\x80", b"\x80", b"\x80"],
+    "bad_version": [PING01 + b"\x80"],
+    "bad_flot01_two_frames": [PING01, b"\x80"],
+    "bad_version_heartbeat": [b"FLOT01\x20"],
+    "bad_cut": [PING[:15]],
     "bad_no_body": [PING],
-    "bad_three_frames": [PING, b"\x80", b"\x80"],
-    "bad_trailing": [PING + b"\x00", b"\x80"],
+    "bad_body_not_map": [PING + b"\x00\x80"],
+    "bad_heartbeat_body": [header(0x20) + b"\x80"],
 }
 
 BODIES = {
@@ -100,11 +125,13 @@ BODIES = {
 
 
 def frames_input(frames):
-    """The fuzz_decode input for a frame list."""
+    """The fuzz_decode input for a frame list: the count, every frame but
+    the last with a 2-byte length, then the last."""
+    assert len(frames) < 4, "fuzz_decode reads byte 0 mod 4"
     out = bytes([len(frames)])
     for frame in frames[:-1]:
         out += struct.pack(">H", len(frame)) + frame
-    return out + frames[-1]
+    return out + (frames[-1] if frames else b"")
 
 
 def write(directory, name, data):

@@ -71,8 +71,9 @@ s_pinger (void *arg)
 }
 
 //  --------------------------------------------------------------------------
-//  Raw messages, in the FLOT01 layout of SPEC section 2: a header frame (the
-//  signature, the kind byte, the kind's fields) and a body frame.
+//  Raw messages, in the FLOT02 layout of SPEC section 2: one frame, a header
+//  (the signature, the kind byte, the kind's fields) and, for every kind but
+//  HEARTBEAT, the body after it to the end of the frame.
 
 typedef struct {
     const void *data;
@@ -85,7 +86,14 @@ typedef struct {
 //  The smallest header that shows a REQUEST's corr: signature, kind, corr.
 #define ADDRESSABLE_SIZE (FLOT_SIGNATURE_SIZE + 1 + 8)
 
-//  Sends frames on a raw socket without blocking. Returns 0 or -1.
+//  The previous protocol version, whose messages were a header frame and a
+//  body frame.
+#define OLD_SIGNATURE "FLOT01"
+
+static const uint8_t s_empty_map [] = { 0x80 };
+
+//  Sends frames, each as given, as one message on a raw socket without
+//  blocking. Returns 0 or -1.
 static int
 s_send_raw (zsock_t *sock, const raw_t *frames, int count)
 {
@@ -133,7 +141,7 @@ s_put_string (header_t *self, raw_t text)
     s_put (self, text.data, text.size);
 }
 
-//  Starts a header: a signature (FLOT01 if NULL) and a kind.
+//  Starts a header: a signature (FLOT_SIGNATURE if NULL) and a kind.
 static void
 s_header_start (header_t *self, const char *signature, uint8_t kind)
 {
@@ -150,15 +158,43 @@ s_put_corr (header_t *self, uint64_t corr)
     s_put (self, bytes, 8);
 }
 
+//  Sends a message on a raw socket without blocking: one frame of the
+//  header and the body right after it (nothing after the header if body is
+//  empty), then `extra` more frames ({} each), which no message may have.
+//  Returns 0 or -1.
+static int
+s_send_message (zsock_t *sock, const header_t *header, raw_t body, int extra)
+{
+    zmq_msg_t frame;
+    if (zmq_msg_init_size (&frame, header->size + body.size))
+        return -1;
+    uint8_t *data = zmq_msg_data (&frame);
+    memcpy (data, header->data, header->size);
+    if (body.size)
+        memcpy (data + header->size, body.data, body.size);
+    if (zmq_msg_send (&frame, zsock_resolve (sock),
+                      ZMQ_DONTWAIT | (extra ? ZMQ_SNDMORE : 0)) < 0) {
+        zmq_msg_close (&frame);
+        return -1;
+    }
+    for (int i = 0; i < extra; i++)
+        if (zmq_send (zsock_resolve (sock), s_empty_map, 1,
+                      ZMQ_DONTWAIT | (i < extra - 1 ? ZMQ_SNDMORE : 0)) < 0)
+            return -1;
+    return 0;
+}
+
 #define MAX_EXPECTED (STORM_MESSAGES + 64)
 
 //  What the raw DEALER expects back: one ERROR per addressable request, with
-//  its code, and one DISCONNECT per actor-only message from a non-actor.
+//  its code (and words of its message, where given), and one DISCONNECT per
+//  actor-only message from a non-actor.
 typedef struct {
     zsock_t *sock;
     uint64_t next_corr;
     uint64_t first_corr;
     int expected_code [MAX_EXPECTED];       //  by corr - first_corr; 0: none
+    const char *expected_text [MAX_EXPECTED];   //  NULL: any sentence
     int answered [MAX_EXPECTED];
     int disconnects_expected;
     int disconnects;
@@ -195,7 +231,8 @@ s_storm_check (storm_t *self, zmsg_t *msg)
     flot_msg_t answer;
     flot_err_t err = { 0 };
     if (flot_msg_decode (&answer, frames, count, &err)) {
-        s_problem (self, "a message that is not FLOT01 came back: %s", err.message);
+        s_problem (self, "a message that is not %s came back: %s",
+                   FLOT_SIGNATURE, err.message);
         return;
     }
     if (answer.kind == FLOT_DISCONNECT) {
@@ -213,6 +250,7 @@ s_storm_check (storm_t *self, zmsg_t *msg)
     err = (flot_err_t) { 0 };
     flot_unpack_error (answer.body.data, answer.body.size, &err);
     uint64_t index = answer.corr - self->first_corr;
+    const char *text = index < MAX_EXPECTED ? self->expected_text [index] : NULL;
     if (index >= MAX_EXPECTED || !self->expected_code [index])
         s_problem (self, "ERROR for corr %llu, which expected none: %s %s",
                    (unsigned long long) answer.corr, flot_err_name (err.code),
@@ -221,10 +259,11 @@ s_storm_check (storm_t *self, zmsg_t *msg)
     if (self->answered [index]++)
         s_problem (self, "a second ERROR for corr %llu", (unsigned long long) answer.corr);
     else
-    if (err.code != self->expected_code [index] || !*err.message)
-        s_problem (self, "corr %llu: expected %s, got %s '%s'",
+    if (err.code != self->expected_code [index] || !*err.message
+    ||  (text && !strstr (err.message, text)))
+        s_problem (self, "corr %llu: expected %s '%s', got %s '%s'",
                    (unsigned long long) answer.corr,
-                   flot_err_name (self->expected_code [index]),
+                   flot_err_name (self->expected_code [index]), text ? text : "...",
                    flot_err_name (err.code), err.message);
 }
 
@@ -246,21 +285,22 @@ s_storm_drain (storm_t *self, int timeout_ms)
 }
 
 //  A REQUEST, written field by field. Every field left NONE (or 0) has a
-//  valid default: signature FLOT01, service "echo", key "", timeout 1000 ms,
-//  command "Echo", body {}.
+//  valid default: signature FLOT_SIGNATURE, service "echo", key "", timeout
+//  1000 ms, command "Echo", body {}.
 typedef struct {
     int expected;               //  the code of the ERROR it must get; 0: none
+    const char *text;           //  words its message must hold, if not NULL
     const char *signature;      //  6 bytes
     raw_t service, key, command;
     raw_t timeout;              //  its bytes, normally 4
-    bool no_body;               //  send the header alone
+    bool no_body;               //  end the frame after the header
     raw_t body;
-    size_t cut;                 //  cut the header to this many bytes if not 0
-    raw_t tail;                 //  bytes to add after the last field
-    int extra_frames;           //  frames to add after the body
+    size_t cut;                 //  if not 0, the frame is this many bytes of
+                                //  the header and nothing after
+    raw_t tail;                 //  bytes between the last field and the body
+    int extra_frames;           //  frames to send after the message's frame
 } request_t;
 
-static const uint8_t s_empty_map [] = { 0x80 };
 static const uint8_t s_timeout_1s [] = { 0, 0, 0x03, 0xe8 };
 
 static raw_t
@@ -288,24 +328,20 @@ s_request_header (header_t *header, const request_t *request, uint64_t corr)
 }
 
 //  Sends a REQUEST with the next corr and records the ERROR it must get.
-//  A header cut shorter than ADDRESSABLE_SIZE must get nothing.
+//  A frame cut shorter than ADDRESSABLE_SIZE must get nothing.
 static uint64_t
 s_request (storm_t *self, const request_t *request)
 {
     uint64_t corr = self->next_corr++;
     header_t header;
     s_request_header (&header, request, corr);
-    raw_t frames [16];
-    int count = 0;
-    frames [count++] = (raw_t) { header.data, header.size };
-    if (!request->no_body)
-        frames [count++] = s_or (request->body, (raw_t) { s_empty_map, 1 });
-    for (int i = 0; i < request->extra_frames && count < 16; i++)
-        frames [count++] = RAW ("x");
+    raw_t body = request->no_body || request->cut
+               ? NONE : s_or (request->body, (raw_t) { s_empty_map, 1 });
     bool addressable = header.size >= ADDRESSABLE_SIZE;
     assert_true (addressable || !request->expected);
     self->expected_code [corr - self->first_corr] = request->expected;
-    if (s_send_raw (self->sock, frames, count))
+    self->expected_text [corr - self->first_corr] = request->text;
+    if (s_send_message (self->sock, &header, body, request->extra_frames))
         s_problem (self, "could not send a request: %s", zmq_strerror (zmq_errno ()));
     return corr;
 }
@@ -322,42 +358,48 @@ s_routed_header (header_t *header, uint8_t kind)
     s_put (header, corr, 8);
 }
 
-//  A wrong-signature or wrong-version REQUEST: addressable, VERSION.
+//  A wrong-signature or wrong-version REQUEST, one frame with its body:
+//  addressable, VERSION.
 static void
 s_garbage_version (storm_t *self)
 {
     static const char *signatures [] = {
-        "FLOT02", "FLOT00", "ZZZZZZ", "flot01", "\0\0\0\0\0\0"
+        OLD_SIGNATURE, "FLOT03", "FLOT00", "ZZZZZZ", "flot02", "\0\0\0\0\0\0"
     };
     s_request (self, &(request_t) {
-        .expected = FLOT_E_VERSION, .signature = signatures [rand () % 5] });
+        .expected = FLOT_E_VERSION, .signature = signatures [rand () % 6] });
 }
 
-//  A REQUEST without its body frame, or whose header ends inside a field
-//  or goes on after the last one: MALFORMED if its corr can be read.
+//  A REQUEST whose frame ends after the header (the body is missing), or
+//  inside a field, or has bytes between the last field and the body (which
+//  then does not start as a map): MALFORMED if its corr can be read.
 static void
 s_garbage_shape (storm_t *self)
 {
     static const uint8_t tail [8] = { 0 };
     switch (rand () % 4) {
         case 0:
-            s_request (self, &(request_t) { .expected = FLOT_E_MALFORMED, .no_body = true });
+            s_request (self, &(request_t) {
+                .expected = FLOT_E_MALFORMED, .no_body = true,
+                .text = "the body is missing" });
             break;
         case 1: {
             //  Default REQUEST header: 7 + 8 + 5 + 1 + 4 + 5 = 30 bytes.
             size_t cut = ADDRESSABLE_SIZE + (size_t) (rand () % (30 - ADDRESSABLE_SIZE));
-            s_request (self, &(request_t) { .expected = FLOT_E_MALFORMED, .cut = cut });
+            s_request (self, &(request_t) {
+                .expected = FLOT_E_MALFORMED, .cut = cut, .text = "ends inside the" });
             break;
         }
         case 2: {
-            //  Cut inside the corr: not addressable, dropped.
-            size_t cut = FLOT_SIGNATURE_SIZE + 1 + (size_t) (rand () % 8);
+            //  Only the signature, or a frame that ends inside the corr: not
+            //  addressable, dropped.
+            size_t cut = FLOT_SIGNATURE_SIZE + (size_t) (rand () % 9);
             s_request (self, &(request_t) { .cut = cut });
             break;
         }
         default:
             s_request (self, &(request_t) {
-                .expected = FLOT_E_MALFORMED,
+                .expected = FLOT_E_MALFORMED, .text = "body must be a msgpack map",
                 .tail = { tail, 1 + (size_t) (rand () % 8) } });
             break;
     }
@@ -387,8 +429,8 @@ s_garbage_field (storm_t *self)
     s_request (self, &request);
 }
 
-//  A REQUEST whose body is bad: the codec, the broker (Ping) or the echo
-//  actor (Echo) answers MALFORMED.
+//  A REQUEST whose body is bad (or empty: the frame ends after the header):
+//  the codec, the broker (Ping) or the echo actor (Echo) answers MALFORMED.
 static void
 s_garbage_body (storm_t *self)
 {
@@ -442,17 +484,20 @@ s_garbage_random (storm_t *self)
     s_send_raw (self->sock, frames, count);
 }
 
-//  More than 2 frames: TOO_LARGE if the first is an addressable REQUEST,
-//  whatever its signature; else dropped.
+//  More than 1 frame: TOO_LARGE if the first is an addressable REQUEST,
+//  VERSION if it is one of another version (so also a FLOT01 REQUEST in
+//  its header frame and body frame); else dropped.
 static void
 s_garbage_frames (storm_t *self)
 {
     if (rand () % 2) {
+        bool old = rand () % 4 == 0;
         s_request (self, &(request_t) {
-            .expected = FLOT_E_TOO_LARGE,
-            .signature = rand () % 4 ? FLOT_SIGNATURE : "FLOT02",
+            .expected = old ? FLOT_E_VERSION : FLOT_E_TOO_LARGE,
+            .text = old ? "version 01 is not supported" : "more than one frame",
+            .signature = old ? OLD_SIGNATURE : FLOT_SIGNATURE,
             .no_body = rand () % 4 == 0,
-            .extra_frames = 2 + rand () % 8 });
+            .extra_frames = 1 + rand () % 8 });
         return;
     }
     uint8_t random [48];
@@ -461,34 +506,35 @@ s_garbage_frames (storm_t *self)
     raw_t frames [16];
     for (int i = 0; i < 16; i++)
         frames [i] = (raw_t) { random + 2 * i, 3 + (size_t) (i == 0) * 12 };
-    s_send_raw (self->sock, frames, 3 + rand () % 13);
+    s_send_raw (self->sock, frames, 2 + rand () % 15);
 }
 
 //  An actor's answer from a peer that is not an actor: DISCONNECT.
-//  The same, malformed (no body, cut in the corr): dropped.
+//  The same, malformed (the frame ends after the header, so the body is
+//  missing, or inside the corr): dropped.
 static void
 s_garbage_answer (storm_t *self)
 {
     header_t header;
     s_routed_header (&header, (uint8_t) (FLOT_A_REPLY + rand () % 4));
-    raw_t frames [] = { { header.data, header.size }, { s_empty_map, 1 } };
     switch (rand () % 4) {
         case 0:
-            s_send_raw (self->sock, frames, 1);
+            s_send_message (self->sock, &header, NONE, 0);
             break;
         case 1:
-            frames [0].size -= 1 + (size_t) (rand () % 8);
-            s_send_raw (self->sock, frames, 2);
+            header.size -= 1 + (size_t) (rand () % 8);
+            s_send_message (self->sock, &header, NONE, 0);
             break;
         default:
-            s_send_raw (self->sock, frames, 2);
+            s_send_message (self->sock, &header, (raw_t) { s_empty_map, 1 }, 0);
             self->disconnects_expected++;
             break;
     }
 }
 
-//  A READY that must be refused: a bad registration, or the reserved
-//  service: DISCONNECT.
+//  A READY that must be refused: a bad registration (also a missing body or
+//  one that is not a map, which the codec rejects), the reserved service, or
+//  more than one frame: DISCONNECT.
 static void
 s_garbage_ready (storm_t *self)
 {
@@ -503,31 +549,44 @@ s_garbage_ready (storm_t *self)
         0x83, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01,
         0xa4, 'k', 'e', 'y', 's', 0x07 };
     static const uint8_t truncated [] = { 0x83, 0xa4, 'h', 'o' };
+    static const uint8_t not_map [] = { 0x92, 0xa1, 'h', 0x01 };
     static const uint8_t valid [] = {       //  {"host": "h", "pid": 1}
         0x82, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01 };
     raw_t bodies [] = {
         { s_empty_map, 1 }, { no_host, sizeof no_host }, { bad_pid, sizeof bad_pid },
         { bad_keys, sizeof bad_keys }, { keys_not_array, sizeof keys_not_array },
-        { truncated, sizeof truncated }, { valid, sizeof valid }
+        { truncated, sizeof truncated }, NONE, { not_map, sizeof not_map },
+        { valid, sizeof valid }
     };
-    int pick = rand () % 7;
+    int count = sizeof bodies / sizeof bodies [0];
+    int pick = rand () % count;
     //  A valid body is refused only for the reserved service.
     header_t header;
     s_header_start (&header, NULL, FLOT_READY);
-    s_put_string (&header, pick == 6 || rand () % 4 == 0 ? RAW ("broker") : RAW ("echo"));
-    raw_t frames [] = { { header.data, header.size }, bodies [pick] };
-    s_send_raw (self->sock, frames, 2);
+    s_put_string (&header, pick == count - 1 || rand () % 4 == 0
+                           ? RAW ("broker") : RAW ("echo"));
+    //  Sometimes with more frames after it, as no message may have.
+    int extra = rand () % 4 == 0 ? 1 + rand () % 3 : 0;
+    s_send_message (self->sock, &header, bodies [pick], extra);
     self->disconnects_expected++;
 }
 
-//  HEARTBEAT from a peer that is not an actor: DISCONNECT.
+//  HEARTBEAT from a peer that is not an actor: DISCONNECT. The same with
+//  bytes after its header (a HEARTBEAT has no body): dropped.
 static void
 s_garbage_heartbeat (storm_t *self)
 {
+    uint8_t after [8];
+    s_random_bytes (after, sizeof after);
+    after [0] = 0x80;           //  most like a body: {}
     header_t header;
     s_header_start (&header, NULL, FLOT_HEARTBEAT);
-    raw_t frames [] = { { header.data, header.size } };
-    s_send_raw (self->sock, frames, 1);
+    if (rand () % 2) {
+        raw_t body = { after, 1 + (size_t) (rand () % 8) };
+        s_send_message (self->sock, &header, body, 0);
+        return;
+    }
+    s_send_message (self->sock, &header, NONE, 0);
     self->disconnects_expected++;
 }
 
@@ -554,8 +613,7 @@ s_garbage_broker_kinds (storm_t *self)
         s_put (&header, s_timeout_1s, 4);
         s_put_string (&header, RAW ("Echo"));
     }
-    raw_t frames [] = { { header.data, header.size }, { s_empty_map, 1 } };
-    s_send_raw (self->sock, frames, 2);
+    s_send_message (self->sock, &header, (raw_t) { s_empty_map, 1 }, 0);
 }
 
 //  One malformed message of kind `which`; answers are accounted in self.
@@ -602,18 +660,17 @@ s_tcp_garbage (int port)
     close (fd);
 }
 
-//  Sends one frame larger than FLOT_MAX_MESSAGE: the broker's ZeroMQ drops
-//  the connection (and this DEALER reconnects by itself).
+//  Sends one frame larger than FLOT_MAX_MESSAGE, random or a REQUEST with
+//  a body that makes it so: the broker's ZeroMQ drops the connection (and
+//  this DEALER reconnects by itself).
 static void
 s_oversize (zsock_t *sock, uint8_t *big, bool as_request)
 {
     if (as_request) {
         header_t header;
         s_request_header (&header, &(request_t) { 0 }, 0);
-        raw_t frames [] = {
-            { header.data, header.size }, { big, FLOT_MAX_MESSAGE + 1 }
-        };
-        s_send_raw (sock, frames, 2);
+        s_send_message (sock, &header,
+                        (raw_t) { big, FLOT_MAX_MESSAGE + 1 - header.size }, 0);
     }
     else {
         raw_t frames [] = { { big, FLOT_MAX_MESSAGE + 1 } };
@@ -694,7 +751,8 @@ test_garbage_does_not_hurt_broker (void **state)
     //  And a request body just over 1 MiB: under ZMQ_MAXMSGSIZE, so the
     //  codec sees it and answers TOO_LARGE.
     s_request (storm, &(request_t) {
-        .expected = FLOT_E_TOO_LARGE, .body = { big, FLOT_MAX_BODY + 1 } });
+        .expected = FLOT_E_TOO_LARGE, .text = "the limit is",
+        .body = { big, FLOT_MAX_BODY + 1 } });
     int64_t storm_ms = proc_now () - started;
     int pings_during = pinger.pings - pings_before;
     //  Every answer is in within a second or so.
@@ -740,17 +798,31 @@ test_garbage_does_not_hurt_broker (void **state)
                   missing, flot_err_name (missing_code));
     assert_int_equal (storm->disconnects, storm->disconnects_expected);
 
-    //  Bad requests one at a time, each answered once with its corr: the
-    //  smallest addressable header (signature, kind, corr) and nothing else,
-    //  another version, no body, three frames.
-    static const char *other = "FLOT02";
+    //  Bad requests one at a time, each answered once with its corr and the
+    //  decoder's reason: the smallest addressable frame (signature, kind,
+    //  corr) and nothing else; the previous version, cut so, without a body
+    //  and with one; a frame that ends after the header; bytes between the
+    //  header and the body; two frames, also when the first is cut; and a
+    //  FLOT01 REQUEST as a FLOT01 client sends it, a header frame and a body
+    //  frame, which hears which version to speak.
+    static const uint8_t zero = 0;
     request_t singles [] = {
-        { .expected = FLOT_E_MALFORMED, .cut = ADDRESSABLE_SIZE },
-        { .expected = FLOT_E_VERSION, .signature = other, .cut = ADDRESSABLE_SIZE },
-        { .expected = FLOT_E_VERSION, .signature = other, .no_body = true },
-        { .expected = FLOT_E_MALFORMED, .no_body = true },
-        { .expected = FLOT_E_TOO_LARGE, .extra_frames = 1 },
-        { .expected = FLOT_E_TOO_LARGE, .cut = ADDRESSABLE_SIZE, .extra_frames = 1 },
+        { .expected = FLOT_E_MALFORMED, .cut = ADDRESSABLE_SIZE,
+          .text = "ends inside the service" },
+        { .expected = FLOT_E_VERSION, .signature = OLD_SIGNATURE, .cut = ADDRESSABLE_SIZE,
+          .text = "version 01 is not supported" },
+        { .expected = FLOT_E_VERSION, .signature = OLD_SIGNATURE, .no_body = true,
+          .text = "version 01 is not supported" },
+        { .expected = FLOT_E_VERSION, .signature = OLD_SIGNATURE,
+          .text = "version 01 is not supported" },
+        { .expected = FLOT_E_MALFORMED, .no_body = true, .text = "the body is missing" },
+        { .expected = FLOT_E_MALFORMED, .tail = { &zero, 1 },
+          .text = "body must be a msgpack map" },
+        { .expected = FLOT_E_TOO_LARGE, .extra_frames = 1, .text = "more than one frame" },
+        { .expected = FLOT_E_TOO_LARGE, .cut = ADDRESSABLE_SIZE, .extra_frames = 1,
+          .text = "more than one frame" },
+        { .expected = FLOT_E_VERSION, .signature = OLD_SIGNATURE, .no_body = true,
+          .extra_frames = 1, .text = "version 01 is not supported" },
     };
     for (size_t i = 0; i < sizeof singles / sizeof singles [0]; i++) {
         uint64_t corr = s_request (storm, &singles [i]);
@@ -761,39 +833,57 @@ test_garbage_does_not_hurt_broker (void **state)
             fail_msg ("bad request %zu (expecting %s) got %d answers", i,
                       flot_err_name (singles [i].expected),
                       storm->answered [corr - storm->first_corr]);
+        if (storm->unexpected)
+            fail_msg ("bad request %zu: %s", i, storm->first_problem);
     }
-    //  One cut inside its corr is not answered at all.
+    //  Frames that show no corr are not answered at all: an empty frame, the
+    //  signature alone, a REQUEST that ends inside its corr. Nor is a
+    //  HEARTBEAT with a body (a HEARTBEAT has none), though a well-formed
+    //  one from this peer gets DISCONNECT.
+    int disconnects = storm->disconnects;
+    header_t header;
+    s_send_raw (storm->sock, &RAW (""), 1);
+    s_request (storm, &(request_t) { .cut = FLOT_SIGNATURE_SIZE });
     s_request (storm, &(request_t) { .cut = ADDRESSABLE_SIZE - 1 });
+    s_header_start (&header, NULL, FLOT_HEARTBEAT);
+    s_send_message (storm->sock, &header, (raw_t) { s_empty_map, 1 }, 0);
     s_storm_drain (storm, 300);
     if (storm->unexpected)
         fail_msg ("%d unexpected answers; first: %s", storm->unexpected,
                   storm->first_problem);
+    assert_int_equal (storm->disconnects, disconnects);
 
     //  The connection that sent oversized frames was dropped each time and
-    //  came back: its oversized request went unanswered, a Ping is answered.
-    header_t header;
+    //  came back: its oversized request went unanswered, a Ping (one frame,
+    //  written by hand) is answered with one frame: the 15-byte REPLY
+    //  header, then the body {"pong": true} to the end of the frame.
     s_request_header (&header, &(request_t) {
         .service = RAW ("broker"), .command = RAW ("Ping") }, 77);
+    uint8_t ping [64];
+    assert_true (header.size < sizeof ping);
+    memcpy (ping, header.data, header.size);
+    ping [header.size] = 0x80;
     zsock_set_sndtimeo (oversize, 2000);
-    assert_int_equal (zmq_send (zsock_resolve (oversize), header.data, header.size,
-                                ZMQ_SNDMORE), (int) header.size);
-    assert_int_equal (zmq_send (zsock_resolve (oversize), s_empty_map, 1, 0), 1);
+    assert_int_equal (zmq_send (zsock_resolve (oversize), ping, header.size + 1, 0),
+                      (int) header.size + 1);
     zsock_set_rcvtimeo (oversize, 2000);
     zmsg_t *pong = zmsg_recv (oversize);
     assert_non_null (pong);
-    assert_int_equal (zmsg_size (pong), 2);
-    flot_bytes_t frames [2];
+    assert_int_equal (zmsg_size (pong), 1);
     zframe_t *frame = zmsg_first (pong);
-    frames [0] = (flot_bytes_t) { zframe_data (frame), zframe_size (frame) };
-    frame = zmsg_next (pong);
-    frames [1] = (flot_bytes_t) { zframe_data (frame), zframe_size (frame) };
+    flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
     flot_msg_t answer;
     flot_err_t err = { 0 };
-    if (flot_msg_decode (&answer, frames, 2, &err))
+    if (flot_msg_decode (&answer, frames, 1, &err))
         fail_msg ("the answer to Ping does not decode: %s", err.message);
     assert_int_equal (answer.kind, FLOT_REPLY);
-    assert_int_equal (frames [0].size, ADDRESSABLE_SIZE);
     assert_true (answer.corr == 77);
+    assert_true (answer.body.data == frames [0].data + ADDRESSABLE_SIZE);
+    assert_int_equal (answer.body.size, frames [0].size - ADDRESSABLE_SIZE);
+    json_t *body = proc_body_json (answer.body.data, answer.body.size);
+    assert_non_null (body);
+    assert_true (json_is_true (json_object_get (body, "pong")));
+    json_decref (body);
     zmsg_destroy (&pong);
 
     //  The broker is alive, serves, and registered nothing from the storm.
@@ -1048,7 +1138,7 @@ s_publish (flot_client_t *client, const char *deployment, const char *type, int 
 }
 
 //  Receives one event from a SUB socket within timeout_ms; checks its
-//  frames ([topic][FLOT01][map]) and that the topic matches the body.
+//  frames ([topic][FLOT02][map]) and that the topic matches the body.
 //  Returns the body, or NULL if nothing came.
 static json_t *
 s_receive_event (zsock_t *sub, int timeout_ms)

@@ -1,12 +1,13 @@
-/*  test_codec.c - unit tests for the FLOT01 envelope codec (flot_msg.c).
+/*  test_codec.c - unit tests for the FLOT02 envelope codec (flot_msg.c).
 
-    Proves that every kind survives flot_msg_frames -> flot_msg_decode and a
-    trip through real ZeroMQ sockets, that the header on the wire is the one
-    protocol/SPEC.md shows (section 15, byte for byte), and that
-    flot_msg_decode refuses every malformed frame list with the error code of
-    SPEC section 7 and a sentence that names what was wrong. The headers for
-    the rejection tests are built here by hand, from the spec's tables, not
-    by the codec under test.
+    Proves that every kind survives flot_msg_frame -> flot_msg_decode and a
+    trip through real ZeroMQ sockets; that a message on the wire is the one
+    frame protocol/SPEC.md shows (section 15, byte for byte: the header, then
+    the body right after it in the same frame); and that flot_msg_decode
+    refuses every malformed message with the error code of SPEC section 7
+    and a sentence that names what was wrong. The frames for the rejection
+    tests are built here by hand, from the spec's tables, not by the codec
+    under test.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,26 +48,26 @@ static const size_t s_number_size [FIELD_COUNT] = { 0, 8, 0, 0, 4, 0 };
 typedef struct {
     int kind;
     const char *name;
-    size_t frames;              //  2 with a body frame, else 1
+    bool body;                  //  a body follows the header in the frame
     int count;                  //  header fields after the kind byte
     field_t fields [5];
 } spec_kind_t;
 
 static const spec_kind_t s_kinds [] = {
-    { FLOT_REQUEST,      "REQUEST",      2, 5, { CORR, SERVICE, KEY, TIMEOUT, COMMAND } },
-    { FLOT_REPLY,        "REPLY",        2, 1, { CORR } },
-    { FLOT_ERROR,        "ERROR",        2, 1, { CORR } },
-    { FLOT_STREAM,       "STREAM",       2, 1, { CORR } },
-    { FLOT_STREAM_END,   "STREAM_END",   2, 1, { CORR } },
-    { FLOT_READY,        "READY",        2, 1, { SERVICE } },
-    { FLOT_DELIVER,      "DELIVER",      2, 5, { ROUTE, CORR, KEY, TIMEOUT, COMMAND } },
-    { FLOT_A_REPLY,      "A_REPLY",      2, 2, { ROUTE, CORR } },
-    { FLOT_A_ERROR,      "A_ERROR",      2, 2, { ROUTE, CORR } },
-    { FLOT_A_STREAM,     "A_STREAM",     2, 2, { ROUTE, CORR } },
-    { FLOT_A_STREAM_END, "A_STREAM_END", 2, 2, { ROUTE, CORR } },
-    { FLOT_CANCEL,       "CANCEL",       2, 2, { ROUTE, CORR } },
-    { FLOT_HEARTBEAT,    "HEARTBEAT",    1, 0, { 0 } },
-    { FLOT_DISCONNECT,   "DISCONNECT",   2, 0, { 0 } },
+    { FLOT_REQUEST,      "REQUEST",      true,  5, { CORR, SERVICE, KEY, TIMEOUT, COMMAND } },
+    { FLOT_REPLY,        "REPLY",        true,  1, { CORR } },
+    { FLOT_ERROR,        "ERROR",        true,  1, { CORR } },
+    { FLOT_STREAM,       "STREAM",       true,  1, { CORR } },
+    { FLOT_STREAM_END,   "STREAM_END",   true,  1, { CORR } },
+    { FLOT_READY,        "READY",        true,  1, { SERVICE } },
+    { FLOT_DELIVER,      "DELIVER",      true,  5, { ROUTE, CORR, KEY, TIMEOUT, COMMAND } },
+    { FLOT_A_REPLY,      "A_REPLY",      true,  2, { ROUTE, CORR } },
+    { FLOT_A_ERROR,      "A_ERROR",      true,  2, { ROUTE, CORR } },
+    { FLOT_A_STREAM,     "A_STREAM",     true,  2, { ROUTE, CORR } },
+    { FLOT_A_STREAM_END, "A_STREAM_END", true,  2, { ROUTE, CORR } },
+    { FLOT_CANCEL,       "CANCEL",       true,  2, { ROUTE, CORR } },
+    { FLOT_HEARTBEAT,    "HEARTBEAT",    false, 0, { 0 } },
+    { FLOT_DISCONNECT,   "DISCONNECT",   true,  0, { 0 } },
 };
 #define KIND_COUNT (sizeof s_kinds / sizeof s_kinds [0])
 
@@ -103,6 +104,7 @@ static const uint8_t s_corr_bytes [8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 static const uint8_t s_timeout_bytes [4] = { 0x00, 0x00, 0x13, 0x88 };
 static const uint8_t s_route_bytes [5] = { 0x00, 0x80, 0x00, 0x00, 0x29 };
 static const uint8_t s_body_bytes [4] = { 0x81, 0xa1, 0x61, 0x01 };
+static const uint8_t s_empty_map [1] = { 0x80 };
 
 static flot_bytes_t
 s_str (const char *text)
@@ -142,19 +144,47 @@ s_values_of (values_t *values, const flot_msg_t *msg)
     values->body = msg->body;
 }
 
-//  A message as hand-made frames: the header (with where each of its fields
-//  starts and ends) and, if the kind has one, the body. frames [0] views
-//  header, so a wire_t is not copied; s_truncate and s_append resize it.
+//  A message as a hand-made frame: the header (with where each of its
+//  fields starts and ends) and, if the kind has one, the body right after
+//  it. frames [0] views bytes, so a wire_t is not copied; s_truncate,
+//  s_append and s_set_body resize it. frames [1..] are there for tests that
+//  add frames.
 #define NOWHERE ((size_t) -1)
 
 typedef struct {
-    uint8_t header [2 * FLOT_MAX_HEADER];
-    size_t size;
+    uint8_t bytes [4 * FLOT_MAX_HEADER];
+    size_t size;                //  of the frame
+    size_t header_size;         //  the body, if any, starts here
     size_t at [FIELD_COUNT];    //  NOWHERE for a field the kind has not
     size_t end [FIELD_COUNT];
     flot_bytes_t frames [FLOT_MAX_FRAMES + 8];
     size_t count;
 } wire_t;
+
+static void
+s_append (wire_t *wire, const void *bytes, size_t size)
+{
+    assert_true (wire->size + size <= sizeof wire->bytes);
+    if (size)
+        memcpy (wire->bytes + wire->size, bytes, size);
+    wire->size += size;
+    wire->frames [0].size = wire->size;
+}
+
+static void
+s_truncate (wire_t *wire, size_t size)
+{
+    assert_true (size <= wire->size);
+    wire->size = wire->frames [0].size = size;
+}
+
+//  Replaces what follows the header with body.
+static void
+s_set_body (wire_t *wire, flot_bytes_t body)
+{
+    s_truncate (wire, wire->header_size);
+    s_append (wire, body.data, body.size);
+}
 
 static void
 s_wire_of (wire_t *wire, int kind, const values_t *values)
@@ -164,8 +194,8 @@ s_wire_of (wire_t *wire, int kind, const values_t *values)
     memset (wire, 0, sizeof *wire);
     for (int f = 0; f < FIELD_COUNT; f++)
         wire->at [f] = wire->end [f] = NOWHERE;
-    memcpy (wire->header, "FLOT01", 6);
-    wire->header [6] = (uint8_t) kind;
+    memcpy (wire->bytes, "FLOT02", 6);
+    wire->bytes [6] = (uint8_t) kind;
     size_t p = 7;
     for (int i = 0; i < spec->count; i++) {
         field_t field = spec->fields [i];
@@ -173,18 +203,18 @@ s_wire_of (wire_t *wire, int kind, const values_t *values)
         wire->at [field] = p;
         if (!s_number_size [field]) {
             assert_true (value.size <= 255);
-            wire->header [p++] = (uint8_t) value.size;
+            wire->bytes [p++] = (uint8_t) value.size;
         }
         if (value.size)
-            memcpy (wire->header + p, value.data, value.size);
+            memcpy (wire->bytes + p, value.data, value.size);
         p += value.size;
         wire->end [field] = p;
     }
-    wire->size = p;
-    wire->frames [0] = (flot_bytes_t) { wire->header, p };
+    wire->size = wire->header_size = p;
+    wire->frames [0] = (flot_bytes_t) { wire->bytes, p };
     wire->count = 1;
-    if (spec->frames == 2)
-        wire->frames [wire->count++] = values->body;
+    if (spec->body)
+        s_append (wire, values->body.data, values->body.size);
 }
 
 static void
@@ -205,20 +235,37 @@ s_wire_with (wire_t *wire, int kind, field_t field, flot_bytes_t value)
     s_wire_of (wire, kind, &values);
 }
 
-static void
-s_truncate (wire_t *wire, size_t size)
+//  Frames too big for a wire_t: wire's header, then body (up to a little
+//  over FLOT_MAX_BODY), in one static buffer. s_filler is a body to use.
+static uint8_t s_big [FLOT_MAX_HEADER + FLOT_MAX_BODY + 16];
+static uint8_t s_filler [FLOT_MAX_BODY + 16];
+
+static flot_bytes_t
+s_big_frame_of (const wire_t *wire, flot_bytes_t body)
 {
-    assert_true (size <= wire->size);
-    wire->size = wire->frames [0].size = size;
+    assert_true (wire->header_size + body.size <= sizeof s_big);
+    memcpy (s_big, wire->bytes, wire->header_size);
+    if (body.size)
+        memcpy (s_big + wire->header_size, body.data, body.size);
+    return (flot_bytes_t) { s_big, wire->header_size + body.size };
 }
 
-static void
-s_append (wire_t *wire, const void *bytes, size_t size)
+static flot_bytes_t
+s_big_frame (int kind, flot_bytes_t body)
 {
-    assert_true (wire->size + size <= sizeof wire->header);
-    memcpy (wire->header + wire->size, bytes, size);
-    wire->size += size;
-    wire->frames [0].size = wire->size;
+    wire_t wire;
+    s_wire (&wire, kind);
+    return s_big_frame_of (&wire, body);
+}
+
+//  s_filler as a body of size bytes that starts with first.
+static flot_bytes_t
+s_filler_body (size_t size, uint8_t first)
+{
+    assert_true (size >= 1 && size <= sizeof s_filler);
+    memset (s_filler, 0, size);
+    s_filler [0] = first;
+    return (flot_bytes_t) { s_filler, size };
 }
 
 static void
@@ -227,6 +274,12 @@ s_assert_bytes (flot_bytes_t actual, flot_bytes_t expected)
     assert_int_equal (actual.size, expected.size);
     if (expected.size)
         assert_memory_equal (actual.data, expected.data, expected.size);
+}
+
+static flot_bytes_t
+s_view (zmq_msg_t *frame)
+{
+    return (flot_bytes_t) { zmq_msg_data (frame), zmq_msg_size (frame) };
 }
 
 //  Decodes and expects failure with code, and a message naming needle.
@@ -251,8 +304,18 @@ s_assert_accepts (const flot_bytes_t *frames, size_t count, flot_msg_t *msg)
         fail_msg ("rejected a valid message: %s", err.message);
 }
 
+//  A failed decode leaves nothing that looks like a kind.
+static void
+s_assert_no_kind (const flot_bytes_t *frames, size_t count)
+{
+    flot_msg_t msg;
+    flot_err_t err;
+    assert_int_equal (flot_msg_decode (&msg, frames, count, &err), -1);
+    assert_int_equal (msg.kind, -1);
+}
+
 //  -------------------------------------------------------------------------
-//  Round trips: a full flot_msg_t of each kind -> frames -> decode.
+//  Round trips: a full flot_msg_t of each kind -> one frame -> decode.
 
 //  Fills every field the kind carries with a distinct value, the others zero.
 static void
@@ -270,7 +333,7 @@ s_fill (flot_msg_t *msg, int kind)
             case TIMEOUT: msg->timeout_ms = FLOT_MAX_TIMEOUT_MS - (uint32_t) kind; break;
             case COMMAND: msg->command = s_str ("StartMonitoring"); break;
         }
-    if (spec->frames == 2)
+    if (spec->body)
         msg->body = (flot_bytes_t) { s_body_bytes, 4 };
 }
 
@@ -287,17 +350,19 @@ s_assert_same (const flot_msg_t *actual, const flot_msg_t *expected)
     s_assert_bytes (actual->body, expected->body);
 }
 
-//  The frames are the hand-made ones for the same values.
-static void
-s_assert_frames_of (const flot_bytes_t *frames, size_t count, const flot_msg_t *msg)
+//  The frame is the hand-made one for msg's values; a kind's empty body is
+//  expected as {}, 0x80. Returns where the body starts.
+static size_t
+s_assert_frame_of (flot_bytes_t frame, const flot_msg_t *msg)
 {
     values_t values;
     s_values_of (&values, msg);
+    if (values.body.size == 0)
+        values.body = (flot_bytes_t) { s_empty_map, 1 };
     wire_t wire;
     s_wire_of (&wire, msg->kind, &values);
-    assert_int_equal (count, wire.count);
-    for (size_t i = 0; i < count; i++)
-        s_assert_bytes (frames [i], wire.frames [i]);
+    s_assert_bytes (frame, wire.frames [0]);
+    return wire.header_size;
 }
 
 static void
@@ -307,14 +372,13 @@ s_round_trip (int kind)
     flot_msg_t msg;
     s_fill (&msg, kind);
 
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
-    uint8_t scratch [FLOT_MAX_HEADER];
-    int count = flot_msg_frames (&msg, frames, scratch);
-    assert_int_equal (count, spec->frames);
-    assert_ptr_equal (frames [0].data, scratch);
-    assert_memory_equal (frames [0].data, "FLOT01", 6);
-    assert_int_equal (frames [0].data [6], kind);
-    s_assert_frames_of (frames, (size_t) count, &msg);
+    zmq_msg_t frame;
+    assert_int_equal (flot_msg_frame (&msg, &frame), 0);
+    flot_bytes_t view = s_view (&frame);
+    assert_true (view.size >= 7);
+    assert_memory_equal (view.data, "FLOT02", 6);
+    assert_int_equal (view.data [6], kind);
+    size_t header_size = s_assert_frame_of (view, &msg);
     //  Numbers are big-endian on the wire.
     values_t values;
     s_values_of (&values, &msg);
@@ -322,15 +386,25 @@ s_round_trip (int kind)
     s_wire_of (&wire, kind, &values);
     if (s_has (spec, CORR)) {
         size_t at = wire.at [CORR];
-        assert_int_equal (frames [0].data [at], 0xfe);
-        assert_int_equal (frames [0].data [at + 7], 0x10 + kind);
+        assert_int_equal (view.data [at], 0xfe);
+        assert_int_equal (view.data [at + 7], 0x10 + kind);
     }
     if (s_has (spec, TIMEOUT))
-        assert_int_equal (frames [0].data [wire.at [TIMEOUT]], 0x05);
+        assert_int_equal (view.data [wire.at [TIMEOUT]], 0x05);
+    //  The body, if the kind has one, is the rest of the frame.
+    if (spec->body)
+        s_assert_bytes ((flot_bytes_t) { view.data + header_size, view.size - header_size },
+                        msg.body);
+    else
+        assert_int_equal (view.size, header_size);
 
     flot_msg_t decoded;
-    s_assert_accepts (frames, (size_t) count, &decoded);
+    s_assert_accepts (&view, 1, &decoded);
     s_assert_same (&decoded, &msg);
+    //  The decoded body views the frame, it is not a copy.
+    if (spec->body)
+        assert_ptr_equal (decoded.body.data, view.data + header_size);
+    zmq_msg_close (&frame);
 }
 
 static void test_codec_round_trips_request (void **state)      { (void) state; s_round_trip (FLOT_REQUEST); }
@@ -348,8 +422,11 @@ static void test_codec_round_trips_cancel (void **state)       { (void) state; s
 static void test_codec_round_trips_heartbeat (void **state)    { (void) state; s_round_trip (FLOT_HEARTBEAT); }
 static void test_codec_round_trips_disconnect (void **state)   { (void) state; s_round_trip (FLOT_DISCONNECT); }
 
-//  The largest header there is (DELIVER with every string at its limit)
-//  fits FLOT_MAX_HEADER, and flot_msg_header writes nothing past its size.
+//  Every field at its limit round-trips; the largest header there is
+//  (DELIVER with every string at its limit) fits FLOT_MAX_HEADER, and
+//  flot_msg_header writes nothing past its size; the largest message there
+//  is (that header and a body of FLOT_MAX_BODY) fits FLOT_MAX_MESSAGE, the
+//  ZMQ_MAXMSGSIZE of every peer, and decodes.
 static void
 test_codec_round_trips_fields_at_their_limits (void **state)
 {
@@ -383,15 +460,17 @@ test_codec_round_trips_fields_at_their_limits (void **state)
         assert_true (size >= 7 && size <= FLOT_MAX_HEADER);
         for (size_t b = (size_t) size; b < sizeof buffer; b++)
             assert_int_equal (buffer [b], 0xa5);
-        flot_bytes_t frames [FLOT_MAX_FRAMES];
-        uint8_t scratch [FLOT_MAX_HEADER];
-        int count = flot_msg_frames (&msg, frames, scratch);
-        assert_int_equal (count, s_kinds [i].frames);
-        s_assert_bytes (frames [0], (flot_bytes_t) { buffer, (size_t) size });
-        s_assert_frames_of (frames, (size_t) count, &msg);
+        //  The frame starts with that header.
+        zmq_msg_t frame;
+        assert_int_equal (flot_msg_frame (&msg, &frame), 0);
+        flot_bytes_t view = s_view (&frame);
+        assert_true (view.size >= (size_t) size);
+        assert_memory_equal (view.data, buffer, (size_t) size);
+        assert_int_equal (s_assert_frame_of (view, &msg), size);
         flot_msg_t decoded;
-        s_assert_accepts (frames, (size_t) count, &decoded);
+        s_assert_accepts (&view, 1, &decoded);
         s_assert_same (&decoded, &msg);
+        zmq_msg_close (&frame);
     }
     //  DELIVER: 7 + (1 + 255) + 8 + (1 + 255) + 4 + (1 + 64) bytes.
     flot_msg_t deliver;
@@ -401,50 +480,72 @@ test_codec_round_trips_fields_at_their_limits (void **state)
     deliver.command = s_str (name);
     uint8_t buffer [FLOT_MAX_HEADER];
     assert_int_equal (flot_msg_header (&deliver, buffer), 596);
+
+    deliver.body = s_filler_body (FLOT_MAX_BODY, 0xdf);
+    zmq_msg_t frame;
+    assert_int_equal (flot_msg_frame (&deliver, &frame), 0);
+    flot_bytes_t view = s_view (&frame);
+    assert_int_equal (view.size, 596 + FLOT_MAX_BODY);
+    assert_true (view.size <= FLOT_MAX_MESSAGE);
+    assert_memory_equal (view.data, buffer, 596);
+    flot_msg_t decoded;
+    s_assert_accepts (&view, 1, &decoded);
+    s_assert_same (&decoded, &deliver);
+    assert_ptr_equal (decoded.body.data, view.data + 596);
+    zmq_msg_close (&frame);
 }
 
 //  -------------------------------------------------------------------------
 //  SPEC section 15, byte for byte.
 
-//  The client's Ping REQUEST: a 32-byte header and the body {}. (The spec's
-//  table, bytes 0..31, is 32 bytes long.)
-static const uint8_t s_ping_header [] = {
-    0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31,                 //  FLOT01
+//  The client's Ping REQUEST: one 33-byte frame, the 32-byte header (the
+//  spec's table, bytes 0..31) and the body {}.
+static const uint8_t s_ping_frame [] = {
+    0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32,                 //  FLOT02
     0x01,                                               //  REQUEST
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,     //  corr 42
     0x06, 0x62, 0x72, 0x6f, 0x6b, 0x65, 0x72,           //  broker
     0x00,                                               //  no key
     0x00, 0x00, 0x13, 0x88,                             //  5000 ms
-    0x04, 0x50, 0x69, 0x6e, 0x67                        //  Ping
+    0x04, 0x50, 0x69, 0x6e, 0x67,                       //  Ping
+    0x80                                                //  body {}
 };
 
-//  The broker's REPLY: a 15-byte header and the 34-byte body.
-static const uint8_t s_pong_header [] = {
-    0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x02,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a
-};
-static const uint8_t s_pong_body [] = {
+//  The broker's REPLY: one 49-byte frame, the 15-byte header and the
+//  34-byte body.
+static const uint8_t s_pong_frame [] = {
+    0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x02,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,
     0x83,
     0xa4, 0x70, 0x6f, 0x6e, 0x67, 0xc3,
     0xa7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0xa5, 0x30, 0x2e, 0x31, 0x2e, 0x30,
     0xa9, 0x75, 0x70, 0x74, 0x69, 0x6d, 0x65, 0x5f, 0x6d, 0x73, 0xcd, 0x04, 0xd2
 };
 
-//  Encodes msg and expects exactly header and body; decodes them back.
+//  Expects msg's header to be exactly header, and msg on the wire to be one
+//  frame, exactly header then body; decodes that frame, as written here,
+//  back to msg.
 static void
 s_assert_wire (const flot_msg_t *msg, const uint8_t *header, size_t header_size,
                const uint8_t *body, size_t body_size)
 {
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
-    uint8_t scratch [FLOT_MAX_HEADER];
-    int count = flot_msg_frames (msg, frames, scratch);
-    assert_int_equal (count, body ? 2 : 1);
-    s_assert_bytes (frames [0], (flot_bytes_t) { header, header_size });
-    if (body)
-        s_assert_bytes (frames [1], (flot_bytes_t) { body, body_size });
-    flot_bytes_t typed [2] = { { header, header_size }, { body, body_size } };
+    uint8_t expected [FLOT_MAX_HEADER + 128];
+    assert_true (header_size + body_size <= sizeof expected);
+    memcpy (expected, header, header_size);
+    if (body_size)
+        memcpy (expected + header_size, body, body_size);
+    flot_bytes_t typed = { expected, header_size + body_size };
+
+    uint8_t buffer [FLOT_MAX_HEADER];
+    assert_int_equal (flot_msg_header (msg, buffer), header_size);
+    assert_memory_equal (buffer, header, header_size);
+    zmq_msg_t frame;
+    assert_int_equal (flot_msg_frame (msg, &frame), 0);
+    s_assert_bytes (s_view (&frame), typed);
+    zmq_msg_close (&frame);
+
     flot_msg_t decoded;
-    s_assert_accepts (typed, (size_t) count, &decoded);
+    s_assert_accepts (&typed, 1, &decoded);
     s_assert_same (&decoded, msg);
 }
 
@@ -452,29 +553,25 @@ static void
 test_codec_encodes_spec_ping_example (void **state)
 {
     (void) state;
-    static const uint8_t empty [] = { 0x80 };
-    assert_int_equal (sizeof s_ping_header, 32);
+    assert_int_equal (sizeof s_ping_frame, 32 + 1);
     flot_msg_t ping = {
         .kind = FLOT_REQUEST, .corr = 42, .service = s_str ("broker"),
         .timeout_ms = 5000, .command = s_str ("Ping"),
-        .body = { empty, 1 }
+        .body = { s_empty_map, 1 }
     };
-    s_assert_wire (&ping, s_ping_header, sizeof s_ping_header, empty, 1);
-    //  The body left empty in the view goes out as {} too.
+    s_assert_wire (&ping, s_ping_frame, 32, s_ping_frame + 32, 1);
+    //  The body left empty in the view goes out as {} too: the same frame.
     ping.body = (flot_bytes_t) { NULL, 0 };
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
-    uint8_t scratch [FLOT_MAX_HEADER];
-    assert_int_equal (flot_msg_frames (&ping, frames, scratch), 2);
-    s_assert_bytes (frames [0], (flot_bytes_t) { s_ping_header, sizeof s_ping_header });
-    s_assert_bytes (frames [1], (flot_bytes_t) { empty, 1 });
+    zmq_msg_t frame;
+    assert_int_equal (flot_msg_frame (&ping, &frame), 0);
+    s_assert_bytes (s_view (&frame), (flot_bytes_t) { s_ping_frame, sizeof s_ping_frame });
+    zmq_msg_close (&frame);
 
-    assert_int_equal (sizeof s_pong_header, 15);
-    assert_int_equal (sizeof s_pong_body, 34);
+    assert_int_equal (sizeof s_pong_frame, 15 + 34);
     flot_msg_t pong = {
-        .kind = FLOT_REPLY, .corr = 42, .body = { s_pong_body, sizeof s_pong_body }
+        .kind = FLOT_REPLY, .corr = 42, .body = { s_pong_frame + 15, 34 }
     };
-    s_assert_wire (&pong, s_pong_header, sizeof s_pong_header,
-                   s_pong_body, sizeof s_pong_body);
+    s_assert_wire (&pong, s_pong_frame, 15, s_pong_frame + 15, 34);
 }
 
 //  The rest of section 15: the failing keyed call's ERROR, and the echo
@@ -484,13 +581,27 @@ test_codec_encodes_spec_actor_examples (void **state)
 {
     (void) state;
     static const uint8_t error_header [] = {
-        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x03, 0, 0, 0, 0, 0, 0, 0, 0x2a };
-    static const uint8_t error_body [] = { 0x81, 0xa4, 'c', 'o', 'd', 'e', 0x05 };
-    flot_msg_t error = { .kind = FLOT_ERROR, .corr = 42, .body = { error_body, 7 } };
-    s_assert_wire (&error, error_header, sizeof error_header, error_body, 7);
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x03, 0, 0, 0, 0, 0, 0, 0, 0x2a };
+    static const uint8_t error_body [] = {
+        0x83,
+        0xa4, 0x63, 0x6f, 0x64, 0x65, 0x05,
+        0xa4, 0x6e, 0x61, 0x6d, 0x65,
+        0xab, 0x4e, 0x4f, 0x5f, 0x49, 0x4e, 0x53, 0x54, 0x41, 0x4e, 0x43, 0x45,
+        0xa7, 0x6d, 0x65, 0x73, 0x73, 0x61, 0x67, 0x65,
+        0xd9, 0x2e,
+        0x6e, 0x6f, 0x20, 0x6c, 0x69, 0x76, 0x65, 0x20, 0x69, 0x6e, 0x73, 0x74,
+        0x61, 0x6e, 0x63, 0x65, 0x20, 0x6f, 0x66, 0x20, 0x65, 0x78, 0x65, 0x63,
+        0x75, 0x74, 0x6f, 0x72, 0x20, 0x73, 0x65, 0x72, 0x76, 0x65, 0x73, 0x20,
+        0x6b, 0x65, 0x79, 0x20, 0x27, 0x65, 0x75, 0x2d, 0x31, 0x27 };
+    assert_int_equal (sizeof error_body, 80);
+    flot_msg_t error = {
+        .kind = FLOT_ERROR, .corr = 42, .body = { error_body, sizeof error_body }
+    };
+    s_assert_wire (&error, error_header, sizeof error_header,
+                   error_body, sizeof error_body);
 
     static const uint8_t ready_header [] = {
-        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x10, 0x04, 0x65, 0x63, 0x68, 0x6f };
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x10, 0x04, 0x65, 0x63, 0x68, 0x6f };
     static const uint8_t ready_body [] = {
         0x83, 0xa8, 0x69, 0x6e, 0x73, 0x74, 0x61, 0x6e, 0x63, 0x65, 0xa6, 0x65, 0x63, 0x68, 0x6f, 0x2d, 0x31,
         0xa4, 0x68, 0x6f, 0x73, 0x74, 0xa6, 0x62, 0x75, 0x69, 0x6c, 0x64, 0x37,
@@ -506,7 +617,7 @@ test_codec_encodes_spec_actor_examples (void **state)
     static const uint8_t echo_body [] = { 0x81, 0xa1, 0x61, 0x01 };
     static const uint8_t route [] = { 0x00, 0x80, 0x00, 0x00, 0x29 };
     static const uint8_t request_header [] = {
-        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x07,
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x01, 0, 0, 0, 0, 0, 0, 0, 0x07,
         0x04, 0x65, 0x63, 0x68, 0x6f, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x04, 0x45, 0x63, 0x68, 0x6f };
     flot_msg_t request = {
@@ -516,7 +627,7 @@ test_codec_encodes_spec_actor_examples (void **state)
     s_assert_wire (&request, request_header, sizeof request_header, echo_body, 4);
 
     static const uint8_t deliver_header [] = {
-        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x11,
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x11,
         0x05, 0x00, 0x80, 0x00, 0x00, 0x29,
         0, 0, 0, 0, 0, 0, 0, 0x07,
         0x00, 0x00, 0x00, 0x75, 0x30,
@@ -528,7 +639,7 @@ test_codec_encodes_spec_actor_examples (void **state)
     s_assert_wire (&deliver, deliver_header, sizeof deliver_header, echo_body, 4);
 
     static const uint8_t a_reply_header [] = {
-        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x12,
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x12,
         0x05, 0x00, 0x80, 0x00, 0x00, 0x29, 0, 0, 0, 0, 0, 0, 0, 0x07 };
     flot_msg_t a_reply = {
         .kind = FLOT_A_REPLY, .route = { route, 5 }, .corr = 7, .body = { echo_body, 4 }
@@ -536,48 +647,73 @@ test_codec_encodes_spec_actor_examples (void **state)
     s_assert_wire (&a_reply, a_reply_header, sizeof a_reply_header, echo_body, 4);
 
     static const uint8_t reply_header [] = {
-        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x07 };
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x07 };
     flot_msg_t reply = { .kind = FLOT_REPLY, .corr = 7, .body = { echo_body, 4 } };
     s_assert_wire (&reply, reply_header, sizeof reply_header, echo_body, 4);
 
     //  HEARTBEAT is the signature and the kind, alone.
-    static const uint8_t heartbeat_header [] = { 0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x20 };
+    static const uint8_t heartbeat_header [] = { 0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x20 };
     flot_msg_t heartbeat = { .kind = FLOT_HEARTBEAT };
     s_assert_wire (&heartbeat, heartbeat_header, sizeof heartbeat_header, NULL, 0);
 }
 
-//  A body left empty in the view goes out as the empty map, 0x80.
+//  A body left empty in the view goes out as the empty map, 0x80, right
+//  after the header, and decodes as that. HEARTBEAT goes out as its header
+//  alone, even with a body in the view.
 static void
 test_codec_frames_empty_body_as_empty_map (void **state)
 {
     (void) state;
-    for (size_t i = 0; i < KIND_COUNT; i++) {
-        if (s_kinds [i].frames != 2)
-            continue;
-        flot_msg_t msg;
-        s_fill (&msg, s_kinds [i].kind);
-        msg.body = (flot_bytes_t) { NULL, 0 };
-        flot_bytes_t frames [FLOT_MAX_FRAMES];
-        uint8_t scratch [FLOT_MAX_HEADER];
-        assert_int_equal (flot_msg_frames (&msg, frames, scratch), 2);
-        assert_int_equal (frames [1].size, 1);
-        assert_int_equal (frames [1].data [0], 0x80);
-        flot_msg_t decoded;
-        s_assert_accepts (frames, 2, &decoded);
-    }
+    flot_bytes_t empties [] = { { NULL, 0 }, { s_body_bytes, 0 } };
+    for (size_t i = 0; i < KIND_COUNT; i++)
+        for (size_t e = 0; e < 2; e++) {
+            flot_msg_t msg;
+            s_fill (&msg, s_kinds [i].kind);
+            msg.body = empties [e];
+            wire_t wire;
+            values_t values;
+            s_values_of (&values, &msg);
+            s_wire_of (&wire, msg.kind, &values);
+            zmq_msg_t frame;
+            assert_int_equal (flot_msg_frame (&msg, &frame), 0);
+            flot_bytes_t view = s_view (&frame);
+            flot_msg_t decoded;
+            if (s_kinds [i].body) {
+                assert_int_equal (view.size, wire.header_size + 1);
+                assert_memory_equal (view.data, wire.bytes, wire.header_size);
+                assert_int_equal (view.data [wire.header_size], 0x80);
+                s_assert_accepts (&view, 1, &decoded);
+                s_assert_bytes (decoded.body, (flot_bytes_t) { s_empty_map, 1 });
+            }
+            else {
+                s_assert_bytes (view, wire.frames [0]);
+                s_assert_accepts (&view, 1, &decoded);
+                assert_int_equal (decoded.body.size, 0);
+            }
+            zmq_msg_close (&frame);
+        }
+    flot_msg_t heartbeat = { .kind = FLOT_HEARTBEAT, .body = { s_body_bytes, 4 } };
+    zmq_msg_t frame;
+    assert_int_equal (flot_msg_frame (&heartbeat, &frame), 0);
+    assert_int_equal (zmq_msg_size (&frame), 7);
+    flot_msg_t decoded;
+    flot_bytes_t view = s_view (&frame);
+    s_assert_accepts (&view, 1, &decoded);
+    assert_int_equal (decoded.kind, FLOT_HEARTBEAT);
+    zmq_msg_close (&frame);
 }
 
 static void
 test_codec_header_refuses_unknown_kind (void **state)
 {
     (void) state;
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
     uint8_t scratch [FLOT_MAX_HEADER];
     int bad [] = { -1, 0, 0x06, 0x0f, 0x17, 0x22, 0xff, 0x101, 0x120, 100000 };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
-        flot_msg_t msg = { .kind = bad [i] };
+        flot_msg_t msg = { .kind = bad [i], .body = { s_body_bytes, 4 } };
         assert_int_equal (flot_msg_header (&msg, scratch), -1);
-        assert_int_equal (flot_msg_frames (&msg, frames, scratch), -1);
+        zmq_msg_t frame;
+        assert_int_equal (flot_msg_frame (&msg, &frame), -1);
     }
 }
 
@@ -594,7 +730,6 @@ test_codec_header_refuses_over_long_fields (void **state)
     flot_bytes_t long_key = { long_bytes, FLOT_MAX_KEY + 1 };
     flot_bytes_t long_route = { long_bytes, FLOT_MAX_ROUTE + 1 };
     uint8_t scratch [FLOT_MAX_HEADER];
-    flot_bytes_t frames [FLOT_MAX_FRAMES];
     int tested = 0;
     for (size_t i = 0; i < KIND_COUNT; i++) {
         const spec_kind_t *spec = &s_kinds [i];
@@ -612,7 +747,8 @@ test_codec_header_refuses_over_long_fields (void **state)
             if (flot_msg_header (&msg, scratch) != -1)
                 fail_msg ("%s: a %s over its limit was written", spec->name,
                           s_field_names [spec->fields [f]]);
-            assert_int_equal (flot_msg_frames (&msg, frames, scratch), -1);
+            zmq_msg_t frame;
+            assert_int_equal (flot_msg_frame (&msg, &frame), -1);
         }
     }
     assert_int_equal (tested, 12);
@@ -620,6 +756,10 @@ test_codec_header_refuses_over_long_fields (void **state)
     flot_msg_t reply = { .kind = FLOT_REPLY, .service = long_name, .key = long_key,
                          .route = long_route, .command = long_name };
     assert_int_equal (flot_msg_header (&reply, scratch), 15);
+    zmq_msg_t frame;
+    assert_int_equal (flot_msg_frame (&reply, &frame), 0);
+    assert_int_equal (zmq_msg_size (&frame), 15 + 1);
+    zmq_msg_close (&frame);
     flot_msg_t request = { .kind = FLOT_REQUEST, .service = max_name,
                            .command = max_name, .key = { long_bytes, FLOT_MAX_KEY } };
     assert_int_equal (flot_msg_header (&request, scratch),
@@ -657,7 +797,8 @@ test_codec_names_every_kind (void **state)
 }
 
 //  -------------------------------------------------------------------------
-//  Through real sockets: a DEALER client and a ROUTER broker over inproc.
+//  Through real sockets: a DEALER client and a ROUTER broker over inproc,
+//  PAIRs over inproc and tcp, with flot_msg_send and flot_msg_recv.
 
 static void *
 s_socket (void *ctx, int type)
@@ -670,35 +811,11 @@ s_socket (void *ctx, int type)
     return socket;
 }
 
-//  Receives one multipart message into parts; returns the count.
-static size_t
-s_recv (void *socket, zmq_msg_t *parts, size_t max)
-{
-    size_t count = 0;
-    int more = 1;
-    while (more) {
-        assert_true (count < max);
-        zmq_msg_init (&parts [count]);
-        if (zmq_msg_recv (&parts [count], socket, 0) < 0)
-            fail_msg ("receive failed: %s", zmq_strerror (errno));
-        more = zmq_msg_more (&parts [count]);
-        count++;
-    }
-    return count;
-}
-
 static void
-s_frames_of (zmq_msg_t *parts, size_t count, flot_bytes_t *frames)
+s_close_frames (zmq_msg_t *frames, int count)
 {
-    for (size_t i = 0; i < count; i++)
-        frames [i] = (flot_bytes_t) { zmq_msg_data (&parts [i]), zmq_msg_size (&parts [i]) };
-}
-
-static void
-s_close_parts (zmq_msg_t *parts, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        zmq_msg_close (&parts [i]);
+    for (int i = 0; i < count; i++)
+        zmq_msg_close (&frames [i]);
 }
 
 static void
@@ -711,39 +828,40 @@ test_codec_round_trips_over_dealer_router (void **state)
     assert_int_equal (zmq_bind (router, "inproc://test-codec"), 0);
     assert_int_equal (zmq_connect (dealer, "inproc://test-codec"), 0);
 
-    //  Client -> broker: REQUEST, header and body, after the identity frame
-    //  that ROUTER adds.
+    //  Client -> broker: REQUEST, one frame, after the identity frame that
+    //  ROUTER adds.
     flot_msg_t request;
     s_fill (&request, FLOT_REQUEST);
     assert_int_equal (flot_msg_send (&request, dealer, NULL, false), 0);
-    zmq_msg_t parts [FLOT_MAX_FRAMES + 2];
-    size_t count = s_recv (router, parts, FLOT_MAX_FRAMES + 2);
-    assert_int_equal (count, 3);
-    flot_bytes_t frames [FLOT_MAX_FRAMES + 2];
-    s_frames_of (parts, count, frames);
-    s_assert_frames_of (frames + 1, count - 1, &request);
+    zmq_msg_t frames [FLOT_MAX_FRAMES + 1];
+    bool overflow = true;
+    assert_int_equal (flot_msg_recv (router, frames, FLOT_MAX_FRAMES + 1, 0, &overflow), 2);
+    assert_false (overflow);
+    flot_bytes_t view = s_view (&frames [1]);
+    s_assert_frame_of (view, &request);
     flot_msg_t decoded;
-    s_assert_accepts (frames + 1, count - 1, &decoded);
+    s_assert_accepts (&view, 1, &decoded);
     s_assert_same (&decoded, &request);
 
-    //  Broker -> client: REPLY, addressed by that identity.
+    //  Broker -> client: REPLY, addressed by that identity; the client
+    //  receives the one frame alone.
     uint8_t identity [256];
-    size_t identity_size = frames [0].size;
+    size_t identity_size = zmq_msg_size (&frames [0]);
     assert_true (identity_size > 0 && identity_size <= sizeof identity);
-    memcpy (identity, frames [0].data, identity_size);
-    s_close_parts (parts, count);
+    memcpy (identity, zmq_msg_data (&frames [0]), identity_size);
+    s_close_frames (frames, 2);
     flot_msg_t reply;
     s_fill (&reply, FLOT_REPLY);
     flot_bytes_t to = { identity, identity_size };
     assert_int_equal (flot_msg_send (&reply, router, &to, true), 0);
-    count = s_recv (dealer, parts, FLOT_MAX_FRAMES + 2);
-    assert_int_equal (count, 2);
-    s_frames_of (parts, count, frames);
-    assert_int_equal (frames [0].size, 15);
-    s_assert_frames_of (frames, count, &reply);
-    s_assert_accepts (frames, count, &decoded);
+    assert_int_equal (flot_msg_recv (dealer, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
+    assert_false (overflow);
+    view = s_view (&frames [0]);
+    assert_int_equal (view.size, 15 + 4);
+    s_assert_frame_of (view, &reply);
+    s_assert_accepts (&view, 1, &decoded);
     s_assert_same (&decoded, &reply);
-    s_close_parts (parts, count);
+    s_close_frames (frames, 1);
 
     //  A view that is not a message is not sent, nor one with a field over
     //  its limit; nothing of them reaches the other side.
@@ -758,43 +876,13 @@ test_codec_round_trips_over_dealer_router (void **state)
     errno = 0;
     assert_int_equal (flot_msg_send (&bad, dealer, NULL, true), -1);
     assert_int_equal (errno, EINVAL);
-    zmq_msg_t part;
-    zmq_msg_init (&part);
-    assert_int_equal (zmq_msg_recv (&part, router, ZMQ_DONTWAIT), -1);
-    assert_int_equal (zmq_errno (), EAGAIN);
-    zmq_msg_close (&part);
+    errno = 0;
+    assert_int_equal (flot_msg_recv (router, frames, FLOT_MAX_FRAMES + 1, ZMQ_DONTWAIT,
+                                     &overflow), -1);
+    assert_int_equal (errno, EAGAIN);
 
     zmq_close (dealer);
     zmq_close (router);
-    zmq_ctx_term (ctx);
-}
-
-static void
-test_codec_round_trips_every_kind_over_pair (void **state)
-{
-    (void) state;
-    void *ctx = zmq_ctx_new ();
-    void *a = s_socket (ctx, ZMQ_PAIR);
-    void *b = s_socket (ctx, ZMQ_PAIR);
-    assert_int_equal (zmq_bind (a, "inproc://test-codec-pair"), 0);
-    assert_int_equal (zmq_connect (b, "inproc://test-codec-pair"), 0);
-    for (size_t i = 0; i < KIND_COUNT; i++) {
-        flot_msg_t msg;
-        s_fill (&msg, s_kinds [i].kind);
-        assert_int_equal (flot_msg_send (&msg, a, NULL, false), 0);
-        zmq_msg_t parts [FLOT_MAX_FRAMES + 1];
-        size_t count = s_recv (b, parts, FLOT_MAX_FRAMES + 1);
-        assert_int_equal (count, s_kinds [i].frames);
-        flot_bytes_t frames [FLOT_MAX_FRAMES + 1];
-        s_frames_of (parts, count, frames);
-        s_assert_frames_of (frames, count, &msg);
-        flot_msg_t decoded;
-        s_assert_accepts (frames, count, &decoded);
-        s_assert_same (&decoded, &msg);
-        s_close_parts (parts, count);
-    }
-    zmq_close (a);
-    zmq_close (b);
     zmq_ctx_term (ctx);
 }
 
@@ -808,6 +896,100 @@ s_pair (void *ctx, const char *endpoint, void **a, void **b)
     assert_int_equal (zmq_connect (*b, endpoint), 0);
 }
 
+//  Every kind, one frame each way, taken by flot_msg_recv and (every other
+//  kind) by flot_msg_recv_soon.
+static void
+test_codec_round_trips_every_kind_over_pair (void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new (), *a, *b;
+    s_pair (ctx, "inproc://test-codec-pair", &a, &b);
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        flot_msg_t msg;
+        s_fill (&msg, s_kinds [i].kind);
+        assert_int_equal (flot_msg_send (&msg, a, NULL, false), 0);
+        zmq_msg_t frames [FLOT_MAX_FRAMES];
+        bool overflow = true;
+        int count = i % 2
+                  ? flot_msg_recv_soon (b, frames, FLOT_MAX_FRAMES, &overflow)
+                  : flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow);
+        assert_int_equal (count, 1);
+        assert_false (overflow);
+        flot_bytes_t view = s_view (&frames [0]);
+        s_assert_frame_of (view, &msg);
+        flot_msg_t decoded;
+        s_assert_accepts (&view, 1, &decoded);
+        s_assert_same (&decoded, &msg);
+        s_close_frames (frames, 1);
+    }
+    zmq_close (a);
+    zmq_close (b);
+    zmq_ctx_term (ctx);
+}
+
+//  Over tcp://, to a socket whose ZMQ_MAXMSGSIZE is FLOT_MAX_MESSAGE as
+//  every peer's is: the largest valid message (its header and body now
+//  share that one frame's limit) arrives whole, and a body just over
+//  FLOT_MAX_BODY gets through ZeroMQ to be refused by the decoder as
+//  TOO_LARGE (SPEC section 7).
+static void
+test_codec_largest_message_crosses_tcp_within_max_message (void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new ();
+    void *a = s_socket (ctx, ZMQ_PAIR);
+    void *b = s_socket (ctx, ZMQ_PAIR);
+    int64_t max = FLOT_MAX_MESSAGE;
+    assert_int_equal (zmq_setsockopt (b, ZMQ_MAXMSGSIZE, &max, sizeof max), 0);
+    assert_int_equal (zmq_bind (b, "tcp://127.0.0.1:*"), 0);
+    char endpoint [256];
+    size_t endpoint_size = sizeof endpoint;
+    assert_int_equal (zmq_getsockopt (b, ZMQ_LAST_ENDPOINT, endpoint, &endpoint_size), 0);
+    assert_int_equal (zmq_connect (a, endpoint), 0);
+
+    static uint8_t route [255], key [255];
+    memset (route, 0xff, sizeof route);
+    memset (key, '~', sizeof key);
+    static char name [FLOT_MAX_NAME + 1];
+    memset (name, 'n', FLOT_MAX_NAME);
+    flot_msg_t deliver;
+    s_fill (&deliver, FLOT_DELIVER);
+    deliver.route = (flot_bytes_t) { route, 255 };
+    deliver.key = (flot_bytes_t) { key, 255 };
+    deliver.command = s_str (name);
+    deliver.body = s_filler_body (FLOT_MAX_BODY, 0xde);
+    s_filler [FLOT_MAX_BODY - 1] = 0x5a;
+    assert_int_equal (flot_msg_send (&deliver, a, NULL, false), 0);
+    zmq_msg_t frames [FLOT_MAX_FRAMES];
+    bool overflow = true;
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
+    assert_false (overflow);
+    flot_bytes_t view = s_view (&frames [0]);
+    assert_int_equal (view.size, 596 + FLOT_MAX_BODY);
+    flot_msg_t decoded;
+    s_assert_accepts (&view, 1, &decoded);
+    s_assert_same (&decoded, &deliver);
+    s_close_frames (frames, 1);
+
+    flot_msg_t reply;
+    s_fill (&reply, FLOT_REPLY);
+    reply.body = s_filler_body (FLOT_MAX_BODY + 1, 0x80);
+    assert_int_equal (flot_msg_send (&reply, a, NULL, false), 0);
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
+    view = s_view (&frames [0]);
+    assert_int_equal (view.size, 15 + FLOT_MAX_BODY + 1);
+    s_assert_rejects (&view, 1, FLOT_E_TOO_LARGE, "REPLY: body is 1048577 bytes");
+    s_close_frames (frames, 1);
+
+    zmq_close (a);
+    zmq_close (b);
+    zmq_ctx_term (ctx);
+}
+
+//  flot_msg_recv keeps at most max frames of a message and reads and drops
+//  the rest, with overflow set, so that the next message starts clean. With
+//  max at FLOT_MAX_FRAMES (1), a FLOT01 peer's message, a header frame and
+//  a body frame, comes out as its header alone with overflow set.
 static void
 test_codec_recv_keeps_at_most_max_frames (void **state)
 {
@@ -817,47 +999,86 @@ test_codec_recv_keeps_at_most_max_frames (void **state)
     zmq_msg_t frames [2];
     bool overflow = true;
     //  Nothing waiting: EAGAIN, nothing to close.
-    assert_int_equal (flot_msg_recv (b, frames, 2, ZMQ_DONTWAIT, &overflow), -1);
+    errno = 0;
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, ZMQ_DONTWAIT, &overflow), -1);
     assert_int_equal (errno, EAGAIN);
-    //  Three frames, two kept: the third is read and dropped.
+    //  Three frames, one kept: the other two are read and dropped.
     zmq_send (a, "one", 3, ZMQ_SNDMORE);
     zmq_send (a, "two", 3, ZMQ_SNDMORE);
     zmq_send (a, "three", 5, 0);
     zmq_send (a, "next", 4, 0);
-    assert_int_equal (flot_msg_recv (b, frames, 2, 0, &overflow), 2);
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
     assert_true (overflow);
-    assert_memory_equal (zmq_msg_data (&frames [1]), "two", 3);
-    s_close_parts (frames, 2);
+    assert_int_equal (zmq_msg_size (&frames [0]), 3);
+    assert_memory_equal (zmq_msg_data (&frames [0]), "one", 3);
+    s_close_frames (frames, 1);
     //  The next message is whole and separate.
-    assert_int_equal (flot_msg_recv (b, frames, 2, 0, &overflow), 1);
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
     assert_false (overflow);
     assert_int_equal (zmq_msg_size (&frames [0]), 4);
-    s_close_parts (frames, 1);
+    assert_memory_equal (zmq_msg_data (&frames [0]), "next", 4);
+    s_close_frames (frames, 1);
+
+    //  A FLOT01 REPLY: 15 bytes of header, then its body as a frame.
+    static const uint8_t flot01 [] = {
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x2a };
+    zmq_send (a, flot01, sizeof flot01, ZMQ_SNDMORE);
+    zmq_send (a, s_body_bytes, 4, 0);
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
+    assert_true (overflow);
+    s_assert_bytes (s_view (&frames [0]), (flot_bytes_t) { flot01, sizeof flot01 });
+    s_close_frames (frames, 1);
+
+    //  With room for an identity frame as well, as a ROUTER reads: two of
+    //  three kept.
+    zmq_send (a, "one", 3, ZMQ_SNDMORE);
+    zmq_send (a, "two", 3, ZMQ_SNDMORE);
+    zmq_send (a, "three", 5, 0);
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES + 1, 0, &overflow), 2);
+    assert_true (overflow);
+    assert_memory_equal (zmq_msg_data (&frames [1]), "two", 3);
+    s_close_frames (frames, 2);
+    errno = 0;
+    assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, ZMQ_DONTWAIT, &overflow), -1);
+    assert_int_equal (errno, EAGAIN);
     zmq_close (a);
     zmq_close (b);
     zmq_ctx_term (ctx);
 }
 
 //  flot_msg_recv_soon never waits as the socket's receive timeout would
-//  (5 s here), and takes a message that is there.
+//  (5 s here), takes a message that is there, and keeps at most max frames
+//  of it as flot_msg_recv does.
 static void
 test_codec_recv_soon_does_not_wait (void **state)
 {
     (void) state;
     void *ctx = zmq_ctx_new (), *a, *b;
     s_pair (ctx, "inproc://test-codec-recv-soon", &a, &b);
-    zmq_msg_t frames [2];
+    zmq_msg_t frames [FLOT_MAX_FRAMES];
     bool overflow = true;
     time_t start = time (NULL);
-    assert_int_equal (flot_msg_recv_soon (b, frames, 2, &overflow), -1);
+    errno = 0;
+    assert_int_equal (flot_msg_recv_soon (b, frames, FLOT_MAX_FRAMES, &overflow), -1);
     assert_int_equal (errno, EAGAIN);
     assert_true (time (NULL) - start < 3);
+
+    flot_msg_t heartbeat = { .kind = FLOT_HEARTBEAT };
+    assert_int_equal (flot_msg_send (&heartbeat, a, NULL, false), 0);
+    assert_int_equal (flot_msg_recv_soon (b, frames, FLOT_MAX_FRAMES, &overflow), 1);
+    assert_false (overflow);
+    flot_bytes_t view = s_view (&frames [0]);
+    flot_msg_t decoded;
+    s_assert_accepts (&view, 1, &decoded);
+    assert_int_equal (decoded.kind, FLOT_HEARTBEAT);
+    s_close_frames (frames, 1);
+
     zmq_send (a, "head", 4, ZMQ_SNDMORE);
     zmq_send (a, "body", 4, 0);
-    assert_int_equal (flot_msg_recv_soon (b, frames, 2, &overflow), 2);
-    assert_false (overflow);
-    assert_memory_equal (zmq_msg_data (&frames [1]), "body", 4);
-    s_close_parts (frames, 2);
+    assert_int_equal (flot_msg_recv_soon (b, frames, FLOT_MAX_FRAMES, &overflow), 1);
+    assert_true (overflow);
+    assert_memory_equal (zmq_msg_data (&frames [0]), "head", 4);
+    s_close_frames (frames, 1);
     zmq_close (a);
     zmq_close (b);
     zmq_ctx_term (ctx);
@@ -873,151 +1094,170 @@ test_codec_accepts_hand_made_message_of_every_kind (void **state)
     for (size_t i = 0; i < KIND_COUNT; i++) {
         wire_t wire;
         s_wire (&wire, s_kinds [i].kind);
+        assert_int_equal (wire.count, 1);
         flot_msg_t msg;
         s_assert_accepts (wire.frames, wire.count, &msg);
         assert_int_equal (msg.kind, s_kinds [i].kind);
         bool has_corr = s_has (&s_kinds [i], CORR);
         assert_true (msg.corr == (has_corr ? 0x0102030405060708ull : 0));
-        s_assert_bytes (msg.body, s_kinds [i].frames == 2
+        s_assert_bytes (msg.body, s_kinds [i].body
                                 ? (flot_bytes_t) { s_body_bytes, 4 }
                                 : (flot_bytes_t) { NULL, 0 });
         if (s_has (&s_kinds [i], TIMEOUT))
             assert_int_equal (msg.timeout_ms, 5000);
         if (s_has (&s_kinds [i], ROUTE))
             s_assert_bytes (msg.route, (flot_bytes_t) { s_route_bytes, 5 });
-        //  The views point into the frames, not at copies.
+        //  The views point into the frame, not at copies.
         if (s_has (&s_kinds [i], SERVICE))
-            assert_ptr_equal (msg.service.data, wire.header + wire.at [SERVICE] + 1);
+            assert_ptr_equal (msg.service.data, wire.bytes + wire.at [SERVICE] + 1);
+        if (s_kinds [i].body)
+            assert_ptr_equal (msg.body.data, wire.bytes + wire.header_size);
     }
 }
 
+//  Step 1: no frame at all.
 static void
 test_codec_rejects_no_frames (void **state)
 {
     (void) state;
     wire_t wire;
     s_wire (&wire, FLOT_HEARTBEAT);
-    s_assert_rejects (wire.frames, 0, FLOT_E_MALFORMED, "message has 0 frames, expected 1 or 2");
-    //  And nothing of the failed decode looks like a kind.
-    flot_msg_t msg;
-    flot_err_t err;
-    assert_int_equal (flot_msg_decode (&msg, wire.frames, 0, &err), -1);
-    assert_int_equal (msg.kind, -1);
+    s_assert_rejects (wire.frames, 0, FLOT_E_MALFORMED, "message has 0 frames, expected 1");
+    s_assert_no_kind (wire.frames, 0);
 }
 
-//  Step 1: more than FLOT_MAX_FRAMES frames, whatever they hold.
+//  Step 2: more than FLOT_MAX_FRAMES (one) frame, once the first frame's
+//  signature is right.
 static void
-test_codec_rejects_more_than_two_frames_as_too_large (void **state)
+test_codec_rejects_more_than_one_frame_as_too_large (void **state)
 {
     (void) state;
+    assert_int_equal (FLOT_MAX_FRAMES, 1);
     for (size_t i = 0; i < KIND_COUNT; i++) {
         wire_t wire;
         s_wire (&wire, s_kinds [i].kind);
         for (size_t extra = 1; extra <= 8; extra++) {
             for (size_t j = 0; j < extra; j++)
-                wire.frames [wire.count + j] = (flot_bytes_t) { s_body_bytes, 4 };
-            size_t count = wire.count + extra;
-            if (count <= FLOT_MAX_FRAMES)
-                continue;       //  HEARTBEAT and one more frame: step 4
+                wire.frames [1 + j] = (flot_bytes_t) { s_body_bytes, 4 };
             char needle [64];
-            snprintf (needle, sizeof needle, "message has %zu frames, expected 1 or 2", count);
-            s_assert_rejects (wire.frames, count, FLOT_E_TOO_LARGE, needle);
+            snprintf (needle, sizeof needle, "message has %zu frames, expected 1", 1 + extra);
+            s_assert_rejects (wire.frames, 1 + extra, FLOT_E_TOO_LARGE, needle);
+            s_assert_no_kind (wire.frames, 1 + extra);
         }
     }
-    //  Before the signature is looked at.
+    //  The signature is read first: a first frame that is no message at
+    //  all is that, whatever follows it.
     wire_t wire;
     s_wire (&wire, FLOT_REQUEST);
-    memcpy (wire.header, "NOPE01", 6);
-    wire.frames [2] = wire.frames [1];
-    s_assert_rejects (wire.frames, 3, FLOT_E_TOO_LARGE, "3 frames");
+    memcpy (wire.bytes, "NOPE02", 6);
+    wire.frames [1] = wire.frames [0];
+    s_assert_rejects (wire.frames, 2, FLOT_E_VERSION,
+                      "message does not start with the protocol signature FLOT02");
+    //  So a FLOT01 peer's message, a header frame and a body frame, hears
+    //  which version to speak rather than that it has too many frames.
+    static const uint8_t flot01 [] = {
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x2a };
+    flot_bytes_t old [2] = { { flot01, sizeof flot01 }, { s_body_bytes, 4 } };
+    s_assert_rejects (old, 2, FLOT_E_VERSION,
+                      "protocol version 01 is not supported, expected FLOT02");
 }
 
+//  Step 1: a frame too short to hold the signature, even one that matches
+//  it as far as it goes ("FLOT", "FLOT0"), is not a version.
 static void
-test_codec_rejects_header_shorter_than_signature (void **state)
+test_codec_rejects_frame_shorter_than_signature (void **state)
 {
     (void) state;
-    for (size_t size = 0; size < FLOT_SIGNATURE_SIZE; size++)
-        for (size_t count = 1; count <= 2; count++) {
-            wire_t wire;
-            s_wire (&wire, FLOT_REQUEST);
-            s_truncate (&wire, size);
-            s_assert_rejects (wire.frames, count, FLOT_E_VERSION,
-                              "header does not start with the protocol signature FLOT01");
-        }
-    //  An empty header with no data at all.
+    for (size_t size = 0; size < FLOT_SIGNATURE_SIZE; size++) {
+        wire_t wire;
+        s_wire (&wire, FLOT_REQUEST);
+        s_truncate (&wire, size);
+        s_assert_rejects (wire.frames, 1, FLOT_E_VERSION,
+                          "message does not start with the protocol signature FLOT02");
+        s_assert_no_kind (wire.frames, 1);
+    }
+    //  An empty frame with no data at all.
     flot_bytes_t empty [1] = { { NULL, 0 } };
-    s_assert_rejects (empty, 1, FLOT_E_VERSION, "signature FLOT01");
+    s_assert_rejects (empty, 1, FLOT_E_VERSION, "signature FLOT02");
 }
 
 static void
 test_codec_rejects_wrong_signature (void **state)
 {
     (void) state;
-    const char *bad [] = { "ZMTP01", "flot01", "FLOX01", "FLO01T", "XXXX01", "\0LOT01" };
+    const char *bad [] = { "ZMTP02", "flot02", "FLOX02", "FLO02T", "XXXX02", "\0LOT02", "FLO\0" "02" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
         for (size_t k = 0; k < KIND_COUNT; k++) {
             wire_t wire;
             s_wire (&wire, s_kinds [k].kind);
-            memcpy (wire.header, bad [i], 6);
+            memcpy (wire.bytes, bad [i], 6);
             s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION,
-                              "header does not start with the protocol signature FLOT01");
+                              "message does not start with the protocol signature FLOT02");
+            s_assert_no_kind (wire.frames, wire.count);
         }
-    //  The signature is checked before the size, the kind, the frame count
-    //  and the fields.
+    //  The signature is checked before the kind, the size, the fields and
+    //  the body.
     wire_t wire;
     s_wire (&wire, FLOT_REQUEST);
-    memcpy (wire.header, "NOPE01", 6);
-    wire.header [6] = 0x77;
+    memcpy (wire.bytes, "NOPE02", 6);
+    wire.bytes [6] = 0x77;
     s_assert_rejects (wire.frames, 1, FLOT_E_VERSION, "signature");
     s_truncate (&wire, 6);
-    s_assert_rejects (wire.frames, 2, FLOT_E_VERSION, "signature");
-    static uint8_t big [FLOT_MAX_HEADER + 1];
-    memcpy (big, "NOPE01", 6);
-    flot_bytes_t frames [2] = { { big, sizeof big }, { s_body_bytes, 4 } };
-    s_assert_rejects (frames, 2, FLOT_E_VERSION, "signature");
+    s_assert_rejects (wire.frames, 1, FLOT_E_VERSION, "signature");
+    s_wire (&wire, FLOT_REQUEST);
+    memcpy (wire.bytes, "NOPE02", 6);
+    flot_bytes_t big = s_big_frame_of (&wire, s_filler_body (FLOT_MAX_BODY + 1, 0x90));
+    s_assert_rejects (&big, 1, FLOT_E_VERSION, "signature");
 }
 
+//  Step 1: "FLOT" and two other characters is another version of the
+//  protocol, named in the sentence; FLOT01, the version before this one,
+//  above all.
 static void
 test_codec_rejects_other_version (void **state)
 {
     (void) state;
-    const char *versions [] = { "FLOT02", "FLOT00", "FLOT99", "FLOT1\xff" };
-    const char *needles [] = { "version 02", "version 00", "version 99", "version 1" };
-    for (size_t i = 0; i < 4; i++) {
-        wire_t wire;
-        s_wire (&wire, FLOT_REQUEST);
-        memcpy (wire.header, versions [i], 6);
-        s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION, needles [i]);
-        s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION,
-                          "is not supported, expected FLOT01");
-    }
-    //  A REQUEST of version 02 still shows its corr at bytes 7..14: the
-    //  broker answers it (SPEC section 7, addressable).
-    wire_t wire;
-    s_wire (&wire, FLOT_REQUEST);
-    memcpy (wire.header, "FLOT02", 6);
-    assert_true (wire.size >= 15);
-    assert_int_equal (wire.header [6], FLOT_REQUEST);
-    assert_memory_equal (wire.header + 7, s_corr_bytes, 8);
+    const char *versions [] = { "FLOT01", "FLOT00", "FLOT03", "FLOT99", "FLOT1\xff" };
+    const char *needles [] = {
+        "protocol version 01 is not supported, expected FLOT02",
+        "protocol version 00 is not supported, expected FLOT02",
+        "protocol version 03 is not supported, expected FLOT02",
+        "protocol version 99 is not supported, expected FLOT02",
+        "protocol version 0x31ff is not supported, expected FLOT02"   //  not text
+    };
+    for (size_t i = 0; i < sizeof versions / sizeof versions [0]; i++)
+        for (size_t k = 0; k < KIND_COUNT; k++) {
+            wire_t wire;
+            s_wire (&wire, s_kinds [k].kind);
+            memcpy (wire.bytes, versions [i], 6);
+            s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION, needles [i]);
+            s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION,
+                              "is not supported, expected FLOT02");
+            s_assert_no_kind (wire.frames, wire.count);
+            //  Before the kind byte is looked for.
+            s_truncate (&wire, 6);
+            s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION, needles [i]);
+        }
+    //  A FLOT01 HEARTBEAT is one frame: its version is what is wrong.
+    static const uint8_t heartbeat [] = { 0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x20 };
+    flot_bytes_t frame = { heartbeat, sizeof heartbeat };
+    s_assert_rejects (&frame, 1, FLOT_E_VERSION,
+                      "protocol version 01 is not supported, expected FLOT02");
 }
 
+//  Step 3: the signature alone.
 static void
-test_codec_rejects_header_ending_before_kind (void **state)
+test_codec_rejects_frame_ending_before_kind (void **state)
 {
     (void) state;
-    for (size_t count = 1; count <= 2; count++) {
-        wire_t wire;
-        s_wire (&wire, FLOT_REQUEST);
-        s_truncate (&wire, FLOT_SIGNATURE_SIZE);
-        s_assert_rejects (wire.frames, count, FLOT_E_MALFORMED,
-                          "header ends before the kind byte");
-        flot_msg_t msg;
-        flot_err_t err;
-        assert_int_equal (flot_msg_decode (&msg, wire.frames, count, &err), -1);
-        assert_int_equal (msg.kind, -1);
-    }
+    wire_t wire;
+    s_wire (&wire, FLOT_REQUEST);
+    s_truncate (&wire, FLOT_SIGNATURE_SIZE);
+    s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, "message ends before the kind byte");
+    s_assert_no_kind (wire.frames, 1);
 }
 
+//  Step 3: byte 6 is not a kind, whatever follows it.
 static void
 test_codec_rejects_unknown_kind (void **state)
 {
@@ -1029,51 +1269,23 @@ test_codec_rejects_unknown_kind (void **state)
         tested++;
         char needle [32];
         snprintf (needle, sizeof needle, "unknown message kind 0x%02x", byte);
-        //  Whatever follows, and whatever the frame count.
-        for (size_t count = 1; count <= 2; count++) {
-            wire_t wire;
-            s_wire (&wire, FLOT_REPLY);
-            wire.header [6] = (uint8_t) byte;
-            s_assert_rejects (wire.frames, count, FLOT_E_MALFORMED, needle);
-            s_truncate (&wire, 7);
-            s_assert_rejects (wire.frames, count, FLOT_E_MALFORMED, needle);
-            flot_msg_t msg;
-            flot_err_t err;
-            assert_int_equal (flot_msg_decode (&msg, wire.frames, count, &err), -1);
-            assert_int_equal (msg.kind, -1);
-        }
+        wire_t wire;
+        s_wire (&wire, FLOT_REPLY);
+        wire.bytes [6] = (uint8_t) byte;
+        s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, needle);
+        s_assert_no_kind (wire.frames, 1);
+        s_truncate (&wire, 7);
+        s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, needle);
+        s_assert_no_kind (wire.frames, 1);
     }
     assert_int_equal (tested, 256 - (int) KIND_COUNT);
 }
 
-//  Step 4: HEARTBEAT is one frame, every other kind two.
-static void
-test_codec_rejects_wrong_frame_count_per_kind (void **state)
-{
-    (void) state;
-    for (size_t i = 0; i < KIND_COUNT; i++) {
-        const spec_kind_t *spec = &s_kinds [i];
-        wire_t wire;
-        s_wire (&wire, spec->kind);
-        size_t wrong = spec->frames == 2 ? 1 : 2;
-        wire.frames [1] = (flot_bytes_t) { s_body_bytes, 4 };
-        char needle [64];
-        snprintf (needle, sizeof needle, "%s has %zu frames, expected %zu",
-                  spec->name, wrong, spec->frames);
-        s_assert_rejects (wire.frames, wrong, FLOT_E_MALFORMED, needle);
-        //  Before the header's fields: a header cut short with the wrong
-        //  count names the count.
-        if (spec->count) {
-            s_truncate (&wire, 8);
-            s_assert_rejects (wire.frames, wrong, FLOT_E_MALFORMED, needle);
-        }
-    }
-}
-
-//  Step 5: a header that ends inside a field. For each kind carrying one of
-//  fields, cuts the header at each offset from..to of that field (relative
-//  to where it starts; to < 0 means up to its last byte) and expects the
-//  message to give the header's size and name the field and where it starts.
+//  Step 4: a frame that ends inside a header field. For each kind carrying
+//  one of fields, cuts the frame (and so the body) at each offset from..to
+//  of that field (relative to where it starts; to < 0 means up to its last
+//  byte) and expects the message to give the frame's size and name the
+//  field and where it starts.
 static int
 s_reject_cut (const field_t *fields, size_t field_count, size_t from, long to,
               const values_t *values)
@@ -1094,7 +1306,7 @@ s_reject_cut (const field_t *fields, size_t field_count, size_t from, long to,
                 s_truncate (&wire, cut);
                 char needle [128];
                 snprintf (needle, sizeof needle,
-                          "%s: header is %zu bytes and ends inside the %s, "
+                          "%s: message is %zu bytes and ends inside the %s, "
                           "which starts at byte %zu",
                           spec->name, cut, s_field_names [field], start);
                 s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
@@ -1106,7 +1318,7 @@ s_reject_cut (const field_t *fields, size_t field_count, size_t from, long to,
 }
 
 static void
-test_codec_rejects_header_ending_inside_corr (void **state)
+test_codec_rejects_frame_ending_inside_corr (void **state)
 {
     (void) state;
     values_t values;
@@ -1117,7 +1329,7 @@ test_codec_rejects_header_ending_inside_corr (void **state)
 }
 
 static void
-test_codec_rejects_header_ending_inside_timeout (void **state)
+test_codec_rejects_frame_ending_inside_timeout (void **state)
 {
     (void) state;
     values_t values;
@@ -1127,7 +1339,7 @@ test_codec_rejects_header_ending_inside_timeout (void **state)
 }
 
 static void
-test_codec_rejects_header_ending_at_a_length_byte (void **state)
+test_codec_rejects_frame_ending_at_a_length_byte (void **state)
 {
     (void) state;
     values_t values;
@@ -1142,14 +1354,14 @@ test_codec_rejects_header_ending_at_a_length_byte (void **state)
 }
 
 static void
-test_codec_rejects_header_ending_inside_string_bytes (void **state)
+test_codec_rejects_frame_ending_inside_string_bytes (void **state)
 {
     (void) state;
     values_t values;
     s_values (&values);
     field_t strings [] = { ROUTE, SERVICE, KEY, COMMAND };
     assert_true (s_reject_cut (strings, 4, 1, -1, &values) > 0);
-    //  A length byte that claims more than the whole header holds.
+    //  A length byte that claims more than the whole frame holds.
     static uint8_t long_route [255];
     memset (long_route, 0x01, sizeof long_route);
     values.field [ROUTE] = (flot_bytes_t) { long_route, 255 };
@@ -1158,58 +1370,140 @@ test_codec_rejects_header_ending_inside_string_bytes (void **state)
     assert_int_equal (s_reject_cut (route, 1, 255, 255, &values), 6);
 }
 
-//  Step 5: nothing may follow the last field.
+//  Step 4: header and body share the frame, so a field that runs past the
+//  header reads into the body. A length byte claiming more than the rest of
+//  the frame ends inside its field, the whole frame's size named; one that
+//  swallows the body exactly leaves a field that breaks its rules or a
+//  next field cut short; a number cut short takes the body's first bytes
+//  and leaves too little, or no map, for a body. None of them passes.
 static void
-test_codec_rejects_bytes_after_the_last_field (void **state)
+test_codec_rejects_field_running_into_the_body (void **state)
+{
+    (void) state;
+    int tested = 0;
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        const spec_kind_t *spec = &s_kinds [i];
+        for (int f = 0; f < spec->count; f++) {
+            field_t field = spec->fields [f];
+            if (s_number_size [field])
+                continue;
+            wire_t wire;
+            s_wire (&wire, spec->kind);
+            size_t at = wire.at [field];
+            size_t left = wire.size - at - 1;
+            assert_true (left < 255);
+            wire.bytes [at] = (uint8_t) (left + 1);
+            char needle [128];
+            snprintf (needle, sizeof needle,
+                      "%s: message is %zu bytes and ends inside the %s, which starts at byte %zu",
+                      spec->name, wire.size, s_field_names [field], at);
+            s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
+            tested++;
+        }
+    }
+    assert_int_equal (tested, 12);
+
+    //  A string that takes everything to the end of the frame.
+    struct {
+        int kind;
+        field_t field;
+        const char *needle;
+    } swallows [] = {
+        { FLOT_READY,   SERVICE, "READY: service name must be 1..64 of [A-Za-z0-9._-]" },
+        { FLOT_REQUEST, SERVICE, "REQUEST: service name must be" },
+        { FLOT_REQUEST, KEY,     "REQUEST: key must be 0..255 printable ASCII bytes" },
+        { FLOT_REQUEST, COMMAND, "REQUEST: command name must be 1..64 of [A-Za-z0-9._-]" },
+        { FLOT_DELIVER, KEY,     "DELIVER: key must be" },
+        { FLOT_DELIVER, COMMAND, "DELIVER: command name must be" },
+    };
+    for (size_t s = 0; s < sizeof swallows / sizeof swallows [0]; s++) {
+        wire_t wire;
+        s_wire (&wire, swallows [s].kind);
+        size_t at = wire.at [swallows [s].field];
+        wire.bytes [at] = (uint8_t) (wire.size - at - 1);
+        s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, swallows [s].needle);
+    }
+    //  A route may hold any bytes, so the corr after it is what is missing.
+    int route_kinds [] = { FLOT_DELIVER, FLOT_A_REPLY, FLOT_A_ERROR, FLOT_A_STREAM,
+                           FLOT_A_STREAM_END, FLOT_CANCEL };
+    for (size_t k = 0; k < sizeof route_kinds / sizeof route_kinds [0]; k++) {
+        wire_t wire;
+        s_wire (&wire, route_kinds [k]);
+        wire.bytes [wire.at [ROUTE]] = (uint8_t) (wire.size - wire.at [ROUTE] - 1);
+        char needle [128];
+        snprintf (needle, sizeof needle,
+                  "%s: message is %zu bytes and ends inside the correlation id, "
+                  "which starts at byte %zu",
+                  s_spec (route_kinds [k])->name, wire.size, wire.size);
+        s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
+    }
+
+    //  A REPLY's corr cut to k bytes, its body {"a": 1} right after.
+    for (size_t k = 0; k < 8; k++) {
+        wire_t wire;
+        s_wire (&wire, FLOT_REPLY);
+        s_truncate (&wire, 7 + k);
+        s_append (&wire, s_body_bytes, 4);
+        char needle [128];
+        if (k < 4)
+            snprintf (needle, sizeof needle,
+                      "REPLY: message is %zu bytes and ends inside the correlation id, "
+                      "which starts at byte 7", 7 + k + 4);
+        else
+        if (k == 4)
+            snprintf (needle, sizeof needle, "REPLY: the body is missing");
+        else
+            snprintf (needle, sizeof needle, "REPLY: body must be a msgpack map");
+        s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
+    }
+    //  A DELIVER's timeout cut to 3 bytes: it takes the body's 0x81 (4993
+    //  ms), and the command's length byte is then 0xa1, 161 bytes.
+    wire_t wire;
+    s_wire (&wire, FLOT_DELIVER);
+    size_t timeout_at = wire.at [TIMEOUT];
+    s_truncate (&wire, timeout_at + 3);
+    s_append (&wire, s_body_bytes, 4);
+    char needle [128];
+    snprintf (needle, sizeof needle,
+              "DELIVER: message is %zu bytes and ends inside the command, which starts at byte %zu",
+              timeout_at + 7, timeout_at + 4);
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
+    //  Cut to none of it: the body is the timeout, 0x81a16101 ms.
+    s_truncate (&wire, timeout_at);
+    s_append (&wire, s_body_bytes, 4);
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED,
+                      "DELIVER: timeout 2174836993 ms is over the limit of 86400000 ms");
+}
+
+//  Step 5: HEARTBEAT has no body; nothing may follow its header, not even
+//  a map, and not even past the body limit (its tail is not a body).
+static void
+test_codec_rejects_heartbeat_with_bytes_after_header (void **state)
 {
     (void) state;
     static uint8_t tail [FLOT_MAX_HEADER];
     memset (tail, 0, sizeof tail);
-    for (size_t i = 0; i < KIND_COUNT; i++) {
-        size_t extras [] = { 1, 2, 8, 100 };
-        for (size_t e = 0; e < 4; e++) {
-            wire_t wire;
-            s_wire (&wire, s_kinds [i].kind);
-            s_append (&wire, tail, extras [e]);
-            char needle [96];
-            snprintf (needle, sizeof needle, "%s: header has %zu bytes after its last field",
-                      s_kinds [i].name, extras [e]);
-            s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
-        }
-        //  Up to a header of exactly FLOT_MAX_HEADER bytes: still leftovers.
+    size_t extras [] = { 1, 2, 8, 100, FLOT_MAX_HEADER };
+    for (size_t e = 0; e < sizeof extras / sizeof extras [0]; e++) {
         wire_t wire;
-        s_wire (&wire, s_kinds [i].kind);
-        size_t extra = FLOT_MAX_HEADER - wire.size;
-        s_append (&wire, tail, extra);
+        s_wire (&wire, FLOT_HEARTBEAT);
+        s_append (&wire, tail, extras [e]);
         char needle [96];
-        snprintf (needle, sizeof needle, "header has %zu bytes after its last field", extra);
+        snprintf (needle, sizeof needle,
+                  "HEARTBEAT: %zu byte%s after the header, which has no body", extras [e],
+                  extras [e] == 1 ? "" : "s");
         s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
     }
-}
-
-//  Step 3: a header over FLOT_MAX_HEADER, before its kind is looked at.
-static void
-test_codec_rejects_header_over_max (void **state)
-{
-    (void) state;
-    static uint8_t tail [2 * FLOT_MAX_HEADER];
-    memset (tail, 0xff, sizeof tail);
-    for (size_t i = 0; i < KIND_COUNT; i++) {
-        size_t sizes [] = { FLOT_MAX_HEADER + 1, FLOT_MAX_HEADER + 2, 2 * FLOT_MAX_HEADER };
-        for (size_t s = 0; s < 3; s++) {
-            wire_t wire;
-            s_wire (&wire, s_kinds [i].kind);
-            s_append (&wire, tail, sizes [s] - wire.size);
-            char needle [64];
-            snprintf (needle, sizeof needle, "header is %zu bytes, the limit is 1024", sizes [s]);
-            s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
-            //  Also with an unknown kind, or the wrong frame count.
-            wire.header [6] = 0x7f;
-            s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
-            wire.header [6] = (uint8_t) s_kinds [i].kind;
-            s_assert_rejects (wire.frames, 3 - wire.count, FLOT_E_MALFORMED, needle);
-        }
-    }
+    wire_t wire;
+    s_wire (&wire, FLOT_HEARTBEAT);
+    s_append (&wire, s_empty_map, 1);
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED,
+                      "HEARTBEAT: 1 byte after the header");
+    s_set_body (&wire, (flot_bytes_t) { s_body_bytes, 4 });
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED,
+                      "HEARTBEAT: 4 bytes after the header");
+    flot_bytes_t big = s_big_frame (FLOT_HEARTBEAT, s_filler_body (FLOT_MAX_BODY + 1, 0x80));
+    s_assert_rejects (&big, 1, FLOT_E_MALFORMED, "HEARTBEAT: 1048577 bytes after the header");
 }
 
 //  For each kind carrying field, writes each of bad in it and expects code
@@ -1253,6 +1547,8 @@ s_accept_field (field_t field, const flot_bytes_t *good, size_t good_count)
                 case COMMAND: s_assert_bytes (msg.command, good [j]); break;
                 default:      break;
             }
+            //  And the body after it is found where it starts.
+            s_assert_bytes (msg.body, (flot_bytes_t) { s_body_bytes, 4 });
         }
     }
 }
@@ -1427,47 +1723,64 @@ test_codec_rejects_empty_route (void **state)
     s_accept_field (ROUTE, good, 3);
 }
 
-//  For each kind with a body, puts each of bad in the body frame.
+//  For each kind with a body, puts each of bad after the header, to the end
+//  of the frame; needle's %s is the kind, its %zu the body's size.
 static void
 s_reject_body (const flot_bytes_t *bad, size_t bad_count, int code, const char *needle)
 {
+    int tested = 0;
     for (size_t i = 0; i < KIND_COUNT; i++) {
-        if (s_kinds [i].frames != 2)
+        if (!s_kinds [i].body)
             continue;
+        tested++;
         for (size_t j = 0; j < bad_count; j++) {
-            wire_t wire;
-            s_wire (&wire, s_kinds [i].kind);
-            wire.frames [1] = bad [j];
+            flot_bytes_t frame = s_big_frame (s_kinds [i].kind, bad [j]);
             char text [128];
             snprintf (text, sizeof text, needle, s_kinds [i].name, bad [j].size);
-            s_assert_rejects (wire.frames, wire.count, code, text);
+            s_assert_rejects (&frame, 1, code, text);
         }
     }
+    assert_int_equal (tested, KIND_COUNT - 1);
 }
 
+//  For each kind with a body, accepts each of good as the rest of the frame,
+//  decoded as a view of it.
 static void
 s_accept_body (const flot_bytes_t *good, size_t good_count)
 {
     for (size_t i = 0; i < KIND_COUNT; i++) {
-        if (s_kinds [i].frames != 2)
+        if (!s_kinds [i].body)
             continue;
         for (size_t j = 0; j < good_count; j++) {
-            wire_t wire;
-            s_wire (&wire, s_kinds [i].kind);
-            wire.frames [1] = good [j];
+            flot_bytes_t frame = s_big_frame (s_kinds [i].kind, good [j]);
             flot_msg_t msg;
-            s_assert_accepts (wire.frames, wire.count, &msg);
+            s_assert_accepts (&frame, 1, &msg);
             s_assert_bytes (msg.body, good [j]);
+            assert_ptr_equal (msg.body.data, frame.data + frame.size - good [j].size);
         }
     }
 }
 
+//  Step 6: a kind with a body, and the frame ends with its header.
 static void
-test_codec_rejects_empty_body (void **state)
+test_codec_rejects_missing_body (void **state)
 {
     (void) state;
+    int tested = 0;
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        if (!s_kinds [i].body)
+            continue;
+        wire_t wire;
+        s_wire (&wire, s_kinds [i].kind);
+        s_truncate (&wire, wire.header_size);
+        char needle [64];
+        snprintf (needle, sizeof needle, "%s: the body is missing", s_kinds [i].name);
+        s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
+        tested++;
+    }
+    assert_int_equal (tested, 13);
     flot_bytes_t bad [] = { { s_body_bytes, 0 }, { NULL, 0 } };
-    s_reject_body (bad, 2, FLOT_E_MALFORMED, "%s: body must be a msgpack map");
+    s_reject_body (bad, 2, FLOT_E_MALFORMED, "%s: the body is missing");
 }
 
 static void
@@ -1482,31 +1795,58 @@ test_codec_rejects_body_not_a_map (void **state)
     for (size_t i = 0; i < sizeof firsts; i++)
         bad [i] = (flot_bytes_t) { &firsts [i], 1 };
     s_reject_body (bad, sizeof firsts, FLOT_E_MALFORMED, "%s: body must be a msgpack map");
-    //  fixmap, map16, map32 are maps.
+    //  fixmap (0x80..0x8f), map16, map32 are maps.
     static const uint8_t fixmap [] = { 0x80 };
+    static const uint8_t fixmap15 [] = { 0x8f };
     static const uint8_t map16 [] = { 0xde, 0x00, 0x00 };
     static const uint8_t map32 [] = { 0xdf, 0x00, 0x00, 0x00, 0x00 };
-    flot_bytes_t good [] = { { fixmap, 1 }, { map16, 3 }, { map32, 5 } };
-    s_accept_body (good, 3);
+    flot_bytes_t good [] = { { fixmap, 1 }, { fixmap15, 1 }, { map16, 3 }, { map32, 5 } };
+    s_accept_body (good, 4);
 }
 
-static uint8_t s_filler [FLOT_MAX_BODY + 2];
+//  Step 6: the body is the rest of the frame, whatever follows its first
+//  byte; the envelope bounds it and checks that it starts as a map, and
+//  leaves the rest to flotilla/body.h. No limit applies to the frame but
+//  the body's: bodies far longer than FLOT_MAX_HEADER pass.
+static void
+test_codec_body_is_the_rest_of_the_frame (void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        if (!s_kinds [i].body)
+            continue;
+        wire_t wire;
+        s_wire (&wire, s_kinds [i].kind);
+        s_append (&wire, "\x00\xc1tail", 6);
+        flot_msg_t msg;
+        s_assert_accepts (wire.frames, wire.count, &msg);
+        assert_ptr_equal (msg.body.data, wire.bytes + wire.header_size);
+        assert_int_equal (msg.body.size, 4 + 6);
+        assert_memory_equal (msg.body.data + 4, "\x00\xc1tail", 6);
+    }
+    flot_bytes_t good [] = {
+        s_filler_body (FLOT_MAX_HEADER + 1, 0x81),
+    };
+    s_accept_body (good, 1);
+    good [0] = s_filler_body (4 * FLOT_MAX_HEADER, 0xde);
+    s_accept_body (good, 1);
+}
 
+//  Step 6: a body over FLOT_MAX_BODY, inside the one frame, is TOO_LARGE.
 static void
 test_codec_rejects_body_over_max_as_too_large (void **state)
 {
     (void) state;
-    s_filler [0] = 0x80;
-    flot_bytes_t bad [] = { { s_filler, FLOT_MAX_BODY + 1 }, { s_filler, FLOT_MAX_BODY + 2 } };
-    s_reject_body (bad, 2, FLOT_E_TOO_LARGE, "%s: body is %zu bytes, the limit is 1048576");
+    flot_bytes_t bad [] = { s_filler_body (FLOT_MAX_BODY + 1, 0x80) };
+    s_reject_body (bad, 1, FLOT_E_TOO_LARGE, "%s: body is %zu bytes, the limit is 1048576");
+    bad [0] = s_filler_body (FLOT_MAX_BODY + 16, 0x80);
+    s_reject_body (bad, 1, FLOT_E_TOO_LARGE, "%s: body is %zu bytes, the limit is 1048576");
     //  Even when it does not start as a map: the size is checked first.
-    s_filler [0] = 0x90;
+    bad [0] = s_filler_body (FLOT_MAX_BODY + 1, 0x90);
     s_reject_body (bad, 1, FLOT_E_TOO_LARGE, "%s: body is %zu bytes");
     //  Exactly the limit passes the envelope (the body is checked later).
-    s_filler [0] = 0x80;
-    flot_bytes_t good [] = { { s_filler, FLOT_MAX_BODY } };
+    flot_bytes_t good [] = { s_filler_body (FLOT_MAX_BODY, 0x80) };
     s_accept_body (good, 1);
-    s_filler [0] = 0;
 }
 
 //  The checks run in the order of SPEC section 7, fields in header order:
@@ -1525,19 +1865,20 @@ test_codec_reports_the_first_bad_field (void **state)
     s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "REQUEST: service name");
     values.field [SERVICE] = s_str ("echo");
     s_wire_of (&wire, FLOT_REQUEST, &values);
+    //  A bad field, and no body after it: the field.
     s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "REQUEST: command name");
-    //  A bad field, then bytes after the last one: the field.
-    s_append (&wire, "xx", 2);
-    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "command name");
-    //  The header before the body, even an oversized one.
+    //  A bad field, and a body not a map, or over the limit: the field.
+    s_set_body (&wire, (flot_bytes_t) { (const uint8_t *) "\x90", 1 });
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "REQUEST: command name");
+    flot_bytes_t big = s_big_frame_of (&wire, s_filler_body (FLOT_MAX_BODY + 1, 0x80));
+    s_assert_rejects (&big, 1, FLOT_E_MALFORMED, "REQUEST: command name");
+    //  A good header: then the body, its size before its first byte.
     values.field [COMMAND] = s_str ("Echo");
-    s_filler [0] = 0x80;
-    values.body = (flot_bytes_t) { s_filler, FLOT_MAX_BODY + 1 };
     s_wire_of (&wire, FLOT_REQUEST, &values);
-    s_assert_rejects (wire.frames, wire.count, FLOT_E_TOO_LARGE, "body is");
-    s_append (&wire, "x", 1);
-    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "after its last field");
-    s_filler [0] = 0;
+    big = s_big_frame_of (&wire, s_filler_body (FLOT_MAX_BODY + 1, 0x90));
+    s_assert_rejects (&big, 1, FLOT_E_TOO_LARGE, "REQUEST: body is 1048577 bytes");
+    s_set_body (&wire, (flot_bytes_t) { (const uint8_t *) "\x90", 1 });
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "REQUEST: body must be");
 }
 
 static void
@@ -1604,23 +1945,23 @@ main (void)
         cmocka_unit_test (test_codec_names_every_kind),
         cmocka_unit_test (test_codec_round_trips_over_dealer_router),
         cmocka_unit_test (test_codec_round_trips_every_kind_over_pair),
+        cmocka_unit_test (test_codec_largest_message_crosses_tcp_within_max_message),
         cmocka_unit_test (test_codec_recv_keeps_at_most_max_frames),
         cmocka_unit_test (test_codec_recv_soon_does_not_wait),
         cmocka_unit_test (test_codec_accepts_hand_made_message_of_every_kind),
         cmocka_unit_test (test_codec_rejects_no_frames),
-        cmocka_unit_test (test_codec_rejects_more_than_two_frames_as_too_large),
-        cmocka_unit_test (test_codec_rejects_header_shorter_than_signature),
+        cmocka_unit_test (test_codec_rejects_more_than_one_frame_as_too_large),
+        cmocka_unit_test (test_codec_rejects_frame_shorter_than_signature),
         cmocka_unit_test (test_codec_rejects_wrong_signature),
         cmocka_unit_test (test_codec_rejects_other_version),
-        cmocka_unit_test (test_codec_rejects_header_ending_before_kind),
+        cmocka_unit_test (test_codec_rejects_frame_ending_before_kind),
         cmocka_unit_test (test_codec_rejects_unknown_kind),
-        cmocka_unit_test (test_codec_rejects_wrong_frame_count_per_kind),
-        cmocka_unit_test (test_codec_rejects_header_ending_inside_corr),
-        cmocka_unit_test (test_codec_rejects_header_ending_inside_timeout),
-        cmocka_unit_test (test_codec_rejects_header_ending_at_a_length_byte),
-        cmocka_unit_test (test_codec_rejects_header_ending_inside_string_bytes),
-        cmocka_unit_test (test_codec_rejects_bytes_after_the_last_field),
-        cmocka_unit_test (test_codec_rejects_header_over_max),
+        cmocka_unit_test (test_codec_rejects_frame_ending_inside_corr),
+        cmocka_unit_test (test_codec_rejects_frame_ending_inside_timeout),
+        cmocka_unit_test (test_codec_rejects_frame_ending_at_a_length_byte),
+        cmocka_unit_test (test_codec_rejects_frame_ending_inside_string_bytes),
+        cmocka_unit_test (test_codec_rejects_field_running_into_the_body),
+        cmocka_unit_test (test_codec_rejects_heartbeat_with_bytes_after_header),
         cmocka_unit_test (test_codec_decodes_any_corr_value),
         cmocka_unit_test (test_codec_rejects_timeout_over_the_max),
         cmocka_unit_test (test_codec_rejects_bad_service),
@@ -1628,8 +1969,9 @@ main (void)
         cmocka_unit_test (test_codec_name_valid_matches_the_alphabet),
         cmocka_unit_test (test_codec_rejects_bad_key),
         cmocka_unit_test (test_codec_rejects_empty_route),
-        cmocka_unit_test (test_codec_rejects_empty_body),
+        cmocka_unit_test (test_codec_rejects_missing_body),
         cmocka_unit_test (test_codec_rejects_body_not_a_map),
+        cmocka_unit_test (test_codec_body_is_the_rest_of_the_frame),
         cmocka_unit_test (test_codec_rejects_body_over_max_as_too_large),
         cmocka_unit_test (test_codec_reports_the_first_bad_field),
         cmocka_unit_test (test_codec_names_every_error_code),
