@@ -283,8 +283,8 @@ flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
     flot_bytes_t frame = frames [0];
     if (frame.size < FLOT_SIGNATURE_SIZE
     ||  memcmp (frame.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0) {
-        const uint8_t *v = frame.data + 4;
         if (frame.size >= FLOT_SIGNATURE_SIZE && memcmp (frame.data, FLOT_SIGNATURE, 4) == 0) {
+            const uint8_t *v = frame.data + 4;
             if (v [0] > 0x20 && v [0] < 0x7f && v [1] > 0x20 && v [1] < 0x7f)
                 return flot_err_set (err, FLOT_E_VERSION,
                     "protocol version %c%c is not supported, expected %s",
