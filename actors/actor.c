@@ -59,6 +59,8 @@ struct _flot_request_t {
     size_t raw_size;
     uint8_t inline_raw [240];
     flot_body_t *body;          //  decoded on first use
+    const flot_command_def_t *def;  //  its command in the contract, or NULL
+    void *args;                 //  the body decoded by def, in body's zone
     flot_request_t *prev, *next;    //  in actor->requests
 };
 
@@ -66,6 +68,7 @@ struct _flot_stream_t {
     uint8_t route [FLOT_MAX_ROUTE];
     size_t route_size;
     uint64_t corr;
+    const flot_struct_t *message;   //  its messages in the contract, or NULL
     flot_stream_cancel_fn *on_cancel;
     void *arg;
     void *handle;               //  in actor->streams
@@ -122,6 +125,16 @@ s_send_ready (flot_actor_t *self)
     s_send (self, &msg);
     msgpack_sbuffer_destroy (&sbuf);
     self->need_ready = false;
+}
+
+//  Encodes message by def into sbuf; false if there is no def to encode by.
+static bool
+s_encode (const flot_struct_t *def, const void *message, msgpack_sbuffer *sbuf)
+{
+    if (!def)
+        return false;
+    flot_encode_sbuf (def, message, sbuf);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -230,6 +243,19 @@ flot_request_reply_sbuf (flot_request_t **request_p, msgpack_sbuffer *sbuf)
     return rc;
 }
 
+const void *flot_request_args (flot_request_t *r) { return r->args; }
+
+int
+flot_request_answer (flot_request_t **request_p, const void *reply)
+{
+    assert (request_p && *request_p);
+    msgpack_sbuffer sbuf;
+    if (!s_encode ((*request_p)->def ? (*request_p)->def->reply : NULL, reply, &sbuf))
+        return flot_request_error (request_p, FLOT_E_INTERNAL,
+                                   "%s has no reply in the contract", (*request_p)->command);
+    return flot_request_reply_sbuf (request_p, &sbuf);
+}
+
 const char *flot_request_command (flot_request_t *r) { return r->command; }
 const char *flot_request_key (flot_request_t *r) { return r->key; }
 const msgpack_object *
@@ -271,6 +297,7 @@ flot_request_open_stream (flot_request_t *request,
     memcpy (stream->route, request->route, request->route_size);
     stream->route_size = request->route_size;
     stream->corr = request->corr;
+    stream->message = request->def ? request->def->stream : NULL;
     stream->on_cancel = on_cancel;
     stream->arg = arg;
     stream->handle = zlistx_add_end (request->actor->streams, stream);
@@ -289,6 +316,34 @@ flot_stream_send (flot_actor_t *self, flot_stream_t *stream,
 {
     return s_answer (self, FLOT_A_STREAM, stream->route, stream->route_size,
                      stream->corr, body, size);
+}
+
+int
+flot_stream_push (flot_actor_t *self, flot_stream_t *stream, const void *message)
+{
+    msgpack_sbuffer sbuf;
+    if (!s_encode (stream->message, message, &sbuf)) {
+        flot_error (self->def->service, "a stream message with no contract");
+        return -1;
+    }
+    int rc = flot_stream_send (self, stream, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}
+
+int
+flot_stream_finish (flot_actor_t *self, flot_stream_t **stream_p, const void *message)
+{
+    msgpack_sbuffer sbuf;
+    if (!message)
+        return flot_stream_end (self, stream_p, NULL, 0);
+    if (!s_encode ((*stream_p)->message, message, &sbuf)) {
+        flot_error (self->def->service, "a stream message with no contract");
+        return flot_stream_end (self, stream_p, NULL, 0);
+    }
+    int rc = flot_stream_end (self, stream_p, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
 }
 
 static void
@@ -342,6 +397,31 @@ s_on_cancel (flot_actor_t *self, const flot_msg_t *msg)
 //  Dispatch
 
 //  A request, received at now (zclock_mono).
+//  Decodes the request by its command's contract, so that its handler gets
+//  it checked and typed; answers an error (and returns -1) if it fails.
+static int
+s_request_decode (flot_actor_t *self, flot_request_t *request)
+{
+    if (!self->def->contract)
+        return 0;
+    request->def = flot_contract_command (self->def->contract, request->command);
+    assert (request->def);      //  checked when the actor started
+    if (!request->def->request)
+        return 0;
+    const msgpack_object *root = flot_request_body (request);
+    flot_err_t err;
+    if (!request->body)
+        flot_err_set (&err, FLOT_E_INTERNAL, "out of memory");
+    else
+        request->args = flot_decode_new (request->def->request, root,
+                                         flot_body_zone (request->body), &err);
+    if (!request->args) {
+        flot_request_fail (&request, &err);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
 {
@@ -380,7 +460,8 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
     }
     for (const flot_command_t *c = self->def->commands; c->name; c++)
         if (streq (c->name, request->command)) {
-            c->handler (self, request);
+            if (s_request_decode (self, request) == 0)
+                c->handler (self, request);
             return;
         }
     //  List the commands in the error, so the caller can correct itself.
@@ -452,6 +533,20 @@ s_on_answer (flot_actor_t *self, const flot_msg_t *msg)
     }
     s_call_finish (self, call, &answer);
     flot_body_destroy (&body);
+}
+
+uint64_t
+flot_actor_call_msg (flot_actor_t *self, const char *service, const char *key,
+                     const char *command, const flot_struct_t *def,
+                     const void *request, uint32_t timeout_ms, bool stream,
+                     flot_answer_fn *fn, void *arg)
+{
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (def, request, &sbuf);
+    uint64_t corr = flot_actor_call (self, service, key, command, sbuf.data, sbuf.size,
+                                     timeout_ms, stream, fn, arg);
+    msgpack_sbuffer_destroy (&sbuf);
+    return corr;
 }
 
 uint64_t
@@ -750,9 +845,33 @@ s_actor_serve (flot_actor_t *self)
     zloop_start (self->loop);
 }
 
+//  The handlers must be the contract's commands, one each.
+static int
+s_check_contract (const flot_actor_def_t *def)
+{
+    const flot_contract_t *contract = def->contract;
+    if (!contract)
+        return 0;
+    size_t handlers = 0;
+    for (const flot_command_t *c = def->commands; c->name; c++, handlers++)
+        if (!flot_contract_command (contract, c->name)) {
+            flot_error (def->service, "handler %s is not a command of the %s contract",
+                        c->name, contract->service);
+            return -1;
+        }
+    if (handlers != contract->command_count) {
+        flot_error (def->service, "%zu handlers for the %zu commands of the %s contract",
+                    handlers, contract->command_count, contract->service);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_actor_start (flot_actor_t *self)
 {
+    if (s_check_contract (self->def))
+        return -1;
     if (self->def->start && self->def->start (self))
         return -1;
     if (s_connect (self)) {

@@ -199,6 +199,12 @@ flot_body_destroy (flot_body_t **self_p)
     }
 }
 
+msgpack_zone *
+flot_body_zone (flot_body_t *self)
+{
+    return &self->zone;
+}
+
 const msgpack_object *
 flot_body_root (flot_body_t *self)
 {

@@ -7,10 +7,8 @@
     hold a request open while an actor is killed.
 */
 #include "flotilla/echo.h"
+#include "flotilla/contract_echo.h"
 #include "flotilla/log.h"
-
-#define MAX_SLEEP_MS 3600000
-#define MAX_TICKS 100000
 
 typedef struct {
     flot_actor_t *actor;
@@ -65,12 +63,8 @@ s_sleep_done (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     job_t *job = arg;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "slept_ms", job->slept_ms);
-    flot_request_reply_sbuf (&job->request, &sbuf);
+    flot_echo_sleep_reply_t reply = { .slept_ms = job->slept_ms };
+    flot_request_answer (&job->request, &reply);
     s_job_destroy (&job);
     return 0;
 }
@@ -79,13 +73,8 @@ static void
 s_sleep (flot_actor_t *actor, flot_request_t *request)
 {
     echo_t *self = flot_actor_state (actor);
-    uint64_t ms = 0;
-    flot_err_t err;
-    if (flot_map_uint (flot_request_body (request), "ms", true, 0, MAX_SLEEP_MS,
-                       &ms, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
+    const flot_echo_sleep_request_t *args = flot_request_args (request);
+    uint64_t ms = args->ms;
     job_t *job = s_job_new (self);
     job->request = request;
     job->slept_ms = ms;
@@ -106,13 +95,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
         s_job_destroy (&job);
         return 0;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "tick", ++job->sent);
-    flot_stream_send (actor, job->stream, sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
+    flot_echo_ticks_stream_t tick = { .tick = ++job->sent };
+    flot_stream_push (actor, job->stream, &tick);
     return 0;
 }
 
@@ -129,25 +113,15 @@ static void
 s_ticks (flot_actor_t *actor, flot_request_t *request)
 {
     echo_t *self = flot_actor_state (actor);
-    const msgpack_object *body = flot_request_body (request);
-    uint64_t count = 0, interval = 100;
-    flot_err_t err;
-    if (flot_map_uint (body, "count", true, 1, MAX_TICKS, &count, &err) < 0
-    ||  flot_map_uint (body, "interval_ms", false, 1, 60000, &interval, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
+    const flot_echo_ticks_request_t *args = flot_request_args (request);
+    uint64_t count = args->count, interval = args->interval_ms;
     job_t *job = s_job_new (self);
     job->count = count;
     job->stream = flot_request_open_stream (request, s_ticks_cancelled, job);
     job->timer = zloop_timer (flot_actor_loop (actor), (size_t) interval,
                               (size_t) count + 1, s_tick, job);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "stream", flot_stream_id (job->stream));
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_echo_ticks_reply_t reply = { .stream = flot_stream_id (job->stream) };
+    flot_request_answer (&request, &reply);
 }
 
 static int
@@ -183,6 +157,7 @@ static const flot_command_t s_commands [] = {
 
 const flot_actor_def_t flot_echo_actor = {
     .service = "echo",
+    .contract = &flot_echo_contract,
     .commands = s_commands,
     .start = s_start,
     .stop = s_stop

@@ -18,6 +18,7 @@
 
 #include <czmq.h>
 #include "flotilla/body.h"
+#include "flotilla/contract.h"
 #include "flotilla/protocol.h"
 
 #ifdef __cplusplus
@@ -37,6 +38,11 @@ typedef struct {
 
 typedef struct {
     const char *service;                //  e.g. "events"
+    //  The service's contract (generated from protocol/contracts): every
+    //  request is decoded and checked by it before its handler runs, and
+    //  the handler reads it typed with flot_request_args. The commands must
+    //  be the contract's, each with a handler, or the actor does not start.
+    const flot_contract_t *contract;
     const flot_command_t *commands;     //  ends with { NULL, NULL }
     //  Called once before the actor registers; sets its state with
     //  flot_actor_set_state. Returns 0, or -1 (with a log line) to give up.
@@ -92,6 +98,17 @@ int64_t flot_request_deadline (flot_request_t *request);
 const void *flot_request_body_bytes (flot_request_t *request, size_t *size);
 uint64_t flot_request_corr (flot_request_t *request);
 
+//  The request as its contract decoded it: a pointer to the command's
+//  request struct (flot_<service>_<command>_request_t), valid until the
+//  request is answered; NULL if the command takes any map.
+const void *
+    flot_request_args (flot_request_t *request);
+
+//  Answer the request with reply, a pointer to the command's reply struct,
+//  encoded by its contract, and destroy the request. Returns 0 or -1.
+int
+    flot_request_answer (flot_request_t **request_p, const void *reply);
+
 //  Answer the request with a body (msgpack bytes of one map; NULL for {}),
 //  and destroy it. Returns 0, or -1 if the answer could not be sent.
 int
@@ -124,6 +141,15 @@ uint64_t
 int
     flot_stream_send (flot_actor_t *self, flot_stream_t *stream,
                       const void *body, size_t size);
+
+//  Push message, a pointer to the stream struct of the command that opened
+//  the stream, encoded by its contract. Returns 0 or -1.
+int
+    flot_stream_push (flot_actor_t *self, flot_stream_t *stream, const void *message);
+
+//  End the stream with message (as above; NULL for {}), and destroy it.
+int
+    flot_stream_finish (flot_actor_t *self, flot_stream_t **stream_p, const void *message);
 
 //  End the stream with a last message (NULL for {}), and destroy it.
 int
@@ -161,6 +187,13 @@ uint64_t
     flot_actor_call (flot_actor_t *self, const char *service, const char *key,
                      const char *command, const void *body, size_t size,
                      uint32_t timeout_ms, bool stream, flot_answer_fn *fn, void *arg);
+
+//  The same, with the request given as a struct that def encodes.
+uint64_t
+    flot_actor_call_msg (flot_actor_t *self, const char *service, const char *key,
+                         const char *command, const flot_struct_t *def,
+                         const void *request, uint32_t timeout_ms, bool stream,
+                         flot_answer_fn *fn, void *arg);
 
 //  Stop delivering answers to a call (its callback is not called again).
 void

@@ -40,6 +40,11 @@ flot_body_t *
 void
     flot_body_destroy (flot_body_t **self_p);
 
+//  The zone the body's objects live in: decode typed messages into it, so
+//  that they live as long as the body.
+msgpack_zone *
+    flot_body_zone (flot_body_t *self);
+
 //  The root map of a body.
 const msgpack_object *
     flot_body_root (flot_body_t *self);

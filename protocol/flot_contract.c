@@ -1,0 +1,536 @@
+/*  flot_contract.c - the one codec of every contract message.
+
+    Reads a decoded msgpack map into a message's C struct, and packs a C
+    struct back into a map, both driven by the field tables that
+    protocol/gen_contracts.py generates from the files of protocol/contracts. The
+    tables say each field's key, type, limits, default and where it lives in
+    the struct; this file holds no knowledge of any one message. Every body
+    that reaches a handler or an answer callback through a contract has been
+    through flot_decode; see flotilla/contract.h for the rules it enforces.
+*/
+#include "flotilla/contract.h"
+#include "flotilla/body.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PATH 200
+#ifndef MIN
+#   define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
+static const char *
+s_type_name (const msgpack_object *obj)
+{
+    switch (obj->type) {
+        case MSGPACK_OBJECT_NIL: return "nil";
+        case MSGPACK_OBJECT_BOOLEAN: return "a boolean";
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return "a positive integer";
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "a negative integer";
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64: return "a float";
+        case MSGPACK_OBJECT_STR: return "a string";
+        case MSGPACK_OBJECT_ARRAY: return "an array";
+        case MSGPACK_OBJECT_MAP: return "a map";
+        case MSGPACK_OBJECT_BIN: return "binary";
+        case MSGPACK_OBJECT_EXT: return "an extension";
+    }
+    return "unknown";
+}
+
+//  The size in C of one value of type (an array's element).
+static size_t
+s_elem_size (const flot_field_t *f)
+{
+    switch (f->elem) {
+        case FLOT_T_STR: return sizeof (const char *);
+        case FLOT_T_UINT: return sizeof (uint64_t);
+        case FLOT_T_INT: return sizeof (int64_t);
+        case FLOT_T_BOOL: return sizeof (bool);
+        case FLOT_T_DOUBLE: return sizeof (double);
+        case FLOT_T_STRUCT: return f->sub->size;
+        default: return sizeof (msgpack_object);
+    }
+}
+
+static bool
+s_key_is (const msgpack_object *key, const char *name)
+{
+    size_t len = strlen (name);
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == len
+        && (len == 0 || memcmp (key->via.str.ptr, name, len) == 0);
+}
+
+//  Copies a string object into zone, NUL-terminated. NULL if out of memory.
+static const char *
+s_zone_str (msgpack_zone *zone, const msgpack_object *obj)
+{
+    char *copy = msgpack_zone_malloc (zone, obj->via.str.size + 1);
+    if (copy) {
+        if (obj->via.str.size)
+            memcpy (copy, obj->via.str.ptr, obj->via.str.size);
+        copy [obj->via.str.size] = 0;
+    }
+    return copy;
+}
+
+static int
+s_oom (flot_err_t *err, const char *path)
+{
+    return flot_err_set (err, FLOT_E_INTERNAL, "field '%s': out of memory", path);
+}
+
+//  Writes a field's path: where, then the format's text. Truncated paths
+//  only shorten error sentences.
+static void
+s_path (char *path, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+s_path (char *path, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    if (vsnprintf (path, MAX_PATH, format, args) >= MAX_PATH)
+        strcpy (path + MAX_PATH - 4, "...");
+    va_end (args);
+}
+
+static int s_struct (const flot_struct_t *def, const msgpack_object *map,
+                     msgpack_zone *zone, void *out, const char *where, flot_err_t *err);
+
+//  Reads one value of type into dst; lo and hi bound a string's length or
+//  a uint (the field's own limits, or its elements').
+static int
+s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
+         uint64_t lo, uint64_t hi, msgpack_zone *zone, const char *path, flot_err_t *err)
+{
+    switch (type) {
+        case FLOT_T_STR: {
+            if (obj->type != MSGPACK_OBJECT_STR)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %s, expected a string", path, s_type_name (obj));
+            uint32_t size = obj->via.str.size;
+            if (size > hi)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %u bytes, the limit is %llu", path, size,
+                    (unsigned long long) hi);
+            if (size < lo)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %u bytes, expected at least %llu",
+                    path, size, (unsigned long long) lo);
+            if (size && memchr (obj->via.str.ptr, 0, size))
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' contains a NUL byte", path);
+            const char *s = s_zone_str (zone, obj);
+            if (!s)
+                return s_oom (err, path);
+            if (f->choices && type == f->type) {
+                const char *const *c = f->choices;
+                while (*c && strcmp (*c, s))
+                    c++;
+                if (!*c) {
+                    char list [160] = "";
+                    for (c = f->choices; *c; c++) {
+                        size_t used = strlen (list);
+                        snprintf (list + used, sizeof list - used, "%s%s",
+                                  used ? ", " : "", *c);
+                    }
+                    return flot_err_set (err, FLOT_E_INVALID,
+                        "field '%s': '%.60s' is not one of %s", path, s, list);
+                }
+            }
+            *(const char **) dst = s;
+            return 0;
+        }
+        case FLOT_T_UINT: {
+            if (obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %s, expected an integer in %llu..%llu", path,
+                    s_type_name (obj), (unsigned long long) lo, (unsigned long long) hi);
+            if (obj->via.u64 < lo || obj->via.u64 > hi)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s': %llu is not in %llu..%llu", path,
+                    (unsigned long long) obj->via.u64, (unsigned long long) lo,
+                    (unsigned long long) hi);
+            *(uint64_t *) dst = obj->via.u64;
+            return 0;
+        }
+        case FLOT_T_INT: {
+            int64_t v;
+            if (obj->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+                v = obj->via.i64;
+            else
+            if (obj->type == MSGPACK_OBJECT_POSITIVE_INTEGER && obj->via.u64 <= INT64_MAX)
+                v = (int64_t) obj->via.u64;
+            else
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %s, expected an integer in %lld..%lld", path,
+                    s_type_name (obj), (long long) f->imin, (long long) f->imax);
+            if (v < f->imin || v > f->imax)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s': %lld is not in %lld..%lld", path, (long long) v,
+                    (long long) f->imin, (long long) f->imax);
+            *(int64_t *) dst = v;
+            return 0;
+        }
+        case FLOT_T_BOOL:
+            if (obj->type != MSGPACK_OBJECT_BOOLEAN)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %s, expected a boolean", path, s_type_name (obj));
+            *(bool *) dst = obj->via.boolean;
+            return 0;
+        case FLOT_T_DOUBLE: {
+            double v;
+            switch (obj->type) {
+                case MSGPACK_OBJECT_FLOAT32:
+                case MSGPACK_OBJECT_FLOAT64: v = obj->via.f64; break;
+                case MSGPACK_OBJECT_POSITIVE_INTEGER: v = (double) obj->via.u64; break;
+                case MSGPACK_OBJECT_NEGATIVE_INTEGER: v = (double) obj->via.i64; break;
+                default:
+                    return flot_err_set (err, FLOT_E_INVALID,
+                        "field '%s' is %s, expected a number", path, s_type_name (obj));
+            }
+            //  NaN passes: a metric's value may be one (SPEC 20).
+            if (v < f->dmin || v > f->dmax)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s': %g is not in %g..%g", path, v, f->dmin, f->dmax);
+            *(double *) dst = v;
+            return 0;
+        }
+        case FLOT_T_ANY:
+            *(msgpack_object *) dst = *obj;
+            return 0;
+        case FLOT_T_MAP:
+            if (obj->type != MSGPACK_OBJECT_MAP)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %s, expected a map", path, s_type_name (obj));
+            *(msgpack_object *) dst = *obj;
+            return 0;
+        case FLOT_T_STRUCT:
+            return s_struct (f->sub, obj, zone, dst, path, err);
+    }
+    return flot_err_set (err, FLOT_E_INTERNAL, "field '%s': no such type %d", path, type);
+}
+
+static int
+s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
+          msgpack_zone *zone, const char *path, flot_err_t *err)
+{
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        return flot_err_set (err, FLOT_E_INVALID,
+            "field '%s' is %s, expected a map of strings", path, s_type_name (obj));
+    uint32_t size = obj->via.map.size;
+    if (size > f->umax)
+        return flot_err_set (err, FLOT_E_INVALID,
+            "field '%s' has %u entries, the limit is %llu", path, size,
+            (unsigned long long) f->umax);
+    const msgpack_object *repeated = flot_map_repeated_key (obj);
+    if (repeated)
+        return flot_err_set (err, FLOT_E_INVALID, "field '%s.%.*s' is given twice",
+                             path, (int) MIN (repeated->via.str.size, 64),
+                             repeated->via.str.ptr);
+    dst->count = size;
+    dst->items = size ? msgpack_zone_malloc (zone, size * sizeof *dst->items) : NULL;
+    if (size && !dst->items)
+        return s_oom (err, path);
+    for (uint32_t i = 0; i < size; i++) {
+        const msgpack_object *key = &obj->via.map.ptr [i].key;
+        const msgpack_object *val = &obj->via.map.ptr [i].val;
+        char item [MAX_PATH];
+        if (key->type != MSGPACK_OBJECT_STR)
+            return flot_err_set (err, FLOT_E_INVALID,
+                "field '%s' has a key that is %s, expected a string", path,
+                s_type_name (key));
+        s_path (item, "%s.%.*s", path, (int) MIN (key->via.str.size, 64), key->via.str.ptr);
+        if (s_value (f, FLOT_T_STR, key, &dst->items [i].key, f->emin, f->emax, zone, item, err)
+        ||  s_value (f, FLOT_T_STR, val, &dst->items [i].value, 0, f->emax, zone, item, err))
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_array (const flot_field_t *f, const msgpack_object *obj, flot_array_t *dst,
+         msgpack_zone *zone, const char *path, flot_err_t *err)
+{
+    if (obj->type != MSGPACK_OBJECT_ARRAY)
+        return flot_err_set (err, FLOT_E_INVALID,
+            "field '%s' is %s, expected an array", path, s_type_name (obj));
+    uint32_t size = obj->via.array.size;
+    if (size < f->umin || size > f->umax)
+        return flot_err_set (err, FLOT_E_INVALID,
+            "field '%s' has %u items, expected %llu..%llu", path, size,
+            (unsigned long long) f->umin, (unsigned long long) f->umax);
+    size_t elem = s_elem_size (f);
+    dst->count = size;
+    dst->items = size ? msgpack_zone_malloc (zone, size * elem) : NULL;
+    if (size && !dst->items)
+        return s_oom (err, path);
+    if (size)
+        memset (dst->items, 0, size * elem);
+    for (uint32_t i = 0; i < size; i++) {
+        char item [MAX_PATH];
+        s_path (item, "%s[%u]", path, i);
+        if (s_value (f, f->elem, &obj->via.array.ptr [i], (char *) dst->items + i * elem,
+                     f->emin, f->emax, zone, item, err))
+            return -1;
+    }
+    return 0;
+}
+
+//  Sets an absent optional field's default.
+static void
+s_default (const flot_field_t *f, char *base)
+{
+    void *dst = base + f->offset;
+    switch (f->type) {
+        case FLOT_T_STR: *(const char **) dst = f->sdefault; break;
+        case FLOT_T_UINT: *(uint64_t *) dst = f->udefault; break;
+        case FLOT_T_INT: *(int64_t *) dst = f->idefault; break;
+        case FLOT_T_BOOL: *(bool *) dst = f->bdefault; break;
+        case FLOT_T_DOUBLE: *(double *) dst = f->ddefault; break;
+        default: break;
+    }
+}
+
+static int
+s_field (const flot_field_t *f, const msgpack_object *val, char *base,
+         msgpack_zone *zone, const char *path, flot_err_t *err)
+{
+    void *dst = base + f->offset;
+    int rc;
+    switch (f->type) {
+        case FLOT_T_STRMAP:
+            rc = s_strmap (f, val, dst, zone, path, err);
+            break;
+        case FLOT_T_ARRAY:
+            rc = s_array (f, val, dst, zone, path, err);
+            break;
+        case FLOT_T_ANY:
+        case FLOT_T_MAP:
+            //  Held by pointer: the object lives in the decoded body.
+            if (f->type == FLOT_T_MAP && val->type != MSGPACK_OBJECT_MAP)
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is %s, expected a map", path, s_type_name (val));
+            *(const msgpack_object **) dst = val;
+            rc = 0;
+            break;
+        case FLOT_T_STRUCT: {
+            void *sub = msgpack_zone_malloc (zone, f->sub->size);
+            if (!sub)
+                return s_oom (err, path);
+            memset (sub, 0, f->sub->size);
+            rc = s_struct (f->sub, val, zone, sub, path, err);
+            *(void **) dst = sub;
+            break;
+        }
+        default:
+            rc = s_value (f, f->type, val, dst, f->umin, f->umax, zone, path, err);
+    }
+    if (rc == 0 && f->has_offset != SIZE_MAX)
+        *(bool *) (base + f->has_offset) = true;
+    return rc;
+}
+
+static int
+s_struct (const flot_struct_t *def, const msgpack_object *map, msgpack_zone *zone,
+          void *out, const char *where, flot_err_t *err)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return *where
+            ? flot_err_set (err, FLOT_E_INVALID, "field '%s' is %s, expected a map",
+                            where, s_type_name (map))
+            : flot_err_set (err, FLOT_E_INVALID, "the body is %s, expected a map",
+                            s_type_name (map));
+    uint64_t seen = 0;
+    bool unknown = false;
+    char path [MAX_PATH];
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *key = &map->via.map.ptr [i].key;
+        const msgpack_object *val = &map->via.map.ptr [i].val;
+        size_t index = 0;
+        while (index < def->field_count && !s_key_is (key, def->fields [index].name))
+            index++;
+        if (index == def->field_count) {
+            unknown = true;             //  SPEC 13: ignored
+            continue;
+        }
+        const flot_field_t *f = &def->fields [index];
+        s_path (path, "%s%s%s", where, *where ? "." : "", f->name);
+        if (seen & (1ULL << index))
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s' is given twice", path);
+        seen |= 1ULL << index;
+        if (val->type == MSGPACK_OBJECT_NIL) {
+            seen &= ~(1ULL << index);   //  nil counts as absent (SPEC 3.2)
+            continue;
+        }
+        if (s_field (f, val, out, zone, path, err))
+            return -1;
+    }
+    if (unknown) {
+        const msgpack_object *repeated = flot_map_repeated_key (map);
+        if (repeated)
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s%s%.*s' is given twice",
+                                 where, *where ? "." : "",
+                                 (int) MIN (repeated->via.str.size, 64),
+                                 repeated->via.str.ptr);
+    }
+    for (size_t index = 0; index < def->field_count; index++) {
+        const flot_field_t *f = &def->fields [index];
+        if (seen & (1ULL << index))
+            continue;
+        if (f->required)
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s%s%s' is required",
+                                 where, *where ? "." : "", f->name);
+        if (f->has_default)
+            s_default (f, out);
+    }
+    return 0;
+}
+
+int
+flot_decode (const flot_struct_t *def, const msgpack_object *map,
+             msgpack_zone *zone, void *out, flot_err_t *err)
+{
+    assert (def && map && zone && out);
+    memset (out, 0, def->size);
+    return s_struct (def, map, zone, out, "", err);
+}
+
+void *
+flot_decode_new (const flot_struct_t *def, const msgpack_object *map,
+                 msgpack_zone *zone, flot_err_t *err)
+{
+    void *out = msgpack_zone_malloc (zone, def->size);
+    if (!out) {
+        flot_err_set (err, FLOT_E_INTERNAL, "%s: out of memory", def->name);
+        return NULL;
+    }
+    return flot_decode (def, map, zone, out, err) ? NULL : out;
+}
+
+//  --------------------------------------------------------------------------
+//  Encoding
+
+static void
+s_pack_value (int type, const flot_field_t *f, const void *src, msgpack_packer *pk)
+{
+    switch (type) {
+        case FLOT_T_STR: {
+            const char *s = *(const char * const *) src;
+            flot_pack_str (pk, s ? s : "");
+            break;
+        }
+        case FLOT_T_UINT: msgpack_pack_uint64 (pk, *(const uint64_t *) src); break;
+        case FLOT_T_INT: msgpack_pack_int64 (pk, *(const int64_t *) src); break;
+        case FLOT_T_BOOL:
+            if (*(const bool *) src)
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+            break;
+        case FLOT_T_DOUBLE: msgpack_pack_double (pk, *(const double *) src); break;
+        case FLOT_T_ANY:
+        case FLOT_T_MAP: msgpack_pack_object (pk, *(const msgpack_object *) src); break;
+        case FLOT_T_STRUCT: flot_encode (f->sub, src, pk); break;
+    }
+}
+
+//  True if the field is to be packed.
+static bool
+s_present (const flot_field_t *f, const char *base)
+{
+    const void *src = base + f->offset;
+    if (f->has_offset != SIZE_MAX)
+        return *(const bool *) (base + f->has_offset);
+    switch (f->type) {
+        case FLOT_T_STR:
+            return f->required || *(const char * const *) src;
+        case FLOT_T_ANY:
+        case FLOT_T_MAP:
+        case FLOT_T_STRUCT:
+            return *(const void * const *) src != NULL;
+        case FLOT_T_STRMAP:
+            return f->required || ((const flot_strmap_t *) src)->count;
+        case FLOT_T_ARRAY:
+            return f->required || ((const flot_array_t *) src)->count;
+        default:
+            return true;
+    }
+}
+
+int
+flot_encode (const flot_struct_t *def, const void *in, msgpack_packer *pk)
+{
+    const char *base = in;
+    size_t count = 0;
+    for (size_t i = 0; i < def->field_count; i++)
+        count += s_present (&def->fields [i], base);
+    msgpack_pack_map (pk, count);
+    for (size_t i = 0; i < def->field_count; i++) {
+        const flot_field_t *f = &def->fields [i];
+        if (!s_present (f, base))
+            continue;
+        const void *src = base + f->offset;
+        flot_pack_str (pk, f->name);
+        switch (f->type) {
+            case FLOT_T_ANY:
+            case FLOT_T_MAP:
+                msgpack_pack_object (pk, **(const msgpack_object * const *) src);
+                break;
+            case FLOT_T_STRUCT:
+                flot_encode (f->sub, *(const void * const *) src, pk);
+                break;
+            case FLOT_T_STRMAP: {
+                const flot_strmap_t *m = src;
+                msgpack_pack_map (pk, m->count);
+                for (size_t k = 0; k < m->count; k++) {
+                    flot_pack_str (pk, m->items [k].key);
+                    flot_pack_str (pk, m->items [k].value);
+                }
+                break;
+            }
+            case FLOT_T_ARRAY: {
+                const flot_array_t *a = src;
+                size_t elem = s_elem_size (f);
+                msgpack_pack_array (pk, a->count);
+                for (size_t k = 0; k < a->count; k++)
+                    s_pack_value (f->elem, f, (const char *) a->items + k * elem, pk);
+                break;
+            }
+            default:
+                s_pack_value (f->type, f, src, pk);
+        }
+    }
+    return 0;
+}
+
+void
+flot_encode_sbuf (const flot_struct_t *def, const void *in, msgpack_sbuffer *sbuf)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init (sbuf);
+    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
+    flot_encode (def, in, &pk);
+}
+
+const flot_command_def_t *
+flot_contract_command (const flot_contract_t *contract, const char *name)
+{
+    for (size_t i = 0; i < contract->command_count; i++)
+        if (strcmp (contract->commands [i].name, name) == 0)
+            return &contract->commands [i];
+    return NULL;
+}
+
+const flot_event_def_t *
+flot_event_def (const char *type)
+{
+    for (size_t i = 0; i < flot_event_def_count; i++)
+        if (strcmp (flot_event_defs [i].type, type) == 0)
+            return &flot_event_defs [i];
+    return NULL;
+}
