@@ -157,8 +157,10 @@ const flot_event_def_t *
 extern const flot_event_def_t flot_event_defs [];
 extern const size_t flot_event_def_count;
 
-//  Every contract, NULL-ended (for tests and tools).
+//  Every contract, and every message of every contract, NULL-ended (for
+//  tests and tools).
 extern const flot_contract_t *const flot_contracts [];
+extern const flot_struct_t *const flot_struct_defs [];
 
 #ifdef __cplusplus
 }
