@@ -2304,31 +2304,6 @@ s_cmd_abort (ctl_t *self)
 //  --------------------------------------------------------------------------
 //  analyze and metrics push
 
-//  Packs a CONTEXT for target t of spec: {"target", "address", "version",
-//  "previousVersion", "deployment", "labels"}.
-static void
-s_pack_context (msgpack_packer *pk, const flot_spec_t *spec, const flot_target_t *t,
-                const char *version)
-{
-    const char *previous = spec->workload.rollback_version;
-    size_t n = 3 + (*t->address ? 1 : 0) + (previous && *previous ? 1 : 0)
-             + (t->label_count ? 1 : 0);
-    msgpack_pack_map (pk, n);
-    flot_pack_kv_str (pk, "target", t->name);
-    if (*t->address)
-        flot_pack_kv_str (pk, "address", t->address);
-    flot_pack_kv_str (pk, "version", version);
-    if (previous && *previous)
-        flot_pack_kv_str (pk, "previousVersion", previous);
-    flot_pack_kv_str (pk, "deployment", spec->name);
-    if (t->label_count) {
-        flot_pack_str (pk, "labels");
-        msgpack_pack_map (pk, t->label_count);
-        for (size_t i = 0; i < t->label_count; i++)
-            flot_pack_kv_str (pk, t->labels [i].key, t->labels [i].value);
-    }
-}
-
 //  How long the analysis may take: its longest metric's initial delay and
 //  count intervals, twice, and 30 s more; the most a request may wait.
 static uint32_t
@@ -2392,12 +2367,12 @@ s_cmd_analyze (ctl_t *self)
     flot_pack_str (&pk, "analysis");
     msgpack_sbuffer_write (&sbuf, spec->checks.analysis, spec->checks.analysis_size);
     flot_pack_str (&pk, "context");
-    s_pack_context (&pk, spec, target, self->opts.version ? self->opts.version
-                                                          : spec->workload.version);
+    flot_context_pack (&pk, spec, target, self->opts.version ? self->opts.version
+                                                             : spec->workload.version);
     flot_pack_str (&pk, "baseline");
-    s_pack_context (&pk, spec, target, *spec->workload.rollback_version
-                                       ? spec->workload.rollback_version
-                                       : spec->workload.version);
+    flot_context_pack (&pk, spec, target, *spec->workload.rollback_version
+                                          ? spec->workload.rollback_version
+                                          : spec->workload.version);
     if (!self->opts.timeout_given)
         self->opts.timeout_ms = s_analysis_timeout (spec->checks.analysis,
                                                     spec->checks.analysis_size);

@@ -997,23 +997,6 @@ s_gate_current (const gate_ref_t *ref)
         && rt->attempt == ref->attempt;
 }
 
-//  Packs the CONTEXT of target t for the health and analyzer services.
-static void
-s_pack_context (msgpack_packer *pk, deployment_t *dep, int t, const char *version)
-{
-    const flot_target_t *target = &dep->spec->targets [t];
-    msgpack_pack_map (pk, 6);
-    flot_pack_kv_str (pk, "target", target->name);
-    flot_pack_kv_str (pk, "address", target->address);
-    flot_pack_kv_str (pk, "version", version);
-    flot_pack_kv_str (pk, "previousVersion", dep->spec->workload.rollback_version);
-    flot_pack_kv_str (pk, "deployment", dep->id);
-    flot_pack_str (pk, "labels");
-    msgpack_pack_map (pk, target->label_count);
-    for (size_t l = 0; l < target->label_count; l++)
-        flot_pack_kv_str (pk, target->labels [l].key, target->labels [l].value);
-}
-
 //  Appends key and a section's msgpack as it is.
 static void
 s_pack_raw (msgpack_sbuffer *sbuf, msgpack_packer *pk, const char *key,
@@ -1349,7 +1332,7 @@ s_gate_health (deployment_t *dep, size_t s)
     msgpack_pack_map (&pk, 3);
     s_pack_raw (&sbuf, &pk, "checks", dep->spec->checks.health, dep->spec->checks.health_size);
     flot_pack_str (&pk, "context");
-    s_pack_context (&pk, dep, t, dep->spec->workload.version);
+    flot_context_pack (&pk, dep->spec, &dep->spec->targets [t], dep->spec->workload.version);
     flot_pack_kv_uint (&pk, "timeout_ms", (uint64_t) timeout);
     gate_ref_t *ref = s_gate_ref (dep, s, -1);
     rt->gate_arg = ref;
@@ -1431,10 +1414,11 @@ s_analysis_start (deployment_t *dep, int t, gate_ref_t *ref)
     msgpack_pack_map (&pk, 3);
     s_pack_raw (&sbuf, &pk, "analysis", dep->spec->checks.analysis,
                 dep->spec->checks.analysis_size);
+    const flot_target_t *target = &dep->spec->targets [t];
     flot_pack_str (&pk, "context");
-    s_pack_context (&pk, dep, t, dep->spec->workload.version);
+    flot_context_pack (&pk, dep->spec, target, dep->spec->workload.version);
     flot_pack_str (&pk, "baseline");
-    s_pack_context (&pk, dep, t, dep->spec->workload.rollback_version);
+    flot_context_pack (&pk, dep->spec, target, dep->spec->workload.rollback_version);
     uint64_t call = flot_actor_call (dep->owner->actor, "analyzer", NULL, "StartAnalysis",
                                      sbuf.data, sbuf.size, 10000, true, s_on_analysis, ref);
     msgpack_sbuffer_destroy (&sbuf);
@@ -1576,7 +1560,7 @@ s_monitor_start (deployment_t *dep, int t)
     msgpack_pack_map (&pk, 2);
     s_pack_raw (&sbuf, &pk, "checks", dep->spec->checks.health, dep->spec->checks.health_size);
     flot_pack_str (&pk, "context");
-    s_pack_context (&pk, dep, t, dep->spec->workload.version);
+    flot_context_pack (&pk, dep->spec, &dep->spec->targets [t], dep->spec->workload.version);
     gate_ref_t *ref = s_gate_ref (dep, dep->plan->first [t], t);
     trt->monitor_arg = ref;
     trt->monitor = flot_actor_call (dep->owner->actor, "health", NULL, "StartMonitoring",

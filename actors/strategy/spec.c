@@ -10,6 +10,7 @@
 */
 #include "flotilla/spec.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -871,6 +872,33 @@ s_parse_section (ctx_t *ctx, yaml_node_t *root, const char *key, yaml_node_type_
     zhashx_destroy (&lines);
     *size = sbuf.size;
     return msgpack_sbuffer_release (&sbuf);
+}
+
+//  --------------------------------------------------------------------------
+//  The CONTEXT of a target, for its health checks and analysis
+
+void
+flot_context_pack (msgpack_packer *pk, const flot_spec_t *spec,
+                   const flot_target_t *target, const char *version)
+{
+    assert (pk && spec && target && version);
+    const char *previous = spec->workload.rollback_version;
+    bool has_address = target->address && *target->address;
+    bool has_previous = previous && *previous;
+    msgpack_pack_map (pk, 3 + has_address + has_previous + (target->label_count > 0));
+    flot_pack_kv_str (pk, "target", target->name);
+    if (has_address)
+        flot_pack_kv_str (pk, "address", target->address);
+    flot_pack_kv_str (pk, "version", version);
+    if (has_previous)
+        flot_pack_kv_str (pk, "previousVersion", previous);
+    flot_pack_kv_str (pk, "deployment", spec->name);
+    if (target->label_count) {
+        flot_pack_str (pk, "labels");
+        msgpack_pack_map (pk, target->label_count);
+        for (size_t l = 0; l < target->label_count; l++)
+            flot_pack_kv_str (pk, target->labels [l].key, target->labels [l].value);
+    }
 }
 
 //  --------------------------------------------------------------------------
