@@ -98,7 +98,7 @@ s_send_ready (flot_actor_t *self)
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 4);
+    msgpack_pack_map (&pk, 5);
     flot_pack_kv_str (&pk, "instance", self->instance);
     flot_pack_kv_str (&pk, "host", self->host);
     flot_pack_kv_uint (&pk, "pid", (uint64_t) getpid ());
@@ -117,6 +117,11 @@ s_send_ready (flot_actor_t *self)
     for (char *k = zlist_first (keys); k; k = zlist_next (keys))
         flot_pack_str (&pk, k);
     zlist_destroy (&keys);
+    //  The protocol versions we can be delivered in (SPEC 13).
+    flot_pack_str (&pk, "versions");
+    msgpack_pack_array (&pk, FLOT_VERSION - FLOT_VERSION_OLDEST + 1);
+    for (int v = FLOT_VERSION_OLDEST; v <= FLOT_VERSION; v++)
+        msgpack_pack_uint64 (&pk, (uint64_t) v);
     flot_msg_t msg = {
         .kind = FLOT_READY,
         .service = { (const uint8_t *) self->def->service, strlen (self->def->service) },

@@ -44,6 +44,9 @@ typedef struct {
     char host [256];
     uint64_t pid;
     zlistx_t *keys;             //  char *, claimed keys; empty = any key
+    uint8_t versions [FLOT_MAX_VERSIONS];   //  protocol versions, as READY announced
+    size_t version_count;
+    int protocol;               //  the version we deliver to it in (SPEC 13)
     int64_t registered_at;      //  zclock_mono
     int64_t last_seen;
     uint64_t handled;
@@ -389,6 +392,91 @@ s_instance_pick (service_t *service, const char *key)
 //  --------------------------------------------------------------------------
 //  READY: an actor registers
 
+//  READY's "versions": 1..FLOT_MAX_VERSIONS versions, each 1..99; absent
+//  (or nil) means the version of the signature, FLOT_VERSION, as the codec
+//  took no other.
+static int
+s_ready_versions (instance_t *instance, const msgpack_object *root, flot_err_t *err)
+{
+    const msgpack_object *versions = NULL;
+    if (flot_map_object (root, "versions", false, MSGPACK_OBJECT_ARRAY, &versions, err) < 0)
+        return -1;
+    if (!versions) {
+        instance->versions [0] = FLOT_VERSION;
+        instance->version_count = 1;
+        return 0;
+    }
+    uint32_t count = versions->via.array.size;
+    if (count < 1 || count > FLOT_MAX_VERSIONS)
+        return flot_err_set (err, FLOT_E_INVALID,
+            "field 'versions' holds %u versions, expected 1..%d", count, FLOT_MAX_VERSIONS);
+    for (uint32_t i = 0; i < count; i++) {
+        const msgpack_object *v = &versions->via.array.ptr [i];
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 || v->via.u64 > 99)
+            return flot_err_set (err, FLOT_E_INVALID,
+                "versions[%u] must be a protocol version, a uint in 1..99", i);
+        instance->versions [i] = (uint8_t) v->via.u64;
+    }
+    instance->version_count = count;
+    return 0;
+}
+
+//  The newest version the instance announced that we can deliver in, or 0:
+//  then the reason says which versions it announced and which we speak.
+static int
+s_ready_protocol (const instance_t *instance, char *reason, size_t size)
+{
+    int best = 0;
+    for (size_t i = 0; i < instance->version_count; i++) {
+        int v = instance->versions [i];
+        if (v >= FLOT_VERSION_OLDEST && v <= FLOT_VERSION && v > best)
+            best = v;
+    }
+    if (best == 0) {
+        char announced [FLOT_MAX_VERSIONS * 4 + 1] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < instance->version_count; i++)
+            used += (size_t) snprintf (announced + used, sizeof announced - used,
+                                       "%s%02d", i ? ", " : "", instance->versions [i]);
+        char speaks [64];
+        snprintf (reason, size, "protocol version%s %s %s not supported, this broker speaks %s",
+                  instance->version_count > 1 ? "s" : "", announced,
+                  instance->version_count > 1 ? "are" : "is",
+                  flot_versions_text (speaks, sizeof speaks));
+    }
+    return best;
+}
+
+//  The versions this broker speaks, oldest first, as a msgpack array.
+static void
+s_pack_versions (msgpack_packer *pk, const char *key)
+{
+    flot_pack_str (pk, key);
+    msgpack_pack_array (pk, FLOT_VERSION - FLOT_VERSION_OLDEST + 1);
+    for (int v = FLOT_VERSION_OLDEST; v <= FLOT_VERSION; v++)
+        msgpack_pack_uint64 (pk, (uint64_t) v);
+}
+
+//  DISCONNECT to a READY that announced no version we can deliver in:
+//  {"reason": sentence, "versions": [the versions we speak]}.
+static void
+s_refuse_versions (flot_broker_t *self, const bkey_t *id, const char *reason)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_str (&pk, "reason", reason);
+    s_pack_versions (&pk, "versions");
+    flot_msg_t msg = {
+        .kind = FLOT_DISCONNECT,
+        .body = { (const uint8_t *) sbuf.data, sbuf.size }
+    };
+    s_send (self, id, &msg);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
 static int
 s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
 {
@@ -397,8 +485,14 @@ s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
         return -1;
     const msgpack_object *root = flot_body_root (decoded);
     const msgpack_object *keys = NULL;
+    const msgpack_object *twice = flot_map_repeated_key (root);
     int rc = 0;
-    if (flot_map_str (root, "instance", false, instance->instance,
+    if (twice)
+        rc = flot_err_set (err, FLOT_E_INVALID, "field '%.*s' is given twice",
+                           (int) twice->via.str.size, twice->via.str.ptr);
+    else
+    if (s_ready_versions (instance, root, err)
+    ||  flot_map_str (root, "instance", false, instance->instance,
                       sizeof instance->instance, err) < 0
     ||  flot_map_str (root, "host", true, instance->host,
                       sizeof instance->host, err) < 0
@@ -444,13 +538,26 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
         instance_t update = { .keys = zlistx_new () };
         zlistx_set_destructor (update.keys, (zlistx_destructor_fn *) zstr_free);
         flot_err_t err;
-        if (s_ready_parse (&update, msg->body, &err) == 0) {
+        char reason [256];
+        if (s_ready_parse (&update, msg->body, &err) == 0
+        &&  (update.protocol = s_ready_protocol (&update, reason, sizeof reason)) == 0) {
+            //  It speaks no version we can deliver in any more.
+            zlistx_destroy (&update.keys);
+            s_instance_remove (self, old, "announced no protocol version this broker speaks");
+            s_log_bad (self, "READY for '%s' refused: %s", name, reason);
+            s_refuse_versions (self, id, reason);
+        }
+        else
+        if (update.protocol) {
             zlistx_destroy (&old->keys);
             old->keys = update.keys;
             if (*update.instance)
                 memcpy (old->instance, update.instance, sizeof old->instance);
             memcpy (old->host, update.host, sizeof old->host);
             old->pid = update.pid;
+            memcpy (old->versions, update.versions, sizeof old->versions);
+            old->version_count = update.version_count;
+            old->protocol = update.protocol;
         }
         else {
             zlistx_destroy (&update.keys);
@@ -467,6 +574,14 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
     if (s_ready_parse (instance, msg->body, &err)) {
         s_log_bad (self, "READY for '%s' refused: %s", name, err.message);
         s_send_control (self, id, FLOT_DISCONNECT, err.message);
+        s_instance_free ((void **) &instance);
+        return;
+    }
+    char reason [256];
+    instance->protocol = s_ready_protocol (instance, reason, sizeof reason);
+    if (!instance->protocol) {
+        s_log_bad (self, "READY for '%s' refused: %s", name, reason);
+        s_refuse_versions (self, id, reason);
         s_instance_free ((void **) &instance);
         return;
     }
@@ -520,7 +635,7 @@ s_pack_actors (flot_broker_t *self, msgpack_packer *pk)
     flot_pack_str (pk, "actors");
     msgpack_pack_array (pk, zlistx_size (sorted));
     for (instance_t *i = zlistx_first (sorted); i; i = zlistx_next (sorted)) {
-        msgpack_pack_map (pk, 9);
+        msgpack_pack_map (pk, 11);
         flot_pack_kv_str (pk, "service", i->service->name);
         flot_pack_kv_str (pk, "instance", i->instance);
         flot_pack_kv_str (pk, "host", i->host);
@@ -533,6 +648,11 @@ s_pack_actors (flot_broker_t *self, msgpack_packer *pk)
         flot_pack_kv_uint (pk, "last_heartbeat_ms", (uint64_t) (now - i->last_seen));
         flot_pack_kv_uint (pk, "handled", i->handled);
         flot_pack_kv_uint (pk, "pending", i->pending);
+        flot_pack_str (pk, "versions");
+        msgpack_pack_array (pk, i->version_count);
+        for (size_t v = 0; v < i->version_count; v++)
+            msgpack_pack_uint64 (pk, i->versions [v]);
+        flot_pack_kv_uint (pk, "protocol", (uint64_t) i->protocol);
     }
     zlistx_destroy (&sorted);
 }
@@ -552,10 +672,14 @@ s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *m
     int command_size = (int) msg->command.size;
     const char *command = (const char *) msg->command.data;
     if (command_size == 4 && memcmp (command, "Ping", 4) == 0) {
-        msgpack_pack_map (&pk, 3);
+        msgpack_pack_map (&pk, 7);
         flot_pack_kv_bool (&pk, "pong", true);
         flot_pack_kv_str (&pk, "version", FLOTILLA_VERSION);
         flot_pack_kv_uint (&pk, "uptime_ms", (uint64_t) (zclock_mono () - self->started_at));
+        s_pack_versions (&pk, "versions");
+        flot_pack_kv_uint (&pk, "protocol", FLOT_VERSION);
+        flot_pack_kv_uint (&pk, "heartbeat_ms", (uint64_t) self->heartbeat_ms);
+        flot_pack_kv_uint (&pk, "liveness", (uint64_t) self->liveness);
         s_reply_body (self, client, msg->corr, &sbuf);
     }
     else
@@ -615,7 +739,11 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
     }
     pending->instance = instance;
     pending->deadline = self->now + timeout;
-    //  To the instance: DELIVER, naming the client as route, the same body.
+    //  To the instance: DELIVER, naming the client as route, the same body,
+    //  in the version it speaks (SPEC 13). Only FLOT_VERSION exists yet; a
+    //  broker that also speaks the one before writes DELIVER in that one for
+    //  an instance whose protocol says so.
+    assert (instance->protocol == FLOT_VERSION);
     flot_msg_t deliver = {
         .kind = FLOT_DELIVER,
         .route = { client->data, client->size },
@@ -699,8 +827,17 @@ s_on_bad (flot_broker_t *self, const bkey_t *id, instance_t *instance,
     //  An actor's answer: route (length byte and bytes), then corr.
     size_t route_size = size > FLOT_SIGNATURE_SIZE + 1 ? h [FLOT_SIGNATURE_SIZE + 1] : 0;
     const uint8_t *route = h + FLOT_SIGNATURE_SIZE + 2;
+    flot_err_t own;
+    if (err->code == FLOT_E_VERSION) {
+        //  Name the versions this broker speaks (SPEC 13).
+        flot_msg_version_error (frames [0], "this broker", &own);
+        err = &own;
+    }
     if (s_addressable (h, size, &corr))
         s_send_error (self, id, corr, err->code, "%s", err->message);
+    else
+    if (kind == FLOT_READY && err->code == FLOT_E_VERSION)
+        s_refuse_versions (self, id, err->message);
     else
     if (kind == FLOT_READY)
         s_send_control (self, id, FLOT_DISCONNECT, err->message);

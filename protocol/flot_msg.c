@@ -270,6 +270,40 @@ s_decode_body (flot_msg_t *msg, flot_bytes_t body, const char *kind,
     return 0;
 }
 
+const char *
+flot_versions_text (char *buffer, size_t size)
+{
+    size_t used = 0;
+    *buffer = 0;
+    for (int v = FLOT_VERSION_OLDEST; v <= FLOT_VERSION && used < size; v++) {
+        int n = snprintf (buffer + used, size - used, "%s%02d",
+                          v > FLOT_VERSION_OLDEST ? ", " : "", v);
+        if (n < 0)
+            break;
+        used += (size_t) n;
+    }
+    return buffer;
+}
+
+int
+flot_msg_version_error (flot_bytes_t frame, const char *who, flot_err_t *err)
+{
+    char speaks [64];
+    flot_versions_text (speaks, sizeof speaks);
+    if (frame.size >= FLOT_SIGNATURE_SIZE && memcmp (frame.data, FLOT_SIGNATURE, 4) == 0) {
+        const uint8_t *v = frame.data + 4;
+        if (v [0] > 0x20 && v [0] < 0x7f && v [1] > 0x20 && v [1] < 0x7f)
+            return flot_err_set (err, FLOT_E_VERSION,
+                "protocol version %c%c is not supported, %s speaks %s",
+                v [0], v [1], who, speaks);
+        return flot_err_set (err, FLOT_E_VERSION,
+            "protocol version 0x%02x%02x is not supported, %s speaks %s",
+            v [0], v [1], who, speaks);
+    }
+    return flot_err_set (err, FLOT_E_VERSION,
+        "message does not start with the protocol signature %s", FLOT_SIGNATURE);
+}
+
 int
 flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
                  flot_err_t *err)
@@ -282,20 +316,8 @@ flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
     //  messages may have more frames) hears which version it should speak.
     flot_bytes_t frame = frames [0];
     if (frame.size < FLOT_SIGNATURE_SIZE
-    ||  memcmp (frame.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0) {
-        if (frame.size >= FLOT_SIGNATURE_SIZE && memcmp (frame.data, FLOT_SIGNATURE, 4) == 0) {
-            const uint8_t *v = frame.data + 4;
-            if (v [0] > 0x20 && v [0] < 0x7f && v [1] > 0x20 && v [1] < 0x7f)
-                return flot_err_set (err, FLOT_E_VERSION,
-                    "protocol version %c%c is not supported, expected %s",
-                    v [0], v [1], FLOT_SIGNATURE);
-            return flot_err_set (err, FLOT_E_VERSION,
-                "protocol version 0x%02x%02x is not supported, expected %s",
-                v [0], v [1], FLOT_SIGNATURE);
-        }
-        return flot_err_set (err, FLOT_E_VERSION,
-            "message does not start with the protocol signature %s", FLOT_SIGNATURE);
-    }
+    ||  memcmp (frame.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0)
+        return flot_msg_version_error (frame, "this peer", err);
     if (count > 1)
         return flot_err_set (err, FLOT_E_TOO_LARGE, "message has %zu frames, expected 1", count);
     if (frame.size == FLOT_SIGNATURE_SIZE)

@@ -30,6 +30,15 @@ extern "C" {
 #define FLOT_SIGNATURE          "FLOT02"
 #define FLOT_SIGNATURE_SIZE     6
 
+//  The protocol versions this code speaks: FLOT_VERSION_OLDEST up to
+//  FLOT_VERSION, the one in FLOT_SIGNATURE and the one it prefers. A peer
+//  announces them (READY's and Ping's "versions"); during an upgrade a
+//  broker of version N speaks N and N-1 (SPEC section 13). Versions are
+//  1..99, written as two digits.
+#define FLOT_VERSION            2
+#define FLOT_VERSION_OLDEST     2
+#define FLOT_MAX_VERSIONS       16          //  entries of a "versions" array
+
 //  Message kinds: the header's seventh byte.
 //  Client side (client DEALER <-> broker ROUTER)
 #define FLOT_REQUEST            0x01    //  client -> broker
@@ -133,6 +142,19 @@ const char *
 int
     flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
                      flot_err_t *err);
+
+//  Set err to VERSION for a frame that does not start with FLOT_SIGNATURE:
+//  "protocol version 01 is not supported, <who> speaks 02" (every version
+//  this code speaks, oldest first) when the frame starts with "FLOT" and
+//  two printable characters, else a sentence naming the signature. who is
+//  for example "this broker". Returns -1.
+int
+    flot_msg_version_error (flot_bytes_t frame, const char *who, flot_err_t *err);
+
+//  The versions this code speaks, oldest first, as text: "02" or "01, 02".
+//  Returns buffer.
+const char *
+    flot_versions_text (char *buffer, size_t size);
 
 //  Write msg's header into buffer (FLOT_MAX_HEADER bytes). Returns its size,
 //  or -1 if msg->kind is not a kind or a field is over its limit.

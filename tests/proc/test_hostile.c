@@ -906,6 +906,253 @@ test_garbage_does_not_hurt_broker (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  Protocol versions (SPEC section 13)
+
+//  The next message on a raw socket, up to 2 s: it must be one FLOT02 frame
+//  of kind; returns its body as JSON (caller json_decref's).
+static json_t *
+s_expect_kind (zsock_t *sock, int kind, uint64_t *corr)
+{
+    zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, 2000) != 1)
+        fail_msg ("expected %s, nothing came", flot_kind_name (kind));
+    zmsg_t *msg = zmsg_recv (sock);
+    assert_non_null (msg);
+    assert_int_equal (zmsg_size (msg), 1);
+    zframe_t *frame = zmsg_first (msg);
+    flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
+    flot_msg_t answer;
+    flot_err_t err = { 0 };
+    if (flot_msg_decode (&answer, frames, 1, &err))
+        fail_msg ("the answer does not decode: %s", err.message);
+    if (answer.kind != kind)
+        fail_msg ("expected %s, got %s", flot_kind_name (kind), flot_kind_name (answer.kind));
+    if (corr)
+        *corr = answer.corr;
+    json_t *body = proc_body_json (answer.body.data, answer.body.size);
+    assert_non_null (body);
+    zmsg_destroy (&msg);
+    return body;
+}
+
+//  Sends READY for service with a JSON body, under signature (NULL:
+//  FLOT_SIGNATURE), and with `extra` frames after it.
+static void
+s_send_ready_json (zsock_t *sock, const char *signature, const char *service,
+                   const char *json, int extra)
+{
+    header_t header;
+    s_header_start (&header, signature, FLOT_READY);
+    s_put_string (&header, (raw_t) { service, strlen (service) });
+    msgpack_sbuffer sbuf;
+    proc_pack_json (&sbuf, json);
+    assert_int_equal (s_send_message (sock, &header,
+                                      (raw_t) { sbuf.data, sbuf.size }, extra), 0);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  A READY as a FLOT01 actor sends it: a header frame, then the body frame.
+static void
+s_send_ready_flot01 (zsock_t *sock, const char *json)
+{
+    header_t header;
+    s_header_start (&header, OLD_SIGNATURE, FLOT_READY);
+    s_put_string (&header, RAW ("old"));
+    msgpack_sbuffer sbuf;
+    proc_pack_json (&sbuf, json);
+    raw_t frames [] = { { header.data, header.size }, { sbuf.data, sbuf.size } };
+    assert_int_equal (s_send_raw (sock, frames, 2), 0);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  The DISCONNECT that refuses a peer of no version the broker speaks: the
+//  sentence, and the versions the broker speaks.
+static void
+s_expect_version_refusal (zsock_t *sock, const char *reason)
+{
+    json_t *body = s_expect_kind (sock, FLOT_DISCONNECT, NULL);
+    const char *said = json_string_value (json_object_get (body, "reason"));
+    assert_non_null (said);
+    if (strneq (said, reason))
+        fail_msg ("DISCONNECT says '%s', expected '%s'", said, reason);
+    json_t *versions = json_object_get (body, "versions");
+    assert_int_equal (json_array_size (versions), 1);
+    assert_int_equal (json_integer_value (json_array_get (versions, 0)), FLOT_VERSION);
+    json_decref (body);
+}
+
+//  A DISCONNECT whose reason holds text.
+static void
+s_expect_disconnect (zsock_t *sock, const char *text)
+{
+    json_t *body = s_expect_kind (sock, FLOT_DISCONNECT, NULL);
+    const char *said = json_string_value (json_object_get (body, "reason"));
+    assert_non_null (said);
+    if (!strstr (said, text))
+        fail_msg ("DISCONNECT says '%s', expected it to hold '%s'", said, text);
+    json_decref (body);
+}
+
+//  True if the JSON array holds exactly the integers of list (count of them).
+static bool
+s_json_uints (const json_t *array, const long long *list, size_t count)
+{
+    if (!json_is_array (array) || json_array_size (array) != count)
+        return false;
+    for (size_t i = 0; i < count; i++)
+        if (json_integer_value (json_array_get (array, i)) != list [i])
+            return false;
+    return true;
+}
+
+static void
+test_broker_announces_and_checks_versions (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    s_endpoint (endpoint, sizeof endpoint, PORT + 30);
+    proc_t *daemon = proc_start ("versions", "--bind", endpoint, "--actors", "echo",
+                                 "--heartbeat", PROC_HEARTBEAT_ARG,
+                                 "--liveness", PROC_LIVENESS_ARG, NULL);
+    assert_non_null (daemon);
+    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
+    flot_client_t *client = flot_client_new (endpoint);
+    assert_non_null (client);
+    static const long long v2 [] = { 2 };
+    static const long long v12 [] = { 1, 2 };
+
+    //  Ping says which versions the broker speaks, the one it prefers, and
+    //  its heartbeat interval and liveness.
+    json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 1000, NULL);
+    assert_non_null (pong);
+    assert_true (json_is_true (json_object_get (pong, "pong")));
+    assert_true (s_json_uints (json_object_get (pong, "versions"), v2, 1));
+    assert_int_equal (proc_json_int (pong, "protocol"), FLOT_VERSION);
+    assert_int_equal (proc_json_int (pong, "heartbeat_ms"), PROC_HEARTBEAT_MS);
+    assert_int_equal (proc_json_int (pong, "liveness"), PROC_LIVENESS);
+    json_decref (pong);
+
+    //  The echo actor announced [2] and is delivered to in 2.
+    char instance [64];
+    snprintf (instance, sizeof instance, "echo-%d", (int) proc_pid (daemon));
+    json_t *entry = proc_wait_actor (client, "echo", instance, daemon, 5000);
+    assert_non_null (entry);
+    assert_true (s_json_uints (json_object_get (entry, "versions"), v2, 1));
+    assert_int_equal (proc_json_int (entry, "protocol"), 2);
+    json_decref (entry);
+
+    //  A FLOT02 READY that announces only the previous version: DISCONNECT
+    //  with the sentence, and nothing registered.
+    zsock_t *peer = s_raw_dealer (endpoint);
+    s_send_ready_json (peer, NULL, "old",
+        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1]}", 0);
+    s_expect_version_refusal (peer,
+        "protocol version 01 is not supported, this broker speaks 02");
+    s_send_ready_json (peer, NULL, "old",
+        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1, 3]}", 0);
+    s_expect_version_refusal (peer,
+        "protocol versions 01, 03 are not supported, this broker speaks 02");
+    entry = proc_find_actor (client, "old", "old-1");
+    assert_null (entry);
+
+    //  A FLOT01 READY, in one frame or as FLOT01 sent it (two): the same.
+    s_send_ready_json (peer, OLD_SIGNATURE, "old",
+        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1}", 0);
+    s_expect_version_refusal (peer,
+        "protocol version 01 is not supported, this broker speaks 02");
+    s_send_ready_flot01 (peer, "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1}");
+    s_expect_version_refusal (peer,
+        "protocol version 01 is not supported, this broker speaks 02");
+
+    //  A FLOT01 REQUEST: ERROR VERSION with its corr and the same sentence.
+    header_t header;
+    s_request_header (&header, &(request_t) {
+        .signature = OLD_SIGNATURE, .service = RAW ("broker"), .command = RAW ("Ping") }, 91);
+    assert_int_equal (s_send_message (peer, &header, (raw_t) { s_empty_map, 1 }, 0), 0);
+    uint64_t corr = 0;
+    json_t *error = s_expect_kind (peer, FLOT_ERROR, &corr);
+    assert_true (corr == 91);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_VERSION);
+    assert_string_equal (json_string_value (json_object_get (error, "message")),
+                         "protocol version 01 is not supported, this broker speaks 02");
+    json_decref (error);
+
+    //  versions that are not versions: DISCONNECT, INVALID's sentence.
+    s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": []}", 0);
+    s_expect_disconnect (peer, "field 'versions' holds 0 versions, expected 1..16");
+    s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": [0]}", 0);
+    s_expect_disconnect (peer, "versions[0] must be a protocol version");
+    s_send_ready_json (peer, NULL, "old",
+                      "{\"host\": \"h\", \"pid\": 1, \"versions\": [2, \"3\"]}", 0);
+    s_expect_disconnect (peer, "versions[1] must be a protocol version");
+    s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": 2}", 0);
+    s_expect_disconnect (peer, "versions");
+    //  A key given twice (SPEC 3.2), written by hand: JSON cannot say it.
+    static const uint8_t twice [] = {       //  {"host": "h", "pid": 1, "host": "i"}
+        0x83, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01,
+        0xa4, 'h', 'o', 's', 't', 0xa1, 'i' };
+    s_header_start (&header, NULL, FLOT_READY);
+    s_put_string (&header, RAW ("old"));
+    assert_int_equal (s_send_message (peer, &header, (raw_t) { twice, sizeof twice }, 0), 0);
+    s_expect_disconnect (peer, "field 'host' is given twice");
+    json_t *reply = proc_call (client, "broker", NULL, "Actors", NULL, 1000, NULL);
+    assert_non_null (reply);
+    assert_int_equal (json_array_size (json_object_get (reply, "actors")), 1);
+    json_decref (reply);
+
+    //  A peer that speaks 1 and 2 is registered and delivered to in 2; with
+    //  no versions, in the signature's; then, announcing only 1 in a new
+    //  READY, it is removed with the refusal.
+    s_send_ready_json (peer, NULL, "old",
+        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1, 2]}", 0);
+    entry = proc_wait_actor (client, "old", "old-1", NULL, 2000);
+    assert_non_null (entry);
+    assert_true (s_json_uints (json_object_get (entry, "versions"), v12, 2));
+    assert_int_equal (proc_json_int (entry, "protocol"), 2);
+    json_decref (entry);
+    zsock_t *plain = s_raw_dealer (endpoint);
+    s_send_ready_json (plain, NULL, "old",
+                      "{\"instance\": \"old-2\", \"host\": \"h\", \"pid\": 2}", 0);
+    entry = proc_wait_actor (client, "old", "old-2", NULL, 2000);
+    assert_non_null (entry);
+    assert_true (s_json_uints (json_object_get (entry, "versions"), v2, 1));
+    assert_int_equal (proc_json_int (entry, "protocol"), 2);
+    json_decref (entry);
+    s_send_ready_json (peer, NULL, "old",
+        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1]}", 0);
+    //  The heartbeat the broker sent while it was registered may come first.
+    json_t *body;
+    while (true) {
+        zmq_pollitem_t item = { zsock_resolve (peer), 0, ZMQ_POLLIN, 0 };
+        assert_int_equal (zmq_poll (&item, 1, 2000), 1);
+        zmsg_t *msg = zmsg_recv (peer);
+        zframe_t *frame = zmsg_first (msg);
+        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
+        flot_msg_t answer;
+        assert_int_equal (flot_msg_decode (&answer, frames, 1, NULL), 0);
+        body = answer.kind == FLOT_DISCONNECT
+             ? proc_body_json (answer.body.data, answer.body.size) : NULL;
+        zmsg_destroy (&msg);
+        if (answer.kind == FLOT_DISCONNECT)
+            break;
+        assert_int_equal (answer.kind, FLOT_HEARTBEAT);
+    }
+    assert_non_null (body);
+    assert_string_equal (json_string_value (json_object_get (body, "reason")),
+                         "protocol version 01 is not supported, this broker speaks 02");
+    json_decref (body);
+    assert_null (proc_find_actor (client, "old", "old-1"));
+    entry = proc_find_actor (client, "old", "old-2");
+    assert_non_null (entry);
+    json_decref (entry);
+
+    zsock_destroy (&plain);
+    zsock_destroy (&peer);
+    flot_client_destroy (&client);
+    assert_int_equal (proc_stop (daemon, 5000), 0);
+}
+
+//  --------------------------------------------------------------------------
 //  The events actor
 
 //  Calls events with raw body bytes; expects an ERROR with one of the codes
@@ -1343,6 +1590,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_teardown (test_garbage_does_not_hurt_broker, proc_teardown),
+        cmocka_unit_test_teardown (test_broker_announces_and_checks_versions, proc_teardown),
         cmocka_unit_test_teardown (test_garbage_does_not_hurt_events_actor, proc_teardown),
         cmocka_unit_test_teardown (test_subscriber_sees_consecutive_seq_and_replay, proc_teardown),
     };

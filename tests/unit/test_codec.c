@@ -511,15 +511,19 @@ static const uint8_t s_ping_frame [] = {
     0x80                                                //  body {}
 };
 
-//  The broker's REPLY: one 49-byte frame, the 15-byte header and the
-//  34-byte body.
+//  The broker's REPLY: one 96-byte frame, the 15-byte header and the
+//  81-byte body.
 static const uint8_t s_pong_frame [] = {
     0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x02,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,
-    0x83,
+    0x87,
     0xa4, 0x70, 0x6f, 0x6e, 0x67, 0xc3,
     0xa7, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0xa5, 0x30, 0x2e, 0x31, 0x2e, 0x30,
-    0xa9, 0x75, 0x70, 0x74, 0x69, 0x6d, 0x65, 0x5f, 0x6d, 0x73, 0xcd, 0x04, 0xd2
+    0xa9, 0x75, 0x70, 0x74, 0x69, 0x6d, 0x65, 0x5f, 0x6d, 0x73, 0xcd, 0x04, 0xd2,
+    0xa8, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x73, 0x91, 0x02,
+    0xa8, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x63, 0x6f, 0x6c, 0x02,
+    0xac, 0x68, 0x65, 0x61, 0x72, 0x74, 0x62, 0x65, 0x61, 0x74, 0x5f, 0x6d, 0x73, 0xcd, 0x03, 0xe8,
+    0xa8, 0x6c, 0x69, 0x76, 0x65, 0x6e, 0x65, 0x73, 0x73, 0x03
 };
 
 //  Expects msg's header to be exactly header, and msg on the wire to be one
@@ -567,11 +571,11 @@ test_codec_encodes_spec_ping_example (void **state)
     s_assert_bytes (s_view (&frame), (flot_bytes_t) { s_ping_frame, sizeof s_ping_frame });
     zmq_msg_close (&frame);
 
-    assert_int_equal (sizeof s_pong_frame, 15 + 34);
+    assert_int_equal (sizeof s_pong_frame, 15 + 81);
     flot_msg_t pong = {
-        .kind = FLOT_REPLY, .corr = 42, .body = { s_pong_frame + 15, 34 }
+        .kind = FLOT_REPLY, .corr = 42, .body = { s_pong_frame + 15, 81 }
     };
-    s_assert_wire (&pong, s_pong_frame, 15, s_pong_frame + 15, 34);
+    s_assert_wire (&pong, s_pong_frame, 15, s_pong_frame + 15, 81);
 }
 
 //  The rest of section 15: the failing keyed call's ERROR, and the echo
@@ -1159,7 +1163,7 @@ test_codec_rejects_more_than_one_frame_as_too_large (void **state)
         0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x2a };
     flot_bytes_t old [2] = { { flot01, sizeof flot01 }, { s_body_bytes, 4 } };
     s_assert_rejects (old, 2, FLOT_E_VERSION,
-                      "protocol version 01 is not supported, expected FLOT02");
+                      "protocol version 01 is not supported, this peer speaks 02");
 }
 
 //  Step 1: a frame too short to hold the signature, even one that matches
@@ -1219,11 +1223,11 @@ test_codec_rejects_other_version (void **state)
     (void) state;
     const char *versions [] = { "FLOT01", "FLOT00", "FLOT03", "FLOT99", "FLOT1\xff" };
     const char *needles [] = {
-        "protocol version 01 is not supported, expected FLOT02",
-        "protocol version 00 is not supported, expected FLOT02",
-        "protocol version 03 is not supported, expected FLOT02",
-        "protocol version 99 is not supported, expected FLOT02",
-        "protocol version 0x31ff is not supported, expected FLOT02"   //  not text
+        "protocol version 01 is not supported, this peer speaks 02",
+        "protocol version 00 is not supported, this peer speaks 02",
+        "protocol version 03 is not supported, this peer speaks 02",
+        "protocol version 99 is not supported, this peer speaks 02",
+        "protocol version 0x31ff is not supported, this peer speaks 02"   //  not text
     };
     for (size_t i = 0; i < sizeof versions / sizeof versions [0]; i++)
         for (size_t k = 0; k < KIND_COUNT; k++) {
@@ -1232,7 +1236,7 @@ test_codec_rejects_other_version (void **state)
             memcpy (wire.bytes, versions [i], 6);
             s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION, needles [i]);
             s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION,
-                              "is not supported, expected FLOT02");
+                              "is not supported, this peer speaks 02");
             s_assert_no_kind (wire.frames, wire.count);
             //  Before the kind byte is looked for.
             s_truncate (&wire, 6);
@@ -1242,7 +1246,32 @@ test_codec_rejects_other_version (void **state)
     static const uint8_t heartbeat [] = { 0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x20 };
     flot_bytes_t frame = { heartbeat, sizeof heartbeat };
     s_assert_rejects (&frame, 1, FLOT_E_VERSION,
-                      "protocol version 01 is not supported, expected FLOT02");
+                      "protocol version 01 is not supported, this peer speaks 02");
+}
+
+//  The versions spoken: the signature's is the newest, and the sentence a
+//  broker answers with names every version it speaks (SPEC 13).
+static void
+test_codec_names_the_versions_it_speaks (void **state)
+{
+    (void) state;
+    assert_int_equal ((FLOT_SIGNATURE [4] - '0') * 10 + (FLOT_SIGNATURE [5] - '0'),
+                      FLOT_VERSION);
+    assert_true (FLOT_VERSION_OLDEST >= 1 && FLOT_VERSION_OLDEST <= FLOT_VERSION);
+    assert_true (FLOT_VERSION - FLOT_VERSION_OLDEST < FLOT_MAX_VERSIONS);
+    char text [64];
+    assert_string_equal (flot_versions_text (text, sizeof text), "02");
+    static const uint8_t flot01 [] = { 'F', 'L', 'O', 'T', '0', '1', 0x10 };
+    flot_err_t err;
+    assert_int_equal (flot_msg_version_error ((flot_bytes_t) { flot01, sizeof flot01 },
+                                              "this broker", &err), -1);
+    assert_int_equal (err.code, FLOT_E_VERSION);
+    assert_string_equal (err.message,
+                         "protocol version 01 is not supported, this broker speaks 02");
+    static const uint8_t other [] = { 'Z', 'M', 'T', 'P', '0', '1' };
+    flot_msg_version_error ((flot_bytes_t) { other, sizeof other }, "this broker", &err);
+    assert_string_equal (err.message,
+                         "message does not start with the protocol signature FLOT02");
 }
 
 //  Step 3: the signature alone.
@@ -1954,6 +1983,7 @@ main (void)
         cmocka_unit_test (test_codec_rejects_frame_shorter_than_signature),
         cmocka_unit_test (test_codec_rejects_wrong_signature),
         cmocka_unit_test (test_codec_rejects_other_version),
+        cmocka_unit_test (test_codec_names_the_versions_it_speaks),
         cmocka_unit_test (test_codec_rejects_frame_ending_before_kind),
         cmocka_unit_test (test_codec_rejects_unknown_kind),
         cmocka_unit_test (test_codec_rejects_frame_ending_inside_corr),
