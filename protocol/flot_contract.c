@@ -447,8 +447,13 @@ s_present (const flot_field_t *f, const char *base)
     if (f->has_offset != SIZE_MAX)
         return *(const bool *) (base + f->has_offset);
     switch (f->type) {
-        case FLOT_T_STR:
-            return f->required || *(const char * const *) src;
+        case FLOT_T_STR: {
+            //  A string at its default is as good as absent.
+            const char *value = *(const char * const *) src;
+            if (value && f->has_default && strcmp (value, f->sdefault) == 0)
+                return false;
+            return f->required || value;
+        }
         case FLOT_T_ANY:
         case FLOT_T_MAP:
         case FLOT_T_STRUCT:

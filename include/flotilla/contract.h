@@ -136,8 +136,9 @@ void *
     flot_decode_new (const flot_struct_t *def, const msgpack_object *map,
                      msgpack_zone *zone, flot_err_t *err);
 
-//  Pack in as a map: every field that is present (a non-NULL pointer, a
-//  has_ set, any required or defaulted field). Returns 0.
+//  Pack in as a map: every required field, and every optional one that is
+//  there (a non-NULL pointer, a has_ set, a non-empty array or strmap; a
+//  string equal to its default is left out). Returns 0.
 int
     flot_encode (const flot_struct_t *def, const void *in, msgpack_packer *pk);
 
