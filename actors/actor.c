@@ -435,6 +435,8 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
     assert (request);
     request->actor = self;
     request->body = NULL;
+    request->def = NULL;
+    request->args = NULL;
     memcpy (request->route, msg->route.data, msg->route.size);
     request->route_size = msg->route.size;
     request->corr = msg->corr;
