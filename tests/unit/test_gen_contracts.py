@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""test_gen_contracts.py - the contract generator (protocol/gen_contracts.py).
+
+Checks that protocol/SPEC.md's tables are the ones the contracts give (the
+test CI runs so that the two cannot drift), that a SPEC whose table differs
+by one word fails that check, and that the generator refuses a contract
+that is wrong in each of the ways it checks, with a sentence naming where.
+"""
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from contextlib import redirect_stderr, redirect_stdout
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "protocol"))
+import gen_contracts  # noqa: E402
+
+SPEC = os.path.join(TOP, "protocol", "SPEC.md")
+GOOD = {
+    "service": "demo",
+    "types": {"ITEM": {"fields": [{"name": "id", "type": "str", "required": True}]}},
+    "commands": [{
+        "name": "Get", "callers": ["viewer"], "idempotent": True,
+        "request": [{"name": "id", "type": "str", "required": True, "max": 64}],
+        "reply": [{"name": "items", "type": "[ITEM]", "required": True}],
+        "errors": ["NOT_FOUND"],
+    }],
+}
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = gen_contracts.main(list(args))
+    return rc, out.getvalue() + err.getvalue()
+
+
+class SpecTables(unittest.TestCase):
+    def test_spec_tables_are_the_generated_ones(self):
+        rc, text = run("--check", SPEC)
+        self.assertEqual(rc, 0, text)
+
+    def test_a_table_edited_by_hand_fails_the_check(self):
+        with open(SPEC) as f:
+            spec = f.read()
+        # The first generated field row of the first contract, one word changed.
+        start = spec.index("<!-- contract:")
+        row = spec.index("| yes |", start)
+        changed = spec[:row] + "| no |" + spec[row + len("| yes |"):]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "SPEC.md")
+            with open(path, "w") as f:
+                f.write(changed)
+            rc, text = run("--check", path)
+            self.assertEqual(rc, 1)
+            self.assertIn("the tables differ", text)
+            # --spec puts it right.
+            self.assertEqual(run("--spec", path)[0], 0)
+            self.assertEqual(run("--check", path)[0], 0)
+
+    def test_a_contract_without_tables_fails_the_check(self):
+        with open(SPEC) as f:
+            spec = f.read()
+        name = spec[spec.index("<!-- contract:") + 14:].split(" ", 1)[0]
+        begin = spec.index("<!-- contract:%s -->" % name)
+        end = spec.index("<!-- /contract:%s -->" % name) + len("<!-- /contract:%s -->" % name)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "SPEC.md")
+            with open(path, "w") as f:
+                f.write(spec[:begin] + spec[end:])
+            rc, text = run("--check", path)
+            self.assertEqual(rc, 2)
+            self.assertIn("no tables for %s" % name, text)
+
+
+class Refusals(unittest.TestCase):
+    def refused(self, contract, words, raw=None):
+        tmp = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(tmp, "demo.json"), "w") as f:
+                f.write(raw if raw is not None else json.dumps(contract))
+            rc, text = run("--contracts", tmp, "--c", os.path.join(tmp, "out"))
+            self.assertEqual(rc, 2, text)
+            self.assertIn(words, text)
+        finally:
+            shutil.rmtree(tmp)
+
+    def edit(self, change):
+        contract = json.loads(json.dumps(GOOD))
+        change(contract)
+        return contract
+
+    def test_the_good_one_is_taken(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(tmp, "demo.json"), "w") as f:
+                json.dump(GOOD, f)
+            rc, text = run("--contracts", tmp, "--c", os.path.join(tmp, "out"))
+            self.assertEqual(rc, 0, text)
+            with open(os.path.join(tmp, "out", "flotilla", "contract_demo.h")) as f:
+                header = f.read()
+            self.assertIn("flot_demo_get_request_t", header)
+            self.assertIn("flot_array_t items;", header)
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_an_unknown_key(self):
+        self.refused(self.edit(lambda c: c["commands"][0].update(idempotnet=True)),
+                     "unknown key 'idempotnet'")
+
+    def test_a_missing_key(self):
+        self.refused(self.edit(lambda c: c["commands"][0].pop("callers")),
+                     "'callers' is required")
+
+    def test_an_unknown_type(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["reply"][0].update(type="[THING]")),
+                     "no type 'THING'")
+
+    def test_a_caller_that_is_no_role(self):
+        self.refused(self.edit(lambda c: c["commands"][0].update(callers=["admin"])),
+                     "caller 'admin' is not viewer, operator or service:NAME")
+
+    def test_an_error_that_is_no_code(self):
+        self.refused(self.edit(lambda c: c["commands"][0].update(errors=["GONE"])),
+                     "error 'GONE' is not a code")
+
+    def test_a_field_defined_twice(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"].append(
+            {"name": "id", "type": "uint"})), "field 'id' is defined twice")
+
+    def test_a_default_of_the_wrong_type(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"].append(
+            {"name": "n", "type": "uint", "default": "ten"})), "does not fit type uint")
+
+    def test_a_key_given_twice_in_the_file(self):
+        self.refused(None, "key 'service' is given twice",
+                     raw='{"service": "demo", "service": "demo", "commands": []}')
+
+    def test_a_file_named_for_another_service(self):
+        self.refused(self.edit(lambda c: c.update(service="other")),
+                     "must be in other.json")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
