@@ -1,77 +1,103 @@
 /*  store.c - the coordinator's durable store, on SQLite in WAL mode.
 
     Four tables: deployments (one row each), specs (each deployment's
-    spec text, file and cwd, written once, so a restarted coordinator can
-    plan it again; apart so that the many updates of a deployment's row
-    stay small), steps (one row per step of
-    each deployment, keyed by its stable id) and outbox (events written in
+    spec text, file, cwd and creator, written once, so a restarted
+    coordinator can plan it again; apart so that the many updates of a
+    deployment's row stay small), steps (one row per step of each
+    deployment, keyed by its stable id) and outbox (events written in
     the same transaction as the change they describe, removed once the
     events actor has them). Statements are prepared once. Only the
-    coordinator's thread uses a store.
+    coordinator's thread uses a store. A store carries its schema's
+    version and is migrated to this build's on open (see s_migrations).
 */
 #include "flotilla/store.h"
+
+#include "flotilla/log.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION "2"
+//  The schema, version by version. A store records its version in PRAGMA
+//  user_version and in meta 'schema' (where the builds before user_version
+//  looked: they refuse a store whose meta says another version than theirs,
+//  so a newer store is safe from them). s_migrations [v - FIRST_VERSION]
+//  takes a store from version v to v + 1; a store is migrated to the newest
+//  version in the transaction that opens it. A change to the schema adds a
+//  migration, and s_schema always creates the newest version.
+#define FIRST_VERSION 2         //  the oldest version this build migrates
+#define NEWEST_VERSION FLOT_STORE_SCHEMA_VERSION
 
-static const char *s_schema =
+static const char *s_migrations [] = {
+    //  2 -> 3: who created each deployment (written once, with its spec).
+    "ALTER TABLE specs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
+};
+_Static_assert (FIRST_VERSION + sizeof s_migrations / sizeof s_migrations [0]
+                == NEWEST_VERSION, "one migration for each version after the first");
+
+static const char *s_pragmas =
     "PRAGMA locking_mode = EXCLUSIVE;"
     "PRAGMA journal_mode = WAL;"
-    "PRAGMA synchronous = NORMAL;"
-    "CREATE TABLE IF NOT EXISTS meta ("
+    "PRAGMA synchronous = NORMAL;";
+
+//  The newest version, for an empty file.
+static const char *s_schema =
+    "CREATE TABLE meta ("
     "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS specs ("
+    "CREATE TABLE specs ("
     "  deployment TEXT PRIMARY KEY, file TEXT NOT NULL, spec TEXT NOT NULL,"
-    "  cwd TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS deployments ("
+    "  cwd TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE deployments ("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL,"
     "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
     "  finished_ms INTEGER NOT NULL, progress_ms INTEGER NOT NULL,"
     "  last_error TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS steps ("
+    "CREATE TABLE steps ("
     "  deployment TEXT NOT NULL, step_id TEXT NOT NULL, target TEXT NOT NULL,"
     "  idx INTEGER NOT NULL, type TEXT NOT NULL, state TEXT NOT NULL,"
     "  attempt INTEGER NOT NULL, started_ms INTEGER NOT NULL,"
     "  finished_ms INTEGER NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL,"
     "  PRIMARY KEY (deployment, step_id));"
-    "CREATE TABLE IF NOT EXISTS outbox ("
+    "CREATE TABLE outbox ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
-    "INSERT OR IGNORE INTO meta VALUES ('schema', '" SCHEMA_VERSION "');"
-    "INSERT OR IGNORE INTO meta VALUES ('next_id', '1');";
+    "INSERT INTO meta VALUES ('next_id', '1');";
 
 //  A deployment's row: its own columns, and its spec's (written once).
 #define ROW_COLUMNS \
     "d.id, d.name, s.file, s.spec, s.cwd, d.state, d.paused, d.promote, d.created_ms," \
-    " d.updated_ms, d.finished_ms, d.progress_ms, d.last_error" \
+    " d.updated_ms, d.finished_ms, d.progress_ms, d.last_error, s.created_by" \
     " FROM deployments d JOIN specs s ON s.deployment = d.id"
 
 enum {
     Q_NEXT_ID, Q_BUMP_ID, Q_PUT_DEPLOYMENT, Q_GET_DEPLOYMENT, Q_ALL_DEPLOYMENTS,
     Q_OPEN_DEPLOYMENTS, Q_PUT_STEP, Q_STEPS, Q_OUTBOX_ADD, Q_OUTBOX_FIRST,
-    Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_SCHEMA, Q_PUT_SPEC, Q_COUNT
+    Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_PUT_SPEC, Q_COUNT
 };
 
 static const char *s_queries [Q_COUNT] = {
     [Q_NEXT_ID] = "SELECT value FROM meta WHERE key = 'next_id'",
     [Q_BUMP_ID] = "UPDATE meta SET value = CAST (value AS INTEGER) + 1 WHERE key = 'next_id'",
-    [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?)",
-    [Q_PUT_SPEC] = "INSERT OR REPLACE INTO specs VALUES (?,?,?,?)",
+    [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments (id, name, state, paused,"
+                         " promote, created_ms, updated_ms, finished_ms, progress_ms,"
+                         " last_error) VALUES (?,?,?,?,?,?,?,?,?,?)",
+    [Q_PUT_SPEC] = "INSERT OR REPLACE INTO specs (deployment, file, spec, cwd, created_by)"
+                   " VALUES (?,?,?,?,?)",
     [Q_GET_DEPLOYMENT] = "SELECT " ROW_COLUMNS " WHERE d.id = ?",
     [Q_ALL_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " ORDER BY d.created_ms, d.id",
     [Q_OPEN_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " WHERE d.finished_ms = 0"
                            " ORDER BY d.created_ms, d.id",
-    [Q_PUT_STEP] = "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-    [Q_STEPS] = "SELECT * FROM steps WHERE deployment = ? ORDER BY target, idx",
+    [Q_PUT_STEP] = "INSERT OR REPLACE INTO steps (deployment, step_id, target, idx, type,"
+                   " state, attempt, started_ms, finished_ms, output, error)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    [Q_STEPS] = "SELECT deployment, step_id, target, idx, type, state, attempt, started_ms,"
+                " finished_ms, output, error FROM steps WHERE deployment = ?"
+                " ORDER BY target, idx",
     [Q_OUTBOX_ADD] = "INSERT INTO outbox (body) VALUES (?)",
     [Q_OUTBOX_FIRST] = "SELECT id, body FROM outbox ORDER BY id LIMIT 1",
     [Q_OUTBOX_REMOVE] = "DELETE FROM outbox WHERE id <= ?",
     [Q_OUTBOX_AFTER] = "SELECT id, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-    [Q_SCHEMA] = "SELECT value FROM meta WHERE key = 'schema'",
 };
 
 struct _flot_store_t {
@@ -97,6 +123,94 @@ s_step_done (flot_store_t *self, sqlite3_stmt *stmt, const char *what)
     return rc == SQLITE_DONE ? 0 : s_fail (self, what);
 }
 
+//  The integer the first row of sql holds, or fallback if it has none.
+static int
+s_query_int (sqlite3 *db, const char *sql, int fallback)
+{
+    sqlite3_stmt *q = NULL;
+    int value = fallback;
+    if (sqlite3_prepare_v2 (db, sql, -1, &q, NULL) == SQLITE_OK
+    &&  sqlite3_step (q) == SQLITE_ROW)
+        value = sqlite3_column_int (q, 0);
+    sqlite3_finalize (q);
+    return value;
+}
+
+//  The store's schema version: its user_version; for a store written
+//  before user_version, its meta 'schema'; 0 for an empty file; -1 for
+//  tables of no version this build knows.
+static int
+s_version (sqlite3 *db)
+{
+    int version = s_query_int (db, "PRAGMA user_version", 0);
+    if (version || s_query_int (db, "SELECT count(*) FROM sqlite_master", 1) == 0)
+        return version;
+    return s_query_int (db, "SELECT CAST (value AS INTEGER) FROM meta"
+                            " WHERE key = 'schema' AND value GLOB '[1-9]*'", -1);
+}
+
+//  Runs one step of setting up the store. Returns 0, or -1 with err.
+static int
+s_run (flot_store_t *self, const char *sql, const char *path, flot_err_t *err)
+{
+    char *message = NULL;
+    if (sqlite3_exec (self->db, sql, NULL, NULL, &message) == SQLITE_OK)
+        return 0;
+    flot_err_set (err, FLOT_E_INTERNAL, "store %s: cannot bring it to schema version %d: %s",
+                  path, NEWEST_VERSION, message ? message : "unknown error");
+    sqlite3_free (message);
+    return -1;
+}
+
+//  Brings the store to the newest version, in one transaction: creates it
+//  in an empty file, migrates an older one, refuses a newer or unknown
+//  one. Returns 0, or -1 with err.
+static int
+s_migrate (flot_store_t *self, const char *path, flot_err_t *err)
+{
+    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return flot_err_set (err, FLOT_E_INTERNAL, "cannot set up the store %s: %s", path,
+                             sqlite3_errmsg (self->db));
+    int version = s_version (self->db);
+    int rc = 0;
+    if (version < 0)
+        rc = flot_err_set (err, FLOT_E_INTERNAL, "store %s: its tables are those of no "
+                           "schema version this build knows (%d to %d)",
+                           path, FIRST_VERSION, NEWEST_VERSION);
+    else
+    if (version > NEWEST_VERSION)
+        rc = flot_err_set (err, FLOT_E_INTERNAL, "store %s: schema version %d is newer than "
+                           "this build's %d (it opens versions %d to %d); use a newer flotillad",
+                           path, version, NEWEST_VERSION, FIRST_VERSION, NEWEST_VERSION);
+    else
+    if (version > 0 && version < FIRST_VERSION)
+        rc = flot_err_set (err, FLOT_E_INTERNAL, "store %s: schema version %d is older than "
+                           "this build migrates (versions %d to %d); finish its deployments "
+                           "with the build that wrote it", path, version, FIRST_VERSION,
+                           NEWEST_VERSION);
+    if (rc == 0 && version == 0)
+        rc = s_run (self, s_schema, path, err);
+    for (int v = version; rc == 0 && v && v < NEWEST_VERSION; v++)
+        rc = s_run (self, s_migrations [v - FIRST_VERSION], path, err);
+    if (rc == 0 && version < NEWEST_VERSION) {
+        char stamp [128];
+        snprintf (stamp, sizeof stamp, "PRAGMA user_version = %d;"
+                  "INSERT OR REPLACE INTO meta VALUES ('schema', '%d');",
+                  NEWEST_VERSION, NEWEST_VERSION);
+        rc = s_run (self, stamp, path, err);
+    }
+    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = flot_err_set (err, FLOT_E_INTERNAL, "cannot set up the store %s: %s", path,
+                           sqlite3_errmsg (self->db));
+    if (rc)
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    else
+    if (version && version < NEWEST_VERSION)
+        flot_notice ("store", "%s: migrated from schema version %d to %d",
+                     path, version, NEWEST_VERSION);
+    return rc;
+}
+
 flot_store_t *
 flot_store_open (const char *path, flot_err_t *err)
 {
@@ -114,30 +228,25 @@ flot_store_open (const char *path, flot_err_t *err)
     }
     sqlite3_busy_timeout (self->db, 5000);
     char *message = NULL;
-    if (sqlite3_exec (self->db, s_schema, NULL, NULL, &message) != SQLITE_OK) {
+    if (sqlite3_exec (self->db, s_pragmas, NULL, NULL, &message) != SQLITE_OK) {
         flot_err_set (err, FLOT_E_INTERNAL, "cannot set up the store %s: %s", path,
                       message ? message : "unknown error");
         sqlite3_free (message);
         flot_store_destroy (&self);
         return NULL;
     }
-    for (int i = 0; i < Q_COUNT; i++)
-        if (sqlite3_prepare_v2 (self->db, s_queries [i], -1, &self->q [i], NULL) != SQLITE_OK) {
-            flot_err_set (err, FLOT_E_INTERNAL, "the store %s is not one of ours: %s",
-                          path, sqlite3_errmsg (self->db));
-            flot_store_destroy (&self);
-            return NULL;
-        }
-    sqlite3_stmt *schema = self->q [Q_SCHEMA];
-    bool ours = sqlite3_step (schema) == SQLITE_ROW
-             && strcmp ((const char *) sqlite3_column_text (schema, 0), SCHEMA_VERSION) == 0;
-    sqlite3_reset (schema);
-    if (!ours) {
-        flot_err_set (err, FLOT_E_INTERNAL, "the store %s has another schema version "
-                      "(expected %s)", path, SCHEMA_VERSION);
+    if (s_migrate (self, path, err)) {
         flot_store_destroy (&self);
         return NULL;
     }
+    for (int i = 0; i < Q_COUNT; i++)
+        if (sqlite3_prepare_v2 (self->db, s_queries [i], -1, &self->q [i], NULL) != SQLITE_OK) {
+            flot_err_set (err, FLOT_E_INTERNAL, "store %s: its tables are not those of "
+                          "schema version %d: %s", path, NEWEST_VERSION,
+                          sqlite3_errmsg (self->db));
+            flot_store_destroy (&self);
+            return NULL;
+        }
     return self;
 }
 
@@ -220,6 +329,7 @@ s_deployment_read (sqlite3_stmt *stmt, flot_deployment_row_t *row)
     row->finished_ms = sqlite3_column_int64 (stmt, 10);
     row->progress_ms = sqlite3_column_int64 (stmt, 11);
     row->last_error = s_text (stmt, 12);
+    row->created_by = s_text (stmt, 13);
 }
 
 void
@@ -229,7 +339,8 @@ flot_deployment_row_clear (flot_deployment_row_t *row)
     free (row->spec);
     free (row->cwd);
     free (row->last_error);
-    row->file = row->spec = row->cwd = row->last_error = NULL;
+    free (row->created_by);
+    row->file = row->spec = row->cwd = row->last_error = row->created_by = NULL;
 }
 
 int
@@ -241,6 +352,7 @@ flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row)
         sqlite3_bind_text (q, 2, row->file ? row->file : "", -1, SQLITE_STATIC);
         sqlite3_bind_text (q, 3, row->spec, -1, SQLITE_STATIC);
         sqlite3_bind_text (q, 4, row->cwd ? row->cwd : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text (q, 5, row->created_by ? row->created_by : "", -1, SQLITE_STATIC);
         if (s_step_done (self, q, "writing a deployment's spec"))
             return -1;
     }

@@ -18,6 +18,13 @@ extern "C" {
 
 typedef struct _flot_event_log_t flot_event_log_t;
 
+//  The version of the log's schema this build writes. A log of an older
+//  version is migrated to it when opened; a newer one is refused.
+#define FLOT_EVENT_LOG_SCHEMA_VERSION 2
+
+//  Open (creating if needed) the log at path, migrating it to this build's
+//  schema version in one transaction. Returns NULL with err if it cannot
+//  be opened, or is not a log, or its version is newer than this build's.
 flot_event_log_t *
     flot_event_log_open (const char *path, flot_err_t *err);
 

@@ -24,6 +24,10 @@ typedef struct _flot_store_t flot_store_t;
 
 #define FLOT_STORE_ID_MAX 96
 
+//  The version of the store's schema this build writes. A store of an
+//  older version is migrated to it when opened; a newer one is refused.
+#define FLOT_STORE_SCHEMA_VERSION 3
+
 typedef struct {
     char id [FLOT_STORE_ID_MAX];
     char name [FLOT_MAX_NAME + 1];
@@ -38,6 +42,7 @@ typedef struct {
     int64_t finished_ms;        //  0 while unfinished
     int64_t progress_ms;        //  last progress, for the progress deadline
     char *last_error;
+    char *created_by;           //  who created it, written with its spec ("": unknown)
 } flot_deployment_row_t;
 
 typedef struct {
@@ -53,7 +58,10 @@ typedef struct {
     char *error;
 } flot_step_row_t;
 
-//  Open (creating if needed) the store at path. Returns NULL with err.
+//  Open (creating if needed) the store at path, migrating it to this
+//  build's schema version in one transaction. Returns NULL with err if it
+//  cannot be opened, or is not a store, or its version is newer than this
+//  build's or older than any it migrates.
 flot_store_t *
     flot_store_open (const char *path, flot_err_t *err);
 

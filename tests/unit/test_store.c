@@ -1,7 +1,9 @@
 /*  test_store.c - the coordinator's store: what is written survives closing
     and opening again (as after a crash), unfinished deployments are found,
     steps keep their states, the outbox keeps order, ids count up, and a
-    file that is not a store is refused.  */
+    file that is not a store is refused. Both stores, the coordinator's and
+    the events' log, migrate an older schema version in place and refuse a
+    newer one.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
+#include "flotilla/event_log.h"
 #include "flotilla/store.h"
 
 static char s_path [64];
@@ -64,6 +68,18 @@ s_collect_steps (const flot_step_row_t *row, void *arg)
               row->output);
     strcat (text, line);
     return 0;
+}
+
+static void
+s_collect_event (uint64_t seq, const char *deployment, const void *body, size_t size,
+                 void *arg)
+{
+    (void) body;
+    (void) size;
+    char *text = arg;
+    char line [128];
+    snprintf (line, sizeof line, "%llu:%s ", (unsigned long long) seq, deployment);
+    strcat (text, line);
 }
 
 static void
@@ -188,6 +204,217 @@ test_store_refuses_what_is_not_a_store (void **state)
     assert_non_null (strstr (err.message, "cannot open the store /nonexistent/dir/x.db"));
 }
 
+//  --------------------------------------------------------------------------
+//  Schema versions
+
+//  The coordinator's store as the builds before versioned migrations wrote
+//  it (schema version 2, in meta only), with a running deployment, a step
+//  and an event in the outbox.
+static const char *s_store_v2 =
+    "PRAGMA journal_mode = WAL;"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE specs (deployment TEXT PRIMARY KEY, file TEXT NOT NULL,"
+    "  spec TEXT NOT NULL, cwd TEXT NOT NULL);"
+    "CREATE TABLE deployments (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER NOT NULL, progress_ms INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL);"
+    "CREATE TABLE steps (deployment TEXT NOT NULL, step_id TEXT NOT NULL,"
+    "  target TEXT NOT NULL, idx INTEGER NOT NULL, type TEXT NOT NULL,"
+    "  state TEXT NOT NULL, attempt INTEGER NOT NULL, started_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL,"
+    "  PRIMARY KEY (deployment, step_id));"
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
+    "INSERT INTO meta VALUES ('schema', '2'), ('next_id', '2');"
+    "INSERT INTO specs VALUES ('web-1', 'web.yaml', 'name: web', '/srv');"
+    "INSERT INTO deployments VALUES ('web-1', 'web', 'running', 0, '', 1, 2, 0, 2, '');"
+    "INSERT INTO steps VALUES ('web-1', 'a/1', 'a', 1, 'apply', 'running', 1, 2, 0, '', '');"
+    "INSERT INTO outbox (body) VALUES (x'81a16101');";
+
+//  The events' log as the builds before versions wrote it (version 1).
+static const char *s_log_v1 =
+    "PRAGMA journal_mode = WAL;"
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, deployment TEXT NOT NULL,"
+    "  body BLOB NOT NULL);"
+    "INSERT INTO events VALUES (1, 'web-1', x'81a16101'), (2, '', x'81a16102');";
+
+//  Runs sql on the file at path, as another program would.
+static void
+s_sql (const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    char *message = NULL;
+    if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fail_msg ("%s: %s", sql, message);
+    sqlite3_close (db);
+}
+
+//  The text of the first column of the first row of sql on the file at
+//  path, into buffer.
+static const char *
+s_sql_text (const char *path, const char *sql, char *buffer, size_t size)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_prepare_v2 (db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal (sqlite3_step (q), SQLITE_ROW);
+    snprintf (buffer, size, "%s", (const char *) sqlite3_column_text (q, 0));
+    sqlite3_finalize (q);
+    sqlite3_close (db);
+    return buffer;
+}
+
+//  Every table's columns, as "table(name type notnull default pk, ...) ...".
+static const char *
+s_columns (const char *path, char *buffer, size_t size)
+{
+    return s_sql_text (path,
+        "SELECT group_concat (t, ' ') FROM (SELECT m.name || '(' || (SELECT group_concat"
+        " (c.name || ' ' || c.type || ' ' || c.\"notnull\" || ' ' || ifnull (c.dflt_value, '-')"
+        " || ' ' || c.pk, ', ') FROM pragma_table_info (m.name) c) || ')' AS t"
+        " FROM sqlite_master m WHERE m.type = 'table' ORDER BY m.name)", buffer, size);
+}
+
+static void
+test_store_migrates_a_version_2_store_in_place (void **state)
+{
+    (void) state;
+    char text [64];
+    s_sql (s_path, s_store_v2);
+    flot_store_t *store = s_open ();
+    flot_deployment_row_t row;
+    assert_int_equal (flot_store_get_deployment (store, "web-1", &row), 1);
+    assert_string_equal (row.state, "running");
+    assert_string_equal (row.cwd, "/srv");
+    assert_string_equal (row.created_by, "");
+    flot_deployment_row_clear (&row);
+    char steps [256] = "";
+    assert_int_equal (flot_store_each_step (store, "web-1", s_collect_steps, steps), 0);
+    assert_string_equal (steps, "a/1:running:1: ");
+    int64_t id;
+    void *body;
+    size_t size;
+    assert_int_equal (flot_store_outbox_first (store, &id, &body, &size), 1);
+    assert_int_equal (size, 4);
+    free (body);
+    //  What the new column holds is kept.
+    flot_deployment_row_t mine = { .spec = "name: api", .promote = "", .state = "running",
+                                   .created_by = "alice" };
+    strcpy (mine.id, "api-2");
+    strcpy (mine.name, "api");
+    assert_int_equal (flot_store_put_deployment (store, &mine), 0);
+    flot_store_destroy (&store);
+
+    char want [32];
+    snprintf (want, sizeof want, "%d", FLOT_STORE_SCHEMA_VERSION);
+    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), want);
+    assert_string_equal (s_sql_text (s_path, "SELECT value FROM meta WHERE key = 'schema'",
+                                     text, sizeof text), want);
+    store = s_open ();
+    assert_int_equal (flot_store_get_deployment (store, "api-2", &row), 1);
+    assert_string_equal (row.created_by, "alice");
+    flot_deployment_row_clear (&row);
+    flot_store_destroy (&store);
+}
+
+static void
+test_store_creates_the_tables_a_migration_makes (void **state)
+{
+    (void) state;
+    char fresh [2048], migrated [2048];
+    flot_store_t *store = s_open ();
+    flot_store_destroy (&store);
+    s_columns (s_path, fresh, sizeof fresh);
+    s_teardown (NULL);
+    s_sql (s_path, s_store_v2);
+    store = s_open ();
+    flot_store_destroy (&store);
+    assert_string_equal (s_columns (s_path, migrated, sizeof migrated), fresh);
+
+    //  The same for the events' log.
+    s_teardown (NULL);
+    flot_err_t err;
+    flot_event_log_t *log = flot_event_log_open (s_path, &err);
+    assert_non_null (log);
+    flot_event_log_destroy (&log);
+    s_columns (s_path, fresh, sizeof fresh);
+    s_teardown (NULL);
+    s_sql (s_path, s_log_v1);
+    log = flot_event_log_open (s_path, &err);
+    assert_non_null (log);
+    flot_event_log_destroy (&log);
+    assert_string_equal (s_columns (s_path, migrated, sizeof migrated), fresh);
+}
+
+static void
+test_store_refuses_a_newer_or_unknown_schema (void **state)
+{
+    (void) state;
+    char text [64], want [256];
+    flot_err_t err;
+    flot_store_t *store = s_open ();
+    flot_store_destroy (&store);
+    s_sql (s_path, "PRAGMA user_version = 7");
+    assert_null (flot_store_open (s_path, &err));
+    snprintf (want, sizeof want, "store %s: schema version 7 is newer than this build's %d "
+              "(it opens versions 2 to %d); use a newer flotillad", s_path,
+              FLOT_STORE_SCHEMA_VERSION, FLOT_STORE_SCHEMA_VERSION);
+    assert_string_equal (err.message, want);
+    //  Left as it was.
+    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), "7");
+
+    //  Older than any version migrated: the first stores, in meta only.
+    s_teardown (NULL);
+    s_sql (s_path, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                   "INSERT INTO meta VALUES ('schema', '1')");
+    assert_null (flot_store_open (s_path, &err));
+    assert_non_null (strstr (err.message, "schema version 1 is older than this build migrates"));
+    assert_non_null (strstr (err.message, s_path));
+
+    //  Tables of no version: another program's file.
+    s_teardown (NULL);
+    s_sql (s_path, "CREATE TABLE notes (text TEXT)");
+    assert_null (flot_store_open (s_path, &err));
+    assert_non_null (strstr (err.message, "its tables are those of no schema version"));
+    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), "0");
+}
+
+static void
+test_event_log_migrates_a_version_1_log_and_refuses_a_newer_one (void **state)
+{
+    (void) state;
+    char text [64], want [256];
+    s_sql (s_path, s_log_v1);
+    flot_err_t err;
+    flot_event_log_t *log = flot_event_log_open (s_path, &err);
+    if (!log)
+        fail_msg ("%s", err.message);
+    char seqs [64] = "";
+    assert_int_equal (flot_event_log_load (log, 10, s_collect_event, seqs, &err), 2);
+    assert_string_equal (seqs, "1:web-1 2: ");
+    assert_int_equal (flot_event_log_append (log, 3, "web-1", "\x80", 1, &err), 0);
+    flot_event_log_destroy (&log);
+    snprintf (want, sizeof want, "%d", FLOT_EVENT_LOG_SCHEMA_VERSION);
+    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), want);
+    assert_string_equal (s_sql_text (s_path, "SELECT count(*) FROM events", text, sizeof text),
+                         "3");
+
+    s_sql (s_path, "PRAGMA user_version = 9");
+    assert_null (flot_event_log_open (s_path, &err));
+    snprintf (want, sizeof want, "event log %s: schema version 9 is newer than this build's %d "
+              "(it opens versions 1 to %d); use a newer flotillad", s_path,
+              FLOT_EVENT_LOG_SCHEMA_VERSION, FLOT_EVENT_LOG_SCHEMA_VERSION);
+    assert_string_equal (err.message, want);
+
+    s_teardown (NULL);
+    s_sql (s_path, "CREATE TABLE notes (text TEXT)");
+    assert_null (flot_event_log_open (s_path, &err));
+    assert_non_null (strstr (err.message, "its tables are those of no schema version"));
+}
+
 int
 main (void)
 {
@@ -199,6 +426,15 @@ main (void)
         cmocka_unit_test_setup_teardown (test_store_outbox_keeps_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_store_refuses_what_is_not_a_store,
                                          s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_store_migrates_a_version_2_store_in_place,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_store_creates_the_tables_a_migration_makes,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_store_refuses_a_newer_or_unknown_schema,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (
+            test_event_log_migrates_a_version_1_log_and_refuses_a_newer_one,
+            s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
