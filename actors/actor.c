@@ -10,6 +10,7 @@
     a process (tcp).
 */
 #include "flotilla/actor.h"
+#include "flotilla/contract_broker.h"
 #include "flotilla/log.h"
 
 #include <stdarg.h>
@@ -95,33 +96,34 @@ s_send (flot_actor_t *self, flot_msg_t *msg)
 static void
 s_send_ready (flot_actor_t *self)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 5);
-    flot_pack_kv_str (&pk, "instance", self->instance);
-    flot_pack_kv_str (&pk, "host", self->host);
-    flot_pack_kv_uint (&pk, "pid", (uint64_t) getpid ());
-    flot_pack_str (&pk, "keys");
-    zlist_t *keys = zlist_new ();
-    zlist_autofree (keys);
-    if (self->keys) {
-        char *copy = strdup (self->keys);
-        char *save = NULL;
-        for (char *k = strtok_r (copy, ",", &save); k; k = strtok_r (NULL, ",", &save))
-            if (*k)
-                zlist_append (keys, k);
-        free (copy);
-    }
-    msgpack_pack_array (&pk, zlist_size (keys));
-    for (char *k = zlist_first (keys); k; k = zlist_next (keys))
-        flot_pack_str (&pk, k);
-    zlist_destroy (&keys);
+    //  The keys we claim, from "a,b,c" (at most one more than the commas).
+    char *copy = strdup (self->keys ? self->keys : "");
+    assert (copy);
+    size_t cap = 1;
+    for (const char *c = copy; *c; c++)
+        cap += *c == ',';
+    const char **keys = calloc (cap, sizeof *keys);
+    assert (keys);
+    size_t key_count = 0;
+    char *save = NULL;
+    for (char *k = strtok_r (copy, ",", &save); k; k = strtok_r (NULL, ",", &save))
+        keys [key_count++] = k;
     //  The protocol versions we can be delivered in (SPEC 13).
-    flot_pack_str (&pk, "versions");
-    msgpack_pack_array (&pk, FLOT_VERSION - FLOT_VERSION_OLDEST + 1);
+    uint64_t versions [FLOT_MAX_VERSIONS];
+    size_t version_count = 0;
     for (int v = FLOT_VERSION_OLDEST; v <= FLOT_VERSION; v++)
-        msgpack_pack_uint64 (&pk, (uint64_t) v);
+        versions [version_count++] = (uint64_t) v;
+    flot_broker_ready_t ready = {
+        .instance = self->instance,
+        .host = self->host,
+        .pid = (uint64_t) getpid (),
+        .keys = { key_count, (void *) keys },
+        .versions = { version_count, versions }
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_broker_ready_def, &ready, &sbuf);
+    free (keys);
+    free (copy);
     flot_msg_t msg = {
         .kind = FLOT_READY,
         .service = { (const uint8_t *) self->def->service, strlen (self->def->service) },

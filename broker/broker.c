@@ -8,7 +8,9 @@
     message's header, so request and reply bodies are copied behind a new
     header without being decoded. The broker owns the
     registry of instances, the pending requests and the open streams, and
-    answers its own service, "broker" (Ping, Actors).
+    answers its own service, "broker" (Ping, Actors). The bodies it does
+    read and write, its own service's and READY's and DISCONNECT's, are
+    those of its contract, protocol/contracts/broker.json.
 
     Every frame from the network is validated by the codec before use; bad
     input is answered with an error when there is a caller to answer, and is
@@ -17,6 +19,7 @@
 #include <sys/prctl.h>
 #include "flotilla/broker.h"
 #include "flotilla/body.h"
+#include "flotilla/contract_broker.h"
 #include "flotilla/log.h"
 #include "flotilla/protocol.h"
 #include "flotilla/version.h"
@@ -44,7 +47,7 @@ typedef struct {
     char host [256];
     uint64_t pid;
     zlistx_t *keys;             //  char *, claimed keys; empty = any key
-    uint8_t versions [FLOT_MAX_VERSIONS];   //  protocol versions, as READY announced
+    uint64_t versions [FLOT_MAX_VERSIONS];  //  protocol versions, as READY announced
     size_t version_count;
     int protocol;               //  the version we deliver to it in (SPEC 13)
     int64_t registered_at;      //  zclock_mono
@@ -220,13 +223,10 @@ s_send_control (flot_broker_t *self, const bkey_t *to, int kind,
                 const char *reason)
 {
     flot_msg_t msg = { .kind = kind };
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
+    msgpack_sbuffer sbuf = { 0 };
     if (kind == FLOT_DISCONNECT) {
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 1);
-        flot_pack_kv_str (&pk, "reason", reason);
+        flot_broker_disconnect_t body = { .reason = reason };
+        flot_encode_sbuf (&flot_broker_disconnect_def, &body, &sbuf);
         msg.body = (flot_bytes_t) { (const uint8_t *) sbuf.data, sbuf.size };
     }
     s_send (self, to, &msg);
@@ -392,35 +392,6 @@ s_instance_pick (service_t *service, const char *key)
 //  --------------------------------------------------------------------------
 //  READY: an actor registers
 
-//  READY's "versions": 1..FLOT_MAX_VERSIONS versions, each 1..99; absent
-//  (or nil) means the version of the signature, FLOT_VERSION, as the codec
-//  took no other.
-static int
-s_ready_versions (instance_t *instance, const msgpack_object *root, flot_err_t *err)
-{
-    const msgpack_object *versions = NULL;
-    if (flot_map_object (root, "versions", false, MSGPACK_OBJECT_ARRAY, &versions, err) < 0)
-        return -1;
-    if (!versions) {
-        instance->versions [0] = FLOT_VERSION;
-        instance->version_count = 1;
-        return 0;
-    }
-    uint32_t count = versions->via.array.size;
-    if (count < 1 || count > FLOT_MAX_VERSIONS)
-        return flot_err_set (err, FLOT_E_INVALID,
-            "field 'versions' holds %u versions, expected 1..%d", count, FLOT_MAX_VERSIONS);
-    for (uint32_t i = 0; i < count; i++) {
-        const msgpack_object *v = &versions->via.array.ptr [i];
-        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < 1 || v->via.u64 > 99)
-            return flot_err_set (err, FLOT_E_INVALID,
-                "versions[%u] must be a protocol version, a uint in 1..99", i);
-        instance->versions [i] = (uint8_t) v->via.u64;
-    }
-    instance->version_count = count;
-    return 0;
-}
-
 //  The newest version the instance announced that we can deliver in, or 0:
 //  then the reason says which versions it announced and which we speak.
 static int
@@ -428,16 +399,17 @@ s_ready_protocol (const instance_t *instance, char *reason, size_t size)
 {
     int best = 0;
     for (size_t i = 0; i < instance->version_count; i++) {
-        int v = instance->versions [i];
-        if (v >= FLOT_VERSION_OLDEST && v <= FLOT_VERSION && v > best)
-            best = v;
+        uint64_t v = instance->versions [i];
+        if (v >= FLOT_VERSION_OLDEST && v <= FLOT_VERSION && (int) v > best)
+            best = (int) v;
     }
     if (best == 0) {
         char announced [FLOT_MAX_VERSIONS * 4 + 1] = "";
         size_t used = 0;
         for (size_t i = 0; i < instance->version_count; i++)
             used += (size_t) snprintf (announced + used, sizeof announced - used,
-                                       "%s%02d", i ? ", " : "", instance->versions [i]);
+                                       "%s%02d", i ? ", " : "",
+                                       (int) instance->versions [i]);
         char speaks [64];
         snprintf (reason, size, "protocol version%s %s %s not supported, this broker speaks %s",
                   instance->version_count > 1 ? "s" : "", announced,
@@ -447,28 +419,27 @@ s_ready_protocol (const instance_t *instance, char *reason, size_t size)
     return best;
 }
 
-//  The versions this broker speaks, oldest first, as a msgpack array.
-static void
-s_pack_versions (msgpack_packer *pk, const char *key)
+//  The versions this broker speaks, oldest first, in versions.
+static flot_array_t
+s_versions_spoken (uint64_t versions [FLOT_MAX_VERSIONS])
 {
-    flot_pack_str (pk, key);
-    msgpack_pack_array (pk, FLOT_VERSION - FLOT_VERSION_OLDEST + 1);
+    size_t count = 0;
     for (int v = FLOT_VERSION_OLDEST; v <= FLOT_VERSION; v++)
-        msgpack_pack_uint64 (pk, (uint64_t) v);
+        versions [count++] = (uint64_t) v;
+    return (flot_array_t) { count, versions };
 }
 
 //  DISCONNECT to a READY that announced no version we can deliver in:
-//  {"reason": sentence, "versions": [the versions we speak]}.
+//  the reason, and the versions we speak.
 static void
 s_refuse_versions (flot_broker_t *self, const bkey_t *id, const char *reason)
 {
+    uint64_t spoken [FLOT_MAX_VERSIONS];
+    flot_broker_disconnect_t body = {
+        .reason = reason, .versions = s_versions_spoken (spoken)
+    };
     msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 2);
-    flot_pack_kv_str (&pk, "reason", reason);
-    s_pack_versions (&pk, "versions");
+    flot_encode_sbuf (&flot_broker_disconnect_def, &body, &sbuf);
     flot_msg_t msg = {
         .kind = FLOT_DISCONNECT,
         .body = { (const uint8_t *) sbuf.data, sbuf.size }
@@ -477,43 +448,50 @@ s_refuse_versions (flot_broker_t *self, const bkey_t *id, const char *reason)
     msgpack_sbuffer_destroy (&sbuf);
 }
 
+//  True if key is made of printable ASCII bytes only (SPEC 3.1).
+static bool
+s_key_printable (const char *key)
+{
+    for (const unsigned char *c = (const unsigned char *) key; *c; c++)
+        if (*c < 0x21 || *c > 0x7e)
+            return false;
+    return true;
+}
+
+//  Reads a READY body into instance. Its contract (broker.READY) checks
+//  every field; what it cannot say, that each key is printable, is checked
+//  here. Absent versions (or nil) are the signature's, FLOT_VERSION, as the
+//  codec took no other.
 static int
 s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
 {
     flot_body_t *decoded = flot_body_decode (body.data, body.size, err);
     if (!decoded)
         return -1;
-    const msgpack_object *root = flot_body_root (decoded);
-    const msgpack_object *keys = NULL;
-    const msgpack_object *twice = flot_map_repeated_key (root);
-    int rc = 0;
-    if (twice)
-        rc = flot_err_set (err, FLOT_E_INVALID, "field '%.*s' is given twice",
-                           (int) twice->via.str.size, twice->via.str.ptr);
-    else
-    if (s_ready_versions (instance, root, err)
-    ||  flot_map_str (root, "instance", false, instance->instance,
-                      sizeof instance->instance, err) < 0
-    ||  flot_map_str (root, "host", true, instance->host,
-                      sizeof instance->host, err) < 0
-    ||  flot_map_uint (root, "pid", true, 0, UINT32_MAX, &instance->pid, err) < 0
-    ||  flot_map_object (root, "keys", false, MSGPACK_OBJECT_ARRAY, &keys, err) < 0)
-        rc = -1;
-    for (uint32_t i = 0; rc == 0 && keys && i < keys->via.array.size; i++) {
-        char key [FLOT_MAX_KEY + 1];
-        flot_bytes_t view = { NULL, 0 };
-        if (flot_obj_str (&keys->via.array.ptr [i], key, sizeof key) == 0)
-            view = (flot_bytes_t) { (const uint8_t *) key, strlen (key) };
-        bool printable = view.size > 0;
-        for (size_t c = 0; c < view.size; c++)
-            if (view.data [c] < 0x21 || view.data [c] > 0x7e)
-                printable = false;
-        if (!printable)
+    flot_broker_ready_t ready;
+    int rc = flot_broker_ready_decode (flot_body_root (decoded), flot_body_zone (decoded),
+                                       &ready, err);
+    const char *const *keys = ready.keys.items;
+    for (size_t i = 0; rc == 0 && i < ready.keys.count; i++)
+        if (!s_key_printable (keys [i]))
             rc = flot_err_set (err, FLOT_E_INVALID,
-                "keys[%u] must be a string of 1..%d printable ASCII bytes",
-                i, FLOT_MAX_KEY);
-        else
-            zlistx_add_end (instance->keys, strdup (key));
+                               "field 'keys[%zu]' must be printable ASCII", i);
+    if (rc == 0) {
+        if (ready.instance)
+            snprintf (instance->instance, sizeof instance->instance, "%s", ready.instance);
+        snprintf (instance->host, sizeof instance->host, "%s", ready.host);
+        instance->pid = ready.pid;
+        for (size_t i = 0; i < ready.keys.count; i++)
+            zlistx_add_end (instance->keys, strdup (keys [i]));
+        if (ready.versions.count) {
+            memcpy (instance->versions, ready.versions.items,
+                    ready.versions.count * sizeof instance->versions [0]);
+            instance->version_count = ready.versions.count;
+        }
+        else {
+            instance->versions [0] = FLOT_VERSION;
+            instance->version_count = 1;
+        }
     }
     flot_body_destroy (&decoded);
     return rc;
@@ -601,15 +579,19 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
 //  --------------------------------------------------------------------------
 //  The broker's own service
 
+//  REPLY to a client with message, encoded by def.
 static void
-s_reply_body (flot_broker_t *self, const bkey_t *client, uint64_t corr,
-              msgpack_sbuffer *sbuf)
+s_reply (flot_broker_t *self, const bkey_t *client, uint64_t corr,
+         const flot_struct_t *def, const void *message)
 {
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (def, message, &sbuf);
     flot_msg_t msg = {
         .kind = FLOT_REPLY, .corr = corr,
-        .body = { (const uint8_t *) sbuf->data, sbuf->size }
+        .body = { (const uint8_t *) sbuf.data, sbuf.size }
     };
     s_send (self, client, &msg);
+    msgpack_sbuffer_destroy (&sbuf);
 }
 
 //  By service, then instance name.
@@ -622,76 +604,106 @@ s_instance_order (const void *a, const void *b)
 }
 
 static void
-s_pack_actors (flot_broker_t *self, msgpack_packer *pk)
+s_ping (flot_broker_t *self, const bkey_t *client, uint64_t corr)
+{
+    uint64_t spoken [FLOT_MAX_VERSIONS];
+    flot_broker_ping_reply_t reply = {
+        .pong = true,
+        .version = FLOTILLA_VERSION,
+        .uptime_ms = (uint64_t) (zclock_mono () - self->started_at),
+        .has_uptime_ms = true,
+        .versions = s_versions_spoken (spoken),
+        .protocol = FLOT_VERSION, .has_protocol = true,
+        .heartbeat_ms = (uint64_t) self->heartbeat_ms, .has_heartbeat_ms = true,
+        .liveness = (uint64_t) self->liveness, .has_liveness = true
+    };
+    s_reply (self, client, corr, &flot_broker_ping_reply_def, &reply);
+}
+
+//  Every live instance, by service then instance name.
+static void
+s_actors (flot_broker_t *self, const bkey_t *client, uint64_t corr)
 {
     int64_t now = zclock_mono ();
     zlistx_t *sorted = zlistx_new ();
     zlistx_set_comparator (sorted, s_instance_order);
+    size_t key_count = 0;
     for (instance_t *i = zhashx_first (self->instances); i;
-         i = zhashx_next (self->instances))
+         i = zhashx_next (self->instances)) {
         zlistx_add_end (sorted, i);
-    zlistx_sort (sorted);
-    msgpack_pack_map (pk, 1);
-    flot_pack_str (pk, "actors");
-    msgpack_pack_array (pk, zlistx_size (sorted));
-    for (instance_t *i = zlistx_first (sorted); i; i = zlistx_next (sorted)) {
-        msgpack_pack_map (pk, 11);
-        flot_pack_kv_str (pk, "service", i->service->name);
-        flot_pack_kv_str (pk, "instance", i->instance);
-        flot_pack_kv_str (pk, "host", i->host);
-        flot_pack_kv_uint (pk, "pid", i->pid);
-        flot_pack_str (pk, "keys");
-        msgpack_pack_array (pk, zlistx_size (i->keys));
-        for (const char *k = zlistx_first (i->keys); k; k = zlistx_next (i->keys))
-            flot_pack_str (pk, k);
-        flot_pack_kv_uint (pk, "uptime_ms", (uint64_t) (now - i->registered_at));
-        flot_pack_kv_uint (pk, "last_heartbeat_ms", (uint64_t) (now - i->last_seen));
-        flot_pack_kv_uint (pk, "handled", i->handled);
-        flot_pack_kv_uint (pk, "pending", i->pending);
-        flot_pack_str (pk, "versions");
-        msgpack_pack_array (pk, i->version_count);
-        for (size_t v = 0; v < i->version_count; v++)
-            msgpack_pack_uint64 (pk, i->versions [v]);
-        flot_pack_kv_uint (pk, "protocol", (uint64_t) i->protocol);
+        key_count += zlistx_size (i->keys);
     }
+    zlistx_sort (sorted);
+    //  The reply points into the instances: their names, keys and versions.
+    flot_broker_actors_reply_t reply = { .actors = { zlistx_size (sorted), NULL } };
+    flot_broker_actor_t *actors = calloc (reply.actors.count + 1, sizeof *actors);
+    const char **keys = calloc (key_count + 1, sizeof *keys);
+    assert (actors && keys);
+    reply.actors.items = actors;
+    size_t used = 0;
+    for (instance_t *i = zlistx_first (sorted); i; i = zlistx_next (sorted)) {
+        *actors++ = (flot_broker_actor_t) {
+            .service = i->service->name,
+            .instance = i->instance,
+            .host = i->host,
+            .pid = i->pid,
+            .keys = { zlistx_size (i->keys), (void *) (keys + used) },
+            .uptime_ms = (uint64_t) (now - i->registered_at),
+            .last_heartbeat_ms = (uint64_t) (now - i->last_seen),
+            .handled = i->handled,
+            .pending = i->pending,
+            .versions = { i->version_count, i->versions },
+            .protocol = (uint64_t) i->protocol, .has_protocol = true
+        };
+        for (const char *k = zlistx_first (i->keys); k; k = zlistx_next (i->keys))
+            keys [used++] = k;
+    }
+    s_reply (self, client, corr, &flot_broker_actors_reply_def, &reply);
+    free (reply.actors.items);
+    free (keys);
     zlistx_destroy (&sorted);
 }
 
+//  True if the request's command is name.
+static bool
+s_command_is (const flot_msg_t *msg, const char *name)
+{
+    size_t size = strlen (name);
+    return msg->command.size == size && memcmp (msg->command.data, name, size) == 0;
+}
+
+//  A request to the broker's own service. Its body is decoded by the
+//  command's contract (an empty map today), so that a bad body, a key
+//  given twice say, meets the answer it would at any actor.
 static void
 s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
 {
     flot_err_t err;
-    if (flot_body_check (msg->body.data, msg->body.size, true, &err)) {
+    flot_body_t *body = flot_body_decode (msg->body.data, msg->body.size, &err);
+    int rc = body ? 0 : -1;
+    if (rc == 0 && s_command_is (msg, FLOT_BROKER_PING)) {
+        flot_broker_ping_request_t request;
+        rc = flot_broker_ping_request_decode (flot_body_root (body), flot_body_zone (body),
+                                              &request, &err);
+        if (rc == 0)
+            s_ping (self, client, msg->corr);
+    }
+    else
+    if (rc == 0 && s_command_is (msg, FLOT_BROKER_ACTORS)) {
+        flot_broker_actors_request_t request;
+        rc = flot_broker_actors_request_decode (flot_body_root (body), flot_body_zone (body),
+                                                &request, &err);
+        if (rc == 0)
+            s_actors (self, client, msg->corr);
+    }
+    else
+    if (rc == 0)
+        rc = flot_err_set (&err, FLOT_E_UNKNOWN_COMMAND,
+                           "service 'broker' has no command '%.*s' (it has Ping, Actors)",
+                           (int) msg->command.size, (const char *) msg->command.data);
+    if (rc)
         s_send_error (self, client, msg->corr, err.code, "%s", err.message);
-        return;
-    }
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    int command_size = (int) msg->command.size;
-    const char *command = (const char *) msg->command.data;
-    if (command_size == 4 && memcmp (command, "Ping", 4) == 0) {
-        msgpack_pack_map (&pk, 7);
-        flot_pack_kv_bool (&pk, "pong", true);
-        flot_pack_kv_str (&pk, "version", FLOTILLA_VERSION);
-        flot_pack_kv_uint (&pk, "uptime_ms", (uint64_t) (zclock_mono () - self->started_at));
-        s_pack_versions (&pk, "versions");
-        flot_pack_kv_uint (&pk, "protocol", FLOT_VERSION);
-        flot_pack_kv_uint (&pk, "heartbeat_ms", (uint64_t) self->heartbeat_ms);
-        flot_pack_kv_uint (&pk, "liveness", (uint64_t) self->liveness);
-        s_reply_body (self, client, msg->corr, &sbuf);
-    }
-    else
-    if (command_size == 6 && memcmp (command, "Actors", 6) == 0) {
-        s_pack_actors (self, &pk);
-        s_reply_body (self, client, msg->corr, &sbuf);
-    }
-    else
-        s_send_error (self, client, msg->corr, FLOT_E_UNKNOWN_COMMAND,
-                      "service 'broker' has no command '%.*s' (it has Ping, Actors)",
-                      command_size, command);
-    msgpack_sbuffer_destroy (&sbuf);
+    flot_body_destroy (&body);
 }
 
 //  --------------------------------------------------------------------------

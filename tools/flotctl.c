@@ -15,6 +15,11 @@
 */
 #include "flotilla/body.h"
 #include "flotilla/client.h"
+#include "flotilla/contract_analyzer.h"
+#include "flotilla/contract_broker.h"
+#include "flotilla/contract_coordinator.h"
+#include "flotilla/contract_events.h"
+#include "flotilla/contract_strategy.h"
 #include "flotilla/json.h"
 #include "flotilla/version.h"
 #include "flotilla/analysis.h"
@@ -97,15 +102,11 @@ typedef struct {
     bool down;                  //  follow: the events service stopped answering
 } feed_t;
 
-//  One event, checked; strings point into its body.
+//  One event, checked by the events contract (an EVENT); its strings live
+//  in its body's zone.
 typedef struct {
-    const msgpack_object *map;
-    uint64_t seq;
-    uint64_t time_ms;
-    char type [FLOT_MAX_NAME + 1];
-    char deployment [256];
-    const msgpack_object *target;
-    const msgpack_object *message;
+    const msgpack_object *map;          //  as received, for --json
+    flot_events_event_t e;
 } event_t;
 
 //  --------------------------------------------------------------------------
@@ -647,22 +648,18 @@ s_cmd_ping (ctl_t *self)
         return s_report (self, FLOT_BROKER_SERVICE, "Ping", &err);
     double rtt_ms = (double) (zclock_usecs () - start) / 1000.0;
     const msgpack_object *root = flot_body_root (body);
-    bool pong = false;
-    char version [64] = "";
-    uint64_t uptime_ms = 0;
+    flot_broker_ping_reply_t reply;
     int rc = RC_OK;
-    if (flot_map_bool (root, "pong", true, &pong, &err) < 0
-    ||  flot_map_str (root, "version", false, version, sizeof version, &err) < 0
-    ||  flot_map_uint (root, "uptime_ms", false, 0, UINT64_MAX, &uptime_ms, &err) < 0
-    ||  (!pong && flot_err_set (&err, FLOT_E_MALFORMED, "'pong' is false")))
+    if (flot_broker_ping_reply_decode (root, flot_body_zone (body), &reply, &err)
+    ||  (!reply.pong && flot_err_set (&err, FLOT_E_MALFORMED, "'pong' is false")))
         rc = s_bad_reply (FLOT_BROKER_SERVICE, "Ping", &err);
     else
     if (self->opts.json)
         rc = s_print_json (root, false);
     else
         printf ("pong from broker %s (up %.1f s) in %.1f ms\n",
-                *version ? version : "(no version)",
-                (double) uptime_ms / 1000.0, rtt_ms);
+                reply.version && *reply.version ? reply.version : "(no version)",
+                (double) reply.uptime_ms / 1000.0, rtt_ms);
     flot_body_destroy (&body);
     return rc;
 }
@@ -678,70 +675,53 @@ static const char *const s_actor_headers [ACTOR_COLS] = {
 };
 
 //  The keys joined with commas, '-' for none, '...' when they do not fit.
-static int
-s_keys_cell (const msgpack_object *keys, char *buf, size_t cap, flot_err_t *err)
+static void
+s_keys_cell (const flot_array_t *keys, char *buf, size_t cap)
 {
+    const char *const *key = keys->items;
     size_t used = 0;
     snprintf (buf, cap, "-");
-    for (uint32_t i = 0; keys && i < keys->via.array.size; i++) {
-        char key [FLOT_MAX_KEY + 1];
-        if (flot_obj_str (&keys->via.array.ptr [i], key, sizeof key))
-            return flot_err_set (err, FLOT_E_MALFORMED, "a key is not a string");
-        int n = snprintf (buf + used, cap - used, "%s%s", i ? "," : "", key);
+    for (size_t i = 0; i < keys->count; i++) {
+        int n = snprintf (buf + used, cap - used, "%s%s", i ? "," : "", key [i]);
         if (n < 0 || (size_t) n >= cap - used) {
             snprintf (buf + (cap > 4 ? cap - 4 : 0), cap > 4 ? 4 : cap, "...");
             break;
         }
         used += (size_t) n;
     }
-    return 0;
 }
 
-//  Fills a table row from one map of the Actors reply.
-static int
-s_actor_row (const msgpack_object *actor, cell_t *row, flot_err_t *err)
+//  Fills a table row from one actor of the Actors reply.
+static void
+s_actor_row (const flot_broker_actor_t *actor, cell_t *row)
 {
-    uint64_t pid, uptime, last_hb, handled, pending;
-    const msgpack_object *keys = NULL;
-    if (flot_map_str (actor, "service", true, row [0], CELL_MAX, err) < 0
-    ||  flot_map_str (actor, "instance", true, row [1], CELL_MAX, err) < 0
-    ||  flot_map_str (actor, "host", true, row [2], CELL_MAX, err) < 0
-    ||  flot_map_uint (actor, "pid", true, 0, UINT64_MAX, &pid, err) < 0
-    ||  flot_map_object (actor, "keys", false, MSGPACK_OBJECT_ARRAY, &keys, err) < 0
-    ||  flot_map_uint (actor, "uptime_ms", true, 0, UINT64_MAX, &uptime, err) < 0
-    ||  flot_map_uint (actor, "last_heartbeat_ms", true, 0, UINT64_MAX, &last_hb, err) < 0
-    ||  flot_map_uint (actor, "handled", true, 0, UINT64_MAX, &handled, err) < 0
-    ||  flot_map_uint (actor, "pending", true, 0, UINT64_MAX, &pending, err) < 0
-    ||  s_keys_cell (keys, row [4], CELL_MAX, err) < 0)
-        return -1;
-    snprintf (row [3], CELL_MAX, "%llu", (unsigned long long) pid);
-    s_duration (uptime, row [5], CELL_MAX);
-    s_duration (last_hb, row [6], CELL_MAX);
-    snprintf (row [7], CELL_MAX, "%llu", (unsigned long long) handled);
-    snprintf (row [8], CELL_MAX, "%llu", (unsigned long long) pending);
-    return 0;
+    snprintf (row [0], CELL_MAX, "%s", actor->service);
+    snprintf (row [1], CELL_MAX, "%s", actor->instance);
+    snprintf (row [2], CELL_MAX, "%s", actor->host);
+    snprintf (row [3], CELL_MAX, "%llu", (unsigned long long) actor->pid);
+    s_keys_cell (&actor->keys, row [4], CELL_MAX);
+    s_duration (actor->uptime_ms, row [5], CELL_MAX);
+    s_duration (actor->last_heartbeat_ms, row [6], CELL_MAX);
+    snprintf (row [7], CELL_MAX, "%llu", (unsigned long long) actor->handled);
+    snprintf (row [8], CELL_MAX, "%llu", (unsigned long long) actor->pending);
 }
 
 static int
-s_print_actors (const msgpack_object *root, flot_err_t *err)
+s_print_actors (flot_body_t *body, flot_err_t *err)
 {
-    const msgpack_object *actors;
-    if (flot_map_object (root, "actors", true, MSGPACK_OBJECT_ARRAY, &actors, err) < 0)
+    flot_broker_actors_reply_t reply;
+    if (flot_broker_actors_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                         &reply, err))
         return -1;
-    size_t count = actors->via.array.size;
+    const flot_broker_actor_t *actors = reply.actors.items;
     table_t table;
-    if (s_table_init (&table, s_actor_headers, ACTOR_COLS, count, err))
+    if (s_table_init (&table, s_actor_headers, ACTOR_COLS, reply.actors.count, err))
         return -1;
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++)
-        if (actors->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
-            rc = flot_err_set (err, FLOT_E_MALFORMED, "actor %zu is not a map", i);
-        else
-            rc = s_actor_row (&actors->via.array.ptr [i], s_table_row (&table, i), err);
-    if (rc == 0)
-        s_table_print (&table, "");
+    for (size_t i = 0; i < reply.actors.count; i++)
+        s_actor_row (&actors [i], s_table_row (&table, i));
+    s_table_print (&table, "");
     s_table_destroy (&table);
-    return rc;
+    return 0;
 }
 
 static int
@@ -755,7 +735,7 @@ s_cmd_actors (ctl_t *self)
     if (self->opts.json)
         rc = s_print_json (flot_body_root (body), false);
     else
-    if (s_print_actors (flot_body_root (body), &err))
+    if (s_print_actors (body, &err))
         rc = s_bad_reply (FLOT_BROKER_SERVICE, "Actors", &err);
     flot_body_destroy (&body);
     return rc;
@@ -764,70 +744,285 @@ s_cmd_actors (ctl_t *self)
 //  --------------------------------------------------------------------------
 //  events: reading and printing one event
 
-//  Checks an event map (section 11.1 of the spec) into event.
+//  Checks an event map (section 11.1 of the spec) into event, its strings
+//  in zone.
 static int
-s_event_parse (const msgpack_object *map, event_t *event, flot_err_t *err)
+s_event_parse (const msgpack_object *map, msgpack_zone *zone, event_t *event,
+               flot_err_t *err)
 {
     memset (event, 0, sizeof *event);
     event->map = map;
     if (map->type != MSGPACK_OBJECT_MAP)
         return flot_err_set (err, FLOT_E_MALFORMED, "the event is not a map");
-    if (flot_map_uint (map, "seq", true, 1, UINT64_MAX - 1, &event->seq, err) < 0
-    ||  flot_map_uint (map, "time_ms", true, 0, UINT64_MAX, &event->time_ms, err) < 0
-    ||  flot_map_str (map, "type", true, event->type, sizeof event->type, err) < 0
-    ||  flot_map_str (map, "deployment", true, event->deployment,
-                      sizeof event->deployment, err) < 0)
+    if (flot_events_event_decode (map, zone, &event->e, err)) {
+        err->code = FLOT_E_MALFORMED;
         return -1;
-    if (!*event->type)
-        return flot_err_set (err, FLOT_E_MALFORMED, "field 'type' is empty");
-    event->target = flot_map_get (map, "target");
-    event->message = flot_map_get (map, "message");
-    if ((event->target && event->target->type != MSGPACK_OBJECT_STR)
-    ||  (event->message && event->message->type != MSGPACK_OBJECT_STR))
-        return flot_err_set (err, FLOT_E_MALFORMED,
-                             "field 'target' or 'message' is not a string");
+    }
     return 0;
 }
 
-//  Prints a string object on one line: control characters become '?'.
+//  Prints a string on one line: control characters become '?'.
 static void
-s_print_field (FILE *out, const msgpack_object *str, const char *none)
+s_print_text (FILE *out, const char *text, const char *none)
 {
-    if (!str || str->via.str.size == 0) {
-        fputs (none, out);
-        return;
+    if (!text || !*text)
+        text = none;
+    for (const char *c = text; *c; c++)
+        fputc ((unsigned char) *c < 0x20 || *c == 0x7f ? '?' : *c, out);
+}
+
+static void
+s_append (char *line, size_t cap, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  "eu-1/1 (setWeight 50%)", "eu-1/2 (pause)": a step, with the weight it
+//  sets if it sets one.
+static void
+s_say_step (char *line, size_t cap, const char *step, const char *type, uint64_t weight)
+{
+    if (streq (type, "setWeight"))
+        s_append (line, cap, "%s (%s %llu%%)", step, type, (unsigned long long) weight);
+    else
+        s_append (line, cap, "%s (%s)", step, type);
+}
+
+//  Says in line what the data of an event of a type the events contract
+//  defines holds (data decoded by its definition). Returns false for a
+//  type it does not know how to say.
+static bool
+s_say_data (const char *type, const void *data, char *line, size_t cap)
+{
+    #define IS(name) streq (type, name)
+    if (IS ("deployment.started")) {
+        const flot_event_deployment_started_t *d = data;
+        s_append (line, cap, "%s %s of %s: %llu targets, %llu steps", d->workload, d->version,
+               d->name, (unsigned long long) d->targets, (unsigned long long) d->steps);
     }
-    for (uint32_t i = 0; i < str->via.str.size; i++) {
-        unsigned char c = (unsigned char) str->via.str.ptr [i];
-        fputc (c < 0x20 || c == 0x7f ? '?' : c, out);
+    else
+    if (IS ("step.started")) {
+        const flot_event_step_started_t *d = data;
+        s_append (line, cap, "%sstep ", d->rollback ? "rollback " : "");
+        s_say_step (line, cap, d->step, d->step_type, d->weight);
+        s_append (line, cap, "%s%s", d->waiting ? ": waiting for a promote" : "",
+               d->attempt > 1 ? ", again" : "");
+    }
+    else
+    if (IS ("step.completed")) {
+        const flot_event_step_completed_t *d = data;
+        s_append (line, cap, "%sstep ", d->rollback ? "rollback " : "");
+        s_say_step (line, cap, d->step, d->step_type, d->weight);
+        s_append (line, cap, " %s", d->rollback ? "done" : d->state);
+        if (d->attempt > 1)
+            s_append (line, cap, " at attempt %llu", (unsigned long long) d->attempt);
+    }
+    else
+    if (IS ("step.failed")) {
+        const flot_event_step_failed_t *d = data;
+        s_append (line, cap, "%sstep ", d->rollback ? "rollback " : "");
+        s_say_step (line, cap, d->step, d->step_type, d->weight);
+        if (d->has_retry_in_ms)
+            s_append (line, cap, " attempt %llu failed: %s; retrying in %llu ms",
+                   (unsigned long long) d->attempt, d->reason,
+                   (unsigned long long) d->retry_in_ms);
+        else
+        if (d->rollback)
+            s_append (line, cap, " attempt %llu failed: %s", (unsigned long long) d->attempt,
+                   d->reason);
+        else
+            s_append (line, cap, " failed after %llu attempt%s: %s",
+                   (unsigned long long) d->attempt, d->attempt == 1 ? "" : "s", d->reason);
+    }
+    else
+    if (IS ("target.completed")) {
+        const flot_event_target_completed_t *d = data;
+        s_append (line, cap, "%s is on version %s", d->target, d->version);
+    }
+    else
+    if (IS ("target.failed")) {
+        const flot_event_target_failed_t *d = data;
+        s_append (line, cap, "%s failed at step %s: %s", d->target, d->step, d->reason);
+    }
+    else
+    if (IS ("health.ready")) {
+        const flot_event_health_ready_t *d = data;
+        s_append (line, cap, "%s passed its health checks at step %s", d->target, d->step);
+    }
+    else
+    if (IS ("health.failed")) {
+        const flot_event_health_failed_t *d = data;
+        s_append (line, cap, "%s is unhealthy: %s", d->target, d->reason);
+    }
+    else
+    if (IS ("health.recovered")) {
+        const flot_event_health_recovered_t *d = data;
+        s_append (line, cap, "%s is healthy again: %s", d->target, d->reason);
+    }
+    else
+    if (IS ("analysis.result")) {
+        const flot_event_analysis_result_t *d = data;
+        s_append (line, cap, "%s: %s", d->target, d->phase);
+        if (d->has_score)
+            s_append (line, cap, ", score %.0f", d->score);
+        const flot_events_metric_t *m = d->metrics.items;
+        for (size_t i = 0; i < d->metrics.count; i++) {
+            s_append (line, cap, "%s%s", i ? ", " : " (", m [i].name);
+            if (m [i].has_value)
+                s_append (line, cap, " %g", m [i].value);
+            s_append (line, cap, " %s%s", m [i].verdict, i + 1 == d->metrics.count ? ")" : "");
+        }
+        s_append (line, cap, ", recommends %s: %s", d->recommendation, d->reason);
+    }
+    else
+    if (IS ("gate.passed")) {
+        const flot_event_gate_passed_t *d = data;
+        s_append (line, cap, "gate %s of %s passed at step %s: %s", d->gate, d->target, d->step,
+               d->reason);
+    }
+    else
+    if (IS ("gate.failed")) {
+        const flot_event_gate_failed_t *d = data;
+        if (streq (d->action, "rollback"))
+            s_append (line, cap, "%s: %s: rolling back", d->target, d->reason);
+        else
+            s_append (line, cap, "%s: %s: the failure policy %s applies", d->target, d->reason,
+                   d->on_failure);
+    }
+    else
+    if (IS ("gate.waiting")) {
+        const flot_event_gate_waiting_t *d = data;
+        s_append (line, cap, "%s: the %s service could not answer (%s); asking again in %llu ms",
+               d->target, d->service, d->reason, (unsigned long long) d->retry_in_ms);
+    }
+    else
+    if (IS ("deployment.paused")) {
+        const flot_event_deployment_paused_t *d = data;
+        if (streq (d->cause, "operator"))
+            s_append (line, cap, "paused: no new step starts; running hooks finish");
+        else
+            s_append (line, cap, "paused %s %s: %s; %s to go on, abort to roll back",
+                   streq (d->cause, "gate") ? "at the gate of" : "by the analysis of",
+                   d->target ? d->target : "?", d->reason ? d->reason : "",
+                   streq (d->cause, "gate") ? "promote" : "resume");
+    }
+    else
+    if (IS ("deployment.resumed"))
+        s_append (line, cap, "resumed");
+    else
+    if (IS ("deployment.promoted")) {
+        const flot_event_deployment_promoted_t *d = data;
+        s_append (line, cap, "%s", d->full
+               ? "promoted in full: every remaining pause and gate is skipped"
+               : "promoted: the current pauses end");
+    }
+    else
+    if (IS ("rollback.started")) {
+        const flot_event_rollback_started_t *d = data;
+        s_append (line, cap, "rolling back %llu target%s (%s)", (unsigned long long) d->targets,
+               d->targets == 1 ? "" : "s", d->mode);
+    }
+    else
+    if (IS ("rollback.completed")) {
+        const flot_event_rollback_completed_t *d = data;
+        s_append (line, cap, "rolled back %llu target%s", (unsigned long long) d->targets,
+               d->targets == 1 ? "" : "s");
+    }
+    else
+    if (IS ("deployment.completed")) {
+        const flot_event_deployment_completed_t *d = data;
+        s_append (line, cap, "every target is on the new version: %llu targets, %llu steps",
+               (unsigned long long) d->targets, (unsigned long long) d->steps);
+    }
+    else
+    if (IS ("deployment.failed")) {
+        const flot_event_deployment_failed_t *d = data;
+        s_append (line, cap, "%s", d->reason);
+    }
+    else
+    if (IS ("deployment.failing")) {
+        const flot_event_deployment_failing_t *d = data;
+        s_append (line, cap, "%s; rolling back", d->reason);
+    }
+    else
+    if (IS ("deployment.aborting")) {
+        const flot_event_deployment_aborting_t *d = data;
+        s_append (line, cap, "%s; rolling back", d->reason);
+    }
+    else
+    if (IS ("rollback.failed")) {
+        const flot_event_rollback_failed_t *d = data;
+        s_append (line, cap, "%s", d->reason);
+    }
+    else
+    if (IS ("deployment.rolled_back")) {
+        const flot_event_deployment_rolled_back_t *d = data;
+        s_append (line, cap, "rolled back: %s", d->reason);
+    }
+    else
+    if (IS ("deployment.aborted")) {
+        const flot_event_deployment_aborted_t *d = data;
+        s_append (line, cap, "aborted and rolled back: %s", d->reason);
+    }
+    else
+        return false;
+    #undef IS
+    return true;
+}
+
+//  Prints what the event says: from its data if its type is one the events
+//  contract defines and its data is that type's; else its message.
+static void
+s_print_said (const event_t *event)
+{
+    const flot_event_def_t *def = flot_event_def (event->e.type);
+    char line [2048] = "";
+    bool said = false;
+    if (def && event->e.data) {
+        msgpack_zone zone;
+        msgpack_zone_init (&zone, 1024);
+        flot_err_t err;
+        const void *data = flot_decode_new (def->data, event->e.data, &zone, &err);
+        said = data && s_say_data (event->e.type, data, line, sizeof line);
+        //  Who caused it, once callers are identified (section 14).
+        const flot_field_t *by = NULL;
+        for (size_t i = 0; data && i < def->data->field_count; i++)
+            if (streq (def->data->fields [i].name, "by"))
+                by = &def->data->fields [i];
+        const char *who = by ? *(const char *const *) ((const char *) data + by->offset) : NULL;
+        if (said && who && *who)
+            s_append (line, sizeof line, " (by %s)", who);
+        msgpack_zone_destroy (&zone);
+    }
+    if (!said && event->e.message && *event->e.message)
+        snprintf (line, sizeof line, "%s", event->e.message);
+    if (*line) {
+        putchar (' ');
+        s_print_text (stdout, line, "");
     }
 }
 
 static void
 s_print_event (ctl_t *self, const event_t *event)
 {
+    const char *type = event->e.type;
     const char *prefix = self->opts.type;
-    if (prefix && strncmp (event->type, prefix, strlen (prefix)) != 0)
+    if (prefix && strncmp (type, prefix, strlen (prefix)) != 0)
         return;
-    if (self->watching && (strncmp (event->type, "deployment.", 11) == 0
-                       ||  strncmp (event->type, "rollback.", 9) == 0))
-        memcpy (self->outcome, event->type, sizeof self->outcome);
+    if (self->watching && (strncmp (type, "deployment.", 11) == 0
+                       ||  strncmp (type, "rollback.", 9) == 0))
+        snprintf (self->outcome, sizeof self->outcome, "%s", type);
     if (self->opts.json) {
         s_print_json (event->map, false);
         return;
     }
     char when [64];
-    s_utc (event->time_ms, !self->watching, when, sizeof when);
+    s_utc (event->e.time_ms, !self->watching, when, sizeof when);
     if (self->watching)         //  watch: of one deployment, by time
-        printf ("%s %-22s ", when, event->type);
+        printf ("%s %-22s ", when, type);
     else
-        printf ("#%llu %s %s %s ", (unsigned long long) event->seq, when,
-                event->type, *event->deployment ? event->deployment : "-");
-    s_print_field (stdout, event->target, "-");
-    if (event->message && event->message->via.str.size) {
-        putchar (' ');
-        s_print_field (stdout, event->message, "");
-    }
+        printf ("#%llu %s %s %s ", (unsigned long long) event->e.seq, when,
+                type, *event->e.deployment ? event->e.deployment : "-");
+    s_print_text (stdout, event->e.target, "-");
+    s_print_said (event);
     putchar ('\n');
     fflush (stdout);
 }
@@ -842,28 +1037,25 @@ typedef struct {
 
 //  Handles one Replay reply: prints its events above feed->covered.
 static int
-s_replay_page (ctl_t *self, feed_t *feed, const msgpack_object *root,
-               page_t *page, flot_err_t *err)
+s_replay_page (ctl_t *self, feed_t *feed, flot_body_t *body, page_t *page, flot_err_t *err)
 {
-    const msgpack_object *events;
+    flot_events_replay_reply_t reply;
     *page = (page_t) { 0 };
-    if (flot_map_object (root, "events", true, MSGPACK_OBJECT_ARRAY, &events, err) < 0
-    ||  flot_map_uint (root, "oldest", true, 0, UINT64_MAX, &page->oldest, err) < 0
-    ||  flot_map_uint (root, "last", true, 0, UINT64_MAX, &page->last, err) < 0
-    ||  flot_map_bool (root, "more", true, &page->more, err) < 0)
+    if (flot_events_replay_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                         &reply, err))
         return -1;
-    for (uint32_t i = 0; i < events->via.array.size; i++) {
-        event_t event;
-        flot_err_t bad;
-        if (s_event_parse (&events->via.array.ptr [i], &event, &bad)) {
-            fprintf (stderr, "flotctl: warning: dropped a replayed event: %s\n",
-                     bad.message);
-            continue;
-        }
-        page->next = MAX (page->next, event.seq + 1);
-        if (event.seq > feed->covered) {
+    page->oldest = reply.oldest;
+    page->last = reply.last;
+    page->more = reply.more;
+    //  The events as received, for --json (the reply's checked array).
+    const msgpack_object *raw = flot_map_get (flot_body_root (body), "events");
+    const flot_events_event_t *events = reply.events.items;
+    for (size_t i = 0; i < reply.events.count; i++) {
+        event_t event = { .map = &raw->via.array.ptr [i], .e = events [i] };
+        page->next = MAX (page->next, event.e.seq + 1);
+        if (event.e.seq > feed->covered) {
             s_print_event (self, &event);
-            feed->covered = event.seq;
+            feed->covered = event.e.seq;
         }
     }
     return 0;
@@ -872,13 +1064,8 @@ s_replay_page (ctl_t *self, feed_t *feed, const msgpack_object *root,
 static void
 s_pack_replay (msgpack_sbuffer *sbuf, uint64_t since, const char *deployment)
 {
-    msgpack_packer pk;
-    msgpack_sbuffer_init (sbuf);
-    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, deployment ? 2 : 1);
-    flot_pack_kv_uint (&pk, "since", since);
-    if (deployment)
-        flot_pack_kv_str (&pk, "deployment", deployment);
+    flot_events_replay_request_t request = { .since = since, .deployment = deployment };
+    flot_encode_sbuf (&flot_events_replay_request_def, &request, sbuf);
 }
 
 //  Replays from since, page by page, printing what is above feed->covered.
@@ -894,7 +1081,7 @@ s_replay (ctl_t *self, feed_t *feed, uint64_t since, flot_err_t *err)
         msgpack_sbuffer_destroy (&sbuf);
         page_t page;
         flot_err_t local;
-        if (rc == 0 && s_replay_page (self, feed, flot_body_root (body), &page, &local))
+        if (rc == 0 && s_replay_page (self, feed, body, &page, &local))
             rc = flot_err_set (err, FLOT_E_MALFORMED, "the reply of events "
                                "Replay: %s", local.message);
         flot_body_destroy (&body);
@@ -925,13 +1112,21 @@ s_events_info (ctl_t *self, char *pub, size_t cap, uint64_t *last,
     flot_body_t *body;
     if (s_call (self, EVENTS_SERVICE, NULL, "Info", NULL, &body, err))
         return -1;
-    const msgpack_object *root = flot_body_root (body);
+    flot_events_info_reply_t reply;
     flot_err_t local;
     int rc = 0;
-    if (flot_map_str (root, "pub", true, pub, cap, &local) < 0
-    ||  flot_map_uint (root, "last", true, 0, UINT64_MAX, last, &local) < 0)
+    if (flot_events_info_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                       &reply, &local))
         rc = flot_err_set (err, FLOT_E_MALFORMED, "the reply of events Info: %s",
                            local.message);
+    else
+    if (strlen (reply.pub) >= cap)
+        rc = flot_err_set (err, FLOT_E_MALFORMED, "the reply of events Info: field 'pub' "
+                           "is %zu bytes, the limit is %zu", strlen (reply.pub), cap - 1);
+    else {
+        snprintf (pub, cap, "%s", reply.pub);
+        *last = reply.last;
+    }
     flot_body_destroy (&body);
     return rc;
 }
@@ -957,16 +1152,16 @@ s_live_decode (zmsg_t *msg, event_t *event, flot_err_t *err)
         return NULL;
     }
     flot_body_t *body = flot_body_decode (zframe_data (data), zframe_size (data), err);
-    if (body && s_event_parse (flot_body_root (body), event, err))
+    if (body && s_event_parse (flot_body_root (body), flot_body_zone (body), event, err))
         flot_body_destroy (&body);
     if (!body)
         return NULL;
-    char expected [sizeof event->deployment + sizeof event->type + 2];
+    char expected [2 * FLOT_MAX_NAME + 4];
     snprintf (expected, sizeof expected, "%s/%s",
-              *event->deployment ? event->deployment : "-", event->type);
+              *event->e.deployment ? event->e.deployment : "-", event->e.type);
     if (!zframe_streq (topic, expected)) {
         flot_err_set (err, FLOT_E_MALFORMED, "event %llu has topic '%.*s', "
-                      "expected '%s'", (unsigned long long) event->seq,
+                      "expected '%s'", (unsigned long long) event->e.seq,
                       (int) MIN (zframe_size (topic), 200),
                       (const char *) zframe_data (topic), expected);
         flot_body_destroy (&body);
@@ -986,17 +1181,17 @@ s_live_event (ctl_t *self, feed_t *feed, zmsg_t *msg)
                  err.message);
         return;
     }
-    feed->seen = MAX (feed->seen, event.seq);
-    if (event.seq > feed->covered + 1
+    feed->seen = MAX (feed->seen, event.e.seq);
+    if (event.e.seq > feed->covered + 1
     &&  s_replay (self, feed, feed->covered + 1, &err)) {
         s_report (self, EVENTS_SERVICE, "Replay", &err);
         fprintf (stderr, "flotctl: warning: events %llu..%llu may be missing\n",
                  (unsigned long long) feed->covered + 1,
-                 (unsigned long long) event.seq - 1);
+                 (unsigned long long) event.e.seq - 1);
     }
-    if (event.seq > feed->covered) {
+    if (event.e.seq > feed->covered) {
         s_print_event (self, &event);
-        feed->covered = event.seq;
+        feed->covered = event.e.seq;
     }
     flot_body_destroy (&body);
 }
@@ -1198,27 +1393,6 @@ s_fail (int rc, const char *format, ...)
     return rc;
 }
 
-//  Copies a string field into a cell, cut short with "..." if it does not
-//  fit. Returns like flot_map_str: 1 found, 0 absent and optional, -1 error.
-static int
-s_map_cell (const msgpack_object *map, const char *key, bool required,
-            cell_t cell, flot_err_t *err)
-{
-    const msgpack_object *value = flot_map_get (map, key);
-    if (!value && !required)
-        return 0;
-    if (!value)
-        return flot_err_set (err, FLOT_E_MALFORMED, "field '%s' is missing", key);
-    if (value->type != MSGPACK_OBJECT_STR)
-        return flot_err_set (err, FLOT_E_MALFORMED, "field '%s' is not a string", key);
-    size_t size = value->via.str.size;
-    if (size < CELL_MAX)
-        snprintf (cell, CELL_MAX, "%.*s", (int) size, value->via.str.ptr);
-    else
-        snprintf (cell, CELL_MAX, "%.*s...", CELL_MAX - 4, value->via.str.ptr);
-    return 1;
-}
-
 //  True if id can name a deployment (and the topic of its events).
 static bool
 s_id_valid (const char *id)
@@ -1233,20 +1407,39 @@ s_id_usage_error (const char *id)
                           "not '-'", id, FLOT_MAX_NAME);
 }
 
-//  Calls coordinator command with {"id": id}.
+//  Calls coordinator command with {"id": id} (coordinator ID).
 static int
 s_call_id (ctl_t *self, const char *command, const char *id,
            flot_body_t **body_p, flot_err_t *err)
 {
+    flot_coordinator_id_t request = { .id = id };
     msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_str (&pk, "id", id);
+    flot_encode_sbuf (&flot_coordinator_id_def, &request, &sbuf);
     int rc = s_call (self, COORDINATOR_SERVICE, NULL, command, &sbuf, body_p, err);
     msgpack_sbuffer_destroy (&sbuf);
     return rc;
+}
+
+//  Copies text into a cell, cut short with "..." if it does not fit.
+static void
+s_cell (cell_t cell, const char *text)
+{
+    if (strlen (text) < CELL_MAX)
+        snprintf (cell, CELL_MAX, "%s", text);
+    else
+        snprintf (cell, CELL_MAX, "%.*s...", CELL_MAX - 4, text);
+}
+
+//  Prints text on one line, control characters as '?'; none if it is empty.
+static void
+s_put_text (FILE *out, const char *text, const char *none)
+{
+    if (!text || !*text)
+        text = none;
+    for (; *text; text++) {
+        unsigned char c = (unsigned char) *text;
+        fputc (c < 0x20 || c == 0x7f ? '?' : c, out);
+    }
 }
 
 //  A spec file, read for plan and apply.
@@ -1303,57 +1496,30 @@ s_spec_read (const char *file, spec_t *spec)
     return -1;
 }
 
-//  Packs {"spec", "file"} and, with cwd, "cwd". Returns -1 to go on, or an
-//  exit code if the request would be too large. The caller destroys sbuf.
-static int
-s_spec_pack (const spec_t *spec, bool cwd, msgpack_sbuffer *sbuf)
-{
-    msgpack_packer pk;
-    msgpack_sbuffer_init (sbuf);
-    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, cwd ? 3 : 2);
-    flot_pack_str (&pk, "spec");
-    msgpack_pack_str_with_body (&pk, spec->text, spec->size);
-    flot_pack_kv_str (&pk, "file", spec->file);
-    if (cwd)
-        flot_pack_kv_str (&pk, "cwd", spec->cwd);
-    if (sbuf->size > FLOT_MAX_BODY)
-        return s_fail (RC_USAGE, "spec file '%s' does not fit in one request: "
-                       "%zu bytes with its names, the limit is %d", spec->file,
-                       sbuf->size, FLOT_MAX_BODY);
-    return -1;
-}
-
 //  Prints a Validate reply's errors. Returns -1 if the spec is valid, else
 //  an exit code.
 static int
-s_validate_reply (ctl_t *self, const spec_t *spec, const msgpack_object *root)
+s_validate_reply (ctl_t *self, const spec_t *spec, flot_body_t *body)
 {
-    bool valid = false, truncated = false;
-    const msgpack_object *errors;
+    flot_strategy_validate_reply_t reply;
     flot_err_t err;
-    if (flot_map_bool (root, "valid", true, &valid, &err) < 0
-    ||  flot_map_object (root, "errors", true, MSGPACK_OBJECT_ARRAY, &errors, &err) < 0
-    ||  flot_map_bool (root, "truncated", false, &truncated, &err) < 0)
+    if (flot_strategy_validate_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                             &reply, &err))
         return s_bad_reply (STRATEGY_SERVICE, "Validate", &err);
-    uint32_t count = errors->via.array.size;
-    for (uint32_t i = 0; i < count; i++)
-        if (errors->via.array.ptr [i].type != MSGPACK_OBJECT_STR) {
-            flot_err_set (&err, FLOT_E_MALFORMED, "error %u is not a string", i);
-            return s_bad_reply (STRATEGY_SERVICE, "Validate", &err);
-        }
-    if (valid)
+    if (reply.valid)
         return -1;
+    const char *const *errors = reply.errors.items;
+    size_t count = reply.errors.count;
     if (self->opts.json)
-        s_print_json (root, false);
+        s_print_json (flot_body_root (body), false);
     else
-        for (uint32_t i = 0; i < count; i++) {
-            s_print_field (stderr, &errors->via.array.ptr [i], "");
+        for (size_t i = 0; i < count; i++) {
+            s_put_text (stderr, errors [i], "");
             fputc ('\n', stderr);
         }
-    return s_fail (RC_ERROR, "%s is not a valid deployment spec: %u error%s%s",
+    return s_fail (RC_ERROR, "%s is not a valid deployment spec: %zu error%s%s",
                    spec->file, count, count == 1 ? "" : "s",
-                   truncated ? " shown, and more" : "");
+                   reply.truncated ? " shown, and more" : "");
 }
 
 //  Reads the spec file of --file and has the strategy service validate it.
@@ -1365,16 +1531,21 @@ s_spec_load (ctl_t *self, spec_t *spec)
     int rc = s_spec_read (self->opts.file, spec);
     if (rc >= 0)
         return rc;
+    flot_strategy_spec_text_t request = { .spec = spec->text, .file = spec->file };
     msgpack_sbuffer sbuf;
-    rc = s_spec_pack (spec, false, &sbuf);
+    flot_encode_sbuf (&flot_strategy_spec_text_def, &request, &sbuf);
     flot_body_t *body = NULL;
     flot_err_t err;
-    if (rc < 0
-    &&  s_call (self, STRATEGY_SERVICE, NULL, "Validate", &sbuf, &body, &err))
+    if (sbuf.size > FLOT_MAX_BODY)
+        rc = s_fail (RC_USAGE, "spec file '%s' does not fit in one request: "
+                     "%zu bytes with its names, the limit is %d", spec->file,
+                     sbuf.size, FLOT_MAX_BODY);
+    else
+    if (s_call (self, STRATEGY_SERVICE, NULL, "Validate", &sbuf, &body, &err))
         rc = s_report (self, STRATEGY_SERVICE, "Validate", &err);
     msgpack_sbuffer_destroy (&sbuf);
     if (rc < 0)
-        rc = s_validate_reply (self, spec, flot_body_root (body));
+        rc = s_validate_reply (self, spec, body);
     flot_body_destroy (&body);
     return rc;
 }
@@ -1385,11 +1556,20 @@ static int
 s_spec_call (ctl_t *self, const spec_t *spec, const char *command,
              flot_body_t **body_p)
 {
+    flot_coordinator_spec_t request = {
+        .spec = spec->text, .file = spec->file, .cwd = spec->cwd
+    };
     msgpack_sbuffer sbuf;
     flot_err_t err;
     *body_p = NULL;
-    int rc = s_spec_pack (spec, true, &sbuf);
-    if (rc < 0 && s_call (self, COORDINATOR_SERVICE, NULL, command, &sbuf, body_p, &err))
+    flot_encode_sbuf (&flot_coordinator_spec_def, &request, &sbuf);
+    int rc = -1;
+    if (sbuf.size > FLOT_MAX_BODY)
+        rc = s_fail (RC_USAGE, "spec file '%s' does not fit in one request: "
+                     "%zu bytes with its names, the limit is %d", spec->file,
+                     sbuf.size, FLOT_MAX_BODY);
+    else
+    if (s_call (self, COORDINATOR_SERVICE, NULL, command, &sbuf, body_p, &err))
         rc = s_report (self, COORDINATOR_SERVICE, command, &err);
     msgpack_sbuffer_destroy (&sbuf);
     return rc;
@@ -1404,85 +1584,55 @@ static const char *const s_step_headers [STEP_COLS] = {
     "STEP", "TYPE", "WEIGHT", "DURATION", "RUNS"
 };
 
-//  The cells of one STEP of a PLAN (SPEC section 16).
-static int
-s_step_cells (const msgpack_object *step, cell_t *cells, flot_err_t *err)
+//  The cells of one step of a PLAN (strategy.PLAN_STEP, SPEC section 16).
+static void
+s_step_cells (const flot_strategy_plan_step_t *step, cell_t *cells)
 {
-    uint64_t weight;
-    int64_t duration;
-    bool hook;
-    cell_t gate = "";
-    if (step->type != MSGPACK_OBJECT_MAP)
-        return flot_err_set (err, FLOT_E_MALFORMED, "a step is not a map");
-    if (s_map_cell (step, "id", true, cells [0], err) < 0
-    ||  s_map_cell (step, "type", true, cells [1], err) < 0
-    ||  flot_map_uint (step, "weight", true, 0, 100, &weight, err) < 0
-    ||  flot_map_int (step, "duration_ms", true, -1, INT64_MAX, &duration, err) < 0
-    ||  flot_map_bool (step, "hook", true, &hook, err) < 0
-    ||  s_map_cell (step, "gate", false, gate, err) < 0)
-        return -1;
-    snprintf (cells [2], CELL_MAX, "%llu", (unsigned long long) weight);
-    if (duration < 0)
+    const char *gate = step->gate ? step->gate : "";
+    s_cell (cells [0], step->id);
+    s_cell (cells [1], step->type);
+    snprintf (cells [2], CELL_MAX, "%llu", (unsigned long long) step->weight);
+    if (step->duration_ms < 0)
         snprintf (cells [3], CELL_MAX, "until promoted");
     else
-    if (duration == 0)
+    if (step->duration_ms == 0)
         snprintf (cells [3], CELL_MAX, "-");
     else
-        s_duration ((uint64_t) duration, cells [3], CELL_MAX);
-    if (hook && *gate)
+        s_duration ((uint64_t) step->duration_ms, cells [3], CELL_MAX);
+    if (step->hook && *gate)
         snprintf (cells [4], CELL_MAX, "hook, gate %.100s", gate);
     else
     if (*gate)
         snprintf (cells [4], CELL_MAX, "gate %.100s", gate);
     else
-        snprintf (cells [4], CELL_MAX, "%s", hook ? "hook" : "-");
-    return 0;
+        snprintf (cells [4], CELL_MAX, "%s", step->hook ? "hook" : "-");
 }
 
 //  The targets of a PLAN in its "order". Returns a new array (the caller
-//  frees it) of *count target maps, or NULL with err.
-static const msgpack_object **
-s_plan_ordered (const msgpack_object *plan, size_t *count, flot_err_t *err)
+//  frees it) of the plan's targets.count targets, or NULL with err.
+static const flot_strategy_plan_target_t **
+s_plan_ordered (const flot_strategy_plan_t *plan, flot_err_t *err)
 {
-    const msgpack_object *order, *targets;
-    if (plan->type != MSGPACK_OBJECT_MAP) {
-        flot_err_set (err, FLOT_E_MALFORMED, "a plan is not a map");
+    const flot_strategy_plan_target_t *targets = plan->targets.items;
+    const char *const *order = plan->order.items;
+    size_t count = plan->targets.count;
+    if (plan->order.count != count) {
+        flot_err_set (err, FLOT_E_MALFORMED, "'order' names %zu targets, "
+                      "'targets' holds %zu", plan->order.count, count);
         return NULL;
     }
-    if (flot_map_object (plan, "order", true, MSGPACK_OBJECT_ARRAY, &order, err) < 0
-    ||  flot_map_object (plan, "targets", true, MSGPACK_OBJECT_ARRAY, &targets, err) < 0)
-        return NULL;
-    *count = targets->via.array.size;
-    if (order->via.array.size != *count) {
-        flot_err_set (err, FLOT_E_MALFORMED, "'order' names %u targets, "
-                      "'targets' holds %zu", order->via.array.size, *count);
-        return NULL;
-    }
-    const msgpack_object **ordered = calloc (*count ? *count : 1, sizeof *ordered);
+    const flot_strategy_plan_target_t **ordered = calloc (count ? count : 1, sizeof *ordered);
     zhash_t *index = zhash_new ();
     int rc = ordered && index ? 0
            : flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
-    for (size_t i = 0; i < *count && rc == 0; i++) {
-        const msgpack_object *target = &targets->via.array.ptr [i];
-        char name [1024];
-        if (target->type != MSGPACK_OBJECT_MAP)
-            rc = flot_err_set (err, FLOT_E_MALFORMED, "target %zu is not a map", i);
-        else
-        if (flot_map_str (target, "name", true, name, sizeof name, err) < 0)
-            rc = -1;
-        else
-        if (zhash_insert (index, name, (void *) target))
-            rc = flot_err_set (err, FLOT_E_MALFORMED, "target '%s' is there twice", name);
-    }
-    for (size_t i = 0; i < *count && rc == 0; i++) {
-        char name [1024];
-        if (flot_obj_str (&order->via.array.ptr [i], name, sizeof name))
-            rc = flot_err_set (err, FLOT_E_MALFORMED, "order[%zu] is not a name", i);
-        else
-        if (!(ordered [i] = zhash_lookup (index, name)))
-            rc = flot_err_set (err, FLOT_E_MALFORMED, "'order' names '%s', which "
-                               "is not among the targets", name);
-    }
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (zhash_insert (index, targets [i].name, (void *) &targets [i]))
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "target '%.200s' is there twice",
+                               targets [i].name);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (!(ordered [i] = zhash_lookup (index, order [i])))
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "'order' names '%.200s', which "
+                               "is not among the targets", order [i]);
     zhash_destroy (&index);
     if (rc) {
         free (ordered);
@@ -1492,120 +1642,95 @@ s_plan_ordered (const msgpack_object *plan, size_t *count, flot_err_t *err)
 }
 
 //  Widens width to fit every step of the targets; counts the steps.
-static int
-s_plan_widths (const msgpack_object **ordered, size_t count, size_t *width,
-               size_t *steps, flot_err_t *err)
+//  Widens width to fit every step of the targets; returns how many steps.
+static size_t
+s_plan_widths (const flot_strategy_plan_target_t **ordered, size_t count, size_t *width)
 {
+    size_t steps = 0;
     s_fit_cells (width, STEP_COLS, s_step_headers);
-    *steps = 0;
     for (size_t i = 0; i < count; i++) {
-        const msgpack_object *list;
-        if (flot_map_object (ordered [i], "steps", true, MSGPACK_OBJECT_ARRAY, &list, err) < 0)
-            return -1;
-        for (uint32_t j = 0; j < list->via.array.size; j++) {
+        const flot_strategy_plan_step_t *list = ordered [i]->steps.items;
+        for (size_t j = 0; j < ordered [i]->steps.count; j++) {
             cell_t cells [STEP_COLS];
             const char *texts [STEP_COLS];
-            if (s_step_cells (&list->via.array.ptr [j], cells, err))
-                return -1;
+            s_step_cells (&list [j], cells);
             for (int c = 0; c < STEP_COLS; c++)
                 texts [c] = cells [c];
             s_fit_cells (width, STEP_COLS, texts);
         }
-        *steps += list->via.array.size;
+        steps += ordered [i]->steps.count;
     }
-    return 0;
+    return steps;
 }
 
 //  Prints an array of names, separator between them ('-' if none).
-static int
-s_print_names (const msgpack_object *names, const char *separator, flot_err_t *err)
+static void
+s_print_names (const flot_array_t *names, const char *separator)
 {
-    if (names->via.array.size == 0)
+    const char *const *name = names->items;
+    if (names->count == 0)
         fputs ("-", stdout);
-    for (uint32_t i = 0; i < names->via.array.size; i++) {
-        if (names->via.array.ptr [i].type != MSGPACK_OBJECT_STR)
-            return flot_err_set (err, FLOT_E_MALFORMED, "a name is not a string");
+    for (size_t i = 0; i < names->count; i++) {
         if (i)
             fputs (separator, stdout);
-        s_print_field (stdout, &names->via.array.ptr [i], "\"\"");
+        s_put_text (stdout, name [i], "\"\"");
     }
-    return 0;
 }
 
 //  One target of a plan: its name, wave and dependencies, then its steps.
-static int
-s_print_plan_target (const msgpack_object *target, const size_t *width,
-                     bool headers, flot_err_t *err)
+static void
+s_print_plan_target (const flot_strategy_plan_target_t *target, const size_t *width,
+                     bool headers)
 {
-    cell_t name;
-    uint64_t wave;
-    const msgpack_object *depends, *steps;
-    if (s_map_cell (target, "name", true, name, err) < 0
-    ||  flot_map_uint (target, "wave", true, 0, UINT64_MAX, &wave, err) < 0
-    ||  flot_map_object (target, "dependsOn", true, MSGPACK_OBJECT_ARRAY, &depends, err) < 0
-    ||  flot_map_object (target, "steps", true, MSGPACK_OBJECT_ARRAY, &steps, err) < 0)
-        return -1;
     printf ("\n");
-    s_put_cell (name, 0);
-    printf ("  wave %llu, depends on: ", (unsigned long long) wave);
-    if (s_print_names (depends, ", ", err))
-        return -1;
+    s_put_text (stdout, target->name, "");
+    printf ("  wave %llu, depends on: ", (unsigned long long) target->wave);
+    s_print_names (&target->depends_on, ", ");
     printf ("\n");
     if (headers)
         s_print_cells ("    ", width, STEP_COLS, s_step_headers);
-    for (uint32_t j = 0; j < steps->via.array.size; j++) {
+    const flot_strategy_plan_step_t *steps = target->steps.items;
+    for (size_t j = 0; j < target->steps.count; j++) {
         cell_t cells [STEP_COLS];
         const char *texts [STEP_COLS];
-        if (s_step_cells (&steps->via.array.ptr [j], cells, err))
-            return -1;
+        s_step_cells (&steps [j], cells);
         for (int c = 0; c < STEP_COLS; c++)
             texts [c] = cells [c];
         s_print_cells ("    ", width, STEP_COLS, texts);
     }
-    return 0;
 }
 
-//  Prints a Plan reply: the plan's targets in order with their steps, then
-//  the rollback plan's order.
+//  Prints a Plan reply (strategy.DEPLOYMENT_PLAN): the plan's targets in
+//  order with their steps, then the rollback plan's order.
 static int
-s_print_plan (const msgpack_object *root, flot_err_t *err)
+s_print_plan (flot_body_t *body, flot_err_t *err)
 {
-    cell_t name, strategy;
-    const msgpack_object *plan, *rollback, *rollback_order;
-    uint64_t concurrency;
-    if (s_map_cell (root, "deployment", true, name, err) < 0
-    ||  s_map_cell (root, "strategy", true, strategy, err) < 0
-    ||  flot_map_object (root, "plan", true, MSGPACK_OBJECT_MAP, &plan, err) < 0
-    ||  flot_map_object (root, "rollback", true, MSGPACK_OBJECT_MAP, &rollback, err) < 0
-    ||  flot_map_uint (plan, "concurrency", true, 0, UINT64_MAX, &concurrency, err) < 0
-    ||  flot_map_object (rollback, "order", true, MSGPACK_OBJECT_ARRAY,
-                         &rollback_order, err) < 0)
+    flot_strategy_deployment_plan_t reply;
+    if (flot_strategy_deployment_plan_decode (flot_body_root (body), flot_body_zone (body),
+                                              &reply, err))
         return -1;
-    size_t count, steps;
-    const msgpack_object **ordered = s_plan_ordered (plan, &count, err);
+    const flot_strategy_plan_t *plan = reply.plan;
+    size_t count = plan->targets.count;
+    const flot_strategy_plan_target_t **ordered = s_plan_ordered (plan, err);
     if (!ordered)
         return -1;
     size_t width [STEP_COLS] = { 0 };
-    int rc = s_plan_widths (ordered, count, width, &steps, err);
-    if (rc == 0) {
-        printf ("plan of deployment ");
-        s_put_cell (name, 0);
-        printf (" (");
-        s_put_cell (strategy, 0);
-        printf ("): %zu target%s, %zu step%s, at most %llu target%s at a time\n",
-                count, count == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
-                (unsigned long long) concurrency, concurrency == 1 ? "" : "s");
-    }
-    for (size_t i = 0; i < count && rc == 0; i++)
-        rc = s_print_plan_target (ordered [i], width, i == 0, err);
+    size_t steps = s_plan_widths (ordered, count, width);
+    printf ("plan of deployment ");
+    s_put_text (stdout, reply.deployment, "");
+    printf (" (");
+    s_put_text (stdout, reply.strategy, "");
+    printf ("): %zu target%s, %zu step%s, at most %llu target%s at a time\n",
+            count, count == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
+            (unsigned long long) plan->concurrency, plan->concurrency == 1 ? "" : "s");
+    for (size_t i = 0; i < count; i++)
+        s_print_plan_target (ordered [i], width, i == 0);
     free (ordered);
-    if (rc == 0) {
-        printf ("\nrollback order: ");
-        rc = s_print_names (rollback_order, " ", err);
-        printf ("\n");
-    }
+    printf ("\nrollback order: ");
+    s_print_names (&reply.rollback->order, " ");
+    printf ("\n");
     fflush (stdout);
-    return rc;
+    return 0;
 }
 
 static int
@@ -1624,7 +1749,7 @@ s_cmd_plan (ctl_t *self)
         if (self->opts.json)
             rc = s_print_json (flot_body_root (body), false);
         else
-        if (s_print_plan (flot_body_root (body), &err))
+        if (s_print_plan (body, &err))
             rc = s_bad_reply (COORDINATOR_SERVICE, "Plan", &err);
         else
             rc = RC_OK;
@@ -1640,52 +1765,29 @@ s_cmd_plan (ctl_t *self)
 //  An analysis result (analyzer RESULT): each metric, the score and the
 //  recommendation, each line after indent.
 static void
-s_print_analysis (const msgpack_object *root, const char *indent)
+s_print_analysis (const flot_analyzer_result_t *result, const char *indent)
 {
-    const msgpack_object *metrics = NULL;
-    flot_err_t err;
-    flot_map_object (root, "metrics", false, MSGPACK_OBJECT_ARRAY, &metrics, &err);
-    for (uint32_t i = 0; metrics && i < metrics->via.array.size; i++) {
-        const msgpack_object *m = &metrics->via.array.ptr [i];
-        char name [128] = "?", kind [16] = "", phase [16] = "", cls [16] = "";
-        char message [512] = "";
-        double value = 0, low = 0, high = 0, margin = 0;
-        uint64_t measurements = 0, canary = 0, baseline = 0;
-        flot_map_str (m, "name", false, name, sizeof name, &err);
-        flot_map_str (m, "kind", false, kind, sizeof kind, &err);
-        flot_map_str (m, "phase", false, phase, sizeof phase, &err);
-        flot_map_str (m, "message", false, message, sizeof message, &err);
-        flot_map_uint (m, "measurements", false, 0, UINT64_MAX, &measurements, &err);
-        bool has_value = flot_map_double (m, "value", false, &value, &err) == 1;
-        if (streq (kind, "judge")) {
-            flot_map_str (m, "class", false, cls, sizeof cls, &err);
-            flot_map_uint (m, "canary_samples", false, 0, UINT64_MAX, &canary, &err);
-            flot_map_uint (m, "baseline_samples", false, 0, UINT64_MAX, &baseline, &err);
-            flot_map_double (m, "ci_low", false, &low, &err);
-            flot_map_double (m, "ci_high", false, &high, &err);
-            flot_map_double (m, "margin", false, &margin, &err);
+    const flot_analyzer_metric_t *metrics = result->metrics.items;
+    for (size_t i = 0; i < result->metrics.count; i++) {
+        const flot_analyzer_metric_t *m = &metrics [i];
+        if (streq (m->kind, "judge"))
             printf ("%s%-20s judge      %-12s %-12s samples %llu/%llu  shift [%g, %g]  margin %g\n",
-                    indent, name, phase, cls, (unsigned long long) canary,
-                    (unsigned long long) baseline, low, high, margin);
-        }
+                    indent, m->name, m->phase, m->class ? m->class : "",
+                    (unsigned long long) m->canary_samples,
+                    (unsigned long long) m->baseline_samples, m->ci_low, m->ci_high, m->margin);
         else {
             char shown [64] = "-";
-            if (has_value)
-                snprintf (shown, sizeof shown, "%g", value);
-            printf ("%s%-20s threshold  %-12s value %-10s %llu measurements\n", indent, name, phase,
-                    shown, (unsigned long long) measurements);
+            if (m->has_value)
+                snprintf (shown, sizeof shown, "%g", m->value);
+            printf ("%s%-20s threshold  %-12s value %-10s %llu measurements\n", indent, m->name,
+                    m->phase, shown, (unsigned long long) m->measurements);
         }
-        if (*message)
-            printf ("%s%-20s   %s\n", indent, "", message);
+        if (*m->message)
+            printf ("%s%-20s   %s\n", indent, "", m->message);
     }
-    char recommendation [16] = "?", reason [512] = "";
-    double score = -1;
-    flot_map_str (root, "recommendation", false, recommendation, sizeof recommendation, &err);
-    flot_map_str (root, "reason", false, reason, sizeof reason, &err);
-    flot_map_double (root, "score", false, &score, &err);
-    if (score >= 0)
-        printf ("%sscore %.2f\n", indent, score);
-    printf ("%s%s: %s\n", indent, recommendation, reason);
+    if (result->score >= 0)
+        printf ("%sscore %.2f\n", indent, result->score);
+    printf ("%s%s: %s\n", indent, result->recommendation, result->reason);
     fflush (stdout);
 }
 
@@ -1696,64 +1798,43 @@ static const char *const s_target_headers [TARGET_COLS] = {
     "TARGET", "STATE", "STEP", "TYPE", "STEP-STATE", "ATTEMPT", "WEIGHT", "HEALTH"
 };
 
-//  The fields of a GetStatus reply; pointers point into it.
-typedef struct {
-    cell_t id, name, strategy, state;
-    bool paused;
-    uint64_t percent, steps_done, steps_total;
-    uint64_t created_ms, updated_ms, finished_ms;
-    const msgpack_object *last_error;   //  a string, or NULL
-    const msgpack_object *targets;      //  an array of maps
-} status_t;
+//  Prints a target's analysis RESULT as analyze does.
+static void
+s_print_result (const flot_analyzer_result_t *result, const char *indent)
+{
+    s_print_analysis (result, indent);
+}
+
+//  A GetStatus reply, decoded into its body's zone.
+typedef flot_coordinator_get_status_reply_t status_t;
+
+//  The reply's targets.
+#define STATUS_TARGETS(status) ((const flot_coordinator_target_t *) (status)->targets.items)
 
 static int
-s_status_parse (const msgpack_object *root, status_t *status, flot_err_t *err)
+s_status_parse (flot_body_t *body, status_t *status, flot_err_t *err)
 {
     memset (status, 0, sizeof *status);
-    if (s_map_cell (root, "id", true, status->id, err) < 0
-    ||  s_map_cell (root, "name", true, status->name, err) < 0
-    ||  s_map_cell (root, "strategy", false, status->strategy, err) < 0
-    ||  s_map_cell (root, "state", true, status->state, err) < 0
-    ||  flot_map_bool (root, "paused", false, &status->paused, err) < 0
-    ||  flot_map_uint (root, "percent", true, 0, 100, &status->percent, err) < 0
-    ||  flot_map_uint (root, "steps_done", true, 0, UINT64_MAX, &status->steps_done, err) < 0
-    ||  flot_map_uint (root, "steps_total", true, 0, UINT64_MAX, &status->steps_total, err) < 0
-    ||  flot_map_uint (root, "created_ms", false, 0, UINT64_MAX, &status->created_ms, err) < 0
-    ||  flot_map_uint (root, "updated_ms", false, 0, UINT64_MAX, &status->updated_ms, err) < 0
-    ||  flot_map_uint (root, "finished_ms", false, 0, UINT64_MAX, &status->finished_ms, err) < 0
-    ||  flot_map_object (root, "targets", true, MSGPACK_OBJECT_ARRAY, &status->targets, err) < 0)
-        return -1;
-    status->last_error = flot_map_get (root, "last_error");
-    if (status->last_error && status->last_error->type != MSGPACK_OBJECT_STR)
-        return flot_err_set (err, FLOT_E_MALFORMED, "field 'last_error' is not a string");
-    for (uint32_t i = 0; i < status->targets->via.array.size; i++)
-        if (status->targets->via.array.ptr [i].type != MSGPACK_OBJECT_MAP)
-            return flot_err_set (err, FLOT_E_MALFORMED, "target %u is not a map", i);
-    return 0;
+    return flot_coordinator_get_status_reply_decode (flot_body_root (body),
+                                                     flot_body_zone (body), status, err);
 }
 
 //  One target of a GetStatus reply as a row; '-' for what it lacks.
 static int
-s_target_row (const msgpack_object *target, cell_t *row, flot_err_t *err)
+s_target_row (const flot_coordinator_target_t *target, cell_t *row, flot_err_t *err)
 {
-    uint64_t attempt = 0, weight = 0;
-    for (int c = 0; c < TARGET_COLS; c++)
-        snprintf (row [c], CELL_MAX, "-");
-    if (s_map_cell (target, "name", true, row [0], err) < 0
-    ||  s_map_cell (target, "state", true, row [1], err) < 0
-    ||  s_map_cell (target, "step", false, row [2], err) < 0
-    ||  s_map_cell (target, "step_type", false, row [3], err) < 0
-    ||  s_map_cell (target, "step_state", false, row [4], err) < 0
-    ||  flot_map_uint (target, "attempt", false, 0, UINT64_MAX, &attempt, err) < 0
-    ||  flot_map_uint (target, "weight", false, 0, 100, &weight, err) < 0
-    ||  s_map_cell (target, "health", false, row [7], err) < 0)
-        return -1;
-    for (int c = 2; c <= 4; c++)
-        if (!*row [c])
-            snprintf (row [c], CELL_MAX, "-");
-    if (attempt)
-        snprintf (row [5], CELL_MAX, "%llu", (unsigned long long) attempt);
-    snprintf (row [6], CELL_MAX, "%llu", (unsigned long long) weight);
+    (void) err;
+    s_cell (row [0], target->name);
+    s_cell (row [1], target->state);
+    s_cell (row [2], *target->step ? target->step : "-");
+    s_cell (row [3], *target->step_type ? target->step_type : "-");
+    s_cell (row [4], *target->step_state ? target->step_state : "-");
+    if (target->attempt)
+        snprintf (row [5], CELL_MAX, "%llu", (unsigned long long) target->attempt);
+    else
+        snprintf (row [5], CELL_MAX, "-");
+    snprintf (row [6], CELL_MAX, "%llu", (unsigned long long) target->weight);
+    s_cell (row [7], target->health);
     return 0;
 }
 
@@ -1769,19 +1850,19 @@ s_print_header (const char *name, const char *value)
 static int
 s_print_status (const status_t *status, flot_err_t *err)
 {
-    uint32_t count = status->targets->via.array.size;
+    size_t count = status->targets.count;
+    const flot_coordinator_target_t *targets = STATUS_TARGETS (status);
     table_t table;
     if (s_table_init (&table, s_target_headers, TARGET_COLS, count, err))
         return -1;
     int rc = 0;
-    for (uint32_t i = 0; i < count && rc == 0; i++)
-        rc = s_target_row (&status->targets->via.array.ptr [i],
-                           s_table_row (&table, i), err);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = s_target_row (&targets [i], s_table_row (&table, i), err);
     if (rc == 0) {
         char text [64];
         s_print_header ("deployment", status->id);
         s_print_header ("name", status->name);
-        s_print_header ("strategy", *status->strategy ? status->strategy : "-");
+        s_print_header ("strategy", status->strategy);
         s_print_header ("state", status->state);
         s_print_header ("paused", status->paused ? "yes" : "no");
         snprintf (text, sizeof text, "%llu%% (%llu of %llu steps done)",
@@ -1796,17 +1877,15 @@ s_print_status (const status_t *status, flot_err_t *err)
         s_utc (status->finished_ms, true, text, sizeof text);
         s_print_header ("finished", text);
         printf ("%-12s", "last error");
-        s_print_field (stdout, status->last_error, "-");
+        s_put_text (stdout, status->last_error, "-");
         printf ("\n\n");
         s_table_print (&table, "");
         //  The latest analysis of each target that has one.
-        for (uint32_t i = 0; i < count; i++) {
-            const msgpack_object *target = &status->targets->via.array.ptr [i];
-            const msgpack_object *analysis = flot_map_get (target, "analysis");
-            if (!analysis || analysis->type != MSGPACK_OBJECT_MAP)
+        for (size_t i = 0; i < count; i++) {
+            if (!targets [i].analysis)
                 continue;
             printf ("\nanalysis of %s:\n", s_table_row (&table, i) [0]);
-            s_print_analysis (analysis, "  ");
+            s_print_result (targets [i].analysis, "  ");
         }
     }
     s_table_destroy (&table);
@@ -1828,7 +1907,7 @@ s_cmd_status (ctl_t *self)
     if (self->opts.json)
         rc = s_print_json (flot_body_root (body), false);
     else
-    if (s_status_parse (flot_body_root (body), &status, &err)
+    if (s_status_parse (body, &status, &err)
     ||  s_print_status (&status, &err))
         rc = s_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
     flot_body_destroy (&body);
@@ -1841,53 +1920,52 @@ static const char *const s_list_headers [LIST_COLS] = {
     "ID", "NAME", "STATE", "PERCENT", "UPDATED"
 };
 
-static int
-s_list_row (const msgpack_object *deployment, cell_t *row, flot_err_t *err)
+static void
+s_list_row (const flot_coordinator_deployment_t *deployment, cell_t *row)
 {
-    uint64_t percent, updated = 0;
-    if (deployment->type != MSGPACK_OBJECT_MAP)
-        return flot_err_set (err, FLOT_E_MALFORMED, "a deployment is not a map");
-    if (s_map_cell (deployment, "id", true, row [0], err) < 0
-    ||  s_map_cell (deployment, "name", true, row [1], err) < 0
-    ||  s_map_cell (deployment, "state", true, row [2], err) < 0
-    ||  flot_map_uint (deployment, "percent", true, 0, 100, &percent, err) < 0
-    ||  flot_map_uint (deployment, "updated_ms", false, 0, UINT64_MAX, &updated, err) < 0)
-        return -1;
-    snprintf (row [3], CELL_MAX, "%llu%%", (unsigned long long) percent);
-    s_utc (updated, true, row [4], CELL_MAX);
-    return 0;
+    s_cell (row [0], deployment->id);
+    s_cell (row [1], deployment->name);
+    s_cell (row [2], deployment->state);
+    snprintf (row [3], CELL_MAX, "%llu%%", (unsigned long long) deployment->percent);
+    s_utc (deployment->updated_ms, true, row [4], CELL_MAX);
 }
 
+//  Prints a List reply as a table.
 static int
-s_print_list (const msgpack_object *root, flot_err_t *err)
+s_print_list (flot_body_t *body, flot_err_t *err)
 {
-    const msgpack_object *list;
-    if (flot_map_object (root, "deployments", true, MSGPACK_OBJECT_ARRAY, &list, err) < 0)
+    flot_coordinator_list_reply_t list = { { 0 } };
+    if (flot_coordinator_list_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                            &list, err))
         return -1;
+    const flot_coordinator_deployment_t *items = list.deployments.items;
     table_t table;
-    if (s_table_init (&table, s_list_headers, LIST_COLS, list->via.array.size, err))
+    if (s_table_init (&table, s_list_headers, LIST_COLS, list.deployments.count, err))
         return -1;
-    int rc = 0;
-    for (uint32_t i = 0; i < list->via.array.size && rc == 0; i++)
-        rc = s_list_row (&list->via.array.ptr [i], s_table_row (&table, i), err);
-    if (rc == 0)
-        s_table_print (&table, "");
+    for (size_t i = 0; i < list.deployments.count; i++)
+        s_list_row (&items [i], s_table_row (&table, i));
+    s_table_print (&table, "");
     s_table_destroy (&table);
-    return rc;
+    return 0;
 }
 
 static int
 s_cmd_list (ctl_t *self)
 {
+    flot_coordinator_list_request_t request = { 0 };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_coordinator_list_request_def, &request, &sbuf);
     flot_body_t *body;
     flot_err_t err;
-    if (s_call (self, COORDINATOR_SERVICE, NULL, "List", NULL, &body, &err))
+    int rc = s_call (self, COORDINATOR_SERVICE, NULL, "List", &sbuf, &body, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
         return s_report (self, COORDINATOR_SERVICE, "List", &err);
-    int rc = RC_OK;
+    rc = RC_OK;
     if (self->opts.json)
         rc = s_print_json (flot_body_root (body), false);
     else
-    if (s_print_list (flot_body_root (body), &err))
+    if (s_print_list (body, &err))
         rc = s_bad_reply (COORDINATOR_SERVICE, "List", &err);
     flot_body_destroy (&body);
     return rc;
@@ -1953,10 +2031,10 @@ s_summary (const status_t *status, char *line, size_t cap, flot_err_t *err)
     state_count_t states [STATES_MAX];
     size_t kinds = 0, active = 0;
     cell_t shown [ACTIVE_SHOWN][TARGET_COLS];
-    uint32_t count = status->targets->via.array.size;
-    for (uint32_t i = 0; i < count; i++) {
+    size_t count = status->targets.count;
+    for (size_t i = 0; i < count; i++) {
         cell_t row [TARGET_COLS];
-        if (s_target_row (&status->targets->via.array.ptr [i], row, err))
+        if (s_target_row (&STATUS_TARGETS (status) [i], row, err))
             return -1;
         size_t k = 0;
         while (k < kinds && !streq (states [k].state, row [1]))
@@ -2021,7 +2099,7 @@ s_watch_end (ctl_t *self, const status_t *status)
     }
     fprintf (stderr, "flotctl: deployment %s %s: ", status->id,
              s_final_states [final].words);
-    s_print_field (stderr, status->last_error, "no error given");
+    s_put_text (stderr, status->last_error, "no error given");
     fputc ('\n', stderr);
     return RC_ERROR;
 }
@@ -2079,7 +2157,7 @@ s_watch_status (ctl_t *self, watch_t *watch)
     status_t status;
     char line [sizeof watch->line];
     int rc = -1;
-    if (s_status_parse (flot_body_root (body), &status, &err)
+    if (s_status_parse (body, &status, &err)
     ||  s_summary (&status, line, sizeof line, &err))
         rc = s_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
     else {
@@ -2201,23 +2279,24 @@ s_cmd_apply (ctl_t *self)
     if (rc >= 0)
         return rc;
     const msgpack_object *root = flot_body_root (body);
-    char id [FLOT_MAX_NAME + 1];
-    uint64_t steps;
+    flot_coordinator_execute_reply_t reply = { 0 };
+    char id [FLOT_MAX_NAME + 1] = "";
     flot_err_t err;
-    if (flot_map_str (root, "id", true, id, sizeof id, &err) < 0
-    ||  flot_map_uint (root, "steps_total", true, 0, UINT64_MAX, &steps, &err) < 0
-    ||  (!s_id_valid (id) && flot_err_set (&err, FLOT_E_MALFORMED,
-                                           "'%s' is not a deployment id", id)))
+    if (flot_coordinator_execute_reply_decode (root, flot_body_zone (body), &reply, &err)
+    ||  (!s_id_valid (reply.id) && flot_err_set (&err, FLOT_E_MALFORMED,
+                                                 "'%.100s' is not a deployment id", reply.id)))
         rc = s_bad_reply (COORDINATOR_SERVICE, "Execute", &err);
     else
     if (self->opts.json)
         rc = s_print_json (root, false);
     else {
-        printf ("deployment %s started: %llu step%s\n", id,
-                (unsigned long long) steps, steps == 1 ? "" : "s");
+        printf ("deployment %s started: %llu step%s\n", reply.id,
+                (unsigned long long) reply.steps_total, reply.steps_total == 1 ? "" : "s");
         fflush (stdout);
         rc = RC_OK;
     }
+    if (rc == RC_OK)
+        snprintf (id, sizeof id, "%s", reply.id);     //  valid: it fits
     flot_body_destroy (&body);
     if (rc == RC_OK && (self->opts.given & OPT_WATCH))
         rc = s_watch (self, id);
@@ -2227,25 +2306,17 @@ s_cmd_apply (ctl_t *self)
 //  --------------------------------------------------------------------------
 //  pause, resume, promote, abort
 
-//  Sends command with {"id"} and the options it takes; prints the new state.
+//  Sends command with request (a struct of def: the id and the options the
+//  command takes); prints the new state (coordinator STATE).
 static int
-s_control (ctl_t *self, const char *command)
+s_control (ctl_t *self, const char *command, const flot_struct_t *def,
+           const void *request)
 {
     const char *id = self->opts.args [1];
     if (!s_id_valid (id))
         return s_id_usage_error (id);
-    bool full = self->opts.given & OPT_FULL;
-    const char *reason = self->opts.reason;
     msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1 + (full ? 1 : 0) + (reason ? 1 : 0));
-    flot_pack_kv_str (&pk, "id", id);
-    if (full)
-        flot_pack_kv_bool (&pk, "full", true);
-    if (reason)
-        flot_pack_kv_str (&pk, "reason", reason);
+    flot_encode_sbuf (def, request, &sbuf);
     flot_body_t *body = NULL;
     flot_err_t err;
     int rc = RC_OK;
@@ -2259,18 +2330,16 @@ s_control (ctl_t *self, const char *command)
     if (!body)
         return rc;
     const msgpack_object *root = flot_body_root (body);
-    cell_t state;
-    bool paused = false;
-    if (s_map_cell (root, "state", true, state, &err) < 0
-    ||  flot_map_bool (root, "paused", false, &paused, &err) < 0)
+    flot_coordinator_state_t reply = { 0 };
+    if (flot_coordinator_state_decode (root, flot_body_zone (body), &reply, &err))
         rc = s_bad_reply (COORDINATOR_SERVICE, command, &err);
     else
     if (self->opts.json)
         rc = s_print_json (root, false);
     else {
         printf ("deployment %s: ", id);
-        s_put_cell (state, 0);
-        printf ("%s\n", paused ? ", paused" : "");
+        s_put_cell (reply.state, 0);
+        printf ("%s\n", reply.paused ? ", paused" : "");
         fflush (stdout);
     }
     flot_body_destroy (&body);
@@ -2280,25 +2349,34 @@ s_control (ctl_t *self, const char *command)
 static int
 s_cmd_pause (ctl_t *self)
 {
-    return s_control (self, "Pause");
+    flot_coordinator_id_t request = { .id = self->opts.args [1] };
+    return s_control (self, "Pause", &flot_coordinator_id_def, &request);
 }
 
 static int
 s_cmd_resume (ctl_t *self)
 {
-    return s_control (self, "Resume");
+    flot_coordinator_id_t request = { .id = self->opts.args [1] };
+    return s_control (self, "Resume", &flot_coordinator_id_def, &request);
 }
 
 static int
 s_cmd_promote (ctl_t *self)
 {
-    return s_control (self, "Promote");
+    bool full = self->opts.given & OPT_FULL;
+    flot_coordinator_promote_request_t request = {
+        .id = self->opts.args [1], .full = full, .has_full = full
+    };
+    return s_control (self, "Promote", &flot_coordinator_promote_request_def, &request);
 }
 
 static int
 s_cmd_abort (ctl_t *self)
 {
-    return s_control (self, "Abort");
+    flot_coordinator_abort_request_t request = {
+        .id = self->opts.args [1], .reason = self->opts.reason
+    };
+    return s_control (self, "Abort", &flot_coordinator_abort_request_def, &request);
 }
 
 //  --------------------------------------------------------------------------
@@ -2357,45 +2435,63 @@ s_cmd_analyze (ctl_t *self)
         flot_spec_destroy (&spec);
         return RC_ERROR;
     }
+    //  The spec's analysis section (msgpack, parsed by the analyzer); the
+    //  canary is the new version (or --version), the baseline the version a
+    //  rollback puts back, as at a deployment's gates.
+    flot_err_t err;
+    flot_body_t *analysis = flot_body_decode (spec->checks.analysis,
+                                              spec->checks.analysis_size, &err);
+    flot_health_context_t context, baseline;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    const char *canary = self->opts.version ? self->opts.version : spec->workload.version;
+    const char *previous = *spec->workload.rollback_version ? spec->workload.rollback_version
+                                                             : spec->workload.version;
+    bool ok = analysis
+           && flot_context_fill (&context, spec, target, canary, &zone) == 0
+           && flot_context_fill (&baseline, spec, target, previous, &zone) == 0;
     msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    //  The canary is the new version (or --version), the baseline the
-    //  version a rollback puts back, as at a deployment's gates.
-    msgpack_pack_map (&pk, 3);
-    flot_pack_str (&pk, "analysis");
-    msgpack_sbuffer_write (&sbuf, spec->checks.analysis, spec->checks.analysis_size);
-    flot_pack_str (&pk, "context");
-    flot_context_pack (&pk, spec, target, self->opts.version ? self->opts.version
-                                                             : spec->workload.version);
-    flot_pack_str (&pk, "baseline");
-    flot_context_pack (&pk, spec, target, *spec->workload.rollback_version
-                                          ? spec->workload.rollback_version
-                                          : spec->workload.version);
+    if (ok) {
+        flot_analyzer_run_t run = {
+            .analysis = flot_body_root (analysis), .context = &context, .baseline = &baseline
+        };
+        flot_encode_sbuf (&flot_analyzer_run_def, &run, &sbuf);
+    }
+    else
+        msgpack_sbuffer_init (&sbuf);
+    if (!ok)
+        fprintf (stderr, "flotctl: %s: the analysis section cannot be sent: %s\n",
+                 self->opts.file, analysis ? "out of memory" : err.message);
+    else
     if (!self->opts.timeout_given)
         self->opts.timeout_ms = s_analysis_timeout (spec->checks.analysis,
                                                     spec->checks.analysis_size);
+    flot_body_destroy (&analysis);
+    msgpack_zone_destroy (&zone);
     flot_spec_destroy (&spec);
+    if (!ok) {
+        msgpack_sbuffer_destroy (&sbuf);
+        return RC_ERROR;
+    }
     flot_body_t *body = NULL;
-    flot_err_t err;
-    rc = s_call (self, ANALYZER_SERVICE, NULL, "Analyze", &sbuf, &body, &err);
+    rc = s_call (self, ANALYZER_SERVICE, NULL, FLOT_ANALYZER_ANALYZE, &sbuf, &body, &err);
     msgpack_sbuffer_destroy (&sbuf);
     if (rc)
         return s_report (self, ANALYZER_SERVICE, "Analyze", &err);
     const msgpack_object *root = flot_body_root (body);
-    char recommendation [16] = "";
-    if (flot_map_str (root, "recommendation", true, recommendation, sizeof recommendation, &err) < 0) {
+    flot_analyzer_result_t result;
+    if (flot_analyzer_result_decode (root, flot_body_zone (body), &result, &err)) {
         flot_body_destroy (&body);
         return s_bad_reply (ANALYZER_SERVICE, "Analyze", &err);
     }
     if (self->opts.json)
         s_print_json (root, false);
     else
-        s_print_analysis (root, "");
+        s_print_analysis (&result, "");
+    rc = streq (result.recommendation, "promote") ? RC_OK
+       : streq (result.recommendation, "pause") ? RC_PAUSE : RC_ERROR;
     flot_body_destroy (&body);
-    return streq (recommendation, "promote") ? RC_OK
-         : streq (recommendation, "pause") ? RC_PAUSE : RC_ERROR;
+    return rc;
 }
 
 static int
@@ -2409,47 +2505,44 @@ s_cmd_metrics (ctl_t *self)
         return s_usage_error ("metrics push needs --role canary or --role baseline");
     const char *metric = self->opts.args [2];
     int count = self->opts.nargs - 3;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, self->opts.target ? 4 : 3);
-    flot_pack_kv_str (&pk, "metric", metric);
-    flot_pack_kv_str (&pk, "role", self->opts.role);
-    if (self->opts.target)
-        flot_pack_kv_str (&pk, "target", self->opts.target);
-    flot_pack_str (&pk, "values");
-    msgpack_pack_array (&pk, (uint32_t) count);
+    double *values = calloc ((size_t) count + 1, sizeof (double));
+    assert (values);
     for (int i = 0; i < count; i++) {
         const char *text = self->opts.args [3 + i];
         char *end = NULL;
         errno = 0;
-        double value = strtod (text, &end);
-        if (!*text || *end || errno || !isfinite (value)) {
-            msgpack_sbuffer_destroy (&sbuf);
+        values [i] = strtod (text, &end);
+        if (!*text || *end || errno || !isfinite (values [i])) {
+            free (values);
             return s_usage_error ("value '%s' is not a finite number", text);
         }
-        msgpack_pack_double (&pk, value);
     }
+    flot_analyzer_push_request_t request = {
+        .metric = metric, .target = self->opts.target, .role = self->opts.role,
+        .values = { .count = (size_t) count, .items = values }
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_analyzer_push_request_def, &request, &sbuf);
+    free (values);
     flot_body_t *body = NULL;
     flot_err_t err;
-    int rc = s_call (self, ANALYZER_SERVICE, NULL, "Push", &sbuf, &body, &err);
+    int rc = s_call (self, ANALYZER_SERVICE, NULL, FLOT_ANALYZER_PUSH, &sbuf, &body, &err);
     msgpack_sbuffer_destroy (&sbuf);
     if (rc)
         return s_report (self, ANALYZER_SERVICE, "Push", &err);
     const msgpack_object *root = flot_body_root (body);
-    uint64_t stored = 0, kept = 0;
-    if (flot_map_uint (root, "stored", true, 0, UINT64_MAX, &stored, &err) < 0) {
+    flot_analyzer_push_reply_t reply;
+    if (flot_analyzer_push_reply_decode (root, flot_body_zone (body), &reply, &err)) {
         flot_body_destroy (&body);
         return s_bad_reply (ANALYZER_SERVICE, "Push", &err);
     }
-    flot_map_uint (root, "kept", false, 0, UINT64_MAX, &kept, &err);
     if (self->opts.json)
         rc = s_print_json (root, false);
     else
-        printf ("stored %llu samples of %s (%s%s%s), %llu kept\n", (unsigned long long) stored,
-                metric, self->opts.role, self->opts.target ? ", target " : "",
-                self->opts.target ? self->opts.target : "", (unsigned long long) kept);
+        printf ("stored %llu samples of %s (%s%s%s), %llu kept\n",
+                (unsigned long long) reply.stored, metric, self->opts.role,
+                self->opts.target ? ", target " : "", self->opts.target ? self->opts.target : "",
+                (unsigned long long) reply.kept);
     flot_body_destroy (&body);
     return rc;
 }

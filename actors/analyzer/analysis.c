@@ -390,47 +390,6 @@ flot_provider_parse (const msgpack_object *obj, const char *path,
 }
 
 //  --------------------------------------------------------------------------
-//  Context
-
-int
-flot_context_check (const msgpack_object *obj, const char *path, flot_err_t *err)
-{
-    char at [512];
-    if (s_map (obj, path, err))
-        return -1;
-    bool has_target = false;
-    for (uint32_t i = 0; i < obj->via.map.size; i++) {
-        const msgpack_object_kv *kv = &obj->via.map.ptr [i];
-        char key [64];
-        if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
-            return -1;
-        if (streq (key, "labels")) {
-            if (s_map (&kv->val, at, err))
-                return -1;
-            for (uint32_t l = 0; l < kv->val.via.map.size; l++) {
-                const msgpack_object_kv *label = &kv->val.via.map.ptr [l];
-                if (label->key.type != MSGPACK_OBJECT_STR || label->val.type != MSGPACK_OBJECT_STR)
-                    return s_fail (err, at, "expected a map of strings to strings");
-            }
-        }
-        else
-        if (streq (key, "target") || streq (key, "address") || streq (key, "version")
-        ||  streq (key, "previousVersion") || streq (key, "deployment")) {
-            char *value = NULL;
-            int rc = s_string (&kv->val, at, 1024, streq (key, "target"), &value, err);
-            free (value);
-            if (rc)
-                return -1;
-            has_target |= streq (key, "target");
-        }
-        //  Other keys are left for newer peers.
-    }
-    if (!has_target)
-        return s_fail (err, path, "target is required");
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
 //  Metrics
 
 static void

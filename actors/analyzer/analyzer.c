@@ -15,9 +15,11 @@
     away, ends it early); Query runs a provider once; Push stores samples
     for the `pushed` provider. Every fetch is asynchronous (curl multi and
     child processes in this actor's loop): no handler blocks. The contract
-    is protocol/SPEC.md section 20.
+    is protocol/contracts/analyzer.json (protocol/SPEC.md section 20): the
+    host decodes every request by it, and RESULTs are encoded by it.
 */
 #include "flotilla/analysis.h"
+#include "flotilla/contract_analyzer.h"
 #include "flotilla/defer.h"
 #include "flotilla/log.h"
 #include "flotilla/template.h"
@@ -30,7 +32,6 @@
 #define MAX_QUERIES     256             //  Query requests at once
 #define MAX_SERIES      4096            //  pushed (metric, target, role) series
 #define SERIES_KEEP     10000           //  samples kept per series
-#define MAX_PUSH        100000          //  values in one Push
 #define WINDOW_MAX      100000          //  judge samples kept per side
 
 typedef struct _run_t run_t;
@@ -93,11 +94,13 @@ struct _mstate_t {
 
 struct _run_t {
     analyzer_t *analyzer;
-    flot_body_t *body;                  //  the request's body, kept for the contexts
+    flot_body_t *contexts [2];          //  the canary's and the baseline's CONTEXT, for templates
+    char *targets [2];                  //  and their targets
     const msgpack_object *context;
     const msgpack_object *baseline;     //  NULL: the canary's context, with role baseline
     flot_analysis_t *analysis;
     mstate_t *metrics;
+    flot_analyzer_metric_t *out;        //  the metrics of a RESULT being sent
     flot_request_t *request;            //  Analyze: answered when over
     flot_stream_t *stream;              //  StartAnalysis
     int deadline_timer;
@@ -211,13 +214,23 @@ s_role_context (run_t *run, int role)
     return role && run->baseline ? run->baseline : run->context;
 }
 
-static void
-s_context_target (const msgpack_object *context, char *target, size_t cap)
+//  A CONTEXT as the contract decoded it, copied to outlive its request: the
+//  map the templates read (flotilla/template.h), and its target. NULL with
+//  err if it cannot be copied.
+static flot_body_t *
+s_context_copy (const flot_health_context_t *context, flot_err_t *err)
 {
-    target [0] = 0;
-    const msgpack_object *value = flot_map_get (context, "target");
-    if (value)
-        flot_obj_str (value, target, cap);
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_health_context_def, context, &sbuf);
+    flot_body_t *body = flot_body_decode (sbuf.data, sbuf.size, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    return body;
+}
+
+static const char *
+s_role_target (run_t *run, int role)
+{
+    return role && run->baseline ? run->targets [1] : run->targets [0];
 }
 
 //  argv for a command provider, expanded; NULL with err.
@@ -267,64 +280,64 @@ s_argv_text (char **argv)
 }
 
 //  --------------------------------------------------------------------------
-//  Packing RESULT
+//  RESULT
 
-static void
-s_pack_finite (msgpack_packer *pk, const char *key, double value)
+static double
+s_finite (double value)
 {
-    flot_pack_kv_double (pk, key, isfinite (value) ? value : 0);
+    return isfinite (value) ? value : 0;
 }
 
 static void
-s_pack_metric (msgpack_packer *pk, const mstate_t *m)
+s_result_metric (const mstate_t *m, flot_analyzer_metric_t *out)
 {
-    bool judge = m->def->is_judge;
-    bool value = m->has_value && isfinite (m->value);
-    msgpack_pack_map (pk, 11 + (value ? 1 : 0) + (judge ? 8 : 0));
-    flot_pack_kv_str (pk, "name", m->def->name);
-    flot_pack_kv_str (pk, "kind", judge ? "judge" : "threshold");
-    flot_pack_kv_str (pk, "phase", flot_phase_name (m->phase));
-    if (value)
-        flot_pack_kv_double (pk, "value", m->value);
-    flot_pack_kv_uint (pk, "measurements", m->tally.measurements);
-    flot_pack_kv_uint (pk, "successful", m->tally.successful);
-    flot_pack_kv_uint (pk, "failed", m->tally.failed);
-    flot_pack_kv_uint (pk, "inconclusive", m->tally.inconclusive);
-    flot_pack_kv_uint (pk, "errors", m->tally.errors);
-    flot_pack_kv_uint (pk, "consecutive_errors", m->tally.consecutive_errors);
-    flot_pack_kv_uint (pk, "count", m->def->limits.count);
-    flot_pack_kv_str (pk, "message", m->message);
-    if (judge) {
+    *out = (flot_analyzer_metric_t) {
+        .name = m->def->name,
+        .kind = m->def->is_judge ? "judge" : "threshold",
+        .phase = flot_phase_name (m->phase),
+        .value = m->value,
+        .has_value = m->has_value && isfinite (m->value),
+        .measurements = m->tally.measurements,
+        .successful = m->tally.successful,
+        .failed = m->tally.failed,
+        .inconclusive = m->tally.inconclusive,
+        .errors = m->tally.errors,
+        .consecutive_errors = m->tally.consecutive_errors,
+        .count = m->def->limits.count,
+        .message = m->message
+    };
+    if (m->def->is_judge) {
         const flot_judge_verdict_t *v = &m->verdict;
         bool has = m->has_verdict && v->cls != FLOT_CLASS_NODATA;
-        flot_pack_kv_str (pk, "class", flot_judge_class_name (m->has_verdict ? v->cls
-                                                              : FLOT_CLASS_NODATA));
-        flot_pack_kv_uint (pk, "canary_samples", m->canary.count);
-        flot_pack_kv_uint (pk, "baseline_samples", m->baseline.count);
-        s_pack_finite (pk, "estimate", has ? v->test.estimate : 0);
-        s_pack_finite (pk, "ci_low", has ? v->test.ci_low : 0);
-        s_pack_finite (pk, "ci_high", has ? v->test.ci_high : 0);
-        s_pack_finite (pk, "margin", has ? v->margin_abs : 0);
-        s_pack_finite (pk, "p_value", has ? v->test.p_value : 1);
+        out->class = flot_judge_class_name (m->has_verdict ? v->cls : FLOT_CLASS_NODATA);
+        out->canary_samples = m->canary.count;
+        out->baseline_samples = m->baseline.count;
+        out->estimate = s_finite (has ? v->test.estimate : 0);
+        out->ci_low = s_finite (has ? v->test.ci_low : 0);
+        out->ci_high = s_finite (has ? v->test.ci_high : 0);
+        out->margin = s_finite (has ? v->margin_abs : 0);
+        out->p_value = s_finite (has ? v->test.p_value : 1);
+        out->has_canary_samples = out->has_baseline_samples = out->has_estimate
+            = out->has_ci_low = out->has_ci_high = out->has_margin = out->has_p_value = true;
     }
 }
 
-static void
-s_pack_result (msgpack_sbuffer *sbuf, const run_t *run, bool final)
+//  The run's RESULT, its metrics in run->out.
+static flot_analyzer_result_t
+s_result (run_t *run, bool final)
 {
-    msgpack_packer pk;
-    flot_pack_begin (sbuf, &pk);
-    msgpack_pack_map (&pk, 7);
-    flot_pack_kv_str (&pk, "phase", flot_phase_name (run->phase));
-    flot_pack_kv_bool (&pk, "final", final);
-    flot_pack_kv_bool (&pk, "passed", streq (run->recommendation, "promote"));
-    flot_pack_kv_double (&pk, "score", run->has_score ? run->score.score : -1);
-    flot_pack_kv_str (&pk, "recommendation", run->recommendation);
-    flot_pack_kv_str (&pk, "reason", run->reason);
-    flot_pack_str (&pk, "metrics");
-    msgpack_pack_array (&pk, (uint32_t) run->analysis->metric_count);
-    for (size_t i = 0; i < run->analysis->metric_count; i++)
-        s_pack_metric (&pk, &run->metrics [i]);
+    size_t count = run->analysis->metric_count;
+    for (size_t i = 0; i < count; i++)
+        s_result_metric (&run->metrics [i], &run->out [i]);
+    return (flot_analyzer_result_t) {
+        .phase = flot_phase_name (run->phase),
+        .final = final,
+        .passed = streq (run->recommendation, "promote"),
+        .score = run->has_score ? run->score.score : -1,
+        .recommendation = run->recommendation,
+        .reason = run->reason,
+        .metrics = { .count = count, .items = run->out }
+    };
 }
 
 //  --------------------------------------------------------------------------
@@ -342,8 +355,12 @@ s_run_free (void *item)
         free (m->baseline.values);
     }
     free (run->metrics);
+    free (run->out);
     flot_analysis_destroy (&run->analysis);
-    flot_body_destroy (&run->body);
+    for (int r = 0; r < 2; r++) {
+        flot_body_destroy (&run->contexts [r]);
+        free (run->targets [r]);
+    }
     free (run);
 }
 
@@ -384,17 +401,14 @@ s_run_release (run_t *run)
 static void
 s_run_finish (run_t *run)
 {
-    msgpack_sbuffer sbuf;
-    s_pack_result (&sbuf, run, true);
+    flot_analyzer_result_t result = s_result (run, true);
     flot_info (WHO, "analysis over: %s, %s (%s)", flot_phase_name (run->phase),
                run->recommendation, run->reason);
     if (run->request)
-        flot_request_reply_sbuf (&run->request, &sbuf);
-    else {
-        if (run->stream)
-            flot_stream_end (run->analyzer->actor, &run->stream, sbuf.data, sbuf.size);
-        msgpack_sbuffer_destroy (&sbuf);
-    }
+        flot_request_answer (&run->request, &result);
+    else
+    if (run->stream)
+        flot_stream_finish (run->analyzer->actor, &run->stream, &result);
     s_run_release (run);
 }
 
@@ -630,9 +644,8 @@ s_fetch_start (mstate_t *m, int role)
     f->count = 0;
     f->pending = false;
     if (provider->kind == FLOT_PROVIDER_PUSHED) {
-        char target [256];
-        s_context_target (context, target, sizeof target);
-        series_t *series = s_series_find (self, provider->metric, target, role_name);
+        series_t *series = s_series_find (self, provider->metric, s_role_target (run, role),
+                                          role_name);
         f->values = s_series_read (series, &f->cursor, &f->count);
         return;
     }
@@ -829,53 +842,49 @@ s_run_update (run_t *run)
         return;
     }
     if (run->stream) {
-        msgpack_sbuffer sbuf;
-        s_pack_result (&sbuf, run, false);
-        flot_stream_send (run->analyzer->actor, run->stream, sbuf.data, sbuf.size);
-        msgpack_sbuffer_destroy (&sbuf);
+        flot_analyzer_result_t result = s_result (run, false);
+        flot_stream_push (run->analyzer->actor, run->stream, &result);
     }
 }
 
 //  --------------------------------------------------------------------------
 //  Analyze, StartAnalysis, StopAnalysis
 
-//  A new run from the request's body, or NULL after an error reply.
+//  A new run from the request (a RUN), or NULL after an error reply.
 static run_t *
 s_run_new (analyzer_t *self, flot_request_t **request_p)
 {
-    flot_request_t *request = *request_p;
+    const flot_analyzer_run_t *args = flot_request_args (*request_p);
     flot_err_t err;
     if (zlistx_size (self->runs) >= MAX_RUNS) {
         flot_request_error (request_p, FLOT_E_BUSY, "%d analyses are running; try later", MAX_RUNS);
         return NULL;
     }
-    size_t size;
-    const void *bytes = flot_request_body_bytes (request, &size);
     run_t *run = calloc (1, sizeof *run);
     assert (run);
     run->analyzer = self;
     run->deadline_timer = -1;
     run->recommendation = "continue";
-    run->body = flot_body_decode (bytes, size, &err);
-    const msgpack_object *body = run->body ? flot_body_root (run->body) : NULL;
-    const msgpack_object *analysis = NULL;
-    int rc = body ? 0 : -1;
-    if (rc == 0)
-        rc = flot_map_object (body, "analysis", true, MSGPACK_OBJECT_MAP, &analysis, &err) < 0
-          || flot_map_object (body, "context", true, MSGPACK_OBJECT_MAP, &run->context, &err) < 0
-          || flot_map_object (body, "baseline", false, MSGPACK_OBJECT_MAP, &run->baseline, &err) < 0
-          || flot_context_check (run->context, "context", &err)
-          || (run->baseline && flot_context_check (run->baseline, "baseline", &err)) ? -1 : 0;
-    if (rc == 0 && !(run->analysis = flot_analysis_parse (analysis, "analysis", &err)))
+    //  The contexts outlive the request (a StartAnalysis is answered at once).
+    int rc = (run->contexts [0] = s_context_copy (args->context, &err)) ? 0 : -1;
+    if (rc == 0 && args->baseline)
+        rc = (run->contexts [1] = s_context_copy (args->baseline, &err)) ? 0 : -1;
+    if (rc == 0 && !(run->analysis = flot_analysis_parse (args->analysis, "analysis", &err)))
         rc = -1;
     if (rc) {
-        flot_body_destroy (&run->body);
+        for (int r = 0; r < 2; r++)
+            flot_body_destroy (&run->contexts [r]);
         free (run);
         flot_request_fail (request_p, &err);
         return NULL;
     }
+    run->context = flot_body_root (run->contexts [0]);
+    run->baseline = run->contexts [1] ? flot_body_root (run->contexts [1]) : NULL;
+    run->targets [0] = strdup (args->context->target);
+    run->targets [1] = strdup (args->baseline ? args->baseline->target : "");
     run->metrics = calloc (run->analysis->metric_count, sizeof (mstate_t));
-    assert (run->metrics);
+    run->out = calloc (run->analysis->metric_count + 1, sizeof (flot_analyzer_metric_t));
+    assert (run->metrics && run->out && run->targets [0] && run->targets [1]);
     run->handle = zlistx_add_end (self->runs, run);
     zloop_t *loop = flot_actor_loop (self->actor);
     for (size_t i = 0; i < run->analysis->metric_count; i++) {
@@ -920,24 +929,16 @@ s_start_analysis (flot_actor_t *actor, flot_request_t *request)
         s_run_release (run);
         return;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "stream", flot_stream_id (run->stream));
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_analyzer_start_analysis_reply_t reply = { .stream = flot_stream_id (run->stream) };
+    flot_request_answer (&request, &reply);
 }
 
 static void
 s_stop_analysis (flot_actor_t *actor, flot_request_t *request)
 {
     analyzer_t *self = flot_actor_state (actor);
-    uint64_t id = 0;
-    flot_err_t err;
-    if (flot_map_uint (flot_request_body (request), "stream", true, 1, UINT64_MAX, &id, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
+    const flot_analyzer_stop_analysis_request_t *args = flot_request_args (request);
+    uint64_t id = args->stream;
     flot_stream_t *stream = flot_actor_find_stream (actor, request, id);
     run_t *run = NULL;
     for (run_t *r = zlistx_first (self->runs); r && stream; r = zlistx_next (self->runs))
@@ -966,12 +967,8 @@ s_stop_analysis (flot_actor_t *actor, flot_request_t *request)
     s_say (reason, sizeof reason, "stopped: %s", run->reason);
     s_say (run->reason, sizeof run->reason, "%s", reason);
     s_run_finish (run);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_bool (&pk, "stopped", true);
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_analyzer_stop_analysis_reply_t reply = { .stopped = true };
+    flot_request_answer (&request, &reply);
 }
 
 //  --------------------------------------------------------------------------
@@ -988,15 +985,12 @@ s_query_free (query_t *query)
 static void
 s_query_reply (query_t *query, const double *values, size_t count)
 {
+    flot_analyzer_query_reply_t reply = {
+        .values = { .count = count, .items = (double *) values },
+        .query = query->expanded
+    };
     msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 2);
-    flot_pack_str (&pk, "values");
-    msgpack_pack_array (&pk, (uint32_t) count);
-    for (size_t i = 0; i < count; i++)
-        msgpack_pack_double (&pk, values [i]);
-    flot_pack_kv_str (&pk, "query", query->expanded);
+    flot_encode_sbuf (&flot_analyzer_query_reply_def, &reply, &sbuf);
     if (sbuf.size > FLOT_MAX_BODY) {
         flot_request_error (&query->request, FLOT_E_TOO_LARGE,
                             "%zu values make an answer of %zu bytes, over the limit of %d",
@@ -1022,29 +1016,27 @@ static void
 s_query (flot_actor_t *actor, flot_request_t *request)
 {
     analyzer_t *self = flot_actor_state (actor);
-    const msgpack_object *body = flot_request_body (request), *pobj, *context;
+    const flot_analyzer_query_request_t *args = flot_request_args (request);
+    const char *role = args->role;
     flot_err_t err;
-    char role [16] = "canary";
-    if (flot_map_object (body, "provider", true, MSGPACK_OBJECT_MAP, &pobj, &err) < 0
-    ||  flot_map_object (body, "context", true, MSGPACK_OBJECT_MAP, &context, &err) < 0
-    ||  flot_map_str (body, "role", false, role, sizeof role, &err) < 0
-    ||  flot_context_check (context, "context", &err)) {
-        flot_request_fail (&request, &err);
-        return;
-    }
-    if (!streq (role, "canary") && !streq (role, "baseline")) {
-        flot_request_error (&request, FLOT_E_INVALID, "role: '%s' is not canary or baseline", role);
-        return;
-    }
     if (zlistx_size (self->queries) >= MAX_QUERIES) {
         flot_request_error (&request, FLOT_E_BUSY, "%d queries are running; try later", MAX_QUERIES);
         return;
     }
     flot_provider_t provider;
-    if (flot_provider_parse (pobj, "provider", &provider, &err)) {
+    if (flot_provider_parse (args->provider, "provider", &provider, &err)) {
         flot_request_fail (&request, &err);
         return;
     }
+    //  The templates read the context as a map: the one the contract decoded.
+    flot_body_t *copy = s_context_copy (args->context, &err);
+    if (!copy) {
+        flot_provider_clear (&provider);
+        flot_request_fail (&request, &err);
+        return;
+    }
+    const msgpack_object *context = flot_body_root (copy);
+    const char *target = args->context->target;
     query_t *query = calloc (1, sizeof *query);
     assert (query);
     query->analyzer = self;
@@ -1053,8 +1045,6 @@ s_query (flot_actor_t *actor, flot_request_t *request)
     query->handle = zlistx_add_end (self->queries, query);
     char why [300] = "";
     if (provider.kind == FLOT_PROVIDER_PUSHED) {
-        char target [256];
-        s_context_target (context, target, sizeof target);
         size_t count = 0;
         uint64_t cursor = 0;
         double *values = s_series_read (s_series_find (self, provider.metric, target, role),
@@ -1088,43 +1078,18 @@ s_query (flot_actor_t *actor, flot_request_t *request)
         s_query_free (query);
     }
     flot_provider_clear (&provider);
+    flot_body_destroy (&copy);
 }
 
 static void
 s_push (flot_actor_t *actor, flot_request_t *request)
 {
     analyzer_t *self = flot_actor_state (actor);
-    const msgpack_object *body = flot_request_body (request), *values;
-    flot_err_t err;
-    char metric [128], target [256] = "", role [16] = "canary";
-    if (flot_map_str (body, "metric", true, metric, sizeof metric, &err) < 0
-    ||  flot_map_str (body, "target", false, target, sizeof target, &err) < 0
-    ||  flot_map_str (body, "role", false, role, sizeof role, &err) < 0
-    ||  flot_map_object (body, "values", true, MSGPACK_OBJECT_ARRAY, &values, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
-    if (!*metric) {
-        flot_request_error (&request, FLOT_E_INVALID, "metric: is empty");
-        return;
-    }
-    if (!streq (role, "canary") && !streq (role, "baseline")) {
-        flot_request_error (&request, FLOT_E_INVALID, "role: '%s' is not canary or baseline", role);
-        return;
-    }
-    uint32_t count = values->via.array.size;
-    if (count > MAX_PUSH) {
-        flot_request_error (&request, FLOT_E_INVALID, "values: more than %d in one push", MAX_PUSH);
-        return;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        const msgpack_object *v = &values->via.array.ptr [i];
-        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER && v->type != MSGPACK_OBJECT_NEGATIVE_INTEGER
-        &&  v->type != MSGPACK_OBJECT_FLOAT32 && v->type != MSGPACK_OBJECT_FLOAT64) {
-            flot_request_error (&request, FLOT_E_INVALID, "values[%u]: expected a number", i);
-            return;
-        }
-    }
+    const flot_analyzer_push_request_t *args = flot_request_args (request);
+    const char *metric = args->metric, *role = args->role;
+    const char *target = args->target ? args->target : "";
+    const double *values = args->values.items;
+    size_t count = args->values.count;
     char *key = s_series_key (metric, target, role);
     series_t *series = zhashx_lookup (self->series, key);
     if (!series) {
@@ -1139,11 +1104,8 @@ s_push (flot_actor_t *actor, flot_request_t *request)
         zhashx_insert (self->series, key, series);
     }
     free (key);
-    for (uint32_t i = 0; i < count; i++) {
-        const msgpack_object *v = &values->via.array.ptr [i];
-        double value = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double) v->via.u64
-                     : v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? (double) v->via.i64
-                     : v->via.f64;
+    for (size_t i = 0; i < count; i++) {
+        double value = values [i];
         if (series->used < SERIES_KEEP)
             series->ring [(series->start + series->used++) % SERIES_KEEP] = value;
         else {
@@ -1152,13 +1114,8 @@ s_push (flot_actor_t *actor, flot_request_t *request)
         }
         series->total++;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 2);
-    flot_pack_kv_uint (&pk, "stored", count);
-    flot_pack_kv_uint (&pk, "kept", series->used);
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_analyzer_push_reply_t reply = { .stored = count, .kept = series->used };
+    flot_request_answer (&request, &reply);
 }
 
 //  --------------------------------------------------------------------------
@@ -1222,6 +1179,7 @@ static const flot_command_t s_commands [] = {
 
 const flot_actor_def_t flot_analyzer_actor = {
     .service = "analyzer",
+    .contract = &flot_analyzer_contract,
     .commands = s_commands,
     .start = s_start,
     .stop = s_stop

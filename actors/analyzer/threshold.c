@@ -27,6 +27,15 @@ flot_phase_name (flot_phase_t phase)
     return "unknown";
 }
 
+int
+flot_phase_parse (const char *name)
+{
+    for (int phase = FLOT_PHASE_PENDING; name && phase <= FLOT_PHASE_ERROR; phase++)
+        if (streq (name, flot_phase_name ((flot_phase_t) phase)))
+            return phase;
+    return -1;
+}
+
 //  Argo's order of completed phases, best first.
 static int
 s_rank (flot_phase_t phase)

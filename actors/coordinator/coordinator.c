@@ -25,6 +25,11 @@
     still lose.
 */
 #include "flotilla/coordinator.h"
+#include "flotilla/contract_coordinator.h"
+#include "flotilla/contract_analyzer.h"
+#include "flotilla/contract_health.h"
+#include "flotilla/contract_rollback.h"
+#include "flotilla/contract_events.h"
 #include "flotilla/log.h"
 #include "flotilla/plan.h"
 #include "flotilla/step_call.h"
@@ -420,48 +425,112 @@ s_pump (coordinator_t *self)
     size_t count = zlistx_size (self->outgoing);
     if (count == 0)
         return;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_str (&pk, "events");
-    msgpack_pack_array (&pk, count);
+    //  Each is read back as the events contract's NEW_EVENT; one that is
+    //  not (the store is damaged) is left out, with an error, and counted
+    //  as sent so that it does not hold back those after it.
+    flot_body_t **bodies = calloc (count, sizeof *bodies);
+    flot_events_new_event_t *events = calloc (count, sizeof *events);
+    assert (bodies && events);
+    flot_events_publish_batch_request_t batch = { .events = { 0, events } };
+    size_t i = 0;
     for (outgoing_t *event = zlistx_first (self->outgoing); event;
-         event = zlistx_next (self->outgoing)) {
-        msgpack_sbuffer_write (&sbuf, (const char *) event->body, event->size);
+         event = zlistx_next (self->outgoing), i++) {
         self->publishing_id = event->id;
+        flot_err_t err;
+        bodies [i] = flot_body_decode (event->body, event->size, &err);
+        if (bodies [i]
+        &&  flot_events_new_event_decode (flot_body_root (bodies [i]),
+                                          flot_body_zone (bodies [i]),
+                                          &events [batch.events.count], &err) == 0)
+            batch.events.count++;
+        else
+            flot_error (WHO, "event %lld of the outbox is left out: %s",
+                        (long long) event->id, err.message);
     }
     self->publishing_count = count;
-    self->publishing = flot_actor_call (self->actor, "events", NULL, "PublishBatch", sbuf.data,
-                                        sbuf.size, 5000, false, s_on_published, self) != 0;
-    msgpack_sbuffer_destroy (&sbuf);
+    if (batch.events.count == 0) {
+        flot_answer_t none = { .kind = FLOT_REPLY };
+        s_on_published (self->actor, &none, self);
+    }
+    else
+        self->publishing = flot_actor_call_msg (self->actor, "events", NULL, "PublishBatch",
+                                                &flot_events_publish_batch_request_def, &batch,
+                                                5000, false, s_on_published, self) != 0;
+    for (i = 0; i < count; i++)
+        flot_body_destroy (&bodies [i]);
+    free (bodies);
+    free (events);
     if (!self->publishing && self->retry_timer < 0)
         self->retry_timer = zloop_timer (flot_actor_loop (self->actor), OUTBOX_RETRY_MS, 1,
                                          s_on_retry_pump, self);
 }
 
-//  Queue an event (in the current transaction); published after commit.
-static void
-s_event (deployment_t *dep, const char *type, int target, const char *format, ...)
+//  The event type whose data def defines (flot_event_<type>_def).
+static const flot_event_def_t *
+s_event_type (const flot_struct_t *def)
 {
+    for (size_t i = 0; i < flot_event_def_count; i++)
+        if (flot_event_defs [i].data == def)
+            return &flot_event_defs [i];
+    return NULL;
+}
+
+//  Sets data's string field name (by def's table), if it has one not set.
+static void
+s_event_fill (const flot_struct_t *def, void *data, const char *name, const char *value)
+{
+    for (size_t i = 0; i < def->field_count; i++) {
+        const flot_field_t *field = &def->fields [i];
+        const char **slot = (const char **) ((char *) data + field->offset);
+        if (field->type == FLOT_T_STR && streq (field->name, name) && !*slot)
+            *slot = value;
+    }
+}
+
+//  Queue an event (in the current transaction); published after commit.
+//  data is its data, a flot_event_<type>_t that def (its _def) describes:
+//  its deployment and target are filled in here; the message says the
+//  same in a sentence. Data that its definition refuses (a bug) is left
+//  out, with an error, so that the events service takes the event.
+static void
+s_event (deployment_t *dep, int target, const flot_struct_t *def, void *data,
+         const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+static void
+s_event (deployment_t *dep, int target, const flot_struct_t *def, void *data,
+         const char *format, ...)
+{
+    const flot_event_def_t *type = s_event_type (def);
+    assert (type);
     char message [512];
     va_list args;
     va_start (args, format);
     vsnprintf (message, sizeof message, format, args);
     va_end (args);
+    const char *name = target >= 0 ? dep->spec->targets [target].name : NULL;
+    s_event_fill (def, data, "deployment", dep->id);
+    if (name)
+        s_event_fill (def, data, "target", name);
     msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, target >= 0 ? 4 : 3);
-    flot_pack_kv_str (&pk, "type", type);
-    flot_pack_kv_str (&pk, "deployment", dep->id);
-    flot_pack_kv_str (&pk, "message", message);
-    if (target >= 0)
-        flot_pack_kv_str (&pk, "target", dep->spec->targets [target].name);
+    flot_encode_sbuf (def, data, &sbuf);
+    flot_err_t err;
+    flot_body_t *body = flot_body_decode (sbuf.data, sbuf.size, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (body && !flot_decode_new (def, flot_body_root (body), flot_body_zone (body), &err)) {
+        flot_error (WHO, "%s %s: its data is left out: %s", dep->id, type->type, err.message);
+        flot_body_destroy (&body);
+    }
+    flot_events_new_event_t event = {
+        .type = type->type, .deployment = dep->id, .target = name, .message = message,
+        .data = body ? flot_body_root (body) : NULL
+    };
+    flot_encode_sbuf (&flot_events_new_event_def, &event, &sbuf);
+    flot_body_destroy (&body);
     if (flot_store_outbox_add (dep->owner->store, sbuf.data, sbuf.size))
         flot_error (WHO, "%s", flot_store_error (dep->owner->store));
     msgpack_sbuffer_destroy (&sbuf);
-    flot_info (WHO, "%s %s: %s", dep->id, type, message);
+    flot_info (WHO, "%s %s: %s", dep->id, type->type, message);
 }
 
 //  --------------------------------------------------------------------------
@@ -605,12 +674,31 @@ s_target_ready (const deployment_t *dep, int t)
 //  Finishing a deployment
 
 static void
-s_finish (deployment_t *dep, int state, const char *type, const char *message)
+s_finish (deployment_t *dep, int state, const char *message)
 {
     dep->state = state;
     dep->finished_ms = s_now ();
     s_gates_stop (dep);
-    s_event (dep, type, -1, "%s", message);
+    size_t n = dep->spec->target_count, done = 0;
+    for (size_t t = 0; t < n; t++)
+        done += dep->tstate [t] == TS_DONE;
+    if (state == DS_COMPLETED)
+        s_event (dep, -1, &flot_event_deployment_completed_def,
+                 &(flot_event_deployment_completed_t) { .targets = n, .steps = dep->steps_done },
+                 "%s", message);
+    else
+    if (state == DS_FAILED)
+        s_event (dep, -1, &flot_event_deployment_failed_def,
+                 &(flot_event_deployment_failed_t) {
+                     .reason = message, .targets = n, .targets_done = done },
+                 "%s", message);
+    else
+    if (state == DS_ABORTED)
+        s_event (dep, -1, &flot_event_deployment_aborted_def,
+                 &(flot_event_deployment_aborted_t) { .reason = message }, "%s", message);
+    else
+        s_event (dep, -1, &flot_event_deployment_rolled_back_def,
+                 &(flot_event_deployment_rolled_back_t) { .reason = message }, "%s", message);
     s_save_deployment (dep);
 }
 
@@ -626,7 +714,9 @@ s_fail (deployment_t *dep, const char *format, ...)
     vsnprintf (dep->last_error, sizeof dep->last_error, format, args);
     va_end (args);
     dep->state = DS_ROLLING_BACK;
-    s_event (dep, "deployment.failed", -1, "%s", dep->last_error);
+    s_event (dep, -1, &flot_event_deployment_failing_def,
+             &(flot_event_deployment_failing_t) { .reason = dep->last_error },
+             "%s", dep->last_error);
     s_save_deployment (dep);
     s_rollback_start (dep);
 }
@@ -702,8 +792,12 @@ s_step_succeeded (deployment_t *dep, size_t s, int state, const char *output)
     s_save_step (dep, s, false, output, NULL);
     dep->steps_done++;
     dep->progress_ms = rt->finished_ms;
-    s_event (dep, "step.completed", step->target, "step %s (%s) %s", step->id,
-             flot_step_type_name (step->type), s_sstates [state]);
+    s_event (dep, step->target, &flot_event_step_completed_def,
+             &(flot_event_step_completed_t) {
+                 .step = step->id, .step_type = flot_step_type_name (step->type),
+                 .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                 .state = s_sstates [state] },
+             "step %s (%s) %s", step->id, flot_step_type_name (step->type), s_sstates [state]);
     dep->cursor [step->target]++;
     //  A hook that ends well while the deployment rolls back is recorded,
     //  but the target is reverted, not done.
@@ -725,8 +819,9 @@ s_target_done (deployment_t *dep, int t)
     dep->in_progress--;
     s_watch_stop (dep, t);
     s_target_release (dep, t);
-    s_event (dep, "target.completed", t, "%s is on version %s",
-             dep->spec->targets [t].name, dep->spec->workload.version);
+    s_event (dep, t, &flot_event_target_completed_def,
+             &(flot_event_target_completed_t) { .version = dep->spec->workload.version },
+             "%s is on version %s", dep->spec->targets [t].name, dep->spec->workload.version);
 }
 
 static int
@@ -768,7 +863,13 @@ s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *outp
     if (action == FLOT_FAILURE_RETRY) {
         rt->state = SS_PENDING;
         s_save_step (dep, s, false, output, why);
-        s_event (dep, "step.failed", t, "step %s attempt %d failed: %s; retrying in %lld ms",
+        s_event (dep, t, &flot_event_step_failed_def,
+                 &(flot_event_step_failed_t) {
+                     .step = step->id, .step_type = flot_step_type_name (step->type),
+                     .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                     .reason = why, .retry_in_ms = delay > 0 ? (uint64_t) delay : 0,
+                     .has_retry_in_ms = true },
+                 "step %s attempt %d failed: %s; retrying in %lld ms",
                  step->id, rt->attempt, why, (long long) delay);
         step_ref_t *ref = s_ref_new (dep, s);
         rt->timer_arg = ref;
@@ -780,14 +881,20 @@ s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *outp
     rt->state = SS_FAILED;
     rt->finished_ms = s_now ();
     s_save_step (dep, s, false, output, why);
-    s_event (dep, "step.failed", t, "step %s failed after %d attempt%s: %s", step->id,
+    s_event (dep, t, &flot_event_step_failed_def,
+             &(flot_event_step_failed_t) {
+                 .step = step->id, .step_type = flot_step_type_name (step->type),
+                 .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                 .reason = why },
+             "step %s failed after %d attempt%s: %s", step->id,
              rt->attempt, rt->attempt == 1 ? "" : "s", why);
     dep->tstate [t] = TS_FAILED;
     dep->in_progress--;
     dep->failed_targets++;
     s_watch_stop (dep, t);
-    s_event (dep, "target.failed", t, "%s failed at step %s: %s",
-             dep->spec->targets [t].name, step->id, why);
+    s_event (dep, t, &flot_event_target_failed_def,
+             &(flot_event_target_failed_t) { .step = step->id, .reason = why },
+             "%s failed at step %s: %s", dep->spec->targets [t].name, step->id, why);
     //  A hook that ends after an abort or another failure changes nothing
     //  more: the deployment is rolling back already, for that reason.
     if (dep->state != DS_RUNNING)
@@ -834,23 +941,30 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         s_step_failed (dep, s, answer->err.message, NULL);
         return;
     }
-    char status [32] = "", output [4097] = "";
+    //  The executor's answer: a STEP_RESULT (SPEC section 17).
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    flot_executor_step_result_t result;
     flot_err_t err;
-    flot_map_str (answer->body, "status", false, status, sizeof status, &err);
-    flot_map_str (answer->body, "output", false, output, sizeof output, &err);
-    if (streq (status, "succeeded"))
-        s_step_succeeded (dep, s, SS_SUCCEEDED, output);
+    char why [320];
+    if (flot_executor_step_result_decode (answer->body, &zone, &result, &err)) {
+        snprintf (why, sizeof why, "the executor's answer is not a step result: %s",
+                  err.message);
+        s_step_failed (dep, s, why, NULL);
+    }
+    else
+    if (streq (result.status, "succeeded"))
+        s_step_succeeded (dep, s, SS_SUCCEEDED, result.output);
     else {
-        int64_t code = -1;
-        flot_map_int (answer->body, "exit_code", false, INT32_MIN, INT32_MAX, &code, &err);
-        char why [128];
-        if (streq (status, "timeout"))
+        if (streq (result.status, "timeout"))
             snprintf (why, sizeof why, "the hook ran past its timeout of %lld ms",
                       (long long) dep->spec->hook.timeout_ms);
         else
-            snprintf (why, sizeof why, "the hook exited with status %lld", (long long) code);
-        s_step_failed (dep, s, why, output);
+            snprintf (why, sizeof why, "the hook exited with status %lld",
+                      (long long) result.exit_code);
+        s_step_failed (dep, s, why, result.output);
     }
+    msgpack_zone_destroy (&zone);
 }
 
 //  Sends a step's hook call (body, destroyed) to the executor that serves
@@ -997,15 +1111,6 @@ s_gate_current (const gate_ref_t *ref)
         && rt->attempt == ref->attempt;
 }
 
-//  Appends key and a section's msgpack as it is.
-static void
-s_pack_raw (msgpack_sbuffer *sbuf, msgpack_packer *pk, const char *key,
-            const void *data, size_t size)
-{
-    flot_pack_str (pk, key);
-    msgpack_sbuffer_write (sbuf, data, size);
-}
-
 static const char *
 s_on_failure_name (const deployment_t *dep)
 {
@@ -1028,18 +1133,19 @@ s_soak_timer (deployment_t *dep, size_t s)
 static void s_gate_passed (deployment_t *dep, size_t s, const char *why);
 static void s_monitor_start (deployment_t *dep, int t);
 
-//  Asks service to end the stream we opened (no answer matters).
+//  Asks service to end the stream we opened (no answer matters): health's
+//  StopMonitoring or analyzer's StopAnalysis.
 static void
 s_stop_stream (deployment_t *dep, const char *service, const char *command, uint64_t stream)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "stream", stream);
-    flot_actor_call (dep->owner->actor, service, NULL, command, sbuf.data, sbuf.size, 5000,
-                     false, NULL, NULL);
-    msgpack_sbuffer_destroy (&sbuf);
+    flot_health_stop_monitoring_request_t health = { .stream = stream };
+    flot_analyzer_stop_analysis_request_t analyzer = { .stream = stream };
+    bool is_health = streq (service, "health");
+    flot_actor_call_msg (dep->owner->actor, service, NULL, command,
+                         is_health ? &flot_health_stop_monitoring_request_def
+                                   : &flot_analyzer_stop_analysis_request_def,
+                         is_health ? (const void *) &health : (const void *) &analyzer,
+                         5000, false, NULL, NULL);
 }
 
 //  Ends what the gate of step s has in flight (a wait or an analysis).
@@ -1094,17 +1200,24 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     s_gate_ref_free (ref);
     if (!current)
         return;
-    char action [32] = "", reason [400] = "";
+    //  An answer that is not a decision pauses: a person decides.
+    char action [32] = "pause", reason [400] = "";
     flot_err_t err;
-    if (answer->kind == FLOT_ERROR) {
-        snprintf (action, sizeof action, "pause");
+    flot_rollback_should_rollback_reply_t reply;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    if (answer->kind == FLOT_ERROR)
         snprintf (reason, sizeof reason, "the rollback service did not decide: %s",
                   answer->err.message);
-    }
+    else
+    if (flot_rollback_should_rollback_reply_decode (answer->body, &zone, &reply, &err))
+        snprintf (reason, sizeof reason, "the rollback service's answer is not a decision: %s",
+                  err.message);
     else {
-        flot_map_str (answer->body, "action", false, action, sizeof action, &err);
-        flot_map_str (answer->body, "reason", false, reason, sizeof reason, &err);
+        snprintf (action, sizeof action, "%s", reply.action);
+        snprintf (reason, sizeof reason, "%s", reply.reason);
     }
+    msgpack_zone_destroy (&zone);
     const char *name = dep->spec->targets [t].name;
     if (streq (action, "continue") || (watching && streq (action, "promote")))
         return;
@@ -1115,14 +1228,22 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
     s_begin (dep->owner);
     if (streq (action, "rollback")) {
-        s_event (dep, "gate.failed", t, "%s: %s: rolling back", name, reason);
+        s_event (dep, t, &flot_event_gate_failed_def,
+                 &(flot_event_gate_failed_t) {
+                     .action = "rollback", .on_failure = s_on_failure_name (dep),
+                     .reason = reason },
+                 "%s: %s: rolling back", name, reason);
         s_stop_waits (dep);
         s_fail (dep, "%s: %s", name, reason);
     }
     else
     if (streq (action, "fail_target")) {
-        s_event (dep, "gate.failed", t, "%s: %s: the failure policy %s applies", name,
-                 reason, s_on_failure_name (dep));
+        s_event (dep, t, &flot_event_gate_failed_def,
+                 &(flot_event_gate_failed_t) {
+                     .action = "fail_target", .on_failure = s_on_failure_name (dep),
+                     .reason = reason },
+                 "%s: %s: the failure policy %s applies", name, reason,
+                 s_on_failure_name (dep));
         s_commit (dep->owner);
         s_target_failed (dep, dep->cursor [t], reason);
         return;
@@ -1137,10 +1258,14 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         if (!dep->paused) {
             dep->paused = true;
             if (watching)
-                s_event (dep, "deployment.paused", t, "paused by the analysis of %s: %s; "
+                s_event (dep, t, &flot_event_deployment_paused_def,
+                         &(flot_event_deployment_paused_t) { .cause = "watch", .reason = reason },
+                         "paused by the analysis of %s: %s; "
                          "resume to go on, abort to roll back", name, reason);
             else
-                s_event (dep, "deployment.paused", t, "paused at the gate of %s: %s; "
+                s_event (dep, t, &flot_event_deployment_paused_def,
+                         &(flot_event_deployment_paused_t) { .cause = "gate", .reason = reason },
+                         "paused at the gate of %s: %s; "
                          "promote to go on, abort to roll back", name, reason);
         }
         s_save_deployment (dep);
@@ -1150,24 +1275,24 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 }
 
 //  Asks the rollback service what to do about a health report or an
-//  analysis result (key "health" or "analysis", value as msgpack).
+//  analysis result (one of them; the other NULL).
 static void
-s_should_rollback (deployment_t *dep, size_t s, int target, const char *key,
-                   const void *value, size_t size)
+s_should_rollback_ask (deployment_t *dep, size_t s, int target,
+                       const flot_rollback_health_t *health,
+                       const flot_analyzer_result_t *analysis)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 2);
-    flot_pack_kv_str (&pk, "on_failure", s_on_failure_name (dep));
-    s_pack_raw (&sbuf, &pk, key, value, size);
+    flot_rollback_should_rollback_request_t request = {
+        .on_failure = s_on_failure_name (dep),
+        .health = (flot_rollback_health_t *) health,
+        .analysis = (flot_analyzer_result_t *) analysis
+    };
     gate_ref_t *ref = s_gate_ref (dep, s, target);
-    if (!flot_actor_call (dep->owner->actor, "rollback", NULL, "ShouldRollback", sbuf.data,
-                          sbuf.size, 10000, false, s_on_decision, ref)) {
+    if (!flot_actor_call_msg (dep->owner->actor, "rollback", NULL, FLOT_ROLLBACK_SHOULD_ROLLBACK,
+                              &flot_rollback_should_rollback_request_def, &request, 10000,
+                              false, s_on_decision, ref)) {
         flot_answer_t answer = s_unsent ();
         s_on_decision (dep->owner->actor, &answer, ref);
     }
-    msgpack_sbuffer_destroy (&sbuf);
 }
 
 //  An error that says the service could not answer now, not that the
@@ -1219,7 +1344,11 @@ s_gate_retry (deployment_t *dep, size_t s, int target, const char *service,
 {
     int t = target >= 0 ? target : dep->plan->steps [s].target;
     s_begin (dep->owner);
-    s_event (dep, "gate.waiting", t, "%s: the %s service could not answer (%s); "
+    s_event (dep, t, &flot_event_gate_waiting_def,
+             &(flot_event_gate_waiting_t) {
+                 .service = service, .reason = answer->err.message,
+                 .retry_in_ms = GATE_RETRY_MS },
+             "%s: the %s service could not answer (%s); "
              "asking again in %d ms", dep->spec->targets [t].name, service,
              answer->err.message, GATE_RETRY_MS);
     s_commit (dep->owner);
@@ -1228,45 +1357,41 @@ s_gate_retry (deployment_t *dep, size_t s, int target, const char *service,
     zloop_timer (flot_actor_loop (dep->owner->actor), GATE_RETRY_MS, 1, s_on_gate_retry, ref);
 }
 
-//  A health report of WaitForReady or of monitoring: its first gate that
-//  is not healthy, as {healthy, target, check, message}.
-static void
-s_pack_health (msgpack_sbuffer *sbuf, const flot_answer_t *answer, const char *target)
+//  The spec's health checks (its healthChecks, kept as msgpack bytes) as
+//  the CHECKs of a health request, unpacked in zone. Returns 0, or -1.
+static int
+s_health_checks (deployment_t *dep, msgpack_zone *zone, flot_array_t *checks)
 {
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
-    char check [128] = "", message [400] = "";
-    bool healthy = false;
-    flot_err_t err;
-    if (answer->kind == FLOT_ERROR)
-        snprintf (message, sizeof message, "the health service failed: %s", answer->err.message);
-    else
-    if (flot_map_bool (answer->body, "ready", false, &healthy, &err) == 1) {
-        //  WaitForReady: the first gate that is not healthy says why.
-        const msgpack_object *gates = NULL;
-        flot_map_object (answer->body, "gates", false, MSGPACK_OBJECT_ARRAY, &gates, &err);
-        for (uint32_t i = 0; gates && i < gates->via.array.size; i++) {
-            bool ok = true;
-            const msgpack_object *gate = &gates->via.array.ptr [i];
-            flot_map_bool (gate, "healthy", false, &ok, &err);
-            if (!ok || !*check) {
-                flot_map_str (gate, "name", false, check, sizeof check, &err);
-                flot_map_str (gate, "message", false, message, sizeof message, &err);
-            }
-            if (!ok)
-                break;
-        }
+    msgpack_object list;
+    size_t offset = 0;
+    if (msgpack_unpack (dep->spec->checks.health, dep->spec->checks.health_size, &offset,
+                        zone, &list) != MSGPACK_UNPACK_SUCCESS
+    ||  list.type != MSGPACK_OBJECT_ARRAY) {
+        flot_error (WHO, "%s: the spec's health checks cannot be read", dep->id);
+        return -1;
     }
-    else {
-        flot_map_bool (answer->body, "healthy", false, &healthy, &err);
-        flot_map_str (answer->body, "check", false, check, sizeof check, &err);
-        flot_map_str (answer->body, "message", false, message, sizeof message, &err);
-    }
-    msgpack_pack_map (&pk, 4);
-    flot_pack_kv_bool (&pk, "healthy", healthy);
-    flot_pack_kv_str (&pk, "target", target);
-    flot_pack_kv_str (&pk, "check", check);
-    flot_pack_kv_str (&pk, "message", message);
+    *checks = (flot_array_t) { list.via.array.size, list.via.array.ptr };
+    return 0;
+}
+
+//  Asks ShouldRollback about target t's health (t -1: the step's target):
+//  healthy, the check that decided and why, cut to the lengths of the
+//  rollback contract's HEALTH.
+static void
+s_should_rollback_health (deployment_t *dep, size_t s, int t, bool healthy,
+                          const char *check, const char *message)
+{
+    char check_cut [128], message_cut [400];
+    snprintf (check_cut, sizeof check_cut, "%s", check ? check : "");
+    snprintf (message_cut, sizeof message_cut, "%s", message ? message : "");
+    int target = t >= 0 ? t : dep->plan->steps [s].target;
+    flot_rollback_health_t health = {
+        .healthy = healthy,
+        .target = dep->spec->targets [target].name,
+        .check = check_cut,
+        .message = message_cut
+    };
+    s_should_rollback_ask (dep, s, t, &health, NULL);
 }
 
 //  WaitForReady answered: ready goes on (analysis, or the soak), not ready
@@ -1292,14 +1417,25 @@ s_on_ready (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     const flot_step_t *step = &dep->plan->steps [s];
     int t = step->target;
     const char *name = dep->spec->targets [t].name;
-    bool ready = false;
+    flot_health_wait_for_ready_reply_t reply = { .ready = false };
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    char why [400] = "";
     flot_err_t err;
-    if (answer->kind != FLOT_ERROR)
-        flot_map_bool (answer->body, "ready", false, &ready, &err);
-    if (ready) {
+    if (answer->kind == FLOT_ERROR)
+        snprintf (why, sizeof why, "the health service failed: %s", answer->err.message);
+    else
+    if (flot_health_wait_for_ready_reply_decode (answer->body, &zone, &reply, &err)) {
+        reply = (flot_health_wait_for_ready_reply_t) { .ready = false };
+        snprintf (why, sizeof why, "the health service's answer is wrong: %s", err.message);
+    }
+    if (reply.ready) {
+        msgpack_zone_destroy (&zone);
         dep->trt [t].health = 1;
         s_begin (dep->owner);
-        s_event (dep, "health.ready", t, "%s passed its health checks", name);
+        s_event (dep, t, &flot_event_health_ready_def,
+                 &(flot_event_health_ready_t) { .step = step->id },
+                 "%s passed its health checks", name);
         s_commit (dep->owner);
         s_monitor_start (dep, t);
         if (step->type == FLOT_STEP_SOAK)
@@ -1308,11 +1444,19 @@ s_on_ready (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
             s_gate_analysis (dep, s);
         return;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    s_pack_health (&sbuf, answer, name);
-    s_should_rollback (dep, s, -1, "health", sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
+    //  Not ready: the first gate that is not healthy says why.
+    const char *check = "", *message = why;
+    const flot_health_gate_t *gates = reply.gates.items;
+    for (size_t i = 0; i < reply.gates.count; i++) {
+        if (!gates [i].healthy || !*check) {
+            check = gates [i].name;
+            message = gates [i].message;
+        }
+        if (!gates [i].healthy)
+            break;
+    }
+    s_should_rollback_health (dep, s, -1, false, check, message);
+    msgpack_zone_destroy (&zone);
 }
 
 //  Waits for target's health checks, until past the progress deadline (so
@@ -1326,21 +1470,24 @@ s_gate_health (deployment_t *dep, size_t s)
                     + GATE_MARGIN_MS;
     if (timeout < GATE_MARGIN_MS)
         timeout = GATE_MARGIN_MS;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 3);
-    s_pack_raw (&sbuf, &pk, "checks", dep->spec->checks.health, dep->spec->checks.health_size);
-    flot_pack_str (&pk, "context");
-    flot_context_pack (&pk, dep->spec, &dep->spec->targets [t], dep->spec->workload.version);
-    flot_pack_kv_uint (&pk, "timeout_ms", (uint64_t) timeout);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    flot_health_wait_for_ready_request_t request = { .timeout_ms = (uint64_t) timeout };
+    flot_health_context_t context;
     gate_ref_t *ref = s_gate_ref (dep, s, -1);
     rt->gate_arg = ref;
-    rt->gate_call = flot_actor_call (dep->owner->actor, "health", NULL, "WaitForReady",
-                                     sbuf.data, sbuf.size,
-                                     (uint32_t) (timeout + GATE_MARGIN_MS), false,
-                                     s_on_ready, ref);
-    msgpack_sbuffer_destroy (&sbuf);
+    rt->gate_call = 0;
+    if (s_health_checks (dep, &zone, &request.checks) == 0
+    &&  flot_context_fill (&context, dep->spec, &dep->spec->targets [t],
+                           dep->spec->workload.version, &zone) == 0) {
+        request.context = &context;
+        rt->gate_call = flot_actor_call_msg (dep->owner->actor, "health", NULL,
+                                             FLOT_HEALTH_WAIT_FOR_READY,
+                                             &flot_health_wait_for_ready_request_def, &request,
+                                             (uint32_t) (timeout + GATE_MARGIN_MS), false,
+                                             s_on_ready, ref);
+    }
+    msgpack_zone_destroy (&zone);
     if (!rt->gate_call) {
         rt->gate_arg = NULL;
         flot_answer_t answer = s_unsent ();
@@ -1383,24 +1530,30 @@ s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         s_gate_retry (dep, s, background ? t : -1, "analyzer", answer);
         return;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    if (answer->kind == FLOT_ERROR) {
-        msgpack_pack_map (&pk, 4);
-        flot_pack_kv_str (&pk, "phase", "error");
-        flot_pack_kv_bool (&pk, "final", true);
-        flot_pack_kv_str (&pk, "recommendation", "rollback");
-        char reason [300];
+    //  A RESULT of the analyzer; an error, or an answer that is not one, is
+    //  an analysis in error, which rolls back.
+    flot_analyzer_result_t result;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    flot_err_t err;
+    char reason [300] = "";
+    if (answer->kind == FLOT_ERROR)
         snprintf (reason, sizeof reason, "the analysis failed: %s", answer->err.message);
-        flot_pack_kv_str (&pk, "reason", reason);
-    }
     else
-        msgpack_pack_object (&pk, *answer->body);
-    s_analysis_keep (dep, t, &sbuf, answer->kind == FLOT_ERROR ? NULL : answer->body);
-    s_should_rollback (dep, s, background ? t : -1, "analysis", sbuf.data, sbuf.size);
+    if (flot_analyzer_result_decode (answer->body, &zone, &result, &err))
+        snprintf (reason, sizeof reason, "the analyzer's answer is not a RESULT: %s",
+                  err.message);
+    if (*reason)
+        result = (flot_analyzer_result_t) {
+            .phase = "error", .final = true, .passed = false, .score = -1,
+            .recommendation = "rollback", .reason = reason
+        };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_analyzer_result_def, &result, &sbuf);
+    s_analysis_keep (dep, t, &sbuf, *reason ? NULL : answer->body);
+    s_should_rollback_ask (dep, s, background ? t : -1, NULL, &result);
     msgpack_sbuffer_destroy (&sbuf);
+    msgpack_zone_destroy (&zone);
 }
 
 //  Starts an analysis of target t: {analysis, context, baseline}. Returns
@@ -1408,20 +1561,30 @@ s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 static uint64_t
 s_analysis_start (deployment_t *dep, int t, gate_ref_t *ref)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 3);
-    s_pack_raw (&sbuf, &pk, "analysis", dep->spec->checks.analysis,
-                dep->spec->checks.analysis_size);
+    //  The analysis section is the spec's, as msgpack: the analyzer parses it.
+    flot_err_t err;
+    flot_body_t *analysis = flot_body_decode (dep->spec->checks.analysis,
+                                              dep->spec->checks.analysis_size, &err);
     const flot_target_t *target = &dep->spec->targets [t];
-    flot_pack_str (&pk, "context");
-    flot_context_pack (&pk, dep->spec, target, dep->spec->workload.version);
-    flot_pack_str (&pk, "baseline");
-    flot_context_pack (&pk, dep->spec, target, dep->spec->workload.rollback_version);
-    uint64_t call = flot_actor_call (dep->owner->actor, "analyzer", NULL, "StartAnalysis",
-                                     sbuf.data, sbuf.size, 10000, true, s_on_analysis, ref);
-    msgpack_sbuffer_destroy (&sbuf);
+    flot_health_context_t context, baseline;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    uint64_t call = 0;
+    if (!analysis)
+        flot_error (WHO, "%s: the spec's analysis section: %s", dep->id, err.message);
+    else
+    if (flot_context_fill (&context, dep->spec, target, dep->spec->workload.version, &zone) == 0
+    &&  flot_context_fill (&baseline, dep->spec, target, dep->spec->workload.rollback_version,
+                           &zone) == 0) {
+        flot_analyzer_run_t run = {
+            .analysis = flot_body_root (analysis), .context = &context, .baseline = &baseline
+        };
+        call = flot_actor_call_msg (dep->owner->actor, "analyzer", NULL,
+                                    FLOT_ANALYZER_START_ANALYSIS, &flot_analyzer_run_def, &run,
+                                    10000, true, s_on_analysis, ref);
+    }
+    flot_body_destroy (&analysis);
+    msgpack_zone_destroy (&zone);
     return call;
 }
 
@@ -1472,7 +1635,12 @@ s_gate_passed (deployment_t *dep, size_t s, const char *why)
 {
     const flot_step_t *step = &dep->plan->steps [s];
     s_begin (dep->owner);
-    s_event (dep, "gate.passed", step->target, "gate %s of %s passed: %s",
+    s_event (dep, step->target, &flot_event_gate_passed_def,
+             &(flot_event_gate_passed_t) {
+                 .step = step->id,
+                 .gate = step->gate ? step->gate : flot_step_type_name (step->type),
+                 .reason = why },
+             "gate %s of %s passed: %s",
              step->gate ? step->gate : flot_step_type_name (step->type),
              dep->spec->targets [step->target].name, why);
     s_commit (dep->owner);
@@ -1515,11 +1683,21 @@ s_on_monitor (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
                           dep->spec->targets [t].name, answer->err.message);
         return;
     }
-    bool healthy = true;
-    char message [256] = "";
+    flot_health_start_monitoring_stream_t change;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
     flot_err_t err;
-    flot_map_bool (answer->body, "healthy", false, &healthy, &err);
-    flot_map_str (answer->body, "message", false, message, sizeof message, &err);
+    if (flot_health_start_monitoring_stream_decode (answer->body, &zone, &change, &err)) {
+        flot_warn (WHO, "%s: monitoring %s: %s", dep->id, dep->spec->targets [t].name,
+                   err.message);
+        msgpack_zone_destroy (&zone);
+        return;
+    }
+    bool healthy = change.healthy;
+    char message [256], check [128];
+    snprintf (message, sizeof message, "%s", change.message);
+    snprintf (check, sizeof check, "%s", change.check);
+    msgpack_zone_destroy (&zone);
     int state = healthy ? 1 : 2;
     if (state == trt->health)
         return;
@@ -1530,19 +1708,18 @@ s_on_monitor (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     if (first && healthy)
         return;
     s_begin (dep->owner);
-    s_event (dep, healthy ? "health.recovered" : "health.failed", t, "%s is %s: %s",
+    flot_event_health_recovered_t recovered = { .reason = message };
+    flot_event_health_failed_t failed = { .reason = message };
+    s_event (dep, t, healthy ? &flot_event_health_recovered_def : &flot_event_health_failed_def,
+             healthy ? (void *) &recovered : (void *) &failed, "%s is %s: %s",
              dep->spec->targets [t].name, healthy ? "healthy again" : "unhealthy", message);
     s_commit (dep->owner);
     s_pump (dep->owner);
     if (healthy || dep->state != DS_RUNNING)
         return;
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    s_pack_health (&sbuf, answer, dep->spec->targets [t].name);
-    s_should_rollback (dep, dep->cursor [t] < dep->plan->first [t + 1] ? dep->cursor [t]
-                                                                        : dep->plan->first [t],
-                       t, "health", sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
+    s_should_rollback_health (dep, dep->cursor [t] < dep->plan->first [t + 1]
+                                   ? dep->cursor [t] : dep->plan->first [t],
+                              t, false, check, message);
 }
 
 //  Watches target t's health from now until it is done (if there are
@@ -1554,18 +1731,23 @@ s_monitor_start (deployment_t *dep, int t)
     if (!dep->spec->checks.health || trt->monitor
     ||  dep->plan->first [t] == dep->plan->first [t + 1])
         return;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 2);
-    s_pack_raw (&sbuf, &pk, "checks", dep->spec->checks.health, dep->spec->checks.health_size);
-    flot_pack_str (&pk, "context");
-    flot_context_pack (&pk, dep->spec, &dep->spec->targets [t], dep->spec->workload.version);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    flot_health_start_monitoring_request_t request = { .context = NULL };
+    flot_health_context_t context;
     gate_ref_t *ref = s_gate_ref (dep, dep->plan->first [t], t);
     trt->monitor_arg = ref;
-    trt->monitor = flot_actor_call (dep->owner->actor, "health", NULL, "StartMonitoring",
-                                    sbuf.data, sbuf.size, 10000, true, s_on_monitor, ref);
-    msgpack_sbuffer_destroy (&sbuf);
+    trt->monitor = 0;
+    if (s_health_checks (dep, &zone, &request.checks) == 0
+    &&  flot_context_fill (&context, dep->spec, &dep->spec->targets [t],
+                           dep->spec->workload.version, &zone) == 0) {
+        request.context = &context;
+        trt->monitor = flot_actor_call_msg (dep->owner->actor, "health", NULL,
+                                            FLOT_HEALTH_START_MONITORING,
+                                            &flot_health_start_monitoring_request_def,
+                                            &request, 10000, true, s_on_monitor, ref);
+    }
+    msgpack_zone_destroy (&zone);
     if (!trt->monitor) {
         trt->monitor_arg = NULL;
         s_gate_ref_free (ref);
@@ -1615,40 +1797,54 @@ s_analysis_keep (deployment_t *dep, int t, const msgpack_sbuffer *sbuf,
     assert (trt->analysis);
     memcpy (trt->analysis, sbuf->data, sbuf->size);
     trt->analysis_size = sbuf->size;
-    char phase [32] = "error", recommendation [32] = "rollback", reason [400] = "";
-    double score = -1;
+    //  The event: the result's phase, score, recommendation and reason, and
+    //  each metric's latest value and verdict (a judge metric's class, or
+    //  else its phase). No result (the analysis could not run) is an error
+    //  that recommends a rollback.
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    flot_analyzer_result_t got = { 0 };
     flot_err_t err;
-    if (result) {
-        flot_map_str (result, "phase", false, phase, sizeof phase, &err);
-        flot_map_str (result, "recommendation", false, recommendation, sizeof recommendation, &err);
-        flot_map_double (result, "score", false, &score, &err);
-        flot_map_str (result, "reason", false, reason, sizeof reason, &err);
+    if (result && flot_analyzer_result_decode (result, &zone, &got, &err)) {
+        flot_warn (WHO, "%s: the analysis result of %s: %s", dep->id,
+                   dep->spec->targets [t].name, err.message);
+        result = NULL;
     }
-    char scored [32] = "";
-    if (score >= 0)
-        snprintf (scored, sizeof scored, ", score %.0f", score);
-    //  Each metric's latest value and verdict: "error-rate 0.01 successful".
-    char metrics [256] = "";
-    const msgpack_object *list = result ? flot_map_get (result, "metrics") : NULL;
-    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size; i++) {
-        const msgpack_object *m = &list->via.array.ptr [i];
-        char name [64] = "?", verdict [32] = "", value [32] = "";
-        double number;
-        flot_map_str (m, "name", false, name, sizeof name, &err);
-        if (flot_map_str (m, "class", false, verdict, sizeof verdict, &err) != 1)
-            flot_map_str (m, "phase", false, verdict, sizeof verdict, &err);
-        if (flot_map_double (m, "value", false, &number, &err) == 1)
-            snprintf (value, sizeof value, " %g", number);
-        size_t used = strlen (metrics);
-        snprintf (metrics + used, sizeof metrics - used, "%s%s%s %s", i ? ", " : " (",
-                  name, value, verdict);
+    flot_event_analysis_result_t data = {
+        .phase = result ? got.phase : "error", .score = got.score,
+        .has_score = result && got.score >= 0,
+        .recommendation = result ? got.recommendation : "rollback",
+        .reason = result ? got.reason : ""
+    };
+    const flot_analyzer_metric_t *metrics = got.metrics.items;
+    flot_events_metric_t *verdicts = got.metrics.count
+        ? msgpack_zone_malloc (&zone, got.metrics.count * sizeof *verdicts) : NULL;
+    data.metrics = (flot_array_t) { verdicts ? got.metrics.count : 0, verdicts };
+    char scored [32] = "", said [256] = "";
+    if (data.has_score)
+        snprintf (scored, sizeof scored, ", score %.0f", data.score);
+    for (size_t i = 0; i < data.metrics.count; i++) {
+        const flot_analyzer_metric_t *m = &metrics [i];
+        verdicts [i] = (flot_events_metric_t) {
+            .name = m->name, .value = m->value, .has_value = m->has_value,
+            .verdict = m->class ? m->class : m->phase
+        };
+        //  "error-rate 0.01 successful"
+        char value [32] = "";
+        if (m->has_value)
+            snprintf (value, sizeof value, " %g", m->value);
+        size_t used = strlen (said);
+        snprintf (said + used, sizeof said - used, "%s%s%s %s", i ? ", " : " (",
+                  m->name, value, verdicts [i].verdict);
     }
-    if (*metrics)
-        snprintf (metrics + strlen (metrics), sizeof metrics - strlen (metrics), ")");
+    if (*said)
+        snprintf (said + strlen (said), sizeof said - strlen (said), ")");
     s_begin (dep->owner);
-    s_event (dep, "analysis.result", t, "%s: %s%s%s, recommends %s: %s",
-             dep->spec->targets [t].name, phase, scored, metrics, recommendation, reason);
+    s_event (dep, t, &flot_event_analysis_result_def, &data, "%s: %s%s%s, recommends %s: %s",
+             dep->spec->targets [t].name, data.phase, scored, said, data.recommendation,
+             data.reason);
     s_commit (dep->owner);
+    msgpack_zone_destroy (&zone);
     s_pump (dep->owner);
 }
 
@@ -1676,10 +1872,14 @@ s_step_start (deployment_t *dep, size_t s)
     s_background_start (dep, t, s);
     dep->tstate [t] = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0
                         ? TS_WAITING : TS_RUNNING;
-    s_event (dep, "step.started", t, "step %s (%s)%s%s", step->id,
-             flot_step_type_name (step->type),
-             step->type == FLOT_STEP_PAUSE && step->duration_ms < 0 ? ": waiting for a promote" : "",
-             rt->attempt > 1 ? ", again" : "");
+    bool waiting = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0;
+    s_event (dep, t, &flot_event_step_started_def,
+             &(flot_event_step_started_t) {
+                 .step = step->id, .step_type = flot_step_type_name (step->type),
+                 .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                 .waiting = waiting },
+             "step %s (%s)%s%s", step->id, flot_step_type_name (step->type),
+             waiting ? ": waiting for a promote" : "", rt->attempt > 1 ? ", again" : "");
     s_save_deployment (dep);
     s_commit (dep->owner);
     int64_t elapsed = now - rt->started_ms;
@@ -1754,13 +1954,13 @@ s_advance_forward (deployment_t *dep)
     }
     s_begin (dep->owner);
     if (done == n)
-        s_finish (dep, DS_COMPLETED, "deployment.completed", "every target is on the new version");
+        s_finish (dep, DS_COMPLETED, "every target is on the new version");
     else {
         char message [sizeof dep->last_error];
         snprintf (message, sizeof message, "%zu of %zu targets done; %.400s", done, n,
                   dep->last_error);
         memcpy (dep->last_error, message, sizeof message);
-        s_finish (dep, DS_FAILED, "deployment.failed", message);
+        s_finish (dep, DS_FAILED, message);
     }
     s_commit (dep->owner);
 }
@@ -1817,9 +2017,11 @@ s_rollback_start (deployment_t *dep)
         }
     }
     s_rollback_plan (dep);
-    s_event (dep, "rollback.started", -1, "rolling back %zu target%s (%s)",
-             dep->back->step_count, dep->back->step_count == 1 ? "" : "s",
-             dep->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL ? "gradual" : "immediate");
+    const char *mode = dep->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL ? "gradual" : "immediate";
+    s_event (dep, -1, &flot_event_rollback_started_def,
+             &(flot_event_rollback_started_t) { .targets = dep->back->step_count, .mode = mode },
+             "rolling back %zu target%s (%s)",
+             dep->back->step_count, dep->back->step_count == 1 ? "" : "s", mode);
 }
 
 //  The rollback service runs the rollback plan; the coordinator records its
@@ -1856,7 +2058,12 @@ s_rollback_step (deployment_t *dep, const char *name, const char *state, const c
         rt->attempt++;
         if (!rt->started_ms)
             rt->started_ms = s_now ();
-        s_event (dep, "step.started", t, "rollback step %s (%s)%s", step->id,
+        s_event (dep, t, &flot_event_step_started_def,
+                 &(flot_event_step_started_t) {
+                     .step = step->id, .step_type = flot_step_type_name (step->type),
+                     .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                     .rollback = true },
+                 "rollback step %s (%s)%s", step->id,
                  flot_step_type_name (step->type), rt->attempt > 1 ? ", again" : "");
     }
     else
@@ -1864,14 +2071,23 @@ s_rollback_step (deployment_t *dep, const char *name, const char *state, const c
         rt->state = SS_SUCCEEDED;
         rt->finished_ms = s_now ();
         dep->tstate [t] = TS_ROLLED_BACK;
-        s_event (dep, "step.completed", t, "rollback step %s done", step->id);
+        s_event (dep, t, &flot_event_step_completed_def,
+                 &(flot_event_step_completed_t) {
+                     .step = step->id, .step_type = flot_step_type_name (step->type),
+                     .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                     .rollback = true, .state = "succeeded" },
+                 "rollback step %s done", step->id);
     }
     else
     if (streq (state, "failed")) {
         rt->state = SS_FAILED;
         rt->finished_ms = s_now ();
-        s_event (dep, "step.failed", t, "rollback step %s attempt %d failed: %s", step->id,
-                 rt->attempt, message);
+        s_event (dep, t, &flot_event_step_failed_def,
+                 &(flot_event_step_failed_t) {
+                     .step = step->id, .step_type = flot_step_type_name (step->type),
+                     .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                     .rollback = true, .reason = message },
+                 "rollback step %s attempt %d failed: %s", step->id, rt->attempt, message);
     }
     s_save_step (dep, s, true, output, rt->state == SS_FAILED ? message : NULL);
     s_save_deployment (dep);
@@ -1893,34 +2109,43 @@ s_on_rollback (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         if (answer->err.code == FLOT_E_CONFLICT) {
             //  A rollback of ours from before a restart still runs there:
             //  it ends, and the next one takes up what it did not revert.
-            msgpack_sbuffer sbuf;
-            msgpack_packer pk;
-            flot_pack_begin (&sbuf, &pk);
-            msgpack_pack_map (&pk, 3);
-            flot_pack_kv_str (&pk, "deployment", dep->id);
-            flot_pack_kv_bool (&pk, "failed", true);
-            flot_pack_kv_str (&pk, "message", "superseded: the coordinator asked again");
-            flot_actor_call (actor, "rollback", NULL, "CompleteRollback", sbuf.data, sbuf.size,
-                             5000, false, NULL, NULL);
-            msgpack_sbuffer_destroy (&sbuf);
+            flot_rollback_complete_rollback_request_t complete = {
+                .deployment = dep->id, .failed = true, .has_failed = true,
+                .message = "superseded: the coordinator asked again"
+            };
+            flot_actor_call_msg (actor, "rollback", NULL, FLOT_ROLLBACK_COMPLETE_ROLLBACK,
+                                 &flot_rollback_complete_rollback_request_def, &complete,
+                                 5000, false, NULL, NULL);
         }
         dep->rollback_timer = zloop_timer (flot_actor_loop (actor), OUTBOX_RETRY_MS * 2, 1,
                                            s_on_rollback_retry, dep);
         return;
     }
-    char state [16] = "", message [512] = "", target [FLOT_MAX_KEY + 1] = "";
-    char step_state [16] = "", output [4097] = "";
+    //  A PROGRESS message; one that is not (a broken peer) fails the
+    //  rollback when it ends the stream, and is ignored otherwise.
+    flot_rollback_progress_t progress;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
     flot_err_t err;
-    flot_map_str (answer->body, "state", false, state, sizeof state, &err);
-    flot_map_str (answer->body, "message", false, message, sizeof message, &err);
-    flot_map_str (answer->body, "output", false, output, sizeof output, &err);
-    if (flot_map_str (answer->body, "target", false, target, sizeof target, &err) == 1
-    &&  flot_map_str (answer->body, "step_state", false, step_state, sizeof step_state, &err) == 1)
-        s_rollback_step (dep, target, step_state, message, *output ? output : NULL);
+    char message [512] = "";
+    if (flot_rollback_progress_decode (answer->body, &zone, &progress, &err)) {
+        flot_warn (WHO, "%s: the rollback service sent no PROGRESS: %s", dep->id, err.message);
+        progress = (flot_rollback_progress_t) { .state = "failed" };
+        snprintf (message, sizeof message, "the rollback service's answer is not a PROGRESS: %s",
+                  err.message);
+    }
+    else {
+        snprintf (message, sizeof message, "%s", progress.message);
+        if (progress.target && progress.step_state)
+            s_rollback_step (dep, progress.target, progress.step_state, message,
+                             progress.output && *progress.output ? progress.output : NULL);
+    }
+    bool completed = streq (progress.state, "completed");
+    msgpack_zone_destroy (&zone);
     if (answer->kind != FLOT_STREAM_END)
         return;
     dep->rollback_call = 0;
-    if (streq (state, "completed")) {
+    if (completed) {
         s_advance (dep);        //  every target is reverted: it ends
         return;
     }
@@ -1928,25 +2153,23 @@ s_on_rollback (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     dep->state = DS_ROLLBACK_FAILED;
     dep->finished_ms = s_now ();
     snprintf (dep->last_error, sizeof dep->last_error, "the rollback failed: %.400s", message);
-    s_event (dep, "rollback.failed", -1, "%s", dep->last_error);
+    s_event (dep, -1, &flot_event_rollback_failed_def,
+             &(flot_event_rollback_failed_t) { .reason = dep->last_error }, "%s", dep->last_error);
     s_save_deployment (dep);
     s_commit (dep->owner);
     s_pump (dep->owner);
 }
 
-//  Adds to the body under key the names of the targets for which take is
-//  true.
-static void
-s_pack_names (msgpack_packer *pk, const char *key, const deployment_t *dep, const bool *take)
+//  The names of the targets for which take is true, into names (room for
+//  every target of the spec).
+static flot_array_t
+s_names (const deployment_t *dep, const bool *take, const char **names)
 {
     size_t count = 0;
     for (size_t t = 0; t < dep->spec->target_count; t++)
-        count += take [t];
-    flot_pack_str (pk, key);
-    msgpack_pack_array (pk, count);
-    for (size_t t = 0; t < dep->spec->target_count; t++)
         if (take [t])
-            flot_pack_str (pk, dep->spec->targets [t].name);
+            names [count++] = dep->spec->targets [t].name;
+    return (flot_array_t) { .count = count, .items = names };
 }
 
 //  Asks the rollback service to revert what the deployment touched and is
@@ -1957,31 +2180,32 @@ s_rollback_initiate (deployment_t *dep)
     size_t n = dep->spec->target_count;
     bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
     bool *reverted = calloc (n, sizeof (bool));
+    const char **names = calloc (3 * n + 1, sizeof (const char *));
+    assert (touched && switched && reverted && names);
     s_touched (dep, touched, switched);
     for (size_t t = 0; t < n; t++) {
         size_t first = dep->back->first [t];
         reverted [t] = first < dep->back->first [t + 1]
                     && dep->back_steps [first].state == SS_SUCCEEDED;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 8);
-    flot_pack_kv_str (&pk, "deployment", dep->id);
-    flot_pack_kv_str (&pk, "spec", dep->text);
-    flot_pack_kv_str (&pk, "file", dep->file);
-    flot_pack_kv_str (&pk, "cwd", dep->cwd);
-    flot_pack_kv_str (&pk, "reason", dep->last_error);
-    s_pack_names (&pk, "touched", dep, touched);
-    s_pack_names (&pk, "switched", dep, switched);
-    s_pack_names (&pk, "reverted", dep, reverted);
+    flot_rollback_initiate_rollback_request_t request = {
+        .deployment = dep->id,
+        .spec = dep->text,
+        .file = dep->file,
+        .cwd = dep->cwd,
+        .reason = dep->last_error,
+        .touched = s_names (dep, touched, names),
+        .switched = s_names (dep, switched, names + n),
+        .reverted = s_names (dep, reverted, names + 2 * n)
+    };
+    dep->rollback_call = flot_actor_call_msg (dep->owner->actor, "rollback", NULL,
+                                              FLOT_ROLLBACK_INITIATE_ROLLBACK,
+                                              &flot_rollback_initiate_rollback_request_def,
+                                              &request, 10000, true, s_on_rollback, dep);
     free (touched);
     free (switched);
     free (reverted);
-    dep->rollback_call = flot_actor_call (dep->owner->actor, "rollback", NULL,
-                                          "InitiateRollback", sbuf.data, sbuf.size, 10000,
-                                          true, s_on_rollback, dep);
-    msgpack_sbuffer_destroy (&sbuf);
+    free (names);
     if (!dep->rollback_call) {
         flot_answer_t answer = s_unsent ();
         s_on_rollback (dep->owner->actor, &answer, dep);
@@ -2005,10 +2229,11 @@ s_advance_rollback (deployment_t *dep)
         return;
     }
     s_begin (dep->owner);
-    s_event (dep, "rollback.completed", -1, "rolled back %zu target%s",
+    s_event (dep, -1, &flot_event_rollback_completed_def,
+             &(flot_event_rollback_completed_t) { .targets = dep->back->step_count },
+             "rolled back %zu target%s",
              dep->back->step_count, dep->back->step_count == 1 ? "" : "s");
-    s_finish (dep, dep->aborted ? DS_ABORTED : DS_ROLLED_BACK,
-              dep->aborted ? "deployment.aborted" : "deployment.rolled_back", dep->last_error);
+    s_finish (dep, dep->aborted ? DS_ABORTED : DS_ROLLED_BACK, dep->last_error);
     s_commit (dep->owner);
 }
 
@@ -2076,15 +2301,28 @@ s_flush (coordinator_t *self)
 //  --------------------------------------------------------------------------
 //  Commands
 
-static deployment_t *
-s_lookup (coordinator_t *self, flot_request_t **request_p)
+//  Answers a request with reply, a struct of def (the command's reply in
+//  the contract), once what it reports is committed; TOO_LARGE, saying
+//  what, if it does not fit in a body.
+static void
+s_answer (coordinator_t *self, flot_request_t **request_p, const flot_struct_t *def,
+          const void *reply, const char *what)
 {
-    char id [FLOT_STORE_ID_MAX];
-    flot_err_t err;
-    if (flot_map_str (flot_request_body (*request_p), "id", true, id, sizeof id, &err) < 0) {
-        s_error (self, request_p, err.code, "%s", err.message);
-        return NULL;
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (def, reply, &sbuf);
+    if (sbuf.size > FLOT_MAX_BODY) {
+        msgpack_sbuffer_destroy (&sbuf);
+        s_error (self, request_p, FLOT_E_TOO_LARGE, "the %s is over %d bytes", what,
+                 FLOT_MAX_BODY);
+        return;
     }
+    s_reply (self, request_p, &sbuf);
+}
+
+//  The deployment called id, or NULL after answering NOT_FOUND.
+static deployment_t *
+s_lookup (coordinator_t *self, flot_request_t **request_p, const char *id)
+{
     deployment_t *dep = zhashx_lookup (self->deployments, id);
     if (!dep)
         s_error (self, request_p, FLOT_E_NOT_FOUND, "no deployment '%s'", id);
@@ -2094,39 +2332,25 @@ s_lookup (coordinator_t *self, flot_request_t **request_p)
 static void
 s_reply_state (flot_request_t **request_p, deployment_t *dep)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 3);
-    flot_pack_kv_str (&pk, "id", dep->id);
-    flot_pack_kv_str (&pk, "state", s_state_name (dep));
-    flot_pack_kv_bool (&pk, "paused", dep->paused);
-    s_reply (dep->owner, request_p, &sbuf);
+    flot_coordinator_state_t reply = {
+        .id = dep->id, .state = s_state_name (dep), .paused = dep->paused
+    };
+    s_answer (dep->owner, request_p, &flot_coordinator_state_def, &reply, "state");
 }
 
-//  Reads spec, file and cwd, and parses the spec. NULL after answering.
+//  Parses the spec of a SPEC request, whose cwd must be absolute. NULL
+//  after answering.
 static flot_spec_t *
-s_read_spec (coordinator_t *self, flot_request_t **request_p, const msgpack_object **text,
-             char *file, size_t file_size, char *cwd, size_t cwd_size)
+s_read_spec (coordinator_t *self, flot_request_t **request_p,
+             const flot_coordinator_spec_t *args)
 {
-    const msgpack_object *body = flot_request_body (*request_p);
-    flot_err_t err;
-    snprintf (file, file_size, "spec");
-    *cwd = 0;
-    if (flot_map_object (body, "spec", true, MSGPACK_OBJECT_STR, text, &err) < 0
-    ||  flot_map_str (body, "file", false, file, file_size, &err) < 0
-    ||  flot_map_str (body, "cwd", false, cwd, cwd_size, &err) < 0) {
-        s_error (self, request_p, err.code, "%s", err.message);
-        return NULL;
-    }
-    if (*cwd && *cwd != '/') {
+    if (args->cwd && *args->cwd && *args->cwd != '/') {
         s_error (self, request_p, FLOT_E_INVALID,
-                            "field 'cwd': '%s' is not an absolute directory", cwd);
+                            "field 'cwd': '%s' is not an absolute directory", args->cwd);
         return NULL;
     }
     flot_spec_errors_t errors;
-    flot_spec_t *spec = flot_spec_parse ((*text)->via.str.ptr, (*text)->via.str.size,
-                                         file, &errors);
+    flot_spec_t *spec = flot_spec_parse (args->spec, strlen (args->spec), args->file, &errors);
     if (!spec) {
         s_error (self, request_p, FLOT_E_INVALID, "%s%s", errors.lines [0],
                             errors.count > 1 ? " (and more: see strategy Validate)" : "");
@@ -2135,61 +2359,49 @@ s_read_spec (coordinator_t *self, flot_request_t **request_p, const msgpack_obje
     return spec;
 }
 
+static const char *s_strategy_names [] = { "canary", "blueGreen", "rolling" };
+
+//  Answers as strategy GenerateSteps does.
 static void
 s_plan (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    const msgpack_object *text;
-    char file [256], cwd [1024];
-    flot_spec_t *spec = s_read_spec (self, &request, &text, file, sizeof file, cwd, sizeof cwd);
+    flot_spec_t *spec = s_read_spec (self, &request, flot_request_args (request));
     if (!spec)
         return;
     flot_plan_t *plan = flot_plan_generate (spec);
     bool *all = calloc (spec->target_count, sizeof (bool));
-    for (size_t t = 0; t < spec->target_count; t++)
+    for (size_t t = 0; all && t < spec->target_count; t++)
         all [t] = true;
-    flot_plan_t *back = flot_plan_rollback (spec, all, all);
+    flot_plan_t *back = all ? flot_plan_rollback (spec, all, all) : NULL;
     free (all);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 4);
-    flot_pack_kv_str (&pk, "deployment", spec->name);
-    static const char *names [] = { "canary", "blueGreen", "rolling" };
-    flot_pack_kv_str (&pk, "strategy", names [spec->strategy.kind]);
-    flot_pack_str (&pk, "plan");
-    flot_strategy_pack_plan (&pk, spec, plan);
-    flot_pack_str (&pk, "rollback");
-    flot_strategy_pack_plan (&pk, spec, back);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    flot_strategy_deployment_plan_t reply;
+    if (plan && back
+    &&  flot_strategy_deployment_plan_fill (&reply, spec, plan, back, &zone) == 0)
+        s_answer (self, &request, &flot_strategy_deployment_plan_def, &reply, "plan");
+    else
+        s_error (self, &request, FLOT_E_INTERNAL, "out of memory planning");
+    msgpack_zone_destroy (&zone);
     flot_plan_destroy (&plan);
     flot_plan_destroy (&back);
     flot_spec_destroy (&spec);
-    if (sbuf.size > FLOT_MAX_BODY) {
-        msgpack_sbuffer_destroy (&sbuf);
-        s_error (self, &request, FLOT_E_TOO_LARGE, "the plan is over %d bytes",
-                            FLOT_MAX_BODY);
-        return;
-    }
-    s_reply (self, &request, &sbuf);
 }
 
 static void
 s_execute (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    const msgpack_object *text;
-    char file [256], cwd [1024];
-    flot_spec_t *spec = s_read_spec (self, &request, &text, file, sizeof file, cwd, sizeof cwd);
+    const flot_coordinator_spec_t *args = flot_request_args (request);
+    flot_spec_t *spec = s_read_spec (self, &request, args);
     if (!spec)
         return;
-    char *copy = malloc (text->via.str.size + 1);
-    memcpy (copy, text->via.str.ptr, text->via.str.size);
-    copy [text->via.str.size] = 0;
     char workdir [1024];
-    if (!*cwd && !getcwd (workdir, sizeof workdir))
+    if ((!args->cwd || !*args->cwd) && !getcwd (workdir, sizeof workdir))
         strcpy (workdir, "/");
-    deployment_t *dep = s_deployment_new (self, &spec, copy, file, *cwd ? cwd : workdir);
-    free (copy);
+    deployment_t *dep = s_deployment_new (self, &spec, args->spec, args->file,
+                                          args->cwd && *args->cwd ? args->cwd : workdir);
     s_begin (self);
     if (flot_store_new_id (self->store, dep->spec->name, dep->id, sizeof dep->id)) {
         s_commit (self);
@@ -2203,24 +2415,28 @@ s_execute (flot_actor_t *actor, flot_request_t *request)
     s_save_deployment (dep);
     for (size_t s = 0; s < dep->plan->step_count; s++)
         s_save_step (dep, s, false, NULL, NULL);
-    s_event (dep, "deployment.started", -1, "%s %s of %s: %zu targets, %zu steps",
+    s_event (dep, -1, &flot_event_deployment_started_def,
+             &(flot_event_deployment_started_t) {
+                 .name = dep->spec->name, .workload = dep->spec->workload.name,
+                 .version = dep->spec->workload.version,
+                 .previous_version = dep->spec->workload.rollback_version,
+                 .targets = dep->spec->target_count, .steps = dep->plan->step_count },
+             "%s %s of %s: %zu targets, %zu steps",
              dep->spec->workload.name, dep->spec->workload.version, dep->spec->name,
              dep->spec->target_count, dep->plan->step_count);
     s_commit (self);
     s_deployment_add (self, dep);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 3);
-    flot_pack_kv_str (&pk, "id", dep->id);
-    flot_pack_kv_str (&pk, "state", s_state_name (dep));
-    flot_pack_kv_uint (&pk, "steps_total", dep->plan->step_count);
-    s_reply (self, &request, &sbuf);
+    flot_coordinator_execute_reply_t reply = {
+        .id = dep->id, .state = s_state_name (dep), .steps_total = dep->plan->step_count
+    };
+    s_answer (self, &request, &flot_coordinator_execute_reply_def, &reply, "reply");
     s_advance (dep);
 }
 
+//  Target t as GetStatus shows it; its analysis is read into zone.
 static void
-s_pack_target (msgpack_packer *pk, deployment_t *dep, size_t t)
+s_status_target (deployment_t *dep, size_t t, msgpack_zone *zone,
+                 flot_coordinator_target_t *target)
 {
     size_t first = dep->plan->first [t], last = dep->plan->first [t + 1];
     size_t s = dep->cursor [t] < last ? dep->cursor [t] : (last > first ? last - 1 : first);
@@ -2229,91 +2445,94 @@ s_pack_target (msgpack_packer *pk, deployment_t *dep, size_t t)
     const step_rt_t *rt = has ? &dep->steps [s] : NULL;
     const target_rt_t *trt = &dep->trt [t];
     static const char *health [] = { "unknown", "healthy", "unhealthy" };
-    const char *health_state = dep->spec->checks.health ? health [trt->health] : "unchecked";
-    msgpack_pack_map (pk, 12);
-    flot_pack_kv_str (pk, "name", dep->spec->targets [t].name);
-    flot_pack_kv_str (pk, "health", health_state);
-    flot_pack_kv_str (pk, "health_message", trt->health_message ? trt->health_message : "");
-    flot_pack_str (pk, "analysis");
-    if (trt->analysis)
-        msgpack_sbuffer_write (pk->data, trt->analysis, trt->analysis_size);
-    else
-        msgpack_pack_nil (pk);
-    flot_pack_kv_str (pk, "state", s_tstates [dep->tstate [t]]);
-    flot_pack_kv_str (pk, "step", step ? step->id : "");
-    flot_pack_kv_str (pk, "step_type", step ? flot_step_type_name (step->type) : "");
-    flot_pack_kv_str (pk, "step_state", rt ? s_sstates [rt->state] : "");
-    flot_pack_kv_uint (pk, "attempt", rt ? (uint64_t) rt->attempt : 0);
     //  The traffic weight it is at: that of its last step that succeeded.
     uint64_t weight = 0;
     for (size_t k = first; k < last; k++)
         if (dep->steps [k].state == SS_SUCCEEDED)
             weight = (uint64_t) dep->plan->steps [k].weight;
-    flot_pack_kv_uint (pk, "weight", weight);
-    flot_pack_kv_int (pk, "started_ms", rt ? dep->steps [first].started_ms : 0);
-    flot_pack_kv_int (pk, "finished_ms", rt && dep->tstate [t] == TS_DONE ? rt->finished_ms : 0);
+    *target = (flot_coordinator_target_t) {
+        .name = dep->spec->targets [t].name,
+        .state = s_tstates [dep->tstate [t]],
+        .step = step ? step->id : "",
+        .step_type = step ? flot_step_type_name (step->type) : "",
+        .step_state = rt ? s_sstates [rt->state] : "",
+        .attempt = rt ? (uint64_t) rt->attempt : 0,
+        .weight = weight,
+        .started_ms = rt ? (uint64_t) dep->steps [first].started_ms : 0,
+        .finished_ms = rt && dep->tstate [t] == TS_DONE ? (uint64_t) rt->finished_ms : 0,
+        .health = dep->spec->checks.health ? health [trt->health] : "unchecked",
+        .health_message = trt->health_message ? trt->health_message : ""
+    };
+    //  Kept as the RESULT's bytes (s_analysis_keep).
+    msgpack_object *kept = trt->analysis ? msgpack_zone_malloc (zone, sizeof *kept) : NULL;
+    flot_err_t err;
+    if (kept
+    &&  msgpack_unpack (trt->analysis, trt->analysis_size, NULL, zone, kept)
+        == MSGPACK_UNPACK_SUCCESS) {
+        target->analysis = flot_decode_new (&flot_analyzer_result_def, kept, zone, &err);
+        if (!target->analysis)
+            flot_warn (WHO, "%s: the analysis of %s: %s", dep->id, target->name,
+                          err.message);
+    }
 }
 
 static void
 s_get_status (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    deployment_t *dep = s_lookup (self, &request);
+    const flot_coordinator_id_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;
-    static const char *names [] = { "canary", "blueGreen", "rolling" };
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 13);
-    flot_pack_kv_str (&pk, "id", dep->id);
-    flot_pack_kv_str (&pk, "name", dep->spec->name);
-    flot_pack_kv_str (&pk, "strategy", names [dep->spec->strategy.kind]);
-    flot_pack_kv_str (&pk, "state", s_state_name (dep));
-    flot_pack_kv_bool (&pk, "paused", dep->paused);
-    flot_pack_kv_uint (&pk, "percent",
-                       (uint64_t) flot_strategy_progress (dep->plan->step_count, dep->steps_done));
-    flot_pack_kv_uint (&pk, "steps_done", dep->steps_done);
-    flot_pack_kv_uint (&pk, "steps_total", dep->plan->step_count);
-    flot_pack_kv_int (&pk, "created_ms", dep->created_ms);
-    flot_pack_kv_int (&pk, "updated_ms", dep->updated_ms);
-    flot_pack_kv_int (&pk, "finished_ms", dep->finished_ms);
-    flot_pack_kv_str (&pk, "last_error", dep->last_error);
-    flot_pack_str (&pk, "targets");
-    msgpack_pack_array (&pk, dep->spec->target_count);
-    for (size_t t = 0; t < dep->spec->target_count; t++)
-        s_pack_target (&pk, dep, t);
-    if (sbuf.size > FLOT_MAX_BODY) {
-        msgpack_sbuffer_destroy (&sbuf);
-        s_error (self, &request, FLOT_E_TOO_LARGE, "the status is over %d bytes",
-                            FLOT_MAX_BODY);
-        return;
-    }
-    s_reply (self, &request, &sbuf);
+    size_t count = dep->spec->target_count;
+    flot_coordinator_target_t *targets = calloc (count ? count : 1, sizeof *targets);
+    assert (targets);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    for (size_t t = 0; t < count; t++)
+        s_status_target (dep, t, &zone, &targets [t]);
+    flot_coordinator_get_status_reply_t reply = {
+        .id = dep->id,
+        .name = dep->spec->name,
+        .strategy = s_strategy_names [dep->spec->strategy.kind],
+        .state = s_state_name (dep),
+        .paused = dep->paused,
+        .percent = (uint64_t) flot_strategy_progress (dep->plan->step_count, dep->steps_done),
+        .steps_done = dep->steps_done,
+        .steps_total = dep->plan->step_count,
+        .created_ms = (uint64_t) dep->created_ms,
+        .updated_ms = (uint64_t) dep->updated_ms,
+        .finished_ms = (uint64_t) dep->finished_ms,
+        .last_error = dep->last_error,
+        .targets = { count, targets }
+    };
+    s_answer (self, &request, &flot_coordinator_get_status_reply_def, &reply, "status");
+    msgpack_zone_destroy (&zone);
+    free (targets);
 }
 
 static void
 s_list (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_str (&pk, "deployments");
-    msgpack_pack_array (&pk, zlistx_size (self->listed));
-    for (deployment_t *dep = zlistx_first (self->listed); dep; dep = zlistx_next (self->listed)) {
-        msgpack_pack_map (&pk, 7);
-        flot_pack_kv_str (&pk, "id", dep->id);
-        flot_pack_kv_str (&pk, "name", dep->spec->name);
-        flot_pack_kv_str (&pk, "state", s_state_name (dep));
-        flot_pack_kv_bool (&pk, "paused", dep->paused);
-        flot_pack_kv_uint (&pk, "percent",
-            (uint64_t) flot_strategy_progress (dep->plan->step_count, dep->steps_done));
-        flot_pack_kv_int (&pk, "created_ms", dep->created_ms);
-        flot_pack_kv_int (&pk, "updated_ms", dep->updated_ms);
-    }
-    s_reply (self, &request, &sbuf);
+    size_t count = zlistx_size (self->listed);
+    flot_coordinator_deployment_t *items = calloc (count ? count : 1, sizeof *items);
+    assert (items);
+    size_t i = 0;
+    for (deployment_t *dep = zlistx_first (self->listed); dep; dep = zlistx_next (self->listed))
+        items [i++] = (flot_coordinator_deployment_t) {
+            .id = dep->id,
+            .name = dep->spec->name,
+            .state = s_state_name (dep),
+            .paused = dep->paused,
+            .percent = (uint64_t) flot_strategy_progress (dep->plan->step_count,
+                                                          dep->steps_done),
+            .created_ms = (uint64_t) dep->created_ms,
+            .updated_ms = (uint64_t) dep->updated_ms
+        };
+    flot_coordinator_list_reply_t reply = { .deployments = { count, items } };
+    s_answer (self, &request, &flot_coordinator_list_reply_def, &reply, "list");
+    free (items);
 }
 
 //  Pause (pause true) or Resume: no new step starts while paused; running
@@ -2322,7 +2541,8 @@ static void
 s_set_paused (flot_actor_t *actor, flot_request_t *request, bool pause)
 {
     coordinator_t *self = flot_actor_state (actor);
-    deployment_t *dep = s_lookup (self, &request);
+    const flot_coordinator_id_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;
     if (dep->state != DS_RUNNING || dep->paused == pause) {
@@ -2338,9 +2558,12 @@ s_set_paused (flot_actor_t *actor, flot_request_t *request, bool pause)
     dep->paused = pause;
     s_begin (self);
     if (pause)
-        s_event (dep, "deployment.paused", -1, "paused: no new step starts; running hooks finish");
+        s_event (dep, -1, &flot_event_deployment_paused_def,
+                 &(flot_event_deployment_paused_t) { .cause = "operator" },
+                 "paused: no new step starts; running hooks finish");
     else
-        s_event (dep, "deployment.resumed", -1, "resumed");
+        s_event (dep, -1, &flot_event_deployment_resumed_def,
+                 &(flot_event_deployment_resumed_t) { 0 }, "resumed");
     s_save_deployment (dep);
     s_commit (self);
     s_reply_state (&request, dep);
@@ -2366,15 +2589,11 @@ static void
 s_promote (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    deployment_t *dep = s_lookup (self, &request);
+    const flot_coordinator_promote_request_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;
-    bool full = false;
-    flot_err_t err;
-    if (flot_map_bool (flot_request_body (request), "full", false, &full, &err) < 0) {
-        s_error (self, &request, err.code, "%s", err.message);
-        return;
-    }
+    bool full = args->full;
     if (dep->state != DS_RUNNING) {
         s_error (self, &request, FLOT_E_CONFLICT, "%s is %s: it cannot be promoted",
                             dep->id, s_state_name (dep));
@@ -2408,7 +2627,8 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
     if (gated)
         dep->paused = false;
     s_begin (self);
-    s_event (dep, "deployment.promoted", -1, "%s", full
+    s_event (dep, -1, &flot_event_deployment_promoted_def,
+             &(flot_event_deployment_promoted_t) { .full = full }, "%s", full
              ? "promoted in full: every remaining pause and gate is skipped"
              : "promoted: the current pauses end");
     s_save_deployment (dep);
@@ -2439,15 +2659,11 @@ static void
 s_abort (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    deployment_t *dep = s_lookup (self, &request);
+    const flot_coordinator_abort_request_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;
-    char reason [256] = "aborted by an operator";
-    flot_err_t err;
-    if (flot_map_str (flot_request_body (request), "reason", false, reason, sizeof reason, &err) < 0) {
-        s_error (self, &request, err.code, "%s", err.message);
-        return;
-    }
+    const char *reason = args->reason;
     if (dep->state != DS_RUNNING) {
         s_error (self, &request, FLOT_E_CONFLICT, "%s is %s: it cannot be aborted",
                             dep->id, s_state_name (dep));
@@ -2459,7 +2675,8 @@ s_abort (flot_actor_t *actor, flot_request_t *request)
     s_begin (self);
     snprintf (dep->last_error, sizeof dep->last_error, "%s", reason);
     dep->state = DS_ROLLING_BACK;
-    s_event (dep, "deployment.aborting", -1, "%s", reason);
+    s_event (dep, -1, &flot_event_deployment_aborting_def,
+             &(flot_event_deployment_aborting_t) { .reason = reason }, "%s", reason);
     s_save_deployment (dep);
     s_rollback_start (dep);
     s_commit (self);
@@ -2788,6 +3005,7 @@ static const flot_command_t s_commands [] = {
 
 const flot_actor_def_t flot_coordinator_actor = {
     .service = "coordinator",
+    .contract = &flot_coordinator_contract,
     .commands = s_commands,
     .start = s_start,
     .stop = s_stop

@@ -6,7 +6,9 @@
     "<deployment>/<type>" so subscribers can filter by prefix. Replay serves
     the history from a sequence number, so a subscriber that saw a gap (or
     started late) can catch up; Info says where to subscribe. Owns the PUB
-    socket, the sequence counter and the history.
+    socket, the sequence counter and the history. Its messages, and the
+    data of every event type, are protocol/contracts/events.json; Publish
+    refuses data that does not match its type's definition.
 
     Options: pub (endpoint to bind, default tcp://127.0.0.1:5556), capacity
     (events kept, default 10000), pub-public (the endpoint advertised by
@@ -16,15 +18,13 @@
 */
 #include "flotilla/events.h"
 #include "flotilla/event_log.h"
+#include "flotilla/contract_events.h"
 #include "flotilla/log.h"
 
 #define WHO "events"
 #define MAX_TYPE 64
 #define MAX_DEPLOYMENT 128
-#define MAX_TARGET 255
-#define MAX_MESSAGE 1024
-#define MAX_REPLAY 1000
-#define MAX_BATCH 1000
+#define MAX_REPLAY 1000            //  events.Replay: at most this many a reply (its limit)
 #define MAX_REPLAY_BYTES (FLOT_MAX_BODY - 4096)
 
 typedef struct {
@@ -73,78 +73,97 @@ s_oldest (events_t *self)
 //  --------------------------------------------------------------------------
 //  Publish
 
-//  One event to publish, read and checked from a map.
-typedef struct {
-    char type [MAX_TYPE + 1];
-    char deployment [MAX_DEPLOYMENT + 1];
-    char target [MAX_TARGET + 1];
-    char message [MAX_MESSAGE + 1];
-    const msgpack_object *data;
-} event_in_t;
-
-//  Reads an event from map; where names it in errors ("" or "events[3]: ").
-//  Returns 0, or -1 with err.
-static int
-s_event_read (const msgpack_object *map, const char *where, event_in_t *in, flot_err_t *err)
+//  Prefixes the path of the field err names with prefix: "field 'step' is
+//  required" becomes "field 'events[3].data.step' is required".
+static void
+s_err_prefix (flot_err_t *err, const char *prefix)
 {
-    memset (in, 0, sizeof *in);
-    if (map->type != MSGPACK_OBJECT_MAP) {
-        flot_err_set (err, FLOT_E_INVALID, "%sexpected a map", where);
-        return -1;
-    }
-    if (flot_map_str (map, "type", true, in->type, sizeof in->type, err) < 0
-    ||  flot_map_str (map, "deployment", false, in->deployment, sizeof in->deployment, err) < 0
-    ||  flot_map_str (map, "target", false, in->target, sizeof in->target, err) < 0
-    ||  flot_map_str (map, "message", false, in->message, sizeof in->message, err) < 0
-    ||  flot_map_object (map, "data", false, MSGPACK_OBJECT_MAP, &in->data, err) < 0) {
-        if (*where) {
-            char message [sizeof err->message];
-            snprintf (message, sizeof message, "%s%s", where, err->message);
-            memcpy (err->message, message, sizeof message);
-        }
-        return -1;
-    }
-    if (!*in->type || !s_ident_valid (in->type, true)) {
-        flot_err_set (err, FLOT_E_INVALID, "%sfield 'type': '%s' must be 1..%d of [a-z0-9._-]",
-                      where, in->type, MAX_TYPE);
-        return -1;
-    }
+    const char *lead = "field '";
+    if (strncmp (err->message, lead, strlen (lead)) != 0)
+        return;
+    char message [sizeof err->message];
+    snprintf (message, sizeof message, "%s%s%s", lead, prefix, err->message + strlen (lead));
+    memcpy (err->message, message, sizeof message);
+}
+
+//  The string field called name of the decoded data of def, or NULL.
+static const char *
+s_data_str (const flot_struct_t *def, const void *data, const char *name)
+{
+    for (size_t i = 0; i < def->field_count; i++)
+        if (def->fields [i].type == FLOT_T_STR && streq (def->fields [i].name, name))
+            return *(const char *const *) ((const char *) data + def->fields [i].offset);
+    return NULL;
+}
+
+//  Checks an event the codec decoded: its type and deployment id, and the
+//  data of a type the events contract defines (SPEC 11.1), which must be
+//  that type's and name the same deployment and target. An event of another
+//  type has free-form data; one of a defined type without data comes from a
+//  publisher older than typed events (SPEC 13), and is taken as it is.
+//  where is the path of the event ("" or "events[3]."). Returns 0, or -1
+//  with err.
+static int
+s_event_check (const flot_events_new_event_t *in, const char *where, flot_err_t *err)
+{
+    const char *deployment = in->deployment ? in->deployment : "";
+    if (!s_ident_valid (in->type, true))
+        return flot_err_set (err, FLOT_E_INVALID,
+                             "field '%stype': '%s' must be 1..%d of [a-z0-9._-]",
+                             where, in->type, MAX_TYPE);
     //  A name (SPEC 3.1) other than "-", which stands for none in topics.
-    if (!s_ident_valid (in->deployment, false) || strlen (in->deployment) > FLOT_MAX_NAME
-    ||  streq (in->deployment, "-")) {
-        flot_err_set (err, FLOT_E_INVALID,
-                      "%sfield 'deployment': '%s' must be empty or 1..%d of [A-Za-z0-9._-], not '-'",
-                      where, in->deployment, FLOT_MAX_NAME);
-        return -1;
+    if (!s_ident_valid (deployment, false) || streq (deployment, "-"))
+        return flot_err_set (err, FLOT_E_INVALID,
+                             "field '%sdeployment': '%s' must be empty or 1..%d of "
+                             "[A-Za-z0-9._-], not '-'", where, deployment, FLOT_MAX_NAME);
+    const flot_event_def_t *def = flot_event_def (in->type);
+    if (!def || !in->data)
+        return 0;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    void *data = flot_decode_new (def->data, in->data, &zone, err);
+    int rc = 0;
+    if (!data) {
+        char prefix [32];
+        snprintf (prefix, sizeof prefix, "%sdata.", where);
+        s_err_prefix (err, prefix);
+        rc = -1;
     }
-    return 0;
+    else {
+        const char *said = s_data_str (def->data, data, "deployment");
+        const char *target = s_data_str (def->data, data, "target");
+        if (said && !streq (said, deployment))
+            rc = flot_err_set (err, FLOT_E_INVALID, "field '%sdata.deployment': '%s' is not "
+                               "the event's deployment '%s'", where, said, deployment);
+        else
+        if (target && in->target && !streq (target, in->target))
+            rc = flot_err_set (err, FLOT_E_INVALID, "field '%sdata.target': '%s' is not "
+                               "the event's target '%s'", where, target, in->target);
+    }
+    msgpack_zone_destroy (&zone);
+    return rc;
 }
 
 static uint64_t
-s_event_publish (events_t *self, const event_in_t *in)
+s_event_publish (events_t *self, const flot_events_new_event_t *in)
 {
-    return flot_events_publish (self, in->type, in->deployment,
-                                *in->target ? in->target : NULL,
-                                *in->message ? in->message : NULL, in->data);
+    return flot_events_publish (self, in->type, in->deployment ? in->deployment : "",
+                                in->target && *in->target ? in->target : NULL,
+                                in->message && *in->message ? in->message : NULL, in->data);
 }
 
 static void
 s_publish (flot_actor_t *actor, flot_request_t *request)
 {
     events_t *self = flot_actor_state (actor);
-    event_in_t in;
+    const flot_events_new_event_t *in = flot_request_args (request);
     flot_err_t err;
-    if (s_event_read (flot_request_body (request), "", &in, &err)) {
+    if (s_event_check (in, "", &err)) {
         flot_request_fail (&request, &err);
         return;
     }
-    uint64_t seq = s_event_publish (self, &in);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "seq", seq);
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_events_publish_reply_t reply = { .seq = s_event_publish (self, in) };
+    flot_request_answer (&request, &reply);
 }
 
 //  Several events at once, in order: all are checked before any is
@@ -153,48 +172,28 @@ static void
 s_publish_batch (flot_actor_t *actor, flot_request_t *request)
 {
     events_t *self = flot_actor_state (actor);
-    const msgpack_object *events = NULL;
+    const flot_events_publish_batch_request_t *args = flot_request_args (request);
+    const flot_events_new_event_t *in = args->events.items;
     flot_err_t err;
-    if (flot_map_object (flot_request_body (request), "events", true, MSGPACK_OBJECT_ARRAY,
-                         &events, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
-    uint32_t count = events->via.array.size;
-    if (count == 0 || count > MAX_BATCH) {
-        flot_request_error (&request, FLOT_E_INVALID,
-                            "field 'events': %u events is not in 1..%d", count, MAX_BATCH);
-        return;
-    }
-    event_in_t *in = malloc (count * sizeof *in);
-    assert (in);
-    for (uint32_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < args->events.count; i++) {
         char where [32];
-        snprintf (where, sizeof where, "events[%u]: ", i);
-        if (s_event_read (&events->via.array.ptr [i], where, &in [i], &err)) {
-            free (in);
+        snprintf (where, sizeof where, "events[%zu].", i);
+        if (s_event_check (&in [i], where, &err)) {
             flot_request_fail (&request, &err);
             return;
         }
     }
     if (self->log && flot_event_log_begin (self->log, &err))
         flot_error (WHO, "%s", err.message);
-    uint64_t first = 0, last = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        last = s_event_publish (self, &in [i]);
+    flot_events_publish_batch_reply_t reply = { 0 };
+    for (size_t i = 0; i < args->events.count; i++) {
+        reply.last = s_event_publish (self, &in [i]);
         if (i == 0)
-            first = last;
+            reply.first = reply.last;
     }
     if (self->log && flot_event_log_commit (self->log, &err))
         flot_error (WHO, "%s", err.message);
-    free (in);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 2);
-    flot_pack_kv_uint (&pk, "first", first);
-    flot_pack_kv_uint (&pk, "last", last);
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_request_answer (&request, &reply);
 }
 
 //  Keep an event in the history (taking body); the oldest goes when full.
@@ -232,22 +231,12 @@ flot_events_publish (void *state, const char *type, const char *deployment,
 {
     events_t *self = state;
     uint64_t seq = ++self->last;
+    flot_events_event_t published = {
+        .seq = seq, .time_ms = (uint64_t) zclock_time (), .type = type,
+        .deployment = deployment, .target = target, .message = message, .data = data
+    };
     msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 4 + (target ? 1 : 0) + (message ? 1 : 0) + (data ? 1 : 0));
-    flot_pack_kv_uint (&pk, "seq", seq);
-    flot_pack_kv_uint (&pk, "time_ms", (uint64_t) zclock_time ());
-    flot_pack_kv_str (&pk, "type", type);
-    flot_pack_kv_str (&pk, "deployment", deployment);
-    if (target)
-        flot_pack_kv_str (&pk, "target", target);
-    if (message)
-        flot_pack_kv_str (&pk, "message", message);
-    if (data) {
-        flot_pack_str (&pk, "data");
-        msgpack_pack_object (&pk, *data);
-    }
+    flot_encode_sbuf (&flot_events_event_def, &published, &sbuf);
     flot_err_t err;
     if (self->log && flot_event_log_append (self->log, seq, deployment, sbuf.data,
                                             sbuf.size, &err))
@@ -273,16 +262,9 @@ static void
 s_replay (flot_actor_t *actor, flot_request_t *request)
 {
     events_t *self = flot_actor_state (actor);
-    const msgpack_object *body = flot_request_body (request);
-    uint64_t since = 0, limit = MAX_REPLAY;
-    char deployment [MAX_DEPLOYMENT + 1] = "";
-    flot_err_t err;
-    if (flot_map_uint (body, "since", true, 0, UINT64_MAX, &since, &err) < 0
-    ||  flot_map_uint (body, "limit", false, 1, MAX_REPLAY, &limit, &err) < 0
-    ||  flot_map_str (body, "deployment", false, deployment, sizeof deployment, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
+    const flot_events_replay_request_t *args = flot_request_args (request);
+    uint64_t since = args->since, limit = args->limit;
+    const char *deployment = args->deployment ? args->deployment : "";
     //  The first event at or after since: sequence numbers are consecutive
     //  in the history, so it is found by arithmetic.
     uint64_t oldest = s_oldest (self);
@@ -303,6 +285,9 @@ s_replay (flot_actor_t *actor, flot_request_t *request)
         picked [npicked++] = i;
         bytes += event->size;
     }
+    //  The reply holds the events as they were published, their bytes
+    //  copied from the history: a Replay reply (the contract's
+    //  events.Replay reply) packed around them.
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
@@ -323,16 +308,11 @@ static void
 s_info (flot_actor_t *actor, flot_request_t *request)
 {
     events_t *self = flot_actor_state (actor);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 5);
-    flot_pack_kv_str (&pk, "pub", self->endpoint);
-    flot_pack_kv_uint (&pk, "last", self->last);
-    flot_pack_kv_uint (&pk, "oldest", s_oldest (self));
-    flot_pack_kv_uint (&pk, "held", self->count);
-    flot_pack_kv_uint (&pk, "capacity", self->capacity);
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_events_info_reply_t reply = {
+        .pub = self->endpoint, .last = self->last, .oldest = s_oldest (self),
+        .held = self->count, .capacity = self->capacity
+    };
+    flot_request_answer (&request, &reply);
 }
 
 //  --------------------------------------------------------------------------
@@ -424,6 +404,7 @@ static const flot_command_t s_commands [] = {
 
 const flot_actor_def_t flot_events_actor = {
     .service = "events",
+    .contract = &flot_events_contract,
     .commands = s_commands,
     .start = s_start,
     .stop = s_stop

@@ -13,6 +13,7 @@
 */
 #include "flotilla/executor.h"
 #include "flotilla/child.h"
+#include "flotilla/contract_executor.h"
 #include "flotilla/defer.h"
 #include "flotilla/log.h"
 
@@ -148,19 +149,17 @@ s_finish (run_t *run, int status)
     s_tail_copy (run, output);
     const char *state = run->timed_out ? "timeout"
                       : WIFEXITED (status) && WEXITSTATUS (status) == 0 ? "succeeded" : "failed";
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 6);
-    flot_pack_kv_str (&pk, "status", state);
-    flot_pack_kv_int (&pk, "exit_code", WIFEXITED (status) ? WEXITSTATUS (status) : -1);
-    flot_pack_kv_int (&pk, "signal", WIFSIGNALED (status) ? WTERMSIG (status) : 0);
-    flot_pack_kv_str (&pk, "output", output);
-    flot_pack_kv_uint (&pk, "duration_ms", (uint64_t) (zclock_mono () - run->started));
-    flot_pack_kv_uint (&pk, "pid", (uint64_t) run->pid);
-    free (output);
+    flot_executor_step_result_t reply = {
+        .status = state,
+        .exit_code = WIFEXITED (status) ? WEXITSTATUS (status) : -1,
+        .signal = WIFSIGNALED (status) ? WTERMSIG (status) : 0,
+        .output = output,
+        .duration_ms = (uint64_t) (zclock_mono () - run->started),
+        .pid = (uint64_t) run->pid
+    };
     flot_info (WHO, "step %s of %s: %s", run->step_id, run->deployment, state);
-    flot_request_reply_sbuf (&run->request, &sbuf);
+    flot_request_answer (&run->request, &reply);
+    free (output);
     s_run_release (run);
 }
 
@@ -236,70 +235,49 @@ s_env_add (launch_t *launch, const char *name, const char *value)
     return 0;
 }
 
-//  Reads the hook and the step's facts from the request body into launch.
+//  Reads the hook and the step's facts (a STEP the contract checked: its
+//  strings fit the buffers, at most MAX_ARGS args and MAX_ENV env entries)
+//  into launch.
 static int
-s_launch_read (executor_t *self, const msgpack_object *body, launch_t *launch,
+s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *launch,
                run_t *run, flot_err_t *err)
 {
-    char command [1024], target [256], address [256] = "", type [32];
-    char version [256], previous [256] = "";
-    uint64_t weight = 0, attempt = 1, timeout = 60000;
-    const msgpack_object *hook, *args = NULL, *env = NULL;
-    if (flot_map_str (body, "deployment", true, run->deployment, sizeof run->deployment, err) < 0
-    ||  flot_map_str (body, "step_id", true, run->step_id, sizeof run->step_id, err) < 0
-    ||  flot_map_str (body, "type", true, type, sizeof type, err) < 0
-    ||  flot_map_str (body, "target", true, target, sizeof target, err) < 0
-    ||  flot_map_str (body, "address", false, address, sizeof address, err) < 0
-    ||  flot_map_str (body, "version", true, version, sizeof version, err) < 0
-    ||  flot_map_str (body, "previous_version", false, previous, sizeof previous, err) < 0
-    ||  flot_map_uint (body, "weight", false, 0, 100, &weight, err) < 0
-    ||  flot_map_uint (body, "attempt", false, 1, 1000, &attempt, err) < 0
-    ||  flot_map_str (body, "cwd", false, launch->cwd, sizeof launch->cwd, err) < 0
-    ||  flot_map_object (body, "hook", true, MSGPACK_OBJECT_MAP, &hook, err) < 0
-    ||  flot_map_str (hook, "command", true, command, sizeof command, err) < 0
-    ||  flot_map_uint (hook, "timeout_ms", false, 1, 86400000, &timeout, err) < 0
-    ||  flot_map_object (hook, "args", false, MSGPACK_OBJECT_ARRAY, &args, err) < 0
-    ||  flot_map_object (hook, "env", false, MSGPACK_OBJECT_MAP, &env, err) < 0)
-        return -1;
-    if (!*command)
-        return flot_err_set (err, FLOT_E_INVALID, "field 'hook.command' is empty");
-    if (!*launch->cwd)
-        snprintf (launch->cwd, sizeof launch->cwd, "%s", self->workdir);
-    run->timeout_ms = (int64_t) timeout;
-    launch->argv [launch->argc++] = strdup (command);
-    for (uint32_t i = 0; args && i < args->via.array.size; i++) {
-        char arg [1024];
-        if (launch->argc == MAX_ARGS + 1
-        ||  flot_obj_str (&args->via.array.ptr [i], arg, sizeof arg))
-            return flot_err_set (err, FLOT_E_INVALID,
-                "field 'hook.args[%u]' must be a string (at most %d args)", i, MAX_ARGS);
-        launch->argv [launch->argc++] = strdup (arg);
-    }
+    const flot_executor_hook_t *hook = step->hook;
+    snprintf (run->deployment, sizeof run->deployment, "%s", step->deployment);
+    snprintf (run->step_id, sizeof run->step_id, "%s", step->step_id);
+    snprintf (launch->cwd, sizeof launch->cwd, "%s",
+              step->cwd && *step->cwd ? step->cwd : self->workdir);
+    run->timeout_ms = (int64_t) hook->timeout_ms;
+    launch->argv [launch->argc++] = strdup (hook->command);
+    const char *const *args = hook->args.items;
+    for (size_t i = 0; i < hook->args.count && launch->argc <= MAX_ARGS; i++)
+        launch->argv [launch->argc++] = strdup (args [i]);
     launch->argv [launch->argc] = NULL;
     //  The environment: ours, the step's facts, then the hook's own.
     for (char **e = environ; *e && launch->envc < 256; e++)
         if (strncmp (*e, "FLOTILLA_", 9) != 0)
             launch->envp [launch->envc++] = strdup (*e);
     char number [32];
-    s_env_add (launch, "FLOTILLA_DEPLOYMENT", run->deployment);
-    s_env_add (launch, "FLOTILLA_STEP_ID", run->step_id);
-    s_env_add (launch, "FLOTILLA_STEP_TYPE", type);
-    s_env_add (launch, "FLOTILLA_TARGET", target);
-    s_env_add (launch, "FLOTILLA_TARGET_ADDRESS", address);
-    s_env_add (launch, "FLOTILLA_VERSION", version);
-    s_env_add (launch, "FLOTILLA_PREVIOUS_VERSION", previous);
-    snprintf (number, sizeof number, "%llu", (unsigned long long) weight);
+    s_env_add (launch, "FLOTILLA_DEPLOYMENT", step->deployment);
+    s_env_add (launch, "FLOTILLA_STEP_ID", step->step_id);
+    s_env_add (launch, "FLOTILLA_STEP_TYPE", step->type);
+    s_env_add (launch, "FLOTILLA_TARGET", step->target);
+    s_env_add (launch, "FLOTILLA_TARGET_ADDRESS", step->address ? step->address : "");
+    s_env_add (launch, "FLOTILLA_VERSION", step->version);
+    s_env_add (launch, "FLOTILLA_PREVIOUS_VERSION",
+               step->previous_version ? step->previous_version : "");
+    snprintf (number, sizeof number, "%llu", (unsigned long long) step->weight);
     s_env_add (launch, "FLOTILLA_WEIGHT", number);
-    snprintf (number, sizeof number, "%llu", (unsigned long long) attempt);
+    snprintf (number, sizeof number, "%llu", (unsigned long long) step->attempt);
     s_env_add (launch, "FLOTILLA_ATTEMPT", number);
-    for (uint32_t i = 0; env && i < env->via.map.size; i++) {
-        char name [256], value [1024];
-        if (flot_obj_str (&env->via.map.ptr [i].key, name, sizeof name)
-        ||  flot_obj_str (&env->via.map.ptr [i].val, value, sizeof value)
-        ||  !*name || strchr (name, '=')
-        ||  s_env_add (launch, name, value))
+    for (size_t i = 0; i < hook->env.count; i++) {
+        const flot_strpair_t *entry = &hook->env.items [i];
+        if (strchr (entry->key, '='))
             return flot_err_set (err, FLOT_E_INVALID,
-                "field 'hook.env': entry %u must map a name without '=' to a string", i);
+                "field 'hook.env.%.64s': a name holds no '='", entry->key);
+        if (s_env_add (launch, entry->key, entry->value))
+            return flot_err_set (err, FLOT_E_INVALID,
+                "field 'hook.env': the environment is full at '%.64s'", entry->key);
     }
     launch->envp [launch->envc] = NULL;
     return 0;
@@ -347,7 +325,7 @@ s_execute_step (flot_actor_t *actor, flot_request_t *request)
     run->executor = self;
     run->fd = run->pidfd = run->reap_timer = run->kill_timer = -1;
     flot_err_t err;
-    if (s_launch_read (self, flot_request_body (request), launch, run, &err)
+    if (s_launch_read (self, flot_request_args (request), launch, run, &err)
     ||  s_command_check (launch, &err)
     ||  s_spawn (run, launch, &err)) {
         s_launch_free (launch);
@@ -384,32 +362,24 @@ static void
 s_get_step_status (flot_actor_t *actor, flot_request_t *request)
 {
     executor_t *self = flot_actor_state (actor);
-    char deployment [128], step_id [128];
-    flot_err_t err;
-    const msgpack_object *body = flot_request_body (request);
-    if (flot_map_str (body, "deployment", true, deployment, sizeof deployment, &err) < 0
-    ||  flot_map_str (body, "step_id", true, step_id, sizeof step_id, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
+    const flot_executor_get_step_status_request_t *args = flot_request_args (request);
     for (run_t *run = zlistx_first (self->runs); run; run = zlistx_next (self->runs))
-        if (streq (run->step_id, step_id) && streq (run->deployment, deployment)) {
+        if (streq (run->step_id, args->step_id) && streq (run->deployment, args->deployment)) {
             char *output = malloc (TAIL + 1);
             s_tail_copy (run, output);
-            msgpack_sbuffer sbuf;
-            msgpack_packer pk;
-            flot_pack_begin (&sbuf, &pk);
-            msgpack_pack_map (&pk, 4);
-            flot_pack_kv_str (&pk, "status", "running");
-            flot_pack_kv_uint (&pk, "pid", (uint64_t) run->pid);
-            flot_pack_kv_uint (&pk, "running_ms", (uint64_t) (zclock_mono () - run->started));
-            flot_pack_kv_str (&pk, "output", output);
+            flot_executor_get_step_status_reply_t reply = {
+                .status = "running",
+                .pid = (uint64_t) run->pid,
+                .running_ms = (uint64_t) (zclock_mono () - run->started),
+                .output = output
+            };
+            flot_request_answer (&request, &reply);
             free (output);
-            flot_request_reply_sbuf (&request, &sbuf);
             return;
         }
     flot_request_error (&request, FLOT_E_NOT_FOUND,
-                        "no step %s of %s is running on this executor", step_id, deployment);
+                        "no step %s of %s is running on this executor",
+                        args->step_id, args->deployment);
 }
 
 static void
@@ -419,7 +389,7 @@ s_validate_step (flot_actor_t *actor, flot_request_t *request)
     run_t run = { .fd = -1, .pidfd = -1, .reap_timer = -1, .kill_timer = -1 };
     launch_t *launch = calloc (1, sizeof *launch);
     flot_err_t err;
-    int rc = s_launch_read (self, flot_request_body (request), launch, &run, &err);
+    int rc = s_launch_read (self, flot_request_args (request), launch, &run, &err);
     if (rc == 0)
         rc = s_command_check (launch, &err);
     s_launch_free (launch);
@@ -427,12 +397,8 @@ s_validate_step (flot_actor_t *actor, flot_request_t *request)
     if (rc)
         flot_request_fail (&request, &err);
     else {
-        msgpack_sbuffer sbuf;
-        msgpack_packer pk;
-        flot_pack_begin (&sbuf, &pk);
-        msgpack_pack_map (&pk, 1);
-        flot_pack_kv_bool (&pk, "valid", true);
-        flot_request_reply_sbuf (&request, &sbuf);
+        flot_executor_validate_step_reply_t reply = { .valid = true };
+        flot_request_answer (&request, &reply);
     }
 }
 
@@ -482,6 +448,7 @@ static const flot_command_t s_commands [] = {
 
 const flot_actor_def_t flot_executor_actor = {
     .service = "executor",
+    .contract = &flot_executor_contract,
     .commands = s_commands,
     .start = s_start,
     .stop = s_stop

@@ -5,11 +5,14 @@
     StartMonitoring/StopMonitoring (a stream of a target's status changes,
     Kubernetes probe semantics), and readiness gates (IsReady, WaitForReady,
     GetReadinessGates). Probes run in the prober (prober.c) from this actor's
-    loop, so one actor runs thousands at once and never blocks. Every job
-    keeps its own copy of its request body, which its checks and contexts
-    point into.
+    loop, so one actor runs thousands at once and never blocks. The
+    requests, replies and stream messages are protocol/contracts/health.json's:
+    the host decodes each request before its handler runs. Every job owns
+    what outlives its request: its checks, parsed by check.c, and its
+    contexts, encoded again as the msgpack maps the prober's templates read.
 */
 #include "flotilla/health.h"
+#include "flotilla/contract_health.h"
 #include "flotilla/log.h"
 
 #include <sys/resource.h>
@@ -18,8 +21,6 @@
 #define MAX_CHECKS          64          //  checks in one request
 #define MAX_BATCH           4096        //  checks x contexts in one CheckBatch
 #define MAX_JOBS            4096        //  requests and streams open at once
-#define DEFAULT_CONCURRENCY 64
-#define MAX_CONCURRENCY     1024
 #define DEADLINE_MARGIN_MS  100         //  answer this much before the deadline
 
 typedef struct _health_t health_t;
@@ -31,7 +32,8 @@ typedef enum { JOB_BATCH, JOB_MONITOR, JOB_WAIT } job_kind_t;
 typedef struct {
     job_t *job;
     const flot_check_t *check;
-    const msgpack_object *context;
+    const msgpack_object *context;  //  a CONTEXT map, in the job's zone
+    const char *target;         //  its target
     uint64_t probe;             //  the probe running, or 0
     int timer;                  //  the next probe (watches), or -1
     int64_t probe_started;      //  zclock_mono
@@ -47,9 +49,14 @@ struct _job_t {
     job_kind_t kind;
     flot_request_t *request;    //  BATCH, WAIT: answered when done
     flot_stream_t *stream;      //  MONITOR
-    flot_body_t *body;          //  our copy of the request body
     flot_check_t **checks;
     size_t check_count;
+    //  The contexts, encoded (context_bytes) and unpacked into zone
+    msgpack_sbuffer context_bytes;
+    msgpack_zone zone;
+    bool zoned;
+    msgpack_object *context_maps;
+    const char **context_targets;
     gate_t *gates;
     size_t gate_count;
     char target [256];          //  MONITOR, WAIT
@@ -152,15 +159,16 @@ s_job_destroy (job_t **job_p)
     s_timer_stop (self, &job->deadline);
     flot_checks_destroy (&job->checks, job->check_count);
     free (job->gates);
-    flot_body_destroy (&job->body);
+    msgpack_sbuffer_destroy (&job->context_bytes);
+    if (job->zoned)
+        msgpack_zone_destroy (&job->zone);
     if (job->handle)
         zlistx_detach (self->jobs, job->handle);
     free (job);
     *job_p = NULL;
 }
 
-//  A new job with its own copy of the request's body. NULL (request
-//  answered) when too many are open.
+//  A new job. NULL (request answered) when too many are open.
 static job_t *
 s_job_new (health_t *self, flot_request_t **request_p, job_kind_t kind)
 {
@@ -176,15 +184,6 @@ s_job_new (health_t *self, flot_request_t **request_p, job_kind_t kind)
     job->deadline = -1;
     job->status = -1;
     job->started = zclock_mono ();
-    size_t size;
-    const void *bytes = flot_request_body_bytes (*request_p, &size);
-    flot_err_t err;
-    job->body = flot_body_decode (bytes, size, &err);
-    if (!job->body) {
-        free (job);
-        flot_request_fail (request_p, &err);
-        return NULL;
-    }
     job->handle = zlistx_add_end (self->jobs, job);
     return job;
 }
@@ -201,167 +200,148 @@ s_gates_make (job_t *job, size_t count)
     }
 }
 
-//  A CONTEXT: a map with a target and optional strings and labels.
+//  Parses the request's one CHECK ("check") into the job.
 static int
-s_context_check (const msgpack_object *obj, const char *path, flot_err_t *err)
+s_job_check (job_t *job, const msgpack_object *check, flot_err_t *err)
 {
-    if (obj->type != MSGPACK_OBJECT_MAP)
-        return flot_err_set (err, FLOT_E_INVALID, "%s: is not a map", path);
-    char value [256];
-    bool target = false;
-    for (uint32_t i = 0; i < obj->via.map.size; i++) {
-        const msgpack_object *key = &obj->via.map.ptr [i].key;
-        const msgpack_object *val = &obj->via.map.ptr [i].val;
-        char name [32];
-        if (flot_obj_str (key, name, sizeof name))
-            return flot_err_set (err, FLOT_E_INVALID, "%s: has a key that is not a short "
-                                 "string", path);
-        if (streq (name, "labels")) {
-            if (val->type != MSGPACK_OBJECT_MAP)
-                return flot_err_set (err, FLOT_E_INVALID, "%s.labels: is not a map", path);
-            for (uint32_t l = 0; l < val->via.map.size; l++) {
-                char label [256];
-                if (flot_obj_str (&val->via.map.ptr [l].key, label, sizeof label))
-                    return flot_err_set (err, FLOT_E_INVALID, "%s.labels: has a key that is "
-                                         "not a string of at most 255 bytes", path);
-                if (flot_obj_str (&val->via.map.ptr [l].val, value, sizeof value))
-                    return flot_err_set (err, FLOT_E_INVALID, "%s.labels.%s: is not a string "
-                                         "of at most 255 bytes", path, label);
-            }
-        }
-        else
-        if (streq (name, "target") || streq (name, "address") || streq (name, "version")
-        ||  streq (name, "previousVersion") || streq (name, "deployment")) {
-            if (flot_obj_str (val, value, sizeof value))
-                return flot_err_set (err, FLOT_E_INVALID, "%s.%s: is not a string of at "
-                                     "most 255 bytes", path, name);
-            if (streq (name, "target")) {
-                if (!*value)
-                    return flot_err_set (err, FLOT_E_INVALID, "%s.target: is empty", path);
-                target = true;
-            }
-        }
-        else
-            return flot_err_set (err, FLOT_E_INVALID, "%s.%s: is not a field of a context "
-                                 "(target, address, version, previousVersion, deployment, "
-                                 "labels)", path, name);
-    }
-    if (!target)
-        return flot_err_set (err, FLOT_E_INVALID, "%s.target: is required", path);
+    job->checks = calloc (1, sizeof *job->checks);
+    assert (job->checks);
+    job->checks [0] = flot_check_new (check, "check", err);
+    if (!job->checks [0])
+        return -1;
+    job->check_count = 1;
     return 0;
 }
 
-static const char *
-s_target_of (const msgpack_object *context, char *buf, size_t cap)
-{
-    flot_err_t err;
-    if (flot_map_str (context, "target", true, buf, cap, &err) <= 0)
-        *buf = 0;
-    return buf;
-}
-
-//  Reads a field that must be present, with its path in the error.
-static const msgpack_object *
-s_field (const msgpack_object *body, const char *key, flot_err_t *err)
-{
-    const msgpack_object *obj = flot_map_get (body, key);
-    if (!obj || obj->type == MSGPACK_OBJECT_NIL)
-        flot_err_set (err, FLOT_E_INVALID, "%s: is required", key);
-    return obj && obj->type != MSGPACK_OBJECT_NIL ? obj : NULL;
-}
-
-//  Reads "checks" (a list) or, with single, "check" (one) into the job.
+//  Parses the request's CHECKs ("checks", 1..64 maps) into the job.
 static int
-s_read_checks (job_t *job, bool single, flot_err_t *err)
+s_job_checks (job_t *job, const flot_array_t *checks, flot_err_t *err)
 {
-    const msgpack_object *body = flot_body_root (job->body);
-    const msgpack_object *obj = s_field (body, single ? "check" : "checks", err);
-    if (!obj)
-        return -1;
-    if (single) {
-        job->checks = calloc (1, sizeof *job->checks);
-        assert (job->checks);
-        job->checks [0] = flot_check_new (obj, "check", err);
-        if (!job->checks [0])
-            return -1;
-        job->check_count = 1;
-        return 0;
-    }
-    job->checks = flot_checks_new (obj, "checks", MAX_CHECKS, &job->check_count, err);
+    msgpack_object list = { .type = MSGPACK_OBJECT_ARRAY };
+    list.via.array.size = (uint32_t) checks->count;
+    list.via.array.ptr = checks->items;
+    job->checks = flot_checks_new (&list, "checks", MAX_CHECKS, &job->check_count, err);
     return job->checks ? 0 : -1;
 }
 
-//  Reads "context" into job->target; returns it, or NULL with err.
-static const msgpack_object *
-s_read_context (job_t *job, flot_err_t *err)
+//  Keeps count contexts for the job's probes. The prober's templates read a
+//  CONTEXT as a msgpack map (flotilla/template.h), and a monitor outlives
+//  its request, so they are encoded again into bytes the job owns and
+//  unpacked from there (their strings point into those bytes).
+static int
+s_job_contexts (job_t *job, const flot_health_context_t *contexts, size_t count,
+                flot_err_t *err)
 {
-    const msgpack_object *context = s_field (flot_body_root (job->body), "context", err);
-    if (!context || s_context_check (context, "context", err))
-        return NULL;
-    s_target_of (context, job->target, sizeof job->target);
-    return context;
+    msgpack_sbuffer_init (&job->context_bytes);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &job->context_bytes, msgpack_sbuffer_write);
+    for (size_t c = 0; c < count; c++)
+        flot_health_context_encode (&contexts [c], &pk);
+    if (!msgpack_zone_init (&job->zone, 4096))
+        return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+    job->zoned = true;
+    job->context_maps = msgpack_zone_malloc (&job->zone, count * sizeof *job->context_maps);
+    job->context_targets = msgpack_zone_malloc (&job->zone,
+                                                count * sizeof *job->context_targets);
+    if (!job->context_maps || !job->context_targets)
+        return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+    size_t offset = 0;
+    for (size_t c = 0; c < count; c++) {
+        msgpack_unpack_return rc = msgpack_unpack (job->context_bytes.data,
+                                                   job->context_bytes.size, &offset,
+                                                   &job->zone, &job->context_maps [c]);
+        size_t size = strlen (contexts [c].target) + 1;
+        char *target = msgpack_zone_malloc (&job->zone, size);
+        if ((rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES) || !target)
+            return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+        memcpy (target, contexts [c].target, size);
+        job->context_targets [c] = target;
+    }
+    job->contexts = count;
+    return 0;
 }
 
-//  A new job for a request on one target: its checks ("check" with single,
-//  else "checks") and its context, into *context. NULL (request answered)
-//  when the body is wrong or too many jobs are open.
+//  A new job for a request on one target: its checks (check, or else
+//  checks) and its context. NULL (request answered) when a check is wrong
+//  or too many jobs are open.
 static job_t *
 s_job_for_target (health_t *self, flot_request_t **request_p, job_kind_t kind,
-                  bool single, const msgpack_object **context)
+                  const msgpack_object *check, const flot_array_t *checks,
+                  const flot_health_context_t *context)
 {
     job_t *job = s_job_new (self, request_p, kind);
     if (!job)
         return NULL;
     flot_err_t err;
-    if (s_read_checks (job, single, &err) || !(*context = s_read_context (job, &err))) {
+    if ((check ? s_job_check (job, check, &err) : s_job_checks (job, checks, &err))
+    ||  s_job_contexts (job, context, 1, &err)) {
         flot_request_fail (request_p, &err);
         s_job_destroy (&job);
+        return NULL;
     }
+    snprintf (job->target, sizeof job->target, "%s", context->target);
     return job;
+}
+
+//  Gives the job's gates their checks and contexts: gate c * checks + k is
+//  context c, check k.
+static void
+s_gates_assign (job_t *job)
+{
+    for (size_t c = 0; c < job->contexts; c++)
+        for (size_t k = 0; k < job->check_count; k++) {
+            gate_t *gate = &job->gates [c * job->check_count + k];
+            gate->check = job->checks [k];
+            gate->context = &job->context_maps [c];
+            gate->target = job->context_targets [c];
+        }
 }
 
 //  --------------------------------------------------------------------------
 //  Replies
 
-static void
-s_pack_result (msgpack_packer *pk, const gate_t *gate)
+static flot_health_result_t
+s_result (const gate_t *gate)
 {
-    char target [256];
     const flot_probe_result_t *r = &gate->result;
-    msgpack_pack_map (pk, r->status_code >= 0 ? 6 : 5);
-    flot_pack_kv_str (pk, "target", s_target_of (gate->context, target, sizeof target));
-    flot_pack_kv_str (pk, "name", gate->check->name);
-    flot_pack_kv_bool (pk, "healthy", r->healthy);
-    flot_pack_kv_str (pk, "message", r->message);
-    flot_pack_kv_uint (pk, "duration_ms", r->duration_ms);
-    if (r->status_code >= 0)
-        flot_pack_kv_int (pk, "status_code", r->status_code);
+    return (flot_health_result_t) {
+        .target = gate->target,
+        .name = gate->check->name,
+        .healthy = r->healthy,
+        .message = r->message,
+        .duration_ms = r->duration_ms,
+        .status_code = r->status_code,
+        .has_status_code = r->status_code >= 0
+    };
 }
 
-//  {"target", "ready", "gates": [{"name", "healthy", "message"}]} and
-//  extra fields (waited_ms) for WaitForReady.
+//  IsReady's answer, or with waited WaitForReady's.
 static void
 s_reply_ready (job_t *job, bool ready, bool waited)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, waited ? 4 : 3);
-    flot_pack_kv_str (&pk, "target", job->target);
-    flot_pack_kv_bool (&pk, "ready", ready);
-    if (waited)
-        flot_pack_kv_uint (&pk, "waited_ms", (uint64_t) (zclock_mono () - job->started));
-    flot_pack_str (&pk, "gates");
-    msgpack_pack_array (&pk, (uint32_t) job->gate_count);
+    flot_health_gate_t *gates = calloc (job->gate_count, sizeof *gates);
+    assert (gates);
     for (size_t i = 0; i < job->gate_count; i++) {
         const gate_t *gate = &job->gates [i];
-        msgpack_pack_map (&pk, 3);
-        flot_pack_kv_str (&pk, "name", gate->check->name);
-        flot_pack_kv_bool (&pk, "healthy", waited ? gate->ready : gate->result.healthy);
-        flot_pack_kv_str (&pk, "message", gate->probed ? gate->result.message
-                                                       : "not probed yet");
+        gates [i].name = gate->check->name;
+        gates [i].healthy = waited ? gate->ready : gate->result.healthy;
+        gates [i].message = gate->probed ? gate->result.message : "not probed yet";
     }
-    flot_request_reply_sbuf (&job->request, &sbuf);
+    flot_array_t list = { job->gate_count, gates };
+    if (waited) {
+        flot_health_wait_for_ready_reply_t reply = {
+            .target = job->target, .ready = ready, .gates = list,
+            .waited_ms = (uint64_t) (zclock_mono () - job->started)
+        };
+        flot_request_answer (&job->request, &reply);
+    }
+    else {
+        flot_health_is_ready_reply_t reply = {
+            .target = job->target, .ready = ready, .gates = list
+        };
+        flot_request_answer (&job->request, &reply);
+    }
+    free (gates);
 }
 
 static void
@@ -374,27 +354,27 @@ s_batch_answer (job_t *job)
         s_reply_ready (job, ready, false);
         return;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    if (streq (job->reply, "Check"))
-        s_pack_result (&pk, &job->gates [0]);
-    else {
-        uint64_t healthy = 0;
-        for (size_t c = 0; c < job->contexts; c++) {
-            bool all = true;
-            for (size_t k = 0; k < job->check_count; k++)
-                all = all && job->gates [c * job->check_count + k].result.healthy;
-            healthy += all;
-        }
-        msgpack_pack_map (&pk, 3);
-        flot_pack_str (&pk, "results");
-        msgpack_pack_array (&pk, (uint32_t) job->gate_count);
-        for (size_t i = 0; i < job->gate_count; i++)
-            s_pack_result (&pk, &job->gates [i]);
-        flot_pack_kv_uint (&pk, "healthy", healthy);
-        flot_pack_kv_uint (&pk, "unhealthy", job->contexts - healthy);
+    if (streq (job->reply, "Check")) {
+        flot_health_result_t result = s_result (&job->gates [0]);
+        flot_request_answer (&job->request, &result);
+        return;
     }
+    flot_health_check_batch_reply_t reply = { .results.count = job->gate_count };
+    flot_health_result_t *results = calloc (job->gate_count, sizeof *results);
+    assert (results);
+    for (size_t i = 0; i < job->gate_count; i++)
+        results [i] = s_result (&job->gates [i]);
+    reply.results.items = results;
+    for (size_t c = 0; c < job->contexts; c++) {
+        bool all = true;
+        for (size_t k = 0; k < job->check_count; k++)
+            all = all && job->gates [c * job->check_count + k].result.healthy;
+        reply.healthy += all;
+    }
+    reply.unhealthy = job->contexts - reply.healthy;
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_health_check_batch_reply_def, &reply, &sbuf);
+    free (results);
     if (sbuf.size > FLOT_MAX_BODY) {
         msgpack_sbuffer_destroy (&sbuf);
         flot_request_error (&job->request, FLOT_E_TOO_LARGE, "the %zu results take %zu bytes, "
@@ -463,16 +443,16 @@ static void
 s_check (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    const msgpack_object *context;
-    job_t *job = s_job_for_target (self, &request, JOB_BATCH, true, &context);
+    const flot_health_check_request_t *args = flot_request_args (request);
+    job_t *job = s_job_for_target (self, &request, JOB_BATCH, args->check, NULL,
+                                   args->context);
     if (!job)
         return;
     job->request = request;
     job->reply = "Check";
-    job->concurrency = job->contexts = 1;
+    job->concurrency = 1;
     s_gates_make (job, 1);
-    job->gates [0].check = job->checks [0];
-    job->gates [0].context = context;
+    s_gates_assign (job);
     s_batch_start (job);
 }
 
@@ -480,43 +460,26 @@ static void
 s_check_batch (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
+    const flot_health_check_batch_request_t *args = flot_request_args (request);
     job_t *job = s_job_new (self, &request, JOB_BATCH);
     if (!job)
         return;
     flot_err_t err;
-    const msgpack_object *body = flot_body_root (job->body), *contexts;
-    uint64_t concurrency = DEFAULT_CONCURRENCY;
-    if (s_read_checks (job, false, &err)
-    ||  flot_map_uint (body, "concurrency", false, 1, MAX_CONCURRENCY, &concurrency, &err) < 0
-    ||  !(contexts = s_field (body, "contexts", &err)))
+    size_t count = args->contexts.count;
+    if (s_job_checks (job, &args->checks, &err))
         goto fail;
-    if (contexts->type != MSGPACK_OBJECT_ARRAY || contexts->via.array.size == 0) {
-        flot_err_set (&err, FLOT_E_INVALID, "contexts: is not a list of 1 or more contexts");
-        goto fail;
-    }
-    size_t count = contexts->via.array.size;
     if (count * job->check_count > MAX_BATCH) {
         flot_err_set (&err, FLOT_E_INVALID, "contexts: %zu contexts x %zu checks is more "
                       "than %d probes; split the batch", count, job->check_count, MAX_BATCH);
         goto fail;
     }
-    for (size_t c = 0; c < count; c++) {
-        char path [32];
-        snprintf (path, sizeof path, "contexts[%zu]", c);
-        if (s_context_check (&contexts->via.array.ptr [c], path, &err))
-            goto fail;
-    }
+    if (s_job_contexts (job, args->contexts.items, count, &err))
+        goto fail;
     job->request = request;
     job->reply = "CheckBatch";
-    job->concurrency = (size_t) concurrency;
-    job->contexts = count;
+    job->concurrency = (size_t) args->concurrency;
     s_gates_make (job, count * job->check_count);
-    for (size_t c = 0; c < count; c++)
-        for (size_t k = 0; k < job->check_count; k++) {
-            gate_t *gate = &job->gates [c * job->check_count + k];
-            gate->check = job->checks [k];
-            gate->context = &contexts->via.array.ptr [c];
-        }
+    s_gates_assign (job);
     s_batch_start (job);
     return;
 fail:
@@ -528,19 +491,16 @@ static void
 s_is_ready (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    const msgpack_object *context;
-    job_t *job = s_job_for_target (self, &request, JOB_BATCH, false, &context);
+    const flot_health_is_ready_request_t *args = flot_request_args (request);
+    job_t *job = s_job_for_target (self, &request, JOB_BATCH, NULL, &args->checks,
+                                   args->context);
     if (!job)
         return;
     job->request = request;
     job->reply = "IsReady";
-    job->contexts = 1;
     job->concurrency = job->check_count;
     s_gates_make (job, job->check_count);
-    for (size_t k = 0; k < job->check_count; k++) {
-        job->gates [k].check = job->checks [k];
-        job->gates [k].context = context;
-    }
+    s_gates_assign (job);
     s_batch_start (job);
 }
 
@@ -552,19 +512,16 @@ static void s_gate_probe (void *arg);
 static void
 s_monitor_send (job_t *job, const gate_t *gate)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 7);
-    flot_pack_kv_str (&pk, "target", job->target);
-    flot_pack_kv_bool (&pk, "healthy", job->status == 1);
-    flot_pack_kv_str (&pk, "check", gate->check->name);
-    flot_pack_kv_str (&pk, "message", gate->result.message);
-    flot_pack_kv_uint (&pk, "since_ms", (uint64_t) zclock_time ());
-    flot_pack_kv_uint (&pk, "successes", gate->successes);
-    flot_pack_kv_uint (&pk, "failures", gate->failures);
-    flot_stream_send (job->health->actor, job->stream, sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
+    flot_health_start_monitoring_stream_t message = {
+        .target = job->target,
+        .healthy = job->status == 1,
+        .check = gate->check->name,
+        .message = gate->result.message,
+        .since_ms = (uint64_t) zclock_time (),
+        .successes = gate->successes,
+        .failures = gate->failures
+    };
+    flot_stream_push (job->health->actor, job->stream, &message);
     flot_info (WHO, "%s is %s (%s)", job->target, job->status == 1 ? "healthy" : "unhealthy",
                gate->result.message);
 }
@@ -635,13 +592,12 @@ s_gate_probe (void *arg)
 }
 
 static void
-s_watch_start (job_t *job, const msgpack_object *context)
+s_watch_start (job_t *job)
 {
     s_gates_make (job, job->check_count);
+    s_gates_assign (job);
     for (size_t k = 0; k < job->check_count; k++) {
         gate_t *gate = &job->gates [k];
-        gate->check = job->checks [k];
-        gate->context = context;
         gate->timer = s_timer_start (job->health, gate->check->initial_delay_ms,
                                      s_gate_probe, gate);
     }
@@ -661,8 +617,9 @@ static void
 s_start_monitoring (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    const msgpack_object *context;
-    job_t *job = s_job_for_target (self, &request, JOB_MONITOR, false, &context);
+    const flot_health_start_monitoring_request_t *args = flot_request_args (request);
+    job_t *job = s_job_for_target (self, &request, JOB_MONITOR, NULL, &args->checks,
+                                   args->context);
     if (!job)
         return;
     job->stream = flot_request_open_stream (request, s_monitor_cancelled, job);
@@ -671,43 +628,29 @@ s_start_monitoring (flot_actor_t *actor, flot_request_t *request)
         s_job_destroy (&job);
         return;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_uint (&pk, "stream", flot_stream_id (job->stream));
-    flot_request_reply_sbuf (&request, &sbuf);
-    s_watch_start (job, context);
+    flot_health_start_monitoring_reply_t reply = { .stream = flot_stream_id (job->stream) };
+    flot_request_answer (&request, &reply);
+    s_watch_start (job);
 }
 
 static void
 s_stop_monitoring (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    uint64_t id = 0;
-    flot_err_t err;
-    if (flot_map_uint (flot_request_body (request), "stream", true, 1, UINT64_MAX,
-                       &id, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
-    flot_stream_t *stream = flot_actor_find_stream (actor, request, id);
+    const flot_health_stop_monitoring_request_t *args = flot_request_args (request);
+    flot_stream_t *stream = flot_actor_find_stream (actor, request, args->stream);
     job_t *job = NULL;
     for (job_t *j = zlistx_first (self->jobs); j && stream; j = zlistx_next (self->jobs))
         if (j->kind == JOB_MONITOR && j->stream == stream)
             job = j;
     if (!job) {
         flot_request_error (&request, FLOT_E_NOT_FOUND, "no monitoring stream %llu of yours "
-                            "is open", (unsigned long long) id);
+                            "is open", (unsigned long long) args->stream);
         return;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_kv_bool (&pk, "stopped", true);
-    flot_request_reply_sbuf (&request, &sbuf);
-    flot_stream_end (actor, &job->stream, NULL, 0);
+    flot_health_stop_monitoring_reply_t reply = { .stopped = true };
+    flot_request_answer (&request, &reply);
+    flot_stream_finish (actor, &job->stream, NULL);
     s_job_destroy (&job);
 }
 
@@ -724,63 +667,51 @@ static void
 s_wait_for_ready (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    job_t *job = s_job_new (self, &request, JOB_WAIT);
+    const flot_health_wait_for_ready_request_t *args = flot_request_args (request);
+    int64_t timeout = (int64_t) args->timeout_ms;
+    job_t *job = s_job_for_target (self, &request, JOB_WAIT, NULL, &args->checks,
+                                   args->context);
     if (!job)
         return;
-    flot_err_t err;
-    const msgpack_object *context;
-    uint64_t timeout = 0;
-    if (s_read_checks (job, false, &err) || !(context = s_read_context (job, &err))
-    ||  flot_map_uint (flot_body_root (job->body), "timeout_ms", true, 1, FLOT_MAX_TIMEOUT_MS,
-                       &timeout, &err) < 0) {
-        flot_request_fail (&request, &err);
-        s_job_destroy (&job);
-        return;
-    }
     job->request = request;
     //  At timeout_ms, or just before the request's deadline.
     int64_t left = flot_request_deadline (request) - zclock_mono () - DEADLINE_MARGIN_MS;
-    int64_t wait = (int64_t) timeout < left ? (int64_t) timeout : left;
-    job->deadline = s_timer_start (self, wait, s_wait_expire, job);
-    s_watch_start (job, context);
+    job->deadline = s_timer_start (self, timeout < left ? timeout : left, s_wait_expire, job);
+    s_watch_start (job);
 }
 
 static void
 s_get_readiness_gates (flot_actor_t *actor, flot_request_t *request)
 {
     health_t *self = flot_actor_state (actor);
-    char target [256] = "";
-    flot_err_t err;
-    if (flot_map_str (flot_request_body (request), "target", false, target, sizeof target,
-                      &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
-    uint32_t count = 0;
+    const flot_health_get_readiness_gates_request_t *args = flot_request_args (request);
+    const char *target = args->target && *args->target ? args->target : NULL;
+    size_t count = 0;
     for (job_t *job = zlistx_first (self->jobs); job; job = zlistx_next (self->jobs))
-        if (job->kind != JOB_BATCH && (!*target || streq (target, job->target)))
-            count += (uint32_t) job->gate_count;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_str (&pk, "gates");
-    msgpack_pack_array (&pk, count);
+        if (job->kind != JOB_BATCH && (!target || streq (target, job->target)))
+            count += job->gate_count;
+    flot_health_gate_state_t *gates = calloc (count ? count : 1, sizeof *gates);
+    assert (gates);
+    size_t n = 0;
     for (job_t *job = zlistx_first (self->jobs); job; job = zlistx_next (self->jobs)) {
-        if (job->kind == JOB_BATCH || (*target && !streq (target, job->target)))
+        if (job->kind == JOB_BATCH || (target && !streq (target, job->target)))
             continue;
         for (size_t i = 0; i < job->gate_count; i++) {
             const gate_t *gate = &job->gates [i];
-            msgpack_pack_map (&pk, 6);
-            flot_pack_kv_str (&pk, "target", job->target);
-            flot_pack_kv_str (&pk, "name", gate->check->name);
-            flot_pack_kv_str (&pk, "kind", flot_check_kind_name (gate->check->kind));
-            flot_pack_kv_bool (&pk, "ready", gate->ready);
-            flot_pack_kv_str (&pk, "message", gate->probed ? gate->result.message
-                                                           : "not probed yet");
-            flot_pack_kv_uint (&pk, "since_ms", (uint64_t) gate->since_ms);
+            gates [n++] = (flot_health_gate_state_t) {
+                .target = job->target,
+                .name = gate->check->name,
+                .kind = flot_check_kind_name (gate->check->kind),
+                .ready = gate->ready,
+                .message = gate->probed ? gate->result.message : "not probed yet",
+                .since_ms = (uint64_t) gate->since_ms
+            };
         }
     }
+    flot_health_get_readiness_gates_reply_t reply = { .gates = { count, gates } };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_health_get_readiness_gates_reply_def, &reply, &sbuf);
+    free (gates);
     if (sbuf.size > FLOT_MAX_BODY) {
         msgpack_sbuffer_destroy (&sbuf);
         flot_request_error (&request, FLOT_E_TOO_LARGE, "too many gates for one answer; "
@@ -845,6 +776,7 @@ static const flot_command_t s_commands [] = {
 
 const flot_actor_def_t flot_health_actor = {
     .service = "health",
+    .contract = &flot_health_contract,
     .commands = s_commands,
     .start = s_start,
     .stop = s_stop

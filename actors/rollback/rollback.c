@@ -12,13 +12,15 @@
     that goes away does not stop the rollback, which always runs to its end.
     GetRollbackStatus reads a rollback, running or finished (the last `keep`
     finished are kept); CompleteRollback ends one by hand. ShouldRollback
-    wraps the pure rule of decide.c.
+    wraps the pure rule of decide.c. The messages are defined by
+    protocol/contracts/rollback.json: the host decodes every request by it.
 
     Nothing here blocks: hooks run in the executor, backoffs are timers. A
     rollback is freed only when it is finished and idle (no call in flight,
     no retry timer armed), so an answer or a timer always finds it.
 */
 #include "flotilla/rollback.h"
+#include "flotilla/contract_rollback.h"
 #include "flotilla/log.h"
 #include "flotilla/plan.h"
 #include "flotilla/step_call.h"
@@ -29,7 +31,6 @@
 #define DEPLOYMENT_MAX 128      //  bytes of a deployment id, NUL included
 #define TEXT_MAX 512            //  reasons and messages
 #define OUTPUT_MAX 4097         //  the executor's output tail, NUL included
-#define MAX_METRICS 1000
 
 enum { RS_RUNNING, RS_COMPLETED, RS_FAILED };
 static const char *s_rstates [] = { "running", "completed", "failed" };
@@ -134,28 +135,22 @@ s_push (rollback_t *r, const step_rt_t *rt, const char *step_state, const char *
 {
     if (!r->stream)
         return;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 5 + (rt ? 3 : 0) + (output ? 1 : 0));
-    flot_pack_kv_str (&pk, "deployment", r->deployment);
-    flot_pack_kv_str (&pk, "state", s_rstates [r->state]);
-    flot_pack_kv_uint (&pk, "percent", (uint64_t) s_percent (r));
-    flot_pack_kv_str (&pk, "message", r->message);
-    flot_pack_kv_uint (&pk, "started_ms", (uint64_t) r->started_ms);
-    if (rt) {
-        flot_pack_kv_str (&pk, "target", s_target_name (r, rt));
-        flot_pack_kv_str (&pk, "step_id", r->plan->steps [rt->s].id);
-        flot_pack_kv_str (&pk, "step_state", step_state);
-    }
-    if (output)
-        flot_pack_kv_str (&pk, "output", output);
+    flot_rollback_progress_t progress = {
+        .deployment = r->deployment,
+        .state = s_rstates [r->state],
+        .percent = (uint64_t) s_percent (r),
+        .message = r->message,
+        .started_ms = (uint64_t) r->started_ms,
+        .target = rt ? s_target_name (r, rt) : NULL,
+        .step_id = rt ? r->plan->steps [rt->s].id : NULL,
+        .step_state = rt ? step_state : NULL,
+        .output = output
+    };
     flot_actor_t *actor = r->owner->actor;
     if (r->state == RS_RUNNING)
-        flot_stream_send (actor, r->stream, sbuf.data, sbuf.size);
+        flot_stream_push (actor, r->stream, &progress);
     else
-        flot_stream_end (actor, &r->stream, sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
+        flot_stream_finish (actor, &r->stream, &progress);
 }
 
 //  The rollback ends in state, with message; the last stream message
@@ -257,23 +252,30 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     if (answer->kind == FLOT_ERROR)
         s_step_failed (rt, answer->err.message, NULL);
     else {
-        char status [32] = "", output [OUTPUT_MAX] = "";
+        //  The executor's answer: a STEP_RESULT (SPEC section 17).
+        msgpack_zone zone;
+        msgpack_zone_init (&zone, 1024);
+        flot_executor_step_result_t result;
         flot_err_t err;
-        flot_map_str (answer->body, "status", false, status, sizeof status, &err);
-        flot_map_str (answer->body, "output", false, output, sizeof output, &err);
-        if (streq (status, "succeeded"))
-            s_step_succeeded (rt, output);
+        char why [320];
+        if (flot_executor_step_result_decode (answer->body, &zone, &result, &err)) {
+            snprintf (why, sizeof why, "the executor's answer is not a step result: %s",
+                      err.message);
+            s_step_failed (rt, why, NULL);
+        }
+        else
+        if (streq (result.status, "succeeded"))
+            s_step_succeeded (rt, result.output);
         else {
-            int64_t code = -1;
-            flot_map_int (answer->body, "exit_code", false, INT32_MIN, INT32_MAX, &code, &err);
-            char why [128];
-            if (streq (status, "timeout"))
+            if (streq (result.status, "timeout"))
                 snprintf (why, sizeof why, "the hook ran past its timeout of %lld ms",
                           (long long) r->spec->hook.timeout_ms);
             else
-                snprintf (why, sizeof why, "the hook exited with status %lld", (long long) code);
-            s_step_failed (rt, why, output);
+                snprintf (why, sizeof why, "the hook exited with status %lld",
+                          (long long) result.exit_code);
+            s_step_failed (rt, why, result.output);
         }
+        msgpack_zone_destroy (&zone);
     }
     if (r->state == RS_RUNNING)
         s_advance (r);
@@ -345,103 +347,65 @@ s_advance (rollback_t *r)
 }
 
 //  --------------------------------------------------------------------------
-//  Reading request bodies
+//  Reading requests
 
-//  Names a nested field in err: "field 'x'..." becomes "field 'prefix.x'...".
+//  Marks in flags (one per spec target) the targets named in names, the
+//  request's field key.
 static int
-s_nested (flot_err_t *err, const char *prefix)
+s_read_targets (const flot_array_t *names, const char *key, const flot_spec_t *spec,
+                bool *flags, flot_err_t *err)
 {
-    if (strncmp (err->message, "field '", 7) == 0) {
-        char message [sizeof err->message];
-        snprintf (message, sizeof message, "field '%s.%s", prefix, err->message + 7);
-        memcpy (err->message, message, sizeof message);
-    }
-    return -1;
-}
-
-//  Reads an array of target names into flags (one per spec target).
-static int
-s_read_targets (const msgpack_object *body, const char *key, bool required,
-                const flot_spec_t *spec, bool *flags, flot_err_t *err)
-{
-    const msgpack_object *names = NULL;
-    if (flot_map_object (body, key, required, MSGPACK_OBJECT_ARRAY, &names, err) < 0)
-        return -1;
-    for (uint32_t i = 0; names && i < names->via.array.size; i++) {
-        char name [FLOT_MAX_KEY + 1];
-        if (flot_obj_str (&names->via.array.ptr [i], name, sizeof name))
-            return flot_err_set (err, FLOT_E_INVALID,
-                "field '%s[%u]' must be a string of at most %d bytes", key, i, FLOT_MAX_KEY);
-        int t = flot_spec_target_index (spec, name);
+    const char *const *items = names->items;
+    for (size_t i = 0; i < names->count; i++) {
+        int t = flot_spec_target_index (spec, items [i]);
         if (t < 0)
             return flot_err_set (err, FLOT_E_INVALID,
-                "field '%s[%u]': '%s' is not a target of the spec", key, i, name);
+                "field '%s[%zu]': '%s' is not a target of the spec", key, i, items [i]);
         flags [t] = true;
     }
-    return 0;
-}
-
-//  Reads a deployment id: required, not empty.
-static int
-s_read_deployment (const msgpack_object *body, char *deployment, flot_err_t *err)
-{
-    if (flot_map_str (body, "deployment", true, deployment, DEPLOYMENT_MAX, err) < 0)
-        return -1;
-    if (!*deployment)
-        return flot_err_set (err, FLOT_E_INVALID, "field 'deployment' is empty");
     return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Status
 
-static void
-s_pack_status (msgpack_packer *pk, const rollback_t *r)
-{
-    msgpack_pack_map (pk, 8);
-    flot_pack_kv_str (pk, "deployment", r->deployment);
-    flot_pack_kv_str (pk, "state", s_rstates [r->state]);
-    flot_pack_kv_uint (pk, "percent", (uint64_t) s_percent (r));
-    flot_pack_kv_str (pk, "message", r->message);
-    flot_pack_kv_uint (pk, "started_ms", (uint64_t) r->started_ms);
-    flot_pack_kv_uint (pk, "finished_ms", (uint64_t) r->finished_ms);
-    flot_pack_kv_str (pk, "reason", r->reason);
-    flot_pack_str (pk, "targets");
-    msgpack_pack_array (pk, r->plan->step_count);
-    //  In the plan's order: the order they are reverted in.
-    for (size_t i = 0; i < r->plan->target_count; i++) {
-        int t = r->plan->order [i];
-        for (size_t s = r->plan->first [t]; s < r->plan->first [t + 1]; s++) {
-            const step_rt_t *rt = &r->steps [s];
-            msgpack_pack_map (pk, 4);
-            flot_pack_kv_str (pk, "name", r->spec->targets [t].name);
-            flot_pack_kv_str (pk, "state", s_tstates [rt->state]);
-            flot_pack_kv_str (pk, "step_id", r->plan->steps [s].id);
-            flot_pack_kv_uint (pk, "attempt", (uint64_t) rt->attempt);
-        }
-    }
-}
-
+//  Answers the request with the rollback's STATUS.
 static void
 s_reply_status (flot_request_t **request_p, const rollback_t *r)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    s_pack_status (&pk, r);
-    flot_request_reply_sbuf (request_p, &sbuf);
+    flot_rollback_target_state_t *targets =
+        calloc (r->plan->step_count + 1, sizeof (flot_rollback_target_state_t));
+    assert (targets);
+    size_t count = 0;
+    //  In the plan's order: the order they are reverted in.
+    for (size_t i = 0; i < r->plan->target_count; i++) {
+        int t = r->plan->order [i];
+        for (size_t s = r->plan->first [t]; s < r->plan->first [t + 1]; s++)
+            targets [count++] = (flot_rollback_target_state_t) {
+                .name = r->spec->targets [t].name,
+                .state = s_tstates [r->steps [s].state],
+                .step_id = r->plan->steps [s].id,
+                .attempt = (uint64_t) r->steps [s].attempt
+            };
+    }
+    flot_rollback_status_t status = {
+        .deployment = r->deployment,
+        .state = s_rstates [r->state],
+        .percent = (uint64_t) s_percent (r),
+        .message = r->message,
+        .started_ms = (uint64_t) r->started_ms,
+        .finished_ms = (uint64_t) r->finished_ms,
+        .reason = r->reason,
+        .targets = { .count = count, .items = targets }
+    };
+    flot_request_answer (request_p, &status);
+    free (targets);
 }
 
-//  Finds the rollback the body names; NULL after answering the request.
+//  Finds the rollback of deployment; NULL after answering the request.
 static rollback_t *
-s_lookup (service_t *self, flot_request_t **request_p)
+s_lookup (service_t *self, flot_request_t **request_p, const char *deployment)
 {
-    char deployment [DEPLOYMENT_MAX];
-    flot_err_t err;
-    if (s_read_deployment (flot_request_body (*request_p), deployment, &err)) {
-        flot_request_fail (request_p, &err);
-        return NULL;
-    }
     rollback_t *r = zhashx_lookup (self->rollbacks, deployment);
     if (!r)
         flot_request_error (request_p, FLOT_E_NOT_FOUND,
@@ -462,21 +426,18 @@ s_stream_gone (flot_actor_t *actor, flot_stream_t *stream, void *arg)
     r->stream = NULL;
 }
 
-//  Reads InitiateRollback's body into a new rollback; NULL with err.
+//  Reads InitiateRollback's request into a new rollback; NULL with err.
 static rollback_t *
-s_rollback_read (service_t *self, const msgpack_object *body, flot_err_t *err)
+s_rollback_read (service_t *self, const flot_rollback_initiate_rollback_request_t *args,
+                 flot_err_t *err)
 {
     rollback_t *r = calloc (1, sizeof *r);
     assert (r);
     r->owner = self;
-    const msgpack_object *text;
-    char file [256] = "spec";
-    if (s_read_deployment (body, r->deployment, err)
-    ||  flot_map_object (body, "spec", true, MSGPACK_OBJECT_STR, &text, err) < 0
-    ||  flot_map_str (body, "file", false, file, sizeof file, err) < 0
-    ||  flot_map_str (body, "cwd", false, r->cwd, sizeof r->cwd, err) < 0
-    ||  flot_map_str (body, "reason", true, r->reason, sizeof r->reason, err) < 0)
-        goto fail;
+    //  The contract bounds them to fit.
+    snprintf (r->deployment, sizeof r->deployment, "%s", args->deployment);
+    snprintf (r->cwd, sizeof r->cwd, "%s", args->cwd ? args->cwd : "");
+    snprintf (r->reason, sizeof r->reason, "%s", args->reason);
     if (*r->cwd && *r->cwd != '/') {
         flot_err_set (err, FLOT_E_INVALID, "field 'cwd': '%s' is not an absolute directory",
                       r->cwd);
@@ -489,7 +450,7 @@ s_rollback_read (service_t *self, const msgpack_object *body, flot_err_t *err)
         goto fail;
     }
     flot_spec_errors_t errors;
-    r->spec = flot_spec_parse (text->via.str.ptr, text->via.str.size, file, &errors);
+    r->spec = flot_spec_parse (args->spec, strlen (args->spec), args->file, &errors);
     if (!r->spec) {
         flot_err_set (err, FLOT_E_INVALID, "%s%s", errors.count ? errors.lines [0] : "invalid spec",
                       errors.count > 1 ? " (and more: see strategy Validate)" : "");
@@ -501,11 +462,11 @@ s_rollback_read (service_t *self, const msgpack_object *body, flot_err_t *err)
     bool *switched = calloc (n ? n : 1, sizeof (bool));
     bool *reverted = calloc (n ? n : 1, sizeof (bool));
     assert (touched && switched && reverted);
-    int rc = s_read_targets (body, "touched", true, r->spec, touched, err);
+    int rc = s_read_targets (&args->touched, "touched", r->spec, touched, err);
     if (rc == 0)
-        rc = s_read_targets (body, "switched", false, r->spec, switched, err);
+        rc = s_read_targets (&args->switched, "switched", r->spec, switched, err);
     if (rc == 0)
-        rc = s_read_targets (body, "reverted", false, r->spec, reverted, err);
+        rc = s_read_targets (&args->reverted, "reverted", r->spec, reverted, err);
     if (rc == 0) {
         //  Traffic that moved was a change: it is switched back.
         for (size_t t = 0; t < n; t++)
@@ -538,7 +499,7 @@ s_initiate (flot_actor_t *actor, flot_request_t *request)
 {
     service_t *self = flot_actor_state (actor);
     flot_err_t err;
-    rollback_t *r = s_rollback_read (self, flot_request_body (request), &err);
+    rollback_t *r = s_rollback_read (self, flot_request_args (request), &err);
     if (!r) {
         flot_request_fail (&request, &err);
         return;
@@ -561,13 +522,10 @@ s_initiate (flot_actor_t *actor, flot_request_t *request)
               r->reason);
     flot_notice (WHO, "%s: %s", r->deployment, r->message);
     r->stream = flot_request_open_stream (request, s_stream_gone, r);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 2);
-    flot_pack_kv_uint (&pk, "stream", flot_request_corr (request));
-    flot_pack_kv_uint (&pk, "steps_total", r->steps_total);
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_rollback_initiate_rollback_reply_t reply = {
+        .stream = flot_request_corr (request), .steps_total = r->steps_total
+    };
+    flot_request_answer (&request, &reply);
     s_push (r, NULL, NULL, NULL);
     s_advance (r);
     s_evict (self);
@@ -576,7 +534,8 @@ s_initiate (flot_actor_t *actor, flot_request_t *request)
 static void
 s_get_status (flot_actor_t *actor, flot_request_t *request)
 {
-    rollback_t *r = s_lookup (flot_actor_state (actor), &request);
+    const flot_rollback_get_rollback_status_request_t *args = flot_request_args (request);
+    rollback_t *r = s_lookup (flot_actor_state (actor), &request, args->deployment);
     if (r)
         s_reply_status (&request, r);
 }
@@ -585,16 +544,11 @@ static void
 s_complete (flot_actor_t *actor, flot_request_t *request)
 {
     service_t *self = flot_actor_state (actor);
-    const msgpack_object *body = flot_request_body (request);
-    bool failed = false;
-    char message [TEXT_MAX] = "";
-    flot_err_t err;
-    if (flot_map_bool (body, "failed", false, &failed, &err) < 0
-    ||  flot_map_str (body, "message", false, message, sizeof message, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
-    }
-    rollback_t *r = s_lookup (self, &request);
+    const flot_rollback_complete_rollback_request_t *args = flot_request_args (request);
+    bool failed = args->failed;
+    char message [TEXT_MAX];
+    snprintf (message, sizeof message, "%s", args->message ? args->message : "");
+    rollback_t *r = s_lookup (self, &request, args->deployment);
     if (!r)
         return;
     if (r->state != RS_RUNNING) {
@@ -611,147 +565,61 @@ s_complete (flot_actor_t *actor, flot_request_t *request)
     s_evict (self);
 }
 
-//  ShouldRollback: reads the facts, asks flot_rollback_decide.
-typedef struct {
-    char name [128];
-    char phase [32];
-    char message [TEXT_MAX];
-} metric_text_t;
-
-static const char *s_policies [] = { "failAll", "holdDependents", "continue" };
-
-static int
-s_read_health (const msgpack_object *body, flot_rollback_facts_t *facts,
-               char *target, char *check, char *message, flot_err_t *err)
-{
-    const msgpack_object *health = NULL;
-    if (flot_map_object (body, "health", false, MSGPACK_OBJECT_MAP, &health, err) < 0)
-        return -1;
-    if (!health)
-        return 0;
-    facts->has_health = true;
-    if (flot_map_bool (health, "healthy", true, &facts->health.healthy, err) < 0
-    ||  flot_map_str (health, "target", false, target, FLOT_MAX_KEY + 1, err) < 0
-    ||  flot_map_str (health, "check", false, check, 128, err) < 0
-    ||  flot_map_str (health, "message", false, message, TEXT_MAX, err) < 0)
-        return s_nested (err, "health");
-    return 0;
-}
-
-//  Reads the analysis, its metrics' text into *texts (freed by the caller).
-static int
-s_read_analysis (const msgpack_object *body, flot_rollback_facts_t *facts, char *reason,
-                 flot_rollback_metric_t **metrics, metric_text_t **texts, flot_err_t *err)
-{
-    const msgpack_object *analysis = NULL, *list = NULL;
-    char phase [32], recommendation [32] = "continue";
-    if (flot_map_object (body, "analysis", false, MSGPACK_OBJECT_MAP, &analysis, err) < 0)
-        return -1;
-    if (!analysis)
-        return 0;
-    facts->has_analysis = true;
-    if (flot_map_str (analysis, "phase", true, phase, sizeof phase, err) < 0
-    ||  flot_map_bool (analysis, "final", false, &facts->analysis.final, err) < 0
-    ||  flot_map_bool (analysis, "passed", false, &facts->analysis.passed, err) < 0
-    ||  flot_map_double (analysis, "score", false, &facts->analysis.score, err) < 0
-    ||  flot_map_str (analysis, "recommendation", false, recommendation,
-                      sizeof recommendation, err) < 0
-    ||  flot_map_str (analysis, "reason", false, reason, TEXT_MAX, err) < 0
-    ||  flot_map_object (analysis, "metrics", false, MSGPACK_OBJECT_ARRAY, &list, err) < 0)
-        return s_nested (err, "analysis");
-    int found = flot_analysis_phase_parse (phase);
-    if (found < 0)
-        return flot_err_set (err, FLOT_E_INVALID, "field 'analysis.phase': '%s' is not one "
-                             "of running, successful, failed, inconclusive, error", phase);
-    facts->analysis.phase = (flot_analysis_phase_t) found;
-    int advice = 0;
-    while (advice <= FLOT_DECISION_ROLLBACK
-       &&  !streq (recommendation, flot_rollback_decision_name (advice)))
-        advice++;
-    if (advice > FLOT_DECISION_ROLLBACK)
-        return flot_err_set (err, FLOT_E_INVALID, "field 'analysis.recommendation': '%s' is "
-                             "not one of continue, promote, pause, rollback", recommendation);
-    facts->analysis.recommendation = (flot_rollback_decision_t) advice;
-    size_t count = list ? list->via.array.size : 0;
-    if (count > MAX_METRICS)
-        return flot_err_set (err, FLOT_E_INVALID, "field 'analysis.metrics' has %zu entries, "
-                             "the limit is %d", count, MAX_METRICS);
-    *metrics = calloc (count + 1, sizeof (flot_rollback_metric_t));
-    *texts = calloc (count + 1, sizeof (metric_text_t));
-    assert (*metrics && *texts);
-    for (size_t i = 0; i < count; i++) {
-        const msgpack_object *item = &list->via.array.ptr [i];
-        flot_rollback_metric_t *metric = &(*metrics) [i];
-        metric_text_t *text = &(*texts) [i];
-        char prefix [64];
-        snprintf (prefix, sizeof prefix, "analysis.metrics[%zu]", i);
-        if (item->type != MSGPACK_OBJECT_MAP)
-            return flot_err_set (err, FLOT_E_INVALID, "field '%s' must be a map", prefix);
-        int has_value = 0;
-        if (flot_map_str (item, "name", true, text->name, sizeof text->name, err) < 0
-        ||  flot_map_str (item, "phase", false, text->phase, sizeof text->phase, err) < 0
-        ||  (has_value = flot_map_double (item, "value", false, &metric->value, err)) < 0
-        ||  flot_map_str (item, "message", false, text->message, sizeof text->message, err) < 0)
-            return s_nested (err, prefix);
-        metric->name = text->name;
-        metric->phase = text->phase;
-        metric->message = text->message;
-        metric->has_value = has_value == 1;
-    }
-    facts->analysis.metrics = *metrics;
-    facts->analysis.metric_count = count;
-    return 0;
-}
-
+//  ShouldRollback: the request's facts, for flot_rollback_decide.
 static void
 s_should_rollback (flot_actor_t *actor, flot_request_t *request)
 {
     (void) actor;
-    const msgpack_object *body = flot_request_body (request);
-    flot_rollback_facts_t facts = { .on_failure = FLOT_ON_FAILURE_FAIL_ALL };
-    char policy [32], target [FLOT_MAX_KEY + 1] = "", check [128] = "";
-    char health_message [TEXT_MAX] = "", analysis_reason [TEXT_MAX] = "";
+    const flot_rollback_should_rollback_request_t *args = flot_request_args (request);
+    flot_rollback_facts_t facts = {
+        .on_failure = streq (args->on_failure, "continue") ? FLOT_ON_FAILURE_CONTINUE
+                    : streq (args->on_failure, "holdDependents") ? FLOT_ON_FAILURE_HOLD_DEPENDENTS
+                    : FLOT_ON_FAILURE_FAIL_ALL,
+        .deadline_passed = args->deadline_passed
+    };
+    const flot_rollback_health_t *health = args->health;
+    if (health) {
+        facts.has_health = true;
+        facts.health.healthy = health->healthy;
+        facts.health.target = health->target;
+        facts.health.check = health->check;
+        facts.health.message = health->message;
+    }
+    const flot_analyzer_result_t *analysis = args->analysis;
     flot_rollback_metric_t *metrics = NULL;
-    metric_text_t *texts = NULL;
-    flot_err_t err;
-    int rc = flot_map_str (body, "on_failure", true, policy, sizeof policy, &err) < 0 ? -1 : 0;
-    if (rc == 0) {
-        size_t p = 0;
-        while (p < 3 && !streq (policy, s_policies [p]))
-            p++;
-        if (p == 3)
-            rc = flot_err_set (&err, FLOT_E_INVALID, "field 'on_failure': '%s' is not one of "
-                               "failAll, holdDependents, continue", policy);
-        facts.on_failure = (flot_on_failure_t) p;
+    if (analysis) {
+        //  The contract checked every enum: the names parse.
+        facts.has_analysis = true;
+        facts.analysis.phase = (flot_phase_t) flot_phase_parse (analysis->phase);
+        facts.analysis.final = analysis->final;
+        facts.analysis.passed = analysis->passed;
+        facts.analysis.score = analysis->score;
+        int advice = FLOT_DECISION_CONTINUE;
+        while (advice < FLOT_DECISION_COUNT
+           &&  !streq (analysis->recommendation, flot_rollback_decision_name (advice)))
+            advice++;
+        facts.analysis.recommendation = (flot_rollback_decision_t) advice;
+        facts.analysis.reason = analysis->reason;
+        size_t count = analysis->metrics.count;
+        const flot_analyzer_metric_t *items = analysis->metrics.items;
+        metrics = calloc (count + 1, sizeof (flot_rollback_metric_t));
+        assert (metrics);
+        for (size_t i = 0; i < count; i++)
+            metrics [i] = (flot_rollback_metric_t) {
+                .name = items [i].name, .phase = items [i].phase,
+                .has_value = items [i].has_value, .value = items [i].value,
+                .message = items [i].message
+            };
+        facts.analysis.metrics = metrics;
+        facts.analysis.metric_count = count;
     }
-    if (rc == 0)
-        rc = s_read_health (body, &facts, target, check, health_message, &err);
-    if (rc == 0)
-        rc = s_read_analysis (body, &facts, analysis_reason, &metrics, &texts, &err);
-    if (rc == 0 && flot_map_bool (body, "deadline_passed", false, &facts.deadline_passed,
-                                  &err) < 0)
-        rc = -1;
-    if (rc) {
-        free (metrics);
-        free (texts);
-        flot_request_fail (&request, &err);
-        return;
-    }
-    facts.health.target = target;
-    facts.health.check = check;
-    facts.health.message = health_message;
-    facts.analysis.reason = analysis_reason;
     char reason [1024];
     flot_rollback_decision_t decision = flot_rollback_decide (&facts, reason, sizeof reason);
     free (metrics);
-    free (texts);
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    msgpack_pack_map (&pk, 2);
-    flot_pack_kv_str (&pk, "action", flot_rollback_decision_name (decision));
-    flot_pack_kv_str (&pk, "reason", reason);
-    flot_request_reply_sbuf (&request, &sbuf);
+    flot_rollback_should_rollback_reply_t reply = {
+        .action = flot_rollback_decision_name (decision), .reason = reason
+    };
+    flot_request_answer (&request, &reply);
 }
 
 //  --------------------------------------------------------------------------
@@ -809,6 +677,7 @@ static const flot_command_t s_commands [] = {
 
 const flot_actor_def_t flot_rollback_actor = {
     .service = "rollback",
+    .contract = &flot_rollback_contract,
     .commands = s_commands,
     .start = s_start,
     .stop = s_stop

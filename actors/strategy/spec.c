@@ -23,6 +23,7 @@
 
 #include "flotilla/analysis.h"
 #include "flotilla/body.h"
+#include "flotilla/contract_health.h"
 #include "flotilla/health.h"
 
 #define MAX_NODES 200000
@@ -877,28 +878,29 @@ s_parse_section (ctx_t *ctx, yaml_node_t *root, const char *key, yaml_node_type_
 //  --------------------------------------------------------------------------
 //  The CONTEXT of a target, for its health checks and analysis
 
-void
-flot_context_pack (msgpack_packer *pk, const flot_spec_t *spec,
-                   const flot_target_t *target, const char *version)
+int
+flot_context_fill (flot_health_context_t *context, const flot_spec_t *spec,
+                   const flot_target_t *target, const char *version, msgpack_zone *zone)
 {
-    assert (pk && spec && target && version);
+    assert (context && spec && target && version && zone);
     const char *previous = spec->workload.rollback_version;
-    bool has_address = target->address && *target->address;
-    bool has_previous = previous && *previous;
-    msgpack_pack_map (pk, 3 + has_address + has_previous + (target->label_count > 0));
-    flot_pack_kv_str (pk, "target", target->name);
-    if (has_address)
-        flot_pack_kv_str (pk, "address", target->address);
-    flot_pack_kv_str (pk, "version", version);
-    if (has_previous)
-        flot_pack_kv_str (pk, "previousVersion", previous);
-    flot_pack_kv_str (pk, "deployment", spec->name);
+    *context = (flot_health_context_t) {
+        .target = target->name,
+        .address = target->address && *target->address ? target->address : NULL,
+        .version = version,
+        .previous_version = previous && *previous ? previous : NULL,
+        .deployment = spec->name
+    };
     if (target->label_count) {
-        flot_pack_str (pk, "labels");
-        msgpack_pack_map (pk, target->label_count);
+        flot_strpair_t *labels = msgpack_zone_malloc (zone,
+                                                      target->label_count * sizeof *labels);
+        if (!labels)
+            return -1;
         for (size_t l = 0; l < target->label_count; l++)
-            flot_pack_kv_str (pk, target->labels [l].key, target->labels [l].value);
+            labels [l] = (flot_strpair_t) { target->labels [l].key, target->labels [l].value };
+        context->labels = (flot_strmap_t) { target->label_count, labels };
     }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -9,8 +9,8 @@
     metric's interval, and either checks them against the metric's
     conditions (threshold metrics, Argo Rollouts' rules) or judges canary
     samples against baseline samples (judge metrics, flotilla/judge.h).
-    The message contract of the `analyzer` service is protocol/SPEC.md
-    section 20.
+    The message contract of the `analyzer` service is
+    protocol/contracts/analyzer.json (protocol/SPEC.md section 20).
 */
 #ifndef FLOTILLA_ANALYSIS_H_INCLUDED
 #define FLOTILLA_ANALYSIS_H_INCLUDED
@@ -86,6 +86,10 @@ typedef enum {
 //  "pending", "running", "successful", "failed", "inconclusive", "error".
 const char *
     flot_phase_name (flot_phase_t phase);
+
+//  The phase called name (as flot_phase_name names it), or -1.
+int
+    flot_phase_parse (const char *name);
 
 //  True if phase is worse than other: successful < inconclusive < error <
 //  failed (Argo's order); pending and running are below every completed one.
@@ -207,10 +211,6 @@ int
 
 void
     flot_provider_clear (flot_provider_t *provider);
-
-//  Check a CONTEXT map (`{"target": str, "address"?: str, ...}`).
-int
-    flot_context_check (const msgpack_object *obj, const char *path, flot_err_t *err);
 
 //  --------------------------------------------------------------------------
 //  Providers: asynchronous, driven by a zloop; a handler never blocks.

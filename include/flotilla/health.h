@@ -3,8 +3,9 @@
     error, and the prober that runs HTTP(S), TCP and command probes
     concurrently from a zloop without blocking it.
 
-    protocol/SPEC.md section 19 gives the service's commands and bodies; the
-    config format is the deployment spec's `healthChecks` section.
+    protocol/contracts/health.json defines the service's messages (SPEC
+    section 19 shows them); a CHECK in them is a map that flot_check_new
+    parses, whose format is the deployment spec's `healthChecks` section.
 */
 #ifndef FLOTILLA_HEALTH_H_INCLUDED
 #define FLOTILLA_HEALTH_H_INCLUDED

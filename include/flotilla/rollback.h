@@ -2,7 +2,8 @@
     decision rule.
 
     Commands: ShouldRollback, InitiateRollback, GetRollbackStatus,
-    CompleteRollback; protocol/SPEC.md section 21 gives their bodies. The
+    CompleteRollback; protocol/contracts/rollback.json defines their bodies
+    (protocol/SPEC.md section 21). The
     actor owns rollback plans and their progress: it runs a rollback plan's
     steps through the executor service. Option: keep (finished rollbacks
     kept for GetRollbackStatus, default 1000).
@@ -14,6 +15,7 @@
 #define FLOTILLA_ROLLBACK_H_INCLUDED
 
 #include "flotilla/actor.h"
+#include "flotilla/analysis.h"
 #include "flotilla/spec.h"
 
 #ifdef __cplusplus
@@ -37,21 +39,6 @@ typedef enum {
 const char *
     flot_rollback_decision_name (flot_rollback_decision_t decision);
 
-//  The analyzer's phases.
-typedef enum {
-    FLOT_ANALYSIS_RUNNING,
-    FLOT_ANALYSIS_SUCCESSFUL,
-    FLOT_ANALYSIS_FAILED,
-    FLOT_ANALYSIS_INCONCLUSIVE,
-    FLOT_ANALYSIS_ERROR,
-    FLOT_ANALYSIS_PHASE_COUNT
-} flot_analysis_phase_t;
-
-//  The phase named name ("running", "successful", "failed",
-//  "inconclusive", "error"), or -1.
-int
-    flot_analysis_phase_parse (const char *name);
-
 //  One metric of an analysis result. Strings are not owned.
 typedef struct {
     const char *name;
@@ -73,7 +60,7 @@ typedef struct {
     } health;
     bool has_analysis;
     struct {
-        flot_analysis_phase_t phase;
+        flot_phase_t phase;         //  the analyzer's (flotilla/analysis.h)
         bool final;
         bool passed;
         double score;

@@ -166,17 +166,21 @@ size_t
 int
     flot_spec_target_index (const flot_spec_t *self, const char *name);
 
-//  Packs the CONTEXT of target (one of spec's) for the health and analyzer
-//  services, as a deployment's gates and `flotctl analyze` send it (SPEC
-//  sections 19, 20): {"target": its name, "address": its address,
-//  "version": version, "previousVersion": the workload's rollbackVersion,
-//  "deployment": the spec's name, "labels": its labels}. Address,
-//  previousVersion and labels are left out when the spec has none, so that
-//  a template needing them fails instead of expanding to nothing.
-struct msgpack_packer;
-void
-    flot_context_pack (struct msgpack_packer *pk, const flot_spec_t *spec,
-                       const flot_target_t *target, const char *version);
+//  Fills context, a health.CONTEXT (flotilla/contract_health.h), for target
+//  (one of spec's), as a deployment's gates and `flotctl analyze` send it
+//  to the health and analyzer services (SPEC sections 19, 20): target is
+//  its name, address its address, version version, previousVersion the
+//  workload's rollbackVersion, deployment the spec's name, labels its
+//  labels. Address, previousVersion and labels are left out when the spec
+//  has none, so that a template needing them fails instead of expanding to
+//  nothing. The strings point into spec and target; the labels are
+//  allocated in zone. Returns 0, or -1 if zone is out of memory.
+typedef struct _flot_health_context_t flot_health_context_t;
+struct msgpack_zone;
+int
+    flot_context_fill (flot_health_context_t *context, const flot_spec_t *spec,
+                       const flot_target_t *target, const char *version,
+                       struct msgpack_zone *zone);
 
 //  Parse a duration: "250ms", "30s", "10m", "1h", "1m30s". Returns 0 and
 //  *ms, or -1.

@@ -11,11 +11,15 @@
 
 #include <msgpack.h>
 
+#include "flotilla/contract_executor.h"
 #include "flotilla/plan.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+//  The executor's answer to it is the contract's executor.STEP_RESULT:
+//  callers read it with flot_executor_step_result_decode.
 
 //  How much longer than the hook's own timeout a caller waits for the
 //  executor's answer: the executor stops the hook at its timeout, then
@@ -24,11 +28,9 @@ extern "C" {
 
 //  Pack the ExecuteStep body for step (a step of a plan of spec) of the
 //  deployment, at its attempt (from 1), with the hook to run in cwd ("" for
-//  the executor's own directory): {"deployment", "step_id", "type",
-//  "target", "address", "version", "previous_version", "weight", "attempt",
-//  "cwd", "hook": {"command", "timeout_ms", "args", "env"}}. A rollback
-//  or switchBack step carries the rollback version as its version, the new
-//  one as the previous, and weight 0.
+//  the executor's own directory): the contract's executor.STEP, encoded by
+//  it. A rollback or switchBack step carries the rollback version as its
+//  version, the new one as the previous, and weight 0.
 void
     flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
                          const char *deployment, const flot_step_t *step,

@@ -8,6 +8,7 @@
 #define FLOTILLA_STRATEGY_H_INCLUDED
 
 #include "flotilla/actor.h"
+#include "flotilla/contract_strategy.h"
 #include "flotilla/plan.h"
 
 #ifdef __cplusplus
@@ -53,10 +54,20 @@ typedef enum {
 flot_failure_action_t
     flot_strategy_handle_failure (const flot_failure_t *failure, int64_t *delay_ms);
 
-//  Pack a plan as GenerateSteps answers it.
-void
-    flot_strategy_pack_plan (msgpack_packer *pk, const flot_spec_t *spec,
-                             const flot_plan_t *plan);
+//  Sets *out, the contract's strategy.PLAN, to plan (a plan of spec): its
+//  arrays are allocated in zone, its strings point into spec and plan.
+//  Returns 0, or -1 when out of memory.
+int
+    flot_strategy_plan_fill (flot_strategy_plan_t *out, const flot_spec_t *spec,
+                             const flot_plan_t *plan, msgpack_zone *zone);
+
+//  Sets *out, the contract's strategy.DEPLOYMENT_PLAN (the GenerateSteps
+//  reply, and the coordinator's Plan reply), to spec's plan and rollback,
+//  as flot_strategy_plan_fill does. Returns 0, or -1 when out of memory.
+int
+    flot_strategy_deployment_plan_fill (flot_strategy_deployment_plan_t *out,
+                                        const flot_spec_t *spec, const flot_plan_t *plan,
+                                        const flot_plan_t *rollback, msgpack_zone *zone);
 
 #ifdef __cplusplus
 }

@@ -1077,16 +1077,26 @@ test_broker_announces_and_checks_versions (void **state)
                          "protocol version 01 is not supported, this broker speaks 02");
     json_decref (error);
 
-    //  versions that are not versions: DISCONNECT, INVALID's sentence.
+    //  versions that are not versions (1 to 16 of them, each 1..99):
+    //  DISCONNECT, with the contract codec's INVALID sentence.
     s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": []}", 0);
-    s_expect_disconnect (peer, "field 'versions' holds 0 versions, expected 1..16");
+    s_expect_disconnect (peer, "field 'versions' has 0 items, expected 1..16");
+    s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": "
+                      "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]}", 0);
+    s_expect_disconnect (peer, "field 'versions' has 17 items, expected 1..16");
     s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": [0]}", 0);
-    s_expect_disconnect (peer, "versions[0] must be a protocol version");
+    s_expect_disconnect (peer, "field 'versions[0]': 0 is not in 1..99");
+    s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": [100]}", 0);
+    s_expect_disconnect (peer, "field 'versions[0]': 100 is not in 1..99");
     s_send_ready_json (peer, NULL, "old",
                       "{\"host\": \"h\", \"pid\": 1, \"versions\": [2, \"3\"]}", 0);
-    s_expect_disconnect (peer, "versions[1] must be a protocol version");
+    s_expect_disconnect (peer, "field 'versions[1]' is a string, expected an integer in 1..99");
     s_send_ready_json (peer, NULL, "old", "{\"host\": \"h\", \"pid\": 1, \"versions\": 2}", 0);
-    s_expect_disconnect (peer, "versions");
+    s_expect_disconnect (peer, "field 'versions' is a positive integer, expected an array");
+    //  Keys: printable ASCII, which the contract cannot say.
+    s_send_ready_json (peer, NULL, "old",
+                      "{\"host\": \"h\", \"pid\": 1, \"keys\": [\"eu-1\", \"a b\"]}", 0);
+    s_expect_disconnect (peer, "field 'keys[1]' must be printable ASCII");
     //  A key given twice (SPEC 3.2), written by hand: JSON cannot say it.
     static const uint8_t twice [] = {       //  {"host": "h", "pid": 1, "host": "i"}
         0x83, 0xa4, 'h', 'o', 's', 't', 0xa1, 'h', 0xa3, 'p', 'i', 'd', 0x01,
@@ -1276,14 +1286,20 @@ test_garbage_does_not_hurt_events_actor (void **state)
     //  checks one, named by its index; one bad event publishes none.
     s_expect_error_json (client, "PublishBatch", "{}", "'events'");
     s_expect_error_json (client, "PublishBatch", "{\"events\": {}}", "'events'");
-    s_expect_error_json (client, "PublishBatch", "{\"events\": []}", "0 events is not in 1..1000");
-    s_expect_error_json (client, "PublishBatch", "{\"events\": [5]}", "events[0]: expected a map");
+    s_expect_error_json (client, "PublishBatch", "{\"events\": []}",
+                         "field 'events' has 0 items, expected 1..1000");
+    s_expect_error_json (client, "PublishBatch", "{\"events\": [5]}",
+                         "field 'events[0]' is a positive integer, expected a map");
     s_expect_error_json (client, "PublishBatch",
-        "{\"events\": [{\"type\": \"a\"}, {\"type\": \"Not Lower\"}]}", "events[1]: field 'type'");
+        "{\"events\": [{\"type\": \"a\"}, {\"type\": \"Not Lower\"}]}", "field 'events[1].type'");
     s_expect_error_json (client, "PublishBatch",
-        "{\"events\": [{\"type\": \"a\", \"deployment\": \"-\"}]}", "events[0]: field 'deployment'");
+        "{\"events\": [{\"type\": \"a\", \"deployment\": \"-\"}]}", "field 'events[0].deployment'");
     s_expect_error_json (client, "PublishBatch",
-        "{\"events\": [{\"type\": \"a\"}, {\"type\": \"a\", \"data\": 1}]}", "events[1]: field 'data'");
+        "{\"events\": [{\"type\": \"a\"}, {\"type\": \"a\", \"data\": 1}]}", "field 'events[1].data'");
+    //  The data of a type the events contract defines is that type's.
+    s_expect_error_json (client, "PublishBatch",
+        "{\"events\": [{\"type\": \"a\"}, {\"type\": \"deployment.resumed\", \"deployment\": \"d1\", "
+        "\"data\": {\"deployment\": \"d1\"}}]}", "field 'events[1].data.by' is required");
     {
         //  1001 events.
         msgpack_sbuffer sbuf;
@@ -1297,7 +1313,7 @@ test_garbage_does_not_hurt_events_actor (void **state)
             msgpack_pack_map (&pk, 1);
             flot_pack_kv_str (&pk, "type", "a");
         }
-        s_expect_error (client, "PublishBatch", sbuf.data, sbuf.size, "1001 events is not in 1..1000");
+        s_expect_error (client, "PublishBatch", sbuf.data, sbuf.size, "field 'events' has 1001 items, expected 1..1000");
         msgpack_sbuffer_destroy (&sbuf);
     }
 
@@ -1501,10 +1517,11 @@ test_subscriber_sees_consecutive_seq_and_replay (void **state)
     assert_int_equal (seen_all, last_warm);
     assert_int_equal (seen_d1, last_warm);
 
-    //  200 events, alternating between deployments d1 and d2.
+    //  200 events, alternating between deployments d1 and d2, of types the
+    //  events contract does not define (so their data is free-form).
     for (int i = 1; i <= 200; i++) {
         long long seq = s_publish (client, i % 2 ? "d1" : "d2",
-                                   i % 4 < 2 ? "step.completed" : "health.changed", i);
+                                   i % 4 < 2 ? "step.done" : "health.changed", i);
         assert_int_equal (seq, last_warm + i);
     }
     long long last = last_warm + 200;
@@ -1564,7 +1581,7 @@ test_subscriber_sees_consecutive_seq_and_replay (void **state)
     //  oldest held, and the gap shows.
     client = s_events_daemon ("events-small", PORT + 20, "50");
     for (int i = 1; i <= 120; i++)
-        assert_int_equal (s_publish (client, "d3", "step.started", i), i);
+        assert_int_equal (s_publish (client, "d3", "step.begun", i), i);
     json_t *info = proc_call (client, "events", NULL, "Info", NULL, 2000, NULL);
     assert_non_null (info);
     assert_int_equal (proc_json_int (info, "capacity"), 50);

@@ -218,7 +218,7 @@ test_analysis_config_errors_name_the_path (void **state)
 }
 
 static void
-test_analysis_config_provider_and_context (void **state)
+test_analysis_config_provider (void **state)
 {
     (void) state;
     //  Parsed alone, for Query.
@@ -239,9 +239,6 @@ test_analysis_config_provider_and_context (void **state)
     assert_int_equal (provider.kind, FLOT_PROVIDER_COMMAND);
     assert_int_equal (provider.timeout_ms, 10000);
     flot_provider_clear (&provider);
-    //  A context without a target.
-    assert_int_equal (flot_context_check (&u.data, "context", &err), -1);
-    assert_string_equal (err.message, "context: target is required");
     msgpack_unpacked_destroy (&u);
     msgpack_sbuffer_destroy (&sbuf);
 }
@@ -253,7 +250,7 @@ main (void)
         cmocka_unit_test (test_analysis_config_defaults),
         cmocka_unit_test (test_analysis_config_every_field),
         cmocka_unit_test (test_analysis_config_errors_name_the_path),
-        cmocka_unit_test (test_analysis_config_provider_and_context),
+        cmocka_unit_test (test_analysis_config_provider),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -512,7 +512,7 @@ test_analyzer_rejects_bad_bodies (void **state)
                   CONTEXT "}", FLOT_E_INVALID, "analysis.metrics[0].failureLimit: -1 is not >= 0");
     s_call_fails ("Analyze", "{\"analysis\": {\"metrics\": [{\"name\": \"m\", \"provider\": "
                   SH ("echo 1") ", \"successCondition\": \"true\"}]}, \"context\": {}}",
-                  FLOT_E_INVALID, "context: target is required");
+                  FLOT_E_INVALID, "field 'context.target' is required");
     s_call_fails ("Analyze", "{\"analysis\": {\"metrics\": [{\"name\": \"m\", \"provider\": "
                   SH ("echo 1") ", \"successCondition\": \"true\"}]}, " CONTEXT
                   ", \"baseline\": {\"target\": 7}}", FLOT_E_INVALID, "baseline.target");
@@ -521,10 +521,16 @@ test_analyzer_rejects_bad_bodies (void **state)
                   FLOT_E_INVALID, "analysis.metrics[0].successCondition: column 5");
     s_call_fails ("StopAnalysis", "{\"stream\": \"one\"}", FLOT_E_INVALID, "stream");
     s_call_fails ("Push", "{\"metric\": \"m\", \"values\": [1, \"two\"]}", FLOT_E_INVALID,
-                  "values[1]: expected a number");
+                  "field 'values[1]' is a string, expected a number");
     s_call_fails ("Push", "{\"metric\": \"m\", \"role\": \"other\", \"values\": [1]}",
                   FLOT_E_INVALID, "role");
-    s_call_fails ("Push", "{\"values\": [1]}", FLOT_E_INVALID, "metric");
+    s_call_fails ("Push", "{\"values\": [1]}", FLOT_E_INVALID, "field 'metric' is required");
+    s_call_fails ("Push", "{\"metric\": \"\", \"values\": [1]}", FLOT_E_INVALID,
+                  "field 'metric' is 0 bytes, expected at least 1");
+    //  A CONTEXT's unknown keys are a newer peer's: ignored (SPEC 13).
+    json_t *newer = s_call_ok ("Query", "{\"provider\": {\"pushed\": {\"metric\": \"m\"}}, "
+                               "\"context\": {\"target\": \"eu-1\", \"zone\": \"a\"}}");
+    json_decref (newer);
     s_call_fails ("Query", "{\"provider\": {}, " CONTEXT "}", FLOT_E_INVALID,
                   "provider: expected exactly one of prometheus, command, pushed");
     s_call_fails ("Query", "{\"provider\": {\"pushed\": {\"metric\": \"m\"}}, " CONTEXT

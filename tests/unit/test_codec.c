@@ -22,6 +22,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "flotilla/contract_broker.h"
 #include "flotilla/protocol.h"
 
 #define assert_mentions(text, needle) \
@@ -576,6 +577,20 @@ test_codec_encodes_spec_ping_example (void **state)
         .kind = FLOT_REPLY, .corr = 42, .body = { s_pong_frame + 15, 81 }
     };
     s_assert_wire (&pong, s_pong_frame, 15, s_pong_frame + 15, 81);
+
+    //  The broker writes that body by its contract, broker.Ping's reply,
+    //  whose fields are in the example's order.
+    uint64_t versions [] = { 2 };
+    flot_broker_ping_reply_t reply = {
+        .pong = true, .version = "0.1.0", .uptime_ms = 1234, .has_uptime_ms = true,
+        .versions = { 1, versions }, .protocol = 2, .has_protocol = true,
+        .heartbeat_ms = 1000, .has_heartbeat_ms = true, .liveness = 3, .has_liveness = true
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_broker_ping_reply_def, &reply, &sbuf);
+    assert_int_equal (sbuf.size, 81);
+    assert_memory_equal (sbuf.data, s_pong_frame + 15, 81);
+    msgpack_sbuffer_destroy (&sbuf);
 }
 
 //  The rest of section 15: the failing keyed call's ERROR, and the echo
@@ -617,6 +632,27 @@ test_codec_encodes_spec_actor_examples (void **state)
     };
     s_assert_wire (&ready, ready_header, sizeof ready_header,
                    ready_body, sizeof ready_body);
+    //  That body is a broker.READY, and the contract writes it back the same.
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    msgpack_object root;
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack ((const char *) ready_body, sizeof ready_body, &offset,
+                                      &zone, &root), MSGPACK_UNPACK_SUCCESS);
+    flot_broker_ready_t registration;
+    flot_err_t err = { 0 };
+    assert_int_equal (flot_broker_ready_decode (&root, &zone, &registration, &err), 0);
+    assert_string_equal (registration.instance, "echo-1");
+    assert_string_equal (registration.host, "build7");
+    assert_int_equal (registration.pid, 4242);
+    assert_int_equal (registration.keys.count, 0);
+    assert_int_equal (registration.versions.count, 0);
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_broker_ready_def, &registration, &sbuf);
+    assert_int_equal (sbuf.size, sizeof ready_body);
+    assert_memory_equal (sbuf.data, ready_body, sizeof ready_body);
+    msgpack_sbuffer_destroy (&sbuf);
+    msgpack_zone_destroy (&zone);
 
     static const uint8_t echo_body [] = { 0x81, 0xa1, 0x61, 0x01 };
     static const uint8_t route [] = { 0x00, 0x80, 0x00, 0x00, 0x29 };

@@ -1,15 +1,20 @@
 /*  test_executor.c - the executor actor runs real hooks: the step's facts
     reach the hook's environment, exit codes and output come back, a
     timeout stops the whole process group, bad hooks and bodies get clear
-    errors. A real broker and the executor run as threads over inproc.  */
+    errors. A real broker and the executor run as threads over inproc. Its
+    contract's messages: the STEP every caller builds (flot_step_call_pack)
+    and the STEP_RESULT every caller reads, through their one definition.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <signal.h>
 #include <cmocka.h>
 
+#include "flotilla/body.h"
+#include "flotilla/contract_executor.h"
 #include "flotilla/executor.h"
 #include "flotilla/log.h"
+#include "flotilla/step_call.h"
 #include "world.h"
 
 static int
@@ -143,9 +148,184 @@ test_executor_refuses_bad_hooks_and_bodies (void **state)
                          json_pack ("{s:i}", "BAD", 1));
     assert_null (s_call (*state, "ExecuteStep", step, &err));
     assert_non_null (strstr (err.message, "hook.env"));
+    step = s_step ("{\"A=B\":\"1\"}", 5000);
+    assert_null (s_call (*state, "ExecuteStep", step, &err));
+    assert_string_equal (err.message, "field 'hook.env.A=B': a name holds no '='");
+    step = s_step ("{}", 5000);
+    json_object_set_new (json_object_get (step, "hook"), "command", json_string (""));
+    assert_null (s_call (*state, "ValidateStep", step, &err));
+    assert_string_equal (err.message, "field 'hook.command' is 0 bytes, expected at least 1");
     assert_null (s_call (*state, "GetStepStatus", json_pack ("{s:s, s:s}",
                          "deployment", "web-1", "step_id", "zz/1"), &err));
     assert_int_equal (err.code, FLOT_E_NOT_FOUND);
+}
+
+//  --------------------------------------------------------------------------
+//  The contract's messages
+
+//  Unpacks size bytes of data into zone; returns the object.
+static msgpack_object
+s_unpack (const char *data, size_t size, msgpack_zone *zone)
+{
+    msgpack_object obj;
+    size_t offset = 0;
+    assert_int_equal (msgpack_unpack (data, size, &offset, zone, &obj), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal (offset, size);
+    return obj;
+}
+
+//  A STEP_RESULT as an executor answers it, with a key more: extra names
+//  it (NULL: none), given a string, or "status" a second time.
+static void
+s_pack_result (msgpack_sbuffer *sbuf, const char *extra)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init (sbuf);
+    msgpack_packer_init (&pk, sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, extra ? 7 : 6);
+    flot_pack_kv_str (&pk, "status", "failed");
+    flot_pack_kv_int (&pk, "exit_code", 3);
+    flot_pack_kv_int (&pk, "signal", 0);
+    flot_pack_kv_str (&pk, "output", "three");
+    flot_pack_kv_uint (&pk, "duration_ms", 12);
+    flot_pack_kv_uint (&pk, "pid", 4242);
+    if (extra)
+        flot_pack_kv_str (&pk, extra, "succeeded");
+}
+
+static void
+test_step_result_refuses_a_key_given_twice_and_ignores_unknown_keys (void **state)
+{
+    (void) state;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    msgpack_sbuffer sbuf;
+    flot_executor_step_result_t result;
+    flot_err_t err;
+    //  "status" twice: the second must not win, nor the first.
+    s_pack_result (&sbuf, "status");
+    msgpack_object body = s_unpack (sbuf.data, sbuf.size, &zone);
+    assert_int_equal (flot_executor_step_result_decode (&body, &zone, &result, &err), -1);
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_string_equal (err.message, "field 'status' is given twice");
+    msgpack_sbuffer_destroy (&sbuf);
+    //  A key of a newer executor is ignored (SPEC 13).
+    s_pack_result (&sbuf, "cpu_ms");
+    body = s_unpack (sbuf.data, sbuf.size, &zone);
+    assert_int_equal (flot_executor_step_result_decode (&body, &zone, &result, &err), 0);
+    assert_string_equal (result.status, "failed");
+    assert_int_equal (result.exit_code, 3);
+    assert_string_equal (result.output, "three");
+    assert_int_equal (result.pid, 4242);
+    msgpack_sbuffer_destroy (&sbuf);
+    //  Without its status it is no result.
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    flot_pack_kv_str (&pk, "output", "x");
+    body = s_unpack (sbuf.data, sbuf.size, &zone);
+    assert_int_equal (flot_executor_step_result_decode (&body, &zone, &result, &err), -1);
+    assert_string_equal (err.message, "field 'status' is required");
+    msgpack_sbuffer_destroy (&sbuf);
+    msgpack_zone_destroy (&zone);
+}
+
+//  The executor's answer is read through the same STEP_RESULT its callers
+//  (the coordinator, the rollback actor) use.
+static void
+test_executor_answer_is_a_step_result (void **state)
+{
+    flot_executor_hook_t hook = {
+        .command = "./record.sh", .timeout_ms = 5000, .has_timeout_ms = true
+    };
+    flot_executor_step_t step = {
+        .deployment = "web-1", .step_id = "eu-1/1", .type = "apply", .target = "eu-1",
+        .version = "2.0", .cwd = HOOKS_DIR, .hook = &hook
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_executor_step_def, &step, &sbuf);
+    zframe_t *reply = NULL;
+    flot_err_t err;
+    int rc = flot_client_call (world_client (*state), "executor", "eu-1", "ExecuteStep",
+                               sbuf.data, sbuf.size, 10000, &reply, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    assert_int_equal (rc, 0);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    msgpack_object body = s_unpack ((const char *) zframe_data (reply), zframe_size (reply), &zone);
+    flot_executor_step_result_t result;
+    assert_int_equal (flot_executor_step_result_decode (&body, &zone, &result, &err), 0);
+    assert_string_equal (result.status, "succeeded");
+    assert_int_equal (result.exit_code, 0);
+    assert_int_equal (result.signal, 0);
+    assert_true (result.pid > 0);
+    //  Absent: address "", previous "", weight 0 and attempt 1.
+    assert_non_null (strstr (result.output, "id=eu-1/1 type=apply target=eu-1 address=\n"
+                                            "deployment=web-1 version=2.0 previous= "
+                                            "weight=0 attempt=1"));
+    msgpack_zone_destroy (&zone);
+    zframe_destroy (&reply);
+}
+
+//  The STEP a caller packs for a plan's step, and for a rollback step.
+static void
+test_step_call_packs_a_step (void **state)
+{
+    (void) state;
+    const char *yaml =
+        "apiVersion: flotilla/v1\nkind: Deployment\nname: web\n"
+        "workload: {name: web, version: \"2.0\", rollbackVersion: \"1.9\"}\n"
+        "targets: [{name: eu-1, address: \"10.0.0.1:80\"}]\n"
+        "strategy: {canary: {steps: [setWeight: 20]}}\n"
+        "hook: {command: ./hook.sh, args: [one, two], env: {MODE: test}, timeout: 30s}\n";
+    flot_spec_errors_t errors;
+    flot_spec_t *spec = flot_spec_parse (yaml, strlen (yaml), "t.yaml", &errors);
+    for (size_t i = 0; i < errors.count; i++)
+        print_message ("spec error: %s\n", errors.lines [i]);
+    flot_spec_errors_clear (&errors);
+    assert_non_null (spec);
+    flot_plan_t *plan = flot_plan_generate (spec);
+    bool all [1] = { true };
+    flot_plan_t *back = flot_plan_rollback (spec, all, all);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 1024);
+    for (int i = 0; i < 2; i++) {
+        const flot_step_t *from = i == 0 ? &plan->steps [0] : &back->steps [0];
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        flot_step_call_pack (&pk, spec, "web-7", from, 2 + i, "/srv/web");
+        msgpack_object body = s_unpack (sbuf.data, sbuf.size, &zone);
+        flot_executor_step_t step;
+        flot_err_t err;
+        assert_int_equal (flot_executor_step_decode (&body, &zone, &step, &err), 0);
+        assert_string_equal (step.deployment, "web-7");
+        assert_string_equal (step.step_id, i == 0 ? "eu-1/1" : "eu-1/rollback");
+        assert_string_equal (step.type, i == 0 ? "setWeight" : "rollback");
+        assert_string_equal (step.target, "eu-1");
+        assert_string_equal (step.address, "10.0.0.1:80");
+        //  A rollback puts the rollback version back, at weight 0.
+        assert_string_equal (step.version, i == 0 ? "2.0" : "1.9");
+        assert_string_equal (step.previous_version, i == 0 ? "1.9" : "2.0");
+        assert_int_equal (step.weight, i == 0 ? 20 : 0);
+        assert_true (step.has_weight);
+        assert_int_equal (step.attempt, 2 + i);
+        assert_string_equal (step.cwd, "/srv/web");
+        assert_string_equal (step.hook->command, "./hook.sh");
+        assert_int_equal (step.hook->timeout_ms, 30000);
+        assert_int_equal (step.hook->args.count, 2);
+        assert_string_equal (((const char **) step.hook->args.items) [1], "two");
+        assert_int_equal (step.hook->env.count, 1);
+        assert_string_equal (step.hook->env.items [0].key, "MODE");
+        assert_string_equal (step.hook->env.items [0].value, "test");
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+    msgpack_zone_destroy (&zone);
+    flot_plan_destroy (&plan);
+    flot_plan_destroy (&back);
+    flot_spec_destroy (&spec);
 }
 
 int
@@ -158,6 +338,9 @@ main (void)
         cmocka_unit_test (test_executor_keeps_the_tail_of_the_output),
         cmocka_unit_test (test_executor_timeout_stops_the_process_group),
         cmocka_unit_test (test_executor_refuses_bad_hooks_and_bodies),
+        cmocka_unit_test (test_executor_answer_is_a_step_result),
+        cmocka_unit_test (test_step_result_refuses_a_key_given_twice_and_ignores_unknown_keys),
+        cmocka_unit_test (test_step_call_packs_a_step),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -398,6 +398,38 @@ test_health_is_ready_probes_each_gate_once (void **state)
     json_decref (reply);
 }
 
+//  SPEC 3.2 and 13: a reader ignores the keys it does not know, so a CONTEXT
+//  from a newer peer (here with a colour and a map) is probed as it is, in
+//  a Check and in each context of a CheckBatch.
+static void
+test_health_context_with_an_unknown_key_is_accepted (void **state)
+{
+    fixture_t *fixture = *state;
+    health_server_set (fixture->server, 200, "ok", 0);
+    json_t *context = s_context ("u-1", PORT);
+    json_object_set_new (context, "colour", json_string ("red"));
+    json_object_set_new (context, "zone", json_pack ("{s:i}", "rack", 7));
+    flot_err_t err;
+    json_t *reply = s_call (state, "Check", json_pack ("{s:o, s:O}", "check",
+                            s_http_check ("web", ""), "context", context), &err);
+    if (!reply)
+        fail_msg ("Check refused a context with unknown keys: %s", err.message);
+    assert_string_equal (s_str (reply, "target"), "u-1");
+    assert_true (json_is_true (json_object_get (reply, "healthy")));
+    assert_string_equal (s_str (reply, "message"), "GET " URL ": status 200");
+    json_decref (reply);
+    reply = s_call (state, "CheckBatch", json_pack ("{s:[o], s:[o, o]}", "checks",
+                    s_http_check ("web", ""), "contexts", context, s_context ("u-2", PORT)),
+                    &err);
+    if (!reply)
+        fail_msg ("CheckBatch refused a context with unknown keys: %s", err.message);
+    assert_int_equal (json_integer_value (json_object_get (reply, "healthy")), 2);
+    json_t *results = json_object_get (reply, "results");
+    assert_string_equal (s_str (json_array_get (results, 0), "target"), "u-1");
+    assert_string_equal (s_str (json_array_get (results, 1), "target"), "u-2");
+    json_decref (reply);
+}
+
 static void
 s_refused (void **state, const char *command, const char *body, int code, const char *message)
 {
@@ -418,32 +450,34 @@ test_health_refuses_hostile_bodies (void **state)
 {
     const char *ctx = "\"context\": {\"target\": \"x\", \"address\": \"127.0.0.1:1\"}";
     char body [1024];
-    s_refused (state, "Check", "{}", FLOT_E_INVALID, "check: is required");
+    s_refused (state, "Check", "{}", FLOT_E_INVALID, "field 'check' is required");
     snprintf (body, sizeof body, "{\"check\": 5, %s}", ctx);
-    s_refused (state, "Check", body, FLOT_E_INVALID, "check: 5 is not a map");
+    s_refused (state, "Check", body, FLOT_E_INVALID,
+               "field 'check' is a positive integer, expected a map");
     s_refused (state, "Check", "{\"check\": {\"name\": \"a\", \"tcp\": {\"address\": \"a:1\"}}}",
-               FLOT_E_INVALID, "context: is required");
+               FLOT_E_INVALID, "field 'context' is required");
     s_refused (state, "Check", "{\"check\": {\"name\": \"a\", \"tcp\": {\"address\": \"a:1\"}}, "
-               "\"context\": {\"address\": \"a:1\"}}", FLOT_E_INVALID, "context.target: is required");
+               "\"context\": {\"address\": \"a:1\"}}", FLOT_E_INVALID,
+               "field 'context.target' is required");
     s_refused (state, "Check", "{\"check\": {\"name\": \"a\", \"tcp\": {\"address\": \"a:1\"}}, "
                "\"context\": {\"target\": \"t\", \"labels\": {\"k\": 1}}}", FLOT_E_INVALID,
-               "context.labels.k: is not a string");
+               "field 'context.labels.k' is a positive integer, expected a string");
     s_refused (state, "Check", "{\"check\": {\"name\": \"a\", \"tcp\": {\"address\": \"a:1\"}}, "
-               "\"context\": {\"target\": \"t\", \"colour\": \"red\"}}", FLOT_E_INVALID,
-               "context.colour: is not a field of a context");
+               "\"context\": {\"target\": \"\"}}", FLOT_E_INVALID,
+               "field 'context.target' is 0 bytes, expected at least 1");
     s_refused (state, "CheckBatch", "{\"checks\": [{\"name\": \"w\", \"http\": {\"url\": \"http://a/\", "
                "\"status\": \"2xx\"}}], \"contexts\": [{\"target\": \"a\"}]}", FLOT_E_INVALID,
                "checks[0].http.status: \"2xx\" is not a status, a range or a list");
     s_refused (state, "CheckBatch", "{\"checks\": [{\"name\": \"w\", \"tcp\": {\"address\": \"a:1\"}}]}",
-               FLOT_E_INVALID, "contexts: is required");
+               FLOT_E_INVALID, "field 'contexts' is required");
     s_refused (state, "CheckBatch", "{\"checks\": [{\"name\": \"w\", \"tcp\": {\"address\": \"a:1\"}}], "
                "\"contexts\": [{\"target\": \"a\"}, {\"target\": 7}]}", FLOT_E_INVALID,
-               "contexts[1].target: is not a string");
+               "field 'contexts[1].target' is a positive integer, expected a string");
     s_refused (state, "CheckBatch", "{\"checks\": [{\"name\": \"w\", \"tcp\": {\"address\": \"a:1\"}}], "
                "\"contexts\": [{\"target\": \"a\"}], \"concurrency\": 5000}", FLOT_E_INVALID,
                "concurrency");
     s_refused (state, "CheckBatch", "{\"checks\": \"all\", \"contexts\": []}", FLOT_E_INVALID,
-               "checks: \"all\" is not a list");
+               "field 'checks' is a string, expected an array");
     snprintf (body, sizeof body, "{\"checks\": [{\"name\": \"w\", \"tcp\": {\"address\": \"a:1\"}}], %s}", ctx);
     s_refused (state, "WaitForReady", body, FLOT_E_INVALID, "timeout_ms");
     s_refused (state, "StopMonitoring", "{\"stream\": \"x\"}", FLOT_E_INVALID, "stream");
@@ -476,6 +510,7 @@ main (void)
         cmocka_unit_test (test_health_monitoring_ends_when_the_caller_goes),
         cmocka_unit_test (test_health_wait_for_ready_succeeds_and_times_out),
         cmocka_unit_test (test_health_is_ready_probes_each_gate_once),
+        cmocka_unit_test (test_health_context_with_an_unknown_key_is_accepted),
         cmocka_unit_test (test_health_refuses_hostile_bodies),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

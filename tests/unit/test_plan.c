@@ -143,6 +143,41 @@ test_plan_generates_steps_for_each_strategy (void **state)
     }
 }
 
+//  SPEC 16: a target's steps are "<target>/<n>", n from 1 in decimal, the
+//  step's index; each target counts its own, whatever the target order.
+static void
+test_plan_numbers_step_ids_per_target_from_one (void **state)
+{
+    (void) state;
+    flot_spec_t *spec = s_spec (HEADER
+        "targets: [{name: a, dependsOn: [b]}, {name: b}]\n"
+        "strategy: {canary: {steps: [setWeight: 10, setWeight: 20, setWeight: 30, "
+        "setWeight: 40, setWeight: 50, setWeight: 60, setWeight: 70, setWeight: 80, "
+        "setWeight: 90, pause: {}]}}\n");
+    flot_plan_t *plan = flot_plan_generate (spec);
+    assert_int_equal (plan->order [0], 1);          //  b starts first
+    assert_int_equal (plan->step_count, 22);        //  10 steps and 100% each
+    for (size_t s = 0; s < plan->step_count; s++) {
+        const flot_step_t *step = &plan->steps [s];
+        int n = (int) (s - plan->first [step->target]) + 1;
+        char id [32];
+        snprintf (id, sizeof id, "%s/%d", step->target == 0 ? "a" : "b", n);
+        assert_string_equal (step->id, id);
+        assert_int_equal (step->index, n);
+    }
+    assert_string_equal (plan->steps [9].id, "a/10");
+    assert_string_equal (plan->steps [21].id, "b/11");
+    bool all [2] = { true, true };
+    flot_plan_t *back = flot_plan_rollback (spec, all, NULL);
+    assert_int_equal (back->step_count, 2);
+    assert_string_equal (back->steps [0].id, "a/rollback");
+    assert_int_equal (back->steps [0].index, 1);
+    assert_string_equal (back->steps [1].id, "b/rollback");
+    flot_plan_destroy (&plan);
+    flot_plan_destroy (&back);
+    flot_spec_destroy (&spec);
+}
+
 static void
 test_plan_is_deterministic (void **state)
 {
@@ -261,6 +296,7 @@ main (void)
         cmocka_unit_test (test_plan_is_deterministic),
         cmocka_unit_test (test_plan_ready_follows_dependencies_and_waves),
         cmocka_unit_test (test_plan_rollback_reverts_touched_targets_in_reverse_order),
+        cmocka_unit_test (test_plan_numbers_step_ids_per_target_from_one),
         cmocka_unit_test (test_plan_progress),
         cmocka_unit_test (test_plan_of_a_thousand_targets_in_a_chain),
     };

@@ -779,7 +779,7 @@ typedef struct {
 static const hostile_t s_hostile [] = {
     { "InitiateRollback", "{}", FLOT_E_INVALID, "field 'deployment' is required" },
     { "InitiateRollback", "{\"deployment\": 7}", FLOT_E_INVALID, "field 'deployment' is a positive integer, expected a string" },
-    { "InitiateRollback", "{\"deployment\": \"\"}", FLOT_E_INVALID, "field 'deployment' is empty" },
+    { "InitiateRollback", "{\"deployment\": \"\"}", FLOT_E_INVALID, "field 'deployment' is 0 bytes, expected at least 1" },
     { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": [1]}", FLOT_E_INVALID, "field 'spec'" },
     { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"name: [\", \"reason\": \"r\", \"touched\": []}",
       FLOT_E_INVALID, "shop.yaml:" },
@@ -790,7 +790,7 @@ static const hostile_t s_hostile [] = {
     { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": \"a\"}",
       FLOT_E_INVALID, "field 'touched' is a string, expected an array" },
     { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [\"a\", 3]}",
-      FLOT_E_INVALID, "field 'touched[1]' must be a string" },
+      FLOT_E_INVALID, "field 'touched[1]' is a positive integer, expected a string" },
     { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [\"zz\"]}",
       FLOT_E_INVALID, "field 'touched[0]': 'zz' is not a target of the spec" },
     { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [], \"switched\": [\"q\"]}",
@@ -820,9 +820,13 @@ static const hostile_t s_hostile [] = {
     { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"running\", \"recommendation\": \"panic\"}}",
       FLOT_E_INVALID, "field 'analysis.recommendation': 'panic'" },
     { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"metrics\": [1]}}",
-      FLOT_E_INVALID, "field 'analysis.metrics[0]' must be a map" },
-    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"metrics\": [{\"name\": \"m\"}, {\"value\": 1}]}}",
-      FLOT_E_INVALID, "field 'analysis.metrics[1].name' is required" },
+      FLOT_E_INVALID, "field 'analysis.metrics[0]' is a positive integer, expected a map" },
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"metrics\": [{\"value\": 1}]}}",
+      FLOT_E_INVALID, "field 'analysis.metrics[0].name' is required" },
+    //  A RESULT is all of it, as the analyzer sends it.
+    { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"final\": true, "
+      "\"passed\": false, \"score\": -1, \"recommendation\": \"rollback\", \"reason\": \"r\"}}",
+      FLOT_E_INVALID, "field 'analysis.metrics' is required" },
     { "ShouldRollback", "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"failed\", \"metrics\": [{\"name\": \"m\", \"value\": \"1\"}]}}",
       FLOT_E_INVALID, "field 'analysis.metrics[0].value' is a string, expected a number" },
     { "ShouldRollback", "{\"on_failure\": \"failAll\", \"deadline_passed\": 1}", FLOT_E_INVALID,
@@ -870,6 +874,14 @@ test_rollback_rejects_hostile_bodies (void **state)
 //  --------------------------------------------------------------------------
 //  ShouldRollback
 
+//  An analyzer RESULT, and a METRIC's counters, as JSON.
+#define RESULT(phase, final, passed, score, recommendation, reason, metrics) \
+    "{\"phase\": \"" phase "\", \"final\": " final ", \"passed\": " passed ", \"score\": " \
+    score ", \"recommendation\": \"" recommendation "\", \"reason\": \"" reason "\", " \
+    "\"metrics\": [" metrics "]}"
+#define COUNTS "\"measurements\": 1, \"successful\": 0, \"failed\": 0, \"inconclusive\": 0, " \
+               "\"errors\": 0, \"consecutive_errors\": 0, \"count\": 1"
+
 static void
 test_should_rollback_answers_the_rule (void **state)
 {
@@ -878,12 +890,13 @@ test_should_rollback_answers_the_rule (void **state)
     //  A failed analysis: rollback, naming the metric, its value and limit.
     json_t *reply = s_call (self, "ShouldRollback", json_loads (
         "{\"on_failure\": \"continue\", \"health\": {\"healthy\": true, \"target\": \"eu-1\", "
-        "\"check\": \"web\", \"message\": \"HTTP 200\"}, \"analysis\": {\"phase\": \"failed\", "
-        "\"final\": true, \"passed\": false, \"score\": 0, \"recommendation\": \"rollback\", "
-        "\"reason\": \"error-rate failed\", \"metrics\": [{\"name\": \"latency\", \"kind\": "
-        "\"threshold\", \"phase\": \"successful\", \"value\": 0.2, \"message\": \"ok\"}, "
-        "{\"name\": \"error-rate\", \"kind\": \"threshold\", \"phase\": \"failed\", \"value\": "
-        "0.12, \"message\": \"result 0.12 >= 0.1 (failureCondition)\", \"extra\": [1, 2]}]}}",
+        "\"check\": \"web\", \"message\": \"HTTP 200\"}, \"analysis\": "
+        RESULT ("failed", "true", "false", "0", "rollback", "error-rate failed",
+                "{\"name\": \"latency\", \"kind\": \"threshold\", \"phase\": \"successful\", "
+                "\"value\": 0.2, " COUNTS ", \"message\": \"ok\"}, "
+                "{\"name\": \"error-rate\", \"kind\": \"threshold\", \"phase\": \"failed\", "
+                "\"value\": 0.12, " COUNTS ", \"message\": \"result 0.12 >= 0.1 "
+                "(failureCondition)\", \"extra\": [1, 2]}") "}",
         0, NULL), &err);
     assert_non_null (reply);
     assert_string_equal (s_str (reply, "action"), "rollback");
@@ -901,28 +914,36 @@ test_should_rollback_answers_the_rule (void **state)
     json_decref (reply);
     //  Passed and final: promote; inconclusive: pause; the deadline: rollback.
     reply = s_call (self, "ShouldRollback", json_loads (
-        "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"successful\", \"final\": true, "
-        "\"passed\": true, \"score\": 100}}", 0, NULL), &err);
+        "{\"on_failure\": \"failAll\", \"analysis\": "
+        RESULT ("successful", "true", "true", "100", "promote", "every metric passed", "") "}",
+        0, NULL), &err);
+    assert_non_null (reply);
     assert_string_equal (s_str (reply, "action"), "promote");
     json_decref (reply);
     reply = s_call (self, "ShouldRollback", json_loads (
-        "{\"on_failure\": \"failAll\", \"analysis\": {\"phase\": \"inconclusive\", \"final\": true, "
-        "\"metrics\": [{\"name\": \"cpu\", \"phase\": \"inconclusive\", \"message\": \"between limits\"}]}}",
+        "{\"on_failure\": \"failAll\", \"analysis\": "
+        RESULT ("inconclusive", "true", "false", "-1", "pause", "cpu: between limits",
+                "{\"name\": \"cpu\", \"kind\": \"threshold\", \"phase\": \"inconclusive\", "
+                COUNTS ", \"message\": \"between limits\"}") "}",
         0, NULL), &err);
+    assert_non_null (reply);
     assert_string_equal (s_str (reply, "action"), "pause");
     assert_non_null (strstr (s_str (reply, "reason"), "metric 'cpu': between limits"));
     json_decref (reply);
     reply = s_call (self, "ShouldRollback", json_loads (
-        "{\"on_failure\": \"continue\", \"analysis\": {\"phase\": \"running\"}, "
-        "\"deadline_passed\": true}", 0, NULL), &err);
+        "{\"on_failure\": \"continue\", \"analysis\": "
+        RESULT ("running", "false", "false", "-1", "continue", "measuring", "")
+        ", \"deadline_passed\": true}", 0, NULL), &err);
+    assert_non_null (reply);
     assert_string_equal (s_str (reply, "action"), "rollback");
     assert_string_equal (s_str (reply, "reason"), "the progress deadline passed");
     json_decref (reply);
     //  The analyzer's early stop: still running, but it advises a rollback.
     reply = s_call (self, "ShouldRollback", json_loads (
-        "{\"on_failure\": \"continue\", \"analysis\": {\"phase\": \"running\", \"score\": 40, "
-        "\"recommendation\": \"rollback\", \"reason\": \"score 40 <= marginalScore 75\"}}",
-        0, NULL), &err);
+        "{\"on_failure\": \"continue\", \"analysis\": "
+        RESULT ("running", "false", "false", "40", "rollback", "score 40 <= marginalScore 75", "")
+        "}", 0, NULL), &err);
+    assert_non_null (reply);
     assert_string_equal (s_str (reply, "action"), "rollback");
     assert_string_equal (s_str (reply, "reason"),
                          "analysis recommends a rollback (score 40): score 40 <= marginalScore 75");

@@ -1,12 +1,14 @@
 /*  test_strategy.c - the strategy actor's decisions (failure handling with
     retries, backoff, policies and maxFailures; pauses and promotes;
     progress), and its commands over a real broker: Validate reports every
-    error, GenerateSteps returns the plan, bad bodies get INVALID.  */
+    error, GenerateSteps returns the plan (a DEPLOYMENT_PLAN its readers
+    decode through the contract), bad bodies get INVALID.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "flotilla/body.h"
 #include "flotilla/log.h"
 #include "flotilla/strategy.h"
 #include "world.h"
@@ -162,6 +164,92 @@ test_strategy_actor_refuses_bad_bodies (void **state)
     json_decref (reply);
 }
 
+//  GenerateSteps answers a DEPLOYMENT_PLAN, read here as flotctl reads the
+//  coordinator's Plan: through the contract's decoder.
+static void
+test_strategy_actor_plan_decodes_as_the_contract_says (void **state)
+{
+    flot_strategy_spec_text_t request = { .spec = s_good, .file = "web.yaml" };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_strategy_spec_text_def, &request, &sbuf);
+    zframe_t *frame = NULL;
+    flot_err_t err;
+    int rc = flot_client_call (world_client (*state), "strategy", NULL, "GenerateSteps",
+                               sbuf.data, sbuf.size, 5000, &frame, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    assert_int_equal (rc, 0);
+    flot_body_t *body = flot_body_decode (zframe_data (frame), zframe_size (frame), &err);
+    zframe_destroy (&frame);
+    assert_non_null (body);
+    flot_strategy_deployment_plan_t reply;
+    assert_int_equal (flot_strategy_deployment_plan_decode (flot_body_root (body),
+                      flot_body_zone (body), &reply, &err), 0);
+    assert_string_equal (reply.deployment, "web");
+    assert_string_equal (reply.strategy, "canary");
+    const flot_strategy_plan_t *plan = reply.plan;
+    assert_int_equal (plan->concurrency, 1);
+    assert_int_equal (plan->targets.count, 2);
+    assert_string_equal (((const char **) plan->order.items) [1], "b");
+    const flot_strategy_plan_target_t *b = (const flot_strategy_plan_target_t *) plan->targets.items + 1;
+    assert_string_equal (b->name, "b");
+    assert_int_equal (b->depends_on.count, 1);
+    assert_string_equal (((const char **) b->depends_on.items) [0], "a");
+    assert_int_equal (b->steps.count, 3);
+    const flot_strategy_plan_step_t *steps = b->steps.items;
+    for (size_t i = 0; i < 3; i++) {
+        char id [16];
+        snprintf (id, sizeof id, "b/%zu", i + 1);
+        assert_string_equal (steps [i].id, id);
+        assert_int_equal (steps [i].index, i + 1);
+    }
+    assert_string_equal (steps [0].type, "setWeight");
+    assert_int_equal (steps [0].weight, 50);
+    assert_true (steps [0].hook);
+    assert_string_equal (steps [1].type, "pause");
+    assert_int_equal (steps [1].duration_ms, -1);
+    assert_false (steps [1].hook);
+    assert_null (steps [1].gate);
+    //  The rollback: one step a target, "<target>/rollback", b first.
+    const flot_strategy_plan_t *back = reply.rollback;
+    assert_string_equal (((const char **) back->order.items) [0], "b");
+    const flot_strategy_plan_target_t *a = back->targets.items;
+    assert_int_equal (a->steps.count, 1);
+    steps = a->steps.items;
+    assert_string_equal (steps [0].id, "a/rollback");
+    assert_int_equal (steps [0].index, 1);
+    assert_string_equal (steps [0].type, "rollback");
+    flot_body_destroy (&body);
+}
+
+static void
+test_strategy_actor_decides (void **state)
+{
+    flot_err_t err;
+    json_t *reply = s_call (*state, "ListStrategies", json_object (), &err);
+    json_t *list = json_object_get (reply, "strategies");
+    assert_int_equal (json_array_size (list), 3);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (list, 1), "name")),
+                         "blueGreen");
+    json_decref (reply);
+    reply = s_call (*state, "CalculateProgress", json_pack ("{s:i, s:i}", "steps_total", 3,
+                    "steps_done", 2), &err);
+    assert_int_equal (json_integer_value (json_object_get (reply, "percent")), 66);
+    json_decref (reply);
+    reply = s_call (*state, "ShouldPromote", json_pack ("{s:i, s:i}", "duration_ms", 1000,
+                    "elapsed_ms", 400), &err);
+    assert_false (json_is_true (json_object_get (reply, "promote")));
+    assert_false (json_is_true (json_object_get (reply, "needs_person")));
+    assert_int_equal (json_integer_value (json_object_get (reply, "wait_ms")), 600);
+    json_decref (reply);
+    reply = s_call (*state, "ShouldPromote", json_pack ("{s:i, s:i}", "duration_ms", -1,
+                    "elapsed_ms", 400), &err);
+    assert_true (json_is_true (json_object_get (reply, "needs_person")));
+    json_decref (reply);
+    assert_null (s_call (*state, "ShouldPromote", json_pack ("{s:i, s:i}", "duration_ms", -2,
+                         "elapsed_ms", 0), &err));
+    assert_string_equal (err.message, "field 'duration_ms': -2 is not in -1..9223372036854775807");
+}
+
 int
 main (void)
 {
@@ -172,6 +260,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_strategy_actor_generates_steps, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_strategy_actor_validates, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_strategy_actor_refuses_bad_bodies, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_strategy_actor_plan_decodes_as_the_contract_says,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_strategy_actor_decides, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
