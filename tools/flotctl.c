@@ -2445,8 +2445,7 @@ s_cmd_analyze (ctl_t *self)
     msgpack_zone zone;
     msgpack_zone_init (&zone, 1024);
     const char *canary = self->opts.version ? self->opts.version : spec->workload.version;
-    const char *previous = *spec->workload.rollback_version ? spec->workload.rollback_version
-                                                             : spec->workload.version;
+    const char *previous = spec->workload.rollback_version;
     bool ok = analysis
            && flot_context_fill (&context, spec, target, canary, &zone) == 0
            && flot_context_fill (&baseline, spec, target, previous, &zone) == 0;

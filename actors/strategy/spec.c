@@ -887,7 +887,7 @@ flot_context_fill (flot_health_context_t *context, const flot_spec_t *spec,
     *context = (flot_health_context_t) {
         .target = target->name,
         .address = target->address && *target->address ? target->address : NULL,
-        .version = version,
+        .version = *version ? version : NULL,
         .previous_version = previous && *previous ? previous : NULL,
         .deployment = spec->name
     };

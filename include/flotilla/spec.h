@@ -171,8 +171,8 @@ int
 //  to the health and analyzer services (SPEC sections 19, 20): target is
 //  its name, address its address, version version, previousVersion the
 //  workload's rollbackVersion, deployment the spec's name, labels its
-//  labels. Address, previousVersion and labels are left out when the spec
-//  has none, so that a template needing them fails instead of expanding to
+//  labels. Address, version, previousVersion and labels are left out when
+//  the spec has none, so that a template needing them fails instead of expanding to
 //  nothing. The strings point into spec and target; the labels are
 //  allocated in zone. Returns 0, or -1 if zone is out of memory.
 typedef struct _flot_health_context_t flot_health_context_t;
