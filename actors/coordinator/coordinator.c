@@ -2515,21 +2515,22 @@ static void
 s_list (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    size_t count = zlistx_size (self->listed);
-    flot_coordinator_deployment_t *items = calloc (count ? count : 1, sizeof *items);
+    const flot_coordinator_list_request_t *args = flot_request_args (request);
+    size_t count = 0;
+    flot_coordinator_deployment_t *items = calloc (zlistx_size (self->listed) + 1, sizeof *items);
     assert (items);
-    size_t i = 0;
     for (deployment_t *dep = zlistx_first (self->listed); dep; dep = zlistx_next (self->listed))
-        items [i++] = (flot_coordinator_deployment_t) {
-            .id = dep->id,
-            .name = dep->spec->name,
-            .state = s_state_name (dep),
-            .paused = dep->paused,
-            .percent = (uint64_t) flot_strategy_progress (dep->plan->step_count,
-                                                          dep->steps_done),
-            .created_ms = (uint64_t) dep->created_ms,
-            .updated_ms = (uint64_t) dep->updated_ms
-        };
+        if (!args->name || streq (args->name, dep->spec->name))
+            items [count++] = (flot_coordinator_deployment_t) {
+                .id = dep->id,
+                .name = dep->spec->name,
+                .state = s_state_name (dep),
+                .paused = dep->paused,
+                .percent = (uint64_t) flot_strategy_progress (dep->plan->step_count,
+                                                              dep->steps_done),
+                .created_ms = (uint64_t) dep->created_ms,
+                .updated_ms = (uint64_t) dep->updated_ms
+            };
     flot_coordinator_list_reply_t reply = { .deployments = { count, items } };
     s_answer (self, &request, &flot_coordinator_list_reply_def, &reply, "list");
     free (items);
