@@ -82,8 +82,8 @@ static const char *s_queries [Q_COUNT] = {
     [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments (id, name, state, paused,"
                          " promote, created_ms, updated_ms, finished_ms, progress_ms,"
                          " last_error) VALUES (?,?,?,?,?,?,?,?,?,?)",
-    [Q_PUT_SPEC] = "INSERT OR REPLACE INTO specs (deployment, file, spec, cwd, created_by)"
-                   " VALUES (?,?,?,?,?)",
+    [Q_PUT_SPEC] = ("INSERT OR REPLACE INTO specs (deployment, file, spec, cwd, created_by)"
+                    " VALUES (?,?,?,?,?)"),
     [Q_GET_DEPLOYMENT] = "SELECT " ROW_COLUMNS " WHERE d.id = ?",
     [Q_ALL_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " ORDER BY d.created_ms, d.id",
     [Q_OPEN_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " WHERE d.finished_ms = 0"
