@@ -227,8 +227,8 @@ flot_map_get (const msgpack_object *map, const char *key)
     return NULL;
 }
 
-static const char *
-s_type_name (msgpack_object_type type)
+const char *
+flot_type_name (msgpack_object_type type)
 {
     switch (type) {
         case MSGPACK_OBJECT_NIL: return "nil";
@@ -284,7 +284,7 @@ flot_map_str (const msgpack_object *map, const char *key, bool required,
         return found;
     if (obj->type != MSGPACK_OBJECT_STR)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected a string", key, s_type_name (obj->type));
+            "field '%s' is %s, expected a string", key, flot_type_name (obj->type));
     if (obj->via.str.size >= cap)
         return flot_err_set (err, FLOT_E_INVALID,
             "field '%s' is %u bytes, the limit is %zu",
@@ -306,7 +306,7 @@ flot_map_uint (const msgpack_object *map, const char *key, bool required,
     if (obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return flot_err_set (err, FLOT_E_INVALID,
             "field '%s' is %s, expected an integer in %llu..%llu", key,
-            s_type_name (obj->type), (unsigned long long) min,
+            flot_type_name (obj->type), (unsigned long long) min,
             (unsigned long long) max);
     uint64_t v = obj->via.u64;
     if (v < min || v > max)
@@ -335,7 +335,7 @@ flot_map_int (const msgpack_object *map, const char *key, bool required,
     else
         return flot_err_set (err, FLOT_E_INVALID,
             "field '%s' is %s, expected an integer in %lld..%lld", key,
-            s_type_name (obj->type), (long long) min, (long long) max);
+            flot_type_name (obj->type), (long long) min, (long long) max);
     if (v < min || v > max)
         return flot_err_set (err, FLOT_E_INVALID,
             "field '%s': %lld is not in %lld..%lld", key,
@@ -354,7 +354,7 @@ flot_map_bool (const msgpack_object *map, const char *key, bool required,
         return found;
     if (obj->type != MSGPACK_OBJECT_BOOLEAN)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected a boolean", key, s_type_name (obj->type));
+            "field '%s' is %s, expected a boolean", key, flot_type_name (obj->type));
     *out = obj->via.boolean;
     return 1;
 }
@@ -374,7 +374,7 @@ flot_map_double (const msgpack_object *map, const char *key, bool required,
         case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double) obj->via.i64; return 1;
         default:
             return flot_err_set (err, FLOT_E_INVALID,
-                "field '%s' is %s, expected a number", key, s_type_name (obj->type));
+                "field '%s' is %s, expected a number", key, flot_type_name (obj->type));
     }
 }
 
@@ -390,7 +390,7 @@ flot_map_object (const msgpack_object *map, const char *key, bool required,
     if (obj->type != type)
         return flot_err_set (err, FLOT_E_INVALID,
             "field '%s' is %s, expected %s", key,
-            s_type_name (obj->type), s_type_name (type));
+            flot_type_name (obj->type), flot_type_name (type));
     *out = obj;
     return 1;
 }

@@ -23,25 +23,6 @@
 #   define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 
-static const char *
-s_type_name (const msgpack_object *obj)
-{
-    switch (obj->type) {
-        case MSGPACK_OBJECT_NIL: return "nil";
-        case MSGPACK_OBJECT_BOOLEAN: return "a boolean";
-        case MSGPACK_OBJECT_POSITIVE_INTEGER: return "a positive integer";
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "a negative integer";
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64: return "a float";
-        case MSGPACK_OBJECT_STR: return "a string";
-        case MSGPACK_OBJECT_ARRAY: return "an array";
-        case MSGPACK_OBJECT_MAP: return "a map";
-        case MSGPACK_OBJECT_BIN: return "binary";
-        case MSGPACK_OBJECT_EXT: return "an extension";
-    }
-    return "unknown";
-}
-
 //  The size in C of one value of type (an array's element).
 static size_t
 s_elem_size (const flot_field_t *f)
@@ -111,7 +92,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
         case FLOT_T_STR: {
             if (obj->type != MSGPACK_OBJECT_STR)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a string", path, s_type_name (obj));
+                    "field '%s' is %s, expected a string", path, flot_type_name (obj->type));
             uint32_t size = obj->via.str.size;
             if (size > hi)
                 return flot_err_set (err, FLOT_E_INVALID,
@@ -149,7 +130,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
             if (obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return flot_err_set (err, FLOT_E_INVALID,
                     "field '%s' is %s, expected an integer in %llu..%llu", path,
-                    s_type_name (obj), (unsigned long long) lo, (unsigned long long) hi);
+                    flot_type_name (obj->type), (unsigned long long) lo, (unsigned long long) hi);
             if (obj->via.u64 < lo || obj->via.u64 > hi)
                 return flot_err_set (err, FLOT_E_INVALID,
                     "field '%s': %llu is not in %llu..%llu", path,
@@ -168,7 +149,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
             else
                 return flot_err_set (err, FLOT_E_INVALID,
                     "field '%s' is %s, expected an integer in %lld..%lld", path,
-                    s_type_name (obj), (long long) f->imin, (long long) f->imax);
+                    flot_type_name (obj->type), (long long) f->imin, (long long) f->imax);
             if (v < f->imin || v > f->imax)
                 return flot_err_set (err, FLOT_E_INVALID,
                     "field '%s': %lld is not in %lld..%lld", path, (long long) v,
@@ -179,7 +160,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
         case FLOT_T_BOOL:
             if (obj->type != MSGPACK_OBJECT_BOOLEAN)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a boolean", path, s_type_name (obj));
+                    "field '%s' is %s, expected a boolean", path, flot_type_name (obj->type));
             *(bool *) dst = obj->via.boolean;
             return 0;
         case FLOT_T_DOUBLE: {
@@ -191,7 +172,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
                 case MSGPACK_OBJECT_NEGATIVE_INTEGER: v = (double) obj->via.i64; break;
                 default:
                     return flot_err_set (err, FLOT_E_INVALID,
-                        "field '%s' is %s, expected a number", path, s_type_name (obj));
+                        "field '%s' is %s, expected a number", path, flot_type_name (obj->type));
             }
             //  NaN passes: a metric's value may be one (SPEC 20).
             if (v < f->dmin || v > f->dmax)
@@ -206,7 +187,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
         case FLOT_T_MAP:
             if (obj->type != MSGPACK_OBJECT_MAP)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a map", path, s_type_name (obj));
+                    "field '%s' is %s, expected a map", path, flot_type_name (obj->type));
             *(msgpack_object *) dst = *obj;
             return 0;
         case FLOT_T_STRUCT:
@@ -221,7 +202,7 @@ s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
 {
     if (obj->type != MSGPACK_OBJECT_MAP)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected a map of strings", path, s_type_name (obj));
+            "field '%s' is %s, expected a map of strings", path, flot_type_name (obj->type));
     uint32_t size = obj->via.map.size;
     if (size > f->umax)
         return flot_err_set (err, FLOT_E_INVALID,
@@ -243,7 +224,7 @@ s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
         if (key->type != MSGPACK_OBJECT_STR)
             return flot_err_set (err, FLOT_E_INVALID,
                 "field '%s' has a key that is %s, expected a string", path,
-                s_type_name (key));
+                flot_type_name (key->type));
         s_path (item, "%s.%.*s", path, (int) MIN (key->via.str.size, 64), key->via.str.ptr);
         if (s_value (f, FLOT_T_STR, key, &dst->items [i].key, f->emin, f->emax, zone, item, err)
         ||  s_value (f, FLOT_T_STR, val, &dst->items [i].value, 0, f->emax, zone, item, err))
@@ -258,7 +239,7 @@ s_array (const flot_field_t *f, const msgpack_object *obj, flot_array_t *dst,
 {
     if (obj->type != MSGPACK_OBJECT_ARRAY)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected an array", path, s_type_name (obj));
+            "field '%s' is %s, expected an array", path, flot_type_name (obj->type));
     uint32_t size = obj->via.array.size;
     if (size < f->umin || size > f->umax)
         return flot_err_set (err, FLOT_E_INVALID,
@@ -314,7 +295,7 @@ s_field (const flot_field_t *f, const msgpack_object *val, char *base,
             //  Held by pointer: the object lives in the decoded body.
             if (f->type == FLOT_T_MAP && val->type != MSGPACK_OBJECT_MAP)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a map", path, s_type_name (val));
+                    "field '%s' is %s, expected a map", path, flot_type_name (val->type));
             *(const msgpack_object **) dst = val;
             rc = 0;
             break;
@@ -342,9 +323,9 @@ s_struct (const flot_struct_t *def, const msgpack_object *map, msgpack_zone *zon
     if (map->type != MSGPACK_OBJECT_MAP)
         return *where
             ? flot_err_set (err, FLOT_E_INVALID, "field '%s' is %s, expected a map",
-                            where, s_type_name (map))
+                            where, flot_type_name (map->type))
             : flot_err_set (err, FLOT_E_INVALID, "the body is %s, expected a map",
-                            s_type_name (map));
+                            flot_type_name (map->type));
     uint64_t seen = 0;
     bool unknown = false;
     char path [MAX_PATH];

@@ -79,6 +79,10 @@ int flot_map_object (const msgpack_object *map, const char *key, bool required,
 const msgpack_object *
     flot_map_repeated_key (const msgpack_object *map);
 
+//  A msgpack type as error sentences name it: "a string", "a map", "nil".
+const char *
+    flot_type_name (msgpack_object_type type);
+
 //  Copy a string object NUL-terminated into buf; -1 if not a string, has a
 //  NUL byte, or does not fit.
 int
