@@ -8,28 +8,26 @@
     the same transaction as the change they describe, removed once the
     events actor has them). Statements are prepared once. Only the
     coordinator's thread uses a store. A store carries its schema's
-    version and is migrated to this build's on open (see s_migrations).
+    version and is migrated to this build's on open (see s_schema).
 */
 #include "flotilla/store.h"
 
-#include "flotilla/log.h"
+#include "flotilla/schema.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  The schema, version by version. A store records its version in PRAGMA
-//  user_version and in meta 'schema' (where the builds before user_version
-//  looked: they refuse a store whose meta says another version than theirs,
-//  so a newer store is safe from them). s_migrations [v - FIRST_VERSION]
-//  takes a store from version v to v + 1; a store is migrated to the newest
-//  version in the transaction that opens it. A change to the schema adds a
-//  migration, and s_schema always creates the newest version.
+//  The schema, version by version (flotilla/schema.h). A store records its
+//  version in PRAGMA user_version and in meta 'schema' (where the builds
+//  before user_version looked: they refuse a store whose meta says another
+//  version than theirs, so a newer store is safe from them). A change to
+//  the schema adds a migration and changes s_create.
 #define FIRST_VERSION 2         //  the oldest version this build migrates
 #define NEWEST_VERSION FLOT_STORE_SCHEMA_VERSION
 
-static const char *s_migrations [] = {
+static const char *const s_migrations [] = {
     //  2 -> 3: who created each deployment (written once, with its spec).
     "ALTER TABLE specs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
 };
@@ -42,7 +40,7 @@ static const char *s_pragmas =
     "PRAGMA synchronous = NORMAL;";
 
 //  The newest version, for an empty file.
-static const char *s_schema =
+static const char s_create [] =
     "CREATE TABLE meta ("
     "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE specs ("
@@ -63,6 +61,16 @@ static const char *s_schema =
     "CREATE TABLE outbox ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
     "INSERT INTO meta VALUES ('next_id', '1');";
+
+static const flot_schema_t s_schema = {
+    .what = "store", .verb = "set up", .log = "store",
+    .create = s_create,
+    .migrations = s_migrations, .first = FIRST_VERSION, .newest = NEWEST_VERSION,
+    //  A store written before user_version: its version in meta.
+    .detect = "SELECT CAST (value AS INTEGER) FROM meta"
+              " WHERE key = 'schema' AND value GLOB '[1-9]*'",
+    .stamp = "INSERT OR REPLACE INTO meta VALUES ('schema', CAST (?1 AS TEXT))",
+};
 
 //  A deployment's row: its own columns, and its spec's (written once).
 #define ROW_COLUMNS \
@@ -123,94 +131,6 @@ s_step_done (flot_store_t *self, sqlite3_stmt *stmt, const char *what)
     return rc == SQLITE_DONE ? 0 : s_fail (self, what);
 }
 
-//  The integer the first row of sql holds, or fallback if it has none.
-static int
-s_query_int (sqlite3 *db, const char *sql, int fallback)
-{
-    sqlite3_stmt *q = NULL;
-    int value = fallback;
-    if (sqlite3_prepare_v2 (db, sql, -1, &q, NULL) == SQLITE_OK
-    &&  sqlite3_step (q) == SQLITE_ROW)
-        value = sqlite3_column_int (q, 0);
-    sqlite3_finalize (q);
-    return value;
-}
-
-//  The store's schema version: its user_version; for a store written
-//  before user_version, its meta 'schema'; 0 for an empty file; -1 for
-//  tables of no version this build knows.
-static int
-s_version (sqlite3 *db)
-{
-    int version = s_query_int (db, "PRAGMA user_version", 0);
-    if (version || s_query_int (db, "SELECT count(*) FROM sqlite_master", 1) == 0)
-        return version;
-    return s_query_int (db, "SELECT CAST (value AS INTEGER) FROM meta"
-                            " WHERE key = 'schema' AND value GLOB '[1-9]*'", -1);
-}
-
-//  Runs one step of setting up the store. Returns 0, or -1 with err.
-static int
-s_run (flot_store_t *self, const char *sql, const char *path, flot_err_t *err)
-{
-    char *message = NULL;
-    if (sqlite3_exec (self->db, sql, NULL, NULL, &message) == SQLITE_OK)
-        return 0;
-    flot_err_set (err, FLOT_E_INTERNAL, "store %s: cannot bring it to schema version %d: %s",
-                  path, NEWEST_VERSION, message ? message : "unknown error");
-    sqlite3_free (message);
-    return -1;
-}
-
-//  Brings the store to the newest version, in one transaction: creates it
-//  in an empty file, migrates an older one, refuses a newer or unknown
-//  one. Returns 0, or -1 with err.
-static int
-s_migrate (flot_store_t *self, const char *path, flot_err_t *err)
-{
-    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return flot_err_set (err, FLOT_E_INTERNAL, "cannot set up the store %s: %s", path,
-                             sqlite3_errmsg (self->db));
-    int version = s_version (self->db);
-    int rc = 0;
-    if (version < 0)
-        rc = flot_err_set (err, FLOT_E_INTERNAL, "store %s: its tables are those of no "
-                           "schema version this build knows (%d to %d)",
-                           path, FIRST_VERSION, NEWEST_VERSION);
-    else
-    if (version > NEWEST_VERSION)
-        rc = flot_err_set (err, FLOT_E_INTERNAL, "store %s: schema version %d is newer than "
-                           "this build's %d (it opens versions %d to %d); use a newer flotillad",
-                           path, version, NEWEST_VERSION, FIRST_VERSION, NEWEST_VERSION);
-    else
-    if (version > 0 && version < FIRST_VERSION)
-        rc = flot_err_set (err, FLOT_E_INTERNAL, "store %s: schema version %d is older than "
-                           "this build migrates (versions %d to %d); finish its deployments "
-                           "with the build that wrote it", path, version, FIRST_VERSION,
-                           NEWEST_VERSION);
-    if (rc == 0 && version == 0)
-        rc = s_run (self, s_schema, path, err);
-    for (int v = version; rc == 0 && v && v < NEWEST_VERSION; v++)
-        rc = s_run (self, s_migrations [v - FIRST_VERSION], path, err);
-    if (rc == 0 && version < NEWEST_VERSION) {
-        char stamp [128];
-        snprintf (stamp, sizeof stamp, "PRAGMA user_version = %d;"
-                  "INSERT OR REPLACE INTO meta VALUES ('schema', '%d');",
-                  NEWEST_VERSION, NEWEST_VERSION);
-        rc = s_run (self, stamp, path, err);
-    }
-    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = flot_err_set (err, FLOT_E_INTERNAL, "cannot set up the store %s: %s", path,
-                           sqlite3_errmsg (self->db));
-    if (rc)
-        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-    else
-    if (version && version < NEWEST_VERSION)
-        flot_notice ("store", "%s: migrated from schema version %d to %d",
-                     path, version, NEWEST_VERSION);
-    return rc;
-}
-
 flot_store_t *
 flot_store_open (const char *path, flot_err_t *err)
 {
@@ -235,7 +155,7 @@ flot_store_open (const char *path, flot_err_t *err)
         flot_store_destroy (&self);
         return NULL;
     }
-    if (s_migrate (self, path, err)) {
+    if (flot_schema_migrate (self->db, &s_schema, path, err)) {
         flot_store_destroy (&self);
         return NULL;
     }

@@ -1,8 +1,8 @@
 /*  event_log.c - the events actor's history on SQLite (WAL): one row per
     event, keyed by its sequence number. The log carries its schema's
-    version and is migrated to this build's on open (see s_migrations).  */
+    version and is migrated to this build's on open (see s_schema).  */
 #include "flotilla/event_log.h"
-#include "flotilla/log.h"
+#include "flotilla/schema.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -14,96 +14,33 @@ struct _flot_event_log_t {
     sqlite3_stmt *append;
 };
 
-//  The schema, version by version: a log records its version in PRAGMA
-//  user_version (0 with an events table: version 1, written before there
-//  were versions). s_migrations [v - 1] takes a log from version v to
-//  v + 1; a log is migrated to the newest version in the transaction that
-//  opens it. A change to the schema adds a migration, and s_schema always
-//  creates the newest version.
+//  The schema, version by version (flotilla/schema.h): a log records its
+//  version in PRAGMA user_version (0 with an events table: version 1,
+//  written before there were versions). A change to the schema adds a
+//  migration and changes s_create.
+#define FIRST_VERSION 1         //  the oldest version this build migrates
 #define NEWEST_VERSION FLOT_EVENT_LOG_SCHEMA_VERSION
 
-static const char *s_migrations [] = {
+static const char *const s_migrations [] = {
     //  1 -> 2: who published each event (filled by the security work).
     "ALTER TABLE events ADD COLUMN published_by TEXT NOT NULL DEFAULT '';",
 };
-_Static_assert (1 + sizeof s_migrations / sizeof s_migrations [0] == NEWEST_VERSION,
-                "one migration for each version after the first");
+_Static_assert (FIRST_VERSION + sizeof s_migrations / sizeof s_migrations [0]
+                == NEWEST_VERSION, "one migration for each version after the first");
 
-static const char *s_schema =
+//  The newest version, for an empty file.
+static const char s_create [] =
     "CREATE TABLE events ("
     "  seq INTEGER PRIMARY KEY, deployment TEXT NOT NULL, body BLOB NOT NULL,"
     "  published_by TEXT NOT NULL DEFAULT '');";
 
-//  The integer the first row of sql holds, or fallback if it has none.
-static int
-s_query_int (sqlite3 *db, const char *sql, int fallback)
-{
-    sqlite3_stmt *q = NULL;
-    int value = fallback;
-    if (sqlite3_prepare_v2 (db, sql, -1, &q, NULL) == SQLITE_OK
-    &&  sqlite3_step (q) == SQLITE_ROW)
-        value = sqlite3_column_int (q, 0);
-    sqlite3_finalize (q);
-    return value;
-}
-
-//  Runs one step of setting up the log. Returns 0, or -1 with err.
-static int
-s_run (flot_event_log_t *self, const char *sql, const char *path, flot_err_t *err)
-{
-    char *message = NULL;
-    if (sqlite3_exec (self->db, sql, NULL, NULL, &message) == SQLITE_OK)
-        return 0;
-    flot_err_set (err, FLOT_E_INTERNAL, "event log %s: cannot bring it to schema "
-                  "version %d: %s", path, NEWEST_VERSION, message ? message : "unknown error");
-    sqlite3_free (message);
-    return -1;
-}
-
-//  Brings the log to the newest version, in one transaction: creates it in
-//  an empty file, migrates an older one, refuses a newer or unknown one.
-//  Returns 0, or -1 with err.
-static int
-s_migrate (flot_event_log_t *self, const char *path, flot_err_t *err)
-{
-    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return flot_err_set (err, FLOT_E_INTERNAL, "cannot open the event log %s: %s",
-                             path, sqlite3_errmsg (self->db));
-    int version = s_query_int (self->db, "PRAGMA user_version", 0);
-    if (version == 0
-    &&  s_query_int (self->db, "SELECT count(*) FROM sqlite_master", 1) > 0)
-        version = s_query_int (self->db, "SELECT count(*) FROM sqlite_master"
-                                         " WHERE type = 'table' AND name = 'events'", 0)
-                ? 1 : -1;
-    int rc = 0;
-    if (version < 0)
-        rc = flot_err_set (err, FLOT_E_INTERNAL, "event log %s: its tables are those of no "
-                           "schema version this build knows (1 to %d)", path, NEWEST_VERSION);
-    else
-    if (version > NEWEST_VERSION)
-        rc = flot_err_set (err, FLOT_E_INTERNAL, "event log %s: schema version %d is newer "
-                           "than this build's %d (it opens versions 1 to %d); use a newer "
-                           "flotillad", path, version, NEWEST_VERSION, NEWEST_VERSION);
-    if (rc == 0 && version == 0)
-        rc = s_run (self, s_schema, path, err);
-    for (int v = version; rc == 0 && v && v < NEWEST_VERSION; v++)
-        rc = s_run (self, s_migrations [v - 1], path, err);
-    if (rc == 0 && version < NEWEST_VERSION) {
-        char stamp [64];
-        snprintf (stamp, sizeof stamp, "PRAGMA user_version = %d", NEWEST_VERSION);
-        rc = s_run (self, stamp, path, err);
-    }
-    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = flot_err_set (err, FLOT_E_INTERNAL, "cannot open the event log %s: %s",
-                           path, sqlite3_errmsg (self->db));
-    if (rc)
-        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-    else
-    if (version && version < NEWEST_VERSION)
-        flot_notice ("events", "%s: migrated from schema version %d to %d",
-                     path, version, NEWEST_VERSION);
-    return rc;
-}
+static const flot_schema_t s_schema = {
+    .what = "event log", .verb = "open", .log = "events",
+    .create = s_create,
+    .migrations = s_migrations, .first = FIRST_VERSION, .newest = NEWEST_VERSION,
+    //  A log written before user_version: version 1 if it has an events table.
+    .detect = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+};
 
 flot_event_log_t *
 flot_event_log_open (const char *path, flot_err_t *err)
@@ -126,7 +63,7 @@ flot_event_log_open (const char *path, flot_err_t *err)
         flot_event_log_destroy (&self);
         return NULL;
     }
-    if (s_migrate (self, path, err)) {
+    if (flot_schema_migrate (self->db, &s_schema, path, err)) {
         flot_event_log_destroy (&self);
         return NULL;
     }
