@@ -20,6 +20,7 @@ The format (every key is checked; an unknown one is an error):
 
   {"service": "executor", "doc": "...",
    "types": {"STEP": {"doc": "...", "fields": [FIELD, ...]}},
+   "enums": {"PHASE": {"doc": "...", "values": ["pending", "running"]}},
    "commands": [{"name": "ExecuteStep", "doc": "...",
                  "callers": ["operator", "service:coordinator"],
                  "idempotent": false,
@@ -31,13 +32,16 @@ The format (every key is checked; an unknown one is an error):
                "data": [FIELD, ...]}]}                        (events only)
 
   FIELD: {"name": "weight", "type": T, "required": bool, "doc": "...",
-          "min": N, "max": N, "default": V, "enum": ["a", "b"],
+          "min": N, "max": N, "default": V,
+          "enum": ["a", "b"] | "NAME" | "service.NAME",
           "each": {"min": N, "max": N}}
   T: str | uint | int | bool | double | any | map | strmap | TYPE |
      service.TYPE | [T] (an array of T, T not an array)
   min/max bound a number's value, a string's length in bytes, an array's
   item count or a strmap's entry count; each bounds an array's strings or
-  numbers, or a strmap's strings.
+  numbers, or a strmap's strings. A named enum (under "enums") becomes a C
+  enum too: flot_<service>_<name>_t, its constants FLOT_<SERVICE>_<NAME>_<VALUE>,
+  flot_<service>_<name>_name (v) and flot_<service>_<name>_parse (text).
 """
 import json
 import os
@@ -187,12 +191,25 @@ def s_no_repeats(path):
 
 
 def load_contract(path, data):
-    check_keys(path, data, ("service", "doc", "types", "commands", "events"),
+    check_keys(path, data, ("service", "doc", "types", "enums", "commands", "events"),
                ("service", "commands"))
     c = Contract()
     c.service = data["service"]
     c.doc = data.get("doc", "")
     c.path = path
+    c.enums = {}
+    for ename, e in data.get("enums", {}).items():
+        where = "%s: enum %s" % (path, ename)
+        check_keys(where, e, ("doc", "values"), ("values",))
+        if not re.match(r"^[A-Z][A-Z0-9_]*$", ename):
+            fail(where, "an enum's name is upper case")
+        values = e["values"]
+        if not values or not all(isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]+$", v)
+                                 for v in values) or len(set(values)) != len(values):
+            fail(where, "values are distinct names")
+        c.enums[ename] = {"doc": e.get("doc", ""), "values": values,
+                          "cname": "flot_%s_%s" % (c.service, snake(ename)),
+                          "name": ename, "service": c.service}
     c.types = {}
     for tname, t in data.get("types", {}).items():
         where = "%s: type %s" % (path, tname)
@@ -267,6 +284,13 @@ def lookup(contracts, c, name, where):
     return c.types[name]
 
 
+def lookup_enum(contracts, c, name, where):
+    service, ename = name.split(".", 1) if "." in name else (c.service, name)
+    if service not in contracts or ename not in contracts[service].enums:
+        fail(where, "no enum '%s'" % name)
+    return contracts[service].enums[ename]
+
+
 def resolve(contracts):
     for c in contracts.values():
         structs = list(c.types.values()) + c.events
@@ -279,6 +303,11 @@ def resolve(contracts):
                     structs.append(m)
         for s in structs:
             for f in s.fields:
+                if isinstance(f.enum, str):
+                    f.enum_ref = lookup_enum(contracts, c, f.enum, f.where)
+                    f.enum = f.enum_ref["values"]
+                else:
+                    f.enum_ref = None
                 if f.is_struct():
                     f.sub = lookup(contracts, c, f.base(), f.where)
                 else:
@@ -376,6 +405,29 @@ def emit_struct_decl(s, out):
     out.append("")
 
 
+def emit_enum_decl(e, out):
+    cname, upper = e["cname"], e["cname"].upper()
+    out.append("//  %s.%s%s" % (e["service"], e["name"], (": " + e["doc"]) if e["doc"] else ""))
+    out.append("typedef enum {")
+    for v in e["values"]:
+        out.append("    %s_%s," % (upper, re.sub(r"[^A-Za-z0-9]", "_", snake(v)).upper().strip("_")))
+    out.append("} %s_t;" % cname)
+    out.append("#define %s_COUNT %d" % (upper, len(e["values"])))
+    out.append("//  The values' names, in order, NULL-ended.")
+    out.append("extern const char *const %s_names [];" % cname)
+    out.append("static inline const char *%s_name (%s_t value)" % (cname, cname))
+    out.append("    { return (unsigned) value < %s_COUNT ? %s_names [value] : \"unknown\"; }"
+               % (upper, cname))
+    out.append("//  The value called name, or -1.")
+    out.append("static inline int %s_parse (const char *name) {" % cname)
+    out.append("    for (int v = 0; name && v < %s_COUNT; v++)" % upper)
+    out.append("        if (strcmp (name, %s_names [v]) == 0)" % cname)
+    out.append("            return v;")
+    out.append("    return -1;")
+    out.append("}")
+    out.append("")
+
+
 def emit_field_table(s, out):
     out.append("static const flot_field_t s_%s_fields [] = {" % s.cname)
     for f in s.fields:
@@ -414,7 +466,9 @@ def emit_field_table(s, out):
                 items.append(".dmin = %s, .dmax = %s" % (
                     c_double(each["min"]) if "min" in each else "-INFINITY",
                     c_double(each["max"]) if "max" in each else "INFINITY"))
-        if f.enum:
+        if f.enum_ref:
+            items.append(".choices = %s_names" % f.enum_ref["cname"])
+        elif f.enum:
             items.append(".choices = (const char *const []) { %s, NULL }"
                          % ", ".join(c_str(e) for e in f.enum))
         if f.sub:
@@ -459,9 +513,11 @@ def emit_c(contracts, outdir):
                "    decode and encode (flotilla/contract.h says the rules).",
                "*/",
                "#ifndef " + guard, "#define " + guard, "",
-               '#include "flotilla/contract.h"']
+               '#include "flotilla/contract.h"', "", "#include <string.h>"]
         deps = sorted({f.sub.contract.service for s in c.structs for f in s.fields
-                       if f.sub and f.sub.contract is not c})
+                       if f.sub and f.sub.contract is not c}
+                      | {f.enum_ref["service"] for s in c.structs for f in s.fields
+                         if f.enum_ref and f.enum_ref["service"] != c.service})
         for cmd in c.commands:
             for m in (cmd.request, cmd.reply, cmd.stream):
                 if isinstance(m, Struct) and m.contract is not c:
@@ -469,6 +525,8 @@ def emit_c(contracts, outdir):
         for d in deps:
             out.append('#include "flotilla/contract_%s.h"' % d)
         out.append("")
+        for e in c.enums.values():
+            emit_enum_decl(e, out)
         for s in c.structs:
             out.append("typedef struct _%s_t %s_t;" % (s.cname, s.cname))
         out.append("")
@@ -495,6 +553,12 @@ def emit_c(contracts, outdir):
            "*/",
            '#include "flotilla/contracts.h"', "",
            "#include <math.h>", "#include <stddef.h>", "#include <stdint.h>", ""]
+    for c in contracts.values():
+        for e in c.enums.values():
+            out.append("const char *const %s_names [] = { %s, NULL };"
+                       % (e["cname"], ", ".join(c_str(v) for v in e["values"])))
+        if c.enums:
+            out.append("")
     for c in contracts.values():
         for s in c.structs:
             emit_field_table(s, out)
@@ -560,6 +624,8 @@ def write(path, lines, written):
 
 def md_type(f):
     t = f.type
+    if f.enum_ref:
+        return f.enum_ref["name"]
     if f.enum:
         return " \\| ".join('`"%s"`' % e for e in f.enum)
     if f.array:
@@ -638,6 +704,10 @@ def md_contract(c):
         out += md_message("Request", cmd.request)
         out += md_message("Reply", cmd.reply)
         out += md_message("Stream messages", cmd.stream)
+    for name, e in c.enums.items():
+        out.append("**%s**%s: %s." % (name, (" (" + e["doc"] + ")") if e["doc"] else "",
+                                      ", ".join('`"%s"`' % v for v in e["values"])))
+        out.append("")
     for name, t in c.types.items():
         out.append("**%s**%s" % (name, (": " + t.doc) if t.doc else ""))
         out.append("")

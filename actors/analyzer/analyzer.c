@@ -77,7 +77,7 @@ struct _mstate_t {
     run_t *run;
     const flot_analysis_metric_t *def;
     flot_tally_t tally;
-    flot_phase_t phase;
+    flot_analyzer_phase_t phase;
     bool done;
     int timer;                          //  next measurement, -1 if none
     fetch_t fetch [2];
@@ -107,7 +107,7 @@ struct _run_t {
     bool over;
     bool has_score;
     flot_judge_score_t score;
-    flot_phase_t phase;
+    flot_analyzer_phase_t phase;
     const char *recommendation;
     char reason [512];
     void *handle;
@@ -294,7 +294,7 @@ s_result_metric (const mstate_t *m, flot_analyzer_metric_t *out)
     *out = (flot_analyzer_metric_t) {
         .name = m->def->name,
         .kind = m->def->is_judge ? "judge" : "threshold",
-        .phase = flot_phase_name (m->phase),
+        .phase = flot_analyzer_phase_name (m->phase),
         .value = m->value,
         .has_value = m->has_value && isfinite (m->value),
         .measurements = m->tally.measurements,
@@ -330,7 +330,7 @@ s_result (run_t *run, bool final)
     for (size_t i = 0; i < count; i++)
         s_result_metric (&run->metrics [i], &run->out [i]);
     return (flot_analyzer_result_t) {
-        .phase = flot_phase_name (run->phase),
+        .phase = flot_analyzer_phase_name (run->phase),
         .final = final,
         .passed = streq (run->recommendation, "promote"),
         .score = run->has_score ? run->score.score : -1,
@@ -402,7 +402,7 @@ static void
 s_run_finish (run_t *run)
 {
     flot_analyzer_result_t result = s_result (run, true);
-    flot_info (WHO, "analysis over: %s, %s (%s)", flot_phase_name (run->phase),
+    flot_info (WHO, "analysis over: %s, %s (%s)", flot_analyzer_phase_name (run->phase),
                run->recommendation, run->reason);
     if (run->request)
         flot_request_answer (&run->request, &result);
@@ -480,16 +480,16 @@ s_window_add (window_t *window, const double *values, size_t count)
     window->count += count;
 }
 
-static flot_phase_t
+static flot_analyzer_phase_t
 s_class_phase (const flot_analysis_metric_t *def, flot_class_t cls)
 {
     switch (cls) {
-        case FLOT_CLASS_PASS: return FLOT_PHASE_SUCCESSFUL;
+        case FLOT_CLASS_PASS: return FLOT_ANALYZER_PHASE_SUCCESSFUL;
         case FLOT_CLASS_HIGH:
-        case FLOT_CLASS_LOW: return FLOT_PHASE_FAILED;
+        case FLOT_CLASS_LOW: return FLOT_ANALYZER_PHASE_FAILED;
         case FLOT_CLASS_NODATA:
-            return def->judge.must_have_data ? FLOT_PHASE_FAILED : FLOT_PHASE_INCONCLUSIVE;
-        default: return FLOT_PHASE_INCONCLUSIVE;
+            return def->judge.must_have_data ? FLOT_ANALYZER_PHASE_FAILED : FLOT_ANALYZER_PHASE_INCONCLUSIVE;
+        default: return FLOT_ANALYZER_PHASE_INCONCLUSIVE;
     }
 }
 
@@ -499,10 +499,10 @@ s_threshold_measured (mstate_t *m)
 {
     const flot_analysis_metric_t *def = m->def;
     fetch_t *f = &m->fetch [0];
-    flot_phase_t outcome;
+    flot_analyzer_phase_t outcome;
     char message [400];
     if (*f->error) {
-        outcome = FLOT_PHASE_ERROR;
+        outcome = FLOT_ANALYZER_PHASE_ERROR;
         s_say (message, sizeof message, "%s", f->error);
     }
     else {
@@ -513,25 +513,25 @@ s_threshold_measured (mstate_t *m)
             m->value = f->values [0];
     }
     flot_tally_add (&m->tally, outcome);
-    s_say (m->message, sizeof m->message, "%s: %s", flot_phase_name (outcome), message);
-    if (outcome != FLOT_PHASE_SUCCESSFUL)
+    s_say (m->message, sizeof m->message, "%s: %s", flot_analyzer_phase_name (outcome), message);
+    if (outcome != FLOT_ANALYZER_PHASE_SUCCESSFUL)
         s_say (m->last_bad, sizeof m->last_bad, "%s", message);
     char why [200];
     m->phase = flot_threshold_assess (&def->limits, &m->tally, why, sizeof why);
     const flot_threshold_limits_t *l = &def->limits;
-    if (m->phase == FLOT_PHASE_FAILED)
+    if (m->phase == FLOT_ANALYZER_PHASE_FAILED)
         s_say (m->message, sizeof m->message, "%u of %u measurements failed (%s), failureLimit %u",
                   m->tally.failed, m->tally.counted, m->last_bad, l->failure_limit);
     else
-    if (m->phase == FLOT_PHASE_INCONCLUSIVE)
+    if (m->phase == FLOT_ANALYZER_PHASE_INCONCLUSIVE)
         s_say (m->message, sizeof m->message,
                   "%u of %u measurements inconclusive (%s), inconclusiveLimit %u",
                   m->tally.inconclusive, m->tally.counted, m->last_bad, l->inconclusive_limit);
     else
-    if (m->phase == FLOT_PHASE_ERROR)
+    if (m->phase == FLOT_ANALYZER_PHASE_ERROR)
         s_say (m->message, sizeof m->message, "%u consecutive errors (%s), consecutiveErrorLimit %u",
                   m->tally.consecutive_errors, m->last_bad, l->consecutive_error_limit);
-    m->done = m->phase != FLOT_PHASE_RUNNING && m->phase != FLOT_PHASE_PENDING;
+    m->done = m->phase != FLOT_ANALYZER_PHASE_RUNNING && m->phase != FLOT_ANALYZER_PHASE_PENDING;
 }
 
 //  A judge metric's interval is in: grow the windows and judge them.
@@ -542,11 +542,11 @@ s_judge_measured (mstate_t *m)
     const char *error = *m->fetch [0].error ? m->fetch [0].error
                       : *m->fetch [1].error ? m->fetch [1].error : NULL;
     if (error) {
-        flot_tally_add (&m->tally, FLOT_PHASE_ERROR);
+        flot_tally_add (&m->tally, FLOT_ANALYZER_PHASE_ERROR);
         s_say (m->message, sizeof m->message, "error: %s", error);
         s_say (m->last_bad, sizeof m->last_bad, "%s", error);
         if (m->tally.consecutive_errors > def->limits.consecutive_error_limit) {
-            m->phase = FLOT_PHASE_ERROR;
+            m->phase = FLOT_ANALYZER_PHASE_ERROR;
             m->done = true;
             s_say (m->message, sizeof m->message,
                       "%u consecutive errors (%s), consecutiveErrorLimit %u",
@@ -565,15 +565,15 @@ s_judge_measured (mstate_t *m)
     memset (&verdict, 0, sizeof verdict);
     if (flot_judge_metric (&def->judge, m->canary.values, m->canary.count,
                            m->baseline.values, m->baseline.count, &verdict)) {
-        flot_tally_add (&m->tally, FLOT_PHASE_ERROR);
+        flot_tally_add (&m->tally, FLOT_ANALYZER_PHASE_ERROR);
         s_say (m->message, sizeof m->message, "error: %s", verdict.reason);
-        m->phase = FLOT_PHASE_ERROR;
+        m->phase = FLOT_ANALYZER_PHASE_ERROR;
         m->done = true;
         return;
     }
     m->verdict = verdict;
     m->has_verdict = true;
-    flot_phase_t outcome = s_class_phase (def, verdict.cls);
+    flot_analyzer_phase_t outcome = s_class_phase (def, verdict.cls);
     flot_tally_add (&m->tally, outcome);
     s_say (m->message, sizeof m->message, "%s", verdict.reason);
     if (m->tally.counted >= def->limits.count) {
@@ -581,7 +581,7 @@ s_judge_measured (mstate_t *m)
         m->done = true;
     }
     else
-        m->phase = FLOT_PHASE_RUNNING;
+        m->phase = FLOT_ANALYZER_PHASE_RUNNING;
 }
 
 //  Every fetch of the measurement is in.
@@ -737,8 +737,8 @@ s_assess (run_t *run, bool final)
         all_done &= m->done;
         judges |= m->def->is_judge;
         //  A threshold metric that failed, or any metric in error: at once.
-        if (m->done && (m->phase == FLOT_PHASE_ERROR
-                    || (m->phase == FLOT_PHASE_FAILED && !m->def->is_judge))
+        if (m->done && (m->phase == FLOT_ANALYZER_PHASE_ERROR
+                    || (m->phase == FLOT_ANALYZER_PHASE_FAILED && !m->def->is_judge))
         &&  (!worst || flot_phase_worse (m->phase, worst->phase)))
             worst = m;
     }
@@ -758,8 +758,8 @@ s_assess (run_t *run, bool final)
         const mstate_t *m = &run->metrics [i];
         if (m->def->is_judge && m->def->judge.critical && m->has_verdict
         &&  (m->verdict.cls == FLOT_CLASS_HIGH || m->verdict.cls == FLOT_CLASS_LOW
-        ||  (m->done && m->phase == FLOT_PHASE_FAILED))) {
-            run->phase = FLOT_PHASE_FAILED;
+        ||  (m->done && m->phase == FLOT_ANALYZER_PHASE_FAILED))) {
+            run->phase = FLOT_ANALYZER_PHASE_FAILED;
             run->recommendation = "rollback";
             s_say (run->reason, sizeof run->reason, "%s (critical): %s",
                       m->def->name, m->verdict.reason);
@@ -768,7 +768,7 @@ s_assess (run_t *run, bool final)
     }
     if (decided && scored_all && decisive.outcome == FLOT_SCORE_FAIL
     &&  (decisive.nodata == 0 || all_done || final)) {
-        run->phase = FLOT_PHASE_FAILED;
+        run->phase = FLOT_ANALYZER_PHASE_FAILED;
         run->recommendation = "rollback";
         //  Which metric brought the score down, and by how much, first.
         const mstate_t *low = NULL;
@@ -787,7 +787,7 @@ s_assess (run_t *run, bool final)
         return true;
     }
     if (!all_done && !final) {
-        run->phase = FLOT_PHASE_RUNNING;
+        run->phase = FLOT_ANALYZER_PHASE_RUNNING;
         run->recommendation = "continue";
         s_say (run->reason, sizeof run->reason, "measuring");
         for (size_t i = 0; i < a->metric_count; i++)
@@ -805,23 +805,23 @@ s_assess (run_t *run, bool final)
         //  Judge metrics that failed, or have no data they need not have,
         //  are the score's to weigh (as Kayenta).
         bool scored_away = m->def->is_judge && m->has_verdict
-                        && (m->phase == FLOT_PHASE_FAILED || m->verdict.cls == FLOT_CLASS_NODATA);
-        if (m->phase != FLOT_PHASE_SUCCESSFUL && !scored_away) {
-            run->phase = FLOT_PHASE_INCONCLUSIVE;
+                        && (m->phase == FLOT_ANALYZER_PHASE_FAILED || m->verdict.cls == FLOT_CLASS_NODATA);
+        if (m->phase != FLOT_ANALYZER_PHASE_SUCCESSFUL && !scored_away) {
+            run->phase = FLOT_ANALYZER_PHASE_INCONCLUSIVE;
             run->recommendation = "pause";
             s_say (run->reason, sizeof run->reason, "%s: %s", m->def->name, m->message);
             return true;
         }
     }
     if (judges && (!run->has_score || run->score.outcome != FLOT_SCORE_PASS)) {
-        run->phase = FLOT_PHASE_INCONCLUSIVE;
+        run->phase = FLOT_ANALYZER_PHASE_INCONCLUSIVE;
         run->recommendation = "pause";
         s_say (run->reason, sizeof run->reason, "score %.2f is between marginalScore %g and "
                   "passScore %g: %s", run->has_score ? run->score.score : 0,
                   a->marginal_score, a->pass_score, run->has_score ? run->score.reason : "");
         return true;
     }
-    run->phase = FLOT_PHASE_SUCCESSFUL;
+    run->phase = FLOT_ANALYZER_PHASE_SUCCESSFUL;
     run->recommendation = "promote";
     if (judges)
         s_say (run->reason, sizeof run->reason, "score %.2f >= passScore %g; every metric passed",
@@ -891,7 +891,7 @@ s_run_new (analyzer_t *self, flot_request_t **request_p)
         mstate_t *m = &run->metrics [i];
         m->run = run;
         m->def = &run->analysis->metrics [i];
-        m->phase = FLOT_PHASE_PENDING;
+        m->phase = FLOT_ANALYZER_PHASE_PENDING;
         m->fetch [0].metric = m->fetch [1].metric = m;
         s_say (m->message, sizeof m->message, "waiting for the first measurement");
         m->timer = zloop_timer (loop, m->def->initial_delay_ms > 0
@@ -958,9 +958,9 @@ s_stop_analysis (flot_actor_t *actor, flot_request_t *request)
         if (m->done)
             continue;
         m->done = true;
-        m->phase = !m->def->is_judge ? FLOT_PHASE_SUCCESSFUL
+        m->phase = !m->def->is_judge ? FLOT_ANALYZER_PHASE_SUCCESSFUL
                  : m->has_verdict ? s_class_phase (m->def, m->verdict.cls)
-                 : FLOT_PHASE_INCONCLUSIVE;
+                 : FLOT_ANALYZER_PHASE_INCONCLUSIVE;
     }
     s_assess (run, true);
     char reason [512];

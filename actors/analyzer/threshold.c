@@ -13,46 +13,23 @@
 
 #include <math.h>
 
-const char *
-flot_phase_name (flot_phase_t phase)
-{
-    switch (phase) {
-        case FLOT_PHASE_PENDING:      return "pending";
-        case FLOT_PHASE_RUNNING:      return "running";
-        case FLOT_PHASE_SUCCESSFUL:   return "successful";
-        case FLOT_PHASE_FAILED:       return "failed";
-        case FLOT_PHASE_INCONCLUSIVE: return "inconclusive";
-        case FLOT_PHASE_ERROR:        return "error";
-    }
-    return "unknown";
-}
-
-int
-flot_phase_parse (const char *name)
-{
-    for (int phase = FLOT_PHASE_PENDING; name && phase <= FLOT_PHASE_ERROR; phase++)
-        if (streq (name, flot_phase_name ((flot_phase_t) phase)))
-            return phase;
-    return -1;
-}
-
 //  Argo's order of completed phases, best first.
 static int
-s_rank (flot_phase_t phase)
+s_rank (flot_analyzer_phase_t phase)
 {
     switch (phase) {
-        case FLOT_PHASE_PENDING:      return 0;
-        case FLOT_PHASE_RUNNING:      return 1;
-        case FLOT_PHASE_SUCCESSFUL:   return 2;
-        case FLOT_PHASE_INCONCLUSIVE: return 3;
-        case FLOT_PHASE_ERROR:        return 4;
-        case FLOT_PHASE_FAILED:       return 5;
+        case FLOT_ANALYZER_PHASE_PENDING:      return 0;
+        case FLOT_ANALYZER_PHASE_RUNNING:      return 1;
+        case FLOT_ANALYZER_PHASE_SUCCESSFUL:   return 2;
+        case FLOT_ANALYZER_PHASE_INCONCLUSIVE: return 3;
+        case FLOT_ANALYZER_PHASE_ERROR:        return 4;
+        case FLOT_ANALYZER_PHASE_FAILED:       return 5;
     }
     return 0;
 }
 
 bool
-flot_phase_worse (flot_phase_t phase, flot_phase_t other)
+flot_phase_worse (flot_analyzer_phase_t phase, flot_analyzer_phase_t other)
 {
     return s_rank (phase) > s_rank (other);
 }
@@ -73,7 +50,7 @@ s_values_text (const double *values, size_t count, char *text, size_t cap)
         snprintf (text + used, cap - used, ", ... (%zu values)", count);
 }
 
-flot_phase_t
+flot_analyzer_phase_t
 flot_measurement_assess (const flot_condition_t *success, const flot_condition_t *failure,
                          const double *values, size_t count, char *message, size_t message_cap)
 {
@@ -82,15 +59,15 @@ flot_measurement_assess (const flot_condition_t *success, const flot_condition_t
     s_values_text (values, count, shown, sizeof shown);
     if (success && flot_condition_eval (success, values, count, &succeeded, err, sizeof err)) {
         snprintf (message, message_cap, "%s: %s", flot_condition_text (success), err);
-        return FLOT_PHASE_ERROR;
+        return FLOT_ANALYZER_PHASE_ERROR;
     }
     if (failure && flot_condition_eval (failure, values, count, &failed, err, sizeof err)) {
         snprintf (message, message_cap, "%s: %s", flot_condition_text (failure), err);
-        return FLOT_PHASE_ERROR;
+        return FLOT_ANALYZER_PHASE_ERROR;
     }
     if (!success && !failure) {
         snprintf (message, message_cap, "no condition: %s", shown);
-        return FLOT_PHASE_SUCCESSFUL;
+        return FLOT_ANALYZER_PHASE_SUCCESSFUL;
     }
     bool failure_true = failed;
     if (success && !failure)
@@ -103,34 +80,34 @@ flot_measurement_assess (const flot_condition_t *success, const flot_condition_t
             snprintf (message, message_cap, "%s: %s", flot_condition_text (failure), shown);
         else
             snprintf (message, message_cap, "not %s: %s", flot_condition_text (success), shown);
-        return FLOT_PHASE_FAILED;
+        return FLOT_ANALYZER_PHASE_FAILED;
     }
     if (!succeeded) {
         snprintf (message, message_cap, "neither %s nor %s: %s",
                   flot_condition_text (success), flot_condition_text (failure), shown);
-        return FLOT_PHASE_INCONCLUSIVE;
+        return FLOT_ANALYZER_PHASE_INCONCLUSIVE;
     }
     snprintf (message, message_cap, "%s: %s",
               success ? flot_condition_text (success) : "not failed", shown);
-    return FLOT_PHASE_SUCCESSFUL;
+    return FLOT_ANALYZER_PHASE_SUCCESSFUL;
 }
 
 void
-flot_tally_add (flot_tally_t *tally, flot_phase_t outcome)
+flot_tally_add (flot_tally_t *tally, flot_analyzer_phase_t outcome)
 {
     assert (tally);
     tally->measurements++;
     switch (outcome) {
-        case FLOT_PHASE_SUCCESSFUL:
+        case FLOT_ANALYZER_PHASE_SUCCESSFUL:
             tally->successful++;
             break;
-        case FLOT_PHASE_FAILED:
+        case FLOT_ANALYZER_PHASE_FAILED:
             tally->failed++;
             break;
-        case FLOT_PHASE_INCONCLUSIVE:
+        case FLOT_ANALYZER_PHASE_INCONCLUSIVE:
             tally->inconclusive++;
             break;
-        case FLOT_PHASE_ERROR:
+        case FLOT_ANALYZER_PHASE_ERROR:
             tally->errors++;
             tally->consecutive_errors++;
             return;
@@ -141,38 +118,38 @@ flot_tally_add (flot_tally_t *tally, flot_phase_t outcome)
     tally->consecutive_errors = 0;
 }
 
-flot_phase_t
+flot_analyzer_phase_t
 flot_threshold_assess (const flot_threshold_limits_t *limits, const flot_tally_t *tally,
                        char *message, size_t message_cap)
 {
     assert (limits);
     assert (tally);
-    flot_phase_t phase = FLOT_PHASE_RUNNING;
+    flot_analyzer_phase_t phase = FLOT_ANALYZER_PHASE_RUNNING;
     message [0] = 0;
     if (tally->failed > limits->failure_limit) {
-        phase = FLOT_PHASE_FAILED;
+        phase = FLOT_ANALYZER_PHASE_FAILED;
         snprintf (message, message_cap, "%u of %u measurements failed, failureLimit %u",
                   tally->failed, tally->counted, limits->failure_limit);
     }
     if (tally->inconclusive > limits->inconclusive_limit) {
-        phase = FLOT_PHASE_INCONCLUSIVE;
+        phase = FLOT_ANALYZER_PHASE_INCONCLUSIVE;
         snprintf (message, message_cap, "%u of %u measurements inconclusive, inconclusiveLimit %u",
                   tally->inconclusive, tally->counted, limits->inconclusive_limit);
     }
     if (tally->consecutive_errors > limits->consecutive_error_limit) {
-        phase = FLOT_PHASE_ERROR;
+        phase = FLOT_ANALYZER_PHASE_ERROR;
         snprintf (message, message_cap, "%u consecutive errors, consecutiveErrorLimit %u",
                   tally->consecutive_errors, limits->consecutive_error_limit);
     }
-    if (phase != FLOT_PHASE_RUNNING)
+    if (phase != FLOT_ANALYZER_PHASE_RUNNING)
         return phase;
     if (tally->counted >= limits->count) {
         snprintf (message, message_cap, "%u of %u measurements successful",
                   tally->successful, tally->counted);
-        return FLOT_PHASE_SUCCESSFUL;
+        return FLOT_ANALYZER_PHASE_SUCCESSFUL;
     }
     if (tally->measurements == 0)
-        return FLOT_PHASE_PENDING;
+        return FLOT_ANALYZER_PHASE_PENDING;
     snprintf (message, message_cap, "%u of %u measurements taken", tally->counted, limits->count);
-    return FLOT_PHASE_RUNNING;
+    return FLOT_ANALYZER_PHASE_RUNNING;
 }

@@ -32,10 +32,10 @@ s_str (const char *s)
 //  The metric that made the analysis end in phase: the first whose own
 //  phase has that name; NULL if none did.
 static const flot_rollback_metric_t *
-s_culprit (const flot_rollback_facts_t *facts, flot_phase_t phase)
+s_culprit (const flot_rollback_facts_t *facts, flot_analyzer_phase_t phase)
 {
     for (size_t i = 0; i < facts->analysis.metric_count; i++)
-        if (strcmp (s_str (facts->analysis.metrics [i].phase), flot_phase_name (phase)) == 0)
+        if (strcmp (s_str (facts->analysis.metrics [i].phase), flot_analyzer_phase_name (phase)) == 0)
             return &facts->analysis.metrics [i];
     return NULL;
 }
@@ -43,11 +43,11 @@ s_culprit (const flot_rollback_facts_t *facts, flot_phase_t phase)
 //  "analysis PHASE: metric 'NAME' (value V): MESSAGE", or with the
 //  analysis' own reason when no metric is to blame, then the tail.
 static void
-s_analysis_reason (const flot_rollback_facts_t *facts, flot_phase_t phase,
+s_analysis_reason (const flot_rollback_facts_t *facts, flot_analyzer_phase_t phase,
                    const char *tail, char *reason, size_t cap)
 {
     const flot_rollback_metric_t *metric = s_culprit (facts, phase);
-    const char *verdict = flot_phase_name (phase);
+    const char *verdict = flot_analyzer_phase_name (phase);
     if (metric && metric->has_value)
         snprintf (reason, cap, "analysis %s: metric '%s' (value %g): %s%s", verdict,
                   s_str (metric->name), metric->value, s_str (metric->message), tail);
@@ -78,9 +78,9 @@ flot_rollback_decide (const flot_rollback_facts_t *facts, char *reason, size_t c
 {
     assert (facts && reason && cap > 0);
     const bool analysed = facts->has_analysis;
-    const flot_phase_t phase = facts->analysis.phase;
+    const flot_analyzer_phase_t phase = facts->analysis.phase;
     const bool broken = facts->has_health && !facts->health.healthy;
-    if (analysed && (phase == FLOT_PHASE_FAILED || phase == FLOT_PHASE_ERROR)) {
+    if (analysed && (phase == FLOT_ANALYZER_PHASE_FAILED || phase == FLOT_ANALYZER_PHASE_ERROR)) {
         s_analysis_reason (facts, phase, "", reason, cap);
         return FLOT_DECISION_ROLLBACK;
     }
@@ -102,11 +102,11 @@ flot_rollback_decide (const flot_rollback_facts_t *facts, char *reason, size_t c
         s_health_reason (facts, "fails the target", reason, cap);
         return FLOT_DECISION_FAIL_TARGET;
     }
-    if (analysed && phase == FLOT_PHASE_INCONCLUSIVE) {
+    if (analysed && phase == FLOT_ANALYZER_PHASE_INCONCLUSIVE) {
         s_analysis_reason (facts, phase, "; waiting for a person", reason, cap);
         return FLOT_DECISION_PAUSE;
     }
-    if (analysed && phase == FLOT_PHASE_SUCCESSFUL && facts->analysis.final) {
+    if (analysed && phase == FLOT_ANALYZER_PHASE_SUCCESSFUL && facts->analysis.final) {
         if (!facts->analysis.passed) {
             snprintf (reason, cap, "analysis ended without passing (score %g)%s%s",
                       facts->analysis.score, *s_str (facts->analysis.reason) ? ": " : "",
@@ -123,7 +123,7 @@ flot_rollback_decide (const flot_rollback_facts_t *facts, char *reason, size_t c
     }
     if (analysed)
         snprintf (reason, cap, "analysis is %s, not final yet (score %g)",
-                  flot_phase_name (phase), facts->analysis.score);
+                  flot_analyzer_phase_name (phase), facts->analysis.score);
     else
         snprintf (reason, cap, "no failure reported and no final analysis yet");
     return FLOT_DECISION_CONTINUE;

@@ -590,7 +590,7 @@ s_should_rollback (flot_actor_t *actor, flot_request_t *request)
     if (analysis) {
         //  The contract checked every enum: the names parse.
         facts.has_analysis = true;
-        facts.analysis.phase = (flot_phase_t) flot_phase_parse (analysis->phase);
+        facts.analysis.phase = (flot_analyzer_phase_t) flot_analyzer_phase_parse (analysis->phase);
         facts.analysis.final = analysis->final;
         facts.analysis.passed = analysis->passed;
         facts.analysis.score = analysis->score;

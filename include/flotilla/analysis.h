@@ -22,6 +22,7 @@
 #include <msgpack.h>
 
 #include "flotilla/actor.h"
+#include "flotilla/contract_analyzer.h"
 #include "flotilla/judge.h"
 #include "flotilla/protocol.h"
 
@@ -74,27 +75,14 @@ int
 //  --------------------------------------------------------------------------
 //  Threshold semantics (Argo Rollouts' analysis controller)
 
-typedef enum {
-    FLOT_PHASE_PENDING,
-    FLOT_PHASE_RUNNING,
-    FLOT_PHASE_SUCCESSFUL,
-    FLOT_PHASE_FAILED,
-    FLOT_PHASE_INCONCLUSIVE,
-    FLOT_PHASE_ERROR
-} flot_phase_t;
-
-//  "pending", "running", "successful", "failed", "inconclusive", "error".
-const char *
-    flot_phase_name (flot_phase_t phase);
-
-//  The phase called name (as flot_phase_name names it), or -1.
-int
-    flot_phase_parse (const char *name);
+//  A metric's or a run's phase is the analyzer contract's PHASE
+//  (flot_analyzer_phase_t, FLOT_ANALYZER_PHASE_*, flot_analyzer_phase_name
+//  and _parse), in Argo Rollouts' names.
 
 //  True if phase is worse than other: successful < inconclusive < error <
 //  failed (Argo's order); pending and running are below every completed one.
 bool
-    flot_phase_worse (flot_phase_t phase, flot_phase_t other);
+    flot_phase_worse (flot_analyzer_phase_t phase, flot_analyzer_phase_t other);
 
 //  One measurement's outcome by the conditions (either may be NULL):
 //  failure true -> FAILED (it wins over success); success true -> SUCCESSFUL;
@@ -102,7 +90,7 @@ bool
 //  -> FAILED; only failure given and false -> SUCCESSFUL; neither given ->
 //  SUCCESSFUL. A condition that cannot be evaluated -> ERROR. message gets a
 //  short sentence ("result >= 0.10 is true for 0.31").
-flot_phase_t
+flot_analyzer_phase_t
     flot_measurement_assess (const flot_condition_t *success,
                              const flot_condition_t *failure,
                              const double *values, size_t count,
@@ -125,7 +113,7 @@ typedef struct {
 //  Count one measurement's outcome (SUCCESSFUL, FAILED, INCONCLUSIVE or
 //  ERROR); any outcome but ERROR resets the consecutive errors.
 void
-    flot_tally_add (flot_tally_t *tally, flot_phase_t outcome);
+    flot_tally_add (flot_tally_t *tally, flot_analyzer_phase_t outcome);
 
 //  The metric's phase after its measurements so far: FAILED if failed >
 //  failureLimit, then INCONCLUSIVE if inconclusive > inconclusiveLimit, then
@@ -133,7 +121,7 @@ void
 //  wins, as in Argo); else SUCCESSFUL once `count` measurements were
 //  counted; else PENDING (none yet) or RUNNING. message gets the reason
 //  ("3 failed > failureLimit 0").
-flot_phase_t
+flot_analyzer_phase_t
     flot_threshold_assess (const flot_threshold_limits_t *limits,
                            const flot_tally_t *tally, char *message, size_t message_cap);
 

@@ -15,7 +15,7 @@
 #define FLOTILLA_ROLLBACK_H_INCLUDED
 
 #include "flotilla/actor.h"
-#include "flotilla/analysis.h"
+#include "flotilla/contract_analyzer.h"
 #include "flotilla/spec.h"
 
 #ifdef __cplusplus
@@ -60,7 +60,7 @@ typedef struct {
     } health;
     bool has_analysis;
     struct {
-        flot_phase_t phase;         //  the analyzer's (flotilla/analysis.h)
+        flot_analyzer_phase_t phase;         //  the analyzer's (flotilla/analysis.h)
         bool final;
         bool passed;
         double score;

@@ -136,46 +136,46 @@ s_facts (const row_t *row, flot_rollback_facts_t *facts)
     facts->analysis.metric_count = 1;       //  latency: successful
     switch (row->analysis) {
         case RUNNING:
-            facts->analysis.phase = FLOT_PHASE_RUNNING;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_RUNNING;
             break;
         case PASSED:
-            facts->analysis.phase = FLOT_PHASE_SUCCESSFUL;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_SUCCESSFUL;
             facts->analysis.final = facts->analysis.passed = true;
             break;
         case PASSED_NOT_FINAL:
-            facts->analysis.phase = FLOT_PHASE_SUCCESSFUL;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_SUCCESSFUL;
             facts->analysis.passed = true;
             break;
         case ENDED_NOT_PASSED:
-            facts->analysis.phase = FLOT_PHASE_SUCCESSFUL;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_SUCCESSFUL;
             facts->analysis.final = true;
             break;
         case FAILED:
-            facts->analysis.phase = FLOT_PHASE_FAILED;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_FAILED;
             facts->analysis.final = true;
             facts->analysis.metric_count = 4;
             break;
         case FAILED_NO_METRIC:
-            facts->analysis.phase = FLOT_PHASE_FAILED;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_FAILED;
             facts->analysis.final = true;
             facts->analysis.reason = "score 40 is below marginal 75";
             break;
         case ERRED:
-            facts->analysis.phase = FLOT_PHASE_ERROR;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_ERROR;
             facts->analysis.metric_count = 4;
             break;
         case EARLY_STOP:
-            facts->analysis.phase = FLOT_PHASE_RUNNING;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_RUNNING;
             facts->analysis.score = 60;
             facts->analysis.recommendation = FLOT_DECISION_ROLLBACK;
             facts->analysis.reason = "latency: score 60 <= marginalScore 75";
             break;
         case RUNNING_ADVISES_PAUSE:
-            facts->analysis.phase = FLOT_PHASE_RUNNING;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_RUNNING;
             facts->analysis.recommendation = FLOT_DECISION_PAUSE;
             break;
         case INCONCLUSIVE:
-            facts->analysis.phase = FLOT_PHASE_INCONCLUSIVE;
+            facts->analysis.phase = FLOT_ANALYZER_PHASE_INCONCLUSIVE;
             facts->analysis.final = true;
             facts->analysis.metric_count = 4;
             break;
@@ -229,15 +229,15 @@ static void
 test_decide_names_phases_and_decisions (void **state)
 {
     (void) state;
-    assert_int_equal (flot_phase_parse ("pending"), FLOT_PHASE_PENDING);
-    assert_int_equal (flot_phase_parse ("running"), FLOT_PHASE_RUNNING);
-    assert_int_equal (flot_phase_parse ("successful"), FLOT_PHASE_SUCCESSFUL);
-    assert_int_equal (flot_phase_parse ("failed"), FLOT_PHASE_FAILED);
-    assert_int_equal (flot_phase_parse ("inconclusive"), FLOT_PHASE_INCONCLUSIVE);
-    assert_int_equal (flot_phase_parse ("error"), FLOT_PHASE_ERROR);
-    assert_int_equal (flot_phase_parse ("Failed"), -1);
-    assert_int_equal (flot_phase_parse (""), -1);
-    assert_int_equal (flot_phase_parse (NULL), -1);
+    assert_int_equal (flot_analyzer_phase_parse ("pending"), FLOT_ANALYZER_PHASE_PENDING);
+    assert_int_equal (flot_analyzer_phase_parse ("running"), FLOT_ANALYZER_PHASE_RUNNING);
+    assert_int_equal (flot_analyzer_phase_parse ("successful"), FLOT_ANALYZER_PHASE_SUCCESSFUL);
+    assert_int_equal (flot_analyzer_phase_parse ("failed"), FLOT_ANALYZER_PHASE_FAILED);
+    assert_int_equal (flot_analyzer_phase_parse ("inconclusive"), FLOT_ANALYZER_PHASE_INCONCLUSIVE);
+    assert_int_equal (flot_analyzer_phase_parse ("error"), FLOT_ANALYZER_PHASE_ERROR);
+    assert_int_equal (flot_analyzer_phase_parse ("Failed"), -1);
+    assert_int_equal (flot_analyzer_phase_parse (""), -1);
+    assert_int_equal (flot_analyzer_phase_parse (NULL), -1);
     assert_string_equal (flot_rollback_decision_name (FLOT_DECISION_CONTINUE), "continue");
     assert_string_equal (flot_rollback_decision_name (FLOT_DECISION_PROMOTE), "promote");
     assert_string_equal (flot_rollback_decision_name (FLOT_DECISION_PAUSE), "pause");
