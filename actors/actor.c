@@ -35,6 +35,7 @@ struct _flot_actor_t {
     flot_request_t *requests;   //  not answered yet: a list through prev/next
     zlistx_t *streams;          //  flot_stream_t *, open
     zhashx_t *calls;            //  corr -> call_t: our own requests in flight
+    const flot_command_def_t **bound;   //  each handler's command in the contract
     uint64_t next_corr;
     uint64_t handled;
 };
@@ -346,7 +347,8 @@ flot_stream_finish (flot_actor_t *self, flot_stream_t **stream_p, const void *me
         return flot_stream_end (self, stream_p, NULL, 0);
     if (!s_encode ((*stream_p)->message, message, &sbuf)) {
         flot_error (self->def->service, "a stream message with no contract");
-        return flot_stream_end (self, stream_p, NULL, 0);
+        flot_stream_end (self, stream_p, NULL, 0);
+        return -1;
     }
     int rc = flot_stream_end (self, stream_p, sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
@@ -403,24 +405,19 @@ s_on_cancel (flot_actor_t *self, const flot_msg_t *msg)
 //  --------------------------------------------------------------------------
 //  Dispatch
 
-//  A request, received at now (zclock_mono).
-//  Decodes the request by its command's contract, so that its handler gets
-//  it checked and typed; answers an error (and returns -1) if it fails.
+//  Decodes the request by def, its command in the contract (NULL for an
+//  actor without one), so that its handler gets it checked and typed;
+//  answers an error (and returns -1) if it fails.
 static int
-s_request_decode (flot_actor_t *self, flot_request_t *request)
+s_request_decode (flot_request_t *request, const flot_command_def_t *def)
 {
-    if (!self->def->contract)
+    request->def = def;
+    if (!def || !def->request)
         return 0;
-    request->def = flot_contract_command (self->def->contract, request->command);
-    assert (request->def);      //  checked when the actor started
-    if (!request->def->request)
-        return 0;
-    const msgpack_object *root = flot_request_body (request);
     flot_err_t err;
-    if (!request->body)
-        flot_err_set (&err, FLOT_E_INTERNAL, "out of memory");
-    else
-        request->args = flot_decode_new (request->def->request, root,
+    request->body = flot_body_decode (request->raw, request->raw_size, &err);
+    if (request->body)
+        request->args = flot_decode_new (def->request, flot_body_root (request->body),
                                          flot_body_zone (request->body), &err);
     if (!request->args) {
         flot_request_fail (&request, &err);
@@ -467,10 +464,10 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
         flot_request_error (&request, err.code, "%s: %s", request->command, err.message);
         return;
     }
-    for (const flot_command_t *c = self->def->commands; c->name; c++)
-        if (streq (c->name, request->command)) {
-            if (s_request_decode (self, request) == 0)
-                c->handler (self, request);
+    for (size_t i = 0; self->def->commands [i].name; i++)
+        if (streq (self->def->commands [i].name, request->command)) {
+            if (s_request_decode (request, self->bound ? self->bound [i] : NULL) == 0)
+                self->def->commands [i].handler (self, request);
             return;
         }
     //  List the commands in the error, so the caller can correct itself.
@@ -837,6 +834,7 @@ s_actor_destroy (flot_actor_t **self_p)
     free (self->endpoint);
     free (self->keys);
     free (self->instance);
+    free (self->bound);
     free (self);
     *self_p = NULL;
 }
@@ -854,24 +852,37 @@ s_actor_serve (flot_actor_t *self)
     zloop_start (self->loop);
 }
 
-//  The handlers must be the contract's commands, one each.
+//  The handlers must be the contract's commands, one each: binds each
+//  handler to its command (self->bound, in the handlers' order).
 static int
-s_check_contract (const flot_actor_def_t *def)
+s_bind_contract (flot_actor_t *self)
 {
+    const flot_actor_def_t *def = self->def;
     const flot_contract_t *contract = def->contract;
     if (!contract)
         return 0;
     size_t handlers = 0;
-    for (const flot_command_t *c = def->commands; c->name; c++, handlers++)
-        if (!flot_contract_command (contract, c->name)) {
+    while (def->commands [handlers].name)
+        handlers++;
+    self->bound = calloc (handlers + 1, sizeof *self->bound);
+    assert (self->bound);
+    for (size_t i = 0; i < handlers; i++) {
+        self->bound [i] = flot_contract_command (contract, def->commands [i].name);
+        if (!self->bound [i]) {
             flot_error (def->service, "handler %s is not a command of the %s contract",
-                        c->name, contract->service);
+                        def->commands [i].name, contract->service);
             return -1;
         }
-    if (handlers != contract->command_count) {
-        flot_error (def->service, "%zu handlers for the %zu commands of the %s contract",
-                    handlers, contract->command_count, contract->service);
-        return -1;
+    }
+    for (size_t c = 0; c < contract->command_count; c++) {
+        size_t found = 0;
+        for (size_t i = 0; i < handlers; i++)
+            found += self->bound [i] == &contract->commands [c];
+        if (found != 1) {
+            flot_error (def->service, "command %s of the %s contract has %zu handlers, "
+                        "expected one", contract->commands [c].name, contract->service, found);
+            return -1;
+        }
     }
     return 0;
 }
@@ -879,7 +890,7 @@ s_check_contract (const flot_actor_def_t *def)
 static int
 s_actor_start (flot_actor_t *self)
 {
-    if (s_check_contract (self->def))
+    if (s_bind_contract (self))
         return -1;
     if (self->def->start && self->def->start (self))
         return -1;

@@ -19,9 +19,24 @@
 #include <string.h>
 
 #define MAX_PATH 200
+#define MAX_KEY_TEXT 65         //  a key as error sentences quote it
 #ifndef MIN
 #   define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
+
+//  A key as an error sentence may quote it: at most 64 bytes, anything but
+//  printable ASCII shown as '?', so that no control byte reaches a log.
+static const char *
+s_key_text (const msgpack_object *key, char *text)
+{
+    size_t size = MIN (key->via.str.size, MAX_KEY_TEXT - 1);
+    for (size_t i = 0; i < size; i++) {
+        char c = key->via.str.ptr [i];
+        text [i] = c >= 0x20 && c < 0x7f ? c : '?';
+    }
+    text [size] = 0;
+    return text;
+}
 
 //  The size in C of one value of type (an array's element).
 static size_t
@@ -174,7 +189,11 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
                     return flot_err_set (err, FLOT_E_INVALID,
                         "field '%s' is %s, expected a number", path, flot_type_name (obj->type));
             }
-            //  NaN passes: a metric's value may be one (SPEC 20).
+            //  NaN passes an unbounded field (a metric's value may be one,
+            //  SPEC 20), and no bounded one.
+            if (isnan (v) && (isfinite (f->dmin) || isfinite (f->dmax)))
+                return flot_err_set (err, FLOT_E_INVALID,
+                    "field '%s' is NaN, expected a number in %g..%g", path, f->dmin, f->dmax);
             if (v < f->dmin || v > f->dmax)
                 return flot_err_set (err, FLOT_E_INVALID,
                     "field '%s': %g is not in %g..%g", path, v, f->dmin, f->dmax);
@@ -204,15 +223,15 @@ s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
         return flot_err_set (err, FLOT_E_INVALID,
             "field '%s' is %s, expected a map of strings", path, flot_type_name (obj->type));
     uint32_t size = obj->via.map.size;
-    if (size > f->umax)
+    if (size < f->umin || size > f->umax)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' has %u entries, the limit is %llu", path, size,
-            (unsigned long long) f->umax);
+            "field '%s' has %u entries, expected %llu..%llu", path, size,
+            (unsigned long long) f->umin, (unsigned long long) f->umax);
+    char key_text [MAX_KEY_TEXT];
     const msgpack_object *repeated = flot_map_repeated_key (obj);
     if (repeated)
-        return flot_err_set (err, FLOT_E_INVALID, "field '%s.%.*s' is given twice",
-                             path, (int) MIN (repeated->via.str.size, 64),
-                             repeated->via.str.ptr);
+        return flot_err_set (err, FLOT_E_INVALID, "field '%s.%s' is given twice",
+                             path, s_key_text (repeated, key_text));
     dst->count = size;
     dst->items = size ? msgpack_zone_malloc (zone, size * sizeof *dst->items) : NULL;
     if (size && !dst->items)
@@ -225,7 +244,7 @@ s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
             return flot_err_set (err, FLOT_E_INVALID,
                 "field '%s' has a key that is %s, expected a string", path,
                 flot_type_name (key->type));
-        s_path (item, "%s.%.*s", path, (int) MIN (key->via.str.size, 64), key->via.str.ptr);
+        s_path (item, "%s.%s", path, s_key_text (key, key_text));
         if (s_value (f, FLOT_T_STR, key, &dst->items [i].key, f->emin, f->emax, zone, item, err)
         ||  s_value (f, FLOT_T_STR, val, &dst->items [i].value, 0, f->emax, zone, item, err))
             return -1;
@@ -326,12 +345,20 @@ s_struct (const flot_struct_t *def, const msgpack_object *map, msgpack_zone *zon
                             where, flot_type_name (map->type))
             : flot_err_set (err, FLOT_E_INVALID, "the body is %s, expected a map",
                             flot_type_name (map->type));
-    uint64_t seen = 0;
+    assert (def->field_count <= 64);
+    uint64_t seen = 0;          //  keys met, nil or not
+    uint64_t present = 0;       //  of those, with a value other than nil
     bool unknown = false;
     char path [MAX_PATH];
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *key = &map->via.map.ptr [i].key;
         const msgpack_object *val = &map->via.map.ptr [i].val;
+        if (key->type != MSGPACK_OBJECT_STR)
+            return *where
+                ? flot_err_set (err, FLOT_E_INVALID, "field '%s' has a key that is %s, "
+                                "expected a string", where, flot_type_name (key->type))
+                : flot_err_set (err, FLOT_E_INVALID, "the body has a key that is %s, "
+                                "expected a string", flot_type_name (key->type));
         size_t index = 0;
         while (index < def->field_count && !s_key_is (key, def->fields [index].name))
             index++;
@@ -344,24 +371,23 @@ s_struct (const flot_struct_t *def, const msgpack_object *map, msgpack_zone *zon
         if (seen & (1ULL << index))
             return flot_err_set (err, FLOT_E_INVALID, "field '%s' is given twice", path);
         seen |= 1ULL << index;
-        if (val->type == MSGPACK_OBJECT_NIL) {
-            seen &= ~(1ULL << index);   //  nil counts as absent (SPEC 3.2)
-            continue;
-        }
+        if (val->type == MSGPACK_OBJECT_NIL)
+            continue;                   //  nil counts as absent (SPEC 3.2)
+        present |= 1ULL << index;
         if (s_field (f, val, out, zone, path, err))
             return -1;
     }
     if (unknown) {
         const msgpack_object *repeated = flot_map_repeated_key (map);
-        if (repeated)
-            return flot_err_set (err, FLOT_E_INVALID, "field '%s%s%.*s' is given twice",
-                                 where, *where ? "." : "",
-                                 (int) MIN (repeated->via.str.size, 64),
-                                 repeated->via.str.ptr);
+        if (repeated) {
+            char key [MAX_KEY_TEXT];
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s%s%s' is given twice",
+                                 where, *where ? "." : "", s_key_text (repeated, key));
+        }
     }
     for (size_t index = 0; index < def->field_count; index++) {
         const flot_field_t *f = &def->fields [index];
-        if (seen & (1ULL << index))
+        if (present & (1ULL << index))
             continue;
         if (f->required)
             return flot_err_set (err, FLOT_E_INVALID, "field '%s%s%s' is required",
@@ -438,6 +464,8 @@ s_present (const flot_field_t *f, const char *base)
         case FLOT_T_ANY:
         case FLOT_T_MAP:
         case FLOT_T_STRUCT:
+            //  The caller fills what the contract requires.
+            assert (!f->required || *(const void * const *) src);
             return *(const void * const *) src != NULL;
         case FLOT_T_STRMAP:
             return f->required || ((const flot_strmap_t *) src)->count;

@@ -60,10 +60,12 @@ C_WORDS = {"default", "int", "double", "char", "case", "switch", "for", "while",
            "if", "else", "return", "struct", "union", "enum", "const", "static",
            "signed", "unsigned", "void", "long", "short", "float", "auto",
            "register", "volatile", "extern", "goto", "break", "continue", "do",
-           "sizeof", "typedef", "bool", "inline", "restrict"}
+           "sizeof", "typedef", "bool", "inline", "restrict", "true", "false",
+           "errno", "unused_"}
 U64_MAX = (1 << 64) - 1
 LEN_MAX = 1 << 20           # FLOT_MAX_BODY: nothing on the wire is longer
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TYPE_RE = re.compile(r"^\[?([a-z]+|([a-z][a-z0-9_-]*\.)?[A-Z][A-Z0-9_]*)\]?$")
 
 
 class ContractError(Exception):
@@ -100,7 +102,11 @@ class Field:
                                 "default", "enum", "each"), ("name", "type"))
         self.name = obj["name"]
         self.where = "%s: field '%s'" % (where, self.name)
+        if not isinstance(self.name, str) or not NAME_RE.match(self.name):
+            fail(self.where, "a field's name is a C identifier (letters, digits, _)")
         self.type = obj["type"]
+        if not isinstance(self.type, str) or not TYPE_RE.match(self.type):
+            fail(self.where, "type %r is not a type of the format" % (self.type,))
         self.required = obj.get("required", False)
         self.doc = obj.get("doc", "")
         self.min = obj.get("min")
@@ -121,8 +127,16 @@ class Field:
             check_keys(self.where + ": each", self.each, ("min", "max"))
         if self.default is not None and self.required:
             fail(self.where, "a required field has no default")
-        if self.enum is not None and base != "str":
-            fail(self.where, "enum is for strings")
+        if self.enum is not None and self.type != "str":
+            fail(self.where, "enum is for a str field (not an array of them)")
+        if self.array and self.elem in ("strmap", "any", "map") and self.elem == "strmap":
+            fail(self.where, "arrays of strmaps are not supported")
+        limited = self.type in ("str", "uint", "int", "double", "strmap") or self.array
+        if (self.min is not None or self.max is not None) and not limited:
+            fail(self.where, "min and max do not apply to type %s" % self.type)
+        if self.each is not None and not (self.type == "strmap" or (
+                self.array and self.elem in ("str", "uint", "int", "double"))):
+            fail(self.where, "each applies to an array of strings or numbers, or a strmap")
 
     def base(self):
         return self.elem if self.array else self.type
@@ -145,6 +159,12 @@ class Struct:
         for n in names:
             if names.count(n) > 1:
                 fail(key, "field '%s' is defined twice" % n)
+        # The C names too: fooBar and foo_bar, or x and hasX, would collide.
+        cnames = [f.cname for f in fields] + ["has_" + f.cname for f in fields]
+        for f in fields:
+            if cnames.count(f.cname) > 1:
+                fail(key, "field '%s' is '%s' in C, as another field or flag is"
+                     % (f.name, f.cname))
 
 
 class Command:
@@ -207,6 +227,9 @@ def load_contract(path, data):
         if not values or not all(isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]+$", v)
                                  for v in values) or len(set(values)) != len(values):
             fail(where, "values are distinct names")
+        constants = [re.sub(r"[^A-Za-z0-9]", "_", snake(v)).upper().strip("_") for v in values]
+        if len(set(constants)) != len(constants) or not all(constants):
+            fail(where, "two values make the same C constant")
         c.enums[ename] = {"doc": e.get("doc", ""), "values": values,
                           "cname": "flot_%s_%s" % (c.service, snake(ename)),
                           "name": ename, "service": c.service}
@@ -246,6 +269,8 @@ def load_contract(path, data):
                             "%s.%s reply" % (c.service, cmd.name), base + "_reply")
         cmd.stream = message(c, "%s: stream" % where, d.get("stream"),
                              "%s.%s stream" % (c.service, cmd.name), base + "_stream")
+        if any(other.name == cmd.name for other in c.commands):
+            fail(where, "command '%s' is defined twice" % cmd.name)
         c.commands.append(cmd)
     c.events = []
     for i, e in enumerate(data.get("events", [])):
@@ -258,6 +283,8 @@ def load_contract(path, data):
                    e.get("doc", ""), load_fields(where, e["data"], c))
         s.type = e["type"]
         s.ends = bool(e.get("ends", False))
+        if any(other.cname == s.cname for other in c.events):
+            fail(where, "event type '%s' is defined twice (or named as another in C)" % e["type"])
         c.events.append(s)
     return c
 
@@ -316,18 +343,44 @@ def resolve(contracts):
         c.structs = structs
 
 
+def check_limits(where, lo, hi, integer, unsigned):
+    for name, v in (("min", lo), ("max", hi)):
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            fail(where, "%s must be a number" % name)
+        if integer and not isinstance(v, int):
+            fail(where, "%s must be an integer" % name)
+        if unsigned and v < 0:
+            fail(where, "%s must not be negative" % name)
+        if integer and not (-(1 << 63) <= v <= U64_MAX):
+            fail(where, "%s is out of range" % name)
+    if lo is not None and hi is not None and lo > hi:
+        fail(where, "min %s is above max %s" % (lo, hi))
+
+
 def check_field(f):
-    base = f.base()
-    for key in ("min", "max"):
-        v = getattr(f, key)
-        if v is not None and not isinstance(v, (int, float)):
-            fail(f.where, "%s must be a number" % key)
+    # Lengths and counts are unsigned integers; so are uint values.
+    counted = f.array or f.type in ("str", "strmap")
+    check_limits(f.where, f.min, f.max, counted or f.type in ("uint", "int"),
+                 counted or f.type == "uint")
+    if f.each:
+        elem = "str" if f.type == "strmap" else f.elem
+        check_limits(f.where + ": each", f.each.get("min"), f.each.get("max"),
+                     elem != "double", elem in ("str", "uint"))
     if f.default is not None:
         want = {"str": str, "uint": int, "int": int, "bool": bool,
                 "double": (int, float)}.get(f.type)
         if want is None or f.array or not isinstance(f.default, want) \
                 or (f.type != "bool" and isinstance(f.default, bool)):
             fail(f.where, "default %r does not fit type %s" % (f.default, f.type))
+        size = len(f.default.encode()) if f.type == "str" else f.default
+        if f.type != "bool" and ((f.min is not None and size < f.min)
+                                 or (f.max is not None and size > f.max)
+                                 or (f.type == "uint" and size < 0)):
+            fail(f.where, "default %r is outside min and max" % (f.default,))
+        if f.enum and f.default not in f.enum:
+            fail(f.where, "default %r is not one of enum" % (f.default,))
 
 
 # ---------------------------------------------------------------------------
@@ -364,7 +417,25 @@ def flot_t(t):
 
 
 def c_str(s):
-    return json.dumps(s)
+    """A C string literal: printable ASCII as it is, every other byte in octal."""
+    out = []
+    for b in s.encode():
+        ch = chr(b)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= b < 0x7f and ch != "?":
+            out.append(ch)
+        else:
+            out.append("\\%03o" % b)
+    return '"' + "".join(out) + '"'
+
+
+def c_comment(text, width=72):
+    """text as the lines of a // comment: wrapped, with no line that ends in
+    a backslash (which would continue the comment onto the code)."""
+    import textwrap
+    lines = textwrap.wrap(" ".join(text.split()), width) if text.strip() else []
+    return [line.rstrip("\\ ") or "." for line in lines]
 
 
 def c_u64(v):
@@ -381,14 +452,15 @@ def emit_struct_decl(s, out):
     out.append("//  %s%s" % (s.key, (": " + s.doc) if s.doc else ""))
     out.append("struct _%s_t {" % s.cname)
     for f in s.fields:
-        comment = ("  //  " + f.doc[:70]) if f.doc else ""
+        doc = ("of %s: " % elem_c_type(f) if f.array else "") + f.doc
+        for line in c_comment(doc):
+            out.append("    //  " + line)
         if f.array:
-            out.append("    flot_array_t %s;   //  of %s%s" % (f.cname, elem_c_type(f),
-                       (", " + f.doc[:50]) if f.doc else ""))
+            out.append("    flot_array_t %s;" % f.cname)
         else:
             ct = c_type(f)
             sep = "" if ct.endswith("*") else " "
-            out.append("    %s%s%s;%s" % (ct, sep, f.cname, comment))
+            out.append("    %s%s%s;" % (ct, sep, f.cname))
         if has_flag(f):
             out.append("    bool has_%s;" % f.cname)
     if not s.fields:
@@ -629,11 +701,9 @@ def md_type(f):
     if f.enum:
         return " \\| ".join('`"%s"`' % e for e in f.enum)
     if f.array:
-        return "[%s]" % (f.elem if f.elem in SCALARS else f.elem.split(".")[-1])
+        return "[%s]" % f.elem
     if t == "strmap":
         return "{str: str}"
-    if t not in SCALARS:
-        return t.split(".")[-1]
     return t
 
 
@@ -641,7 +711,9 @@ def md_limits(f):
     parts = []
     lo, hi = f.min, f.max
     if lo is not None or hi is not None:
-        rng = "%s..%s" % (fmt(lo if lo is not None else 0), fmt(hi) if hi is not None else "")
+        floor = 0 if (f.array or f.type in ("str", "strmap", "uint")) else None
+        lo = lo if lo is not None else floor
+        rng = "%s..%s" % (fmt(lo) if lo is not None else "", fmt(hi) if hi is not None else "")
         if f.array:
             parts.append("%s items" % rng)
         elif f.type in ("str",):
@@ -650,10 +722,16 @@ def md_limits(f):
             parts.append("%s entries" % rng)
         else:
             parts.append(rng)
-    if f.each:
+    if f.each and f.type == "strmap":
         lo, hi = f.each.get("min", 0), f.each.get("max")
-        unit = " bytes" if f.elem == "str" or f.type == "strmap" else ""
-        parts.append("each %s..%s%s" % (fmt(lo), fmt(hi) if hi is not None else "", unit))
+        hi = fmt(hi) if hi is not None else ""
+        parts.append("keys %s..%s bytes, values 0..%s bytes" % (fmt(lo), hi, hi))
+    elif f.each:
+        floor = 0 if f.elem in ("str", "uint") else None
+        lo, hi = f.each.get("min", floor), f.each.get("max")
+        unit = " bytes" if f.elem == "str" else ""
+        parts.append("each %s..%s%s" % (fmt(lo) if lo is not None else "",
+                                        fmt(hi) if hi is not None else "", unit))
     if f.default is not None:
         d = f.default
         d = ("true" if d else "false") if isinstance(d, bool) else \
@@ -679,13 +757,15 @@ def md_fields(fields):
     return rows
 
 
-def md_message(label, m):
+def md_message(label, m, here):
     if m is None:
         return []
     if m == "any":
         return ["%s: any map." % label, ""]
     if m.ref or m.key.split(".")[-1].isupper():
-        return ["%s: %s." % (label, m.key.split(".")[-1]), ""]
+        # A type of this contract by its name, another's as service.NAME.
+        name = m.key if m.contract is not here else m.key.split(".")[-1]
+        return ["%s: %s." % (label, name), ""]
     return ["%s:" % label, ""] + md_fields(m.fields) + [""]
 
 
@@ -701,9 +781,9 @@ def md_contract(c):
     for cmd in c.commands:
         out.append("**%s**%s" % (cmd.name, (": " + cmd.doc) if cmd.doc else ""))
         out.append("")
-        out += md_message("Request", cmd.request)
-        out += md_message("Reply", cmd.reply)
-        out += md_message("Stream messages", cmd.stream)
+        out += md_message("Request", cmd.request, c)
+        out += md_message("Reply", cmd.reply, c)
+        out += md_message("Stream messages", cmd.stream, c)
     for name, e in c.enums.items():
         out.append("**%s**%s: %s." % (name, (" (" + e["doc"] + ")") if e["doc"] else "",
                                       ", ".join('`"%s"`' % v for v in e["values"])))

@@ -133,6 +133,7 @@ struct _coordinator_t {
     bool publishing;            //  a batch of outbox events is with the events service
     int64_t publishing_id;      //  the id of its last event
     size_t publishing_count;    //  its events
+    int refused;                //  times the events service refused this batch (INVALID)
     int64_t published_id;       //  events up to this one are published...
     int64_t removed_id;         //  ...and up to this one gone from the outbox
     zlistx_t *outgoing;         //  outgoing_t *: committed events read ahead, in order
@@ -368,13 +369,27 @@ s_on_published (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 {
     coordinator_t *self = arg;
     self->publishing = false;
-    if (answer->kind == FLOT_REPLY)
+    //  A batch the events service refuses (a data field of another version,
+    //  say) would hold back every event after it: it goes again without
+    //  its data, and if that is refused too it is left out, with an error.
+    bool refused = answer->kind == FLOT_ERROR && answer->err.code == FLOT_E_INVALID;
+    if (refused) {
+        self->refused++;
+        flot_error (WHO, "the events service refused %zu events (%s): %s",
+                    self->publishing_count, answer->err.message, self->refused == 1
+                    ? "sending them again without their data" : "they are left out");
+        if (self->refused == 1) {
+            s_pump (self);
+            return;
+        }
+    }
+    if (answer->kind == FLOT_REPLY || refused) {
+        self->refused = 0;
         for (size_t i = 0; i < self->publishing_count; i++) {
             outgoing_t *taken = zlistx_detach (self->outgoing, NULL);
             assert (taken && taken->id <= self->publishing_id);
             free (taken);
         }
-    if (answer->kind == FLOT_REPLY) {
         //  They leave the outbox with the next transaction (s_flush), or
         //  at the next tick if nothing changes before: a crash before then
         //  publishes them again, never loses them.
@@ -441,8 +456,11 @@ s_pump (coordinator_t *self)
         if (bodies [i]
         &&  flot_events_new_event_decode (flot_body_root (bodies [i]),
                                           flot_body_zone (bodies [i]),
-                                          &events [batch.events.count], &err) == 0)
+                                          &events [batch.events.count], &err) == 0) {
+            if (self->refused)
+                events [batch.events.count].data = NULL;
             batch.events.count++;
+        }
         else
             flot_error (WHO, "event %lld of the outbox is left out: %s",
                         (long long) event->id, err.message);

@@ -18,7 +18,9 @@
     "field 'plan.targets[2].name' is required".
 
     Decoded strings, arrays and nested messages live in a msgpack_zone given
-    by the caller (a request's body zone, say) and last as long as it does.
+    by the caller (a request's body zone, say) and last as long as it does;
+    `any` and `map` fields point into the decoded msgpack object itself, and
+    last as long as it does.
 */
 #ifndef FLOTILLA_CONTRACT_H_INCLUDED
 #define FLOTILLA_CONTRACT_H_INCLUDED
@@ -138,7 +140,9 @@ void *
 
 //  Pack in as a map: every required field, and every optional one that is
 //  there (a non-NULL pointer, a has_ set, a non-empty array or strmap; a
-//  string equal to its default is left out). Returns 0.
+//  string equal to its default is left out). A required string that is
+//  NULL goes out as ""; a required nested message, any or map must not be
+//  NULL. Returns 0.
 int
     flot_encode (const flot_struct_t *def, const void *in, msgpack_packer *pk);
 

@@ -39,7 +39,7 @@ rollback: {mode: gradual}
 EOF
 }
 
-start_flotilla 24290
+start_flotilla 24292
 
 # 1. Paused and resumed by an operator, promoted at each pause: completed.
 canary good ""

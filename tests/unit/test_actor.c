@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "flotilla/echo.h"
+#include "flotilla/contract_echo.h"
 #include "flotilla/log.h"
 #include "world.h"
 
@@ -214,6 +215,47 @@ test_actor_call_follows_a_stream_to_its_end (void **state)
     free (text);
 }
 
+//  An actor whose handlers are not its contract's commands, one each, does
+//  not start (the host says which, in the log).
+static void s_nothing (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    flot_request_error (&request, FLOT_E_INTERNAL, "not reached");
+}
+
+static void
+test_actor_refuses_handlers_that_are_not_its_contract (void **state)
+{
+    (void) state;
+    static const flot_command_t duplicate [] = {
+        { "Echo", s_nothing }, { "Echo", s_nothing }, { "Sleep", s_nothing }, { NULL, NULL }
+    };
+    static const flot_command_t missing [] = {
+        { "Echo", s_nothing }, { "Sleep", s_nothing }, { NULL, NULL }
+    };
+    static const flot_command_t stranger [] = {
+        { "Echo", s_nothing }, { "Sleep", s_nothing }, { "Ticks", s_nothing },
+        { "Shout", s_nothing }, { NULL, NULL }
+    };
+    static const flot_command_t right [] = {
+        { "Ticks", s_nothing }, { "Echo", s_nothing }, { "Sleep", s_nothing }, { NULL, NULL }
+    };
+    const flot_command_t *tables [] = { duplicate, missing, stranger };
+    flot_actor_config_t config = { .endpoint = "inproc://test-actor-contract" };
+    for (size_t i = 0; i < 3; i++) {
+        flot_actor_def_t def = { .service = "echo", .contract = &flot_echo_contract,
+                                 .commands = tables [i] };
+        zactor_t *actor = flot_actor_thread (&def, &config);
+        assert_null (actor);
+    }
+    //  The same commands in another order are fine.
+    flot_actor_def_t def = { .service = "echo", .contract = &flot_echo_contract,
+                             .commands = right };
+    zactor_t *actor = flot_actor_thread (&def, &config);
+    assert_non_null (actor);
+    zactor_destroy (&actor);
+}
+
 int
 main (void)
 {
@@ -223,6 +265,7 @@ main (void)
         cmocka_unit_test (test_actor_call_gets_error_replies),
         cmocka_unit_test (test_actor_call_deadline),
         cmocka_unit_test (test_actor_call_follows_a_stream_to_its_end),
+        cmocka_unit_test (test_actor_refuses_handlers_that_are_not_its_contract),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
