@@ -5,6 +5,8 @@
 #include <string.h>
 
 static void s_value (const flot_field_t *f, int type, msgpack_packer *pk, int depth);
+static void s_pack (const flot_struct_t *def, msgpack_packer *pk, const char *extra,
+                    bool twice, bool every, int depth);
 
 static void
 s_str (const flot_field_t *f, uint64_t min, msgpack_packer *pk)
@@ -38,7 +40,7 @@ s_value (const flot_field_t *f, int type, msgpack_packer *pk, int depth)
         case FLOT_T_STRMAP: msgpack_pack_map (pk, 0); break;
         case FLOT_T_STRUCT:
             assert (depth < 16);
-            contract_sample_pack (f->sub, pk, NULL, false);
+            s_pack (f->sub, pk, NULL, false, false, depth + 1);
             break;
         case FLOT_T_ARRAY:
             msgpack_pack_array (pk, f->umin);
@@ -52,9 +54,22 @@ void
 contract_sample_pack (const flot_struct_t *def, msgpack_packer *pk,
                       const char *extra, bool twice)
 {
+    s_pack (def, pk, extra, twice, false, 0);
+}
+
+void
+contract_sample_pack_every (const flot_struct_t *def, msgpack_packer *pk)
+{
+    s_pack (def, pk, NULL, false, true, 0);
+}
+
+static void
+s_pack (const flot_struct_t *def, msgpack_packer *pk, const char *extra,
+        bool twice, bool every, int depth)
+{
     size_t count = 0;
     for (size_t i = 0; i < def->field_count; i++)
-        count += def->fields [i].required;
+        count += every || def->fields [i].required;
     bool first_required = def->field_count && def->fields [0].required;
     //  A repeated optional first field is packed once more than its first time.
     size_t repeats = twice ? (def->field_count ? (first_required ? 1 : 2) : 1) : 0;
@@ -65,15 +80,15 @@ contract_sample_pack (const flot_struct_t *def, msgpack_packer *pk,
         const flot_field_t *f = &def->fields [0];
         msgpack_pack_str (pk, strlen (f->name));
         msgpack_pack_str_body (pk, f->name, strlen (f->name));
-        s_value (f, f->type, pk, 0);
+        s_value (f, f->type, pk, depth);
     }
     for (size_t i = 0; i < def->field_count; i++) {
         const flot_field_t *f = &def->fields [i];
-        if (!f->required)
+        if (!f->required && !every)
             continue;
         msgpack_pack_str (pk, strlen (f->name));
         msgpack_pack_str_body (pk, f->name, strlen (f->name));
-        s_value (f, f->type, pk, 0);
+        s_value (f, f->type, pk, depth);
     }
     for (int k = 0; extra && k < ((twice && !def->field_count) ? 2 : 1); k++) {
         msgpack_pack_str (pk, strlen (extra));

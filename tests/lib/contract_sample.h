@@ -19,6 +19,11 @@ void
     contract_sample_pack (const flot_struct_t *def, msgpack_packer *pk,
                           const char *extra, bool twice);
 
+//  Packs every field of def, optional ones too, each with its least value
+//  (nested messages with their required fields only).
+void
+    contract_sample_pack_every (const flot_struct_t *def, msgpack_packer *pk);
+
 //  The name of the key that twice repeats: def's first field, or extra.
 const char *
     contract_sample_repeated (const flot_struct_t *def, const char *extra);

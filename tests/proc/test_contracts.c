@@ -7,8 +7,8 @@
     given twice. The first two must meet the same fate (an unknown key
     changes nothing: SPEC 13), whatever the command makes of the sample; the
     third must be refused with INVALID naming the key (SPEC 3.2). So a
-    service whose host does not decode by its contract, or a contract that
-    says more or less than its handler reads, fails here. A command that
+    service whose host does not decode requests by its contract, or reads
+    an unknown key, fails here. A command that
     takes any map (echo's Echo) defines no keys and is only sent the first
     two.
 */

@@ -244,6 +244,29 @@ test_contract_refuses_a_known_key_given_twice (void **state)
 }
 
 static void
+test_contract_refuses_a_key_given_twice_after_nil (void **state)
+{
+    fixture_t *f = *state;
+    msgpack_pack_map (&f->pk, 2);
+    s_key (&f->pk, "name"); msgpack_pack_nil (&f->pk);
+    s_kv_str (&f->pk, "name", "web");
+    s_assert_refused (f, "field 'name' is given twice");
+}
+
+static void
+test_contract_refuses_a_key_that_is_not_a_string (void **state)
+{
+    fixture_t *f = *state;
+    msgpack_pack_map (&f->pk, 2);
+    s_kv_str (&f->pk, "name", "web");
+    s_key (&f->pk, "inner");
+    msgpack_pack_map (&f->pk, 2);
+    s_key (&f->pk, "delta"); msgpack_pack_int64 (&f->pk, 1);
+    msgpack_pack_uint64 (&f->pk, 7); msgpack_pack_uint64 (&f->pk, 8);
+    s_assert_refused (f, "field 'inner' has a key that is a positive integer, expected a string");
+}
+
+static void
 test_contract_refuses_an_unknown_key_given_twice (void **state)
 {
     fixture_t *f = *state;
@@ -318,6 +341,7 @@ static void s_deep (msgpack_packer *pk)
     msgpack_pack_int64 (pk, 11);
 }
 static void s_medium (msgpack_packer *pk) { s_key (pk, "medium"); }
+static void s_nan (msgpack_packer *pk) { msgpack_pack_double (pk, NAN); }
 static void s_nul (msgpack_packer *pk) { msgpack_pack_str (pk, 3); msgpack_pack_str_body (pk, "a\0b", 3); }
 
 static void
@@ -335,6 +359,7 @@ test_contract_refuses_wrong_values (void **state)
         { "flag", s_one, "field 'flag' is a positive integer, expected a boolean" },
         { "ratio", s_half, "field 'ratio': 1.5 is not in 0..1" },
         { "ratio", s_text, "field 'ratio' is a string, expected a number" },
+        { "ratio", s_nan, "field 'ratio' is NaN, expected a number in 0..1" },
         { "section", s_one, "field 'section' is a positive integer, expected a map" },
         { "labels", s_intlabel, "field 'labels.a' is a positive integer, expected a string" },
         { "tags", s_list4, "field 'tags' has 4 items, expected 0..3" },
@@ -454,6 +479,49 @@ test_contract_every_message_takes_its_sample (void **state)
     assert_true (count > 0);
 }
 
+//  With its optional fields too, a message decodes, and what it encodes
+//  decodes and encodes to the same bytes again (has_ flags, defaults and
+//  optional arrays survive the trip).
+static void
+test_contract_every_message_keeps_its_optional_fields (void **state)
+{
+    (void) state;
+    for (const flot_struct_t *const *d = flot_struct_defs; *d; d++) {
+        msgpack_sbuffer sbuf, first, second;
+        msgpack_packer pk;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        contract_sample_pack_every (*d, &pk);
+        flot_err_t err = { 0 };
+        msgpack_zone zone;
+        msgpack_zone_init (&zone, 1024);
+        flot_body_t *body = flot_body_decode (sbuf.data, sbuf.size, &err);
+        assert_non_null (body);
+        void *out = flot_decode_new (*d, flot_body_root (body), &zone, &err);
+        if (!out)
+            fail_msg ("%s: its sample with every field is refused: %s", (*d)->name, err.message);
+        //  Every optional number or bool given is marked given.
+        for (size_t i = 0; i < (*d)->field_count; i++)
+            if ((*d)->fields [i].has_offset != SIZE_MAX)
+                assert_true (*(bool *) ((char *) out + (*d)->fields [i].has_offset));
+        flot_encode_sbuf (*d, out, &first);
+        flot_body_t *again = flot_body_decode (first.data, first.size, &err);
+        assert_non_null (again);
+        void *out2 = flot_decode_new (*d, flot_body_root (again), &zone, &err);
+        if (!out2)
+            fail_msg ("%s: its own encoding is refused: %s", (*d)->name, err.message);
+        flot_encode_sbuf (*d, out2, &second);
+        assert_int_equal (first.size, second.size);
+        assert_memory_equal (first.data, second.data, first.size);
+        msgpack_sbuffer_destroy (&sbuf);
+        msgpack_sbuffer_destroy (&first);
+        msgpack_sbuffer_destroy (&second);
+        flot_body_destroy (&again);
+        flot_body_destroy (&body);
+        msgpack_zone_destroy (&zone);
+    }
+}
+
 static void
 test_contract_every_message_refuses_a_key_given_twice (void **state)
 {
@@ -499,6 +567,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_contract_absent_fields_take_defaults, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_contract_ignores_unknown_keys, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_contract_refuses_a_known_key_given_twice, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_contract_refuses_a_key_given_twice_after_nil, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_contract_refuses_a_key_that_is_not_a_string, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_contract_refuses_an_unknown_key_given_twice, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_contract_refuses_a_label_given_twice, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_contract_requires_required_fields, s_setup, s_teardown),
@@ -506,6 +576,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_contract_refuses_wrong_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_contract_encodes_what_it_decodes, s_setup, s_teardown),
         cmocka_unit_test (test_contract_every_message_takes_its_sample),
+        cmocka_unit_test (test_contract_every_message_keeps_its_optional_fields),
         cmocka_unit_test (test_contract_every_message_refuses_a_key_given_twice),
         cmocka_unit_test (test_contract_tables_are_consistent),
     };

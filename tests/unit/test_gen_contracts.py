@@ -140,6 +140,36 @@ class Refusals(unittest.TestCase):
         self.refused(None, "key 'service' is given twice",
                      raw='{"service": "demo", "service": "demo", "commands": []}')
 
+    def test_a_negative_count(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"][0].update(min=-1)),
+                     "min must not be negative")
+
+    def test_limits_that_cross(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"][0].update(min=9, max=3)),
+                     "min 9 is above max 3")
+
+    def test_a_default_outside_its_enum(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"].append(
+            {"name": "mode", "type": "str", "enum": ["a", "b"], "default": "c"})),
+            "default 'c' is not one of enum")
+
+    def test_an_enum_on_an_array(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"].append(
+            {"name": "modes", "type": "[str]", "enum": ["a"]})), "enum is for a str field")
+
+    def test_names_that_collide_in_c(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"].extend(
+            [{"name": "fooBar", "type": "str"}, {"name": "foo_bar", "type": "str"}])),
+            "is 'foo_bar' in C")
+
+    def test_a_command_defined_twice(self):
+        self.refused(self.edit(lambda c: c["commands"].append(dict(c["commands"][0]))),
+                     "command 'Get' is defined twice")
+
+    def test_a_limit_on_a_bool(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"].append(
+            {"name": "flag", "type": "bool", "max": 1})), "min and max do not apply")
+
     def test_a_file_named_for_another_service(self):
         self.refused(self.edit(lambda c: c.update(service="other")),
                      "must be in other.json")
