@@ -472,6 +472,11 @@ s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
     int rc = flot_broker_ready_decode (flot_body_root (decoded), flot_body_zone (decoded),
                                        &ready, err);
     const char *const *keys = ready.keys.items;
+    //  The contract bounds versions as instance->versions does; should the
+    //  two ever differ, the smaller holds.
+    if (rc == 0 && ready.versions.count > FLOT_MAX_VERSIONS)
+        rc = flot_err_set (err, FLOT_E_INVALID, "field 'versions' has %zu items, the limit "
+                           "is %d", ready.versions.count, FLOT_MAX_VERSIONS);
     for (size_t i = 0; rc == 0 && i < ready.keys.count; i++)
         if (!s_key_printable (keys [i]))
             rc = flot_err_set (err, FLOT_E_INVALID,

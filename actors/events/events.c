@@ -23,7 +23,7 @@
 
 #define WHO "events"
 #define MAX_TYPE 64
-#define MAX_DEPLOYMENT 128
+#define MAX_DEPLOYMENT FLOT_MAX_ID
 #define MAX_REPLAY 1000            //  events.Replay: at most this many a reply (its limit)
 #define MAX_REPLAY_BYTES (FLOT_MAX_BODY - 4096)
 
@@ -111,11 +111,12 @@ s_event_check (const flot_events_new_event_t *in, const char *where, flot_err_t 
         return flot_err_set (err, FLOT_E_INVALID,
                              "field '%stype': '%s' must be 1..%d of [a-z0-9._-]",
                              where, in->type, MAX_TYPE);
-    //  A name (SPEC 3.1) other than "-", which stands for none in topics.
+    //  An id (the contract bounds its length) of a name's characters, other
+    //  than "-", which stands for none in topics.
     if (!s_ident_valid (deployment, false) || streq (deployment, "-"))
         return flot_err_set (err, FLOT_E_INVALID,
                              "field '%sdeployment': '%s' must be empty or 1..%d of "
-                             "[A-Za-z0-9._-], not '-'", where, deployment, FLOT_MAX_NAME);
+                             "[A-Za-z0-9._-], not '-'", where, deployment, FLOT_MAX_ID);
     const flot_event_def_t *def = flot_event_def (in->type);
     if (!def || !in->data)
         return 0;
@@ -263,7 +264,8 @@ s_replay (flot_actor_t *actor, flot_request_t *request)
 {
     events_t *self = flot_actor_state (actor);
     const flot_events_replay_request_t *args = flot_request_args (request);
-    uint64_t since = args->since, limit = args->limit;
+    //  The contract bounds limit; picked [] holds no more whatever it says.
+    uint64_t since = args->since, limit = MIN (args->limit, MAX_REPLAY);
     const char *deployment = args->deployment ? args->deployment : "";
     //  The first event at or after since: sequence numbers are consecutive
     //  in the history, so it is found by arithmetic.

@@ -243,6 +243,11 @@ s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *lau
                run_t *run, flot_err_t *err)
 {
     const flot_executor_hook_t *hook = step->hook;
+    //  The contract's limits are these; should they ever differ, ours hold.
+    if (hook->args.count > MAX_ARGS || hook->env.count > MAX_ENV)
+        return flot_err_set (err, FLOT_E_INVALID, "field 'hook': %zu args and %zu env "
+                             "entries, the limits are %d and %d", hook->args.count,
+                             hook->env.count, MAX_ARGS, MAX_ENV);
     snprintf (run->deployment, sizeof run->deployment, "%s", step->deployment);
     snprintf (run->step_id, sizeof run->step_id, "%s", step->step_id);
     snprintf (launch->cwd, sizeof launch->cwd, "%s",

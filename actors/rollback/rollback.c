@@ -30,7 +30,6 @@
 #define KEEP_DEFAULT 1000
 #define DEPLOYMENT_MAX 128      //  bytes of a deployment id, NUL included
 #define TEXT_MAX 512            //  reasons and messages
-#define OUTPUT_MAX 4097         //  the executor's output tail, NUL included
 
 enum { RS_RUNNING, RS_COMPLETED, RS_FAILED };
 static const char *s_rstates [] = { "running", "completed", "failed" };

@@ -82,6 +82,7 @@ extern "C" {
 #define FLOT_MAX_BODY           (1 << 20)   //  bytes of a body
 #define FLOT_MAX_MESSAGE        (FLOT_MAX_BODY + 4096)  //  ZMQ_MAXMSGSIZE per frame
 #define FLOT_MAX_NAME           64          //  service and command names
+#define FLOT_MAX_ID             95          //  deployment ids: a spec name, '-', a number
 #define FLOT_MAX_KEY            255         //  routing key (e.g. a target)
 #define FLOT_MAX_ROUTE          255         //  broker-assigned route id
 #define FLOT_DEFAULT_TIMEOUT_MS 30000       //  used when a request says 0

@@ -1239,9 +1239,9 @@ test_garbage_does_not_hurt_events_actor (void **state)
     s_expect_error_json (client, "Publish", json, "'deployment'");
     snprintf (json, sizeof json, "{\"type\": \"a\", \"target\": \"%.300s\"}", long_text);
     s_expect_error_json (client, "Publish", json, "'target'");
-    //  A deployment id is a valid name (1..64 bytes) other than "-".
+    //  A deployment id is 1..95 bytes of a name's characters, other than "-".
     s_expect_error_json (client, "Publish", "{\"type\": \"a\", \"deployment\": \"-\"}", "'deployment'");
-    snprintf (json, sizeof json, "{\"type\": \"a\", \"deployment\": \"%.65s\"}", long_text);
+    snprintf (json, sizeof json, "{\"type\": \"a\", \"deployment\": \"%.96s\"}", long_text);
     s_expect_error_json (client, "Publish", json, "'deployment'");
     //  A message of 100000 bytes.
     char *huge = malloc (100100);
