@@ -146,3 +146,13 @@ hook_ran () { hook_calls "$1" | grep -qE -- "$2"; }
 
 # hook_ended ID PATTERN: true if an ended hook call of ID matches the ERE.
 hook_ended () { hook_calls "$1" end | grep -qE -- "$2"; }
+
+# check_events TYPE...: every event published so far is as the events
+# contract defines it (check_events.py: its type, its data field by field,
+# one end per deployment, its last), and each TYPE was among them.
+check_events () {
+    "$FLOTCTL" --json events > "$TMP/all-events.json" || fail "flotctl --json events failed"
+    python3 "$HERE/check_events.py" "$HERE/../../protocol/contracts/events.json" \
+        "$TMP/all-events.json" ${CHECK_EVENTS_TYPES:+--types} --expect "$@" \
+        || fail "the events are not as protocol/contracts/events.json defines them"
+}

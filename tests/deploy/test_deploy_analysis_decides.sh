@@ -190,4 +190,5 @@ grep -qE "target.completed .*t1 is on version 2.0" "$TMP/events.txt" \
     || fail "t1 did not complete under background analysis: $(cat "$TMP/events.txt")"
 ! grep -qE "step.completed .*t2/2 \(soak\)" "$TMP/events.txt" \
     || fail "t2 finished its soak although its analysis failed: $(cat "$TMP/events.txt")"
+check_events analysis.result gate.passed gate.failed health.ready deployment.paused
 echo "PASS test_deploy_analysis_decides"

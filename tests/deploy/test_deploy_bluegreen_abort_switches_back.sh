@@ -141,4 +141,5 @@ hook_ended "$id" "^g1 g1/1 preview 5.1 5.0 0 1 1$" || fail "g1's preview: $(hook
 events_until "$id" "deployment.aborted "
 [[ $(grep -cE " (deployment\.failed|rollback\.started) " "$TMP/events.txt") == 1 ]] \
     || fail "the late failure failed the aborted deployment again: $(cat "$TMP/events.txt")"
+check_events deployment.aborting deployment.aborted
 echo "PASS test_deploy_bluegreen_abort_switches_back"

@@ -115,4 +115,5 @@ for t in b c; do
     ! grep -qE "step $t/2 \(pause\): waiting" "$TMP/events.txt" \
         || fail "$t waited after promote --full: $(cat "$TMP/events.txt")"
 done
+check_events
 echo "PASS test_deploy_canary_promote"

@@ -97,4 +97,5 @@ for command in status pause resume promote abort; do
         || fail "$LAST: stderr is '$ERR'"
     [[ -z $OUT ]] || fail "$LAST printed on stdout: $OUT"
 done
+check_events deployment.paused deployment.resumed
 echo "PASS test_deploy_commands_refused"

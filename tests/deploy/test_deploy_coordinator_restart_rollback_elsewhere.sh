@@ -63,4 +63,5 @@ for t in a b c; do
 done
 order=$(hook_calls "$id" | awk '$3 == "rollback" { print $1 }' | uniq | tr '\n' ' ')
 [[ $order == "c b a " ]] || fail "rollback order: $order"
+check_events
 echo "PASS test_deploy_coordinator_restart_rollback_elsewhere"

@@ -55,4 +55,5 @@ import sys
 s = [int (x) for x in sys.argv[1].split ()]
 sys.exit (0 if s and s == list (range (s[0], s[0] + len (s))) else 1)
 PY
+check_events
 echo "PASS test_deploy_crash_during_rollback"

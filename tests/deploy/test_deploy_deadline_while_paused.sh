@@ -81,4 +81,5 @@ since=$(now_ms)
 deadline_hit "$id" "$since" "paused"
 [[ $(hook_calls "$id" end) == $'h1 h1/1 apply 2.0 1.9 100 1 0\nh1 h1/rollback rollback 1.9 2.0 0 1 0' ]] \
     || fail "hooks: $(hook_calls "$id" end)"
+check_events
 echo "PASS test_deploy_deadline_while_paused"

@@ -44,4 +44,5 @@ ANALYZER_PID=$!
 trap 'kill -TERM $ANALYZER_PID 2>/dev/null || true; wait $ANALYZER_PID 2>/dev/null || true; cleanup' EXIT
 wait_state 30 "$id" completed
 events_until "$id" "gate.passed .*gate judged of t1 passed"
+check_events gate.waiting gate.passed analysis.result
 echo "PASS test_deploy_gate_waits_for_service"

@@ -90,4 +90,5 @@ took=$(( $(now_ms) - started ))
 last_error=$(status_json "$id" "d['last_error']")
 [[ $last_error == *"progress deadline"* ]] || fail "last_error is not the deadline: $last_error"
 ! hook_ran "$id" "^t2 " || fail "t2 started although t1 never got healthy"
+check_events health.ready health.failed gate.failed deployment.failed
 echo "PASS test_deploy_health_policy"

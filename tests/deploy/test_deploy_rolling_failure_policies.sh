@@ -106,4 +106,5 @@ status_is "$id" "states(d) == 'a:done b:failed c:done d:done e:done'
 ! hook_ran "$id" " rollback " || fail "continue rolled back: $(hook_calls "$id")"
 (( $(at end "$id" "b b/1 apply .* 2 1$") > 0 && $(at start "$id" "c c/1 apply 7.2 7.1 100 1$") > $(at end "$id" "b b/1 apply .* 2 1$") )) \
     || fail "c did not run after b failed: $(grep " $id " "$HOOK_LOG")"
+check_events
 echo "PASS test_deploy_rolling_failure_policies"
