@@ -306,6 +306,26 @@ s_name_valid (const char *name)
     return flot_name_valid ((flot_bytes_t) { (const uint8_t *) name, strlen (name) });
 }
 
+//  True if id can name a deployment (and the topic of its events): a spec
+//  name, '-' and a number, so 1..FLOT_MAX_ID of [A-Za-z0-9._-], but not
+//  "-", which stands for no deployment in topics.
+static bool
+s_id_valid (const char *id)
+{
+    size_t len = strlen (id);
+    return len >= 1 && len <= FLOT_MAX_ID && !streq (id, "-")
+        && strspn (id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                       "0123456789._-") == len;
+}
+
+//  what: "" for an argument, "--deployment " for the option.
+static int
+s_id_usage_error (const char *what, const char *id)
+{
+    return s_usage_error ("%s'%s' is not a deployment id: 1..%d of [A-Za-z0-9._-], "
+                          "not '-'", what, id, FLOT_MAX_ID);
+}
+
 static struct option s_longopts [] = {
     { "endpoint", required_argument, NULL, 'e' },
     { "timeout", required_argument, NULL, 't' },
@@ -375,9 +395,8 @@ s_option (options_t *opts, int c)
             opts->given |= OPT_SINCE;
             return -1;
         case 'd':
-            if (!s_name_valid (optarg) || streq (optarg, "-"))
-                return s_usage_error ("--deployment '%s': a deployment id is "
-                    "1..%d of [A-Za-z0-9._-], not '-'", optarg, FLOT_MAX_NAME);
+            if (!s_id_valid (optarg))
+                return s_id_usage_error ("--deployment ", optarg);
             opts->deployment = optarg;
             opts->given |= OPT_DEPLOYMENT;
             return -1;
@@ -745,7 +764,7 @@ s_cmd_actors (ctl_t *self)
 //  events: reading and printing one event
 
 //  Checks an event map (section 11.1 of the spec) into event, its strings
-//  in zone.
+//  in zone. Its seq is below UINT64_MAX too: a feed goes on at seq + 1.
 static int
 s_event_parse (const msgpack_object *map, msgpack_zone *zone, event_t *event,
                flot_err_t *err)
@@ -758,33 +777,324 @@ s_event_parse (const msgpack_object *map, msgpack_zone *zone, event_t *event,
         err->code = FLOT_E_MALFORMED;
         return -1;
     }
+    if (event->e.seq == UINT64_MAX)
+        return flot_err_set (err, FLOT_E_MALFORMED, "field 'seq': %llu is not in 1..%llu",
+                             (unsigned long long) event->e.seq,
+                             (unsigned long long) UINT64_MAX - 1);
     return 0;
 }
 
-//  Prints a string on one line: control characters become '?'.
+//  The warning for an event that is dropped, live or replayed.
 static void
-s_print_text (FILE *out, const char *text, const char *none)
+s_event_dropped (const flot_err_t *err)
+{
+    fprintf (stderr, "flotctl: warning: dropped a malformed event: %s\n", err->message);
+}
+
+//  Prints a string on one line: control characters become '?'; none if it
+//  is empty.
+static void
+s_put_text (FILE *out, const char *text, const char *none)
 {
     if (!text || !*text)
         text = none;
-    for (const char *c = text; *c; c++)
-        fputc ((unsigned char) *c < 0x20 || *c == 0x7f ? '?' : *c, out);
+    for (; *text; text++) {
+        unsigned char c = (unsigned char) *text;
+        fputc (c < 0x20 || c == 0x7f ? '?' : c, out);
+    }
 }
 
 static void
 s_append (char *line, size_t cap, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-//  "eu-1/1 (setWeight 50%)", "eu-1/2 (pause)": a step, with the weight it
-//  sets if it sets one.
+//  Appends to the NUL-terminated line, cutting what does not fit.
 static void
-s_say_step (char *line, size_t cap, const char *step, const char *type, uint64_t weight)
+s_append (char *line, size_t cap, const char *format, ...)
 {
+    size_t used = strlen (line);
+    if (used + 1 >= cap)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line + used, cap - used, format, args);
+    va_end (args);
+}
+
+//  --------------------------------------------------------------------------
+//  events: saying what an event's data holds, one function per event type
+//  the events contract defines; each appends to line what the data (decoded
+//  by the type's definition) holds.
+
+typedef void (say_fn) (const void *data, char *line, size_t cap);
+
+//  "rollback step eu-1/1 (setWeight 50%)", "step eu-1/2 (pause)": a step,
+//  with the weight it sets if it sets one.
+static void
+s_say_step (char *line, size_t cap, bool rollback, const char *step, const char *type,
+            uint64_t weight)
+{
+    s_append (line, cap, "%sstep ", rollback ? "rollback " : "");
     if (streq (type, "setWeight"))
         s_append (line, cap, "%s (%s %llu%%)", step, type, (unsigned long long) weight);
     else
         s_append (line, cap, "%s (%s)", step, type);
 }
+
+static void
+s_say_deployment_started (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_started_t *d = data;
+    s_append (line, cap, "%s %s of %s: %llu targets, %llu steps", d->workload, d->version,
+              d->name, (unsigned long long) d->targets, (unsigned long long) d->steps);
+}
+
+static void
+s_say_step_started (const void *data, char *line, size_t cap)
+{
+    const flot_event_step_started_t *d = data;
+    s_say_step (line, cap, d->rollback, d->step, d->step_type, d->weight);
+    s_append (line, cap, "%s%s", d->waiting ? ": waiting for a promote" : "",
+              d->attempt > 1 ? ", again" : "");
+}
+
+static void
+s_say_step_completed (const void *data, char *line, size_t cap)
+{
+    const flot_event_step_completed_t *d = data;
+    s_say_step (line, cap, d->rollback, d->step, d->step_type, d->weight);
+    s_append (line, cap, " %s", d->rollback ? "done" : d->state);
+    if (d->attempt > 1)
+        s_append (line, cap, " at attempt %llu", (unsigned long long) d->attempt);
+}
+
+static void
+s_say_step_failed (const void *data, char *line, size_t cap)
+{
+    const flot_event_step_failed_t *d = data;
+    unsigned long long attempt = d->attempt;
+    s_say_step (line, cap, d->rollback, d->step, d->step_type, d->weight);
+    if (d->has_retry_in_ms)
+        s_append (line, cap, " attempt %llu failed: %s; retrying in %llu ms", attempt,
+                  d->reason, (unsigned long long) d->retry_in_ms);
+    else
+    if (d->rollback)
+        s_append (line, cap, " attempt %llu failed: %s", attempt, d->reason);
+    else
+        s_append (line, cap, " failed after %llu attempt%s: %s", attempt,
+                  attempt == 1 ? "" : "s", d->reason);
+}
+
+static void
+s_say_target_completed (const void *data, char *line, size_t cap)
+{
+    const flot_event_target_completed_t *d = data;
+    s_append (line, cap, "%s is on version %s", d->target, d->version);
+}
+
+static void
+s_say_target_failed (const void *data, char *line, size_t cap)
+{
+    const flot_event_target_failed_t *d = data;
+    s_append (line, cap, "%s failed at step %s: %s", d->target, d->step, d->reason);
+}
+
+static void
+s_say_health_ready (const void *data, char *line, size_t cap)
+{
+    const flot_event_health_ready_t *d = data;
+    s_append (line, cap, "%s passed its health checks at step %s", d->target, d->step);
+}
+
+static void
+s_say_health_failed (const void *data, char *line, size_t cap)
+{
+    const flot_event_health_failed_t *d = data;
+    s_append (line, cap, "%s is unhealthy: %s", d->target, d->reason);
+}
+
+static void
+s_say_health_recovered (const void *data, char *line, size_t cap)
+{
+    const flot_event_health_recovered_t *d = data;
+    s_append (line, cap, "%s is healthy again: %s", d->target, d->reason);
+}
+
+//  "eu-1: successful, score 100 (errors 0.1 pass, p99 180 pass), recommends
+//  promote: ..."
+static void
+s_say_analysis_result (const void *data, char *line, size_t cap)
+{
+    const flot_event_analysis_result_t *d = data;
+    s_append (line, cap, "%s: %s", d->target, d->phase);
+    if (d->has_score)
+        s_append (line, cap, ", score %.0f", d->score);
+    const flot_events_metric_t *m = d->metrics.items;
+    for (size_t i = 0; i < d->metrics.count; i++) {
+        s_append (line, cap, "%s%s", i ? ", " : " (", m [i].name);
+        if (m [i].has_value)
+            s_append (line, cap, " %g", m [i].value);
+        s_append (line, cap, " %s%s", m [i].verdict, i + 1 == d->metrics.count ? ")" : "");
+    }
+    s_append (line, cap, ", recommends %s: %s", d->recommendation, d->reason);
+}
+
+static void
+s_say_gate_passed (const void *data, char *line, size_t cap)
+{
+    const flot_event_gate_passed_t *d = data;
+    s_append (line, cap, "gate %s of %s passed at step %s: %s", d->gate, d->target,
+              d->step, d->reason);
+}
+
+static void
+s_say_gate_failed (const void *data, char *line, size_t cap)
+{
+    const flot_event_gate_failed_t *d = data;
+    if (streq (d->action, "rollback"))
+        s_append (line, cap, "%s: %s: rolling back", d->target, d->reason);
+    else
+        s_append (line, cap, "%s: %s: the failure policy %s applies", d->target,
+                  d->reason, d->on_failure);
+}
+
+static void
+s_say_gate_waiting (const void *data, char *line, size_t cap)
+{
+    const flot_event_gate_waiting_t *d = data;
+    s_append (line, cap, "%s: the %s service could not answer (%s); asking again in "
+              "%llu ms", d->target, d->service, d->reason,
+              (unsigned long long) d->retry_in_ms);
+}
+
+static void
+s_say_deployment_paused (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_paused_t *d = data;
+    bool gate = streq (d->cause, "gate");
+    if (streq (d->cause, "operator"))
+        s_append (line, cap, "paused: no new step starts; running hooks finish");
+    else
+        s_append (line, cap, "paused %s %s: %s; %s to go on, abort to roll back",
+                  gate ? "at the gate of" : "by the analysis of",
+                  d->target ? d->target : "?", d->reason ? d->reason : "",
+                  gate ? "promote" : "resume");
+}
+
+static void
+s_say_deployment_resumed (const void *data, char *line, size_t cap)
+{
+    (void) data;
+    s_append (line, cap, "resumed");
+}
+
+static void
+s_say_deployment_promoted (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_promoted_t *d = data;
+    s_append (line, cap, "%s", d->full
+              ? "promoted in full: every remaining pause and gate is skipped"
+              : "promoted: the current pauses end");
+}
+
+static void
+s_say_rollback_started (const void *data, char *line, size_t cap)
+{
+    const flot_event_rollback_started_t *d = data;
+    s_append (line, cap, "rolling back %llu target%s (%s)", (unsigned long long) d->targets,
+              d->targets == 1 ? "" : "s", d->mode);
+}
+
+static void
+s_say_rollback_completed (const void *data, char *line, size_t cap)
+{
+    const flot_event_rollback_completed_t *d = data;
+    s_append (line, cap, "rolled back %llu target%s", (unsigned long long) d->targets,
+              d->targets == 1 ? "" : "s");
+}
+
+static void
+s_say_deployment_completed (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_completed_t *d = data;
+    s_append (line, cap, "every target is on the new version: %llu targets, %llu steps",
+              (unsigned long long) d->targets, (unsigned long long) d->steps);
+}
+
+static void
+s_say_deployment_failed (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_failed_t *d = data;
+    s_append (line, cap, "%s", d->reason);
+}
+
+static void
+s_say_deployment_failing (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_failing_t *d = data;
+    s_append (line, cap, "%s; rolling back", d->reason);
+}
+
+static void
+s_say_deployment_aborting (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_aborting_t *d = data;
+    s_append (line, cap, "%s; rolling back", d->reason);
+}
+
+static void
+s_say_rollback_failed (const void *data, char *line, size_t cap)
+{
+    const flot_event_rollback_failed_t *d = data;
+    s_append (line, cap, "%s", d->reason);
+}
+
+static void
+s_say_deployment_rolled_back (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_rolled_back_t *d = data;
+    s_append (line, cap, "rolled back: %s", d->reason);
+}
+
+static void
+s_say_deployment_aborted (const void *data, char *line, size_t cap)
+{
+    const flot_event_deployment_aborted_t *d = data;
+    s_append (line, cap, "aborted and rolled back: %s", d->reason);
+}
+
+//  The event types flotctl says in words, and how.
+static const struct {
+    const char *type;
+    say_fn *say;
+} s_sayers [] = {
+    { "deployment.started", s_say_deployment_started },
+    { "step.started", s_say_step_started },
+    { "step.completed", s_say_step_completed },
+    { "step.failed", s_say_step_failed },
+    { "target.completed", s_say_target_completed },
+    { "target.failed", s_say_target_failed },
+    { "health.ready", s_say_health_ready },
+    { "health.failed", s_say_health_failed },
+    { "health.recovered", s_say_health_recovered },
+    { "analysis.result", s_say_analysis_result },
+    { "gate.passed", s_say_gate_passed },
+    { "gate.failed", s_say_gate_failed },
+    { "gate.waiting", s_say_gate_waiting },
+    { "deployment.paused", s_say_deployment_paused },
+    { "deployment.resumed", s_say_deployment_resumed },
+    { "deployment.promoted", s_say_deployment_promoted },
+    { "rollback.started", s_say_rollback_started },
+    { "rollback.completed", s_say_rollback_completed },
+    { "deployment.completed", s_say_deployment_completed },
+    { "deployment.failed", s_say_deployment_failed },
+    { "deployment.failing", s_say_deployment_failing },
+    { "deployment.aborting", s_say_deployment_aborting },
+    { "rollback.failed", s_say_rollback_failed },
+    { "deployment.rolled_back", s_say_deployment_rolled_back },
+    { "deployment.aborted", s_say_deployment_aborted },
+    { NULL, NULL }
+};
 
 //  Says in line what the data of an event of a type the events contract
 //  defines holds (data decoded by its definition). Returns false for a
@@ -792,180 +1102,12 @@ s_say_step (char *line, size_t cap, const char *step, const char *type, uint64_t
 static bool
 s_say_data (const char *type, const void *data, char *line, size_t cap)
 {
-    #define IS(name) streq (type, name)
-    if (IS ("deployment.started")) {
-        const flot_event_deployment_started_t *d = data;
-        s_append (line, cap, "%s %s of %s: %llu targets, %llu steps", d->workload, d->version,
-               d->name, (unsigned long long) d->targets, (unsigned long long) d->steps);
-    }
-    else
-    if (IS ("step.started")) {
-        const flot_event_step_started_t *d = data;
-        s_append (line, cap, "%sstep ", d->rollback ? "rollback " : "");
-        s_say_step (line, cap, d->step, d->step_type, d->weight);
-        s_append (line, cap, "%s%s", d->waiting ? ": waiting for a promote" : "",
-               d->attempt > 1 ? ", again" : "");
-    }
-    else
-    if (IS ("step.completed")) {
-        const flot_event_step_completed_t *d = data;
-        s_append (line, cap, "%sstep ", d->rollback ? "rollback " : "");
-        s_say_step (line, cap, d->step, d->step_type, d->weight);
-        s_append (line, cap, " %s", d->rollback ? "done" : d->state);
-        if (d->attempt > 1)
-            s_append (line, cap, " at attempt %llu", (unsigned long long) d->attempt);
-    }
-    else
-    if (IS ("step.failed")) {
-        const flot_event_step_failed_t *d = data;
-        s_append (line, cap, "%sstep ", d->rollback ? "rollback " : "");
-        s_say_step (line, cap, d->step, d->step_type, d->weight);
-        if (d->has_retry_in_ms)
-            s_append (line, cap, " attempt %llu failed: %s; retrying in %llu ms",
-                   (unsigned long long) d->attempt, d->reason,
-                   (unsigned long long) d->retry_in_ms);
-        else
-        if (d->rollback)
-            s_append (line, cap, " attempt %llu failed: %s", (unsigned long long) d->attempt,
-                   d->reason);
-        else
-            s_append (line, cap, " failed after %llu attempt%s: %s",
-                   (unsigned long long) d->attempt, d->attempt == 1 ? "" : "s", d->reason);
-    }
-    else
-    if (IS ("target.completed")) {
-        const flot_event_target_completed_t *d = data;
-        s_append (line, cap, "%s is on version %s", d->target, d->version);
-    }
-    else
-    if (IS ("target.failed")) {
-        const flot_event_target_failed_t *d = data;
-        s_append (line, cap, "%s failed at step %s: %s", d->target, d->step, d->reason);
-    }
-    else
-    if (IS ("health.ready")) {
-        const flot_event_health_ready_t *d = data;
-        s_append (line, cap, "%s passed its health checks at step %s", d->target, d->step);
-    }
-    else
-    if (IS ("health.failed")) {
-        const flot_event_health_failed_t *d = data;
-        s_append (line, cap, "%s is unhealthy: %s", d->target, d->reason);
-    }
-    else
-    if (IS ("health.recovered")) {
-        const flot_event_health_recovered_t *d = data;
-        s_append (line, cap, "%s is healthy again: %s", d->target, d->reason);
-    }
-    else
-    if (IS ("analysis.result")) {
-        const flot_event_analysis_result_t *d = data;
-        s_append (line, cap, "%s: %s", d->target, d->phase);
-        if (d->has_score)
-            s_append (line, cap, ", score %.0f", d->score);
-        const flot_events_metric_t *m = d->metrics.items;
-        for (size_t i = 0; i < d->metrics.count; i++) {
-            s_append (line, cap, "%s%s", i ? ", " : " (", m [i].name);
-            if (m [i].has_value)
-                s_append (line, cap, " %g", m [i].value);
-            s_append (line, cap, " %s%s", m [i].verdict, i + 1 == d->metrics.count ? ")" : "");
+    for (size_t i = 0; s_sayers [i].type; i++)
+        if (streq (s_sayers [i].type, type)) {
+            s_sayers [i].say (data, line, cap);
+            return true;
         }
-        s_append (line, cap, ", recommends %s: %s", d->recommendation, d->reason);
-    }
-    else
-    if (IS ("gate.passed")) {
-        const flot_event_gate_passed_t *d = data;
-        s_append (line, cap, "gate %s of %s passed at step %s: %s", d->gate, d->target, d->step,
-               d->reason);
-    }
-    else
-    if (IS ("gate.failed")) {
-        const flot_event_gate_failed_t *d = data;
-        if (streq (d->action, "rollback"))
-            s_append (line, cap, "%s: %s: rolling back", d->target, d->reason);
-        else
-            s_append (line, cap, "%s: %s: the failure policy %s applies", d->target, d->reason,
-                   d->on_failure);
-    }
-    else
-    if (IS ("gate.waiting")) {
-        const flot_event_gate_waiting_t *d = data;
-        s_append (line, cap, "%s: the %s service could not answer (%s); asking again in %llu ms",
-               d->target, d->service, d->reason, (unsigned long long) d->retry_in_ms);
-    }
-    else
-    if (IS ("deployment.paused")) {
-        const flot_event_deployment_paused_t *d = data;
-        if (streq (d->cause, "operator"))
-            s_append (line, cap, "paused: no new step starts; running hooks finish");
-        else
-            s_append (line, cap, "paused %s %s: %s; %s to go on, abort to roll back",
-                   streq (d->cause, "gate") ? "at the gate of" : "by the analysis of",
-                   d->target ? d->target : "?", d->reason ? d->reason : "",
-                   streq (d->cause, "gate") ? "promote" : "resume");
-    }
-    else
-    if (IS ("deployment.resumed"))
-        s_append (line, cap, "resumed");
-    else
-    if (IS ("deployment.promoted")) {
-        const flot_event_deployment_promoted_t *d = data;
-        s_append (line, cap, "%s", d->full
-               ? "promoted in full: every remaining pause and gate is skipped"
-               : "promoted: the current pauses end");
-    }
-    else
-    if (IS ("rollback.started")) {
-        const flot_event_rollback_started_t *d = data;
-        s_append (line, cap, "rolling back %llu target%s (%s)", (unsigned long long) d->targets,
-               d->targets == 1 ? "" : "s", d->mode);
-    }
-    else
-    if (IS ("rollback.completed")) {
-        const flot_event_rollback_completed_t *d = data;
-        s_append (line, cap, "rolled back %llu target%s", (unsigned long long) d->targets,
-               d->targets == 1 ? "" : "s");
-    }
-    else
-    if (IS ("deployment.completed")) {
-        const flot_event_deployment_completed_t *d = data;
-        s_append (line, cap, "every target is on the new version: %llu targets, %llu steps",
-               (unsigned long long) d->targets, (unsigned long long) d->steps);
-    }
-    else
-    if (IS ("deployment.failed")) {
-        const flot_event_deployment_failed_t *d = data;
-        s_append (line, cap, "%s", d->reason);
-    }
-    else
-    if (IS ("deployment.failing")) {
-        const flot_event_deployment_failing_t *d = data;
-        s_append (line, cap, "%s; rolling back", d->reason);
-    }
-    else
-    if (IS ("deployment.aborting")) {
-        const flot_event_deployment_aborting_t *d = data;
-        s_append (line, cap, "%s; rolling back", d->reason);
-    }
-    else
-    if (IS ("rollback.failed")) {
-        const flot_event_rollback_failed_t *d = data;
-        s_append (line, cap, "%s", d->reason);
-    }
-    else
-    if (IS ("deployment.rolled_back")) {
-        const flot_event_deployment_rolled_back_t *d = data;
-        s_append (line, cap, "rolled back: %s", d->reason);
-    }
-    else
-    if (IS ("deployment.aborted")) {
-        const flot_event_deployment_aborted_t *d = data;
-        s_append (line, cap, "aborted and rolled back: %s", d->reason);
-    }
-    else
-        return false;
-    #undef IS
-    return true;
+    return false;
 }
 
 //  Prints what the event says: from its data if its type is one the events
@@ -996,7 +1138,7 @@ s_print_said (const event_t *event)
         snprintf (line, sizeof line, "%s", event->e.message);
     if (*line) {
         putchar (' ');
-        s_print_text (stdout, line, "");
+        s_put_text (stdout, line, "");
     }
 }
 
@@ -1021,7 +1163,7 @@ s_print_event (ctl_t *self, const event_t *event)
     else
         printf ("#%llu %s %s %s ", (unsigned long long) event->e.seq, when,
                 type, *event->e.deployment ? event->e.deployment : "-");
-    s_print_text (stdout, event->e.target, "-");
+    s_put_text (stdout, event->e.target, "-");
     s_print_said (event);
     putchar ('\n');
     fflush (stdout);
@@ -1035,23 +1177,54 @@ typedef struct {
     bool more;
 } page_t;
 
-//  Handles one Replay reply: prints its events above feed->covered.
+//  Decodes a Replay reply but for its events, left as they are (an array
+//  of any values): each is checked on its own, so that one the events
+//  contract refuses is dropped, not the page.
+static int
+s_replay_reply_decode (flot_body_t *body, flot_events_replay_reply_t *reply,
+                       flot_err_t *err)
+{
+    const flot_struct_t *def = &flot_events_replay_reply_def;
+    flot_field_t fields [def->field_count];
+    for (size_t i = 0; i < def->field_count; i++) {
+        fields [i] = def->fields [i];
+        if (streq (fields [i].name, "events")) {
+            assert (fields [i].type == FLOT_T_ARRAY);
+            fields [i].elem = FLOT_T_ANY;
+            fields [i].sub = NULL;
+        }
+    }
+    const flot_struct_t lax = {
+        .name = def->name, .size = def->size,
+        .fields = fields, .field_count = def->field_count
+    };
+    return flot_decode (&lax, flot_body_root (body), flot_body_zone (body), reply, err);
+}
+
+//  Handles one Replay reply: prints its events above feed->covered, and
+//  drops with a warning each event the events contract refuses.
 static int
 s_replay_page (ctl_t *self, feed_t *feed, flot_body_t *body, page_t *page, flot_err_t *err)
 {
     flot_events_replay_reply_t reply;
     *page = (page_t) { 0 };
-    if (flot_events_replay_reply_decode (flot_body_root (body), flot_body_zone (body),
-                                         &reply, err))
+    if (s_replay_reply_decode (body, &reply, err))
         return -1;
     page->oldest = reply.oldest;
     page->last = reply.last;
     page->more = reply.more;
-    //  The events as received, for --json (the reply's checked array).
-    const msgpack_object *raw = flot_map_get (flot_body_root (body), "events");
-    const flot_events_event_t *events = reply.events.items;
+    const msgpack_object *items = reply.events.items;
     for (size_t i = 0; i < reply.events.count; i++) {
-        event_t event = { .map = &raw->via.array.ptr [i], .e = events [i] };
+        event_t event;
+        flot_err_t bad;
+        if (s_event_parse (&items [i], flot_body_zone (body), &event, &bad)) {
+            s_event_dropped (&bad);
+            //  Past it all the same, if it says which it is.
+            uint64_t seq = 0;
+            if (flot_map_uint (&items [i], "seq", true, 1, UINT64_MAX - 1, &seq, &bad) == 1)
+                page->next = MAX (page->next, seq + 1);
+            continue;
+        }
         page->next = MAX (page->next, event.e.seq + 1);
         if (event.e.seq > feed->covered) {
             s_print_event (self, &event);
@@ -1156,7 +1329,7 @@ s_live_decode (zmsg_t *msg, event_t *event, flot_err_t *err)
         flot_body_destroy (&body);
     if (!body)
         return NULL;
-    char expected [2 * FLOT_MAX_NAME + 4];
+    char expected [FLOT_MAX_ID + FLOT_MAX_NAME + 3];       //  "<id>/<type>"
     snprintf (expected, sizeof expected, "%s/%s",
               *event->e.deployment ? event->e.deployment : "-", event->e.type);
     if (!zframe_streq (topic, expected)) {
@@ -1177,8 +1350,7 @@ s_live_event (ctl_t *self, feed_t *feed, zmsg_t *msg)
     flot_err_t err;
     flot_body_t *body = s_live_decode (msg, &event, &err);
     if (!body) {
-        fprintf (stderr, "flotctl: warning: dropped a malformed event: %s\n",
-                 err.message);
+        s_event_dropped (&err);
         return;
     }
     feed->seen = MAX (feed->seen, event.e.seq);
@@ -1234,7 +1406,7 @@ s_subscribe (const char *endpoint, const char *deployment)
     zsock_set_linger (sub, 0);
     zsock_set_rcvhwm (sub, SUB_HWM);
     zsock_set_maxmsgsize (sub, FLOT_MAX_MESSAGE);
-    char prefix [FLOT_MAX_NAME + 2] = "";
+    char prefix [FLOT_MAX_ID + 2] = "";
     if (deployment)
         snprintf (prefix, sizeof prefix, "%s/", deployment);
     zsock_set_subscribe (sub, prefix);
@@ -1393,20 +1565,6 @@ s_fail (int rc, const char *format, ...)
     return rc;
 }
 
-//  True if id can name a deployment (and the topic of its events).
-static bool
-s_id_valid (const char *id)
-{
-    return s_name_valid (id) && !streq (id, "-");
-}
-
-static int
-s_id_usage_error (const char *id)
-{
-    return s_usage_error ("'%s' is not a deployment id: 1..%d of [A-Za-z0-9._-], "
-                          "not '-'", id, FLOT_MAX_NAME);
-}
-
 //  Calls coordinator command with {"id": id} (coordinator ID).
 static int
 s_call_id (ctl_t *self, const char *command, const char *id,
@@ -1428,18 +1586,6 @@ s_cell (cell_t cell, const char *text)
         snprintf (cell, CELL_MAX, "%s", text);
     else
         snprintf (cell, CELL_MAX, "%.*s...", CELL_MAX - 4, text);
-}
-
-//  Prints text on one line, control characters as '?'; none if it is empty.
-static void
-s_put_text (FILE *out, const char *text, const char *none)
-{
-    if (!text || !*text)
-        text = none;
-    for (; *text; text++) {
-        unsigned char c = (unsigned char) *text;
-        fputc (c < 0x20 || c == 0x7f ? '?' : c, out);
-    }
 }
 
 //  A spec file, read for plan and apply.
@@ -1641,7 +1787,6 @@ s_plan_ordered (const flot_strategy_plan_t *plan, flot_err_t *err)
     return ordered;
 }
 
-//  Widens width to fit every step of the targets; counts the steps.
 //  Widens width to fit every step of the targets; returns how many steps.
 static size_t
 s_plan_widths (const flot_strategy_plan_target_t **ordered, size_t count, size_t *width)
@@ -1791,19 +1936,11 @@ s_print_analysis (const flot_analyzer_result_t *result, const char *indent)
     fflush (stdout);
 }
 
-
 #define TARGET_COLS 8
 
 static const char *const s_target_headers [TARGET_COLS] = {
     "TARGET", "STATE", "STEP", "TYPE", "STEP-STATE", "ATTEMPT", "WEIGHT", "HEALTH"
 };
-
-//  Prints a target's analysis RESULT as analyze does.
-static void
-s_print_result (const flot_analyzer_result_t *result, const char *indent)
-{
-    s_print_analysis (result, indent);
-}
 
 //  A GetStatus reply, decoded into its body's zone.
 typedef flot_coordinator_get_status_reply_t status_t;
@@ -1820,10 +1957,9 @@ s_status_parse (flot_body_t *body, status_t *status, flot_err_t *err)
 }
 
 //  One target of a GetStatus reply as a row; '-' for what it lacks.
-static int
-s_target_row (const flot_coordinator_target_t *target, cell_t *row, flot_err_t *err)
+static void
+s_target_row (const flot_coordinator_target_t *target, cell_t *row)
 {
-    (void) err;
     s_cell (row [0], target->name);
     s_cell (row [1], target->state);
     s_cell (row [2], *target->step ? target->step : "-");
@@ -1835,7 +1971,6 @@ s_target_row (const flot_coordinator_target_t *target, cell_t *row, flot_err_t *
         snprintf (row [5], CELL_MAX, "-");
     snprintf (row [6], CELL_MAX, "%llu", (unsigned long long) target->weight);
     s_cell (row [7], target->health);
-    return 0;
 }
 
 //  A line of the status header: the name, then the value.
@@ -1855,41 +1990,38 @@ s_print_status (const status_t *status, flot_err_t *err)
     table_t table;
     if (s_table_init (&table, s_target_headers, TARGET_COLS, count, err))
         return -1;
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++)
-        rc = s_target_row (&targets [i], s_table_row (&table, i), err);
-    if (rc == 0) {
-        char text [64];
-        s_print_header ("deployment", status->id);
-        s_print_header ("name", status->name);
-        s_print_header ("strategy", status->strategy);
-        s_print_header ("state", status->state);
-        s_print_header ("paused", status->paused ? "yes" : "no");
-        snprintf (text, sizeof text, "%llu%% (%llu of %llu steps done)",
-                  (unsigned long long) status->percent,
-                  (unsigned long long) status->steps_done,
-                  (unsigned long long) status->steps_total);
-        s_print_header ("progress", text);
-        s_utc (status->created_ms, true, text, sizeof text);
-        s_print_header ("created", text);
-        s_utc (status->updated_ms, true, text, sizeof text);
-        s_print_header ("updated", text);
-        s_utc (status->finished_ms, true, text, sizeof text);
-        s_print_header ("finished", text);
-        printf ("%-12s", "last error");
-        s_put_text (stdout, status->last_error, "-");
-        printf ("\n\n");
-        s_table_print (&table, "");
-        //  The latest analysis of each target that has one.
-        for (size_t i = 0; i < count; i++) {
-            if (!targets [i].analysis)
-                continue;
-            printf ("\nanalysis of %s:\n", s_table_row (&table, i) [0]);
-            s_print_result (targets [i].analysis, "  ");
-        }
+    for (size_t i = 0; i < count; i++)
+        s_target_row (&targets [i], s_table_row (&table, i));
+    char text [64];
+    s_print_header ("deployment", status->id);
+    s_print_header ("name", status->name);
+    s_print_header ("strategy", status->strategy);
+    s_print_header ("state", status->state);
+    s_print_header ("paused", status->paused ? "yes" : "no");
+    snprintf (text, sizeof text, "%llu%% (%llu of %llu steps done)",
+              (unsigned long long) status->percent,
+              (unsigned long long) status->steps_done,
+              (unsigned long long) status->steps_total);
+    s_print_header ("progress", text);
+    s_utc (status->created_ms, true, text, sizeof text);
+    s_print_header ("created", text);
+    s_utc (status->updated_ms, true, text, sizeof text);
+    s_print_header ("updated", text);
+    s_utc (status->finished_ms, true, text, sizeof text);
+    s_print_header ("finished", text);
+    printf ("%-12s", "last error");
+    s_put_text (stdout, status->last_error, "-");
+    printf ("\n\n");
+    s_table_print (&table, "");
+    //  The latest analysis of each target that has one.
+    for (size_t i = 0; i < count; i++) {
+        if (!targets [i].analysis)
+            continue;
+        printf ("\nanalysis of %s:\n", s_table_row (&table, i) [0]);
+        s_print_analysis (targets [i].analysis, "  ");
     }
     s_table_destroy (&table);
-    return rc;
+    return 0;
 }
 
 static int
@@ -1897,7 +2029,7 @@ s_cmd_status (ctl_t *self)
 {
     const char *id = self->opts.args [1];
     if (!s_id_valid (id))
-        return s_id_usage_error (id);
+        return s_id_usage_error ("", id);
     flot_body_t *body;
     flot_err_t err;
     if (s_call_id (self, "GetStatus", id, &body, &err))
@@ -1997,23 +2129,6 @@ s_final_state (const char *state)
     return -1;
 }
 
-static void
-s_append (char *line, size_t cap, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-//  Appends to the NUL-terminated line, cutting what does not fit.
-static void
-s_append (char *line, size_t cap, const char *format, ...)
-{
-    size_t used = strlen (line);
-    if (used + 1 >= cap)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (line + used, cap - used, format, args);
-    va_end (args);
-}
-
 //  Counts the targets in each state, in the order states first appear.
 #define STATES_MAX 16
 
@@ -2025,8 +2140,8 @@ typedef struct {
 //  The summary of a GetStatus reply on one line:
 //  web-3 running 40% (4/10 steps); targets: 1 done, 1 running, 1 pending;
 //  now: b running b/1 (apply)
-static int
-s_summary (const status_t *status, char *line, size_t cap, flot_err_t *err)
+static void
+s_summary (const status_t *status, char *line, size_t cap)
 {
     state_count_t states [STATES_MAX];
     size_t kinds = 0, active = 0;
@@ -2034,8 +2149,7 @@ s_summary (const status_t *status, char *line, size_t cap, flot_err_t *err)
     size_t count = status->targets.count;
     for (size_t i = 0; i < count; i++) {
         cell_t row [TARGET_COLS];
-        if (s_target_row (&STATUS_TARGETS (status) [i], row, err))
-            return -1;
+        s_target_row (&STATUS_TARGETS (status) [i], row);
         size_t k = 0;
         while (k < kinds && !streq (states [k].state, row [1]))
             k++;
@@ -2065,7 +2179,6 @@ s_summary (const status_t *status, char *line, size_t cap, flot_err_t *err)
                   shown [a][0], shown [a][1], shown [a][2], shown [a][3]);
     if (active > ACTIVE_SHOWN)
         s_append (line, cap, " and %zu more", active - ACTIVE_SHOWN);
-    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -2157,10 +2270,10 @@ s_watch_status (ctl_t *self, watch_t *watch)
     status_t status;
     char line [sizeof watch->line];
     int rc = -1;
-    if (s_status_parse (body, &status, &err)
-    ||  s_summary (&status, line, sizeof line, &err))
+    if (s_status_parse (body, &status, &err))
         rc = s_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
     else {
+        s_summary (&status, line, sizeof line);
         int final = s_final_state (status.state);
         int64_t now = zclock_mono ();
         if (final >= 0 && !watch->final_at)
@@ -2254,7 +2367,7 @@ s_cmd_watch (ctl_t *self)
 {
     const char *id = self->opts.args [1];
     if (!s_id_valid (id))
-        return s_id_usage_error (id);
+        return s_id_usage_error ("", id);
     return s_watch (self, id);
 }
 
@@ -2280,7 +2393,7 @@ s_cmd_apply (ctl_t *self)
         return rc;
     const msgpack_object *root = flot_body_root (body);
     flot_coordinator_execute_reply_t reply = { 0 };
-    char id [FLOT_MAX_NAME + 1] = "";
+    char id [FLOT_MAX_ID + 1] = "";
     flot_err_t err;
     if (flot_coordinator_execute_reply_decode (root, flot_body_zone (body), &reply, &err)
     ||  (!s_id_valid (reply.id) && flot_err_set (&err, FLOT_E_MALFORMED,
@@ -2314,7 +2427,7 @@ s_control (ctl_t *self, const char *command, const flot_struct_t *def,
 {
     const char *id = self->opts.args [1];
     if (!s_id_valid (id))
-        return s_id_usage_error (id);
+        return s_id_usage_error ("", id);
     msgpack_sbuffer sbuf;
     flot_encode_sbuf (def, request, &sbuf);
     flot_body_t *body = NULL;

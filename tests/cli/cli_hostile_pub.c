@@ -54,14 +54,16 @@ s_send_malformed (zsock_t *pub, int turn)
 {
     static const uint8_t truncated [] = { 0x82, 0xa3, 's', 'e', 'q' };
     static const uint8_t not_map [] = { 0x93, 0x01, 0x02, 0x03 };
-    switch (turn % 6) {
+    switch (turn % 7) {
         case 0: s_send (pub, "d1/test.live", FLOT_SIGNATURE, NULL, 0); break;
         //  A publisher of the previous protocol version.
         case 1: s_send (pub, "d1/test.live", "FLOT01", "\x80", 1); break;
         case 2: s_send (pub, "d1/test.live", FLOT_SIGNATURE, truncated, sizeof truncated); break;
         case 3: s_send (pub, "d1/test.live", FLOT_SIGNATURE, not_map, sizeof not_map); break;
         case 4: s_send_event (pub, 3, "d1/test.live", false); break;
-        case 5: s_send_event (pub, 3, "d9/other.type", true); break;
+        //  The last seq there can be: none could come after it.
+        case 5: s_send_event (pub, UINT64_MAX, "d1/test.live", true); break;
+        case 6: s_send_event (pub, 3, "d9/other.type", true); break;
     }
 }
 

@@ -25,7 +25,11 @@ for command in watch pause resume promote abort; do
     (( elapsed < 3000 )) || fail "$LAST took $elapsed ms"
 done
 
-for bad in 'a/b' 'two words' '-' "$(printf 'x%.0s' {1..65})"; do
+# An id is at most 95 bytes (a spec name of 64, '-', a number).
+ctl status "$(printf 'x%.0s' {1..95})"
+expect_rc 1
+expect_err "NOT_FOUND \(11\)"
+for bad in 'a/b' 'two words' '-' "$(printf 'x%.0s' {1..96})"; do
     ctl status "$bad"
     expect_rc 2
     expect_err "is not a deployment id"
