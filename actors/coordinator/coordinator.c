@@ -466,18 +466,22 @@ s_pump (coordinator_t *self)
                         (long long) event->id, err.message);
     }
     self->publishing_count = count;
-    if (batch.events.count == 0) {
-        flot_answer_t none = { .kind = FLOT_REPLY };
-        s_on_published (self->actor, &none, self);
-    }
-    else
-        self->publishing = flot_actor_call_msg (self->actor, "events", NULL, "PublishBatch",
+    bool none = batch.events.count == 0;
+    if (!none)
+        self->publishing = flot_actor_call_msg (self->actor, "events", NULL,
+                                                FLOT_EVENTS_PUBLISH_BATCH,
                                                 &flot_events_publish_batch_request_def, &batch,
                                                 5000, false, s_on_published, self) != 0;
     for (i = 0; i < count; i++)
         flot_body_destroy (&bodies [i]);
     free (bodies);
     free (events);
+    if (none) {
+        //  Every one was left out: the batch is done, and the next goes.
+        flot_answer_t done = { .kind = FLOT_REPLY };
+        s_on_published (self->actor, &done, self);
+    }
+    else
     if (!self->publishing && self->retry_timer < 0)
         self->retry_timer = zloop_timer (flot_actor_loop (self->actor), OUTBOX_RETRY_MS, 1,
                                          s_on_retry_pump, self);
@@ -535,7 +539,11 @@ s_event (deployment_t *dep, int target, const flot_struct_t *def, void *data,
     flot_err_t err;
     flot_body_t *body = flot_body_decode (sbuf.data, sbuf.size, &err);
     msgpack_sbuffer_destroy (&sbuf);
-    if (body && !flot_decode_new (def, flot_body_root (body), flot_body_zone (body), &err)) {
+    if (!body)
+        flot_error (WHO, "%s %s: its data is left out, as its own encoding does not "
+                    "decode: %s", dep->id, type->type, err.message);
+    else
+    if (!flot_decode_new (def, flot_body_root (body), flot_body_zone (body), &err)) {
         flot_error (WHO, "%s %s: its data is left out: %s", dep->id, type->type, err.message);
         flot_body_destroy (&body);
     }
@@ -966,9 +974,13 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     flot_err_t err;
     char why [320];
     if (flot_executor_step_result_decode (answer->body, &zone, &result, &err)) {
+        //  The executor broke the protocol: whether the hook ran, and how
+        //  it ended, is unknown. Running it again could repeat a hook that
+        //  succeeded, so the step fails, with no retry.
         snprintf (why, sizeof why, "the executor's answer is not a step result: %s",
                   err.message);
-        s_step_failed (dep, s, why, NULL);
+        flot_error (WHO, "%s: step %s: %s", dep->id, dep->plan->steps [s].id, why);
+        s_step_failed_as (dep, s, why, NULL, false);
     }
     else
     if (streq (result.status, "succeeded"))
@@ -996,7 +1008,8 @@ s_hook_send (deployment_t *dep, size_t s, msgpack_sbuffer *body)
     step_ref_t *ref = malloc (sizeof *ref);
     *ref = (step_ref_t) { .dep = dep, .s = s };
     rt->call = flot_actor_call (dep->owner->actor, "executor",
-                                dep->spec->targets [step->target].name, "ExecuteStep",
+                                dep->spec->targets [step->target].name,
+                                FLOT_EXECUTOR_EXECUTE_STEP,
                                 body->data, body->size,
                                 (uint32_t) (dep->spec->hook.timeout_ms + FLOT_STEP_CALL_MARGIN_MS),
                                 false, s_on_hook, ref);
@@ -1072,6 +1085,38 @@ s_unsent (void)
     return answer;
 }
 
+//  Makes *answer the answer of a call not sent because something failed
+//  here, before it (the service was never asked): INTERNAL, which is not
+//  asked again, saying what failed; its corr stays 0. Logs it. Returns -1.
+static int
+s_local_failure (flot_answer_t *answer, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_local_failure (flot_answer_t *answer, const char *format, ...)
+{
+    char why [sizeof answer->err.message];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, sizeof why, format, args);
+    va_end (args);
+    *answer = (flot_answer_t) { .kind = FLOT_ERROR };
+    flot_err_set (&answer->err, FLOT_E_INTERNAL, "%s", why);
+    flot_error (WHO, "%s", why);
+    return -1;
+}
+
+//  The CONTEXT of target t at version, in zone; or -1 with *answer saying so.
+static int
+s_context (deployment_t *dep, int t, const char *version, msgpack_zone *zone,
+           flot_health_context_t *context, flot_answer_t *answer)
+{
+    if (flot_context_fill (context, dep->spec, &dep->spec->targets [t], version, zone))
+        return s_local_failure (answer, "%s: out of memory filling the CONTEXT of %s",
+                                dep->id, dep->spec->targets [t].name);
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Gates: health and analysis
 //
@@ -1137,8 +1182,7 @@ s_on_failure_name (const deployment_t *dep)
 }
 
 static void s_gate_analysis (deployment_t *dep, size_t s);
-static void s_analysis_keep (deployment_t *dep, int t, const msgpack_sbuffer *sbuf,
-                             const msgpack_object *result);
+static void s_analysis_keep (deployment_t *dep, int t, const flot_analyzer_result_t *result);
 static void s_stop_waits (deployment_t *dep);
 
 //  The soak of step s, once its target is healthy.
@@ -1152,17 +1196,12 @@ static void s_gate_passed (deployment_t *dep, size_t s, const char *why);
 static void s_monitor_start (deployment_t *dep, int t);
 
 //  Asks service to end the stream we opened (no answer matters): health's
-//  StopMonitoring or analyzer's StopAnalysis.
+//  StopMonitoring or analyzer's StopAnalysis, request as def encodes it.
 static void
-s_stop_stream (deployment_t *dep, const char *service, const char *command, uint64_t stream)
+s_stop_stream (deployment_t *dep, const char *service, const char *command,
+               const flot_struct_t *def, const void *request)
 {
-    flot_health_stop_monitoring_request_t health = { .stream = stream };
-    flot_analyzer_stop_analysis_request_t analyzer = { .stream = stream };
-    bool is_health = streq (service, "health");
-    flot_actor_call_msg (dep->owner->actor, service, NULL, command,
-                         is_health ? &flot_health_stop_monitoring_request_def
-                                   : &flot_analyzer_stop_analysis_request_def,
-                         is_health ? (const void *) &health : (const void *) &analyzer,
+    flot_actor_call_msg (dep->owner->actor, service, NULL, command, def, request,
                          5000, false, NULL, NULL);
 }
 
@@ -1176,7 +1215,9 @@ s_gate_stop (deployment_t *dep, size_t s)
     flot_actor_call_forget (dep->owner->actor, rt->gate_call);
     s_gate_ref_free (rt->gate_arg);
     if (rt->gate_stream)
-        s_stop_stream (dep, "analyzer", "StopAnalysis", rt->gate_call);
+        s_stop_stream (dep, "analyzer", FLOT_ANALYZER_STOP_ANALYSIS,
+                       &flot_analyzer_stop_analysis_request_def,
+                       &(flot_analyzer_stop_analysis_request_t) { .stream = rt->gate_call });
     rt->gate_call = 0;
     rt->gate_arg = NULL;
     rt->gate_stream = false;
@@ -1376,18 +1417,23 @@ s_gate_retry (deployment_t *dep, size_t s, int target, const char *service,
 }
 
 //  The spec's health checks (its healthChecks, kept as msgpack bytes) as
-//  the CHECKs of a health request, unpacked in zone. Returns 0, or -1.
+//  the CHECKs of a health request, unpacked in zone. Returns 0, or -1 with
+//  *answer saying why.
 static int
-s_health_checks (deployment_t *dep, msgpack_zone *zone, flot_array_t *checks)
+s_health_checks (deployment_t *dep, msgpack_zone *zone, flot_array_t *checks,
+                 flot_answer_t *answer)
 {
     msgpack_object list;
     size_t offset = 0;
-    if (msgpack_unpack (dep->spec->checks.health, dep->spec->checks.health_size, &offset,
-                        zone, &list) != MSGPACK_UNPACK_SUCCESS
-    ||  list.type != MSGPACK_OBJECT_ARRAY) {
-        flot_error (WHO, "%s: the spec's health checks cannot be read", dep->id);
-        return -1;
-    }
+    int rc = msgpack_unpack (dep->spec->checks.health, dep->spec->checks.health_size, &offset,
+                             zone, &list);
+    if (rc != MSGPACK_UNPACK_SUCCESS)
+        return s_local_failure (answer, "%s: the spec's health checks cannot be read: "
+                                "%zu bytes that are not one msgpack value (unpack %d)",
+                                dep->id, dep->spec->checks.health_size, rc);
+    if (list.type != MSGPACK_OBJECT_ARRAY)
+        return s_local_failure (answer, "%s: the spec's health checks cannot be read: "
+                                "msgpack type %d, not an array", dep->id, (int) list.type);
     *checks = (flot_array_t) { list.via.array.size, list.via.array.ptr };
     return 0;
 }
@@ -1440,12 +1486,15 @@ s_on_ready (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     msgpack_zone_init (&zone, 1024);
     char why [400] = "";
     flot_err_t err;
+    //  An error made here (corr 0: the call was not sent) says what failed.
     if (answer->kind == FLOT_ERROR)
-        snprintf (why, sizeof why, "the health service failed: %s", answer->err.message);
+        snprintf (why, sizeof why, "%s%s", answer->corr ? "the health service failed: " : "",
+                  answer->err.message);
     else
     if (flot_health_wait_for_ready_reply_decode (answer->body, &zone, &reply, &err)) {
         reply = (flot_health_wait_for_ready_reply_t) { .ready = false };
-        snprintf (why, sizeof why, "the health service's answer is wrong: %s", err.message);
+        snprintf (why, sizeof why, "health WaitForReady: the answer is not a READY reply "
+                  "(ready, gates): %s", err.message);
     }
     if (reply.ready) {
         msgpack_zone_destroy (&zone);
@@ -1495,9 +1544,9 @@ s_gate_health (deployment_t *dep, size_t s)
     gate_ref_t *ref = s_gate_ref (dep, s, -1);
     rt->gate_arg = ref;
     rt->gate_call = 0;
-    if (s_health_checks (dep, &zone, &request.checks) == 0
-    &&  flot_context_fill (&context, dep->spec, &dep->spec->targets [t],
-                           dep->spec->workload.version, &zone) == 0) {
+    flot_answer_t answer = s_unsent ();         //  if it is not sent
+    if (s_health_checks (dep, &zone, &request.checks, &answer) == 0
+    &&  s_context (dep, t, dep->spec->workload.version, &zone, &context, &answer) == 0) {
         request.context = &context;
         rt->gate_call = flot_actor_call_msg (dep->owner->actor, "health", NULL,
                                              FLOT_HEALTH_WAIT_FOR_READY,
@@ -1508,7 +1557,6 @@ s_gate_health (deployment_t *dep, size_t s)
     msgpack_zone_destroy (&zone);
     if (!rt->gate_call) {
         rt->gate_arg = NULL;
-        flot_answer_t answer = s_unsent ();
         s_on_ready (dep->owner->actor, &answer, ref);
     }
 }
@@ -1566,34 +1614,32 @@ s_on_analysis (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
             .phase = "error", .final = true, .passed = false, .score = -1,
             .recommendation = "rollback", .reason = reason
         };
-    msgpack_sbuffer sbuf;
-    flot_encode_sbuf (&flot_analyzer_result_def, &result, &sbuf);
-    s_analysis_keep (dep, t, &sbuf, *reason ? NULL : answer->body);
+    s_analysis_keep (dep, t, &result);
     s_should_rollback_ask (dep, s, background ? t : -1, NULL, &result);
-    msgpack_sbuffer_destroy (&sbuf);
     msgpack_zone_destroy (&zone);
 }
 
 //  Starts an analysis of target t: {analysis, context, baseline}. Returns
-//  the call, or 0.
+//  the call, or 0 with *unsent the answer to give it instead.
 static uint64_t
-s_analysis_start (deployment_t *dep, int t, gate_ref_t *ref)
+s_analysis_start (deployment_t *dep, int t, gate_ref_t *ref, flot_answer_t *unsent)
 {
     //  The analysis section is the spec's, as msgpack: the analyzer parses it.
     flot_err_t err;
     flot_body_t *analysis = flot_body_decode (dep->spec->checks.analysis,
                                               dep->spec->checks.analysis_size, &err);
-    const flot_target_t *target = &dep->spec->targets [t];
     flot_health_context_t context, baseline;
     msgpack_zone zone;
     msgpack_zone_init (&zone, 1024);
     uint64_t call = 0;
+    *unsent = s_unsent ();
     if (!analysis)
-        flot_error (WHO, "%s: the spec's analysis section: %s", dep->id, err.message);
+        s_local_failure (unsent, "%s: the spec's analysis section cannot be read: %s",
+                         dep->id, err.message);
     else
-    if (flot_context_fill (&context, dep->spec, target, dep->spec->workload.version, &zone) == 0
-    &&  flot_context_fill (&baseline, dep->spec, target, dep->spec->workload.rollback_version,
-                           &zone) == 0) {
+    if (s_context (dep, t, dep->spec->workload.version, &zone, &context, unsent) == 0
+    &&  s_context (dep, t, dep->spec->workload.rollback_version, &zone, &baseline,
+                   unsent) == 0) {
         flot_analyzer_run_t run = {
             .analysis = flot_body_root (analysis), .context = &context, .baseline = &baseline
         };
@@ -1620,11 +1666,11 @@ s_gate_analysis (deployment_t *dep, size_t s)
     gate_ref_t *ref = s_gate_ref (dep, s, -1);
     rt->gate_arg = ref;
     rt->gate_stream = true;
-    rt->gate_call = s_analysis_start (dep, dep->plan->steps [s].target, ref);
+    flot_answer_t answer;
+    rt->gate_call = s_analysis_start (dep, dep->plan->steps [s].target, ref, &answer);
     if (!rt->gate_call) {
         rt->gate_arg = NULL;
         rt->gate_stream = false;
-        flot_answer_t answer = s_unsent ();
         s_on_analysis (dep->owner->actor, &answer, ref);
     }
 }
@@ -1640,11 +1686,10 @@ s_background_start (deployment_t *dep, int t, size_t s)
     trt->background_ran = true;
     gate_ref_t *ref = s_gate_ref (dep, s, t);
     trt->background_arg = ref;
-    trt->background = s_analysis_start (dep, t, ref);
-    if (!trt->background) {
-        flot_answer_t answer = s_unsent ();
+    flot_answer_t answer;
+    trt->background = s_analysis_start (dep, t, ref, &answer);
+    if (!trt->background)
         s_on_analysis (dep->owner->actor, &answer, ref);
-    }
 }
 
 //  The gate of step s passed: the step succeeds.
@@ -1701,20 +1746,25 @@ s_on_monitor (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
                           dep->spec->targets [t].name, answer->err.message);
         return;
     }
+    //  A message that is not a health change is unhealthy, as a malformed
+    //  answer to WaitForReady is not ready: the target's health is unknown.
     flot_health_start_monitoring_stream_t change;
     msgpack_zone zone;
     msgpack_zone_init (&zone, 1024);
     flot_err_t err;
+    bool healthy = false;
+    char message [320], check [128] = "";
     if (flot_health_start_monitoring_stream_decode (answer->body, &zone, &change, &err)) {
-        flot_warn (WHO, "%s: monitoring %s: %s", dep->id, dep->spec->targets [t].name,
-                   err.message);
-        msgpack_zone_destroy (&zone);
-        return;
+        snprintf (message, sizeof message,
+                  "health StartMonitoring: a stream message that is not one: %s", err.message);
+        flot_error (WHO, "%s: monitoring %s: %s", dep->id, dep->spec->targets [t].name,
+                    message);
     }
-    bool healthy = change.healthy;
-    char message [256], check [128];
-    snprintf (message, sizeof message, "%s", change.message);
-    snprintf (check, sizeof check, "%s", change.check);
+    else {
+        healthy = change.healthy;
+        snprintf (message, sizeof message, "%s", change.message);
+        snprintf (check, sizeof check, "%s", change.check);
+    }
     msgpack_zone_destroy (&zone);
     int state = healthy ? 1 : 2;
     if (state == trt->health)
@@ -1756,9 +1806,9 @@ s_monitor_start (deployment_t *dep, int t)
     gate_ref_t *ref = s_gate_ref (dep, dep->plan->first [t], t);
     trt->monitor_arg = ref;
     trt->monitor = 0;
-    if (s_health_checks (dep, &zone, &request.checks) == 0
-    &&  flot_context_fill (&context, dep->spec, &dep->spec->targets [t],
-                           dep->spec->workload.version, &zone) == 0) {
+    flot_answer_t answer = s_unsent ();         //  if it is not sent
+    if (s_health_checks (dep, &zone, &request.checks, &answer) == 0
+    &&  s_context (dep, t, dep->spec->workload.version, &zone, &context, &answer) == 0) {
         request.context = &context;
         trt->monitor = flot_actor_call_msg (dep->owner->actor, "health", NULL,
                                             FLOT_HEALTH_START_MONITORING,
@@ -1769,7 +1819,8 @@ s_monitor_start (deployment_t *dep, int t)
     if (!trt->monitor) {
         trt->monitor_arg = NULL;
         s_gate_ref_free (ref);
-        flot_warn (WHO, "%s: cannot monitor %s", dep->id, dep->spec->targets [t].name);
+        flot_warn (WHO, "%s: cannot monitor %s: %s", dep->id, dep->spec->targets [t].name,
+                   answer.err.message);
     }
 }
 
@@ -1780,7 +1831,9 @@ s_watch_stop (deployment_t *dep, int t)
     if (trt->background) {
         flot_actor_call_forget (dep->owner->actor, trt->background);
         s_gate_ref_free (trt->background_arg);
-        s_stop_stream (dep, "analyzer", "StopAnalysis", trt->background);
+        s_stop_stream (dep, "analyzer", FLOT_ANALYZER_STOP_ANALYSIS,
+                       &flot_analyzer_stop_analysis_request_def,
+                       &(flot_analyzer_stop_analysis_request_t) { .stream = trt->background });
         trt->background = 0;
         trt->background_arg = NULL;
     }
@@ -1788,7 +1841,9 @@ s_watch_stop (deployment_t *dep, int t)
         return;
     flot_actor_call_forget (dep->owner->actor, trt->monitor);
     s_gate_ref_free (trt->monitor_arg);
-    s_stop_stream (dep, "health", "StopMonitoring", trt->monitor);
+    s_stop_stream (dep, "health", FLOT_HEALTH_STOP_MONITORING,
+                   &flot_health_stop_monitoring_request_def,
+                   &(flot_health_stop_monitoring_request_t) { .stream = trt->monitor });
     trt->monitor = 0;
     trt->monitor_arg = NULL;
 }
@@ -1803,41 +1858,34 @@ s_gates_stop (deployment_t *dep)
         s_watch_stop (dep, t);
 }
 
-//  Keeps target t's latest analysis result (msgpack in sbuf) for GetStatus,
-//  and publishes what it says.
+//  Keeps target t's latest analysis result (the analyzer's, or an error
+//  made up for an analysis that failed) for GetStatus, as msgpack, and
+//  publishes what it says.
 static void
-s_analysis_keep (deployment_t *dep, int t, const msgpack_sbuffer *sbuf,
-                 const msgpack_object *result)
+s_analysis_keep (deployment_t *dep, int t, const flot_analyzer_result_t *result)
 {
     target_rt_t *trt = &dep->trt [t];
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_analyzer_result_def, result, &sbuf);
     free (trt->analysis);
-    trt->analysis = malloc (sbuf->size);
+    trt->analysis = malloc (sbuf.size);
     assert (trt->analysis);
-    memcpy (trt->analysis, sbuf->data, sbuf->size);
-    trt->analysis_size = sbuf->size;
+    memcpy (trt->analysis, sbuf.data, sbuf.size);
+    trt->analysis_size = sbuf.size;
+    msgpack_sbuffer_destroy (&sbuf);
     //  The event: the result's phase, score, recommendation and reason, and
     //  each metric's latest value and verdict (a judge metric's class, or
-    //  else its phase). No result (the analysis could not run) is an error
-    //  that recommends a rollback.
+    //  else its phase).
     msgpack_zone zone;
     msgpack_zone_init (&zone, 4096);
-    flot_analyzer_result_t got = { 0 };
-    flot_err_t err;
-    if (result && flot_analyzer_result_decode (result, &zone, &got, &err)) {
-        flot_warn (WHO, "%s: the analysis result of %s: %s", dep->id,
-                   dep->spec->targets [t].name, err.message);
-        result = NULL;
-    }
     flot_event_analysis_result_t data = {
-        .phase = result ? got.phase : "error", .score = got.score,
-        .has_score = result && got.score >= 0,
-        .recommendation = result ? got.recommendation : "rollback",
-        .reason = result ? got.reason : ""
+        .phase = result->phase, .score = result->score, .has_score = result->score >= 0,
+        .recommendation = result->recommendation, .reason = result->reason
     };
-    const flot_analyzer_metric_t *metrics = got.metrics.items;
-    flot_events_metric_t *verdicts = got.metrics.count
-        ? msgpack_zone_malloc (&zone, got.metrics.count * sizeof *verdicts) : NULL;
-    data.metrics = (flot_array_t) { verdicts ? got.metrics.count : 0, verdicts };
+    const flot_analyzer_metric_t *metrics = result->metrics.items;
+    flot_events_metric_t *verdicts = result->metrics.count
+        ? msgpack_zone_malloc (&zone, result->metrics.count * sizeof *verdicts) : NULL;
+    data.metrics = (flot_array_t) { verdicts ? result->metrics.count : 0, verdicts };
     char scored [32] = "", said [256] = "";
     if (data.has_score)
         snprintf (scored, sizeof scored, ", score %.0f", data.score);
@@ -2058,8 +2106,8 @@ s_on_rollback_retry (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  The rollback of target name moved: its step is running, succeeded (or
-//  reverted) or failed.
+//  The rollback of target name moved: its step is running, succeeded or
+//  failed (PROGRESS.step_state).
 static void
 s_rollback_step (deployment_t *dep, const char *name, const char *state, const char *message,
                  const char *output)
@@ -2085,7 +2133,7 @@ s_rollback_step (deployment_t *dep, const char *name, const char *state, const c
                  flot_step_type_name (step->type), rt->attempt > 1 ? ", again" : "");
     }
     else
-    if (streq (state, "succeeded") || streq (state, "reverted")) {
+    if (streq (state, "succeeded")) {
         rt->state = SS_SUCCEEDED;
         rt->finished_ms = s_now ();
         dep->tstate [t] = TS_ROLLED_BACK;
@@ -2147,10 +2195,10 @@ s_on_rollback (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     flot_err_t err;
     char message [512] = "";
     if (flot_rollback_progress_decode (answer->body, &zone, &progress, &err)) {
-        flot_warn (WHO, "%s: the rollback service sent no PROGRESS: %s", dep->id, err.message);
-        progress = (flot_rollback_progress_t) { .state = "failed" };
         snprintf (message, sizeof message, "the rollback service's answer is not a PROGRESS: %s",
                   err.message);
+        flot_warn (WHO, "%s: %s", dep->id, message);
+        progress = (flot_rollback_progress_t) { .state = "failed" };
     }
     else {
         snprintf (message, sizeof message, "%s", progress.message);
@@ -2400,7 +2448,11 @@ s_plan (flot_actor_t *actor, flot_request_t *request)
     &&  flot_strategy_deployment_plan_fill (&reply, spec, plan, back, &zone) == 0)
         s_answer (self, &request, &flot_strategy_deployment_plan_def, &reply, "plan");
     else
-        s_error (self, &request, FLOT_E_INTERNAL, "out of memory planning");
+        s_error (self, &request, FLOT_E_INTERNAL, "Plan: %s",
+                 !plan ? "the plan could not be generated (out of memory, or the targets' "
+                         "dependencies form a cycle)"
+                 : !back ? "the rollback plan could not be generated (out of memory)"
+                 : "out of memory filling the reply with the plans");
     msgpack_zone_destroy (&zone);
     flot_plan_destroy (&plan);
     flot_plan_destroy (&back);
