@@ -8,7 +8,9 @@
     was wrong with it.
 */
 #include "flotilla/body.h"
+#include "flotilla/contract.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,87 +297,48 @@ flot_map_str (const msgpack_object *map, const char *key, bool required,
     return 1;
 }
 
-int
-flot_map_uint (const msgpack_object *map, const char *key, bool required,
-               uint64_t min, uint64_t max, uint64_t *out, flot_err_t *err)
+//  A number or a bool, read by the contract codec's rules and sentences.
+static int
+s_scalar (const msgpack_object *map, const char *key, bool required,
+          const flot_field_t *f, void *out, flot_err_t *err)
 {
     const msgpack_object *obj;
     int found = s_lookup (map, key, required, &obj, err);
     if (found <= 0)
         return found;
-    if (obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected an integer in %llu..%llu", key,
-            flot_type_name (obj->type), (unsigned long long) min,
-            (unsigned long long) max);
-    uint64_t v = obj->via.u64;
-    if (v < min || v > max)
-        return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s': %llu is not in %llu..%llu", key,
-            (unsigned long long) v, (unsigned long long) min,
-            (unsigned long long) max);
-    *out = v;
-    return 1;
+    return flot_decode_scalar (f, obj, out, key, err) ? -1 : 1;
+}
+
+int
+flot_map_uint (const msgpack_object *map, const char *key, bool required,
+               uint64_t min, uint64_t max, uint64_t *out, flot_err_t *err)
+{
+    flot_field_t f = { .name = key, .type = FLOT_T_UINT, .umin = min, .umax = max };
+    return s_scalar (map, key, required, &f, out, err);
 }
 
 int
 flot_map_int (const msgpack_object *map, const char *key, bool required,
               int64_t min, int64_t max, int64_t *out, flot_err_t *err)
 {
-    const msgpack_object *obj;
-    int found = s_lookup (map, key, required, &obj, err);
-    if (found <= 0)
-        return found;
-    int64_t v;
-    if (obj->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        v = obj->via.i64;
-    else
-    if (obj->type == MSGPACK_OBJECT_POSITIVE_INTEGER && obj->via.u64 <= INT64_MAX)
-        v = (int64_t) obj->via.u64;
-    else
-        return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected an integer in %lld..%lld", key,
-            flot_type_name (obj->type), (long long) min, (long long) max);
-    if (v < min || v > max)
-        return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s': %lld is not in %lld..%lld", key,
-            (long long) v, (long long) min, (long long) max);
-    *out = v;
-    return 1;
+    flot_field_t f = { .name = key, .type = FLOT_T_INT, .imin = min, .imax = max };
+    return s_scalar (map, key, required, &f, out, err);
 }
 
 int
 flot_map_bool (const msgpack_object *map, const char *key, bool required,
                bool *out, flot_err_t *err)
 {
-    const msgpack_object *obj;
-    int found = s_lookup (map, key, required, &obj, err);
-    if (found <= 0)
-        return found;
-    if (obj->type != MSGPACK_OBJECT_BOOLEAN)
-        return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected a boolean", key, flot_type_name (obj->type));
-    *out = obj->via.boolean;
-    return 1;
+    flot_field_t f = { .name = key, .type = FLOT_T_BOOL };
+    return s_scalar (map, key, required, &f, out, err);
 }
 
 int
 flot_map_double (const msgpack_object *map, const char *key, bool required,
                  double *out, flot_err_t *err)
 {
-    const msgpack_object *obj;
-    int found = s_lookup (map, key, required, &obj, err);
-    if (found <= 0)
-        return found;
-    switch (obj->type) {
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64: *out = obj->via.f64; return 1;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double) obj->via.u64; return 1;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double) obj->via.i64; return 1;
-        default:
-            return flot_err_set (err, FLOT_E_INVALID,
-                "field '%s' is %s, expected a number", key, flot_type_name (obj->type));
-    }
+    flot_field_t f = { .name = key, .type = FLOT_T_DOUBLE, .dmin = -INFINITY, .dmax = INFINITY };
+    return s_scalar (map, key, required, &f, out, err);
 }
 
 int

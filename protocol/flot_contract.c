@@ -215,6 +215,15 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
     return flot_err_set (err, FLOT_E_INTERNAL, "field '%s': no such type %d", path, type);
 }
 
+int
+flot_decode_scalar (const flot_field_t *f, const msgpack_object *obj, void *out,
+                    const char *path, flot_err_t *err)
+{
+    assert (f->type == FLOT_T_UINT || f->type == FLOT_T_INT
+         || f->type == FLOT_T_BOOL || f->type == FLOT_T_DOUBLE);
+    return s_value (f, f->type, obj, out, f->umin, f->umax, NULL, path, err);
+}
+
 static int
 s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
           msgpack_zone *zone, const char *path, flot_err_t *err)

@@ -138,6 +138,13 @@ void *
     flot_decode_new (const flot_struct_t *def, const msgpack_object *map,
                      msgpack_zone *zone, flot_err_t *err);
 
+//  Read one number or bool (f->type UINT, INT, BOOL or DOUBLE, with f's
+//  limits) from obj into out, the value's C type; path names it in errors.
+//  Returns 0, or -1 with err. (The getters of flotilla/body.h use it.)
+int
+    flot_decode_scalar (const flot_field_t *f, const msgpack_object *obj, void *out,
+                        const char *path, flot_err_t *err);
+
 //  Pack in as a map: every required field, and every optional one that is
 //  there (a non-NULL pointer, a has_ set, a non-empty array or strmap; a
 //  string equal to its default is left out). A required string that is
