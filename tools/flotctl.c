@@ -976,7 +976,7 @@ s_say_deployment_paused (const void *data, char *line, size_t cap)
         s_append (line, cap, "paused: no new step starts; running hooks finish");
     else
         s_append (line, cap, "paused %s %s: %s; %s to go on, abort to roll back",
-                  gate ? "at the gate of" : "by the analysis of",
+                  gate ? "at the gate of" : "while watching",
                   d->target ? d->target : "?", d->reason ? d->reason : "",
                   gate ? "promote" : "resume");
 }

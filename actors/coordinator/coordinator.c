@@ -1319,7 +1319,7 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
             if (watching)
                 s_event (dep, t, &flot_event_deployment_paused_def,
                          &(flot_event_deployment_paused_t) { .cause = "watch", .reason = reason },
-                         "paused by the analysis of %s: %s; "
+                         "paused while watching %s: %s; "
                          "resume to go on, abort to roll back", name, reason);
             else
                 s_event (dep, t, &flot_event_deployment_paused_def,
