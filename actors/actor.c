@@ -273,7 +273,7 @@ flot_request_body (flot_request_t *request)
     static const msgpack_object empty = { .type = MSGPACK_OBJECT_MAP };
     if (!request->body) {
         flot_err_t err;
-        request->body = flot_body_decode (request->raw, request->raw_size, &err);
+        request->body = flot_body_decode_checked (request->raw, request->raw_size, &err);
         if (!request->body) {
             flot_error (request->actor->def->service, "%s: %s", request->command,
                         err.message);
@@ -415,7 +415,8 @@ s_request_decode (flot_request_t *request, const flot_command_def_t *def)
     if (!def || !def->request)
         return 0;
     flot_err_t err;
-    request->body = flot_body_decode (request->raw, request->raw_size, &err);
+    //  Checked on arrival, and kept until the request is destroyed.
+    request->body = flot_body_decode_checked (request->raw, request->raw_size, &err);
     if (request->body)
         request->args = flot_decode_new (def->request, flot_body_root (request->body),
                                          flot_body_zone (request->body), &err);

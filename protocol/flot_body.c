@@ -159,26 +159,27 @@ flot_body_check (const void *data, size_t size, bool must_be_map,
     return 0;
 }
 
-flot_body_t *
-flot_body_decode (const void *data, size_t size, flot_err_t *err)
+//  Unpacks data (checked) into a new body, which copies data unless
+//  borrow says it outlives the body.
+static flot_body_t *
+s_body_unpack (const void *data, size_t size, bool borrow, flot_err_t *err)
 {
-    if (flot_body_check (data, size, true, err))
-        return NULL;
     flot_body_t *self = calloc (1, sizeof *self);
     if (!self) {
         flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
         return NULL;
     }
-    self->data = malloc (size);
-    if (!self->data || !msgpack_zone_init (&self->zone, 2048)) {
+    self->data = borrow ? NULL : malloc (size);
+    if ((!borrow && !self->data) || !msgpack_zone_init (&self->zone, 2048)) {
         free (self->data);
         free (self);
         flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
         return NULL;
     }
-    memcpy (self->data, data, size);
+    if (!borrow)
+        memcpy (self->data, data, size);
     size_t offset = 0;
-    msgpack_unpack_return rc = msgpack_unpack (self->data, size, &offset,
+    msgpack_unpack_return rc = msgpack_unpack (borrow ? data : self->data, size, &offset,
                                                &self->zone, &self->root);
     if (rc != MSGPACK_UNPACK_SUCCESS || offset != size
     ||  self->root.type != MSGPACK_OBJECT_MAP) {
@@ -187,6 +188,20 @@ flot_body_decode (const void *data, size_t size, flot_err_t *err)
         return NULL;
     }
     return self;
+}
+
+flot_body_t *
+flot_body_decode (const void *data, size_t size, flot_err_t *err)
+{
+    if (flot_body_check (data, size, true, err))
+        return NULL;
+    return s_body_unpack (data, size, false, err);
+}
+
+flot_body_t *
+flot_body_decode_checked (const void *data, size_t size, flot_err_t *err)
+{
+    return s_body_unpack (data, size, true, err);
 }
 
 void

@@ -975,6 +975,31 @@ test_body_unpack_error_rejects_garbage (void **state)
     }
 }
 
+//  A body decoded from bytes already checked reads them where they are:
+//  the same map as a decode that copies, its strings inside those bytes.
+static void
+test_body_decode_checked_borrows (void **state)
+{
+    (void) state;
+    const char bytes [] = "\x82\xa4name\xa3web\xa1n\x07";
+    flot_err_t err;
+    assert_int_equal (flot_body_check (bytes, sizeof bytes - 1, true, &err), 0);
+    flot_body_t *copied = flot_body_decode (bytes, sizeof bytes - 1, &err);
+    flot_body_t *borrowed = flot_body_decode_checked (bytes, sizeof bytes - 1, &err);
+    assert_non_null (copied);
+    assert_non_null (borrowed);
+    const msgpack_object *name = flot_map_get (flot_body_root (borrowed), "name");
+    assert_non_null (name);
+    assert_true (name->via.str.ptr >= bytes && name->via.str.ptr < bytes + sizeof bytes);
+    const msgpack_object *copy = flot_map_get (flot_body_root (copied), "name");
+    assert_false (copy->via.str.ptr >= bytes && copy->via.str.ptr < bytes + sizeof bytes);
+    uint64_t n = 0;
+    assert_int_equal (flot_map_uint (flot_body_root (borrowed), "n", true, 0, 10, &n, &err), 1);
+    assert_int_equal (n, 7);
+    flot_body_destroy (&copied);
+    flot_body_destroy (&borrowed);
+}
+
 //  A key given twice is found (the second one), however many keys there
 //  are; keys that differ, and keys that are not strings, are not.
 static void
@@ -1052,6 +1077,7 @@ main (void)
         cmocka_unit_test (test_body_getters_treat_nil_as_absent),
         cmocka_unit_test (test_body_unpack_error_keeps_the_code_of_a_long_or_odd_message),
         cmocka_unit_test (test_body_map_repeated_key),
+        cmocka_unit_test (test_body_decode_checked_borrows),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
