@@ -1,10 +1,14 @@
 /*  flot_template.c - the template expander shared by the health actor and
     the analyzer: finds {placeholders} in operator strings, checks their
     names when a spec is parsed, and fills them from a target's CONTEXT when
-    a probe or a query runs. See flotilla/template.h for the syntax.
+    a probe or a query runs. A CONTEXT is the health contract's, as its
+    codec decoded it (flot_health_context_t); flot_context_copy gives a
+    monitor or an analysis run one of its own, in its zone, to outlive the
+    request it came in. See flotilla/template.h for the syntax.
 */
 #include "flotilla/template.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -106,43 +110,37 @@ s_add (buf_t *buf, const char *data, size_t size)
     buf->data [buf->size] = 0;
 }
 
-//  The string field key of map (with key_size bytes), or NULL if absent or
-//  not a string without NUL bytes.
-static const msgpack_object_str *
-s_field (const msgpack_object *map, const char *key, size_t key_size)
+static bool
+s_is (const char *name, size_t size, const char *word)
 {
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr [i].key;
-        const msgpack_object *v = &map->via.map.ptr [i].val;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_size
-        &&  memcmp (k->via.str.ptr, key, key_size) == 0) {
-            if (v->type != MSGPACK_OBJECT_STR
-            ||  memchr (v->via.str.ptr, 0, v->via.str.size))
-                return NULL;
-            return &v->via.str;
-        }
-    }
-    return NULL;
+    return strlen (word) == size && memcmp (name, word, size) == 0;
 }
 
-static const msgpack_object *
-s_labels (const msgpack_object *context)
+//  The value of context (may be NULL) for a placeholder's name, other than
+//  {role}: a field, or for {label.KEY} a label. NULL when it has none.
+static const char *
+s_value (const flot_health_context_t *context, const char *name, size_t size)
 {
-    if (!context || context->type != MSGPACK_OBJECT_MAP)
+    if (!context)
         return NULL;
-    for (uint32_t i = 0; i < context->via.map.size; i++) {
-        const msgpack_object *k = &context->via.map.ptr [i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 6
-        &&  memcmp (k->via.str.ptr, "labels", 6) == 0)
-            return &context->via.map.ptr [i].val;
+    if (size > 6 && strncmp (name, "label.", 6) == 0) {
+        const flot_strmap_t *labels = &context->labels;
+        for (size_t i = 0; i < labels->count; i++) {
+            const char *key = labels->items [i].key;
+            if (key && s_is (name + 6, size - 6, key))
+                return labels->items [i].value;
+        }
+        return NULL;
     }
-    return NULL;
+    return s_is (name, size, "target") ? context->target
+         : s_is (name, size, "address") ? context->address
+         : s_is (name, size, "version") ? context->version
+         : s_is (name, size, "previousVersion") ? context->previous_version
+         : s_is (name, size, "deployment") ? context->deployment : NULL;
 }
 
 char *
-flot_template_expand (const char *tmpl, const msgpack_object *context,
+flot_template_expand (const char *tmpl, const flot_health_context_t *context,
                       const char *role, char *err, size_t err_cap)
 {
     if (flot_template_check (tmpl, err, err_cap))
@@ -180,29 +178,68 @@ flot_template_expand (const char *tmpl, const msgpack_object *context,
             s_add (&buf, role, strlen (role));
             continue;
         }
-        const msgpack_object_str *value;
-        if (size > 6 && strncmp (name, "label.", 6) == 0) {
-            value = s_field (s_labels (context), name + 6, size - 6);
-            if (!value) {
+        const char *value = s_value (context, name, size);
+        if (!value) {
+            if (size > 6 && strncmp (name, "label.", 6) == 0)
                 snprintf (err, err_cap, "{%.*s}: the target has no label '%.*s'",
                           (int) size, name, (int) size - 6, name + 6);
-                free (buf.data);
-                return NULL;
-            }
-        }
-        else {
-            value = s_field (context, name, size);
-            if (!value) {
+            else
                 snprintf (err, err_cap, "{%.*s}: the target has no %s", (int) size, name,
                           size == 7 && strncmp (name, "address", 7) == 0 ? "address"
                         : size == 15 ? "previous version"
                         : size == 7 ? "version"
                         : size == 10 ? "deployment" : "name");
-                free (buf.data);
-                return NULL;
-            }
+            free (buf.data);
+            return NULL;
         }
-        s_add (&buf, value->ptr, value->size);
+        s_add (&buf, value, strlen (value));
     }
     return buf.data;
+}
+
+//  A copy of the string src in zone, or NULL (with *ok false when out of
+//  memory) for NULL.
+static const char *
+s_str_copy (const char *src, msgpack_zone *zone, bool *ok)
+{
+    if (!src)
+        return NULL;
+    size_t size = strlen (src) + 1;
+    char *copy = msgpack_zone_malloc_no_align (zone, size);
+    if (!copy) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy (copy, src, size);
+    return copy;
+}
+
+flot_health_context_t *
+flot_context_copy (const flot_health_context_t *context, msgpack_zone *zone)
+{
+    assert (context);
+    assert (zone);
+    flot_health_context_t *copy = msgpack_zone_malloc (zone, sizeof *copy);
+    if (!copy)
+        return NULL;
+    bool ok = true;
+    *copy = (flot_health_context_t) {
+        .target = s_str_copy (context->target, zone, &ok),
+        .address = s_str_copy (context->address, zone, &ok),
+        .version = s_str_copy (context->version, zone, &ok),
+        .previous_version = s_str_copy (context->previous_version, zone, &ok),
+        .deployment = s_str_copy (context->deployment, zone, &ok)
+    };
+    size_t count = context->labels.count;
+    if (count) {
+        flot_strpair_t *labels = msgpack_zone_malloc (zone, count * sizeof *labels);
+        if (!labels)
+            return NULL;
+        for (size_t i = 0; i < count; i++) {
+            labels [i].key = s_str_copy (context->labels.items [i].key, zone, &ok);
+            labels [i].value = s_str_copy (context->labels.items [i].value, zone, &ok);
+        }
+        copy->labels = (flot_strmap_t) { count, labels };
+    }
+    return ok ? copy : NULL;
 }

@@ -94,10 +94,9 @@ struct _mstate_t {
 
 struct _run_t {
     analyzer_t *analyzer;
-    flot_body_t *contexts [2];          //  the canary's and the baseline's CONTEXT, for templates
-    char *targets [2];                  //  and their targets
-    const msgpack_object *context;
-    const msgpack_object *baseline;     //  NULL: the canary's context, with role baseline
+    msgpack_zone *zone;                 //  holds the copies of the request's CONTEXTs:
+    const flot_health_context_t *context;   //  the canary's, for templates
+    const flot_health_context_t *baseline;  //  the baseline's; NULL: the canary's again
     flot_analysis_t *analysis;
     mstate_t *metrics;
     flot_analyzer_metric_t *out;        //  the metrics of a RESULT being sent
@@ -208,34 +207,21 @@ s_role_name (int role)
     return role ? "baseline" : "canary";
 }
 
-static const msgpack_object *
+static const flot_health_context_t *
 s_role_context (run_t *run, int role)
 {
     return role && run->baseline ? run->baseline : run->context;
 }
 
-//  A CONTEXT as the contract decoded it, copied to outlive its request: the
-//  map the templates read (flotilla/template.h), and its target. NULL with
-//  err if it cannot be copied.
-static flot_body_t *
-s_context_copy (const flot_health_context_t *context, flot_err_t *err)
-{
-    msgpack_sbuffer sbuf;
-    flot_encode_sbuf (&flot_health_context_def, context, &sbuf);
-    flot_body_t *body = flot_body_decode (sbuf.data, sbuf.size, err);
-    msgpack_sbuffer_destroy (&sbuf);
-    return body;
-}
-
 static const char *
 s_role_target (run_t *run, int role)
 {
-    return role && run->baseline ? run->targets [1] : run->targets [0];
+    return s_role_context (run, role)->target;
 }
 
 //  argv for a command provider, expanded; NULL with err.
 static char **
-s_command_argv (const flot_provider_t *provider, const msgpack_object *context,
+s_command_argv (const flot_provider_t *provider, const flot_health_context_t *context,
                 const char *role, char *err, size_t cap)
 {
     char **argv = calloc (provider->arg_count + 2, sizeof (char *));
@@ -357,10 +343,8 @@ s_run_free (void *item)
     free (run->metrics);
     free (run->out);
     flot_analysis_destroy (&run->analysis);
-    for (int r = 0; r < 2; r++) {
-        flot_body_destroy (&run->contexts [r]);
-        free (run->targets [r]);
-    }
+    if (run->zone)
+        msgpack_zone_free (run->zone);
     free (run);
 }
 
@@ -634,7 +618,7 @@ s_fetch_start (mstate_t *m, int role)
     analyzer_t *self = run->analyzer;
     fetch_t *f = &m->fetch [role];
     const flot_provider_t *provider = &m->def->provider;
-    const msgpack_object *context = s_role_context (run, role);
+    const flot_health_context_t *context = s_role_context (run, role);
     const char *role_name = s_role_name (role);
     f->metric = m;
     f->role = role;
@@ -866,25 +850,24 @@ s_run_new (analyzer_t *self, flot_request_t **request_p)
     run->deadline_timer = -1;
     run->recommendation = "continue";
     //  The contexts outlive the request (a StartAnalysis is answered at once).
-    int rc = (run->contexts [0] = s_context_copy (args->context, &err)) ? 0 : -1;
-    if (rc == 0 && args->baseline)
-        rc = (run->contexts [1] = s_context_copy (args->baseline, &err)) ? 0 : -1;
+    int rc = 0;
+    run->zone = msgpack_zone_new (1024);
+    if (!run->zone
+    ||  !(run->context = flot_context_copy (args->context, run->zone))
+    ||  (args->baseline && !(run->baseline = flot_context_copy (args->baseline, run->zone))))
+        rc = flot_err_set (&err, FLOT_E_INTERNAL, "out of memory");
     if (rc == 0 && !(run->analysis = flot_analysis_parse (args->analysis, "analysis", &err)))
         rc = -1;
     if (rc) {
-        for (int r = 0; r < 2; r++)
-            flot_body_destroy (&run->contexts [r]);
+        if (run->zone)
+            msgpack_zone_free (run->zone);
         free (run);
         flot_request_fail (request_p, &err);
         return NULL;
     }
-    run->context = flot_body_root (run->contexts [0]);
-    run->baseline = run->contexts [1] ? flot_body_root (run->contexts [1]) : NULL;
-    run->targets [0] = strdup (args->context->target);
-    run->targets [1] = strdup (args->baseline ? args->baseline->target : "");
     run->metrics = calloc (run->analysis->metric_count, sizeof (mstate_t));
     run->out = calloc (run->analysis->metric_count + 1, sizeof (flot_analyzer_metric_t));
-    assert (run->metrics && run->out && run->targets [0] && run->targets [1]);
+    assert (run->metrics && run->out);
     run->handle = zlistx_add_end (self->runs, run);
     zloop_t *loop = flot_actor_loop (self->actor);
     for (size_t i = 0; i < run->analysis->metric_count; i++) {
@@ -1028,15 +1011,10 @@ s_query (flot_actor_t *actor, flot_request_t *request)
         flot_request_fail (&request, &err);
         return;
     }
-    //  The templates read the context as a map: the one the contract decoded.
-    flot_body_t *copy = s_context_copy (args->context, &err);
-    if (!copy) {
-        flot_provider_clear (&provider);
-        flot_request_fail (&request, &err);
-        return;
-    }
-    const msgpack_object *context = flot_body_root (copy);
-    const char *target = args->context->target;
+    //  The templates read the context the contract decoded: a query's
+    //  expanded text is its own, so the request's body may go once answered.
+    const flot_health_context_t *context = args->context;
+    const char *target = context->target;
     query_t *query = calloc (1, sizeof *query);
     assert (query);
     query->analyzer = self;
@@ -1078,7 +1056,6 @@ s_query (flot_actor_t *actor, flot_request_t *request)
         s_query_free (query);
     }
     flot_provider_clear (&provider);
-    flot_body_destroy (&copy);
 }
 
 static void

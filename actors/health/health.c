@@ -8,12 +8,13 @@
     loop, so one actor runs thousands at once and never blocks. The
     requests, replies and stream messages are protocol/contracts/health.json's:
     the host decodes each request before its handler runs. Every job owns
-    what outlives its request: its checks, parsed by check.c, and its
-    contexts, encoded again as the msgpack maps the prober's templates read.
+    what outlives its request: its checks, parsed by check.c, and copies of
+    its contexts (flot_context_copy), which the prober's templates read.
 */
 #include "flotilla/health.h"
 #include "flotilla/contract_health.h"
 #include "flotilla/log.h"
+#include "flotilla/template.h"
 
 #include <sys/resource.h>
 
@@ -32,8 +33,7 @@ typedef enum { JOB_BATCH, JOB_MONITOR, JOB_WAIT } job_kind_t;
 typedef struct {
     job_t *job;
     const flot_check_t *check;
-    const msgpack_object *context;  //  a CONTEXT map, in the job's zone
-    const char *target;         //  its target
+    const flot_health_context_t *context;   //  its target, in the job's zone
     uint64_t probe;             //  the probe running, or 0
     int timer;                  //  the next probe (watches), or -1
     int64_t probe_started;      //  zclock_mono
@@ -51,12 +51,9 @@ struct _job_t {
     flot_stream_t *stream;      //  MONITOR
     flot_check_t **checks;
     size_t check_count;
-    //  The contexts, encoded (context_bytes) and unpacked into zone
-    msgpack_sbuffer context_bytes;
-    msgpack_zone zone;
-    bool zoned;
-    msgpack_object *context_maps;
-    const char **context_targets;
+    //  Copies of the request's contexts, in zone
+    msgpack_zone *zone;
+    const flot_health_context_t **context_copies;
     gate_t *gates;
     size_t gate_count;
     char target [256];          //  MONITOR, WAIT
@@ -159,9 +156,8 @@ s_job_destroy (job_t **job_p)
     s_timer_stop (self, &job->deadline);
     flot_checks_destroy (&job->checks, job->check_count);
     free (job->gates);
-    msgpack_sbuffer_destroy (&job->context_bytes);
-    if (job->zoned)
-        msgpack_zone_destroy (&job->zone);
+    if (job->zone)
+        msgpack_zone_free (job->zone);
     if (job->handle)
         zlistx_detach (self->jobs, job->handle);
     free (job);
@@ -224,39 +220,20 @@ s_job_checks (job_t *job, const flot_array_t *checks, flot_err_t *err)
     return job->checks ? 0 : -1;
 }
 
-//  Keeps count contexts for the job's probes. The prober's templates read a
-//  CONTEXT as a msgpack map (flotilla/template.h), and a monitor outlives
-//  its request, so they are encoded again into bytes the job owns and
-//  unpacked from there (their strings point into those bytes).
+//  Keeps count contexts for the job's probes: a monitor outlives its
+//  request, whose body holds the decoded contexts, so the job copies them.
 static int
 s_job_contexts (job_t *job, const flot_health_context_t *contexts, size_t count,
                 flot_err_t *err)
 {
-    msgpack_sbuffer_init (&job->context_bytes);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &job->context_bytes, msgpack_sbuffer_write);
+    job->zone = msgpack_zone_new (4096);
+    job->context_copies = job->zone
+        ? msgpack_zone_malloc (job->zone, count * sizeof *job->context_copies) : NULL;
+    if (!job->context_copies)
+        return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
     for (size_t c = 0; c < count; c++)
-        flot_health_context_encode (&contexts [c], &pk);
-    if (!msgpack_zone_init (&job->zone, 4096))
-        return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
-    job->zoned = true;
-    job->context_maps = msgpack_zone_malloc (&job->zone, count * sizeof *job->context_maps);
-    job->context_targets = msgpack_zone_malloc (&job->zone,
-                                                count * sizeof *job->context_targets);
-    if (!job->context_maps || !job->context_targets)
-        return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
-    size_t offset = 0;
-    for (size_t c = 0; c < count; c++) {
-        msgpack_unpack_return rc = msgpack_unpack (job->context_bytes.data,
-                                                   job->context_bytes.size, &offset,
-                                                   &job->zone, &job->context_maps [c]);
-        size_t size = strlen (contexts [c].target) + 1;
-        char *target = msgpack_zone_malloc (&job->zone, size);
-        if ((rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES) || !target)
+        if (!(job->context_copies [c] = flot_context_copy (&contexts [c], job->zone)))
             return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
-        memcpy (target, contexts [c].target, size);
-        job->context_targets [c] = target;
-    }
     job->contexts = count;
     return 0;
 }
@@ -292,8 +269,7 @@ s_gates_assign (job_t *job)
         for (size_t k = 0; k < job->check_count; k++) {
             gate_t *gate = &job->gates [c * job->check_count + k];
             gate->check = job->checks [k];
-            gate->context = &job->context_maps [c];
-            gate->target = job->context_targets [c];
+            gate->context = job->context_copies [c];
         }
 }
 
@@ -305,7 +281,7 @@ s_result (const gate_t *gate)
 {
     const flot_probe_result_t *r = &gate->result;
     return (flot_health_result_t) {
-        .target = gate->target,
+        .target = gate->context->target,
         .name = gate->check->name,
         .healthy = r->healthy,
         .message = r->message,

@@ -66,18 +66,18 @@ void prober_finish (probe_t *probe, bool healthy, int status_code, const char *f
 //  Each kind: start (0, or -1 with a sentence in why), an event on one of
 //  its descriptors, its timeout, and the release of what it holds.
 int  probe_http_start (probe_t *probe, const flot_check_t *check,
-                       const msgpack_object *context, char *why, size_t cap);
+                       const flot_health_context_t *context, char *why, size_t cap);
 void probe_http_done (probe_t *probe, CURLcode code);
 void probe_http_release (probe_t *probe);
 
 int  probe_tcp_start (probe_t *probe, const flot_check_t *check,
-                      const msgpack_object *context, char *why, size_t cap);
+                      const flot_health_context_t *context, char *why, size_t cap);
 void probe_tcp_event (probe_t *probe, int fd, short revents);
 void probe_tcp_curl_done (probe_t *probe, CURLcode code);
 void probe_tcp_release (probe_t *probe);
 
 int  probe_command_start (probe_t *probe, const flot_check_t *check,
-                          const msgpack_object *context, char *why, size_t cap);
+                          const flot_health_context_t *context, char *why, size_t cap);
 void probe_command_event (probe_t *probe, int fd, short revents);
 void probe_command_timeout (probe_t *probe);
 void probe_command_reap (probe_t *probe);

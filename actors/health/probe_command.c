@@ -147,7 +147,7 @@ s_launch_free (launch_t *launch)
 }
 
 static int
-s_launch (launch_t *launch, const flot_check_t *check, const msgpack_object *context,
+s_launch (launch_t *launch, const flot_check_t *check, const flot_health_context_t *context,
           char *why, size_t cap)
 {
     char reason [300];
@@ -194,7 +194,7 @@ s_launch (launch_t *launch, const flot_check_t *check, const msgpack_object *con
 
 int
 probe_command_start (probe_t *probe, const flot_check_t *check,
-                     const msgpack_object *context, char *why, size_t cap)
+                     const flot_health_context_t *context, char *why, size_t cap)
 {
     snprintf (probe->what, sizeof probe->what, "command %.300s", check->command);
     launch_t launch = { .argc = 0 };

@@ -29,7 +29,7 @@ s_on_data (char *data, size_t size, size_t nmemb, void *arg)
 
 int
 probe_http_start (probe_t *probe, const flot_check_t *check,
-                  const msgpack_object *context, char *why, size_t cap)
+                  const flot_health_context_t *context, char *why, size_t cap)
 {
     const char *method = check->head ? "HEAD" : "GET";
     char reason [300];

@@ -68,7 +68,7 @@ s_start_curl (probe_t *probe, const char *host, int port, char *why, size_t cap)
 
 int
 probe_tcp_start (probe_t *probe, const flot_check_t *check,
-                 const msgpack_object *context, char *why, size_t cap)
+                 const flot_health_context_t *context, char *why, size_t cap)
 {
     char reason [300], host [256];
     int port;

@@ -177,7 +177,7 @@ prober_finish (probe_t *probe, bool healthy, int status_code, const char *format
 
 uint64_t
 flot_prober_start (flot_prober_t *self, const flot_check_t *check,
-                   const msgpack_object *context, flot_probe_fn *fn, void *arg)
+                   const flot_health_context_t *context, flot_probe_fn *fn, void *arg)
 {
     assert (self && check && fn);
     probe_t *probe = calloc (1, sizeof *probe);

@@ -11,6 +11,7 @@
 #define FLOTILLA_HEALTH_H_INCLUDED
 
 #include "flotilla/actor.h"
+#include "flotilla/contract_health.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,13 +115,14 @@ flot_prober_t *
 void
     flot_prober_destroy (flot_prober_t **self_p);
 
-//  Probe check once for the target in context (a CONTEXT map, see
-//  flotilla/template.h). The check may be freed once this returns. A
-//  template that cannot be filled, or a probe that cannot start, ends
-//  unhealthy with the reason. Returns the probe's id (never 0).
+//  Probe check once for the target in context (the health contract's
+//  CONTEXT, see flotilla/template.h). The check and the context may be
+//  freed once this returns. A template that cannot be filled, or a probe
+//  that cannot start, ends unhealthy with the reason. Returns the probe's
+//  id (never 0).
 uint64_t
     flot_prober_start (flot_prober_t *self, const flot_check_t *check,
-                       const msgpack_object *context, flot_probe_fn *fn, void *arg);
+                       const flot_health_context_t *context, flot_probe_fn *fn, void *arg);
 
 //  Stop a running probe; its callback is not called. Unknown ids are ignored.
 void

@@ -60,6 +60,20 @@ s_v (flot_body_t *body)
     return flot_map_get (flot_body_root (body), "v");
 }
 
+//  A CONTEXT from JSON, decoded by the health contract into zone.
+static const flot_health_context_t *
+s_context (const char *json, msgpack_zone *zone)
+{
+    flot_body_t *body = s_value (json);
+    flot_err_t err;
+    const flot_health_context_t *context = flot_decode_new (&flot_health_context_def,
+                                                            s_v (body), zone, &err);
+    if (!context)
+        fail_msg ("bad CONTEXT in the test: %s: %s", json, err.message);
+    flot_body_destroy (&body);
+    return context;
+}
+
 //  Parses a check; returns it or NULL with err.
 static flot_check_t *
 s_parse (const char *json, flot_err_t *err)
@@ -148,13 +162,17 @@ s_probe (const char *check_json, const char *context_json)
     flot_check_t *check = s_parse (check_json, &err);
     if (!check)
         fail_msg ("check did not parse: %s", err.message);
-    flot_body_t *context = s_value (context_json);
+    msgpack_zone zone;
+    assert_true (msgpack_zone_init (&zone, 1024));
+    const flot_health_context_t *context = s_context (context_json, &zone);
     zloop_t *loop = zloop_new ();
     flot_prober_t *prober = flot_prober_new (loop);
     assert_non_null (prober);
     outcome_t outcome = { false };
-    assert_true (flot_prober_start (prober, check, s_v (context), s_on_result, &outcome) > 0);
+    assert_true (flot_prober_start (prober, check, context, s_on_result, &outcome) > 0);
     flot_check_destroy (&check);
+    //  The context may go once the probe has started, as the check may.
+    msgpack_zone_destroy (&zone);
     //  Never from inside start.
     assert_false (outcome.done);
     zloop_timer (loop, 5, 0, s_until_done, &outcome);
@@ -163,7 +181,6 @@ s_probe (const char *check_json, const char *context_json)
     assert_int_equal (flot_prober_running (prober), 0);
     flot_prober_destroy (&prober);
     zloop_destroy (&loop);
-    flot_body_destroy (&context);
     return outcome.result;
 }
 
@@ -565,13 +582,15 @@ test_prober_cancel_and_destroy_with_probes_running (void **state)
     flot_check_t *slow = s_parse ("{\"name\": \"c\", \"command\": {\"command\": \"sleep\", "
                                   "\"args\": [\"30\"]}}", &err);
     flot_check_t *tcp = s_parse ("{\"name\": \"t\", \"tcp\": {\"address\": \"127.0.0.1:25004\"}}", &err);
-    flot_body_t *context = s_value (CONTEXT);
+    msgpack_zone zone;
+    assert_true (msgpack_zone_init (&zone, 1024));
+    const flot_health_context_t *context = s_context (CONTEXT, &zone);
     zloop_t *loop = zloop_new ();
     flot_prober_t *prober = flot_prober_new (loop);
     outcome_t a = { false }, b = { false }, c = { false };
-    uint64_t id = flot_prober_start (prober, slow, s_v (context), s_on_result, &a);
-    flot_prober_start (prober, slow, s_v (context), s_on_result, &b);
-    flot_prober_start (prober, tcp, s_v (context), s_on_result, &c);
+    uint64_t id = flot_prober_start (prober, slow, context, s_on_result, &a);
+    flot_prober_start (prober, slow, context, s_on_result, &b);
+    flot_prober_start (prober, tcp, context, s_on_result, &c);
     assert_int_equal (flot_prober_running (prober), 3);
     flot_prober_cancel (prober, id);
     flot_prober_cancel (prober, 12345);
@@ -583,7 +602,7 @@ test_prober_cancel_and_destroy_with_probes_running (void **state)
     flot_prober_destroy (&prober);
     assert_false (b.done);
     zloop_destroy (&loop);
-    flot_body_destroy (&context);
+    msgpack_zone_destroy (&zone);
     flot_check_destroy (&slow);
     flot_check_destroy (&tcp);
 }
