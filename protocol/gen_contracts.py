@@ -353,7 +353,8 @@ def check_limits(where, lo, hi, integer, unsigned):
             fail(where, "%s must be an integer" % name)
         if unsigned and v < 0:
             fail(where, "%s must not be negative" % name)
-        if integer and not (-(1 << 63) <= v <= U64_MAX):
+        top = U64_MAX if unsigned else (1 << 63) - 1
+        if integer and not (-(1 << 63) <= v <= top):
             fail(where, "%s is out of range" % name)
     if lo is not None and hi is not None and lo > hi:
         fail(where, "min %s is above max %s" % (lo, hi))

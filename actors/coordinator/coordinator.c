@@ -134,6 +134,7 @@ struct _coordinator_t {
     int64_t publishing_id;      //  the id of its last event
     size_t publishing_count;    //  its events
     int refused;                //  times the events service refused this batch (INVALID)
+    int64_t singly_until;       //  after a refused batch, events up to this id go one by one
     int64_t published_id;       //  events up to this one are published...
     int64_t removed_id;         //  ...and up to this one gone from the outbox
     zlistx_t *outgoing;         //  outgoing_t *: committed events read ahead, in order
@@ -369,15 +370,24 @@ s_on_published (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 {
     coordinator_t *self = arg;
     self->publishing = false;
-    //  A batch the events service refuses (a data field of another version,
-    //  say) would hold back every event after it: it goes again without
-    //  its data, and if that is refused too it is left out, with an error.
+    //  An event the events service refuses (a data field of another
+    //  version, say) would hold back every event after it. Its batch goes
+    //  again one event at a time, so that only the refused one is touched:
+    //  it goes once more without its data, and if that is refused too it
+    //  is left out, with an error each time.
     bool refused = answer->kind == FLOT_ERROR && answer->err.code == FLOT_E_INVALID;
+    if (refused && self->publishing_count > 1) {
+        flot_error (WHO, "the events service refused a batch of %zu events (%s): "
+                    "sending them one by one", self->publishing_count, answer->err.message);
+        self->singly_until = self->publishing_id;
+        s_pump (self);
+        return;
+    }
     if (refused) {
         self->refused++;
-        flot_error (WHO, "the events service refused %zu events (%s): %s",
-                    self->publishing_count, answer->err.message, self->refused == 1
-                    ? "sending them again without their data" : "they are left out");
+        flot_error (WHO, "the events service refused event %lld (%s): %s",
+                    (long long) self->publishing_id, answer->err.message, self->refused == 1
+                    ? "sending it again without its data" : "it is left out");
         if (self->refused == 1) {
             s_pump (self);
             return;
@@ -440,6 +450,11 @@ s_pump (coordinator_t *self)
     size_t count = zlistx_size (self->outgoing);
     if (count == 0)
         return;
+    outgoing_t *first = zlistx_first (self->outgoing);
+    if (self->singly_until && first->id > self->singly_until)
+        self->singly_until = 0;         //  past the refused batch
+    if (self->singly_until)
+        count = 1;
     //  Each is read back as the events contract's NEW_EVENT; one that is
     //  not (the store is damaged) is left out, with an error, and counted
     //  as sent so that it does not hold back those after it.
@@ -448,7 +463,7 @@ s_pump (coordinator_t *self)
     assert (bodies && events);
     flot_events_publish_batch_request_t batch = { .events = { 0, events } };
     size_t i = 0;
-    for (outgoing_t *event = zlistx_first (self->outgoing); event;
+    for (outgoing_t *event = zlistx_first (self->outgoing); event && i < count;
          event = zlistx_next (self->outgoing), i++) {
         self->publishing_id = event->id;
         flot_err_t err;

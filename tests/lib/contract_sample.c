@@ -4,7 +4,8 @@
 #include <assert.h>
 #include <string.h>
 
-static void s_value (const flot_field_t *f, int type, msgpack_packer *pk, int depth);
+static void s_value (const flot_field_t *f, int type, msgpack_packer *pk, int depth,
+                     bool every);
 static void s_pack (const flot_struct_t *def, msgpack_packer *pk, const char *extra,
                     bool twice, bool every, int depth);
 
@@ -26,7 +27,7 @@ s_str (const flot_field_t *f, uint64_t min, msgpack_packer *pk)
 }
 
 static void
-s_value (const flot_field_t *f, int type, msgpack_packer *pk, int depth)
+s_value (const flot_field_t *f, int type, msgpack_packer *pk, int depth, bool every)
 {
     bool element = type != f->type;
     switch (type) {
@@ -36,17 +37,29 @@ s_value (const flot_field_t *f, int type, msgpack_packer *pk, int depth)
         case FLOT_T_BOOL: msgpack_pack_false (pk); break;
         case FLOT_T_DOUBLE: msgpack_pack_double (pk, f->dmin > 0 ? f->dmin : (f->dmax < 0 ? f->dmax : 0)); break;
         case FLOT_T_ANY: msgpack_pack_uint64 (pk, 0); break;
-        case FLOT_T_MAP:
-        case FLOT_T_STRMAP: msgpack_pack_map (pk, 0); break;
+        case FLOT_T_MAP: msgpack_pack_map (pk, 0); break;
+        case FLOT_T_STRMAP:
+            //  With every field, a strmap holds one entry.
+            if (every && f->umax > 0) {
+                msgpack_pack_map (pk, 1);
+                s_str (f, f->emin ? f->emin : 1, pk);
+                s_str (f, f->emin, pk);
+            }
+            else
+                msgpack_pack_map (pk, 0);
+            break;
         case FLOT_T_STRUCT:
             assert (depth < 16);
             s_pack (f->sub, pk, NULL, false, false, depth + 1);
             break;
-        case FLOT_T_ARRAY:
-            msgpack_pack_array (pk, f->umin);
-            for (uint64_t i = 0; i < f->umin; i++)
-                s_value (f, f->elem, pk, depth + 1);
+        case FLOT_T_ARRAY: {
+            //  With every field, an array holds one item at least.
+            uint64_t items = every && f->umin == 0 && f->umax > 0 ? 1 : f->umin;
+            msgpack_pack_array (pk, items);
+            for (uint64_t i = 0; i < items; i++)
+                s_value (f, f->elem, pk, depth + 1, false);
             break;
+        }
     }
 }
 
@@ -80,7 +93,7 @@ s_pack (const flot_struct_t *def, msgpack_packer *pk, const char *extra,
         const flot_field_t *f = &def->fields [0];
         msgpack_pack_str (pk, strlen (f->name));
         msgpack_pack_str_body (pk, f->name, strlen (f->name));
-        s_value (f, f->type, pk, depth);
+        s_value (f, f->type, pk, depth, every);
     }
     for (size_t i = 0; i < def->field_count; i++) {
         const flot_field_t *f = &def->fields [i];
@@ -88,7 +101,7 @@ s_pack (const flot_struct_t *def, msgpack_packer *pk, const char *extra,
             continue;
         msgpack_pack_str (pk, strlen (f->name));
         msgpack_pack_str_body (pk, f->name, strlen (f->name));
-        s_value (f, f->type, pk, depth);
+        s_value (f, f->type, pk, depth, every);
     }
     for (int k = 0; extra && k < ((twice && !def->field_count) ? 2 : 1); k++) {
         msgpack_pack_str (pk, strlen (extra));

@@ -479,9 +479,10 @@ test_contract_every_message_takes_its_sample (void **state)
     assert_true (count > 0);
 }
 
-//  With its optional fields too, a message decodes, and what it encodes
-//  decodes and encodes to the same bytes again (has_ flags, defaults and
-//  optional arrays survive the trip).
+//  With every field given (an array or a strmap with an item), a message
+//  decodes, encodes every field again (but a string at its default), and
+//  what it encodes decodes and encodes to the same bytes again: has_ flags,
+//  defaults and optional arrays survive the trip.
 static void
 test_contract_every_message_keeps_its_optional_fields (void **state)
 {
@@ -511,6 +512,20 @@ test_contract_every_message_keeps_its_optional_fields (void **state)
         if (!out2)
             fail_msg ("%s: its own encoding is refused: %s", (*d)->name, err.message);
         flot_encode_sbuf (*d, out2, &second);
+        //  Every field given is encoded again, but a string at its default.
+        for (size_t i = 0; i < (*d)->field_count; i++)
+            if ((*d)->fields [i].has_offset != SIZE_MAX)
+                assert_true (*(bool *) ((char *) out2 + (*d)->fields [i].has_offset));
+        size_t at_default = 0;
+        for (size_t i = 0; i < (*d)->field_count; i++) {
+            const flot_field_t *f = &(*d)->fields [i];
+            const char *value = f->type == FLOT_T_STR
+                              ? *(const char **) ((char *) out + f->offset) : NULL;
+            at_default += value && f->has_default && strcmp (value, f->sdefault) == 0;
+        }
+        if (flot_body_root (again)->via.map.size + at_default != (*d)->field_count)
+            fail_msg ("%s: %u of its %zu fields were encoded again", (*d)->name,
+                      flot_body_root (again)->via.map.size, (*d)->field_count);
         assert_int_equal (first.size, second.size);
         assert_memory_equal (first.data, second.data, first.size);
         msgpack_sbuffer_destroy (&sbuf);

@@ -170,6 +170,10 @@ class Refusals(unittest.TestCase):
         self.refused(self.edit(lambda c: c["commands"][0]["request"].append(
             {"name": "flag", "type": "bool", "max": 1})), "min and max do not apply")
 
+    def test_an_int_limit_beyond_int64(self):
+        self.refused(self.edit(lambda c: c["commands"][0]["request"].append(
+            {"name": "n", "type": "int", "max": 1 << 63})), "max is out of range")
+
     def test_a_file_named_for_another_service(self):
         self.refused(self.edit(lambda c: c.update(service="other")),
                      "must be in other.json")
