@@ -129,7 +129,7 @@ class Field:
             fail(self.where, "a required field has no default")
         if self.enum is not None and self.type != "str":
             fail(self.where, "enum is for a str field (not an array of them)")
-        if self.array and self.elem in ("strmap", "any", "map") and self.elem == "strmap":
+        if self.array and self.elem == "strmap":
             fail(self.where, "arrays of strmaps are not supported")
         limited = self.type in ("str", "uint", "int", "double", "strmap") or self.array
         if (self.min is not None or self.max is not None) and not limited:
@@ -192,7 +192,7 @@ def load(directory=CONTRACTS):
                 data = json.load(f, object_pairs_hook=s_no_repeats(path))
             except ValueError as e:
                 raise ContractError("%s: %s" % (path, e))
-        c = load_contract(os.path.relpath(path), data)
+        c = load_contract(os.path.relpath(path, os.path.dirname(HERE)), data)
         if c.service + ".json" != name:
             fail(path, "service '%s' must be in %s.json" % (c.service, c.service))
         contracts[c.service] = c
@@ -504,7 +504,6 @@ def emit_enum_decl(e, out):
 def emit_field_table(s, out):
     out.append("static const flot_field_t s_%s_fields [] = {" % s.cname)
     for f in s.fields:
-        base = f.base()
         items = ['.name = %s' % c_str(f.name), '.type = %s' % flot_t(f.type)]
         if f.array:
             items.append(".elem = %s" % flot_t(f.elem))
@@ -562,7 +561,6 @@ def emit_field_table(s, out):
             else:
                 v = "%dLL" % v
             items.append(".%s = %s" % (key, v))
-        del base
         out.append("    { " + ",\n      ".join(items) + " },")
     if not s.fields:
         out.append("    { .name = NULL }")
