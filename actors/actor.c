@@ -788,7 +788,8 @@ s_actor_new (const flot_actor_def_t *def, const flot_actor_config_t *config)
     assert (self);
     self->def = def;
     self->endpoint = strdup (config->endpoint);
-    self->keys = config->keys ? strdup (config->keys) : NULL;
+    const char *keys = config->keys ? config->keys : def->keys;
+    self->keys = keys ? strdup (keys) : NULL;
     self->heartbeat_ms = config->heartbeat_ms > 0 ? config->heartbeat_ms : FLOT_HEARTBEAT_MS;
     self->liveness = config->liveness > 0 ? config->liveness : FLOT_LIVENESS;
     self->options = config->options;
@@ -825,8 +826,16 @@ s_actor_destroy (flot_actor_t **self_p)
         flot_stream_end (self, &stream, NULL, 0);
     }
     if (self->dealer) {
-        flot_msg_t bye = { .kind = FLOT_DISCONNECT };
+        //  Its body says why (section 10): the broker logs it.
+        msgpack_sbuffer sbuf;
+        flot_broker_disconnect_t reason = { .reason = "the actor is stopping" };
+        flot_encode_sbuf (&flot_broker_disconnect_def, &reason, &sbuf);
+        flot_msg_t bye = {
+            .kind = FLOT_DISCONNECT,
+            .body = { (const uint8_t *) sbuf.data, sbuf.size }
+        };
         s_send (self, &bye);
+        msgpack_sbuffer_destroy (&sbuf);
     }
     zlistx_destroy (&self->streams);
     zhashx_destroy (&self->calls);

@@ -7,7 +7,7 @@ PACKAGES=(
     build-essential cmake pkg-config git
     libzmq3-dev libczmq-dev libmsgpack-dev libcmocka-dev
     libsqlite3-dev libyaml-dev libcurl4-openssl-dev libjansson-dev
-    clang valgrind python3 prometheus curl openssl
+    clang clang-format valgrind python3 python3-zmq python3-msgpack prometheus curl openssl
 )
 
 missing=()

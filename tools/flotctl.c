@@ -23,7 +23,7 @@
 #include "flotilla/json.h"
 #include "flotilla/version.h"
 #include "flotilla/analysis.h"
-#include "flotilla/spec.h"
+#include "flotilla/resolved.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -142,6 +142,9 @@ s_usage (FILE *out)
 "                       (default {}), and print the reply as indented JSON\n"
 "\n"
 "Deployments (services strategy and coordinator):\n"
+"  strategies           list the strategies a spec may name, one per line: NAME\n"
+"                       DESCRIPTION; the built-in canary, blueGreen and rolling,\n"
+"                       then each registered one with the actor that serves it\n"
 "  plan -f FILE         read the deployment spec FILE (YAML, at most 1 MiB), have\n"
 "                       the strategy service validate it, and print each error\n"
 "                       as FILE:LINE: field: sentence (exit 1) if it is not\n"
@@ -760,6 +763,39 @@ s_cmd_actors (ctl_t *self)
     return rc;
 }
 
+static void s_put_text (FILE *out, const char *text, const char *none);
+
+//  The strategy service's ListStrategies, asked with its spec key so that
+//  no registered strategy's actor gets it.
+static int
+s_cmd_strategies (ctl_t *self)
+{
+    flot_body_t *body;
+    flot_err_t err;
+    if (s_call (self, STRATEGY_SERVICE, FLOT_STRATEGY_SPEC_KEY, FLOT_STRATEGY_LIST_STRATEGIES,
+                NULL, &body, &err))
+        return s_report (self, STRATEGY_SERVICE, "ListStrategies", &err);
+    int rc = RC_OK;
+    flot_strategy_list_strategies_reply_t reply;
+    if (self->opts.json)
+        rc = s_print_json (flot_body_root (body), false);
+    else
+    if (flot_strategy_list_strategies_reply_decode (flot_body_root (body),
+                                                    flot_body_zone (body), &reply, &err))
+        rc = s_bad_reply (STRATEGY_SERVICE, "ListStrategies", &err);
+    else {
+        const flot_strategy_strategy_t *items = reply.strategies.items;
+        for (size_t i = 0; i < reply.strategies.count; i++) {
+            s_put_text (stdout, items [i].name, "-");
+            fputs ("  ", stdout);
+            s_put_text (stdout, items [i].description, "-");
+            fputc ('\n', stdout);
+        }
+    }
+    flot_body_destroy (&body);
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  events: reading and printing one event
 
@@ -968,6 +1004,15 @@ s_say_gate_waiting (const void *data, char *line, size_t cap)
 }
 
 static void
+s_say_step_waiting (const void *data, char *line, size_t cap)
+{
+    const flot_event_step_waiting_t *d = data;
+    s_append (line, cap, "%s: step %s waits: the %s service could not answer (%s); asking "
+              "again in %llu ms", d->target, d->step, d->service, d->reason,
+              (unsigned long long) d->retry_in_ms);
+}
+
+static void
 s_say_deployment_paused (const void *data, char *line, size_t cap)
 {
     const flot_event_deployment_paused_t *d = data;
@@ -1081,6 +1126,7 @@ static const struct {
     { "gate.passed", s_say_gate_passed },
     { "gate.failed", s_say_gate_failed },
     { "gate.waiting", s_say_gate_waiting },
+    { "step.waiting", s_say_step_waiting },
     { "deployment.paused", s_say_deployment_paused },
     { "deployment.resumed", s_say_deployment_resumed },
     { "deployment.promoted", s_say_deployment_promoted },
@@ -1687,7 +1733,7 @@ s_spec_load (ctl_t *self, spec_t *spec)
                      "%zu bytes with its names, the limit is %d", spec->file,
                      sbuf.size, FLOT_MAX_BODY);
     else
-    if (s_call (self, STRATEGY_SERVICE, NULL, "Validate", &sbuf, &body, &err))
+    if (s_call (self, STRATEGY_SERVICE, FLOT_STRATEGY_SPEC_KEY, "Validate", &sbuf, &body, &err))
         rc = s_report (self, STRATEGY_SERVICE, "Validate", &err);
     msgpack_sbuffer_destroy (&sbuf);
     if (rc < 0)
@@ -2519,24 +2565,45 @@ s_analysis_timeout (const void *data, size_t size)
     return (uint32_t) MIN (timeout, (int64_t) FLOT_MAX_TIMEOUT_MS);
 }
 
+//  The spec of --file as the strategy service resolves it (Validate first,
+//  for every error): the model a deployment of it would run on. Returns
+//  -1 with *spec_p, or an exit code.
 static int
-s_cmd_analyze (ctl_t *self)
+s_spec_resolve (ctl_t *self, flot_spec_t **spec_p)
 {
     spec_t file;
-    int rc = s_spec_read (self->opts.file, &file);
+    int rc = s_spec_load (self, &file);
     if (rc >= 0) {
         s_spec_clear (&file);
         return rc;
     }
-    flot_spec_errors_t errors = { .count = 0 };
-    flot_spec_t *spec = flot_spec_parse (file.text, file.size, file.file, &errors);
+    flot_strategy_spec_text_t request = { .spec = file.text, .file = file.file };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_strategy_spec_text_def, &request, &sbuf);
     s_spec_clear (&file);
-    if (!spec) {
-        for (size_t i = 0; i < errors.count; i++)
-            fprintf (stderr, "%s\n", errors.lines [i]);
-        flot_spec_errors_clear (&errors);
-        return RC_ERROR;
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    if (s_call (self, STRATEGY_SERVICE, FLOT_STRATEGY_SPEC_KEY, FLOT_STRATEGY_RESOLVE, &sbuf, &body, &err))
+        rc = s_report (self, STRATEGY_SERVICE, "Resolve", &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc < 0) {
+        flot_strategy_resolved_t resolved;
+        if (flot_strategy_resolved_decode (flot_body_root (body), flot_body_zone (body),
+                                           &resolved, &err)
+        ||  !(*spec_p = flot_resolved_spec (&resolved, &err)))
+            rc = s_bad_reply (STRATEGY_SERVICE, "Resolve", &err);
     }
+    flot_body_destroy (&body);
+    return rc;
+}
+
+static int
+s_cmd_analyze (ctl_t *self)
+{
+    flot_spec_t *spec = NULL;
+    int rc = s_spec_resolve (self, &spec);
+    if (rc >= 0)
+        return rc;
     const flot_target_t *target = spec->target_count ? &spec->targets [0] : NULL;
     if (self->opts.target) {
         int index = flot_spec_target_index (spec, self->opts.target);
@@ -2677,6 +2744,7 @@ static const command_t s_commands [] = {
       OPT_FOLLOW | OPT_SINCE | OPT_DEPLOYMENT | OPT_TYPE | OPT_EVENTS_EP,
       "events [--follow] [--since SEQ] [--deployment ID] [--type PREFIX]" },
     { "call", s_cmd_call, 2, 3, OPT_KEY, "call SERVICE COMMAND [JSON] [--key K]" },
+    { "strategies", s_cmd_strategies, 0, 0, 0, "strategies" },
     { "plan", s_cmd_plan, 0, 0, OPT_FILE, "plan -f FILE" },
     { "apply", s_cmd_apply, 0, 0, OPT_FILE | OPT_DRY_RUN | OPT_WATCH | OPT_EVENTS_EP,
       "apply -f FILE [--dry-run | --watch]" },
@@ -2694,7 +2762,7 @@ static const command_t s_commands [] = {
     { NULL, NULL, 0, 0, 0, NULL }
 };
 
-#define COMMAND_NAMES "ping, actors, events, call, plan, apply, status, list, " \
+#define COMMAND_NAMES "ping, actors, events, call, strategies, plan, apply, status, list, " \
                       "watch, pause, resume, promote, abort, analyze, metrics"
 
 static const struct { unsigned bit; const char *name; } s_option_names [] = {

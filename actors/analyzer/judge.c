@@ -5,7 +5,10 @@
 
     Pure computation, called by the analyzer actor. Nothing here trusts the
     samples: values that are not numbers are dropped, empty sides are
-    NODATA, and parameters out of range are an error with a sentence.
+    NODATA, and parameters out of range are an error with a sentence. The
+    parameters' defaults (flot_judge_metric_defaults and
+    flot_judge_scoring_defaults) are in common/judge_defaults.c, since the
+    analysis section parser starts every judge metric from them.
 */
 #include "flotilla/judge.h"
 
@@ -17,28 +20,6 @@
 #include <string.h>
 
 #define NODATA_SHARE    0.5     //  Kayenta: 50% or more NODATA fails
-
-void
-flot_judge_metric_defaults (flot_judge_metric_t *metric)
-{
-    assert (metric);
-    memset (metric, 0, sizeof (*metric));
-    metric->mode = FLOT_JUDGE_NONINFERIORITY;
-    metric->direction = FLOT_DIRECTION_INCREASE;
-    metric->confidence = 0.98;
-    metric->tolerance = 0.25;
-    metric->effect_size = 1.0;
-    metric->margin = 0.10;
-}
-
-void
-flot_judge_scoring_defaults (flot_judge_scoring_t *scoring)
-{
-    assert (scoring);
-    memset (scoring, 0, sizeof (*scoring));
-    scoring->pass_score = 95;
-    scoring->marginal_score = 75;
-}
 
 const char *
 flot_judge_class_name (flot_class_t cls)

@@ -33,12 +33,16 @@
 #include "flotilla/log.h"
 #include "flotilla/plan.h"
 #include "flotilla/step_call.h"
+#include "flotilla/contract_strategy.h"
+#include "flotilla/resolved.h"
 #include "flotilla/store.h"
-#include "flotilla/strategy.h"
 
 #define WHO "coordinator"
 #define OUTBOX_RETRY_MS 500
 #define OUTBOX_READ 256         //  waiting events read from the store, and sent, at once
+#define GATE_RETRY_MS 2000      //  asking a service again that could not answer
+#define DECISION_TIMEOUT_MS 5000    //  the strategy service's HandleFailure
+#define STRATEGY_TIMEOUT_MS 30000   //  reading a spec of 10,000 targets takes a while
 
 enum { DS_RUNNING, DS_COMPLETED, DS_FAILED, DS_ABORTED, DS_ROLLING_BACK,
        DS_ROLLED_BACK, DS_ROLLBACK_FAILED, DS_COUNT };
@@ -92,9 +96,11 @@ typedef struct {
 struct _deployment_t {
     coordinator_t *owner;
     char id [FLOT_STORE_ID_MAX];
-    char *text;
+    char *text;                 //  its spec's text, until written to the store
     char *file;
     char cwd [1024];
+    void *resolved;             //  strategy.RESOLVED bytes: what it runs on
+    size_t resolved_size;
     flot_spec_t *spec;
     flot_plan_t *plan;
     flot_plan_t *back;          //  the rollback plan, once rolling back
@@ -147,6 +153,9 @@ struct _coordinator_t {
     zlistx_t *held;             //  held_t *: actions waiting for the commit
     zlistx_t *timer_refs;       //  step_ref_t *: arguments of step timers
     zlistx_t *gate_refs;        //  gate_ref_t *: arguments of gate calls
+    zlistx_t *submits;          //  submit_t *: Plan and Execute requests at the strategy service
+    zlistx_t *resolving;        //  resolving_t *: stored deployments being resolved again
+    zlistx_t *decisions;        //  decision_t *: failed steps the strategy service decides on
 };
 
 //  An event of the outbox, read ahead to be published.
@@ -174,6 +183,11 @@ static void s_advance (deployment_t *dep);
 static void s_step_start (deployment_t *dep, size_t s);
 static void s_gates_stop (deployment_t *dep);
 static void s_watch_stop (deployment_t *dep, int t);
+static flot_answer_t s_unsent (void);
+static void s_pause_ask (deployment_t *dep, size_t s);
+static void s_step_timer (deployment_t *dep, size_t s, int64_t ms);
+static const char *s_on_failure_name (const deployment_t *dep);
+static bool s_transient (const flot_answer_t *answer);
 
 //  --------------------------------------------------------------------------
 //  Store and events
@@ -292,6 +306,7 @@ s_write_deployment (deployment_t *dep)
 {
     flot_deployment_row_t row = {
         .file = dep->file, .spec = dep->spec_written ? NULL : dep->text, .cwd = dep->cwd,
+        .resolved = dep->resolved, .resolved_size = dep->resolved_size,
         .paused = dep->paused,
         .created_ms = dep->created_ms, .updated_ms = dep->updated_ms,
         .finished_ms = dep->finished_ms, .progress_ms = dep->progress_ms,
@@ -304,7 +319,11 @@ s_write_deployment (deployment_t *dep)
     if (flot_store_put_deployment (dep->owner->store, &row))
         flot_error (WHO, "%s", flot_store_error (dep->owner->store));
     else
+    if (!dep->spec_written) {
         dep->spec_written = true;
+        free (dep->text);           //  the store has it; the deployment runs on resolved
+        dep->text = NULL;
+    }
 }
 
 //  The deployment changed: its row is written once, at the flush, in the
@@ -591,6 +610,7 @@ s_deployment_destroy (deployment_t **dep_p)
     free (dep->trt);
     free (dep->text);
     free (dep->file);
+    free (dep->resolved);
     flot_plan_destroy (&dep->plan);
     flot_plan_destroy (&dep->back);
     flot_spec_destroy (&dep->spec);
@@ -612,22 +632,28 @@ s_deployment_free (void **item_p)
     s_deployment_destroy ((deployment_t **) item_p);
 }
 
-//  Builds the runtime of a checked spec: its plan, and every target
-//  pending with its dependency counts.
+//  Builds the runtime of a RESOLVED deployment (its bytes, taken): its
+//  model and plan, and every target pending with its dependency counts.
+//  text is its spec's text while the store lacks it, else NULL. Returns
+//  NULL with err if the bytes do not make a deployment.
 static deployment_t *
-s_deployment_new (coordinator_t *self, flot_spec_t **spec_p, const char *text,
-                  const char *file, const char *cwd)
+s_deployment_new (coordinator_t *self, void **resolved_p, size_t resolved_size,
+                  const char *text, const char *file, const char *cwd, flot_err_t *err)
 {
     deployment_t *dep = calloc (1, sizeof *dep);
     assert (dep);
     dep->owner = self;
-    dep->spec = *spec_p;
-    *spec_p = NULL;
-    dep->text = strdup (text);
+    dep->resolved = *resolved_p;
+    dep->resolved_size = resolved_size;
+    *resolved_p = NULL;
+    if (flot_resolved_load (dep->resolved, dep->resolved_size, &dep->spec, &dep->plan, err)) {
+        free (dep->resolved);
+        free (dep);
+        return NULL;
+    }
+    dep->text = text ? strdup (text) : NULL;
     dep->file = strdup (file);
     snprintf (dep->cwd, sizeof dep->cwd, "%s", cwd);
-    dep->plan = flot_plan_generate (dep->spec);
-    assert (dep->plan);
     size_t n = dep->spec->target_count;
     dep->steps = calloc (dep->plan->step_count + 1, sizeof (step_rt_t));
     for (size_t s = 0; s < dep->plan->step_count; s++)
@@ -883,25 +909,203 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  A step failed (the hook, the call, or a check: may_retry false): retry,
-//  or apply the policy.
+//  A failed step whose fate the strategy service decides (HandleFailure).
+typedef struct {
+    deployment_t *dep;
+    size_t s;
+    char *why;
+    char *output;
+    bool may_retry;
+    void *handle;               //  in the coordinator's decisions
+} decision_t;
+
+static void
+s_decision_free (void **item_p)
+{
+    decision_t *decision = *item_p;
+    if (decision) {
+        free (decision->why);
+        free (decision->output);
+        free (decision);
+        *item_p = NULL;
+    }
+}
+
+static void s_decision_ask (decision_t *decision);
+
+static int
+s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_decision_ask (arg);
+    return 0;
+}
+
+//  The strategy service's answer to HandleFailure: its action, or, if it
+//  could not answer, the step waits and asks again (an infrastructure
+//  fault is not the step's failure).
+static void s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output,
+                            const char *action, int64_t delay);
+
+static void
+s_on_failure_decided (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    decision_t *decision = arg;
+    deployment_t *dep = decision->dep;
+    coordinator_t *self = dep->owner;
+    const flot_step_t *step = &dep->plan->steps [decision->s];
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 256);
+    flot_strategy_handle_failure_reply_t reply;
+    flot_err_t err = answer->err;
+    if (answer->kind == FLOT_REPLY
+    &&  flot_strategy_handle_failure_reply_decode (answer->body, &zone, &reply, &err) == 0) {
+        zlistx_detach (self->decisions, decision->handle);
+        s_step_decided (dep, decision->s, decision->why, decision->output, reply.action,
+                        reply.delay_ms);
+        void *item = decision;
+        s_decision_free (&item);
+    }
+    else {
+        s_begin (self);
+        s_event (dep, step->target, &flot_event_step_waiting_def,
+                 &(flot_event_step_waiting_t) {
+                     .step = step->id, .service = "strategy", .reason = err.message,
+                     .retry_in_ms = GATE_RETRY_MS },
+                 "%s: step %s failed (%s); the strategy service could not say what that "
+                 "leads to (%s); asking again in %d ms", dep->spec->targets [step->target].name,
+                 step->id, decision->why, err.message, GATE_RETRY_MS);
+        s_commit (self);
+        s_pump (self);
+        zloop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1, s_on_decision_retry, decision);
+    }
+    msgpack_zone_destroy (&zone);
+}
+
+static void
+s_decision_ask (decision_t *decision)
+{
+    deployment_t *dep = decision->dep;
+    const step_rt_t *rt = &dep->steps [decision->s];
+    flot_strategy_handle_failure_request_t request = {
+        .attempt = (uint64_t) rt->attempt,
+        .retries = decision->may_retry ? (uint64_t) dep->spec->hook.retries : 0,
+        .backoff_ms = (uint64_t) dep->spec->hook.backoff_ms, .has_backoff_ms = true,
+        .on_failure = s_on_failure_name (dep),
+        .failed_targets = (uint64_t) dep->failed_targets + 1,
+        .max_failures = (uint64_t) dep->spec->policy.max_failures, .has_max_failures = true
+    };
+    if (!flot_actor_call_msg (dep->owner->actor, "strategy", dep->spec->strategy_name,
+                              FLOT_STRATEGY_HANDLE_FAILURE,
+                              &flot_strategy_handle_failure_request_def, &request,
+                              DECISION_TIMEOUT_MS, false, s_on_failure_decided, decision)) {
+        flot_answer_t answer = s_unsent ();
+        s_on_failure_decided (dep->owner->actor, &answer, decision);
+    }
+}
+
+//  A timed pause whose time is up: the strategy service says whether it is
+//  over (ShouldPromote), or how much longer it lasts. If it cannot answer,
+//  the pause waits and asks again.
+static void
+s_on_promote_decided (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    decision_t *decision = arg;
+    deployment_t *dep = decision->dep;
+    size_t s = decision->s;
+    coordinator_t *self = dep->owner;
+    zlistx_detach (self->decisions, decision->handle);
+    void *item = decision;
+    s_decision_free (&item);
+    const flot_step_t *step = &dep->plan->steps [s];
+    step_rt_t *rt = &dep->steps [s];
+    int t = step->target;
+    //  A promote, an abort or a failure may have ended it meanwhile.
+    if (dep->state != DS_RUNNING || rt->state != SS_RUNNING || dep->cursor [t] != s)
+        return;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 256);
+    flot_strategy_should_promote_reply_t reply;
+    flot_err_t err = answer->err;
+    if (answer->kind == FLOT_REPLY
+    &&  flot_strategy_should_promote_reply_decode (answer->body, &zone, &reply, &err) == 0) {
+        if (reply.promote)
+            s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
+        else
+        if (reply.needs_person)
+            dep->tstate [t] = TS_WAITING;
+        else
+            s_step_timer (dep, s, reply.wait_ms > 0 ? reply.wait_ms : GATE_RETRY_MS);
+    }
+    else {
+        s_begin (self);
+        s_event (dep, t, &flot_event_step_waiting_def,
+                 &(flot_event_step_waiting_t) {
+                     .step = step->id, .service = "strategy", .reason = err.message,
+                     .retry_in_ms = GATE_RETRY_MS },
+                 "%s: step %s: the strategy service could not say whether the pause is "
+                 "over (%s); asking again in %d ms", dep->spec->targets [t].name, step->id,
+                 err.message, GATE_RETRY_MS);
+        s_commit (self);
+        s_pump (self);
+        s_step_timer (dep, s, GATE_RETRY_MS);
+    }
+    msgpack_zone_destroy (&zone);
+}
+
+static void
+s_pause_ask (deployment_t *dep, size_t s)
+{
+    const flot_step_t *step = &dep->plan->steps [s];
+    const step_rt_t *rt = &dep->steps [s];
+    decision_t *decision = calloc (1, sizeof *decision);
+    assert (decision);
+    *decision = (decision_t) { .dep = dep, .s = s };
+    decision->handle = zlistx_add_end (dep->owner->decisions, decision);
+    int64_t elapsed = s_now () - rt->started_ms;
+    flot_strategy_should_promote_request_t request = {
+        .duration_ms = step->duration_ms,
+        .elapsed_ms = elapsed > 0 ? (uint64_t) elapsed : 0,
+        .promoted = false, .has_promoted = true
+    };
+    if (!flot_actor_call_msg (dep->owner->actor, "strategy", dep->spec->strategy_name,
+                              FLOT_STRATEGY_SHOULD_PROMOTE,
+                              &flot_strategy_should_promote_request_def, &request,
+                              DECISION_TIMEOUT_MS, false, s_on_promote_decided, decision)) {
+        flot_answer_t answer = s_unsent ();
+        s_on_promote_decided (dep->owner->actor, &answer, decision);
+    }
+}
+
+//  A step failed (the hook, the call, or a check: may_retry false): the
+//  strategy service says whether it is retried or what the policy does.
 static void
 s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *output,
                   bool may_retry)
 {
+    dep->steps [s].call = 0;
+    decision_t *decision = calloc (1, sizeof *decision);
+    assert (decision);
+    *decision = (decision_t) {
+        .dep = dep, .s = s, .why = strdup (why), .output = output ? strdup (output) : NULL,
+        .may_retry = may_retry
+    };
+    decision->handle = zlistx_add_end (dep->owner->decisions, decision);
+    s_decision_ask (decision);
+}
+
+//  Retry, or apply the policy, as the strategy service decided.
+static void
+s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output,
+                const char *action, int64_t delay)
+{
     step_rt_t *rt = &dep->steps [s];
     const flot_step_t *step = &dep->plan->steps [s];
     int t = step->target;
-    rt->call = 0;
-    flot_failure_t failure = {
-        .attempt = rt->attempt, .retries = may_retry ? dep->spec->hook.retries : 0,
-        .backoff_ms = dep->spec->hook.backoff_ms, .on_failure = dep->spec->policy.on_failure,
-        .failed_targets = dep->failed_targets + 1, .max_failures = dep->spec->policy.max_failures
-    };
-    int64_t delay = 0;
-    flot_failure_action_t action = flot_strategy_handle_failure (&failure, &delay);
     s_begin (dep->owner);
-    if (action == FLOT_FAILURE_RETRY) {
+    if (streq (action, "retry")) {
         rt->state = SS_PENDING;
         s_save_step (dep, s, false, output, why);
         s_event (dep, t, &flot_event_step_failed_def,
@@ -941,10 +1145,10 @@ s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *outp
     if (dep->state != DS_RUNNING)
         s_save_deployment (dep);
     else
-    if (action == FLOT_FAILURE_FAIL_DEPLOYMENT)
+    if (streq (action, "failDeployment"))
         s_fail (dep, "%s failed at step %s: %s", dep->spec->targets [t].name, step->id, why);
     else {
-        if (action == FLOT_FAILURE_CONTINUE)
+        if (streq (action, "continue"))
             s_target_release (dep, t);
         snprintf (dep->last_error, sizeof dep->last_error, "%s failed at step %s: %s",
                   dep->spec->targets [t].name, step->id, why);
@@ -1077,6 +1281,9 @@ s_on_step_timer (zloop_t *loop, int timer_id, void *arg)
     if (step->runs_hook)
         s_hook_call (dep, s);              //  cleanup, after keepOld
     else
+    if (step->type == FLOT_STEP_PAUSE)
+        s_pause_ask (dep, s);              //  its time is up: is the pause over?
+    else
         s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
     return 0;
 }
@@ -1148,7 +1355,6 @@ s_context (deployment_t *dep, int t, const char *version, msgpack_zone *zone,
 //  again.
 
 #define GATE_MARGIN_MS 2000
-#define GATE_RETRY_MS 2000          //  asking a service again that could not answer
 
 //  The argument of a gate's calls: which step, and which run of it.
 //  Each is in the coordinator's gate_refs until its call ends, so that
@@ -2068,10 +2274,16 @@ s_rollback_plan (deployment_t *dep)
     bool *touched = calloc (n, sizeof (bool)), *switched = calloc (n, sizeof (bool));
     s_touched (dep, touched, switched);
     flot_plan_destroy (&dep->back);
-    dep->back = flot_plan_rollback (dep->spec, touched, switched);
+    flot_err_t err;
+    dep->back = flot_resolved_load_rollback (dep->resolved, dep->resolved_size, dep->spec,
+                                             touched, switched, &err);
     free (touched);
     free (switched);
-    assert (dep->back);
+    if (!dep->back) {
+        //  The bytes loaded before: only memory can fail here.
+        flot_error (WHO, "%s: %s", dep->id, err.message);
+        abort ();
+    }
     free (dep->back_steps);
     dep->back_steps = calloc (dep->back->step_count + 1, sizeof (step_rt_t));
     for (size_t s = 0; s < dep->back->step_count; s++)
@@ -2269,10 +2481,20 @@ s_rollback_initiate (deployment_t *dep)
         reverted [t] = first < dep->back->first [t + 1]
                     && dep->back_steps [first].state == SS_SUCCEEDED;
     }
+    //  The rollback service runs from the deployment as it was resolved.
+    flot_err_t err;
+    flot_body_t *body = flot_body_decode (dep->resolved, dep->resolved_size, &err);
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    flot_strategy_resolved_t resolved = { 0 };
+    if (!body || flot_strategy_resolved_decode (flot_body_root (body), &zone, &resolved, &err)) {
+        flot_error (WHO, "%s: its RESOLVED deployment no longer decodes: %s", dep->id,
+                    err.message);
+        abort ();
+    }
     flot_rollback_initiate_rollback_request_t request = {
         .deployment = dep->id,
-        .spec = dep->text,
-        .file = dep->file,
+        .resolved = &resolved,
         .cwd = dep->cwd,
         .reason = dep->last_error,
         .touched = s_names (dep, touched, names),
@@ -2283,6 +2505,8 @@ s_rollback_initiate (deployment_t *dep)
                                               FLOT_ROLLBACK_INITIATE_ROLLBACK,
                                               &flot_rollback_initiate_rollback_request_def,
                                               &request, 10000, true, s_on_rollback, dep);
+    msgpack_zone_destroy (&zone);
+    flot_body_destroy (&body);
     free (touched);
     free (switched);
     free (reverted);
@@ -2419,80 +2643,137 @@ s_reply_state (flot_request_t **request_p, deployment_t *dep)
     s_answer (dep->owner, request_p, &flot_coordinator_state_def, &reply, "state");
 }
 
-//  Parses the spec of a SPEC request, whose cwd must be absolute. NULL
-//  after answering.
-static flot_spec_t *
-s_read_spec (coordinator_t *self, flot_request_t **request_p,
-             const flot_coordinator_spec_t *args)
+//  A Plan or Execute request while the strategy service reads its spec.
+typedef struct {
+    coordinator_t *self;
+    flot_request_t *request;
+    bool execute;               //  Execute (else Plan)
+    char *text;                 //  Execute: the spec's text, file and cwd
+    char *file;
+    char cwd [1024];
+    void *handle;               //  in the coordinator's submits
+} submit_t;
+
+static void
+s_submit_free (void **item_p)
 {
-    if (args->cwd && *args->cwd && *args->cwd != '/') {
-        s_error (self, request_p, FLOT_E_INVALID,
-                            "field 'cwd': '%s' is not an absolute directory", args->cwd);
-        return NULL;
+    submit_t *submit = *item_p;
+    if (submit) {
+        free (submit->text);
+        free (submit->file);
+        free (submit);
+        *item_p = NULL;
     }
-    flot_spec_errors_t errors;
-    flot_spec_t *spec = flot_spec_parse (args->spec, strlen (args->spec), args->file, &errors);
-    if (!spec) {
-        s_error (self, request_p, FLOT_E_INVALID, "%s%s", errors.lines [0],
-                            errors.count > 1 ? " (and more: see strategy Validate)" : "");
-        flot_spec_errors_clear (&errors);
-    }
-    return spec;
 }
 
-static const char *s_strategy_names [] = { "canary", "blueGreen", "rolling" };
+static void s_submitted (submit_t *submit, const msgpack_object *resolved);
+
+static void
+s_on_strategy (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    submit_t *submit = arg;
+    coordinator_t *self = submit->self;
+    zlistx_detach (self->submits, submit->handle);
+    if (answer->kind == FLOT_ERROR)
+        //  The spec's own errors come as the strategy service words them;
+        //  a strategy service that could not answer is named.
+        s_error (self, &submit->request, answer->err.code,
+                 answer->err.code == FLOT_E_INVALID || answer->err.code == FLOT_E_TOO_LARGE
+                 ? "%s" : "the strategy service could not read the spec: %s",
+                 answer->err.message);
+    else
+    if (!submit->execute) {
+        //  Plan: the strategy service's GenerateSteps answer, as it is.
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        flot_pack_begin (&sbuf, &pk);
+        msgpack_pack_object (&pk, *answer->body);
+        s_reply (self, &submit->request, &sbuf);
+    }
+    else
+        s_submitted (submit, answer->body);
+    void *item = submit;
+    s_submit_free (&item);
+}
+
+//  Asks the strategy service to read a SPEC request's spec (whose cwd must
+//  be absolute): GenerateSteps for Plan, Resolve for Execute.
+static void
+s_submit (flot_actor_t *actor, flot_request_t *request, bool execute)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    const flot_coordinator_spec_t *args = flot_request_args (request);
+    if (args->cwd && *args->cwd && *args->cwd != '/') {
+        s_error (self, &request, FLOT_E_INVALID,
+                 "field 'cwd': '%s' is not an absolute directory", args->cwd);
+        return;
+    }
+    submit_t *submit = calloc (1, sizeof *submit);
+    assert (submit);
+    submit->self = self;
+    submit->request = request;
+    submit->execute = execute;
+    if (execute) {
+        submit->text = strdup (args->spec);
+        submit->file = strdup (args->file);
+        if (args->cwd && *args->cwd)
+            snprintf (submit->cwd, sizeof submit->cwd, "%s", args->cwd);
+        else
+        if (!getcwd (submit->cwd, sizeof submit->cwd))
+            strcpy (submit->cwd, "/");
+    }
+    flot_strategy_spec_text_t text = { .spec = args->spec, .file = args->file };
+    submit->handle = zlistx_add_end (self->submits, submit);
+    if (!flot_actor_call_msg (actor, "strategy", FLOT_STRATEGY_SPEC_KEY,
+                              execute ? FLOT_STRATEGY_RESOLVE : FLOT_STRATEGY_GENERATE_STEPS,
+                              &flot_strategy_spec_text_def, &text, STRATEGY_TIMEOUT_MS, false,
+                              s_on_strategy, submit)) {
+        zlistx_detach (self->submits, submit->handle);
+        s_error (self, &submit->request, FLOT_E_INTERNAL,
+                 "the request could not be sent to the strategy service");
+        void *item = submit;
+        s_submit_free (&item);
+    }
+}
 
 //  Answers as strategy GenerateSteps does.
 static void
 s_plan (flot_actor_t *actor, flot_request_t *request)
 {
-    coordinator_t *self = flot_actor_state (actor);
-    flot_spec_t *spec = s_read_spec (self, &request, flot_request_args (request));
-    if (!spec)
-        return;
-    flot_plan_t *plan = flot_plan_generate (spec);
-    bool *all = calloc (spec->target_count, sizeof (bool));
-    for (size_t t = 0; all && t < spec->target_count; t++)
-        all [t] = true;
-    flot_plan_t *back = all ? flot_plan_rollback (spec, all, all) : NULL;
-    free (all);
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 4096);
-    flot_strategy_deployment_plan_t reply;
-    if (plan && back
-    &&  flot_strategy_deployment_plan_fill (&reply, spec, plan, back, &zone) == 0)
-        s_answer (self, &request, &flot_strategy_deployment_plan_def, &reply, "plan");
-    else
-        s_error (self, &request, FLOT_E_INTERNAL, "Plan: %s",
-                 !plan ? "the plan could not be generated (out of memory, or the targets' "
-                         "dependencies form a cycle)"
-                 : !back ? "the rollback plan could not be generated (out of memory)"
-                 : "out of memory filling the reply with the plans");
-    msgpack_zone_destroy (&zone);
-    flot_plan_destroy (&plan);
-    flot_plan_destroy (&back);
-    flot_spec_destroy (&spec);
+    s_submit (actor, request, false);
 }
 
 static void
 s_execute (flot_actor_t *actor, flot_request_t *request)
 {
-    coordinator_t *self = flot_actor_state (actor);
-    const flot_coordinator_spec_t *args = flot_request_args (request);
-    flot_spec_t *spec = s_read_spec (self, &request, args);
-    if (!spec)
+    s_submit (actor, request, true);
+}
+
+//  Execute, once the strategy service has resolved the spec.
+static void
+s_submitted (submit_t *submit, const msgpack_object *resolved)
+{
+    coordinator_t *self = submit->self;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_object (&pk, *resolved);
+    void *bytes = sbuf.data;
+    flot_err_t err;
+    deployment_t *dep = s_deployment_new (self, &bytes, sbuf.size, submit->text, submit->file,
+                                          submit->cwd, &err);
+    if (!dep) {
+        s_error (self, &submit->request, err.code,
+                 "the strategy service's Resolve answer is not a deployment: %s", err.message);
         return;
-    char workdir [1024];
-    if ((!args->cwd || !*args->cwd) && !getcwd (workdir, sizeof workdir))
-        strcpy (workdir, "/");
-    deployment_t *dep = s_deployment_new (self, &spec, args->spec, args->file,
-                                          args->cwd && *args->cwd ? args->cwd : workdir);
+    }
     s_begin (self);
     if (flot_store_new_id (self->store, dep->spec->name, dep->id, sizeof dep->id)) {
         s_commit (self);
         s_deployment_destroy (&dep);
-        s_error (self, &request, FLOT_E_INTERNAL, "the store failed: %s",
-                            flot_store_error (self->store));
+        s_error (self, &submit->request, FLOT_E_INTERNAL, "the store failed: %s",
+                 flot_store_error (self->store));
         return;
     }
     dep->created_ms = dep->progress_ms = s_now ();
@@ -2514,7 +2795,7 @@ s_execute (flot_actor_t *actor, flot_request_t *request)
     flot_coordinator_execute_reply_t reply = {
         .id = dep->id, .state = s_state_name (dep), .steps_total = dep->plan->step_count
     };
-    s_answer (self, &request, &flot_coordinator_execute_reply_def, &reply, "reply");
+    s_answer (self, &submit->request, &flot_coordinator_execute_reply_def, &reply, "reply");
     s_advance (dep);
 }
 
@@ -2579,10 +2860,10 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
     flot_coordinator_get_status_reply_t reply = {
         .id = dep->id,
         .name = dep->spec->name,
-        .strategy = s_strategy_names [dep->spec->strategy.kind],
+        .strategy = dep->spec->strategy_name,
         .state = s_state_name (dep),
         .paused = dep->paused,
-        .percent = (uint64_t) flot_strategy_progress (dep->plan->step_count, dep->steps_done),
+        .percent = (uint64_t) flot_plan_progress (dep->plan, dep->steps_done),
         .steps_done = dep->steps_done,
         .steps_total = dep->plan->step_count,
         .created_ms = (uint64_t) dep->created_ms,
@@ -2611,8 +2892,7 @@ s_list (flot_actor_t *actor, flot_request_t *request)
                 .name = dep->spec->name,
                 .state = s_state_name (dep),
                 .paused = dep->paused,
-                .percent = (uint64_t) flot_strategy_progress (dep->plan->step_count,
-                                                              dep->steps_done),
+                .percent = (uint64_t) flot_plan_progress (dep->plan, dep->steps_done),
                 .created_ms = (uint64_t) dep->created_ms,
                 .updated_ms = (uint64_t) dep->updated_ms
             };
@@ -2851,21 +3131,79 @@ s_restore_step (const flot_step_row_t *row, void *arg)
     return 0;
 }
 
+//  A stored deployment of an older version, without its RESOLVED bytes:
+//  the strategy service resolves its spec once, and the coordinator stores
+//  the answer, so that it never reads the spec again.
+typedef struct {
+    coordinator_t *self;
+    flot_deployment_row_t row;  //  a copy, its resolved bytes to be filled
+    bool finished;
+    void *handle;               //  in the coordinator's resolving
+} resolving_t;
+
+static void
+s_resolving_free (void **item_p)
+{
+    resolving_t *resolving = *item_p;
+    if (resolving) {
+        flot_deployment_row_clear (&resolving->row);
+        free (resolving);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_resolve_later (coordinator_t *self, const flot_deployment_row_t *row, bool finished)
+{
+    resolving_t *resolving = calloc (1, sizeof *resolving);
+    assert (resolving);
+    resolving->self = self;
+    resolving->finished = finished;
+    resolving->row = *row;
+    resolving->row.file = strdup (row->file);
+    resolving->row.spec = strdup (row->spec);
+    resolving->row.cwd = strdup (row->cwd);
+    resolving->row.last_error = strdup (row->last_error);
+    resolving->row.created_by = strdup (row->created_by);
+    resolving->row.resolved = NULL;
+    resolving->row.resolved_size = 0;
+    resolving->handle = zlistx_add_end (self->resolving, resolving);
+}
+
+//  The deployment of a stored row, from its RESOLVED bytes (copied), or
+//  NULL after saying why it cannot be loaded.
+static deployment_t *
+s_deployment_load (coordinator_t *self, const flot_deployment_row_t *row)
+{
+    void *bytes = malloc (row->resolved_size);
+    assert (bytes);
+    memcpy (bytes, row->resolved, row->resolved_size);
+    flot_err_t err;
+    deployment_t *dep = s_deployment_new (self, &bytes, row->resolved_size, NULL, row->file,
+                                          row->cwd, &err);
+    if (!dep) {
+        flot_error (WHO, "%s cannot be loaded: its stored RESOLVED deployment is bad: %s",
+                    row->id, err.message);
+        return NULL;
+    }
+    dep->spec_written = true;
+    snprintf (dep->id, sizeof dep->id, "%s", row->id);
+    return dep;
+}
+
+static void s_go_on (deployment_t *dep);
+
 static int
 s_restore (const flot_deployment_row_t *row, void *arg)
 {
     coordinator_t *self = arg;
-    flot_spec_errors_t errors;
-    flot_spec_t *spec = flot_spec_parse (row->spec, strlen (row->spec), row->file, &errors);
-    if (!spec) {
-        flot_error (WHO, "%s cannot be resumed: its spec no longer parses: %s", row->id,
-                    errors.count ? errors.lines [0] : "?");
-        flot_spec_errors_clear (&errors);
+    if (!row->resolved) {
+        s_resolve_later (self, row, false);
         return 0;
     }
-    deployment_t *dep = s_deployment_new (self, &spec, row->spec, row->file, row->cwd);
-    dep->spec_written = true;
-    snprintf (dep->id, sizeof dep->id, "%s", row->id);
+    deployment_t *dep = s_deployment_load (self, row);
+    if (!dep)
+        return 0;
     dep->paused = row->paused;
     dep->promote_full = streq (row->promote, "full");
     dep->created_ms = row->created_ms;
@@ -2946,14 +3284,13 @@ s_restore_finished (const flot_deployment_row_t *row, void *arg)
     coordinator_t *self = arg;
     if (row->finished_ms == 0 || zhashx_lookup (self->deployments, row->id))
         return 0;
-    flot_spec_errors_t errors;
-    flot_spec_t *spec = flot_spec_parse (row->spec, strlen (row->spec), row->file, &errors);
-    flot_spec_errors_clear (&errors);
-    if (!spec)
+    if (!row->resolved) {
+        s_resolve_later (self, row, true);
         return 0;
-    deployment_t *dep = s_deployment_new (self, &spec, row->spec, row->file, row->cwd);
-    dep->spec_written = true;
-    snprintf (dep->id, sizeof dep->id, "%s", row->id);
+    }
+    deployment_t *dep = s_deployment_load (self, row);
+    if (!dep)
+        return 0;
     int state;
     for (state = 0; state < DS_COUNT; state++)
         if (streq (row->state, s_dstates [state]))
@@ -2986,6 +3323,73 @@ s_restore_finished (const flot_deployment_row_t *row, void *arg)
 //  --------------------------------------------------------------------------
 //  Life cycle
 
+static void s_resolve_ask (resolving_t *resolving);
+
+static int
+s_on_resolve_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_resolve_ask (arg);
+    return 0;
+}
+
+static void
+s_on_resolved (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    resolving_t *resolving = arg;
+    coordinator_t *self = resolving->self;
+    flot_deployment_row_t *row = &resolving->row;
+    if (s_transient (answer)) {
+        flot_warn (WHO, "%s: the strategy service could not resolve its spec (%s); "
+                      "asking again in %d ms", row->id, answer->err.message, GATE_RETRY_MS);
+        zloop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1, s_on_resolve_retry, resolving);
+        return;
+    }
+    if (answer->kind == FLOT_ERROR)
+        flot_error (WHO, "%s cannot be loaded: the strategy service cannot resolve its "
+                    "spec: %s", row->id, answer->err.message);
+    else {
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        flot_pack_begin (&sbuf, &pk);
+        msgpack_pack_object (&pk, *answer->body);
+        row->resolved = sbuf.data;
+        row->resolved_size = sbuf.size;
+        if (resolving->finished)
+            s_restore_finished (row, self);
+        else
+            s_restore (row, self);
+        deployment_t *dep = zhashx_lookup (self->deployments, row->id);
+        if (dep) {
+            //  Stored with its RESOLVED bytes from now on.
+            dep->spec_written = false;
+            dep->text = strdup (row->spec);
+            s_begin (self);
+            s_save_deployment (dep);
+            s_commit (self);
+            if (!resolving->finished)
+                s_go_on (dep);
+        }
+    }
+    zlistx_detach (self->resolving, resolving->handle);
+    void *item = resolving;
+    s_resolving_free (&item);
+    s_pump (self);
+}
+
+static void
+s_resolve_ask (resolving_t *resolving)
+{
+    coordinator_t *self = resolving->self;
+    flot_strategy_spec_text_t text = { .spec = resolving->row.spec, .file = resolving->row.file };
+    if (!flot_actor_call_msg (self->actor, "strategy", FLOT_STRATEGY_SPEC_KEY, FLOT_STRATEGY_RESOLVE,
+                              &flot_strategy_spec_text_def, &text, STRATEGY_TIMEOUT_MS, false,
+                              s_on_resolved, resolving))
+        zloop_timer (flot_actor_loop (self->actor), GATE_RETRY_MS, 1, s_on_resolve_retry,
+                     resolving);
+}
+
 static int
 s_on_resume_all (zloop_t *loop, int timer_id, void *arg)
 {
@@ -2997,19 +3401,28 @@ s_on_resume_all (zloop_t *loop, int timer_id, void *arg)
          dep = zhashx_next (self->deployments))
         if (dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK)
             zlistx_add_end (open, dep);
-    for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open)) {
-        //  A timed pause or soak that was running goes on for what is left.
-        for (size_t t = 0; t < dep->spec->target_count && dep->state == DS_RUNNING; t++) {
-            size_t s = dep->cursor [t];
-            if (s < dep->plan->first [t + 1] && dep->steps [s].state == SS_RUNNING
-            &&  !dep->plan->steps [s].runs_hook && dep->plan->steps [s].duration_ms >= 0)
-                s_step_start (dep, s);
-        }
-        s_advance (dep);
-    }
+    for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open))
+        s_go_on (dep);
     zlistx_destroy (&open);
+    for (resolving_t *resolving = zlistx_first (self->resolving); resolving;
+         resolving = zlistx_next (self->resolving))
+        s_resolve_ask (resolving);
     s_pump (self);
     return 0;
+}
+
+//  Goes on with a loaded deployment: a timed pause or soak that was
+//  running goes on for what is left.
+static void
+s_go_on (deployment_t *dep)
+{
+    for (size_t t = 0; t < dep->spec->target_count && dep->state == DS_RUNNING; t++) {
+        size_t s = dep->cursor [t];
+        if (s < dep->plan->first [t + 1] && dep->steps [s].state == SS_RUNNING
+        &&  !dep->plan->steps [s].runs_hook && dep->plan->steps [s].duration_ms >= 0)
+            s_step_start (dep, s);
+    }
+    s_advance (dep);
 }
 
 static int
@@ -3041,6 +3454,12 @@ s_start (flot_actor_t *actor)
     zlistx_set_destructor (self->timer_refs, s_ref_free);
     self->gate_refs = zlistx_new ();
     zlistx_set_destructor (self->gate_refs, s_ref_free);
+    self->submits = zlistx_new ();
+    zlistx_set_destructor (self->submits, s_submit_free);
+    self->decisions = zlistx_new ();
+    zlistx_set_destructor (self->decisions, s_decision_free);
+    self->resolving = zlistx_new ();
+    zlistx_set_destructor (self->resolving, s_resolving_free);
     flot_actor_set_state (actor, self);
     flot_store_each_deployment (store, true, s_restore, self);
     flot_store_each_deployment (store, false, s_restore_finished, self);
@@ -3072,6 +3491,9 @@ s_stop (flot_actor_t *actor)
     zhashx_destroy (&self->deployments);
     zlistx_destroy (&self->timer_refs);
     zlistx_destroy (&self->gate_refs);
+    zlistx_destroy (&self->submits);
+    zlistx_destroy (&self->resolving);
+    zlistx_destroy (&self->decisions);
     flot_store_destroy (&self->store);
     free (self);
     flot_actor_set_state (actor, NULL);

@@ -30,6 +30,9 @@
 static const char *const s_migrations [] = {
     //  2 -> 3: who created each deployment (written once, with its spec).
     "ALTER TABLE specs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
+    //  3 -> 4: the deployment as the strategy service resolved it (NULL in
+    //  rows written before: the coordinator has them resolved once again).
+    "ALTER TABLE specs ADD COLUMN resolved BLOB;",
 };
 _Static_assert (FIRST_VERSION + sizeof s_migrations / sizeof s_migrations [0]
                 == NEWEST_VERSION, "one migration for each version after the first");
@@ -45,7 +48,7 @@ static const char s_create [] =
     "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE specs ("
     "  deployment TEXT PRIMARY KEY, file TEXT NOT NULL, spec TEXT NOT NULL,"
-    "  cwd TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '');"
+    "  cwd TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '', resolved BLOB);"
     "CREATE TABLE deployments ("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL,"
     "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
@@ -75,7 +78,7 @@ static const flot_schema_t s_schema = {
 //  A deployment's row: its own columns, and its spec's (written once).
 #define ROW_COLUMNS \
     "d.id, d.name, s.file, s.spec, s.cwd, d.state, d.paused, d.promote, d.created_ms," \
-    " d.updated_ms, d.finished_ms, d.progress_ms, d.last_error, s.created_by" \
+    " d.updated_ms, d.finished_ms, d.progress_ms, d.last_error, s.created_by, s.resolved" \
     " FROM deployments d JOIN specs s ON s.deployment = d.id"
 
 enum {
@@ -90,8 +93,8 @@ static const char *s_queries [Q_COUNT] = {
     [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments (id, name, state, paused,"
                          " promote, created_ms, updated_ms, finished_ms, progress_ms,"
                          " last_error) VALUES (?,?,?,?,?,?,?,?,?,?)",
-    [Q_PUT_SPEC] = ("INSERT OR REPLACE INTO specs (deployment, file, spec, cwd, created_by)"
-                    " VALUES (?,?,?,?,?)"),
+    [Q_PUT_SPEC] = ("INSERT OR REPLACE INTO specs (deployment, file, spec, cwd, created_by,"
+                    " resolved) VALUES (?,?,?,?,?,?)"),
     [Q_GET_DEPLOYMENT] = "SELECT " ROW_COLUMNS " WHERE d.id = ?",
     [Q_ALL_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " ORDER BY d.created_ms, d.id",
     [Q_OPEN_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " WHERE d.finished_ms = 0"
@@ -250,6 +253,12 @@ s_deployment_read (sqlite3_stmt *stmt, flot_deployment_row_t *row)
     row->progress_ms = sqlite3_column_int64 (stmt, 11);
     row->last_error = s_text (stmt, 12);
     row->created_by = s_text (stmt, 13);
+    int size = sqlite3_column_bytes (stmt, 14);
+    const void *resolved = sqlite3_column_blob (stmt, 14);
+    if (resolved && size > 0 && (row->resolved = malloc ((size_t) size))) {
+        memcpy (row->resolved, resolved, (size_t) size);
+        row->resolved_size = (size_t) size;
+    }
 }
 
 void
@@ -260,7 +269,10 @@ flot_deployment_row_clear (flot_deployment_row_t *row)
     free (row->cwd);
     free (row->last_error);
     free (row->created_by);
+    free (row->resolved);
     row->file = row->spec = row->cwd = row->last_error = row->created_by = NULL;
+    row->resolved = NULL;
+    row->resolved_size = 0;
 }
 
 int
@@ -273,6 +285,10 @@ flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row)
         sqlite3_bind_text (q, 3, row->spec, -1, SQLITE_STATIC);
         sqlite3_bind_text (q, 4, row->cwd ? row->cwd : "", -1, SQLITE_STATIC);
         sqlite3_bind_text (q, 5, row->created_by ? row->created_by : "", -1, SQLITE_STATIC);
+        if (row->resolved)
+            sqlite3_bind_blob (q, 6, row->resolved, (int) row->resolved_size, SQLITE_STATIC);
+        else
+            sqlite3_bind_null (q, 6);
         if (s_step_done (self, q, "writing a deployment's spec"))
             return -1;
     }

@@ -8,8 +8,9 @@
     loop, so one actor runs thousands at once and never blocks. The
     requests, replies and stream messages are protocol/contracts/health.json's:
     the host decodes each request before its handler runs. Every job owns
-    what outlives its request: its checks, parsed by check.c, and copies of
-    its contexts (flot_context_copy), which the prober's templates read.
+    what outlives its request: its checks, parsed by common/health_checks.c,
+    and copies of its contexts (flot_context_copy), which the prober's
+    templates read.
 */
 #include "flotilla/health.h"
 #include "flotilla/contract_health.h"

@@ -1,35 +1,43 @@
 /*  rollback.c - the rollback actor (service "rollback").
 
     Owns rollback plans and their progress. InitiateRollback takes a
-    deployment's spec and the targets it changed, builds the rollback plan
-    (flot_plan_rollback: which targets to revert, switchBack for blue-green
-    targets whose traffic moved, reverse dependency order), and runs its
-    steps through the executor service, routed by target, at most the plan's
-    concurrency at once; in gradual mode a target waits for the targets that
-    depend on it. A failed step is retried per the spec's hook retries and
-    backoff (flot_strategy_handle_failure); one that fails for good fails the
-    rollback. Every change goes to the caller as a stream message; a caller
-    that goes away does not stop the rollback, which always runs to its end.
-    GetRollbackStatus reads a rollback, running or finished (the last `keep`
-    finished are kept); CompleteRollback ends one by hand. ShouldRollback
-    wraps the pure rule of decide.c. The messages are defined by
+    deployment as the strategy service resolved it (strategy.RESOLVED: this
+    actor reads no spec) and the targets it changed, builds the rollback
+    plan (flot_resolved_rollback: the RESOLVED `rollback` steps of each
+    touched target, switchBack for blue-green targets whose traffic moved,
+    reverse dependency order), and runs its steps through the executor
+    service, routed by target, at most the plan's concurrency at once; in
+    gradual mode a target waits for the targets that depend on it. What a
+    failed step leads to is the strategy service's to say (HandleFailure):
+    a retry after its delay, or a failure for good that fails the rollback.
+    While the strategy service cannot answer (not running, busy, gone), the
+    step waits and asks again: that is no failure of the step. Every change
+    goes to the caller as a stream message; a caller that goes away does
+    not stop the rollback, which always runs to its end. GetRollbackStatus
+    reads a rollback, running or finished (the last `keep` finished are
+    kept); CompleteRollback ends one by hand. ShouldRollback wraps the pure
+    rule of decide.c. The messages are defined by
     protocol/contracts/rollback.json: the host decodes every request by it.
 
-    Nothing here blocks: hooks run in the executor, backoffs are timers. A
-    rollback is freed only when it is finished and idle (no call in flight,
-    no retry timer armed), so an answer or a timer always finds it.
+    Nothing here blocks: hooks run in the executor, decisions in the
+    strategy service, backoffs and waits are timers. A rollback is freed
+    only when it is finished and idle (no call in flight, no timer armed),
+    so an answer or a timer always finds it; a step's pending decision is
+    held by the step, so it goes with its rollback.
 */
 #include "flotilla/rollback.h"
 #include "flotilla/contract_rollback.h"
 #include "flotilla/log.h"
 #include "flotilla/plan.h"
+#include "flotilla/resolved.h"
 #include "flotilla/step_call.h"
-#include "flotilla/strategy.h"
 
 #define WHO "rollback"
 #define KEEP_DEFAULT 1000
 #define DEPLOYMENT_MAX 128      //  bytes of a deployment id, NUL included
 #define TEXT_MAX 512            //  reasons and messages
+#define DECISION_TIMEOUT_MS 5000    //  for the strategy service's HandleFailure
+#define DECISION_RETRY_MS 2000      //  asks again after this long if it could not answer
 
 enum { RS_RUNNING, RS_COMPLETED, RS_FAILED };
 static const char *s_rstates [] = { "running", "completed", "failed" };
@@ -47,6 +55,10 @@ typedef struct {
     int state;                  //  TS_*
     int attempt;
     bool skipped;               //  reverted before this rollback: never run
+    //  A failed attempt whose fate the strategy service decides: why it
+    //  failed and the hook's output, owned; NULL when none is pending.
+    char *why;
+    char *output;
 } step_rt_t;
 
 struct _rollback_t {
@@ -81,6 +93,10 @@ s_rollback_destroy (rollback_t **self_p)
 {
     rollback_t *self = *self_p;
     if (self) {
+        for (size_t s = 0; self->steps && s < self->plan->step_count; s++) {
+            free (self->steps [s].why);
+            free (self->steps [s].output);
+        }
         flot_spec_destroy (&self->spec);
         flot_plan_destroy (&self->plan);
         free (self->steps);
@@ -118,7 +134,9 @@ s_evict (service_t *self)
 static int
 s_percent (const rollback_t *r)
 {
-    return flot_strategy_progress (r->steps_total, r->steps_done);
+    if (r->steps_total == 0 || r->steps_done >= r->steps_total)
+        return 100;
+    return (int) (r->steps_done * 100 / r->steps_total);
 }
 
 static const char *
@@ -206,8 +224,164 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  A step failed (the hook, or the call to the executor): retry after the
-//  backoff, or fail the rollback.
+//  The step's pending decision is over: its data goes.
+static void
+s_decision_clear (step_rt_t *rt)
+{
+    free (rt->why);
+    free (rt->output);
+    rt->why = NULL;
+    rt->output = NULL;
+}
+
+static void s_decision_ask (step_rt_t *rt);
+
+static int
+s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    step_rt_t *rt = arg;
+    rollback_t *r = rt->rollback;
+    r->busy--;
+    if (r->state != RS_RUNNING) {
+        rt->state = TS_FAILED;  //  ended meanwhile: its last attempt failed
+        s_decision_clear (rt);
+    }
+    else
+        s_decision_ask (rt);
+    s_evict (r->owner);
+    return 0;
+}
+
+//  The strategy service could not say what the failure leads to (why):
+//  the step waits and asks again; that is not the step's failure.
+static void
+s_decision_wait (step_rt_t *rt, const char *why)
+{
+    rollback_t *r = rt->rollback;
+    const flot_step_t *step = &r->plan->steps [rt->s];
+    snprintf (r->message, sizeof r->message,
+              "step %s attempt %d failed: %.160s; the strategy service could not say what "
+              "that leads to (%.160s); asking again in %d ms", step->id, rt->attempt, rt->why,
+              why, DECISION_RETRY_MS);
+    flot_warn (WHO, "%s: %s", r->deployment, r->message);
+    s_push (r, rt, NULL, NULL);
+    zloop_timer (flot_actor_loop (r->owner->actor), DECISION_RETRY_MS, 1,
+                 s_on_decision_retry, rt);
+    r->busy++;
+}
+
+//  Whether an ERROR answer says the service could not answer (it is
+//  missing, busy, gone or late), rather than what it decided.
+static bool
+s_transient (const flot_err_t *err)
+{
+    int code = err->code;
+    return code == FLOT_E_UNKNOWN_SERVICE || code == FLOT_E_NO_INSTANCE
+        || code == FLOT_E_DEADLINE || code == FLOT_E_ACTOR_FAILED
+        || code == FLOT_E_BUSY || code == FLOT_E_CANCELLED;
+}
+
+//  Retry after delay, as the strategy service decided, or fail the
+//  rollback (action NULL: what the service said instead is in refusal).
+static void
+s_step_decided (step_rt_t *rt, const char *action, int64_t delay, const char *refusal)
+{
+    rollback_t *r = rt->rollback;
+    const flot_step_t *step = &r->plan->steps [rt->s];
+    if (action && streq (action, "retry")) {
+        snprintf (r->message, sizeof r->message,
+                  "step %s attempt %d failed: %.300s; retrying in %lld ms",
+                  step->id, rt->attempt, rt->why, (long long) delay);
+        s_push (r, rt, "failed", rt->output);
+        zloop_timer (flot_actor_loop (r->owner->actor), delay > 0 ? (size_t) delay : 1, 1,
+                     s_on_retry, rt);
+        r->busy++;
+        return;
+    }
+    rt->state = TS_FAILED;
+    char message [TEXT_MAX];
+    if (refusal)
+        snprintf (message, sizeof message, "rollback of %s failed after %d attempt%s: %.160s "
+                  "(the strategy service refused to decide: %.200s)", s_target_name (r, rt),
+                  rt->attempt, rt->attempt == 1 ? "" : "s", rt->why, refusal);
+    else
+        snprintf (message, sizeof message, "rollback of %s failed after %d attempt%s: %.400s",
+                  s_target_name (r, rt), rt->attempt, rt->attempt == 1 ? "" : "s", rt->why);
+    s_finish (r, RS_FAILED, message, rt, rt->output);
+}
+
+//  The strategy service's answer to HandleFailure.
+static void
+s_on_decided (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    step_rt_t *rt = arg;
+    rollback_t *r = rt->rollback;
+    r->busy--;
+    if (r->state != RS_RUNNING) {
+        rt->state = TS_FAILED;
+        s_decision_clear (rt);
+        s_evict (r->owner);
+        return;
+    }
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 256);
+    flot_strategy_handle_failure_reply_t reply;
+    flot_err_t err = answer->err;
+    bool waits = false;
+    if (answer->kind == FLOT_REPLY
+    &&  flot_strategy_handle_failure_reply_decode (answer->body, &zone, &reply, &err) == 0)
+        s_step_decided (rt, reply.action, reply.delay_ms, NULL);
+    else
+    if (answer->kind == FLOT_ERROR && s_transient (&err)) {
+        s_decision_wait (rt, err.message);
+        waits = true;
+    }
+    else {
+        //  A definite refusal, or an answer that is no decision: asking
+        //  again would get the same.
+        char refusal [sizeof err.message + 32];
+        snprintf (refusal, sizeof refusal, "%s: %s", answer->kind == FLOT_ERROR
+                  ? flot_err_name (err.code) : "its answer is no decision", err.message);
+        s_step_decided (rt, NULL, 0, refusal);
+    }
+    msgpack_zone_destroy (&zone);
+    if (!waits)
+        s_decision_clear (rt);
+    if (r->state == RS_RUNNING)
+        s_advance (r);
+    s_evict (r->owner);
+}
+
+//  Asks the strategy service what the step's failed attempt leads to.
+static void
+s_decision_ask (step_rt_t *rt)
+{
+    rollback_t *r = rt->rollback;
+    const flot_spec_t *spec = r->spec;
+    //  A rollback has no failure policy of its own: a target that cannot
+    //  be reverted fails it.
+    flot_strategy_handle_failure_request_t request = {
+        .attempt = (uint64_t) rt->attempt,
+        .retries = (uint64_t) spec->hook.retries,
+        .backoff_ms = (uint64_t) spec->hook.backoff_ms, .has_backoff_ms = true,
+        .on_failure = "failAll",
+        .failed_targets = 1,
+        .max_failures = 0, .has_max_failures = true
+    };
+    if (flot_actor_call_msg (r->owner->actor, "strategy", spec->strategy_name,
+                             FLOT_STRATEGY_HANDLE_FAILURE,
+                             &flot_strategy_handle_failure_request_def, &request,
+                             DECISION_TIMEOUT_MS, false, s_on_decided, rt))
+        r->busy++;
+    else
+        s_decision_wait (rt, "the request could not be sent");
+}
+
+//  A step failed (the hook, or the call to the executor): the strategy
+//  service decides whether it runs again or fails the rollback.
 static void
 s_step_failed (step_rt_t *rt, const char *why, const char *output)
 {
@@ -216,29 +390,11 @@ s_step_failed (step_rt_t *rt, const char *why, const char *output)
         rt->state = TS_FAILED;
         return;
     }
-    const flot_spec_t *spec = r->spec;
-    const flot_step_t *step = &r->plan->steps [rt->s];
-    flot_failure_t failure = {
-        .attempt = rt->attempt, .retries = spec->hook.retries,
-        .backoff_ms = spec->hook.backoff_ms, .on_failure = FLOT_ON_FAILURE_FAIL_ALL,
-        .failed_targets = 1, .max_failures = 0
-    };
-    int64_t delay = 0;
-    if (flot_strategy_handle_failure (&failure, &delay) == FLOT_FAILURE_RETRY) {
-        snprintf (r->message, sizeof r->message,
-                  "step %s attempt %d failed: %s; retrying in %lld ms",
-                  step->id, rt->attempt, why, (long long) delay);
-        s_push (r, rt, "failed", output);
-        zloop_timer (flot_actor_loop (r->owner->actor), delay > 0 ? (size_t) delay : 1, 1,
-                     s_on_retry, rt);
-        r->busy++;
-        return;
-    }
-    rt->state = TS_FAILED;
-    char message [TEXT_MAX];
-    snprintf (message, sizeof message, "rollback of %s failed after %d attempt%s: %s",
-              s_target_name (r, rt), rt->attempt, rt->attempt == 1 ? "" : "s", why);
-    s_finish (r, RS_FAILED, message, rt, output);
+    s_decision_clear (rt);
+    rt->why = strdup (why);
+    rt->output = output ? strdup (output) : NULL;
+    assert (rt->why && (rt->output || !output));
+    s_decision_ask (rt);
 }
 
 static void
@@ -348,7 +504,7 @@ s_advance (rollback_t *r)
 //  --------------------------------------------------------------------------
 //  Reading requests
 
-//  Marks in flags (one per spec target) the targets named in names, the
+//  Marks in flags (one per target) the targets named in names, the
 //  request's field key.
 static int
 s_read_targets (const flot_array_t *names, const char *key, const flot_spec_t *spec,
@@ -359,7 +515,7 @@ s_read_targets (const flot_array_t *names, const char *key, const flot_spec_t *s
         int t = flot_spec_target_index (spec, items [i]);
         if (t < 0)
             return flot_err_set (err, FLOT_E_INVALID,
-                "field '%s[%zu]': '%s' is not a target of the spec", key, i, items [i]);
+                "field '%s[%zu]': '%s' is not a target of the deployment", key, i, items [i]);
         flags [t] = true;
     }
     return 0;
@@ -425,6 +581,20 @@ s_stream_gone (flot_actor_t *actor, flot_stream_t *stream, void *arg)
     r->stream = NULL;
 }
 
+//  An error of flot_resolved_spec names a field of the RESOLVED message:
+//  as a field of the request, it is one of `resolved`.
+static void
+s_resolved_error (flot_err_t *err)
+{
+    const char *prefix = "field '";
+    size_t len = strlen (prefix);
+    if (strncmp (err->message, prefix, len) == 0) {
+        char message [sizeof err->message];
+        snprintf (message, sizeof message, "field 'resolved.%s", err->message + len);
+        snprintf (err->message, sizeof err->message, "%s", message);
+    }
+}
+
 //  Reads InitiateRollback's request into a new rollback; NULL with err.
 static rollback_t *
 s_rollback_read (service_t *self, const flot_rollback_initiate_rollback_request_t *args,
@@ -437,6 +607,13 @@ s_rollback_read (service_t *self, const flot_rollback_initiate_rollback_request_
     snprintf (r->deployment, sizeof r->deployment, "%s", args->deployment);
     snprintf (r->cwd, sizeof r->cwd, "%s", args->cwd ? args->cwd : "");
     snprintf (r->reason, sizeof r->reason, "%s", args->reason);
+    const flot_strategy_resolved_t *resolved = args->resolved;
+    if (!resolved) {
+        flot_err_set (err, FLOT_E_INVALID, "field 'resolved' is required: this rollback "
+                      "service runs only from a RESOLVED deployment (the coordinator is "
+                      "older)");
+        goto fail;
+    }
     if (*r->cwd && *r->cwd != '/') {
         flot_err_set (err, FLOT_E_INVALID, "field 'cwd': '%s' is not an absolute directory",
                       r->cwd);
@@ -448,12 +625,9 @@ s_rollback_read (service_t *self, const flot_rollback_initiate_rollback_request_
                       r->deployment, s_percent (running));
         goto fail;
     }
-    flot_spec_errors_t errors;
-    r->spec = flot_spec_parse (args->spec, strlen (args->spec), args->file, &errors);
+    r->spec = flot_resolved_spec (resolved, err);
     if (!r->spec) {
-        flot_err_set (err, FLOT_E_INVALID, "%s%s", errors.count ? errors.lines [0] : "invalid spec",
-                      errors.count > 1 ? " (and more: see strategy Validate)" : "");
-        flot_spec_errors_clear (&errors);
+        s_resolved_error (err);
         goto fail;
     }
     size_t n = r->spec->target_count;
@@ -470,7 +644,7 @@ s_rollback_read (service_t *self, const flot_rollback_initiate_rollback_request_
         //  Traffic that moved was a change: it is switched back.
         for (size_t t = 0; t < n; t++)
             touched [t] = touched [t] || switched [t];
-        r->plan = flot_plan_rollback (r->spec, touched, switched);
+        r->plan = flot_resolved_rollback (resolved, r->spec, touched, switched);
         assert (r->plan);
         r->steps = calloc (r->plan->step_count + 1, sizeof (step_rt_t));
         assert (r->steps);

@@ -11,17 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *s_type_names [FLOT_STEP_TYPE_COUNT] = {
-    "setWeight", "pause", "gate", "preview", "switch", "cleanup", "apply",
-    "soak", "rollback", "switchBack"
-};
-
-const char *
-flot_step_type_name (flot_step_type_t type)
-{
-    return (unsigned) type < FLOT_STEP_TYPE_COUNT ? s_type_names [type] : "unknown";
-}
-
 //  A growing list of steps.
 typedef struct {
     flot_step_t *steps;
@@ -115,6 +104,8 @@ s_target_steps (builder_t *b, const flot_spec_t *spec, int t)
                 return -1;
             step->weight = 100;
             break;
+        case FLOT_STRATEGY_REGISTERED:
+            break;              //  its actor plans the steps (PlanSteps)
     }
     //  Each target ends healthy (with health checks) and soaked (with a
     //  soak time): the coordinator waits for its health, then soaks it.
@@ -287,54 +278,5 @@ fail:
     return NULL;
 }
 
-void
-flot_plan_destroy (flot_plan_t **self_p)
-{
-    flot_plan_t *self = *self_p;
-    if (self) {
-        free (self->steps);
-        free (self->first);
-        free (self->order);
-        free (self);
-        *self_p = NULL;
-    }
-}
 
-bool
-flot_plan_ready (const flot_spec_t *spec, int t, const bool *done, bool reverse)
-{
-    const flot_target_t *target = &spec->targets [t];
-    if (!reverse) {
-        for (size_t d = 0; d < target->depends_count; d++) {
-            int dep = flot_spec_target_index (spec, target->depends_on [d]);
-            if (dep >= 0 && !done [dep])
-                return false;
-        }
-        for (size_t u = 0; u < spec->target_count; u++)
-            if (spec->targets [u].wave < target->wave && !done [u])
-                return false;
-        return true;
-    }
-    //  Reverse: wait for every target that depends on t, or is in a later wave.
-    for (size_t u = 0; u < spec->target_count; u++) {
-        if (done [u] || (int) u == t)
-            continue;
-        const flot_target_t *other = &spec->targets [u];
-        if (other->wave > target->wave)
-            return false;
-        for (size_t d = 0; d < other->depends_count; d++)
-            if (strcmp (other->depends_on [d], target->name) == 0)
-                return false;
-    }
-    return true;
-}
 
-int
-flot_plan_progress (const flot_plan_t *self, size_t steps_done)
-{
-    if (self->step_count == 0)
-        return 100;
-    if (steps_done >= self->step_count)
-        return 100;
-    return (int) (steps_done * 100 / self->step_count);
-}

@@ -21,10 +21,11 @@
 #include <msgpack.h>
 #include <yaml.h>
 
-#include "flotilla/analysis.h"
+#include "flotilla/analysis_section.h"
 #include "flotilla/body.h"
+#include "flotilla/protocol.h"
 #include "flotilla/contract_health.h"
-#include "flotilla/health.h"
+#include "flotilla/health_checks.h"
 
 #define MAX_NODES 200000
 #define MAX_NAME 64
@@ -238,36 +239,6 @@ s_int (ctx_t *ctx, yaml_node_t *node, const char *path, long min, long max, long
     return 1;
 }
 
-int
-flot_duration_parse (const char *text, int64_t *ms)
-{
-    int64_t total = 0;
-    const char *p = text;
-    if (!*p)
-        return -1;
-    while (*p) {
-        if (!isdigit ((unsigned char) *p))
-            return -1;
-        int64_t n = 0;
-        while (isdigit ((unsigned char) *p)) {
-            n = n * 10 + (*p++ - '0');
-            if (n > 1000000000LL)
-                return -1;
-        }
-        int64_t unit;
-        if (strncmp (p, "ms", 2) == 0) { unit = 1; p += 2; }
-        else if (*p == 's') { unit = 1000; p++; }
-        else if (*p == 'm') { unit = 60000; p++; }
-        else if (*p == 'h') { unit = 3600000; p++; }
-        else return -1;
-        total += n * unit;
-        if (total > 30LL * 86400000)     //  thirty days
-            return -1;
-    }
-    *ms = total;
-    return 0;
-}
-
 //  A duration field within min..max ms. Returns 1 if set, 0 if absent, -1.
 static int
 s_duration (ctx_t *ctx, yaml_node_t *node, const char *path, int64_t min,
@@ -349,15 +320,6 @@ s_labels (ctx_t *ctx, yaml_node_t *node, const char *path, bool names,
     return rc;
 }
 
-static void
-s_labels_free (flot_label_t *labels, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        free (labels [i].key);
-        free (labels [i].value);
-    }
-    free (labels);
-}
 
 //  --------------------------------------------------------------------------
 //  Sections
@@ -526,24 +488,51 @@ s_parse_canary_step (ctx_t *ctx, yaml_node_t *node, const char *path, flot_cstep
     }
 }
 
+static void *s_parse_section (ctx_t *ctx, yaml_node_t *root, const char *key,
+                              yaml_node_type_t type, flot_section_check_fn *check,
+                              size_t *size);
+
 static void
 s_parse_strategy (ctx_t *ctx, yaml_node_t *root, flot_spec_t *spec)
 {
     yaml_node_t *node = s_get (ctx, root, "strategy");
     if (!node) {
-        s_err (ctx, root, "strategy", "is required (one of canary, blueGreen, rolling)");
+        s_err (ctx, root, "strategy", "is required (one of canary, blueGreen, rolling, or "
+               "a registered strategy's name)");
         return;
     }
     if (!s_expect (ctx, node, YAML_MAPPING_NODE, "strategy"))
         return;
-    static const char *keys [] = { "canary", "blueGreen", "rolling", NULL };
-    s_check_keys (ctx, node, "strategy", keys);
     size_t n = (size_t) (node->data.mapping.pairs.top - node->data.mapping.pairs.start);
     if (n != 1) {
-        s_err (ctx, node, "strategy", "give exactly one of canary, blueGreen, rolling");
+        s_err (ctx, node, "strategy", "give exactly one of canary, blueGreen, rolling, or a "
+               "registered strategy's name");
         return;
     }
+    yaml_node_t *key = s_node (ctx, node->data.mapping.pairs.start [0].key);
+    const char *name = key && key->type == YAML_SCALAR_NODE
+                     ? (const char *) key->data.scalar.value : "";
+    spec->strategy_name = strdup (name);
     yaml_node_t *value;
+    if (!streq (name, "canary") && !streq (name, "blueGreen") && !streq (name, "rolling")) {
+        //  A registered strategy: its actor checks and plans its section.
+        size_t length = strlen (name);
+        bool ok = length > 0 && length <= 64 && !streq (name, FLOT_STRATEGY_SPEC_KEY);
+        for (size_t i = 0; ok && i < length; i++)
+            ok = isalnum ((unsigned char) name [i]) || strchr ("-_.", name [i]);
+        if (!ok) {
+            s_err (ctx, key ? key : node, "strategy", "'%.64s' is not a strategy's name "
+                   "(canary, blueGreen, rolling, or a registered one: 1..64 letters, "
+                   "digits, '-', '_' or '.', not '%s')", name, FLOT_STRATEGY_SPEC_KEY);
+            return;
+        }
+        spec->strategy.kind = FLOT_STRATEGY_REGISTERED;
+        value = s_get (ctx, node, name);
+        if (value && !(value->type == YAML_SCALAR_NODE && !*value->data.scalar.value))
+            spec->strategy.params = s_parse_section (ctx, node, name, YAML_MAPPING_NODE, NULL,
+                                                     &spec->strategy.params_size);
+        return;
+    }
     if ((value = s_get (ctx, node, "canary"))) {
         spec->strategy.kind = FLOT_STRATEGY_CANARY;
         if (!s_expect (ctx, value, YAML_MAPPING_NODE, "strategy.canary"))
@@ -817,7 +806,8 @@ s_section_error (ctx_t *ctx, zhashx_t *lines, const char *error)
     s_add_error (ctx->errors, text);
 }
 
-//  The sections' own parsers, those of the health and analyzer services.
+//  The sections' own parsers, shared with the health and analyzer services
+//  (common/health_checks.c, common/analysis_section.c).
 static int
 s_check_health (const msgpack_object *section, const char *path, char *err, size_t cap)
 {
@@ -878,46 +868,10 @@ s_parse_section (ctx_t *ctx, yaml_node_t *root, const char *key, yaml_node_type_
 //  --------------------------------------------------------------------------
 //  The CONTEXT of a target, for its health checks and analysis
 
-int
-flot_context_fill (flot_health_context_t *context, const flot_spec_t *spec,
-                   const flot_target_t *target, const char *version, msgpack_zone *zone)
-{
-    assert (context && spec && target && version && zone);
-    const char *previous = spec->workload.rollback_version;
-    *context = (flot_health_context_t) {
-        .target = target->name,
-        .address = target->address && *target->address ? target->address : NULL,
-        .version = *version ? version : NULL,
-        .previous_version = previous && *previous ? previous : NULL,
-        .deployment = spec->name
-    };
-    if (target->label_count) {
-        flot_strpair_t *labels = msgpack_zone_malloc (zone,
-                                                      target->label_count * sizeof *labels);
-        if (!labels)
-            return -1;
-        for (size_t l = 0; l < target->label_count; l++)
-            labels [l] = (flot_strpair_t) { target->labels [l].key, target->labels [l].value };
-        context->labels = (flot_strmap_t) { target->label_count, labels };
-    }
-    return 0;
-}
 
 //  --------------------------------------------------------------------------
 //  The target graph
 
-int
-flot_spec_target_index (const flot_spec_t *self, const char *name)
-{
-    if (self->index) {
-        size_t found = (size_t) zhashx_lookup (self->index, name);
-        return (int) found - 1;
-    }
-    for (size_t i = 0; i < self->target_count; i++)
-        if (self->targets [i].name && strcmp (self->targets [i].name, name) == 0)
-            return (int) i;
-    return -1;
-}
 
 static bool
 s_wave_matches (const flot_wave_t *wave, const flot_target_t *target)
@@ -1231,50 +1185,4 @@ flot_spec_parse (const char *text, size_t size, const char *file,
     return spec;
 }
 
-size_t
-flot_spec_concurrency (const flot_spec_t *self)
-{
-    size_t n = (size_t) self->policy.max_concurrency;
-    if (self->policy.percent)
-        n = (self->target_count * (size_t) self->policy.max_concurrency) / 100;
-    return n < 1 ? 1 : n;
-}
 
-void
-flot_spec_destroy (flot_spec_t **self_p)
-{
-    flot_spec_t *self = *self_p;
-    if (!self)
-        return;
-    free (self->name);
-    free (self->workload.name);
-    free (self->workload.version);
-    free (self->workload.artifact);
-    free (self->workload.rollback_version);
-    for (size_t i = 0; i < self->target_count; i++) {
-        flot_target_t *t = &self->targets [i];
-        free (t->name);
-        free (t->address);
-        s_labels_free (t->labels, t->label_count);
-        for (size_t d = 0; d < t->depends_count; d++)
-            free (t->depends_on [d]);
-        free (t->depends_on);
-    }
-    free (self->targets);
-    for (size_t w = 0; w < self->wave_count; w++)
-        s_labels_free (self->waves [w].labels, self->waves [w].label_count);
-    free (self->waves);
-    zhashx_destroy ((zhashx_t **) &self->index);
-    for (size_t s = 0; s < self->strategy.step_count; s++)
-        free (self->strategy.steps [s].gate);
-    free (self->strategy.steps);
-    free (self->hook.command);
-    for (size_t a = 0; a < self->hook.arg_count; a++)
-        free (self->hook.args [a]);
-    free (self->hook.args);
-    s_labels_free (self->hook.env, self->hook.env_count);
-    free (self->checks.health);
-    free (self->checks.analysis);
-    free (self);
-    *self_p = NULL;
-}

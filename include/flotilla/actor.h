@@ -49,6 +49,9 @@ typedef struct {
     int (*start) (flot_actor_t *actor);
     //  Called once when the actor stops; frees its state.
     void (*stop) (flot_actor_t *actor);
+    //  The routing keys it claims, comma-separated, when its configuration
+    //  names none; NULL: it serves any key.
+    const char *keys;
 } flot_actor_def_t;
 
 //  Where and how to run. Strings are copied.

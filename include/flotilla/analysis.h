@@ -1,9 +1,11 @@
-/*  flotilla/analysis.h - metric analysis: the `analysis` section of a
-    deployment spec, its condition expressions, Argo Rollouts' threshold
-    semantics, the metric providers, and the analyzer actor.
+/*  flotilla/analysis.h - metric analysis: Argo Rollouts' threshold
+    semantics, the metric providers, and the analyzer actor. The `analysis`
+    section of a deployment spec and its condition expressions are shared
+    parsing code (flotilla/analysis_section.h and flotilla/condition.h,
+    common/), included here.
 
     The coordinator sends the section as msgpack (converted from YAML); the
-    analyzer parses it here with a path in every error message
+    analyzer parses it with a path in every error message
     ("analysis.metrics[0].failureLimit: -1 is not >= 0"), takes measurements
     from a provider (Prometheus, a command, or samples pushed to it) on each
     metric's interval, and either checks them against the metric's
@@ -22,6 +24,8 @@
 #include <msgpack.h>
 
 #include "flotilla/actor.h"
+#include "flotilla/analysis_section.h"
+#include "flotilla/condition.h"
 #include "flotilla/contract_analyzer.h"
 #include "flotilla/judge.h"
 #include "flotilla/protocol.h"
@@ -29,48 +33,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-//  --------------------------------------------------------------------------
-//  Conditions: `result < 0.05 && len(result) > 0`
-//
-//  The grammar, loosest first:
-//    or      := and (("||" | "or") and)*
-//    and     := not (("&&" | "and") not)*
-//    not     := ("!" | "not") not | compare
-//    compare := sum (("<" | "<=" | ">" | ">=" | "==" | "!=") sum)?
-//    sum     := product (("+" | "-") product)*
-//    product := unary (("*" | "/") unary)*
-//    unary   := "-" unary | primary
-//    primary := NUMBER | "true" | "false" | "result" | "result" "[" NUMBER "]"
-//             | ("len" | "isNaN" | "isInf") "(" ARG ")" | "(" or ")"
-//  `result` is the measurement's first value and `result[N]` its N-th (from
-//  0); `len(result)` the number of values. Values are numbers or booleans;
-//  arithmetic takes numbers, `&&` `||` `!` booleans, and the whole
-//  condition must be a boolean. Nesting is limited to FLOT_CONDITION_DEPTH.
-
-#define FLOT_CONDITION_DEPTH    64
-#define FLOT_CONDITION_MAX      4096    //  characters in a condition
-
-typedef struct _flot_condition_t flot_condition_t;
-
-//  Parse a condition. Returns a new condition, or NULL with a sentence in
-//  err naming the column (from 1): "column 9: expected a number or `result`".
-flot_condition_t *
-    flot_condition_parse (const char *text, char *err, size_t err_cap);
-
-void
-    flot_condition_destroy (flot_condition_t **self_p);
-
-//  The text the condition was parsed from.
-const char *
-    flot_condition_text (const flot_condition_t *self);
-
-//  Evaluate against a measurement's values. Returns 0 with *out, or -1 with
-//  a sentence (`result[3]: the measurement has 2 values`; a number where a
-//  boolean was expected).
-int
-    flot_condition_eval (const flot_condition_t *self, const double *values,
-                         size_t count, bool *out, char *err, size_t err_cap);
 
 //  --------------------------------------------------------------------------
 //  Threshold semantics (Argo Rollouts' analysis controller)
@@ -97,13 +59,6 @@ flot_analyzer_phase_t
                              char *message, size_t message_cap);
 
 typedef struct {
-    uint32_t count;                     //  measurements to take (errors excluded)
-    uint32_t failure_limit;             //  default 0
-    uint32_t inconclusive_limit;        //  default 0
-    uint32_t consecutive_error_limit;   //  default 4
-} flot_threshold_limits_t;
-
-typedef struct {
     uint32_t measurements;              //  every measurement, errors included
     uint32_t counted;                   //  successful + failed + inconclusive
     uint32_t successful, failed, inconclusive, errors;
@@ -124,81 +79,6 @@ void
 flot_analyzer_phase_t
     flot_threshold_assess (const flot_threshold_limits_t *limits,
                            const flot_tally_t *tally, char *message, size_t message_cap);
-
-//  --------------------------------------------------------------------------
-//  The analysis section
-
-typedef enum {
-    FLOT_PROVIDER_PROMETHEUS,
-    FLOT_PROVIDER_COMMAND,
-    FLOT_PROVIDER_PUSHED
-} flot_provider_kind_t;
-
-#define FLOT_ANALYSIS_MAX_METRICS   64
-#define FLOT_ANALYSIS_MAX_ARGS      64
-#define FLOT_ANALYSIS_MAX_COUNT     100000
-#define FLOT_ANALYSIS_MAX_MS        86400000    //  durations: at most a day
-
-typedef struct {
-    flot_provider_kind_t kind;
-    //  prometheus
-    char *address;                      //  base URL, http:// or https://
-    char *query;                        //  (T)
-    int64_t range_ms;                   //  0: instant query
-    int64_t step_ms;                    //  range query step, default 5s
-    //  command
-    char *command;                      //  (T)
-    char **args;                        //  (T)
-    size_t arg_count;
-    //  prometheus and command
-    int64_t timeout_ms;                 //  default 10s
-    //  pushed
-    char *metric;
-} flot_provider_t;
-
-typedef struct {
-    char *name;
-    flot_provider_t provider;
-    bool is_judge;
-    //  threshold metrics: at least one condition
-    flot_condition_t *success;          //  NULL if not given
-    flot_condition_t *failure;          //  NULL if not given
-    flot_threshold_limits_t limits;     //  count also for judge metrics (intervals)
-    //  judge metrics (name and group point into this metric's strings)
-    flot_judge_metric_t judge;
-    char *group;
-    int64_t interval_ms;                //  default analysis.interval
-    int64_t initial_delay_ms;
-} flot_analysis_metric_t;
-
-typedef struct {
-    int64_t interval_ms;                //  default 10s
-    double pass_score;                  //  default 95
-    double marginal_score;              //  default 75
-    flot_judge_group_t *groups;         //  NULL if not given
-    size_t group_count;
-    bool background;
-    flot_analysis_metric_t *metrics;
-    size_t metric_count;
-} flot_analysis_t;
-
-//  Parse the section from msgpack (a map). path prefixes every error
-//  ("analysis"). Returns a new analysis, or NULL with err (code INVALID,
-//  message "PATH: sentence").
-flot_analysis_t *
-    flot_analysis_parse (const msgpack_object *obj, const char *path, flot_err_t *err);
-
-void
-    flot_analysis_destroy (flot_analysis_t **self_p);
-
-//  Parse one provider map (`{"prometheus": {...}}`); for Query. Fills
-//  provider (free with flot_provider_clear), or -1 with err.
-int
-    flot_provider_parse (const msgpack_object *obj, const char *path,
-                         flot_provider_t *provider, flot_err_t *err);
-
-void
-    flot_provider_clear (flot_provider_t *provider);
 
 //  --------------------------------------------------------------------------
 //  Providers: asynchronous, driven by a zloop; a handler never blocks.

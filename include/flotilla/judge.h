@@ -154,7 +154,8 @@ typedef struct {
 } flot_judge_metric_t;
 
 //  Fills the defaults above (name and group NULL, not critical, data not
-//  required).
+//  required). In flot_common (common/judge_defaults.c): the analysis section
+//  parser uses it.
 void
     flot_judge_metric_defaults (flot_judge_metric_t *metric);
 
@@ -220,7 +221,8 @@ typedef struct {
     size_t group_count;
 } flot_judge_scoring_t;
 
-//  Fills the defaults above (no group weights).
+//  Fills the defaults above (no group weights). In flot_common
+//  (common/judge_defaults.c).
 void
     flot_judge_scoring_defaults (flot_judge_scoring_t *scoring);
 

@@ -85,6 +85,12 @@ extern "C" {
 #define FLOT_MAX_ID             95          //  deployment ids: a spec name, '-', a number
 #define FLOT_MAX_KEY            255         //  routing key (e.g. a target)
 #define FLOT_MAX_ROUTE          255         //  broker-assigned route id
+
+//  The routing key of the strategy service's spec commands (Validate,
+//  GenerateSteps, Resolve, ListStrategies): the built-in strategy actor
+//  claims it with its strategies' names, and a registered strategy's actor
+//  claims only its own name (SPEC section 16.3).
+#define FLOT_STRATEGY_SPEC_KEY  "spec"
 #define FLOT_DEFAULT_TIMEOUT_MS 30000       //  used when a request says 0
 #define FLOT_MAX_TIMEOUT_MS     86400000u   //  one day
 

@@ -4,9 +4,11 @@
     Commands: ShouldRollback, InitiateRollback, GetRollbackStatus,
     CompleteRollback; protocol/contracts/rollback.json defines their bodies
     (protocol/SPEC.md section 21). The
-    actor owns rollback plans and their progress: it runs a rollback plan's
-    steps through the executor service. Option: keep (finished rollbacks
-    kept for GetRollbackStatus, default 1000).
+    actor owns rollback plans and their progress: it makes a rollback plan
+    of the RESOLVED deployment InitiateRollback carries, runs its steps
+    through the executor service, and asks the strategy service what a
+    failed step leads to. Option: keep (finished rollbacks kept for
+    GetRollbackStatus, default 1000).
 
     flot_rollback_decide is ShouldRollback's rule as a pure function, so the
     coordinator and the tests can call it directly.

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flotilla/duration.h"     //  flot_duration_parse, for the spec's callers
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,7 +27,8 @@ extern "C" {
 typedef enum {
     FLOT_STRATEGY_CANARY,
     FLOT_STRATEGY_BLUEGREEN,
-    FLOT_STRATEGY_ROLLING
+    FLOT_STRATEGY_ROLLING,
+    FLOT_STRATEGY_REGISTERED            //  served by another actor (strategy_name)
 } flot_strategy_kind_t;
 
 typedef enum {
@@ -104,6 +107,8 @@ typedef struct {
         size_t step_count;
         int64_t keep_old_ms;            //  blue-green: old version kept after the switch
         bool auto_promote;              //  blue-green: switch without a promote
+        void *params;                   //  registered: its section as msgpack, or NULL
+        size_t params_size;
     } strategy;
     flot_hook_t hook;
     struct {
@@ -129,6 +134,7 @@ typedef struct {
         size_t analysis_size;
     } checks;
     void *index;                        //  private: target name -> index + 1
+    char *strategy_name;                //  its strategy's name, a registered one included
 } flot_spec_t;
 
 //  A section's own parser (healthChecks, analysis): reads the section, a
@@ -181,11 +187,6 @@ int
     flot_context_fill (flot_health_context_t *context, const flot_spec_t *spec,
                        const flot_target_t *target, const char *version,
                        struct msgpack_zone *zone);
-
-//  Parse a duration: "250ms", "30s", "10m", "1h", "1m30s". Returns 0 and
-//  *ms, or -1.
-int
-    flot_duration_parse (const char *text, int64_t *ms);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,7 @@ typedef struct _flot_store_t flot_store_t;
 
 //  The version of the store's schema this build writes. A store of an
 //  older version is migrated to it when opened; a newer one is refused.
-#define FLOT_STORE_SCHEMA_VERSION 3
+#define FLOT_STORE_SCHEMA_VERSION 4
 
 typedef struct {
     char id [FLOT_STORE_ID_MAX];
@@ -43,6 +43,8 @@ typedef struct {
     int64_t progress_ms;        //  last progress, for the progress deadline
     char *last_error;
     char *created_by;           //  who created it, written with its spec ("": unknown)
+    void *resolved;             //  strategy.RESOLVED bytes, written with its spec (NULL:
+    size_t resolved_size;       //  a row of an older version, to be resolved again)
 } flot_deployment_row_t;
 
 typedef struct {

@@ -7,10 +7,11 @@
 #  - a canary 50% slower rolls back (exit 1), naming the metric;
 #  - a canary with too few samples to tell is inconclusive: pause (exit 4);
 #  - bad command lines are usage errors (exit 2), and a spec without an
-#    analysis, or a target it does not name, is an error (exit 1).
+#    analysis, or a target it does not name, is an error (exit 1). The
+#    strategy service reads the spec (Validate, Resolve), as for a deployment.
 source "$(dirname "$0")/lib.sh"
 
-start_daemon 21151 21152 analyzer
+start_daemon 21151 21152 strategy,analyzer
 
 cat > "$TMP/judged.yaml" <<'EOF'
 apiVersion: flotilla/v1

@@ -125,9 +125,9 @@ main (int argc, char *argv [])
     }
     s_log = argv [2];
     static const flot_actor_def_t defs [] = {
-        { "executor", &flot_executor_contract, s_executor_commands, NULL, NULL },
-        { "health", &flot_health_contract, s_health_commands, NULL, NULL },
-        { "analyzer", &flot_analyzer_contract, s_analyzer_commands, NULL, NULL }
+        { "executor", &flot_executor_contract, s_executor_commands, NULL, NULL, NULL },
+        { "health", &flot_health_contract, s_health_commands, NULL, NULL, NULL },
+        { "analyzer", &flot_analyzer_contract, s_analyzer_commands, NULL, NULL, NULL }
     };
     flot_actor_config_t config = { .endpoint = argv [1] };
     zactor_t *actors [3] = { NULL };

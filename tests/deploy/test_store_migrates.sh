@@ -78,7 +78,7 @@ OUTBOX=$(grep -c '^outbox ' "$TMP/fixture.txt" || true)
 # 1. Migrated, resumed, completed.
 export FIXTURE_HOOK_LOG=$HOOK_LOG FIXTURE_HOOK_SLEEP=0.1
 start_flotilla 24284
-grep -q "flotilla.db: migrated from schema version 2 to 3" "$TMP/flotillad.log" \
+grep -q "flotilla.db: migrated from schema version 2 to 4" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the store"
 grep -q "flotilla.db-events: migrated from schema version 1 to 2" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the events' log"
@@ -119,9 +119,13 @@ DAEMON_PID=
 python3 - "$STORE" <<'PY' || fail "the stores do not carry this build's versions"
 import sqlite3, sys
 db = sqlite3.connect (sys.argv[1])
-assert db.execute ("PRAGMA user_version").fetchone ()[0] == 3
-assert db.execute ("SELECT value FROM meta WHERE key = 'schema'").fetchone ()[0] == "3"
+assert db.execute ("PRAGMA user_version").fetchone ()[0] == 4
+assert db.execute ("SELECT value FROM meta WHERE key = 'schema'").fetchone ()[0] == "4"
 assert db.execute ("SELECT created_by FROM specs").fetchall () == [("",)]
+# The old row was resolved once by the strategy service and stored so: the
+# coordinator never reads its spec again.
+rows = db.execute ("SELECT length(resolved) FROM specs").fetchall ()
+assert rows and all (r[0] and r[0] > 0 for r in rows), rows
 db = sqlite3.connect (sys.argv[1] + "-events")
 assert db.execute ("PRAGMA user_version").fetchone ()[0] == 2
 assert db.execute ("SELECT count(*) FROM events WHERE published_by = ''").fetchone ()[0] > 0
@@ -148,6 +152,6 @@ db.commit ()' "$file" "$version"
 print (sqlite3.connect (sys.argv[1]).execute ("PRAGMA user_version").fetchone ()[0])' \
         "$file") == "$version" ]] || fail "$file was changed"
 }
-refused "$STORE" 7 "store $STORE: schema version 7 is newer than this build's 3 (it opens versions 2 to 3); use a newer flotillad"
+refused "$STORE" 7 "store $STORE: schema version 7 is newer than this build's 4 (it opens versions 2 to 4); use a newer flotillad"
 refused "$STORE-events" 9 "event log $STORE-events: schema version 9 is newer than this build's 2 (it opens versions 1 to 2); use a newer flotillad"
 echo "ok"

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flotilla/analysis.h"
+#include "flotilla/analysis_section.h"
 #include "flotilla/body.h"
-#include "flotilla/health.h"
+#include "flotilla/health_checks.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

@@ -1,12 +1,12 @@
 /*  test_analysis_config.c - the analysis section from msgpack
-    (actors/analyzer/analysis.c): defaults, every field, and errors that
+    (common/analysis_section.c): defaults, every field, and errors that
     name their path.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "flotilla/analysis.h"
+#include "flotilla/analysis_section.h"
 #include "flotilla/json.h"
 
 //  Parses the JSON text as the analysis section (via msgpack, as the

@@ -1,13 +1,16 @@
-/*  test_condition.c - the analyzer's condition expressions
-    (actors/analyzer/condition.c): every operator, precedence, errors with
+/*  test_condition.c - the analysis section's condition expressions
+    (common/condition.c): every operator, precedence, errors with
     their column, and hostile input.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "flotilla/analysis.h"
+#include "flotilla/condition.h"
 
 //  Evaluates text against values; fails the test if it does not parse or
 //  does not evaluate.

@@ -1,12 +1,18 @@
 /*  test_rollback.c - the rollback actor reverts what a deployment changed:
-    a real broker, the real executor and the rollback actor run as threads
-    over inproc, and a real hook script (hooks/rollback.sh) records every
-    call to a file, so the order hooks ran in is asserted from that record.
-    Immediate and gradual rollbacks over a small DAG (d needs b and c, which
-    need a), blue-green switchBack, targets already reverted, retries then
-    failure, CompleteRollback, status during and after, CONFLICT, NOT_FOUND,
-    a caller that leaves, hostile bodies, and ShouldRollback through the
-    actor.  */
+    a real broker, the real executor, the real strategy service and the
+    rollback actor run as threads over inproc, and a real hook script
+    (hooks/rollback.sh) records every call to a file, so the order hooks ran
+    in is asserted from that record. Each rollback runs from the RESOLVED
+    deployment the strategy service's Resolve makes of a spec, as the
+    coordinator's does, and the strategy service's HandleFailure decides
+    what a failed step leads to. Immediate and gradual rollbacks over a
+    small DAG (d needs b and c, which need a), blue-green switchBack,
+    targets already reverted, retries then failure, a strategy service
+    that is missing (the step waits, then goes on once one starts), the
+    actor stopping or the rollback ended by hand while a step waits,
+    CompleteRollback, status during and after, CONFLICT, NOT_FOUND, a
+    caller that leaves, a request without `resolved` (from an older
+    coordinator), hostile bodies, and ShouldRollback through the actor.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,19 +23,27 @@
 #include "flotilla/executor.h"
 #include "flotilla/json.h"
 #include "flotilla/rollback.h"
+#include "flotilla/strategy.h"
 #include "world.h"
 
 typedef struct {
     world_t *world;
+    flot_client_t *client;      //  NULL: the world's
     char record [64];           //  the hook's record file
     json_t *early;              //  answers received before they were waited for
 } test_t;
+
+static flot_client_t *
+s_client (test_t *self)
+{
+    return self->client ? self->client : world_client (self->world);
+}
 
 static int
 s_setup (void **state)
 {
     static const flot_actor_def_t *const defs [] = {
-        &flot_executor_actor, &flot_rollback_actor, NULL
+        &flot_executor_actor, &flot_rollback_actor, &flot_strategy_actor, NULL
     };
     test_t *self = calloc (1, sizeof *self);
     assert_non_null (self);
@@ -99,13 +113,27 @@ s_spec (test_t *self, spec_opts_t opts)
     return text;
 }
 
-//  An InitiateRollback body; the lists are JSON arrays (reverted may be NULL).
+//  The RESOLVED deployment of spec, as the strategy service's Resolve
+//  answers it (the world's strategy actor).
 static json_t *
-s_initiate_body (const char *deployment, char *spec, const char *touched,
+s_resolve (test_t *self, const char *spec)
+{
+    flot_err_t err;
+    json_t *resolved = world_call (self->world, "strategy", NULL, "Resolve",
+        json_pack ("{s:s, s:s}", "spec", spec, "file", "shop.yaml"), &err);
+    if (!resolved)
+        fail_msg ("Resolve: %s", err.message);
+    return resolved;
+}
+
+//  An InitiateRollback body, from spec's RESOLVED deployment (spec taken);
+//  the lists are JSON arrays (switched and reverted may be NULL).
+static json_t *
+s_initiate_body (test_t *self, const char *deployment, char *spec, const char *touched,
                  const char *switched, const char *reverted)
 {
-    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o}",
-        "deployment", deployment, "spec", spec, "file", "shop.yaml", "cwd", HOOKS_DIR,
+    json_t *body = json_pack ("{s:s, s:o, s:s, s:s, s:o}",
+        "deployment", deployment, "resolved", s_resolve (self, spec), "cwd", HOOKS_DIR,
         "reason", "error rate up", "touched", json_loads (touched, 0, NULL));
     assert_non_null (body);
     if (switched)
@@ -127,7 +155,7 @@ s_send (test_t *self, const char *command, json_t *body)
     assert_int_equal (flot_json_pack (&pk, body), 0);
     json_decref (body);
     flot_err_t err;
-    uint64_t corr = flot_client_send (world_client (self->world), "rollback", NULL, command,
+    uint64_t corr = flot_client_send (s_client (self), "rollback", NULL, command,
                                       sbuf.data, sbuf.size, 10000, &err);
     msgpack_sbuffer_destroy (&sbuf);
     assert_true (corr != 0);
@@ -157,7 +185,7 @@ s_next (test_t *self, uint64_t corr, json_t **body, flot_err_t *err)
     int64_t deadline = zclock_mono () + 15000;
     while (zclock_mono () < deadline) {
         flot_reply_t reply;
-        if (flot_client_recv (world_client (self->world), &reply, 500, err))
+        if (flot_client_recv (s_client (self), &reply, 500, err))
             continue;
         int kind = reply.kind;
         json_t *decoded_body = NULL;
@@ -332,7 +360,8 @@ static void
 test_rollback_immediate_reverts_in_reverse_order_one_at_a_time (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-1", s_spec (self, (spec_opts_t) { .concurrency = 1 }),
+    json_t *body = s_initiate_body (self, "shop-1",
+                                    s_spec (self, (spec_opts_t) { .concurrency = 1 }),
                                     "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
     uint64_t corr = s_initiate (self, body, 4);
     json_t *messages = s_stream (self, corr);
@@ -379,7 +408,7 @@ static void
 test_rollback_immediate_runs_up_to_max_concurrency (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-2",
+    json_t *body = s_initiate_body (self, "shop-2",
         s_spec (self, (spec_opts_t) { .concurrency = 2, .sleep = "0.3" }),
         "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 4));
@@ -399,7 +428,7 @@ static void
 test_rollback_gradual_waits_for_dependents (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-3",
+    json_t *body = s_initiate_body (self, "shop-3",
         s_spec (self, (spec_opts_t) { .concurrency = 4, .mode = "gradual", .sleep = "0.3" }),
         "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 4));
@@ -424,7 +453,7 @@ test_rollback_switches_back_switched_targets (void **state)
 {
     test_t *self = *state;
     //  b was switched (so it is touched even if not listed), c only previewed.
-    json_t *body = s_initiate_body ("shop-4",
+    json_t *body = s_initiate_body (self, "shop-4",
         s_spec (self, (spec_opts_t) { .strategy = "blueGreen: {autoPromote: true}" }),
         "[\"c\"]", "[\"b\"]", NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 2));
@@ -440,7 +469,7 @@ static void
 test_rollback_skips_targets_already_reverted (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-5",
+    json_t *body = s_initiate_body (self, "shop-5",
         s_spec (self, (spec_opts_t) { .concurrency = 4, .mode = "gradual" }),
         "[\"a\", \"b\", \"c\", \"d\"]", NULL, "[\"d\", \"b\"]");
     json_t *messages = s_stream (self, s_initiate (self, body, 2));
@@ -464,7 +493,7 @@ static void
 test_rollback_retries_a_failing_hook_then_fails (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-6",
+    json_t *body = s_initiate_body (self, "shop-6",
         s_spec (self, (spec_opts_t) { .retries = 2, .fail = "c=99" }),
         "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
     int64_t start = zclock_mono ();
@@ -511,7 +540,7 @@ static void
 test_rollback_retry_that_succeeds_goes_on (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-7",
+    json_t *body = s_initiate_body (self, "shop-7",
         s_spec (self, (spec_opts_t) { .retries = 1, .fail = "b=1" }),
         "[\"a\", \"b\"]", NULL, NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 2));
@@ -535,7 +564,7 @@ static void
 test_rollback_of_nothing_completes_at_once (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-8", s_spec (self, (spec_opts_t) { 0 }), "[]",
+    json_t *body = s_initiate_body (self, "shop-8", s_spec (self, (spec_opts_t) { 0 }), "[]",
                                     NULL, NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 0));
     json_t *last = json_array_get (messages, json_array_size (messages) - 1);
@@ -554,7 +583,7 @@ static void
 test_rollback_status_during_and_complete_by_hand (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-9",
+    json_t *body = s_initiate_body (self, "shop-9",
         s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "1" }),
         "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
     uint64_t corr = s_initiate (self, body, 4);
@@ -611,7 +640,7 @@ static void
 test_rollback_complete_by_hand_as_failed_then_again (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-10",
+    json_t *body = s_initiate_body (self, "shop-10",
         s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.5" }),
         "[\"c\", \"d\"]", NULL, NULL);
     uint64_t corr = s_initiate (self, body, 2);
@@ -626,7 +655,7 @@ test_rollback_complete_by_hand_as_failed_then_again (void **state)
     json_decref (s_stream (self, corr));
     //  A finished rollback may be started again, here while the late hook
     //  of the first still runs; its answer must not touch the second.
-    body = s_initiate_body ("shop-10", s_spec (self, (spec_opts_t) { .concurrency = 1 }),
+    body = s_initiate_body (self, "shop-10", s_spec (self, (spec_opts_t) { .concurrency = 1 }),
                             "[\"a\"]", NULL, NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 1));
     json_decref (messages);
@@ -644,10 +673,11 @@ static void
 test_rollback_second_initiate_is_a_conflict (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body ("shop-11",
+    json_t *body = s_initiate_body (self, "shop-11",
         s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.3" }), "[\"a\"]", NULL, NULL);
     uint64_t corr = s_initiate (self, body, 1);
-    body = s_initiate_body ("shop-11", s_spec (self, (spec_opts_t) { 0 }), "[\"b\"]", NULL, NULL);
+    body = s_initiate_body (self, "shop-11", s_spec (self, (spec_opts_t) { 0 }), "[\"b\"]",
+                            NULL, NULL);
     flot_err_t err;
     assert_null (s_call (self, "InitiateRollback", body, &err));
     assert_int_equal (err.code, FLOT_E_CONFLICT);
@@ -694,7 +724,7 @@ test_rollback_finishes_when_its_caller_leaves (void **state)
     flot_client_t *watcher = flot_client_new (endpoint);
     flot_client_t *reader = flot_client_new (endpoint);
 
-    json_t *body = s_initiate_body ("shop-12",
+    json_t *body = s_initiate_body (self, "shop-12",
         s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.2" }),
         "[\"a\", \"b\", \"c\"]", NULL, NULL);
     msgpack_sbuffer sbuf;
@@ -750,11 +780,13 @@ static void
 test_rollback_without_an_executor_fails (void **state)
 {
     test_t *self = *state;
-    static const flot_actor_def_t *const defs [] = { &flot_rollback_actor, NULL };
+    static const flot_actor_def_t *const defs [] = {
+        &flot_rollback_actor, &flot_strategy_actor, NULL
+    };
     world_t *alone = world_start (defs);
     world_t *saved = self->world;
     self->world = alone;
-    json_t *body = s_initiate_body ("shop-13", s_spec (self, (spec_opts_t) { 0 }), "[\"a\"]",
+    json_t *body = s_initiate_body (self, "shop-13", s_spec (self, (spec_opts_t) { 0 }), "[\"a\"]",
                                     NULL, NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 1));
     json_t *last = json_array_get (messages, json_array_size (messages) - 1);
@@ -767,11 +799,258 @@ test_rollback_without_an_executor_fails (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  The strategy service decides what a failed step leads to
+
+//  A world whose actors a test starts and stops one by one: a broker, the
+//  executor and the rollback actor; no strategy service until one starts.
+typedef struct {
+    char endpoint [64];
+    flot_actor_config_t config;
+    zactor_t *broker, *executor, *rollback, *strategy;
+} bare_t;
+
+//  Waits until service answers for itself (it has registered).
+static void
+s_registered (flot_client_t *client, const char *service)
+{
+    for (int i = 0; i < 100; i++) {
+        zframe_t *body = NULL;
+        flot_err_t err;
+        bool up = flot_client_call (client, service, NULL, "NoSuchCommand", NULL, 0, 200,
+                                    &body, &err) && err.code == FLOT_E_UNKNOWN_COMMAND;
+        zframe_destroy (&body);
+        if (up)
+            return;
+        zclock_sleep (20);
+    }
+    fail_msg ("%s did not register", service);
+}
+
+//  Starts it; the test's calls go to it.
+static void
+s_bare_start (test_t *self, bare_t *bare, const char *endpoint)
+{
+    memset (bare, 0, sizeof *bare);
+    snprintf (bare->endpoint, sizeof bare->endpoint, "%s", endpoint);
+    const char *endpoints [] = { bare->endpoint, NULL };
+    flot_broker_config_t config = { .endpoints = endpoints, .heartbeat_ms = 200 };
+    bare->broker = zactor_new (flot_broker_actor, &config);
+    char *ok = zstr_recv (bare->broker);
+    assert_string_equal (ok, "OK");
+    zstr_free (&ok);
+    bare->config = (flot_actor_config_t) { .endpoint = bare->endpoint, .heartbeat_ms = 200 };
+    bare->executor = flot_actor_thread (&flot_executor_actor, &bare->config);
+    bare->rollback = flot_actor_thread (&flot_rollback_actor, &bare->config);
+    assert_non_null (bare->executor);
+    assert_non_null (bare->rollback);
+    self->client = flot_client_new (bare->endpoint);
+    assert_non_null (self->client);
+    s_registered (self->client, "executor");
+    s_registered (self->client, "rollback");
+}
+
+static void
+s_bare_stop (test_t *self, bare_t *bare)
+{
+    flot_client_destroy (&self->client);
+    zactor_destroy (&bare->strategy);
+    zactor_destroy (&bare->rollback);
+    zactor_destroy (&bare->executor);
+    zactor_destroy (&bare->broker);
+}
+
+//  Reads corr's stream until a message says the step waits for the
+//  strategy service; fails if the stream ends first. Returns that message.
+static json_t *
+s_until_waiting (test_t *self, uint64_t corr)
+{
+    while (true) {
+        json_t *body;
+        flot_err_t err;
+        int kind = s_next (self, corr, &body, &err);
+        if (kind != FLOT_STREAM)
+            fail_msg ("the stream ended (%s) before the step waited",
+                      kind == FLOT_ERROR ? err.message : s_str (body, "message"));
+        if (strstr (s_str (body, "message"), "the strategy service could not say"))
+            return body;
+        json_decref (body);
+    }
+}
+
+//  A request from a coordinator older than RESOLVED deployments (a spec's
+//  text only) is refused, saying why; nothing runs.
+static void
+test_rollback_without_resolved_is_invalid (void **state)
+{
+    test_t *self = *state;
+    char *spec = s_spec (self, (spec_opts_t) { 0 });
+    json_t *body = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "deployment", "shop-17",
+                              "spec", spec, "file", "shop.yaml", "cwd", HOOKS_DIR,
+                              "reason", "error rate up", "touched", "a");
+    free (spec);
+    flot_err_t err;
+    assert_null (s_call (self, "InitiateRollback", body, &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_string_equal (err.message, "field 'resolved' is required: this rollback service "
+                         "runs only from a RESOLVED deployment (the coordinator is older)");
+    assert_null (s_call (self, "GetRollbackStatus", json_pack ("{s:s}", "deployment", "shop-17"),
+                         &err));
+    assert_int_equal (err.code, FLOT_E_NOT_FOUND);
+    char *record = s_record (self);
+    assert_string_equal (record, "");
+    free (record);
+}
+
+//  A RESOLVED deployment whose parts do not fit together is INVALID, named
+//  as a field of the request.
+static void
+test_rollback_refuses_a_resolved_that_does_not_fit (void **state)
+{
+    test_t *self = *state;
+    char *spec = s_spec (self, (spec_opts_t) { 0 });
+    json_t *resolved = s_resolve (self, spec);
+    free (spec);
+    json_t *body = json_pack ("{s:s, s:O, s:s, s:[s]}", "deployment", "shop-18",
+                              "resolved", resolved, "reason", "r", "touched", "a");
+    json_object_set_new (json_object_get (body, "resolved"), "order",
+                         json_pack ("[i,i,i,i]", 0, 0, 1, 2));
+    flot_err_t err;
+    assert_null (s_call (self, "InitiateRollback", body, &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_string_equal (err.message, "field 'resolved.order[1]': 0 is given twice");
+
+    body = json_pack ("{s:s, s:O, s:s, s:[s]}", "deployment", "shop-18",
+                      "resolved", resolved, "reason", "r", "touched", "a");
+    json_t *targets = json_object_get (json_object_get (body, "resolved"), "targets");
+    json_object_set_new (json_array_get (targets, 3), "dependsOn", json_pack ("[s]", "zz"));
+    assert_null (s_call (self, "InitiateRollback", body, &err));
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_string_equal (err.message,
+                         "field 'resolved.targets[3].dependsOn[0]': 'zz' names no target");
+    json_decref (resolved);
+    char *record = s_record (self);
+    assert_string_equal (record, "");
+    free (record);
+}
+
+//  With no strategy service to say what a failed step leads to, the step
+//  waits and asks again (no failure); once a strategy actor starts, its
+//  answer (retry) lets the rollback go on to its end.
+static void
+test_rollback_step_waits_for_a_missing_strategy_service (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body (self, "shop-14",
+        s_spec (self, (spec_opts_t) { .retries = 1, .fail = "a=1" }), "[\"a\", \"b\"]",
+        NULL, NULL);
+    bare_t bare;
+    s_bare_start (self, &bare, "inproc://test-rollback-no-strategy");
+    uint64_t corr = s_initiate (self, body, 2);
+    //  b is reverted, a's first attempt fails: it waits, and asks again.
+    json_t *waiting = s_until_waiting (self, corr);
+    assert_string_equal (s_str (waiting, "state"), "running");
+    assert_string_equal (s_str (waiting, "target"), "a");
+    assert_string_equal (s_str (waiting, "step_id"), "a/rollback");
+    assert_null (json_object_get (waiting, "step_state"));
+    assert_int_equal (json_integer_value (json_object_get (waiting, "percent")), 50);
+    assert_non_null (strstr (s_str (waiting, "message"),
+        "step a/rollback attempt 1 failed: the hook exited with status 1; the strategy "
+        "service could not say what that leads to ("));
+    assert_non_null (strstr (s_str (waiting, "message"), "asking again in 2000 ms"));
+    json_decref (waiting);
+    int64_t first = zclock_mono ();
+    json_decref (s_until_waiting (self, corr));
+    assert_true (zclock_mono () - first >= 1500);
+    json_t *status = s_status (self, "shop-14");
+    assert_string_equal (s_str (status, "state"), "running");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "b:reverted:1 a:running:1");
+    json_decref (status);
+    char *record = s_record (self);
+    assert_int_equal (s_line_of (record, "start a a/rollback rollback 1.0 2.0 0 2"), -1);
+    free (record);
+
+    //  A strategy actor starts: at the next question it says retry.
+    bare.strategy = flot_actor_thread (&flot_strategy_actor, &bare.config);
+    assert_non_null (bare.strategy);
+    json_t *messages = s_stream (self, corr);
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "completed");
+    assert_string_equal (s_str (last, "message"), "rolled back 2 targets");
+    bool retried = false;
+    size_t i;
+    json_t *message;
+    json_array_foreach (messages, i, message)
+        retried |= strstr (s_str (message, "message"),
+                           "step a/rollback attempt 1 failed: the hook exited with status 1; "
+                           "retrying in 100 ms") != NULL;
+    assert_true (retried);
+    json_decref (messages);
+    record = s_record (self);
+    assert_string_equal (record,
+        "start b b/rollback rollback 1.0 2.0 0 1\nend b b/rollback rollback 1.0 2.0 0 1 0\n"
+        "start a a/rollback rollback 1.0 2.0 0 1\nend a a/rollback rollback 1.0 2.0 0 1 1\n"
+        "start a a/rollback rollback 1.0 2.0 0 2\nend a a/rollback rollback 1.0 2.0 0 2 0\n");
+    free (record);
+    status = s_status (self, "shop-14");
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "b:reverted:1 a:reverted:2");
+    json_decref (status);
+    s_bare_stop (self, &bare);
+}
+
+//  A step waiting for the strategy service ends with its rollback, when it
+//  is completed by hand, and with the actor, when it stops (under valgrind,
+//  nothing the wait holds leaks).
+static void
+test_rollback_waiting_step_ends_with_its_rollback_or_actor (void **state)
+{
+    test_t *self = *state;
+    json_t *first = s_initiate_body (self, "shop-15",
+        s_spec (self, (spec_opts_t) { .retries = 1, .fail = "a=9" }), "[\"a\"]", NULL, NULL);
+    json_t *second = s_initiate_body (self, "shop-16",
+        s_spec (self, (spec_opts_t) { .retries = 1, .fail = "a=9" }), "[\"a\"]", NULL, NULL);
+    bare_t bare;
+    s_bare_start (self, &bare, "inproc://test-rollback-waiting-ends");
+    uint64_t corr = s_initiate (self, first, 1);
+    json_decref (s_until_waiting (self, corr));
+    flot_err_t err;
+    json_t *reply = s_call (self, "CompleteRollback",
+        json_pack ("{s:s, s:s}", "deployment", "shop-15", "message", "reverted by hand"), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_str (reply, "state"), "completed");
+    json_decref (reply);
+    json_t *messages = s_stream (self, corr);
+    assert_string_equal (s_str (json_array_get (messages, json_array_size (messages) - 1),
+                                "message"), "reverted by hand");
+    json_decref (messages);
+    //  The wait ends; the step failed, and runs no more.
+    zclock_sleep (2500);
+    json_t *status = s_status (self, "shop-15");
+    assert_string_equal (s_str (status, "state"), "completed");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "a:failed:1");
+    json_decref (status);
+    char *record = s_record (self);
+    assert_string_equal (record, "start a a/rollback rollback 1.0 2.0 0 1\n"
+                                 "end a a/rollback rollback 1.0 2.0 0 1 1\n");
+    free (record);
+
+    //  The actor stops while a step waits.
+    corr = s_initiate (self, second, 1);
+    json_decref (s_until_waiting (self, corr));
+    zactor_destroy (&bare.rollback);
+    s_bare_stop (self, &bare);
+}
+
+//  --------------------------------------------------------------------------
 //  Hostile bodies
 
 typedef struct {
     const char *command;
-    const char *body;           //  JSON; "SPEC" in it is replaced by a valid spec
+    const char *body;           //  JSON; "RESOLVED" in it is replaced by a valid one
     int code;
     const char *message;        //  a substring of the error's sentence
 } hostile_t;
@@ -781,23 +1060,27 @@ static const hostile_t s_hostile [] = {
     { "InitiateRollback", "{\"deployment\": 7}", FLOT_E_INVALID, "field 'deployment' is a positive integer, expected a string" },
     { "InitiateRollback", "{\"deployment\": \"\"}", FLOT_E_INVALID, "field 'deployment' is 0 bytes, expected at least 1" },
     { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": [1]}", FLOT_E_INVALID, "field 'spec'" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"name: [\", \"reason\": \"r\", \"touched\": []}",
-      FLOT_E_INVALID, "shop.yaml:" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"touched\": []}", FLOT_E_INVALID,
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"spec\": 5, \"reason\": \"r\", \"touched\": []}",
+      FLOT_E_INVALID, "field 'spec' is a positive integer, expected a string" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"spec\", \"reason\": \"r\", \"touched\": []}",
+      FLOT_E_INVALID, "field 'resolved' is a string, expected a map" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": {}, \"reason\": \"r\", \"touched\": []}",
+      FLOT_E_INVALID, "field 'resolved.deployment' is required" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"touched\": []}", FLOT_E_INVALID,
       "field 'reason' is required" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\"}", FLOT_E_INVALID,
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"reason\": \"r\"}", FLOT_E_INVALID,
       "field 'touched' is required" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": \"a\"}",
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"reason\": \"r\", \"touched\": \"a\"}",
       FLOT_E_INVALID, "field 'touched' is a string, expected an array" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [\"a\", 3]}",
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"reason\": \"r\", \"touched\": [\"a\", 3]}",
       FLOT_E_INVALID, "field 'touched[1]' is a positive integer, expected a string" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [\"zz\"]}",
-      FLOT_E_INVALID, "field 'touched[0]': 'zz' is not a target of the spec" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [], \"switched\": [\"q\"]}",
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"reason\": \"r\", \"touched\": [\"zz\"]}",
+      FLOT_E_INVALID, "field 'touched[0]': 'zz' is not a target of the deployment" },
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"reason\": \"r\", \"touched\": [], \"switched\": [\"q\"]}",
       FLOT_E_INVALID, "field 'switched[0]': 'q' is not a target" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [], \"reverted\": {}}",
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"reason\": \"r\", \"touched\": [], \"reverted\": {}}",
       FLOT_E_INVALID, "field 'reverted' is a map, expected an array" },
-    { "InitiateRollback", "{\"deployment\": \"x\", \"spec\": \"SPEC\", \"reason\": \"r\", \"touched\": [], \"cwd\": \"rel/dir\"}",
+    { "InitiateRollback", "{\"deployment\": \"x\", \"resolved\": \"RESOLVED\", \"reason\": \"r\", \"touched\": [], \"cwd\": \"rel/dir\"}",
       FLOT_E_INVALID, "field 'cwd': 'rel/dir' is not an absolute directory" },
     { "GetRollbackStatus", "{\"deployment\": null}", FLOT_E_INVALID, "field 'deployment' is required" },
     { "CompleteRollback", "{\"deployment\": \"x\", \"failed\": \"yes\"}", FLOT_E_INVALID, "field 'failed'" },
@@ -838,16 +1121,15 @@ test_rollback_rejects_hostile_bodies (void **state)
 {
     test_t *self = *state;
     char *spec = s_spec (self, (spec_opts_t) { 0 });
+    json_t *resolved = s_resolve (self, spec);
     for (size_t i = 0; i < sizeof s_hostile / sizeof s_hostile [0]; i++) {
         const hostile_t *h = &s_hostile [i];
         json_error_t error;
         json_t *body = json_loads (h->body, 0, &error);
         if (!body)
             fail_msg ("row %zu: bad JSON: %s", i, error.text);
-        if (json_object_get (body, "spec") && streq (s_str (body, "spec"), "SPEC"))
-            json_object_set_new (body, "spec", json_string (spec));
-        if (streq (h->command, "InitiateRollback") && !json_object_get (body, "file"))
-            json_object_set_new (body, "file", json_string ("shop.yaml"));
+        if (streq (s_str (body, "resolved"), "RESOLVED"))
+            json_object_set (body, "resolved", resolved);
         flot_err_t err = { 0, "" };
         json_t *reply = s_call (self, h->command, body, &err);
         if (reply)
@@ -857,6 +1139,7 @@ test_rollback_rejects_hostile_bodies (void **state)
                       err.message, flot_err_name (h->code), h->message);
     }
     free (spec);
+    json_decref (resolved);
     //  Not a map at all: the host refuses it before any handler.
     const uint8_t array [] = { 0x91, 0x01 };
     zframe_t *reply = NULL;
@@ -968,6 +1251,10 @@ main (void)
         cmocka_unit_test_setup_teardown (test_rollback_unknown_deployment_is_not_found, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_finishes_when_its_caller_leaves, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_without_an_executor_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_without_resolved_is_invalid, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_refuses_a_resolved_that_does_not_fit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_step_waits_for_a_missing_strategy_service, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_waiting_step_ends_with_its_rollback_or_actor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_rejects_hostile_bodies, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_should_rollback_answers_the_rule, s_setup, s_teardown),
     };

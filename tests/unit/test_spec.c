@@ -185,8 +185,10 @@ static const error_case_t s_error_cases [] = {
     { "no strategy", HEADER TARGETS HOOK, "strategy: is required" },
     { "two strategies", HEADER TARGETS "strategy: {rolling: {}, canary: {steps: [setWeight: 5]}}\n" HOOK,
       "strategy: give exactly one of canary, blueGreen, rolling" },
-    { "unknown strategy", HEADER TARGETS "strategy: {linear: {}}\n" HOOK,
-      "strategy: unknown field 'linear'" },
+    { "not a strategy's name", HEADER TARGETS "strategy: {\"lin ear\": {}}\n" HOOK,
+      "strategy: 'lin ear' is not a strategy's name" },
+    { "a registered strategy's name, not a map", HEADER TARGETS "strategy: {linear: [1]}\n" HOOK,
+      "linear: expected a map" },
     { "canary without steps", HEADER TARGETS "strategy: {canary: {}}\n" HOOK,
       "strategy.canary.steps: is required" },
     { "weight over 100", HEADER TARGETS "strategy:\n  canary:\n    steps:\n      - setWeight: 20\n"

@@ -1,4 +1,4 @@
-/*  test_template.c - the template expander (protocol/flot_template.c):
+/*  test_template.c - the template expander (common/template.c):
     every placeholder is filled from a CONTEXT, unknown names are refused
     when a spec is checked, a missing field is a clear error when a probe
     or query runs, and braces that are not placeholders stay as written.

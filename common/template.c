@@ -1,5 +1,8 @@
-/*  flot_template.c - the template expander shared by the health actor and
-    the analyzer: finds {placeholders} in operator strings, checks their
+/*  template.c - the template expander shared by the health actor and
+    the analyzer, and by the healthChecks and analysis section parsers
+    (common/health_checks.c, common/analysis_section.c), which the spec
+    parser uses too. Part of common/ (the flot_common library: pure code, no
+    actor, no I/O). It finds {placeholders} in operator strings, checks their
     names when a spec is parsed, and fills them from a target's CONTEXT when
     a probe or a query runs. A CONTEXT is the health contract's, as its
     codec decoded it (flot_health_context_t); flot_context_copy gives a

@@ -1,17 +1,28 @@
-/*  condition.c - the analyzer's condition expressions (Argo Rollouts style):
-    `result < 0.05`, `len(result) > 0 && !isNaN(result[1])`.
+/*  condition.c - the condition expressions of the `analysis` section
+    (Argo Rollouts style): `result < 0.05`, `len(result) > 0 && !isNaN(result[1])`.
 
-    A recursive-descent parser over operator-writer input (hostile: the spec
-    comes from anyone who may apply one), with a nesting limit and a size
-    limit, into a small tree kept in one array; then a typed evaluator over a
-    measurement's values. The grammar is in flotilla/analysis.h. Errors name
-    the column (from 1) where the parser stopped.
+    Part of common/ (the flot_common library: pure code, no actor, no I/O).
+    The analysis section parser (common/analysis_section.c) parses each
+    metric's conditions with it, for the spec parser and the analyzer alike;
+    the analyzer's threshold rules (actors/analyzer/threshold.c) evaluate
+    them. A recursive-descent parser over operator-writer input (hostile: the
+    spec comes from anyone who may apply one), with a nesting limit and a
+    size limit, into a small tree kept in one array; then a typed evaluator
+    over a measurement's values. The grammar is in flotilla/condition.h.
+    Errors name the column (from 1) where the parser stopped.
 */
-#include "flotilla/analysis.h"
+#include "flotilla/condition.h"
 
+#include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
 
 typedef enum {
     N_NUM, N_BOOL, N_RESULT, N_LEN, N_ISNAN, N_ISINF, N_NEG, N_NOT,

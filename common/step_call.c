@@ -1,4 +1,4 @@
-/*  step_call.c - the executor's ExecuteStep request for a step of a plan,
+/*  common/step_call.c - the executor's ExecuteStep request for a step of a plan,
     for every caller of the executor (the coordinator, the rollback actor):
     the contract's executor.STEP, filled from the spec and the step. A pure
     function of the spec and the step.

@@ -1,15 +1,27 @@
-/*  analysis.c - the `analysis` section of a deployment spec, from msgpack.
+/*  analysis_section.c - the `analysis` section of a deployment spec, from
+    msgpack (flotilla/analysis_section.h).
 
-    The coordinator converts the YAML section to msgpack generically, so the
-    analyzer checks everything here: each field's type and range, unknown
-    keys, the templates in queries and commands, the conditions (parsed once,
-    kept), and the judge's parameters. Every error names its path:
+    Part of common/ (the flot_common library: pure parsing, no actor, no
+    I/O). The spec parser (actors/strategy/spec.c) validates a spec's section
+    with it; the analyzer actor (actors/analyzer) parses its requests'
+    sections and providers with it, then runs them. The coordinator converts
+    the YAML section to msgpack generically, so everything is checked here:
+    each field's type and range, unknown keys, the templates in queries and
+    commands, the conditions (parsed once, kept), and the judge's
+    parameters. Every error names its path:
     "analysis.metrics[1].failureLimit: -1 is not >= 0". The section's form
     is in protocol/SPEC.md section 20.
 */
-#include "flotilla/analysis.h"
-#include "flotilla/spec.h"
+#include "flotilla/analysis_section.h"
+#include "flotilla/body.h"
+#include "flotilla/duration.h"
 #include "flotilla/template.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,16 +1,27 @@
-/*  check.c - one `healthChecks` entry, parsed from msgpack.
+/*  health_checks.c - the `healthChecks` section: one entry, or a list of
+    them, parsed from msgpack (flotilla/health_checks.h).
 
-    The coordinator sends each check as the generic msgpack form of its YAML
-    (maps, arrays, ints, floats, bools, strings), so every field is checked
-    here: its type, its range, no unknown keys, exactly one probe kind, and
-    every template's placeholders. Each error names the field by its path
-    (healthChecks[0].http.status) so the spec parser can point at the line.
+    Part of common/ (the flot_common library: pure parsing, no actor, no
+    I/O). The spec parser (actors/strategy/spec.c) validates a spec's section
+    with it; the health actor (actors/health) parses its requests' checks
+    with it and probes them. The coordinator sends each check as the generic
+    msgpack form of its YAML (maps, arrays, ints, floats, bools, strings), so
+    every field is checked here: its type, its range, no unknown keys,
+    exactly one probe kind, and every template's placeholders. Each error
+    names the field by its path (healthChecks[0].http.status) so the spec
+    parser can point at the line.
 */
-#include "flotilla/health.h"
-#include "flotilla/spec.h"
+#include "flotilla/health_checks.h"
+#include "flotilla/body.h"
+#include "flotilla/duration.h"
 #include "flotilla/template.h"
 
+#include <assert.h>
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
 
 #define MAX_MAP_ENTRIES 64       //  in any map of a check (headers, env, fields)
 #define HOUR_MS 3600000LL
