@@ -22,7 +22,7 @@
 */
 #include "flotilla/broker.h"
 #include "flotilla/client.h"
-#include "flotilla/echo.h"
+#include "echo.h"
 #include "flotilla/log.h"
 
 #include <getopt.h>

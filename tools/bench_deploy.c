@@ -43,12 +43,12 @@
 
 #include "flotilla/broker.h"
 #include "flotilla/client.h"
-#include "flotilla/coordinator.h"
-#include "flotilla/events.h"
-#include "flotilla/executor.h"
+#include "coordinator.h"
+#include "events.h"
+#include "executor.h"
 #include "flotilla/log.h"
 #include "flotilla/spec.h"
-#include "flotilla/strategy.h"
+#include "strategy.h"
 
 #include <dirent.h>
 #include <getopt.h>

@@ -11,7 +11,7 @@
 */
 #include "flotilla/broker.h"
 #include "flotilla/client.h"
-#include "flotilla/health.h"
+#include "health.h"
 #include "flotilla/log.h"
 
 #include <arpa/inet.h>

@@ -7,16 +7,16 @@
     runs elsewhere. Stops cleanly on SIGINT and SIGTERM.
 */
 #include "flotilla/actor.h"
-#include "flotilla/analysis.h"
+#include "analysis.h"
 #include "flotilla/broker.h"
-#include "flotilla/coordinator.h"
-#include "flotilla/echo.h"
-#include "flotilla/events.h"
-#include "flotilla/executor.h"
-#include "flotilla/health.h"
+#include "coordinator.h"
+#include "echo.h"
+#include "events.h"
+#include "executor.h"
+#include "health.h"
 #include "flotilla/log.h"
-#include "flotilla/rollback.h"
-#include "flotilla/strategy.h"
+#include "rollback.h"
+#include "strategy.h"
 #include "flotilla/version.h"
 
 #include <getopt.h>

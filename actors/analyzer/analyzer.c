@@ -18,7 +18,7 @@
     is protocol/contracts/analyzer.json (protocol/SPEC.md section 20): the
     host decodes every request by it, and RESULTs are encoded by it.
 */
-#include "flotilla/analysis.h"
+#include "analysis.h"
 #include "flotilla/contract_analyzer.h"
 #include "flotilla/defer.h"
 #include "flotilla/log.h"

@@ -8,7 +8,7 @@
     job that ended is kept on a list until the next loop turn, since a poll
     round under way may still call its handlers.
 */
-#include "flotilla/analysis.h"
+#include "analysis.h"
 #include "flotilla/defer.h"
 #include "flotilla/child.h"
 #include "flotilla/log.h"

@@ -8,7 +8,7 @@
     (/api/v1/query, /api/v1/query_range) are read with jansson: every value
     of every series, in the answer's order.
 */
-#include "flotilla/analysis.h"
+#include "analysis.h"
 #include "flotilla/curl_loop.h"
 #include "flotilla/log.h"
 

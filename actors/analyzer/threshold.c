@@ -9,7 +9,7 @@
     make it an error (that order, the last that holds winning), and once
     `count` measurements were counted (errors are not) it is successful.
 */
-#include "flotilla/analysis.h"
+#include "analysis.h"
 
 #include <math.h>
 

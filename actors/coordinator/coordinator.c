@@ -24,7 +24,7 @@
     that commit, so nothing outside ever sees a change the store could
     still lose.
 */
-#include "flotilla/coordinator.h"
+#include "coordinator.h"
 #include "flotilla/contract_coordinator.h"
 #include "flotilla/contract_analyzer.h"
 #include "flotilla/contract_health.h"
@@ -35,7 +35,8 @@
 #include "flotilla/step_call.h"
 #include "flotilla/contract_strategy.h"
 #include "flotilla/resolved.h"
-#include "flotilla/store.h"
+#include "store.h"
+#include "transitions.h"
 
 #define WHO "coordinator"
 #define OUTBOX_RETRY_MS 500
@@ -43,23 +44,6 @@
 #define GATE_RETRY_MS 2000      //  asking a service again that could not answer
 #define DECISION_TIMEOUT_MS 5000    //  the strategy service's HandleFailure
 #define STRATEGY_TIMEOUT_MS 30000   //  reading a spec of 10,000 targets takes a while
-
-enum { DS_RUNNING, DS_COMPLETED, DS_FAILED, DS_ABORTED, DS_ROLLING_BACK,
-       DS_ROLLED_BACK, DS_ROLLBACK_FAILED, DS_COUNT };
-static const char *s_dstates [DS_COUNT] = {
-    "running", "completed", "failed", "aborted", "rolling_back", "rolled_back",
-    "rollback_failed"
-};
-
-enum { TS_PENDING, TS_RUNNING, TS_WAITING, TS_DONE, TS_FAILED, TS_HELD, TS_ROLLED_BACK };
-static const char *s_tstates [] = {
-    "pending", "running", "waiting", "done", "failed", "held", "rolled_back"
-};
-
-enum { SS_PENDING, SS_RUNNING, SS_SUCCEEDED, SS_FAILED, SS_SKIPPED, SS_COUNT };
-static const char *s_sstates [SS_COUNT] = {
-    "pending", "running", "succeeded", "failed", "skipped"
-};
 
 typedef struct _coordinator_t coordinator_t;
 typedef struct _deployment_t deployment_t;
@@ -77,6 +61,7 @@ typedef struct {
     void *gate_arg;             //  its argument
     bool gate_stream;           //  gate_call is an analysis stream
     bool gate_waiting;          //  the gate waits for a promote (a person decides)
+    bool deciding;              //  failed: the strategy service's HandleFailure is asked
 } step_rt_t;
 
 //  The runtime of one target beyond its steps: health and analysis.
@@ -297,7 +282,7 @@ s_error (coordinator_t *self, flot_request_t **request_p, int code, const char *
 static const char *
 s_state_name (const deployment_t *dep)
 {
-    return s_dstates [dep->state];
+    return flot_state_name (FLOT_KIND_DEPLOYMENT, dep->state);
 }
 
 //  Writes the deployment's row as it is now.
@@ -353,7 +338,7 @@ s_save_step (deployment_t *dep, size_t s, bool back, const char *output, const c
     snprintf (row.step_id, sizeof row.step_id, "%s", step->id);
     snprintf (row.target, sizeof row.target, "%s", dep->spec->targets [step->target].name);
     snprintf (row.type, sizeof row.type, "%s", flot_step_type_name (step->type));
-    snprintf (row.state, sizeof row.state, "%s", s_sstates [rt->state]);
+    snprintf (row.state, sizeof row.state, "%s", flot_state_name (FLOT_KIND_STEP, rt->state));
     if (flot_store_put_step (dep->owner->store, dep->id, &row))
         flot_error (WHO, "%s", flot_store_error (dep->owner->store));
 }
@@ -643,6 +628,7 @@ s_deployment_new (coordinator_t *self, void **resolved_p, size_t resolved_size,
     deployment_t *dep = calloc (1, sizeof *dep);
     assert (dep);
     dep->owner = self;
+    dep->state = DS_NONE;           //  Execute starts it, or its stored row sets it
     dep->resolved = *resolved_p;
     dep->resolved_size = resolved_size;
     *resolved_p = NULL;
@@ -738,12 +724,65 @@ s_target_ready (const deployment_t *dep, int t)
 }
 
 //  --------------------------------------------------------------------------
+//  State changes: each goes through its kind's table (transitions.c)
+
+//  The state event moves a thing of kind (what, called name) to, from
+//  from. A move the table does not have is a bug: it is logged, and the
+//  thing goes where the event leads from other states all the same, so
+//  that production never stops on it (the tests show no such line).
+static int
+s_next (const deployment_t *dep, flot_state_kind_t kind, int from,
+        flot_transition_event_t event, const char *what, const char *name)
+{
+    int to = flot_transition (kind, from, event);
+    if (to >= 0)
+        return to;
+    to = flot_transition_to (kind, event);
+    if (to >= 0)
+        flot_error (WHO, "%s: %s%s%s: no transition from %s on %s: going to %s all the same",
+                    dep->id, what, *name ? " " : "", name, flot_state_name (kind, from),
+                    flot_transition_event_name (event), flot_state_name (kind, to));
+    else {
+        flot_error (WHO, "%s: %s%s%s: no transition from %s on %s, an event that moves no "
+                    "%s: it stays %s", dep->id, what, *name ? " " : "", name,
+                    flot_state_name (kind, from), flot_transition_event_name (event), what,
+                    flot_state_name (kind, from));
+        to = from;
+    }
+    return to;
+}
+
+static void
+s_deployment_to (deployment_t *dep, flot_transition_event_t event)
+{
+    dep->state = s_next (dep, FLOT_KIND_DEPLOYMENT, dep->state, event, "deployment", "");
+}
+
+static void
+s_target_to (deployment_t *dep, int t, flot_transition_event_t event)
+{
+    dep->tstate [t] = s_next (dep, FLOT_KIND_TARGET, dep->tstate [t], event, "target",
+                              dep->spec->targets [t].name);
+}
+
+//  Step s of the plan, or (back) of the rollback plan.
+static void
+s_step_to (deployment_t *dep, size_t s, bool back, flot_transition_event_t event)
+{
+    step_rt_t *rt = back ? &dep->back_steps [s] : &dep->steps [s];
+    const flot_plan_t *plan = back ? dep->back : dep->plan;
+    rt->state = s_next (dep, FLOT_KIND_STEP, rt->state, event,
+                        back ? "rollback step" : "step", plan->steps [s].id);
+}
+
+//  --------------------------------------------------------------------------
 //  Finishing a deployment
 
 static void
-s_finish (deployment_t *dep, int state, const char *message)
+s_finish (deployment_t *dep, flot_transition_event_t event, const char *message)
 {
-    dep->state = state;
+    s_deployment_to (dep, event);
+    int state = dep->state;
     dep->finished_ms = s_now ();
     s_gates_stop (dep);
     size_t n = dep->spec->target_count, done = 0;
@@ -780,7 +819,7 @@ s_fail (deployment_t *dep, const char *format, ...)
     va_start (args, format);
     vsnprintf (dep->last_error, sizeof dep->last_error, format, args);
     va_end (args);
-    dep->state = DS_ROLLING_BACK;
+    s_deployment_to (dep, FLOT_EV_FAILING);
     s_event (dep, -1, &flot_event_deployment_failing_def,
              &(flot_event_deployment_failing_t) { .reason = dep->last_error },
              "%s", dep->last_error);
@@ -847,11 +886,12 @@ static void s_target_done (deployment_t *dep, int t);
 
 //  A forward step finished well (or was skipped): the target goes on.
 static void
-s_step_succeeded (deployment_t *dep, size_t s, int state, const char *output)
+s_step_succeeded (deployment_t *dep, size_t s, flot_transition_event_t event,
+                  const char *output)
 {
     step_rt_t *rt = &dep->steps [s];
     const flot_step_t *step = &dep->plan->steps [s];
-    rt->state = state;
+    s_step_to (dep, s, false, event);
     rt->finished_ms = s_now ();
     rt->call = 0;
     rt->timer = -1;
@@ -863,8 +903,9 @@ s_step_succeeded (deployment_t *dep, size_t s, int state, const char *output)
              &(flot_event_step_completed_t) {
                  .step = step->id, .step_type = flot_step_type_name (step->type),
                  .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
-                 .state = s_sstates [state] },
-             "step %s (%s) %s", step->id, flot_step_type_name (step->type), s_sstates [state]);
+                 .state = flot_state_name (FLOT_KIND_STEP, rt->state) },
+             "step %s (%s) %s", step->id, flot_step_type_name (step->type),
+             flot_state_name (FLOT_KIND_STEP, rt->state));
     dep->cursor [step->target]++;
     //  A hook that ends well while the deployment rolls back is recorded,
     //  but the target is reverted, not done.
@@ -872,7 +913,7 @@ s_step_succeeded (deployment_t *dep, size_t s, int state, const char *output)
         if (dep->cursor [step->target] == dep->plan->first [step->target + 1])
             s_target_done (dep, step->target);
         else
-            dep->tstate [step->target] = TS_RUNNING;
+            s_target_to (dep, step->target, FLOT_EV_NEXT_STEP);
     }
     s_save_deployment (dep);
     s_commit (dep->owner);
@@ -882,7 +923,7 @@ s_step_succeeded (deployment_t *dep, size_t s, int state, const char *output)
 static void
 s_target_done (deployment_t *dep, int t)
 {
-    dep->tstate [t] = TS_DONE;
+    s_target_to (dep, t, FLOT_EV_ALL_STEPS_DONE);
     dep->in_progress--;
     s_watch_stop (dep, t);
     s_target_release (dep, t);
@@ -959,11 +1000,17 @@ s_on_failure_decided (flot_actor_t *actor, const flot_answer_t *answer, void *ar
     msgpack_zone_init (&zone, 256);
     flot_strategy_handle_failure_reply_t reply;
     flot_err_t err = answer->err;
-    if (answer->kind == FLOT_REPLY
-    &&  flot_strategy_handle_failure_reply_decode (answer->body, &zone, &reply, &err) == 0) {
+    step_rt_t *rt = &dep->steps [decision->s];
+    if (rt->state != SS_RUNNING
+    ||  (answer->kind == FLOT_REPLY
+         && flot_strategy_handle_failure_reply_decode (answer->body, &zone, &reply, &err) == 0)) {
+        //  A step a rollback ended meanwhile (skipped, reverted) is left as
+        //  it is: the failure changes nothing more.
         zlistx_detach (self->decisions, decision->handle);
-        s_step_decided (dep, decision->s, decision->why, decision->output, reply.action,
-                        reply.delay_ms);
+        rt->deciding = false;
+        if (rt->state == SS_RUNNING)
+            s_step_decided (dep, decision->s, decision->why, decision->output, reply.action,
+                            reply.delay_ms);
         void *item = decision;
         s_decision_free (&item);
     }
@@ -1032,10 +1079,10 @@ s_on_promote_decided (flot_actor_t *actor, const flot_answer_t *answer, void *ar
     if (answer->kind == FLOT_REPLY
     &&  flot_strategy_should_promote_reply_decode (answer->body, &zone, &reply, &err) == 0) {
         if (reply.promote)
-            s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
+            s_step_succeeded (dep, s, FLOT_EV_PAUSE_OVER, NULL);
         else
         if (reply.needs_person)
-            dep->tstate [t] = TS_WAITING;
+            s_target_to (dep, t, FLOT_EV_PAUSE_NEEDS_PERSON);
         else
             s_step_timer (dep, s, reply.wait_ms > 0 ? reply.wait_ms : GATE_RETRY_MS);
     }
@@ -1085,7 +1132,11 @@ static void
 s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *output,
                   bool may_retry)
 {
-    dep->steps [s].call = 0;
+    step_rt_t *rt = &dep->steps [s];
+    rt->call = 0;
+    if (rt->deciding)
+        return;                 //  its first failure is being decided: one is enough
+    rt->deciding = true;
     decision_t *decision = calloc (1, sizeof *decision);
     assert (decision);
     *decision = (decision_t) {
@@ -1106,7 +1157,7 @@ s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output
     int t = step->target;
     s_begin (dep->owner);
     if (streq (action, "retry")) {
-        rt->state = SS_PENDING;
+        s_step_to (dep, s, false, FLOT_EV_FAILED_RETRY);
         s_save_step (dep, s, false, output, why);
         s_event (dep, t, &flot_event_step_failed_def,
                  &(flot_event_step_failed_t) {
@@ -1123,7 +1174,7 @@ s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output
         s_commit (dep->owner);
         return;
     }
-    rt->state = SS_FAILED;
+    s_step_to (dep, s, false, FLOT_EV_STEP_FAILED);
     rt->finished_ms = s_now ();
     s_save_step (dep, s, false, output, why);
     s_event (dep, t, &flot_event_step_failed_def,
@@ -1133,7 +1184,7 @@ s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output
                  .reason = why },
              "step %s failed after %d attempt%s: %s", step->id,
              rt->attempt, rt->attempt == 1 ? "" : "s", why);
-    dep->tstate [t] = TS_FAILED;
+    s_target_to (dep, t, FLOT_EV_STEP_FAILED);
     dep->in_progress--;
     dep->failed_targets++;
     s_watch_stop (dep, t);
@@ -1203,7 +1254,7 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
     else
     if (streq (result.status, "succeeded"))
-        s_step_succeeded (dep, s, SS_SUCCEEDED, result.output);
+        s_step_succeeded (dep, s, FLOT_EV_HOOK_SUCCEEDED, result.output);
     else {
         if (streq (result.status, "timeout"))
             snprintf (why, sizeof why, "the hook ran past its timeout of %lld ms",
@@ -1284,7 +1335,7 @@ s_on_step_timer (zloop_t *loop, int timer_id, void *arg)
     if (step->type == FLOT_STEP_PAUSE)
         s_pause_ask (dep, s);              //  its time is up: is the pause over?
     else
-        s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
+        s_step_succeeded (dep, s, FLOT_EV_SOAKED, NULL);
     return 0;
 }
 
@@ -1533,7 +1584,7 @@ s_on_decision (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         if (!watching) {
             s_gate_stop (dep, s);
             dep->steps [s].gate_waiting = true;
-            dep->tstate [t] = TS_WAITING;
+            s_target_to (dep, t, FLOT_EV_GATE_PAUSED);
         }
         if (!dep->paused) {
             dep->paused = true;
@@ -1928,7 +1979,7 @@ s_gate_passed (deployment_t *dep, size_t s, const char *why)
              step->gate ? step->gate : flot_step_type_name (step->type),
              dep->spec->targets [step->target].name, why);
     s_commit (dep->owner);
-    s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
+    s_step_succeeded (dep, s, FLOT_EV_GATE_PASSED, NULL);
 }
 
 //  Starts the gate of step s (a GATE step, or the health wait of a SOAK).
@@ -2144,12 +2195,12 @@ s_step_start (deployment_t *dep, size_t s)
     int t = step->target;
     if (dep->promote_full
     &&  (step->type == FLOT_STEP_PAUSE || step->type == FLOT_STEP_GATE)) {
-        s_step_succeeded (dep, s, SS_SKIPPED, NULL);
+        s_step_succeeded (dep, s, FLOT_EV_SKIPPED_BY_PROMOTE, NULL);
         return;
     }
     bool resumed = rt->state == SS_RUNNING;     //  after a restart
     int64_t now = s_now ();
-    rt->state = SS_RUNNING;
+    s_step_to (dep, s, false, resumed ? FLOT_EV_STEP_RESUMED : FLOT_EV_STEP_START);
     if (!resumed || step->runs_hook)
         rt->attempt++;
     if (!resumed)
@@ -2157,9 +2208,8 @@ s_step_start (deployment_t *dep, size_t s)
     s_begin (dep->owner);
     s_save_step (dep, s, false, NULL, NULL);
     s_background_start (dep, t, s);
-    dep->tstate [t] = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0
-                        ? TS_WAITING : TS_RUNNING;
     bool waiting = step->type == FLOT_STEP_PAUSE && step->duration_ms < 0;
+    s_target_to (dep, t, waiting ? FLOT_EV_PROMOTE_AWAITED : FLOT_EV_STEP_START);
     s_event (dep, t, &flot_event_step_started_def,
              &(flot_event_step_started_t) {
                  .step = step->id, .step_type = flot_step_type_name (step->type),
@@ -2219,7 +2269,7 @@ s_advance_forward (deployment_t *dep)
         int t = dep->plan->order [i];
         if (!s_target_ready (dep, t))
             continue;
-        dep->tstate [t] = TS_RUNNING;
+        s_target_to (dep, t, FLOT_EV_SCHEDULED);
         dep->in_progress++;
         if (dep->cursor [t] == dep->plan->first [t + 1]) {
             s_target_done (dep, t);        //  a target with no steps
@@ -2236,18 +2286,18 @@ s_advance_forward (deployment_t *dep)
     size_t done = 0;
     for (size_t t = 0; t < n; t++) {
         if (dep->tstate [t] == TS_PENDING)
-            dep->tstate [t] = TS_HELD;
+            s_target_to (dep, t, FLOT_EV_STRANDED);
         done += dep->tstate [t] == TS_DONE;
     }
     s_begin (dep->owner);
     if (done == n)
-        s_finish (dep, DS_COMPLETED, "every target is on the new version");
+        s_finish (dep, FLOT_EV_ALL_TARGETS_DONE, "every target is on the new version");
     else {
         char message [sizeof dep->last_error];
         snprintf (message, sizeof message, "%zu of %zu targets done; %.400s", done, n,
                   dep->last_error);
         memcpy (dep->last_error, message, sizeof message);
-        s_finish (dep, DS_FAILED, message);
+        s_finish (dep, FLOT_EV_ENDED_INCOMPLETE, message);
     }
     s_commit (dep->owner);
 }
@@ -2300,11 +2350,11 @@ s_rollback_start (deployment_t *dep)
     for (size_t t = 0; t < n; t++) {
         if (dep->tstate [t] == TS_PENDING || dep->tstate [t] == TS_WAITING
         ||  dep->tstate [t] == TS_RUNNING)
-            dep->tstate [t] = TS_HELD;
+            s_target_to (dep, t, FLOT_EV_ROLLBACK_STARTED);
         size_t s = dep->cursor [t];
         if (s < dep->plan->first [t + 1] && dep->steps [s].call == 0
         &&  dep->steps [s].state == SS_RUNNING) {
-            dep->steps [s].state = SS_SKIPPED;
+            s_step_to (dep, s, false, FLOT_EV_ROLLBACK_STARTED);
             dep->steps [s].finished_ms = s_now ();
             s_save_step (dep, s, false, NULL, "stopped: the deployment is rolling back");
         }
@@ -2347,7 +2397,7 @@ s_rollback_step (deployment_t *dep, const char *name, const char *state, const c
     const flot_step_t *step = &dep->back->steps [s];
     s_begin (dep->owner);
     if (streq (state, "running")) {
-        rt->state = SS_RUNNING;
+        s_step_to (dep, s, true, FLOT_EV_REVERT_RUNNING);
         rt->attempt++;
         if (!rt->started_ms)
             rt->started_ms = s_now ();
@@ -2361,9 +2411,9 @@ s_rollback_step (deployment_t *dep, const char *name, const char *state, const c
     }
     else
     if (streq (state, "succeeded")) {
-        rt->state = SS_SUCCEEDED;
+        s_step_to (dep, s, true, FLOT_EV_REVERTED);
         rt->finished_ms = s_now ();
-        dep->tstate [t] = TS_ROLLED_BACK;
+        s_target_to (dep, t, FLOT_EV_REVERTED);
         s_event (dep, t, &flot_event_step_completed_def,
                  &(flot_event_step_completed_t) {
                      .step = step->id, .step_type = flot_step_type_name (step->type),
@@ -2373,7 +2423,7 @@ s_rollback_step (deployment_t *dep, const char *name, const char *state, const c
     }
     else
     if (streq (state, "failed")) {
-        rt->state = SS_FAILED;
+        s_step_to (dep, s, true, FLOT_EV_REVERT_FAILED);
         rt->finished_ms = s_now ();
         s_event (dep, t, &flot_event_step_failed_def,
                  &(flot_event_step_failed_t) {
@@ -2443,7 +2493,7 @@ s_on_rollback (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         return;
     }
     s_begin (dep->owner);
-    dep->state = DS_ROLLBACK_FAILED;
+    s_deployment_to (dep, FLOT_EV_ROLLBACK_FAILED);
     dep->finished_ms = s_now ();
     snprintf (dep->last_error, sizeof dep->last_error, "the rollback failed: %.400s", message);
     s_event (dep, -1, &flot_event_rollback_failed_def,
@@ -2538,7 +2588,8 @@ s_advance_rollback (deployment_t *dep)
              &(flot_event_rollback_completed_t) { .targets = dep->back->step_count },
              "rolled back %zu target%s",
              dep->back->step_count, dep->back->step_count == 1 ? "" : "s");
-    s_finish (dep, dep->aborted ? DS_ABORTED : DS_ROLLED_BACK, dep->last_error);
+    s_finish (dep, dep->aborted ? FLOT_EV_ABORT_COMPLETED : FLOT_EV_ROLLBACK_COMPLETED,
+              dep->last_error);
     s_commit (dep->owner);
 }
 
@@ -2777,7 +2828,7 @@ s_submitted (submit_t *submit, const msgpack_object *resolved)
         return;
     }
     dep->created_ms = dep->progress_ms = s_now ();
-    dep->state = DS_RUNNING;
+    s_deployment_to (dep, FLOT_EV_STARTED);
     s_save_deployment (dep);
     for (size_t s = 0; s < dep->plan->step_count; s++)
         s_save_step (dep, s, false, NULL, NULL);
@@ -2818,10 +2869,10 @@ s_status_target (deployment_t *dep, size_t t, msgpack_zone *zone,
             weight = (uint64_t) dep->plan->steps [k].weight;
     *target = (flot_coordinator_target_t) {
         .name = dep->spec->targets [t].name,
-        .state = s_tstates [dep->tstate [t]],
+        .state = flot_state_name (FLOT_KIND_TARGET, dep->tstate [t]),
         .step = step ? step->id : "",
         .step_type = step ? flot_step_type_name (step->type) : "",
-        .step_state = rt ? s_sstates [rt->state] : "",
+        .step_state = rt ? flot_state_name (FLOT_KIND_STEP, rt->state) : "",
         .attempt = rt ? (uint64_t) rt->attempt : 0,
         .weight = weight,
         .started_ms = rt ? (uint64_t) dep->steps [first].started_ms : 0,
@@ -3007,7 +3058,7 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
         s_gate_stop (dep, s);
         rt->gate_waiting = false;
         if (dep->state == DS_RUNNING && rt->state == SS_RUNNING)
-            s_step_succeeded (dep, s, SS_SUCCEEDED, NULL);
+            s_step_succeeded (dep, s, FLOT_EV_PROMOTED, NULL);
     }
     zlistx_destroy (&at_pause);
     s_advance (dep);
@@ -3040,7 +3091,7 @@ s_abort (flot_actor_t *actor, flot_request_t *request)
     dep->paused = false;
     s_begin (self);
     snprintf (dep->last_error, sizeof dep->last_error, "%s", reason);
-    dep->state = DS_ROLLING_BACK;
+    s_deployment_to (dep, FLOT_EV_ABORTED);
     s_event (dep, -1, &flot_event_deployment_aborting_def,
              &(flot_event_deployment_aborting_t) { .reason = reason }, "%s", reason);
     s_save_deployment (dep);
@@ -3106,11 +3157,8 @@ s_restore_step (const flot_step_row_t *row, void *arg)
 {
     restore_t *restore = arg;
     deployment_t *dep = restore->dep;
-    int state;
-    for (state = 0; state < SS_COUNT; state++)
-        if (streq (row->state, s_sstates [state]))
-            break;
-    if (state == SS_COUNT)
+    int state = flot_state_from_name (FLOT_KIND_STEP, row->state);
+    if (state < 0)
         return 0;
     size_t found = (size_t) zhashx_lookup (restore->index, row->step_id);
     step_rt_t *rt = NULL;
@@ -3123,6 +3171,7 @@ s_restore_step (const flot_step_row_t *row, void *arg)
                 rt = &dep->back_steps [s];
     }
     if (rt) {
+        //  Loading, not a transition: the state the store kept.
         rt->state = state;
         rt->attempt = row->attempt;
         rt->started_ms = row->started_ms;
@@ -3210,6 +3259,8 @@ s_restore (const flot_deployment_row_t *row, void *arg)
     dep->updated_ms = row->updated_ms;
     dep->progress_ms = row->progress_ms;
     snprintf (dep->last_error, sizeof dep->last_error, "%s", row->last_error);
+    //  Loading, not a transition (transitions.h): the deployment, its steps
+    //  and its targets are set as the store's rows say, not moved.
     dep->state = streq (row->state, "rolling_back") ? DS_ROLLING_BACK : DS_RUNNING;
     restore_t restore = { dep, zhashx_new () };
     for (size_t s = 0; s < dep->plan->step_count; s++)
@@ -3291,11 +3342,9 @@ s_restore_finished (const flot_deployment_row_t *row, void *arg)
     deployment_t *dep = s_deployment_load (self, row);
     if (!dep)
         return 0;
-    int state;
-    for (state = 0; state < DS_COUNT; state++)
-        if (streq (row->state, s_dstates [state]))
-            break;
-    dep->state = state < DS_COUNT ? state : DS_FAILED;
+    //  Loading, not a transition: its state, targets and steps as stored.
+    int state = flot_state_from_name (FLOT_KIND_DEPLOYMENT, row->state);
+    dep->state = state >= 0 ? state : DS_FAILED;
     dep->created_ms = row->created_ms;
     dep->updated_ms = row->updated_ms;
     dep->finished_ms = row->finished_ms;

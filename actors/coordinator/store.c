@@ -10,7 +10,7 @@
     coordinator's thread uses a store. A store carries its schema's
     version and is migrated to this build's on open (see s_schema).
 */
-#include "flotilla/store.h"
+#include "store.h"
 
 #include "flotilla/schema.h"
 

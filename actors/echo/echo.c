@@ -6,7 +6,7 @@
     end (flotctl call echo Echo '{"hi":1}'); the process-level tests use it to
     hold a request open while an actor is killed.
 */
-#include "flotilla/echo.h"
+#include "echo.h"
 #include "flotilla/contract_echo.h"
 #include "flotilla/log.h"
 

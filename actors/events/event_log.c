@@ -1,7 +1,7 @@
 /*  event_log.c - the events actor's history on SQLite (WAL): one row per
     event, keyed by its sequence number. The log carries its schema's
     version and is migrated to this build's on open (see s_schema).  */
-#include "flotilla/event_log.h"
+#include "event_log.h"
 #include "flotilla/schema.h"
 
 #include <sqlite3.h>

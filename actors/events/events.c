@@ -16,8 +16,8 @@
     store (an SQLite file: every event is logged there before it is
     published, and a restart takes the history and the sequence up again).
 */
-#include "flotilla/events.h"
-#include "flotilla/event_log.h"
+#include "events.h"
+#include "event_log.h"
 #include "flotilla/contract_events.h"
 #include "flotilla/log.h"
 

@@ -11,7 +11,7 @@
     executor runs many hooks at once. Executors that claim targets (the
     broker's keys) get only those targets' steps.
 */
-#include "flotilla/executor.h"
+#include "executor.h"
 #include "flotilla/child.h"
 #include "flotilla/contract_executor.h"
 #include "flotilla/defer.h"

@@ -12,7 +12,7 @@
     and copies of its contexts (flot_context_copy), which the prober's
     templates read.
 */
-#include "flotilla/health.h"
+#include "health.h"
 #include "flotilla/contract_health.h"
 #include "flotilla/log.h"
 #include "flotilla/template.h"

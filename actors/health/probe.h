@@ -11,7 +11,7 @@
 #ifndef FLOTILLA_HEALTH_PROBE_H_INCLUDED
 #define FLOTILLA_HEALTH_PROBE_H_INCLUDED
 
-#include "flotilla/health.h"
+#include "health.h"
 #include <curl/curl.h>
 
 #define PROBE_TAIL 512          //  command output kept for the message

@@ -5,7 +5,7 @@
     the rollback actor's ShouldRollback wraps it, the tests call it through
     a table.
 */
-#include "flotilla/rollback.h"
+#include "rollback.h"
 
 #include <assert.h>
 #include <stdio.h>

@@ -25,7 +25,7 @@
     so an answer or a timer always finds it; a step's pending decision is
     held by the step, so it goes with its rollback.
 */
-#include "flotilla/rollback.h"
+#include "rollback.h"
 #include "flotilla/contract_rollback.h"
 #include "flotilla/log.h"
 #include "flotilla/plan.h"

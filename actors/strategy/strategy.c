@@ -10,7 +10,7 @@
     messages; a plan goes out as its PLAN (flot_strategy_plan_fill), which
     the coordinator's Plan reply shares.
 */
-#include "flotilla/strategy.h"
+#include "strategy.h"
 #include "flotilla/contract_broker.h"
 #include "flotilla/resolved.h"
 #include "flotilla/log.h"

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "flotilla/echo.h"
+#include "echo.h"
 #include "flotilla/contract_echo.h"
 #include "flotilla/log.h"
 #include "world.h"

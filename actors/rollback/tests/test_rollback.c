@@ -1,6 +1,8 @@
 /*  test_rollback.c - the rollback actor reverts what a deployment changed:
-    a real broker, the real executor, the real strategy service and the
-    rollback actor run as threads over inproc, and a real hook script
+    a real broker and the rollback actor run as threads of the test, the
+    real executor and the real strategy service as child processes
+    (flotillad --connect ENDPOINT --actors executor, and strategy) on an
+    ipc:// endpoint, so the test links no other actor; a real hook script
     (hooks/rollback.sh) records every call to a file, so the order hooks ran
     in is asserted from that record. Each rollback runs from the RESOLVED
     deployment the strategy service's Resolve makes of a spec, as the
@@ -19,16 +21,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "flotilla/broker.h"
-#include "flotilla/executor.h"
 #include "flotilla/json.h"
-#include "flotilla/rollback.h"
-#include "flotilla/strategy.h"
+#include "rollback.h"
 #include "world.h"
 
 typedef struct {
-    world_t *world;
-    flot_client_t *client;      //  NULL: the world's
+    world_t *world;             //  the rollback actor; executor and strategy processes
+    flot_client_t *extra [2];   //  a test's own clients, destroyed in teardown
     char record [64];           //  the hook's record file
     json_t *early;              //  answers received before they were waited for
 } test_t;
@@ -36,31 +35,49 @@ typedef struct {
 static flot_client_t *
 s_client (test_t *self)
 {
-    return self->client ? self->client : world_client (self->world);
+    return world_client (self->world);
 }
 
 static int
+    s_teardown (void **state);
+
+//  The broker on an ipc:// endpoint of this process and this test (a child
+//  process cannot reach inproc), the rollback actor as a thread, the
+//  executor and the strategy service as flotillad processes.
+static int
 s_setup (void **state)
 {
-    static const flot_actor_def_t *const defs [] = {
-        &flot_executor_actor, &flot_rollback_actor, &flot_strategy_actor, NULL
-    };
+    static const flot_actor_def_t *const defs [] = { &flot_rollback_actor, NULL };
+    static int generation = 0;
     test_t *self = calloc (1, sizeof *self);
     assert_non_null (self);
+    *state = self;
+    self->early = json_array ();
     snprintf (self->record, sizeof self->record, "/tmp/flot-rollback-XXXXXX");
     int fd = mkstemp (self->record);
     assert_true (fd >= 0);
     close (fd);
-    self->world = world_start (defs);
-    self->early = json_array ();
-    *state = self;
+    char endpoint [128];
+    snprintf (endpoint, sizeof endpoint, "ipc:///tmp/flot-test-rollback-%d-%d.sock",
+              (int) getpid (), ++generation);
+    self->world = world_start_at (defs, endpoint);
+    //  cmocka runs no teardown after a failed setup: clean up here.
+    if (world_spawn (self->world, FLOTILLAD, "executor") < 0
+    ||  world_spawn (self->world, FLOTILLAD, "strategy") < 0) {
+        s_teardown (state);
+        *state = NULL;
+        return -1;
+    }
     return 0;
 }
 
+//  Runs after a failed assertion too: every child process is reaped.
 static int
 s_teardown (void **state)
 {
     test_t *self = *state;
+    for (size_t i = 0; i < 2; i++)
+        flot_client_destroy (&self->extra [i]);
     world_stop (&self->world);
     json_decref (self->early);
     unlink (self->record);
@@ -709,20 +726,12 @@ static void
 test_rollback_finishes_when_its_caller_leaves (void **state)
 {
     test_t *self = *state;
-    const char *endpoint = "inproc://test-rollback-leaves";
-    const char *endpoints [] = { endpoint, NULL };
-    flot_broker_config_t config = { .endpoints = endpoints, .heartbeat_ms = 200 };
-    zactor_t *broker = zactor_new (flot_broker_actor, &config);
-    char *ok = zstr_recv (broker);
-    assert_string_equal (ok, "OK");
-    zstr_free (&ok);
-    flot_actor_config_t actor = { .endpoint = endpoint, .heartbeat_ms = 200 };
-    zactor_t *executor = flot_actor_thread (&flot_executor_actor, &actor);
-    zactor_t *rollback = flot_actor_thread (&flot_rollback_actor, &actor);
-    assert_non_null (executor);
-    assert_non_null (rollback);
-    flot_client_t *watcher = flot_client_new (endpoint);
-    flot_client_t *reader = flot_client_new (endpoint);
+    self->extra [0] = flot_client_new (world_endpoint (self->world));
+    self->extra [1] = flot_client_new (world_endpoint (self->world));
+    flot_client_t *watcher = self->extra [0];
+    flot_client_t *reader = self->extra [1];
+    assert_non_null (watcher);
+    assert_non_null (reader);
 
     json_t *body = s_initiate_body (self, "shop-12",
         s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.2" }),
@@ -735,19 +744,14 @@ test_rollback_finishes_when_its_caller_leaves (void **state)
     json_decref (body);
     zframe_t *reply = NULL;
     flot_err_t err;
-    int rc = -1;
-    for (int i = 0; i < 100 && rc; i++) {       //  until both actors registered
-        rc = flot_client_call (watcher, "rollback", NULL, "InitiateRollback", sbuf.data,
+    int rc = flot_client_call (watcher, "rollback", NULL, "InitiateRollback", sbuf.data,
                                sbuf.size, 5000, &reply, &err);
-        if (rc)
-            zclock_sleep (20);
-    }
     msgpack_sbuffer_destroy (&sbuf);
     assert_int_equal (rc, 0);
     zframe_destroy (&reply);
     //  Wait for the first hook, then leave.
     s_wait_record (self, "start c");
-    flot_client_destroy (&watcher);
+    flot_client_destroy (&self->extra [0]);
 
     bool completed = false;
     for (int i = 0; i < 300 && !completed; i++) {
@@ -769,23 +773,15 @@ test_rollback_finishes_when_its_caller_leaves (void **state)
     assert_true (s_line_of (record, "end a") > s_line_of (record, "end b"));
     assert_true (s_line_of (record, "end b") > s_line_of (record, "end c"));
     free (record);
-    flot_client_destroy (&reader);
-    zactor_destroy (&rollback);
-    zactor_destroy (&executor);
-    zactor_destroy (&broker);
 }
 
-//  No executor serves the targets: the rollback fails, saying so.
+//  No executor serves the targets (its process stopped): the rollback
+//  fails, saying so.
 static void
 test_rollback_without_an_executor_fails (void **state)
 {
     test_t *self = *state;
-    static const flot_actor_def_t *const defs [] = {
-        &flot_rollback_actor, &flot_strategy_actor, NULL
-    };
-    world_t *alone = world_start (defs);
-    world_t *saved = self->world;
-    self->world = alone;
+    assert_int_equal (world_kill (self->world, "executor"), 0);
     json_t *body = s_initiate_body (self, "shop-13", s_spec (self, (spec_opts_t) { 0 }), "[\"a\"]",
                                     NULL, NULL);
     json_t *messages = s_stream (self, s_initiate (self, body, 1));
@@ -794,70 +790,10 @@ test_rollback_without_an_executor_fails (void **state)
     assert_non_null (strstr (s_str (last, "message"), "rollback of a failed after 1 attempt: "));
     assert_non_null (strstr (s_str (last, "message"), "executor"));
     json_decref (messages);
-    self->world = saved;
-    world_stop (&alone);
 }
 
 //  --------------------------------------------------------------------------
 //  The strategy service decides what a failed step leads to
-
-//  A world whose actors a test starts and stops one by one: a broker, the
-//  executor and the rollback actor; no strategy service until one starts.
-typedef struct {
-    char endpoint [64];
-    flot_actor_config_t config;
-    zactor_t *broker, *executor, *rollback, *strategy;
-} bare_t;
-
-//  Waits until service answers for itself (it has registered).
-static void
-s_registered (flot_client_t *client, const char *service)
-{
-    for (int i = 0; i < 100; i++) {
-        zframe_t *body = NULL;
-        flot_err_t err;
-        bool up = flot_client_call (client, service, NULL, "NoSuchCommand", NULL, 0, 200,
-                                    &body, &err) && err.code == FLOT_E_UNKNOWN_COMMAND;
-        zframe_destroy (&body);
-        if (up)
-            return;
-        zclock_sleep (20);
-    }
-    fail_msg ("%s did not register", service);
-}
-
-//  Starts it; the test's calls go to it.
-static void
-s_bare_start (test_t *self, bare_t *bare, const char *endpoint)
-{
-    memset (bare, 0, sizeof *bare);
-    snprintf (bare->endpoint, sizeof bare->endpoint, "%s", endpoint);
-    const char *endpoints [] = { bare->endpoint, NULL };
-    flot_broker_config_t config = { .endpoints = endpoints, .heartbeat_ms = 200 };
-    bare->broker = zactor_new (flot_broker_actor, &config);
-    char *ok = zstr_recv (bare->broker);
-    assert_string_equal (ok, "OK");
-    zstr_free (&ok);
-    bare->config = (flot_actor_config_t) { .endpoint = bare->endpoint, .heartbeat_ms = 200 };
-    bare->executor = flot_actor_thread (&flot_executor_actor, &bare->config);
-    bare->rollback = flot_actor_thread (&flot_rollback_actor, &bare->config);
-    assert_non_null (bare->executor);
-    assert_non_null (bare->rollback);
-    self->client = flot_client_new (bare->endpoint);
-    assert_non_null (self->client);
-    s_registered (self->client, "executor");
-    s_registered (self->client, "rollback");
-}
-
-static void
-s_bare_stop (test_t *self, bare_t *bare)
-{
-    flot_client_destroy (&self->client);
-    zactor_destroy (&bare->strategy);
-    zactor_destroy (&bare->rollback);
-    zactor_destroy (&bare->executor);
-    zactor_destroy (&bare->broker);
-}
 
 //  Reads corr's stream until a message says the step waits for the
 //  strategy service; fails if the stream ends first. Returns that message.
@@ -943,8 +879,8 @@ test_rollback_step_waits_for_a_missing_strategy_service (void **state)
     json_t *body = s_initiate_body (self, "shop-14",
         s_spec (self, (spec_opts_t) { .retries = 1, .fail = "a=1" }), "[\"a\", \"b\"]",
         NULL, NULL);
-    bare_t bare;
-    s_bare_start (self, &bare, "inproc://test-rollback-no-strategy");
+    //  The strategy service's process stops (it exits cleanly).
+    assert_int_equal (world_kill (self->world, "strategy"), 0);
     uint64_t corr = s_initiate (self, body, 2);
     //  b is reverted, a's first attempt fails: it waits, and asks again.
     json_t *waiting = s_until_waiting (self, corr);
@@ -971,9 +907,8 @@ test_rollback_step_waits_for_a_missing_strategy_service (void **state)
     assert_int_equal (s_line_of (record, "start a a/rollback rollback 1.0 2.0 0 2"), -1);
     free (record);
 
-    //  A strategy actor starts: at the next question it says retry.
-    bare.strategy = flot_actor_thread (&flot_strategy_actor, &bare.config);
-    assert_non_null (bare.strategy);
+    //  A strategy service starts again: at the next question it says retry.
+    assert_true (world_spawn (self->world, FLOTILLAD, "strategy") > 0);
     json_t *messages = s_stream (self, corr);
     json_t *last = json_array_get (messages, json_array_size (messages) - 1);
     assert_string_equal (s_str (last, "state"), "completed");
@@ -997,7 +932,6 @@ test_rollback_step_waits_for_a_missing_strategy_service (void **state)
     s_targets (status, targets, sizeof targets);
     assert_string_equal (targets, "b:reverted:1 a:reverted:2");
     json_decref (status);
-    s_bare_stop (self, &bare);
 }
 
 //  A step waiting for the strategy service ends with its rollback, when it
@@ -1011,8 +945,7 @@ test_rollback_waiting_step_ends_with_its_rollback_or_actor (void **state)
         s_spec (self, (spec_opts_t) { .retries = 1, .fail = "a=9" }), "[\"a\"]", NULL, NULL);
     json_t *second = s_initiate_body (self, "shop-16",
         s_spec (self, (spec_opts_t) { .retries = 1, .fail = "a=9" }), "[\"a\"]", NULL, NULL);
-    bare_t bare;
-    s_bare_start (self, &bare, "inproc://test-rollback-waiting-ends");
+    assert_int_equal (world_kill (self->world, "strategy"), 0);
     uint64_t corr = s_initiate (self, first, 1);
     json_decref (s_until_waiting (self, corr));
     flot_err_t err;
@@ -1041,8 +974,7 @@ test_rollback_waiting_step_ends_with_its_rollback_or_actor (void **state)
     //  The actor stops while a step waits.
     corr = s_initiate (self, second, 1);
     json_decref (s_until_waiting (self, corr));
-    zactor_destroy (&bare.rollback);
-    s_bare_stop (self, &bare);
+    world_stop_thread (self->world, "rollback");
 }
 
 //  --------------------------------------------------------------------------

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "flotilla/health.h"
+#include "health.h"
 #include "flotilla/json.h"
 #include "flotilla/log.h"
 #include "health_server.h"

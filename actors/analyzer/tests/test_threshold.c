@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "flotilla/analysis.h"
+#include "analysis.h"
 
 static flot_condition_t *
 s_cond (const char *text)

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "flotilla/health.h"
+#include "health.h"
 #include "flotilla/json.h"
 #include "flotilla/log.h"
 #include "health_server.h"

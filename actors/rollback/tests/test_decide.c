@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "flotilla/rollback.h"
+#include "rollback.h"
 
 //  Analysis states of the table.
 enum { NONE, RUNNING, PASSED, PASSED_NOT_FINAL, ENDED_NOT_PASSED, FAILED, ERRED,

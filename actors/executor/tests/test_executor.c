@@ -2,8 +2,9 @@
     reach the hook's environment, exit codes and output come back, a
     timeout stops the whole process group, bad hooks and bodies get clear
     errors. A real broker and the executor run as threads over inproc. Its
-    contract's messages: the STEP every caller builds (flot_step_call_pack)
-    and the STEP_RESULT every caller reads, through their one definition.  */
+    contract's STEP_RESULT, as every caller reads it, through its one
+    definition (the STEP callers build is tested with common/step_call.c,
+    in tests/unit/test_resolved.c).  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +13,8 @@
 
 #include "flotilla/body.h"
 #include "flotilla/contract_executor.h"
-#include "flotilla/executor.h"
+#include "executor.h"
 #include "flotilla/log.h"
-#include "flotilla/step_call.h"
 #include "world.h"
 
 static int
@@ -268,66 +268,6 @@ test_executor_answer_is_a_step_result (void **state)
     zframe_destroy (&reply);
 }
 
-//  The STEP a caller packs for a plan's step, and for a rollback step.
-static void
-test_step_call_packs_a_step (void **state)
-{
-    (void) state;
-    const char *yaml =
-        "apiVersion: flotilla/v1\nkind: Deployment\nname: web\n"
-        "workload: {name: web, version: \"2.0\", rollbackVersion: \"1.9\"}\n"
-        "targets: [{name: eu-1, address: \"10.0.0.1:80\"}]\n"
-        "strategy: {canary: {steps: [setWeight: 20]}}\n"
-        "hook: {command: ./hook.sh, args: [one, two], env: {MODE: test}, timeout: 30s}\n";
-    flot_spec_errors_t errors;
-    flot_spec_t *spec = flot_spec_parse (yaml, strlen (yaml), "t.yaml", &errors);
-    for (size_t i = 0; i < errors.count; i++)
-        print_message ("spec error: %s\n", errors.lines [i]);
-    flot_spec_errors_clear (&errors);
-    assert_non_null (spec);
-    flot_plan_t *plan = flot_plan_generate (spec);
-    bool all [1] = { true };
-    flot_plan_t *back = flot_plan_rollback (spec, all, all);
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 1024);
-    for (int i = 0; i < 2; i++) {
-        const flot_step_t *from = i == 0 ? &plan->steps [0] : &back->steps [0];
-        msgpack_sbuffer sbuf;
-        msgpack_packer pk;
-        msgpack_sbuffer_init (&sbuf);
-        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-        flot_step_call_pack (&pk, spec, "web-7", from, 2 + i, "/srv/web");
-        msgpack_object body = s_unpack (sbuf.data, sbuf.size, &zone);
-        flot_executor_step_t step;
-        flot_err_t err;
-        assert_int_equal (flot_executor_step_decode (&body, &zone, &step, &err), 0);
-        assert_string_equal (step.deployment, "web-7");
-        assert_string_equal (step.step_id, i == 0 ? "eu-1/1" : "eu-1/rollback");
-        assert_string_equal (step.type, i == 0 ? "setWeight" : "rollback");
-        assert_string_equal (step.target, "eu-1");
-        assert_string_equal (step.address, "10.0.0.1:80");
-        //  A rollback puts the rollback version back, at weight 0.
-        assert_string_equal (step.version, i == 0 ? "2.0" : "1.9");
-        assert_string_equal (step.previous_version, i == 0 ? "1.9" : "2.0");
-        assert_int_equal (step.weight, i == 0 ? 20 : 0);
-        assert_true (step.has_weight);
-        assert_int_equal (step.attempt, 2 + i);
-        assert_string_equal (step.cwd, "/srv/web");
-        assert_string_equal (step.hook->command, "./hook.sh");
-        assert_int_equal (step.hook->timeout_ms, 30000);
-        assert_int_equal (step.hook->args.count, 2);
-        assert_string_equal (((const char **) step.hook->args.items) [1], "two");
-        assert_int_equal (step.hook->env.count, 1);
-        assert_string_equal (step.hook->env.items [0].key, "MODE");
-        assert_string_equal (step.hook->env.items [0].value, "test");
-        msgpack_sbuffer_destroy (&sbuf);
-    }
-    msgpack_zone_destroy (&zone);
-    flot_plan_destroy (&plan);
-    flot_plan_destroy (&back);
-    flot_spec_destroy (&spec);
-}
-
 int
 main (void)
 {
@@ -340,7 +280,6 @@ main (void)
         cmocka_unit_test (test_executor_refuses_bad_hooks_and_bodies),
         cmocka_unit_test (test_executor_answer_is_a_step_result),
         cmocka_unit_test (test_step_result_refuses_a_key_given_twice_and_ignores_unknown_keys),
-        cmocka_unit_test (test_step_call_packs_a_step),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

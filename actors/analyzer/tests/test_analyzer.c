@@ -12,7 +12,7 @@
 
 #include "world.h"
 #include "prometheus_util.h"
-#include "flotilla/analysis.h"
+#include "analysis.h"
 #include "flotilla/json.h"
 
 #define PROM_PORT       25910

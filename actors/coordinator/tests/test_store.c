@@ -14,37 +14,14 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "flotilla/event_log.h"
-#include "flotilla/store.h"
-
-static char s_path [64];
-
-static int
-s_setup (void **state)
-{
-    (void) state;
-    snprintf (s_path, sizeof s_path, "/tmp/flot-store-%d.db", (int) getpid ());
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    (void) state;
-    char path [80];
-    unlink (s_path);
-    snprintf (path, sizeof path, "%s-wal", s_path);
-    unlink (path);
-    snprintf (path, sizeof path, "%s-shm", s_path);
-    unlink (path);
-    return 0;
-}
+#include "store.h"
+#include "sqlite_util.h"
 
 static flot_store_t *
 s_open (void)
 {
     flot_err_t err;
-    flot_store_t *store = flot_store_open (s_path, &err);
+    flot_store_t *store = flot_store_open (sqlite_path, &err);
     if (!store)
         fail_msg ("%s", err.message);
     return store;
@@ -70,17 +47,6 @@ s_collect_steps (const flot_step_row_t *row, void *arg)
     return 0;
 }
 
-static void
-s_collect_event (uint64_t seq, const char *deployment, const void *body, size_t size,
-                 void *arg)
-{
-    (void) body;
-    (void) size;
-    char *text = arg;
-    char line [128];
-    snprintf (line, sizeof line, "%llu:%s ", (unsigned long long) seq, deployment);
-    strcat (text, line);
-}
 
 static void
 test_store_keeps_deployments_and_steps_across_reopen (void **state)
@@ -194,12 +160,12 @@ static void
 test_store_refuses_what_is_not_a_store (void **state)
 {
     (void) state;
-    FILE *file = fopen (s_path, "w");
+    FILE *file = fopen (sqlite_path, "w");
     fputs ("this is not a database, just some text that is long enough to matter\n", file);
     fclose (file);
     flot_err_t err;
-    assert_null (flot_store_open (s_path, &err));
-    assert_non_null (strstr (err.message, s_path));
+    assert_null (flot_store_open (sqlite_path, &err));
+    assert_non_null (strstr (err.message, sqlite_path));
     assert_null (flot_store_open ("/nonexistent/dir/x.db", &err));
     assert_non_null (strstr (err.message, "cannot open the store /nonexistent/dir/x.db"));
 }
@@ -233,57 +199,13 @@ static const char *s_store_v2 =
     "INSERT INTO outbox (body) VALUES (x'81a16101');";
 
 //  The events' log as the builds before versions wrote it (version 1).
-static const char *s_log_v1 =
-    "PRAGMA journal_mode = WAL;"
-    "CREATE TABLE events (seq INTEGER PRIMARY KEY, deployment TEXT NOT NULL,"
-    "  body BLOB NOT NULL);"
-    "INSERT INTO events VALUES (1, 'web-1', x'81a16101'), (2, '', x'81a16102');";
-
-//  Runs sql on the file at path, as another program would.
-static void
-s_sql (const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-    char *message = NULL;
-    if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
-        fail_msg ("%s: %s", sql, message);
-    sqlite3_close (db);
-}
-
-//  The text of the first column of the first row of sql on the file at
-//  path, into buffer.
-static const char *
-s_sql_text (const char *path, const char *sql, char *buffer, size_t size)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-    assert_int_equal (sqlite3_prepare_v2 (db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal (sqlite3_step (q), SQLITE_ROW);
-    snprintf (buffer, size, "%s", (const char *) sqlite3_column_text (q, 0));
-    sqlite3_finalize (q);
-    sqlite3_close (db);
-    return buffer;
-}
-
-//  Every table's columns, as "table(name type notnull default pk, ...) ...".
-static const char *
-s_columns (const char *path, char *buffer, size_t size)
-{
-    return s_sql_text (path,
-        "SELECT group_concat (t, ' ') FROM (SELECT m.name || '(' || (SELECT group_concat"
-        " (c.name || ' ' || c.type || ' ' || c.\"notnull\" || ' ' || ifnull (c.dflt_value, '-')"
-        " || ' ' || c.pk, ', ') FROM pragma_table_info (m.name) c) || ')' AS t"
-        " FROM sqlite_master m WHERE m.type = 'table' ORDER BY m.name)", buffer, size);
-}
 
 static void
 test_store_migrates_a_version_2_store_in_place (void **state)
 {
     (void) state;
     char text [64];
-    s_sql (s_path, s_store_v2);
+    sqlite_run (sqlite_path, s_store_v2);
     flot_store_t *store = s_open ();
     flot_deployment_row_t row;
     assert_int_equal (flot_store_get_deployment (store, "web-1", &row), 1);
@@ -310,8 +232,8 @@ test_store_migrates_a_version_2_store_in_place (void **state)
 
     char want [32];
     snprintf (want, sizeof want, "%d", FLOT_STORE_SCHEMA_VERSION);
-    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), want);
-    assert_string_equal (s_sql_text (s_path, "SELECT value FROM meta WHERE key = 'schema'",
+    assert_string_equal (sqlite_text (sqlite_path, "PRAGMA user_version", text, sizeof text), want);
+    assert_string_equal (sqlite_text (sqlite_path, "SELECT value FROM meta WHERE key = 'schema'",
                                      text, sizeof text), want);
     store = s_open ();
     assert_int_equal (flot_store_get_deployment (store, "api-2", &row), 1);
@@ -327,26 +249,13 @@ test_store_creates_the_tables_a_migration_makes (void **state)
     char fresh [2048], migrated [2048];
     flot_store_t *store = s_open ();
     flot_store_destroy (&store);
-    s_columns (s_path, fresh, sizeof fresh);
-    s_teardown (NULL);
-    s_sql (s_path, s_store_v2);
+    sqlite_columns (sqlite_path, fresh, sizeof fresh);
+    sqlite_teardown (NULL);
+    sqlite_run (sqlite_path, s_store_v2);
     store = s_open ();
     flot_store_destroy (&store);
-    assert_string_equal (s_columns (s_path, migrated, sizeof migrated), fresh);
+    assert_string_equal (sqlite_columns (sqlite_path, migrated, sizeof migrated), fresh);
 
-    //  The same for the events' log.
-    s_teardown (NULL);
-    flot_err_t err;
-    flot_event_log_t *log = flot_event_log_open (s_path, &err);
-    assert_non_null (log);
-    flot_event_log_destroy (&log);
-    s_columns (s_path, fresh, sizeof fresh);
-    s_teardown (NULL);
-    s_sql (s_path, s_log_v1);
-    log = flot_event_log_open (s_path, &err);
-    assert_non_null (log);
-    flot_event_log_destroy (&log);
-    assert_string_equal (s_columns (s_path, migrated, sizeof migrated), fresh);
 }
 
 static void
@@ -357,62 +266,29 @@ test_store_refuses_a_newer_or_unknown_schema (void **state)
     flot_err_t err;
     flot_store_t *store = s_open ();
     flot_store_destroy (&store);
-    s_sql (s_path, "PRAGMA user_version = 7");
-    assert_null (flot_store_open (s_path, &err));
+    sqlite_run (sqlite_path, "PRAGMA user_version = 7");
+    assert_null (flot_store_open (sqlite_path, &err));
     snprintf (want, sizeof want, "store %s: schema version 7 is newer than this build's %d "
-              "(it opens versions 2 to %d); use a newer flotillad", s_path,
+              "(it opens versions 2 to %d); use a newer flotillad", sqlite_path,
               FLOT_STORE_SCHEMA_VERSION, FLOT_STORE_SCHEMA_VERSION);
     assert_string_equal (err.message, want);
     //  Left as it was.
-    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), "7");
+    assert_string_equal (sqlite_text (sqlite_path, "PRAGMA user_version", text, sizeof text), "7");
 
     //  Older than any version migrated: the first stores, in meta only.
-    s_teardown (NULL);
-    s_sql (s_path, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    sqlite_teardown (NULL);
+    sqlite_run (sqlite_path, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
                    "INSERT INTO meta VALUES ('schema', '1')");
-    assert_null (flot_store_open (s_path, &err));
+    assert_null (flot_store_open (sqlite_path, &err));
     assert_non_null (strstr (err.message, "schema version 1 is older than this build migrates"));
-    assert_non_null (strstr (err.message, s_path));
+    assert_non_null (strstr (err.message, sqlite_path));
 
     //  Tables of no version: another program's file.
-    s_teardown (NULL);
-    s_sql (s_path, "CREATE TABLE notes (text TEXT)");
-    assert_null (flot_store_open (s_path, &err));
+    sqlite_teardown (NULL);
+    sqlite_run (sqlite_path, "CREATE TABLE notes (text TEXT)");
+    assert_null (flot_store_open (sqlite_path, &err));
     assert_non_null (strstr (err.message, "its tables are those of no schema version"));
-    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), "0");
-}
-
-static void
-test_event_log_migrates_a_version_1_log_and_refuses_a_newer_one (void **state)
-{
-    (void) state;
-    char text [64], want [256];
-    s_sql (s_path, s_log_v1);
-    flot_err_t err;
-    flot_event_log_t *log = flot_event_log_open (s_path, &err);
-    if (!log)
-        fail_msg ("%s", err.message);
-    char seqs [64] = "";
-    assert_int_equal (flot_event_log_load (log, 10, s_collect_event, seqs, &err), 2);
-    assert_string_equal (seqs, "1:web-1 2: ");
-    assert_int_equal (flot_event_log_append (log, 3, "web-1", "\x80", 1, &err), 0);
-    flot_event_log_destroy (&log);
-    snprintf (want, sizeof want, "%d", FLOT_EVENT_LOG_SCHEMA_VERSION);
-    assert_string_equal (s_sql_text (s_path, "PRAGMA user_version", text, sizeof text), want);
-    assert_string_equal (s_sql_text (s_path, "SELECT count(*) FROM events", text, sizeof text),
-                         "3");
-
-    s_sql (s_path, "PRAGMA user_version = 9");
-    assert_null (flot_event_log_open (s_path, &err));
-    snprintf (want, sizeof want, "event log %s: schema version 9 is newer than this build's %d "
-              "(it opens versions 1 to %d); use a newer flotillad", s_path,
-              FLOT_EVENT_LOG_SCHEMA_VERSION, FLOT_EVENT_LOG_SCHEMA_VERSION);
-    assert_string_equal (err.message, want);
-
-    s_teardown (NULL);
-    s_sql (s_path, "CREATE TABLE notes (text TEXT)");
-    assert_null (flot_event_log_open (s_path, &err));
-    assert_non_null (strstr (err.message, "its tables are those of no schema version"));
+    assert_string_equal (sqlite_text (sqlite_path, "PRAGMA user_version", text, sizeof text), "0");
 }
 
 int
@@ -420,21 +296,18 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_store_keeps_deployments_and_steps_across_reopen,
-                                         s_setup, s_teardown),
+                                         sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_rollback_discards_a_transaction,
-                                         s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_store_outbox_keeps_order, s_setup, s_teardown),
+                                         sqlite_setup, sqlite_teardown),
+        cmocka_unit_test_setup_teardown (test_store_outbox_keeps_order, sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_refuses_what_is_not_a_store,
-                                         s_setup, s_teardown),
+                                         sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_migrates_a_version_2_store_in_place,
-                                         s_setup, s_teardown),
+                                         sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_creates_the_tables_a_migration_makes,
-                                         s_setup, s_teardown),
+                                         sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_refuses_a_newer_or_unknown_schema,
-                                         s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (
-            test_event_log_migrates_a_version_1_log_and_refuses_a_newer_one,
-            s_setup, s_teardown),
+                                         sqlite_setup, sqlite_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
 
 #include "flotilla/body.h"
 #include "flotilla/log.h"
-#include "flotilla/strategy.h"
+#include "strategy.h"
 #include "world.h"
 
 

@@ -1,0 +1,466 @@
+/*  main.c - flotctl's command line: options, --help, the command table,
+    exit codes.
+
+    flotctl is the command-line client of Flotilla. It talks to a broker
+    (flotillad) over one DEALER socket through flotilla/client.h and, for
+    `events --follow` and `watch`, to the events actor's PUB socket through
+    flotilla/subscriber.h. Commands: ping, actors, events, call, strategies;
+    for deployments plan, apply, status, list, watch, pause, resume,
+    promote, abort, which read spec files, ask the strategy service to
+    validate them and the coordinator service to plan, run and steer them;
+    analyze and metrics push for the analyzer. Human output by default,
+    JSON (jansson, through flotilla/json.h) with --json. Every call is
+    bounded by --timeout, so a dead broker is exit code 3, never a hang.
+    Owns nothing beyond its own sockets.
+
+    This file parses the command line into a ctl_t (ctl.h), finds the
+    command in the table, checks its arguments and options, and runs it;
+    each command lives in the file of its group.
+*/
+#include "ctl.h"
+#include "flotilla/version.h"
+
+#include <errno.h>
+#include <getopt.h>
+
+#define DEFAULT_ENDPOINT    "tcp://127.0.0.1:5555"
+#define DEFAULT_TIMEOUT_MS  5000
+
+//  analyze: --version takes a value (set before the options are parsed).
+static bool s_analyze_mode = false;
+
+//  --------------------------------------------------------------------------
+//  Options and usage
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+"Usage: flotctl [OPTIONS] COMMAND [ARGUMENTS] [OPTIONS]\n"
+"\n"
+"The command-line client of Flotilla: talks to the broker of flotillad over\n"
+"ZeroMQ. Options may come before or after the command.\n"
+"\n"
+"Commands:\n"
+"  ping                 ask the broker for its version and uptime, and show\n"
+"                       the round trip: pong from broker 0.1.0 (up 12.3 s) in 0.4 ms\n"
+"  actors               list the live actor instances, one per line: SERVICE\n"
+"                       INSTANCE HOST PID KEYS UPTIME LAST-HB HANDLED PENDING\n"
+"  events               print the events the events service holds, from the\n"
+"                       oldest (or --since), one per line, and exit:\n"
+"                         #seq time type deployment target message\n"
+"                       (time in UTC, '-' for no deployment or target)\n"
+"  events --follow      subscribe to the event stream and print events as they\n"
+"                       come, until SIGINT or SIGTERM. Starts after the newest\n"
+"                       event (or replays from --since first); replays whatever\n"
+"                       the stream missed, so events come in order, each once.\n"
+"                       When the stream is quiet for 1 s it asks the events\n"
+"                       service for its newest seq, to catch a lost last event\n"
+"                       or a restarted history. Says on stderr when it listens.\n"
+"  call SERVICE COMMAND [JSON]\n"
+"                       send COMMAND to SERVICE with the JSON object as its body\n"
+"                       (default {}), and print the reply as indented JSON\n"
+"\n"
+"Deployments (services strategy and coordinator):\n"
+"  strategies           list the strategies a spec may name, one per line: NAME\n"
+"                       DESCRIPTION; the built-in canary, blueGreen and rolling,\n"
+"                       then each registered one with the actor that serves it\n"
+"  plan -f FILE         read the deployment spec FILE (YAML, at most 1 MiB), have\n"
+"                       the strategy service validate it, and print each error\n"
+"                       as FILE:LINE: field: sentence (exit 1) if it is not\n"
+"                       valid; else ask the coordinator for its plan and print\n"
+"                       it, running nothing: each target in dependency order\n"
+"                       with its wave, its dependencies and its steps (id, type,\n"
+"                       weight, duration, whether it runs the hook or a gate),\n"
+"                       then the order of the rollback plan\n"
+"  apply -f FILE        validate FILE as plan does, then start the deployment:\n"
+"                         deployment web-3 started: 12 steps\n"
+"                       The spec's hook runs in FILE's directory (its real path).\n"
+"      --dry-run        print the plan instead (the same as plan)\n"
+"      --watch          then watch the deployment as watch does, with its exit\n"
+"                       status\n"
+"  status ID            the state of deployment ID: id, name, strategy, state,\n"
+"                       paused, progress (percent, steps done of all), times,\n"
+"                       last error; then one line per target: TARGET STATE STEP\n"
+"                       TYPE STEP-STATE ATTEMPT WEIGHT HEALTH (unchecked without\n"
+"                       health checks); then each target's latest analysis:\n"
+"                       each metric's kind, phase, value or verdict, and why,\n"
+"                       the score and the recommendation\n"
+"  list                 the deployments the coordinator knows, one per line:\n"
+"                       ID NAME STATE PERCENT UPDATED (time in UTC)\n"
+"  watch ID             follow deployment ID until it ends: first the events it\n"
+"                       has published so far, then each event as it comes, as\n"
+"                         time (UTC) type target message\n"
+"                       (analysis.result events give the score, each metric's\n"
+"                       latest value and verdict, and the recommendation;\n"
+"                       health.* events each change of a target's health)\n"
+"                       and a one-line progress summary (from the coordinator,\n"
+"                       asked after events and at least every second) whenever\n"
+"                       it changes. Exits once the deployment has ended and its\n"
+"                       last event came: 0 if it completed; 1 if it failed, was\n"
+"                       aborted, was rolled back, or its rollback failed, with\n"
+"                       its last error on stderr. Exits 3 if the broker or the\n"
+"                       coordinator stops answering within --timeout, or on\n"
+"                       SIGINT or SIGTERM (the outcome is then not known)\n"
+"  pause ID             hold deployment ID: no new step starts (running hooks\n"
+"                       finish) until resume\n"
+"  resume ID            let a paused deployment go on\n"
+"  promote ID           end the pause steps the targets of deployment ID are at\n"
+"                       (a pause without a duration waits for this), and pass\n"
+"                       the gates whose analysis asked for a person, and go on;\n"
+"                       CONFLICT if no target is at either\n"
+"      --full           also skip every pause and gate that remains\n"
+"  abort ID             stop deployment ID and roll back the targets it changed\n"
+"                       (rolling_back, then aborted)\n"
+"      --reason TEXT    why, kept as its last error (default: aborted by an\n"
+"                       operator)\n"
+"                       pause, resume, promote and abort print the new state\n"
+"                       (and whether it is paused): deployment web-3: running,\n"
+"                       paused\n"
+"                       and fail with CONFLICT (exit 1) when the deployment's\n"
+"                       state does not allow it, NOT_FOUND for an unknown ID\n"
+"\n"
+"Analysis (service analyzer):\n"
+"  analyze -f FILE      run the analysis section of spec FILE once, now, for one\n"
+"                       target (the first, or --target NAME), its new version\n"
+"                       as the canary and its rollbackVersion as the baseline,\n"
+"                       and print each metric's result, the score and the\n"
+"                       recommendation. Waits for the whole analysis (its\n"
+"                       counts times its intervals) unless --timeout says\n"
+"                       otherwise. Exits 0 on promote, 1 on rollback (a failed\n"
+"                       metric), 4 on pause (inconclusive)\n"
+"      --target NAME    the target to analyze (its address and labels fill\n"
+"                       the templates)\n"
+"      --version V      the version to analyze (default: the spec's)\n"
+"  metrics push METRIC --role canary|baseline [--target NAME] VALUE...\n"
+"                       give the analyzer samples of METRIC for the `pushed`\n"
+"                       provider (put -- before negative values); it keeps the\n"
+"                       last 10,000 per metric, target and role\n"
+"\n"
+"Options:\n"
+"      --endpoint E     the broker (default $FLOTILLA_ENDPOINT, else %s)\n"
+"      --timeout MS     wait at most MS for each answer, 1..%u (default %d)\n"
+"      --json           machine output: each reply as one compact JSON document;\n"
+"                       events as one JSON object per line; plan and apply\n"
+"                       --dry-run the coordinator's Plan reply (or the strategy's\n"
+"                       Validate reply for an invalid spec); watch each event\n"
+"                       and each changed GetStatus reply, one a line\n"
+"  -h, --help           this text\n"
+"  -V, --version        the version\n"
+"\n"
+"Options of events:\n"
+"  -f, --follow         keep printing live events (see above)\n"
+"      --since SEQ      start at sequence number SEQ; 0 is the oldest held\n"
+"      --deployment ID  only the events of deployment ID\n"
+"      --type PREFIX    only the events whose type starts with PREFIX (step.)\n"
+"      --events-endpoint E  with --follow, and for watch: subscribe at E, not\n"
+"                       at the endpoint the events service advertises\n"
+"Options of call:\n"
+"      --key K          routing key: an instance that claimed K answers\n"
+"Options of plan, apply and analyze:\n"
+"  -f, --file FILE      the deployment spec (for these, -f is --file)\n"
+"\n"
+"Events that fail validation (frames, fields) are dropped with a warning.\n"
+"\n"
+"Exit status:\n"
+"  0  success; for events --follow, stopped by SIGINT or SIGTERM; for watch\n"
+"     (and apply --watch), the deployment completed; analyze: promote\n"
+"     (analyze exits 1 on rollback, and 4 on pause: a person decides)\n"
+"  1  the service answered with an error, printed on stderr as\n"
+"     'flotctl: NAME (code): message', or with a reply flotctl cannot read;\n"
+"     plan and apply: the spec is not valid; watch: the deployment failed,\n"
+"     was aborted or was rolled back\n"
+"  2  usage error: unknown command or option, bad argument, a JSON body that\n"
+"     is not valid JSON or not an object, a spec file that cannot be read, is\n"
+"     over 1 MiB or holds a NUL byte\n"
+"  3  no answer in time: the broker is down or unreachable, or the deadline\n"
+"     passed; a DEADLINE error reply (code 6) from the broker or a service\n"
+"     also exits 3, not 1; watch stopped by a signal before the end\n"
+"  4  analyze: the analysis was inconclusive, and asks a person to decide\n",
+        DEFAULT_ENDPOINT, FLOT_MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
+}
+
+
+static int
+s_parse_uint (const char *text, uint64_t min, uint64_t max, const char *what,
+              uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (!*text || *text == '-' || !end || *end || errno || v < min || v > max)
+        return ctl_usage_error ("%s '%s' is not a number in %llu..%llu", what,
+                                text, (unsigned long long) min,
+                                (unsigned long long) max);
+    *out = v;
+    return 0;
+}
+
+static bool
+s_key_valid (const char *key)
+{
+    size_t len = strlen (key);
+    if (len < 1 || len > FLOT_MAX_KEY)
+        return false;
+    for (const char *c = key; *c; c++)
+        if (*c < 0x21 || *c > 0x7e)
+            return false;
+    return true;
+}
+
+static struct option s_longopts [] = {
+    { "endpoint", required_argument, NULL, 'e' },
+    { "timeout", required_argument, NULL, 't' },
+    { "json", no_argument, NULL, 'j' },
+    { "follow", no_argument, NULL, 'f' },
+    { "since", required_argument, NULL, 's' },
+    { "deployment", required_argument, NULL, 'd' },
+    { "type", required_argument, NULL, 'T' },
+    { "events-endpoint", required_argument, NULL, 'E' },
+    { "key", required_argument, NULL, 'k' },
+    { "file", required_argument, NULL, 'F' },
+    { "dry-run", no_argument, NULL, 'D' },
+    { "watch", no_argument, NULL, 'W' },
+    { "full", no_argument, NULL, 'U' },
+    { "reason", required_argument, NULL, 'R' },
+    { "target", required_argument, NULL, 'G' },
+    { "role", required_argument, NULL, 'O' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 }
+};
+
+//  Handles one option. Returns -1 to go on, or an exit code.
+static int
+s_option (options_t *opts, int c)
+{
+    uint64_t v = 0;
+    switch (c) {
+        case 'e': opts->endpoint = optarg; return -1;
+        case 'E': opts->events_endpoint = optarg; opts->given |= OPT_EVENTS_EP; return -1;
+        case 'j': opts->json = true; return -1;
+        case 'f':
+            if (!opts->file_mode) {
+                opts->given |= OPT_FOLLOW;
+                return -1;
+            }
+            //  -f FILE, for plan and apply
+            //  fall through
+        case 'F':
+            if (!*optarg)
+                return ctl_usage_error ("--file: the spec file name is empty");
+            opts->file = optarg;
+            opts->given |= OPT_FILE;
+            return -1;
+        case 'D': opts->given |= OPT_DRY_RUN; return -1;
+        case 'W': opts->given |= OPT_WATCH; return -1;
+        case 'U': opts->given |= OPT_FULL; return -1;
+        case 'R': opts->reason = optarg; opts->given |= OPT_REASON; return -1;
+        case 'G': opts->target = optarg; opts->given |= OPT_TARGET; return -1;
+        case 'O':
+            if (!streq (optarg, "canary") && !streq (optarg, "baseline"))
+                return ctl_usage_error ("--role '%s': canary or baseline", optarg);
+            opts->role = optarg;
+            opts->given |= OPT_ROLE;
+            return -1;
+        case 'v': opts->version = optarg; opts->given |= OPT_VERSION_ARG; return -1;
+        case 'T': opts->type = optarg; opts->given |= OPT_TYPE; return -1;
+        case 't':
+            if (s_parse_uint (optarg, 1, FLOT_MAX_TIMEOUT_MS, "--timeout", &v))
+                return RC_USAGE;
+            opts->timeout_ms = (uint32_t) v;
+            opts->timeout_given = true;
+            return -1;
+        case 's':
+            if (s_parse_uint (optarg, 0, UINT64_MAX - 1, "--since", &opts->since))
+                return RC_USAGE;
+            opts->given |= OPT_SINCE;
+            return -1;
+        case 'd':
+            if (!ctl_id_valid (optarg))
+                return ctl_id_usage_error ("--deployment ", optarg);
+            opts->deployment = optarg;
+            opts->given |= OPT_DEPLOYMENT;
+            return -1;
+        case 'k':
+            if (!s_key_valid (optarg))
+                return ctl_usage_error ("--key '%s': a key is 1..%d printable "
+                    "ASCII characters, no spaces", optarg, FLOT_MAX_KEY);
+            opts->key = optarg;
+            opts->given |= OPT_KEY;
+            return -1;
+        case 'h': s_usage (stdout); return RC_OK;
+        case 'V': printf ("flotctl %s\n", FLOTILLA_VERSION); return RC_OK;
+        default:
+            fprintf (stderr, "Try 'flotctl --help'.\n");
+            return RC_USAGE;
+    }
+}
+
+//  Parses the command line into opts; with file_mode, -f takes the spec
+//  file (plan, apply), else it is --follow. Returns -1 to go on, or an exit
+//  code.
+static int
+s_parse (int argc, char *argv [], bool file_mode, options_t *opts)
+{
+    const char *env = getenv ("FLOTILLA_ENDPOINT");
+    *opts = (options_t) {
+        .endpoint = env && *env ? env : DEFAULT_ENDPOINT,
+        .timeout_ms = DEFAULT_TIMEOUT_MS,
+        .file_mode = file_mode
+    };
+    int c;
+    //  No '+' in the option string: getopt_long permutes the arguments, so
+    //  options may come after the command.
+    optind = 0;                 //  glibc: start afresh after s_takes_file
+    //  For analyze, --version V is the version to analyze, not flotctl's.
+    for (struct option *o = s_longopts; o->name; o++)
+        if (streq (o->name, "version")) {
+            o->has_arg = s_analyze_mode ? required_argument : no_argument;
+            o->val = s_analyze_mode ? 'v' : 'V';
+        }
+    opterr = 1;
+    while ((c = getopt_long (argc, argv, file_mode ? "f:hV" : "fhV",
+                             s_longopts, NULL)) != -1) {
+        int rc = s_option (opts, c);
+        if (rc >= 0)
+            return rc;
+    }
+    opts->args = argv + optind;
+    opts->nargs = argc - optind;
+    return -1;
+}
+
+//  The command table and main
+//  main
+
+typedef struct {
+    const char *name;
+    int (*run) (ctl_t *self);
+    int min_args, max_args;     //  after the command's name
+    unsigned options;           //  the OPT_* it takes
+    const char *synopsis;
+} command_t;
+
+static const command_t s_commands [] = {
+    { "ping", ctl_cmd_ping, 0, 0, 0, "ping" },
+    { "actors", ctl_cmd_actors, 0, 0, 0, "actors" },
+    { "events", ctl_cmd_events, 0, 0,
+      OPT_FOLLOW | OPT_SINCE | OPT_DEPLOYMENT | OPT_TYPE | OPT_EVENTS_EP,
+      "events [--follow] [--since SEQ] [--deployment ID] [--type PREFIX]" },
+    { "call", ctl_cmd_call, 2, 3, OPT_KEY, "call SERVICE COMMAND [JSON] [--key K]" },
+    { "strategies", ctl_cmd_strategies, 0, 0, 0, "strategies" },
+    { "plan", ctl_cmd_plan, 0, 0, OPT_FILE, "plan -f FILE" },
+    { "apply", ctl_cmd_apply, 0, 0, OPT_FILE | OPT_DRY_RUN | OPT_WATCH | OPT_EVENTS_EP,
+      "apply -f FILE [--dry-run | --watch]" },
+    { "status", ctl_cmd_status, 1, 1, 0, "status ID" },
+    { "list", ctl_cmd_list, 0, 0, 0, "list" },
+    { "watch", ctl_cmd_watch, 1, 1, OPT_EVENTS_EP, "watch ID [--events-endpoint E]" },
+    { "pause", ctl_cmd_pause, 1, 1, 0, "pause ID" },
+    { "resume", ctl_cmd_resume, 1, 1, 0, "resume ID" },
+    { "promote", ctl_cmd_promote, 1, 1, OPT_FULL, "promote ID [--full]" },
+    { "abort", ctl_cmd_abort, 1, 1, OPT_REASON, "abort ID [--reason TEXT]" },
+    { "analyze", ctl_cmd_analyze, 0, 0, OPT_FILE | OPT_TARGET | OPT_VERSION_ARG,
+      "analyze -f FILE [--target NAME] [--version V]" },
+    { "metrics", ctl_cmd_metrics, 3, 100002, OPT_TARGET | OPT_ROLE,
+      "metrics push METRIC --role canary|baseline [--target NAME] VALUE..." },
+    { NULL, NULL, 0, 0, 0, NULL }
+};
+
+#define COMMAND_NAMES "ping, actors, events, call, strategies, plan, apply, status, list, " \
+                      "watch, pause, resume, promote, abort, analyze, metrics"
+
+static const struct { unsigned bit; const char *name; } s_option_names [] = {
+    { OPT_FOLLOW, "--follow" }, { OPT_SINCE, "--since" },
+    { OPT_DEPLOYMENT, "--deployment" }, { OPT_TYPE, "--type" },
+    { OPT_EVENTS_EP, "--events-endpoint" }, { OPT_KEY, "--key" },
+    { OPT_FILE, "--file" }, { OPT_DRY_RUN, "--dry-run" }, { OPT_WATCH, "--watch" },
+    { OPT_FULL, "--full" }, { OPT_REASON, "--reason" }, { OPT_TARGET, "--target" },
+    { OPT_ROLE, "--role" }, { OPT_VERSION_ARG, "--version V" }, { 0, NULL }
+};
+
+//  Finds the command and checks its arguments and options; NULL on error.
+static const command_t *
+s_command (const options_t *opts)
+{
+    if (opts->nargs == 0) {
+        ctl_usage_error ("no command given (%s)", COMMAND_NAMES);
+        return NULL;
+    }
+    const command_t *cmd = s_commands;
+    while (cmd->name && !streq (cmd->name, opts->args [0]))
+        cmd++;
+    if (!cmd->name) {
+        ctl_usage_error ("unknown command '%s' (%s)", opts->args [0], COMMAND_NAMES);
+        return NULL;
+    }
+    int nargs = opts->nargs - 1;
+    if (nargs < cmd->min_args || nargs > cmd->max_args) {
+        ctl_usage_error ("%s arguments for '%s'; usage: flotctl %s",
+                         nargs < cmd->min_args ? "missing" : "too many",
+                         cmd->name, cmd->synopsis);
+        return NULL;
+    }
+    for (int i = 0; s_option_names [i].name; i++)
+        if ((opts->given & s_option_names [i].bit) & ~cmd->options) {
+            ctl_usage_error ("%s does not apply to '%s'; usage: flotctl %s",
+                             s_option_names [i].name, cmd->name, cmd->synopsis);
+            return NULL;
+        }
+    return cmd;
+}
+
+//  True if the command takes a spec file (plan, apply), so that -f means
+//  --file, not --follow. The command is the first argument that is neither
+//  an option nor an option's value, as getopt_long finds it; a word right
+//  after -f that names no command is taken as -f's file.
+static bool
+s_takes_file (int argc, char *argv [])
+{
+    char **copy = calloc ((size_t) argc + 1, sizeof *copy);
+    if (!copy)
+        return false;
+    memcpy (copy, argv, (size_t) argc * sizeof *copy);
+    optind = 0;
+    opterr = 0;                 //  s_parse reports errors
+    int f_value = -1;           //  where the value of a bare -f would be
+    const char *word = NULL;
+    while (!word) {
+        int c = getopt_long (argc, copy, "+fhV", s_longopts, NULL);
+        if (c == 'f' && streq (copy [optind - 1], "-f"))
+            f_value = optind;
+        if (c != -1)
+            continue;
+        if (optind >= argc)
+            break;
+        const command_t *cmd = s_commands;
+        while (cmd->name && !streq (cmd->name, copy [optind]))
+            cmd++;
+        if (cmd->name || optind != f_value)
+            word = copy [optind];
+        else
+            optind++;           //  -f's file, before the command
+    }
+    free (copy);
+    s_analyze_mode = word && streq (word, "analyze");
+    return word && (streq (word, "plan") || streq (word, "apply") || streq (word, "analyze"));
+}
+
+int
+main (int argc, char *argv [])
+{
+    ctl_t self = { .client = NULL };
+    int rc = s_parse (argc, argv, s_takes_file (argc, argv), &self.opts);
+    if (rc >= 0)
+        return rc;
+    const command_t *cmd = s_command (&self.opts);
+    if (!cmd)
+        return RC_USAGE;
+    self.client = flot_client_new (self.opts.endpoint);
+    if (!self.client)
+        return ctl_usage_error ("cannot use broker endpoint '%s': %s",
+                                self.opts.endpoint, zmq_strerror (zmq_errno ()));
+    rc = cmd->run (&self);
+    flot_client_destroy (&self.client);
+    return rc;
+}

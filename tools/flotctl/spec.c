@@ -1,0 +1,416 @@
+/*  spec.c - the commands that send a deployment spec: plan and apply.
+
+    A spec file (YAML, at most SPEC_MAX bytes) is read here, validated by
+    the strategy service (every error printed as FILE:LINE: field: sentence)
+    and sent to the coordinator with its folder, where its hooks run: plan
+    prints the coordinator's plan (targets in order, their steps, the
+    rollback order), apply starts the deployment (and with --watch watches
+    it, watch.c). analyze (analyzer.c) has the spec resolved through
+    ctl_spec_resolve.
+*/
+#include "ctl.h"
+#include "flotilla/contract_strategy.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+
+#define SPEC_MAX            (1 << 20)   //  the largest spec file
+
+//  --------------------------------------------------------------------------
+//  Spec files: reading, validating, sending
+
+//  A spec file, read for plan and apply.
+typedef struct {
+    const char *file;           //  as given on the command line
+    char cwd [PATH_MAX];        //  the real path of the folder holding it
+    char *text;                 //  its bytes, NUL-terminated
+    size_t size;
+} spec_t;
+
+static void
+s_spec_clear (spec_t *spec)
+{
+    free (spec->text);
+    spec->text = NULL;
+}
+
+//  Reads the spec file and finds its folder. Returns -1 to go on, or an
+//  exit code (2: the file cannot be used) with a sentence on stderr.
+static int
+s_spec_read (const char *file, spec_t *spec)
+{
+    *spec = (spec_t) { .file = file };
+    FILE *in = fopen (file, "rb");
+    if (!in)
+        return ctl_fail (RC_USAGE, "cannot open spec file '%s': %s", file,
+                         strerror (errno));
+    spec->text = malloc (SPEC_MAX + 1);
+    size_t size = spec->text ? fread (spec->text, 1, SPEC_MAX + 1, in) : 0;
+    int error = ferror (in) ? errno : 0;
+    fclose (in);
+    if (!spec->text)
+        return ctl_fail (RC_ERROR, "out of memory for spec file '%s'", file);
+    if (error)
+        return ctl_fail (RC_USAGE, "cannot read spec file '%s': %s", file,
+                         strerror (error));
+    if (size > SPEC_MAX)
+        return ctl_fail (RC_USAGE, "spec file '%s' is larger than %d bytes (1 MiB), "
+                         "the most a spec may be", file, SPEC_MAX);
+    const char *nul = memchr (spec->text, 0, size);
+    if (nul)
+        return ctl_fail (RC_USAGE, "spec file '%s' holds a NUL byte at offset %td: "
+                         "a spec is YAML text", file, nul - spec->text);
+    spec->text [size] = 0;
+    spec->size = size;
+    //  Hooks run in the spec's folder: send its absolute, real path.
+    char *copy = strdup (file);
+    bool found = copy && realpath (dirname (copy), spec->cwd);
+    error = errno;
+    free (copy);
+    if (!found)
+        return ctl_fail (RC_USAGE, "cannot find the folder of spec file '%s': %s",
+                         file, strerror (error));
+    return -1;
+}
+
+//  Prints a Validate reply's errors. Returns -1 if the spec is valid, else
+//  an exit code.
+static int
+s_validate_reply (ctl_t *self, const spec_t *spec, flot_body_t *body)
+{
+    flot_strategy_validate_reply_t reply;
+    flot_err_t err;
+    if (flot_strategy_validate_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                             &reply, &err))
+        return ctl_bad_reply (STRATEGY_SERVICE, "Validate", &err);
+    if (reply.valid)
+        return -1;
+    const char *const *errors = reply.errors.items;
+    size_t count = reply.errors.count;
+    if (self->opts.json)
+        ctl_print_json (flot_body_root (body), false);
+    else
+        for (size_t i = 0; i < count; i++) {
+            ctl_put_text (stderr, errors [i], "");
+            fputc ('\n', stderr);
+        }
+    return ctl_fail (RC_ERROR, "%s is not a valid deployment spec: %zu error%s%s",
+                     spec->file, count, count == 1 ? "" : "s",
+                     reply.truncated ? " shown, and more" : "");
+}
+
+//  Reads the spec file of --file and has the strategy service validate it.
+//  Returns -1 to go on with spec read (the caller clears it), or an exit
+//  code: 1 with every error printed if it is not valid.
+static int
+s_spec_load (ctl_t *self, spec_t *spec)
+{
+    int rc = s_spec_read (self->opts.file, spec);
+    if (rc >= 0)
+        return rc;
+    flot_strategy_spec_text_t request = { .spec = spec->text, .file = spec->file };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_strategy_spec_text_def, &request, &sbuf);
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    if (sbuf.size > FLOT_MAX_BODY)
+        rc = ctl_fail (RC_USAGE, "spec file '%s' does not fit in one request: "
+                       "%zu bytes with its names, the limit is %d", spec->file,
+                       sbuf.size, FLOT_MAX_BODY);
+    else
+    if (ctl_call (self, STRATEGY_SERVICE, FLOT_STRATEGY_SPEC_KEY, "Validate", &sbuf, &body, &err))
+        rc = ctl_report (self, STRATEGY_SERVICE, "Validate", &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc < 0)
+        rc = s_validate_reply (self, spec, body);
+    flot_body_destroy (&body);
+    return rc;
+}
+
+//  Calls coordinator command (Plan, Execute) with the spec, file and cwd.
+//  Returns -1 with the reply in *body_p, or an exit code.
+static int
+s_spec_call (ctl_t *self, const spec_t *spec, const char *command,
+             flot_body_t **body_p)
+{
+    flot_coordinator_spec_t request = {
+        .spec = spec->text, .file = spec->file, .cwd = spec->cwd
+    };
+    msgpack_sbuffer sbuf;
+    flot_err_t err;
+    *body_p = NULL;
+    flot_encode_sbuf (&flot_coordinator_spec_def, &request, &sbuf);
+    int rc = -1;
+    if (sbuf.size > FLOT_MAX_BODY)
+        rc = ctl_fail (RC_USAGE, "spec file '%s' does not fit in one request: "
+                       "%zu bytes with its names, the limit is %d", spec->file,
+                       sbuf.size, FLOT_MAX_BODY);
+    else
+    if (ctl_call (self, COORDINATOR_SERVICE, NULL, command, &sbuf, body_p, &err))
+        rc = ctl_report (self, COORDINATOR_SERVICE, command, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}
+
+
+//  The spec of --file as the strategy service resolves it (Validate first,
+//  for every error): the model a deployment of it would run on. Returns
+//  -1 with *spec_p, or an exit code.
+int
+ctl_spec_resolve (ctl_t *self, flot_spec_t **spec_p)
+{
+    spec_t file;
+    int rc = s_spec_load (self, &file);
+    if (rc >= 0) {
+        s_spec_clear (&file);
+        return rc;
+    }
+    flot_strategy_spec_text_t request = { .spec = file.text, .file = file.file };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_strategy_spec_text_def, &request, &sbuf);
+    s_spec_clear (&file);
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    if (ctl_call (self, STRATEGY_SERVICE, FLOT_STRATEGY_SPEC_KEY, FLOT_STRATEGY_RESOLVE, &sbuf, &body, &err))
+        rc = ctl_report (self, STRATEGY_SERVICE, "Resolve", &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc < 0) {
+        flot_strategy_resolved_t resolved;
+        if (flot_strategy_resolved_decode (flot_body_root (body), flot_body_zone (body),
+                                           &resolved, &err)
+        ||  !(*spec_p = flot_resolved_spec (&resolved, &err)))
+            rc = ctl_bad_reply (STRATEGY_SERVICE, "Resolve", &err);
+    }
+    flot_body_destroy (&body);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  plan
+
+#define STEP_COLS 5
+
+static const char *const s_step_headers [STEP_COLS] = {
+    "STEP", "TYPE", "WEIGHT", "DURATION", "RUNS"
+};
+
+//  The cells of one step of a PLAN (strategy.PLAN_STEP, SPEC section 16).
+static void
+s_step_cells (const flot_strategy_plan_step_t *step, cell_t *cells)
+{
+    const char *gate = step->gate ? step->gate : "";
+    ctl_cell (cells [0], step->id);
+    ctl_cell (cells [1], step->type);
+    snprintf (cells [2], CELL_MAX, "%llu", (unsigned long long) step->weight);
+    if (step->duration_ms < 0)
+        snprintf (cells [3], CELL_MAX, "until promoted");
+    else
+    if (step->duration_ms == 0)
+        snprintf (cells [3], CELL_MAX, "-");
+    else
+        ctl_duration ((uint64_t) step->duration_ms, cells [3], CELL_MAX);
+    if (step->hook && *gate)
+        snprintf (cells [4], CELL_MAX, "hook, gate %.100s", gate);
+    else
+    if (*gate)
+        snprintf (cells [4], CELL_MAX, "gate %.100s", gate);
+    else
+        snprintf (cells [4], CELL_MAX, "%s", step->hook ? "hook" : "-");
+}
+
+//  The targets of a PLAN in its "order". Returns a new array (the caller
+//  frees it) of the plan's targets.count targets, or NULL with err.
+static const flot_strategy_plan_target_t **
+s_plan_ordered (const flot_strategy_plan_t *plan, flot_err_t *err)
+{
+    const flot_strategy_plan_target_t *targets = plan->targets.items;
+    const char *const *order = plan->order.items;
+    size_t count = plan->targets.count;
+    if (plan->order.count != count) {
+        flot_err_set (err, FLOT_E_MALFORMED, "'order' names %zu targets, "
+                      "'targets' holds %zu", plan->order.count, count);
+        return NULL;
+    }
+    const flot_strategy_plan_target_t **ordered = calloc (count ? count : 1, sizeof *ordered);
+    zhash_t *index = zhash_new ();
+    int rc = ordered && index ? 0
+           : flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (zhash_insert (index, targets [i].name, (void *) &targets [i]))
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "target '%.200s' is there twice",
+                               targets [i].name);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (!(ordered [i] = zhash_lookup (index, order [i])))
+            rc = flot_err_set (err, FLOT_E_MALFORMED, "'order' names '%.200s', which "
+                               "is not among the targets", order [i]);
+    zhash_destroy (&index);
+    if (rc) {
+        free (ordered);
+        ordered = NULL;
+    }
+    return ordered;
+}
+
+//  Widens width to fit every step of the targets; returns how many steps.
+static size_t
+s_plan_widths (const flot_strategy_plan_target_t **ordered, size_t count, size_t *width)
+{
+    size_t steps = 0;
+    ctl_fit_cells (width, STEP_COLS, s_step_headers);
+    for (size_t i = 0; i < count; i++) {
+        const flot_strategy_plan_step_t *list = ordered [i]->steps.items;
+        for (size_t j = 0; j < ordered [i]->steps.count; j++) {
+            cell_t cells [STEP_COLS];
+            const char *texts [STEP_COLS];
+            s_step_cells (&list [j], cells);
+            for (int c = 0; c < STEP_COLS; c++)
+                texts [c] = cells [c];
+            ctl_fit_cells (width, STEP_COLS, texts);
+        }
+        steps += ordered [i]->steps.count;
+    }
+    return steps;
+}
+
+//  Prints an array of names, separator between them ('-' if none).
+static void
+s_print_names (const flot_array_t *names, const char *separator)
+{
+    const char *const *name = names->items;
+    if (names->count == 0)
+        fputs ("-", stdout);
+    for (size_t i = 0; i < names->count; i++) {
+        if (i)
+            fputs (separator, stdout);
+        ctl_put_text (stdout, name [i], "\"\"");
+    }
+}
+
+//  One target of a plan: its name, wave and dependencies, then its steps.
+static void
+s_print_plan_target (const flot_strategy_plan_target_t *target, const size_t *width,
+                     bool headers)
+{
+    printf ("\n");
+    ctl_put_text (stdout, target->name, "");
+    printf ("  wave %llu, depends on: ", (unsigned long long) target->wave);
+    s_print_names (&target->depends_on, ", ");
+    printf ("\n");
+    if (headers)
+        ctl_print_cells ("    ", width, STEP_COLS, s_step_headers);
+    const flot_strategy_plan_step_t *steps = target->steps.items;
+    for (size_t j = 0; j < target->steps.count; j++) {
+        cell_t cells [STEP_COLS];
+        const char *texts [STEP_COLS];
+        s_step_cells (&steps [j], cells);
+        for (int c = 0; c < STEP_COLS; c++)
+            texts [c] = cells [c];
+        ctl_print_cells ("    ", width, STEP_COLS, texts);
+    }
+}
+
+//  Prints a Plan reply (strategy.DEPLOYMENT_PLAN): the plan's targets in
+//  order with their steps, then the rollback plan's order.
+static int
+s_print_plan (flot_body_t *body, flot_err_t *err)
+{
+    flot_strategy_deployment_plan_t reply;
+    if (flot_strategy_deployment_plan_decode (flot_body_root (body), flot_body_zone (body),
+                                              &reply, err))
+        return -1;
+    const flot_strategy_plan_t *plan = reply.plan;
+    size_t count = plan->targets.count;
+    const flot_strategy_plan_target_t **ordered = s_plan_ordered (plan, err);
+    if (!ordered)
+        return -1;
+    size_t width [STEP_COLS] = { 0 };
+    size_t steps = s_plan_widths (ordered, count, width);
+    printf ("plan of deployment ");
+    ctl_put_text (stdout, reply.deployment, "");
+    printf (" (");
+    ctl_put_text (stdout, reply.strategy, "");
+    printf ("): %zu target%s, %zu step%s, at most %llu target%s at a time\n",
+            count, count == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
+            (unsigned long long) plan->concurrency, plan->concurrency == 1 ? "" : "s");
+    for (size_t i = 0; i < count; i++)
+        s_print_plan_target (ordered [i], width, i == 0);
+    free (ordered);
+    printf ("\nrollback order: ");
+    s_print_names (&reply.rollback->order, " ");
+    printf ("\n");
+    fflush (stdout);
+    return 0;
+}
+
+int
+ctl_cmd_plan (ctl_t *self)
+{
+    if (!(self->opts.given & OPT_FILE))
+        return ctl_usage_error ("'%s' needs the spec file: flotctl %s -f FILE",
+                                self->opts.args [0], self->opts.args [0]);
+    spec_t spec;
+    flot_body_t *body = NULL;
+    int rc = s_spec_load (self, &spec);
+    if (rc < 0)
+        rc = s_spec_call (self, &spec, "Plan", &body);
+    if (rc < 0) {
+        flot_err_t err;
+        if (self->opts.json)
+            rc = ctl_print_json (flot_body_root (body), false);
+        else
+        if (s_print_plan (body, &err))
+            rc = ctl_bad_reply (COORDINATOR_SERVICE, "Plan", &err);
+        else
+            rc = RC_OK;
+    }
+    flot_body_destroy (&body);
+    s_spec_clear (&spec);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  apply
+
+int
+ctl_cmd_apply (ctl_t *self)
+{
+    if ((self->opts.given & OPT_DRY_RUN) && (self->opts.given & OPT_WATCH))
+        return ctl_usage_error ("--dry-run runs nothing to --watch; give one of them");
+    if (self->opts.given & OPT_DRY_RUN)
+        return ctl_cmd_plan (self);
+    if (!(self->opts.given & OPT_FILE))
+        return ctl_usage_error ("'apply' needs the spec file: flotctl apply -f FILE");
+    spec_t spec;
+    flot_body_t *body = NULL;
+    int rc = s_spec_load (self, &spec);
+    if (rc < 0)
+        rc = s_spec_call (self, &spec, "Execute", &body);
+    s_spec_clear (&spec);
+    if (rc >= 0)
+        return rc;
+    const msgpack_object *root = flot_body_root (body);
+    flot_coordinator_execute_reply_t reply = { 0 };
+    char id [FLOT_MAX_ID + 1] = "";
+    flot_err_t err;
+    if (flot_coordinator_execute_reply_decode (root, flot_body_zone (body), &reply, &err)
+    ||  (!ctl_id_valid (reply.id) && flot_err_set (&err, FLOT_E_MALFORMED,
+                                                   "'%.100s' is not a deployment id", reply.id)))
+        rc = ctl_bad_reply (COORDINATOR_SERVICE, "Execute", &err);
+    else
+    if (self->opts.json)
+        rc = ctl_print_json (root, false);
+    else {
+        printf ("deployment %s started: %llu step%s\n", reply.id,
+                (unsigned long long) reply.steps_total, reply.steps_total == 1 ? "" : "s");
+        fflush (stdout);
+        rc = RC_OK;
+    }
+    if (rc == RC_OK)
+        snprintf (id, sizeof id, "%s", reply.id);     //  valid: it fits
+    flot_body_destroy (&body);
+    if (rc == RC_OK && (self->opts.given & OPT_WATCH))
+        rc = ctl_watch (self, id);
+    return rc;
+}
