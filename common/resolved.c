@@ -66,6 +66,36 @@ s_step_type (const char *name)
 
 static const char *s_on_failure [] = { "failAll", "holdDependents", "continue" };
 
+//  Whether a step of type runs the hook (SPEC section 16).
+static bool
+s_runs_hook (flot_step_type_t type)
+{
+    return type == FLOT_STEP_SET_WEIGHT || type == FLOT_STEP_PREVIEW || type == FLOT_STEP_SWITCH
+        || type == FLOT_STEP_CLEANUP || type == FLOT_STEP_APPLY || type == FLOT_STEP_ROLLBACK
+        || type == FLOT_STEP_SWITCH_BACK;
+}
+
+//  Every step of a template list names a step type, and runs the hook if,
+//  and only if, its type does: the coordinator runs hooks by type, and
+//  counts a target touched by its hook steps.
+static int
+s_steps_check (const flot_array_t *steps, const char *name, flot_err_t *err)
+{
+    for (size_t k = 0; k < steps->count; k++) {
+        const flot_strategy_step_template_t *step = &((const flot_strategy_step_template_t *)
+                                                      steps->items) [k];
+        int type = s_step_type (step->type);
+        if (type < 0)
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s[%zu].type': '%s' is no step "
+                                 "type", name, k, step->type);
+        if (step->hook != s_runs_hook ((flot_step_type_t) type))
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s[%zu].hook': a %s step %s the "
+                                 "hook", name, k, step->type,
+                                 step->hook ? "does not run" : "runs");
+    }
+    return 0;
+}
+
 flot_spec_t *
 flot_resolved_spec (const flot_strategy_resolved_t *r, flot_err_t *err)
 {
@@ -200,13 +230,28 @@ flot_resolved_spec (const flot_strategy_resolved_t *r, flot_err_t *err)
         seen [t] = true;
     }
     free (seen);
-    for (size_t s = 0; s < r->steps.count; s++) {
-        const char *type = ((const flot_strategy_step_template_t *) r->steps.items) [s].type;
-        if (s_step_type (type) < 0) {
-            flot_err_set (err, FLOT_E_INVALID, "field 'steps[%zu].type': '%s' is no step type",
-                          s, type);
+    if (s_steps_check (&r->steps, "steps", err) || s_steps_check (&r->rollback, "rollback", err))
+        goto fail;
+    //  A target has at most one rollback step whether its traffic moved or
+    //  not (its id is `<target>/rollback`).
+    size_t moved = 0, unmoved = 0;
+    for (size_t k = 0; k < r->rollback.count; k++) {
+        const flot_strategy_step_template_t *step = &((const flot_strategy_step_template_t *)
+                                                      r->rollback.items) [k];
+        moved += !step->has_switched || step->switched;
+        unmoved += !step->has_switched || !step->switched;
+        if (moved > 1 || unmoved > 1) {
+            flot_err_set (err, FLOT_E_INVALID, "field 'rollback[%zu]': a target would have "
+                          "two rollback steps (at most one applies whether its traffic "
+                          "moved or not)", k);
             goto fail;
         }
+    }
+    if (n * r->steps.count > FLOT_RESOLVED_MAX_STEPS) {
+        flot_err_set (err, FLOT_E_INVALID, "the deployment has %zu steps (%zu targets of %zu), "
+                      "over %d", n * r->steps.count, n, r->steps.count,
+                      FLOT_RESOLVED_MAX_STEPS);
+        goto fail;
     }
     return spec;
 nomem:

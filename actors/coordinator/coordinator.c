@@ -1,13 +1,18 @@
 /*  coordinator.c - the coordinator actor (service "coordinator").
 
-    Owns the deployments: for each, the spec and its plan, the state of every
-    target and step, and the durable record of all of it (store.c). A
+    Owns the deployments: for each, the RESOLVED deployment the strategy
+    service read from its spec (common/resolved.c: targets, hook, policy,
+    steps; it never reads a spec itself), the state of every target and
+    step (transitions.c: the moves between states, as tables), and the
+    durable record of all of it (store.c). A
     deployment runs targets in dependency order, at most maxConcurrency at
     once, each through its steps: hooks go to the executor service (routed
     by target), pauses and soaks are timers, a pause without a duration
     waits for a promote; gates ask the health and analyzer services, and
-    the rollback service decides from what they say. Failures go through the
-    strategy's failure rule (retries with backoff, then the policy); a
+    the rollback service decides from what they say. The strategy service
+    decides what a failed step leads to (HandleFailure: a retry, or the
+    policy) and whether a timed pause is over (ShouldPromote), and a step
+    waits while it cannot answer (SPEC section 16.2); a
     deployment that fails or is aborted is rolled back by the rollback
     service, in reverse dependency order, its progress recorded here step
     by step. Every change is
@@ -44,6 +49,8 @@
 #define GATE_RETRY_MS 2000      //  asking a service again that could not answer
 #define DECISION_TIMEOUT_MS 5000    //  the strategy service's HandleFailure
 #define STRATEGY_TIMEOUT_MS 30000   //  reading a spec of 10,000 targets takes a while
+#define MAX_TIMER_MS (30LL * 86400000)  //  the longest duration a contract allows
+#define DEADLINE_MARGIN_MS 200      //  to answer a caller before its deadline
 
 typedef struct _coordinator_t coordinator_t;
 typedef struct _deployment_t deployment_t;
@@ -61,7 +68,7 @@ typedef struct {
     void *gate_arg;             //  its argument
     bool gate_stream;           //  gate_call is an analysis stream
     bool gate_waiting;          //  the gate waits for a promote (a person decides)
-    bool deciding;              //  failed: the strategy service's HandleFailure is asked
+    void *decision;             //  failed: its decision_t while HandleFailure is asked
 } step_rt_t;
 
 //  The runtime of one target beyond its steps: health and analysis.
@@ -951,12 +958,17 @@ s_on_retry (zloop_t *loop, int timer_id, void *arg)
 }
 
 //  A failed step whose fate the strategy service decides (HandleFailure).
+//  While it is asked, the step's rt->decision points to it; whoever ends
+//  the step first (the answer, or a rollback that starts meanwhile) takes
+//  it from there, so that a failure is decided once.
 typedef struct {
     deployment_t *dep;
     size_t s;
     char *why;
     char *output;
     bool may_retry;
+    uint64_t corr;              //  HandleFailure in flight, 0 if none
+    int timer;                  //  asking again, -1 if not
     void *handle;               //  in the coordinator's decisions
 } decision_t;
 
@@ -972,6 +984,24 @@ s_decision_free (void **item_p)
     }
 }
 
+//  The step's decision, taken from it: no answer or timer of it comes
+//  after. The caller frees it.
+static decision_t *
+s_decision_take (deployment_t *dep, size_t s)
+{
+    decision_t *decision = dep->steps [s].decision;
+    dep->steps [s].decision = NULL;
+    if (decision) {
+        flot_actor_t *actor = dep->owner->actor;
+        if (decision->corr)
+            flot_actor_call_forget (actor, decision->corr);
+        if (decision->timer >= 0)
+            zloop_timer_end (flot_actor_loop (actor), decision->timer);
+        zlistx_detach (dep->owner->decisions, decision->handle);
+    }
+    return decision;
+}
+
 static void s_decision_ask (decision_t *decision);
 
 static int
@@ -979,54 +1009,84 @@ s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
-    s_decision_ask (arg);
+    decision_t *decision = arg;
+    decision->timer = -1;
+    s_decision_ask (decision);
     return 0;
 }
 
-//  The strategy service's answer to HandleFailure: its action, or, if it
-//  could not answer, the step waits and asks again (an infrastructure
-//  fault is not the step's failure).
+//  What the spec's failure policy does with a target that failed for good,
+//  as HandleFailure's action: when the strategy service's answer cannot
+//  be used, or a rollback decides for it.
+static const char *
+s_policy_action (const deployment_t *dep)
+{
+    switch (dep->spec->policy.on_failure) {
+        case FLOT_ON_FAILURE_HOLD_DEPENDENTS: return "holdDependents";
+        case FLOT_ON_FAILURE_CONTINUE: return "continue";
+        default: return "failDeployment";
+    }
+}
+
 static void s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output,
                             const char *action, int64_t delay);
 
+//  The strategy service's answer to HandleFailure. If it could not answer
+//  (no instance, no answer in time, busy), the step waits and asks again:
+//  an infrastructure fault is not the step's failure. An answer that
+//  cannot be used (an error such as INVALID, a reply that breaks the
+//  contract, a retry the coordinator ruled out) is not asked again: the
+//  spec's policy applies, and the step's reason says why.
 static void
 s_on_failure_decided (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 {
     decision_t *decision = arg;
+    decision->corr = 0;
     deployment_t *dep = decision->dep;
     coordinator_t *self = dep->owner;
-    const flot_step_t *step = &dep->plan->steps [decision->s];
-    msgpack_zone zone;
-    msgpack_zone_init (&zone, 256);
-    flot_strategy_handle_failure_reply_t reply;
-    flot_err_t err = answer->err;
-    step_rt_t *rt = &dep->steps [decision->s];
-    if (rt->state != SS_RUNNING
-    ||  (answer->kind == FLOT_REPLY
-         && flot_strategy_handle_failure_reply_decode (answer->body, &zone, &reply, &err) == 0)) {
-        //  A step a rollback ended meanwhile (skipped, reverted) is left as
-        //  it is: the failure changes nothing more.
-        zlistx_detach (self->decisions, decision->handle);
-        rt->deciding = false;
-        if (rt->state == SS_RUNNING)
-            s_step_decided (dep, decision->s, decision->why, decision->output, reply.action,
-                            reply.delay_ms);
-        void *item = decision;
-        s_decision_free (&item);
-    }
-    else {
+    size_t s = decision->s;
+    const flot_step_t *step = &dep->plan->steps [s];
+    if (s_transient (answer)) {
         s_begin (self);
         s_event (dep, step->target, &flot_event_step_waiting_def,
                  &(flot_event_step_waiting_t) {
-                     .step = step->id, .service = "strategy", .reason = err.message,
-                     .retry_in_ms = GATE_RETRY_MS },
+                     .step = step->id, .service = "strategy",
+                     .reason = answer->err.message, .retry_in_ms = GATE_RETRY_MS },
                  "%s: step %s failed (%s); the strategy service could not say what that "
-                 "leads to (%s); asking again in %d ms", dep->spec->targets [step->target].name,
-                 step->id, decision->why, err.message, GATE_RETRY_MS);
+                 "leads to (%s); asking again in %d ms",
+                 dep->spec->targets [step->target].name, step->id, decision->why,
+                 answer->err.message, GATE_RETRY_MS);
         s_commit (self);
         s_pump (self);
-        zloop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1, s_on_decision_retry, decision);
+        decision->timer = zloop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1,
+                                       s_on_decision_retry, decision);
+        return;
     }
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 256);
+    flot_strategy_handle_failure_reply_t reply = { 0 };
+    flot_err_t err = answer->err;
+    bool usable = answer->kind == FLOT_REPLY
+               && flot_strategy_handle_failure_reply_decode (answer->body, &zone, &reply,
+                                                             &err) == 0;
+    if (usable && streq (reply.action, "retry") && !decision->may_retry) {
+        usable = false;
+        snprintf (err.message, sizeof err.message, "it answered retry for a step that "
+                  "must not run again");
+    }
+    decision = s_decision_take (dep, s);
+    if (usable)
+        s_step_decided (dep, s, decision->why, decision->output, reply.action, reply.delay_ms);
+    else {
+        char why [600];
+        snprintf (why, sizeof why, "%s (the strategy service's answer to HandleFailure "
+                  "cannot be used: %s; the failure policy applies)", decision->why,
+                  err.message);
+        flot_error (WHO, "%s: step %s: %s", dep->id, step->id, why);
+        s_step_decided (dep, s, why, decision->output, s_policy_action (dep), 0);
+    }
+    void *item = decision;
+    s_decision_free (&item);
     msgpack_zone_destroy (&zone);
 }
 
@@ -1043,10 +1103,13 @@ s_decision_ask (decision_t *decision)
         .failed_targets = (uint64_t) dep->failed_targets + 1,
         .max_failures = (uint64_t) dep->spec->policy.max_failures, .has_max_failures = true
     };
-    if (!flot_actor_call_msg (dep->owner->actor, "strategy", dep->spec->strategy_name,
-                              FLOT_STRATEGY_HANDLE_FAILURE,
-                              &flot_strategy_handle_failure_request_def, &request,
-                              DECISION_TIMEOUT_MS, false, s_on_failure_decided, decision)) {
+    decision->corr = flot_actor_call_msg (dep->owner->actor, "strategy",
+                                          dep->spec->strategy_name,
+                                          FLOT_STRATEGY_HANDLE_FAILURE,
+                                          &flot_strategy_handle_failure_request_def, &request,
+                                          DECISION_TIMEOUT_MS, false, s_on_failure_decided,
+                                          decision);
+    if (!decision->corr) {
         flot_answer_t answer = s_unsent ();
         s_on_failure_decided (dep->owner->actor, &answer, decision);
     }
@@ -1069,8 +1132,10 @@ s_on_promote_decided (flot_actor_t *actor, const flot_answer_t *answer, void *ar
     const flot_step_t *step = &dep->plan->steps [s];
     step_rt_t *rt = &dep->steps [s];
     int t = step->target;
-    //  A promote, an abort or a failure may have ended it meanwhile.
-    if (dep->state != DS_RUNNING || rt->state != SS_RUNNING || dep->cursor [t] != s)
+    //  A promote, an abort or a failure may have ended it meanwhile, or a
+    //  failure be deciding its fate.
+    if (dep->state != DS_RUNNING || rt->state != SS_RUNNING || dep->cursor [t] != s
+    ||  rt->decision)
         return;
     msgpack_zone zone;
     msgpack_zone_init (&zone, 256);
@@ -1128,23 +1193,55 @@ s_pause_ask (deployment_t *dep, size_t s)
 
 //  A step failed (the hook, the call, or a check: may_retry false): the
 //  strategy service says whether it is retried or what the policy does.
+//  While the deployment rolls back, a failure (a hook in flight when the
+//  rollback started) is recorded and decides nothing: no one is asked.
 static void
 s_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *output,
                   bool may_retry)
 {
     step_rt_t *rt = &dep->steps [s];
     rt->call = 0;
-    if (rt->deciding)
+    if (rt->decision)
         return;                 //  its first failure is being decided: one is enough
-    rt->deciding = true;
+    if (dep->state != DS_RUNNING) {
+        s_step_decided (dep, s, why, output, s_policy_action (dep), 0);
+        return;
+    }
     decision_t *decision = calloc (1, sizeof *decision);
     assert (decision);
     *decision = (decision_t) {
         .dep = dep, .s = s, .why = strdup (why), .output = output ? strdup (output) : NULL,
-        .may_retry = may_retry
+        .may_retry = may_retry, .timer = -1
     };
     decision->handle = zlistx_add_end (dep->owner->decisions, decision);
+    rt->decision = decision;
     s_decision_ask (decision);
+}
+
+//  Records step s, and its target, failed for good.
+static void
+s_step_failed_for_good (deployment_t *dep, size_t s, const char *why, const char *output)
+{
+    step_rt_t *rt = &dep->steps [s];
+    const flot_step_t *step = &dep->plan->steps [s];
+    int t = step->target;
+    s_step_to (dep, s, false, FLOT_EV_STEP_FAILED);
+    rt->finished_ms = s_now ();
+    s_save_step (dep, s, false, output, why);
+    s_event (dep, t, &flot_event_step_failed_def,
+             &(flot_event_step_failed_t) {
+                 .step = step->id, .step_type = flot_step_type_name (step->type),
+                 .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
+                 .reason = why },
+             "step %s failed after %d attempt%s: %s", step->id,
+             rt->attempt, rt->attempt == 1 ? "" : "s", why);
+    s_target_to (dep, t, FLOT_EV_STEP_FAILED);
+    dep->in_progress--;
+    dep->failed_targets++;
+    s_watch_stop (dep, t);
+    s_event (dep, t, &flot_event_target_failed_def,
+             &(flot_event_target_failed_t) { .step = step->id, .reason = why },
+             "%s failed at step %s: %s", dep->spec->targets [t].name, step->id, why);
 }
 
 //  Retry, or apply the policy, as the strategy service decided.
@@ -1170,33 +1267,21 @@ s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output
         step_ref_t *ref = s_ref_new (dep, s);
         rt->timer_arg = ref;
         rt->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
-                                 delay > 0 ? (size_t) delay : 1, 1, s_on_retry, ref);
+                                 delay > 0 ? (size_t) (delay < MAX_TIMER_MS ? delay : MAX_TIMER_MS) : 1, 1,
+                                 s_on_retry, ref);
         s_commit (dep->owner);
         return;
     }
-    s_step_to (dep, s, false, FLOT_EV_STEP_FAILED);
-    rt->finished_ms = s_now ();
-    s_save_step (dep, s, false, output, why);
-    s_event (dep, t, &flot_event_step_failed_def,
-             &(flot_event_step_failed_t) {
-                 .step = step->id, .step_type = flot_step_type_name (step->type),
-                 .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
-                 .reason = why },
-             "step %s failed after %d attempt%s: %s", step->id,
-             rt->attempt, rt->attempt == 1 ? "" : "s", why);
-    s_target_to (dep, t, FLOT_EV_STEP_FAILED);
-    dep->in_progress--;
-    dep->failed_targets++;
-    s_watch_stop (dep, t);
-    s_event (dep, t, &flot_event_target_failed_def,
-             &(flot_event_target_failed_t) { .step = step->id, .reason = why },
-             "%s failed at step %s: %s", dep->spec->targets [t].name, step->id, why);
+    s_step_failed_for_good (dep, s, why, output);
     //  A hook that ends after an abort or another failure changes nothing
     //  more: the deployment is rolling back already, for that reason.
     if (dep->state != DS_RUNNING)
         s_save_deployment (dep);
     else
-    if (streq (action, "failDeployment"))
+    if (streq (action, "failDeployment")
+    ||  dep->failed_targets > dep->spec->policy.max_failures)
+        //  maxFailures holds whatever a strategy answered for failures
+        //  decided at the same time.
         s_fail (dep, "%s failed at step %s: %s", dep->spec->targets [t].name, step->id, why);
     else {
         if (streq (action, "continue"))
@@ -1344,9 +1429,12 @@ s_step_timer (deployment_t *dep, size_t s, int64_t ms)
 {
     step_ref_t *ref = s_ref_new (dep, s);
     dep->steps [s].timer_arg = ref;
+    //  At most 30 days, as the contracts bound every duration: zloop adds
+    //  the delay to its clock.
+    if (ms > MAX_TIMER_MS)
+        ms = MAX_TIMER_MS;
     dep->steps [s].timer = zloop_timer (flot_actor_loop (dep->owner->actor),
-                                              ms > 0 ? (size_t) ms : 1, 1,
-                                              s_on_step_timer, ref);
+                                        ms > 0 ? (size_t) ms : 1, 1, s_on_step_timer, ref);
 }
 
 //  The answer a call gets when it could not even be sent.
@@ -2352,6 +2440,15 @@ s_rollback_start (deployment_t *dep)
         ||  dep->tstate [t] == TS_RUNNING)
             s_target_to (dep, t, FLOT_EV_ROLLBACK_STARTED);
         size_t s = dep->cursor [t];
+        decision_t *decision = s < dep->plan->first [t + 1] ? s_decision_take (dep, s) : NULL;
+        if (decision) {
+            //  Its failure was being decided: it failed, and the rollback
+            //  decides what comes next.
+            s_step_failed_for_good (dep, s, decision->why, decision->output);
+            void *item = decision;
+            s_decision_free (&item);
+        }
+        else
         if (s < dep->plan->first [t + 1] && dep->steps [s].call == 0
         &&  dep->steps [s].state == SS_RUNNING) {
             s_step_to (dep, s, false, FLOT_EV_ROLLBACK_STARTED);
@@ -2776,9 +2873,14 @@ s_submit (flot_actor_t *actor, flot_request_t *request, bool execute)
     }
     flot_strategy_spec_text_t text = { .spec = args->spec, .file = args->file };
     submit->handle = zlistx_add_end (self->submits, submit);
+    //  The strategy service answers within the caller's deadline, so that a
+    //  caller told DEADLINE knows nothing started.
+    int64_t left = flot_request_deadline (request) - zclock_mono () - DEADLINE_MARGIN_MS;
+    uint32_t timeout = (uint32_t) (left < 100 ? 100 : left > STRATEGY_TIMEOUT_MS
+                                   ? STRATEGY_TIMEOUT_MS : left);
     if (!flot_actor_call_msg (actor, "strategy", FLOT_STRATEGY_SPEC_KEY,
                               execute ? FLOT_STRATEGY_RESOLVE : FLOT_STRATEGY_GENERATE_STEPS,
-                              &flot_strategy_spec_text_def, &text, STRATEGY_TIMEOUT_MS, false,
+                              &flot_strategy_spec_text_def, &text, timeout, false,
                               s_on_strategy, submit)) {
         zlistx_detach (self->submits, submit->handle);
         s_error (self, &submit->request, FLOT_E_INTERNAL,
@@ -2806,6 +2908,11 @@ static void
 s_submitted (submit_t *submit, const msgpack_object *resolved)
 {
     coordinator_t *self = submit->self;
+    if (zclock_mono () > flot_request_deadline (submit->request)) {
+        s_error (self, &submit->request, FLOT_E_DEADLINE, "the strategy service resolved the "
+                 "spec after the request's deadline: no deployment was started");
+        return;
+    }
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
@@ -2815,7 +2922,7 @@ s_submitted (submit_t *submit, const msgpack_object *resolved)
     deployment_t *dep = s_deployment_new (self, &bytes, sbuf.size, submit->text, submit->file,
                                           submit->cwd, &err);
     if (!dep) {
-        s_error (self, &submit->request, err.code,
+        s_error (self, &submit->request, FLOT_E_INTERNAL,
                  "the strategy service's Resolve answer is not a deployment: %s", err.message);
         return;
     }

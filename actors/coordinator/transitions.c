@@ -100,6 +100,9 @@ static const flot_transition_row_t s_step [] = {
     //  s_step_decided, as the strategy service decided.
     { SS_RUNNING,       FLOT_EV_FAILED_RETRY,       SS_PENDING },
     { SS_RUNNING,       FLOT_EV_STEP_FAILED,        SS_FAILED },
+    //  s_step_decided: a check failed the target while the step waited
+    //  to be retried (its retry is cancelled).
+    { SS_PENDING,       FLOT_EV_STEP_FAILED,        SS_FAILED },
     //  s_rollback_start: a step that waits (no hook in flight) stops.
     { SS_RUNNING,       FLOT_EV_ROLLBACK_STARTED,   SS_SKIPPED },
     //  s_rollback_step: the rollback service's progress. Each attempt runs

@@ -1,11 +1,13 @@
-/*  plan.c - generates the steps of a deployment and of its rollback.
+/*  plan.c - generates the steps of a deployment, for the strategy actor.
 
-    Pure functions of a checked spec (no I/O, no clock), so the strategy
-    actor, the coordinator and the tests get the same plan from the same
-    spec. Step ids are "<target>/<n>": stable across restarts, and unique in
-    a deployment because target names are.
+    A pure function of a checked spec (no I/O, no clock): the same spec
+    gives the same plan. Every target of a built-in strategy runs the same
+    steps; the strategy actor sends them once, in its RESOLVED answer
+    (strategy.c), with the order computed here. Step ids are "<target>/<n>":
+    stable across restarts, and unique in a deployment because target
+    names are.
 */
-#include "flotilla/plan.h"
+#include "strategy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,51 +234,4 @@ fail:
     free (order);
     return NULL;
 }
-
-flot_plan_t *
-flot_plan_rollback (const flot_spec_t *spec, const bool *touched, const bool *switched)
-{
-    size_t n = spec->target_count;
-    builder_t b = { NULL, 0, 0 };
-    size_t *first = calloc (n + 1, sizeof (size_t));
-    int *forward = s_topological (spec);
-    int *order = calloc (n ? n : 1, sizeof (int));
-    if (!first || !forward || !order)
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        order [i] = forward [n - 1 - i];
-    free (forward);
-    forward = NULL;
-    for (size_t t = 0; t < n; t++) {
-        first [t] = b.count;
-        if (!touched [t])
-            continue;
-        bool bluegreen = spec->strategy.kind == FLOT_STRATEGY_BLUEGREEN;
-        //  Blue-green with traffic moved: switch back, the old is still there.
-        //  Otherwise: the rollback version in place.
-        flot_step_type_t type = bluegreen && switched && switched [t]
-                              ? FLOT_STEP_SWITCH_BACK : FLOT_STEP_ROLLBACK;
-        if (!s_add (&b, spec, (int) t, type))
-            goto fail;
-    }
-    first [n] = b.count;
-    flot_plan_t *plan = s_plan_new (spec, &b, first, order);
-    if (plan) {
-        //  Rollback step ids must differ from the deployment's own.
-        for (size_t i = 0; i < plan->step_count; i++) {
-            flot_step_t *step = &plan->steps [i];
-            snprintf (step->id, sizeof step->id, "%s/rollback",
-                      spec->targets [step->target].name);
-        }
-        return plan;
-    }
-fail:
-    free (b.steps);
-    free (first);
-    free (forward);
-    free (order);
-    return NULL;
-}
-
-
 

@@ -8,7 +8,7 @@
     of the targets (dependsOn and waves) must be acyclic; a cycle is reported
     with its members in order.
 */
-#include "flotilla/spec.h"
+#include "strategy.h"
 
 #include <assert.h>
 #include <ctype.h>

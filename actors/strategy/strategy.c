@@ -1,14 +1,15 @@
 /*  strategy.c - the strategy actor (service "strategy").
 
-    The strategy contract as messages: Validate and GenerateSteps parse a
-    deployment spec's text (spec.c) and plan it (plan.c); CalculateProgress,
-    ShouldPromote and HandleFailure are the decisions a coordinator asks
-    for as a deployment runs; ListStrategies names what this actor knows.
-    It keeps no state: every answer is a function of the request, so any
-    number of instances can serve, and a restarted coordinator gets the same
-    plan from the same spec. protocol/contracts/strategy.json defines its
-    messages; a plan goes out as its PLAN (flot_strategy_plan_fill), which
-    the coordinator's Plan reply shares.
+    The strategy contract as messages: Validate, GenerateSteps and Resolve
+    read a deployment spec's text (spec.c) and plan it (plan.c), asking the
+    actor of a registered strategy for its steps (PlanSteps) first; Resolve
+    answers the RESOLVED deployment the coordinator stores and runs from.
+    ShouldPromote and HandleFailure are the decisions a coordinator (and the
+    rollback service) asks for as a deployment runs; ListStrategies names
+    the built-in strategies and those registered actors serve (from the
+    broker's Actors). Apart from the spec requests waiting for a registered
+    strategy's actor, it keeps no state: any number of instances can serve.
+    protocol/contracts/strategy.json defines its messages (SPEC section 16).
 */
 #include "strategy.h"
 #include "flotilla/contract_broker.h"
@@ -234,7 +235,6 @@ s_resolved_fill (flot_strategy_resolved_t *out, const flot_spec_t *spec,
         .max_failures = (uint64_t) spec->policy.max_failures, .has_max_failures = true,
         .concurrency = plan->concurrency,
         .progress_deadline_ms = (uint64_t) spec->policy.progress_deadline_ms,
-        .has_progress_deadline_ms = true,
         .rollback_mode = spec->rollback.mode == FLOT_ROLLBACK_GRADUAL ? "gradual" : "immediate",
         .waves = spec->wave_count, .has_waves = true,
         .health = s_section (spec->checks.health, spec->checks.health_size, zone),
@@ -381,17 +381,36 @@ s_on_planned (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
                   "wrong: %s", pending->file, spec->strategy_name, err.message);
     else
         *line = 0;
-    if (*line && (pending->ask != ASK_VALIDATE && err.code != FLOT_E_INVALID
-                  && err.code != FLOT_E_NO_INSTANCE && err.code != FLOT_E_UNKNOWN_SERVICE))
-        //  The actor could not answer now: the caller may ask again.
+    if (*line && answer->kind == FLOT_ERROR && err.code != FLOT_E_INVALID
+    &&  err.code != FLOT_E_NO_INSTANCE && err.code != FLOT_E_UNKNOWN_SERVICE)
+        //  The actor could not answer now (no answer in time, busy): not
+        //  the spec's fault, and the caller may ask again.
         flot_request_error (&pending->request, err.code, "%s", line);
     else
     if (*line) {
         const char *lines [1] = { line };
         s_invalid (&pending->request, pending->ask, lines, 1, false);
     }
-    else
-        s_answer (&pending->request, pending->ask, spec, reply.steps, reply.rollback);
+    else {
+        //  Each target ends healthy and soaked, as with a built-in strategy
+        //  (plan.c): a soak step after the strategy's own.
+        flot_array_t steps = reply.steps;
+        if (spec->policy.soak_ms > 0 || spec->checks.health) {
+            flot_strategy_step_template_t *with = msgpack_zone_malloc (
+                &zone, (steps.count + 1) * sizeof *with);
+            if (with) {
+                memcpy (with, steps.items, steps.count * sizeof *with);
+                with [steps.count] = s_template (FLOT_STEP_SOAK, 100, spec->policy.soak_ms,
+                                                 false, NULL);
+            }
+            steps = (flot_array_t) { steps.count + 1, with };
+        }
+        if (steps.items)
+            s_answer (&pending->request, pending->ask, spec, steps, reply.rollback);
+        else
+            flot_request_error (&pending->request, FLOT_E_INTERNAL,
+                                "out of memory planning the spec");
+    }
     msgpack_zone_destroy (&zone);
     zlistx_delete (self->pending, pending->handle);
 }

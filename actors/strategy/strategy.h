@@ -1,8 +1,10 @@
-/*  flotilla/strategy.h - the strategy actor (service "strategy") and the
-    decisions it makes, callable directly by the coordinator too.
+/*  strategy.h - the strategy actor (service "strategy"), private to it:
+    the spec parser (spec.c), plan generation (plan.c) and the decisions it
+    answers (strategy.c). Other actors reach it only by message.
 
-    Commands: Validate, GenerateSteps, CalculateProgress, ShouldPromote,
-    HandleFailure, ListStrategies. protocol/SPEC.md gives their bodies.
+    Commands: Validate, GenerateSteps, Resolve, PlanSteps, CalculateProgress,
+    ShouldPromote, HandleFailure, ListStrategies. protocol/SPEC.md gives
+    their bodies (section 16).
 */
 #ifndef FLOTILLA_STRATEGY_H_INCLUDED
 #define FLOTILLA_STRATEGY_H_INCLUDED
@@ -16,6 +18,29 @@ extern "C" {
 #endif
 
 extern const flot_actor_def_t flot_strategy_actor;
+
+//  The errors found: each "file:line: path: message".
+typedef struct {
+    char *lines [FLOT_SPEC_MAX_ERRORS];
+    size_t count;
+    bool truncated;                     //  more errors than were kept
+} flot_spec_errors_t;
+
+//  Parse and check YAML text. file names the source in messages. Returns a
+//  new spec, or NULL with every error found in errors (to be freed with
+//  flot_spec_errors_clear).
+flot_spec_t *
+    flot_spec_parse (const char *text, size_t size, const char *file,
+                     flot_spec_errors_t *errors);
+
+void
+    flot_spec_errors_clear (flot_spec_errors_t *errors);
+
+//  Generate the deployment plan of a checked spec: for a built-in strategy
+//  every target's steps, for a registered one (whose actor plans its steps)
+//  only the order and the concurrency. Returns NULL only when out of memory.
+flot_plan_t *
+    flot_plan_generate (const flot_spec_t *spec);
 
 //  Progress 0..100 from steps done out of steps in all.
 int

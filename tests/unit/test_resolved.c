@@ -41,9 +41,11 @@ s_sample (sample_t *x)
     x->steps [2] = (flot_strategy_step_template_t) {
         .type = "switch", .weight = 100, .has_weight = true, .hook = true, .has_hook = true };
     x->back [0] = (flot_strategy_step_template_t) {
-        .type = "rollback", .hook = true, .switched = false, .has_switched = true };
+        .type = "rollback", .hook = true, .has_hook = true, .switched = false,
+        .has_switched = true };
     x->back [1] = (flot_strategy_step_template_t) {
-        .type = "switchBack", .hook = true, .switched = true, .has_switched = true };
+        .type = "switchBack", .hook = true, .has_hook = true, .switched = true,
+        .has_switched = true };
     x->depends [0] = "a";
     x->labels [0] = (flot_strpair_t) { "zone", "eu" };
     x->targets [0] = (flot_strategy_resolved_target_t) {
@@ -150,6 +152,12 @@ test_resolved_refuses_parts_that_do_not_fit (void **state)
         { "a target named twice", NULL, "field 'targets[1].name': 'a' is given twice" },
         { "a wave past the waves", NULL, "field 'targets[0].wave': 3 is past the 1 waves" },
         { "a step type no one knows", NULL, "field 'steps[1].type': 'jump' is no step type" },
+        { "a gate that runs the hook", NULL, "field 'steps[1].hook': a gate step does not run "
+          "the hook" },
+        { "an apply that runs no hook", NULL, "field 'steps[0].hook': a apply step runs the "
+          "hook" },
+        { "two rollback steps for one target", NULL, "field 'rollback[1]': a target would "
+          "have two rollback steps (at most one applies whether its traffic moved or not)" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         sample_t x;
@@ -162,6 +170,9 @@ test_resolved_refuses_parts_that_do_not_fit (void **state)
             case 3: x.targets [1].name = "a"; break;
             case 4: x.targets [0].wave = 3; x.targets [0].has_wave = true; break;
             case 5: x.steps [1].type = "jump"; break;
+            case 6: x.steps [1].hook = true; x.steps [1].has_hook = true; break;
+            case 7: x.steps [0].type = "apply"; x.steps [0].hook = false; break;
+            case 8: x.back [1].has_switched = false; break;
         }
         print_message ("case: %s\n", cases [i].what);
         flot_err_t err;
@@ -237,7 +248,8 @@ test_resolved_loads_from_bytes (void **state)
     flot_spec_t *spec = NULL;
     flot_plan_t *plan = NULL;
     flot_err_t err;
-    assert_int_equal (flot_resolved_load (sbuf.data, sbuf.size, &spec, &plan, &err), 0);
+    if (flot_resolved_load (sbuf.data, sbuf.size, &spec, &plan, &err))
+        fail_msg ("%s", err.message);
     assert_int_equal (plan->step_count, 9);
     assert_string_equal (spec->workload.rollback_version, "1.9");
     bool touched [3] = { false, true, false };

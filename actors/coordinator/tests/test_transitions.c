@@ -62,6 +62,7 @@
     X (step, SS_, PENDING, SKIPPED_BY_PROMOTE, SKIPPED) \
     X (step, SS_, RUNNING, FAILED_RETRY,       PENDING) \
     X (step, SS_, RUNNING, STEP_FAILED,        FAILED) \
+    X (step, SS_, PENDING, STEP_FAILED,        FAILED) \
     X (step, SS_, RUNNING, ROLLBACK_STARTED,   SKIPPED) \
     X (step, SS_, PENDING, REVERT_RUNNING,     RUNNING) \
     X (step, SS_, FAILED,  REVERT_RUNNING,     RUNNING) \
@@ -210,10 +211,11 @@ test_impossible_moves_are_refused (void **state)
     assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_SUCCEEDED, FLOT_EV_FAILED_RETRY), -1);
     assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_FAILED, FLOT_EV_STEP_START), -1);
     assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_SKIPPED, FLOT_EV_STEP_START), -1);
-    //  A step that never started neither succeeds nor fails; a step that
-    //  runs is not skipped by a promote; a pending step is not resumed.
+    //  A pending step does not succeed (it fails only when a check fails
+    //  its target while it waits to be retried); a step that runs is not
+    //  skipped by a promote; a pending step is not resumed.
     assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_PENDING, FLOT_EV_HOOK_SUCCEEDED), -1);
-    assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_PENDING, FLOT_EV_STEP_FAILED), -1);
+    assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_PENDING, FLOT_EV_FAILED_RETRY), -1);
     assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_RUNNING,
                                        FLOT_EV_SKIPPED_BY_PROMOTE), -1);
     assert_int_equal (flot_transition (FLOT_KIND_STEP, SS_PENDING, FLOT_EV_STEP_RESUMED), -1);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "flotilla/plan.h"
+#include "strategy.h"
 
 #define HEADER \
     "apiVersion: flotilla/v1\nkind: Deployment\nname: web\n" \
@@ -167,14 +167,7 @@ test_plan_numbers_step_ids_per_target_from_one (void **state)
     }
     assert_string_equal (plan->steps [9].id, "a/10");
     assert_string_equal (plan->steps [21].id, "b/11");
-    bool all [2] = { true, true };
-    flot_plan_t *back = flot_plan_rollback (spec, all, NULL);
-    assert_int_equal (back->step_count, 2);
-    assert_string_equal (back->steps [0].id, "a/rollback");
-    assert_int_equal (back->steps [0].index, 1);
-    assert_string_equal (back->steps [1].id, "b/rollback");
     flot_plan_destroy (&plan);
-    flot_plan_destroy (&back);
     flot_spec_destroy (&spec);
 }
 
@@ -231,27 +224,6 @@ test_plan_ready_follows_dependencies_and_waves (void **state)
 }
 
 static void
-test_plan_rollback_reverts_touched_targets_in_reverse_order (void **state)
-{
-    (void) state;
-    flot_spec_t *spec = s_spec (HEADER
-        "targets: [{name: a}, {name: b, dependsOn: [a]}, {name: c, dependsOn: [b]}]\n"
-        "strategy: {blueGreen: {}}\n");
-    bool touched [3] = { true, true, false };
-    bool switched [3] = { true, false, false };
-    flot_plan_t *plan = flot_plan_rollback (spec, touched, switched);
-    char *steps = s_describe (plan);
-    char *order = s_order (spec, plan);
-    assert_string_equal (steps, "a/rollback:switchBack:0:0 b/rollback:rollback:0:0");
-    assert_string_equal (order, "c b a");
-    assert_int_equal (plan->first [2], plan->first [3]);       //  c: nothing
-    free (steps);
-    free (order);
-    flot_plan_destroy (&plan);
-    flot_spec_destroy (&spec);
-}
-
-static void
 test_plan_progress (void **state)
 {
     (void) state;
@@ -295,7 +267,6 @@ main (void)
         cmocka_unit_test (test_plan_generates_steps_for_each_strategy),
         cmocka_unit_test (test_plan_is_deterministic),
         cmocka_unit_test (test_plan_ready_follows_dependencies_and_waves),
-        cmocka_unit_test (test_plan_rollback_reverts_touched_targets_in_reverse_order),
         cmocka_unit_test (test_plan_numbers_step_ids_per_target_from_one),
         cmocka_unit_test (test_plan_progress),
         cmocka_unit_test (test_plan_of_a_thousand_targets_in_a_chain),

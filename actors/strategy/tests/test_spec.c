@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "flotilla/body.h"
-#include "flotilla/spec.h"
+#include "strategy.h"
 
 #define HEADER \
     "apiVersion: flotilla/v1\n" \

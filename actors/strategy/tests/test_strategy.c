@@ -121,6 +121,52 @@ test_strategy_actor_generates_steps (void **state)
     json_decref (reply);
 }
 
+//  Resolve: the steps every target runs, once, and the rollback steps a
+//  target gets: a blue-green target whose traffic moved switches back,
+//  any other touched target gets the rollback version in place.
+static void
+test_strategy_actor_resolves (void **state)
+{
+    flot_err_t err;
+    const char *bluegreen =
+        "apiVersion: flotilla/v1\nkind: Deployment\nname: web\n"
+        "workload: {name: web, version: \"2\"}\n"
+        "targets: [{name: a, address: \"10.0.0.1\"}, {name: b, dependsOn: [a]}]\n"
+        "strategy: {blueGreen: {}}\nhook: {command: ./hook.sh}\n";
+    json_t *reply = s_call (*state, "Resolve", json_pack ("{s:s}", "spec", bluegreen), &err);
+    assert_non_null (reply);
+    assert_string_equal (json_string_value (json_object_get (reply, "strategy")), "blueGreen");
+    json_t *targets = json_object_get (reply, "targets");
+    assert_int_equal (json_array_size (targets), 2);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (targets, 0),
+                                                             "address")), "10.0.0.1");
+    json_t *steps = json_object_get (reply, "steps");
+    assert_string_equal (json_string_value (json_object_get (json_array_get (steps, 0),
+                                                             "type")), "preview");
+    json_t *back = json_object_get (reply, "rollback");
+    assert_int_equal (json_array_size (back), 2);
+    assert_string_equal (json_string_value (json_object_get (json_array_get (back, 0), "type")),
+                         "rollback");
+    assert_true (json_is_false (json_object_get (json_array_get (back, 0), "switched")));
+    assert_string_equal (json_string_value (json_object_get (json_array_get (back, 1), "type")),
+                         "switchBack");
+    assert_true (json_is_true (json_object_get (json_array_get (back, 1), "switched")));
+    json_t *order = json_object_get (reply, "order");
+    assert_int_equal (json_integer_value (json_array_get (order, 1)), 1);
+    json_decref (reply);
+    //  Rolling: one rollback step, whatever moved.
+    const char *rolling =
+        "apiVersion: flotilla/v1\nkind: Deployment\nname: web\n"
+        "workload: {name: web, version: \"2\"}\ntargets: [{name: a}]\n"
+        "strategy: {rolling: {}}\nhook: {command: ./hook.sh}\n";
+    reply = s_call (*state, "Resolve", json_pack ("{s:s}", "spec", rolling), &err);
+    assert_non_null (reply);
+    back = json_object_get (reply, "rollback");
+    assert_int_equal (json_array_size (back), 1);
+    assert_null (json_object_get (json_array_get (back, 0), "switched"));
+    json_decref (reply);
+}
+
 static void
 test_strategy_actor_validates (void **state)
 {
@@ -247,7 +293,7 @@ test_strategy_actor_decides (void **state)
     json_decref (reply);
     assert_null (s_call (*state, "ShouldPromote", json_pack ("{s:i, s:i}", "duration_ms", -2,
                          "elapsed_ms", 0), &err));
-    assert_string_equal (err.message, "field 'duration_ms': -2 is not in -1..9223372036854775807");
+    assert_string_equal (err.message, "field 'duration_ms': -2 is not in -1..2592000000");
 }
 
 int
@@ -259,6 +305,7 @@ main (void)
         cmocka_unit_test (test_strategy_pauses_and_promotes),
         cmocka_unit_test_setup_teardown (test_strategy_actor_generates_steps, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_strategy_actor_validates, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_strategy_actor_resolves, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_strategy_actor_refuses_bad_bodies, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_strategy_actor_plan_decodes_as_the_contract_says,
                                          s_setup, s_teardown),

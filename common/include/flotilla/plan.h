@@ -53,20 +53,6 @@ typedef struct {
     size_t concurrency;         //  targets in progress at once
 } flot_plan_t;
 
-//  Generate the deployment plan of a checked spec. Returns NULL only when
-//  out of memory.
-flot_plan_t *
-    flot_plan_generate (const flot_spec_t *spec);
-
-//  The rollback plan: for each target in touched (a flag per target), the
-//  steps that revert it. Targets come in reverse topological order; with
-//  gradual rollback a target waits for its dependents (flot_plan_waits_for
-//  with reverse set). switched flags the blue-green targets whose traffic
-//  had moved. Returns NULL only when out of memory.
-flot_plan_t *
-    flot_plan_rollback (const flot_spec_t *spec, const bool *touched,
-                        const bool *switched);
-
 void
     flot_plan_destroy (flot_plan_t **self_p);
 

@@ -20,14 +20,19 @@
 extern "C" {
 #endif
 
+//  The most steps a deployment may have, its targets' together: a spec's
+//  10,000 targets of a canary's 100 steps and the last two.
+#define FLOT_RESOLVED_MAX_STEPS 1020000
+
 //  The spec's facts of a decoded RESOLVED deployment: name, workload,
 //  targets (their index by name, dependencies checked to name targets),
 //  hook, policy, rollback mode, the health and analysis sections as msgpack
 //  bytes, and the gate names of its steps. Everything is copied: the
 //  message may go. Returns NULL with INVALID in err for a message whose
 //  parts do not fit together (a dependency naming no target, a wave past
-//  `waves`, an `order` that is not every target once), or INTERNAL when
-//  out of memory.
+//  `waves`, an `order` that is not every target once, a step whose `hook`
+//  is not its type's, two rollback steps that apply to one target, more
+//  than FLOT_RESOLVED_MAX_STEPS steps), or INTERNAL when out of memory.
 flot_spec_t *
     flot_resolved_spec (const flot_strategy_resolved_t *resolved, flot_err_t *err);
 

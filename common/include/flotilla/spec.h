@@ -144,25 +144,8 @@ struct msgpack_object;
 typedef int (flot_section_check_fn) (const struct msgpack_object *section, const char *path,
                                      char *err, size_t cap);
 
-//  The errors found: each "file:line: path: message".
-typedef struct {
-    char *lines [FLOT_SPEC_MAX_ERRORS];
-    size_t count;
-    bool truncated;                     //  more errors than were kept
-} flot_spec_errors_t;
-
-//  Parse and check YAML text. file names the source in messages. Returns a
-//  new spec, or NULL with every error found in errors (to be freed with
-//  flot_spec_errors_clear).
-flot_spec_t *
-    flot_spec_parse (const char *text, size_t size, const char *file,
-                     flot_spec_errors_t *errors);
-
 void
     flot_spec_destroy (flot_spec_t **self_p);
-
-void
-    flot_spec_errors_clear (flot_spec_errors_t *errors);
 
 //  The number of targets maxConcurrency allows at once (at least 1).
 size_t
