@@ -1151,6 +1151,14 @@ s_on_promote_decided (flot_actor_t *actor, const flot_answer_t *answer, void *ar
         else
             s_step_timer (dep, s, reply.wait_ms > 0 ? reply.wait_ms : GATE_RETRY_MS);
     }
+    else
+    if (!s_transient (answer)) {
+        //  An answer that cannot be used: the pause's own time is up.
+        flot_error (WHO, "%s: step %s: the strategy service's answer to ShouldPromote "
+                    "cannot be used (%s): the pause ends at its duration", dep->id, step->id,
+                    err.message);
+        s_step_succeeded (dep, s, FLOT_EV_PAUSE_OVER, NULL);
+    }
     else {
         s_begin (self);
         s_event (dep, t, &flot_event_step_waiting_def,
