@@ -512,6 +512,11 @@ s_start (flot_subscriber_t *self)
         self->seen = last;
     }
     bool newest = self->since == FLOT_SUBSCRIBER_NEWEST;
+    if (newest && self->replay_only) {
+        //  After the newest there is nothing to replay, and no stream.
+        self->stage = S_OVER;
+        return s_item (self, FLOT_SUBSCRIBER_END, NULL, NULL);
+    }
     self->covered = newest ? last : self->since ? self->since - 1 : 0;
     s_replay_start (self, R_START, newest ? last + 1 : self->since);
     return NULL;

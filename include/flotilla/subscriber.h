@@ -106,7 +106,8 @@ void
 void
     flot_subscriber_set_idle (flot_subscriber_t *self, uint32_t idle_ms);
 
-//  Hand the events held from since, then END: no Info, no PUB socket.
+//  Hand the events held from since, then END: no Info, no PUB socket (since
+//  FLOT_SUBSCRIBER_NEWEST: END at once).
 void
     flot_subscriber_set_replay_only (flot_subscriber_t *self);
 

@@ -53,6 +53,14 @@ fail () {
         echo "--- flotillad log:" >&2
         tail -n 60 "$TMP/flotillad.log" >&2
     fi
+    # What the test's other processes said on stderr ($TMP/NAME.err).
+    local err
+    for err in "$TMP"/*.err; do
+        if [[ -s $err ]]; then
+            echo "--- $(basename "$err"):" >&2
+            tail -n 60 "$err" >&2
+        fi
+    done
     exit 1
 }
 
@@ -60,7 +68,7 @@ now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 
 # start_flotilla PORT: flotillad with its default actors (and -v if
 # FLOTILLA_TEST_VERBOSE is set), the broker on
-# PORT and events on PORT+1 (tests use 24200..24299), its store in $TMP,
+# PORT and events on PORT+1 (tests use 24100..24499), its store in $TMP,
 # run from $TMP; waits (5 s at most) until the coordinator answers.
 start_flotilla () {
     ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$(( $1 + 1 ))" \

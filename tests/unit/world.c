@@ -17,6 +17,7 @@
 #define MAX_ACTORS 8
 #define MAX_CHILDREN 8
 #define HEARTBEAT_MS 200
+#define REGISTER_MS 10000       //  how long an actor may take to register
 
 typedef struct {
     char service [32];
@@ -46,30 +47,47 @@ s_probe (flot_client_t *client, const char *service)
     return rc ? err.code : 0;
 }
 
-//  Waits up to 10 s until service has registered; false if it did not.
+//  Waits up to REGISTER_MS until service has registered; false if it did not.
 static bool
 s_registered (flot_client_t *client, const char *service)
 {
-    for (int i = 0; i < 100; i++) {
+    int64_t deadline = zclock_mono () + REGISTER_MS;
+    while (true) {
         if (s_probe (client, service) == FLOT_E_UNKNOWN_COMMAND)
             return true;
+        if (zclock_mono () >= deadline)
+            return false;
         zclock_sleep (20);
     }
-    return false;
 }
+
+static world_t *
+    s_start (const flot_actor_def_t *const *defs, const char *endpoint, zhash_t *options);
 
 world_t *
 world_start (const flot_actor_def_t *const *defs)
+{
+    return world_start_with (defs, NULL);
+}
+
+world_t *
+world_start_with (const flot_actor_def_t *const *defs, zhash_t *options)
 {
     //  A new endpoint each time: a closed inproc endpoint is freed later.
     static int generation = 0;
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://test-world-%d", ++generation);
-    return world_start_at (defs, endpoint);
+    return s_start (defs, endpoint, options);
 }
 
 world_t *
 world_start_at (const flot_actor_def_t *const *defs, const char *endpoint)
+{
+    return s_start (defs, endpoint, NULL);
+}
+
+static world_t *
+s_start (const flot_actor_def_t *const *defs, const char *endpoint, zhash_t *options)
 {
     world_t *self = calloc (1, sizeof *self);
     assert_non_null (self);
@@ -81,7 +99,9 @@ world_start_at (const flot_actor_def_t *const *defs, const char *endpoint)
     char *status = zstr_recv (self->broker);
     assert_string_equal (status, "OK");
     zstr_free (&status);
-    flot_actor_config_t actor = { .endpoint = self->endpoint, .heartbeat_ms = HEARTBEAT_MS };
+    flot_actor_config_t actor = {
+        .endpoint = self->endpoint, .heartbeat_ms = HEARTBEAT_MS, .options = options
+    };
     for (; defs [self->count] && self->count < MAX_ACTORS; self->count++) {
         self->defs [self->count] = defs [self->count];
         self->actors [self->count] = flot_actor_thread (defs [self->count], &actor);
@@ -91,7 +111,7 @@ world_start_at (const flot_actor_def_t *const *defs, const char *endpoint)
     assert_non_null (self->client);
     for (size_t a = 0; a < self->count; a++)
         if (!s_registered (self->client, defs [a]->service))
-            fail_msg ("%s did not register", defs [a]->service);
+            fail_msg ("%s did not register in %d s", defs [a]->service, REGISTER_MS / 1000);
     return self;
 }
 
@@ -183,11 +203,13 @@ world_spawn (world_t *self, const char *flotillad, const char *service)
     flot_client_t *probe = flot_client_new (self->endpoint);
     bool up = false, exited = false;
     int status = 0;
-    for (int i = 0; probe && i < 100 && !up && !exited; i++) {
+    int64_t deadline = zclock_mono () + REGISTER_MS;
+    while (probe) {
         up = s_probe (probe, service) == FLOT_E_UNKNOWN_COMMAND;
         exited = !up && waitpid (pid, &status, WNOHANG) == pid;
-        if (!up && !exited)
-            zclock_sleep (20);
+        if (up || exited || zclock_mono () >= deadline)
+            break;
+        zclock_sleep (20);
     }
     flot_client_destroy (&probe);
     if (up)
@@ -200,7 +222,8 @@ world_spawn (world_t *self, const char *flotillad, const char *service)
     }
     else {
         s_child_stop (child);
-        print_error ("%s (flotillad pid %d) did not register in 10 s\n", service, (int) pid);
+        print_error ("%s (flotillad pid %d) did not register in %d s\n", service, (int) pid,
+                     REGISTER_MS / 1000);
     }
     return -1;
 }

@@ -14,9 +14,16 @@
 typedef struct _world_t world_t;
 
 //  Starts a broker and the actors (defs ends with NULL) on a new inproc
-//  endpoint, and waits until each has registered. Fails the test if not.
+//  endpoint, and waits until each has registered (10 s at most). Fails the
+//  test if one has not.
 world_t *
     world_start (const flot_actor_def_t *const *defs);
+
+//  Like world_start, each actor given options (flot_actor_config_t's
+//  name=value strings, an events actor's "pub" say): not taken, they must
+//  outlive the world.
+world_t *
+    world_start_with (const flot_actor_def_t *const *defs, zhash_t *options);
 
 //  Like world_start, with the broker bound to endpoint: an ipc:// or
 //  tcp://127.0.0.1:PORT one lets child processes (world_spawn) connect.

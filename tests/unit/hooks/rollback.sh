@@ -1,5 +1,5 @@
 #!/bin/sh
-# The hook of the rollback actor's tests (tests/unit/test_rollback.c).
+# The hook of the rollback actor's tests (actors/rollback/tests/test_rollback.c).
 # Appends to $RECORD one line when it starts and one when it ends:
 #   start TARGET STEP_ID TYPE VERSION PREVIOUS WEIGHT ATTEMPT
 #   end   TARGET STEP_ID TYPE VERSION PREVIOUS WEIGHT ATTEMPT STATUS
