@@ -1,11 +1,12 @@
 /*  transitions.c - the coordinator's state machines: a table per kind.
 
     Each row says: on this event, a thing in this state goes to that one.
-    The comment of a row says where the coordinator (coordinator.c) makes
-    the move. A move that is not here is a bug: the coordinator logs it
-    ("no transition") and goes to the state the event leads to all the
-    same, so that a missing row never stops a deployment. See
-    transitions.h for the states and the events.
+    The comment of a row names the coordinator's function that makes the
+    move (in steps.c, schedule.c, gates.c, commands.c or deployment.c). A
+    move that is not here is a bug: the coordinator logs it ("no
+    transition") and goes to the state the event leads to all the same, so
+    that a missing row never stops a deployment. See transitions.h for the
+    states and the events.
 */
 #include <string.h>
 

@@ -6,8 +6,8 @@
     succeeded, a person promoted, the rollback service reverted a target).
     transitions.c holds one table per kind, rows of {from, event, to}, the
     way zproto's mlm_server.xml writes Malamute's states down once; the
-    coordinator (coordinator.c) changes a state only by looking its event
-    up there. A move the table does not have is a bug of the coordinator.
+    coordinator changes a state only by looking its event up there
+    (deployment.c: coord_deployment_to, coord_target_to, coord_step_to). A move the table does not have is a bug of the coordinator.
 
     No row starts from "any" state: every move the coordinator makes starts
     from states it knows. A deployment comes into being with the STARTED
