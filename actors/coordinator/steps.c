@@ -233,6 +233,25 @@ coord_decision_take (deployment_t *dep, size_t s)
     return decision;
 }
 
+//  Step s waits for the strategy service, which could not answer (reason):
+//  step.waiting says so, and it asks again in GATE_RETRY_MS. what says
+//  what it waits for, after "<target>: step <id> ".
+static void
+s_step_waits (deployment_t *dep, size_t s, const char *what, const char *reason)
+{
+    const flot_step_t *step = &dep->plan->steps [s];
+    coord_begin (dep->owner);
+    coord_event (dep, step->target, &flot_event_step_waiting_def,
+                 &(flot_event_step_waiting_t) {
+                     .step = step->id, .service = "strategy", .reason = reason,
+                     .retry_in_ms = GATE_RETRY_MS },
+                 "%s: step %s %s (%s); asking again in %d ms",
+                 dep->spec->targets [step->target].name, step->id, what, reason,
+                 GATE_RETRY_MS);
+    coord_commit (dep->owner);
+    coord_pump (dep->owner);
+}
+
 static void s_decision_ask (decision_t *decision);
 
 static int
@@ -274,21 +293,13 @@ s_on_failure_decided (flot_actor_t *actor, const flot_answer_t *answer, void *ar
     decision_t *decision = arg;
     decision->corr = 0;
     deployment_t *dep = decision->dep;
-    coordinator_t *self = dep->owner;
     size_t s = decision->s;
     const flot_step_t *step = &dep->plan->steps [s];
     if (coord_transient (answer)) {
-        coord_begin (self);
-        coord_event (dep, step->target, &flot_event_step_waiting_def,
-                     &(flot_event_step_waiting_t) {
-                         .step = step->id, .service = "strategy",
-                         .reason = answer->err.message, .retry_in_ms = GATE_RETRY_MS },
-                     "%s: step %s failed (%s); the strategy service could not say what that "
-                     "leads to (%s); asking again in %d ms",
-                     dep->spec->targets [step->target].name, step->id, decision->why,
-                     answer->err.message, GATE_RETRY_MS);
-        coord_commit (self);
-        coord_pump (self);
+        char what [600];
+        snprintf (what, sizeof what, "failed (%s); the strategy service could not say what "
+                  "that leads to", decision->why);
+        s_step_waits (dep, decision->s, what, answer->err.message);
         decision->timer = zloop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1,
                                        s_on_decision_retry, decision);
         return;
@@ -391,16 +402,8 @@ s_on_promote_decided (flot_actor_t *actor, const flot_answer_t *answer, void *ar
         coord_step_succeeded (dep, s, FLOT_EV_PAUSE_OVER, NULL);
     }
     else {
-        coord_begin (self);
-        coord_event (dep, t, &flot_event_step_waiting_def,
-                     &(flot_event_step_waiting_t) {
-                         .step = step->id, .service = "strategy", .reason = err.message,
-                         .retry_in_ms = GATE_RETRY_MS },
-                     "%s: step %s: the strategy service could not say whether the pause is "
-                     "over (%s); asking again in %d ms", dep->spec->targets [t].name, step->id,
-                     err.message, GATE_RETRY_MS);
-        coord_commit (self);
-        coord_pump (self);
+        s_step_waits (dep, s, "the strategy service could not say whether the pause is "
+                      "over", err.message);
         coord_step_timer (dep, s, GATE_RETRY_MS);
     }
     msgpack_zone_destroy (&zone);
