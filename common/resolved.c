@@ -355,24 +355,44 @@ s_decode (const void *bytes, size_t size, msgpack_zone *zone, flot_body_t **body
     return flot_strategy_resolved_decode (flot_body_root (*body_p), zone, r, err);
 }
 
+//  The model of a decoded RESOLVED map: spec and plan, or -1 with err.
+static int
+s_model (const msgpack_object *map, msgpack_zone *zone, flot_spec_t **spec_p,
+         flot_plan_t **plan_p, flot_err_t *err)
+{
+    flot_strategy_resolved_t r;
+    memset (&r, 0, sizeof r);
+    if (flot_strategy_resolved_decode (map, zone, &r, err))
+        return -1;
+    if (!(*spec_p = flot_resolved_spec (&r, err)))
+        return -1;
+    if (!(*plan_p = flot_resolved_plan (&r, *spec_p))) {
+        flot_spec_destroy (spec_p);
+        return flot_err_set (err, FLOT_E_INTERNAL,
+                             "out of memory planning a RESOLVED deployment");
+    }
+    return 0;
+}
+
 int
 flot_resolved_load (const void *bytes, size_t size, flot_spec_t **spec_p,
                     flot_plan_t **plan_p, flot_err_t *err)
 {
+    flot_body_t *body = flot_body_decode (bytes, size, err);
+    if (!body)
+        return -1;
+    int rc = flot_resolved_load_map (flot_body_root (body), spec_p, plan_p, err);
+    flot_body_destroy (&body);
+    return rc;
+}
+
+int
+flot_resolved_load_map (const msgpack_object *map, flot_spec_t **spec_p, flot_plan_t **plan_p,
+                        flot_err_t *err)
+{
     msgpack_zone zone;
     msgpack_zone_init (&zone, 4096);
-    flot_body_t *body = NULL;
-    flot_strategy_resolved_t r;
-    int rc = s_decode (bytes, size, &zone, &body, &r, err);
-    if (rc == 0)
-        *spec_p = flot_resolved_spec (&r, err);
-    if (rc == 0 && *spec_p && !(*plan_p = flot_resolved_plan (&r, *spec_p))) {
-        flot_err_set (err, FLOT_E_INTERNAL, "out of memory planning a RESOLVED deployment");
-        flot_spec_destroy (spec_p);
-    }
-    if (rc == 0 && !*spec_p)
-        rc = -1;
-    flot_body_destroy (&body);
+    int rc = s_model (map, &zone, spec_p, plan_p, err);
     msgpack_zone_destroy (&zone);
     return rc;
 }

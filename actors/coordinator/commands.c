@@ -177,8 +177,10 @@ s_submitted (submit_t *submit, const msgpack_object *resolved)
     msgpack_pack_object (&pk, *resolved);
     void *bytes = sbuf.data;
     flot_err_t err;
-    deployment_t *dep = coord_deployment_new (self, &bytes, sbuf.size, submit->text, submit->file,
-                                              submit->cwd, &err);
+    //  Built from the answer as the actor host decoded it; the bytes are
+    //  what the store keeps.
+    deployment_t *dep = coord_deployment_new (self, &bytes, sbuf.size, resolved, submit->text,
+                                              submit->file, submit->cwd, &err);
     if (!dep) {
         coord_error (self, &submit->request, FLOT_E_INTERNAL,
                      "the strategy service's Resolve answer is not a deployment: %s", err.message);

@@ -204,8 +204,9 @@ void coord_event (deployment_t *dep, int target, const flot_struct_t *def, void 
 //  deployment.c: a deployment in memory, and its state changes
 
 deployment_t *coord_deployment_new (coordinator_t *self, void **resolved_p,
-                                    size_t resolved_size, const char *text,
-                                    const char *file, const char *cwd, flot_err_t *err);
+                                    size_t resolved_size, const msgpack_object *decoded,
+                                    const char *text, const char *file, const char *cwd,
+                                    flot_err_t *err);
 void coord_deployment_destroy (deployment_t **dep_p);
 void coord_deployment_free (void **item_p);
 int  coord_by_created (const void *a, const void *b);

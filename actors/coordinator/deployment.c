@@ -52,11 +52,13 @@ coord_deployment_free (void **item_p)
 
 //  Builds the runtime of a RESOLVED deployment (its bytes, taken): its
 //  model and plan, and every target pending with its dependency counts.
-//  text is its spec's text while the store lacks it, else NULL. Returns
-//  NULL with err if the bytes do not make a deployment.
+//  decoded, if not NULL, is the same RESOLVED already decoded (an answer),
+//  read instead of the bytes. text is its spec's text while the store lacks
+//  it, else NULL. Returns NULL with err if they do not make a deployment.
 deployment_t *
 coord_deployment_new (coordinator_t *self, void **resolved_p, size_t resolved_size,
-                      const char *text, const char *file, const char *cwd, flot_err_t *err)
+                      const msgpack_object *decoded, const char *text, const char *file,
+                      const char *cwd, flot_err_t *err)
 {
     deployment_t *dep = calloc (1, sizeof *dep);
     assert (dep);
@@ -65,7 +67,9 @@ coord_deployment_new (coordinator_t *self, void **resolved_p, size_t resolved_si
     dep->resolved = *resolved_p;
     dep->resolved_size = resolved_size;
     *resolved_p = NULL;
-    if (flot_resolved_load (dep->resolved, dep->resolved_size, &dep->spec, &dep->plan, err)) {
+    if (decoded ? flot_resolved_load_map (decoded, &dep->spec, &dep->plan, err)
+                : flot_resolved_load (dep->resolved, dep->resolved_size, &dep->spec, &dep->plan,
+                                      err)) {
         free (dep->resolved);
         free (dep);
         return NULL;

@@ -93,8 +93,8 @@ s_deployment_load (coordinator_t *self, const flot_deployment_row_t *row)
     assert (bytes);
     memcpy (bytes, row->resolved, row->resolved_size);
     flot_err_t err;
-    deployment_t *dep = coord_deployment_new (self, &bytes, row->resolved_size, NULL, row->file,
-                                              row->cwd, &err);
+    deployment_t *dep = coord_deployment_new (self, &bytes, row->resolved_size, NULL, NULL,
+                                              row->file, row->cwd, &err);
     if (!dep) {
         flot_error (WHO, "%s cannot be loaded: its stored RESOLVED deployment is bad: %s",
                     row->id, err.message);

@@ -59,6 +59,12 @@ int
     flot_resolved_load (const void *bytes, size_t size, flot_spec_t **spec_p,
                         flot_plan_t **plan_p, flot_err_t *err);
 
+//  The same from a RESOLVED map already decoded and checked as a body (an
+//  answer the actor host has decoded), without decoding it again.
+int
+    flot_resolved_load_map (const msgpack_object *map, flot_spec_t **spec_p,
+                            flot_plan_t **plan_p, flot_err_t *err);
+
 //  The rollback plan (as flot_resolved_rollback) of RESOLVED bytes. Returns
 //  NULL with err.
 flot_plan_t *
