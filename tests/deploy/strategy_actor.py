@@ -65,7 +65,12 @@ def plan_steps(body):
     return reply, "%s %d" % (strategy, targets)
 
 
+REFUSE_FAILURES = False         # --refuse-failures: HandleFailure answers INVALID
+
+
 def handle_failure(body):
+    if REFUSE_FAILURES:
+        raise ActorError("INVALID", "this pulse actor was told to decide no failure")
     attempt = field(body, "attempt", "uint", required=True, min=1, max=1000)
     retries = field(body, "retries", "uint", required=True, max=100)
     backoff_ms = field(body, "backoff_ms", "uint", default=0, max=3600000)
@@ -130,8 +135,12 @@ def main(argv):
                         help="the broker's endpoint (default $FLOTILLA_ENDPOINT)")
     parser.add_argument("--log", help="append one line per answered request here")
     parser.add_argument("--instance", help="the instance name (default strategy-pulse-PID)")
+    parser.add_argument("--refuse-failures", action="store_true",
+                        help="answer every HandleFailure INVALID (an answer that cannot be used)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv[1:])
+    global REFUSE_FAILURES
+    REFUSE_FAILURES = args.refuse_failures
     log = Log(args.log)
     handlers = {
         "PlanSteps": logged(log, "PlanSteps", plan_steps),

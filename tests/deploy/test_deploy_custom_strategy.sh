@@ -12,6 +12,11 @@
 # and asks again, the deployment stays running, nothing is rolled back;
 # started again, the actor ends the pause (ShouldPromote) and the
 # deployment completes, each target's apply run exactly once.
+# Failures are the actor's to decide (HandleFailure): with the actor away
+# when a hook fails, the step waits (step.waiting) instead of failing, and
+# the actor's answer once it is back decides (a retry, then the policy); an
+# answer that cannot be used (INVALID) is not waited for: the spec's policy
+# applies at once, without the retries the actor did not grant.
 source "$(dirname "$0")/lib.sh"
 
 # A python3 with Debian's python3-zmq and python3-msgpack: the first python3
@@ -29,10 +34,11 @@ STRATEGY_LOG=$TMP/strategy.log
 ACTOR_PID=
 : > "$STRATEGY_LOG"
 
-# start_actor: the pulse actor, as instance pulse-1, on our broker.
+# start_actor [OPTION...]: the pulse actor, as instance pulse-1, on our
+# broker.
 start_actor () {
-    PYTHONDONTWRITEBYTECODE=1 "$PY" "$HERE/strategy_actor.py" --broker "$FLOTILLA_ENDPOINT" --log "$STRATEGY_LOG" \
-        --instance pulse-1 2>>"$TMP/strategy_actor.err" &
+    PYTHONDONTWRITEBYTECODE=1 "$PY" "$HERE/strategy_actor.py" --broker "$FLOTILLA_ENDPOINT" \
+        --log "$STRATEGY_LOG" --instance pulse-1 "$@" 2>>"$TMP/strategy_actor.err" &
     ACTOR_PID=$!
     wait_until 5 "the pulse actor to register" actor_registered
 }
@@ -41,17 +47,19 @@ actor_registered () {
     "$FLOTCTL" actors 2>/dev/null | grep -qE '^strategy +pulse-1 .* pulse '
 }
 
+# stop_actor [SIGNAL]: KILL (default: it goes without a word), or TERM (it
+# says DISCONNECT, and the broker forgets it at once).
 stop_actor () {
     if [[ -n $ACTOR_PID ]]; then
-        kill -KILL "$ACTOR_PID" 2>/dev/null || true
+        kill -"${1:-KILL}" "$ACTOR_PID" 2>/dev/null || true
         wait "$ACTOR_PID" 2>/dev/null || true
         ACTOR_PID=
     fi
 }
 trap 'stop_actor; cleanup' EXIT
 
-# spec NAME STRATEGY_SECTION: a deployment of targets a and b (b after a),
-# one at a time, recording its hook calls.
+# spec NAME STRATEGY_SECTION [HOOK_ENV] [RETRIES]: a deployment of targets
+# a and b (b after a), one at a time, recording its hook calls.
 spec () {
     cat > "$TMP/$1.yaml" <<EOF
 apiVersion: flotilla/v1
@@ -65,7 +73,9 @@ strategy: $2
 hook:
   command: ./hook.sh
   timeout: 10s
-  env: {HOOK_LOG: "$HOOK_LOG"}
+  retries: ${4:-0}
+  backoff: 100ms
+  env: {HOOK_LOG: "$HOOK_LOG"${3:+, $3}}
 policy: {maxConcurrency: 1, progressDeadline: 1h}
 EOF
 }
@@ -154,4 +164,44 @@ for target in a b; do
 done
 (( $(hook_calls "$id" | wc -l) == 2 )) || fail "hook calls other than the applies: $(hook_calls "$id")"
 check_events step.waiting deployment.completed
+
+# 8. A hook fails while the actor is away: the step waits for the actor's
+#    decision; back, it grants the retry (retries 1), the second attempt
+#    fails too, and the policy (failAll) rolls the deployment back.
+spec failing "{pulse: {pauseMs: 100}}" 'HOOK_SLEEP: "1", HOOK_FAIL: "a/apply"' 1
+apply failing
+failing=$ID
+wait_until 10 "a's apply to start" hook_ran "$failing" '^a a/1 apply '
+stop_actor
+events_until "$failing" "step\.waiting .*a/1"
+status_is "$failing" "d['state'] == 'running'" \
+    || fail "a failure waiting for its decision changed the deployment: $(status_json "$failing" d)"
+(( $(hook_calls "$failing" | grep -c '^a a/1 apply ') == 1 )) \
+    || fail "the hook ran again before the actor decided: $(hook_calls "$failing")"
+start_actor
+wait_state 30 "$failing" rolled_back
+(( $(hook_calls "$failing" | grep -c '^a a/1 apply ') == 2 )) \
+    || fail "a's apply did not run twice (one retry): $(hook_calls "$failing")"
+grep -qE "^HandleFailure 1 1 failAll 1 0 retry$" "$STRATEGY_LOG" \
+    || fail "the actor did not grant the retry: $(cat "$STRATEGY_LOG")"
+grep -qE "^HandleFailure 2 1 failAll 1 0 failDeployment$" "$STRATEGY_LOG" \
+    || fail "the actor did not fail the deployment: $(cat "$STRATEGY_LOG")"
+
+# 9. An answer that cannot be used: the actor answers HandleFailure
+#    INVALID. The coordinator does not wait for a better one: the policy
+#    applies at once, the retries the spec allows are not run, and the
+#    step's reason says why.
+stop_actor TERM
+start_actor --refuse-failures
+spec refused "{pulse: {pauseMs: 100}}" 'HOOK_FAIL: "a/apply"' 2
+apply refused
+refused=$ID
+wait_state 30 "$refused" rolled_back
+(( $(hook_calls "$refused" | grep -c '^a a/1 apply ') == 1 )) \
+    || fail "the hook ran again without a decision: $(hook_calls "$refused")"
+grep -q "^HandleFailure INVALID: this pulse actor was told to decide no failure" \
+    "$STRATEGY_LOG" || fail "the actor was not asked: $(cat "$STRATEGY_LOG")"
+events_until "$refused" "step\.failed .*cannot be used"
+! grep -q "step\.waiting" "$TMP/events.txt" \
+    || fail "the coordinator waited for an answer that cannot be used: $(cat "$TMP/events.txt")"
 echo "PASS test_deploy_custom_strategy"
