@@ -509,6 +509,13 @@ coord_on_tick (zloop_t *loop, int timer_id, void *arg)
             zlistx_delete (self->timer_refs, ref->handle);
         ref = next;
     }
+    decision_t *decision = zlistx_first (self->decisions);
+    while (decision) {
+        decision_t *next = zlistx_next (self->decisions);
+        if (decision->cancelled && zclock_mono () - decision->cancelled > 5000)
+            zlistx_delete (self->decisions, decision->handle);
+        decision = next;
+    }
     if (!coord_uncommitted (self))
         coord_outbox_trim (self);
     coord_pump (self);

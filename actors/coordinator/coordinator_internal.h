@@ -169,6 +169,7 @@ typedef struct {
     bool may_retry;
     uint64_t corr;              //  HandleFailure in flight, 0 if none
     int timer;                  //  asking again, -1 if not
+    int64_t cancelled;          //  zclock_mono when taken with its timer pending, else 0
     void *handle;               //  in the coordinator's decisions
 } decision_t;
 

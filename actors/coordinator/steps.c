@@ -222,15 +222,27 @@ coord_decision_take (deployment_t *dep, size_t s)
 {
     decision_t *decision = dep->steps [s].decision;
     dep->steps [s].decision = NULL;
-    if (decision) {
-        flot_actor_t *actor = dep->owner->actor;
-        if (decision->corr)
-            flot_actor_call_forget (actor, decision->corr);
-        if (decision->timer >= 0)
-            zloop_timer_end (flot_actor_loop (actor), decision->timer);
+    if (!decision)
+        return NULL;
+    flot_actor_t *actor = dep->owner->actor;
+    if (decision->corr)
+        flot_actor_call_forget (actor, decision->corr);
+    if (decision->timer < 0) {
         zlistx_detach (dep->owner->decisions, decision->handle);
+        return decision;
     }
-    return decision;
+    //  zloop may still call a timer ended in this round: the decision stays
+    //  for it, cancelled, until the tick frees it; the caller gets a copy.
+    zloop_timer_end (flot_actor_loop (actor), decision->timer);
+    decision->cancelled = zclock_mono ();
+    decision_t *copy = calloc (1, sizeof *copy);
+    assert (copy);
+    *copy = (decision_t) {
+        .dep = dep, .s = s, .why = strdup (decision->why),
+        .output = decision->output ? strdup (decision->output) : NULL,
+        .may_retry = decision->may_retry, .timer = -1
+    };
+    return copy;
 }
 
 //  Step s waits for the strategy service, which could not answer (reason):
@@ -260,6 +272,8 @@ s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     decision_t *decision = arg;
+    if (decision->cancelled)
+        return 0;               //  taken meanwhile: the tick frees it
     decision->timer = -1;
     s_decision_ask (decision);
     return 0;
