@@ -8,7 +8,11 @@
     message's header, so request and reply bodies are copied behind a new
     header without being decoded. The broker owns the
     registry of instances, the pending requests and the open streams, and
-    answers its own service, "broker" (Ping, Actors). The bodies it does
+    answers its own service, "broker" (Ping, Actors, Keys). With keys
+    (auth.c), it admits only allowed keys on its tcp endpoints, checks each
+    request against the role its command needs before routing it, checks
+    each READY against the services and routing keys its key may serve, and
+    tells the actor who called (DELIVER of version 03). The bodies it does
     read and write, its own service's and READY's and DISCONNECT's, are
     those of its contract, protocol/contracts/broker.json.
 
@@ -23,6 +27,7 @@
 #include "flotilla/log.h"
 #include "flotilla/protocol.h"
 #include "flotilla/version.h"
+#include "auth.h"
 #include "pending.h"
 
 #include <unistd.h>
@@ -52,6 +57,9 @@ typedef struct {
     int protocol;               //  the version we deliver to it in (SPEC 13)
     int64_t registered_at;      //  zclock_mono
     int64_t last_seen;
+    char key [41];              //  the public key it registered with; "" without one
+    char key_name [FLOT_KEY_NAME_MAX + 1];
+    bool scoped;                //  its key limits the routing keys it may claim
     uint64_t handled;
     size_t pending;
 } instance_t;
@@ -79,7 +87,12 @@ struct _flot_broker_t {
     int64_t log_window;         //  rate limit for bad-input lines
     int log_count;
     uint64_t dropped;
+    broker_auth_t *auth;        //  keys; NULL: none (inproc, or --insecure)
+    zhashx_t *client_versions;  //  bkey client -> its version, for those not of FLOT_VERSION
 };
+
+//  Clients of an older version, remembered at most this many at once.
+#define MAX_OLD_CLIENTS 100000
 
 //  --------------------------------------------------------------------------
 //  Binary keys in zhashx
@@ -193,9 +206,33 @@ s_log_bad (flot_broker_t *self, const char *format, ...)
     flot_warn (WHO, "%s", line);
 }
 
-//  Send an ERROR to a client.
+//  The version a client speaks: that of its last REQUEST (SPEC 13, rule 2).
+static int
+s_client_version (flot_broker_t *self, const bkey_t *client)
+{
+    if (zhashx_size (self->client_versions) == 0)
+        return FLOT_VERSION;
+    void *version = zhashx_lookup (self->client_versions, client);
+    return version ? (int) (intptr_t) version : FLOT_VERSION;
+}
+
 static void
-s_send_error (flot_broker_t *self, const bkey_t *client, uint64_t corr,
+s_client_version_set (flot_broker_t *self, const bkey_t *client, int version)
+{
+    if (version == FLOT_VERSION) {
+        if (zhashx_size (self->client_versions))
+            zhashx_delete (self->client_versions, client);
+        return;
+    }
+    if (zhashx_size (self->client_versions) >= MAX_OLD_CLIENTS)
+        zhashx_purge (self->client_versions);
+    zhashx_update (self->client_versions, client, (void *) (intptr_t) version);
+}
+
+//  Send an ERROR to a client, in version (0: the version of its latest
+//  REQUEST).
+static void
+s_send_error (flot_broker_t *self, const bkey_t *client, int version, uint64_t corr,
               int code, const char *format, ...)
 {
     char message [256];
@@ -207,7 +244,8 @@ s_send_error (flot_broker_t *self, const bkey_t *client, uint64_t corr,
     msgpack_sbuffer_init (&sbuf);
     flot_pack_error (&sbuf, code, message);
     flot_msg_t msg = {
-        .kind = FLOT_ERROR, .corr = corr,
+        .kind = FLOT_ERROR, .version = version ? version : s_client_version (self, client),
+        .corr = corr,
         .body = { (const uint8_t *) sbuf.data, sbuf.size }
     };
     int rc = s_send (self, client, &msg);
@@ -217,12 +255,16 @@ s_send_error (flot_broker_t *self, const bkey_t *client, uint64_t corr,
     flot_debug (WHO, "error %s: %s", flot_err_name (code), message);
 }
 
-//  Send a body-only control message (HEARTBEAT, DISCONNECT) to a peer.
+//  Send a body-only control message (HEARTBEAT, DISCONNECT) to a peer:
+//  to an instance in its version (give it), to any other peer in the oldest
+//  we speak (NULL), which every peer that speaks to us can read.
 static void
-s_send_control (flot_broker_t *self, const bkey_t *to, int kind,
-                const char *reason)
+s_send_control (flot_broker_t *self, const bkey_t *to, const instance_t *instance,
+                int kind, const char *reason)
 {
-    flot_msg_t msg = { .kind = kind };
+    flot_msg_t msg = {
+        .kind = kind, .version = instance ? instance->protocol : FLOT_VERSION_OLDEST
+    };
     msgpack_sbuffer sbuf = { 0 };
     if (kind == FLOT_DISCONNECT) {
         flot_broker_disconnect_t body = { .reason = reason };
@@ -243,7 +285,8 @@ s_send_cancel (flot_broker_t *self, instance_t *instance, const bkey_t *client,
         0xae, 'c', 'a', 'l', 'l', 'e', 'r', ' ', 'i', 's', ' ', 'g', 'o', 'n', 'e'
     };
     flot_msg_t msg = {
-        .kind = FLOT_CANCEL, .route = { client->data, client->size }, .corr = corr,
+        .kind = FLOT_CANCEL, .version = instance->protocol,
+        .route = { client->data, client->size }, .corr = corr,
         .body = { reason, sizeof reason }
     };
     s_send (self, &instance->id, &msg);
@@ -326,7 +369,7 @@ s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
     for (flot_pending_t *p = zlistx_first (doomed); p; p = zlistx_next (doomed)) {
         bkey_t client;
         s_pending_client (p, &client);
-        s_send_error (self, &client, p->corr, FLOT_E_ACTOR_FAILED,
+        s_send_error (self, &client, p->version, p->corr, FLOT_E_ACTOR_FAILED,
                       "%s instance %s %s before answering",
                       instance->service->name, instance->instance, why);
         flot_pending_remove (self->pending, p);
@@ -339,7 +382,7 @@ s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
         const bkey_t *k = key;
         bkey_t client;
         s_bkey_set (&client, k->data, k->size - 8u, NULL);
-        s_send_error (self, &client, flot_get_u64 (k->data + k->size - 8),
+        s_send_error (self, &client, 0, flot_get_u64 (k->data + k->size - 8),
                       FLOT_E_ACTOR_FAILED, "%s instance %s %s; the stream is closed",
                       instance->service->name, instance->instance, why);
         zhashx_delete (self->streams, key);
@@ -377,7 +420,9 @@ s_instance_pick (service_t *service, const char *key)
             zlistx_move_end (service->instances, zlistx_cursor (service->instances));
             return instance;
         }
-        if (any && !fallback)
+        //  An instance whose key limits its routing keys is no one's
+        //  fallback: it gets only the keys it claimed.
+        if (any && !fallback && !instance->scoped)
             fallback = instance;
         zlistx_move_end (service->instances, zlistx_cursor (service->instances));
     }
@@ -441,7 +486,7 @@ s_refuse_versions (flot_broker_t *self, const bkey_t *id, const char *reason)
     msgpack_sbuffer sbuf;
     flot_encode_sbuf (&flot_broker_disconnect_def, &body, &sbuf);
     flot_msg_t msg = {
-        .kind = FLOT_DISCONNECT,
+        .kind = FLOT_DISCONNECT, .version = FLOT_VERSION_OLDEST,
         .body = { (const uint8_t *) sbuf.data, sbuf.size }
     };
     s_send (self, id, &msg);
@@ -460,10 +505,10 @@ s_key_printable (const char *key)
 
 //  Reads a READY body into instance. Its contract (broker.READY) checks
 //  every field; what it cannot say, that each key is printable, is checked
-//  here. Absent versions (or nil) are the signature's, FLOT_VERSION, as the
-//  codec took no other.
+//  here. Absent versions (or nil) are the signature's (SPEC 13): signature
+//  is the READY's version.
 static int
-s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
+s_ready_parse (instance_t *instance, flot_bytes_t body, int signature, flot_err_t *err)
 {
     flot_body_t *decoded = flot_body_decode (body.data, body.size, err);
     if (!decoded)
@@ -494,7 +539,7 @@ s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
             instance->version_count = ready.versions.count;
         }
         else {
-            instance->versions [0] = FLOT_VERSION;
+            instance->versions [0] = (uint64_t) signature;
             instance->version_count = 1;
         }
     }
@@ -502,14 +547,50 @@ s_ready_parse (instance_t *instance, flot_bytes_t body, flot_err_t *err)
     return rc;
 }
 
+//  Whether the key a READY came with (user: its public key; NULL without
+//  one) may register service with the keys instance claims. Returns true,
+//  and notes the key in instance, or false with reason.
+static bool
+s_ready_allowed (flot_broker_t *self, const char *user, const char *service,
+                 instance_t *instance, char *reason, size_t size)
+{
+    if (!user)
+        return true;
+    const flot_key_t *key = broker_auth_lookup (self->auth, user);
+    if (!key) {
+        broker_auth_gone (self->auth, user, reason, size);
+        return false;
+    }
+    if (key->role != FLOT_ROLE_ACTOR && key->role != FLOT_ROLE_ADMIN) {
+        snprintf (reason, size, "key '%s' (%s) may not register a service: only actor keys may",
+                  key->name, flot_role_name (key->role));
+        return false;
+    }
+    if (!flot_key_may_serve (key, service)) {
+        snprintf (reason, size, "key '%s' may not serve service '%s' (it may serve: %.64s)",
+                  key->name, service, key->services);
+        return false;
+    }
+    for (const char *k = zlistx_first (instance->keys); k; k = zlistx_next (instance->keys))
+        if (!flot_key_may_claim (key, k)) {
+            snprintf (reason, size, "key '%s' may not claim routing key '%.64s' (it may claim: %.120s)",
+                      key->name, k, *key->targets ? key->targets : "none");
+            return false;
+        }
+    snprintf (instance->key, sizeof instance->key, "%s", user);
+    snprintf (instance->key_name, sizeof instance->key_name, "%s", key->name);
+    instance->scoped = key->role == FLOT_ROLE_ACTOR && strneq (key->targets, "*");
+    return true;
+}
+
 static void
-s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
+s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg, const char *user)
 {
     char name [FLOT_MAX_NAME + 1];
     snprintf (name, sizeof name, "%.*s", (int) msg->service.size, msg->service.data);
     if (streq (name, FLOT_BROKER_SERVICE)) {
         s_log_bad (self, "an actor tried to register the reserved service '%s'", name);
-        s_send_control (self, id, FLOT_DISCONNECT, "the service name 'broker' is reserved");
+        s_send_control (self, id, NULL, FLOT_DISCONNECT, "the service name 'broker' is reserved");
         return;
     }
     instance_t *old = zhashx_lookup (self->instances, id);
@@ -520,9 +601,17 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
         //  The same service again: update its registration in place.
         instance_t update = { .keys = zlistx_new () };
         zlistx_set_destructor (update.keys, (zlistx_destructor_fn *) zstr_free);
-        flot_err_t err;
-        char reason [256];
-        if (s_ready_parse (&update, msg->body, &err) == 0
+        flot_err_t err = { 0 };
+        char reason [512];
+        if (s_ready_parse (&update, msg->body, msg->version, &err) == 0
+        &&  !s_ready_allowed (self, user, name, &update, reason, sizeof reason)) {
+            zlistx_destroy (&update.keys);
+            s_instance_remove (self, old, "registered again with a READY its key may not send");
+            flot_notice (WHO, "refused READY for '%s': %s", name, reason);
+            s_send_control (self, id, NULL, FLOT_DISCONNECT, reason);
+        }
+        else
+        if (err.code == 0
         &&  (update.protocol = s_ready_protocol (&update, reason, sizeof reason)) == 0) {
             //  It speaks no version we can deliver in any more.
             zlistx_destroy (&update.keys);
@@ -541,6 +630,9 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
             memcpy (old->versions, update.versions, sizeof old->versions);
             old->version_count = update.version_count;
             old->protocol = update.protocol;
+            old->scoped = update.scoped;
+            memcpy (old->key, update.key, sizeof old->key);
+            memcpy (old->key_name, update.key_name, sizeof old->key_name);
         }
         else {
             zlistx_destroy (&update.keys);
@@ -554,13 +646,19 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
     instance->keys = zlistx_new ();
     zlistx_set_destructor (instance->keys, (zlistx_destructor_fn *) zstr_free);
     flot_err_t err;
-    if (s_ready_parse (instance, msg->body, &err)) {
+    if (s_ready_parse (instance, msg->body, msg->version, &err)) {
         s_log_bad (self, "READY for '%s' refused: %s", name, err.message);
-        s_send_control (self, id, FLOT_DISCONNECT, err.message);
+        s_send_control (self, id, NULL, FLOT_DISCONNECT, err.message);
         s_instance_free ((void **) &instance);
         return;
     }
-    char reason [256];
+    char reason [512];
+    if (!s_ready_allowed (self, user, name, instance, reason, sizeof reason)) {
+        flot_notice (WHO, "refused READY for '%s': %s", name, reason);
+        s_send_control (self, id, NULL, FLOT_DISCONNECT, reason);
+        s_instance_free ((void **) &instance);
+        return;
+    }
     instance->protocol = s_ready_protocol (instance, reason, sizeof reason);
     if (!instance->protocol) {
         s_log_bad (self, "READY for '%s' refused: %s", name, reason);
@@ -576,9 +674,10 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg)
     instance->registered_at = instance->last_seen = zclock_mono ();
     zlistx_add_end (instance->service->instances, instance);
     zhashx_insert (self->instances, id, instance);
-    flot_notice (WHO, "%s instance %s registered (pid %llu on %s, %zu keys)",
+    flot_notice (WHO, "%s instance %s registered (pid %llu on %s, %zu keys%s%s)",
                  name, instance->instance, (unsigned long long) instance->pid,
-                 *instance->host ? instance->host : "?", zlistx_size (instance->keys));
+                 *instance->host ? instance->host : "?", zlistx_size (instance->keys),
+                 *instance->key_name ? ", key " : "", instance->key_name);
 }
 
 //  --------------------------------------------------------------------------
@@ -592,7 +691,7 @@ s_reply (flot_broker_t *self, const bkey_t *client, uint64_t corr,
     msgpack_sbuffer sbuf;
     flot_encode_sbuf (def, message, &sbuf);
     flot_msg_t msg = {
-        .kind = FLOT_REPLY, .corr = corr,
+        .kind = FLOT_REPLY, .version = s_client_version (self, client), .corr = corr,
         .body = { (const uint8_t *) sbuf.data, sbuf.size }
     };
     s_send (self, client, &msg);
@@ -609,7 +708,7 @@ s_instance_order (const void *a, const void *b)
 }
 
 static void
-s_ping (flot_broker_t *self, const bkey_t *client, uint64_t corr)
+s_ping (flot_broker_t *self, const bkey_t *client, uint64_t corr, const flot_key_t *caller)
 {
     uint64_t spoken [FLOT_MAX_VERSIONS];
     flot_broker_ping_reply_t reply = {
@@ -620,7 +719,10 @@ s_ping (flot_broker_t *self, const bkey_t *client, uint64_t corr)
         .versions = s_versions_spoken (spoken),
         .protocol = FLOT_VERSION, .has_protocol = true,
         .heartbeat_ms = (uint64_t) self->heartbeat_ms, .has_heartbeat_ms = true,
-        .liveness = (uint64_t) self->liveness, .has_liveness = true
+        .liveness = (uint64_t) self->liveness, .has_liveness = true,
+        .secure = self->auth != NULL, .has_secure = true,
+        .caller = caller ? caller->name : NULL,
+        .role = caller ? flot_role_name (caller->role) : NULL
     };
     s_reply (self, client, corr, &flot_broker_ping_reply_def, &reply);
 }
@@ -658,7 +760,8 @@ s_actors (flot_broker_t *self, const bkey_t *client, uint64_t corr)
             .handled = i->handled,
             .pending = i->pending,
             .versions = { i->version_count, i->versions },
-            .protocol = (uint64_t) i->protocol, .has_protocol = true
+            .protocol = (uint64_t) i->protocol, .has_protocol = true,
+            .key = *i->key_name ? i->key_name : NULL
         };
         for (const char *k = zlistx_first (i->keys); k; k = zlistx_next (i->keys))
             keys [used++] = k;
@@ -677,11 +780,39 @@ s_command_is (const flot_msg_t *msg, const char *name)
     return msg->command.size == size && memcmp (msg->command.data, name, size) == 0;
 }
 
-//  A request to the broker's own service. Its body is decoded by the
-//  command's contract (an empty map today), so that a bad body, a key
-//  given twice say, meets the answer it would at any actor.
+//  The keys allowed now, unless the caller holds this generation.
 static void
-s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
+s_keys (flot_broker_t *self, const bkey_t *client, uint64_t corr,
+        const flot_broker_keys_request_t *request)
+{
+    flot_broker_keys_reply_t reply = { .secure = self->auth != NULL };
+    flot_broker_key_t *keys = NULL;
+    if (self->auth) {
+        reply.generation = broker_auth_generation (self->auth);
+        flot_keyring_t *keyring = broker_auth_keyring (self->auth);
+        if (request->since != reply.generation) {
+            keys = calloc (flot_keyring_size (keyring) + 1, sizeof *keys);
+            assert (keys);
+            size_t count = 0;
+            for (const flot_key_t *k = flot_keyring_first (keyring); k;
+                 k = flot_keyring_next (keyring))
+                keys [count++] = (flot_broker_key_t) {
+                    .name = k->name, .public_key = k->public_key,
+                    .role = flot_role_name (k->role)
+                };
+            reply.keys = (flot_array_t) { count, keys };
+        }
+    }
+    s_reply (self, client, corr, &flot_broker_keys_reply_def, &reply);
+    free (keys);
+}
+
+//  A request to the broker's own service. Its body is decoded by the
+//  command's contract, so that a bad body, a key given twice say, meets
+//  the answer it would at any actor.
+static void
+s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
+                  const flot_key_t *caller)
 {
     flot_err_t err;
     flot_body_t *body = flot_body_decode (msg->body.data, msg->body.size, &err);
@@ -691,7 +822,7 @@ s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *m
         rc = flot_broker_ping_request_decode (flot_body_root (body), flot_body_zone (body),
                                               &request, &err);
         if (rc == 0)
-            s_ping (self, client, msg->corr);
+            s_ping (self, client, msg->corr, caller);
     }
     else
     if (rc == 0 && s_command_is (msg, FLOT_BROKER_ACTORS)) {
@@ -702,32 +833,74 @@ s_broker_service (flot_broker_t *self, const bkey_t *client, const flot_msg_t *m
             s_actors (self, client, msg->corr);
     }
     else
+    if (rc == 0 && s_command_is (msg, FLOT_BROKER_KEYS)) {
+        flot_broker_keys_request_t request;
+        rc = flot_broker_keys_request_decode (flot_body_root (body), flot_body_zone (body),
+                                              &request, &err);
+        if (rc == 0)
+            s_keys (self, client, msg->corr, &request);
+    }
+    else
     if (rc == 0)
         rc = flot_err_set (&err, FLOT_E_UNKNOWN_COMMAND,
-                           "service 'broker' has no command '%.*s' (it has Ping, Actors)",
+                           "service 'broker' has no command '%.*s' (it has Ping, Actors, Keys)",
                            (int) msg->command.size, (const char *) msg->command.data);
     if (rc)
-        s_send_error (self, client, msg->corr, err.code, "%s", err.message);
+        s_send_error (self, client, msg->version, msg->corr, err.code, "%s", err.message);
     flot_body_destroy (&body);
 }
 
 //  --------------------------------------------------------------------------
 //  Requests and replies
 
+//  Whether the caller (user: its public key; NULL without one) may call
+//  this request's command; if not, answers NOT_AUTHORIZED. Logs each
+//  refusal, and each accepted call from a client that changes something,
+//  with the key's name. Sets *key to the caller's key (NULL without one).
+static bool
+s_authorized (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
+              const char *service, const char *user, const flot_key_t **key)
+{
+    *key = NULL;
+    if (!user)
+        return true;            //  inproc, or a broker without keys
+    char command [FLOT_MAX_NAME + 1], why [256];
+    snprintf (command, sizeof command, "%.*s", (int) msg->command.size,
+              (const char *) msg->command.data);
+    *key = broker_auth_lookup (self->auth, user);
+    if (!*key)
+        broker_auth_gone (self->auth, user, why, sizeof why);
+    if (!*key || !broker_auth_may_call (self->auth, *key, service, command, why, sizeof why)) {
+        flot_notice (WHO, "refused: %s", why);
+        s_send_error (self, client, msg->version, msg->corr, FLOT_E_NOT_AUTHORIZED, "%s", why);
+        return false;
+    }
+    if (!zhashx_lookup (self->instances, client)
+    &&  broker_auth_changes (self->auth, service, command))
+        flot_notice (WHO, "key '%s' (%s) calls %s.%s", (*key)->name,
+                     flot_role_name ((*key)->role), service, command);
+    return true;
+}
+
 static void
-s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
+s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
+              const char *user)
 {
     //  The codec checked service and key: no NUL, within the sizes.
     char name [FLOT_MAX_NAME + 1];
     memcpy (name, msg->service.data, msg->service.size);
     name [msg->service.size] = 0;
+    s_client_version_set (self, client, msg->version);
+    const flot_key_t *caller;
+    if (!s_authorized (self, client, msg, name, user, &caller))
+        return;
     if (streq (name, FLOT_BROKER_SERVICE)) {
-        s_broker_service (self, client, msg);
+        s_broker_service (self, client, msg, caller);
         return;
     }
     service_t *service = zhashx_lookup (self->services, name);
     if (!service) {
-        s_send_error (self, client, msg->corr, FLOT_E_UNKNOWN_SERVICE,
+        s_send_error (self, client, msg->version, msg->corr, FLOT_E_UNKNOWN_SERVICE,
                       "no actor has registered service '%s'", name);
         return;
     }
@@ -737,10 +910,10 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
     instance_t *instance = s_instance_pick (service, key);
     if (!instance) {
         if (*key)
-            s_send_error (self, client, msg->corr, FLOT_E_NO_INSTANCE,
+            s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
                           "no live instance of %s serves key '%s'", name, key);
         else
-            s_send_error (self, client, msg->corr, FLOT_E_NO_INSTANCE,
+            s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
                           "service '%s' has no live instance", name);
         return;
     }
@@ -749,36 +922,38 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
     flot_pending_t *pending = flot_pending_add (self->pending, client->data,
                                                 client->size, msg->corr);
     if (!pending) {
-        s_send_error (self, client, msg->corr, FLOT_E_MALFORMED,
+        s_send_error (self, client, msg->version, msg->corr, FLOT_E_MALFORMED,
                       "correlation id %llu is already in flight",
                       (unsigned long long) msg->corr);
         return;
     }
     pending->instance = instance;
     pending->deadline = self->now + timeout;
+    pending->version = (uint8_t) msg->version;
     //  To the instance: DELIVER, naming the client as route, the same body,
-    //  in the version it speaks (SPEC 13). Only FLOT_VERSION exists yet; a
-    //  broker that also speaks the one before writes DELIVER in that one for
-    //  an instance whose protocol says so.
-    assert (instance->protocol == FLOT_VERSION);
+    //  in the version it speaks (SPEC 13); from 03 on, with the caller's
+    //  key name (SPEC 14).
     flot_msg_t deliver = {
         .kind = FLOT_DELIVER,
+        .version = instance->protocol,
         .route = { client->data, client->size },
         .corr = msg->corr,
         .key = msg->key,
         .timeout_ms = timeout,
         .command = msg->command,
+        .caller = { caller ? (const uint8_t *) caller->name : NULL,
+                    caller ? strlen (caller->name) : 0 },
         .body = msg->body
     };
     if (s_send (self, &instance->id, &deliver)) {
         int why = errno;
         flot_pending_remove (self->pending, pending);
         if (why == EAGAIN)
-            s_send_error (self, client, msg->corr, FLOT_E_BUSY,
+            s_send_error (self, client, msg->version, msg->corr, FLOT_E_BUSY,
                           "%s instance %s has too many requests queued",
                           name, instance->instance);
         else {
-            s_send_error (self, client, msg->corr, FLOT_E_NO_INSTANCE,
+            s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
                           "%s instance %s is unreachable", name, instance->instance);
             s_instance_remove (self, instance, "is unreachable");
         }
@@ -797,6 +972,7 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
     int kind = msg->kind == FLOT_A_REPLY ? FLOT_REPLY
              : msg->kind == FLOT_A_ERROR ? FLOT_ERROR
              : msg->kind == FLOT_A_STREAM ? FLOT_STREAM : FLOT_STREAM_END;
+    int version = 0;            //  the request's; a stream's: the caller's latest
 
     if (kind == FLOT_REPLY || kind == FLOT_ERROR) {
         flot_pending_t *pending = flot_pending_find (self->pending, msg->route.data,
@@ -806,6 +982,7 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
                         instance->instance, (unsigned long long) msg->corr);
             return;
         }
+        version = pending->version;
         flot_pending_remove (self->pending, pending);
         instance->pending--;
         instance->handled++;
@@ -818,7 +995,10 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
     else
         zhashx_delete (self->streams, &pkey);
 
-    flot_msg_t answer = { .kind = kind, .corr = msg->corr, .body = msg->body };
+    flot_msg_t answer = {
+        .kind = kind, .version = version ? version : s_client_version (self, &client),
+        .corr = msg->corr, .body = msg->body
+    };
     if (s_send (self, &client, &answer) && errno == EHOSTUNREACH
     &&  (kind == FLOT_STREAM)) {
         //  The caller of this stream is gone: tell the actor to stop.
@@ -850,14 +1030,19 @@ s_on_bad (flot_broker_t *self, const bkey_t *id, instance_t *instance,
         flot_msg_version_error (frames [0], "this broker", &own);
         err = &own;
     }
-    if (s_addressable (h, size, &corr))
-        s_send_error (self, id, corr, err->code, "%s", err->message);
+    if (s_addressable (h, size, &corr)) {
+        //  Answered in the version of its signature if we speak it, else in
+        //  the one we prefer (SPEC 13).
+        int version = flot_msg_version (frames [0]);
+        s_send_error (self, id, version ? version : FLOT_VERSION, corr, err->code,
+                      "%s", err->message);
+    }
     else
     if (kind == FLOT_READY && err->code == FLOT_E_VERSION)
         s_refuse_versions (self, id, err->message);
     else
     if (kind == FLOT_READY)
-        s_send_control (self, id, FLOT_DISCONNECT, err->message);
+        s_send_control (self, id, NULL, FLOT_DISCONNECT, err->message);
     else
     if (instance && (kind == FLOT_A_REPLY || kind == FLOT_A_ERROR) && route_size > 0
     &&  size >= FLOT_SIGNATURE_SIZE + 2 + route_size + 8) {
@@ -866,7 +1051,7 @@ s_on_bad (flot_broker_t *self, const bkey_t *id, instance_t *instance,
         s_bkey_set (&client, route, route_size, NULL);
         flot_pending_t *pending = flot_pending_find (self->pending, route, route_size, corr);
         if (pending && pending->instance == instance) {
-            s_send_error (self, &client, corr, err->code,
+            s_send_error (self, &client, pending->version, corr, err->code,
                           "%s instance %s sent a bad answer: %s",
                           instance->service->name, instance->instance, err->message);
             instance->pending--;
@@ -909,6 +1094,28 @@ s_client_gone (flot_broker_t *self, const bkey_t *id)
     zlistx_destroy (&doomed);
 }
 
+//  The keys changed: an instance whose key is gone, or may no longer serve
+//  what it registered, is removed and told so.
+static void
+s_keys_changed (flot_broker_t *self)
+{
+    zlistx_t *doomed = zlistx_new ();
+    for (instance_t *i = zhashx_first (self->instances); i; i = zhashx_next (self->instances)) {
+        if (!*i->key)
+            continue;
+        char reason [512];
+        instance_t probe = { .keys = i->keys };
+        if (!s_ready_allowed (self, i->key, i->service->name, &probe, reason, sizeof reason)) {
+            flot_notice (WHO, "%s instance %s removed: %s", i->service->name, i->instance, reason);
+            s_send_control (self, &i->id, i, FLOT_DISCONNECT, reason);
+            zlistx_add_end (doomed, i);
+        }
+    }
+    for (instance_t *i = zlistx_first (doomed); i; i = zlistx_next (doomed))
+        s_instance_remove (self, i, "its key is no longer allowed");
+    zlistx_destroy (&doomed);
+}
+
 //  One message from the router, identity first.
 static void
 s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
@@ -924,7 +1131,17 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
         frames [i - 1] = (flot_bytes_t) { zmq_msg_data (&in [i]), zmq_msg_size (&in [i]) };
     flot_msg_t msg;
     flot_err_t err;
+    //  The key the peer's connection was admitted with: the public key
+    //  zauth saw (NULL on inproc, or without keys).
+    const char *user = self->auth ? zmq_msg_gets (&in [1], "User-Id") : NULL;
+    if (user && !*user)
+        user = NULL;
     instance_t *instance = zhashx_lookup (self->instances, &id);
+    if (instance && *instance->key && (!user || strneq (user, instance->key))) {
+        //  Another connection took the route id of a registered instance.
+        s_instance_remove (self, instance, "its route id came back with another key");
+        instance = NULL;
+    }
     if (instance)
         instance->last_seen = self->now;
 
@@ -934,10 +1151,10 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
     }
     switch (msg.kind) {
         case FLOT_REQUEST:
-            s_on_request (self, &id, &msg);
+            s_on_request (self, &id, &msg, user);
             break;
         case FLOT_READY:
-            s_on_ready (self, &id, &msg);
+            s_on_ready (self, &id, &msg, user);
             break;
         case FLOT_A_REPLY:
         case FLOT_A_ERROR:
@@ -946,11 +1163,11 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
             if (instance)
                 s_on_answer (self, instance, &msg);
             else
-                s_send_control (self, &id, FLOT_DISCONNECT, "not registered");
+                s_send_control (self, &id, NULL, FLOT_DISCONNECT, "not registered");
             break;
         case FLOT_HEARTBEAT:
             if (!instance)
-                s_send_control (self, &id, FLOT_DISCONNECT, "not registered");
+                s_send_control (self, &id, NULL, FLOT_DISCONNECT, "not registered");
             break;
         case FLOT_DISCONNECT:
             //  An actor leaving; and any peer's calls and streams end.
@@ -1019,18 +1236,45 @@ s_receive (flot_broker_t *self, int wait_ms)
         zmq_setsockopt (self->handle, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
         self->rcvtimeo = wait_ms;
     }
+    int first = 0;              //  flags of the first receive: it may wait
+    if (self->auth && wait_ms != 0) {
+        //  With keys, an idle broker also wakes when they change, so that
+        //  ZAP admits a key just allowed at its very first handshake. A
+        //  message already there is taken without waiting for anything.
+        int events = 0;
+        size_t size = sizeof events;
+        zmq_getsockopt (self->handle, ZMQ_EVENTS, &events, &size);
+        if (!(events & ZMQ_POLLIN)) {
+            zmq_pollitem_t items [2] = {
+                { self->handle, 0, ZMQ_POLLIN, 0 },
+                { NULL, broker_auth_fd (self->auth), ZMQ_POLLIN, 0 }
+            };
+            if (zmq_poll (items, 2, wait_ms) < 0)
+                return -1;
+            if ((items [1].revents & ZMQ_POLLIN) && broker_auth_refresh (self->auth))
+                s_keys_changed (self);
+            if (!(items [0].revents & ZMQ_POLLIN)) {
+                errno = EAGAIN;
+                return -1;
+            }
+        }
+        first = ZMQ_DONTWAIT;
+    }
     in_t *batch = self->batch;
     int received = 0;
     while (received < IN_BATCH) {
         in_t *in = &batch [received];
         in->count = flot_msg_recv (self->handle, in->frames, MAX_IN,
-                                   received ? ZMQ_DONTWAIT : 0, &in->overflow);
+                                   received ? ZMQ_DONTWAIT : first, &in->overflow);
         if (in->count < 0)
             break;
         received++;
     }
     if (received == 0)
         return -1;
+    //  A key revoked before these messages came is refused in them.
+    if (self->auth && broker_auth_refresh (self->auth))
+        s_keys_changed (self);
     self->now = zclock_mono ();
     for (int i = 0; i < received; i++)
         s_handle (self, &batch [i]);
@@ -1047,6 +1291,8 @@ s_pending_expired (flot_pending_t *pending, const void *now)
 static void
 s_tick (flot_broker_t *self)
 {
+    if (self->auth && broker_auth_refresh (self->auth))
+        s_keys_changed (self);
     int64_t now = zclock_mono ();
     if (now >= self->next_heartbeat) {
         zlistx_t *dead = zlistx_new ();
@@ -1056,7 +1302,7 @@ s_tick (flot_broker_t *self)
             if (now - i->last_seen > expiry)
                 zlistx_add_end (dead, i);
             else
-                s_send_control (self, &i->id, FLOT_HEARTBEAT, NULL);
+                s_send_control (self, &i->id, i, FLOT_HEARTBEAT, NULL);
         }
         for (instance_t *i = zlistx_first (dead); i; i = zlistx_next (dead))
             s_instance_remove (self, i, "missed its heartbeats");
@@ -1069,7 +1315,7 @@ s_tick (flot_broker_t *self)
             instance_t *instance = p->instance;
             bkey_t client;
             s_pending_client (p, &client);
-            s_send_error (self, &client, p->corr, FLOT_E_DEADLINE,
+            s_send_error (self, &client, p->version, p->corr, FLOT_E_DEADLINE,
                           "%s instance %s did not answer before the deadline",
                           instance->service->name, instance->instance);
             instance->pending--;
@@ -1110,6 +1356,7 @@ flot_broker_new (void)
     self->pending = flot_pending_table_new ();
     assert (self->pending);
     self->streams = s_bkey_table ();
+    self->client_versions = s_bkey_table ();
     self->heartbeat_ms = FLOT_HEARTBEAT_MS;
     self->liveness = FLOT_LIVENESS;
     self->started_at = zclock_mono ();
@@ -1122,10 +1369,12 @@ flot_broker_destroy (flot_broker_t **self_p)
     if (self_p && *self_p) {
         flot_broker_t *self = *self_p;
         zhashx_destroy (&self->streams);
+        zhashx_destroy (&self->client_versions);
         flot_pending_table_destroy (&self->pending);
         zhashx_destroy (&self->instances);
         zhashx_destroy (&self->services);
         zsock_destroy (&self->router);
+        broker_auth_destroy (&self->auth);
         free (self->batch);
         free (self);
         *self_p = NULL;
@@ -1133,14 +1382,48 @@ flot_broker_destroy (flot_broker_t **self_p)
 }
 
 int
-flot_broker_bind (flot_broker_t *self, const char *endpoint)
+flot_broker_set_keys (flot_broker_t *self, const char *dir)
 {
-    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+    flot_err_t err;
+    assert (!self->auth);
+    self->auth = broker_auth_new (dir, &err);
+    if (!self->auth) {
+        flot_error (WHO, "cannot use the keys in %s: %s", dir, err.message);
+        return -1;
+    }
+    return broker_auth_apply (self->auth, self->router, false, &err);
+}
+
+//  Binds with the current key (next: the next one of a rotation).
+static int
+s_bind (flot_broker_t *self, const char *endpoint, bool next)
+{
+    flot_err_t err;
+    if (next && self->auth)
+        broker_auth_apply (self->auth, self->router, true, &err);
+    int rc = zsock_bind (self->router, "%s", endpoint);
+    if (next && self->auth)
+        broker_auth_apply (self->auth, self->router, false, &err);
+    if (rc < 0) {
         flot_error (WHO, "cannot bind to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         return -1;
     }
-    flot_info (WHO, "listening on %s", endpoint);
+    flot_info (WHO, "listening on %s%s", endpoint,
+               !self->auth ? "" : next && broker_auth_has_next (self->auth)
+               ? " (CURVE, the rotation's next key)" : " (CURVE)");
     return 0;
+}
+
+int
+flot_broker_bind (flot_broker_t *self, const char *endpoint)
+{
+    return s_bind (self, endpoint, false);
+}
+
+int
+flot_broker_bind_next (flot_broker_t *self, const char *endpoint)
+{
+    return s_bind (self, endpoint, true);
 }
 
 void
@@ -1179,7 +1462,7 @@ flot_broker_run (flot_broker_t *self, zsock_t *pipe)
     }
     //  Tell the actors, so that they register again with the next broker.
     for (instance_t *i = zhashx_first (self->instances); i; i = zhashx_next (self->instances))
-        s_send_control (self, &i->id, FLOT_DISCONNECT, "the broker is stopping");
+        s_send_control (self, &i->id, i, FLOT_DISCONNECT, "the broker is stopping");
     zsock_set_linger (self->router, 200);
     return 0;
 }
@@ -1196,15 +1479,24 @@ flot_broker_actor (zsock_t *pipe, void *args)
         return;
     }
     flot_broker_set_heartbeat (self, config->heartbeat_ms, config->liveness);
-    for (const char **e = config->endpoints; e && *e; e++)
-        if (flot_broker_bind (self, *e)) {
-            zstr_sendf (pipe, "ERROR cannot bind to %s: %s", *e, zmq_strerror (zmq_errno ()));
-            flot_broker_destroy (&self);
-            //  Wait for $TERM so that zactor_destroy does not block.
-            char *command = zstr_recv (pipe);
-            zstr_free (&command);
-            return;
-        }
+    char failed [512] = "";
+    if (config->keys && flot_broker_set_keys (self, config->keys))
+        snprintf (failed, sizeof failed, "ERROR cannot use the keys in %s", config->keys);
+    for (const char **e = config->endpoints; !*failed && e && *e; e++)
+        if (flot_broker_bind (self, *e))
+            snprintf (failed, sizeof failed, "ERROR cannot bind to %s: %s", *e,
+                      zmq_strerror (zmq_errno ()));
+    if (!*failed && config->next_endpoint && flot_broker_bind_next (self, config->next_endpoint))
+        snprintf (failed, sizeof failed, "ERROR cannot bind to %s: %s", config->next_endpoint,
+                  zmq_strerror (zmq_errno ()));
+    if (*failed) {
+        zstr_send (pipe, failed);
+        flot_broker_destroy (&self);
+        //  Wait for $TERM so that zactor_destroy does not block.
+        char *command = zstr_recv (pipe);
+        zstr_free (&command);
+        return;
+    }
     zstr_send (pipe, "OK");
     flot_broker_run (self, pipe);
     flot_broker_destroy (&self);

@@ -7,14 +7,17 @@
     sections and providers with it, then runs them. The coordinator converts
     the YAML section to msgpack generically, so everything is checked here:
     each field's type and range, unknown keys, the templates in queries and
-    commands, the conditions (parsed once, kept), and the judge's
-    parameters. Every error names its path:
+    command arguments, the conditions (parsed once, kept), and the judge's
+    parameters. A command provider's command is a program's name in the
+    analyzer's hooks directory, taken literally, never a template
+    (flotilla/hook_path.h). Every error names its path:
     "analysis.metrics[1].failureLimit: -1 is not >= 0". The section's form
     is in protocol/SPEC.md section 20.
 */
 #include "flotilla/analysis_section.h"
 #include "flotilla/body.h"
 #include "flotilla/duration.h"
+#include "flotilla/hook_path.h"
 #include "flotilla/template.h"
 
 #include <assert.h>
@@ -33,7 +36,7 @@
 static int
 s_fail (flot_err_t *err, const char *path, const char *format, ...)
 {
-    char sentence [200];
+    char sentence [256];
     va_list args;
     va_start (args, format);
     vsnprintf (sentence, sizeof sentence, format, args);
@@ -113,7 +116,7 @@ s_template (const msgpack_object *obj, const char *path, char **out, flot_err_t 
 {
     if (s_string (obj, path, MAX_TEXT, true, out, err))
         return -1;
-    char sentence [200];
+    char sentence [256];
     if (flot_template_check (*out, sentence, sizeof sentence))
         return s_fail (err, path, "%s", sentence);
     return 0;
@@ -314,8 +317,13 @@ s_command (const msgpack_object *obj, const char *path, flot_provider_t *provide
         if (s_key (kv, path, key, sizeof key, at, sizeof at, err))
             return -1;
         int rc = 0;
-        if (streq (key, "command"))
-            rc = s_template (&kv->val, at, &provider->command, err);
+        if (streq (key, "command")) {
+            char why [256];
+            rc = s_string (&kv->val, at, MAX_TEXT, true, &provider->command, err);
+            if (rc == 0 && flot_hook_name_check (provider->command, &flot_hook_kind_provider,
+                                                 why, sizeof why))
+                rc = s_fail (err, at, "%s", why);
+        }
         else
         if (streq (key, "args")) {
             if (kv->val.type != MSGPACK_OBJECT_ARRAY)

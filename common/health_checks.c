@@ -7,13 +7,18 @@
     with it and probes them. The coordinator sends each check as the generic
     msgpack form of its YAML (maps, arrays, ints, floats, bools, strings), so
     every field is checked here: its type, its range, no unknown keys,
-    exactly one probe kind, and every template's placeholders. Each error
-    names the field by its path (healthChecks[0].http.status) so the spec
-    parser can point at the line.
+    exactly one probe kind, and every template's placeholders. A command
+    probe's command is a program's name in the health actor's hooks
+    directory, taken literally (flotilla/hook_path.h), and its env sets no
+    variable the policy denies (flotilla/env_policy.h). Each error names the
+    field by its path (healthChecks[0].http.status) so the spec parser can
+    point at the line.
 */
 #include "flotilla/health_checks.h"
 #include "flotilla/body.h"
 #include "flotilla/duration.h"
+#include "flotilla/env_policy.h"
+#include "flotilla/hook_path.h"
 #include "flotilla/template.h"
 
 #include <assert.h>
@@ -365,10 +370,13 @@ s_command (flot_check_t *self, const msgpack_object *obj, const char *path, flot
             return -1;
         snprintf (field, sizeof field, "%.200s.%s", path, key);
         if (streq (key, "command")) {
+            char why [256];
             if (s_string (&kv->val, field, false, &self->command, err))
                 return -1;
             if (!*self->command)
                 return flot_err_set (err, FLOT_E_INVALID, "%s: is empty", field);
+            if (flot_hook_name_check (self->command, &flot_hook_kind_probe, why, sizeof why))
+                return flot_err_set (err, FLOT_E_INVALID, "%.60s: %s", field, why);
         }
         else
         if (streq (key, "args")) {
@@ -403,6 +411,9 @@ s_command (flot_check_t *self, const msgpack_object *obj, const char *path, flot
                 if (!*name || strchr (name, '='))
                     return flot_err_set (err, FLOT_E_INVALID, "%s: is not a variable name "
                                          "(not empty, no '=')", epath);
+                char why [200];
+                if (flot_env_name_check (name, why, sizeof why))
+                    return flot_err_set (err, FLOT_E_INVALID, "%.60s: %s", field, why);
                 char *value = NULL;
                 if (s_string (&env->via.map.ptr [e].val, epath, true, &value, err))
                     return -1;

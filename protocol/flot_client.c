@@ -3,6 +3,9 @@
     One DEALER socket connected to the broker. Requests carry a correlation
     id from a per-client counter; replies are matched to it. Linger is zero
     and every wait is bounded, so a client never hangs on a dead broker.
+    With credentials (flotilla/keys.h) the socket is a CURVE client of the
+    broker's public key; the client keeps its own copy of them, for the
+    sockets its users open beside it (the event subscriber's).
 */
 #include "flotilla/client.h"
 #include "flotilla/body.h"
@@ -10,22 +13,33 @@
 struct _flot_client_t {
     zsock_t *sock;
     uint64_t next_corr;
+    flot_creds_t creds;         //  cert NULL: plain
+    bool answered;              //  a message came from the broker
 };
 
 flot_client_t *
 flot_client_new (const char *endpoint)
 {
+    return flot_client_new_secure (endpoint, NULL);
+}
+
+flot_client_t *
+flot_client_new_secure (const char *endpoint, const flot_creds_t *creds)
+{
+    if (!flot_creds_valid (creds))
+        return NULL;
     flot_client_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->sock = zsock_new (ZMQ_DEALER);
-    if (!self->sock) {
-        free (self);
+    if (!self->sock || (creds && flot_creds_copy (&self->creds, creds))) {
+        flot_client_destroy (&self);
         return NULL;
     }
     zsock_set_linger (self->sock, 0);
     zsock_set_maxmsgsize (self->sock, FLOT_MAX_MESSAGE);
     zsock_set_sndtimeo (self->sock, 1000);
+    flot_creds_apply (&self->creds, self->sock);
     if (zsock_connect (self->sock, "%s", endpoint)) {
         flot_client_destroy (&self);
         return NULL;
@@ -41,10 +55,13 @@ flot_client_destroy (flot_client_t **self_p)
     if (self_p && *self_p) {
         flot_client_t *self = *self_p;
         //  Say goodbye, so the broker cancels our streams; wait briefly.
-        flot_msg_t bye = { .kind = FLOT_DISCONNECT };
-        flot_msg_send (&bye, zsock_resolve (self->sock), NULL, true);
-        zsock_set_linger (self->sock, 100);
-        zsock_destroy (&self->sock);
+        if (self->sock) {
+            flot_msg_t bye = { .kind = FLOT_DISCONNECT };
+            flot_msg_send (&bye, zsock_resolve (self->sock), NULL, true);
+            zsock_set_linger (self->sock, 100);
+            zsock_destroy (&self->sock);
+        }
+        flot_creds_clear (&self->creds);
         free (self);
         *self_p = NULL;
     }
@@ -54,6 +71,20 @@ zsock_t *
 flot_client_sock (flot_client_t *self)
 {
     return self->sock;
+}
+
+const flot_creds_t *
+flot_client_creds (flot_client_t *self)
+{
+    assert (self);
+    return &self->creds;
+}
+
+bool
+flot_client_answered (flot_client_t *self)
+{
+    assert (self);
+    return self->answered;
 }
 
 uint64_t
@@ -139,6 +170,8 @@ flot_client_recv (flot_client_t *self, flot_reply_t *reply, int timeout_ms,
         why = zmq_errno ();
         zmq_setsockopt (handle, ZMQ_RCVTIMEO, &forever, sizeof forever);
     }
+    if (count >= 0)
+        self->answered = true;
     if (count < 0)
         return flot_err_set (err, FLOT_E_DEADLINE,
             why == EAGAIN ? "no answer from the broker within %d ms"

@@ -1,4 +1,4 @@
-/*  flot_msg.c - the FLOT02 envelope codec.
+/*  flot_msg.c - the FLOT envelope codec (versions 02 and 03).
 
     A message is one frame: a header (the signature, the kind byte, then the
     kind's routing fields: length-prefixed names, big-endian numbers) and,
@@ -50,7 +50,7 @@ flot_err_name (int code)
 //  The header layout of each kind: which fields follow the signature and
 //  the kind byte, in order, and whether a body follows the header.
 typedef enum {
-    F_ROUTE, F_CORR, F_SERVICE, F_KEY, F_TIMEOUT, F_COMMAND
+    F_ROUTE, F_CORR, F_SERVICE, F_KEY, F_TIMEOUT, F_COMMAND, F_CALLER
 } field_t;
 
 typedef struct {
@@ -162,7 +162,7 @@ typedef struct {
 } cursor_t;
 
 static const char *s_field_names [] = {
-    "route", "correlation id", "service", "key", "timeout", "command"
+    "route", "correlation id", "service", "key", "timeout", "command", "caller"
 };
 
 //  Takes n bytes, or fails if the header ends first.
@@ -249,6 +249,13 @@ s_decode_field (flot_msg_t *msg, field_t field, cursor_t *c, const char *kind,
                     kind, FLOT_MAX_NAME);
             msg->command = text;
             return 0;
+        case F_CALLER:
+            if (!s_key_valid (text))
+                return flot_err_set (err, FLOT_E_MALFORMED,
+                    "%s: caller must be 0..%d printable ASCII bytes",
+                    kind, FLOT_MAX_KEY);
+            msg->caller = text;
+            return 0;
     }
     return flot_err_set (err, FLOT_E_INTERNAL, "unknown field");
 }
@@ -286,6 +293,18 @@ flot_versions_text (char *buffer, size_t size)
 }
 
 int
+flot_msg_version (flot_bytes_t frame)
+{
+    if (frame.size < FLOT_SIGNATURE_SIZE || memcmp (frame.data, FLOT_SIGNATURE, 4) != 0)
+        return 0;
+    const uint8_t *v = frame.data + 4;
+    if (v [0] < '0' || v [0] > '9' || v [1] < '0' || v [1] > '9')
+        return 0;
+    int version = (v [0] - '0') * 10 + (v [1] - '0');
+    return version >= FLOT_VERSION_OLDEST && version <= FLOT_VERSION ? version : 0;
+}
+
+int
 flot_msg_version_error (flot_bytes_t frame, const char *who, flot_err_t *err)
 {
     char speaks [64];
@@ -315,8 +334,8 @@ flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
     //  The signature first, so that a peer of another version (whose
     //  messages may have more frames) hears which version it should speak.
     flot_bytes_t frame = frames [0];
-    if (frame.size < FLOT_SIGNATURE_SIZE
-    ||  memcmp (frame.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0)
+    msg->version = flot_msg_version (frame);
+    if (msg->version == 0)
         return flot_msg_version_error (frame, "this peer", err);
     if (count > 1)
         return flot_err_set (err, FLOT_E_TOO_LARGE, "message has %zu frames, expected 1", count);
@@ -332,6 +351,9 @@ flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
     for (int i = 0; i < layout->count; i++)
         if (s_decode_field (msg, layout->fields [i], &c, layout->name, err))
             return -1;
+    if (layout->kind == FLOT_DELIVER && msg->version >= 3
+    &&  s_decode_field (msg, F_CALLER, &c, layout->name, err))
+        return -1;
     if (!layout->body) {
         if (c.left)
             return flot_err_set (err, FLOT_E_MALFORMED,
@@ -357,12 +379,18 @@ flot_msg_header (const flot_msg_t *msg, uint8_t *buffer)
     const layout_t *layout = s_layout (msg->kind);
     if (!layout)
         return -1;
+    int version = msg->version ? msg->version : FLOT_VERSION;
+    if (version < FLOT_VERSION_OLDEST || version > FLOT_VERSION)
+        return -1;
     uint8_t *p = buffer;
-    memcpy (p, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
+    memcpy (p, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE - 2);
+    p [4] = (uint8_t) ('0' + version / 10);
+    p [5] = (uint8_t) ('0' + version % 10);
     p += FLOT_SIGNATURE_SIZE;
     *p++ = (uint8_t) msg->kind;
-    for (int i = 0; i < layout->count; i++) {
-        switch (layout->fields [i]) {
+    int count = layout->count + (msg->kind == FLOT_DELIVER && version >= 3);
+    for (int i = 0; i < count; i++) {
+        switch (i < layout->count ? layout->fields [i] : F_CALLER) {
             case F_ROUTE:
                 if (msg->route.size > FLOT_MAX_ROUTE)
                     return -1;
@@ -382,6 +410,11 @@ flot_msg_header (const flot_msg_t *msg, uint8_t *buffer)
                 if (msg->command.size > FLOT_MAX_NAME)
                     return -1;
                 p = s_put_string (p, msg->command);
+                break;
+            case F_CALLER:
+                if (msg->caller.size > FLOT_MAX_KEY)
+                    return -1;
+                p = s_put_string (p, msg->caller);
                 break;
             case F_CORR:
                 flot_put_u64 (p, msg->corr);

@@ -11,6 +11,12 @@
     or the stream. The work is done as flot_subscriber_next pulls items, so
     that each event is handed as soon as it is read. Owns its SUB socket and
     the bodies of the events it holds; the client is the caller's.
+
+    When Info gives the PUB socket's public key (SPEC 11.4), the SUB socket
+    is a CURVE client of it, with the subscriber's key (the client's, or
+    one set): the events service admits only the keys the broker allows,
+    and binds its socket again when one is revoked, which the subscriber
+    sees as a gap (or, when the stream is quiet, Info does) and replays.
 */
 #include "flotilla/subscriber.h"
 #include "flotilla/body.h"
@@ -18,6 +24,7 @@
 #define EVENTS_SERVICE  "events"
 #define SUB_HWM         100000      //  live events queued on the SUB socket
 #define PUB_MAX         256         //  the longest PUB endpoint Info may give, and NUL
+#define KEY_Z85         41          //  a CURVE public key in Z85, and NUL
 
 //  How far the subscriber is.
 typedef enum {
@@ -49,6 +56,13 @@ typedef struct {
     bool more;
 } replay_t;
 
+//  What Info says of the PUB socket and the history.
+typedef struct {
+    char pub [PUB_MAX];
+    char public_key [KEY_Z85];  //  "" when the socket is plain
+    uint64_t last;
+} info_t;
+
 //  A live event, checked: its strings live in its body.
 typedef struct {
     flot_body_t *body;
@@ -59,6 +73,10 @@ typedef struct {
 struct _flot_subscriber_t {
     flot_client_t *client;      //  the caller's
     char *endpoint;             //  as given, or as Info gives it
+    bool endpoint_given;
+    flot_creds_t creds;         //  set: the SUB socket's key (cert NULL: none)
+    bool creds_set;             //  else the client's
+    char server_key [KEY_Z85];  //  the PUB socket's public key, "" plain
     char *deployment;           //  only its events; NULL for all
     char *type;                 //  only the types it starts; NULL for all
     uint64_t since;
@@ -94,6 +112,7 @@ flot_subscriber_new (flot_client_t *client, const char *endpoint, uint64_t since
     self->timeout_ms = FLOT_SUBSCRIBER_TIMEOUT_MS;
     self->idle_ms = FLOT_SUBSCRIBER_IDLE_MS;
     self->endpoint = endpoint ? strdup (endpoint) : NULL;
+    self->endpoint_given = endpoint != NULL;
     self->deployment = deployment ? strdup (deployment) : NULL;
     self->type = type ? strdup (type) : NULL;
     if ((endpoint && !self->endpoint) || (deployment && !self->deployment)
@@ -112,6 +131,7 @@ flot_subscriber_destroy (flot_subscriber_t **self_p)
         flot_body_destroy (&self->held.body);
         flot_body_destroy (&self->handed);
         free (self->endpoint);
+        flot_creds_clear (&self->creds);
         free (self->deployment);
         free (self->type);
         free (self);
@@ -131,6 +151,17 @@ flot_subscriber_set_idle (flot_subscriber_t *self, uint32_t idle_ms)
 {
     assert (self);
     self->idle_ms = idle_ms;
+}
+
+int
+flot_subscriber_set_creds (flot_subscriber_t *self, const flot_creds_t *creds)
+{
+    assert (self);
+    assert (self->stage == S_START);
+    flot_creds_clear (&self->creds);
+    memset (&self->creds, 0, sizeof self->creds);
+    self->creds_set = true;
+    return creds ? flot_creds_copy (&self->creds, creds) : 0;
 }
 
 void
@@ -260,27 +291,36 @@ s_call (flot_subscriber_t *self, const char *command, const msgpack_sbuffer *req
     return 0;
 }
 
-//  Asks the events service for its PUB endpoint and last seq.
+//  Asks the events service for its PUB endpoint and key, and last seq.
 static int
-s_info (flot_subscriber_t *self, char *pub, size_t cap, uint64_t *last, flot_err_t *err)
+s_info (flot_subscriber_t *self, info_t *info, flot_err_t *err)
 {
     flot_body_t *body;
     if (s_call (self, "Info", NULL, &body, err))
         return -1;
     flot_events_info_reply_t reply;
     flot_err_t local;
+    byte key [32];
     int rc = 0;
     if (flot_events_info_reply_decode (flot_body_root (body), flot_body_zone (body),
                                        &reply, &local))
         rc = flot_err_set (err, FLOT_E_MALFORMED, "the reply of events Info: %s",
                            local.message);
     else
-    if (strlen (reply.pub) >= cap)
+    if (strlen (reply.pub) >= sizeof info->pub)
         rc = flot_err_set (err, FLOT_E_MALFORMED, "the reply of events Info: field 'pub' "
-                           "is %zu bytes, the limit is %zu", strlen (reply.pub), cap - 1);
+                           "is %zu bytes, the limit is %zu", strlen (reply.pub),
+                           sizeof info->pub - 1);
+    else
+    //  The contract holds it to 40 bytes; they must be Z85 too.
+    if (reply.public_key && !zmq_z85_decode (key, reply.public_key))
+        rc = flot_err_set (err, FLOT_E_MALFORMED, "the reply of events Info: field "
+                           "'public_key' is not a CURVE key in Z85");
     else {
-        snprintf (pub, cap, "%s", reply.pub);
-        *last = reply.last;
+        snprintf (info->pub, sizeof info->pub, "%s", reply.pub);
+        snprintf (info->public_key, sizeof info->public_key, "%s",
+                  reply.public_key ? reply.public_key : "");
+        info->last = reply.last;
     }
     flot_body_destroy (&body);
     return rc;
@@ -469,22 +509,49 @@ s_replay_step (flot_subscriber_t *self)
 //  --------------------------------------------------------------------------
 //  The stream
 
-static zsock_t *
-s_subscribe (const char *endpoint, const char *deployment)
+//  The SUB socket at the endpoint (Info's unless one was given), a CURVE
+//  client of the PUB socket's public key if Info gives one, subscribed to
+//  the deployment's prefix; in place of the one before. Returns 0, or -1
+//  with err: NOT_AUTHORIZED when the stream needs a key and there is none,
+//  INVALID when it cannot subscribe at the endpoint.
+static int
+s_subscribe (flot_subscriber_t *self, const info_t *info, flot_err_t *err)
 {
+    if (!self->endpoint_given) {
+        free (self->endpoint);
+        if (!(self->endpoint = strdup (info->pub)))
+            return flot_err_set (err, FLOT_E_INTERNAL, "out of memory");
+    }
+    const flot_creds_t *creds = self->creds_set ? &self->creds
+                                                : flot_client_creds (self->client);
+    if (*info->public_key && !creds->cert)
+        return flot_err_set (err, FLOT_E_NOT_AUTHORIZED, "the event stream needs a key: "
+                             "the events service's socket at %s admits only the keys the "
+                             "broker allows (CURVE), and this subscriber has none",
+                             self->endpoint);
+    zsock_destroy (&self->sub);
     zsock_t *sub = zsock_new (ZMQ_SUB);
     if (!sub)
-        return NULL;
+        return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a SUB socket");
     zsock_set_linger (sub, 0);
     zsock_set_rcvhwm (sub, SUB_HWM);
     zsock_set_maxmsgsize (sub, FLOT_MAX_MESSAGE);
+    if (*info->public_key) {
+        zcert_apply (creds->cert, sub);
+        zsock_set_curve_serverkey (sub, info->public_key);
+    }
     char prefix [FLOT_MAX_ID + 2] = "";
-    if (deployment)
-        snprintf (prefix, sizeof prefix, "%s/", deployment);
+    if (self->deployment)
+        snprintf (prefix, sizeof prefix, "%s/", self->deployment);
     zsock_set_subscribe (sub, prefix);
-    if (zsock_connect (sub, "%s", endpoint))
+    if (zsock_connect (sub, "%s", self->endpoint)) {
         zsock_destroy (&sub);
-    return sub;
+        return flot_err_set (err, FLOT_E_INVALID, "cannot subscribe to events at '%s'",
+                             self->endpoint);
+    }
+    self->sub = sub;
+    snprintf (self->server_key, sizeof self->server_key, "%s", info->public_key);
+    return 0;
 }
 
 //  Info, then the SUB socket, then the replay from since: subscribed first,
@@ -496,19 +563,12 @@ s_start (flot_subscriber_t *self)
     flot_err_t err;
     self->stage = S_RUNNING;
     if (!self->replay_only) {
-        char pub [PUB_MAX];
-        if (s_info (self, pub, sizeof pub, &last, &err))
+        info_t info;
+        if (s_info (self, &info, &err))
             return s_failed (self, "Info", &err);
-        if (!self->endpoint && !(self->endpoint = strdup (pub))) {
-            flot_err_set (&err, FLOT_E_INTERNAL, "out of memory");
+        if (s_subscribe (self, &info, &err))
             return s_failed (self, NULL, &err);
-        }
-        self->sub = s_subscribe (self->endpoint, self->deployment);
-        if (!self->sub) {
-            flot_err_set (&err, FLOT_E_INVALID, "cannot subscribe to events at '%s'",
-                          self->endpoint);
-            return s_failed (self, NULL, &err);
-        }
+        last = info.last;
         self->seen = last;
     }
     bool newest = self->since == FLOT_SUBSCRIBER_NEWEST;
@@ -536,8 +596,8 @@ s_live_decode (zmsg_t *msg, event_t *event, flot_err_t *err)
     zframe_t *topic = zmsg_first (msg);
     zframe_t *signature = zmsg_next (msg);
     zframe_t *data = zmsg_next (msg);
-    if (!zframe_streq (signature, FLOT_SIGNATURE)) {
-        flot_err_set (err, FLOT_E_VERSION, "frame 1 is not %s", FLOT_SIGNATURE);
+    if (!zframe_streq (signature, FLOT_EVENTS_SIGNATURE)) {
+        flot_err_set (err, FLOT_E_VERSION, "frame 1 is not %s", FLOT_EVENTS_SIGNATURE);
         return NULL;
     }
     flot_body_t *body = flot_body_decode (zframe_data (data), zframe_size (data), err);
@@ -586,14 +646,26 @@ static const flot_subscriber_item_t *
 s_check_step (flot_subscriber_t *self)
 {
     if (self->check == C_ASK) {
-        char pub [PUB_MAX];
-        uint64_t last;
+        info_t info;
         flot_err_t err;
         self->restart_idle = true;
-        if (s_info (self, pub, sizeof pub, &last, &err)) {
+        if (s_info (self, &info, &err)) {
             self->check = C_NONE;
             return s_down (self, "Info", &err);
         }
+        //  Subscribe again, what was missed meanwhile replayed below, when
+        //  the socket moved or has another key (the events service started
+        //  again elsewhere), or when a CURVE stream lost events: its
+        //  connection may be one that ZAP refused (a key allowed a moment
+        //  before the broker knew it, say), which ZeroMQ does not try
+        //  again, and a new socket does.
+        if (strcmp (info.public_key, self->server_key)
+        ||  (!self->endpoint_given && strcmp (info.pub, self->endpoint))
+        ||  (*self->server_key && info.last > self->covered)) {
+            if (s_subscribe (self, &info, &err))
+                return s_failed (self, NULL, &err);
+        }
+        uint64_t last = info.last;
         self->check = C_ANSWERED;
         self->info_last = last;
         if (last >= self->seen)

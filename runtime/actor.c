@@ -29,6 +29,8 @@ struct _flot_actor_t {
     zsock_t *pipe;              //  thread mode only
     zloop_t *loop;
     zsock_t *dealer;
+    flot_creds_t creds;         //  the key it connects with; creds.cert NULL: none
+    int protocol;               //  the version we write in: the broker's to us (SPEC 13)
     int64_t broker_expiry;
     bool need_ready;
     void *state;
@@ -56,6 +58,7 @@ struct _flot_request_t {
     uint64_t corr;
     char command [FLOT_MAX_NAME + 1];
     char key [FLOT_MAX_KEY + 1];
+    char caller [FLOT_MAX_KEY + 1];     //  the caller's key name; "" if unknown
     int64_t deadline;
     const uint8_t *raw;         //  the body as received: inline or malloc'ed
     size_t raw_size;
@@ -84,6 +87,10 @@ s_send (flot_actor_t *self, flot_msg_t *msg)
 {
     if (!self->dealer)
         return -1;
+    //  In the version the broker writes to us; until it has, in the oldest
+    //  we speak, which a broker of either version reads (SPEC 13).
+    if (!msg->version)
+        msg->version = self->protocol;
     if (flot_msg_send (msg, zsock_resolve (self->dealer), NULL, true)) {
         //  A goodbye to a broker that has already gone is no news.
         if (msg->kind != FLOT_DISCONNECT)
@@ -266,6 +273,7 @@ flot_request_answer (flot_request_t **request_p, const void *reply)
 
 const char *flot_request_command (flot_request_t *r) { return r->command; }
 const char *flot_request_key (flot_request_t *r) { return r->key; }
+const char *flot_request_caller (flot_request_t *r) { return r->caller; }
 const msgpack_object *
 flot_request_body (flot_request_t *request)
 {
@@ -445,6 +453,8 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
     request->command [msg->command.size] = 0;
     memcpy (request->key, msg->key.data, msg->key.size);
     request->key [msg->key.size] = 0;
+    memcpy (request->caller, msg->caller.data, msg->caller.size);
+    request->caller [msg->caller.size] = 0;
     request->deadline = now + msg->timeout_ms;
     request->prev = NULL;
     request->next = self->requests;
@@ -653,6 +663,8 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
     }
     int64_t now = zclock_mono ();
     self->broker_expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
+    if (msg.kind == FLOT_DELIVER || msg.kind == FLOT_HEARTBEAT || msg.kind == FLOT_CANCEL)
+        self->protocol = msg.version;
     switch (msg.kind) {
         case FLOT_DELIVER:
             s_on_deliver (self, &msg, now);
@@ -726,6 +738,8 @@ s_connect (flot_actor_t *self)
     zsock_set_maxmsgsize (self->dealer, FLOT_MAX_MESSAGE);
     zsock_set_sndhwm (self->dealer, 100000);
     zsock_set_rcvhwm (self->dealer, 100000);
+    flot_creds_apply (&self->creds, self->dealer);
+    self->protocol = FLOT_VERSION_OLDEST;
     if (zsock_connect (self->dealer, "%s", self->endpoint)) {
         flot_error (self->def->service, "cannot connect to %s", self->endpoint);
         zsock_destroy (&self->dealer);
@@ -788,6 +802,9 @@ s_actor_new (const flot_actor_def_t *def, const flot_actor_config_t *config)
     assert (self);
     self->def = def;
     self->endpoint = strdup (config->endpoint);
+    self->protocol = FLOT_VERSION_OLDEST;
+    if (config->creds)
+        flot_creds_copy (&self->creds, config->creds);
     const char *keys = config->keys ? config->keys : def->keys;
     self->keys = keys ? strdup (keys) : NULL;
     self->heartbeat_ms = config->heartbeat_ms > 0 ? config->heartbeat_ms : FLOT_HEARTBEAT_MS;
@@ -842,6 +859,7 @@ s_actor_destroy (flot_actor_t **self_p)
     zloop_destroy (&self->loop);
     zsock_destroy (&self->dealer);
     free (self->endpoint);
+    flot_creds_clear (&self->creds);
     free (self->keys);
     free (self->instance);
     free (self->bound);

@@ -39,7 +39,8 @@ printf '%s\n' "global: {scrape_interval: 1s, evaluation_interval: 1s}" \
 prometheus --config.file="$RUN/prometheus.yml" --storage.tsdb.path="$RUN/tsdb" \
     --web.listen-address=127.0.0.1:8091 --log.level=warn >"$RUN/prometheus.log" 2>&1 &
 PROMETHEUS=$!
-"$FLOTILLAD" --store "$RUN/flotilla.db" 2>"$LOG" &
+# The hooks directory: the programs a spec's hook may name (set-version.sh).
+"$FLOTILLAD" --store "$RUN/flotilla.db" --hooks-dir "$PWD/examples/hooks" 2>"$LOG" &
 DAEMON=$!
 stop () {
     kill -TERM "$DAEMON" "$SERVICE" "$PROMETHEUS" 2>/dev/null || true

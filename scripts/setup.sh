@@ -8,6 +8,7 @@ PACKAGES=(
     libzmq3-dev libczmq-dev libmsgpack-dev libcmocka-dev
     libsqlite3-dev libyaml-dev libcurl4-openssl-dev libjansson-dev
     clang clang-format valgrind python3 python3-zmq python3-msgpack prometheus curl openssl
+    iproute2 iputils-ping passwd
 )
 
 missing=()

@@ -8,23 +8,34 @@
       flotilla  flot_client -> flot_broker_actor thread -> echo actor thread
                 (flot_echo_actor, command Echo)
 
-    For each, over inproc:// and over tcp://127.0.0.1: (a) synchronous round
-    trips (send one, wait for its reply): mean, p50 and p99 in microseconds;
-    (b) pipelined throughput with a window of requests in flight, in messages
-    per second. Both relays of a transport run side by side and, after a
-    warm-up, take turns in interleaved rounds, so that other load on the
-    machine falls on both alike. Prints a table of raw and Flotilla figures,
-    their ratios and the targets (round trip <= 1.5 x raw, throughput >= 0.5
-    x raw). Exit status 0 whatever the figures, unless --check: then 1 if a
-    target is missed. 1 if a test cannot run, 2 for a usage error.
+    For each, over inproc://, over tcp://127.0.0.1 and over tcp with CURVE
+    (SPEC section 14: the raw relay with CURVE on both hops, client to proxy
+    and proxy to worker; the broker with a key directory, made in a
+    temporary folder, and the client and the echo actor with keys it
+    allows): (a) synchronous round trips (send one, wait for its reply):
+    mean, p50 and p99 in microseconds; (b) pipelined throughput with a
+    window of requests in flight, in messages per second. The relays of a
+    transport (for tcp: plain and CURVE, raw and Flotilla) run side by side
+    and, after a warm-up, take turns in interleaved rounds, so that other
+    load on the machine falls on all alike. Prints a table of raw and
+    Flotilla figures, their ratios and the targets (round trip <= 1.5 x raw,
+    throughput >= 0.5 x raw); then CURVE's cost, each relay's figures with
+    CURVE as ratios to its plain tcp ones in the same run (target: the
+    Flotilla round trip <= 1.3 x). The raw relay's CURVE peers are admitted
+    without ZAP, the broker's through it: ZAP runs once per connection, not
+    per message, so the steady state compares alike. Exit status 0 whatever
+    the figures, unless --check: then 1 if a target is missed. 1 if a test
+    cannot run, 2 for a usage error.
 
-    Ports used: 23101..23103 on 127.0.0.1.
+    Ports used: 23101..23106 on 127.0.0.1.
 */
 #include "flotilla/broker.h"
 #include "flotilla/client.h"
+#include "flotilla/keys.h"
 #include "echo.h"
 #include "flotilla/log.h"
 
+#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <time.h>
@@ -32,6 +43,9 @@
 #define RAW_FRONT_TCP   "tcp://127.0.0.1:23101"
 #define RAW_BACK_TCP    "tcp://127.0.0.1:23102"
 #define BROKER_TCP      "tcp://127.0.0.1:23103"
+#define RAW_FRONT_CURVE "tcp://127.0.0.1:23104"
+#define RAW_BACK_CURVE  "tcp://127.0.0.1:23105"
+#define BROKER_CURVE    "tcp://127.0.0.1:23106"
 #define RAW_FRONT_INPROC "inproc://bench-raw-front"
 #define RAW_BACK_INPROC "inproc://bench-raw-back"
 #define BROKER_INPROC   "inproc://bench-broker"
@@ -47,6 +61,7 @@
 
 #define RTT_TARGET      1.5         //  flotilla round trip / raw, at most
 #define RATE_TARGET     0.5         //  flotilla throughput / raw, at least
+#define CURVE_RTT_TARGET 1.3        //  flotilla round trip with CURVE / plain tcp, at most
 
 typedef struct {
     size_t count;               //  round trips
@@ -61,11 +76,25 @@ typedef struct {
     size_t size;
 } payload_t;
 
+//  The keys of the CURVE relays. Raw: a server key pair for the proxy's
+//  two bound sockets, a client key pair for the client and the worker.
+//  Flotilla: a key directory with the broker's key pair, and the
+//  credentials of the client (operator) and of the echo actor (an actor
+//  key for service echo).
 typedef struct {
-    const char *name;
-    const char *front, *back;   //  the raw proxy's endpoints
-    const char *broker;
-} transport_t;
+    zcert_t *server, *client;
+    char folder [256];          //  a temporary folder, removed at the end
+    char auth [300];            //  the broker's key directory in it
+    flot_creds_t client_creds, echo_creds;
+} keys_t;
+
+//  One relay of a transport: raw or Flotilla, with keys or without.
+typedef struct {
+    bool flotilla;
+    const char *front, *back;   //  raw: the proxy's endpoints
+    const char *broker;         //  flotilla: the broker's endpoint
+    bool curve;
+} relay_spec_t;
 
 //  One transport's figures for one relay.
 typedef struct {
@@ -240,8 +269,28 @@ s_raw_stop (raw_t *self)
     zmq_ctx_term (self->ctx);
 }
 
+//  A CURVE server with cert's key pair.
+static void
+s_raw_curve_server (void *sock, zcert_t *cert)
+{
+    int on = 1;
+    zmq_setsockopt (sock, ZMQ_CURVE_SERVER, &on, sizeof on);
+    zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, zcert_secret_key (cert), 32);
+}
+
+//  A CURVE client with cert's key pair, of the server whose key pair is
+//  server.
+static void
+s_raw_curve_client (void *sock, zcert_t *cert, zcert_t *server)
+{
+    zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, zcert_public_key (server), 32);
+    zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, zcert_public_key (cert), 32);
+    zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, zcert_secret_key (cert), 32);
+}
+
+//  keys NULL: plain; else CURVE on both hops.
 static int
-s_raw_start (raw_t *self, const char *front, const char *back)
+s_raw_start (raw_t *self, const char *front, const char *back, const keys_t *keys)
 {
     memset (self, 0, sizeof *self);
     self->ctx = zmq_ctx_new ();
@@ -249,6 +298,12 @@ s_raw_start (raw_t *self, const char *front, const char *back)
     self->back = s_raw_socket (self, ZMQ_DEALER, HWM);
     self->worker = s_raw_socket (self, ZMQ_DEALER, HWM);
     self->client = s_raw_socket (self, ZMQ_DEALER, 0);
+    if (keys) {
+        s_raw_curve_server (self->front, keys->server);
+        s_raw_curve_server (self->back, keys->server);
+        s_raw_curve_client (self->worker, keys->client, keys->server);
+        s_raw_curve_client (self->client, keys->client, keys->server);
+    }
     int wait = WAIT_MS;
     zmq_setsockopt (self->client, ZMQ_RCVTIMEO, &wait, sizeof wait);
     zmq_setsockopt (self->client, ZMQ_SNDTIMEO, &wait, sizeof wait);
@@ -352,12 +407,17 @@ s_flot_call (flot_t *self, const payload_t *payload, flot_err_t *err)
     return 0;
 }
 
+//  keys NULL: plain; else the broker with its key directory, the client
+//  and the actor with theirs.
 static int
-s_flot_start (flot_t *self, const char *endpoint, const payload_t *payload)
+s_flot_start (flot_t *self, const char *endpoint, const payload_t *payload,
+              const keys_t *keys)
 {
     memset (self, 0, sizeof *self);
     const char *endpoints [] = { endpoint, NULL };
-    flot_broker_config_t broker_config = { .endpoints = endpoints };
+    flot_broker_config_t broker_config = {
+        .endpoints = endpoints, .keys = keys ? keys->auth : NULL
+    };
     self->broker = zactor_new (flot_broker_actor, &broker_config);
     char *status = self->broker ? zstr_recv (self->broker) : NULL;
     bool ok = status && streq (status, "OK");
@@ -365,11 +425,14 @@ s_flot_start (flot_t *self, const char *endpoint, const payload_t *payload)
         fprintf (stderr, "flot_bench_broker: broker on %s: %s\n", endpoint,
                  status ? status : "did not start");
     zstr_free (&status);
-    flot_actor_config_t actor_config = { .endpoint = endpoint, .instance = "bench-echo" };
+    flot_actor_config_t actor_config = {
+        .endpoint = endpoint, .instance = "bench-echo",
+        .creds = keys ? &keys->echo_creds : NULL
+    };
     if (ok)
         self->echo = flot_actor_thread (&flot_echo_actor, &actor_config);
     if (ok && self->echo)
-        self->client = flot_client_new (endpoint);
+        self->client = flot_client_new_secure (endpoint, keys ? &keys->client_creds : NULL);
     if (!self->client) {
         fprintf (stderr, "flot_bench_broker: cannot start Flotilla on %s\n", endpoint);
         s_flot_stop (self);
@@ -456,79 +519,208 @@ s_share (size_t count, int r)
     return count / ROUNDS + ((size_t) r < count % ROUNDS ? 1 : 0);
 }
 
-//  Both relays of one transport, measured in interleaved rounds so that
-//  other load on the machine falls on both alike. Returns 0, or -1 if a
-//  relay failed (with a line on stderr).
+//  --------------------------------------------------------------------------
+//  Keys
+
 static int
-s_bench (const options_t *opts, const payload_t *payload, const transport_t *transport,
-         int64_t *samples [2], figures_t *raw_figures, figures_t *flot_figures)
+s_remove_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
+    (void) st, (void) flag, (void) ftw;
+    remove (path);
+    return 0;
+}
+
+static void
+s_keys_destroy (keys_t *self)
+{
+    zcert_destroy (&self->server);
+    zcert_destroy (&self->client);
+    flot_creds_clear (&self->client_creds);
+    flot_creds_clear (&self->echo_creds);
+    if (*self->folder)
+        nftw (self->folder, s_remove_one, 8, FTW_DEPTH | FTW_PHYS);
+    *self->folder = 0;
+}
+
+//  One allowed key of role (and, for an actor, services), its secret in
+//  the folder, and the credentials to connect to endpoint with it.
+static int
+s_keys_allow (keys_t *self, const char *name, flot_role_t role, const char *services,
+              const char *endpoint, flot_creds_t *creds, flot_err_t *err)
+{
+    flot_key_t key = { .role = role };
+    snprintf (key.name, sizeof key.name, "%s", name);
+    snprintf (key.services, sizeof key.services, "%s", services);
+    char secret [400], server [400];
+    snprintf (secret, sizeof secret, "%s/%s.key", self->folder, name);
+    snprintf (server, sizeof server, "%s/broker.pub", self->auth);
+    if (flot_keys_new (self->auth, &key, secret, err))
+        return -1;
+    return flot_creds_resolve (creds, secret, server, endpoint, err);
+}
+
+static int
+s_keys_new (keys_t *self, const char *endpoint)
+{
+    memset (self, 0, sizeof *self);
+    self->server = zcert_new ();
+    self->client = zcert_new ();
+    snprintf (self->folder, sizeof self->folder, "/tmp/flot-bench-keys-XXXXXX");
+    if (!self->server || !self->client || !mkdtemp (self->folder)) {
+        fprintf (stderr, "flot_bench_broker: cannot make keys: %s\n", strerror (errno));
+        *self->folder = 0;
+        s_keys_destroy (self);
+        return -1;
+    }
+    snprintf (self->auth, sizeof self->auth, "%s/auth", self->folder);
+    flot_err_t err = { 0 };
+    if (flot_keys_init (self->auth, &err)
+    ||  s_keys_allow (self, "bench-client", FLOT_ROLE_OPERATOR, "", endpoint,
+                      &self->client_creds, &err)
+    ||  s_keys_allow (self, "bench-echo", FLOT_ROLE_ACTOR, "echo", endpoint,
+                      &self->echo_creds, &err)) {
+        fprintf (stderr, "flot_bench_broker: cannot make keys: %s\n", err.message);
+        s_keys_destroy (self);
+        return -1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Relays, side by side
+
+typedef struct {
+    const relay_spec_t *spec;
     raw_t raw;
     flot_t flot;
-    if (s_raw_start (&raw, transport->front, transport->back))
-        return -1;
-    if (s_flot_start (&flot, transport->broker, payload)) {
-        s_raw_stop (&raw);
-        return -1;
+    bool started;
+    int64_t *samples;           //  opts->count round trips
+    int64_t elapsed;            //  pipelined, ns
+} relay_t;
+
+static int
+s_relay_start (relay_t *self, const relay_spec_t *spec, const payload_t *payload,
+               const keys_t *keys, size_t count)
+{
+    memset (self, 0, sizeof *self);
+    self->spec = spec;
+    self->samples = malloc (count * sizeof (int64_t));
+    assert (self->samples);
+    const keys_t *with = spec->curve ? keys : NULL;
+    int rc = spec->flotilla ? s_flot_start (&self->flot, spec->broker, payload, with)
+                            : s_raw_start (&self->raw, spec->front, spec->back, with);
+    self->started = rc == 0;
+    return rc;
+}
+
+static void
+s_relay_stop (relay_t *self)
+{
+    if (self->started) {
+        if (self->spec->flotilla)
+            s_flot_stop (&self->flot);
+        else
+            s_raw_stop (&self->raw);
     }
+    self->started = false;
+    free (self->samples);
+    self->samples = NULL;
+}
+
+static int
+s_relay_round_trips (relay_t *self, const payload_t *payload, size_t count, int64_t *samples)
+{
+    return self->spec->flotilla ? s_flot_round_trips (&self->flot, payload, count, samples)
+                                : s_raw_round_trips (&self->raw, payload, count, samples);
+}
+
+static int
+s_relay_pipeline (relay_t *self, const payload_t *payload, size_t count, size_t window,
+                  int64_t *elapsed)
+{
+    return self->spec->flotilla
+         ? s_flot_pipeline (&self->flot, payload, count, window, elapsed)
+         : s_raw_pipeline (&self->raw, payload, count, window, elapsed);
+}
+
+//  The relays of one transport (at most 4), measured in interleaved rounds
+//  so that other load on the machine falls on all alike; figures [i] for
+//  specs [i]. Returns 0, or -1 if a relay failed (with a line on stderr).
+static int
+s_bench (const options_t *opts, const payload_t *payload, const relay_spec_t *specs,
+         size_t count, const keys_t *keys, figures_t *figures)
+{
+    relay_t relays [4];
+    assert (count <= 4);
+    int rc = 0;
+    size_t started = 0;
+    for (; started < count && rc == 0; started++)
+        rc = s_relay_start (&relays [started], &specs [started], payload, keys, opts->count);
     size_t warmup = s_warmup (opts->count), warmup_messages = s_warmup (opts->messages);
-    int rc = s_raw_round_trips (&raw, payload, warmup, NULL)
-          || s_raw_pipeline (&raw, payload, warmup_messages, opts->window, NULL)
-          || s_flot_round_trips (&flot, payload, warmup, NULL)
-          || s_flot_pipeline (&flot, payload, warmup_messages, opts->window, NULL);
-    int64_t elapsed [2] = { 0, 0 };
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = s_relay_round_trips (&relays [i], payload, warmup, NULL)
+          || s_relay_pipeline (&relays [i], payload, warmup_messages, opts->window, NULL);
     size_t done = 0;
     for (int r = 0; r < ROUNDS && rc == 0; r++) {
-        size_t count = s_share (opts->count, r), messages = s_share (opts->messages, r);
-        rc = s_raw_round_trips (&raw, payload, count, samples [0] + done)
-          || s_flot_round_trips (&flot, payload, count, samples [1] + done)
-          || s_raw_pipeline (&raw, payload, messages, opts->window, &elapsed [0])
-          || s_flot_pipeline (&flot, payload, messages, opts->window, &elapsed [1]);
-        done += count;
+        size_t share = s_share (opts->count, r), messages = s_share (opts->messages, r);
+        for (size_t i = 0; i < count && rc == 0; i++)
+            rc = s_relay_round_trips (&relays [i], payload, share, relays [i].samples + done);
+        for (size_t i = 0; i < count && rc == 0; i++)
+            rc = s_relay_pipeline (&relays [i], payload, messages, opts->window,
+                                   &relays [i].elapsed);
+        done += share;
     }
-    if (rc == 0) {
-        s_latency_stats (samples [0], opts->count, raw_figures);
-        s_latency_stats (samples [1], opts->count, flot_figures);
-        raw_figures->rate = (double) opts->messages * 1e9 / (double) elapsed [0];
-        flot_figures->rate = (double) opts->messages * 1e9 / (double) elapsed [1];
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        s_latency_stats (relays [i].samples, opts->count, &figures [i]);
+        figures [i].rate = (double) opts->messages * 1e9 / (double) relays [i].elapsed;
     }
-    s_flot_stop (&flot);
-    s_raw_stop (&raw);
+    for (size_t i = 0; i < started; i++)
+        s_relay_stop (&relays [i]);
     return rc ? -1 : 0;
 }
 
-//  Prints one table line; returns 1 if it has a target and misses it.
+//  A line's target, if any: a ratio at most or at least a goal.
+typedef enum {
+    NO_TARGET, RTT_AT_MOST, RATE_AT_LEAST, CURVE_RTT_AT_MOST
+} target_t;
+
+//  Prints one table line: a and b, and b / a; returns 1 if it has a target
+//  and misses it.
 static int
-s_line (const char *transport, const char *test, double raw, double flot,
-        const char *format, int target)
+s_line (const char *label, const char *test, double a, double b, const char *format,
+        target_t target)
 {
-    double ratio = raw > 0 ? flot / raw : 0;
-    char raw_text [32], flot_text [32];
-    snprintf (raw_text, sizeof raw_text, format, raw);
-    snprintf (flot_text, sizeof flot_text, format, flot);
+    double ratio = a > 0 ? b / a : 0;
+    char a_text [32], b_text [32];
+    snprintf (a_text, sizeof a_text, format, a);
+    snprintf (b_text, sizeof b_text, format, b);
     const char *goal = "", *result = "";
     char goal_text [16];
-    if (target) {
-        snprintf (goal_text, sizeof goal_text, "%s %.2f", target < 0 ? "<=" : ">=",
-                  target < 0 ? RTT_TARGET : RATE_TARGET);
+    if (target != NO_TARGET) {
+        double value = target == RTT_AT_MOST ? RTT_TARGET
+                     : target == RATE_AT_LEAST ? RATE_TARGET : CURVE_RTT_TARGET;
+        bool at_most = target != RATE_AT_LEAST;
+        snprintf (goal_text, sizeof goal_text, "%s %.2f", at_most ? "<=" : ">=", value);
         goal = goal_text;
-        bool pass = target < 0 ? ratio <= RTT_TARGET : ratio >= RATE_TARGET;
+        bool pass = at_most ? ratio <= value : ratio >= value;
         result = pass ? "PASS" : "FAIL";
     }
-    printf ("%-9s %-22s %12s %12s %7.2f  %-8s %s\n", transport, test, raw_text,
-            flot_text, ratio, goal, result);
-    return target && streq (result, "FAIL");
+    printf ("%-9s %-22s %12s %12s %7.2f  %-8s %s\n", label, test, a_text,
+            b_text, ratio, goal, result);
+    return target != NO_TARGET && streq (result, "FAIL");
 }
 
-//  Prints a transport's lines; returns how many targets were missed.
+//  Prints the lines of a against b, with targets if given; returns how
+//  many targets were missed.
 static int
-s_report (const char *transport, const figures_t *raw, const figures_t *flot)
+s_report (const char *label, const figures_t *a, const figures_t *b, target_t rtt,
+          target_t rate)
 {
     int missed = 0;
-    missed += s_line (transport, "round trip mean (us)", raw->mean_us, flot->mean_us, "%.1f", -1);
-    missed += s_line (transport, "round trip p50 (us)", raw->p50_us, flot->p50_us, "%.1f", 0);
-    missed += s_line (transport, "round trip p99 (us)", raw->p99_us, flot->p99_us, "%.1f", 0);
-    missed += s_line (transport, "throughput (msg/s)", raw->rate, flot->rate, "%.0f", 1);
+    missed += s_line (label, "round trip mean (us)", a->mean_us, b->mean_us, "%.1f", rtt);
+    missed += s_line (label, "round trip p50 (us)", a->p50_us, b->p50_us, "%.1f", NO_TARGET);
+    missed += s_line (label, "round trip p99 (us)", a->p99_us, b->p99_us, "%.1f", NO_TARGET);
+    missed += s_line (label, "throughput (msg/s)", a->rate, b->rate, "%.0f", rate);
     return missed;
 }
 
@@ -540,9 +732,11 @@ s_usage (FILE *out)
 "\n"
 "Compares the Flotilla broker (client -> broker -> echo actor) with a raw\n"
 "ZeroMQ proxy (DEALER -> ROUTER, zmq_proxy thread, DEALER -> echo thread),\n"
-"over inproc:// and tcp://127.0.0.1 (ports 23101..23103): synchronous round\n"
-"trips (mean, p50, p99) and pipelined throughput, with the same payload.\n"
-"Targets: round trip <= %.1f x raw, throughput >= %.1f x raw.\n"
+"over inproc://, tcp://127.0.0.1 and tcp with CURVE (ports 23101..23106):\n"
+"synchronous round trips (mean, p50, p99) and pipelined throughput, with the\n"
+"same payload; then each relay with CURVE against itself over plain tcp.\n"
+"Targets: round trip <= %.1f x raw, throughput >= %.1f x raw; with CURVE,\n"
+"Flotilla's round trip <= %.1f x its plain tcp one.\n"
 "\n"
 "Options:\n"
 "  -n, --count N     round trips per test (default %d); the pipelined tests\n"
@@ -554,7 +748,7 @@ s_usage (FILE *out)
 "\n"
 "Exit status: 0 (whatever the figures, unless --check), 1 if a target is\n"
 "missed with --check or a test could not run, 2 for a usage error.\n",
-        RTT_TARGET, RATE_TARGET, DEFAULT_COUNT, DEFAULT_WINDOW, DEFAULT_SIZE,
+        RTT_TARGET, RATE_TARGET, CURVE_RTT_TARGET, DEFAULT_COUNT, DEFAULT_WINDOW, DEFAULT_SIZE,
         MIN_SIZE, FLOT_MAX_BODY);
 }
 
@@ -639,26 +833,45 @@ main (int argc, char *argv [])
     printf ("%-9s %-22s %12s %12s %7s  %-8s %s\n", "transport", "test", "raw",
             "flotilla", "ratio", "target", "result");
 
-    static const transport_t transports [] = {
-        { "inproc", RAW_FRONT_INPROC, RAW_BACK_INPROC, BROKER_INPROC },
-        { "tcp", RAW_FRONT_TCP, RAW_BACK_TCP, BROKER_TCP },
+    //  inproc: raw and Flotilla. tcp: both, plain and with CURVE, side by
+    //  side, so that CURVE's cost is measured against plain tcp in the same
+    //  rounds.
+    static const relay_spec_t inproc [] = {
+        { false, RAW_FRONT_INPROC, RAW_BACK_INPROC, NULL, false },
+        { true, NULL, NULL, BROKER_INPROC, false },
     };
-    int64_t *samples [2] = {
-        malloc (opts.count * sizeof (int64_t)), malloc (opts.count * sizeof (int64_t))
+    static const relay_spec_t tcp [] = {
+        { false, RAW_FRONT_TCP, RAW_BACK_TCP, NULL, false },
+        { true, NULL, NULL, BROKER_TCP, false },
+        { false, RAW_FRONT_CURVE, RAW_BACK_CURVE, NULL, true },
+        { true, NULL, NULL, BROKER_CURVE, true },
     };
-    assert (samples [0] && samples [1]);
-    int missed = 0;
-    rc = 0;
-    for (size_t t = 0; t < sizeof transports / sizeof transports [0] && rc == 0; t++) {
-        figures_t raw = { 0 }, flot = { 0 };
-        if (s_bench (&opts, &payload, &transports [t], samples, &raw, &flot))
-            rc = 1;
-        else
-            missed += s_report (transports [t].name, &raw, &flot);
-        fflush (stdout);
+    keys_t keys;
+    if (s_keys_new (&keys, BROKER_CURVE)) {
+        free (payload.data);
+        return 1;
     }
-    free (samples [0]);
-    free (samples [1]);
+    figures_t figures [4] = { { 0 } };
+    int missed = 0;
+    rc = s_bench (&opts, &payload, inproc, 2, &keys, figures);
+    if (rc == 0)
+        missed += s_report ("inproc", &figures [0], &figures [1], RTT_AT_MOST, RATE_AT_LEAST);
+    fflush (stdout);
+    if (rc == 0)
+        rc = s_bench (&opts, &payload, tcp, 4, &keys, figures);
+    if (rc == 0) {
+        missed += s_report ("tcp", &figures [0], &figures [1], RTT_AT_MOST, RATE_AT_LEAST);
+        missed += s_report ("tcp+curve", &figures [2], &figures [3], NO_TARGET, NO_TARGET);
+        printf ("\nCURVE's cost: each relay over tcp with CURVE against itself over plain tcp\n");
+        printf ("%-9s %-22s %12s %12s %7s  %-8s %s\n", "relay", "test", "tcp",
+                "tcp+curve", "ratio", "target", "result");
+        missed += s_report ("raw", &figures [0], &figures [2], NO_TARGET, NO_TARGET);
+        missed += s_report ("flotilla", &figures [1], &figures [3], CURVE_RTT_AT_MOST,
+                            NO_TARGET);
+    }
+    rc = rc ? 1 : 0;
+    fflush (stdout);
+    s_keys_destroy (&keys);
     free (payload.data);
     if (rc == 0 && missed)
         printf ("\n%d target%s missed\n", missed, missed == 1 ? "" : "s");

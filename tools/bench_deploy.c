@@ -3,7 +3,8 @@
     Runs, in this one process, the broker (flot_broker_actor over inproc://)
     and the events, strategy, executor and coordinator actors as threads,
     with their stores in a temporary directory, and drives them with a
-    flot_client as flotctl would. Every hook is /bin/true, so what is
+    flot_client as flotctl would. Every hook is /bin/true (the link `noop`
+    in the executor's hooks directory, the temporary one), so what is
     measured is Flotilla, not the hooks. The coordinator's thread is found
     by its name (/proc/self/task/<tid>/comm is "coordinator") and its CPU
     time (utime + stime, in clock ticks) read before and after each phase.
@@ -57,7 +58,7 @@
 #define ME              "flot_bench_deploy"
 #define BROKER_INPROC   "inproc://bench-deploy-broker"
 #define EVENTS_INPROC   "inproc://bench-deploy-events"
-#define HOOK            "/bin/true"
+#define HOOK            "noop"          //  a link to /bin/true in the hooks directory
 
 #define DEFAULT_TARGETS     1000
 #define DEFAULT_DEPLOYMENTS 1000
@@ -82,7 +83,7 @@ typedef struct {
 
 //  The process under test: broker and actor threads, a client, the stores.
 typedef struct {
-    char dir [256];             //  temporary: the stores, and where hooks run
+    char dir [256];             //  temporary: the stores, and the hooks directory
     char store [300];
     char events_store [300];
     zhash_t *options;           //  the actors' options
@@ -234,7 +235,16 @@ s_bench_start (bench_t *self)
     zhash_insert (self->options, "store", self->store);
     zhash_insert (self->options, "events-store", self->events_store);
     zhash_insert (self->options, "pub", EVENTS_INPROC);
-    zhash_insert (self->options, "workdir", self->dir);
+    zhash_insert (self->options, "hooks-dir", self->dir);
+    char link [300];
+    snprintf (link, sizeof link, "%s/" HOOK, self->dir);
+    if (symlink ("/bin/true", link)) {
+        fprintf (stderr, ME ": cannot make the hook %s: %s\n", link, strerror (errno));
+        s_remove_dir (self->dir);
+        *self->dir = 0;
+        zhash_destroy (&self->options);
+        return -1;
+    }
 
     const char *endpoints [] = { BROKER_INPROC, NULL };
     flot_broker_config_t broker_config = { .endpoints = endpoints };
@@ -818,8 +828,8 @@ s_usage (FILE *out)
 "Usage: " ME " [OPTIONS]\n"
 "\n"
 "Runs the broker and the events, strategy, executor and coordinator actors\n"
-"in this process (inproc://, stores in a temporary directory, hooks\n"
-"" HOOK ") and measures what deployments cost the coordinator:\n"
+"in this process (inproc://, stores and hooks in a temporary directory,\n"
+"every hook /bin/true) and measures what deployments cost the coordinator:\n"
 "  rolling  one rolling deployment over N targets, from Execute to completed:\n"
 "           steps per second, coordinator CPU per step\n"
 "  canary   D deployments of one target, [setWeight: 50, pause: {}], all\n"

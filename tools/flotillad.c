@@ -5,6 +5,12 @@
     tcp://127.0.0.1:5556. With --broker-only: only the broker. With
     --connect: only the actors named by --actors, connected to a broker that
     runs elsewhere. Stops cleanly on SIGINT and SIGTERM.
+
+    Keys (SPEC 14): a broker with a key directory (--auth-dir) admits only
+    its allowed keys over CURVE; one on loopback without one makes its own
+    (~/.flotilla/local, readable by this user only), which flotctl run by
+    the same user finds; one elsewhere without keys is refused unless
+    --insecure. Actors connect with --cert and --broker-cert.
 */
 #include "flotilla/actor.h"
 #include "analysis.h"
@@ -20,6 +26,7 @@
 #include "flotilla/version.h"
 
 #include <getopt.h>
+#include <arpa/inet.h>
 
 #define WHO "flotillad"
 #define INPROC_BROKER "inproc://flotilla-broker"
@@ -52,6 +59,12 @@ typedef struct {
     const char *keys;
     const char *capacity;
     const char *store;
+    const char *hooks_dir;
+    const char *auth_dir;
+    const char *bind_next;
+    const char *cert;
+    const char *broker_cert;
+    bool insecure;
     int heartbeat_ms;
     int liveness;
     bool broker_only;
@@ -80,7 +93,8 @@ s_usage (FILE *out)
 "\n"
 "Runs Flotilla. With no options, the broker and the default actors (%s)\n"
 "run as threads of this process, serving clients on tcp://127.0.0.1:5555 and\n"
-"publishing events on tcp://127.0.0.1:5556.\n"
+"publishing events on tcp://127.0.0.1:5556, admitting only the keys it makes\n"
+"for this user in ~/.flotilla/local.\n"
 "\n"
 "Modes:\n"
 "  (none)                 embedded: broker and actors in this process\n"
@@ -98,6 +112,28 @@ s_usage (FILE *out)
 "  -s, --store PATH       the coordinator's database (default ./flotilla.db) and,\n"
 "                         beside it, PATH-events, the events' history: deployments\n"
 "                         and events survive a restart through them\n"
+"\n"
+"Keys (the README's \"Keys and roles\"):\n"
+"      --auth-dir DIR     the broker's key directory (flotctl keys init): only\n"
+"                         its allowed keys connect, over CURVE. Else\n"
+"                         $FLOTILLA_AUTH_DIR, else auth-dir in the config file;\n"
+"                         on loopback without one, the broker makes and uses\n"
+"                         ~/.flotilla/local, which flotctl run by this user finds\n"
+"      --bind-next EP     during a key rotation, where the next key is served\n"
+"      --cert FILE        with --connect: this host's key (flotctl keys new);\n"
+"                         else $FLOTILLA_CERT, else cert in the config file\n"
+"      --broker-cert FILE with --connect: the broker's public key (broker.pub);\n"
+"                         else $FLOTILLA_BROKER_CERT, else broker-cert in the config\n"
+"      --insecure         no keys: anyone who reaches the endpoints may do\n"
+"                         anything; required to listen or connect beyond\n"
+"                         loopback without keys\n"
+"\n"
+"Other options:\n"
+"      --hooks-dir DIR    the programs this host may run: a step's hook, a health\n"
+"                         command probe and an analyzer command provider name a\n"
+"                         file inside DIR (no absolute path, no '..'); else\n"
+"                         hooks-dir in the config file; without one, no hook,\n"
+"                         probe or provider command runs\n"
 "      --instance NAME    instance name the actors register with\n"
 "      --keys LIST        routing keys the actors claim, comma-separated\n"
 "      --heartbeat MS     heartbeat interval (default %d)\n"
@@ -130,7 +166,7 @@ s_parse_int (const char *text, int min, int max, const char *what)
 //  running. Returns 0, or -1 if a name is unknown or one failed to start.
 static int
 s_start_actors (const options_t *opts, const char *list, const char *endpoint,
-                zhash_t *actor_options, zlist_t *running)
+                const flot_creds_t *creds, zhash_t *actor_options, zlist_t *running)
 {
     //  Which actors the list names; then start them in the table's order.
     bool wanted [ACTOR_COUNT] = { false };
@@ -159,7 +195,8 @@ s_start_actors (const options_t *opts, const char *list, const char *endpoint,
             .keys = opts->keys,
             .heartbeat_ms = opts->heartbeat_ms,
             .liveness = opts->liveness,
-            .options = actor_options
+            .options = actor_options,
+            .creds = creds
         };
         zactor_t *actor = flot_actor_thread (s_actors [i].def, &config);
         if (!actor) {
@@ -181,6 +218,87 @@ s_stop_actors (zlist_t *running)
         zactor_destroy (&actor);
 }
 
+//  True if endpoint reaches this host only: inproc://, ipc://, or tcp:// on a
+//  loopback address (127.x.x.x, localhost, [::1]).
+static bool
+s_local_endpoint (const char *endpoint)
+{
+    if (!strncmp (endpoint, "inproc://", 9) || !strncmp (endpoint, "ipc://", 6))
+        return true;
+    if (strncmp (endpoint, "tcp://", 6))
+        return false;
+    char host [256];
+    snprintf (host, sizeof host, "%s", endpoint + 6);
+    char *colon = strrchr (host, ':');
+    if (colon)
+        *colon = 0;
+    if (streq (host, "localhost") || streq (host, "[::1]"))
+        return true;
+    struct in_addr addr;
+    return inet_pton (AF_INET, host, &addr) == 1
+        && (ntohl (addr.s_addr) >> 24) == 127;
+}
+
+//  The broker's key directory into dir: --auth-dir, $FLOTILLA_AUTH_DIR, the
+//  config file, or, when every endpoint is local, this user's own keys
+//  (made on first start). Returns 1 with dir, 0 for none (--insecure), or
+//  -1 after saying why it cannot start.
+static int
+s_broker_keys (const options_t *opts, char *dir, size_t size)
+{
+    flot_err_t err;
+    const char *env = getenv ("FLOTILLA_AUTH_DIR");
+    if (opts->insecure)
+        return 0;
+    if (opts->auth_dir || (env && *env)) {
+        snprintf (dir, size, "%s", opts->auth_dir ? opts->auth_dir : env);
+        return 1;
+    }
+    int found = flot_config_get ("auth-dir", dir, size, &err);
+    if (found < 0) {
+        flot_error (WHO, "%s", err.message);
+        return -1;
+    }
+    if (found)
+        return 1;
+    const char *endpoints [] = { opts->bind, opts->bind_next, opts->events_bind };
+    for (size_t i = 0; i < 3; i++)
+        if (endpoints [i] && !s_local_endpoint (endpoints [i])) {
+            flot_error (WHO, "%s reaches beyond this host and there are no keys: give the "
+                        "broker a key directory (--auth-dir DIR, made by `flotctl keys "
+                        "init`), or run without keys with --insecure", endpoints [i]);
+            return -1;
+        }
+    if (flot_keys_local_ensure (dir, size, &err)) {
+        flot_error (WHO, "cannot make this user's keys: %s", err.message);
+        return -1;
+    }
+    flot_notice (WHO, "keys: %s (this user's own; flotctl run by this user uses them)", dir);
+    return 1;
+}
+
+//  The key actors connect with (--connect). Returns 0 (creds->cert NULL
+//  for none), or -1 after saying why it cannot start.
+static int
+s_actor_keys (const options_t *opts, flot_creds_t *creds)
+{
+    flot_err_t err;
+    memset (creds, 0, sizeof *creds);
+    if (opts->insecure)
+        return 0;
+    if (flot_creds_resolve (creds, opts->cert, opts->broker_cert, opts->connect, &err)) {
+        flot_error (WHO, "%s", err.message);
+        return -1;
+    }
+    if (!creds->cert && !s_local_endpoint (opts->connect)) {
+        flot_error (WHO, "the broker at %s is beyond this host and there is no key to "
+                    "connect with: give --cert FILE and --broker-cert FILE (see `flotctl "
+                    "keys new`), or run without keys with --insecure", opts->connect);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_run (const options_t *opts)
 {
@@ -190,39 +308,72 @@ s_run (const options_t *opts)
         zhash_insert (actor_options, "pub-public", (void *) opts->events_public);
     zhash_insert (actor_options, "capacity", (void *) opts->capacity);
     zhash_insert (actor_options, "store", (void *) opts->store);
+    if (opts->hooks_dir)
+        zhash_insert (actor_options, "hooks-dir", (void *) opts->hooks_dir);
     //  The events' history lives beside the deployments, in its own file.
     char events_store [1100];
     snprintf (events_store, sizeof events_store, "%s-events", opts->store);
     zhash_insert (actor_options, "events-store", events_store);
+    if (opts->insecure) {
+        zhash_insert (actor_options, "pub-insecure", "1");
+        flot_warn (WHO, "running without keys (--insecure): whoever reaches %s can read, "
+                   "steer and run every deployment", opts->connect ? opts->connect : opts->bind);
+    }
 
     zlist_t *running = zlist_new ();
     zactor_t *broker = NULL;
+    flot_creds_t creds = { 0 };
+    char keys [1024] = "", pub_cert [1100];
     int rc = 0;
     if (opts->connect) {
-        flot_notice (WHO, "%s: actors %s for the broker at %s",
-                     FLOTILLA_VERSION, opts->actors, opts->connect);
-        rc = s_start_actors (opts, opts->actors, opts->connect, actor_options, running);
+        rc = s_actor_keys (opts, &creds);
+        if (rc == 0 && creds.cert) {
+            //  The events actor serves its PUB socket with this host's key,
+            //  and admits the keys the broker lists (Keys) itself.
+            zhash_insert (actor_options, "pub-cert", creds.cert_path);
+            zhash_insert (actor_options, "pub-zap", "own");
+        }
+        if (rc == 0) {
+            flot_notice (WHO, "%s: actors %s for the broker at %s%s%s", FLOTILLA_VERSION,
+                         opts->actors, opts->connect, creds.cert ? ", key " : "",
+                         creds.cert ? creds.cert_path : "");
+            rc = s_start_actors (opts, opts->actors, opts->connect, &creds,
+                                 actor_options, running);
+        }
     }
     else {
-        const char *endpoints [] = { opts->bind, INPROC_BROKER, NULL };
+        int keyed = s_broker_keys (opts, keys, sizeof keys);
+        rc = keyed < 0 ? -1 : 0;
+        if (keyed > 0) {
+            //  The events actor in this process serves its PUB socket with
+            //  the broker's key; the broker's ZAP handler admits for both.
+            snprintf (pub_cert, sizeof pub_cert, "%s/broker.key", keys);
+            zhash_insert (actor_options, "pub-cert", pub_cert);
+            zhash_insert (actor_options, "pub-zap", "shared");
+        }
+        const char *endpoints [] = { INPROC_BROKER, opts->bind, NULL };
         flot_broker_config_t config = {
             .endpoints = endpoints,
             .heartbeat_ms = opts->heartbeat_ms,
-            .liveness = opts->liveness
+            .liveness = opts->liveness,
+            .keys = keyed > 0 ? keys : NULL,
+            .next_endpoint = opts->bind_next
         };
-        broker = zactor_new (flot_broker_actor, &config);
+        if (rc == 0)
+            broker = zactor_new (flot_broker_actor, &config);
         char *status = broker ? zstr_recv (broker) : NULL;
-        if (!status || !streq (status, "OK")) {
+        if (rc == 0 && (!status || !streq (status, "OK"))) {
             flot_error (WHO, "the broker did not start: %s",
                         status ? status : "no status");
             rc = -1;
         }
         zstr_free (&status);
         if (rc == 0) {
-            flot_notice (WHO, "%s: broker on %s%s", FLOTILLA_VERSION, opts->bind,
+            flot_notice (WHO, "%s: broker on %s%s%s", FLOTILLA_VERSION, opts->bind,
+                         keyed > 0 ? " with keys" : " without keys",
                          opts->broker_only ? " (broker only)" : "");
             if (!opts->broker_only)
-                rc = s_start_actors (opts, opts->actors, INPROC_BROKER,
+                rc = s_start_actors (opts, opts->actors, INPROC_BROKER, NULL,
                                      actor_options, running);
         }
     }
@@ -235,6 +386,7 @@ s_run (const options_t *opts)
     zlist_destroy (&running);
     zactor_destroy (&broker);
     zhash_destroy (&actor_options);
+    flot_creds_clear (&creds);
     return rc == 0 ? 0 : 1;
 }
 
@@ -257,6 +409,12 @@ main (int argc, char *argv [])
         { "events-capacity", required_argument, NULL, 'C' },
         { "store", required_argument, NULL, 's' },
         { "instance", required_argument, NULL, 'I' },
+        { "hooks-dir", required_argument, NULL, 'D' },
+        { "auth-dir", required_argument, NULL, 'A' },
+        { "bind-next", required_argument, NULL, 'N' },
+        { "cert", required_argument, NULL, 'E' },
+        { "broker-cert", required_argument, NULL, 'R' },
+        { "insecure", no_argument, NULL, 'X' },
         { "keys", required_argument, NULL, 'K' },
         { "heartbeat", required_argument, NULL, 'H' },
         { "liveness", required_argument, NULL, 'L' },
@@ -281,6 +439,12 @@ main (int argc, char *argv [])
                 opts.capacity = optarg;
                 break;
             case 'I': opts.instance = optarg; break;
+            case 'D': opts.hooks_dir = optarg; break;
+            case 'A': opts.auth_dir = optarg; break;
+            case 'N': opts.bind_next = optarg; break;
+            case 'E': opts.cert = optarg; break;
+            case 'R': opts.broker_cert = optarg; break;
+            case 'X': opts.insecure = true; break;
             case 's': opts.store = optarg; break;
             case 'K': opts.keys = optarg; break;
             case 'H':
@@ -314,8 +478,33 @@ main (int argc, char *argv [])
         fprintf (stderr, "flotillad: --broker-only runs no actors; drop --actors\n");
         return 2;
     }
+    if (opts.insecure && (opts.auth_dir || opts.cert || opts.broker_cert)) {
+        fprintf (stderr, "flotillad: --insecure runs without keys; drop --auth-dir, --cert "
+                 "and --broker-cert, or --insecure\n");
+        return 2;
+    }
+    if (opts.connect && (opts.auth_dir || opts.bind_next)) {
+        fprintf (stderr, "flotillad: --auth-dir and --bind-next are the broker's; with "
+                 "--connect, give --cert and --broker-cert\n");
+        return 2;
+    }
+    if (!opts.connect && (opts.cert || opts.broker_cert)) {
+        fprintf (stderr, "flotillad: --cert and --broker-cert are for --connect; the "
+                 "broker's keys are in --auth-dir\n");
+        return 2;
+    }
     if (!opts.actors)
         opts.actors = s_actor_names (true);
+    //  The hooks directory may come from the config file too.
+    static char hooks_dir [1024];
+    flot_err_t err;
+    int found = opts.hooks_dir ? 0 : flot_config_get ("hooks-dir", hooks_dir, sizeof hooks_dir, &err);
+    if (found < 0) {
+        fprintf (stderr, "flotillad: %s\n", err.message);
+        return 2;
+    }
+    if (found)
+        opts.hooks_dir = hooks_dir;
     flot_log_set_level (verbosity);
     //  czmq's own handler sets zsys_interrupted on SIGINT and SIGTERM.
     zsys_init ();

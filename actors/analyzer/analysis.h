@@ -124,14 +124,17 @@ int
 //  number per line. Past its timeout the group is killed (the error says so).
 typedef struct _flot_commands_t flot_commands_t;
 
+//  Commands run in cwd (NULL: ours): the analyzer's hooks directory.
 flot_commands_t *
-    flot_commands_new (zloop_t *loop);
+    flot_commands_new (zloop_t *loop, const char *cwd);
 
 //  Kills every command still running; callbacks are not called.
 void
     flot_commands_destroy (flot_commands_t **self_p);
 
-//  argv ends with NULL. Returns an id, or 0 with err if it could not start.
+//  argv ends with NULL; argv [0] is a path (the caller resolved it in the
+//  hooks directory), never looked up on PATH. Returns an id, or 0 with err
+//  if it could not start.
 uint64_t
     flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
                        flot_fetch_fn *fn, void *arg, char *err, size_t err_cap);

@@ -13,7 +13,10 @@
     Analyze answers once the run is over; StartAnalysis streams a RESULT
     after each measurement until the last (StopAnalysis, or the caller going
     away, ends it early); Query runs a provider once; Push stores samples
-    for the `pushed` provider. Every fetch is asynchronous (curl multi and
+    for the `pushed` provider. A command provider names a program in this
+    host's hooks directory (the option "hooks-dir", flotillad --hooks-dir;
+    without one no command runs), taken literally (common/hook_path.c): its
+    arguments are templates, each one argument, and no shell ever runs. Every fetch is asynchronous (curl multi and
     child processes in this actor's loop): no handler blocks. The contract
     is protocol/contracts/analyzer.json (protocol/SPEC.md section 20): the
     host decodes every request by it, and RESULTs are encoded by it.
@@ -21,6 +24,7 @@
 #include "analysis.h"
 #include "flotilla/contract_analyzer.h"
 #include "flotilla/defer.h"
+#include "flotilla/hook_path.h"
 #include "flotilla/log.h"
 #include "flotilla/template.h"
 
@@ -45,6 +49,7 @@ typedef struct {
     flot_defer_t *dead;                 //  run_t *: over, freed a turn later
     zlistx_t *queries;                  //  query_t *: Query requests in flight
     zhashx_t *series;                   //  "metric\x1ftarget\x1frole" -> series_t *
+    char hooks_dir [1024];              //  absolute; "" if none: no command runs
 } analyzer_t;
 
 //  Samples pushed for one (metric, target, role): a ring of the last
@@ -219,14 +224,21 @@ s_role_target (run_t *run, int role)
     return s_role_context (run, role)->target;
 }
 
-//  argv for a command provider, expanded; NULL with err.
+//  argv for a command provider: its program in the hooks directory (never
+//  a template), then its arguments, each template one argument; NULL with
+//  err.
 static char **
-s_command_argv (const flot_provider_t *provider, const flot_health_context_t *context,
-                const char *role, char *err, size_t cap)
+s_command_argv (analyzer_t *self, const flot_provider_t *provider,
+                const flot_health_context_t *context, const char *role, char *err,
+                size_t cap)
 {
+    char path [2048];
+    if (flot_hook_resolve (self->hooks_dir, provider->command, &flot_hook_kind_provider,
+                           path, sizeof path, err, cap))
+        return NULL;
     char **argv = calloc (provider->arg_count + 2, sizeof (char *));
     assert (argv);
-    argv [0] = flot_template_expand (provider->command, context, role, err, cap);
+    argv [0] = strdup (path);
     bool ok = argv [0] != NULL;
     for (size_t i = 0; ok && i < provider->arg_count; i++)
         ok = (argv [i + 1] = flot_template_expand (provider->args [i], context, role,
@@ -645,7 +657,7 @@ s_fetch_start (mstate_t *m, int role)
         f->pending = query && f->id;
     }
     else {
-        char **argv = s_command_argv (provider, context, role_name, err, sizeof err);
+        char **argv = s_command_argv (self, provider, context, role_name, err, sizeof err);
         if (argv)
             f->id = flot_commands_run (self->commands, argv, provider->timeout_ms,
                                        s_fetched, f, err, sizeof err);
@@ -834,6 +846,23 @@ s_run_update (run_t *run)
 //  --------------------------------------------------------------------------
 //  Analyze, StartAnalysis, StopAnalysis
 
+//  Every command provider of analysis names a program of the hooks
+//  directory, or the run is refused before anything runs.
+static int
+s_commands_allowed (analyzer_t *self, const flot_analysis_t *analysis, flot_err_t *err)
+{
+    for (size_t i = 0; i < analysis->metric_count; i++) {
+        const flot_provider_t *provider = &analysis->metrics [i].provider;
+        char path [2048], why [256];
+        if (provider->kind == FLOT_PROVIDER_COMMAND
+        &&  flot_hook_resolve (self->hooks_dir, provider->command, &flot_hook_kind_provider,
+                               path, sizeof path, why, sizeof why))
+            return flot_err_set (err, FLOT_E_INVALID, "analysis.metrics[%zu].provider: %s",
+                                 i, why);
+    }
+    return 0;
+}
+
 //  A new run from the request (a RUN), or NULL after an error reply.
 static run_t *
 s_run_new (analyzer_t *self, flot_request_t **request_p)
@@ -858,7 +887,10 @@ s_run_new (analyzer_t *self, flot_request_t **request_p)
         rc = flot_err_set (&err, FLOT_E_INTERNAL, "out of memory");
     if (rc == 0 && !(run->analysis = flot_analysis_parse (args->analysis, "analysis", &err)))
         rc = -1;
+    if (rc == 0)
+        rc = s_commands_allowed (self, run->analysis, &err);
     if (rc) {
+        flot_analysis_destroy (&run->analysis);
         if (run->zone)
             msgpack_zone_free (run->zone);
         free (run);
@@ -1043,7 +1075,7 @@ s_query (flot_actor_t *actor, flot_request_t *request)
                                                why, sizeof why);
     }
     else {
-        char **argv = s_command_argv (&provider, context, role, why, sizeof why);
+        char **argv = s_command_argv (self, &provider, context, role, why, sizeof why);
         if (argv) {
             query->expanded = s_argv_text (argv);
             query->id = flot_commands_run (self->commands, argv, provider.timeout_ms,
@@ -1110,7 +1142,12 @@ s_start (flot_actor_t *actor)
         free (self);
         return -1;
     }
-    self->commands = flot_commands_new (flot_actor_loop (actor));
+    const char *dir = flot_actor_option (actor, "hooks-dir", NULL);
+    if (flot_hook_dir (dir, self->hooks_dir, sizeof self->hooks_dir))
+        flot_warn (WHO, "the hooks directory '%.200s' cannot be made absolute: "
+                   "no command provider runs", dir);
+    self->commands = flot_commands_new (flot_actor_loop (actor),
+                                        *self->hooks_dir ? self->hooks_dir : NULL);
     self->runs = zlistx_new ();
     self->dead = flot_defer_new (flot_actor_loop (actor), s_run_free);
     self->queries = zlistx_new ();

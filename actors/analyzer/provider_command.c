@@ -1,8 +1,10 @@
 /*  provider_command.c - the analyzer's command provider: a child process
     whose standard output is one number per line.
 
-    The command runs in its own process group with stdin from /dev/null and
-    stderr discarded; its stdout is read by a zloop poller, and it is reaped
+    The command (a path the analyzer resolved in its hooks directory,
+    common/hook_path.c) runs in that directory, in its own process group,
+    with its argv as given (no shell: an argument is one argument), stdin
+    from /dev/null and stderr discarded; its stdout is read by a zloop poller, and it is reaped
     by a short timer (waitpid WNOHANG), so the actor never waits for it. Past
     its timeout the whole group is killed and the fetch fails saying so. A
     job that ended is kept on a list until the next loop turn, since a poll
@@ -46,6 +48,7 @@ struct _flot_commands_t {
     zlistx_t *jobs;             //  job_t *: running
     flot_defer_t *dead;         //  job_t *: ended, freed a turn later
     uint64_t next_id;
+    char *cwd;                  //  where commands run, or NULL: ours
 };
 
 //  --------------------------------------------------------------------------
@@ -260,12 +263,13 @@ s_on_kill (zloop_t *loop, int timer_id, void *arg)
 //  The class
 
 flot_commands_t *
-flot_commands_new (zloop_t *loop)
+flot_commands_new (zloop_t *loop, const char *cwd)
 {
     assert (loop);
     flot_commands_t *self = calloc (1, sizeof *self);
     assert (self);
     self->loop = loop;
+    self->cwd = cwd ? strdup (cwd) : NULL;
     self->jobs = zlistx_new ();
     self->dead = flot_defer_new (loop, s_job_free);
     return self;
@@ -284,6 +288,7 @@ flot_commands_destroy (flot_commands_t **self_p)
     }
     zlistx_destroy (&self->jobs);
     flot_defer_destroy (&self->dead);
+    free (self->cwd);
     free (self);
     *self_p = NULL;
 }
@@ -302,7 +307,7 @@ flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
     }
     pid_t pid;
     int fd;
-    int rc = flot_child_spawn (argv, NULL, NULL, 0, &pid, &fd);
+    int rc = flot_child_spawn (argv, NULL, self->cwd, 0, &pid, &fd);
     if (rc < 0) {
         snprintf (err, err_cap, "cannot make a pipe: %s", strerror (errno));
         return 0;

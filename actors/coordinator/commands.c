@@ -4,6 +4,8 @@
     (GenerateSteps, Resolve); Execute then builds the deployment
     (deployment.c), stores it and starts it (schedule.c). GetStatus and
     List read the deployments; Pause, Resume, Promote and Abort change one.
+    Execute and the commands that change a deployment are recorded with
+    who called (coord_action), and the events they cause name them (`by`).
     Each answer goes once what it reports is committed (coord_reply,
     coord_error: coordinator.c). coord_commands is the actor's command
     table. The tick (coord_on_tick) fails a running deployment that made no
@@ -195,12 +197,16 @@ s_submitted (submit_t *submit, const msgpack_object *resolved)
         return;
     }
     dep->created_ms = dep->progress_ms = coord_now ();
+    snprintf (dep->applied_by, sizeof dep->applied_by, "%s",
+              flot_request_caller (submit->request));
     coord_deployment_to (dep, FLOT_EV_STARTED);
     coord_save_deployment (dep);
+    coord_action (dep, "apply", dep->applied_by, "");
     for (size_t s = 0; s < dep->plan->step_count; s++)
         coord_save_step (dep, s, false, NULL, NULL);
     coord_event (dep, -1, &flot_event_deployment_started_def,
                  &(flot_event_deployment_started_t) {
+                     .by = dep->applied_by,
                      .name = dep->spec->name, .workload = dep->spec->workload.name,
                      .version = dep->spec->workload.version,
                      .previous_version = dep->spec->workload.rollback_version,
@@ -260,6 +266,36 @@ s_status_target (deployment_t *dep, size_t t, msgpack_zone *zone,
     }
 }
 
+//  The last operators' commands on a deployment, as GetStatus shows them.
+typedef struct {
+    flot_coordinator_action_t items [ACTIONS_SHOWN];
+    size_t count;
+} actions_t;
+
+static int
+s_action_copy (const flot_action_row_t *row, void *arg)
+{
+    actions_t *actions = arg;
+    if (actions->count == ACTIONS_SHOWN)
+        return 1;
+    actions->items [actions->count++] = (flot_coordinator_action_t) {
+        .command = strdup (row->command), .by = strdup (row->by),
+        .at_ms = (uint64_t) row->at_ms, .reason = strdup (row->reason)
+    };
+    return 0;
+}
+
+static void
+s_actions_free (actions_t *actions)
+{
+    for (size_t i = 0; i < actions->count; i++) {
+        free ((char *) actions->items [i].command);
+        free ((char *) actions->items [i].by);
+        free ((char *) actions->items [i].reason);
+    }
+    actions->count = 0;
+}
+
 static void
 s_get_status (flot_actor_t *actor, flot_request_t *request)
 {
@@ -275,6 +311,15 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
     msgpack_zone_init (&zone, 4096);
     for (size_t t = 0; t < count; t++)
         s_status_target (dep, t, &zone, &targets [t]);
+    actions_t actions = { .count = 0 };
+    size_t actions_total = 0;
+    if (flot_store_each_action (self->store, dep->id, ACTIONS_SHOWN, &actions_total,
+                                s_action_copy, &actions)) {
+        //  The status without them, rather than none.
+        flot_error (WHO, "%s", flot_store_error (self->store));
+        s_actions_free (&actions);
+        actions_total = 0;
+    }
     flot_coordinator_get_status_reply_t reply = {
         .id = dep->id,
         .name = dep->spec->name,
@@ -288,9 +333,13 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
         .updated_ms = (uint64_t) dep->updated_ms,
         .finished_ms = (uint64_t) dep->finished_ms,
         .last_error = dep->last_error,
-        .targets = { count, targets }
+        .targets = { count, targets },
+        .applied_by = dep->applied_by,
+        .actions = { actions.count, actions.items },
+        .actions_total = actions_total, .has_actions_total = true
     };
     s_answer (self, &request, &flot_coordinator_get_status_reply_def, &reply, "status");
+    s_actions_free (&actions);
     msgpack_zone_destroy (&zone);
     free (targets);
 }
@@ -312,7 +361,8 @@ s_list (flot_actor_t *actor, flot_request_t *request)
                 .paused = dep->paused,
                 .percent = (uint64_t) flot_plan_progress (dep->plan, dep->steps_done),
                 .created_ms = (uint64_t) dep->created_ms,
-                .updated_ms = (uint64_t) dep->updated_ms
+                .updated_ms = (uint64_t) dep->updated_ms,
+                .applied_by = dep->applied_by
             };
     flot_coordinator_list_reply_t reply = { .deployments = { count, items } };
     s_answer (self, &request, &flot_coordinator_list_reply_def, &reply, "list");
@@ -340,14 +390,16 @@ s_set_paused (flot_actor_t *actor, flot_request_t *request, bool pause)
         return;
     }
     dep->paused = pause;
+    const char *by = flot_request_caller (request);
     coord_begin (self);
+    coord_action (dep, pause ? "pause" : "resume", by, "");
     if (pause)
         coord_event (dep, -1, &flot_event_deployment_paused_def,
-                     &(flot_event_deployment_paused_t) { .cause = "operator" },
+                     &(flot_event_deployment_paused_t) { .by = by, .cause = "operator" },
                      "paused: no new step starts; running hooks finish");
     else
         coord_event (dep, -1, &flot_event_deployment_resumed_def,
-                     &(flot_event_deployment_resumed_t) { 0 }, "resumed");
+                     &(flot_event_deployment_resumed_t) { .by = by }, "resumed");
     coord_save_deployment (dep);
     coord_commit (self);
     s_reply_state (&request, dep);
@@ -410,9 +462,11 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
     //  A gate paused it for a person: the promote is that person's answer.
     if (gated)
         dep->paused = false;
+    const char *by = flot_request_caller (request);
     coord_begin (self);
+    coord_action (dep, "promote", by, full ? "full" : "");
     coord_event (dep, -1, &flot_event_deployment_promoted_def,
-                 &(flot_event_deployment_promoted_t) { .full = full }, "%s", full
+                 &(flot_event_deployment_promoted_t) { .by = by, .full = full }, "%s", full
                  ? "promoted in full: every remaining pause and gate is skipped"
                  : "promoted: the current pauses end");
     coord_save_deployment (dep);
@@ -448,11 +502,14 @@ s_abort (flot_actor_t *actor, flot_request_t *request)
     coord_stop_waits (dep);
     dep->aborted = true;
     dep->paused = false;
+    snprintf (dep->aborted_by, sizeof dep->aborted_by, "%s", flot_request_caller (request));
     coord_begin (self);
+    coord_action (dep, "abort", dep->aborted_by, reason);
     snprintf (dep->last_error, sizeof dep->last_error, "%s", reason);
     coord_deployment_to (dep, FLOT_EV_ABORTED);
     coord_event (dep, -1, &flot_event_deployment_aborting_def,
-                 &(flot_event_deployment_aborting_t) { .reason = reason }, "%s", reason);
+                 &(flot_event_deployment_aborting_t) {
+                     .by = dep->aborted_by, .reason = reason }, "%s", reason);
     coord_save_deployment (dep);
     coord_rollback_start (dep);
     coord_commit (self);

@@ -34,6 +34,7 @@
 #define STRATEGY_TIMEOUT_MS 30000   //  reading a spec of 10,000 targets takes a while
 #define MAX_TIMER_MS (30LL * 86400000)  //  the longest duration a contract allows
 #define DEADLINE_MARGIN_MS 200      //  to answer a caller before its deadline
+#define ACTIONS_SHOWN 20            //  operators' commands GetStatus shows (the last)
 
 typedef struct _coordinator_t coordinator_t;
 typedef struct _deployment_t deployment_t;
@@ -97,6 +98,8 @@ struct _deployment_t {
     bool paused;
     bool promote_full;
     bool aborted;
+    char applied_by [FLOT_MAX_KEY + 1];     //  who applied it (Execute); "": not known
+    char aborted_by [FLOT_MAX_KEY + 1];     //  who aborted it, once aborted
     int64_t created_ms, updated_ms, finished_ms, progress_ms;
     char last_error [512];
     bool dirty;                 //  its row is to be written at the next flush
@@ -194,6 +197,11 @@ void coord_write_deployment (deployment_t *dep);
 void coord_save_deployment (deployment_t *dep);
 void coord_save_step (deployment_t *dep, size_t s, bool back, const char *output,
                       const char *error);
+//  Records an operator's command on the deployment (in the open
+//  transaction): command, by (the caller's key name, "" if not known) and
+//  reason ("" if none).
+void coord_action (deployment_t *dep, const char *command, const char *by,
+                   const char *reason);
 void coord_outbox_trim (coordinator_t *self);
 void coord_outgoing_free (void **item_p);
 void coord_pump (coordinator_t *self);

@@ -6,7 +6,8 @@
     outbox in the same transaction as the change it reports (coord_event),
     and published through the events service once committed, oldest first,
     a batch at a time (coord_pump); published events leave the outbox with
-    the next transaction (coord_outbox_trim). The transaction itself is
+    the next transaction (coord_outbox_trim). Operators' commands are
+    recorded with who gave them (coord_action). The transaction itself is
     coordinator.c's.
 */
 
@@ -29,7 +30,7 @@ coord_write_deployment (deployment_t *dep)
         .paused = dep->paused,
         .created_ms = dep->created_ms, .updated_ms = dep->updated_ms,
         .finished_ms = dep->finished_ms, .progress_ms = dep->progress_ms,
-        .last_error = dep->last_error
+        .last_error = dep->last_error, .created_by = dep->applied_by
     };
     snprintf (row.id, sizeof row.id, "%s", dep->id);
     snprintf (row.name, sizeof row.name, "%s", dep->spec->name);
@@ -75,6 +76,18 @@ coord_save_step (deployment_t *dep, size_t s, bool back, const char *output, con
     snprintf (row.state, sizeof row.state, "%s", flot_state_name (FLOT_KIND_STEP, rt->state));
     if (flot_store_put_step (dep->owner->store, dep->id, &row))
         flot_error (WHO, "%s", flot_store_error (dep->owner->store));
+}
+
+void
+coord_action (deployment_t *dep, const char *command, const char *by, const char *reason)
+{
+    assert (dep->owner->txn_depth > 0);
+    flot_action_row_t action = {
+        .command = command, .by = by, .at_ms = coord_now (), .reason = reason
+    };
+    if (flot_store_add_action (dep->owner->store, dep->id, &action))
+        flot_error (WHO, "%s", flot_store_error (dep->owner->store));
+    flot_notice (WHO, "%s: %s by %s", dep->id, command, *by ? by : "a caller not known");
 }
 
 //  Removes the published events from the outbox (in the open transaction,

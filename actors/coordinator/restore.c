@@ -7,7 +7,8 @@
     for what is left, an interrupted step again under its id, a rollback
     where the rollback service left it (schedule.c). A row of an older
     version, without its RESOLVED bytes, is resolved again by the strategy
-    service first, and stored with them.
+    service first, and stored with them. Who applied and who aborted a
+    deployment come back with it, so that its later events still name them.
 */
 
 #include "coordinator_internal.h"
@@ -107,6 +108,42 @@ s_deployment_load (coordinator_t *self, const flot_deployment_row_t *row)
 
 static void s_go_on (deployment_t *dep);
 
+//  Who aborted the deployment: the last abort among its actions.
+typedef struct {
+    bool aborted;
+    char by [FLOT_MAX_KEY + 1];
+} abort_seen_t;
+
+static int
+s_abort_seen (const flot_action_row_t *action, void *arg)
+{
+    abort_seen_t *seen = arg;
+    if (streq (action->command, "abort")) {
+        seen->aborted = true;
+        snprintf (seen->by, sizeof seen->by, "%s", action->by);
+    }
+    return 0;
+}
+
+//  Who applied the deployment, and whether (and by whom) it was aborted:
+//  from its actions; for one stored before actions were (it has none),
+//  from its last error if it rolls back, as the builds before read it.
+//  Called once its state is set.
+static void
+s_restore_who (coordinator_t *self, deployment_t *dep, const flot_deployment_row_t *row)
+{
+    snprintf (dep->applied_by, sizeof dep->applied_by, "%s", row->created_by);
+    abort_seen_t seen = { .aborted = false };
+    size_t total = 0;
+    if (flot_store_each_action (self->store, dep->id, 0, &total, s_abort_seen, &seen)) {
+        flot_error (WHO, "%s", flot_store_error (self->store));
+        total = 0;
+    }
+    dep->aborted = total ? seen.aborted
+                 : dep->state == DS_ROLLING_BACK && strstr (row->last_error, "abort");
+    snprintf (dep->aborted_by, sizeof dep->aborted_by, "%s", seen.by);
+}
+
 int
 coord_restore (const flot_deployment_row_t *row, void *arg)
 {
@@ -127,6 +164,7 @@ coord_restore (const flot_deployment_row_t *row, void *arg)
     //  Loading, not a transition (transitions.h): the deployment, its steps
     //  and its targets are set as the store's rows say, not moved.
     dep->state = streq (row->state, "rolling_back") ? DS_ROLLING_BACK : DS_RUNNING;
+    s_restore_who (self, dep, row);
     restore_t restore = { dep, zhashx_new () };
     for (size_t s = 0; s < dep->plan->step_count; s++)
         zhashx_insert (restore.index, dep->plan->steps [s].id, (void *) (s + 1));
@@ -184,7 +222,6 @@ coord_restore (const flot_deployment_row_t *row, void *arg)
             if (dep->back_steps [s].state == SS_SUCCEEDED)
                 dep->tstate [dep->back->steps [s].target] = TS_ROLLED_BACK;
         }
-        dep->aborted = strstr (row->last_error, "abort") != NULL;
     }
     zhashx_destroy (&restore.index);
     coord_deployment_add (self, dep);
@@ -214,6 +251,7 @@ coord_restore_finished (const flot_deployment_row_t *row, void *arg)
     dep->updated_ms = row->updated_ms;
     dep->finished_ms = row->finished_ms;
     snprintf (dep->last_error, sizeof dep->last_error, "%s", row->last_error);
+    s_restore_who (self, dep, row);
     restore_t restore = { dep, zhashx_new () };
     for (size_t s = 0; s < dep->plan->step_count; s++)
         zhashx_insert (restore.index, dep->plan->steps [s].id, (void *) (s + 1));

@@ -40,7 +40,8 @@ s_finish (deployment_t *dep, flot_transition_event_t event, const char *message)
     else
     if (state == DS_ABORTED)
         coord_event (dep, -1, &flot_event_deployment_aborted_def,
-                     &(flot_event_deployment_aborted_t) { .reason = message }, "%s", message);
+                     &(flot_event_deployment_aborted_t) {
+                         .by = dep->aborted_by, .reason = message }, "%s", message);
     else
         coord_event (dep, -1, &flot_event_deployment_rolled_back_def,
                      &(flot_event_deployment_rolled_back_t) { .reason = message }, "%s", message);
@@ -193,8 +194,10 @@ coord_rollback_start (deployment_t *dep)
     }
     coord_rollback_plan (dep);
     const char *mode = dep->spec->rollback.mode == FLOT_ROLLBACK_GRADUAL ? "gradual" : "immediate";
+    //  An abort's rollback is the aborter's doing; a failure's, nobody's.
     coord_event (dep, -1, &flot_event_rollback_started_def,
                  &(flot_event_rollback_started_t) {
+                     .by = dep->aborted ? dep->aborted_by : "",
                      .targets = dep->back->step_count, .mode = mode },
                  "rolling back %zu target%s (%s)",
                  dep->back->step_count, dep->back->step_count == 1 ? "" : "s", mode);

@@ -1,14 +1,16 @@
 /*  store.c - the coordinator's durable store, on SQLite in WAL mode.
 
-    Four tables: deployments (one row each), specs (each deployment's
-    spec text, file, cwd and creator, written once, so a restarted
+    Five tables: deployments (one row each), specs (each deployment's
+    spec text, file, cwd and who applied it, written once, so a restarted
     coordinator can plan it again; apart so that the many updates of a
     deployment's row stay small), steps (one row per step of each
-    deployment, keyed by its stable id) and outbox (events written in
-    the same transaction as the change they describe, removed once the
-    events actor has them). Statements are prepared once. Only the
-    coordinator's thread uses a store. A store carries its schema's
-    version and is migrated to this build's on open (see s_schema).
+    deployment, keyed by its stable id), outbox (events written in the
+    same transaction as the change they describe, removed once the events
+    actor has them) and actions (who applied, paused, resumed, promoted
+    and aborted each deployment, when, and why). Statements are prepared
+    once. Only the coordinator's thread uses a store. A store carries its
+    schema's version and is migrated to this build's on open (see
+    s_schema).
 */
 #include "store.h"
 
@@ -27,12 +29,23 @@
 #define FIRST_VERSION 2         //  the oldest version this build migrates
 #define NEWEST_VERSION FLOT_STORE_SCHEMA_VERSION
 
+//  Operators' commands on deployments, oldest first (version 5 on).
+#define ACTIONS_TABLE \
+    "CREATE TABLE actions (" \
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, deployment TEXT NOT NULL," \
+    "  command TEXT NOT NULL, caller TEXT NOT NULL, at_ms INTEGER NOT NULL," \
+    "  reason TEXT NOT NULL);" \
+    "CREATE INDEX actions_of_deployment ON actions (deployment, id);"
+
 static const char *const s_migrations [] = {
     //  2 -> 3: who created each deployment (written once, with its spec).
     "ALTER TABLE specs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';",
     //  3 -> 4: the deployment as the strategy service resolved it (NULL in
     //  rows written before: the coordinator has them resolved once again).
     "ALTER TABLE specs ADD COLUMN resolved BLOB;",
+    //  4 -> 5: operators' commands on each deployment, and who gave them
+    //  (issue 11: who did it). Deployments stored before have none.
+    ACTIONS_TABLE,
 };
 _Static_assert (FIRST_VERSION + sizeof s_migrations / sizeof s_migrations [0]
                 == NEWEST_VERSION, "one migration for each version after the first");
@@ -63,6 +76,7 @@ static const char s_create [] =
     "  PRIMARY KEY (deployment, step_id));"
     "CREATE TABLE outbox ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
+    ACTIONS_TABLE
     "INSERT INTO meta VALUES ('next_id', '1');";
 
 static const flot_schema_t s_schema = {
@@ -84,7 +98,8 @@ static const flot_schema_t s_schema = {
 enum {
     Q_NEXT_ID, Q_BUMP_ID, Q_PUT_DEPLOYMENT, Q_GET_DEPLOYMENT, Q_ALL_DEPLOYMENTS,
     Q_OPEN_DEPLOYMENTS, Q_PUT_STEP, Q_STEPS, Q_OUTBOX_ADD, Q_OUTBOX_FIRST,
-    Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_PUT_SPEC, Q_COUNT
+    Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_PUT_SPEC, Q_ADD_ACTION, Q_ACTIONS, Q_ACTION_COUNT,
+    Q_COUNT
 };
 
 static const char *s_queries [Q_COUNT] = {
@@ -109,6 +124,12 @@ static const char *s_queries [Q_COUNT] = {
     [Q_OUTBOX_FIRST] = "SELECT id, body FROM outbox ORDER BY id LIMIT 1",
     [Q_OUTBOX_REMOVE] = "DELETE FROM outbox WHERE id <= ?",
     [Q_OUTBOX_AFTER] = "SELECT id, body FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+    [Q_ADD_ACTION] = "INSERT INTO actions (deployment, command, caller, at_ms, reason)"
+                     " VALUES (?,?,?,?,?)",
+    //  The last ?2 (-1: all), oldest first.
+    [Q_ACTIONS] = "SELECT command, caller, at_ms, reason FROM (SELECT * FROM actions"
+                  " WHERE deployment = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+    [Q_ACTION_COUNT] = "SELECT count(*) FROM actions WHERE deployment = ?",
 };
 
 struct _flot_store_t {
@@ -392,6 +413,62 @@ flot_store_each_step (flot_store_t *self, const char *deployment,
             break;
     }
     int result = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : s_fail (self, "listing steps");
+    sqlite3_reset (q);
+    sqlite3_clear_bindings (q);
+    return result;
+}
+
+//  --------------------------------------------------------------------------
+//  Actions
+
+int
+flot_store_add_action (flot_store_t *self, const char *deployment,
+                       const flot_action_row_t *action)
+{
+    sqlite3_stmt *q = self->q [Q_ADD_ACTION];
+    sqlite3_bind_text (q, 1, deployment, -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 2, action->command, -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 3, action->by ? action->by : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (q, 4, action->at_ms);
+    sqlite3_bind_text (q, 5, action->reason ? action->reason : "", -1, SQLITE_STATIC);
+    return s_step_done (self, q, "recording an action");
+}
+
+static const char *
+s_column (sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text (stmt, column);
+    return text ? (const char *) text : "";
+}
+
+int
+flot_store_each_action (flot_store_t *self, const char *deployment, size_t limit,
+                        size_t *total, flot_store_action_fn *fn, void *arg)
+{
+    if (total) {
+        sqlite3_stmt *q = self->q [Q_ACTION_COUNT];
+        sqlite3_bind_text (q, 1, deployment, -1, SQLITE_STATIC);
+        int rc = sqlite3_step (q);
+        *total = rc == SQLITE_ROW ? (size_t) sqlite3_column_int64 (q, 0) : 0;
+        sqlite3_reset (q);
+        sqlite3_clear_bindings (q);
+        if (rc != SQLITE_ROW)
+            return s_fail (self, "counting actions");
+    }
+    sqlite3_stmt *q = self->q [Q_ACTIONS];
+    sqlite3_bind_text (q, 1, deployment, -1, SQLITE_STATIC);
+    bool all = limit == 0 || limit > (size_t) INT64_MAX;
+    sqlite3_bind_int64 (q, 2, all ? -1 : (sqlite3_int64) limit);
+    int rc;
+    while ((rc = sqlite3_step (q)) == SQLITE_ROW) {
+        flot_action_row_t action = {
+            .command = s_column (q, 0), .by = s_column (q, 1),
+            .at_ms = sqlite3_column_int64 (q, 2), .reason = s_column (q, 3)
+        };
+        if (fn (&action, arg))
+            break;
+    }
+    int result = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : s_fail (self, "listing actions");
     sqlite3_reset (q);
     sqlite3_clear_bindings (q);
     return result;

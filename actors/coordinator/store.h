@@ -5,7 +5,8 @@
     a coordinator killed at any point resumes where it was: unfinished
     deployments are loaded again, finished steps are not run again, and an
     interrupted step is run again under the same step id. Events wait in an
-    outbox until the events actor has taken them.
+    outbox until the events actor has taken them. Who applied, paused,
+    resumed, promoted and aborted each deployment is kept too (actions).
 */
 #ifndef FLOTILLA_STORE_H_INCLUDED
 #define FLOTILLA_STORE_H_INCLUDED
@@ -26,14 +27,14 @@ typedef struct _flot_store_t flot_store_t;
 
 //  The version of the store's schema this build writes. A store of an
 //  older version is migrated to it when opened; a newer one is refused.
-#define FLOT_STORE_SCHEMA_VERSION 4
+#define FLOT_STORE_SCHEMA_VERSION 5
 
 typedef struct {
     char id [FLOT_STORE_ID_MAX];
     char name [FLOT_MAX_NAME + 1];
     char *file;                 //  where the spec came from (for messages)
     char *spec;                 //  the spec's text (NULL: not to be written)
-    char *cwd;                  //  where its hooks run
+    char *cwd;                  //  the spec's folder (hooks run in the executor's hooks dir)
     char state [24];            //  running, paused, completed, failed, ...
     bool paused;                //  an operator's pause, in any running state
     char promote [8];           //  "", "step" or "full": a promote not yet used
@@ -42,7 +43,8 @@ typedef struct {
     int64_t finished_ms;        //  0 while unfinished
     int64_t progress_ms;        //  last progress, for the progress deadline
     char *last_error;
-    char *created_by;           //  who created it, written with its spec ("": unknown)
+    char *created_by;           //  who applied it (Execute), written with its spec:
+                                //  the caller's key name ("": unknown)
     void *resolved;             //  strategy.RESOLVED bytes, written with its spec (NULL:
     size_t resolved_size;       //  a row of an older version, to be resolved again)
 } flot_deployment_row_t;
@@ -114,6 +116,28 @@ typedef int (flot_store_step_fn) (const flot_step_row_t *row, void *arg);
 int
     flot_store_each_step (flot_store_t *self, const char *deployment,
                           flot_store_step_fn *fn, void *arg);
+
+//  An operator's command on a deployment, as the store keeps it. Read
+//  back, its strings hold only during the callback that gets it.
+typedef struct {
+    const char *command;        //  "apply" (Execute), "pause", "resume", "promote", "abort"
+    const char *by;             //  the caller's key name; "" if not known
+    int64_t at_ms;              //  unix ms
+    const char *reason;         //  an abort's reason; "full" for a promote in full; else ""
+} flot_action_row_t;
+
+//  Record an action on deployment (in the open transaction, if any).
+int
+    flot_store_add_action (flot_store_t *self, const char *deployment,
+                           const flot_action_row_t *action);
+
+//  Call fn for the last limit actions on deployment (0: all), oldest first; total
+//  (if not NULL) is set to how many it has in all. Stops early if fn
+//  returns non-zero. Returns 0 or -1.
+typedef int (flot_store_action_fn) (const flot_action_row_t *action, void *arg);
+int
+    flot_store_each_action (flot_store_t *self, const char *deployment, size_t limit,
+                            size_t *total, flot_store_action_fn *fn, void *arg);
 
 //  The outbox: event bodies (msgpack) waiting to be published, in order.
 int

@@ -15,17 +15,38 @@
     Info when subscribers must use another address than the bound one),
     store (an SQLite file: every event is logged there before it is
     published, and a restart takes the history and the sequence up again).
+
+    Keys (SPEC 11.4): pub-cert, a secret key file (zcert), makes the PUB
+    socket a CURVE server of that key pair, which Info advertises
+    (public_key); pub-zap says who admits its subscribers: "shared", the
+    ZAP handler of the broker in this process (there can be one only), or
+    "own", a zauth started here over a private folder that holds the keys
+    the broker's Keys lists. Keys is asked every second; when a key that
+    was allowed is gone, the PUB socket binds again, so that every
+    subscriber passes ZAP again (ZAP runs at the handshake only) and the
+    revoked one is refused. A broker without keys (Keys: secure false)
+    makes the socket plain. pub-insecure "1": plain, said on purpose.
 */
 #include "events.h"
 #include "event_log.h"
+#include "flotilla/contract_broker.h"
 #include "flotilla/contract_events.h"
 #include "flotilla/log.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define WHO "events"
 #define MAX_TYPE 64
 #define MAX_DEPLOYMENT FLOT_MAX_ID
 #define MAX_REPLAY 1000            //  events.Replay: at most this many a reply (its limit)
 #define MAX_REPLAY_BYTES (FLOT_MAX_BODY - 4096)
+#define ZAP_DOMAIN "flotilla-events"
+#define KEYS_EVERY_MS 1000          //  how often the broker's Keys is asked
+#define REBIND_EVERY_MS 50          //  a bind again that finds the address in use
+#define REBIND_PATIENCE_MS 5000     //  ... is retried this often for this long,
+#define REBIND_LATE_MS 1000         //  then this often
 
 typedef struct {
     uint64_t seq;
@@ -35,14 +56,29 @@ typedef struct {
 } event_t;
 
 typedef struct {
-    zsock_t *pub;
+    flot_actor_t *actor;
+    zsock_t *pub;               //  NULL while it waits to bind again
     char endpoint [256];        //  advertised by Info
+    char bound [256];           //  where it is bound, as ZeroMQ resolved it
     uint64_t last;              //  last sequence number given
     event_t *ring;
     size_t capacity;
     size_t head;                //  index of the oldest event
     size_t count;
     flot_event_log_t *log;      //  the durable history, or NULL
+
+    //  The PUB socket's keys (SPEC 11.4)
+    zcert_t *cert;              //  pub-cert: its key pair; NULL: plain
+    bool curve;                 //  it is a CURVE server now (cert, and a secure broker)
+    zactor_t *zap;              //  pub-zap own: czmq's zauth, this process's ZAP handler
+    zhashx_t *allowed;          //  public key -> name, as Keys said; NULL until it answers
+    uint64_t generation;        //  of allowed
+    uint64_t keys_call;         //  the Keys call in flight, or 0
+    bool keys_failing;          //  the last Keys call failed (said once)
+    int keys_timer, first_keys_timer;
+    int rebind_timer;           //  while it waits to bind again, else -1
+    int64_t rebind_since;
+    bool rebind_late;           //  past REBIND_PATIENCE_MS: said, and retried slower
 } events_t;
 
 static bool
@@ -246,10 +282,13 @@ flot_events_publish (void *state, const char *type, const char *deployment,
 
     char topic [MAX_DEPLOYMENT + MAX_TYPE + 3];
     snprintf (topic, sizeof topic, "%s/%s", *deployment ? deployment : "-", type);
-    void *handle = zsock_resolve (self->pub);
-    if (zmq_send (handle, topic, strlen (topic), ZMQ_SNDMORE) < 0
-    ||  zmq_send (handle, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE, ZMQ_SNDMORE) < 0
-    ||  zmq_send (handle, event->body, event->size, 0) < 0)
+    //  While the socket binds again, the event is only kept: subscribers
+    //  see the gap and replay it.
+    void *handle = self->pub ? zsock_resolve (self->pub) : NULL;
+    if (handle
+    && (zmq_send (handle, topic, strlen (topic), ZMQ_SNDMORE) < 0
+    ||  zmq_send (handle, FLOT_EVENTS_SIGNATURE, FLOT_SIGNATURE_SIZE, ZMQ_SNDMORE) < 0
+    ||  zmq_send (handle, event->body, event->size, 0) < 0))
         flot_warn (WHO, "event %llu not published: %s",
                    (unsigned long long) seq, zmq_strerror (zmq_errno ()));
     flot_debug (WHO, "event %llu %s", (unsigned long long) seq, topic);
@@ -312,13 +351,393 @@ s_info (flot_actor_t *actor, flot_request_t *request)
     events_t *self = flot_actor_state (actor);
     flot_events_info_reply_t reply = {
         .pub = self->endpoint, .last = self->last, .oldest = s_oldest (self),
-        .held = self->count, .capacity = self->capacity
+        .held = self->count, .capacity = self->capacity,
+        .public_key = self->curve ? zcert_public_txt (self->cert) : NULL
     };
     flot_request_answer (&request, &reply);
 }
 
 //  --------------------------------------------------------------------------
+//  The PUB socket, and binding it again
+
+//  A new PUB socket with the service's options: a CURVE server of cert
+//  when self->curve.
+static zsock_t *
+s_pub_new (events_t *self)
+{
+    zsock_t *pub = zsock_new (ZMQ_PUB);
+    if (!pub)
+        return NULL;
+    zsock_set_linger (pub, 0);
+    zsock_set_sndhwm (pub, 100000);
+    if (self->curve) {
+        zsock_set_zap_domain (pub, ZAP_DOMAIN);
+        zsock_set_curve_server (pub, 1);
+        zcert_apply (self->cert, pub);
+    }
+    return pub;
+}
+
+//  Binds a new PUB socket to endpoint into self->pub. again: a socket was
+//  bound there before, whose listener may not have closed yet. Returns 0,
+//  or -1 with errno.
+static int
+s_pub_bind (events_t *self, const char *endpoint, bool again)
+{
+    //  An ipc listener removes its file as it closes, which would remove
+    //  the new one's: wait until the old one has.
+    if (again && !strncmp (endpoint, "ipc://", 6) && access (endpoint + 6, F_OK) == 0) {
+        errno = EADDRINUSE;
+        return -1;
+    }
+    zsock_t *pub = s_pub_new (self);
+    if (!pub) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (zsock_bind (pub, "%s", endpoint) < 0) {
+        int error = zmq_errno ();
+        zsock_destroy (&pub);
+        errno = error;
+        return -1;
+    }
+    self->pub = pub;
+    return 0;
+}
+
+static int
+s_on_rebind (zloop_t *loop, int timer_id, void *arg)
+{
+    events_t *self = arg;
+    //  Past its patience, an ipc file still there is taken as left behind.
+    if (s_pub_bind (self, self->bound, !self->rebind_late) == 0) {
+        zloop_timer_end (loop, timer_id);
+        self->rebind_timer = -1;
+        flot_notice (WHO, "the event socket is bound again at %s, after %lld ms",
+                     self->bound, (long long) (zclock_mono () - self->rebind_since));
+        return 0;
+    }
+    if (!self->rebind_late && zclock_mono () - self->rebind_since >= REBIND_PATIENCE_MS) {
+        flot_error (WHO, "cannot bind the event socket to %s again: %s; events are kept "
+                    "and subscribers replay them; trying again every %d ms", self->bound,
+                    zmq_strerror (errno), REBIND_LATE_MS);
+        self->rebind_late = true;
+        zloop_timer_end (loop, timer_id);
+        self->rebind_timer = zloop_timer (loop, REBIND_LATE_MS, 0, s_on_rebind, self);
+    }
+    return 0;
+}
+
+//  Closes the PUB socket, and stops binding it again.
+static void
+s_pub_close (events_t *self)
+{
+    zsock_destroy (&self->pub);
+    if (self->rebind_timer >= 0)
+        zloop_timer_end (flot_actor_loop (self->actor), self->rebind_timer);
+    self->rebind_timer = -1;
+}
+
+//  Closes the PUB socket and binds a new one at the same address: every
+//  subscriber's connection ends, and each must pass the handshake, and
+//  ZAP, again. The old listener closes in ZeroMQ's own thread: until it has,
+//  the address is in use, and the bind is retried on a timer.
+static void
+s_rebind (events_t *self, const char *why)
+{
+    zloop_t *loop = flot_actor_loop (self->actor);
+    s_pub_close (self);
+    self->rebind_since = zclock_mono ();
+    self->rebind_late = false;
+    flot_notice (WHO, "%s: the event socket binds again at %s, and every subscriber "
+                 "connects again%s", why, self->bound,
+                 self->curve ? " through ZAP (CURVE)" : " (plain)");
+    if (s_pub_bind (self, self->bound, true) == 0)
+        return;
+    flot_notice (WHO, "%s is still in use (%s): trying again every %d ms, for %d s at most",
+                 self->bound, zmq_strerror (errno), REBIND_EVERY_MS, REBIND_PATIENCE_MS / 1000);
+    self->rebind_timer = zloop_timer (loop, REBIND_EVERY_MS, 0, s_on_rebind, self);
+}
+
+//  --------------------------------------------------------------------------
+//  The allowed keys: the broker's Keys, and the ZAP handler of our own
+
+//  Removes a folder of key files (flat) and the folder. Returns 0 or -1.
+static int
+s_remove_folder (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (!dir)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
+            continue;
+        char file [1400];
+        snprintf (file, sizeof file, "%s/%s", path, entry->d_name);
+        unlink (file);
+    }
+    closedir (dir);
+    return rmdir (path);
+}
+
+//  pub-zap own: a new private folder with a public cert file for each
+//  allowed key, which zauth then reads in place of the keys it had (a
+//  switch, so that no handshake meets a folder half written). zauth keeps
+//  what it read once the folder is gone, so the folder is removed at once:
+//  nothing is left behind, even by a process that is killed. Returns 0, or
+//  -1 with err.
+static int
+s_zap_write (events_t *self, zhashx_t *allowed, flot_err_t *err)
+{
+    const char *tmp = getenv ("TMPDIR");
+    char folder [1100];
+    snprintf (folder, sizeof folder, "%s/flotilla-events-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp (folder))
+        return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a folder for the keys "
+                             "allowed to subscribe (%s): %s", folder, strerror (errno));
+    size_t index = 0;
+    static const byte no_secret [32] = { 0 };
+    for (const char *name = zhashx_first (allowed); name; name = zhashx_next (allowed)) {
+        byte public_key [32];
+        zmq_z85_decode (public_key, (const char *) zhashx_cursor (allowed));
+        zcert_t *cert = zcert_new_from (public_key, no_secret);
+        if (cert && flot_key_name_valid (name))
+            zcert_set_meta (cert, "name", "%s", name);
+        char path [1200];
+        snprintf (path, sizeof path, "%s/key-%zu.pub", folder, index++);
+        int rc = cert ? zcert_save_public (cert, path) : -1;
+        zcert_destroy (&cert);
+        if (rc) {
+            flot_err_set (err, FLOT_E_INTERNAL, "cannot write %s: %s", path, strerror (errno));
+            s_remove_folder (folder);
+            return -1;
+        }
+    }
+    int rc = zstr_sendx (self->zap, "CURVE", folder, NULL) || zsock_wait (self->zap);
+    if (s_remove_folder (folder))
+        flot_warn (WHO, "cannot remove %s: %s", folder, strerror (errno));
+    return rc ? flot_err_set (err, FLOT_E_INTERNAL, "the ZAP handler did not take %s", folder)
+              : 0;
+}
+
+//  True if text is a CURVE public key in Z85 (40 characters).
+static bool
+s_z85_key (const char *text)
+{
+    byte key [32];
+    return text && strlen (text) == 40 && zmq_z85_decode (key, text) != NULL;
+}
+
+//  A new list of allowed keys (Keys: a new generation). With a ZAP handler
+//  of our own it now admits exactly them; if one that was allowed is gone,
+//  the socket binds again. Returns 0, or -1 (said) to try again later.
+static int
+s_keys_take (events_t *self, const flot_broker_keys_reply_t *reply)
+{
+    zhashx_t *allowed = zhashx_new ();
+    zhashx_set_duplicator (allowed, (zhashx_duplicator_fn *) strdup);
+    zhashx_set_destructor (allowed, (zhashx_destructor_fn *) zstr_free);
+    const flot_broker_key_t *keys = reply->keys.items;
+    for (size_t i = 0; i < reply->keys.count; i++) {
+        if (s_z85_key (keys [i].public_key))
+            zhashx_insert (allowed, keys [i].public_key, (void *) keys [i].name);
+        else
+            flot_warn (WHO, "the broker's Keys: key '%s' is skipped: its public_key is not "
+                       "40 characters of Z85", keys [i].name);
+    }
+    //  Which keys are gone, named for the log.
+    char gone [512] = "";
+    size_t count = 0;
+    if (self->allowed)
+        for (const char *name = zhashx_first (self->allowed); name;
+             name = zhashx_next (self->allowed))
+            if (!zhashx_lookup (allowed, zhashx_cursor (self->allowed))) {
+                size_t used = strlen (gone);
+                if (count++ < 8)
+                    snprintf (gone + used, sizeof gone - used, "%s'%s'", used ? ", " : "", name);
+            }
+    flot_err_t err;
+    if (self->zap && s_zap_write (self, allowed, &err)) {
+        //  Nobody new is admitted; one that is gone must not stay either.
+        flot_error (WHO, "the keys allowed to subscribe are not updated: %s", err.message);
+        zhashx_destroy (&allowed);
+        if (count || !self->allowed) {
+            s_pub_close (self);
+            flot_error (WHO, "the event socket stays closed until they are: %s",
+                        count ? "a key that was allowed is gone" : "it admits nobody yet");
+        }
+        return -1;
+    }
+    flot_info (WHO, "%zu keys may subscribe (the broker's generation %llu)",
+               zhashx_size (allowed), (unsigned long long) reply->generation);
+    zhashx_destroy (&self->allowed);
+    self->allowed = allowed;
+    self->generation = reply->generation;
+    if (count) {
+        char why [600];
+        snprintf (why, sizeof why, "key%s %s%s no longer allowed", count > 1 ? "s" : "",
+                  gone, count > 8 ? " and more are" : count > 1 ? " are" : " is");
+        s_rebind (self, why);
+    }
+    return 0;
+}
+
+//  The broker's answer to Keys.
+static void
+s_on_keys (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    events_t *self = arg;
+    self->keys_call = 0;
+    flot_err_t err = answer->err;
+    flot_broker_keys_reply_t reply;
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    int rc = answer->kind == FLOT_REPLY ? 0 : -1;
+    if (rc == 0 && flot_broker_keys_reply_decode (answer->body, &zone, &reply, &err)) {
+        char why [sizeof err.message];
+        snprintf (why, sizeof why, "%s", err.message);
+        flot_err_set (&err, FLOT_E_MALFORMED, "its reply: %s", why);
+        rc = -1;
+    }
+    if (rc) {
+        if (!self->keys_failing)
+            flot_warn (WHO, "cannot learn the allowed keys from the broker (Keys): %s; the "
+                       "event socket %s, and asks again every %d ms", err.message,
+                       self->pub || self->rebind_timer >= 0 ? "admits the keys it knew"
+                                                           : "stays closed until it does",
+                       KEYS_EVERY_MS);
+        self->keys_failing = true;
+    }
+    else {
+        if (self->keys_failing)
+            flot_notice (WHO, "the broker answers Keys again");
+        self->keys_failing = false;
+        if (!reply.secure && self->curve) {
+            //  Subscribers of a broker without keys have none either.
+            self->curve = false;
+            s_rebind (self, "the broker runs without keys, and so does the event socket");
+        }
+        else
+        if (reply.secure) {
+            bool was_plain = !self->curve;
+            if (was_plain) {
+                self->curve = true;
+                zhashx_destroy (&self->allowed);
+                s_pub_close (self);
+            }
+            //  The keys first, then the socket that admits them.
+            int taken = self->allowed && reply.generation == self->generation
+                      ? 0 : s_keys_take (self, &reply);
+            //  Closed (it was plain, or the keys could not be taken before).
+            if (taken == 0 && !self->pub && self->rebind_timer < 0)
+                s_rebind (self, was_plain ? "the broker admits only allowed keys, and so "
+                          "does the event socket" : "the keys allowed to subscribe are known");
+        }
+    }
+    msgpack_zone_destroy (&zone);
+}
+
+static int
+s_on_keys_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    events_t *self = arg;
+    if (timer_id == self->first_keys_timer)
+        self->first_keys_timer = -1;
+    (void) loop;
+    if (self->keys_call)
+        return 0;                   //  the one before has not been answered
+    flot_broker_keys_request_t request = {
+        .since = self->allowed ? self->generation : 0, .has_since = self->allowed != NULL
+    };
+    self->keys_call = flot_actor_call_msg (self->actor, FLOT_BROKER_SERVICE, NULL,
+                                           FLOT_BROKER_KEYS, &flot_broker_keys_request_def,
+                                           &request, KEYS_EVERY_MS * 3, false, s_on_keys, self);
+    return 0;
+}
+
+//  pub-cert, pub-zap and pub-insecure. Returns 0, or -1 (said).
+static int
+s_keys_start (events_t *self, flot_actor_t *actor)
+{
+    const char *cert = flot_actor_option (actor, "pub-cert", NULL);
+    const char *zap = flot_actor_option (actor, "pub-zap", NULL);
+    const char *insecure = flot_actor_option (actor, "pub-insecure", NULL);
+    if (insecure && !streq (insecure, "1") && !streq (insecure, "0")) {
+        flot_error (WHO, "pub-insecure '%s' is not 1 or 0", insecure);
+        return -1;
+    }
+    if (insecure && streq (insecure, "1") && cert) {
+        flot_error (WHO, "pub-insecure and pub-cert: the event socket is either plain or not");
+        return -1;
+    }
+    if (!cert && zap) {
+        flot_error (WHO, "pub-zap '%s' without pub-cert: only a CURVE socket is admitted "
+                    "through ZAP", zap);
+        return -1;
+    }
+    if (!cert)
+        return 0;
+    if (!zap || (!streq (zap, "shared") && !streq (zap, "own"))) {
+        flot_error (WHO, "pub-zap is '%s', expected 'shared' (the broker in this process "
+                    "admits subscribers) or 'own'", zap ? zap : "");
+        return -1;
+    }
+    self->cert = zcert_load (cert);
+    static const byte no_secret [32] = { 0 };
+    if (!self->cert || !memcmp (zcert_secret_key (self->cert), no_secret, 32)) {
+        flot_error (WHO, "pub-cert %s: %s", cert, self->cert ? "holds no secret key (a "
+                    "public key file?): the event socket needs its key pair"
+                    : "cannot be read as a key file (zcert)");
+        return -1;
+    }
+    self->curve = true;
+    if (streq (zap, "own")) {
+        //  Nobody is admitted until the broker's Keys answers.
+        self->zap = zactor_new (zauth, NULL);
+        flot_err_t err;
+        zhashx_t *none = zhashx_new ();
+        int rc = self->zap ? s_zap_write (self, none, &err)
+               : flot_err_set (&err, FLOT_E_INTERNAL, "cannot start a ZAP handler");
+        zhashx_destroy (&none);
+        if (rc) {
+            flot_error (WHO, "%s", err.message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  Life cycle
+
+static void
+s_state_destroy (events_t **self_p)
+{
+    events_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_t *loop = flot_actor_loop (self->actor);
+    if (self->keys_timer >= 0)
+        zloop_timer_end (loop, self->keys_timer);
+    if (self->first_keys_timer >= 0)
+        zloop_timer_end (loop, self->first_keys_timer);
+    if (self->rebind_timer >= 0)
+        zloop_timer_end (loop, self->rebind_timer);
+    if (self->keys_call)
+        flot_actor_call_forget (self->actor, self->keys_call);
+    for (size_t i = 0; i < self->count; i++)
+        free (s_at (self, i)->body);
+    free (self->ring);
+    zsock_destroy (&self->pub);
+    flot_event_log_destroy (&self->log);
+    zactor_destroy (&self->zap);
+    zhashx_destroy (&self->allowed);
+    zcert_destroy (&self->cert);
+    free (self);
+    *self_p = NULL;
+}
 
 static int
 s_start (flot_actor_t *actor)
@@ -332,26 +751,32 @@ s_start (flot_actor_t *actor)
         return -1;
     }
     events_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->actor = actor;
+    self->keys_timer = self->first_keys_timer = self->rebind_timer = -1;
     self->capacity = (size_t) n;
     self->ring = calloc (self->capacity, sizeof (event_t));
-    self->pub = zsock_new (ZMQ_PUB);
-    if (!self->ring || !self->pub) {
+    if (!self->ring) {
         flot_error (WHO, "cannot allocate the history of %ld events", n);
-        zsock_destroy (&self->pub);
-        free (self->ring);
-        free (self);
+        s_state_destroy (&self);
         return -1;
     }
-    zsock_set_linger (self->pub, 0);
-    zsock_set_sndhwm (self->pub, 100000);
-    if (zsock_bind (self->pub, "%s", endpoint) < 0) {
+    if (s_keys_start (self, actor)) {
+        s_state_destroy (&self);
+        return -1;
+    }
+    if (s_pub_bind (self, endpoint, false)) {
         flot_error (WHO, "cannot bind the event socket to %s: %s",
-                    endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&self->pub);
-        free (self->ring);
-        free (self);
+                    endpoint, zmq_strerror (errno));
+        s_state_destroy (&self);
         return -1;
     }
+    snprintf (self->bound, sizeof self->bound, "%s", zsock_endpoint (self->pub));
+    //  A ZAP handler of our own admits nobody before Keys answers, and
+    //  ZeroMQ does not try again a handshake that ZAP refused: no
+    //  subscriber may meet the socket before then.
+    if (self->zap)
+        s_pub_close (self);
     const char *store = flot_actor_option (actor, "events-store", NULL);
     if (store) {
         flot_err_t err;
@@ -361,12 +786,7 @@ s_start (flot_actor_t *actor)
                      : -1;
         if (last < 0) {
             flot_error (WHO, "%s", err.message);
-            flot_event_log_destroy (&self->log);
-            for (size_t i = 0; i < self->count; i++)
-                free (s_at (self, i)->body);
-            zsock_destroy (&self->pub);
-            free (self->ring);
-            free (self);
+            s_state_destroy (&self);
             return -1;
         }
         self->last = (uint64_t) last;
@@ -375,8 +795,18 @@ s_start (flot_actor_t *actor)
     }
     const char *advertised = flot_actor_option (actor, "pub-public", NULL);
     snprintf (self->endpoint, sizeof self->endpoint, "%s",
-              advertised ? advertised : zsock_endpoint (self->pub));
-    flot_notice (WHO, "publishing events on %s", self->endpoint);
+              advertised ? advertised : self->bound);
+    if (self->cert) {
+        //  The first ask as soon as the actor is connected, then every second.
+        zloop_t *loop = flot_actor_loop (actor);
+        self->first_keys_timer = zloop_timer (loop, 1, 1, s_on_keys_timer, self);
+        self->keys_timer = zloop_timer (loop, KEYS_EVERY_MS, 0, s_on_keys_timer, self);
+    }
+    flot_notice (WHO, "publishing events on %s%s%s%s", self->endpoint,
+                 self->cert ? " (CURVE, key " : " (plain)",
+                 self->cert ? zcert_public_txt (self->cert) : "",
+                 self->cert ? (self->zap ? "; admits the broker's keys itself)"
+                                         : "; the broker's ZAP handler admits)") : "");
     flot_actor_set_state (actor, self);
     return 0;
 }
@@ -385,14 +815,7 @@ static void
 s_stop (flot_actor_t *actor)
 {
     events_t *self = flot_actor_state (actor);
-    if (!self)
-        return;
-    for (size_t i = 0; i < self->count; i++)
-        free (s_at (self, i)->body);
-    free (self->ring);
-    zsock_destroy (&self->pub);
-    flot_event_log_destroy (&self->log);
-    free (self);
+    s_state_destroy (&self);
     flot_actor_set_state (actor, NULL);
 }
 

@@ -10,11 +10,19 @@
     answers when the hook ends; the actor never blocks meanwhile, so one
     executor runs many hooks at once. Executors that claim targets (the
     broker's keys) get only those targets' steps.
+
+    Nothing from the wire runs as given: a hook names a program inside this
+    host's hooks directory (the option "hooks-dir", flotillad --hooks-dir;
+    without one no hook runs), resolved by common/hook_path.c; it runs in
+    that directory, whatever the step's `cwd` says; and its env may not set
+    the variables common/env_policy.c denies (LD_*, PATH, BASH_ENV...).
 */
 #include "executor.h"
 #include "flotilla/child.h"
 #include "flotilla/contract_executor.h"
 #include "flotilla/defer.h"
+#include "flotilla/env_policy.h"
+#include "flotilla/hook_path.h"
 #include "flotilla/log.h"
 
 #include <signal.h>
@@ -36,7 +44,7 @@ typedef struct {
     flot_actor_t *actor;
     zlistx_t *runs;             //  run_t *: hooks running
     flot_defer_t *finished;     //  run_t *: answered, freed a turn of the loop later
-    char workdir [1024];
+    char hooks_dir [1024];      //  absolute; "" if none: then no hook runs
 } executor_t;
 
 struct _run_t {
@@ -211,7 +219,7 @@ typedef struct {
     char *argv [MAX_ARGS + 2];
     char *envp [MAX_ENV + 16 + 256];
     size_t argc, envc;
-    char cwd [1024];
+    char path [2048];           //  the hook's program, in the hooks directory
 } launch_t;
 
 static void
@@ -235,9 +243,39 @@ s_env_add (launch_t *launch, const char *name, const char *value)
     return 0;
 }
 
+//  True if the hook's env sets the variable of entry ("NAME=value").
+static bool
+s_env_overridden (const flot_executor_hook_t *hook, const char *entry)
+{
+    for (size_t i = 0; i < hook->env.count; i++) {
+        size_t size = strlen (hook->env.items [i].key);
+        if (strncmp (entry, hook->env.items [i].key, size) == 0 && entry [size] == '=')
+            return true;
+    }
+    return false;
+}
+
+//  The hook's env: each name a variable name that the policy allows.
+static int
+s_env_check (const flot_executor_hook_t *hook, flot_err_t *err)
+{
+    char why [200];
+    for (size_t i = 0; i < hook->env.count; i++) {
+        const char *name = hook->env.items [i].key;
+        if (strchr (name, '='))
+            return flot_err_set (err, FLOT_E_INVALID,
+                "field 'hook.env.%.64s': a name holds no '='", name);
+        if (flot_env_name_check (name, why, sizeof why))
+            return flot_err_set (err, FLOT_E_INVALID, "field 'hook.env': %s", why);
+    }
+    return 0;
+}
+
 //  Reads the hook and the step's facts (a STEP the contract checked: its
 //  strings fit the buffers, at most MAX_ARGS args and MAX_ENV env entries)
-//  into launch.
+//  into launch: the program the hook names in the hooks directory, its
+//  args, its environment. The step's cwd is not read: the hook runs in the
+//  hooks directory.
 static int
 s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *launch,
                run_t *run, flot_err_t *err)
@@ -250,17 +288,21 @@ s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *lau
                              hook->env.count, MAX_ARGS, MAX_ENV);
     snprintf (run->deployment, sizeof run->deployment, "%s", step->deployment);
     snprintf (run->step_id, sizeof run->step_id, "%s", step->step_id);
-    snprintf (launch->cwd, sizeof launch->cwd, "%s",
-              step->cwd && *step->cwd ? step->cwd : self->workdir);
+    char why [256];
+    if (flot_hook_resolve (self->hooks_dir, hook->command, &flot_hook_kind_hook,
+                           launch->path, sizeof launch->path, why, sizeof why))
+        return flot_err_set (err, FLOT_E_INVALID, "%s", why);
+    if (s_env_check (hook, err))
+        return -1;
     run->timeout_ms = (int64_t) hook->timeout_ms;
-    launch->argv [launch->argc++] = strdup (hook->command);
+    launch->argv [launch->argc++] = strdup (launch->path);
     const char *const *args = hook->args.items;
     for (size_t i = 0; i < hook->args.count && launch->argc <= MAX_ARGS; i++)
         launch->argv [launch->argc++] = strdup (args [i]);
     launch->argv [launch->argc] = NULL;
     //  The environment: ours, the step's facts, then the hook's own.
     for (char **e = environ; *e && launch->envc < 256; e++)
-        if (strncmp (*e, "FLOTILLA_", 9) != 0)
+        if (strncmp (*e, "FLOTILLA_", 9) != 0 && !s_env_overridden (hook, *e))
             launch->envp [launch->envc++] = strdup (*e);
     char number [32];
     s_env_add (launch, "FLOTILLA_DEPLOYMENT", step->deployment);
@@ -277,9 +319,6 @@ s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *lau
     s_env_add (launch, "FLOTILLA_ATTEMPT", number);
     for (size_t i = 0; i < hook->env.count; i++) {
         const flot_strpair_t *entry = &hook->env.items [i];
-        if (strchr (entry->key, '='))
-            return flot_err_set (err, FLOT_E_INVALID,
-                "field 'hook.env.%.64s': a name holds no '='", entry->key);
         if (s_env_add (launch, entry->key, entry->value))
             return flot_err_set (err, FLOT_E_INVALID,
                 "field 'hook.env': the environment is full at '%.64s'", entry->key);
@@ -288,35 +327,18 @@ s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *lau
     return 0;
 }
 
-//  The command must be found and executable where it would run: on PATH
-//  for a bare name, else relative to the step's working directory.
-static int
-s_command_check (const launch_t *launch, flot_err_t *err)
-{
-    char path [2048];
-    const char *command = launch->argv [0];
-    if (!strchr (command, '/'))
-        return flot_child_findable (command, launch->envp) == 0 ? 0
-             : flot_err_set (err, FLOT_E_INVALID, "'%s' is not on PATH", command);
-    snprintf (path, sizeof path, "%s%s%s", command [0] == '/' ? "" : launch->cwd,
-              command [0] == '/' ? "" : "/", command);
-    if (flot_child_findable (path, NULL))
-        return flot_err_set (err, FLOT_E_INVALID, "'%s' is not an executable file (%s)",
-                             path, strerror (errno));
-    return 0;
-}
-
 //  Starts the hook. Returns 0, or -1 with err.
 static int
 s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
 {
-    int rc = flot_child_spawn (launch->argv, launch->envp, launch->cwd, FLOT_CHILD_STDERR,
+    const char *dir = run->executor->hooks_dir;
+    int rc = flot_child_spawn (launch->argv, launch->envp, dir, FLOT_CHILD_STDERR,
                                &run->pid, &run->fd);
     if (rc < 0)
         return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a pipe: %s", strerror (errno));
     if (rc)
         return flot_err_set (err, FLOT_E_INVALID, "cannot run '%s' in %s: %s",
-                             launch->argv [0], launch->cwd, strerror (rc));
+                             launch->argv [0], dir, strerror (rc));
     return 0;
 }
 
@@ -331,7 +353,6 @@ s_execute_step (flot_actor_t *actor, flot_request_t *request)
     run->fd = run->pidfd = run->reap_timer = run->kill_timer = -1;
     flot_err_t err;
     if (s_launch_read (self, flot_request_args (request), launch, run, &err)
-    ||  s_command_check (launch, &err)
     ||  s_spawn (run, launch, &err)) {
         s_launch_free (launch);
         free (launch);
@@ -395,8 +416,6 @@ s_validate_step (flot_actor_t *actor, flot_request_t *request)
     launch_t *launch = calloc (1, sizeof *launch);
     flot_err_t err;
     int rc = s_launch_read (self, flot_request_args (request), launch, &run, &err);
-    if (rc == 0)
-        rc = s_command_check (launch, &err);
     s_launch_free (launch);
     free (launch);
     if (rc)
@@ -418,12 +437,15 @@ s_start (flot_actor_t *actor)
     self->actor = actor;
     self->runs = zlistx_new ();
     self->finished = flot_defer_new (flot_actor_loop (actor), free);
-    const char *workdir = flot_actor_option (actor, "workdir", NULL);
-    if (workdir)
-        snprintf (self->workdir, sizeof self->workdir, "%s", workdir);
+    const char *dir = flot_actor_option (actor, "hooks-dir", NULL);
+    if (flot_hook_dir (dir, self->hooks_dir, sizeof self->hooks_dir))
+        flot_warn (WHO, "the hooks directory '%.200s' cannot be made absolute: "
+                   "no hook runs", dir);
     else
-    if (!getcwd (self->workdir, sizeof self->workdir))
-        strcpy (self->workdir, "/");
+    if (!*self->hooks_dir)
+        flot_notice (WHO, "no hooks directory (flotillad --hooks-dir): no hook runs");
+    else
+        flot_info (WHO, "hooks run from %s", self->hooks_dir);
     flot_actor_set_state (actor, self);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*  flotilla/executor.h - the step executor actor (service "executor"):
     ExecuteStep, ValidateStep, GetStepStatus. protocol/SPEC.md gives their
-    bodies. Option: workdir (where hooks run when a step names no cwd).
+    bodies. Option: hooks-dir (flotillad --hooks-dir), the directory whose
+    programs a hook may name, and where hooks run; without it no hook runs.
 */
 #ifndef FLOTILLA_EXECUTOR_H_INCLUDED
 #define FLOTILLA_EXECUTOR_H_INCLUDED

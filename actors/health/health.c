@@ -10,10 +10,13 @@
     the host decodes each request before its handler runs. Every job owns
     what outlives its request: its checks, parsed by common/health_checks.c,
     and copies of its contexts (flot_context_copy), which the prober's
-    templates read.
+    templates read. A command probe names a program of this host's hooks
+    directory (the option "hooks-dir", flotillad --hooks-dir): a request
+    whose command probe names none there is refused before anything runs.
 */
 #include "health.h"
 #include "flotilla/contract_health.h"
+#include "flotilla/hook_path.h"
 #include "flotilla/log.h"
 #include "flotilla/template.h"
 
@@ -82,6 +85,7 @@ struct _health_t {
     flot_prober_t *prober;
     zlistx_t *jobs;
     zhashx_t *timers;           //  id -> timer_t_ *
+    char hooks_dir [1024];      //  absolute; "" if none: no command probe runs
 };
 
 //  --------------------------------------------------------------------------
@@ -221,6 +225,25 @@ s_job_checks (job_t *job, const flot_array_t *checks, flot_err_t *err)
     return job->checks ? 0 : -1;
 }
 
+//  Every command probe of the job names a program of the hooks directory.
+static int
+s_job_commands_allowed (job_t *job, const char *list, flot_err_t *err)
+{
+    for (size_t k = 0; k < job->check_count; k++) {
+        const flot_check_t *check = job->checks [k];
+        char path [2048], why [256];
+        if (check->kind == FLOT_CHECK_COMMAND
+        &&  flot_hook_resolve (job->health->hooks_dir, check->command, &flot_hook_kind_probe,
+                               path, sizeof path, why, sizeof why)) {
+            if (list)
+                return flot_err_set (err, FLOT_E_INVALID, "%s[%zu].command.command: %s",
+                                     list, k, why);
+            return flot_err_set (err, FLOT_E_INVALID, "check.command.command: %s", why);
+        }
+    }
+    return 0;
+}
+
 //  Keeps count contexts for the job's probes: a monitor outlives its
 //  request, whose body holds the decoded contexts, so the job copies them.
 static int
@@ -252,6 +275,7 @@ s_job_for_target (health_t *self, flot_request_t **request_p, job_kind_t kind,
         return NULL;
     flot_err_t err;
     if ((check ? s_job_check (job, check, &err) : s_job_checks (job, checks, &err))
+    ||  s_job_commands_allowed (job, check ? NULL : "checks", &err)
     ||  s_job_contexts (job, context, 1, &err)) {
         flot_request_fail (request_p, &err);
         s_job_destroy (&job);
@@ -443,7 +467,8 @@ s_check_batch (flot_actor_t *actor, flot_request_t *request)
         return;
     flot_err_t err;
     size_t count = args->contexts.count;
-    if (s_job_checks (job, &args->checks, &err))
+    if (s_job_checks (job, &args->checks, &err)
+    ||  s_job_commands_allowed (job, "checks", &err))
         goto fail;
     if (count * job->check_count > MAX_BATCH) {
         flot_err_set (&err, FLOT_E_INVALID, "contexts: %zu contexts x %zu checks is more "
@@ -714,7 +739,11 @@ s_start (flot_actor_t *actor)
     health_t *self = calloc (1, sizeof *self);
     assert (self);
     self->actor = actor;
-    self->prober = flot_prober_new (flot_actor_loop (actor));
+    const char *dir = flot_actor_option (actor, "hooks-dir", NULL);
+    if (flot_hook_dir (dir, self->hooks_dir, sizeof self->hooks_dir))
+        flot_warn (WHO, "the hooks directory '%.200s' cannot be made absolute: "
+                   "no command probe runs", dir);
+    self->prober = flot_prober_new (flot_actor_loop (actor), self->hooks_dir);
     if (!self->prober) {
         free (self);
         return -1;

@@ -36,9 +36,11 @@ typedef struct {
 
 typedef void (flot_probe_fn) (const flot_probe_result_t *result, void *arg);
 
-//  A prober on loop. Returns NULL if libcurl cannot start.
+//  A prober on loop. A command probe names a program in hooks_dir (an
+//  absolute directory; NULL or "": none, and no command probe runs), and
+//  runs there. Returns NULL if libcurl cannot start.
 flot_prober_t *
-    flot_prober_new (zloop_t *loop);
+    flot_prober_new (zloop_t *loop, const char *hooks_dir);
 
 //  Stops every running probe (no callbacks), kills their processes.
 void

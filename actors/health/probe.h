@@ -58,6 +58,8 @@ void prober_unwatch (flot_prober_t *self, int fd);
 int  prober_timer (flot_prober_t *self, probe_t *probe, int64_t delay_ms, bool repeat);
 void prober_timer_end (flot_prober_t *self, int timer);
 CURLM *prober_multi (flot_prober_t *self);
+//  The absolute hooks directory command probes run from, or NULL: none.
+const char *prober_hooks_dir (flot_prober_t *self);
 
 //  End the probe with a result: releases it, calls its callback, frees it.
 void prober_finish (probe_t *probe, bool healthy, int status_code, const char *format, ...)

@@ -2,9 +2,16 @@
     process in its own process group, healthy when it exits 0. Its output
     (stdout and stderr) is kept, the last line goes into the message. Past
     the timeout the whole group is killed.
+
+    The command names a program in the health actor's hooks directory
+    (common/hook_path.c resolves it; no hooks directory, no command probe),
+    which runs in that directory. Its arguments and env values are
+    templates, each filled into one argument or one value; no shell runs.
+    The env's names passed common/env_policy.c when the check was parsed.
 */
 #include "probe.h"
 #include "flotilla/child.h"
+#include "flotilla/hook_path.h"
 #include "flotilla/template.h"
 
 #include <signal.h>
@@ -147,11 +154,11 @@ s_launch_free (launch_t *launch)
 }
 
 static int
-s_launch (launch_t *launch, const flot_check_t *check, const flot_health_context_t *context,
-          char *why, size_t cap)
+s_launch (launch_t *launch, const char *path, const flot_check_t *check,
+          const flot_health_context_t *context, char *why, size_t cap)
 {
     char reason [300];
-    launch->argv [launch->argc++] = strdup (check->command);
+    launch->argv [launch->argc++] = strdup (path);
     for (size_t i = 0; i < check->arg_count; i++) {
         char *arg = flot_template_expand (check->args [i], context, NULL, reason, sizeof reason);
         if (!arg) {
@@ -198,8 +205,14 @@ probe_command_start (probe_t *probe, const flot_check_t *check,
 {
     snprintf (probe->what, sizeof probe->what, "command %.300s", check->command);
     launch_t launch = { .argc = 0 };
-    char reason [400];
-    if (s_launch (&launch, check, context, reason, sizeof reason)) {
+    char reason [400], path [2048];
+    const char *dir = prober_hooks_dir (probe->prober);
+    if (flot_hook_resolve (dir, check->command, &flot_hook_kind_probe, path, sizeof path,
+                           reason, sizeof reason)) {
+        snprintf (why, cap, "%s: %s", probe->what, reason);
+        return -1;
+    }
+    if (s_launch (&launch, path, check, context, reason, sizeof reason)) {
         snprintf (why, cap, "%s: %s", probe->what, reason);
         s_launch_free (&launch);
         return -1;
@@ -209,7 +222,7 @@ probe_command_start (probe_t *probe, const flot_check_t *check,
         s_launch_free (&launch);
         return -1;
     }
-    int rc = flot_child_spawn (launch.argv, launch.envp, NULL, FLOT_CHILD_STDERR,
+    int rc = flot_child_spawn (launch.argv, launch.envp, dir, FLOT_CHILD_STDERR,
                                &probe->pid, &probe->out_fd);
     int error = rc < 0 ? errno : rc;
     s_launch_free (&launch);

@@ -4,7 +4,8 @@
     through flot_curl_loop: its sockets are zloop pollers and its timeout a
     zloop timer, so transfers advance as their sockets get ready. TCP probes of
     addresses are non-blocking connects watched by pollers; command probes
-    are child processes watched by their pipe and pidfd. Each probe has a
+    are child processes watched by their pipe and pidfd, each a program of
+    the health actor's hooks directory run there. Each probe has a
     timeout timer. A probe ends exactly once: prober_finish releases it and
     calls its callback, which may start or cancel other probes.
 */
@@ -20,6 +21,7 @@ struct _flot_prober_t {
     zhashx_t *fds;              //  descriptor -> probe_t *
     zhashx_t *timers;           //  timer id -> probe_t *
     uint64_t next_id;
+    char *hooks_dir;            //  where command probes' programs are; NULL: none
 };
 
 static char *
@@ -231,8 +233,14 @@ flot_prober_running (flot_prober_t *self)
     return zhashx_size (self->probes);
 }
 
+const char *
+prober_hooks_dir (flot_prober_t *self)
+{
+    return self->hooks_dir;
+}
+
 flot_prober_t *
-flot_prober_new (zloop_t *loop)
+flot_prober_new (zloop_t *loop, const char *hooks_dir)
 {
     assert (loop);
     flot_prober_t *self = calloc (1, sizeof *self);
@@ -243,6 +251,7 @@ flot_prober_new (zloop_t *loop)
         return NULL;
     }
     self->loop = loop;
+    self->hooks_dir = hooks_dir && *hooks_dir ? strdup (hooks_dir) : NULL;
     self->probes = zhashx_new ();
     self->fds = zhashx_new ();
     self->timers = zhashx_new ();
@@ -265,6 +274,7 @@ flot_prober_destroy (flot_prober_t **self_p)
     zhashx_destroy (&self->probes);
     zhashx_destroy (&self->fds);
     zhashx_destroy (&self->timers);
+    free (self->hooks_dir);
     free (self);
     *self_p = NULL;
 }

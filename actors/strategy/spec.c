@@ -6,7 +6,10 @@
     unknown fields are errors (a typo must not pass silently), and every
     error names the file, the line and the field path. The dependency graph
     of the targets (dependsOn and waves) must be acyclic; a cycle is reported
-    with its members in order.
+    with its members in order. The hook names a program in the executor's
+    hooks directory (flotilla/hook_path.h: no absolute path, no '..') and its
+    env sets no variable flotilla/env_policy.h denies, so a plan refuses
+    what an executor would.
 */
 #include "strategy.h"
 
@@ -25,7 +28,9 @@
 #include "flotilla/body.h"
 #include "flotilla/protocol.h"
 #include "flotilla/contract_health.h"
+#include "flotilla/env_policy.h"
 #include "flotilla/health_checks.h"
+#include "flotilla/hook_path.h"
 
 #define MAX_NODES 200000
 #define MAX_NAME 64
@@ -604,6 +609,10 @@ s_parse_hook (ctx_t *ctx, yaml_node_t *root, flot_spec_t *spec)
     static const char *keys [] = { "command", "args", "env", "timeout", "retries", "backoff", NULL };
     s_check_keys (ctx, node, "hook", keys);
     hook->command = s_string (ctx, node, "command", "hook", true, 't');
+    char why [256];
+    if (hook->command
+    &&  flot_hook_name_check (hook->command, &flot_hook_kind_hook, why, sizeof why))
+        s_err (ctx, s_get (ctx, node, "command"), "hook.command", "%s", why);
     yaml_node_t *args = s_get (ctx, node, "args");
     if (args && s_expect (ctx, args, YAML_SEQUENCE_NODE, "hook.args")) {
         size_t n = (size_t) (args->data.sequence.items.top - args->data.sequence.items.start);
@@ -616,7 +625,16 @@ s_parse_hook (ctx_t *ctx, yaml_node_t *root, flot_spec_t *spec)
                 hook->args [hook->arg_count++] = strdup (value);
         }
     }
-    s_labels (ctx, s_get (ctx, node, "env"), "hook.env", false, &hook->env, &hook->env_count);
+    yaml_node_t *env = s_get (ctx, node, "env");
+    s_labels (ctx, env, "hook.env", false, &hook->env, &hook->env_count);
+    for (yaml_node_pair_t *pair = env && env->type == YAML_MAPPING_NODE
+                                  ? env->data.mapping.pairs.start : NULL;
+         pair && pair < env->data.mapping.pairs.top; pair++) {
+        yaml_node_t *key = s_node (ctx, pair->key);
+        if (key && key->type == YAML_SCALAR_NODE
+        &&  flot_env_name_check ((const char *) key->data.scalar.value, why, sizeof why))
+            s_err (ctx, key, "hook.env", "%s", why);
+    }
     s_duration (ctx, s_get (ctx, node, "timeout"), "hook.timeout", 1, 86400000,
                 &hook->timeout_ms);
     long retries = 0;

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The hook of the examples: puts a target on a version by writing its VERSION
-# file (state/<target>/VERSION, beside the spec), with the traffic weight.
-# Flotilla runs it in the spec's directory with the step in the environment.
+# file (examples/state/<target>/VERSION), with the traffic weight. Flotilla
+# runs it in its hooks directory (flotillad --hooks-dir examples/hooks) with
+# the step in the environment.
 set -eu
-dir="state/$FLOTILLA_TARGET"
+dir="../state/$FLOTILLA_TARGET"
 mkdir -p "$dir"
 printf '%s weight=%s step=%s\n' "$FLOTILLA_VERSION" "$FLOTILLA_WEIGHT" "$FLOTILLA_STEP_ID" \
     > "$dir/VERSION.tmp"

@@ -20,6 +20,7 @@
 #include "flotilla/body.h"
 #include "flotilla/contract.h"
 #include "flotilla/protocol.h"
+#include "flotilla/keys.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,7 @@ typedef struct {
     int heartbeat_ms;           //  0 for the default
     int liveness;               //  0 for the default
     zhash_t *options;           //  actor-specific name=value (not owned), may be NULL
+    const flot_creds_t *creds;  //  the key to connect with over tcp (copied); NULL: none
 } flot_actor_config_t;
 
 //  Run the actor as a czmq thread. Returns NULL if it failed to start (the
@@ -95,6 +97,10 @@ zloop_t *
 //  and absolute deadline (zclock_mono ms).
 const char *flot_request_command (flot_request_t *request);
 const char *flot_request_key (flot_request_t *request);
+//  Who called: the name of the caller's key as the broker forwarded it
+//  (protocol 03, SPEC 14), "" when it is not known (a broker or a peer of
+//  protocol 02, or a broker that runs without keys).
+const char *flot_request_caller (flot_request_t *request);
 const msgpack_object *flot_request_body (flot_request_t *request);
 int64_t flot_request_deadline (flot_request_t *request);
 //  The body's msgpack bytes as received (checked: one map within the limits).

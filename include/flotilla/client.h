@@ -10,6 +10,7 @@
 #define FLOTILLA_CLIENT_H_INCLUDED
 
 #include <czmq.h>
+#include "flotilla/keys.h"
 #include "flotilla/protocol.h"
 
 #ifdef __cplusplus
@@ -30,12 +31,31 @@ typedef struct {
 flot_client_t *
     flot_client_new (const char *endpoint);
 
+//  Connect with credentials (flot_creds_resolve): a CURVE client of the
+//  broker's public key, with creds->cert as its key pair. creds NULL or
+//  creds->cert NULL: plain, as flot_client_new. The client keeps its own
+//  copy of creds. Returns NULL if the endpoint is invalid, or creds has a
+//  cert and no valid server key (flot_creds_valid).
+flot_client_t *
+    flot_client_new_secure (const char *endpoint, const flot_creds_t *creds);
+
 void
     flot_client_destroy (flot_client_t **self_p);
 
 //  The client's socket, for polling.
 zsock_t *
     flot_client_sock (flot_client_t *self);
+
+//  The credentials the client connected with (cert NULL: plain), for a
+//  socket opened beside it to the same system (flot_creds_apply).
+const flot_creds_t *
+    flot_client_creds (flot_client_t *self);
+
+//  True once anything came from the broker. A call that times out before
+//  that met no broker: none runs there, or (CURVE) the handshake failed:
+//  the key is not allowed, or the broker's public key is not its own.
+bool
+    flot_client_answered (flot_client_t *self);
 
 //  Send a request; returns its correlation id, or 0 on error (err set).
 //  key may be NULL; body is msgpack bytes of one map (NULL for {}).

@@ -26,16 +26,20 @@ extern "C" {
 //  timeout 4 bytes).
 //
 //  The protocol signature starts every header. The last two digits are the
-//  protocol version.
-#define FLOT_SIGNATURE          "FLOT02"
+//  protocol version: FLOT_SIGNATURE is this code's preferred one; a header
+//  may carry any version from FLOT_VERSION_OLDEST to FLOT_VERSION.
+#define FLOT_SIGNATURE          "FLOT03"
 #define FLOT_SIGNATURE_SIZE     6
+//  The signature frame of an event message on the PUB socket (SPEC 11.1):
+//  event messages did not change in version 03, so they keep 02's.
+#define FLOT_EVENTS_SIGNATURE   "FLOT02"
 
 //  The protocol versions this code speaks: FLOT_VERSION_OLDEST up to
 //  FLOT_VERSION, the one in FLOT_SIGNATURE and the one it prefers. A peer
 //  announces them (READY's and Ping's "versions"); during an upgrade a
 //  broker of version N speaks N and N-1 (SPEC section 13). Versions are
 //  1..99, written as two digits.
-#define FLOT_VERSION            2
+#define FLOT_VERSION            3
 #define FLOT_VERSION_OLDEST     2
 #define FLOT_MAX_VERSIONS       16          //  entries of a "versions" array
 
@@ -112,12 +116,14 @@ typedef struct {
 //  Which fields a kind carries is in protocol/SPEC.md and flot_msg.c.
 typedef struct {
     int kind;
+    int version;                //  the signature's version; 0 when encoding: FLOT_VERSION
     flot_bytes_t route;         //  DELIVER, A_*, CANCEL: the caller's route id
     uint64_t corr;              //  correlation id, chosen by the caller
     flot_bytes_t service;       //  REQUEST, READY
     flot_bytes_t key;           //  REQUEST, DELIVER: routing key, may be empty
     uint32_t timeout_ms;        //  REQUEST, DELIVER
     flot_bytes_t command;       //  REQUEST, DELIVER
+    flot_bytes_t caller;        //  DELIVER of version 03 on: the caller's key name, may be empty
     flot_bytes_t body;          //  every kind but HEARTBEAT: one msgpack map
 } flot_msg_t;
 
@@ -150,8 +156,13 @@ int
     flot_msg_decode (flot_msg_t *msg, const flot_bytes_t *frames, size_t count,
                      flot_err_t *err);
 
-//  Set err to VERSION for a frame that does not start with FLOT_SIGNATURE:
-//  "protocol version 01 is not supported, <who> speaks 02" (every version
+//  The version of a frame's signature if this code speaks it
+//  (FLOT_VERSION_OLDEST..FLOT_VERSION), else 0.
+int
+    flot_msg_version (flot_bytes_t frame);
+
+//  Set err to VERSION for a frame whose signature is not one this code
+//  speaks: "protocol version 01 is not supported, <who> speaks 02, 03" (every version
 //  this code speaks, oldest first) when the frame starts with "FLOT" and
 //  two printable characters, else a sentence naming the signature. who is
 //  for example "this broker". Returns -1.

@@ -13,6 +13,14 @@
     prints nothing: what to say of each item is the caller's. It uses the
     caller's client for its calls and owns only its SUB socket.
 
+    When the events service's socket is a CURVE server (Info gives its
+    public_key, SPEC 11.4), the SUB socket connects as a CURVE client with
+    the key the client connected with (flot_client_creds), or the one
+    flot_subscriber_set_creds gives; with none, FAILED says the stream
+    needs a key. A key revoked while it subscribes stops receiving: the
+    service binds its socket again, and only allowed keys get back in;
+    the others replay the gap that this makes.
+
         flot_subscriber_t *sub = flot_subscriber_new (client, NULL,
             FLOT_SUBSCRIBER_NEWEST, NULL, NULL);
         while (!zsys_interrupted) {
@@ -68,7 +76,9 @@ typedef enum {
                                 //  call says so again: a call failed before it
                                 //  went live (command, err), or with command
                                 //  NULL the PUB socket: err INVALID (it cannot
-                                //  subscribe at endpoint) or INTERNAL
+                                //  subscribe at endpoint), NOT_AUTHORIZED (the
+                                //  stream needs a key, and the subscriber has
+                                //  none) or INTERNAL
 } flot_subscriber_kind_t;
 
 //  An item, valid until the next call of flot_subscriber_next or destroy.
@@ -84,7 +94,8 @@ typedef struct {
 
 //  A subscriber of client's events service (client must outlive it).
 //  endpoint: the PUB socket to subscribe at, NULL for the one the service's
-//  Info advertises. since: the first seq to hand (0: the oldest held), or
+//  Info advertises (given, it is taken for the same socket reached at
+//  another address: Info's public_key still applies). since: the first seq to hand (0: the oldest held), or
 //  FLOT_SUBSCRIBER_NEWEST. deployment: only that deployment's events (the
 //  topic "<id>/"), NULL for all. type: only the events whose type starts
 //  with it, NULL for all. Nothing is sent before the first
@@ -105,6 +116,12 @@ void
 //  FLOT_SUBSCRIBER_IDLE_MS); 0: only when flot_subscriber_check says so.
 void
     flot_subscriber_set_idle (flot_subscriber_t *self, uint32_t idle_ms);
+
+//  The key the SUB socket connects with to a CURVE PUB socket (creds is
+//  copied; NULL, or a cert NULL: none), in place of the client's. Before the
+//  first flot_subscriber_next. Returns 0, or -1 if out of memory.
+int
+    flot_subscriber_set_creds (flot_subscriber_t *self, const flot_creds_t *creds);
 
 //  Hand the events held from since, then END: no Info, no PUB socket (since
 //  FLOT_SUBSCRIBER_NEWEST: END at once).

@@ -44,7 +44,7 @@ s_send_event (zsock_t *pub, uint64_t seq, const char *topic, bool with_type)
         flot_pack_kv_str (&pk, "type", "test.live");
     flot_pack_kv_str (&pk, "deployment", "d1");
     flot_pack_kv_str (&pk, "message", "live");
-    s_send (pub, topic, FLOT_SIGNATURE, sbuf.data, sbuf.size);
+    s_send (pub, topic, FLOT_EVENTS_SIGNATURE, sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
@@ -55,11 +55,11 @@ s_send_malformed (zsock_t *pub, int turn)
     static const uint8_t truncated [] = { 0x82, 0xa3, 's', 'e', 'q' };
     static const uint8_t not_map [] = { 0x93, 0x01, 0x02, 0x03 };
     switch (turn % 7) {
-        case 0: s_send (pub, "d1/test.live", FLOT_SIGNATURE, NULL, 0); break;
+        case 0: s_send (pub, "d1/test.live", FLOT_EVENTS_SIGNATURE, NULL, 0); break;
         //  A publisher of the previous protocol version.
         case 1: s_send (pub, "d1/test.live", "FLOT01", "\x80", 1); break;
-        case 2: s_send (pub, "d1/test.live", FLOT_SIGNATURE, truncated, sizeof truncated); break;
-        case 3: s_send (pub, "d1/test.live", FLOT_SIGNATURE, not_map, sizeof not_map); break;
+        case 2: s_send (pub, "d1/test.live", FLOT_EVENTS_SIGNATURE, truncated, sizeof truncated); break;
+        case 3: s_send (pub, "d1/test.live", FLOT_EVENTS_SIGNATURE, not_map, sizeof not_map); break;
         case 4: s_send_event (pub, 3, "d1/test.live", false); break;
         //  The last seq there can be: none could come after it.
         case 5: s_send_event (pub, UINT64_MAX, "d1/test.live", true); break;

@@ -4,7 +4,9 @@
 # built programs (CMake passes $<TARGET_FILE:...>). Gives a scratch folder
 # ($TMP), starts flotillad on loopback ports and waits until it answers,
 # runs flotctl capturing stdout, stderr and exit code, and on exit stops
-# every process it started and removes $TMP.
+# every process it started and removes $TMP. flotillad runs the programs of
+# $HOOKS_DIR (its --hooks-dir): tests/cli/hooks unless the test sets it, as
+# a test whose spec runs a probe or a provider does (to a folder of links).
 
 set -euo pipefail
 
@@ -16,6 +18,7 @@ HOSTILE_PUB=${3:-}
 [[ $FLOTCTL == /* ]] || FLOTCTL=$PWD/$FLOTCTL
 [[ -z $HOSTILE_PUB || $HOSTILE_PUB == /* ]] || HOSTILE_PUB=$PWD/$HOSTILE_PUB
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/flotctl-test.XXXXXX")
+HOOKS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/hooks" && pwd)
 PIDS=()                 # background processes to stop on exit
 unset FLOTILLA_ENDPOINT
 
@@ -45,13 +48,15 @@ now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 # Registers a background process for cleanup: bg_started $!
 bg_started () { PIDS+=("$1"); }
 
-# start_daemon BROKER_PORT EVENTS_PORT [ACTORS]: runs flotillad, sets
+# start_daemon BROKER_PORT EVENTS_PORT [ACTORS]: runs flotillad (with
+# $DAEMON_ARGS too, if set), sets
 # FLOTILLA_ENDPOINT for flotctl, and waits (5 s at most) until ping answers
 # and every listed actor is registered.
 start_daemon () {
     local actors=${3:-events}
     "$FLOTILLAD" -a "$actors" -b "tcp://127.0.0.1:$1" \
-        -e "tcp://127.0.0.1:$2" --store "$TMP/flotilla.db" 2>>"$TMP/flotillad.log" &
+        -e "tcp://127.0.0.1:$2" --store "$TMP/flotilla.db" --hooks-dir "$HOOKS_DIR" \
+        ${DAEMON_ARGS:-} 2>>"$TMP/flotillad.log" &
     DAEMON_PID=$!
     bg_started "$DAEMON_PID"
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
@@ -71,15 +76,15 @@ start_daemon () {
 }
 
 # start_flotilla BROKER_PORT EVENTS_PORT: runs flotillad with its default
-# actors (the coordinator among them) on its own store, from $TMP, so that a
-# hook found only through flotillad's own folder is not found. Hooks get
-# CLI_RECORD=$TMP/record.log from its environment. Waits (5 s at most) until
+# actors (the coordinator among them) on its own store, from $TMP, with
+# $HOOKS_DIR as its hooks directory: a spec's hook names a program there
+# (record.sh). Hooks get CLI_RECORD=$TMP/record.log from its environment. Waits (5 s at most) until
 # the coordinator answers; if it never registers (UNKNOWN_SERVICE), the test
 # is skipped: exit 77, which CMake gives as SKIP_RETURN_CODE.
 start_flotilla () {
     export CLI_RECORD=$TMP/record.log
     ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$2" \
-        --store "$TMP/flotilla.db" ) 2>>"$TMP/flotillad.log" &
+        --store "$TMP/flotilla.db" --hooks-dir "$HOOKS_DIR" ) 2>>"$TMP/flotillad.log" &
     DAEMON_PID=$!
     bg_started "$DAEMON_PID"
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"

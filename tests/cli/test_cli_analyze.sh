@@ -11,6 +11,10 @@
 #    strategy service reads the spec (Validate, Resolve), as for a deployment.
 source "$(dirname "$0")/lib.sh"
 
+# The analyzer's hooks directory allows echo, and nothing else.
+HOOKS_DIR=$TMP/hooks
+mkdir "$HOOKS_DIR"
+ln -s /bin/echo "$HOOKS_DIR/echo"
 start_daemon 21151 21152 strategy,analyzer
 
 cat > "$TMP/judged.yaml" <<'EOF'
@@ -30,7 +34,7 @@ analysis:
       provider: {pushed: {metric: latency}}
       judge: {mode: noninferiority, direction: increase, margin: 0.10}
     - name: error-ratio
-      provider: {command: {command: /bin/echo, args: ["0.01"]}}
+      provider: {command: {command: echo, args: ["0.01"]}}
       successCondition: "result < 0.05"
       failureCondition: "result >= 0.10"
 EOF

@@ -8,7 +8,7 @@ start_daemon 21001 21002 events,echo
 
 ctl ping
 expect_rc 0
-expect_out '^pong from broker [0-9]+\.[0-9]+\.[0-9]+ \(up [0-9.]+ s\) in [0-9.]+ ms$'
+expect_out '^pong from broker [0-9]+\.[0-9]+\.[0-9]+ \(up [0-9.]+ s\) in [0-9.]+ ms, as local \(admin\)$'
 
 ctl ping --json
 expect_rc 0

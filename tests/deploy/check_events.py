@@ -5,8 +5,8 @@ Checks what `flotctl --json events` printed (EVENTS, one event a line)
 against the events contract (CONTRACT, protocol/contracts/events.json):
 every event's type is one the contract defines, its data has every required
 field of that type's definition with the right JSON type and an allowed
-value, names the event's deployment and target, `by` is empty (callers are
-not identified yet), and each deployment has exactly one event of a type
+value, names the event's deployment and target, `by` is empty but for the
+events of an operator's command (SPEC 18), and each deployment has exactly one event of a type
 that ends a deployment, its last. With --expect, each TYPE given must have
 been seen; with --types, the types seen are printed. Exits 1 with a
 sentence on the first event that is not as the contract says.
@@ -60,6 +60,9 @@ def main(argv):
         return True
 
     seen, ends, last = set(), {}, {}
+    COMMANDED = ("deployment.started", "deployment.paused", "deployment.resumed",
+                 "deployment.promoted", "deployment.aborting", "rollback.started",
+                 "deployment.aborted")
     for e in events:
         where = "event %d (%s of %s)" % (e["seq"], e["type"], e["deployment"])
         assert e["type"] in defs, "%s: type %s is not defined" % (where, e["type"])
@@ -69,8 +72,13 @@ def main(argv):
         check(data, defs[e["type"]]["data"], where)
         assert data["deployment"] == e["deployment"], "%s: data names %s" % (
             where, data["deployment"])
-        assert data["by"] == "", "%s: by is %r before callers are identified" % (
-            where, data["by"])
+        # Who caused it (SPEC 18): an operator's command names its caller
+        # (whoever the test's flotctl is); what the coordinator does on its
+        # own names nobody.
+        if e["type"] not in COMMANDED or (e["type"] == "deployment.paused"
+                                          and data.get("cause") != "operator"):
+            assert data["by"] == "", "%s: by is %r for what no command caused" % (
+                where, data["by"])
         if "target" in data or "target" in e:
             assert data.get("target") == e.get("target"), "%s: target %r, data.target %r" % (
                 where, e.get("target"), data.get("target"))

@@ -129,7 +129,15 @@ main (int argc, char *argv [])
         { "health", &flot_health_contract, s_health_commands, NULL, NULL, NULL },
         { "analyzer", &flot_analyzer_contract, s_analyzer_commands, NULL, NULL, NULL }
     };
-    flot_actor_config_t config = { .endpoint = argv [1] };
+    //  The keys a peer of this user finds (SPEC 14): the daemon's own, on
+    //  loopback.
+    flot_creds_t creds = { 0 };
+    flot_err_t err;
+    if (flot_creds_resolve (&creds, NULL, NULL, argv [1], &err)) {
+        fprintf (stderr, "fake_peer: %s\n", err.message);
+        return 1;
+    }
+    flot_actor_config_t config = { .endpoint = argv [1], .creds = &creds };
     zactor_t *actors [3] = { NULL };
     int rc = 0;
     for (int i = 0; i < 3 && rc == 0; i++)
@@ -140,5 +148,6 @@ main (int argc, char *argv [])
             zclock_sleep (100);
     for (int i = 0; i < 3; i++)
         zactor_destroy (&actors [i]);
+    flot_creds_clear (&creds);
     return rc;
 }

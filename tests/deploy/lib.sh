@@ -3,8 +3,9 @@
 # Sourced with the test's arguments: FLOTILLAD FLOTCTL, the built programs.
 # Gives a scratch folder ($TMP) holding the hook (hook.sh, a copy of
 # hook_record.sh), its log ($HOOK_LOG) and the specs; starts flotillad on
-# its own store there; applies specs and drives deployments with flotctl;
-# reads the hook log back. On exit it stops flotillad (which stops its
+# its own store there, with $TMP as its hooks directory (--hooks-dir: a
+# spec's hook, probe or provider names a program there, as ./hook.sh);
+# applies specs and drives deployments with flotctl; reads the hook log back. On exit it stops flotillad (which stops its
 # hooks), then any hook still alive, and removes $TMP.
 
 set -euo pipefail
@@ -68,11 +69,13 @@ now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 
 # start_flotilla PORT: flotillad with its default actors (and -v if
 # FLOTILLA_TEST_VERBOSE is set), the broker on
-# PORT and events on PORT+1 (tests use 24100..24499), its store in $TMP,
-# run from $TMP; waits (5 s at most) until the coordinator answers.
+# PORT and events on PORT+1 (tests use 24100..24499), its store and its
+# hooks directory in $TMP, run from $TMP; waits (5 s at most) until the
+# coordinator answers.
 start_flotilla () {
     ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$(( $1 + 1 ))" \
-        --store "$TMP/flotilla.db" ${FLOTILLA_TEST_VERBOSE:+-v} ) 2>>"$TMP/flotillad.log" &
+        --store "$TMP/flotilla.db" --hooks-dir "$TMP" ${FLOTILLA_TEST_VERBOSE:+-v} ) \
+        2>>"$TMP/flotillad.log" &
     DAEMON_PID=$!
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
     local deadline=$(( $(now_ms) + 5000 ))

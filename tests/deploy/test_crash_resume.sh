@@ -42,7 +42,7 @@ cp "$HERE/hook_slow.sh" "$TMP/hook.sh"
 
 start () {
     "$FLOTILLAD" -b "$EP" -e "tcp://127.0.0.1:$((PORT + 1))" --store "$TMP/flotilla.db" \
-        2>>"$TMP/flotillad.log" &
+        --hooks-dir "$TMP" 2>>"$TMP/flotillad.log" &
     DAEMON=$!
     for _ in $(seq 1 100); do
         if "$FLOTCTL" --endpoint "$EP" --timeout 300 call coordinator List >/dev/null 2>&1; then

@@ -28,7 +28,7 @@ EOF
 
 # The broker and every actor but the coordinator.
 ( cd "$TMP" && exec "$FLOTILLAD" -b tcp://127.0.0.1:24290 -e tcp://127.0.0.1:24291 \
-    --store "$TMP/actors.db" -a events,strategy,executor,health,analyzer,rollback ) \
+    --store "$TMP/actors.db" --hooks-dir "$TMP" -a events,strategy,executor,health,analyzer,rollback ) \
     2>>"$TMP/actors.log" &
 ACTORS_PID=$!
 COORDINATOR_PID=

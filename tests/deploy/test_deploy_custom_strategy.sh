@@ -19,15 +19,7 @@
 # applies at once, without the retries the actor did not grant.
 source "$(dirname "$0")/lib.sh"
 
-# A python3 with Debian's python3-zmq and python3-msgpack: the first python3
-# on PATH may be another one (pyenv).
-PY=
-for candidate in /usr/bin/python3 python3; do
-    if "$candidate" -c 'import zmq, msgpack' 2>/dev/null; then
-        PY=$candidate
-        break
-    fi
-done
+source "$(dirname "$0")/../lib/python.sh"
 [[ -n $PY ]] || fail "no python3 here imports zmq and msgpack (apt-get install python3-zmq python3-msgpack)"
 
 STRATEGY_LOG=$TMP/strategy.log

@@ -5,6 +5,7 @@
 # analyzer process connects to the broker, the gate passes and the
 # deployment completes.
 source "$(dirname "$0")/lib.sh"
+ln -s /bin/echo "$TMP/echo"         # the hooks directory ($TMP) allows echo
 
 cat > "$TMP/later.yaml" <<EOF
 apiVersion: flotilla/v1
@@ -22,13 +23,14 @@ analysis:
   interval: 200ms
   metrics:
     - name: errors
-      provider: {command: {command: /bin/echo, args: ["0.01"]}}
+      provider: {command: {command: echo, args: ["0.01"]}}
       successCondition: "result < 0.05"
       count: 2
 EOF
 
 ( cd "$TMP" && exec "$FLOTILLAD" -b tcp://127.0.0.1:24280 -e tcp://127.0.0.1:24281 \
-    --store "$TMP/flotilla.db" -a events,strategy,executor,health,rollback,coordinator ) \
+    --store "$TMP/flotilla.db" --hooks-dir "$TMP" \
+    -a events,strategy,executor,health,rollback,coordinator ) \
     2>>"$TMP/flotillad.log" &
 DAEMON_PID=$!
 export FLOTILLA_ENDPOINT=tcp://127.0.0.1:24280
@@ -39,7 +41,8 @@ id=$ID
 events_until "$id" "gate.waiting .*the analyzer service could not answer"
 status_is "$id" "d['state'] == 'running'" || fail "without an analyzer: $(status_json "$id" d)"
 
-"$FLOTILLAD" --connect tcp://127.0.0.1:24280 -a analyzer 2>>"$TMP/analyzer.log" &
+"$FLOTILLAD" --connect tcp://127.0.0.1:24280 -a analyzer --hooks-dir "$TMP" \
+    2>>"$TMP/analyzer.log" &
 ANALYZER_PID=$!
 trap 'kill -TERM $ANALYZER_PID 2>/dev/null || true; wait $ANALYZER_PID 2>/dev/null || true; cleanup' EXIT
 wait_state 30 "$id" completed

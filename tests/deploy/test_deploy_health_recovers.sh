@@ -12,7 +12,8 @@ FIXTURE_PID=$!
 set_health t1 200
 
 ( cd "$TMP" && exec "$FLOTILLAD" -b tcp://127.0.0.1:24102 -e tcp://127.0.0.1:24103 \
-    --store "$TMP/flotilla.db" -a events,strategy,executor,health,analyzer,coordinator ) \
+    --store "$TMP/flotilla.db" --hooks-dir "$TMP" \
+    -a events,strategy,executor,health,analyzer,coordinator ) \
     2>>"$TMP/flotillad.log" &
 DAEMON_PID=$!
 export FLOTILLA_ENDPOINT=tcp://127.0.0.1:24102

@@ -78,7 +78,7 @@ grep -q "E .*coordinator: $id: step bad/1: the executor's answer is not a step r
 # 2. A monitoring message that is not one: unhealthy, saying why.
 spec monitored good "healthChecks:
   - name: web
-    command: {command: /bin/true}
+    command: {command: up.sh}
     period: 500ms"
 apply monitored
 id=$ID
@@ -91,7 +91,7 @@ spec analysed good "analysis:
   interval: 200ms
   metrics:
     - name: errors
-      provider: {command: {command: /bin/echo, args: [\"0.01\"]}}
+      provider: {command: {command: echo, args: [\"0.01\"]}}
       successCondition: \"result < 0.05\"
       count: 2"
 apply analysed

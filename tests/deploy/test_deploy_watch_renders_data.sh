@@ -53,7 +53,7 @@ for out in "$TMP/watch.out" "$TMP/events.out"; do
     ! grep -q "MESSAGE-ONLY" "$out" || fail "an event's message was shown, not its data: $(cat "$out")"
     grep -qE "custom\.note +($id +)?- a note in words$" "$out" \
         || fail "an event of another type was not shown by its message: $(cat "$out")"
-    grep -qE "deployment\.started +($id +)?- web 3\.0 of weights: 1 targets, 2 steps$" "$out" \
+    grep -qE "deployment\.started +($id +)?- web 3\.0 of weights: 1 targets, 2 steps \(by local\)$" "$out" \
         || fail "deployment.started is not shown from its data: $(cat "$out")"
 done
 grep -qE "^deployment $id completed" "$TMP/watch.out" \

@@ -16,10 +16,15 @@
 #    build's schema versions; the deployment resumes and completes, the
 #    targets left unfinished run their hook, those done do not run again;
 #    the events of the outbox are published after the old history, in
-#    order, and the sequence has no gap.
+#    order, and the sequence has no gap. A hook names a program in the
+#    executor's hooks directory now, not a path: the copy's stored spec
+#    is migrated as an operator would (its hook `sh`, a link to /bin/sh in
+#    the hooks directory, $TMP).
 # 2. A store (or events log) of a schema version newer than this build's
 #    is refused: flotillad says so in one sentence naming the file, exits
 #    1 and leaves the file as it was.
+# 3. The fixture as it is, its hook /bin/sh: the deployment is refused
+#    with the sentence that says why, and no hook runs.
 source "$(dirname "$0")/lib.sh" "$@"
 FIXTURE=$HERE/fixtures/store-d114756.db
 STORE=$TMP/flotilla.db
@@ -62,6 +67,8 @@ db.execute ("UPDATE deployments SET created_ms = created_ms + ?1, updated_ms = u
             " progress_ms = progress_ms + ?1", (shift,))
 db.execute ("UPDATE steps SET started_ms = started_ms + ?1 WHERE started_ms > 0", (shift,))
 db.execute ("UPDATE steps SET finished_ms = finished_ms + ?1 WHERE finished_ms > 0", (shift,))
+assert db.execute ("SELECT count(*) FROM specs WHERE spec LIKE '%command: /bin/sh%'").fetchone ()[0] == 1
+db.execute ("UPDATE specs SET spec = replace (spec, 'command: /bin/sh', 'command: sh')")
 db.commit ()
 db.close ()
 db = sqlite3.connect (store + "-events")
@@ -77,8 +84,9 @@ OUTBOX=$(grep -c '^outbox ' "$TMP/fixture.txt" || true)
 
 # 1. Migrated, resumed, completed.
 export FIXTURE_HOOK_LOG=$HOOK_LOG FIXTURE_HOOK_SLEEP=0.1
+ln -s /bin/sh "$TMP/sh"
 start_flotilla 24284
-grep -q "flotilla.db: migrated from schema version 2 to 4" "$TMP/flotillad.log" \
+grep -q "flotilla.db: migrated from schema version 2 to 5" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the store"
 grep -q "flotilla.db-events: migrated from schema version 1 to 2" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the events' log"
@@ -119,9 +127,11 @@ DAEMON_PID=
 python3 - "$STORE" <<'PY' || fail "the stores do not carry this build's versions"
 import sqlite3, sys
 db = sqlite3.connect (sys.argv[1])
-assert db.execute ("PRAGMA user_version").fetchone ()[0] == 4
-assert db.execute ("SELECT value FROM meta WHERE key = 'schema'").fetchone ()[0] == "4"
+assert db.execute ("PRAGMA user_version").fetchone ()[0] == 5
+assert db.execute ("SELECT value FROM meta WHERE key = 'schema'").fetchone ()[0] == "5"
 assert db.execute ("SELECT created_by FROM specs").fetchall () == [("",)]
+# Operators' commands are kept from version 5 on: none for the old deployment.
+assert db.execute ("SELECT count(*) FROM actions").fetchone ()[0] == 0
 # The old row was resolved once by the strategy service and stored so: the
 # coordinator never reads its spec again.
 rows = db.execute ("SELECT length(resolved) FROM specs").fetchall ()
@@ -152,6 +162,18 @@ db.commit ()' "$file" "$version"
 print (sqlite3.connect (sys.argv[1]).execute ("PRAGMA user_version").fetchone ()[0])' \
         "$file") == "$version" ]] || fail "$file was changed"
 }
-refused "$STORE" 7 "store $STORE: schema version 7 is newer than this build's 4 (it opens versions 2 to 4); use a newer flotillad"
+refused "$STORE" 7 "store $STORE: schema version 7 is newer than this build's 5 (it opens versions 2 to 5); use a newer flotillad"
 refused "$STORE-events" 9 "event log $STORE-events: schema version 9 is newer than this build's 2 (it opens versions 1 to 2); use a newer flotillad"
+
+# 3. The stored spec names /bin/sh: refused, saying why; no hook runs.
+rm -f "$STORE" "$STORE-events"
+cp "$FIXTURE" "$STORE"
+cp "$FIXTURE-events" "$STORE-events"
+: > "$HOOK_LOG"
+: > "$TMP/flotillad.log"
+start_flotilla 24288
+expected="fixture-1 cannot be loaded: the strategy service cannot resolve its spec: fixture.yaml:14: hook.command: '/bin/sh' is an absolute path: a hook names a program in the executor's hooks directory (--hooks-dir)"
+wait_until 10 "the coordinator to refuse fixture-1" grep -qF -- "$expected" "$TMP/flotillad.log"
+sleep 0.5
+[[ ! -s $HOOK_LOG ]] || fail "a hook ran: $(cat "$HOOK_LOG")"
 echo "ok"

@@ -1,7 +1,7 @@
 /*  fuzz_decode.c - libFuzzer target: frame lists for flot_msg_decode.
 
     The input is a frame list: byte 0 mod 4 is the frame count (0..3: none,
-    one message, and more frames than a FLOT02 message may have); every
+    one message, and more frames than a FLOT message may have); every
     frame but the last is a 2-byte big-endian length and that many bytes
     (cut short where the input ends); the last frame is whatever is left.
     Each frame is copied into its own buffer of its exact size, as ZeroMQ
@@ -9,11 +9,13 @@
 
     A small model of the layout (s_expect, written from SPEC section 2 and
     the decoder's order of checks, not from flot_msg.c) says whether each
-    list decodes, and if not with which code and after which kind byte:
-    the decoder must agree. What decodes must encode back to the same
-    frame (flot_msg_frame), its header must be the frame's first bytes
-    (flot_msg_header), its views must point into the frame, with the body
-    the rest of it, and the body is then read every way (fuzz_walk.c).
+    list decodes, in which version (02 or 03: the same but for DELIVER,
+    whose header ends with the caller from 03 on), and if not with which
+    code and after which kind byte: the decoder must agree. What decodes
+    must encode back to the same frame (flot_msg_frame, in its version),
+    its header must be the frame's first bytes (flot_msg_header), its views
+    must point into the frame, with the body the rest of it, and the body
+    is then read every way (fuzz_walk.c).
 */
 #include "fuzz_walk.h"
 
@@ -26,9 +28,12 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-//  Each kind's header fields in order, one letter a field: r route,
-//  c corr, s service, k key, t timeout, n command; and whether a body
-//  follows the header.
+//  Each kind's header fields in order in version 02, one letter a field:
+//  r route, c corr, s service, k key, t timeout, n command; and whether a
+//  body follows the header. From version 03 on, DELIVER's fields end with
+//  a caller (a: as a key).
+static const char *s_deliver_03 = "rcktna";
+
 static const struct {
     int kind;
     const char *fields;
@@ -79,7 +84,7 @@ s_field_ok (char field, flot_bytes_t frame, size_t *at)
     *at += 1 + size;
     if (field == 'r')
         return size >= 1;
-    if (field == 'k') {
+    if (field == 'k' || field == 'a') {
         for (size_t i = 0; i < size; i++)
             if (p [1 + i] < 0x21 || p [1 + i] > 0x7e)
                 return false;
@@ -88,17 +93,28 @@ s_field_ok (char field, flot_bytes_t frame, size_t *at)
     return s_name_ok (p + 1, size);
 }
 
-//  What flot_msg_decode must say of a frame list: 0 or the error code, and
-//  in *kind the kind it must have found (-1 if it never got to one).
+//  The version of a signature: "FLOT02" or "FLOT03", else 0 (SPEC 13).
 static int
-s_expect (const flot_bytes_t *frames, size_t count, int *kind)
+s_version (flot_bytes_t frame)
+{
+    if (frame.size < FLOT_SIGNATURE_SIZE || memcmp (frame.data, "FLOT0", 5) != 0)
+        return 0;
+    return frame.data [5] == '2' ? 2 : frame.data [5] == '3' ? 3 : 0;
+}
+
+//  What flot_msg_decode must say of a frame list: 0 or the error code; in
+//  *kind the kind it must have found (-1 if it never got to one), in
+//  *version the signature's (0 if not one it speaks).
+static int
+s_expect (const flot_bytes_t *frames, size_t count, int *kind, int *version)
 {
     *kind = -1;
+    *version = 0;
     if (count == 0)
         return FLOT_E_MALFORMED;
     flot_bytes_t frame = frames [0];
-    if (frame.size < FLOT_SIGNATURE_SIZE
-    ||  memcmp (frame.data, FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE) != 0)
+    *version = s_version (frame);
+    if (!*version)
         return FLOT_E_VERSION;      //  read before the count (SPEC 7, step 1)
     if (count > 1)
         return FLOT_E_TOO_LARGE;
@@ -112,7 +128,9 @@ s_expect (const flot_bytes_t *frames, size_t count, int *kind)
         return FLOT_E_MALFORMED;
     *kind = s_kinds [which].kind;
     size_t at = FLOT_SIGNATURE_SIZE + 1;
-    for (const char *field = s_kinds [which].fields; *field; field++)
+    const char *fields = *kind == FLOT_DELIVER && *version >= 3
+                       ? s_deliver_03 : s_kinds [which].fields;
+    for (const char *field = fields; *field; field++)
         if (!s_field_ok (*field, frame, &at))
             return FLOT_E_MALFORMED;
     size_t body = frame.size - at;
@@ -143,6 +161,7 @@ static void
 s_check_decoded (const flot_msg_t *msg, flot_bytes_t frame)
 {
     FUZZ_ASSERT (flot_kind_name (msg->kind) != NULL);
+    FUZZ_ASSERT (msg->version == flot_msg_version (frame));
 
     //  The message encodes back to exactly the frame it came from.
     zmq_msg_t again;
@@ -170,7 +189,16 @@ s_check_decoded (const flot_msg_t *msg, flot_bytes_t frame)
     FUZZ_ASSERT (s_inside (msg->route, frame, from, end)
               && s_inside (msg->service, frame, from, end)
               && s_inside (msg->key, frame, from, end)
-              && s_inside (msg->command, frame, from, end));
+              && s_inside (msg->command, frame, from, end)
+              && s_inside (msg->caller, frame, from, end));
+    //  Only a DELIVER of 03 has a caller, and its header ends with it.
+    if (msg->kind == FLOT_DELIVER && msg->version >= 3)
+        FUZZ_ASSERT (msg->caller.size <= FLOT_MAX_KEY
+                  && frame.data [end - msg->caller.size - 1] == msg->caller.size
+                  && (msg->caller.size == 0
+                   || msg->caller.data + msg->caller.size == frame.data + end));
+    else
+        FUZZ_ASSERT (msg->caller.size == 0 && msg->caller.data == NULL);
 
     FUZZ_ASSERT (msg->timeout_ms <= FLOT_MAX_TIMEOUT_MS);
     FUZZ_ASSERT (msg->key.size <= FLOT_MAX_KEY);
@@ -216,14 +244,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         at += length;
     }
 
-    int kind;
-    int expected = s_expect (frames, count, &kind);
+    int kind, version;
+    int expected = s_expect (frames, count, &kind, &version);
     flot_msg_t msg;
     flot_err_t err = { 0, "" };
     int rc = flot_msg_decode (&msg, frames, count, &err);
     FUZZ_ASSERT (rc == (expected ? -1 : 0));
     if (rc == 0) {
-        FUZZ_ASSERT (msg.kind == kind);
+        FUZZ_ASSERT (msg.kind == kind && msg.version == version);
         s_check_decoded (&msg, frames [0]);
     }
     else {
@@ -231,6 +259,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         FUZZ_ASSERT (err.code == expected);
         FUZZ_ASSERT (err.message [0] != 0);
         FUZZ_ASSERT (msg.kind == kind);
+        //  Another version is named, with the versions this peer speaks.
+        if (expected == FLOT_E_VERSION && frames [0].size >= FLOT_SIGNATURE_SIZE
+        &&  memcmp (frames [0].data, "FLOT", 4) == 0) {
+            static const char tail [] = " is not supported, this peer speaks 02, 03";
+            size_t length = strlen (err.message);
+            FUZZ_ASSERT (strncmp (err.message, "protocol version ", 17) == 0);
+            FUZZ_ASSERT (length > sizeof tail
+                      && strcmp (err.message + length - (sizeof tail - 1), tail) == 0);
+        }
     }
     for (size_t i = 0; i < count; i++)
         free (copies [i]);

@@ -2,11 +2,13 @@
 """make_corpus.py - writes the fuzz seeds in corpus/decode and corpus/body.
 
 A few messages and bodies from protocol/SPEC.md (one valid message of each
-kind in the FLOT02 layout of section 2, one frame each; the worked examples
-of section 15; a few bad messages, among them FLOT01 messages as
-wrong-version input and one in FLOT01's two-frame layout; a body with every
-msgpack type), in the input formats that fuzz_decode.c and fuzz_body.c
-read. Run it from anywhere (python3 tests/fuzz/make_corpus.py); it empties
+kind in the layout of section 2, one frame each, in version 02 and in
+version 03, whose DELIVER ends its header with the caller; the worked
+examples of section 15, and its DELIVER of 03; a few bad messages, among
+them FLOT01 and FLOT04 messages as wrong-version input, one in FLOT01's
+two-frame layout, DELIVERs of one version labelled the other and bad
+callers; a body with every msgpack type), in the input formats that
+fuzz_decode.c and fuzz_body.c read. Run it from anywhere (python3 tests/fuzz/make_corpus.py); it empties
 corpus/decode and rewrites it, and rewrites the seeds of corpus/body.
 """
 import os
@@ -68,6 +70,20 @@ assert len(PING_REPLY) == 34 and len(ERROR_BODY) == 80 and len(ECHO_READY_BODY) 
 CORR7 = struct.pack(">Q", 7)
 PING01 = b"FLOT01" + PING[6:]
 
+DELIVER_03 = header(0x11, string(ROUTE), CORR7, string(b""), struct.pack(">I", 30000),
+                    string(b"Echo"), string(b"alice"), signature=b"FLOT03")
+assert DELIVER_03.hex() == ("464c4f54303311" "050080000029" "0000000000000007" "00" "00007530"
+                            "044563686f" "05616c696365")
+DELIVER_02 = header(0x11, string(ROUTE), CORR7, string(b""), struct.pack(">I", 30000),
+                    string(b"Echo"))
+
+
+def v3(frames):
+    """The same frame list with the signature of version 03 on its first
+    frame: for every kind but DELIVER, the same message in 03."""
+    return [b"FLOT03" + frames[0][6:]] + frames[1:]
+
+
 #   Each message is its frame list: one frame, the header and then the body
 #   if its kind has one. The bad ones may have other counts.
 MESSAGES = {
@@ -113,6 +129,39 @@ MESSAGES = {
     "bad_body_not_map": [PING + b"\x00\x80"],
     "bad_heartbeat_body": [header(0x20) + b"\x80"],
 }
+
+#   Version 03: every valid message above but DELIVER, relabelled; SPEC
+#   section 15's DELIVER of 03 (caller "alice"), one with no caller, one
+#   with a caller of 255 bytes and every other field at its limit (the
+#   largest header there is), and bad input: a caller with a space or DEL,
+#   a frame that ends inside the caller, a DELIVER of 02 labelled 03 (its
+#   body's 0x81 read as the caller's length), one of 03 labelled 02 (the
+#   caller's length read as the body), and FLOT04.
+for name in list(MESSAGES):
+    if not name.startswith("bad_") and "deliver" not in name:
+        MESSAGES["v3_" + name] = v3(MESSAGES[name])
+MESSAGES.update({
+    "v3_deliver": [DELIVER_03 + ECHO_BODY],
+    "v3_deliver_no_caller": [header(0x11, string(ROUTE), CORR, string(b"eu-1"), TIMEOUT,
+                                    string(b"Deploy"), string(b""), signature=b"FLOT03")
+                             + ECHO_BODY],
+    "v3_deliver_largest": [header(0x11, string(bytes(range(255))), b"\xff" * 8,
+                                  string(b"~" * 255), struct.pack(">I", 86400000),
+                                  string(b"N" * 64), string(b"c" * 255), signature=b"FLOT03")
+                           + b"\x80"],
+    "v3_bad_caller_space": [header(0x11, string(ROUTE), CORR7, string(b""), TIMEOUT,
+                                   string(b"Echo"), string(b"al ice"), signature=b"FLOT03")
+                            + ECHO_BODY],
+    "v3_bad_caller_del": [header(0x11, string(ROUTE), CORR7, string(b""), TIMEOUT,
+                                 string(b"Echo"), string(b"bob\x7f"), signature=b"FLOT03")
+                          + ECHO_BODY],
+    "v3_bad_cut_in_caller": [DELIVER_03[:-3]],
+    "v3_bad_deliver_02_as_03": [b"FLOT03" + DELIVER_02[6:] + ECHO_BODY],
+    "v3_bad_deliver_03_as_02": [b"FLOT02" + DELIVER_03[6:] + ECHO_BODY],
+    "bad_version_04": [b"FLOT04" + PING[6:] + b"\x80"],
+    "bad_version_04_deliver": [b"FLOT04" + DELIVER_03[6:] + ECHO_BODY],
+})
+assert len(MESSAGES["v3_deliver_largest"][0]) == 852 + 1
 
 BODIES = {
     "empty_map": b"\x80",

@@ -77,13 +77,15 @@ deploy () {
     printf '#!/bin/sh\n[ "$FLOTILLA_TARGET" = "$FAIL_ON" ] && [ "$FLOTILLA_STEP_TYPE" != rollback ] && exit 1\nexit 0\n' \
         > "$WORK/hook.sh"
     chmod +x "$WORK/hook.sh"
+    ln -sf /bin/true "$WORK/up"         # the hooks directory ($WORK) allows these
+    ln -sf /bin/echo "$WORK/echo"
     for case in ok:none bad:b wait:none gated:none; do
         local name=${case%%:*} fail=${case##*:} steps="setWeight: 50"
         [ "$name" = wait ] && steps="setWeight: 50, pause: {}"
         [ "$name" = gated ] && steps="setWeight: 50, gate: {name: g}"
         printf 'apiVersion: flotilla/v1\nkind: Deployment\nname: %s\nworkload: {name: w, version: "2"}\ntargets: [{name: a}, {name: b, dependsOn: [a]}]\nstrategy: {canary: {steps: [%s]}}\nhook: {command: ./hook.sh, env: {FAIL_ON: %s}}\n' \
             "$name" "$steps" "$fail" > "$WORK/$name.yaml"
-        [ "$name" = gated ] && printf 'healthChecks: [{name: up, command: {command: /bin/true}, period: 200ms}]\nanalysis: {interval: 200ms, metrics: [{name: e, provider: {command: {command: /bin/echo, args: ["0.01"]}}, successCondition: "result < 0.05", count: 2}]}\n' \
+        [ "$name" = gated ] && printf 'healthChecks: [{name: up, command: {command: up}, period: 200ms}]\nanalysis: {interval: 200ms, metrics: [{name: e, provider: {command: {command: echo, args: ["0.01"]}}, successCondition: "result < 0.05", count: 2}]}\n' \
             >> "$WORK/$name.yaml"
         local body
         body=$(python3 -c 'import json,sys; print(json.dumps({"spec": open(sys.argv[1]).read(), "file": "x.yaml", "cwd": sys.argv[2]}))' "$WORK/$name.yaml" "$WORK")
@@ -122,7 +124,8 @@ done
 # 1. Embedded: broker and actors as threads of one process.
 vg "$WORK/embedded.vg" "$FLOTILLAD" -a events,echo,strategy,executor,health,analyzer,rollback,coordinator \
     -b tcp://127.0.0.1:24001 \
-    -e tcp://127.0.0.1:24002 --store "$WORK/flotilla.db" 2>"$WORK/embedded.log" &
+    -e tcp://127.0.0.1:24002 --store "$WORK/flotilla.db" --hooks-dir "$WORK" \
+    2>"$WORK/embedded.log" &
 EMB=$!
 PIDS+=("$EMB")
 wait_ping tcp://127.0.0.1:24001 "$EMB"

@@ -6,8 +6,9 @@ versions), sends a HEARTBEAT every interval and watches the broker's,
 answers each DELIVER with A_REPLY or A_ERROR, registers again when the
 broker says it does not know us (DISCONNECT) and reconnects with a fresh
 socket when the broker is silent too long, and says DISCONNECT when it
-stops on SIGTERM or SIGINT. Needs only Debian's python3-zmq and
-python3-msgpack.
+stops on SIGTERM or SIGINT. Over tcp it connects with CURVE when it has a
+key (SPEC 14; default_keys says where it looks). Needs only Debian's
+python3-zmq and python3-msgpack.
 
     from flotilla_actor import Actor, ActorError, field
 
@@ -43,6 +44,7 @@ import time
 
 import msgpack
 import zmq
+import zmq.auth
 
 SIGNATURE = b"FLOT02"
 VERSION = 2
@@ -361,6 +363,27 @@ def _error_body(code, message):
 
 
 # --------------------------------------------------------------------------
+# Keys
+
+def default_keys(endpoint):
+    """The key files an actor connects with when none is given, as flotctl
+    finds them: $FLOTILLA_CERT and $FLOTILLA_BROKER_CERT; else, for a broker
+    on loopback, the keys a flotillad made for this user
+    ($FLOTILLA_HOME/local, default ~/.flotilla/local) if they exist; else
+    none (a plain connection)."""
+    cert, broker = os.environ.get("FLOTILLA_CERT"), os.environ.get("FLOTILLA_BROKER_CERT")
+    if cert or broker:
+        return cert, broker
+    host = endpoint[len("tcp://"):].rsplit(":", 1)[0] if endpoint.startswith("tcp://") else ""
+    if host.startswith("127.") or host in ("localhost", "[::1]"):
+        home = os.environ.get("FLOTILLA_HOME") or os.path.join(os.path.expanduser("~"), ".flotilla")
+        local = os.path.join(home, "local")
+        if os.path.exists(os.path.join(local, "local.key")):
+            return os.path.join(local, "local.key"), os.path.join(local, "broker.pub")
+    return None, None
+
+
+# --------------------------------------------------------------------------
 # The actor
 
 class Actor:
@@ -368,7 +391,8 @@ class Actor:
     fn(body: dict) -> dict, which may raise ActorError."""
 
     def __init__(self, endpoint, service, keys=(), instance=None, handlers=None,
-                 heartbeat_ms=HEARTBEAT_MS, liveness=LIVENESS, verbose=False):
+                 heartbeat_ms=HEARTBEAT_MS, liveness=LIVENESS, verbose=False,
+                 cert=None, broker_cert=None):
         if not name_valid(service) or service == "broker":
             raise ValueError("%r is not a service an actor may register" % (service,))
         for key in keys:
@@ -388,6 +412,18 @@ class Actor:
         self.liveness = liveness
         self.verbose = verbose
         self.handled = 0
+        # CURVE (SPEC 14): our key pair and the broker's public key, from
+        # key files in czmq's certificate format; none: a plain connection.
+        if cert is None and broker_cert is None:
+            cert, broker_cert = default_keys(endpoint)
+        self._curve = None
+        if cert:
+            if not broker_cert:
+                raise ValueError("a key (%s) needs the broker's public key too" % cert)
+            public, secret = zmq.auth.load_certificate(cert)
+            if not secret:
+                raise ValueError("%s holds no secret key" % cert)
+            self._curve = (public, secret, zmq.auth.load_certificate(broker_cert)[0])
         self._ctx = zmq.Context.instance()
         self._dealer = None
         self._stop = None
@@ -410,6 +446,9 @@ class Actor:
         self._dealer = self._ctx.socket(zmq.DEALER)
         self._dealer.setsockopt(zmq.LINGER, 0)
         self._dealer.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        if self._curve:
+            (self._dealer.curve_publickey, self._dealer.curve_secretkey,
+             self._dealer.curve_serverkey) = self._curve
         self._dealer.connect(self.endpoint)
         self._poller.register(self._dealer, zmq.POLLIN)
         self._broker_expiry = time.monotonic() + self.heartbeat_ms * self.liveness / 1000

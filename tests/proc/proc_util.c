@@ -2,7 +2,8 @@
 
     See proc_util.h. Owns the registry of started children: each test's
     teardown stops and reaps them all, so a failed assertion never leaves a
-    flotillad running or a zombie behind.
+    flotillad running or a zombie behind; and the program's own
+    FLOTILLA_HOME, removed at exit.
 */
 #include "proc_util.h"
 #include "flotilla/actor.h"
@@ -10,12 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <limits.h>
@@ -41,9 +44,57 @@ struct _proc_t {
     char name [64];
     char log [512];
     char store [600];           //  its --store, removed at cleanup
+    bool insecure;              //  started with --insecure
 };
 
 static proc_t *s_procs [MAX_PROCS];
+
+//  This program's FLOTILLA_HOME ("" until made), and who made it: a child
+//  that exits does not remove it.
+static char s_home [PATH_MAX];
+static pid_t s_home_owner;
+
+static int
+s_remove_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st, (void) flag, (void) ftw;
+    remove (path);
+    return 0;
+}
+
+static void
+s_home_remove (void)
+{
+    if (*s_home && getpid () == s_home_owner)
+        nftw (s_home, s_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *
+proc_home (void)
+{
+    if (*s_home)
+        return s_home;
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (s_home, sizeof s_home, "%s/flotilla-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+              program_invocation_short_name);
+    if (!mkdtemp (s_home))
+        fail_msg ("cannot make a FLOTILLA_HOME in %s: %s", s_home, strerror (errno));
+    s_home_owner = getpid ();
+    atexit (s_home_remove);
+    char config [PATH_MAX + 32];
+    snprintf (config, sizeof config, "%s/flotilla.conf", s_home);
+    FILE *file = fopen (config, "w");
+    if (!file)
+        fail_msg ("cannot write %s: %s", config, strerror (errno));
+    fprintf (file, "# empty: the process tests take no settings from a config file\n");
+    fclose (file);
+    setenv ("FLOTILLA_HOME", s_home, 1);
+    setenv ("FLOTILLA_CONFIG", config, 1);
+    unsetenv ("FLOTILLA_AUTH_DIR");
+    unsetenv ("FLOTILLA_CERT");
+    unsetenv ("FLOTILLA_BROKER_CERT");
+    return s_home;
+}
 
 static void
 s_sleep_ms (int ms)
@@ -85,6 +136,7 @@ proc_start (const char *name, ...)
             break;
     if (slot == MAX_PROCS)
         return NULL;
+    proc_home ();
     proc_t *self = calloc (1, sizeof *self);
     assert_non_null (self);
     snprintf (self->name, sizeof self->name, "%s", name);
@@ -99,8 +151,11 @@ proc_start (const char *name, ...)
     va_list args;
     va_start (args, name);
     for (char *arg = va_arg (args, char *); arg && argc < MAX_ARGS;
-         arg = va_arg (args, char *))
+         arg = va_arg (args, char *)) {
         argv [argc++] = arg;
+        if (streq (arg, "--insecure"))
+            self->insecure = true;
+    }
     va_end (args);
     //  Its own store, kept while the test runs (a restart under the same
     //  name finds it) and removed by proc_cleanup_all.
@@ -139,6 +194,12 @@ proc_start (const char *name, ...)
     self->pid = pid;
     s_procs [slot] = self;
     return self;
+}
+
+bool
+proc_insecure (proc_t *self)
+{
+    return self->insecure;
 }
 
 pid_t
@@ -328,20 +389,77 @@ proc_teardown (void **state)
 //  --------------------------------------------------------------------------
 //  Client helpers
 
+void
+proc_local_paths (char *cert, char *server, size_t size)
+{
+    const char *home = proc_home ();
+    if (snprintf (cert, size, "%s/local/local.key", home) >= (int) size
+    ||  snprintf (server, size, "%s/local/broker.pub", home) >= (int) size)
+        fail_msg ("FLOTILLA_HOME %s is too long", home);
+}
+
+flot_client_t *
+proc_client (const char *endpoint)
+{
+    proc_home ();
+    char cert [PATH_MAX], server [PATH_MAX];
+    proc_local_paths (cert, server, sizeof cert);
+    if (access (cert, R_OK) || access (server, R_OK))
+        return flot_client_new (endpoint);
+    flot_creds_t creds;
+    flot_err_t err = { 0 };
+    if (flot_creds_resolve (&creds, cert, server, endpoint, &err)) {
+        print_error ("cannot read the local keys: %s\n", err.message);
+        return NULL;
+    }
+    flot_client_t *client = flot_client_new_secure (endpoint, &creds);
+    flot_creds_clear (&creds);
+    return client;
+}
+
+void
+proc_curve_apply (zsock_t *sock)
+{
+    char cert_path [PATH_MAX], server_path [PATH_MAX];
+    proc_local_paths (cert_path, server_path, sizeof cert_path);
+    zcert_t *cert = zcert_load (cert_path);
+    zcert_t *server = zcert_load (server_path);
+    if (!cert || !server)
+        fail_msg ("the local keys %s and %s are not there: did a flotillad without "
+                  "--insecure start?", cert_path, server_path);
+    zcert_apply (cert, sock);
+    zsock_set_curve_serverkey (sock, zcert_public_txt (server));
+    zcert_destroy (&cert);
+    zcert_destroy (&server);
+}
+
 int
 proc_wait_ping (proc_t *proc, const char *endpoint, int timeout_ms)
 {
-    flot_client_t *client = flot_client_new (endpoint);
-    if (!client)
-        return -1;
     int64_t until = proc_now () + timeout_ms;
     int rc = -1;
+    flot_client_t *client = NULL;
     while (proc_now () < until) {
         if (proc && !proc_alive (proc)) {
             print_error ("%s exited before answering Ping (see %s)\n",
                          proc->name, proc->log);
             break;
         }
+        //  A keyed daemon makes its keys as it starts: until they are there,
+        //  there is nothing to connect with.
+        if (!client && proc && !proc->insecure) {
+            char cert [PATH_MAX], server [PATH_MAX];
+            proc_local_paths (cert, server, sizeof cert);
+            if (access (cert, R_OK) || access (server, R_OK)) {
+                s_sleep_ms (20);
+                continue;
+            }
+        }
+        if (!client)
+            client = proc && proc->insecure ? flot_client_new (endpoint)
+                                            : proc_client (endpoint);
+        if (!client)
+            break;
         json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 200, NULL);
         bool ok = pong && json_is_true (json_object_get (pong, "pong"));
         json_decref (pong);

@@ -7,12 +7,23 @@
     test body on a failed assertion). Children also get SIGKILL if the test
     program dies. The teardown checks each log for sanitizer reports.
 
+    Keys: every test program runs in a home of its own. The first
+    proc_start (or proc_home) makes a private temporary folder, points
+    FLOTILLA_HOME at it and FLOTILLA_CONFIG at an empty file in it, and
+    clears FLOTILLA_AUTH_DIR, FLOTILLA_CERT and FLOTILLA_BROKER_CERT, so a
+    flotillad started without --insecure makes its own keys there
+    ($FLOTILLA_HOME/local) and never touches the user's. The folder is
+    removed when the program exits. Clients connect as flotctl run by this
+    user does: with those local keys when the daemon has them (proc_client),
+    plain for a daemon started with --insecure.
+
     Also: small client helpers that call services with JSON-written bodies
     and read replies as JSON (jansson), so tests say what they mean.
 */
 #ifndef PROC_UTIL_H_INCLUDED
 #define PROC_UTIL_H_INCLUDED
 
+#include <czmq.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -34,10 +45,21 @@
 
 typedef struct _proc_t proc_t;
 
+//  This program's FLOTILLA_HOME, made (and the environment set) on first
+//  use as the header says.
+const char *
+    proc_home (void);
+
 //  Starts flotillad with the arguments that follow name, up to a NULL.
 //  The log is PROC_LOG_DIR/<program>-<name>.log. Returns NULL if fork failed.
+//  It runs in proc_home (): without --insecure, a broker on loopback makes
+//  and uses the local keys there, and actors connect with them.
 proc_t *
     proc_start (const char *name, ...);
+
+//  True if the process was started with --insecure (no keys).
+bool
+    proc_insecure (proc_t *self);
 
 pid_t
     proc_pid (proc_t *self);
@@ -92,9 +114,29 @@ int64_t
     proc_now (void);
 
 //  Waits until the broker at endpoint answers Ping, up to timeout_ms, and
-//  fails fast if proc (may be NULL) exits. Returns 0 or -1.
+//  fails fast if proc (may be NULL) exits. Pings plain if proc runs
+//  --insecure, else as proc_client. Returns 0 or -1.
 int
     proc_wait_ping (proc_t *proc, const char *endpoint, int timeout_ms);
+
+//  A client of the broker at endpoint as flotctl run by this user connects:
+//  with the local keys in proc_home () if they exist (a CURVE client,
+//  admitted as key 'local', role admin), else plain. NULL if the endpoint
+//  is invalid or the keys cannot be read (printed).
+flot_client_t *
+    proc_client (const char *endpoint);
+
+//  The local keys' paths: $FLOTILLA_HOME/local/local.key (the key pair) and
+//  broker.pub (the broker's public key).
+void
+    proc_local_paths (char *cert, char *server, size_t size);
+
+//  Makes sock a CURVE client as proc_client's: the local key pair
+//  (zcert_load + zcert_apply) and the broker's public key
+//  (zsock_set_curve_serverkey). Before connect. Fails the test if the keys
+//  are not there.
+void
+    proc_curve_apply (zsock_t *sock);
 
 //  Packs JSON text (NULL for {}) as msgpack into a fresh sbuf; the caller
 //  destroys it. Fails the test if the text is not JSON.

@@ -84,7 +84,7 @@ test_contracts_every_command_decodes_by_its_contract (void **state)
         "events,strategy,executor,health,analyzer,rollback,coordinator,echo", NULL);
     assert_non_null (daemon);
     assert_int_equal (proc_wait_ping (daemon, endpoint, 10000), 0);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
 
     size_t commands = 0, refused = 0;

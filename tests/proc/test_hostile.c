@@ -3,14 +3,26 @@
     Real flotillad processes on loopback get thousands of malformed messages
     from raw ZeroMQ sockets and raw TCP connections while a well-behaved
     client keeps pinging; the events actor gets bad Publish and Replay
-    bodies; then both must serve as before. Last, a subscriber checks the
-    event stream's frames, order, topic filtering and Replay, also with a
-    history too small to hold everything.
+    bodies; then both must serve as before. The broker speaks protocol
+    versions 02 and 03 and answers each client in its own. A broker with
+    keys (the local keys a flotillad on loopback makes) gets random bytes,
+    malformed CURVE handshakes, the NULL mechanism, keys it does not allow
+    and clients that pin another server key on its CURVE endpoint, while a
+    keyed client keeps being served. Last, a subscriber checks the event
+    stream's frames, order, topic filtering and Replay, over CURVE, also
+    with a history too small to hold everything.
+
+    Tests of the FLOT protocol itself (the storm, the versions) run
+    flotillad --insecure: what they send is FLOT frames, which CURVE only
+    wraps, so raw sockets speak it without keys. The others run with keys,
+    as a user runs flotillad.
 */
 #include "proc_util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,6 +48,7 @@ s_endpoint (char *buf, size_t size, int port)
 
 typedef struct {
     const char *endpoint;
+    bool keyed;                 //  with the local keys (proc_client), else plain
     atomic_bool stop;
     int pings;
     int failures;
@@ -47,7 +60,8 @@ static void *
 s_pinger (void *arg)
 {
     pinger_t *self = arg;
-    flot_client_t *client = flot_client_new (self->endpoint);
+    flot_client_t *client = self->keyed ? proc_client (self->endpoint)
+                                        : flot_client_new (self->endpoint);
     while (client && !atomic_load (&self->stop)) {
         int64_t start = proc_now ();
         flot_err_t err = { 0 };
@@ -71,9 +85,10 @@ s_pinger (void *arg)
 }
 
 //  --------------------------------------------------------------------------
-//  Raw messages, in the FLOT02 layout of SPEC section 2: one frame, a header
-//  (the signature, the kind byte, the kind's fields) and, for every kind but
-//  HEARTBEAT, the body after it to the end of the frame.
+//  Raw messages, in the layout of SPEC section 2 (versions 02 and 03 differ
+//  only in DELIVER): one frame, a header (the signature, the kind byte, the
+//  kind's fields) and, for every kind but HEARTBEAT, the body after it to
+//  the end of the frame.
 
 typedef struct {
     const void *data;
@@ -235,6 +250,15 @@ s_storm_check (storm_t *self, zmsg_t *msg)
                    FLOT_SIGNATURE, err.message);
         return;
     }
+    //  This peer writes FLOT03, or versions no broker speaks: it is
+    //  answered in 03; told DISCONNECT, as a peer that is no actor, in 02,
+    //  the oldest version, which every peer reads (SPEC section 13).
+    int version = answer.kind == FLOT_DISCONNECT ? FLOT_VERSION_OLDEST : FLOT_VERSION;
+    if (answer.version != version) {
+        s_problem (self, "%s came back in version %02d, expected %02d",
+                   flot_kind_name (answer.kind), answer.version, version);
+        return;
+    }
     if (answer.kind == FLOT_DISCONNECT) {
         self->disconnects++;
         return;
@@ -364,7 +388,7 @@ static void
 s_garbage_version (storm_t *self)
 {
     static const char *signatures [] = {
-        OLD_SIGNATURE, "FLOT03", "FLOT00", "ZZZZZZ", "flot02", "\0\0\0\0\0\0"
+        OLD_SIGNATURE, "FLOT04", "FLOT00", "ZZZZZZ", "flot03", "\0\0\0\0\0\0"
     };
     s_request (self, &(request_t) {
         .expected = FLOT_E_VERSION, .signature = signatures [rand () % 6] });
@@ -608,10 +632,12 @@ s_garbage_broker_kinds (storm_t *self)
     if (pick == 4)
         s_routed_header (&header, FLOT_CANCEL);
     else {
+        //  A DELIVER of 03: key, timeout, command, caller.
         s_routed_header (&header, FLOT_DELIVER);
         s_put_string (&header, RAW (""));
         s_put (&header, s_timeout_1s, 4);
         s_put_string (&header, RAW ("Echo"));
+        s_put_string (&header, RAW ("mallory"));
     }
     s_send_message (self->sock, &header, (raw_t) { s_empty_map, 1 }, 0);
 }
@@ -691,13 +717,28 @@ s_raw_dealer (const char *endpoint)
     return sock;
 }
 
+//  The same as a CURVE client with the local keys (key 'local', admin).
+static zsock_t *
+s_raw_dealer_keyed (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    assert_non_null (sock);
+    zsock_set_linger (sock, 0);
+    proc_curve_apply (sock);
+    assert_int_equal (zsock_connect (sock, "%s", endpoint), 0);
+    return sock;
+}
+
 static void
 test_garbage_does_not_hurt_broker (void **state)
 {
     (void) state;
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT);
-    proc_t *daemon = proc_start ("storm", "--bind", endpoint, "--actors", "echo",
+    //  --insecure: the storm is FLOT frames from raw sockets, which CURVE
+    //  would only wrap (test_curve_endpoint_survives_hostile_handshakes
+    //  covers the CURVE layer).
+    proc_t *daemon = proc_start ("storm", "--insecure", "--bind", endpoint, "--actors", "echo",
                                  "--heartbeat", PROC_HEARTBEAT_ARG,
                                  "--liveness", PROC_LIVENESS_ARG, NULL);
     assert_non_null (daemon);
@@ -908,25 +949,59 @@ test_garbage_does_not_hurt_broker (void **state)
 //  --------------------------------------------------------------------------
 //  Protocol versions (SPEC section 13)
 
-//  The next message on a raw socket, up to 2 s: it must be one FLOT02 frame
-//  of kind; returns its body as JSON (caller json_decref's).
+//  Fails unless bytes are text.
+static void
+s_assert_text (flot_bytes_t bytes, const char *text)
+{
+    if (bytes.size != strlen (text) || (bytes.size && memcmp (bytes.data, text, bytes.size)))
+        fail_msg ("'%.*s' is not '%s'", (int) bytes.size,
+                  bytes.data ? (const char *) bytes.data : "", text);
+}
+
+//  The next message on a raw socket, up to 2 s, HEARTBEATs aside (each is
+//  answered with one in its version, so that a raw actor stays alive): one
+//  frame that decodes, of kind, and of version unless that is 0. Returns
+//  the message, into which *answer's views point (caller zmsg_destroy's).
+static zmsg_t *
+s_expect_msg (zsock_t *sock, int kind, int version, flot_msg_t *answer)
+{
+    int64_t until = proc_now () + 2000;
+    while (true) {
+        int64_t left = until - proc_now ();
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        if (left <= 0 || zmq_poll (&item, 1, left) != 1)
+            fail_msg ("expected %s, nothing came", flot_kind_name (kind));
+        zmsg_t *msg = zmsg_recv (sock);
+        assert_non_null (msg);
+        assert_int_equal (zmsg_size (msg), 1);
+        zframe_t *frame = zmsg_first (msg);
+        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
+        flot_err_t err = { 0 };
+        if (flot_msg_decode (answer, frames, 1, &err))
+            fail_msg ("the answer does not decode: %s", err.message);
+        if (answer->kind == FLOT_HEARTBEAT && kind != FLOT_HEARTBEAT) {
+            flot_msg_t beat = { .kind = FLOT_HEARTBEAT, .version = answer->version };
+            flot_msg_send (&beat, zsock_resolve (sock), NULL, true);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        if (answer->kind != kind)
+            fail_msg ("expected %s, got %s", flot_kind_name (kind),
+                      flot_kind_name (answer->kind));
+        if (version && answer->version != version)
+            fail_msg ("expected %s in version %02d, got it in %02d",
+                      flot_kind_name (kind), version, answer->version);
+        return msg;
+    }
+}
+
+//  The next message on a raw socket, as s_expect_msg in any version;
+//  returns its body as JSON (caller json_decref's).
 static json_t *
 s_expect_kind (zsock_t *sock, int kind, uint64_t *corr)
 {
-    zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll (&item, 1, 2000) != 1)
-        fail_msg ("expected %s, nothing came", flot_kind_name (kind));
-    zmsg_t *msg = zmsg_recv (sock);
-    assert_non_null (msg);
-    assert_int_equal (zmsg_size (msg), 1);
-    zframe_t *frame = zmsg_first (msg);
-    flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
     flot_msg_t answer;
-    flot_err_t err = { 0 };
-    if (flot_msg_decode (&answer, frames, 1, &err))
-        fail_msg ("the answer does not decode: %s", err.message);
-    if (answer.kind != kind)
-        fail_msg ("expected %s, got %s", flot_kind_name (kind), flot_kind_name (answer.kind));
+    zmsg_t *msg = s_expect_msg (sock, kind, 0, &answer);
     if (corr)
         *corr = answer.corr;
     json_t *body = proc_body_json (answer.body.data, answer.body.size);
@@ -966,7 +1041,7 @@ s_send_ready_flot01 (zsock_t *sock, const char *json)
 }
 
 //  The DISCONNECT that refuses a peer of no version the broker speaks: the
-//  sentence, and the versions the broker speaks.
+//  sentence, and the versions the broker speaks, [2, 3].
 static void
 s_expect_version_refusal (zsock_t *sock, const char *reason)
 {
@@ -976,8 +1051,9 @@ s_expect_version_refusal (zsock_t *sock, const char *reason)
     if (strneq (said, reason))
         fail_msg ("DISCONNECT says '%s', expected '%s'", said, reason);
     json_t *versions = json_object_get (body, "versions");
-    assert_int_equal (json_array_size (versions), 1);
-    assert_int_equal (json_integer_value (json_array_get (versions, 0)), FLOT_VERSION);
+    assert_int_equal (json_array_size (versions), 2);
+    assert_int_equal (json_integer_value (json_array_get (versions, 0)), FLOT_VERSION_OLDEST);
+    assert_int_equal (json_integer_value (json_array_get (versions, 1)), FLOT_VERSION);
     json_decref (body);
 }
 
@@ -1005,20 +1081,107 @@ s_json_uints (const json_t *array, const long long *list, size_t count)
     return true;
 }
 
+//  Sends a REQUEST written by hand under signature to service/command with
+//  the body {} and corr.
+static void
+s_send_request (zsock_t *sock, const char *signature, const char *service,
+                const char *command, uint64_t corr)
+{
+    header_t header;
+    s_request_header (&header, &(request_t) {
+        .signature = signature, .service = { service, strlen (service) },
+        .command = { command, strlen (command) } }, corr);
+    assert_int_equal (s_send_message (sock, &header, (raw_t) { s_empty_map, 1 }, 0), 0);
+}
+
+//  A raw actor of service (keyed: over CURVE with the local keys),
+//  registered with a FLOT02 READY (as Flotilla's actors write it)
+//  announcing versions (JSON, NULL: none), answers one
+//  Echo a client sends through the broker: it must be delivered in version,
+//  with the caller caller in 03 (none in 02), and the client gets the body
+//  back in the version of its REQUEST.
+static void
+s_deliver_in (const char *endpoint, flot_client_t *client, bool keyed, const char *service,
+              const char *versions, int version, const char *caller)
+{
+    zsock_t *actor = keyed ? s_raw_dealer_keyed (endpoint) : s_raw_dealer (endpoint);
+    char json [256];
+    snprintf (json, sizeof json, "{\"instance\": \"%s-1\", \"host\": \"h\", \"pid\": 1%s%s}",
+              service, versions ? ", \"versions\": " : "", versions ? versions : "");
+    s_send_ready_json (actor, "FLOT02", service, json, 0);
+    char instance [80];
+    snprintf (instance, sizeof instance, "%s-1", service);
+    json_t *entry = proc_wait_actor (client, service, instance, NULL, 2000);
+    if (!entry)
+        fail_msg ("the raw actor %s did not register", service);
+    if (proc_json_int (entry, "protocol") != version)
+        fail_msg ("the raw actor %s (versions %s) is delivered to in %lld, expected %d",
+                  service, versions ? versions : "not given",
+                  proc_json_int (entry, "protocol"), version);
+    json_decref (entry);
+
+    msgpack_sbuffer sbuf;
+    proc_pack_json (&sbuf, "{\"hello\": \"raw\"}");
+    flot_err_t err = { 0 };
+    uint64_t corr = flot_client_send (client, service, NULL, "Echo", sbuf.data, sbuf.size,
+                                      2000, &err);
+    assert_true (corr != 0);
+    flot_msg_t deliver;
+    zmsg_t *msg = s_expect_msg (actor, FLOT_DELIVER, version, &deliver);
+    s_assert_text (deliver.command, "Echo");
+    s_assert_text (deliver.caller, version >= 3 ? caller : "");
+    assert_int_equal (deliver.body.size, sbuf.size);
+    assert_memory_equal (deliver.body.data, sbuf.data, sbuf.size);
+    //  A_REPLY in the version it was delivered in.
+    header_t header;
+    char signature [8];
+    snprintf (signature, sizeof signature, "FLOT%02d", version);
+    s_header_start (&header, signature, FLOT_A_REPLY);
+    s_put_string (&header, (raw_t) { deliver.route.data, deliver.route.size });
+    s_put_corr (&header, deliver.corr);
+    assert_int_equal (s_send_message (actor, &header, (raw_t) { sbuf.data, sbuf.size }, 0), 0);
+    zmsg_destroy (&msg);
+    flot_reply_t reply;
+    if (proc_recv_for (client, corr, &reply, 2000))
+        fail_msg ("no answer through the raw actor %s", service);
+    assert_int_equal (reply.kind, FLOT_REPLY);
+    assert_int_equal (zframe_size (reply.body), sbuf.size);
+    assert_memory_equal (zframe_data (reply.body), sbuf.data, sbuf.size);
+    flot_reply_clear (&reply);
+    msgpack_sbuffer_destroy (&sbuf);
+    //  It leaves: the broker forgets it at once.
+    static const uint8_t leaving [] = {       //  {"reason": "done"}
+        0x81, 0xa6, 'r', 'e', 'a', 's', 'o', 'n', 0xa4, 'd', 'o', 'n', 'e' };
+    s_header_start (&header, signature, FLOT_DISCONNECT);
+    assert_int_equal (s_send_message (actor, &header,
+                                      (raw_t) { leaving, sizeof leaving }, 0), 0);
+    int64_t until = proc_now () + 2000;
+    while ((entry = proc_find_actor (client, service, instance)) && proc_now () < until) {
+        json_decref (entry);
+        usleep (10 * 1000);
+    }
+    if (entry)
+        fail_msg ("the raw actor %s is still listed after its DISCONNECT", service);
+    zsock_destroy (&actor);
+}
+
 static void
 test_broker_announces_and_checks_versions (void **state)
 {
     (void) state;
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT + 30);
-    proc_t *daemon = proc_start ("versions", "--bind", endpoint, "--actors", "echo",
+    //  --insecure: this is FLOT's own version negotiation, from raw sockets.
+    proc_t *daemon = proc_start ("versions", "--insecure", "--bind", endpoint,
+                                 "--actors", "echo",
                                  "--heartbeat", PROC_HEARTBEAT_ARG,
                                  "--liveness", PROC_LIVENESS_ARG, NULL);
     assert_non_null (daemon);
     assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
     flot_client_t *client = flot_client_new (endpoint);
     assert_non_null (client);
-    static const long long v2 [] = { 2 };
+    static const long long v3 [] = { 3 };
+    static const long long v23 [] = { 2, 3 };
     static const long long v12 [] = { 1, 2 };
 
     //  Ping says which versions the broker speaks, the one it prefers, and
@@ -1026,55 +1189,116 @@ test_broker_announces_and_checks_versions (void **state)
     json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 1000, NULL);
     assert_non_null (pong);
     assert_true (json_is_true (json_object_get (pong, "pong")));
-    assert_true (s_json_uints (json_object_get (pong, "versions"), v2, 1));
+    assert_true (s_json_uints (json_object_get (pong, "versions"), v23, 2));
     assert_int_equal (proc_json_int (pong, "protocol"), FLOT_VERSION);
     assert_int_equal (proc_json_int (pong, "heartbeat_ms"), PROC_HEARTBEAT_MS);
     assert_int_equal (proc_json_int (pong, "liveness"), PROC_LIVENESS);
     json_decref (pong);
 
-    //  The echo actor announced [2] and is delivered to in 2.
+    //  The echo actor announced [2, 3] and is delivered to in 3.
     char instance [64];
     snprintf (instance, sizeof instance, "echo-%d", (int) proc_pid (daemon));
     json_t *entry = proc_wait_actor (client, "echo", instance, daemon, 5000);
     assert_non_null (entry);
-    assert_true (s_json_uints (json_object_get (entry, "versions"), v2, 1));
-    assert_int_equal (proc_json_int (entry, "protocol"), 2);
+    assert_true (s_json_uints (json_object_get (entry, "versions"), v23, 2));
+    assert_int_equal (proc_json_int (entry, "protocol"), 3);
     json_decref (entry);
+
+    //  Each client is answered in the version of its REQUEST: a FLOT02
+    //  client's Ping, Echo (through the actor) and malformed request in 02,
+    //  a FLOT03 client's in 03; a client that moves to 03 is answered in
+    //  03 from then on.
+    zsock_t *old = s_raw_dealer (endpoint);
+    zsock_t *new = s_raw_dealer (endpoint);
+    flot_msg_t answer;
+    s_send_request (old, "FLOT02", "broker", "Ping", 21);
+    zmsg_t *msg = s_expect_msg (old, FLOT_REPLY, 2, &answer);
+    assert_true (answer.corr == 21);
+    assert_memory_equal (zframe_data (zmsg_first (msg)), "FLOT02", 6);
+    zmsg_destroy (&msg);
+    s_send_request (new, "FLOT03", "broker", "Ping", 22);
+    msg = s_expect_msg (new, FLOT_REPLY, 3, &answer);
+    assert_true (answer.corr == 22);
+    assert_memory_equal (zframe_data (zmsg_first (msg)), "FLOT03", 6);
+    zmsg_destroy (&msg);
+    s_send_request (old, "FLOT02", "echo", "Echo", 23);
+    msg = s_expect_msg (old, FLOT_REPLY, 2, &answer);
+    assert_true (answer.corr == 23);
+    zmsg_destroy (&msg);
+    header_t header;
+    s_request_header (&header, &(request_t) { .signature = "FLOT02" }, 24);
+    assert_int_equal (s_send_message (old, &header, NONE, 0), 0);
+    msg = s_expect_msg (old, FLOT_ERROR, 2, &answer);
+    assert_true (answer.corr == 24);
+    json_t *error = proc_body_json (answer.body.data, answer.body.size);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_MALFORMED);
+    json_decref (error);
+    zmsg_destroy (&msg);
+    s_send_request (old, "FLOT03", "broker", "Ping", 25);
+    msg = s_expect_msg (old, FLOT_REPLY, 3, &answer);
+    assert_true (answer.corr == 25);
+    zmsg_destroy (&msg);
+    //  A REQUEST of a version the broker does not speak, from a new peer:
+    //  ERROR VERSION in the broker's preferred version, with the sentence.
+    zsock_t *newer = s_raw_dealer (endpoint);
+    s_send_request (newer, "FLOT04", "broker", "Ping", 26);
+    msg = s_expect_msg (newer, FLOT_ERROR, FLOT_VERSION, &answer);
+    assert_true (answer.corr == 26);
+    error = proc_body_json (answer.body.data, answer.body.size);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_VERSION);
+    assert_string_equal (json_string_value (json_object_get (error, "message")),
+                         "protocol version 04 is not supported, this broker speaks 02, 03");
+    json_decref (error);
+    zmsg_destroy (&msg);
+    zsock_destroy (&newer);
+    zsock_destroy (&new);
+    zsock_destroy (&old);
+
+    //  Each actor is delivered to in the newest version it announced: in 03
+    //  with the caller (none: this broker has no keys), in 02 without; a
+    //  READY of 02 that announces nothing speaks 02, its signature's.
+    s_deliver_in (endpoint, client, false, "raw23", "[2, 3]", 3, "");
+    s_deliver_in (endpoint, client, false, "raw2", "[2]", 2, "");
+    s_deliver_in (endpoint, client, false, "raw2bare", NULL, 2, "");
 
     //  A FLOT02 READY that announces only the previous version: DISCONNECT
     //  with the sentence, and nothing registered.
     zsock_t *peer = s_raw_dealer (endpoint);
-    s_send_ready_json (peer, NULL, "old",
+    s_send_ready_json (peer, "FLOT02", "old",
         "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1]}", 0);
     s_expect_version_refusal (peer,
-        "protocol version 01 is not supported, this broker speaks 02");
+        "protocol version 01 is not supported, this broker speaks 02, 03");
     s_send_ready_json (peer, NULL, "old",
-        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1, 3]}", 0);
+        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1, 4]}", 0);
     s_expect_version_refusal (peer,
-        "protocol versions 01, 03 are not supported, this broker speaks 02");
+        "protocol versions 01, 04 are not supported, this broker speaks 02, 03");
     entry = proc_find_actor (client, "old", "old-1");
     assert_null (entry);
 
-    //  A FLOT01 READY, in one frame or as FLOT01 sent it (two): the same.
+    //  A FLOT01 READY, in one frame or as FLOT01 sent it (two): the same;
+    //  and a FLOT04 one.
     s_send_ready_json (peer, OLD_SIGNATURE, "old",
         "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1}", 0);
     s_expect_version_refusal (peer,
-        "protocol version 01 is not supported, this broker speaks 02");
+        "protocol version 01 is not supported, this broker speaks 02, 03");
     s_send_ready_flot01 (peer, "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1}");
     s_expect_version_refusal (peer,
-        "protocol version 01 is not supported, this broker speaks 02");
+        "protocol version 01 is not supported, this broker speaks 02, 03");
+    s_send_ready_json (peer, "FLOT04", "old",
+        "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [4]}", 0);
+    s_expect_version_refusal (peer,
+        "protocol version 04 is not supported, this broker speaks 02, 03");
 
     //  A FLOT01 REQUEST: ERROR VERSION with its corr and the same sentence.
-    header_t header;
     s_request_header (&header, &(request_t) {
         .signature = OLD_SIGNATURE, .service = RAW ("broker"), .command = RAW ("Ping") }, 91);
     assert_int_equal (s_send_message (peer, &header, (raw_t) { s_empty_map, 1 }, 0), 0);
     uint64_t corr = 0;
-    json_t *error = s_expect_kind (peer, FLOT_ERROR, &corr);
+    error = s_expect_kind (peer, FLOT_ERROR, &corr);
     assert_true (corr == 91);
     assert_int_equal (proc_json_int (error, "code"), FLOT_E_VERSION);
     assert_string_equal (json_string_value (json_object_get (error, "message")),
-                         "protocol version 01 is not supported, this broker speaks 02");
+                         "protocol version 01 is not supported, this broker speaks 02, 03");
     json_decref (error);
 
     //  versions that are not versions (1 to 16 of them, each 1..99):
@@ -1111,8 +1335,8 @@ test_broker_announces_and_checks_versions (void **state)
     json_decref (reply);
 
     //  A peer that speaks 1 and 2 is registered and delivered to in 2; with
-    //  no versions, in the signature's; then, announcing only 1 in a new
-    //  READY, it is removed with the refusal.
+    //  no versions, in the signature's (03 here); then, announcing only 1 in
+    //  a new READY, it is removed with the refusal.
     s_send_ready_json (peer, NULL, "old",
         "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1, 2]}", 0);
     entry = proc_wait_actor (client, "old", "old-1", NULL, 2000);
@@ -1125,8 +1349,8 @@ test_broker_announces_and_checks_versions (void **state)
                       "{\"instance\": \"old-2\", \"host\": \"h\", \"pid\": 2}", 0);
     entry = proc_wait_actor (client, "old", "old-2", NULL, 2000);
     assert_non_null (entry);
-    assert_true (s_json_uints (json_object_get (entry, "versions"), v2, 1));
-    assert_int_equal (proc_json_int (entry, "protocol"), 2);
+    assert_true (s_json_uints (json_object_get (entry, "versions"), v3, 1));
+    assert_int_equal (proc_json_int (entry, "protocol"), 3);
     json_decref (entry);
     s_send_ready_json (peer, NULL, "old",
         "{\"instance\": \"old-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [1]}", 0);
@@ -1149,7 +1373,7 @@ test_broker_announces_and_checks_versions (void **state)
     }
     assert_non_null (body);
     assert_string_equal (json_string_value (json_object_get (body, "reason")),
-                         "protocol version 01 is not supported, this broker speaks 02");
+                         "protocol version 01 is not supported, this broker speaks 02, 03");
     json_decref (body);
     assert_null (proc_find_actor (client, "old", "old-1"));
     entry = proc_find_actor (client, "old", "old-2");
@@ -1158,6 +1382,364 @@ test_broker_announces_and_checks_versions (void **state)
 
     zsock_destroy (&plain);
     zsock_destroy (&peer);
+    flot_client_destroy (&client);
+    assert_int_equal (proc_stop (daemon, 5000), 0);
+}
+
+//  --------------------------------------------------------------------------
+//  A CURVE endpoint under attack (SPEC section 14.1)
+//
+//  flotillad with keys: its tcp endpoint is a CURVE server, and libzmq
+//  drops every handshake that is not a good one from an allowed key before
+//  any byte reaches the broker. These tests prove what a user depends on:
+//  the process survives all of it, drops such peers, and goes on serving a
+//  keyed client meanwhile.
+
+#define CURVE_ROUNDS 4
+
+//  A raw TCP connection to port on loopback.
+static int
+s_tcp_connect (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (connect (fd, (struct sockaddr *) &addr, sizeof addr))
+        fail_msg ("cannot connect to port %d: %s", port, strerror (errno));
+    return fd;
+}
+
+//  Sends bytes on a new raw TCP connection (as many as the peer takes
+//  before it closes), then reads what comes back for up to 3 s. Returns
+//  true if the peer closed the connection (end of stream or reset), false
+//  if it still held it then.
+static bool
+s_tcp_send_until_closed (int port, const uint8_t *bytes, size_t size)
+{
+    int fd = s_tcp_connect (port);
+    if (send (fd, bytes, size, MSG_NOSIGNAL) < 0 && errno != EPIPE && errno != ECONNRESET)
+        fail_msg ("cannot send to port %d: %s", port, strerror (errno));
+    bool closed = false;
+    int64_t until = proc_now () + 3000;
+    uint8_t buffer [1024];
+    while (!closed && proc_now () < until) {
+        struct pollfd item = { fd, POLLIN, 0 };
+        if (poll (&item, 1, 50) <= 0)
+            continue;
+        ssize_t got = recv (fd, buffer, sizeof buffer, 0);
+        closed = got == 0 || (got < 0 && errno == ECONNRESET);
+    }
+    close (fd);
+    return closed;
+}
+
+//  A ZMTP 3.0 greeting (RFC 23) of a client announcing mechanism; returns
+//  its size, 64.
+static size_t
+s_zmtp_greeting (uint8_t *buffer, const char *mechanism, uint8_t major)
+{
+    memset (buffer, 0, 64);
+    buffer [0] = 0xff;
+    buffer [9] = 0x7f;
+    buffer [10] = major;
+    memcpy (buffer + 12, mechanism, strlen (mechanism));
+    return 64;
+}
+
+//  A ZMTP command frame: flags 0x04 and a size byte, the name (a length
+//  byte and the name), then size bytes of data. Returns its size.
+static size_t
+s_zmtp_command (uint8_t *buffer, const char *name, const uint8_t *data, size_t size)
+{
+    size_t name_size = strlen (name);
+    assert_true (1 + name_size + size <= 255);
+    buffer [0] = 0x04;
+    buffer [1] = (uint8_t) (1 + name_size + size);
+    buffer [2] = (uint8_t) name_size;
+    memcpy (buffer + 3, name, name_size);
+    if (size)
+        memcpy (buffer + 3 + name_size, data, size);
+    return 3 + name_size + size;
+}
+
+//  The malformed CURVE handshakes: a greeting announcing CURVE, then
+//  something that is not a good HELLO (RFC 26: a 200-byte command, version
+//  1.0, 72 bytes of padding, a transient key, a nonce and a box).
+#define BAD_HELLOS 8
+
+static size_t
+s_bad_hello (uint8_t *buffer, int which)
+{
+    size_t size = s_zmtp_greeting (buffer, "CURVE", 3);
+    uint8_t data [256];
+    s_random_bytes (data, sizeof data);
+    switch (which) {
+        case 0:         //  a HELLO of 100 bytes, not 200
+            return size + s_zmtp_command (buffer + size, "HELLO", data, 100 - 6);
+        case 1:         //  200 bytes, version 1.0, but the key and box are garbage
+            data [0] = 1;
+            data [1] = 0;
+            memset (data + 2, 0, 72);
+            return size + s_zmtp_command (buffer + size, "HELLO", data, 200 - 6);
+        case 2:         //  version 2.0
+            data [0] = 2;
+            data [1] = 0;
+            return size + s_zmtp_command (buffer + size, "HELLO", data, 200 - 6);
+        case 3:         //  a HELLO of 249 bytes
+            return size + s_zmtp_command (buffer + size, "HELLO", data, 249 - 6);
+        case 4: {       //  READY before any HELLO
+            static const uint8_t socket_type [] = {
+                11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e',
+                0, 0, 0, 6, 'D', 'E', 'A', 'L', 'E', 'R' };
+            return size + s_zmtp_command (buffer + size, "READY", socket_type,
+                                          sizeof socket_type);
+        }
+        case 5:         //  a long command frame claiming 2^63 bytes
+            buffer [size] = 0x06;
+            memset (buffer + size + 1, 0xff, 8);
+            buffer [size + 1] = 0x7f;
+            memcpy (buffer + size + 9, data, 64);
+            return size + 9 + 64;
+        case 6:         //  a message frame, not a command
+            buffer [size] = 0x00;
+            buffer [size + 1] = 100;
+            memcpy (buffer + size + 2, data, 100);
+            return size + 2 + 100;
+        default:        //  the greeting of ZMTP 2.0, which has no CURVE, and garbage
+            buffer [10] = 1;
+            memcpy (buffer + size, data, 128);
+            return size + 128;
+    }
+}
+
+//  A client of ZMTP 3.0 with the NULL mechanism, as a plain DEALER: its
+//  greeting, READY (Socket-Type DEALER), then a FLOT Ping as a message.
+static size_t
+s_null_mechanism (uint8_t *buffer)
+{
+    size_t size = s_zmtp_greeting (buffer, "NULL", 3);
+    static const uint8_t socket_type [] = {
+        11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e',
+        0, 0, 0, 6, 'D', 'E', 'A', 'L', 'E', 'R' };
+    size += s_zmtp_command (buffer + size, "READY", socket_type, sizeof socket_type);
+    header_t header;
+    s_request_header (&header, &(request_t) {
+        .service = RAW ("broker"), .command = RAW ("Ping") }, 1);
+    buffer [size++] = 0x00;
+    buffer [size++] = (uint8_t) (header.size + 1);
+    memcpy (buffer + size, header.data, header.size);
+    size += header.size;
+    buffer [size++] = 0x80;
+    return size;
+}
+
+//  The broker's public key (Z85) from the local keys.
+static void
+s_broker_public (char *public_key)
+{
+    char cert [PATH_MAX], server [PATH_MAX];
+    proc_local_paths (cert, server, sizeof cert);
+    zcert_t *broker = zcert_load (server);
+    assert_non_null (broker);
+    snprintf (public_key, 41, "%s", zcert_public_txt (broker));
+    zcert_destroy (&broker);
+}
+
+//  A client with credentials creds (its cert is taken) calls Ping: it must
+//  get no answer at all, the handshake having failed.
+static void
+s_expect_no_admission (const char *endpoint, flot_creds_t *creds, const char *who)
+{
+    flot_client_t *stranger = flot_client_new_secure (endpoint, creds);
+    flot_creds_clear (creds);
+    assert_non_null (stranger);
+    flot_err_t err = { 0 };
+    json_t *pong = proc_call (stranger, "broker", NULL, "Ping", NULL, 500, &err);
+    if (pong)
+        fail_msg ("%s was answered", who);
+    assert_int_equal (err.code, FLOT_E_DEADLINE);
+    assert_false (flot_client_answered (stranger));
+    flot_client_destroy (&stranger);
+}
+
+//  The daemon is alive, and the keyed client's Ping and Echo are answered.
+static void
+s_assert_serving (proc_t *daemon, flot_client_t *client, const char *after)
+{
+    if (!proc_alive (daemon))
+        fail_msg ("flotillad died after %s (see %s)", after, proc_log_path (daemon));
+    flot_err_t err = { 0 };
+    json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 2000, &err);
+    if (!pong || !json_is_true (json_object_get (pong, "pong")))
+        fail_msg ("no Ping after %s: %s %s", after, flot_err_name (err.code), err.message);
+    json_decref (pong);
+    json_t *echo = proc_call (client, "echo", NULL, "Echo", "{\"after\": 1}", 2000, &err);
+    if (!echo || proc_json_int (echo, "after") != 1)
+        fail_msg ("no Echo after %s: %s %s", after, flot_err_name (err.code), err.message);
+    json_decref (echo);
+}
+
+static void
+test_curve_endpoint_survives_hostile_handshakes (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    s_endpoint (endpoint, sizeof endpoint, PORT + 40);
+    //  With keys: the local ones a flotillad on loopback makes.
+    proc_t *daemon = proc_start ("curve", "--bind", endpoint, "--actors", "echo",
+                                 "--heartbeat", PROC_HEARTBEAT_ARG,
+                                 "--liveness", PROC_LIVENESS_ARG, NULL);
+    assert_non_null (daemon);
+    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
+    flot_client_t *client = proc_client (endpoint);
+    assert_non_null (client);
+    json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 1000, NULL);
+    assert_non_null (pong);
+    assert_true (json_is_true (json_object_get (pong, "secure")));
+    assert_string_equal (json_string_value (json_object_get (pong, "caller")), "local");
+    json_decref (pong);
+    char instance [64];
+    snprintf (instance, sizeof instance, "echo-%d", (int) proc_pid (daemon));
+    json_t *entry = proc_wait_actor (client, "echo", instance, daemon, 5000);
+    assert_non_null (entry);
+    json_decref (entry);
+    char broker_public [41];
+    s_broker_public (broker_public);
+    char cert_path [PATH_MAX], server_path [PATH_MAX];
+    proc_local_paths (cert_path, server_path, sizeof cert_path);
+
+    //  A keyed client pings every 50 ms throughout.
+    pinger_t pinger = { .endpoint = endpoint, .keyed = true };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_pinger, &pinger), 0);
+    unsigned seed = getenv ("PROC_SEED")
+                  ? (unsigned) strtoul (getenv ("PROC_SEED"), NULL, 10)
+                  : (unsigned) time (NULL);
+    print_message ("curve seed %u (PROC_SEED)\n", seed);
+    srand (seed);
+    int64_t started = proc_now ();
+    int connections = 0;
+    static uint8_t buffer [8192];
+    for (int round = 0; round < CURVE_ROUNDS; round++) {
+        //  4 KiB of random bytes on plain TCP, several times.
+        for (int i = 0; i < 4; i++) {
+            s_random_bytes (buffer, 4096);
+            if (!s_tcp_send_until_closed (PORT + 40, buffer, 4096))
+                fail_msg ("round %d: the broker held a connection that sent random bytes",
+                          round);
+            connections++;
+        }
+        s_assert_serving (daemon, client, "random bytes");
+        //  A greeting announcing CURVE, then a malformed HELLO.
+        for (int which = 0; which < BAD_HELLOS; which++) {
+            size_t size = s_bad_hello (buffer, which);
+            if (!s_tcp_send_until_closed (PORT + 40, buffer, size))
+                fail_msg ("round %d: the broker held a connection after bad HELLO %d",
+                          round, which);
+            connections++;
+        }
+        s_assert_serving (daemon, client, "malformed CURVE handshakes");
+        //  A greeting cut short, the connection closed at once.
+        int fd = s_tcp_connect (PORT + 40);
+        s_zmtp_greeting (buffer, "CURVE", 3);
+        send (fd, buffer, 1 + (size_t) (rand () % 63), MSG_NOSIGNAL);
+        close (fd);
+        connections++;
+        //  The NULL mechanism: a plain ZeroMQ peer, by hand and by libzmq.
+        size_t size = s_null_mechanism (buffer);
+        if (!s_tcp_send_until_closed (PORT + 40, buffer, size))
+            fail_msg ("round %d: the broker held a connection of the NULL mechanism", round);
+        connections++;
+        zsock_t *plain = s_raw_dealer (endpoint);
+        s_send_request (plain, FLOT_SIGNATURE, "broker", "Ping", 7);
+        zmq_pollitem_t item = { zsock_resolve (plain), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 300) != 0)
+            fail_msg ("round %d: a plain DEALER was answered by a broker with keys", round);
+        zsock_destroy (&plain);
+        s_assert_serving (daemon, client, "the NULL mechanism");
+        //  A key the broker does not allow, with the broker's right key.
+        flot_creds_t creds = { .cert = zcert_new () };
+        snprintf (creds.server_key, sizeof creds.server_key, "%s", broker_public);
+        s_expect_no_admission (endpoint, &creds, "a key that is not allowed");
+        //  The allowed key, pinning another server's public key.
+        zcert_t *other = zcert_new ();
+        creds = (flot_creds_t) { .cert = zcert_load (cert_path) };
+        assert_non_null (creds.cert);
+        snprintf (creds.server_key, sizeof creds.server_key, "%s", zcert_public_txt (other));
+        zcert_destroy (&other);
+        s_expect_no_admission (endpoint, &creds, "a client that pins another server's key");
+        s_assert_serving (daemon, client, "keys it does not allow");
+    }
+    int64_t took = proc_now () - started;
+    usleep (200 * 1000);
+    atomic_store (&pinger.stop, true);
+    pthread_join (thread, NULL);
+    print_message ("curve: %d raw connections and %d refused CURVE clients in %lld ms; "
+                   "%d keyed pings meanwhile (worst %lld ms), %d failed\n",
+                   connections, 2 * CURVE_ROUNDS, (long long) took, pinger.pings,
+                   (long long) pinger.worst_ms, pinger.failures);
+    if (pinger.failures)
+        fail_msg ("%d keyed pings failed during the attacks, last: %s",
+                  pinger.failures, pinger.last_error);
+    assert_true (pinger.pings >= took / PING_EVERY_MS / 2);
+    assert_true (pinger.worst_ms < 1000);
+    //  Nothing of it registered, and the broker stops cleanly.
+    json_t *reply = proc_call (client, "broker", NULL, "Actors", NULL, 1000, NULL);
+    assert_non_null (reply);
+    assert_int_equal (json_array_size (json_object_get (reply, "actors")), 1);
+    json_decref (reply);
+    flot_client_destroy (&client);
+    assert_int_equal (proc_stop (daemon, 5000), 0);
+}
+
+//  Raw sockets with the local keys speak FLOT over CURVE as plain ones do:
+//  each client answered in its version, the caller named by its key; an
+//  actor is delivered to with the caller's key name in 03, none in 02. A
+//  plain socket gets nothing: no answer, no registration.
+static void
+test_curve_raw_sockets_with_local_keys (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    s_endpoint (endpoint, sizeof endpoint, PORT + 50);
+    proc_t *daemon = proc_start ("curve-raw", "--bind", endpoint, "--actors", "echo",
+                                 "--heartbeat", PROC_HEARTBEAT_ARG,
+                                 "--liveness", PROC_LIVENESS_ARG, NULL);
+    assert_non_null (daemon);
+    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
+    flot_client_t *client = proc_client (endpoint);
+    assert_non_null (client);
+
+    zsock_t *raw = s_raw_dealer_keyed (endpoint);
+    for (int version = FLOT_VERSION_OLDEST; version <= FLOT_VERSION; version++) {
+        char signature [8];
+        snprintf (signature, sizeof signature, "FLOT%02d", version);
+        s_send_request (raw, signature, "broker", "Ping", (uint64_t) version);
+        flot_msg_t answer;
+        zmsg_t *msg = s_expect_msg (raw, FLOT_REPLY, version, &answer);
+        assert_true (answer.corr == (uint64_t) version);
+        json_t *pong = proc_body_json (answer.body.data, answer.body.size);
+        assert_non_null (pong);
+        assert_true (json_is_true (json_object_get (pong, "secure")));
+        assert_string_equal (json_string_value (json_object_get (pong, "caller")), "local");
+        assert_string_equal (json_string_value (json_object_get (pong, "role")), "admin");
+        json_decref (pong);
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&raw);
+    s_deliver_in (endpoint, client, true, "raw23", "[2, 3]", 3, "local");
+    s_deliver_in (endpoint, client, true, "raw2", "[2]", 2, "");
+
+    //  Without keys: no answer, and a READY registers nothing.
+    zsock_t *plain = s_raw_dealer (endpoint);
+    s_send_request (plain, FLOT_SIGNATURE, "broker", "Ping", 9);
+    s_send_ready_json (plain, "FLOT02", "plain",
+        "{\"instance\": \"plain-1\", \"host\": \"h\", \"pid\": 1, \"versions\": [2, 3]}", 0);
+    zmq_pollitem_t item = { zsock_resolve (plain), 0, ZMQ_POLLIN, 0 };
+    assert_int_equal (zmq_poll (&item, 1, 500), 0);
+    assert_null (proc_find_actor (client, "plain", "plain-1"));
+    zsock_destroy (&plain);
     flot_client_destroy (&client);
     assert_int_equal (proc_stop (daemon, 5000), 0);
 }
@@ -1209,7 +1791,7 @@ test_garbage_does_not_hurt_events_actor (void **state)
                                  "--liveness", PROC_LIVENESS_ARG, NULL);
     assert_non_null (daemon);
     assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     char instance [64];
     snprintf (instance, sizeof instance, "events-%d", (int) proc_pid (daemon));
     json_t *entry = proc_wait_actor (client, "events", instance, daemon, 5000);
@@ -1414,7 +1996,7 @@ s_receive_event (zsock_t *sub, int timeout_ms)
     char *topic = zframe_strdup (zmsg_first (msg));
     zframe_t *sig = zmsg_next (msg);
     assert_int_equal (zframe_size (sig), FLOT_SIGNATURE_SIZE);
-    assert_memory_equal (zframe_data (sig), FLOT_SIGNATURE, FLOT_SIGNATURE_SIZE);
+    assert_memory_equal (zframe_data (sig), FLOT_EVENTS_SIGNATURE, FLOT_SIGNATURE_SIZE);
     zframe_t *frame = zmsg_next (msg);
     json_t *body = proc_body_json (zframe_data (frame), zframe_size (frame));
     assert_non_null (body);
@@ -1431,17 +2013,36 @@ s_receive_event (zsock_t *sub, int timeout_ms)
     return body;
 }
 
-//  The pub endpoint from Info.
+//  The pub endpoint from Info, and the PUB socket's public key into
+//  public_key (41 bytes): with keys, the socket is a CURVE server.
 static char *
-s_pub_endpoint (flot_client_t *client)
+s_pub_endpoint (flot_client_t *client, char *public_key)
 {
     json_t *info = proc_call (client, "events", NULL, "Info", NULL, 2000, NULL);
     assert_non_null (info);
     const char *pub = json_string_value (json_object_get (info, "pub"));
     assert_non_null (pub);
+    const char *key = json_string_value (json_object_get (info, "public_key"));
+    if (!key || strlen (key) != 40)
+        fail_msg ("Info gives no public key of the PUB socket of a daemon with keys");
+    snprintf (public_key, 41, "%s", key);
     char *copy = strdup (pub);
     json_decref (info);
     return copy;
+}
+
+//  A subscriber to pub for topics starting with filter, as a CURVE client
+//  of public_key with the local keys (which the broker allows).
+static zsock_t *
+s_subscriber (const char *pub, const char *public_key, const char *filter)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    assert_non_null (sub);
+    proc_curve_apply (sub);
+    zsock_set_curve_serverkey (sub, public_key);
+    zsock_set_subscribe (sub, filter);
+    assert_int_equal (zsock_connect (sub, "%s", pub), 0);
+    return sub;
 }
 
 //  Starts flotillad with only the events actor, connected to a broker of its
@@ -1465,7 +2066,7 @@ s_events_daemon (const char *name, int port, const char *capacity)
                                 "--heartbeat", PROC_HEARTBEAT_ARG,
                                 "--liveness", PROC_LIVENESS_ARG, NULL);
     assert_non_null (actor);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     json_t *entry = proc_wait_actor (client, "events", actor_name, actor, 5000);
     if (!entry)
         fail_msg ("the events actor did not register (see %s)", proc_log_path (actor));
@@ -1478,12 +2079,13 @@ test_subscriber_sees_consecutive_seq_and_replay (void **state)
 {
     (void) state;
     flot_client_t *client = s_events_daemon ("events-big", PORT + 10, "10000");
-    char *pub = s_pub_endpoint (client);
+    char public_key [41];
+    char *pub = s_pub_endpoint (client, public_key);
     char expected_pub [64];
     s_endpoint (expected_pub, sizeof expected_pub, PORT + 11);
     assert_string_equal (pub, expected_pub);
-    zsock_t *all = zsock_new_sub (pub, "");
-    zsock_t *d1 = zsock_new_sub (pub, "d1/");
+    zsock_t *all = s_subscriber (pub, public_key, "");
+    zsock_t *d1 = s_subscriber (pub, public_key, "d1/");
     assert_non_null (all);
     assert_non_null (d1);
     free (pub);
@@ -1608,6 +2210,9 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_teardown (test_garbage_does_not_hurt_broker, proc_teardown),
         cmocka_unit_test_teardown (test_broker_announces_and_checks_versions, proc_teardown),
+        cmocka_unit_test_teardown (test_curve_endpoint_survives_hostile_handshakes,
+                                   proc_teardown),
+        cmocka_unit_test_teardown (test_curve_raw_sockets_with_local_keys, proc_teardown),
         cmocka_unit_test_teardown (test_garbage_does_not_hurt_events_actor, proc_teardown),
         cmocka_unit_test_teardown (test_subscriber_sees_consecutive_seq_and_replay, proc_teardown),
     };

@@ -5,7 +5,9 @@
     the broker depends on: balancing over actor processes, keyed routing,
     errors that arrive instead of silence when an actor dies or a deadline
     passes, actors that come back by themselves after a broker restart, and
-    streams that end, and stop when their caller goes away.
+    streams that end, and stop when their caller goes away. Every process
+    runs as a user runs it by default: with the keys a broker on loopback
+    makes for its user, so clients and actors connect over CURVE with them.
 */
 #include "proc_util.h"
 
@@ -98,7 +100,7 @@ test_broker_only_routes_to_tcp_actor_processes (void **state)
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT);
     proc_t *broker = s_broker ("broker", endpoint);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
     proc_t *a = s_echo (client, endpoint, "echo-a", NULL);
     proc_t *b = s_echo (client, endpoint, "echo-b", NULL);
@@ -142,7 +144,7 @@ test_keyed_routing (void **state)
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT + 1);
     s_broker ("broker", endpoint);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
     s_echo (client, endpoint, "eu", "eu-1,eu-2");
     s_echo (client, endpoint, "us", "us-1");
@@ -193,11 +195,11 @@ test_sigkill_turns_pending_request_into_error (void **state)
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT + 2);
     s_broker ("broker", endpoint);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
     proc_t *actor = s_echo (client, endpoint, "doomed", NULL);
 
-    flot_client_t *caller = flot_client_new (endpoint);
+    flot_client_t *caller = proc_client (endpoint);
     msgpack_sbuffer sbuf;
     proc_pack_json (&sbuf, "{\"ms\": 10000}");
     flot_err_t err = { 0 };
@@ -255,7 +257,7 @@ test_broker_restart_brings_actors_back (void **state)
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT + 3);
     proc_t *broker = s_broker ("broker-1", endpoint);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
     proc_t *actor = s_echo (client, endpoint, "survivor", NULL);
     s_echo_ok (client, NULL, "{\"before\": true}");
@@ -268,7 +270,7 @@ test_broker_restart_brings_actors_back (void **state)
     int64_t restarted_at = proc_now ();
     proc_t *broker_2 = s_broker ("broker-2", endpoint);
 
-    client = flot_client_new (endpoint);
+    client = proc_client (endpoint);
     assert_non_null (client);
     int64_t until = restarted_at + 5 * PROC_HEARTBEAT_MS + 2000;
     bool served = false;
@@ -324,7 +326,7 @@ test_deadline_expires_with_deadline_error (void **state)
                                  "--liveness", PROC_LIVENESS_ARG, NULL);
     assert_non_null (daemon);
     assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
     //  Unnamed, the instance is called after the service and the pid.
     char instance [64];
@@ -334,7 +336,7 @@ test_deadline_expires_with_deadline_error (void **state)
     json_decref (entry);
     s_echo_ok (client, NULL, "{\"ready\": true}");
 
-    flot_client_t *caller = flot_client_new (endpoint);
+    flot_client_t *caller = proc_client (endpoint);
     msgpack_sbuffer sbuf;
     proc_pack_json (&sbuf, "{\"ms\": 5000}");
     flot_err_t err = { 0 };
@@ -383,7 +385,7 @@ test_unknown_service_error (void **state)
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT + 5);
     proc_t *broker = s_broker ("broker", endpoint);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
 
     flot_err_t err = { 0 };
@@ -441,7 +443,7 @@ test_stream_ticks_and_cancel (void **state)
     char endpoint [64];
     s_endpoint (endpoint, sizeof endpoint, PORT + 6);
     s_broker ("broker", endpoint);
-    flot_client_t *client = flot_client_new (endpoint);
+    flot_client_t *client = proc_client (endpoint);
     assert_non_null (client);
     proc_t *actor = s_echo (client, endpoint, "ticker", NULL);
 
@@ -469,7 +471,7 @@ test_stream_ticks_and_cancel (void **state)
     assert_int_equal (flot_client_recv (client, &extra, 200, &err), -1);
 
     //  A caller that opens a long stream and goes away.
-    flot_client_t *quitter = flot_client_new (endpoint);
+    flot_client_t *quitter = proc_client (endpoint);
     proc_pack_json (&sbuf, "{\"count\": 1000, \"interval_ms\": 20}");
     uint64_t stream = flot_client_send (quitter, "echo", NULL, "Ticks", sbuf.data,
                                         sbuf.size, 2000, &err);

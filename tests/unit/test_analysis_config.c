@@ -196,6 +196,20 @@ test_analysis_config_errors_name_the_path (void **state)
     s_expect_error ("{\"metrics\": [{\"name\": \"m\", \"provider\": {\"command\": {\"command\": \"x\", "
                     "\"args\": [1]}}, \"successCondition\": \"true\"}]}",
                     "analysis.metrics[0].provider.command.args[0]: expected a string, not an integer");
+    //  A command names a program in the analyzer's hooks directory, literally.
+    s_expect_error ("{\"metrics\": [{\"name\": \"m\", \"provider\": {\"command\": {\"command\": "
+                    "\"/bin/sh\", \"args\": [\"-c\", \"id\"]}}, \"successCondition\": \"true\"}]}",
+                    "analysis.metrics[0].provider.command.command: '/bin/sh' is an absolute path: "
+                    "a command provider names a program in the analyzer's hooks directory "
+                    "(--hooks-dir)");
+    s_expect_error ("{\"metrics\": [{\"name\": \"m\", \"provider\": {\"command\": {\"command\": "
+                    "\"bin/../../x\"}}, \"successCondition\": \"true\"}]}",
+                    "analysis.metrics[0].provider.command.command: 'bin/../../x' leaves the hooks "
+                    "directory ('..')");
+    s_expect_error ("{\"metrics\": [{\"name\": \"m\", \"provider\": {\"command\": {\"command\": "
+                    "\"{target}\"}}, \"successCondition\": \"true\"}]}",
+                    "analysis.metrics[0].provider.command.command: '{target}' is taken literally "
+                    "and holds '{': no template names a program;");
     s_expect_error ("{\"metrics\": [{\"name\": \"m\", \"provider\": " PROM ", \"successCondition\": \"true\"},"
                     " {\"name\": \"m\", \"provider\": " PROM ", \"successCondition\": \"true\"}]}",
                     "analysis.metrics[1]: name: 'm' is already the name of metrics[0]");
@@ -222,7 +236,7 @@ test_analysis_config_provider (void **state)
 {
     (void) state;
     //  Parsed alone, for Query.
-    json_t *json = json_loads ("{\"command\": {\"command\": \"/bin/echo\", \"args\": [\"{target}\"]}}", 0, NULL);
+    json_t *json = json_loads ("{\"command\": {\"command\": \"echo\", \"args\": [\"{target}\"]}}", 0, NULL);
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     msgpack_sbuffer_init (&sbuf);

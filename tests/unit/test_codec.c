@@ -1,13 +1,15 @@
-/*  test_codec.c - unit tests for the FLOT02 envelope codec (flot_msg.c).
+/*  test_codec.c - unit tests for the FLOT envelope codec (flot_msg.c), in
+    both versions it speaks: 02 and 03.
 
     Proves that every kind survives flot_msg_frame -> flot_msg_decode and a
-    trip through real ZeroMQ sockets; that a message on the wire is the one
-    frame protocol/SPEC.md shows (section 15, byte for byte: the header, then
-    the body right after it in the same frame); and that flot_msg_decode
-    refuses every malformed message with the error code of SPEC section 7
-    and a sentence that names what was wrong. The frames for the rejection
-    tests are built here by hand, from the spec's tables, not by the codec
-    under test.
+    trip through real ZeroMQ sockets in each version; that a message on the
+    wire is the one frame protocol/SPEC.md shows (section 15, byte for byte:
+    the header, then the body right after it in the same frame; version 02's
+    examples and version 03's DELIVER, which ends its header with the
+    caller); and that flot_msg_decode refuses every malformed message with
+    the error code of SPEC section 7 and a sentence that names what was
+    wrong. The frames for the rejection tests are built here by hand, from
+    the spec's tables, not by the codec under test.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,23 +37,28 @@
 //  The header layouts of SPEC section 2, written out independently of the
 //  codec's own table.
 
-typedef enum { ROUTE, CORR, SERVICE, KEY, TIMEOUT, COMMAND } field_t;
-#define FIELD_COUNT 6
+typedef enum { ROUTE, CORR, SERVICE, KEY, TIMEOUT, COMMAND, CALLER } field_t;
+#define FIELD_COUNT 7
 
 //  How the codec names each field in its messages.
 static const char *s_field_names [FIELD_COUNT] = {
-    "route", "correlation id", "service", "key", "timeout", "command"
+    "route", "correlation id", "service", "key", "timeout", "command", "caller"
 };
 
 //  Strings are a length byte and the bytes; numbers have a fixed size.
-static const size_t s_number_size [FIELD_COUNT] = { 0, 8, 0, 0, 4, 0 };
+static const size_t s_number_size [FIELD_COUNT] = { 0, 8, 0, 0, 4, 0, 0 };
+
+//  The versions the codec speaks, each modelled here: 02 and 03 differ only
+//  in DELIVER, whose header ends with the caller from 03 on.
+static const int s_versions [] = { 2, 3 };
+#define VERSION_COUNT (sizeof s_versions / sizeof s_versions [0])
 
 typedef struct {
     int kind;
     const char *name;
     bool body;                  //  a body follows the header in the frame
     int count;                  //  header fields after the kind byte
-    field_t fields [5];
+    field_t fields [6];
 } spec_kind_t;
 
 static const spec_kind_t s_kinds [] = {
@@ -72,6 +79,14 @@ static const spec_kind_t s_kinds [] = {
 };
 #define KIND_COUNT (sizeof s_kinds / sizeof s_kinds [0])
 
+//  The table above is version 02's. From version 03 on, DELIVER carries
+//  the caller after the command.
+static const spec_kind_t s_deliver_03 = {
+    FLOT_DELIVER, "DELIVER", true, 6, { ROUTE, CORR, KEY, TIMEOUT, COMMAND, CALLER }
+};
+
+//  The layout of kind in version 02, or NULL. A test that looks only at a
+//  kind's name, its body or a field every version has uses it for any.
 static const spec_kind_t *
 s_spec (int kind)
 {
@@ -79,6 +94,15 @@ s_spec (int kind)
         if (s_kinds [i].kind == kind)
             return &s_kinds [i];
     return NULL;
+}
+
+//  The layout of kind in version (0: FLOT_VERSION, as the codec writes it).
+static const spec_kind_t *
+s_spec_in (int kind, int version)
+{
+    if (kind == FLOT_DELIVER && (version ? version : FLOT_VERSION) >= 3)
+        return &s_deliver_03;
+    return s_spec (kind);
 }
 
 static bool
@@ -90,11 +114,21 @@ s_has (const spec_kind_t *spec, field_t field)
     return false;
 }
 
-//  The values a hand-made message carries: each field as the bytes that
-//  follow its length byte (strings) or as its big-endian bytes (numbers).
-//  The defaults: corr 0x0102030405060708, service "echo", key "eu-1",
-//  timeout 5000, command "Echo", route 00 80 00 00 29, body {"a": 1}.
+//  The signature of version, "FLOT02", into text (7 bytes).
+static const char *
+s_signature (char *text, int version)
+{
+    snprintf (text, 7, "FLOT%02d", version);
+    return text;
+}
+
+//  The values a hand-made message carries: its version (the signature's)
+//  and each field as the bytes that follow its length byte (strings) or as
+//  its big-endian bytes (numbers). The defaults: version FLOT_VERSION, corr
+//  0x0102030405060708, service "echo", key "eu-1", timeout 5000, command
+//  "Echo", caller "alice", route 00 80 00 00 29, body {"a": 1}.
 typedef struct {
+    int version;
     flot_bytes_t field [FIELD_COUNT];
     flot_bytes_t body;
     uint8_t corr [8];           //  storage for values taken from a flot_msg_t
@@ -117,21 +151,24 @@ static void
 s_values (values_t *values)
 {
     memset (values, 0, sizeof *values);
+    values->version = FLOT_VERSION;
     values->field [ROUTE] = (flot_bytes_t) { s_route_bytes, 5 };
     values->field [CORR] = (flot_bytes_t) { s_corr_bytes, 8 };
     values->field [SERVICE] = s_str ("echo");
     values->field [KEY] = s_str ("eu-1");
     values->field [TIMEOUT] = (flot_bytes_t) { s_timeout_bytes, 4 };
     values->field [COMMAND] = s_str ("Echo");
+    values->field [CALLER] = s_str ("alice");
     values->body = (flot_bytes_t) { s_body_bytes, 4 };
 }
 
 //  The values of a flot_msg_t, numbers written big-endian here (not by the
-//  codec's helpers).
+//  codec's helpers); its version 0 is FLOT_VERSION, as the codec writes it.
 static void
 s_values_of (values_t *values, const flot_msg_t *msg)
 {
     memset (values, 0, sizeof *values);
+    values->version = msg->version ? msg->version : FLOT_VERSION;
     for (int i = 0; i < 8; i++)
         values->corr [i] = (uint8_t) (msg->corr >> (56 - 8 * i));
     for (int i = 0; i < 4; i++)
@@ -142,6 +179,7 @@ s_values_of (values_t *values, const flot_msg_t *msg)
     values->field [KEY] = msg->key;
     values->field [TIMEOUT] = (flot_bytes_t) { values->timeout, 4 };
     values->field [COMMAND] = msg->command;
+    values->field [CALLER] = msg->caller;
     values->body = msg->body;
 }
 
@@ -190,12 +228,13 @@ s_set_body (wire_t *wire, flot_bytes_t body)
 static void
 s_wire_of (wire_t *wire, int kind, const values_t *values)
 {
-    const spec_kind_t *spec = s_spec (kind);
+    const spec_kind_t *spec = s_spec_in (kind, values->version);
     assert_non_null (spec);
     memset (wire, 0, sizeof *wire);
     for (int f = 0; f < FIELD_COUNT; f++)
         wire->at [f] = wire->end [f] = NOWHERE;
-    memcpy (wire->bytes, "FLOT02", 6);
+    char signature [7];
+    memcpy (wire->bytes, s_signature (signature, values->version), 6);
     wire->bytes [6] = (uint8_t) kind;
     size_t p = 7;
     for (int i = 0; i < spec->count; i++) {
@@ -226,14 +265,32 @@ s_wire (wire_t *wire, int kind)
     s_wire_of (wire, kind, &values);
 }
 
-//  A hand-made message of kind with one field replaced.
+//  A hand-made message of kind in version, with the default values.
 static void
-s_wire_with (wire_t *wire, int kind, field_t field, flot_bytes_t value)
+s_wire_in (wire_t *wire, int kind, int version)
 {
     values_t values;
     s_values (&values);
+    values.version = version;
+    s_wire_of (wire, kind, &values);
+}
+
+//  A hand-made message of kind in version with one field replaced.
+static void
+s_wire_with_in (wire_t *wire, int kind, int version, field_t field, flot_bytes_t value)
+{
+    values_t values;
+    s_values (&values);
+    values.version = version;
     values.field [field] = value;
     s_wire_of (wire, kind, &values);
+}
+
+//  The same in FLOT_VERSION.
+static void
+s_wire_with (wire_t *wire, int kind, field_t field, flot_bytes_t value)
+{
+    s_wire_with_in (wire, kind, FLOT_VERSION, field, value);
 }
 
 //  Frames too big for a wire_t: wire's header, then body (up to a little
@@ -318,13 +375,15 @@ s_assert_no_kind (const flot_bytes_t *frames, size_t count)
 //  -------------------------------------------------------------------------
 //  Round trips: a full flot_msg_t of each kind -> one frame -> decode.
 
-//  Fills every field the kind carries with a distinct value, the others zero.
+//  Fills every field the kind carries in version (0: the codec's default,
+//  FLOT_VERSION) with a distinct value, the others zero.
 static void
-s_fill (flot_msg_t *msg, int kind)
+s_fill (flot_msg_t *msg, int kind, int version)
 {
-    const spec_kind_t *spec = s_spec (kind);
+    const spec_kind_t *spec = s_spec_in (kind, version);
     memset (msg, 0, sizeof *msg);
     msg->kind = kind;
+    msg->version = version;
     for (int i = 0; i < spec->count; i++)
         switch (spec->fields [i]) {
             case ROUTE:   msg->route = (flot_bytes_t) { s_route_bytes, 5 }; break;
@@ -333,21 +392,25 @@ s_fill (flot_msg_t *msg, int kind)
             case KEY:     msg->key = s_str ("eu-1/rack~7"); break;
             case TIMEOUT: msg->timeout_ms = FLOT_MAX_TIMEOUT_MS - (uint32_t) kind; break;
             case COMMAND: msg->command = s_str ("StartMonitoring"); break;
+            case CALLER:  msg->caller = s_str ("ops.alice@eu~1"); break;
         }
     if (spec->body)
         msg->body = (flot_bytes_t) { s_body_bytes, 4 };
 }
 
+//  actual, decoded, is expected, as written: its version 0 is FLOT_VERSION.
 static void
 s_assert_same (const flot_msg_t *actual, const flot_msg_t *expected)
 {
     assert_int_equal (actual->kind, expected->kind);
+    assert_int_equal (actual->version, expected->version ? expected->version : FLOT_VERSION);
     s_assert_bytes (actual->route, expected->route);
     assert_true (actual->corr == expected->corr);
     s_assert_bytes (actual->service, expected->service);
     s_assert_bytes (actual->key, expected->key);
     assert_int_equal (actual->timeout_ms, expected->timeout_ms);
     s_assert_bytes (actual->command, expected->command);
+    s_assert_bytes (actual->caller, expected->caller);
     s_assert_bytes (actual->body, expected->body);
 }
 
@@ -366,18 +429,20 @@ s_assert_frame_of (flot_bytes_t frame, const flot_msg_t *msg)
     return wire.header_size;
 }
 
+//  A message of kind in version (0: the codec's default, which is
+//  FLOT_VERSION's signature "FLOT03" on the wire).
 static void
-s_round_trip (int kind)
+s_round_trip_in (int kind, int version)
 {
-    const spec_kind_t *spec = s_spec (kind);
+    const spec_kind_t *spec = s_spec_in (kind, version);
     flot_msg_t msg;
-    s_fill (&msg, kind);
+    s_fill (&msg, kind, version);
 
     zmq_msg_t frame;
     assert_int_equal (flot_msg_frame (&msg, &frame), 0);
     flot_bytes_t view = s_view (&frame);
     assert_true (view.size >= 7);
-    assert_memory_equal (view.data, "FLOT02", 6);
+    assert_memory_equal (view.data, version == 2 ? "FLOT02" : "FLOT03", 6);
     assert_int_equal (view.data [6], kind);
     size_t header_size = s_assert_frame_of (view, &msg);
     //  Numbers are big-endian on the wire.
@@ -405,7 +470,23 @@ s_round_trip (int kind)
     //  The decoded body views the frame, it is not a copy.
     if (spec->body)
         assert_ptr_equal (decoded.body.data, view.data + header_size);
+    //  The caller, in DELIVER of 03, ends the header: the body follows it.
+    if (s_has (spec, CALLER)) {
+        assert_int_equal (view.data [header_size - 15], 14);
+        assert_ptr_equal (decoded.caller.data, view.data + header_size - 14);
+    }
+    else
+        assert_int_equal (decoded.caller.size, 0);
     zmq_msg_close (&frame);
+}
+
+//  In version 02, in version 03, and with version 0 (written as 03).
+static void
+s_round_trip (int kind)
+{
+    for (size_t v = 0; v < VERSION_COUNT; v++)
+        s_round_trip_in (kind, s_versions [v]);
+    s_round_trip_in (kind, 0);
 }
 
 static void test_codec_round_trips_request (void **state)      { (void) state; s_round_trip (FLOT_REQUEST); }
@@ -423,37 +504,43 @@ static void test_codec_round_trips_cancel (void **state)       { (void) state; s
 static void test_codec_round_trips_heartbeat (void **state)    { (void) state; s_round_trip (FLOT_HEARTBEAT); }
 static void test_codec_round_trips_disconnect (void **state)   { (void) state; s_round_trip (FLOT_DISCONNECT); }
 
-//  Every field at its limit round-trips; the largest header there is
-//  (DELIVER with every string at its limit) fits FLOT_MAX_HEADER, and
-//  flot_msg_header writes nothing past its size; the largest message there
-//  is (that header and a body of FLOT_MAX_BODY) fits FLOT_MAX_MESSAGE, the
-//  ZMQ_MAXMSGSIZE of every peer, and decodes.
+//  Every field at its limit round-trips, in each version; the largest
+//  header there is (DELIVER of 03 with every string at its limit, the
+//  caller's 255 bytes included) fits FLOT_MAX_HEADER, and flot_msg_header
+//  writes nothing past its size; the largest message there is (that header
+//  and a body of FLOT_MAX_BODY) fits FLOT_MAX_MESSAGE, the ZMQ_MAXMSGSIZE of
+//  every peer, and decodes.
 static void
 test_codec_round_trips_fields_at_their_limits (void **state)
 {
     (void) state;
-    static uint8_t route [255], key [255];
+    static uint8_t route [255], key [255], caller [255];
     static char name [65];
     for (int i = 0; i < 255; i++) {
         route [i] = (uint8_t) (255 - i);
         key [i] = (uint8_t) (0x21 + i % 94);
+        caller [i] = (uint8_t) (0x7e - i % 94);
     }
     memset (name, 'N', 64);
+    for (size_t v = 0; v < VERSION_COUNT; v++)
     for (size_t i = 0; i < KIND_COUNT; i++) {
+        const spec_kind_t *spec = s_spec_in (s_kinds [i].kind, s_versions [v]);
         flot_msg_t msg;
-        s_fill (&msg, s_kinds [i].kind);
-        if (s_has (&s_kinds [i], ROUTE))
+        s_fill (&msg, spec->kind, s_versions [v]);
+        if (s_has (spec, ROUTE))
             msg.route = (flot_bytes_t) { route, 255 };
-        if (s_has (&s_kinds [i], KEY))
+        if (s_has (spec, KEY))
             msg.key = (flot_bytes_t) { key, 255 };
-        if (s_has (&s_kinds [i], SERVICE))
+        if (s_has (spec, SERVICE))
             msg.service = s_str (name);
-        if (s_has (&s_kinds [i], COMMAND))
+        if (s_has (spec, COMMAND))
             msg.command = s_str (name);
-        if (s_has (&s_kinds [i], CORR))
+        if (s_has (spec, CORR))
             msg.corr = UINT64_MAX;
-        if (s_has (&s_kinds [i], TIMEOUT))
+        if (s_has (spec, TIMEOUT))
             msg.timeout_ms = FLOT_MAX_TIMEOUT_MS;
+        if (s_has (spec, CALLER))
+            msg.caller = (flot_bytes_t) { caller, 255 };
 
         uint8_t buffer [FLOT_MAX_HEADER + 16];
         memset (buffer, 0xa5, sizeof buffer);
@@ -473,31 +560,41 @@ test_codec_round_trips_fields_at_their_limits (void **state)
         s_assert_same (&decoded, &msg);
         zmq_msg_close (&frame);
     }
-    //  DELIVER: 7 + (1 + 255) + 8 + (1 + 255) + 4 + (1 + 64) bytes.
-    flot_msg_t deliver;
-    s_fill (&deliver, FLOT_DELIVER);
-    deliver.route = (flot_bytes_t) { route, 255 };
-    deliver.key = (flot_bytes_t) { key, 255 };
-    deliver.command = s_str (name);
-    uint8_t buffer [FLOT_MAX_HEADER];
-    assert_int_equal (flot_msg_header (&deliver, buffer), 596);
+    //  DELIVER of 02: 7 + (1 + 255) + 8 + (1 + 255) + 4 + (1 + 64) bytes;
+    //  of 03, the caller's (1 + 255) more.
+    static const struct { int version; int size; } largest [] = { { 2, 596 }, { 3, 852 } };
+    for (size_t v = 0; v < 2; v++) {
+        int size = largest [v].size;
+        flot_msg_t deliver;
+        s_fill (&deliver, FLOT_DELIVER, largest [v].version);
+        deliver.route = (flot_bytes_t) { route, 255 };
+        deliver.key = (flot_bytes_t) { key, 255 };
+        deliver.command = s_str (name);
+        if (largest [v].version >= 3)
+            deliver.caller = (flot_bytes_t) { caller, 255 };
+        uint8_t buffer [FLOT_MAX_HEADER];
+        assert_int_equal (flot_msg_header (&deliver, buffer), size);
+        assert_true (size <= FLOT_MAX_HEADER);
 
-    deliver.body = s_filler_body (FLOT_MAX_BODY, 0xdf);
-    zmq_msg_t frame;
-    assert_int_equal (flot_msg_frame (&deliver, &frame), 0);
-    flot_bytes_t view = s_view (&frame);
-    assert_int_equal (view.size, 596 + FLOT_MAX_BODY);
-    assert_true (view.size <= FLOT_MAX_MESSAGE);
-    assert_memory_equal (view.data, buffer, 596);
-    flot_msg_t decoded;
-    s_assert_accepts (&view, 1, &decoded);
-    s_assert_same (&decoded, &deliver);
-    assert_ptr_equal (decoded.body.data, view.data + 596);
-    zmq_msg_close (&frame);
+        deliver.body = s_filler_body (FLOT_MAX_BODY, 0xdf);
+        zmq_msg_t frame;
+        assert_int_equal (flot_msg_frame (&deliver, &frame), 0);
+        flot_bytes_t view = s_view (&frame);
+        assert_int_equal (view.size, (size_t) size + FLOT_MAX_BODY);
+        assert_true (view.size <= FLOT_MAX_MESSAGE);
+        assert_memory_equal (view.data, buffer, (size_t) size);
+        flot_msg_t decoded;
+        s_assert_accepts (&view, 1, &decoded);
+        s_assert_same (&decoded, &deliver);
+        assert_ptr_equal (decoded.body.data, view.data + size);
+        zmq_msg_close (&frame);
+    }
 }
 
 //  -------------------------------------------------------------------------
-//  SPEC section 15, byte for byte.
+//  SPEC section 15, byte for byte. Its examples are version 02's, which a
+//  broker of 03 still speaks (a client of 02 is answered in 02), and then
+//  the same DELIVER in version 03, with the caller.
 
 //  The client's Ping REQUEST: one 33-byte frame, the 32-byte header (the
 //  spec's table, bytes 0..31) and the body {}.
@@ -560,7 +657,7 @@ test_codec_encodes_spec_ping_example (void **state)
     (void) state;
     assert_int_equal (sizeof s_ping_frame, 32 + 1);
     flot_msg_t ping = {
-        .kind = FLOT_REQUEST, .corr = 42, .service = s_str ("broker"),
+        .kind = FLOT_REQUEST, .version = 2, .corr = 42, .service = s_str ("broker"),
         .timeout_ms = 5000, .command = s_str ("Ping"),
         .body = { s_empty_map, 1 }
     };
@@ -574,9 +671,20 @@ test_codec_encodes_spec_ping_example (void **state)
 
     assert_int_equal (sizeof s_pong_frame, 15 + 81);
     flot_msg_t pong = {
-        .kind = FLOT_REPLY, .corr = 42, .body = { s_pong_frame + 15, 81 }
+        .kind = FLOT_REPLY, .version = 2, .corr = 42, .body = { s_pong_frame + 15, 81 }
     };
     s_assert_wire (&pong, s_pong_frame, 15, s_pong_frame + 15, 81);
+    //  In version 03 (and so by default) they differ in the signature only.
+    for (int version = 0; version <= 3; version += 3) {
+        uint8_t ping_03 [sizeof s_ping_frame], pong_03 [sizeof s_pong_frame];
+        memcpy (ping_03, s_ping_frame, sizeof ping_03);
+        memcpy (pong_03, s_pong_frame, sizeof pong_03);
+        ping_03 [5] = pong_03 [5] = '3';
+        ping.version = pong.version = version;
+        ping.body = (flot_bytes_t) { s_empty_map, 1 };
+        s_assert_wire (&ping, ping_03, 32, ping_03 + 32, 1);
+        s_assert_wire (&pong, pong_03, 15, pong_03 + 15, 81);
+    }
 
     //  The broker writes that body by its contract, broker.Ping's reply,
     //  whose fields are in the example's order.
@@ -614,7 +722,7 @@ test_codec_encodes_spec_actor_examples (void **state)
         0x6b, 0x65, 0x79, 0x20, 0x27, 0x65, 0x75, 0x2d, 0x31, 0x27 };
     assert_int_equal (sizeof error_body, 80);
     flot_msg_t error = {
-        .kind = FLOT_ERROR, .corr = 42, .body = { error_body, sizeof error_body }
+        .kind = FLOT_ERROR, .version = 2, .corr = 42, .body = { error_body, sizeof error_body }
     };
     s_assert_wire (&error, error_header, sizeof error_header,
                    error_body, sizeof error_body);
@@ -627,7 +735,7 @@ test_codec_encodes_spec_actor_examples (void **state)
         0xa3, 0x70, 0x69, 0x64, 0xcd, 0x10, 0x92 };
     assert_int_equal (sizeof ready_body, 36);
     flot_msg_t ready = {
-        .kind = FLOT_READY, .service = s_str ("echo"),
+        .kind = FLOT_READY, .version = 2, .service = s_str ("echo"),
         .body = { ready_body, sizeof ready_body }
     };
     s_assert_wire (&ready, ready_header, sizeof ready_header,
@@ -661,7 +769,7 @@ test_codec_encodes_spec_actor_examples (void **state)
         0x04, 0x65, 0x63, 0x68, 0x6f, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x04, 0x45, 0x63, 0x68, 0x6f };
     flot_msg_t request = {
-        .kind = FLOT_REQUEST, .corr = 7, .service = s_str ("echo"),
+        .kind = FLOT_REQUEST, .version = 2, .corr = 7, .service = s_str ("echo"),
         .command = s_str ("Echo"), .body = { echo_body, 4 }
     };
     s_assert_wire (&request, request_header, sizeof request_header, echo_body, 4);
@@ -673,7 +781,7 @@ test_codec_encodes_spec_actor_examples (void **state)
         0x00, 0x00, 0x00, 0x75, 0x30,
         0x04, 0x45, 0x63, 0x68, 0x6f };
     flot_msg_t deliver = {
-        .kind = FLOT_DELIVER, .route = { route, 5 }, .corr = 7, .timeout_ms = 30000,
+        .kind = FLOT_DELIVER, .version = 2, .route = { route, 5 }, .corr = 7, .timeout_ms = 30000,
         .command = s_str ("Echo"), .body = { echo_body, 4 }
     };
     s_assert_wire (&deliver, deliver_header, sizeof deliver_header, echo_body, 4);
@@ -682,19 +790,104 @@ test_codec_encodes_spec_actor_examples (void **state)
         0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x12,
         0x05, 0x00, 0x80, 0x00, 0x00, 0x29, 0, 0, 0, 0, 0, 0, 0, 0x07 };
     flot_msg_t a_reply = {
-        .kind = FLOT_A_REPLY, .route = { route, 5 }, .corr = 7, .body = { echo_body, 4 }
+        .kind = FLOT_A_REPLY, .version = 2, .route = { route, 5 }, .corr = 7, .body = { echo_body, 4 }
     };
     s_assert_wire (&a_reply, a_reply_header, sizeof a_reply_header, echo_body, 4);
 
     static const uint8_t reply_header [] = {
         0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x07 };
-    flot_msg_t reply = { .kind = FLOT_REPLY, .corr = 7, .body = { echo_body, 4 } };
+    flot_msg_t reply = { .kind = FLOT_REPLY, .version = 2, .corr = 7, .body = { echo_body, 4 } };
     s_assert_wire (&reply, reply_header, sizeof reply_header, echo_body, 4);
 
     //  HEARTBEAT is the signature and the kind, alone.
     static const uint8_t heartbeat_header [] = { 0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x20 };
-    flot_msg_t heartbeat = { .kind = FLOT_HEARTBEAT };
+    flot_msg_t heartbeat = { .kind = FLOT_HEARTBEAT, .version = 2 };
     s_assert_wire (&heartbeat, heartbeat_header, sizeof heartbeat_header, NULL, 0);
+}
+
+//  Section 15's DELIVER in version 03: the same header, signature "FLOT03",
+//  then the caller, length and bytes: 05 61 6c 69 63 65, "alice". The
+//  codec writes it so by default (version 0).
+static void
+test_codec_encodes_spec_deliver_03_example (void **state)
+{
+    (void) state;
+    static const uint8_t echo_body [] = { 0x81, 0xa1, 0x61, 0x01 };
+    static const uint8_t route [] = { 0x00, 0x80, 0x00, 0x00, 0x29 };
+    static const uint8_t deliver_header [] = {
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x33, 0x11,
+        0x05, 0x00, 0x80, 0x00, 0x00, 0x29,
+        0, 0, 0, 0, 0, 0, 0, 0x07,
+        0x00, 0x00, 0x00, 0x75, 0x30,
+        0x04, 0x45, 0x63, 0x68, 0x6f,
+        0x05, 0x61, 0x6c, 0x69, 0x63, 0x65 };
+    assert_int_equal (sizeof deliver_header, 37);
+    flot_msg_t deliver = {
+        .kind = FLOT_DELIVER, .version = 3, .route = { route, 5 }, .corr = 7,
+        .timeout_ms = 30000, .command = s_str ("Echo"), .caller = s_str ("alice"),
+        .body = { echo_body, 4 }
+    };
+    s_assert_wire (&deliver, deliver_header, sizeof deliver_header, echo_body, 4);
+    deliver.version = 0;
+    s_assert_wire (&deliver, deliver_header, sizeof deliver_header, echo_body, 4);
+    //  A caller without a key: the length byte 00 alone.
+    deliver.caller = (flot_bytes_t) { NULL, 0 };
+    static const uint8_t anonymous [] = {
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x33, 0x11,
+        0x05, 0x00, 0x80, 0x00, 0x00, 0x29,
+        0, 0, 0, 0, 0, 0, 0, 0x07,
+        0x00, 0x00, 0x00, 0x75, 0x30,
+        0x04, 0x45, 0x63, 0x68, 0x6f,
+        0x00 };
+    s_assert_wire (&deliver, anonymous, sizeof anonymous, echo_body, 4);
+}
+
+//  A DELIVER of version 02 has no caller: one given in the view is not
+//  written (the actor of 02 does without it, SPEC section 13), and the
+//  frame is section 15's DELIVER of 02, byte for byte; it decodes with no
+//  caller. The same frame labelled 03 is not a DELIVER of 03: its body's
+//  first byte would be the caller's length.
+static void
+test_codec_deliver_02_carries_no_caller (void **state)
+{
+    (void) state;
+    static const uint8_t deliver_02 [] = {
+        0x46, 0x4c, 0x4f, 0x54, 0x30, 0x32, 0x11,
+        0x05, 0x00, 0x80, 0x00, 0x00, 0x29,
+        0, 0, 0, 0, 0, 0, 0, 0x07,
+        0x00, 0x00, 0x00, 0x75, 0x30,
+        0x04, 0x45, 0x63, 0x68, 0x6f,
+        0x81, 0xa1, 0x61, 0x01 };
+    static const uint8_t route [] = { 0x00, 0x80, 0x00, 0x00, 0x29 };
+    flot_msg_t deliver = {
+        .kind = FLOT_DELIVER, .version = 2, .route = { route, 5 }, .corr = 7,
+        .timeout_ms = 30000, .command = s_str ("Echo"), .caller = s_str ("alice"),
+        .body = { deliver_02 + 31, 4 }
+    };
+    zmq_msg_t frame;
+    assert_int_equal (flot_msg_frame (&deliver, &frame), 0);
+    s_assert_bytes (s_view (&frame), (flot_bytes_t) { deliver_02, sizeof deliver_02 });
+    zmq_msg_close (&frame);
+    flot_bytes_t typed = { deliver_02, sizeof deliver_02 };
+    flot_msg_t decoded;
+    s_assert_accepts (&typed, 1, &decoded);
+    assert_int_equal (decoded.version, 2);
+    assert_int_equal (decoded.caller.size, 0);
+    assert_null (decoded.caller.data);
+    s_assert_bytes (decoded.body, (flot_bytes_t) { deliver_02 + 31, 4 });
+    //  A caller over its limit is not looked at in 02, which has none.
+    static uint8_t long_caller [300];
+    memset (long_caller, 'c', sizeof long_caller);
+    deliver.caller = (flot_bytes_t) { long_caller, sizeof long_caller };
+    uint8_t header [FLOT_MAX_HEADER];
+    assert_int_equal (flot_msg_header (&deliver, header), 31);
+
+    uint8_t relabelled [sizeof deliver_02];
+    memcpy (relabelled, deliver_02, sizeof relabelled);
+    relabelled [5] = '3';
+    flot_bytes_t wrong = { relabelled, sizeof relabelled };
+    s_assert_rejects (&wrong, 1, FLOT_E_MALFORMED,
+        "DELIVER: message is 35 bytes and ends inside the caller, which starts at byte 31");
 }
 
 //  A body left empty in the view goes out as the empty map, 0x80, right
@@ -705,10 +898,11 @@ test_codec_frames_empty_body_as_empty_map (void **state)
 {
     (void) state;
     flot_bytes_t empties [] = { { NULL, 0 }, { s_body_bytes, 0 } };
+    for (size_t v = 0; v < VERSION_COUNT; v++)
     for (size_t i = 0; i < KIND_COUNT; i++)
         for (size_t e = 0; e < 2; e++) {
             flot_msg_t msg;
-            s_fill (&msg, s_kinds [i].kind);
+            s_fill (&msg, s_kinds [i].kind, s_versions [v]);
             msg.body = empties [e];
             wire_t wire;
             values_t values;
@@ -757,6 +951,63 @@ test_codec_header_refuses_unknown_kind (void **state)
     }
 }
 
+//  A version the codec does not speak cannot be written, in any kind; 0
+//  means FLOT_VERSION, and every version it speaks can.
+static void
+test_codec_header_refuses_unspoken_version (void **state)
+{
+    (void) state;
+    uint8_t scratch [FLOT_MAX_HEADER];
+    int bad [] = { -1, 1, FLOT_VERSION_OLDEST - 1, FLOT_VERSION + 1, 4, 10, 99, 100, 1000 };
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        for (size_t b = 0; b < sizeof bad / sizeof bad [0]; b++) {
+            flot_msg_t msg;
+            s_fill (&msg, s_kinds [i].kind, 2);
+            msg.version = bad [b];
+            if (flot_msg_header (&msg, scratch) != -1)
+                fail_msg ("%s of version %d was written", s_kinds [i].name, bad [b]);
+            zmq_msg_t frame;
+            errno = 0;
+            assert_int_equal (flot_msg_frame (&msg, &frame), -1);
+            assert_int_equal (errno, EINVAL);
+        }
+        for (int version = FLOT_VERSION_OLDEST; version <= FLOT_VERSION; version++) {
+            flot_msg_t msg;
+            s_fill (&msg, s_kinds [i].kind, version);
+            assert_true (flot_msg_header (&msg, scratch) >= 7);
+            char signature [7];
+            assert_memory_equal (scratch, s_signature (signature, version), 6);
+        }
+    }
+}
+
+//  With version 0 the codec writes FLOT_VERSION, "FLOT03": every kind's
+//  frame is the one written with version 3, byte for byte, and decodes as
+//  version 3.
+static void
+test_codec_encodes_version_0_as_the_newest (void **state)
+{
+    (void) state;
+    assert_int_equal (FLOT_VERSION, 3);
+    assert_memory_equal (FLOT_SIGNATURE, "FLOT03", 6);
+    for (size_t i = 0; i < KIND_COUNT; i++) {
+        flot_msg_t msg;
+        s_fill (&msg, s_kinds [i].kind, 0);
+        zmq_msg_t by_default, in_3;
+        assert_int_equal (flot_msg_frame (&msg, &by_default), 0);
+        msg.version = 3;
+        assert_int_equal (flot_msg_frame (&msg, &in_3), 0);
+        flot_bytes_t view = s_view (&by_default);
+        assert_memory_equal (view.data, "FLOT03", 6);
+        s_assert_bytes (view, s_view (&in_3));
+        flot_msg_t decoded;
+        s_assert_accepts (&view, 1, &decoded);
+        assert_int_equal (decoded.version, 3);
+        zmq_msg_close (&by_default);
+        zmq_msg_close (&in_3);
+    }
+}
+
 //  A field over its limit cannot be written: its length would not fit the
 //  length byte, or the decoder would refuse it.
 static void
@@ -770,31 +1021,35 @@ test_codec_header_refuses_over_long_fields (void **state)
     flot_bytes_t long_key = { long_bytes, FLOT_MAX_KEY + 1 };
     flot_bytes_t long_route = { long_bytes, FLOT_MAX_ROUTE + 1 };
     uint8_t scratch [FLOT_MAX_HEADER];
-    int tested = 0;
-    for (size_t i = 0; i < KIND_COUNT; i++) {
-        const spec_kind_t *spec = &s_kinds [i];
-        for (int f = 0; f < spec->count; f++) {
-            flot_msg_t msg;
-            s_fill (&msg, spec->kind);
-            switch (spec->fields [f]) {
-                case ROUTE:   msg.route = long_route; break;
-                case SERVICE: msg.service = long_name; break;
-                case KEY:     msg.key = long_key; break;
-                case COMMAND: msg.command = long_name; break;
-                default:      continue;
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        int tested = 0;
+        for (size_t i = 0; i < KIND_COUNT; i++) {
+            const spec_kind_t *spec = s_spec_in (s_kinds [i].kind, s_versions [v]);
+            for (int f = 0; f < spec->count; f++) {
+                flot_msg_t msg;
+                s_fill (&msg, spec->kind, s_versions [v]);
+                switch (spec->fields [f]) {
+                    case ROUTE:   msg.route = long_route; break;
+                    case SERVICE: msg.service = long_name; break;
+                    case KEY:     msg.key = long_key; break;
+                    case COMMAND: msg.command = long_name; break;
+                    case CALLER:  msg.caller = long_key; break;
+                    default:      continue;
+                }
+                tested++;
+                if (flot_msg_header (&msg, scratch) != -1)
+                    fail_msg ("%s of %d: a %s over its limit was written", spec->name,
+                              s_versions [v], s_field_names [spec->fields [f]]);
+                zmq_msg_t frame;
+                assert_int_equal (flot_msg_frame (&msg, &frame), -1);
             }
-            tested++;
-            if (flot_msg_header (&msg, scratch) != -1)
-                fail_msg ("%s: a %s over its limit was written", spec->name,
-                          s_field_names [spec->fields [f]]);
-            zmq_msg_t frame;
-            assert_int_equal (flot_msg_frame (&msg, &frame), -1);
         }
+        //  The string fields of every kind; 03 adds DELIVER's caller.
+        assert_int_equal (tested, s_versions [v] >= 3 ? 13 : 12);
     }
-    assert_int_equal (tested, 12);
     //  Fields the kind does not carry are not looked at; at the limit is fine.
     flot_msg_t reply = { .kind = FLOT_REPLY, .service = long_name, .key = long_key,
-                         .route = long_route, .command = long_name };
+                         .route = long_route, .command = long_name, .caller = long_key };
     assert_int_equal (flot_msg_header (&reply, scratch), 15);
     zmq_msg_t frame;
     assert_int_equal (flot_msg_frame (&reply, &frame), 0);
@@ -871,7 +1126,7 @@ test_codec_round_trips_over_dealer_router (void **state)
     //  Client -> broker: REQUEST, one frame, after the identity frame that
     //  ROUTER adds.
     flot_msg_t request;
-    s_fill (&request, FLOT_REQUEST);
+    s_fill (&request, FLOT_REQUEST, 0);
     assert_int_equal (flot_msg_send (&request, dealer, NULL, false), 0);
     zmq_msg_t frames [FLOT_MAX_FRAMES + 1];
     bool overflow = true;
@@ -891,7 +1146,7 @@ test_codec_round_trips_over_dealer_router (void **state)
     memcpy (identity, zmq_msg_data (&frames [0]), identity_size);
     s_close_frames (frames, 2);
     flot_msg_t reply;
-    s_fill (&reply, FLOT_REPLY);
+    s_fill (&reply, FLOT_REPLY, 0);
     flot_bytes_t to = { identity, identity_size };
     assert_int_equal (flot_msg_send (&reply, router, &to, true), 0);
     assert_int_equal (flot_msg_recv (dealer, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
@@ -911,7 +1166,7 @@ test_codec_round_trips_over_dealer_router (void **state)
     assert_int_equal (errno, EINVAL);
     static uint8_t long_name [FLOT_MAX_NAME + 1];
     memset (long_name, 'a', sizeof long_name);
-    s_fill (&bad, FLOT_REQUEST);
+    s_fill (&bad, FLOT_REQUEST, 0);
     bad.command = (flot_bytes_t) { long_name, sizeof long_name };
     errno = 0;
     assert_int_equal (flot_msg_send (&bad, dealer, NULL, true), -1);
@@ -936,17 +1191,18 @@ s_pair (void *ctx, const char *endpoint, void **a, void **b)
     assert_int_equal (zmq_connect (*b, endpoint), 0);
 }
 
-//  Every kind, one frame each way, taken by flot_msg_recv and (every other
-//  kind) by flot_msg_recv_soon.
+//  Every kind in each version, one frame each way, taken by flot_msg_recv
+//  and (every other kind) by flot_msg_recv_soon.
 static void
 test_codec_round_trips_every_kind_over_pair (void **state)
 {
     (void) state;
     void *ctx = zmq_ctx_new (), *a, *b;
     s_pair (ctx, "inproc://test-codec-pair", &a, &b);
+    for (size_t v = 0; v < VERSION_COUNT; v++)
     for (size_t i = 0; i < KIND_COUNT; i++) {
         flot_msg_t msg;
-        s_fill (&msg, s_kinds [i].kind);
+        s_fill (&msg, s_kinds [i].kind, s_versions [v]);
         assert_int_equal (flot_msg_send (&msg, a, NULL, false), 0);
         zmq_msg_t frames [FLOT_MAX_FRAMES];
         bool overflow = true;
@@ -968,8 +1224,8 @@ test_codec_round_trips_every_kind_over_pair (void **state)
 }
 
 //  Over tcp://, to a socket whose ZMQ_MAXMSGSIZE is FLOT_MAX_MESSAGE as
-//  every peer's is: the largest valid message (its header and body now
-//  share that one frame's limit) arrives whole, and a body just over
+//  every peer's is: the largest valid message (a DELIVER of 03, its header
+//  and body sharing that one frame's limit) arrives whole, and a body just over
 //  FLOT_MAX_BODY gets through ZeroMQ to be refused by the decoder as
 //  TOO_LARGE (SPEC section 7).
 static void
@@ -987,16 +1243,18 @@ test_codec_largest_message_crosses_tcp_within_max_message (void **state)
     assert_int_equal (zmq_getsockopt (b, ZMQ_LAST_ENDPOINT, endpoint, &endpoint_size), 0);
     assert_int_equal (zmq_connect (a, endpoint), 0);
 
-    static uint8_t route [255], key [255];
+    static uint8_t route [255], key [255], caller [255];
     memset (route, 0xff, sizeof route);
     memset (key, '~', sizeof key);
+    memset (caller, '!', sizeof caller);
     static char name [FLOT_MAX_NAME + 1];
     memset (name, 'n', FLOT_MAX_NAME);
     flot_msg_t deliver;
-    s_fill (&deliver, FLOT_DELIVER);
+    s_fill (&deliver, FLOT_DELIVER, 3);
     deliver.route = (flot_bytes_t) { route, 255 };
     deliver.key = (flot_bytes_t) { key, 255 };
     deliver.command = s_str (name);
+    deliver.caller = (flot_bytes_t) { caller, 255 };
     deliver.body = s_filler_body (FLOT_MAX_BODY, 0xde);
     s_filler [FLOT_MAX_BODY - 1] = 0x5a;
     assert_int_equal (flot_msg_send (&deliver, a, NULL, false), 0);
@@ -1005,14 +1263,14 @@ test_codec_largest_message_crosses_tcp_within_max_message (void **state)
     assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
     assert_false (overflow);
     flot_bytes_t view = s_view (&frames [0]);
-    assert_int_equal (view.size, 596 + FLOT_MAX_BODY);
+    assert_int_equal (view.size, 852 + FLOT_MAX_BODY);
     flot_msg_t decoded;
     s_assert_accepts (&view, 1, &decoded);
     s_assert_same (&decoded, &deliver);
     s_close_frames (frames, 1);
 
     flot_msg_t reply;
-    s_fill (&reply, FLOT_REPLY);
+    s_fill (&reply, FLOT_REPLY, 0);
     reply.body = s_filler_body (FLOT_MAX_BODY + 1, 0x80);
     assert_int_equal (flot_msg_send (&reply, a, NULL, false), 0);
     assert_int_equal (flot_msg_recv (b, frames, FLOT_MAX_FRAMES, 0, &overflow), 1);
@@ -1131,24 +1389,34 @@ static void
 test_codec_accepts_hand_made_message_of_every_kind (void **state)
 {
     (void) state;
+    for (size_t v = 0; v < VERSION_COUNT; v++)
     for (size_t i = 0; i < KIND_COUNT; i++) {
         wire_t wire;
-        s_wire (&wire, s_kinds [i].kind);
+        s_wire_in (&wire, s_kinds [i].kind, s_versions [v]);
         assert_int_equal (wire.count, 1);
         flot_msg_t msg;
         s_assert_accepts (wire.frames, wire.count, &msg);
         assert_int_equal (msg.kind, s_kinds [i].kind);
-        bool has_corr = s_has (&s_kinds [i], CORR);
+        assert_int_equal (msg.version, s_versions [v]);
+        //  The caller, in DELIVER of 03 only, views its bytes in the frame.
+        if (s_has (s_spec_in (s_kinds [i].kind, s_versions [v]), CALLER)) {
+            s_assert_bytes (msg.caller, s_str ("alice"));
+            assert_ptr_equal (msg.caller.data, wire.bytes + wire.at [CALLER] + 1);
+        }
+        else
+            assert_int_equal (msg.caller.size, 0);
+        const spec_kind_t *spec = s_spec_in (s_kinds [i].kind, s_versions [v]);
+        bool has_corr = s_has (spec, CORR);
         assert_true (msg.corr == (has_corr ? 0x0102030405060708ull : 0));
         s_assert_bytes (msg.body, s_kinds [i].body
                                 ? (flot_bytes_t) { s_body_bytes, 4 }
                                 : (flot_bytes_t) { NULL, 0 });
-        if (s_has (&s_kinds [i], TIMEOUT))
+        if (s_has (spec, TIMEOUT))
             assert_int_equal (msg.timeout_ms, 5000);
-        if (s_has (&s_kinds [i], ROUTE))
+        if (s_has (spec, ROUTE))
             s_assert_bytes (msg.route, (flot_bytes_t) { s_route_bytes, 5 });
         //  The views point into the frame, not at copies.
-        if (s_has (&s_kinds [i], SERVICE))
+        if (s_has (spec, SERVICE))
             assert_ptr_equal (msg.service.data, wire.bytes + wire.at [SERVICE] + 1);
         if (s_kinds [i].body)
             assert_ptr_equal (msg.body.data, wire.bytes + wire.header_size);
@@ -1173,9 +1441,10 @@ test_codec_rejects_more_than_one_frame_as_too_large (void **state)
 {
     (void) state;
     assert_int_equal (FLOT_MAX_FRAMES, 1);
+    for (size_t v = 0; v < VERSION_COUNT; v++)
     for (size_t i = 0; i < KIND_COUNT; i++) {
         wire_t wire;
-        s_wire (&wire, s_kinds [i].kind);
+        s_wire_in (&wire, s_kinds [i].kind, s_versions [v]);
         for (size_t extra = 1; extra <= 8; extra++) {
             for (size_t j = 0; j < extra; j++)
                 wire.frames [1 + j] = (flot_bytes_t) { s_body_bytes, 4 };
@@ -1192,14 +1461,14 @@ test_codec_rejects_more_than_one_frame_as_too_large (void **state)
     memcpy (wire.bytes, "NOPE02", 6);
     wire.frames [1] = wire.frames [0];
     s_assert_rejects (wire.frames, 2, FLOT_E_VERSION,
-                      "message does not start with the protocol signature FLOT02");
+                      "message does not start with the protocol signature FLOT03");
     //  So a FLOT01 peer's message, a header frame and a body frame, hears
     //  which version to speak rather than that it has too many frames.
     static const uint8_t flot01 [] = {
         0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x02, 0, 0, 0, 0, 0, 0, 0, 0x2a };
     flot_bytes_t old [2] = { { flot01, sizeof flot01 }, { s_body_bytes, 4 } };
     s_assert_rejects (old, 2, FLOT_E_VERSION,
-                      "protocol version 01 is not supported, this peer speaks 02");
+                      "protocol version 01 is not supported, this peer speaks 02, 03");
 }
 
 //  Step 1: a frame too short to hold the signature, even one that matches
@@ -1213,26 +1482,27 @@ test_codec_rejects_frame_shorter_than_signature (void **state)
         s_wire (&wire, FLOT_REQUEST);
         s_truncate (&wire, size);
         s_assert_rejects (wire.frames, 1, FLOT_E_VERSION,
-                          "message does not start with the protocol signature FLOT02");
+                          "message does not start with the protocol signature FLOT03");
         s_assert_no_kind (wire.frames, 1);
     }
     //  An empty frame with no data at all.
     flot_bytes_t empty [1] = { { NULL, 0 } };
-    s_assert_rejects (empty, 1, FLOT_E_VERSION, "signature FLOT02");
+    s_assert_rejects (empty, 1, FLOT_E_VERSION, "signature FLOT03");
 }
 
 static void
 test_codec_rejects_wrong_signature (void **state)
 {
     (void) state;
-    const char *bad [] = { "ZMTP02", "flot02", "FLOX02", "FLO02T", "XXXX02", "\0LOT02", "FLO\0" "02" };
+    const char *bad [] = { "ZMTP02", "flot02", "FLOX02", "FLO02T", "XXXX02", "\0LOT02",
+                           "FLO\0" "02", "flot03", "FLOt03", "ZMTP03" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
         for (size_t k = 0; k < KIND_COUNT; k++) {
             wire_t wire;
             s_wire (&wire, s_kinds [k].kind);
             memcpy (wire.bytes, bad [i], 6);
             s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION,
-                              "message does not start with the protocol signature FLOT02");
+                              "message does not start with the protocol signature FLOT03");
             s_assert_no_kind (wire.frames, wire.count);
         }
     //  The signature is checked before the kind, the size, the fields and
@@ -1251,38 +1521,93 @@ test_codec_rejects_wrong_signature (void **state)
 }
 
 //  Step 1: "FLOT" and two other characters is another version of the
-//  protocol, named in the sentence; FLOT01, the version before this one,
-//  above all.
+//  protocol, named in the sentence with every version the codec speaks:
+//  FLOT01 (before 02, the oldest) and FLOT04 (after 03, the newest) above
+//  all. The message is exactly that sentence.
 static void
 test_codec_rejects_other_version (void **state)
 {
     (void) state;
-    const char *versions [] = { "FLOT01", "FLOT00", "FLOT03", "FLOT99", "FLOT1\xff" };
-    const char *needles [] = {
-        "protocol version 01 is not supported, this peer speaks 02",
-        "protocol version 00 is not supported, this peer speaks 02",
-        "protocol version 03 is not supported, this peer speaks 02",
-        "protocol version 99 is not supported, this peer speaks 02",
-        "protocol version 0x31ff is not supported, this peer speaks 02"   //  not text
+    const char *versions [] = {
+        "FLOT01", "FLOT04", "FLOT00", "FLOT05", "FLOT99", "FLOT0a", "FLOT 3", "FLOT1\xff"
+    };
+    const char *sentences [] = {
+        "protocol version 01 is not supported, this peer speaks 02, 03",
+        "protocol version 04 is not supported, this peer speaks 02, 03",
+        "protocol version 00 is not supported, this peer speaks 02, 03",
+        "protocol version 05 is not supported, this peer speaks 02, 03",
+        "protocol version 99 is not supported, this peer speaks 02, 03",
+        "protocol version 0a is not supported, this peer speaks 02, 03",
+        //  A space or a byte that is not text is shown in hex.
+        "protocol version 0x2033 is not supported, this peer speaks 02, 03",
+        "protocol version 0x31ff is not supported, this peer speaks 02, 03"
     };
     for (size_t i = 0; i < sizeof versions / sizeof versions [0]; i++)
+        for (size_t v = 0; v < VERSION_COUNT; v++)
         for (size_t k = 0; k < KIND_COUNT; k++) {
             wire_t wire;
-            s_wire (&wire, s_kinds [k].kind);
+            s_wire_in (&wire, s_kinds [k].kind, s_versions [v]);
             memcpy (wire.bytes, versions [i], 6);
-            s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION, needles [i]);
-            s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION,
-                              "is not supported, this peer speaks 02");
+            flot_msg_t msg;
+            flot_err_t err = { 0, "" };
+            assert_int_equal (flot_msg_decode (&msg, wire.frames, wire.count, &err), -1);
+            assert_int_equal (err.code, FLOT_E_VERSION);
+            assert_string_equal (err.message, sentences [i]);
             s_assert_no_kind (wire.frames, wire.count);
             //  Before the kind byte is looked for.
             s_truncate (&wire, 6);
-            s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION, needles [i]);
+            s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION, sentences [i]);
         }
     //  A FLOT01 HEARTBEAT is one frame: its version is what is wrong.
     static const uint8_t heartbeat [] = { 0x46, 0x4c, 0x4f, 0x54, 0x30, 0x31, 0x20 };
     flot_bytes_t frame = { heartbeat, sizeof heartbeat };
     s_assert_rejects (&frame, 1, FLOT_E_VERSION,
-                      "protocol version 01 is not supported, this peer speaks 02");
+                      "protocol version 01 is not supported, this peer speaks 02, 03");
+    //  A FLOT04 DELIVER is not read as one of 03 with something more: the
+    //  version is refused before anything after the signature is looked at.
+    wire_t wire;
+    s_wire_in (&wire, FLOT_DELIVER, 3);
+    wire.bytes [5] = '4';
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_VERSION,
+                      "protocol version 04 is not supported, this peer speaks 02, 03");
+}
+
+//  flot_msg_version: the version of a frame's signature if the codec speaks
+//  it, else 0; it reads the signature only, whatever follows (or nothing).
+static void
+test_codec_msg_version_reads_the_signature (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *bytes;
+        size_t size;
+        int version;
+    } cases [] = {
+        { "FLOT02", 6, 2 }, { "FLOT03", 6, 3 },
+        { "FLOT02\x01", 7, 2 }, { "FLOT03\x11\x05", 8, 3 },
+        { "FLOT03\xff\xff\xff", 9, 3 },      //  no message, but version 3
+        { "FLOT01", 6, 0 }, { "FLOT04", 6, 0 }, { "FLOT00", 6, 0 }, { "FLOT99", 6, 0 },
+        { "FLOT0a", 6, 0 }, { "FLOT 3", 6, 0 }, { "FLOT3\0", 6, 0 }, { "FLOT\x00\x03", 6, 0 },
+        { "flot03", 6, 0 }, { "FLOX03", 6, 0 }, { "ZMTP03", 6, 0 },
+        { "FLOT0", 5, 0 }, { "FLOT", 4, 0 }, { "", 0, 0 }
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        flot_bytes_t frame = { (const uint8_t *) cases [i].bytes, cases [i].size };
+        if (flot_msg_version (frame) != cases [i].version)
+            fail_msg ("case %zu: flot_msg_version gives %d, expected %d", i,
+                      flot_msg_version (frame), cases [i].version);
+    }
+    assert_int_equal (flot_msg_version ((flot_bytes_t) { NULL, 0 }), 0);
+    //  What the codec writes, it reads back.
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        wire_t wire;
+        s_wire_in (&wire, FLOT_REQUEST, s_versions [v]);
+        assert_int_equal (flot_msg_version (wire.frames [0]), s_versions [v]);
+    }
+    flot_msg_t heartbeat = { .kind = FLOT_HEARTBEAT };
+    uint8_t header [FLOT_MAX_HEADER];
+    assert_int_equal (flot_msg_header (&heartbeat, header), 7);
+    assert_int_equal (flot_msg_version ((flot_bytes_t) { header, 7 }), FLOT_VERSION);
 }
 
 //  The versions spoken: the signature's is the newest, and the sentence a
@@ -1296,18 +1621,26 @@ test_codec_names_the_versions_it_speaks (void **state)
     assert_true (FLOT_VERSION_OLDEST >= 1 && FLOT_VERSION_OLDEST <= FLOT_VERSION);
     assert_true (FLOT_VERSION - FLOT_VERSION_OLDEST < FLOT_MAX_VERSIONS);
     char text [64];
-    assert_string_equal (flot_versions_text (text, sizeof text), "02");
+    assert_string_equal (flot_versions_text (text, sizeof text), "02, 03");
     static const uint8_t flot01 [] = { 'F', 'L', 'O', 'T', '0', '1', 0x10 };
     flot_err_t err;
     assert_int_equal (flot_msg_version_error ((flot_bytes_t) { flot01, sizeof flot01 },
                                               "this broker", &err), -1);
     assert_int_equal (err.code, FLOT_E_VERSION);
     assert_string_equal (err.message,
-                         "protocol version 01 is not supported, this broker speaks 02");
+                         "protocol version 01 is not supported, this broker speaks 02, 03");
+    static const uint8_t flot04 [] = { 'F', 'L', 'O', 'T', '0', '4' };
+    flot_msg_version_error ((flot_bytes_t) { flot04, sizeof flot04 }, "this broker", &err);
+    assert_string_equal (err.message,
+                         "protocol version 04 is not supported, this broker speaks 02, 03");
     static const uint8_t other [] = { 'Z', 'M', 'T', 'P', '0', '1' };
     flot_msg_version_error ((flot_bytes_t) { other, sizeof other }, "this broker", &err);
     assert_string_equal (err.message,
-                         "message does not start with the protocol signature FLOT02");
+                         "message does not start with the protocol signature FLOT03");
+    //  A buffer too small for the list holds what fits, terminated.
+    char small [4];
+    flot_versions_text (small, sizeof small);
+    assert_string_equal (small, "02,");
 }
 
 //  Step 3: the signature alone.
@@ -1315,11 +1648,13 @@ static void
 test_codec_rejects_frame_ending_before_kind (void **state)
 {
     (void) state;
-    wire_t wire;
-    s_wire (&wire, FLOT_REQUEST);
-    s_truncate (&wire, FLOT_SIGNATURE_SIZE);
-    s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, "message ends before the kind byte");
-    s_assert_no_kind (wire.frames, 1);
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        wire_t wire;
+        s_wire_in (&wire, FLOT_REQUEST, s_versions [v]);
+        s_truncate (&wire, FLOT_SIGNATURE_SIZE);
+        s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, "message ends before the kind byte");
+        s_assert_no_kind (wire.frames, 1);
+    }
 }
 
 //  Step 3: byte 6 is not a kind, whatever follows it.
@@ -1334,14 +1669,16 @@ test_codec_rejects_unknown_kind (void **state)
         tested++;
         char needle [32];
         snprintf (needle, sizeof needle, "unknown message kind 0x%02x", byte);
-        wire_t wire;
-        s_wire (&wire, FLOT_REPLY);
-        wire.bytes [6] = (uint8_t) byte;
-        s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, needle);
-        s_assert_no_kind (wire.frames, 1);
-        s_truncate (&wire, 7);
-        s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, needle);
-        s_assert_no_kind (wire.frames, 1);
+        for (size_t v = 0; v < VERSION_COUNT; v++) {
+            wire_t wire;
+            s_wire_in (&wire, FLOT_REPLY, s_versions [v]);
+            wire.bytes [6] = (uint8_t) byte;
+            s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, needle);
+            s_assert_no_kind (wire.frames, 1);
+            s_truncate (&wire, 7);
+            s_assert_rejects (wire.frames, 1, FLOT_E_MALFORMED, needle);
+            s_assert_no_kind (wire.frames, 1);
+        }
     }
     assert_int_equal (tested, 256 - (int) KIND_COUNT);
 }
@@ -1357,7 +1694,7 @@ s_reject_cut (const field_t *fields, size_t field_count, size_t from, long to,
 {
     int cuts = 0;
     for (size_t i = 0; i < KIND_COUNT; i++) {
-        const spec_kind_t *spec = &s_kinds [i];
+        const spec_kind_t *spec = s_spec_in (s_kinds [i].kind, values->version);
         for (size_t f = 0; f < field_count; f++) {
             field_t field = fields [f];
             if (!s_has (spec, field))
@@ -1386,74 +1723,128 @@ static void
 test_codec_rejects_frame_ending_inside_corr (void **state)
 {
     (void) state;
-    values_t values;
-    s_values (&values);
-    field_t corr [] = { CORR };
-    //  Eight cuts (0..7 bytes of it) in each of the 11 kinds with a corr.
-    assert_int_equal (s_reject_cut (corr, 1, 0, -1, &values), 8 * 11);
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        values_t values;
+        s_values (&values);
+        values.version = s_versions [v];
+        field_t corr [] = { CORR };
+        //  Eight cuts (0..7 bytes of it) in each of the 11 kinds with a corr.
+        assert_int_equal (s_reject_cut (corr, 1, 0, -1, &values), 8 * 11);
+    }
 }
 
 static void
 test_codec_rejects_frame_ending_inside_timeout (void **state)
 {
     (void) state;
-    values_t values;
-    s_values (&values);
-    field_t timeout [] = { TIMEOUT };
-    assert_int_equal (s_reject_cut (timeout, 1, 0, -1, &values), 4 * 2);
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        values_t values;
+        s_values (&values);
+        values.version = s_versions [v];
+        field_t timeout [] = { TIMEOUT };
+        assert_int_equal (s_reject_cut (timeout, 1, 0, -1, &values), 4 * 2);
+    }
 }
 
 static void
 test_codec_rejects_frame_ending_at_a_length_byte (void **state)
 {
     (void) state;
-    values_t values;
-    s_values (&values);
-    field_t strings [] = { ROUTE, SERVICE, KEY, COMMAND };
-    //  REQUEST 3, READY 1, DELIVER 3, A_* and CANCEL 1 each.
-    assert_int_equal (s_reject_cut (strings, 4, 0, 0, &values), 3 + 1 + 3 + 5);
-    //  An empty key is its length byte alone.
-    values.field [KEY] = (flot_bytes_t) { NULL, 0 };
-    field_t key [] = { KEY };
-    assert_int_equal (s_reject_cut (key, 1, 0, 0, &values), 2);
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        values_t values;
+        s_values (&values);
+        values.version = s_versions [v];
+        field_t strings [] = { ROUTE, SERVICE, KEY, COMMAND, CALLER };
+        //  REQUEST 3, READY 1, DELIVER 3 (and its caller in 03), A_* and
+        //  CANCEL 1 each.
+        assert_int_equal (s_reject_cut (strings, 5, 0, 0, &values),
+                          3 + 1 + 3 + 5 + (s_versions [v] >= 3));
+        //  An empty key is its length byte alone; so is an empty caller.
+        values.field [KEY] = (flot_bytes_t) { NULL, 0 };
+        values.field [CALLER] = (flot_bytes_t) { NULL, 0 };
+        field_t key [] = { KEY, CALLER };
+        assert_int_equal (s_reject_cut (key, 2, 0, 0, &values), 2 + (s_versions [v] >= 3));
+    }
 }
 
 static void
 test_codec_rejects_frame_ending_inside_string_bytes (void **state)
 {
     (void) state;
-    values_t values;
-    s_values (&values);
-    field_t strings [] = { ROUTE, SERVICE, KEY, COMMAND };
-    assert_true (s_reject_cut (strings, 4, 1, -1, &values) > 0);
-    //  A length byte that claims more than the whole frame holds.
-    static uint8_t long_route [255];
-    memset (long_route, 0x01, sizeof long_route);
-    values.field [ROUTE] = (flot_bytes_t) { long_route, 255 };
-    field_t route [] = { ROUTE };
-    assert_int_equal (s_reject_cut (route, 1, 1, 1, &values), 6);
-    assert_int_equal (s_reject_cut (route, 1, 255, 255, &values), 6);
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        values_t values;
+        s_values (&values);
+        values.version = s_versions [v];
+        field_t strings [] = { ROUTE, SERVICE, KEY, COMMAND };
+        assert_true (s_reject_cut (strings, 4, 1, -1, &values) > 0);
+        //  A length byte that claims more than the whole frame holds.
+        static uint8_t long_route [255];
+        memset (long_route, 0x01, sizeof long_route);
+        values.field [ROUTE] = (flot_bytes_t) { long_route, 255 };
+        field_t route [] = { ROUTE };
+        assert_int_equal (s_reject_cut (route, 1, 1, 1, &values), 6);
+        assert_int_equal (s_reject_cut (route, 1, 255, 255, &values), 6);
+    }
 }
 
-//  Step 4: header and body share the frame, so a field that runs past the
-//  header reads into the body. A length byte claiming more than the rest of
-//  the frame ends inside its field, the whole frame's size named; one that
-//  swallows the body exactly leaves a field that breaks its rules or a
-//  next field cut short; a number cut short takes the body's first bytes
-//  and leaves too little, or no map, for a body. None of them passes.
+//  Step 4, in version 03: a DELIVER that ends inside its caller, the last
+//  field of its header, at its length byte or inside its bytes; or whose
+//  caller's length claims more than the frame holds.
 static void
-test_codec_rejects_field_running_into_the_body (void **state)
+test_codec_rejects_frame_ending_inside_caller (void **state)
 {
     (void) state;
+    values_t values;
+    s_values (&values);
+    values.version = 3;
+    field_t caller [] = { CALLER };
+    //  "alice": its length byte and 5 bytes, in DELIVER only.
+    assert_int_equal (s_reject_cut (caller, 1, 0, -1, &values), 6);
+    static uint8_t long_caller [255];
+    memset (long_caller, 'c', sizeof long_caller);
+    values.field [CALLER] = (flot_bytes_t) { long_caller, 255 };
+    assert_int_equal (s_reject_cut (caller, 1, 0, -1, &values), 256);
+    //  No cut in version 02, which has no caller.
+    values.version = 2;
+    assert_int_equal (s_reject_cut (caller, 1, 0, -1, &values), 0);
+
+    //  The caller's length byte says 255 and the body follows 5 bytes in.
+    wire_t wire;
+    s_wire_in (&wire, FLOT_DELIVER, 3);
+    size_t at = wire.at [CALLER];
+    wire.bytes [at] = 0xff;
+    char needle [128];
+    snprintf (needle, sizeof needle,
+              "DELIVER: message is %zu bytes and ends inside the caller, which starts at byte %zu",
+              wire.size, at);
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
+    //  The frame ends right after the caller: the body is missing.
+    s_wire_in (&wire, FLOT_DELIVER, 3);
+    s_truncate (&wire, wire.header_size);
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "DELIVER: the body is missing");
+    //  A DELIVER of 03 labelled 02: the caller's length byte, 0x05, is then
+    //  where the body starts, and no map.
+    s_wire_in (&wire, FLOT_DELIVER, 3);
+    wire.bytes [5] = '2';
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED,
+                      "DELIVER: body must be a msgpack map");
+}
+
+//  In version: every string field's length byte claiming one byte more
+//  than the rest of the frame; each string that swallows the rest exactly;
+//  a route that does.
+static void
+s_fields_run_into_the_body (int version)
+{
     int tested = 0;
     for (size_t i = 0; i < KIND_COUNT; i++) {
-        const spec_kind_t *spec = &s_kinds [i];
+        const spec_kind_t *spec = s_spec_in (s_kinds [i].kind, version);
         for (int f = 0; f < spec->count; f++) {
             field_t field = spec->fields [f];
             if (s_number_size [field])
                 continue;
             wire_t wire;
-            s_wire (&wire, spec->kind);
+            s_wire_in (&wire, spec->kind, version);
             size_t at = wire.at [field];
             size_t left = wire.size - at - 1;
             assert_true (left < 255);
@@ -1466,7 +1857,8 @@ test_codec_rejects_field_running_into_the_body (void **state)
             tested++;
         }
     }
-    assert_int_equal (tested, 12);
+    //  The string fields of every kind; 03 adds DELIVER's caller.
+    assert_int_equal (tested, version >= 3 ? 13 : 12);
 
     //  A string that takes everything to the end of the frame.
     struct {
@@ -1480,10 +1872,14 @@ test_codec_rejects_field_running_into_the_body (void **state)
         { FLOT_REQUEST, COMMAND, "REQUEST: command name must be 1..64 of [A-Za-z0-9._-]" },
         { FLOT_DELIVER, KEY,     "DELIVER: key must be" },
         { FLOT_DELIVER, COMMAND, "DELIVER: command name must be" },
+        //  The body's 0x81 is not printable: no caller.
+        { FLOT_DELIVER, CALLER,  "DELIVER: caller must be 0..255 printable ASCII bytes" },
     };
     for (size_t s = 0; s < sizeof swallows / sizeof swallows [0]; s++) {
+        if (!s_has (s_spec_in (swallows [s].kind, version), swallows [s].field))
+            continue;
         wire_t wire;
-        s_wire (&wire, swallows [s].kind);
+        s_wire_in (&wire, swallows [s].kind, version);
         size_t at = wire.at [swallows [s].field];
         wire.bytes [at] = (uint8_t) (wire.size - at - 1);
         s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, swallows [s].needle);
@@ -1493,7 +1889,7 @@ test_codec_rejects_field_running_into_the_body (void **state)
                            FLOT_A_STREAM_END, FLOT_CANCEL };
     for (size_t k = 0; k < sizeof route_kinds / sizeof route_kinds [0]; k++) {
         wire_t wire;
-        s_wire (&wire, route_kinds [k]);
+        s_wire_in (&wire, route_kinds [k], version);
         wire.bytes [wire.at [ROUTE]] = (uint8_t) (wire.size - wire.at [ROUTE] - 1);
         char needle [128];
         snprintf (needle, sizeof needle,
@@ -1502,6 +1898,20 @@ test_codec_rejects_field_running_into_the_body (void **state)
                   s_spec (route_kinds [k])->name, wire.size, wire.size);
         s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
     }
+}
+
+//  Step 4: header and body share the frame, so a field that runs past the
+//  header reads into the body. A length byte claiming more than the rest of
+//  the frame ends inside its field, the whole frame's size named; one that
+//  swallows the body exactly leaves a field that breaks its rules or a
+//  next field cut short; a number cut short takes the body's first bytes
+//  and leaves too little, or no map, for a body. None of them passes.
+static void
+test_codec_rejects_field_running_into_the_body (void **state)
+{
+    (void) state;
+    for (size_t v = 0; v < VERSION_COUNT; v++)
+        s_fields_run_into_the_body (s_versions [v]);
 
     //  A REPLY's corr cut to k bytes, its body {"a": 1} right after.
     for (size_t k = 0; k < 8; k++) {
@@ -1522,22 +1932,25 @@ test_codec_rejects_field_running_into_the_body (void **state)
         s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
     }
     //  A DELIVER's timeout cut to 3 bytes: it takes the body's 0x81 (4993
-    //  ms), and the command's length byte is then 0xa1, 161 bytes.
-    wire_t wire;
-    s_wire (&wire, FLOT_DELIVER);
-    size_t timeout_at = wire.at [TIMEOUT];
-    s_truncate (&wire, timeout_at + 3);
-    s_append (&wire, s_body_bytes, 4);
-    char needle [128];
-    snprintf (needle, sizeof needle,
-              "DELIVER: message is %zu bytes and ends inside the command, which starts at byte %zu",
-              timeout_at + 7, timeout_at + 4);
-    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
-    //  Cut to none of it: the body is the timeout, 0x81a16101 ms.
-    s_truncate (&wire, timeout_at);
-    s_append (&wire, s_body_bytes, 4);
-    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED,
-                      "DELIVER: timeout 2174836993 ms is over the limit of 86400000 ms");
+    //  ms), and the command's length byte is then 0xa1, 161 bytes. So in
+    //  either version: what follows the command is never reached.
+    for (size_t v = 0; v < VERSION_COUNT; v++) {
+        wire_t wire;
+        s_wire_in (&wire, FLOT_DELIVER, s_versions [v]);
+        size_t timeout_at = wire.at [TIMEOUT];
+        s_truncate (&wire, timeout_at + 3);
+        s_append (&wire, s_body_bytes, 4);
+        char needle [128];
+        snprintf (needle, sizeof needle,
+                  "DELIVER: message is %zu bytes and ends inside the command, "
+                  "which starts at byte %zu", timeout_at + 7, timeout_at + 4);
+        s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, needle);
+        //  Cut to none of it: the body is the timeout, 0x81a16101 ms.
+        s_truncate (&wire, timeout_at);
+        s_append (&wire, s_body_bytes, 4);
+        s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED,
+                          "DELIVER: timeout 2174836993 ms is over the limit of 86400000 ms");
+    }
 }
 
 //  Step 5: HEARTBEAT has no body; nothing may follow its header, not even
@@ -1571,20 +1984,21 @@ test_codec_rejects_heartbeat_with_bytes_after_header (void **state)
     s_assert_rejects (&big, 1, FLOT_E_MALFORMED, "HEARTBEAT: 1048577 bytes after the header");
 }
 
-//  For each kind carrying field, writes each of bad in it and expects code
-//  and a message naming needle (%s: the kind).
+//  For each kind carrying field, in each version, writes each of bad in it
+//  and expects code and a message naming needle (%s: the kind).
 static void
 s_reject_field (field_t field, const flot_bytes_t *bad, size_t bad_count,
                 int code, const char *needle)
 {
     int kinds_tested = 0;
+    for (size_t v = 0; v < VERSION_COUNT; v++)
     for (size_t i = 0; i < KIND_COUNT; i++) {
-        if (!s_has (&s_kinds [i], field))
+        if (!s_has (s_spec_in (s_kinds [i].kind, s_versions [v]), field))
             continue;
         kinds_tested++;
         for (size_t j = 0; j < bad_count; j++) {
             wire_t wire;
-            s_wire_with (&wire, s_kinds [i].kind, field, bad [j]);
+            s_wire_with_in (&wire, s_kinds [i].kind, s_versions [v], field, bad [j]);
             char text [128];
             snprintf (text, sizeof text, needle, s_kinds [i].name);
             s_assert_rejects (wire.frames, wire.count, code, text);
@@ -1593,16 +2007,18 @@ s_reject_field (field_t field, const flot_bytes_t *bad, size_t bad_count,
     assert_true (kinds_tested > 0);
 }
 
-//  For each kind carrying field, accepts each of good in it, and decodes it.
+//  For each kind carrying field, in each version, accepts each of good in
+//  it, and decodes it.
 static void
 s_accept_field (field_t field, const flot_bytes_t *good, size_t good_count)
 {
+    for (size_t v = 0; v < VERSION_COUNT; v++)
     for (size_t i = 0; i < KIND_COUNT; i++) {
-        if (!s_has (&s_kinds [i], field))
+        if (!s_has (s_spec_in (s_kinds [i].kind, s_versions [v]), field))
             continue;
         for (size_t j = 0; j < good_count; j++) {
             wire_t wire;
-            s_wire_with (&wire, s_kinds [i].kind, field, good [j]);
+            s_wire_with_in (&wire, s_kinds [i].kind, s_versions [v], field, good [j]);
             flot_msg_t msg;
             s_assert_accepts (wire.frames, wire.count, &msg);
             switch (field) {
@@ -1610,6 +2026,7 @@ s_accept_field (field_t field, const flot_bytes_t *good, size_t good_count)
                 case SERVICE: s_assert_bytes (msg.service, good [j]); break;
                 case KEY:     s_assert_bytes (msg.key, good [j]); break;
                 case COMMAND: s_assert_bytes (msg.command, good [j]); break;
+                case CALLER:  s_assert_bytes (msg.caller, good [j]); break;
                 default:      break;
             }
             //  And the body after it is found where it starts.
@@ -1625,7 +2042,7 @@ test_codec_decodes_any_corr_value (void **state)
     static const uint8_t ones [8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
     static const uint8_t zeros [8] = { 0 };
     for (size_t i = 0; i < KIND_COUNT; i++) {
-        if (!s_has (&s_kinds [i], CORR))
+        if (!s_has (s_spec (s_kinds [i].kind), CORR))
             continue;
         wire_t wire;
         flot_msg_t msg;
@@ -1770,6 +2187,42 @@ test_codec_rejects_bad_key (void **state)
         { max_key, 255 }, { printable, 94 }, { NULL, 0 }, s_str ("eu-1")
     };
     s_accept_field (KEY, good, sizeof good / sizeof good [0]);
+}
+
+//  The caller, in DELIVER of 03, follows the key's rule: 0..255 printable
+//  ASCII bytes, no space; empty is a caller without a key.
+static void
+test_codec_rejects_bad_caller (void **state)
+{
+    (void) state;
+    static uint8_t max_caller [255], printable [94];
+    memset (max_caller, 'c', sizeof max_caller);
+    for (int i = 0; i < 94; i++)
+        printable [i] = (uint8_t) (0x21 + i);
+    static const uint8_t space [] = { 'a', 'l', ' ', 'i' };
+    static const uint8_t del [] = { 'a', 0x7f };
+    static const uint8_t nul [] = { 0x00 };
+    static const uint8_t newline [] = { 'b', 'o', 'b', '\n' };
+    static const uint8_t escape [] = { 0x1b, '[', '2', 'J' };
+    static const uint8_t high [] = { 0xff };
+    static const uint8_t utf8 [] = { 'z', 0xc3, 0xa9 };
+    flot_bytes_t bad [] = {
+        { space, sizeof space }, { del, sizeof del }, { nul, 1 }, { newline, sizeof newline },
+        { escape, sizeof escape }, { high, 1 }, { utf8, sizeof utf8 }
+    };
+    s_reject_field (CALLER, bad, sizeof bad / sizeof bad [0], FLOT_E_MALFORMED,
+                    "%s: caller must be 0..255 printable ASCII bytes");
+    //  A space at the end of a caller of the longest length.
+    static uint8_t long_bad [255];
+    memset (long_bad, 'c', sizeof long_bad);
+    long_bad [254] = ' ';
+    flot_bytes_t last [] = { { long_bad, 255 } };
+    s_reject_field (CALLER, last, 1, FLOT_E_MALFORMED, "%s: caller must be");
+    flot_bytes_t good [] = {
+        { max_caller, 255 }, { printable, 94 }, { NULL, 0 }, s_str ("alice"),
+        s_str ("exec-eu.1@host~7")
+    };
+    s_accept_field (CALLER, good, sizeof good / sizeof good [0]);
 }
 
 static void
@@ -1944,6 +2397,23 @@ test_codec_reports_the_first_bad_field (void **state)
     s_assert_rejects (&big, 1, FLOT_E_TOO_LARGE, "REQUEST: body is 1048577 bytes");
     s_set_body (&wire, (flot_bytes_t) { (const uint8_t *) "\x90", 1 });
     s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "REQUEST: body must be");
+
+    //  A DELIVER of 03 with a bad command and a bad caller: the command,
+    //  which comes first; with a good command, the caller.
+    s_values (&values);
+    values.version = 3;
+    values.field [COMMAND] = s_str ("bad command");
+    values.field [CALLER] = s_str ("bad caller");
+    s_wire_of (&wire, FLOT_DELIVER, &values);
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "DELIVER: command name");
+    values.field [COMMAND] = s_str ("Echo");
+    s_wire_of (&wire, FLOT_DELIVER, &values);
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED, "DELIVER: caller must be");
+    //  The same bytes labelled 02 have no caller: "bad caller" is read as
+    //  the body, which is not a map (0x0a, its length, first).
+    wire.bytes [5] = '2';
+    s_assert_rejects (wire.frames, wire.count, FLOT_E_MALFORMED,
+                      "DELIVER: body must be a msgpack map");
 }
 
 static void
@@ -2003,8 +2473,12 @@ main (void)
         cmocka_unit_test (test_codec_round_trips_fields_at_their_limits),
         cmocka_unit_test (test_codec_encodes_spec_ping_example),
         cmocka_unit_test (test_codec_encodes_spec_actor_examples),
+        cmocka_unit_test (test_codec_encodes_spec_deliver_03_example),
+        cmocka_unit_test (test_codec_deliver_02_carries_no_caller),
         cmocka_unit_test (test_codec_frames_empty_body_as_empty_map),
         cmocka_unit_test (test_codec_header_refuses_unknown_kind),
+        cmocka_unit_test (test_codec_header_refuses_unspoken_version),
+        cmocka_unit_test (test_codec_encodes_version_0_as_the_newest),
         cmocka_unit_test (test_codec_header_refuses_over_long_fields),
         cmocka_unit_test (test_codec_numbers_are_big_endian),
         cmocka_unit_test (test_codec_names_every_kind),
@@ -2019,6 +2493,7 @@ main (void)
         cmocka_unit_test (test_codec_rejects_frame_shorter_than_signature),
         cmocka_unit_test (test_codec_rejects_wrong_signature),
         cmocka_unit_test (test_codec_rejects_other_version),
+        cmocka_unit_test (test_codec_msg_version_reads_the_signature),
         cmocka_unit_test (test_codec_names_the_versions_it_speaks),
         cmocka_unit_test (test_codec_rejects_frame_ending_before_kind),
         cmocka_unit_test (test_codec_rejects_unknown_kind),
@@ -2026,6 +2501,7 @@ main (void)
         cmocka_unit_test (test_codec_rejects_frame_ending_inside_timeout),
         cmocka_unit_test (test_codec_rejects_frame_ending_at_a_length_byte),
         cmocka_unit_test (test_codec_rejects_frame_ending_inside_string_bytes),
+        cmocka_unit_test (test_codec_rejects_frame_ending_inside_caller),
         cmocka_unit_test (test_codec_rejects_field_running_into_the_body),
         cmocka_unit_test (test_codec_rejects_heartbeat_with_bytes_after_header),
         cmocka_unit_test (test_codec_decodes_any_corr_value),
@@ -2034,6 +2510,7 @@ main (void)
         cmocka_unit_test (test_codec_rejects_bad_command),
         cmocka_unit_test (test_codec_name_valid_matches_the_alphabet),
         cmocka_unit_test (test_codec_rejects_bad_key),
+        cmocka_unit_test (test_codec_rejects_bad_caller),
         cmocka_unit_test (test_codec_rejects_empty_route),
         cmocka_unit_test (test_codec_rejects_missing_body),
         cmocka_unit_test (test_codec_rejects_body_not_a_map),

@@ -165,6 +165,13 @@ world_endpoint (world_t *self)
 pid_t
 world_spawn (world_t *self, const char *flotillad, const char *service)
 {
+    return world_spawn_args (self, flotillad, service, NULL);
+}
+
+pid_t
+world_spawn_args (world_t *self, const char *flotillad, const char *service,
+                  const char *const *args)
+{
     child_t *child = NULL;
     for (size_t c = 0; c < MAX_CHILDREN && !child; c++)
         if (!self->children [c].pid)
@@ -175,10 +182,12 @@ world_spawn (world_t *self, const char *flotillad, const char *service)
     }
     char heartbeat [16];
     snprintf (heartbeat, sizeof heartbeat, "%d", HEARTBEAT_MS);
-    const char *argv [] = {
+    const char *argv [20] = {
         flotillad, "--connect", self->endpoint, "--actors", service,
         "--heartbeat", heartbeat, "--quiet", NULL
     };
+    for (size_t i = 0, at = 8; args && args [i] && i < 8; i++)
+        argv [at++] = args [i];
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {

@@ -49,6 +49,12 @@ const char *
 pid_t
     world_spawn (world_t *self, const char *flotillad, const char *service);
 
+//  Like world_spawn, with more options for flotillad (args ends with NULL;
+//  at most 8), e.g. { "--hooks-dir", DIR, NULL } for an executor.
+pid_t
+    world_spawn_args (world_t *self, const char *flotillad, const char *service,
+                      const char *const *args);
+
 //  Stops the child process running service (SIGTERM, then waits for its
 //  exit) and waits until the broker has no live instance of it. Returns its
 //  exit status (128 + the signal if a signal ended it).

@@ -1,12 +1,45 @@
-/*  ctl.c - flotctl's calls and error reporting.
+/*  ctl.c - flotctl's connection, calls and error reporting.
 
-    Every command calls services through ctl_call (bounded by --timeout)
-    and says what went wrong the same way: ctl_report for a failed call
-    (DEADLINE is exit code 3, any other error 1), ctl_bad_reply for a reply
-    that is not what the protocol says, ctl_fail and ctl_usage_error for
-    the rest; ctl_id_valid checks a deployment id given on the command line.
+    ctl_connect finds the broker's endpoint and the credentials to connect
+    with (flotilla/keys.h: options, environment, config file, the embedded
+    daemon's own keys on loopback). Every command calls services through
+    ctl_call (bounded by --timeout) and says what went wrong the same way:
+    ctl_report for a failed call (DEADLINE is exit code 3, any other error
+    1; a broker that never answered gets a hint about keys), ctl_bad_reply
+    for a reply that is not what the protocol says, ctl_fail and
+    ctl_usage_error for the rest; ctl_id_valid checks a deployment id given
+    on the command line.
 */
 #include "ctl.h"
+
+int
+ctl_connect (ctl_t *self, const char *default_endpoint)
+{
+    flot_err_t err;
+    if (!self->opts.endpoint) {
+        const char *env = getenv ("FLOTILLA_ENDPOINT");
+        int found = env && *env ? 0
+                  : flot_config_get ("endpoint", self->endpoint, sizeof self->endpoint, &err);
+        if (found < 0)
+            return ctl_usage_error ("%s", err.message);
+        self->opts.endpoint = env && *env ? env : found ? self->endpoint : default_endpoint;
+    }
+    if (flot_creds_resolve (&self->creds, self->opts.cert, self->opts.broker_cert,
+                            self->opts.endpoint, &err))
+        return ctl_usage_error ("%s", err.message);
+    self->client = flot_client_new_secure (self->opts.endpoint, &self->creds);
+    if (!self->client)
+        return ctl_usage_error ("cannot use broker endpoint '%s': %s",
+                                self->opts.endpoint, zmq_strerror (zmq_errno ()));
+    return -1;
+}
+
+void
+ctl_disconnect (ctl_t *self)
+{
+    flot_client_destroy (&self->client);
+    flot_creds_clear (&self->creds);
+}
 
 int
 ctl_usage_error (const char *format, ...)
@@ -45,6 +78,19 @@ int
 ctl_report (ctl_t *self, const char *service, const char *command,
             const flot_err_t *err)
 {
+    if (err->code == FLOT_E_DEADLINE && self->client
+    &&  !flot_client_answered (self->client)) {
+        //  Nothing ever came: no broker there, or the CURVE handshake failed.
+        fprintf (stderr, "flotctl: DEADLINE (%d): no answer from %s within %u ms (%s %s): "
+                 "is flotillad running, and ", FLOT_E_DEADLINE, self->opts.endpoint,
+                 self->opts.timeout_ms, service, command);
+        if (self->creds.cert)
+            fprintf (stderr, "is this key allowed there (--cert %s, --broker-cert %s)?\n",
+                     self->creds.cert_path, self->creds.server_path);
+        else
+            fprintf (stderr, "does it want a key (--cert, --broker-cert)?\n");
+        return RC_NO_ANSWER;
+    }
     if (err->code == FLOT_E_DEADLINE) {
         fprintf (stderr, "flotctl: DEADLINE (%d): no answer from %s %s within "
                  "%u ms (broker %s): %s\n", FLOT_E_DEADLINE, service, command,

@@ -2,8 +2,9 @@
 
     flotctl is the command-line client of Flotilla: one file per group of
     commands (service.c, events.c, spec.c, deployments.c, watch.c,
-    analyzer.c), main.c for the command line, and for every command ctl.c
-    (calls and error reporting) and output.c (tables, text, times, JSON).
+    analyzer.c, keys.c), main.c for the command line, and for every command
+    ctl.c (connecting, calls and error reporting) and output.c (tables,
+    text, times, JSON).
     This header holds the state of a run (ctl_t, its options), the exit
     codes, and the functions one file gives the others. A command is a
     function int (ctl_t *self) that returns the exit code.
@@ -16,6 +17,7 @@
 #include "flotilla/contract_analyzer.h"
 #include "flotilla/contract_coordinator.h"
 #include "flotilla/json.h"
+#include "flotilla/keys.h"
 #include "flotilla/resolved.h"
 #include "flotilla/subscriber.h"
 
@@ -39,7 +41,9 @@ enum {
     OPT_FOLLOW = 1, OPT_SINCE = 2, OPT_DEPLOYMENT = 4, OPT_TYPE = 8,
     OPT_EVENTS_EP = 16, OPT_KEY = 32, OPT_FILE = 64, OPT_DRY_RUN = 128,
     OPT_WATCH = 256, OPT_FULL = 512, OPT_REASON = 1024, OPT_TARGET = 2048,
-    OPT_ROLE = 4096, OPT_VERSION_ARG = 8192
+    OPT_ROLE = 4096, OPT_VERSION_ARG = 8192, OPT_DIR = 16384, OPT_SERVICES = 32768,
+    OPT_TARGETS = 65536, OPT_OUT = 131072, OPT_NAME = 262144, OPT_FINISH = 524288,
+    OPT_CERT = 1048576          //  --cert or --broker-cert: every command but keys
 };
 
 typedef struct {
@@ -51,7 +55,14 @@ typedef struct {
     const char *file;           //  plan, apply: the spec file
     const char *reason;         //  abort
     const char *target;         //  analyze, metrics push
-    const char *role;           //  metrics push
+    const char *role;           //  metrics push; keys new and allow
+    const char *cert;           //  --cert: our key pair (flot_creds_resolve)
+    const char *broker_cert;    //  --broker-cert: the broker's public key
+    const char *dir;            //  keys: the key directory
+    const char *services;       //  keys new, allow: an actor key's services
+    const char *targets;        //  keys new, allow: an actor key's routing keys
+    const char *out;            //  keys new: the secret's file; create: BASE
+    const char *name;           //  keys allow: the key's name
     const char *version;        //  analyze: --version V
     bool timeout_given;         //  analyze: --timeout overrides its own
     uint32_t timeout_ms;
@@ -66,13 +77,26 @@ typedef struct {
 typedef struct {
     options_t opts;
     flot_client_t *client;
+    flot_creds_t creds;         //  what the client connected with
+    char endpoint [1024];       //  the endpoint, when the config file gives it
     bool watching;              //  events are printed for watch
     char outcome [FLOT_MAX_NAME + 1];   //  watch: the last deployment.* or
                                         //  rollback.* event's type
 } ctl_t;
 
 //  --------------------------------------------------------------------------
-//  ctl.c: calls and error reporting
+//  ctl.c: connecting, calls and error reporting
+
+//  Connects self->client to the broker: the endpoint from --endpoint, else
+//  $FLOTILLA_ENDPOINT, else the config file's, else default; credentials
+//  from --cert and --broker-cert, their environment variables and the config
+//  file (flot_creds_resolve). Returns -1 to go on, or the exit code.
+int
+    ctl_connect (ctl_t *self, const char *default_endpoint);
+
+//  Closes the client and forgets the credentials.
+void
+    ctl_disconnect (ctl_t *self);
 
 //  Calls service/command with a msgpack request (NULL for {}). Returns 0 with
 //  the decoded reply in *body_p, or -1 with err: the error reply, DEADLINE,
@@ -248,6 +272,13 @@ int ctl_cmd_watch (ctl_t *self);
 //  Watches deployment id until it ends. Returns the exit code.
 int
     ctl_watch (ctl_t *self, const char *id);
+
+//  keys.c: the key directory, no broker
+int ctl_cmd_keys (ctl_t *self);
+
+//  flotctl keys --help.
+void
+    ctl_keys_usage (FILE *out);
 
 //  analyzer.c
 int ctl_cmd_analyze (ctl_t *self);

@@ -2,7 +2,8 @@
     status, list, pause, resume, promote, abort.
 
     status prints a deployment's GetStatus reply (a header, a table of its
-    targets, each target's latest analysis), list the deployments the
+    targets, each target's latest analysis, who gave it which command),
+    list the deployments the
     coordinator knows; pause, resume, promote and abort steer one and print
     its new state. watch (watch.c) reads GetStatus replies with the
     functions given here.
@@ -41,6 +42,40 @@ ctl_target_row (const flot_coordinator_target_t *target, cell_t *row)
     ctl_cell (row [7], target->health);
 }
 
+//  The commands operators gave a deployment, oldest first: a table.
+#define HISTORY_COLS 4
+
+static const char *const s_history_headers [HISTORY_COLS] = {
+    "WHEN", "COMMAND", "BY", "REASON"
+};
+
+static int
+s_print_history (const status_t *status, flot_err_t *err)
+{
+    size_t count = status->actions.count;
+    const flot_coordinator_action_t *actions = status->actions.items;
+    if (count == 0)
+        return 0;
+    table_t table;
+    if (ctl_table_init (&table, s_history_headers, HISTORY_COLS, count, err))
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        cell_t *row = ctl_table_row (&table, i);
+        ctl_utc (actions [i].at_ms, true, row [0], CELL_MAX);
+        ctl_cell (row [1], actions [i].command);
+        ctl_cell (row [2], *actions [i].by ? actions [i].by : "-");
+        ctl_cell (row [3], *actions [i].reason ? actions [i].reason : "-");
+    }
+    if (status->has_actions_total && status->actions_total > count)
+        printf ("\nhistory (the last %zu of %llu commands):\n", count,
+                (unsigned long long) status->actions_total);
+    else
+        printf ("\nhistory:\n");
+    ctl_table_print (&table, "  ");
+    ctl_table_destroy (&table);
+    return 0;
+}
+
 //  A line of the status header: the name, then the value.
 static void
 s_print_header (const char *name, const char *value)
@@ -77,6 +112,8 @@ s_print_status (const status_t *status, flot_err_t *err)
     s_print_header ("updated", text);
     ctl_utc (status->finished_ms, true, text, sizeof text);
     s_print_header ("finished", text);
+    s_print_header ("applied by", status->applied_by && *status->applied_by
+                                  ? status->applied_by : "-");
     printf ("%-12s", "last error");
     ctl_put_text (stdout, status->last_error, "-");
     printf ("\n\n");
@@ -89,7 +126,7 @@ s_print_status (const status_t *status, flot_err_t *err)
         ctl_print_analysis (targets [i].analysis, "  ");
     }
     ctl_table_destroy (&table);
-    return 0;
+    return s_print_history (status, err);
 }
 
 int

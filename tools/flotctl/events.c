@@ -381,6 +381,9 @@ ctl_subscriber_new (ctl_t *self, uint64_t since)
                                                   self->opts.type);
     if (sub)
         flot_subscriber_set_timeout (sub, self->opts.timeout_ms);
+    //  A CURVE event socket (SPEC 11.4) admits the key flotctl connected with.
+    if (sub && flot_subscriber_set_creds (sub, &self->creds))
+        flot_subscriber_destroy (&sub);
     return sub;
 }
 
@@ -409,6 +412,10 @@ ctl_feed (ctl_t *self, flot_subscriber_t *sub, const flot_subscriber_item_t *ite
                      "held\n", from, to);
             break;
         case FLOT_SUBSCRIBER_MISSING:
+            //  A key the broker no longer admits (revoked) gets nothing more:
+            //  say so and stop, rather than listen to a stream that is gone.
+            if (item->err.code == FLOT_E_NOT_AUTHORIZED)
+                return ctl_report (self, EVENTS_SERVICE, item->command, &item->err);
             ctl_report (self, EVENTS_SERVICE, item->command, &item->err);
             fprintf (stderr, "flotctl: warning: events %llu..%llu may be missing\n",
                      from, to);
@@ -418,6 +425,8 @@ ctl_feed (ctl_t *self, flot_subscriber_t *sub, const flot_subscriber_item_t *ite
                      "seq %llu, had seen %llu); following it from its start\n", from, to);
             break;
         case FLOT_SUBSCRIBER_DOWN:
+            if (item->err.code == FLOT_E_NOT_AUTHORIZED)
+                return ctl_report (self, EVENTS_SERVICE, item->command, &item->err);
             ctl_report (self, EVENTS_SERVICE, item->command, &item->err);
             fprintf (stderr, "flotctl: warning: still listening on the stream\n");
             break;

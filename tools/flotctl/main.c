@@ -8,7 +8,8 @@
     for deployments plan, apply, status, list, watch, pause, resume,
     promote, abort, which read spec files, ask the strategy service to
     validate them and the coordinator service to plan, run and steer them;
-    analyze and metrics push for the analyzer. Human output by default,
+    analyze and metrics push for the analyzer; keys for a broker's key
+    directory (files only, no broker). Human output by default,
     JSON (jansson, through flotilla/json.h) with --json. Every call is
     bounded by --timeout, so a dead broker is exit code 3, never a hang.
     Owns nothing beyond its own sockets.
@@ -28,6 +29,14 @@
 
 //  analyze: --version takes a value (set before the options are parsed).
 static bool s_analyze_mode = false;
+//  keys: --help is the help of keys.
+static bool s_keys_mode = false;
+
+//  Long options without a short form.
+enum {
+    LONG_CERT = 1000, LONG_BROKER_CERT, LONG_DIR, LONG_SERVICES, LONG_TARGETS,
+    LONG_OUT, LONG_NAME, LONG_FINISH
+};
 
 //  --------------------------------------------------------------------------
 //  Options and usage
@@ -75,7 +84,8 @@ s_usage (FILE *out)
 "                       then the order of the rollback plan\n"
 "  apply -f FILE        validate FILE as plan does, then start the deployment:\n"
 "                         deployment web-3 started: 12 steps\n"
-"                       The spec's hook runs in FILE's directory (its real path).\n"
+"                       The spec's hook names a program in the executor's\n"
+"                       hooks directory (flotillad --hooks-dir).\n"
 "      --dry-run        print the plan instead (the same as plan)\n"
 "      --watch          then watch the deployment as watch does, with its exit\n"
 "                       status\n"
@@ -137,8 +147,31 @@ s_usage (FILE *out)
 "                       provider (put -- before negative values); it keeps the\n"
 "                       last 10,000 per metric, target and role\n"
 "\n"
+"Keys (a broker's key directory; files only, no broker: 'flotctl keys --help'):\n"
+"  keys init            make a key directory and the broker's key pair\n"
+"  keys new NAME --role ROLE   make and allow a key pair; its secret in ./NAME.key\n"
+"  keys create NAME     make a key pair on this host (NAME.key, NAME.pub) for\n"
+"                       a broker's operator to allow\n"
+"  keys allow FILE --name NAME --role ROLE   allow a public key made elsewhere\n"
+"  keys list            the allowed and the revoked keys\n"
+"  keys revoke NAME     revoke a key: the broker refuses it from its next request\n"
+"  keys rotate [--finish]   a new broker key pair beside the old, then in its place\n"
+"                       Roles: viewer, operator, actor (--services, --targets),\n"
+"                       admin. The directory: --dir DIR, else $FLOTILLA_AUTH_DIR,\n"
+"                       else auth-dir in the config file\n"
+"\n"
 "Options:\n"
-"      --endpoint E     the broker (default $FLOTILLA_ENDPOINT, else %s)\n"
+"      --endpoint E     the broker (default $FLOTILLA_ENDPOINT, else endpoint in\n"
+"                       the config file, else %s)\n"
+"      --cert FILE      connect with the key pair in FILE (CURVE; a NAME.key of\n"
+"                       flotctl keys new or create, mode 0600); default\n"
+"                       $FLOTILLA_CERT, else cert in the config file\n"
+"      --broker-cert FILE   the broker's public key (its broker.pub); default\n"
+"                       $FLOTILLA_BROKER_CERT, else broker-cert in the config file.\n"
+"                       One without the other is an error. With neither, on a\n"
+"                       loopback endpoint, the keys the embedded flotillad made\n"
+"                       for its user ($FLOTILLA_HOME/local, default\n"
+"                       ~/.flotilla/local) if they exist; else no key (plain)\n"
 "      --timeout MS     wait at most MS for each answer, 1..%u (default %d)\n"
 "      --json           machine output: each reply as one compact JSON document;\n"
 "                       events as one JSON object per line; plan and apply\n"
@@ -162,6 +195,11 @@ s_usage (FILE *out)
 "\n"
 "Events that fail validation (frames, fields) are dropped with a warning.\n"
 "\n"
+"The config file: $FLOTILLA_CONFIG, else ~/.config/flotilla/flotilla.conf,\n"
+"else /etc/flotilla/flotilla.conf; lines 'name = value' (endpoint, cert,\n"
+"broker-cert, auth-dir, hooks-dir) and '#' comments. An option wins over the\n"
+"environment, which wins over the file.\n"
+"\n"
 "Exit status:\n"
 "  0  success; for events --follow, stopped by SIGINT or SIGTERM; for watch\n"
 "     (and apply --watch), the deployment completed; analyze: promote\n"
@@ -172,10 +210,12 @@ s_usage (FILE *out)
 "     was aborted or was rolled back\n"
 "  2  usage error: unknown command or option, bad argument, a JSON body that\n"
 "     is not valid JSON or not an object, a spec file that cannot be read, is\n"
-"     over 1 MiB or holds a NUL byte\n"
-"  3  no answer in time: the broker is down or unreachable, or the deadline\n"
-"     passed; a DEADLINE error reply (code 6) from the broker or a service\n"
-"     also exits 3, not 1; watch stopped by a signal before the end\n"
+"     over 1 MiB or holds a NUL byte; a key file (--cert, --broker-cert) that\n"
+"     cannot be read or holds no key, or a bad config file\n"
+"  3  no answer in time: the broker is down or unreachable, refused the key\n"
+"     (CURVE), or the deadline passed; a DEADLINE error reply (code 6) from the\n"
+"     broker or a service also exits 3, not 1; watch stopped by a signal\n"
+"     before the end\n"
 "  4  analyze: the analysis was inconclusive, and asks a person to decide\n",
         DEFAULT_ENDPOINT, FLOT_MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
 }
@@ -225,6 +265,14 @@ static struct option s_longopts [] = {
     { "reason", required_argument, NULL, 'R' },
     { "target", required_argument, NULL, 'G' },
     { "role", required_argument, NULL, 'O' },
+    { "cert", required_argument, NULL, LONG_CERT },
+    { "broker-cert", required_argument, NULL, LONG_BROKER_CERT },
+    { "dir", required_argument, NULL, LONG_DIR },
+    { "services", required_argument, NULL, LONG_SERVICES },
+    { "targets", required_argument, NULL, LONG_TARGETS },
+    { "out", required_argument, NULL, LONG_OUT },
+    { "name", required_argument, NULL, LONG_NAME },
+    { "finish", no_argument, NULL, LONG_FINISH },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -257,12 +305,34 @@ s_option (options_t *opts, int c)
         case 'U': opts->given |= OPT_FULL; return -1;
         case 'R': opts->reason = optarg; opts->given |= OPT_REASON; return -1;
         case 'G': opts->target = optarg; opts->given |= OPT_TARGET; return -1;
-        case 'O':
-            if (!streq (optarg, "canary") && !streq (optarg, "baseline"))
-                return ctl_usage_error ("--role '%s': canary or baseline", optarg);
+        case 'O':               //  checked by the command (metrics, keys)
             opts->role = optarg;
             opts->given |= OPT_ROLE;
             return -1;
+        case LONG_CERT:
+        case LONG_BROKER_CERT:
+            if (!*optarg)
+                return ctl_usage_error ("--%s: the file name is empty",
+                                        c == LONG_CERT ? "cert" : "broker-cert");
+            *(c == LONG_CERT ? &opts->cert : &opts->broker_cert) = optarg;
+            opts->given |= OPT_CERT;
+            return -1;
+        case LONG_DIR:
+            if (!*optarg)
+                return ctl_usage_error ("--dir: the folder name is empty");
+            opts->dir = optarg;
+            opts->given |= OPT_DIR;
+            return -1;
+        case LONG_SERVICES: opts->services = optarg; opts->given |= OPT_SERVICES; return -1;
+        case LONG_TARGETS: opts->targets = optarg; opts->given |= OPT_TARGETS; return -1;
+        case LONG_OUT:
+            if (!*optarg)
+                return ctl_usage_error ("--out: the file name is empty");
+            opts->out = optarg;
+            opts->given |= OPT_OUT;
+            return -1;
+        case LONG_NAME: opts->name = optarg; opts->given |= OPT_NAME; return -1;
+        case LONG_FINISH: opts->given |= OPT_FINISH; return -1;
         case 'v': opts->version = optarg; opts->given |= OPT_VERSION_ARG; return -1;
         case 'T': opts->type = optarg; opts->given |= OPT_TYPE; return -1;
         case 't':
@@ -289,7 +359,12 @@ s_option (options_t *opts, int c)
             opts->key = optarg;
             opts->given |= OPT_KEY;
             return -1;
-        case 'h': s_usage (stdout); return RC_OK;
+        case 'h':
+            if (s_keys_mode)
+                ctl_keys_usage (stdout);
+            else
+                s_usage (stdout);
+            return RC_OK;
         case 'V': printf ("flotctl %s\n", FLOTILLA_VERSION); return RC_OK;
         default:
             fprintf (stderr, "Try 'flotctl --help'.\n");
@@ -303,9 +378,8 @@ s_option (options_t *opts, int c)
 static int
 s_parse (int argc, char *argv [], bool file_mode, options_t *opts)
 {
-    const char *env = getenv ("FLOTILLA_ENDPOINT");
+    //  The endpoint, when no option gives it, is found by ctl_connect.
     *opts = (options_t) {
-        .endpoint = env && *env ? env : DEFAULT_ENDPOINT,
         .timeout_ms = DEFAULT_TIMEOUT_MS,
         .file_mode = file_mode
     };
@@ -364,11 +438,14 @@ static const command_t s_commands [] = {
       "analyze -f FILE [--target NAME] [--version V]" },
     { "metrics", ctl_cmd_metrics, 3, 100002, OPT_TARGET | OPT_ROLE,
       "metrics push METRIC --role canary|baseline [--target NAME] VALUE..." },
+    { "keys", ctl_cmd_keys, 1, 2,
+      OPT_DIR | OPT_ROLE | OPT_SERVICES | OPT_TARGETS | OPT_OUT | OPT_NAME | OPT_FINISH,
+      "keys init|new|create|allow|list|revoke|rotate ... (see flotctl keys --help)" },
     { NULL, NULL, 0, 0, 0, NULL }
 };
 
 #define COMMAND_NAMES "ping, actors, events, call, strategies, plan, apply, status, list, " \
-                      "watch, pause, resume, promote, abort, analyze, metrics"
+                      "watch, pause, resume, promote, abort, analyze, metrics, keys"
 
 static const struct { unsigned bit; const char *name; } s_option_names [] = {
     { OPT_FOLLOW, "--follow" }, { OPT_SINCE, "--since" },
@@ -376,7 +453,10 @@ static const struct { unsigned bit; const char *name; } s_option_names [] = {
     { OPT_EVENTS_EP, "--events-endpoint" }, { OPT_KEY, "--key" },
     { OPT_FILE, "--file" }, { OPT_DRY_RUN, "--dry-run" }, { OPT_WATCH, "--watch" },
     { OPT_FULL, "--full" }, { OPT_REASON, "--reason" }, { OPT_TARGET, "--target" },
-    { OPT_ROLE, "--role" }, { OPT_VERSION_ARG, "--version V" }, { 0, NULL }
+    { OPT_ROLE, "--role" }, { OPT_VERSION_ARG, "--version V" }, { OPT_DIR, "--dir" },
+    { OPT_SERVICES, "--services" }, { OPT_TARGETS, "--targets" }, { OPT_OUT, "--out" },
+    { OPT_NAME, "--name" }, { OPT_FINISH, "--finish" },
+    { OPT_CERT, "--cert or --broker-cert" }, { 0, NULL }
 };
 
 //  Finds the command and checks its arguments and options; NULL on error.
@@ -401,8 +481,10 @@ s_command (const options_t *opts)
                          cmd->name, cmd->synopsis);
         return NULL;
     }
+    //  --cert and --broker-cert are for every command that talks to a broker.
+    unsigned options = cmd->options | (cmd->run == ctl_cmd_keys ? 0 : OPT_CERT);
     for (int i = 0; s_option_names [i].name; i++)
-        if ((opts->given & s_option_names [i].bit) & ~cmd->options) {
+        if ((opts->given & s_option_names [i].bit) & ~options) {
             ctl_usage_error ("%s does not apply to '%s'; usage: flotctl %s",
                              s_option_names [i].name, cmd->name, cmd->synopsis);
             return NULL;
@@ -443,6 +525,7 @@ s_takes_file (int argc, char *argv [])
     }
     free (copy);
     s_analyze_mode = word && streq (word, "analyze");
+    s_keys_mode = word && streq (word, "keys");
     return word && (streq (word, "plan") || streq (word, "apply") || streq (word, "analyze"));
 }
 
@@ -456,11 +539,17 @@ main (int argc, char *argv [])
     const command_t *cmd = s_command (&self.opts);
     if (!cmd)
         return RC_USAGE;
-    self.client = flot_client_new (self.opts.endpoint);
-    if (!self.client)
-        return ctl_usage_error ("cannot use broker endpoint '%s': %s",
-                                self.opts.endpoint, zmq_strerror (zmq_errno ()));
+    if (cmd->run == ctl_cmd_metrics && self.opts.role
+    &&  !streq (self.opts.role, "canary") && !streq (self.opts.role, "baseline"))
+        return ctl_usage_error ("--role '%s': canary or baseline", self.opts.role);
+    //  czmq's own log lines (a key file it cannot parse) go with ours.
+    zsys_set_logstream (stderr);
+    if (cmd->run == ctl_cmd_keys)
+        return cmd->run (&self);        //  files only: no broker
+    rc = ctl_connect (&self, DEFAULT_ENDPOINT);
+    if (rc >= 0)
+        return rc;
     rc = cmd->run (&self);
-    flot_client_destroy (&self.client);
+    ctl_disconnect (&self);
     return rc;
 }

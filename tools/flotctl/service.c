@@ -31,9 +31,16 @@ ctl_cmd_ping (ctl_t *self)
     if (self->opts.json)
         rc = ctl_print_json (root, false);
     else
-        printf ("pong from broker %s (up %.1f s) in %.1f ms\n",
+    if (reply.caller)
+        printf ("pong from broker %s (up %.1f s) in %.1f ms, as %s (%s)\n",
                 reply.version && *reply.version ? reply.version : "(no version)",
-                (double) reply.uptime_ms / 1000.0, rtt_ms);
+                (double) reply.uptime_ms / 1000.0, rtt_ms, reply.caller,
+                reply.role ? reply.role : "?");
+    else
+        printf ("pong from broker %s (up %.1f s) in %.1f ms%s\n",
+                reply.version && *reply.version ? reply.version : "(no version)",
+                (double) reply.uptime_ms / 1000.0, rtt_ms,
+                reply.has_secure && !reply.secure ? ", without keys" : "");
     flot_body_destroy (&body);
     return rc;
 }

@@ -2,7 +2,8 @@
 
     A spec file (YAML, at most SPEC_MAX bytes) is read here, validated by
     the strategy service (every error printed as FILE:LINE: field: sentence)
-    and sent to the coordinator with its folder, where its hooks run: plan
+    and sent to the coordinator with its folder (kept with the deployment;
+    hooks run in the executor's hooks directory, not there): plan
     prints the coordinator's plan (targets in order, their steps, the
     rollback order), apply starts the deployment (and with --watch watches
     it, watch.c). analyze (analyzer.c) has the spec resolved through
@@ -63,7 +64,7 @@ s_spec_read (const char *file, spec_t *spec)
                          "a spec is YAML text", file, nul - spec->text);
     spec->text [size] = 0;
     spec->size = size;
-    //  Hooks run in the spec's folder: send its absolute, real path.
+    //  The spec's folder, kept with the deployment: its absolute, real path.
     char *copy = strdup (file);
     bool found = copy && realpath (dirname (copy), spec->cwd);
     error = errno;

@@ -2,13 +2,20 @@
     a real broker and the real client: Analyze with threshold and judge
     metrics, StartAnalysis/StopAnalysis streams, Query through the command
     provider and a real Prometheus (tests/lib/prometheus_util.c), Push, and
-    hostile bodies. Ports: Prometheus 25910, its fixture server 25510;
-    25599 is left closed for the unreachable-address case.  */
+    hostile bodies. Command providers name programs of the analyzer's hooks
+    directory (its option "hooks-dir"): the test makes one, in which its
+    operator (the test) links sh, sleep, yes and echo, and a script that
+    shows its arguments and where it runs; any other command is refused,
+    as is every one by an analyzer without a hooks directory. Ports:
+    Prometheus 25910, its fixture server 25510; 25599 is left closed for
+    the unreachable-address case.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "world.h"
 #include "prometheus_util.h"
@@ -21,13 +28,44 @@
 
 static world_t *s_world;
 static prom_fixture_t *s_prom;
+static const flot_actor_def_t *s_defs [] = { &flot_analyzer_actor, NULL };
+static char s_tmp [64];                 //  the test's temporary directory
+static char s_hooks [128];              //  s_tmp/hooks: the analyzer's hooks directory
+static zhash_t *s_options;
+
+static void
+s_link (const char *target, const char *name)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s", s_hooks, name);
+    assert_int_equal (symlink (target, path), 0);
+}
 
 static int
 s_setup (void **state)
 {
     (void) state;
-    static const flot_actor_def_t *defs [] = { &flot_analyzer_actor, NULL };
-    s_world = world_start (defs);
+    snprintf (s_tmp, sizeof s_tmp, "/tmp/flot-analyzer-XXXXXX");
+    assert_non_null (mkdtemp (s_tmp));
+    snprintf (s_hooks, sizeof s_hooks, "%s/hooks", s_tmp);
+    assert_int_equal (mkdir (s_hooks, 0755), 0);
+    s_link ("/bin/sh", "sh");
+    s_link ("/bin/sleep", "sleep");
+    s_link ("/usr/bin/yes", "yes");
+    s_link ("/bin/echo", "echo");
+    //  args.sh: prints its argument count; leaves its first argument and
+    //  where it ran beside the hooks directory.
+    char path [256];
+    snprintf (path, sizeof path, "%s/args.sh", s_hooks);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "#!/bin/sh\necho $#\nprintf '%%s' \"$1\" > %s/arg1.txt\npwd > %s/cwd.txt\n",
+             s_tmp, s_tmp);
+    fclose (file);
+    assert_int_equal (chmod (path, 0755), 0);
+    s_options = zhash_new ();
+    zhash_insert (s_options, "hooks-dir", s_hooks);
+    s_world = world_start_with (s_defs, s_options);
     return 0;
 }
 
@@ -36,6 +74,10 @@ s_teardown (void **state)
 {
     (void) state;
     world_stop (&s_world);
+    zhash_destroy (&s_options);
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf %s", s_tmp);
+    assert_int_equal (system (command), 0);
     return 0;
 }
 
@@ -102,8 +144,8 @@ s_int (json_t *object, const char *key)
 
 #define CONTEXT "\"context\": {\"target\": \"eu-1\", \"address\": \"10.0.0.1:8080\", \"version\": \"v2\"}"
 
-//  A command metric: sh -c SCRIPT.
-#define SH(script) "{\"command\": {\"command\": \"/bin/sh\", \"args\": [\"-c\", \"" script "\"]}}"
+//  A command metric: sh -c SCRIPT (sh: the link in the hooks directory).
+#define SH(script) "{\"command\": {\"command\": \"sh\", \"args\": [\"-c\", \"" script "\"]}}"
 
 //  --------------------------------------------------------------------------
 //  Threshold metrics
@@ -166,7 +208,7 @@ test_analyzer_threshold_limits_and_inconclusive (void **state)
     char json [2048];
     snprintf (json, sizeof json,
         "{\"analysis\": {\"metrics\": [{\"name\": \"flaky\", \"provider\": "
-        "{\"command\": {\"command\": \"/bin/sh\", \"args\": [\"-c\", "
+        "{\"command\": {\"command\": \"sh\", \"args\": [\"-c\", "
         "\"if [ -e %s/ran ]; then echo 0; else touch %s/ran; echo 5; fi\"]}}"
         ", \"successCondition\": \"result < 1\", \"count\": 3, \"interval\": 50,"
         " \"failureLimit\": 1}]}, " CONTEXT "}", dir, dir);
@@ -236,7 +278,7 @@ test_analyzer_query_command (void **state)
 {
     (void) state;
     json_t *reply = s_call_ok ("Query",
-        "{\"provider\": {\"command\": {\"command\": \"/bin/sh\", \"args\": [\"-c\","
+        "{\"provider\": {\"command\": {\"command\": \"sh\", \"args\": [\"-c\","
         " \"printf '1.5\\\\n\\\\n -2 \\\\n3e2\\\\nNaN\\\\n'\", \"{target}\"]}}, " CONTEXT "}");
     json_t *values = json_object_get (reply, "values");
     assert_int_equal (json_array_size (values), 4);
@@ -251,21 +293,103 @@ test_analyzer_query_command (void **state)
 
     s_call_fails ("Query", "{\"provider\": " SH ("echo 1; echo many") ", " CONTEXT "}",
                   FLOT_E_INTERNAL, "line 2: 'many' is not a number");
-    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"/bin/sleep\","
+    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"./sleep\","
                   " \"args\": [\"5\"], \"timeout\": \"300ms\"}}, " CONTEXT "}",
                   FLOT_E_INTERNAL, "no answer within 300 ms; killed");
     s_call_fails ("Query", "{\"provider\": " SH ("exit 4") ", " CONTEXT "}",
                   FLOT_E_INTERNAL, "exited with status 4");
     //  A command that never stops writing is killed past 1 MiB, and the
     //  actor answers (its loop was never held).
-    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"/usr/bin/yes\","
+    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"yes\","
                   " \"args\": [\"1\"], \"timeout\": \"20s\"}}, " CONTEXT "}",
                   FLOT_E_INTERNAL, "more than 1048576 bytes of output; killed");
-    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"/no/such/command\"}}, "
-                  CONTEXT "}", FLOT_E_INVALID, "cannot run '/no/such/command'");
+    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"no-such-command\"}}, "
+                  CONTEXT "}", FLOT_E_INVALID, "provider: command provider 'no-such-command' is "
+                  "not in the analyzer's hooks directory");
     //  A template the context cannot fill.
-    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"/bin/echo\", \"args\":"
+    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"echo\", \"args\":"
                   " [\"{previousVersion}\"]}}, " CONTEXT "}", FLOT_E_INVALID, "previousVersion");
+}
+
+//  Only programs of the hooks directory run, there; each argument template
+//  fills one argument, whatever it holds; a command is never a template.
+static void
+test_analyzer_command_provider_runs_only_the_hooks_directory (void **state)
+{
+    (void) state;
+    char pwned [128], json [1024], text [512];
+    snprintf (pwned, sizeof pwned, "%s/pwned", s_tmp);
+    snprintf (json, sizeof json, "{\"provider\": {\"command\": {\"command\": \"args.sh\", "
+              "\"args\": [\"{label.note}\"]}}, \"context\": {\"target\": \"eu-1\", \"labels\": "
+              "{\"note\": \"a  b; touch %s $(touch %s)\"}}}", pwned, pwned);
+    json_t *reply = s_call_ok ("Query", json);
+    json_t *values = json_object_get (reply, "values");
+    assert_int_equal (json_array_size (values), 1);
+    assert_true (json_number_value (json_array_get (values, 0)) == 1);
+    json_decref (reply);
+    snprintf (json, sizeof json, "%s/arg1.txt", s_tmp);
+    FILE *file = fopen (json, "r");
+    assert_non_null (file);
+    size_t got = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text [got] = 0;
+    snprintf (json, sizeof json, "a  b; touch %s $(touch %s)", pwned, pwned);
+    assert_string_equal (text, json);
+    snprintf (json, sizeof json, "%s/cwd.txt", s_tmp);
+    file = fopen (json, "r");
+    assert_non_null (file);
+    got = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text [got] = 0;
+    snprintf (json, sizeof json, "%s\n", s_hooks);
+    assert_string_equal (text, json);
+    assert_int_equal (access (pwned, F_OK), -1);
+
+    const char *tail = "a command provider names a program in the analyzer's hooks directory "
+                       "(--hooks-dir)";
+    char expected [400];
+    snprintf (json, sizeof json, "{\"provider\": {\"command\": {\"command\": \"/bin/sh\", "
+              "\"args\": [\"-c\", \"touch %s\"]}}, " CONTEXT "}", pwned);
+    snprintf (expected, sizeof expected, "provider.command.command: '/bin/sh' is an absolute "
+              "path: %s", tail);
+    s_call_fails ("Query", json, FLOT_E_INVALID, expected);
+    snprintf (expected, sizeof expected, "provider.command.command: '../hooks/sh' leaves the "
+              "hooks directory ('..'): %s", tail);
+    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"../hooks/sh\"}}, "
+                  CONTEXT "}", FLOT_E_INVALID, expected);
+    s_call_fails ("Query", "{\"provider\": {\"command\": {\"command\": \"{target}\"}}, "
+                  CONTEXT "}", FLOT_E_INVALID, "provider.command.command: '{target}' is taken "
+                  "literally and holds '{': no template names a program;");
+    //  Analyze: refused before any measurement, naming the metric.
+    snprintf (expected, sizeof expected, "analysis.metrics[0].provider.command.command: "
+              "'/bin/sh' is an absolute path: %s", tail);
+    s_call_fails ("Analyze", "{\"analysis\": {\"metrics\": [{\"name\": \"m\", \"provider\": "
+                  "{\"command\": {\"command\": \"/bin/sh\"}}, \"successCondition\": \"result < 1\","
+                  " \"count\": 1}]}, " CONTEXT "}", FLOT_E_INVALID, expected);
+    snprintf (expected, sizeof expected, "analysis.metrics[1].provider: command provider "
+              "'missing.sh' is not in the analyzer's hooks directory %s (No such file or "
+              "directory)", s_hooks);
+    s_call_fails ("StartAnalysis", "{\"analysis\": {\"metrics\": [{\"name\": \"a\", \"provider\": "
+                  SH ("echo 0") ", \"successCondition\": \"result < 1\", \"count\": 1}, "
+                  "{\"name\": \"m\", \"provider\": {\"command\": {\"command\": \"missing.sh\"}}, "
+                  "\"successCondition\": \"result < 1\", \"count\": 1}]}, " CONTEXT "}",
+                  FLOT_E_INVALID, expected);
+    assert_int_equal (access (pwned, F_OK), -1);
+
+    //  Without a hooks directory, no command at all.
+    world_t *world = s_world;
+    s_world = world_start (s_defs);
+    const char *none = "this analyzer has no hooks directory (flotillad --hooks-dir): it runs "
+                       "no command provider";
+    snprintf (expected, sizeof expected, "provider: %s", none);
+    s_call_fails ("Query", "{\"provider\": " SH ("echo 1") ", " CONTEXT "}", FLOT_E_INVALID,
+                  expected);
+    snprintf (expected, sizeof expected, "analysis.metrics[0].provider: %s", none);
+    s_call_fails ("Analyze", "{\"analysis\": {\"metrics\": [{\"name\": \"m\", \"provider\": "
+                  SH ("echo 0") ", \"successCondition\": \"result < 1\", \"count\": 1}]}, "
+                  CONTEXT "}", FLOT_E_INVALID, expected);
+    world_stop (&s_world);
+    s_world = world;
 }
 
 //  --------------------------------------------------------------------------
@@ -685,6 +809,7 @@ main (void)
         cmocka_unit_test (test_analyzer_consecutive_errors_end_in_error),
         cmocka_unit_test (test_analyzer_initial_delay_and_count),
         cmocka_unit_test (test_analyzer_query_command),
+        cmocka_unit_test (test_analyzer_command_provider_runs_only_the_hooks_directory),
         cmocka_unit_test (test_analyzer_judge_good_canary_promotes),
         cmocka_unit_test (test_analyzer_judge_bad_canary_rolls_back),
         cmocka_unit_test (test_analyzer_judge_inconclusive_pauses),

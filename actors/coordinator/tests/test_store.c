@@ -1,9 +1,11 @@
 /*  test_store.c - the coordinator's store: what is written survives closing
     and opening again (as after a crash), unfinished deployments are found,
     steps keep their states, the outbox keeps order, ids count up, and a
-    file that is not a store is refused. Both stores, the coordinator's and
-    the events' log, migrate an older schema version in place and refuse a
-    newer one.  */
+    file that is not a store is refused. Operators' actions are kept per
+    deployment, in order, and read back bounded to the last ones. Both
+    stores, the coordinator's and the events' log, migrate an older schema
+    version in place (a version 4 store gains the actions, its deployments
+    unchanged) and refuse a newer one.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,6 +158,74 @@ test_store_outbox_keeps_order (void **state)
     flot_store_destroy (&store);
 }
 
+//  Actions as "command:by:at_ms:reason ...", oldest first.
+static int
+s_collect_actions (const flot_action_row_t *action, void *arg)
+{
+    char *text = arg;
+    char line [256];
+    snprintf (line, sizeof line, "%s:%s:%lld:%s ", action->command, action->by,
+              (long long) action->at_ms, action->reason);
+    strcat (text, line);
+    return 0;
+}
+
+static void
+s_add_action (flot_store_t *store, const char *deployment, const char *command,
+              const char *by, int64_t at_ms, const char *reason)
+{
+    flot_action_row_t action = {
+        .command = command, .by = by, .at_ms = at_ms, .reason = reason
+    };
+    assert_int_equal (flot_store_add_action (store, deployment, &action), 0);
+}
+
+static void
+test_store_keeps_actions_per_deployment_in_order (void **state)
+{
+    (void) state;
+    flot_store_t *store = s_open ();
+    assert_int_equal (flot_store_begin (store), 0);
+    s_add_action (store, "web-1", "apply", "local", 100, "");
+    s_add_action (store, "api-2", "apply", "", 150, "");
+    s_add_action (store, "web-1", "pause", "alice", 200, "");
+    s_add_action (store, "web-1", "resume", "alice", 300, "");
+    s_add_action (store, "web-1", "promote", "bob", 400, "full");
+    s_add_action (store, "web-1", "abort", "bob", 500, "latency is up");
+    assert_int_equal (flot_store_commit (store), 0);
+    //  Not committed: gone with its transaction.
+    assert_int_equal (flot_store_begin (store), 0);
+    s_add_action (store, "web-1", "pause", "mallory", 600, "");
+    assert_int_equal (flot_store_rollback (store), 0);
+    flot_store_destroy (&store);
+
+    store = s_open ();
+    char text [1024] = "";
+    size_t total = 99;
+    assert_int_equal (flot_store_each_action (store, "web-1", 0, &total,
+                                              s_collect_actions, text), 0);
+    assert_int_equal (total, 5);
+    assert_string_equal (text, "apply:local:100: pause:alice:200: resume:alice:300: "
+                               "promote:bob:400:full abort:bob:500:latency is up ");
+    //  Bounded: the last ones, still oldest first.
+    text [0] = 0;
+    assert_int_equal (flot_store_each_action (store, "web-1", 2, &total,
+                                              s_collect_actions, text), 0);
+    assert_int_equal (total, 5);
+    assert_string_equal (text, "promote:bob:400:full abort:bob:500:latency is up ");
+    //  An unknown caller is kept as "".
+    text [0] = 0;
+    assert_int_equal (flot_store_each_action (store, "api-2", 20, NULL,
+                                              s_collect_actions, text), 0);
+    assert_string_equal (text, "apply::150: ");
+    text [0] = 0;
+    assert_int_equal (flot_store_each_action (store, "nope-9", 20, &total,
+                                              s_collect_actions, text), 0);
+    assert_int_equal (total, 0);
+    assert_string_equal (text, "");
+    flot_store_destroy (&store);
+}
+
 static void
 test_store_refuses_what_is_not_a_store (void **state)
 {
@@ -197,6 +267,84 @@ static const char *s_store_v2 =
     "INSERT INTO deployments VALUES ('web-1', 'web', 'running', 0, '', 1, 2, 0, 2, '');"
     "INSERT INTO steps VALUES ('web-1', 'a/1', 'a', 1, 'apply', 'running', 1, 2, 0, '', '');"
     "INSERT INTO outbox (body) VALUES (x'81a16101');";
+
+//  The coordinator's store as version 4 wrote it: who applied a deployment
+//  (specs.created_by) and its RESOLVED bytes, but no actions.
+static const char *s_store_v4 =
+    "PRAGMA journal_mode = WAL;"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE specs (deployment TEXT PRIMARY KEY, file TEXT NOT NULL,"
+    "  spec TEXT NOT NULL, cwd TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '',"
+    "  resolved BLOB);"
+    "CREATE TABLE deployments (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER NOT NULL, progress_ms INTEGER NOT NULL,"
+    "  last_error TEXT NOT NULL);"
+    "CREATE TABLE steps (deployment TEXT NOT NULL, step_id TEXT NOT NULL,"
+    "  target TEXT NOT NULL, idx INTEGER NOT NULL, type TEXT NOT NULL,"
+    "  state TEXT NOT NULL, attempt INTEGER NOT NULL, started_ms INTEGER NOT NULL,"
+    "  finished_ms INTEGER NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL,"
+    "  PRIMARY KEY (deployment, step_id));"
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
+    "INSERT INTO meta VALUES ('schema', '4'), ('next_id', '2');"
+    "INSERT INTO specs VALUES ('web-1', 'web.yaml', 'name: web', '/srv', 'carol',"
+    "  x'81a16101');"
+    "INSERT INTO deployments VALUES ('web-1', 'web', 'running', 1, '', 1, 2, 0, 2, '');"
+    "INSERT INTO steps VALUES ('web-1', 'a/1', 'a', 1, 'apply', 'succeeded', 1, 2, 3,"
+    "  'ok', '');"
+    "PRAGMA user_version = 4;";
+
+static void
+test_store_migrates_a_version_4_store_to_keep_actions (void **state)
+{
+    (void) state;
+    char text [256];
+    sqlite_run (sqlite_path, s_store_v4);
+    flot_store_t *store = s_open ();
+    //  Its deployment as it was: who applied it, its RESOLVED bytes, its steps.
+    flot_deployment_row_t row;
+    assert_int_equal (flot_store_get_deployment (store, "web-1", &row), 1);
+    assert_string_equal (row.state, "running");
+    assert_true (row.paused);
+    assert_string_equal (row.created_by, "carol");
+    assert_int_equal (row.resolved_size, 4);
+    assert_memory_equal (row.resolved, "\x81\xa1" "a\x01", 4);
+    flot_deployment_row_clear (&row);
+    char steps [256] = "";
+    assert_int_equal (flot_store_each_step (store, "web-1", s_collect_steps, steps), 0);
+    assert_string_equal (steps, "a/1:succeeded:1:ok ");
+    //  No actions before the migration; they are kept from now on.
+    size_t total = 99;
+    assert_int_equal (flot_store_each_action (store, "web-1", 20, &total,
+                                              s_collect_actions, text), 0);
+    assert_int_equal (total, 0);
+    s_add_action (store, "web-1", "resume", "alice", 700, "");
+    //  It goes on being written as before.
+    flot_deployment_row_t update = { .promote = "", .state = "completed", .finished_ms = 9,
+                                     .last_error = "" };
+    strcpy (update.id, "web-1");
+    strcpy (update.name, "web");
+    assert_int_equal (flot_store_put_deployment (store, &update), 0);
+    flot_store_destroy (&store);
+
+    char want [32];
+    snprintf (want, sizeof want, "%d", FLOT_STORE_SCHEMA_VERSION);
+    assert_string_equal (sqlite_text (sqlite_path, "PRAGMA user_version", text, sizeof text), want);
+    assert_string_equal (sqlite_text (sqlite_path, "SELECT value FROM meta WHERE key = 'schema'",
+                                     text, sizeof text), want);
+    store = s_open ();
+    text [0] = 0;
+    assert_int_equal (flot_store_each_action (store, "web-1", 20, &total,
+                                              s_collect_actions, text), 0);
+    assert_int_equal (total, 1);
+    assert_string_equal (text, "resume:alice:700: ");
+    assert_int_equal (flot_store_get_deployment (store, "web-1", &row), 1);
+    assert_string_equal (row.state, "completed");
+    assert_string_equal (row.created_by, "carol");
+    flot_deployment_row_clear (&row);
+    flot_store_destroy (&store);
+}
 
 //  The events' log as the builds before versions wrote it (version 1).
 
@@ -246,15 +394,26 @@ static void
 test_store_creates_the_tables_a_migration_makes (void **state)
 {
     (void) state;
-    char fresh [2048], migrated [2048];
+    char fresh [4096], migrated [4096];
+    const char *indexes = "SELECT group_concat (name || ' ' || sql, '; ') FROM"
+                          " (SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                          " AND sql IS NOT NULL ORDER BY name)";
+    char fresh_indexes [512], migrated_indexes [512];
     flot_store_t *store = s_open ();
     flot_store_destroy (&store);
     sqlite_columns (sqlite_path, fresh, sizeof fresh);
-    sqlite_teardown (NULL);
-    sqlite_run (sqlite_path, s_store_v2);
-    store = s_open ();
-    flot_store_destroy (&store);
-    assert_string_equal (sqlite_columns (sqlite_path, migrated, sizeof migrated), fresh);
+    sqlite_text (sqlite_path, indexes, fresh_indexes, sizeof fresh_indexes);
+    assert_non_null (strstr (fresh, "actions(id INTEGER"));
+    assert_non_null (strstr (fresh_indexes, "actions_of_deployment"));
+    for (int from = 2; from <= 4; from += 2) {
+        sqlite_teardown (NULL);
+        sqlite_run (sqlite_path, from == 2 ? s_store_v2 : s_store_v4);
+        store = s_open ();
+        flot_store_destroy (&store);
+        assert_string_equal (sqlite_columns (sqlite_path, migrated, sizeof migrated), fresh);
+        assert_string_equal (sqlite_text (sqlite_path, indexes, migrated_indexes,
+                                          sizeof migrated_indexes), fresh_indexes);
+    }
 
 }
 
@@ -300,9 +459,13 @@ main (void)
         cmocka_unit_test_setup_teardown (test_store_rollback_discards_a_transaction,
                                          sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_outbox_keeps_order, sqlite_setup, sqlite_teardown),
+        cmocka_unit_test_setup_teardown (test_store_keeps_actions_per_deployment_in_order,
+                                         sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_refuses_what_is_not_a_store,
                                          sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_migrates_a_version_2_store_in_place,
+                                         sqlite_setup, sqlite_teardown),
+        cmocka_unit_test_setup_teardown (test_store_migrates_a_version_4_store_to_keep_actions,
                                          sqlite_setup, sqlite_teardown),
         cmocka_unit_test_setup_teardown (test_store_creates_the_tables_a_migration_makes,
                                          sqlite_setup, sqlite_teardown),

@@ -1,14 +1,22 @@
 /*  test_executor.c - the executor actor runs real hooks: the step's facts
     reach the hook's environment, exit codes and output come back, a
     timeout stops the whole process group, bad hooks and bodies get clear
-    errors. A real broker and the executor run as threads over inproc. Its
-    contract's STEP_RESULT, as every caller reads it, through its one
-    definition (the STEP callers build is tested with common/step_call.c,
-    in tests/unit/test_resolved.c).  */
+    errors. Only programs of its hooks directory run, in that directory,
+    and a step's env cannot change how they load or run. A real broker and
+    the executor run as threads over inproc. Its contract's STEP_RESULT, as
+    every caller reads it, through its one definition (the STEP callers
+    build is tested with common/step_call.c, in tests/unit/test_resolved.c).
+
+    The hooks directory is made for the test in a temporary directory: the
+    links record.sh and sub/record.sh to tests/unit/hooks/record.sh, a
+    plain file that is not executable, a folder; beside it (outside it) an
+    executable outside.sh that must never run.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "flotilla/body.h"
@@ -17,11 +25,47 @@
 #include "flotilla/log.h"
 #include "world.h"
 
+static const flot_actor_def_t *const s_defs [] = { &flot_executor_actor, NULL };
+static char s_tmp [64];                 //  the test's temporary directory
+static char s_hooks [128];              //  s_tmp/hooks: the executor's hooks directory
+static char s_outside [128];            //  s_tmp/outside.sh, an executable outside it
+static char s_pwned [128];              //  s_tmp/pwned: made by a hook that must not run
+static zhash_t *s_options;
+
+static void
+s_write (const char *path, const char *text, mode_t mode)
+{
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (text, file);
+    fclose (file);
+    assert_int_equal (chmod (path, mode), 0);
+}
+
 static int
 s_setup (void **state)
 {
-    static const flot_actor_def_t *const defs [] = { &flot_executor_actor, NULL };
-    *state = world_start (defs);
+    snprintf (s_tmp, sizeof s_tmp, "/tmp/flot-executor-XXXXXX");
+    assert_non_null (mkdtemp (s_tmp));
+    snprintf (s_hooks, sizeof s_hooks, "%s/hooks", s_tmp);
+    snprintf (s_outside, sizeof s_outside, "%s/outside.sh", s_tmp);
+    snprintf (s_pwned, sizeof s_pwned, "%s/pwned", s_tmp);
+    char path [256];
+    assert_int_equal (mkdir (s_hooks, 0755), 0);
+    snprintf (path, sizeof path, "%s/record.sh", s_hooks);
+    assert_int_equal (symlink (HOOKS_DIR "/record.sh", path), 0);
+    snprintf (path, sizeof path, "%s/sub", s_hooks);
+    assert_int_equal (mkdir (path, 0755), 0);
+    snprintf (path, sizeof path, "%s/sub/record.sh", s_hooks);
+    assert_int_equal (symlink (HOOKS_DIR "/record.sh", path), 0);
+    snprintf (path, sizeof path, "%s/plain.txt", s_hooks);
+    s_write (path, "#!/bin/sh\necho plain\n", 0644);
+    char text [256];
+    snprintf (text, sizeof text, "#!/bin/sh\ntouch %s\n", s_pwned);
+    s_write (s_outside, text, 0755);
+    s_options = zhash_new ();
+    zhash_insert (s_options, "hooks-dir", s_hooks);
+    *state = world_start_with (s_defs, s_options);
     return 0;
 }
 
@@ -29,6 +73,10 @@ static int
 s_teardown (void **state)
 {
     world_stop ((world_t **) state);
+    zhash_destroy (&s_options);
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf %s", s_tmp);
+    assert_int_equal (system (command), 0);
     return 0;
 }
 
@@ -43,7 +91,7 @@ s_step (const char *env_json, int64_t timeout_ms)
         "deployment", "web-1", "step_id", "eu-1/2", "type", "setWeight",
         "target", "eu-1", "address", "10.0.0.1:80", "version", "2.0",
         "previous_version", "1.9", "weight", 20, "attempt", 3,
-        "cwd", HOOKS_DIR,
+        "cwd", "/",
         "hook", "command", "./record.sh", "args", "one", "two", "env", env,
         "timeout_ms", (json_int_t) timeout_ms);
 }
@@ -71,7 +119,10 @@ test_executor_runs_the_hook_with_the_step_facts (void **state)
     const char *output = s_field (reply, "output");
     assert_non_null (strstr (output, "id=eu-1/2 type=setWeight target=eu-1 address=10.0.0.1:80"));
     assert_non_null (strstr (output, "deployment=web-1 version=2.0 previous=1.9 weight=20 attempt=3"));
-    assert_non_null (strstr (output, "args=one two mode=test cwd=" HOOKS_DIR));
+    //  In the hooks directory, whatever the step's cwd said ("/").
+    char line [256];
+    snprintf (line, sizeof line, "args=one two mode=test cwd=%s\n", s_hooks);
+    assert_non_null (strstr (output, line));
     json_decref (reply);
 }
 
@@ -107,7 +158,7 @@ test_executor_timeout_stops_the_process_group (void **state)
     json_t *reply = s_call (*state, "ExecuteStep",
                             s_step ("{\"HOOK_CHILD\":\"1\",\"HOOK_SLEEP\":\"30\"}", 300), &err);
     int64_t took = zclock_mono () - start;
-    assert_non_null (reply);
+    if (!reply) fail_msg ("%s", err.message);
     assert_string_equal (s_field (reply, "status"), "timeout");
     assert_true (took >= 300 && took < 3000);
     //  The background child of the hook is gone too.
@@ -131,11 +182,14 @@ test_executor_refuses_bad_hooks_and_bodies (void **state)
     json_object_set_new (json_object_get (step, "hook"), "command", json_string ("./missing.sh"));
     assert_null (s_call (*state, "ExecuteStep", step, &err));
     assert_int_equal (err.code, FLOT_E_INVALID);
-    assert_non_null (strstr (err.message, HOOKS_DIR "/./missing.sh' is not an executable file"));
+    char expected [256];
+    snprintf (expected, sizeof expected, "hook './missing.sh' is not in the executor's hooks "
+              "directory %s (No such file or directory)", s_hooks);
+    assert_string_equal (err.message, expected);
     step = s_step ("{}", 5000);
     json_object_set_new (json_object_get (step, "hook"), "command", json_string ("./missing.sh"));
     assert_null (s_call (*state, "ValidateStep", step, &err));
-    assert_non_null (strstr (err.message, "is not an executable file"));
+    assert_string_equal (err.message, expected);
     json_t *reply = s_call (*state, "ValidateStep", s_step ("{}", 5000), &err);
     assert_true (json_is_true (json_object_get (reply, "valid")));
     json_decref (reply);
@@ -268,6 +322,203 @@ test_executor_answer_is_a_step_result (void **state)
     zframe_destroy (&reply);
 }
 
+//  --------------------------------------------------------------------------
+//  Only the hooks directory's programs
+
+//  Calls command with a step whose hook is command_name (and args); the
+//  call must be refused INVALID with expected as its message.
+static void
+s_refused (world_t *world, const char *command, json_t *step, const char *expected)
+{
+    flot_err_t err;
+    json_t *reply = s_call (world, command, step, &err);
+    if (reply)
+        fail_msg ("%s was answered, expected: %s", command, expected);
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_string_equal (err.message, expected);
+}
+
+static json_t *
+s_step_running (const char *command_name, json_t *args)
+{
+    json_t *step = s_step ("{}", 5000);
+    json_t *hook = json_object_get (step, "hook");
+    json_object_set_new (hook, "command", json_string (command_name));
+    if (args)
+        json_object_set_new (hook, "args", args);
+    return step;
+}
+
+static void
+test_executor_refuses_an_absolute_path (void **state)
+{
+    const char *expected = "hook '/bin/sh' is an absolute path: a hook names a program in "
+                           "the executor's hooks directory (--hooks-dir)";
+    char touch [200];
+    snprintf (touch, sizeof touch, "touch %s", s_pwned);
+    s_refused (*state, "ExecuteStep", s_step_running ("/bin/sh", json_pack ("[s, s]", "-c", touch)),
+               expected);
+    s_refused (*state, "ValidateStep", s_step_running ("/bin/sh", NULL), expected);
+    //  Even one inside the directory: a hook is named relative to it.
+    char inside [200], sentence [400];
+    snprintf (inside, sizeof inside, "%s/record.sh", s_hooks);
+    snprintf (sentence, sizeof sentence, "hook '%s' is an absolute path: a hook names a program "
+              "in the executor's hooks directory (--hooks-dir)", inside);
+    s_refused (*state, "ExecuteStep", s_step_running (inside, NULL), sentence);
+    assert_int_equal (access (s_pwned, F_OK), -1);
+}
+
+static void
+test_executor_refuses_a_hook_that_leaves_its_directory (void **state)
+{
+    const char *tail = ": a hook names a program in the executor's hooks directory (--hooks-dir)";
+    const struct { const char *name, *why; } cases [] = {
+        { "../outside.sh", "leaves the hooks directory ('..')" },
+        { "./../outside.sh", "leaves the hooks directory ('..')" },
+        { "sub/../../outside.sh", "leaves the hooks directory ('..')" },
+        { "..", "leaves the hooks directory ('..')" },
+        { "sub//record.sh", "has an empty component ('//', or a '/' at an end)" },
+        { "sub/", "has an empty component ('//', or a '/' at an end)" },
+        { "./", "has an empty component ('//', or a '/' at an end)" },
+        { "sub/./record.sh", "has a '.' component" },
+        { "././record.sh", "has a '.' component" },
+        { "{{target}}.sh", "is taken literally and holds '{': no template names a program;" },
+        { "record.sh -c", "holds ' ': a name is made of [A-Za-z0-9._-] and '/';" },
+        { "record.sh;id", "holds ';': a name is made of [A-Za-z0-9._-] and '/';" },
+        { "~/record.sh", "holds '~': a name is made of [A-Za-z0-9._-] and '/';" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char expected [400];
+        bool semicolon = cases [i].why [strlen (cases [i].why) - 1] == ';';
+        snprintf (expected, sizeof expected, "hook '%s' %s%s", cases [i].name, cases [i].why,
+                  semicolon ? tail + 1 : tail);
+        s_refused (*state, "ExecuteStep", s_step_running (cases [i].name, NULL), expected);
+        s_refused (*state, "ValidateStep", s_step_running (cases [i].name, NULL), expected);
+    }
+    //  A name of 256 bytes is too long; one of control characters is shown
+    //  without them.
+    char name [300];
+    memset (name, 'a', 256);
+    name [256] = 0;
+    flot_err_t err;
+    assert_null (s_call (*state, "ExecuteStep", s_step_running (name, NULL), &err));
+    assert_non_null (strstr (err.message, "...' is longer than 255 bytes: a hook names"));
+    assert_null (s_call (*state, "ExecuteStep", s_step_running ("x\ny", NULL), &err));
+    assert_string_equal (err.message, "hook 'x?y' holds '\\x0a': a name is made of "
+                         "[A-Za-z0-9._-] and '/'; a hook names a program in the executor's "
+                         "hooks directory (--hooks-dir)");
+    assert_int_equal (access (s_pwned, F_OK), -1);
+}
+
+static void
+test_executor_runs_what_its_directory_holds_there (void **state)
+{
+    const char *names [] = { "./record.sh", "record.sh", "sub/record.sh", "./sub/record.sh" };
+    char cwd [256];
+    snprintf (cwd, sizeof cwd, "cwd=%s\n", s_hooks);
+    for (size_t i = 0; i < 4; i++) {
+        flot_err_t err;
+        json_t *step = s_step_running (names [i], NULL);
+        json_object_set_new (step, "cwd", json_string (s_tmp));
+        json_t *reply = s_call (*state, "ExecuteStep", step, &err);
+        if (!reply)
+            fail_msg ("%s: %s", names [i], err.message);
+        assert_string_equal (s_field (reply, "status"), "succeeded");
+        //  In the hooks directory, not in the step's cwd (s_tmp).
+        assert_non_null (strstr (s_field (reply, "output"), cwd));
+        json_decref (reply);
+        reply = s_call (*state, "ValidateStep", s_step_running (names [i], NULL), &err);
+        assert_non_null (reply);
+        json_decref (reply);
+    }
+    //  What is there but cannot run.
+    char expected [400];
+    snprintf (expected, sizeof expected, "hook 'plain.txt' in the hooks directory %s is not "
+              "executable (Permission denied)", s_hooks);
+    s_refused (*state, "ExecuteStep", s_step_running ("plain.txt", NULL), expected);
+    snprintf (expected, sizeof expected, "hook 'sub' in the hooks directory %s is not a "
+              "regular file", s_hooks);
+    s_refused (*state, "ExecuteStep", s_step_running ("sub", NULL), expected);
+}
+
+static void
+test_executor_refuses_env_that_changes_how_a_hook_runs (void **state)
+{
+    const struct { const char *name, *why; } cases [] = {
+        { "LD_PRELOAD", "the dynamic loader reads LD_*" },
+        { "LD_LIBRARY_PATH", "the dynamic loader reads LD_*" },
+        { "PATH", "it chooses the program a name runs" },
+        { "BASH_ENV", "a shell runs the file it names" },
+        { "ENV", "a shell runs the file it names" },
+        { "IFS", "it changes how a shell splits words" },
+        { "PYTHONSTARTUP", "Python reads PYTHON* (PYTHONPATH, PYTHONSTARTUP, PYTHONHOME...)" },
+        { "PERL5OPT", "Perl reads PERL5* (PERL5LIB, PERL5OPT...)" },
+        { "NODE_OPTIONS", "Node.js reads its options from it" },
+        { "GLIBC_TUNABLES", "the C library reads it" },
+        { "FLOTILLA_TARGET", "Flotilla sets FLOTILLA_* itself" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char env [300], expected [300];
+        snprintf (env, sizeof env, "{\"%s\": \"%s\"}", cases [i].name, s_outside);
+        snprintf (expected, sizeof expected, "field 'hook.env': %s changes how a program is "
+                  "loaded or run (%s): a spec may not set it", cases [i].name, cases [i].why);
+        s_refused (*state, "ExecuteStep", s_step (env, 5000), expected);
+        s_refused (*state, "ValidateStep", s_step (env, 5000), expected);
+    }
+    s_refused (*state, "ExecuteStep", s_step ("{\"BASH_FUNC_echo%%\": \"() { id; }\"}", 5000),
+               "field 'hook.env': 'BASH_FUNC_echo%%' is not a variable name: a letter or '_', "
+               "then letters, digits and '_'");
+    //  Others are set, and replace the executor's own (HOME); TMPDIR is allowed.
+    flot_err_t err;
+    json_t *reply = s_call (*state, "ExecuteStep",
+                            s_step ("{\"TMPDIR\": \"/var/tmp\", \"HOME\": \"/nowhere\"}", 5000),
+                            &err);
+    assert_non_null (reply);
+    assert_string_equal (s_field (reply, "status"), "succeeded");
+    json_decref (reply);
+    assert_int_equal (access (s_pwned, F_OK), -1);
+}
+
+//  A world whose executor has options (NULL: none): the step is refused
+//  with expected.
+static void
+s_refused_by (zhash_t *options, const char *expected)
+{
+    world_t *world = world_start_with (s_defs, options);
+    s_refused (world, "ExecuteStep", s_step_running ("./record.sh", NULL), expected);
+    s_refused (world, "ValidateStep", s_step_running ("record.sh", NULL), expected);
+    world_stop (&world);
+}
+
+static void
+test_executor_without_a_hooks_directory_runs_nothing (void **state)
+{
+    (void) state;
+    s_refused_by (NULL, "this executor has no hooks directory (flotillad --hooks-dir): "
+                        "it runs no hook");
+    zhash_t *options = zhash_new ();
+    zhash_insert (options, "hooks-dir", "");
+    s_refused_by (options, "this executor has no hooks directory (flotillad --hooks-dir): "
+                           "it runs no hook");
+    char missing [200], expected [400];
+    snprintf (missing, sizeof missing, "%s/none", s_tmp);
+    zhash_update (options, "hooks-dir", missing);
+    snprintf (expected, sizeof expected, "hook './record.sh': the executor's hooks directory "
+              "%s cannot be used: No such file or directory", missing);
+    world_t *world = world_start_with (s_defs, options);
+    s_refused (world, "ExecuteStep", s_step_running ("./record.sh", NULL), expected);
+    world_stop (&world);
+    //  A file is no directory.
+    zhash_update (options, "hooks-dir", s_outside);
+    snprintf (expected, sizeof expected, "hook './record.sh': the executor's hooks directory "
+              "%s cannot be used: it is not a directory", s_outside);
+    world = world_start_with (s_defs, options);
+    s_refused (world, "ExecuteStep", s_step_running ("./record.sh", NULL), expected);
+    world_stop (&world);
+    zhash_destroy (&options);
+    assert_int_equal (access (s_pwned, F_OK), -1);
+}
+
 int
 main (void)
 {
@@ -280,6 +531,11 @@ main (void)
         cmocka_unit_test (test_executor_refuses_bad_hooks_and_bodies),
         cmocka_unit_test (test_executor_answer_is_a_step_result),
         cmocka_unit_test (test_step_result_refuses_a_key_given_twice_and_ignores_unknown_keys),
+        cmocka_unit_test (test_executor_refuses_an_absolute_path),
+        cmocka_unit_test (test_executor_refuses_a_hook_that_leaves_its_directory),
+        cmocka_unit_test (test_executor_runs_what_its_directory_holds_there),
+        cmocka_unit_test (test_executor_refuses_env_that_changes_how_a_hook_runs),
+        cmocka_unit_test (test_executor_without_a_hooks_directory_runs_nothing),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -3,7 +3,10 @@
     bound, monitoring with thresholds against a server whose status the
     test flips, StopMonitoring, a caller that goes away, WaitForReady
     (ready, and timed out), IsReady, GetReadinessGates, and hostile bodies.
-    Ports 25100-25199.  */
+    Command probes run only the programs of the actor's hooks directory
+    (its option "hooks-dir", a directory the test makes): any other is
+    refused before anything runs, as is every one by an actor without a
+    hooks directory. Ports 25100-25199.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -27,14 +31,31 @@
 typedef struct {
     world_t *world;
     health_server_t *server;
+    zhash_t *options;
+    char tmp [64];              //  the test's temporary directory
+    char hooks [128];           //  tmp/hooks: the actor's hooks directory
 } fixture_t;
+
+static const flot_actor_def_t *const s_defs [] = { &flot_health_actor, NULL };
 
 static int
 s_setup (void **state)
 {
-    static const flot_actor_def_t *const defs [] = { &flot_health_actor, NULL };
     fixture_t *fixture = calloc (1, sizeof *fixture);
-    fixture->world = world_start (defs);
+    snprintf (fixture->tmp, sizeof fixture->tmp, "/tmp/flot-health-XXXXXX");
+    assert_non_null (mkdtemp (fixture->tmp));
+    snprintf (fixture->hooks, sizeof fixture->hooks, "%s/hooks", fixture->tmp);
+    assert_int_equal (mkdir (fixture->hooks, 0755), 0);
+    char path [256];
+    snprintf (path, sizeof path, "%s/where.sh", fixture->hooks);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "#!/bin/sh\necho \"$1 in $(pwd)\"\n");
+    fclose (file);
+    assert_int_equal (chmod (path, 0755), 0);
+    fixture->options = zhash_new ();
+    zhash_insert (fixture->options, "hooks-dir", fixture->hooks);
+    fixture->world = world_start_with (s_defs, fixture->options);
     fixture->server = health_server_new (PORT);
     assert_non_null (fixture->server);
     *state = fixture;
@@ -47,6 +68,10 @@ s_teardown (void **state)
     fixture_t *fixture = *state;
     world_stop (&fixture->world);
     health_server_destroy (&fixture->server);
+    zhash_destroy (&fixture->options);
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf %s", fixture->tmp);
+    assert_int_equal (system (command), 0);
     free (fixture);
     return 0;
 }
@@ -498,6 +523,64 @@ test_health_refuses_hostile_bodies (void **state)
     json_decref (reply);
 }
 
+//  A command probe runs a program of the hooks directory, there; any other
+//  command is refused INVALID before anything runs, in every command that
+//  takes checks.
+static void
+test_health_command_probes_run_only_the_hooks_directory (void **state)
+{
+    fixture_t *fixture = *state;
+    flot_err_t err;
+    json_t *reply = s_call (state, "Check", json_pack ("{s:{s:s, s:{s:s, s:[s]}}, s:{s:s}}",
+        "check", "name", "c", "command", "command", "./where.sh", "args", "{target}",
+        "context", "target", "web-1"), &err);
+    if (!reply)
+        fail_msg ("Check: %s", err.message);
+    assert_true (json_is_true (json_object_get (reply, "healthy")));
+    char expected [400];
+    snprintf (expected, sizeof expected, "command ./where.sh: exit 0: web-1 in %s", fixture->hooks);
+    assert_string_equal (s_str (reply, "message"), expected);
+    json_decref (reply);
+    char pwned [128], body [1024];
+    snprintf (pwned, sizeof pwned, "%s/pwned", fixture->tmp);
+    const char *ctx = "\"context\": {\"target\": \"x\"}";
+    const char *tail = "a command probe names a program in the health actor's hooks directory "
+                       "(--hooks-dir)";
+    snprintf (body, sizeof body, "{\"check\": {\"name\": \"c\", \"command\": {\"command\": "
+              "\"/bin/sh\", \"args\": [\"-c\", \"touch %s\"]}}, %s}", pwned, ctx);
+    snprintf (expected, sizeof expected, "check.command.command: '/bin/sh' is an absolute "
+              "path: %s", tail);
+    s_refused (state, "Check", body, FLOT_E_INVALID, expected);
+    snprintf (body, sizeof body, "{\"checks\": [{\"name\": \"c\", \"command\": {\"command\": "
+              "\"../x\"}}], \"contexts\": [{\"target\": \"x\"}]}");
+    snprintf (expected, sizeof expected, "checks[0].command.command: '../x' leaves the hooks "
+              "directory ('..'): %s", tail);
+    s_refused (state, "CheckBatch", body, FLOT_E_INVALID, expected);
+    snprintf (body, sizeof body, "{\"checks\": [{\"name\": \"t\", \"tcp\": {\"address\": "
+              "\"a:1\"}}, {\"name\": \"c\", \"command\": {\"command\": \"missing.sh\"}}], %s}", ctx);
+    snprintf (expected, sizeof expected, "checks[1].command.command: command probe 'missing.sh' "
+              "is not in the health actor's hooks directory %s (No such file or directory)",
+              fixture->hooks);
+    s_refused (state, "StartMonitoring", body, FLOT_E_INVALID, expected);
+    s_refused (state, "IsReady", body, FLOT_E_INVALID, expected);
+    snprintf (body, sizeof body, "{\"checks\": [{\"name\": \"c\", \"command\": {\"command\": "
+              "\"where.sh\", \"env\": {\"LD_PRELOAD\": \"%s/evil.so\"}}}], \"timeout_ms\": 1000, %s}",
+              fixture->tmp, ctx);
+    s_refused (state, "WaitForReady", body, FLOT_E_INVALID, "checks[0].command.env: LD_PRELOAD "
+               "changes how a program is loaded or run (the dynamic loader reads LD_*): a spec "
+               "may not set it");
+    assert_int_equal (access (pwned, F_OK), -1);
+    //  Without a hooks directory, no command probe at all.
+    world_t *bare = world_start (s_defs);
+    reply = world_call (bare, "health", NULL, "Check", json_pack ("{s:{s:s, s:{s:s}}, s:{s:s}}",
+        "check", "name", "c", "command", "command", "where.sh", "context", "target", "x"), &err);
+    assert_null (reply);
+    assert_int_equal (err.code, FLOT_E_INVALID);
+    assert_string_equal (err.message, "check.command.command: this health actor has no hooks "
+                         "directory (flotillad --hooks-dir): it runs no command probe");
+    world_stop (&bare);
+}
+
 int
 main (void)
 {
@@ -512,6 +595,7 @@ main (void)
         cmocka_unit_test (test_health_is_ready_probes_each_gate_once),
         cmocka_unit_test (test_health_context_with_an_unknown_key_is_accepted),
         cmocka_unit_test (test_health_refuses_hostile_bodies),
+        cmocka_unit_test (test_health_command_probes_run_only_the_hooks_directory),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

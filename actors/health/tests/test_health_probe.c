@@ -4,8 +4,11 @@
     headers sent, HEAD, timeout, refused), HTTPS against an openssl server
     with a certificate made for the test, TCP (open, refused, timeout on a
     full backlog), and commands (exit 0, exit 3, timeout killing the whole
-    process group). A prober runs on a zloop in the test's thread.
-    Ports 25000-25099.  */
+    process group), which are programs of the prober's hooks directory, run
+    there, each template one argument, never a shell's words; a command
+    outside the directory, or an env that changes how it runs, is refused.
+    A prober runs on a zloop in the test's thread; its hooks directory is
+    made for the test (group setup). Ports 25000-25099.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +33,52 @@
 #define TCP_PORT    25003
 #define CLOSED_PORT 25004
 #define FULL_PORT   25005
+
+static char s_tmp [64];                 //  the test's temporary directory
+static char s_hooks [128];              //  s_tmp/hooks: the prober's hooks directory
+static char s_pwned [128];              //  s_tmp/pwned: must never be made
+
+static void
+s_script (const char *name, const char *text)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s", s_hooks, name);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fprintf (file, "#!/bin/sh\n%s\n", text);
+    fclose (file);
+    assert_int_equal (chmod (path, 0755), 0);
+}
+
+//  The hooks directory: the probes' scripts, and a link to sleep(1).
+static int
+s_group_setup (void **state)
+{
+    (void) state;
+    snprintf (s_tmp, sizeof s_tmp, "/tmp/flot-probe-XXXXXX");
+    assert_non_null (mkdtemp (s_tmp));
+    snprintf (s_hooks, sizeof s_hooks, "%s/hooks", s_tmp);
+    snprintf (s_pwned, sizeof s_pwned, "%s/pwned", s_tmp);
+    assert_int_equal (mkdir (s_hooks, 0755), 0);
+    s_script ("check.sh", "echo checking $1 at $WHERE");
+    s_script ("broken.sh", "echo one; echo broken >&2; exit 3");
+    s_script ("spawn.sh", "sleep 30 & echo $! > \"$1\"; sleep 30");
+    s_script ("show.sh", "echo \"argc=$# first=[$1] cwd=$(pwd)\"");
+    char path [256];
+    snprintf (path, sizeof path, "%s/sleep", s_hooks);
+    assert_int_equal (symlink ("/bin/sleep", path), 0);
+    return 0;
+}
+
+static int
+s_group_teardown (void **state)
+{
+    (void) state;
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf %s", s_tmp);
+    assert_int_equal (system (command), 0);
+    return 0;
+}
 
 //  A msgpack value from JSON, held in a body as {"v": ...}.
 static flot_body_t *
@@ -155,8 +205,9 @@ s_until_done (zloop_t *loop, int timer_id, void *arg)
 
 #define CONTEXT "{\"target\": \"web-1\", \"address\": \"127.0.0.1:25001\", \"version\": \"2.0\"}"
 
+//  Probes the check with a prober whose hooks directory is dir.
 static flot_probe_result_t
-s_probe (const char *check_json, const char *context_json)
+s_probe_in (const char *dir, const char *check_json, const char *context_json)
 {
     flot_err_t err;
     flot_check_t *check = s_parse (check_json, &err);
@@ -166,7 +217,7 @@ s_probe (const char *check_json, const char *context_json)
     assert_true (msgpack_zone_init (&zone, 1024));
     const flot_health_context_t *context = s_context (context_json, &zone);
     zloop_t *loop = zloop_new ();
-    flot_prober_t *prober = flot_prober_new (loop);
+    flot_prober_t *prober = flot_prober_new (loop, dir);
     assert_non_null (prober);
     outcome_t outcome = { false };
     assert_true (flot_prober_start (prober, check, context, s_on_result, &outcome) > 0);
@@ -182,6 +233,12 @@ s_probe (const char *check_json, const char *context_json)
     flot_prober_destroy (&prober);
     zloop_destroy (&loop);
     return outcome.result;
+}
+
+static flot_probe_result_t
+s_probe (const char *check_json, const char *context_json)
+{
+    return s_probe_in (s_hooks, check_json, context_json);
 }
 
 static void
@@ -511,18 +568,87 @@ test_command_probe_exit_codes_and_templates (void **state)
 {
     (void) state;
     flot_probe_result_t r = s_probe (
-        "{\"name\": \"c\", \"command\": {\"command\": \"sh\", \"args\": [\"-c\", "
-        "\"echo checking $1 at $WHERE\", \"sh\", \"{target}\"], \"env\": {\"WHERE\": \"{address}\"}}}",
-        CONTEXT);
+        "{\"name\": \"c\", \"command\": {\"command\": \"./check.sh\", \"args\": "
+        "[\"{target}\"], \"env\": {\"WHERE\": \"{address}\"}}}", CONTEXT);
     assert_true (r.healthy);
-    assert_string_equal (r.message, "command sh: exit 0: checking web-1 at 127.0.0.1:25001");
-    r = s_probe ("{\"name\": \"c\", \"command\": {\"command\": \"sh\", \"args\": [\"-c\", "
-                 "\"echo one; echo broken >&2; exit 3\"]}}", CONTEXT);
+    assert_string_equal (r.message, "command ./check.sh: exit 0: checking web-1 at 127.0.0.1:25001");
+    r = s_probe ("{\"name\": \"c\", \"command\": {\"command\": \"broken.sh\"}}", CONTEXT);
     assert_false (r.healthy);
-    assert_string_equal (r.message, "command sh: exit 3: broken");
-    r = s_probe ("{\"name\": \"c\", \"command\": {\"command\": \"/no/such/check\"}}", CONTEXT);
+    assert_string_equal (r.message, "command broken.sh: exit 3: broken");
+    r = s_probe ("{\"name\": \"c\", \"command\": {\"command\": \"no-such-check\"}}", CONTEXT);
     assert_false (r.healthy);
-    s_has (r.message, "command /no/such/check: cannot run it: No such file or directory");
+    char expected [400];
+    snprintf (expected, sizeof expected, "command no-such-check: command probe 'no-such-check' "
+              "is not in the health actor's hooks directory %s (No such file or directory)",
+              s_hooks);
+    assert_string_equal (r.message, expected);
+}
+
+//  A template fills one argument, whatever it holds: no word splitting, no
+//  shell syntax; the probe runs in the hooks directory.
+static void
+test_command_probe_templates_fill_one_argument_each (void **state)
+{
+    (void) state;
+    char context [800], expected [800];
+    snprintf (context, sizeof context, "{\"target\": \"web-1\", \"labels\": {\"note\": "
+              "\"a  b; touch %s $(touch %s) `touch %s`\"}}", s_pwned, s_pwned, s_pwned);
+    flot_probe_result_t r = s_probe (
+        "{\"name\": \"c\", \"command\": {\"command\": \"show.sh\", \"args\": [\"{label.note}\"]}}",
+        context);
+    assert_true (r.healthy);
+    snprintf (expected, sizeof expected, "command show.sh: exit 0: argc=1 first=[a  b; touch %s "
+              "$(touch %s) `touch %s`] cwd=%s", s_pwned, s_pwned, s_pwned, s_hooks);
+    assert_string_equal (r.message, expected);
+    assert_int_equal (access (s_pwned, F_OK), -1);
+    //  An empty value is still one argument.
+    r = s_probe ("{\"name\": \"c\", \"command\": {\"command\": \"show.sh\", \"args\": "
+                 "[\"{previousVersion}\"]}}", "{\"target\": \"web-1\", \"previousVersion\": \"\"}");
+    snprintf (expected, sizeof expected, "command show.sh: exit 0: argc=1 first=[] cwd=%s", s_hooks);
+    assert_string_equal (r.message, expected);
+}
+
+//  Only the hooks directory's programs: a command elsewhere does not parse,
+//  and a prober without a directory runs none.
+static void
+test_command_probe_runs_only_its_hooks_directory (void **state)
+{
+    (void) state;
+    const char *tail = "a command probe names a program in the health actor's hooks "
+                       "directory (--hooks-dir)";
+    char expected [400];
+    snprintf (expected, sizeof expected, "healthChecks[0].command.command: '/bin/sh' is an "
+              "absolute path: %s", tail);
+    s_parse_fails ("{\"name\": \"w\", \"command\": {\"command\": \"/bin/sh\", \"args\": "
+                   "[\"-c\", \"id\"]}}", expected);
+    snprintf (expected, sizeof expected, "healthChecks[0].command.command: '../pwned.sh' leaves "
+              "the hooks directory ('..'): %s", tail);
+    s_parse_fails ("{\"name\": \"w\", \"command\": {\"command\": \"../pwned.sh\"}}", expected);
+    snprintf (expected, sizeof expected, "healthChecks[0].command.command: '{target}.sh' is "
+              "taken literally and holds '{': no template names a program; %s", tail);
+    s_parse_fails ("{\"name\": \"w\", \"command\": {\"command\": \"{target}.sh\"}}", expected);
+    s_parse_fails ("{\"name\": \"w\", \"command\": {\"command\": \"check.sh\", \"env\": "
+                   "{\"LD_PRELOAD\": \"/tmp/x.so\"}}}",
+                   "healthChecks[0].command.env: LD_PRELOAD changes how a program is loaded or "
+                   "run (the dynamic loader reads LD_*): a spec may not set it");
+    s_parse_fails ("{\"name\": \"w\", \"command\": {\"command\": \"check.sh\", \"env\": "
+                   "{\"PATH\": \"/tmp\"}}}",
+                   "healthChecks[0].command.env: PATH changes how a program is loaded or run "
+                   "(it chooses the program a name runs): a spec may not set it");
+    flot_probe_result_t r = s_probe_in (NULL, "{\"name\": \"c\", \"command\": "
+                                        "{\"command\": \"check.sh\"}}", CONTEXT);
+    assert_false (r.healthy);
+    assert_string_equal (r.message, "command check.sh: this health actor has no hooks directory "
+                         "(flotillad --hooks-dir): it runs no command probe");
+    char missing [200];
+    snprintf (missing, sizeof missing, "%s/none", s_tmp);
+    r = s_probe_in (missing, "{\"name\": \"c\", \"command\": {\"command\": \"check.sh\"}}",
+                    CONTEXT);
+    assert_false (r.healthy);
+    snprintf (expected, sizeof expected, "command check.sh: command probe 'check.sh': the "
+              "health actor's hooks directory %s cannot be used: No such file or directory",
+              missing);
+    assert_string_equal (r.message, expected);
 }
 
 //  True if pid is gone or only a zombie (its parent, killed, cannot reap it;
@@ -551,13 +677,13 @@ test_command_probe_timeout_kills_the_group (void **state)
     close (fd);
     char check [600];
     snprintf (check, sizeof check,
-              "{\"name\": \"c\", \"command\": {\"command\": \"sh\", \"args\": [\"-c\", "
-              "\"sleep 30 & echo $! > %s; sleep 30\"]}, \"timeout\": \"300ms\"}", file);
+              "{\"name\": \"c\", \"command\": {\"command\": \"spawn.sh\", \"args\": "
+              "[\"%s\"]}, \"timeout\": \"300ms\"}", file);
     int64_t start = zclock_mono ();
     flot_probe_result_t r = s_probe (check, CONTEXT);
     int64_t took = zclock_mono () - start;
     assert_false (r.healthy);
-    assert_string_equal (r.message, "command sh: timed out after 300 ms (process group killed)");
+    assert_string_equal (r.message, "command spawn.sh: timed out after 300 ms (process group killed)");
     assert_true (took >= 290 && took < 2000);
     FILE *f = fopen (file, "r");
     int child = 0;
@@ -586,7 +712,7 @@ test_prober_cancel_and_destroy_with_probes_running (void **state)
     assert_true (msgpack_zone_init (&zone, 1024));
     const flot_health_context_t *context = s_context (CONTEXT, &zone);
     zloop_t *loop = zloop_new ();
-    flot_prober_t *prober = flot_prober_new (loop);
+    flot_prober_t *prober = flot_prober_new (loop, s_hooks);
     outcome_t a = { false }, b = { false }, c = { false };
     uint64_t id = flot_prober_start (prober, slow, context, s_on_result, &a);
     flot_prober_start (prober, slow, context, s_on_result, &b);
@@ -622,7 +748,9 @@ main (void)
         cmocka_unit_test (test_tcp_probe_open_refused_and_timeout),
         cmocka_unit_test (test_command_probe_exit_codes_and_templates),
         cmocka_unit_test (test_command_probe_timeout_kills_the_group),
+        cmocka_unit_test (test_command_probe_templates_fill_one_argument_each),
+        cmocka_unit_test (test_command_probe_runs_only_its_hooks_directory),
         cmocka_unit_test (test_prober_cancel_and_destroy_with_probes_running),
     };
-    return cmocka_run_group_tests (tests, NULL, NULL);
+    return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

@@ -61,8 +61,10 @@ s_setup (void **state)
     snprintf (endpoint, sizeof endpoint, "ipc:///tmp/flot-test-rollback-%d-%d.sock",
               (int) getpid (), ++generation);
     self->world = world_start_at (defs, endpoint);
-    //  cmocka runs no teardown after a failed setup: clean up here.
-    if (world_spawn (self->world, FLOTILLAD, "executor") < 0
+    //  cmocka runs no teardown after a failed setup: clean up here. The
+    //  executor runs the hooks of tests/unit/hooks (its --hooks-dir).
+    static const char *const executor_args [] = { "--hooks-dir", HOOKS_DIR, NULL };
+    if (world_spawn_args (self->world, FLOTILLAD, "executor", executor_args) < 0
     ||  world_spawn (self->world, FLOTILLAD, "strategy") < 0) {
         s_teardown (state);
         *state = NULL;

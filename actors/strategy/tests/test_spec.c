@@ -212,6 +212,39 @@ static const error_case_t s_error_cases [] = {
       "hook.retries: -1 is not in 0..100" },
     { "hook args", HEADER TARGETS "strategy: {rolling: {}}\nhook: {command: x, args: {a: 1}}\n",
       "hook.args: expected a list, found a map" },
+    //  A hook names a program in the executor's hooks directory; its env
+    //  does not change how it runs.
+    { "hook absolute", HEADER TARGETS "strategy: {rolling: {}}\n"
+      "hook: {command: /bin/sh, args: [-c, \"touch /tmp/pwned\"]}\n",
+      "deploy.yaml:9: hook.command: '/bin/sh' is an absolute path: a hook names a program in "
+      "the executor's hooks directory (--hooks-dir)" },
+    { "hook leaves", HEADER TARGETS "strategy: {rolling: {}}\nhook: {command: hooks/../../x.sh}\n",
+      "deploy.yaml:9: hook.command: 'hooks/../../x.sh' leaves the hooks directory ('..'): "
+      "a hook names a program" },
+    { "hook template", HEADER TARGETS "strategy: {rolling: {}}\nhook: {command: \"{{target}}\"}\n",
+      "hook.command: '{{target}}' is taken literally and holds '{'" },
+    { "hook shell words", HEADER TARGETS "strategy: {rolling: {}}\nhook: {command: \"x.sh; id\"}\n",
+      "hook.command: 'x.sh; id' holds ';': a name is made of [A-Za-z0-9._-] and '/'" },
+    { "hook env loader", HEADER TARGETS "strategy: {rolling: {}}\n"
+      "hook:\n  command: ./hook.sh\n  env:\n    MODE: fast\n    LD_PRELOAD: /tmp/x.so\n",
+      "deploy.yaml:13: hook.env: LD_PRELOAD changes how a program is loaded or run (the "
+      "dynamic loader reads LD_*): a spec may not set it" },
+    { "hook env path", HEADER TARGETS "strategy: {rolling: {}}\n"
+      "hook: {command: ./hook.sh, env: {PATH: /tmp}}\n",
+      "hook.env: PATH changes how a program is loaded or run" },
+    { "health check command absolute", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "healthChecks:\n  - name: up\n    command: {command: /bin/true}\n",
+      "deploy.yaml:12: healthChecks[0].command.command: '/bin/true' is an absolute path: a "
+      "command probe names a program in the health actor's hooks directory (--hooks-dir)" },
+    { "health check command env", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "healthChecks:\n  - name: up\n    command: {command: up.sh, env: {BASH_ENV: /tmp/x}}\n",
+      "deploy.yaml:12: healthChecks[0].command.env: BASH_ENV changes how a program is loaded" },
+    { "analysis command absolute", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
+      "analysis:\n  metrics:\n    - name: e\n"
+      "      provider: {command: {command: /bin/echo, args: [\"0.01\"]}}\n"
+      "      successCondition: \"result < 1\"\n",
+      "deploy.yaml:13: analysis.metrics[0].provider.command.command: '/bin/echo' is an absolute "
+      "path: a command provider names a program in the analyzer's hooks directory" },
     { "on failure", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK "policy: {onFailure: panic}\n",
       "policy.onFailure: 'panic' is not one of failAll, holdDependents, continue" },
     { "concurrency zero", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK "policy: {maxConcurrency: 0}\n",

@@ -47,7 +47,7 @@ typedef struct {
     int64_t range_ms;                   //  0: instant query
     int64_t step_ms;                    //  range query step, default 5s
     //  command
-    char *command;                      //  (T)
+    char *command;                      //  a program in the hooks directory, literal
     char **args;                        //  (T)
     size_t arg_count;
     //  prometheus and command

@@ -3,7 +3,10 @@
     {label.KEY}, filled from a target's CONTEXT.
 
     Shared by the health actor (URLs, addresses, headers, command arguments)
-    and the analyzer (queries, command arguments). A placeholder is `{`, a
+    and the analyzer (queries, command arguments). An expansion is one
+    string, whatever a value holds: a command's argument template fills
+    exactly one argument, never splits into words and is never read by a
+    shell; a command's name is never a template (flotilla/hook_path.h). A placeholder is `{`, a
     name, `}`: the name is a letter then letters and digits, or `label.`
     then a label key of [A-Za-z0-9_./-]. An unknown name is an error. `{{` is
     a literal `{`; any other `{` that does not start a placeholder (as in the
