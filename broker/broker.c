@@ -1408,9 +1408,13 @@ s_bind (flot_broker_t *self, const char *endpoint, bool next)
         flot_error (WHO, "cannot bind to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         return -1;
     }
-    flot_info (WHO, "listening on %s%s", endpoint,
-               !self->auth ? "" : next && broker_auth_has_next (self->auth)
-               ? " (CURVE, the rotation's next key)" : " (CURVE)");
+    //  Which key an endpoint serves matters to whoever moves clients.
+    if (next)
+        flot_notice (WHO, "listening on %s%s", endpoint,
+                     !self->auth ? " (no keys)" : broker_auth_has_next (self->auth)
+                     ? " (CURVE, the rotation's next key)" : " (CURVE, the current key)");
+    else
+        flot_info (WHO, "listening on %s%s", endpoint, self->auth ? " (CURVE)" : "");
     return 0;
 }
 
