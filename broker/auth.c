@@ -17,6 +17,7 @@
 #include "flotilla/log.h"
 
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define WHO "broker"
@@ -27,7 +28,11 @@ struct _broker_auth_t {
     zcert_t *cert;              //  the broker's key pair
     zcert_t *next;              //  a rotation's next key pair, or NULL
     zactor_t *zap;              //  czmq's ZAP handler, admitting the loaded keys
-    int notify;                 //  inotify on allowed/ and revoked/, or -1
+    char zap_home [256];        //  our private folder (0700) for what ZAP reads; "" none
+    unsigned zap_turn;
+    int notify;                 //  inotify on the directory, allowed/ and revoked/, or -1
+    bool dirty;                 //  changed, and not loaded again yet
+    bool failing;               //  the last load failed (said once)
     uint64_t generation;
     zhashx_t *contracts;        //  service name -> flot_contract_t (not owned)
 };
@@ -45,17 +50,20 @@ s_remove_folder (const char *path)
     }
 }
 
+//  Watches the directory and its two folders; again after a folder was
+//  replaced (a watch follows an inode, not a name).
 static int
 s_watch (broker_auth_t *self, flot_err_t *err)
 {
-    self->notify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+    if (self->notify < 0)
+        self->notify = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
     if (self->notify < 0)
         return flot_err_set (err, FLOT_E_INTERNAL, "cannot watch %s: %s",
                              self->dir, strerror (errno));
-    const char *folders [] = { "allowed", "revoked" };
-    for (size_t i = 0; i < 2; i++) {
+    const char *folders [] = { "", "/allowed", "/revoked" };
+    for (size_t i = 0; i < 3; i++) {
         char path [1100];
-        snprintf (path, sizeof path, "%s/%s", self->dir, folders [i]);
+        snprintf (path, sizeof path, "%s%s", self->dir, folders [i]);
         if (inotify_add_watch (self->notify, path, IN_CREATE | IN_DELETE | IN_MOVED_FROM
                                | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB) < 0)
             return flot_err_set (err, FLOT_E_INTERNAL, "cannot watch %s: %s",
@@ -64,40 +72,63 @@ s_watch (broker_auth_t *self, flot_err_t *err)
     return 0;
 }
 
-//  Writes the loaded keys' public certificates into a new private folder,
-//  has ZAP read them from it, and removes it. Returns 0, or -1 with err
-//  (ZAP then goes on with the keys it had).
+//  The directory and its folders must be the broker's (or root's), and
+//  writable by no one else: whoever may write allowed/ may let in anyone.
+static int
+s_check_modes (const char *dir, flot_err_t *err)
+{
+    const char *folders [] = { "", "/allowed", "/revoked" };
+    for (size_t i = 0; i < 3; i++) {
+        char path [1100];
+        struct stat st;
+        snprintf (path, sizeof path, "%s%s", dir, folders [i]);
+        if (lstat (path, &st))
+            return flot_err_set (err, FLOT_E_INTERNAL, "%s: %s", path, strerror (errno));
+        if (!S_ISDIR (st.st_mode))
+            return flot_err_set (err, FLOT_E_INVALID, "%s is not a directory", path);
+        if (st.st_uid != geteuid () && st.st_uid != 0)
+            return flot_err_set (err, FLOT_E_INVALID, "%s belongs to user %u, not to this "
+                                 "user or root", path, (unsigned) st.st_uid);
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+            return flot_err_set (err, FLOT_E_INVALID, "%s may be written by other users "
+                                 "(mode %04o): chmod go-w %s", path,
+                                 (unsigned) (st.st_mode & 07777), path);
+    }
+    return 0;
+}
+
+//  Writes the loaded keys' public certificates into a new folder inside
+//  our private one, has ZAP read them from it, and removes it: zauth keeps
+//  what it read when the folder is gone, and no one else can make a folder
+//  of that name in ours. If that fails, ZAP is given a folder that does not
+//  exist, and admits no new connection until the keys load again: a key
+//  just revoked is not let back in. Returns 0, or -1 with err.
 static int
 s_zap_publish (broker_auth_t *self, flot_err_t *err)
 {
-    const char *tmp = getenv ("TMPDIR");
-    char fresh [256];
-    snprintf (fresh, sizeof fresh, "%s/flotilla-zap-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp (fresh))
-        return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a folder for ZAP in %s: %s",
-                             tmp && *tmp ? tmp : "/tmp", strerror (errno));
+    char fresh [320];
+    snprintf (fresh, sizeof fresh, "%s/%u", self->zap_home, ++self->zap_turn);
+    int rc = mkdir (fresh, 0700) ? flot_err_set (err, FLOT_E_INTERNAL, "cannot make %s: %s",
+                                                 fresh, strerror (errno)) : 0;
     size_t count = 0;
-    for (const flot_key_t *k = flot_keyring_first (self->keyring); k;
+    for (const flot_key_t *k = flot_keyring_first (self->keyring); k && rc == 0;
          k = flot_keyring_next (self->keyring)) {
         uint8_t public_key [32];
-        char path [320];
+        char path [400];
         zcert_t *cert = NULL;
         snprintf (path, sizeof path, "%s/%zu.pub", fresh, count++);
         if (!zmq_z85_decode (public_key, k->public_key)
         ||  !(cert = zcert_new_from (public_key, (const uint8_t [32]) { 0 }))
-        ||  zcert_save_public (cert, path)) {
-            zcert_destroy (&cert);
-            zsys_dir_delete (fresh);
-            return flot_err_set (err, FLOT_E_INTERNAL, "cannot write %s for ZAP", path);
-        }
+        ||  zcert_save_public (cert, path))
+            rc = flot_err_set (err, FLOT_E_INTERNAL, "cannot write %s for ZAP", path);
         zcert_destroy (&cert);
     }
-    //  zauth reads the folder into memory before it answers, and keeps what
-    //  it read when the folder is gone: nothing is left behind, even by a
-    //  process that is killed.
-    int rc = zstr_sendx (self->zap, "CURVE", fresh, NULL) || zsock_wait (self->zap);
+    if (rc)
+        snprintf (fresh, sizeof fresh, "%s/none", self->zap_home);
+    if (zstr_sendx (self->zap, "CURVE", fresh, NULL) || zsock_wait (self->zap))
+        rc = flot_err_set (err, FLOT_E_INTERNAL, "the ZAP handler does not answer");
     s_remove_folder (fresh);
-    return rc ? flot_err_set (err, FLOT_E_INTERNAL, "the ZAP handler does not answer") : 0;
+    return rc;
 }
 
 broker_auth_t *
@@ -113,7 +144,18 @@ broker_auth_new (const char *dir, flot_err_t *err)
         zhashx_insert (self->contracts, flot_contracts [i]->service,
                        (void *) flot_contracts [i]);
     flot_err_t next_err;
-    if (!(self->cert = flot_keys_server_cert (dir, false, err))
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (self->zap_home, sizeof self->zap_home, "%s/flotilla-zap-XXXXXX",
+              tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp (self->zap_home)) {
+        flot_err_set (err, FLOT_E_INTERNAL, "cannot make a folder for ZAP (%s): %s",
+                      self->zap_home, strerror (errno));
+        *self->zap_home = 0;
+        broker_auth_destroy (&self);
+        return NULL;
+    }
+    if (s_check_modes (dir, err)
+    ||  !(self->cert = flot_keys_server_cert (dir, false, err))
     ||  !(self->keyring = flot_keyring_load (dir, err))
     ||  s_watch (self, err)) {
         broker_auth_destroy (&self);
@@ -145,6 +187,8 @@ broker_auth_destroy (broker_auth_t **self_p)
     if (self_p && *self_p) {
         broker_auth_t *self = *self_p;
         zactor_destroy (&self->zap);
+        if (*self->zap_home)
+            s_remove_folder (self->zap_home);
         if (self->notify >= 0)
             close (self->notify);
         flot_keyring_destroy (&self->keyring);
@@ -164,6 +208,9 @@ broker_auth_apply (broker_auth_t *self, zsock_t *sock, bool next, flot_err_t *er
     zcert_t *cert = next && self->next ? self->next : self->cert;
     zsock_set_zap_domain (sock, "flotilla");
     zsock_set_curve_server (sock, 1);
+    //  A peer that never finishes its handshake holds a file descriptor:
+    //  not for long.
+    zsock_set_handshake_ivl (sock, 5000);
     zsock_set_curve_secretkey_bin (sock, zcert_secret_key (cert));
     zsock_set_curve_publickey_bin (sock, zcert_public_key (cert));
     return 0;
@@ -185,23 +232,30 @@ bool
 broker_auth_refresh (broker_auth_t *self)
 {
     char buffer [4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
-    bool changed = false;
     while (read (self->notify, buffer, sizeof buffer) > 0)
-        changed = true;
-    if (!changed)
+        self->dirty = true;
+    if (!self->dirty)
         return false;
+    //  Loaded again until it works: a change is never forgotten.
     flot_err_t err;
-    flot_keyring_t *keyring = flot_keyring_load (self->dir, &err);
-    if (!keyring) {
-        //  Keep the keys we have rather than lock everyone out.
-        flot_error (WHO, "keys not loaded again, the previous ones stay: %s", err.message);
+    flot_keyring_t *keyring = NULL;
+    if (s_watch (self, &err) || s_check_modes (self->dir, &err)
+    ||  !(keyring = flot_keyring_load (self->dir, &err))) {
+        if (!self->failing)
+            flot_error (WHO, "keys not loaded again, the previous ones stay until they "
+                        "are (trying again): %s", err.message);
+        self->failing = true;
         return false;
     }
+    self->dirty = self->failing = false;
     flot_keyring_destroy (&self->keyring);
     self->keyring = keyring;
     self->generation++;
-    if (s_zap_publish (self, &err))
-        flot_error (WHO, "new connections are admitted as before: %s", err.message);
+    if (s_zap_publish (self, &err)) {
+        flot_error (WHO, "no new connection is admitted until the keys load again: %s",
+                    err.message);
+        self->dirty = true;
+    }
     flot_notice (WHO, "keys loaded again from %s: %zu allowed", self->dir,
                  flot_keyring_size (self->keyring));
     return true;
@@ -216,7 +270,10 @@ broker_auth_lookup (broker_auth_t *self, const char *public_key)
 void
 broker_auth_gone (broker_auth_t *self, const char *public_key, char *text, size_t size)
 {
-    const char *name = flot_keyring_revoked (self->keyring, public_key);
+    const char *name = *public_key ? flot_keyring_revoked (self->keyring, public_key) : NULL;
+    if (!*public_key)
+        snprintf (text, size, "this connection came with no key");
+    else
     if (name)
         snprintf (text, size, "key '%s' was revoked", name);
     else

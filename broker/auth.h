@@ -49,7 +49,8 @@ const flot_key_t *
     broker_auth_lookup (broker_auth_t *self, const char *public_key);
 
 //  A sentence for a public key that passed the handshake but is no longer
-//  allowed: "key 'NAME' was revoked", or "this key is no longer allowed".
+//  allowed: "key 'NAME' was revoked", or "this key is no longer allowed";
+//  for "" (a connection with no key), "this connection came with no key".
 void
     broker_auth_gone (broker_auth_t *self, const char *public_key, char *text, size_t size);
 

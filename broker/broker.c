@@ -59,13 +59,14 @@ typedef struct {
     int64_t last_seen;
     char key [41];              //  the public key it registered with; "" without one
     char key_name [FLOT_KEY_NAME_MAX + 1];
-    bool scoped;                //  its key limits the routing keys it may claim
+    bool scoped;                //  its key names the routing keys it may claim
     uint64_t handled;
     size_t pending;
 } instance_t;
 
 struct _service_t {
     char name [FLOT_MAX_NAME + 1];
+    const flot_contract_t *contract;    //  its contract, or NULL: none we know
     zlistx_t *instances;        //  instance_t *, not owned
 };
 
@@ -86,9 +87,13 @@ struct _flot_broker_t {
     struct _in_t *batch;        //  IN_BATCH messages received together
     int64_t log_window;         //  rate limit for bad-input lines
     int log_count;
+    int64_t refusal_window;     //  rate limit for refusals' lines
+    int refusal_count;
     uint64_t dropped;
     broker_auth_t *auth;        //  keys; NULL: none (inproc, or --insecure)
+    int bound;                  //  endpoints bound
     zhashx_t *client_versions;  //  bkey client -> its version, for those not of FLOT_VERSION
+    zhashx_t *stream_keys;      //  bkey client -> the public key it opened streams with
 };
 
 //  Clients of an older version, remembered at most this many at once.
@@ -229,6 +234,28 @@ s_client_version_set (flot_broker_t *self, const bkey_t *client, int version)
     zhashx_update (self->client_versions, client, (void *) (intptr_t) version);
 }
 
+//  A refusal gets a notice line, at most twenty a second: a key that
+//  calls what it may not cannot flood the log.
+static void
+s_log_refusal (flot_broker_t *self, const char *format, ...)
+{
+    int64_t now = zclock_mono ();
+    if (now - self->refusal_window > 1000) {
+        if (self->refusal_count > 20)
+            flot_notice (WHO, "%d more refusals were not logged", self->refusal_count - 20);
+        self->refusal_window = now;
+        self->refusal_count = 0;
+    }
+    if (++self->refusal_count > 20)
+        return;
+    char line [600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    flot_notice (WHO, "%s", line);
+}
+
 //  Send an ERROR to a client, in version (0: the version of its latest
 //  REQUEST).
 static void
@@ -303,6 +330,9 @@ s_service_require (flot_broker_t *self, const char *name)
         service = calloc (1, sizeof *service);
         assert (service);
         snprintf (service->name, sizeof service->name, "%s", name);
+        for (size_t i = 0; flot_contracts [i]; i++)
+            if (streq (flot_contracts [i]->service, name))
+                service->contract = flot_contracts [i];
         service->instances = zlistx_new ();
         zhashx_insert (self->services, name, service);
     }
@@ -358,6 +388,17 @@ s_instance_free (void **item_p)
     }
 }
 
+//  Forgets the stream (client, corr) if instance feeds it.
+static void
+s_stream_forget (flot_broker_t *self, const bkey_t *client, uint64_t corr,
+                 const instance_t *instance)
+{
+    bkey_t pkey;
+    s_bkey_set (&pkey, client->data, client->size, &corr);
+    if (zhashx_lookup (self->streams, &pkey) == instance)
+        zhashx_delete (self->streams, &pkey);
+}
+
 //  An instance died or left: fail its requests and streams, forget it.
 static void
 s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
@@ -372,6 +413,7 @@ s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
         s_send_error (self, &client, p->version, p->corr, FLOT_E_ACTOR_FAILED,
                       "%s instance %s %s before answering",
                       instance->service->name, instance->instance, why);
+        s_stream_forget (self, &client, p->corr, instance);
         flot_pending_remove (self->pending, p);
     }
     zlistx_purge (doomed);
@@ -416,7 +458,9 @@ s_instance_pick (service_t *service, const char *key)
     for (size_t i = 0; i < size; i++) {
         instance_t *instance = zlistx_first (service->instances);
         bool any = zlistx_size (instance->keys) == 0;
-        if (*key == 0 || (!any && s_instance_claims (instance, key))) {
+        //  An instance whose key limits its routing keys gets only those it
+        //  claimed, never a request without a key.
+        if ((*key == 0 && !instance->scoped) || (!any && s_instance_claims (instance, key))) {
             zlistx_move_end (service->instances, zlistx_cursor (service->instances));
             return instance;
         }
@@ -579,7 +623,10 @@ s_ready_allowed (flot_broker_t *self, const char *user, const char *service,
         }
     snprintf (instance->key, sizeof instance->key, "%s", user);
     snprintf (instance->key_name, sizeof instance->key_name, "%s", key->name);
-    instance->scoped = key->role == FLOT_ROLE_ACTOR && strneq (key->targets, "*");
+    //  A key that names its targets limits this instance to them; one
+    //  that names none ("") serves requests without a key, as any does.
+    instance->scoped = key->role == FLOT_ROLE_ACTOR && *key->targets
+                    && strneq (key->targets, "*");
     return true;
 }
 
@@ -607,7 +654,7 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg, const 
         &&  !s_ready_allowed (self, user, name, &update, reason, sizeof reason)) {
             zlistx_destroy (&update.keys);
             s_instance_remove (self, old, "registered again with a READY its key may not send");
-            flot_notice (WHO, "refused READY for '%s': %s", name, reason);
+            s_log_refusal (self, "refused READY for '%s': %s", name, reason);
             s_send_control (self, id, NULL, FLOT_DISCONNECT, reason);
         }
         else
@@ -654,7 +701,7 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg, const 
     }
     char reason [512];
     if (!s_ready_allowed (self, user, name, instance, reason, sizeof reason)) {
-        flot_notice (WHO, "refused READY for '%s': %s", name, reason);
+        s_log_refusal (self, "refused READY for '%s': %s", name, reason);
         s_send_control (self, id, NULL, FLOT_DISCONNECT, reason);
         s_instance_free ((void **) &instance);
         return;
@@ -666,10 +713,13 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg, const 
         s_instance_free ((void **) &instance);
         return;
     }
-    if (!*instance->instance)
-        snprintf (instance->instance, sizeof instance->instance, "%.48s-%02x%02x%02x%02x",
-                  name, id->data [id->size - 4], id->data [id->size - 3],
-                  id->data [id->size - 2], id->data [id->size - 1]);
+    if (!*instance->instance) {
+        //  The service and the last bytes of its route id (1..255 bytes).
+        char tail [9] = "";
+        for (size_t i = id->size > 4 ? id->size - 4 : 0; i < id->size; i++)
+            snprintf (tail + strlen (tail), sizeof tail - strlen (tail), "%02x", id->data [i]);
+        snprintf (instance->instance, sizeof instance->instance, "%.48s-%s", name, tail);
+    }
     instance->service = s_service_require (self, name);
     instance->registered_at = instance->last_seen = zclock_mono ();
     zlistx_add_end (instance->service->instances, instance);
@@ -871,7 +921,7 @@ s_authorized (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     if (!*key)
         broker_auth_gone (self->auth, user, why, sizeof why);
     if (!*key || !broker_auth_may_call (self->auth, *key, service, command, why, sizeof why)) {
-        flot_notice (WHO, "refused: %s", why);
+        s_log_refusal (self, "refused: %s", why);
         s_send_error (self, client, msg->version, msg->corr, FLOT_E_NOT_AUTHORIZED, "%s", why);
         return false;
     }
@@ -930,6 +980,24 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     pending->instance = instance;
     pending->deadline = self->now + timeout;
     pending->version = (uint8_t) msg->version;
+    //  A command whose contract has a stream: only this instance may feed
+    //  it (SPEC 9), from now until it ends.
+    char command [FLOT_MAX_NAME + 1];
+    snprintf (command, sizeof command, "%.*s", (int) msg->command.size,
+              (const char *) msg->command.data);
+    const flot_command_def_t *def = service->contract
+                                  ? flot_contract_command (service->contract, command) : NULL;
+    if (def && def->stream) {
+        bkey_t pkey;
+        s_bkey_set (&pkey, client->data, client->size, &msg->corr);
+        zhashx_update (self->streams, &pkey, instance);
+        //  Whose stream it is: a key revoked later loses it (SPEC 14.5).
+        if (caller) {
+            if (zhashx_size (self->stream_keys) >= MAX_OLD_CLIENTS)
+                zhashx_purge (self->stream_keys);
+            zhashx_update (self->stream_keys, client, strdup (caller->public_key));
+        }
+    }
     //  To the instance: DELIVER, naming the client as route, the same body,
     //  in the version it speaks (SPEC 13); from 03 on, with the caller's
     //  key name (SPEC 14).
@@ -974,22 +1042,45 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
              : msg->kind == FLOT_A_STREAM ? FLOT_STREAM : FLOT_STREAM_END;
     int version = 0;            //  the request's; a stream's: the caller's latest
 
+    //  Only the instance a request went to answers it, and only the one
+    //  that feeds a stream (the request's, SPEC 9) pushes on it or ends it:
+    //  anything else is dropped, whoever sent it.
+    instance_t *feeder = zhashx_lookup (self->streams, &pkey);
+    flot_pending_t *pending = flot_pending_find (self->pending, msg->route.data,
+                                                 msg->route.size, msg->corr);
+    if (pending && pending->instance != instance)
+        pending = NULL;
+    if (feeder && feeder != instance) {
+        flot_debug (WHO, "dropped %s from %s for a stream another instance feeds",
+                    flot_kind_name (msg->kind), instance->instance);
+        return;
+    }
     if (kind == FLOT_REPLY || kind == FLOT_ERROR) {
-        flot_pending_t *pending = flot_pending_find (self->pending, msg->route.data,
-                                                     msg->route.size, msg->corr);
-        if (!pending || pending->instance != instance) {
+        if (!pending && !(kind == FLOT_ERROR && feeder)) {
             flot_debug (WHO, "dropped a late answer from %s (corr %llu)",
                         instance->instance, (unsigned long long) msg->corr);
             return;
         }
-        version = pending->version;
-        flot_pending_remove (self->pending, pending);
-        instance->pending--;
-        instance->handled++;
+        if (pending) {
+            version = pending->version;
+            flot_pending_remove (self->pending, pending);
+            instance->pending--;
+            instance->handled++;
+        }
+        //  An error ends the stream the request opened, if it did.
+        if (kind == FLOT_ERROR && feeder)
+            zhashx_delete (self->streams, &pkey);
+    }
+    else
+    if (!feeder && !pending) {
+        flot_debug (WHO, "dropped %s from %s for no stream of its own",
+                    flot_kind_name (msg->kind), instance->instance);
+        return;
     }
     else
     if (kind == FLOT_STREAM) {
-        if (!zhashx_lookup (self->streams, &pkey))
+        //  Before its REPLY, a stream whose command no contract names.
+        if (!feeder)
             zhashx_insert (self->streams, &pkey, instance);
     }
     else
@@ -1074,6 +1165,7 @@ s_pending_of_client (flot_pending_t *pending, const void *id)
 static void
 s_client_gone (flot_broker_t *self, const bkey_t *id)
 {
+    zhashx_delete (self->stream_keys, id);
     zlistx_t *doomed = s_pending_select (self, s_pending_of_client, id);
     for (flot_pending_t *p = zlistx_first (doomed); p; p = zlistx_next (doomed)) {
         ((instance_t *) p->instance)->pending--;
@@ -1113,6 +1205,30 @@ s_keys_changed (flot_broker_t *self)
     }
     for (instance_t *i = zlistx_first (doomed); i; i = zlistx_next (doomed))
         s_instance_remove (self, i, "its key is no longer allowed");
+    zlistx_purge (doomed);
+    //  Streams that a key no longer allowed opened end: their feeders are
+    //  told to stop, their callers why.
+    for (instance_t *i = zhashx_first (self->streams); i; i = zhashx_next (self->streams)) {
+        const bkey_t *k = zhashx_cursor (self->streams);
+        bkey_t client;
+        s_bkey_set (&client, k->data, k->size - 8u, NULL);
+        const char *public_key = zhashx_lookup (self->stream_keys, &client);
+        if (public_key && !broker_auth_lookup (self->auth, public_key))
+            zlistx_add_end (doomed, (void *) k);
+    }
+    for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
+        const bkey_t *k = key;
+        bkey_t client;
+        uint64_t corr = flot_get_u64 (k->data + k->size - 8);
+        s_bkey_set (&client, k->data, k->size - 8u, NULL);
+        char why [256];
+        broker_auth_gone (self->auth, zhashx_lookup (self->stream_keys, &client),
+                          why, sizeof why);
+        s_send_cancel (self, zhashx_lookup (self->streams, key), &client, corr);
+        s_send_error (self, &client, 0, corr, FLOT_E_NOT_AUTHORIZED, "%s; the stream is closed",
+                      why);
+        zhashx_delete (self->streams, key);
+    }
     zlistx_destroy (&doomed);
 }
 
@@ -1133,9 +1249,11 @@ s_on_message (flot_broker_t *self, zmq_msg_t *in, int count)
     flot_err_t err;
     //  The key the peer's connection was admitted with: the public key
     //  zauth saw (NULL on inproc, or without keys).
+    //  A connection over the network without one (no ZAP reply to say who)
+    //  is no one: "" (refused below); inproc (no peer address) is trusted.
     const char *user = self->auth ? zmq_msg_gets (&in [1], "User-Id") : NULL;
-    if (user && !*user)
-        user = NULL;
+    if (self->auth && (!user || !*user))
+        user = zmq_msg_gets (&in [1], "Peer-Address") ? "" : NULL;
     instance_t *instance = zhashx_lookup (self->instances, &id);
     if (instance && *instance->key && (!user || strneq (user, instance->key))) {
         //  Another connection took the route id of a registered instance.
@@ -1318,6 +1436,7 @@ s_tick (flot_broker_t *self)
             s_send_error (self, &client, p->version, p->corr, FLOT_E_DEADLINE,
                           "%s instance %s did not answer before the deadline",
                           instance->service->name, instance->instance);
+            s_stream_forget (self, &client, p->corr, instance);
             instance->pending--;
             flot_pending_remove (self->pending, p);
         }
@@ -1357,6 +1476,8 @@ flot_broker_new (void)
     assert (self->pending);
     self->streams = s_bkey_table ();
     self->client_versions = s_bkey_table ();
+    self->stream_keys = s_bkey_table ();
+    zhashx_set_destructor (self->stream_keys, (zhashx_destructor_fn *) zstr_free);
     self->heartbeat_ms = FLOT_HEARTBEAT_MS;
     self->liveness = FLOT_LIVENESS;
     self->started_at = zclock_mono ();
@@ -1370,6 +1491,7 @@ flot_broker_destroy (flot_broker_t **self_p)
         flot_broker_t *self = *self_p;
         zhashx_destroy (&self->streams);
         zhashx_destroy (&self->client_versions);
+        zhashx_destroy (&self->stream_keys);
         flot_pending_table_destroy (&self->pending);
         zhashx_destroy (&self->instances);
         zhashx_destroy (&self->services);
@@ -1386,6 +1508,11 @@ flot_broker_set_keys (flot_broker_t *self, const char *dir)
 {
     flot_err_t err;
     assert (!self->auth);
+    if (self->bound) {
+        //  An endpoint bound before would stay plain, and trusted.
+        flot_error (WHO, "keys must be set before the broker binds any endpoint");
+        return -1;
+    }
     self->auth = broker_auth_new (dir, &err);
     if (!self->auth) {
         flot_error (WHO, "cannot use the keys in %s: %s", dir, err.message);
@@ -1402,6 +1529,8 @@ s_bind (flot_broker_t *self, const char *endpoint, bool next)
     if (next && self->auth)
         broker_auth_apply (self->auth, self->router, true, &err);
     int rc = zsock_bind (self->router, "%s", endpoint);
+    if (rc >= 0)
+        self->bound++;
     if (next && self->auth)
         broker_auth_apply (self->auth, self->router, false, &err);
     if (rc < 0) {

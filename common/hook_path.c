@@ -3,8 +3,13 @@
     parser at plan time and by the actors; its resolution to DIR/NAME, a
     regular executable file, by the executor, the health actor and the
     analyzer just before they run it. The one part of common/ that looks at
-    the file system (a stat and an access), so that the three actors refuse
+    the file system (stats and an access), so that the three actors refuse
     the same names with the same sentences.
+
+    The directory is the host's allow-list, so it is trusted only if no one
+    but its owner can change what it holds: DIR, and each folder of it a
+    name passes through, must be owned by the actor's effective user or
+    root and not be writable by its group or others (sticky or not).
 */
 #include "flotilla/hook_path.h"
 
@@ -114,6 +119,86 @@ flot_hook_name_check (const char *name, const flot_hook_kind_t *kind, char *why,
     return 0;
 }
 
+//  0 if a directory (its stat) may be trusted to hold what a host runs: only
+//  its owner, this process's user or root, may change what it holds;
+//  else -1 with the reason in reason.
+static int
+s_owner_only (const struct stat *st, char *reason, size_t cap)
+{
+    uid_t self = geteuid ();
+    if (st->st_uid != self && st->st_uid != 0) {
+        if (self == 0)
+            snprintf (reason, cap, "its owner is uid %u, not root (the user this host "
+                      "runs as): its owner chooses what runs", (unsigned) st->st_uid);
+        else
+            snprintf (reason, cap, "its owner is uid %u, neither the user this host runs "
+                      "as (uid %u) nor root: its owner chooses what runs",
+                      (unsigned) st->st_uid, (unsigned) self);
+        return -1;
+    }
+    mode_t writable = st->st_mode & (S_IWGRP | S_IWOTH);
+    if (writable) {
+        snprintf (reason, cap, "it is writable by %s (mode %04o): whoever can write to it "
+                  "chooses what runs (chmod go-w)",
+                  writable == S_IWGRP ? "its group"
+                : writable == S_IWOTH ? "others" : "its group and others",
+                  (unsigned) (st->st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+//  0 if each folder of the hooks directory that path (DIR/NAME, DIR being
+//  its first base bytes) passes through may be trusted as DIR is; else -1
+//  with a whole sentence in why. A folder that is missing or is no
+//  directory is left to the stat of the program, which says so.
+static int
+s_folders_trusted (char *path, size_t base, const flot_hook_kind_t *kind,
+                   const char *quoted, const char *dir, char *why, size_t cap)
+{
+    for (char *slash = strchr (path + base, '/'); slash; slash = strchr (slash + 1, '/')) {
+        struct stat st;
+        char reason [200];
+        *slash = 0;
+        int untrusted = stat (path, &st) == 0 && S_ISDIR (st.st_mode)
+                     && s_owner_only (&st, reason, sizeof reason);
+        if (untrusted)
+            snprintf (why, cap, "%s %s: the folder %.60s of the %s's hooks directory %.100s "
+                      "cannot be used: %s", kind->what, quoted, path + base, kind->host,
+                      dir, reason);
+        *slash = '/';
+        if (untrusted)
+            return -1;
+    }
+    return 0;
+}
+
+//  0 if dir is a directory this host may trust; else -1 with the reason.
+static int
+s_dir_usable (const char *dir, char *reason, size_t cap)
+{
+    struct stat st;
+    if (stat (dir, &st)) {
+        snprintf (reason, cap, "%s", strerror (errno));
+        return -1;
+    }
+    if (!S_ISDIR (st.st_mode)) {
+        snprintf (reason, cap, "it is not a directory");
+        return -1;
+    }
+    return s_owner_only (&st, reason, cap);
+}
+
+int
+flot_hook_dir_check (const char *dir, char *why, size_t cap)
+{
+    char reason [200];
+    if (!dir || !*dir || s_dir_usable (dir, reason, sizeof reason) == 0)
+        return 0;
+    snprintf (why, cap, "the hooks directory %.200s cannot be used: %s", dir, reason);
+    return -1;
+}
+
 int
 flot_hook_resolve (const char *dir, const char *name, const flot_hook_kind_t *kind,
                    char *path, size_t path_cap, char *why, size_t cap)
@@ -130,21 +215,24 @@ flot_hook_resolve (const char *dir, const char *name, const flot_hook_kind_t *ki
         return -1;
     }
     s_quoted (name, quoted, sizeof quoted);
-    struct stat st;
-    int found = stat (dir, &st);
-    if (found || !S_ISDIR (st.st_mode)) {
+    if (s_dir_usable (dir, reason, sizeof reason)) {
         snprintf (why, cap, "%s %s: the %s's hooks directory %.100s cannot be used: %s",
-                  kind->what, quoted, kind->host, dir,
-                  found ? strerror (errno) : "it is not a directory");
+                  kind->what, quoted, kind->host, dir, reason);
         return -1;
     }
     const char *rest = strncmp (name, "./", 2) == 0 ? name + 2 : name;
+    size_t base = strlen (dir) + (dir [strlen (dir) - 1] == '/' ? 0 : 1);
     if ((size_t) snprintf (path, path_cap, "%s%s%s", dir,
                            dir [strlen (dir) - 1] == '/' ? "" : "/", rest) >= path_cap) {
         snprintf (why, cap, "%s %s: its path in %.100s is too long", kind->what, quoted, dir);
         *path = 0;
         return -1;
     }
+    if (s_folders_trusted (path, base, kind, quoted, dir, why, cap)) {
+        *path = 0;
+        return -1;
+    }
+    struct stat st;
     if (stat (path, &st)) {
         snprintf (why, cap, "%s %s is not in the %s's hooks directory %.100s (%s)",
                   kind->what, quoted, kind->host, dir, strerror (errno));

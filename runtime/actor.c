@@ -534,6 +534,12 @@ s_on_answer (flot_actor_t *self, const flot_msg_t *msg)
                     flot_kind_name (msg->kind));
         return;
     }
+    //  A call that opened no stream gets one answer, never stream messages.
+    if (!call->stream && (msg->kind == FLOT_STREAM || msg->kind == FLOT_STREAM_END)) {
+        flot_debug (self->def->service, "dropped a %s for call %llu, which has no stream",
+                    flot_kind_name (msg->kind), (unsigned long long) msg->corr);
+        return;
+    }
     flot_answer_t answer = { .kind = msg->kind, .corr = msg->corr };
     flot_body_t *body = NULL;
     if (msg->kind == FLOT_ERROR)

@@ -40,6 +40,9 @@ prometheus --config.file="$RUN/prometheus.yml" --storage.tsdb.path="$RUN/tsdb" \
     --web.listen-address=127.0.0.1:8091 --log.level=warn >"$RUN/prometheus.log" 2>&1 &
 PROMETHEUS=$!
 # The hooks directory: the programs a spec's hook may name (set-version.sh).
+# flotillad refuses one that others may write, as a clone's may be (umask
+# 002): it is this checkout's, so make it this user's alone to write.
+chmod go-w examples/hooks
 "$FLOTILLAD" --store "$RUN/flotilla.db" --hooks-dir "$PWD/examples/hooks" 2>"$LOG" &
 DAEMON=$!
 stop () {

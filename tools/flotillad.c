@@ -290,6 +290,16 @@ s_actor_keys (const options_t *opts, flot_creds_t *creds)
         flot_error (WHO, "%s", err.message);
         return -1;
     }
+    //  The events actor serves its PUB socket with this host's key: without
+    //  one, only on loopback.
+    char list [300];
+    snprintf (list, sizeof list, ",%s,", opts->actors);
+    if (!creds->cert && strstr (list, ",events,") && !s_local_endpoint (opts->events_bind)) {
+        flot_error (WHO, "the events actor would publish on %s, beyond this host, and there "
+                    "is no key to serve it with: give --cert FILE and --broker-cert FILE, or "
+                    "run without keys with --insecure", opts->events_bind);
+        return -1;
+    }
     if (!creds->cert && !s_local_endpoint (opts->connect)) {
         flot_error (WHO, "the broker at %s is beyond this host and there is no key to "
                     "connect with: give --cert FILE and --broker-cert FILE (see `flotctl "

@@ -1146,6 +1146,9 @@ s_start (flot_actor_t *actor)
     if (flot_hook_dir (dir, self->hooks_dir, sizeof self->hooks_dir))
         flot_warn (WHO, "the hooks directory '%.200s' cannot be made absolute: "
                    "no command provider runs", dir);
+    char why [512];
+    if (flot_hook_dir_check (self->hooks_dir, why, sizeof why))
+        flot_warn (WHO, "%s: no command provider runs until that is fixed", why);
     self->commands = flot_commands_new (flot_actor_loop (actor),
                                         *self->hooks_dir ? self->hooks_dir : NULL);
     self->runs = zlistx_new ();

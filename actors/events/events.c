@@ -25,7 +25,7 @@
     was allowed is gone, the PUB socket binds again, so that every
     subscriber passes ZAP again (ZAP runs at the handshake only) and the
     revoked one is refused. A broker without keys (Keys: secure false)
-    makes the socket plain. pub-insecure "1": plain, said on purpose.
+    does not make it plain: only pub-insecure "1" does, said on purpose.
 */
 #include "events.h"
 #include "event_log.h"
@@ -71,10 +71,13 @@ typedef struct {
     zcert_t *cert;              //  pub-cert: its key pair; NULL: plain
     bool curve;                 //  it is a CURVE server now (cert, and a secure broker)
     zactor_t *zap;              //  pub-zap own: czmq's zauth, this process's ZAP handler
+    char zap_home [256];        //  pub-zap own: our private folder for what zauth reads
+    unsigned zap_turn;
     zhashx_t *allowed;          //  public key -> name, as Keys said; NULL until it answers
     uint64_t generation;        //  of allowed
     uint64_t keys_call;         //  the Keys call in flight, or 0
     bool keys_failing;          //  the last Keys call failed (said once)
+    bool said_plain_broker;     //  a broker without keys was said once
     int keys_timer, first_keys_timer;
     int rebind_timer;           //  while it waits to bind again, else -1
     int64_t rebind_since;
@@ -481,21 +484,20 @@ s_remove_folder (const char *path)
     return rmdir (path);
 }
 
-//  pub-zap own: a new private folder with a public cert file for each
-//  allowed key, which zauth then reads in place of the keys it had (a
-//  switch, so that no handshake meets a folder half written). zauth keeps
-//  what it read once the folder is gone, so the folder is removed at once:
-//  nothing is left behind, even by a process that is killed. Returns 0, or
-//  -1 with err.
+//  pub-zap own: a new folder inside our private one (0700, made at start)
+//  with a public cert file for each allowed key, which zauth then reads in
+//  place of the keys it had (a switch, so that no handshake meets a folder
+//  half written). zauth keeps what it read once the folder is gone, so it
+//  is removed at once; no one else can make a folder of that name in ours.
+//  Returns 0, or -1 with err.
 static int
 s_zap_write (events_t *self, zhashx_t *allowed, flot_err_t *err)
 {
-    const char *tmp = getenv ("TMPDIR");
     char folder [1100];
-    snprintf (folder, sizeof folder, "%s/flotilla-events-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp (folder))
-        return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a folder for the keys "
-                             "allowed to subscribe (%s): %s", folder, strerror (errno));
+    snprintf (folder, sizeof folder, "%s/keys-%u", self->zap_home, ++self->zap_turn);
+    if (mkdir (folder, 0700))
+        return flot_err_set (err, FLOT_E_INTERNAL, "cannot make %s: %s",
+                             folder, strerror (errno));
     size_t index = 0;
     static const byte no_secret [32] = { 0 };
     for (const char *name = zhashx_first (allowed); name; name = zhashx_next (allowed)) {
@@ -615,9 +617,12 @@ s_on_keys (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
             flot_notice (WHO, "the broker answers Keys again");
         self->keys_failing = false;
         if (!reply.secure && self->curve) {
-            //  Subscribers of a broker without keys have none either.
-            self->curve = false;
-            s_rebind (self, "the broker runs without keys, and so does the event socket");
+            //  A host given a key serves with it: a broker that says it has
+            //  none does not make the stream plain (only --insecure does).
+            if (!self->said_plain_broker)
+                flot_error (WHO, "the broker runs without keys, but this event socket has "
+                            "one: it stays CURVE (run both with keys, or both --insecure)");
+            self->said_plain_broker = true;
         }
         else
         if (reply.secure) {
@@ -694,6 +699,15 @@ s_keys_start (events_t *self, flot_actor_t *actor)
     }
     self->curve = true;
     if (streq (zap, "own")) {
+        const char *tmp = getenv ("TMPDIR");
+        snprintf (self->zap_home, sizeof self->zap_home, "%s/flotilla-events-XXXXXX",
+                  tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp (self->zap_home)) {
+            flot_error (WHO, "cannot make a folder for the keys allowed to subscribe "
+                        "(%s): %s", self->zap_home, strerror (errno));
+            *self->zap_home = 0;
+            return -1;
+        }
         //  Nobody is admitted until the broker's Keys answers.
         self->zap = zactor_new (zauth, NULL);
         flot_err_t err;
@@ -733,6 +747,8 @@ s_state_destroy (events_t **self_p)
     zsock_destroy (&self->pub);
     flot_event_log_destroy (&self->log);
     zactor_destroy (&self->zap);
+    if (*self->zap_home)
+        s_remove_folder (self->zap_home);
     zhashx_destroy (&self->allowed);
     zcert_destroy (&self->cert);
     free (self);

@@ -444,8 +444,13 @@ s_start (flot_actor_t *actor)
     else
     if (!*self->hooks_dir)
         flot_notice (WHO, "no hooks directory (flotillad --hooks-dir): no hook runs");
-    else
-        flot_info (WHO, "hooks run from %s", self->hooks_dir);
+    else {
+        char why [512];
+        if (flot_hook_dir_check (self->hooks_dir, why, sizeof why))
+            flot_warn (WHO, "%s: no hook runs until that is fixed", why);
+        else
+            flot_info (WHO, "hooks run from %s", self->hooks_dir);
+    }
     flot_actor_set_state (actor, self);
     return 0;
 }

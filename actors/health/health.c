@@ -743,6 +743,9 @@ s_start (flot_actor_t *actor)
     if (flot_hook_dir (dir, self->hooks_dir, sizeof self->hooks_dir))
         flot_warn (WHO, "the hooks directory '%.200s' cannot be made absolute: "
                    "no command probe runs", dir);
+    char why [512];
+    if (flot_hook_dir_check (self->hooks_dir, why, sizeof why))
+        flot_warn (WHO, "%s: no command probe runs until that is fixed", why);
     self->prober = flot_prober_new (flot_actor_loop (actor), self->hooks_dir);
     if (!self->prober) {
         free (self);

@@ -5,7 +5,7 @@
 # ($TMP), starts flotillad on loopback ports and waits until it answers,
 # runs flotctl capturing stdout, stderr and exit code, and on exit stops
 # every process it started and removes $TMP. flotillad runs the programs of
-# $HOOKS_DIR (its --hooks-dir): tests/cli/hooks unless the test sets it, as
+# $HOOKS_DIR (its --hooks-dir): a copy of tests/cli/hooks unless the test sets it, as
 # a test whose spec runs a probe or a provider does (to a folder of links).
 
 set -euo pipefail
@@ -18,7 +18,11 @@ HOSTILE_PUB=${3:-}
 [[ $FLOTCTL == /* ]] || FLOTCTL=$PWD/$FLOTCTL
 [[ -z $HOSTILE_PUB || $HOSTILE_PUB == /* ]] || HOSTILE_PUB=$PWD/$HOSTILE_PUB
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/flotctl-test.XXXXXX")
-HOOKS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/hooks" && pwd)
+# A copy of tests/cli/hooks in a folder only we may write: flotillad refuses
+# a hooks directory others may write, as a checkout's may be (umask 002).
+HOOKS_DIR=$TMP/hooks
+mkdir -m 0755 "$HOOKS_DIR"
+cp -p "$(dirname "${BASH_SOURCE[0]}")"/hooks/* "$HOOKS_DIR/"
 PIDS=()                 # background processes to stop on exit
 unset FLOTILLA_ENDPOINT
 

@@ -12,8 +12,8 @@
 source "$(dirname "$0")/lib.sh"
 
 # The analyzer's hooks directory allows echo, and nothing else.
-HOOKS_DIR=$TMP/hooks
-mkdir "$HOOKS_DIR"
+HOOKS_DIR=$TMP/hooks-analyze
+mkdir -m 0755 "$HOOKS_DIR"
 ln -s /bin/echo "$HOOKS_DIR/echo"
 start_daemon 21151 21152 strategy,analyzer
 

@@ -158,7 +158,7 @@ newkey execc actor --services executor --targets c
 "$FLOTCTL" keys create eve --out "$TMP/eve" >/dev/null
 
 # --- the hosts --------------------------------------------------------------
-mkdir -p "$TMP/hooks"
+mkdir -m 0755 "$TMP/hooks"
 cat > "$TMP/hooks/deploy.sh" <<'EOF'
 #!/bin/sh
 echo "$FLOTILLA_DEPLOYMENT $FLOTILLA_STEP_ID $FLOTILLA_TARGET ${LD_PRELOAD:-}" >> "$HOOK_LOG"

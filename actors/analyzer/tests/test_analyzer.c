@@ -6,7 +6,8 @@
     directory (its option "hooks-dir"): the test makes one, in which its
     operator (the test) links sh, sleep, yes and echo, and a script that
     shows its arguments and where it runs; any other command is refused,
-    as is every one by an analyzer without a hooks directory. Ports:
+    as is every one by an analyzer without a hooks directory or with one
+    that others may write to. Ports:
     Prometheus 25910, its fixture server 25510; 25599 is left closed for
     the unreachable-address case.  */
 #include <setjmp.h>
@@ -375,6 +376,16 @@ test_analyzer_command_provider_runs_only_the_hooks_directory (void **state)
                   "\"successCondition\": \"result < 1\", \"count\": 1}]}, " CONTEXT "}",
                   FLOT_E_INVALID, expected);
     assert_int_equal (access (pwned, F_OK), -1);
+
+    //  A hooks directory others may write to runs nothing, until it is fixed.
+    assert_int_equal (chmod (s_hooks, 0777), 0);
+    snprintf (expected, sizeof expected, "provider: command provider 'sh': the analyzer's "
+              "hooks directory %s cannot be used: it is writable by its group and others "
+              "(mode 0777): whoever can write to it chooses what runs (chmod go-w)", s_hooks);
+    s_call_fails ("Query", "{\"provider\": " SH ("echo 1") ", " CONTEXT "}", FLOT_E_INVALID,
+                  expected);
+    assert_int_equal (chmod (s_hooks, 0755), 0);
+    json_decref (s_call_ok ("Query", "{\"provider\": " SH ("echo 1") ", " CONTEXT "}"));
 
     //  Without a hooks directory, no command at all.
     world_t *world = s_world;

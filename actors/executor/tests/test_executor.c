@@ -2,7 +2,8 @@
     reach the hook's environment, exit codes and output come back, a
     timeout stops the whole process group, bad hooks and bodies get clear
     errors. Only programs of its hooks directory run, in that directory,
-    and a step's env cannot change how they load or run. A real broker and
+    and a step's env cannot change how they load or run; a hooks directory
+    that others may write to, or another user owns, runs nothing. A real broker and
     the executor run as threads over inproc. Its contract's STEP_RESULT, as
     every caller reads it, through its one definition (the STEP callers
     build is tested with common/step_call.c, in tests/unit/test_resolved.c).
@@ -452,10 +453,21 @@ test_executor_refuses_env_that_changes_how_a_hook_runs (void **state)
         { "ENV", "a shell runs the file it names" },
         { "IFS", "it changes how a shell splits words" },
         { "PYTHONSTARTUP", "Python reads PYTHON* (PYTHONPATH, PYTHONSTARTUP, PYTHONHOME...)" },
-        { "PERL5OPT", "Perl reads PERL5* (PERL5LIB, PERL5OPT...)" },
+        { "PERL5OPT", "Perl reads PERL* (PERL5LIB, PERL5OPT, PERLLIB...)" },
         { "NODE_OPTIONS", "Node.js reads its options from it" },
         { "GLIBC_TUNABLES", "the C library reads it" },
         { "FLOTILLA_TARGET", "Flotilla sets FLOTILLA_* itself" },
+        { "GIT_SSH_COMMAND", "git runs commands and reads config from GIT_*" },
+        { "GIT_CONFIG_COUNT", "git runs commands and reads config from GIT_*" },
+        { "SSH_ASKPASS", "ssh runs SSH_ASKPASS and reads SSH_*" },
+        { "HOME", "shells and tools read their startup files from it" },
+        { "XDG_CONFIG_HOME", "tools read their configuration from XDG_*" },
+        { "PAGER", "programs run the command it names" },
+        { "LESSOPEN", "less runs the command it names" },
+        { "OPENSSL_CONF", "OpenSSL loads configuration and modules from OPENSSL_*" },
+        { "npm_config_script_shell", "npm reads its configuration from npm_config_*" },
+        { "RUSTC_WRAPPER", "Cargo runs the program RUSTC* names (RUSTC_WRAPPER...)" },
+        { "DYLD_INSERT_LIBRARIES", "the macOS dynamic loader reads DYLD_*" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         char env [300], expected [300];
@@ -468,12 +480,14 @@ test_executor_refuses_env_that_changes_how_a_hook_runs (void **state)
     s_refused (*state, "ExecuteStep", s_step ("{\"BASH_FUNC_echo%%\": \"() { id; }\"}", 5000),
                "field 'hook.env': 'BASH_FUNC_echo%%' is not a variable name: a letter or '_', "
                "then letters, digits and '_'");
-    //  Others are set, and replace the executor's own (HOME); TMPDIR is allowed.
+    //  Others are set, and replace the executor's own (LANG); TMPDIR is
+    //  allowed, and names are compared exactly (ld_preload is not LD_PRELOAD).
     flot_err_t err;
     json_t *reply = s_call (*state, "ExecuteStep",
-                            s_step ("{\"TMPDIR\": \"/var/tmp\", \"HOME\": \"/nowhere\"}", 5000),
-                            &err);
-    assert_non_null (reply);
+                            s_step ("{\"TMPDIR\": \"/var/tmp\", \"LANG\": \"C\", "
+                                    "\"ld_preload\": \"x\"}", 5000), &err);
+    if (!reply)
+        fail_msg ("refused: %s", err.message);
     assert_string_equal (s_field (reply, "status"), "succeeded");
     json_decref (reply);
     assert_int_equal (access (s_pwned, F_OK), -1);
@@ -519,6 +533,75 @@ test_executor_without_a_hooks_directory_runs_nothing (void **state)
     assert_int_equal (access (s_pwned, F_OK), -1);
 }
 
+//  The hooks directory is the allow-list: one that others may write to, or
+//  that another user owns, is refused with the reason, at once and without
+//  a restart once it is fixed.
+static void
+test_executor_refuses_a_hooks_directory_others_may_write (void **state)
+{
+    (void) state;
+    char open_dir [200], link [300], expected [400];
+    snprintf (open_dir, sizeof open_dir, "%s/open", s_tmp);
+    assert_int_equal (mkdir (open_dir, 0755), 0);
+    snprintf (link, sizeof link, "%s/record.sh", open_dir);
+    assert_int_equal (symlink (HOOKS_DIR "/record.sh", link), 0);
+    zhash_t *options = zhash_new ();
+    zhash_insert (options, "hooks-dir", open_dir);
+    world_t *world = world_start_with (s_defs, options);
+    //  0755: it runs.
+    flot_err_t err;
+    json_t *reply = s_call (world, "ExecuteStep", s_step_running ("record.sh", NULL), &err);
+    if (!reply)
+        fail_msg ("refused: %s", err.message);
+    assert_string_equal (s_field (reply, "status"), "succeeded");
+    json_decref (reply);
+    //  0777, 0775, 0757 and 1777 (sticky changes nothing): refused.
+    const struct { mode_t mode; const char *by; } cases [] = {
+        { 0777, "its group and others" }, { 0775, "its group" }, { 0757, "others" },
+        { 01777, "its group and others" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        assert_int_equal (chmod (open_dir, cases [i].mode), 0);
+        snprintf (expected, sizeof expected, "hook 'record.sh': the executor's hooks directory "
+                  "%s cannot be used: it is writable by %s (mode %04o): whoever can write to "
+                  "it chooses what runs (chmod go-w)", open_dir, cases [i].by,
+                  (unsigned) cases [i].mode);
+        s_refused (world, "ExecuteStep", s_step_running ("record.sh", NULL), expected);
+        s_refused (world, "ValidateStep", s_step_running ("record.sh", NULL), expected);
+    }
+    //  A folder of it is held to the same rule.
+    assert_int_equal (chmod (open_dir, 0755), 0);
+    char sub [220];
+    snprintf (sub, sizeof sub, "%s/sub", open_dir);
+    assert_int_equal (mkdir (sub, 0755), 0);
+    assert_int_equal (chmod (sub, 0777), 0);
+    snprintf (link, sizeof link, "%s/record.sh", sub);
+    assert_int_equal (symlink (HOOKS_DIR "/record.sh", link), 0);
+    snprintf (expected, sizeof expected, "hook 'sub/record.sh': the folder sub of the "
+              "executor's hooks directory %s cannot be used: it is writable by its group and "
+              "others (mode 0777): whoever can write to it chooses what runs (chmod go-w)",
+              open_dir);
+    s_refused (world, "ExecuteStep", s_step_running ("sub/record.sh", NULL), expected);
+    //  Owned by another user (the test runs as root in CI; else it cannot chown).
+    if (geteuid () == 0) {
+        assert_int_equal (chown (open_dir, 65534, 65534), 0);
+        snprintf (expected, sizeof expected, "hook 'record.sh': the executor's hooks directory "
+                  "%s cannot be used: its owner is uid 65534, not root (the user this host "
+                  "runs as): its owner chooses what runs", open_dir);
+        s_refused (world, "ExecuteStep", s_step_running ("record.sh", NULL), expected);
+        assert_int_equal (chown (open_dir, 0, 0), 0);
+    }
+    //  Fixed: it runs again, the same executor.
+    reply = s_call (world, "ExecuteStep", s_step_running ("record.sh", NULL), &err);
+    if (!reply)
+        fail_msg ("refused: %s", err.message);
+    assert_string_equal (s_field (reply, "status"), "succeeded");
+    json_decref (reply);
+    world_stop (&world);
+    zhash_destroy (&options);
+    assert_int_equal (access (s_pwned, F_OK), -1);
+}
+
 int
 main (void)
 {
@@ -536,6 +619,7 @@ main (void)
         cmocka_unit_test (test_executor_runs_what_its_directory_holds_there),
         cmocka_unit_test (test_executor_refuses_env_that_changes_how_a_hook_runs),
         cmocka_unit_test (test_executor_without_a_hooks_directory_runs_nothing),
+        cmocka_unit_test (test_executor_refuses_a_hooks_directory_others_may_write),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -6,9 +6,10 @@
     full backlog), and commands (exit 0, exit 3, timeout killing the whole
     process group), which are programs of the prober's hooks directory, run
     there, each template one argument, never a shell's words; a command
-    outside the directory, or an env that changes how it runs, is refused.
-    A prober runs on a zloop in the test's thread; its hooks directory is
-    made for the test (group setup). Ports 25000-25099.  */
+    outside the directory, or an env that changes how it runs, is refused,
+    as is every one in a hooks directory others may write to. A prober
+    runs on a zloop in the test's thread; its hooks directory is made for
+    the test (group setup). Ports 25000-25099.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -649,6 +650,28 @@ test_command_probe_runs_only_its_hooks_directory (void **state)
               "health actor's hooks directory %s cannot be used: No such file or directory",
               missing);
     assert_string_equal (r.message, expected);
+    //  A directory others may write to runs nothing; at 0755 the same runs.
+    char open_dir [200], link [260];
+    snprintf (open_dir, sizeof open_dir, "%s/open", s_tmp);
+    assert_int_equal (mkdir (open_dir, 0755), 0);
+    assert_int_equal (chmod (open_dir, 0777), 0);
+    snprintf (link, sizeof link, "%s/check.sh", open_dir);
+    snprintf (expected, sizeof expected, "%s/check.sh", s_hooks);
+    assert_int_equal (symlink (expected, link), 0);
+    r = s_probe_in (open_dir, "{\"name\": \"c\", \"command\": {\"command\": \"check.sh\"}}",
+                    CONTEXT);
+    assert_false (r.healthy);
+    char refused [600];
+    snprintf (refused, sizeof refused, "command check.sh: command probe 'check.sh': the "
+              "health actor's hooks directory %s cannot be used: it is writable by its group "
+              "and others (mode 0777): whoever can write to it chooses what runs (chmod go-w)",
+              open_dir);
+    assert_string_equal (r.message, refused);
+    assert_int_equal (chmod (open_dir, 0755), 0);
+    r = s_probe_in (open_dir, "{\"name\": \"c\", \"command\": {\"command\": \"check.sh\"}}",
+                    CONTEXT);
+    if (!r.healthy)
+        fail_msg ("not healthy: %s", r.message);
 }
 
 //  True if pid is gone or only a zombie (its parent, killed, cannot reap it;

@@ -232,6 +232,18 @@ static const error_case_t s_error_cases [] = {
     { "hook env path", HEADER TARGETS "strategy: {rolling: {}}\n"
       "hook: {command: ./hook.sh, env: {PATH: /tmp}}\n",
       "hook.env: PATH changes how a program is loaded or run" },
+    { "hook env git", HEADER TARGETS "strategy: {rolling: {}}\n"
+      "hook: {command: ./hook.sh, env: {GIT_SSH_COMMAND: \"touch /tmp/pwned\"}}\n",
+      "deploy.yaml:9: hook.env: GIT_SSH_COMMAND changes how a program is loaded or run (git "
+      "runs commands and reads config from GIT_*): a spec may not set it" },
+    { "hook env home", HEADER TARGETS "strategy: {rolling: {}}\n"
+      "hook: {command: ./hook.sh, env: {HOME: /tmp/evil}}\n",
+      "hook.env: HOME changes how a program is loaded or run (shells and tools read their "
+      "startup files from it)" },
+    { "hook env npm any case", HEADER TARGETS "strategy: {rolling: {}}\n"
+      "hook: {command: ./hook.sh, env: {NPM_Config_Script_Shell: /tmp/x}}\n",
+      "hook.env: NPM_Config_Script_Shell changes how a program is loaded or run (npm reads its "
+      "configuration from npm_config_*)" },
     { "health check command absolute", HEADER TARGETS "strategy: {rolling: {}}\n" HOOK
       "healthChecks:\n  - name: up\n    command: {command: /bin/true}\n",
       "deploy.yaml:12: healthChecks[0].command.command: '/bin/true' is an absolute path: a "

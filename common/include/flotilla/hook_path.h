@@ -11,7 +11,10 @@
     template ({...}) never names a program. It resolves to DIR/NAME, which
     must be a regular executable file; a symbolic link inside DIR is
     followed, since the operator put it there: the directory is the host's
-    allow-list (protocol/SPEC.md section 17).
+    allow-list (protocol/SPEC.md section 17.1). So DIR, and each folder of
+    it a name passes through, is trusted only if it is owned by the
+    actor's effective user or root and is not writable by its group or
+    others; else every name in it is refused.
 
     The spec parser checks a name's form at plan time (flot_hook_name_check:
     no file is looked at); the actors resolve it where they run it
@@ -51,11 +54,24 @@ int
 //  Resolves name inside dir (NULL or "": this host has none, and runs
 //  nothing): 0 with DIR/NAME (the leading "./" dropped) in path, a regular
 //  executable file; else -1 with a whole sentence in why, e.g. "hook '../x'
-//  leaves the hooks directory: ...", or "this executor has no hooks
-//  directory (flotillad --hooks-dir): it runs no hook".
+//  leaves the hooks directory: ...", "this executor has no hooks
+//  directory (flotillad --hooks-dir): it runs no hook", or "hook 'x.sh':
+//  the executor's hooks directory /srv/hooks cannot be used: it is
+//  writable by others (mode 0777): whoever can write to it chooses what
+//  runs (chmod go-w)".
 int
     flot_hook_resolve (const char *dir, const char *name, const flot_hook_kind_t *kind,
                        char *path, size_t path_cap, char *why, size_t cap);
+
+//  0 if dir (absolute, as flot_hook_dir makes it; NULL or "": none) can be
+//  used as a hooks directory: it exists, is a directory, is owned by this
+//  process's effective user or root, and is not writable by its group or
+//  others. Else -1 with a sentence in why, e.g. "the hooks directory
+//  /srv/hooks cannot be used: it is writable by others (mode 0777): ...",
+//  for the warning an actor logs at start (flot_hook_resolve checks it
+//  again each time it resolves a name).
+int
+    flot_hook_dir_check (const char *dir, char *why, size_t cap);
 
 //  The actor option "hooks-dir" made absolute (relative to the current
 //  directory) into out; "" if value is NULL or empty. Returns 0, or -1 if
