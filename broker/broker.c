@@ -305,18 +305,22 @@ s_send_control (flot_broker_t *self, const bkey_t *to, const instance_t *instanc
 //  Tell an instance that the caller of one of its streams is gone.
 static void
 s_send_cancel (flot_broker_t *self, instance_t *instance, const bkey_t *client,
-               uint64_t corr)
+               uint64_t corr, const char *reason)
 {
-    static const uint8_t reason [] = {
-        0x81, 0xa6, 'r', 'e', 'a', 's', 'o', 'n',
-        0xae, 'c', 'a', 'l', 'l', 'e', 'r', ' ', 'i', 's', ' ', 'g', 'o', 'n', 'e'
-    };
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str_with_body (&pk, "reason", 6);
+    msgpack_pack_str_with_body (&pk, reason, strlen (reason));
     flot_msg_t msg = {
         .kind = FLOT_CANCEL, .version = instance->protocol,
         .route = { client->data, client->size }, .corr = corr,
-        .body = { reason, sizeof reason }
+        .body = { (const uint8_t *) sbuf.data, sbuf.size }
     };
     s_send (self, &instance->id, &msg);
+    msgpack_sbuffer_destroy (&sbuf);
 }
 
 //  --------------------------------------------------------------------------
@@ -386,6 +390,18 @@ s_instance_free (void **item_p)
         free (instance);
         *item_p = NULL;
     }
+}
+
+//  Whose streams a client opens: a key revoked later loses them (SPEC
+//  14.5). One key per client connection (a connection has one key).
+static void
+s_stream_key (flot_broker_t *self, const bkey_t *client, const char *public_key)
+{
+    if (zhashx_lookup (self->stream_keys, client))
+        return;
+    if (zhashx_size (self->stream_keys) >= MAX_OLD_CLIENTS)
+        zhashx_purge (self->stream_keys);
+    zhashx_insert (self->stream_keys, client, strdup (public_key));
 }
 
 //  Forgets the stream (client, corr) if instance feeds it.
@@ -980,23 +996,25 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     pending->instance = instance;
     pending->deadline = self->now + timeout;
     pending->version = (uint8_t) msg->version;
+    if (caller)
+        memcpy (pending->key, caller->public_key, sizeof pending->key);
+    else
+        pending->key [0] = 0;
     //  A command whose contract has a stream: only this instance may feed
     //  it (SPEC 9), from now until it ends.
-    char command [FLOT_MAX_NAME + 1];
-    snprintf (command, sizeof command, "%.*s", (int) msg->command.size,
-              (const char *) msg->command.data);
-    const flot_command_def_t *def = service->contract
-                                  ? flot_contract_command (service->contract, command) : NULL;
+    const flot_command_def_t *def = NULL;
+    if (service->contract) {
+        char command [FLOT_MAX_NAME + 1];
+        memcpy (command, msg->command.data, msg->command.size);
+        command [msg->command.size] = 0;
+        def = flot_contract_command (service->contract, command);
+    }
     if (def && def->stream) {
         bkey_t pkey;
         s_bkey_set (&pkey, client->data, client->size, &msg->corr);
         zhashx_update (self->streams, &pkey, instance);
-        //  Whose stream it is: a key revoked later loses it (SPEC 14.5).
-        if (caller) {
-            if (zhashx_size (self->stream_keys) >= MAX_OLD_CLIENTS)
-                zhashx_purge (self->stream_keys);
-            zhashx_update (self->stream_keys, client, strdup (caller->public_key));
-        }
+        if (caller)
+            s_stream_key (self, client, caller->public_key);
     }
     //  To the instance: DELIVER, naming the client as route, the same body,
     //  in the version it speaks (SPEC 13); from 03 on, with the caller's
@@ -1080,8 +1098,11 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
     else
     if (kind == FLOT_STREAM) {
         //  Before its REPLY, a stream whose command no contract names.
-        if (!feeder)
+        if (!feeder) {
             zhashx_insert (self->streams, &pkey, instance);
+            if (pending->key [0])
+                s_stream_key (self, &client, pending->key);
+        }
     }
     else
         zhashx_delete (self->streams, &pkey);
@@ -1094,7 +1115,7 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
     &&  (kind == FLOT_STREAM)) {
         //  The caller of this stream is gone: tell the actor to stop.
         zhashx_delete (self->streams, &pkey);
-        s_send_cancel (self, instance, &client, msg->corr);
+        s_send_cancel (self, instance, &client, msg->corr, "caller is gone");
     }
 }
 
@@ -1180,7 +1201,7 @@ s_client_gone (flot_broker_t *self, const bkey_t *id)
     for (void *key = zlistx_first (doomed); key; key = zlistx_next (doomed)) {
         const bkey_t *k = key;
         s_send_cancel (self, zhashx_lookup (self->streams, key), id,
-                       flot_get_u64 (k->data + id->size));
+                       flot_get_u64 (k->data + id->size), "caller is gone");
         zhashx_delete (self->streams, key);
     }
     zlistx_destroy (&doomed);
@@ -1224,7 +1245,7 @@ s_keys_changed (flot_broker_t *self)
         char why [256];
         broker_auth_gone (self->auth, zhashx_lookup (self->stream_keys, &client),
                           why, sizeof why);
-        s_send_cancel (self, zhashx_lookup (self->streams, key), &client, corr);
+        s_send_cancel (self, zhashx_lookup (self->streams, key), &client, corr, why);
         s_send_error (self, &client, 0, corr, FLOT_E_NOT_AUTHORIZED, "%s; the stream is closed",
                       why);
         zhashx_delete (self->streams, key);

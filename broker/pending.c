@@ -127,6 +127,7 @@ flot_pending_add (flot_pending_table_t *self, const uint8_t *client,
     record->instance = NULL;
     record->deadline = 0;
     record->version = 0;
+    record->key [0] = 0;
     record->hash = hash;
     record->next_free = NULL;
     record->client_size = (uint16_t) client_size;

@@ -20,6 +20,7 @@ typedef struct _flot_pending_t {
     uint64_t hash;
     struct _flot_pending_t *next_free;
     uint8_t version;            //  the REQUEST's protocol version: its answer's
+    char key [41];              //  the caller's public key (Z85); "" without one
     uint16_t client_size;       //  1..FLOT_MAX_ROUTE
     uint8_t client [FLOT_MAX_ROUTE];
 } flot_pending_t;

@@ -401,8 +401,21 @@ s_on_cancel (flot_actor_t *self, const flot_msg_t *msg)
     for (flot_stream_t *s = zlistx_first (self->streams); s; s = zlistx_next (self->streams))
         if (s->corr == msg->corr && s->route_size == msg->route.size
         &&  memcmp (s->route, msg->route.data, s->route_size) == 0) {
-            flot_info (self->def->service, "stream %llu cancelled: its caller is gone",
-                       (unsigned long long) s->corr);
+            //  The broker says why: the caller is gone, or its key was revoked.
+            char reason [128] = "its caller is gone";
+            flot_err_t err;
+            flot_body_t *body = flot_body_decode (msg->body.data, msg->body.size, &err);
+            const msgpack_object *root = body ? flot_body_root (body) : NULL;
+            for (uint32_t i = 0; root && i < root->via.map.size; i++) {
+                const msgpack_object_kv *kv = &root->via.map.ptr [i];
+                if (kv->key.type == MSGPACK_OBJECT_STR && kv->val.type == MSGPACK_OBJECT_STR
+                &&  kv->key.via.str.size == 6 && memcmp (kv->key.via.str.ptr, "reason", 6) == 0)
+                    snprintf (reason, sizeof reason, "%.*s", (int) kv->val.via.str.size,
+                              kv->val.via.str.ptr);
+            }
+            flot_body_destroy (&body);
+            flot_info (self->def->service, "stream %llu cancelled: %s",
+                       (unsigned long long) s->corr, reason);
             if (s->on_cancel)
                 s->on_cancel (self, s, s->arg);
             s_stream_destroy (self, &s);

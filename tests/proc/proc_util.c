@@ -420,17 +420,57 @@ proc_client (const char *endpoint)
 void
 proc_curve_apply (zsock_t *sock)
 {
+    proc_curve_apply_cert (sock, NULL);
+}
+
+void
+proc_curve_apply_cert (zsock_t *sock, const char *own)
+{
     char cert_path [PATH_MAX], server_path [PATH_MAX];
     proc_local_paths (cert_path, server_path, sizeof cert_path);
+    if (own)
+        snprintf (cert_path, sizeof cert_path, "%s", own);
     zcert_t *cert = zcert_load (cert_path);
     zcert_t *server = zcert_load (server_path);
     if (!cert || !server)
-        fail_msg ("the local keys %s and %s are not there: did a flotillad without "
-                  "--insecure start?", cert_path, server_path);
+        fail_msg ("the key pair %s or the broker's public key %s is not there: did a "
+                  "flotillad without --insecure start?", cert_path, server_path);
     zcert_apply (cert, sock);
     zsock_set_curve_serverkey (sock, zcert_public_txt (server));
     zcert_destroy (&cert);
     zcert_destroy (&server);
+}
+
+//  The daemon's key directory: $FLOTILLA_HOME/local.
+static void
+s_key_dir (char *dir, size_t size)
+{
+    if (snprintf (dir, size, "%s/local", proc_home ()) >= (int) size)
+        fail_msg ("FLOTILLA_HOME %s is too long", proc_home ());
+}
+
+void
+proc_key_new (const char *name, flot_role_t role, char *secret, size_t size)
+{
+    char dir [PATH_MAX];
+    s_key_dir (dir, sizeof dir);
+    if (snprintf (secret, size, "%s/%s.key", proc_home (), name) >= (int) size)
+        fail_msg ("the secret key's path is too long");
+    flot_key_t key = { .role = role };
+    snprintf (key.name, sizeof key.name, "%s", name);
+    flot_err_t err = { 0 };
+    if (flot_keys_new (dir, &key, secret, &err))
+        fail_msg ("cannot make key %s in %s: %s", name, dir, err.message);
+}
+
+void
+proc_key_revoke (const char *name)
+{
+    char dir [PATH_MAX];
+    s_key_dir (dir, sizeof dir);
+    flot_err_t err = { 0 };
+    if (flot_keys_revoke (dir, name, &err))
+        fail_msg ("cannot revoke key %s in %s: %s", name, dir, err.message);
 }
 
 int

@@ -138,6 +138,24 @@ void
 void
     proc_curve_apply (zsock_t *sock);
 
+//  The same with another key pair: cert_path, a secret key file such as
+//  proc_key_new writes (NULL: the local one).
+void
+    proc_curve_apply_cert (zsock_t *sock, const char *cert_path);
+
+//  Allows a new key name with role in the daemon's key directory
+//  ($FLOTILLA_HOME/local), as `flotctl keys new NAME --role ROLE --dir DIR`
+//  does; its secret into $FLOTILLA_HOME/NAME.key, whose path goes into
+//  secret. A running broker loads it when it sees the directory change.
+//  Fails the test if it cannot.
+void
+    proc_key_new (const char *name, flot_role_t role, char *secret, size_t size);
+
+//  Revokes key name there, as `flotctl keys revoke NAME --dir DIR` does
+//  (allowed/NAME.pub moves to revoked/). Fails the test if it cannot.
+void
+    proc_key_revoke (const char *name);
+
 //  Packs JSON text (NULL for {}) as msgpack into a fresh sbuf; the caller
 //  destroys it. Fails the test if the text is not JSON.
 void

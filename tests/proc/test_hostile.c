@@ -8,11 +8,14 @@
     keys (the local keys a flotillad on loopback makes) gets random bytes,
     malformed CURVE handshakes, the NULL mechanism, keys it does not allow
     and clients that pin another server key on its CURVE endpoint, while a
-    keyed client keeps being served. Last, a subscriber checks the event
-    stream's frames, order, topic filtering and Replay, over CURVE, also
-    with a history too small to hold everything.
+    keyed client keeps being served. Raw actors push into, end and fail
+    streams that another instance feeds, and a revoked key loses the
+    streams it opened. Last, a subscriber checks the event stream's frames,
+    order, topic filtering and Replay, over CURVE, also with a history too
+    small to hold everything.
 
-    Tests of the FLOT protocol itself (the storm, the versions) run
+    Tests of the FLOT protocol itself (the storm, the versions, who feeds a
+    stream) run
     flotillad --insecure: what they send is FLOT frames, which CURVE only
     wraps, so raw sockets speak it without keys. The others run with keys,
     as a user runs flotillad.
@@ -1745,6 +1748,465 @@ test_curve_raw_sockets_with_local_keys (void **state)
 }
 
 //  --------------------------------------------------------------------------
+//  Who may feed a stream (SPEC section 9)
+//
+//  Raw actors answer by hand, so that one of them can push into a stream
+//  the broker delivered to another: the broker forwards a stream's
+//  messages only from the instance that feeds it.
+
+//  The route and corr of a request an actor holds, copied from its DELIVER.
+typedef struct {
+    uint8_t data [255];
+    size_t size;
+    uint64_t corr;
+} held_t;
+
+//  A raw actor (keyed: over CURVE with the local keys) registered as
+//  service/instance with a FLOT03 READY, so that it is delivered to in 03.
+static zsock_t *
+s_raw_actor (const char *endpoint, flot_client_t *client, bool keyed, const char *service,
+             const char *instance)
+{
+    zsock_t *actor = keyed ? s_raw_dealer_keyed (endpoint) : s_raw_dealer (endpoint);
+    char json [256];
+    snprintf (json, sizeof json, "{\"instance\": \"%s\", \"host\": \"h\", \"pid\": 1}",
+              instance);
+    s_send_ready_json (actor, NULL, service, json, 0);
+    json_t *entry = proc_wait_actor (client, service, instance, NULL, 2000);
+    if (!entry)
+        fail_msg ("the raw actor %s/%s did not register", service, instance);
+    json_decref (entry);
+    return actor;
+}
+
+//  Sends a REQUEST for service/command with a JSON body and corr, in 03.
+static void
+s_send_request_json (zsock_t *sock, const char *service, const char *command,
+                     uint64_t corr, const char *json)
+{
+    header_t header;
+    s_request_header (&header, &(request_t) {
+        .service = { service, strlen (service) },
+        .command = { command, strlen (command) } }, corr);
+    msgpack_sbuffer sbuf;
+    proc_pack_json (&sbuf, json);
+    assert_int_equal (s_send_message (sock, &header, (raw_t) { sbuf.data, sbuf.size }, 0), 0);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  The actor's next DELIVER, of command: its route and corr into held.
+static void
+s_expect_deliver (zsock_t *actor, const char *command, held_t *held)
+{
+    flot_msg_t deliver;
+    zmsg_t *msg = s_expect_msg (actor, FLOT_DELIVER, 0, &deliver);
+    s_assert_text (deliver.command, command);
+    assert_true (deliver.route.size > 0 && deliver.route.size <= sizeof held->data);
+    memcpy (held->data, deliver.route.data, deliver.route.size);
+    held->size = deliver.route.size;
+    held->corr = deliver.corr;
+    zmsg_destroy (&msg);
+}
+
+//  Sends an actor's answer of kind (A_REPLY, A_ERROR, A_STREAM,
+//  A_STREAM_END) for the request held, with a JSON body, in 03.
+static void
+s_send_answer (zsock_t *actor, uint8_t kind, const held_t *held, const char *json)
+{
+    header_t header;
+    s_header_start (&header, NULL, kind);
+    s_put_string (&header, (raw_t) { held->data, held->size });
+    s_put_corr (&header, held->corr);
+    msgpack_sbuffer sbuf;
+    proc_pack_json (&sbuf, json);
+    assert_int_equal (s_send_message (actor, &header, (raw_t) { sbuf.data, sbuf.size }, 0), 0);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  Returns once the broker has handled everything sock sent before: a Ping
+//  sent after it is answered (the broker reads a peer's messages in order).
+static void
+s_sync (zsock_t *sock)
+{
+    static uint64_t corr = 0x5e0000;
+    s_send_request (sock, NULL, "broker", "Ping", ++corr);
+    flot_msg_t answer;
+    zmsg_t *msg = s_expect_msg (sock, FLOT_REPLY, 0, &answer);
+    assert_true (answer.corr == corr);
+    zmsg_destroy (&msg);
+}
+
+//  Fails if anything but a HEARTBEAT comes to sock within ms, naming it.
+static void
+s_expect_quiet (zsock_t *sock, int ms, const char *why)
+{
+    int64_t until = proc_now () + ms;
+    while (true) {
+        int64_t left = until - proc_now ();
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        if (left <= 0 || zmq_poll (&item, 1, left) != 1)
+            return;
+        zmsg_t *msg = zmsg_recv (sock);
+        assert_non_null (msg);
+        zframe_t *frame = zmsg_first (msg);
+        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
+        flot_msg_t answer;
+        if (flot_msg_decode (&answer, frames, 1, NULL))
+            fail_msg ("%s: a message that does not decode came", why);
+        if (answer.kind != FLOT_HEARTBEAT) {
+            json_t *body = proc_body_json (answer.body.data, answer.body.size);
+            char *text = body ? json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+            fail_msg ("%s: got %s for corr %llu: %s", why, flot_kind_name (answer.kind),
+                      (unsigned long long) answer.corr, text ? text : "(no body)");
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+//  The client's next message: of kind, for corr, its body's JSON equal to
+//  json (compact, keys sorted), unless json is NULL. Returns the body
+//  (caller json_decref's).
+static json_t *
+s_expect_answer (zsock_t *client, int kind, uint64_t corr, const char *json)
+{
+    uint64_t got = 0;
+    json_t *body = s_expect_kind (client, kind, &got);
+    if (got != corr)
+        fail_msg ("%s for corr %llu, expected corr %llu", flot_kind_name (kind),
+                  (unsigned long long) got, (unsigned long long) corr);
+    if (json) {
+        char *text = json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text || strneq (text, json))
+            fail_msg ("%s for corr %llu: %s, expected %s", flot_kind_name (kind),
+                      (unsigned long long) corr, text ? text : "?", json);
+        free (text);
+    }
+    return body;
+}
+
+//  A stream is fed only by the instance its request went to (SPEC 9): echo's
+//  Ticks (its contract defines a stream) from the moment it is delivered; a
+//  command no contract names from its first push before the REPLY. An
+//  A_ERROR from the feeder after the REPLY ends the stream; nothing comes
+//  after it.
+static void
+test_only_the_feeder_feeds_a_stream (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    s_endpoint (endpoint, sizeof endpoint, PORT + 60);
+    //  --insecure: raw actors of any service; a heartbeat slow enough that
+    //  raw actors that do not beat stay registered throughout.
+    proc_t *daemon = proc_start ("feeder", "--insecure", "--broker-only", "--bind", endpoint,
+                                 "--heartbeat", "1000", "--liveness", "10", NULL);
+    assert_non_null (daemon);
+    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
+    flot_client_t *client = flot_client_new (endpoint);
+    assert_non_null (client);
+    //  A serves echo (whose contract says Ticks streams) and custom (which
+    //  no contract names); B, of another service, tries to feed their
+    //  streams. C is a raw client, which keeps every message it gets.
+    zsock_t *a = s_raw_actor (endpoint, client, false, "echo", "echo-a");
+    zsock_t *a_custom = s_raw_actor (endpoint, client, false, "custom", "custom-a");
+    zsock_t *b = s_raw_actor (endpoint, client, false, "other", "other-b");
+    zsock_t *c = s_raw_dealer (endpoint);
+    held_t held;
+
+    //  (a) Ticks, delivered to A. B pushes and ends it before A has said
+    //  anything: C gets neither.
+    s_send_request_json (c, "echo", "Ticks", 101, "{\"count\": 3, \"interval_ms\": 10}");
+    s_expect_deliver (a, "Ticks", &held);
+    assert_true (held.corr == 101);
+    s_send_answer (b, FLOT_A_STREAM, &held, "{\"tick\": 99}");
+    s_send_answer (b, FLOT_A_STREAM_END, &held, "{}");
+    s_sync (b);
+    s_expect_quiet (c, 200, "A_STREAM and A_STREAM_END from an instance the Ticks request "
+                            "did not go to, before its REPLY");
+    //  A's own push before its REPLY is the stream's first message; then
+    //  its REPLY.
+    s_send_answer (a, FLOT_A_STREAM, &held, "{\"tick\": 1}");
+    json_decref (s_expect_answer (c, FLOT_STREAM, 101, "{\"tick\":1}"));
+    s_send_answer (a, FLOT_A_REPLY, &held, "{\"stream\": 101}");
+    json_decref (s_expect_answer (c, FLOT_REPLY, 101, "{\"stream\":101}"));
+    //  After the REPLY, B can neither push, end nor fail the stream.
+    s_send_answer (b, FLOT_A_STREAM, &held, "{\"tick\": 98}");
+    s_send_answer (b, FLOT_A_ERROR, &held,
+                   "{\"code\": 14, \"name\": \"INTERNAL\", \"message\": \"forged\"}");
+    s_send_answer (b, FLOT_A_STREAM_END, &held, "{}");
+    s_sync (b);
+    s_expect_quiet (c, 200, "A_STREAM, A_ERROR and A_STREAM_END from an instance that "
+                            "does not feed the stream, after its REPLY");
+    s_send_answer (a, FLOT_A_STREAM, &held, "{\"tick\": 2}");
+    json_decref (s_expect_answer (c, FLOT_STREAM, 101, "{\"tick\":2}"));
+    s_send_answer (a, FLOT_A_STREAM_END, &held, "{}");
+    json_decref (s_expect_answer (c, FLOT_STREAM_END, 101, "{}"));
+    //  Ended: its feeder cannot start it again.
+    s_send_answer (a, FLOT_A_STREAM, &held, "{\"tick\": 3}");
+    s_sync (a);
+    s_expect_quiet (c, 200, "A_STREAM after the stream's A_STREAM_END");
+
+    //  (b) A command no contract names: the instance holding the request
+    //  may push before its REPLY; B, pushing first, is dropped and does not
+    //  become the feeder.
+    s_send_request_json (c, "custom", "Watch", 201, NULL);
+    s_expect_deliver (a_custom, "Watch", &held);
+    s_send_answer (b, FLOT_A_STREAM, &held, "{\"n\": 99}");
+    s_sync (b);
+    s_expect_quiet (c, 200, "A_STREAM from an instance that does not hold the request "
+                            "(no contract)");
+    s_send_answer (a_custom, FLOT_A_STREAM, &held, "{\"n\": 1}");
+    json_decref (s_expect_answer (c, FLOT_STREAM, 201, "{\"n\":1}"));
+    s_send_answer (b, FLOT_A_STREAM, &held, "{\"n\": 98}");
+    s_send_answer (b, FLOT_A_STREAM_END, &held, "{}");
+    s_sync (b);
+    s_expect_quiet (c, 200, "A_STREAM and A_STREAM_END from another instance, into a "
+                            "stream without a contract");
+    s_send_answer (a_custom, FLOT_A_REPLY, &held, "{\"watching\": true}");
+    json_decref (s_expect_answer (c, FLOT_REPLY, 201, "{\"watching\":true}"));
+    s_send_answer (a_custom, FLOT_A_STREAM, &held, "{\"n\": 2}");
+    json_decref (s_expect_answer (c, FLOT_STREAM, 201, "{\"n\":2}"));
+    s_send_answer (a_custom, FLOT_A_STREAM_END, &held, "{\"last\": true}");
+    json_decref (s_expect_answer (c, FLOT_STREAM_END, 201, "{\"last\":true}"));
+    //  Without a contract, a stream that did not push before its REPLY is
+    //  none: what its holder pushes after the REPLY is dropped.
+    s_send_request_json (c, "custom", "Late", 202, NULL);
+    s_expect_deliver (a_custom, "Late", &held);
+    s_send_answer (a_custom, FLOT_A_REPLY, &held, "{}");
+    json_decref (s_expect_answer (c, FLOT_REPLY, 202, "{}"));
+    s_send_answer (a_custom, FLOT_A_STREAM, &held, "{\"n\": 1}");
+    s_send_answer (a_custom, FLOT_A_STREAM_END, &held, "{}");
+    s_sync (a_custom);
+    s_expect_quiet (c, 200, "A_STREAM after the REPLY of a request without a contract "
+                            "that opened no stream");
+
+    //  (c) The feeder's A_ERROR after the REPLY is the stream's end: C gets
+    //  it as ERROR with the actor's code and sentence, and nothing after.
+    //  B's A_ERROR for a stream of A's (now corr 301) is dropped first.
+    s_send_request_json (c, "echo", "Ticks", 301, "{\"count\": 5}");
+    s_expect_deliver (a, "Ticks", &held);
+    s_send_answer (a, FLOT_A_REPLY, &held, "{\"stream\": 301}");
+    json_decref (s_expect_answer (c, FLOT_REPLY, 301, "{\"stream\":301}"));
+    s_send_answer (a, FLOT_A_STREAM, &held, "{\"tick\": 1}");
+    json_decref (s_expect_answer (c, FLOT_STREAM, 301, "{\"tick\":1}"));
+
+    s_send_answer (b, FLOT_A_ERROR, &held,
+                   "{\"code\": 15, \"name\": \"CANCELLED\", \"message\": \"forged\"}");
+    s_sync (b);
+    s_expect_quiet (c, 200, "A_ERROR from another instance into a stream after its REPLY");
+    s_send_answer (a, FLOT_A_ERROR, &held,
+                   "{\"code\": 14, \"name\": \"INTERNAL\", \"message\": \"the ticker broke\"}");
+    json_t *error = s_expect_answer (c, FLOT_ERROR, 301, NULL);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_INTERNAL);
+    assert_string_equal (json_string_value (json_object_get (error, "message")),
+                         "the ticker broke");
+    json_decref (error);
+    s_send_answer (a, FLOT_A_STREAM, &held, "{\"tick\": 2}");
+    s_send_answer (a, FLOT_A_STREAM_END, &held, "{}");
+    s_sync (a);
+    s_expect_quiet (c, 200, "A_STREAM and A_STREAM_END after the stream's A_ERROR");
+
+    //  None of it hurt the broker or unregistered anyone.
+    assert_true (proc_alive (daemon));
+    json_t *reply = proc_call (client, "broker", NULL, "Actors", NULL, 1000, NULL);
+    assert_non_null (reply);
+    assert_int_equal (json_array_size (json_object_get (reply, "actors")), 3);
+    json_decref (reply);
+    zsock_destroy (&c);
+    zsock_destroy (&b);
+    zsock_destroy (&a_custom);
+    zsock_destroy (&a);
+    flot_client_destroy (&client);
+    assert_int_equal (proc_stop (daemon, 5000), 0);
+}
+
+//  A raw client over CURVE with the key pair in cert_path, once the broker
+//  admits it (it loads a key just made when it sees its directory change):
+//  Pings until one is answered as key name.
+static zsock_t *
+s_raw_client_as (const char *endpoint, const char *cert_path, const char *name)
+{
+    int64_t until = proc_now () + 5000;
+    for (uint64_t corr = 1; proc_now () < until; corr++) {
+        zsock_t *sock = zsock_new (ZMQ_DEALER);
+        assert_non_null (sock);
+        zsock_set_linger (sock, 0);
+        proc_curve_apply_cert (sock, cert_path);
+        assert_int_equal (zsock_connect (sock, "%s", endpoint), 0);
+        s_send_request (sock, NULL, "broker", "Ping", corr);
+        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 300) == 1) {
+            json_t *pong = s_expect_answer (sock, FLOT_REPLY, corr, NULL);
+            const char *caller = json_string_value (json_object_get (pong, "caller"));
+            if (!caller || strneq (caller, name))
+                fail_msg ("Ping answered as '%s', expected '%s'", caller ? caller : "?", name);
+            json_decref (pong);
+            return sock;
+        }
+        zsock_destroy (&sock);
+    }
+    fail_msg ("the broker did not admit key %s within 5 s", name);
+    return NULL;
+}
+
+//  The actor gets CANCEL for the request held (what: which stream, for the
+//  failure's message) within 2 s, HEARTBEATs aside.
+static void
+s_expect_cancel (zsock_t *actor, const held_t *held, const char *what)
+{
+    int64_t until = proc_now () + 2000;
+    while (true) {
+        int64_t left = until - proc_now ();
+        zmq_pollitem_t item = { zsock_resolve (actor), 0, ZMQ_POLLIN, 0 };
+        if (left <= 0 || zmq_poll (&item, 1, left) != 1)
+            fail_msg ("the feeder of %s (corr %llu) got no CANCEL", what,
+                      (unsigned long long) held->corr);
+        zmsg_t *msg = zmsg_recv (actor);
+        assert_non_null (msg);
+        zframe_t *frame = zmsg_first (msg);
+        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
+        flot_msg_t cancel;
+        if (flot_msg_decode (&cancel, frames, 1, NULL))
+            fail_msg ("the feeder of %s got a message that does not decode", what);
+        if (cancel.kind == FLOT_HEARTBEAT) {
+            zmsg_destroy (&msg);
+            continue;
+        }
+        if (cancel.kind != FLOT_CANCEL || cancel.corr != held->corr
+        ||  cancel.route.size != held->size
+        ||  memcmp (cancel.route.data, held->data, held->size))
+            fail_msg ("%s for corr %llu, expected CANCEL for %s (corr %llu)",
+                      flot_kind_name (cancel.kind), (unsigned long long) cancel.corr,
+                      what, (unsigned long long) held->corr);
+        zmsg_destroy (&msg);
+        return;
+    }
+}
+
+//  The client's next message is ERROR NOT_AUTHORIZED for the stream of
+//  corr, saying that key name was revoked and the stream is closed.
+static void
+s_expect_stream_revoked (zsock_t *client, uint64_t corr, const char *name)
+{
+    json_t *error = s_expect_answer (client, FLOT_ERROR, corr, NULL);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_NOT_AUTHORIZED);
+    char expected [160];
+    snprintf (expected, sizeof expected, "key '%s' was revoked; the stream is closed", name);
+    assert_string_equal (json_string_value (json_object_get (error, "message")), expected);
+    json_decref (error);
+}
+
+//  A flotillad with keys (the local ones) and only a broker, on port; its
+//  endpoint into endpoint, a client with the local key into *client.
+static proc_t *
+s_keyed_broker (const char *name, int port, char *endpoint, size_t size,
+                flot_client_t **client)
+{
+    s_endpoint (endpoint, size, port);
+    proc_t *daemon = proc_start (name, "--broker-only", "--bind", endpoint,
+                                 "--heartbeat", "1000", "--liveness", "10", NULL);
+    assert_non_null (daemon);
+    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
+    *client = proc_client (endpoint);
+    assert_non_null (*client);
+    return daemon;
+}
+
+//  A stream a key opened ends when the key is revoked (SPEC 14.5), though
+//  its caller sends nothing more: the feeder gets CANCEL, the caller ERROR
+//  NOT_AUTHORIZED, and whatever the feeder pushes after it is dropped. A
+//  stream another key opened, from the same feeder, goes on.
+static void
+test_revoked_key_loses_its_streams (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    flot_client_t *client;
+    proc_t *daemon = s_keyed_broker ("revoke-stream", PORT + 70, endpoint, sizeof endpoint,
+                                     &client);
+    //  A raw echo actor (echo's contract says Ticks streams), with the
+    //  local key.
+    zsock_t *echo = s_raw_actor (endpoint, client, true, "echo", "echo-a");
+    char secret [PATH_MAX];
+    proc_key_new ("op-stream", FLOT_ROLE_OPERATOR, secret, sizeof secret);
+    zsock_t *op = s_raw_client_as (endpoint, secret, "op-stream");
+    zsock_t *local = s_raw_dealer_keyed (endpoint);
+
+    //  op opens a Ticks stream, the local key another.
+    held_t ticks, mine;
+    s_send_request_json (op, "echo", "Ticks", 401, "{\"count\": 100}");
+    s_expect_deliver (echo, "Ticks", &ticks);
+    s_send_answer (echo, FLOT_A_REPLY, &ticks, "{\"stream\": 401}");
+    json_decref (s_expect_answer (op, FLOT_REPLY, 401, "{\"stream\":401}"));
+    s_send_answer (echo, FLOT_A_STREAM, &ticks, "{\"tick\": 1}");
+    json_decref (s_expect_answer (op, FLOT_STREAM, 401, "{\"tick\":1}"));
+    s_send_request_json (local, "echo", "Ticks", 403, "{\"count\": 100}");
+    s_expect_deliver (echo, "Ticks", &mine);
+    s_send_answer (echo, FLOT_A_REPLY, &mine, "{\"stream\": 403}");
+    json_decref (s_expect_answer (local, FLOT_REPLY, 403, "{\"stream\":403}"));
+
+    //  op's key is revoked while its stream is open and it sends nothing:
+    //  the feeder is told to stop, op why.
+    proc_key_revoke ("op-stream");
+    s_expect_cancel (echo, &ticks, "op's Ticks stream");
+    s_expect_stream_revoked (op, 401, "op-stream");
+    //  What the feeder pushes on it now is dropped; the local key's stream
+    //  goes on.
+    s_send_answer (echo, FLOT_A_STREAM, &ticks, "{\"tick\": 2}");
+    s_send_answer (echo, FLOT_A_STREAM, &mine, "{\"tick\": 1}");
+    json_decref (s_expect_answer (local, FLOT_STREAM, 403, "{\"tick\":1}"));
+    s_sync (echo);
+    s_expect_quiet (op, 300, "a Ticks stream whose key was revoked");
+    //  op's next request is refused.
+    s_send_request (op, NULL, "broker", "Ping", 404);
+    json_t *error = s_expect_answer (op, FLOT_ERROR, 404, NULL);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_NOT_AUTHORIZED);
+    json_decref (error);
+    s_send_answer (echo, FLOT_A_STREAM_END, &mine, "{}");
+    json_decref (s_expect_answer (local, FLOT_STREAM_END, 403, "{}"));
+
+    zsock_destroy (&local);
+    zsock_destroy (&op);
+    zsock_destroy (&echo);
+    flot_client_destroy (&client);
+    assert_int_equal (proc_stop (daemon, 5000), 0);
+}
+
+//  The same for a stream whose command no contract names (it became one
+//  when its holder pushed before the REPLY), on a connection that opened
+//  no other stream.
+static void
+test_revoked_key_loses_streams_no_contract_names (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    flot_client_t *client;
+    proc_t *daemon = s_keyed_broker ("revoke-custom", PORT + 80, endpoint, sizeof endpoint,
+                                     &client);
+    zsock_t *custom = s_raw_actor (endpoint, client, true, "custom", "custom-a");
+    char secret [PATH_MAX];
+    proc_key_new ("op-custom", FLOT_ROLE_OPERATOR, secret, sizeof secret);
+    zsock_t *op = s_raw_client_as (endpoint, secret, "op-custom");
+    held_t watch;
+    s_send_request_json (op, "custom", "Watch", 501, NULL);
+    s_expect_deliver (custom, "Watch", &watch);
+    s_send_answer (custom, FLOT_A_STREAM, &watch, "{\"n\": 1}");
+    json_decref (s_expect_answer (op, FLOT_STREAM, 501, "{\"n\":1}"));
+    s_send_answer (custom, FLOT_A_REPLY, &watch, "{}");
+    json_decref (s_expect_answer (op, FLOT_REPLY, 501, "{}"));
+    proc_key_revoke ("op-custom");
+    s_expect_cancel (custom, &watch, "op's stream of custom.Watch");
+    s_expect_stream_revoked (op, 501, "op-custom");
+    s_send_answer (custom, FLOT_A_STREAM, &watch, "{\"n\": 2}");
+    s_sync (custom);
+    s_expect_quiet (op, 300, "a stream without a contract whose key was revoked");
+
+    zsock_destroy (&op);
+    zsock_destroy (&custom);
+    flot_client_destroy (&client);
+    assert_int_equal (proc_stop (daemon, 5000), 0);
+}
+
+//  --------------------------------------------------------------------------
 //  The events actor
 
 //  Calls events with raw body bytes; expects an ERROR with one of the codes
@@ -2213,6 +2675,10 @@ main (void)
         cmocka_unit_test_teardown (test_curve_endpoint_survives_hostile_handshakes,
                                    proc_teardown),
         cmocka_unit_test_teardown (test_curve_raw_sockets_with_local_keys, proc_teardown),
+        cmocka_unit_test_teardown (test_only_the_feeder_feeds_a_stream, proc_teardown),
+        cmocka_unit_test_teardown (test_revoked_key_loses_its_streams, proc_teardown),
+        cmocka_unit_test_teardown (test_revoked_key_loses_streams_no_contract_names,
+                                   proc_teardown),
         cmocka_unit_test_teardown (test_garbage_does_not_hurt_events_actor, proc_teardown),
         cmocka_unit_test_teardown (test_subscriber_sees_consecutive_seq_and_replay, proc_teardown),
     };

@@ -4,14 +4,16 @@
     inproc, and a client. The relay's commands call echo through the host's
     flot_actor_call and answer with what came back, so each test shows one
     property of calls made from an actor: replies, errors, deadlines,
-    streams.  */
+    streams, and a call without a stream that the callee streams to anyway.  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include "echo.h"
 #include "flotilla/contract_echo.h"
+#include "flotilla/json.h"
 #include "flotilla/log.h"
 #include "world.h"
 
@@ -124,9 +126,78 @@ s_relay_stream (flot_actor_t *actor, flot_request_t *request)
     msgpack_sbuffer_destroy (&sbuf);
 }
 
+//  RelayOnce: {"service", "command", "body"?} -> calls it without a stream
+//  and, at the first answer that is not a STREAM, replies {"answers": n,
+//  "kinds": [each answer's kind], "body": the last one's body, or its
+//  "message"}. s_once counts every answer the call's callback gets, also
+//  after that reply.
+static struct {
+    flot_request_t *request;    //  NULL once answered
+    atomic_int answers;
+    json_t *kinds;
+} s_once;
+
+static void
+s_once_answer (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor, (void) arg;
+    atomic_fetch_add (&s_once.answers, 1);
+    json_array_append_new (s_once.kinds, json_string (flot_kind_name (answer->kind)));
+    if (answer->kind == FLOT_STREAM || !s_once.request)
+        return;
+    json_t *reply = json_pack ("{s:i, s:O}", "answers", atomic_load (&s_once.answers),
+                               "kinds", s_once.kinds);
+    if (answer->kind == FLOT_ERROR)
+        json_object_set_new (reply, "message", json_string (answer->err.message));
+    else
+        json_object_set_new (reply, "body", flot_json_from_msgpack (answer->body));
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    int rc = flot_json_pack (&pk, reply);
+    json_decref (reply);
+    if (rc) {
+        msgpack_sbuffer_destroy (&sbuf);
+        flot_request_error (&s_once.request, FLOT_E_INTERNAL, "cannot pack the answer");
+    }
+    else
+        flot_request_reply_sbuf (&s_once.request, &sbuf);
+}
+
+static void
+s_relay_once (flot_actor_t *actor, flot_request_t *request)
+{
+    const msgpack_object *body = flot_request_body (request);
+    char service [65], command [65];
+    const msgpack_object *inner = NULL;
+    flot_err_t err;
+    if (flot_map_str (body, "service", true, service, sizeof service, &err) < 0
+    ||  flot_map_str (body, "command", true, command, sizeof command, &err) < 0
+    ||  flot_map_object (body, "body", false, MSGPACK_OBJECT_MAP, &inner, &err) < 0) {
+        flot_request_fail (&request, &err);
+        return;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    if (inner)
+        msgpack_pack_object (&pk, *inner);
+    else
+        msgpack_pack_map (&pk, 0);
+    s_once.request = request;
+    atomic_store (&s_once.answers, 0);
+    json_array_clear (s_once.kinds);
+    uint64_t corr = flot_actor_call (actor, service, NULL, command, sbuf.data, sbuf.size,
+                                     2000, false, s_once_answer, NULL);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (!corr)
+        flot_request_error (&s_once.request, FLOT_E_INTERNAL, "could not call");
+}
+
 static const flot_command_t s_relay_commands [] = {
     { "Relay", s_relay },
     { "RelayStream", s_relay_stream },
+    { "RelayOnce", s_relay_once },
     { NULL, NULL }
 };
 
@@ -135,10 +206,67 @@ static const flot_actor_def_t s_relay_actor = {
     .commands = s_relay_commands
 };
 
+//  Pusher, a service no contract names, pushes on a stream its caller did
+//  not ask for: Push {"n": 1}, {"n": 2}, then REPLY {"done": true}, then
+//  {"n": 3} and STREAM_END; PushEnd {"n": 1} and STREAM_END {}, then REPLY
+//  {"done": true}. The broker forwards all of it (the stream pushed before
+//  its REPLY, from the instance that holds the request). (It runs in the
+//  actor's thread, where cmocka cannot fail a test: what it sends is
+//  checked where it arrives.)
+static void
+s_push (flot_actor_t *actor, flot_request_t *request, bool end_first)
+{
+    static const uint8_t done [] = { 0x81, 0xa4, 'd', 'o', 'n', 'e', 0xc3 };
+    uint8_t n [] = { 0x81, 0xa1, 'n', 0x01 };
+    flot_stream_t *stream = flot_request_open_stream (request, NULL, NULL);
+    if (!stream) {
+        flot_request_error (&request, FLOT_E_INTERNAL, "cannot open a stream");
+        return;
+    }
+    flot_stream_send (actor, stream, n, sizeof n);
+    if (end_first) {
+        flot_stream_end (actor, &stream, NULL, 0);
+        flot_request_reply (&request, done, sizeof done);
+        return;
+    }
+    n [3] = 2;
+    flot_stream_send (actor, stream, n, sizeof n);
+    flot_request_reply (&request, done, sizeof done);
+    n [3] = 3;
+    flot_stream_send (actor, stream, n, sizeof n);
+    flot_stream_end (actor, &stream, NULL, 0);
+}
+
+static void
+s_push_after (flot_actor_t *actor, flot_request_t *request)
+{
+    s_push (actor, request, false);
+}
+
+static void
+s_push_end (flot_actor_t *actor, flot_request_t *request)
+{
+    s_push (actor, request, true);
+}
+
+static const flot_command_t s_pusher_commands [] = {
+    { "Push", s_push_after },
+    { "PushEnd", s_push_end },
+    { NULL, NULL }
+};
+
+static const flot_actor_def_t s_pusher_actor = {
+    .service = "pusher",
+    .commands = s_pusher_commands
+};
+
 static int
 s_setup (void **state)
 {
-    static const flot_actor_def_t *const defs [] = { &flot_echo_actor, &s_relay_actor, NULL };
+    static const flot_actor_def_t *const defs [] = {
+        &flot_echo_actor, &s_relay_actor, &s_pusher_actor, NULL
+    };
+    s_once.kinds = json_array ();
     *state = world_start (defs);
     return 0;
 }
@@ -147,6 +275,8 @@ static int
 s_teardown (void **state)
 {
     world_stop ((world_t **) state);
+    json_decref (s_once.kinds);
+    s_once.kinds = NULL;
     return 0;
 }
 
@@ -215,6 +345,38 @@ test_actor_call_follows_a_stream_to_its_end (void **state)
     free (text);
 }
 
+//  A call made without a stream gets one answer: stream messages that come
+//  for it (before its REPLY, or ending it) are dropped, the REPLY still
+//  comes, and the callback runs once, also when the callee streams on
+//  after its REPLY.
+static void
+test_actor_call_without_stream_drops_stream_messages (void **state)
+{
+    static const char *cases [][2] = {
+        { "{\"service\":\"pusher\",\"command\":\"Push\"}",
+          "{\"answers\":1,\"body\":{\"done\":true},\"kinds\":[\"REPLY\"]}" },
+        { "{\"service\":\"pusher\",\"command\":\"PushEnd\"}",
+          "{\"answers\":1,\"body\":{\"done\":true},\"kinds\":[\"REPLY\"]}" },
+        //  echo's Ticks, whose contract streams: its REPLY, then ticks.
+        { "{\"service\":\"echo\",\"command\":\"Ticks\","
+          "\"body\":{\"count\":3,\"interval_ms\":5}}", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        flot_err_t err = { 0 };
+        char *text = s_call (*state, "RelayOnce", cases [i][0], &err);
+        if (!text)
+            fail_msg ("%s: %s", cases [i][0], err.message);
+        if (cases [i][1])
+            assert_string_equal (text, cases [i][1]);
+        else
+            assert_non_null (strstr (text, "\"answers\":1,"));
+        free (text);
+        //  What the callee sends after its REPLY reaches no callback.
+        zclock_sleep (100);
+        assert_int_equal (atomic_load (&s_once.answers), 1);
+    }
+}
+
 //  An actor whose handlers are not its contract's commands, one each, does
 //  not start (the host says which, in the log).
 static void s_nothing (flot_actor_t *actor, flot_request_t *request)
@@ -265,6 +427,7 @@ main (void)
         cmocka_unit_test (test_actor_call_gets_error_replies),
         cmocka_unit_test (test_actor_call_deadline),
         cmocka_unit_test (test_actor_call_follows_a_stream_to_its_end),
+        cmocka_unit_test (test_actor_call_without_stream_drops_stream_messages),
         cmocka_unit_test (test_actor_refuses_handlers_that_are_not_its_contract),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
