@@ -70,6 +70,12 @@ struct _service_t {
     zlistx_t *instances;        //  instance_t *, not owned
 };
 
+//  A rate limit of log lines: this second's start and count.
+typedef struct {
+    int64_t window;
+    int count;
+} limit_t;
+
 struct _flot_broker_t {
     zsock_t *router;
     void *handle;               //  the raw socket of router
@@ -85,10 +91,8 @@ struct _flot_broker_t {
     int rcvtimeo;               //  the router's ZMQ_RCVTIMEO now
     int64_t now;                //  zclock_mono, read once per batch received
     struct _in_t *batch;        //  IN_BATCH messages received together
-    int64_t log_window;         //  rate limit for bad-input lines
-    int log_count;
-    int64_t refusal_window;     //  rate limit for refusals' lines
-    int refusal_count;
+    limit_t bad_lines;          //  rate limits of log lines: bad input,
+    limit_t refusal_lines;      //  refusals
     uint64_t dropped;
     broker_auth_t *auth;        //  keys; NULL: none (inproc, or --insecure)
     int bound;                  //  endpoints bound
@@ -188,27 +192,46 @@ s_addressable (const uint8_t *header, size_t size, uint64_t *corr)
     return true;
 }
 
-//  Bad input gets at most ten log lines a second.
+//  Lines of one kind, at most max a second, so that no peer can flood the
+//  log: the rest are counted and the count said when the second is over.
+static void
+s_log_limited (limit_t *limit, int max, int level, const char *what,
+               const char *format, va_list args)
+{
+    int64_t now = zclock_mono ();
+    if (now - limit->window > 1000) {
+        if (limit->count > max)
+            flot_log (level, WHO, "%d more %s were not logged", limit->count - max, what);
+        limit->window = now;
+        limit->count = 0;
+    }
+    if (++limit->count > max)
+        return;
+    char line [600];
+    vsnprintf (line, sizeof line, format, args);
+    flot_log (level, WHO, "%s", line);
+}
+
+//  Bad input: a warning, at most ten a second.
 static void
 s_log_bad (flot_broker_t *self, const char *format, ...)
 {
     self->dropped++;
-    int64_t now = zclock_mono ();
-    if (now - self->log_window > 1000) {
-        if (self->log_count > 10)
-            flot_warn (WHO, "%d more bad messages were not logged",
-                       self->log_count - 10);
-        self->log_window = now;
-        self->log_count = 0;
-    }
-    if (++self->log_count > 10)
-        return;
-    char line [512];
     va_list args;
     va_start (args, format);
-    vsnprintf (line, sizeof line, format, args);
+    s_log_limited (&self->bad_lines, 10, FLOT_LOG_WARN, "bad messages", format, args);
     va_end (args);
-    flot_warn (WHO, "%s", line);
+}
+
+//  A refusal: a notice, at most twenty a second (a key that calls what it
+//  may not cannot flood the log).
+static void
+s_log_refusal (flot_broker_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    s_log_limited (&self->refusal_lines, 20, FLOT_LOG_NOTICE, "refusals", format, args);
+    va_end (args);
 }
 
 //  The version a client speaks: that of its last REQUEST (SPEC 13, rule 2).
@@ -232,28 +255,6 @@ s_client_version_set (flot_broker_t *self, const bkey_t *client, int version)
     if (zhashx_size (self->client_versions) >= MAX_OLD_CLIENTS)
         zhashx_purge (self->client_versions);
     zhashx_update (self->client_versions, client, (void *) (intptr_t) version);
-}
-
-//  A refusal gets a notice line, at most twenty a second: a key that
-//  calls what it may not cannot flood the log.
-static void
-s_log_refusal (flot_broker_t *self, const char *format, ...)
-{
-    int64_t now = zclock_mono ();
-    if (now - self->refusal_window > 1000) {
-        if (self->refusal_count > 20)
-            flot_notice (WHO, "%d more refusals were not logged", self->refusal_count - 20);
-        self->refusal_window = now;
-        self->refusal_count = 0;
-    }
-    if (++self->refusal_count > 20)
-        return;
-    char line [600];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (line, sizeof line, format, args);
-    va_end (args);
-    flot_notice (WHO, "%s", line);
 }
 
 //  Send an ERROR to a client, in version (0: the version of its latest
