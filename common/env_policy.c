@@ -89,6 +89,14 @@ static const denied_t s_denied [] = {
     { "AWS_SHARED_CREDENTIALS_FILE", NAME, "the AWS CLI reads its configuration from it" },
     { "MAKEFLAGS", NAME, "make reads its options from it" },
     { "MAKEFILES", NAME, "make reads the makefiles it names" },
+    //  Where traffic goes, and whom it trusts
+    { "http_proxy", PREFIX_ANY_CASE, "tools send their traffic to the proxy it names" },
+    { "https_proxy", PREFIX_ANY_CASE, "tools send their traffic to the proxy it names" },
+    { "all_proxy", PREFIX_ANY_CASE, "tools send their traffic to the proxy it names" },
+    { "SSL_CERT_", PREFIX, "OpenSSL trusts the certificates SSL_CERT_* names" },
+    { "CURL_CA_BUNDLE", NAME, "curl trusts the certificates it names" },
+    { "REQUESTS_CA_BUNDLE", NAME, "Python requests trusts the certificates it names" },
+    { "NODE_EXTRA_CA_CERTS", NAME, "Node.js trusts the certificates it names" },
     //  Package managers and build tools
     { "PIP_", PREFIX, "pip reads its options from PIP_*" },
     { "npm_config_", PREFIX_ANY_CASE, "npm reads its configuration from npm_config_*" },
@@ -127,6 +135,12 @@ static const denied_t s_denied [] = {
     { "R_", PREFIX, "R reads R_* (R_PROFILE, R_ENVIRON, R_LIBS...)" },
     { "PHPRC", NAME, "PHP reads its configuration from it" },
     { "PHP_INI_SCAN_DIR", NAME, "PHP reads its configuration from it" },
+    { "DOTNET_", PREFIX, ".NET reads DOTNET_* (DOTNET_STARTUP_HOOKS runs code)" },
+    { "CORECLR_", PREFIX, ".NET loads the profiler CORECLR_* names" },
+    { "COMPlus_", PREFIX, ".NET reads its runtime settings from COMPlus_*" },
+    //  Deployment tools
+    { "ANSIBLE_", PREFIX, "Ansible reads its configuration from ANSIBLE_*" },
+    { "TF_CLI_", PREFIX, "Terraform reads its options and config from TF_CLI_*" },
     //  Ours
     { "FLOTILLA_", PREFIX, "Flotilla sets FLOTILLA_* itself" },
     { NULL, NAME, NULL }

@@ -13,6 +13,8 @@
 # Usage: test_local_other_user.sh FLOTILLAD FLOTCTL
 
 set -euo pipefail
+# A command that fails outside fail () says where, before the test exits.
+trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 
 FLOTILLAD=${1:?usage: $0 FLOTILLAD FLOTCTL}
 FLOTCTL=${2:?usage: $0 FLOTILLAD FLOTCTL}

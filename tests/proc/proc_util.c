@@ -127,8 +127,9 @@ s_store_remove (const char *store)
     }
 }
 
-proc_t *
-proc_start (const char *name, ...)
+//  Starts flotillad with args, up to a NULL (at most MAX_ARGS of them).
+static proc_t *
+s_start (const char *name, const char *const *args)
 {
     size_t slot;
     for (slot = 0; slot < MAX_PROCS; slot++)
@@ -148,15 +149,11 @@ proc_start (const char *name, ...)
     char *argv [MAX_ARGS + 2];
     int argc = 0;
     argv [argc++] = (char *) FLOTILLAD_PATH;
-    va_list args;
-    va_start (args, name);
-    for (char *arg = va_arg (args, char *); arg && argc < MAX_ARGS;
-         arg = va_arg (args, char *)) {
-        argv [argc++] = arg;
-        if (streq (arg, "--insecure"))
+    for (const char *const *arg = args; *arg && argc < MAX_ARGS; arg++) {
+        argv [argc++] = (char *) *arg;
+        if (streq (*arg, "--insecure"))
             self->insecure = true;
     }
-    va_end (args);
     //  Its own store, kept while the test runs (a restart under the same
     //  name finds it) and removed by proc_cleanup_all.
     snprintf (self->store, sizeof self->store, "%s/%s-%s.db", PROC_LOG_DIR,
@@ -194,6 +191,83 @@ proc_start (const char *name, ...)
     self->pid = pid;
     s_procs [slot] = self;
     return self;
+}
+
+//  Appends the arguments in list, up to a NULL, to args (count so far in
+//  *count, at most MAX_ARGS; args keeps room for the NULL after them).
+static void
+s_collect (const char **args, int *count, va_list list)
+{
+    for (const char *arg = va_arg (list, const char *); arg && *count < MAX_ARGS;
+         arg = va_arg (list, const char *))
+        args [(*count)++] = arg;
+    args [*count] = NULL;
+}
+
+proc_t *
+proc_start (const char *name, ...)
+{
+    const char *args [MAX_ARGS + 1];
+    int count = 0;
+    va_list list;
+    va_start (list, name);
+    s_collect (args, &count, list);
+    va_end (list);
+    return s_start (name, args);
+}
+
+//  True if args, up to a NULL, hold option.
+static bool
+s_has_arg (const char *const *args, const char *option)
+{
+    for (; *args; args++)
+        if (streq (*args, option))
+            return true;
+    return false;
+}
+
+//  A client of proc's broker at endpoint: plain if it runs --insecure, else
+//  as proc_client.
+static flot_client_t *
+s_client_of (proc_t *proc, const char *endpoint)
+{
+    return proc && proc->insecure ? flot_client_new (endpoint) : proc_client (endpoint);
+}
+
+proc_t *
+proc_serve (const char *name, const char *endpoint, flot_client_t **client, ...)
+{
+    const char *args [MAX_ARGS + 1] = { "--bind", endpoint };
+    int count = 2;
+    va_list list;
+    va_start (list, client);
+    s_collect (args, &count, list);
+    va_end (list);
+    static const char *const beats [][2] = {
+        { "--heartbeat", PROC_HEARTBEAT_ARG }, { "--liveness", PROC_LIVENESS_ARG } };
+    for (size_t i = 0; i < 2; i++)
+        if (!s_has_arg (args, beats [i][0]) && count + 2 <= MAX_ARGS) {
+            args [count++] = beats [i][0];
+            args [count++] = beats [i][1];
+            args [count] = NULL;
+        }
+    proc_t *self = s_start (name, args);
+    if (!self)
+        fail_msg ("cannot start flotillad %s", name);
+    if (proc_wait_ping (self, endpoint, 5000))
+        fail_msg ("%s did not answer Ping on %s (see %s)", name, endpoint, self->log);
+    if (client) {
+        *client = s_client_of (self, endpoint);
+        if (!*client)
+            fail_msg ("no client of %s on %s", name, endpoint);
+    }
+    return self;
+}
+
+void
+proc_endpoint (char *endpoint, size_t size, int port)
+{
+    snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
 }
 
 bool
@@ -496,8 +570,7 @@ proc_wait_ping (proc_t *proc, const char *endpoint, int timeout_ms)
             }
         }
         if (!client)
-            client = proc && proc->insecure ? flot_client_new (endpoint)
-                                            : proc_client (endpoint);
+            client = s_client_of (proc, endpoint);
         if (!client)
             break;
         json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 200, NULL);
@@ -614,6 +687,17 @@ proc_wait_actor (flot_client_t *client, const char *service,
         }
         s_sleep_ms (20);
     }
+}
+
+void
+proc_wait_unnamed (flot_client_t *client, proc_t *proc, const char *service)
+{
+    char instance [128];
+    snprintf (instance, sizeof instance, "%s-%d", service, (int) proc->pid);
+    json_t *entry = proc_wait_actor (client, service, instance, proc, 5000);
+    if (!entry)
+        fail_msg ("%s: %s did not register (see %s)", proc->name, instance, proc->log);
+    json_decref (entry);
 }
 
 long long

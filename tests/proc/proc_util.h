@@ -57,6 +57,22 @@ const char *
 proc_t *
     proc_start (const char *name, ...);
 
+//  Starts flotillad serving on endpoint as proc_start does, with "--bind",
+//  endpoint and the arguments that follow endpoint, up to a NULL (such as
+//  "--actors", "echo", "--broker-only", "--insecure"); and the short
+//  heartbeat of these tests, "--heartbeat" PROC_HEARTBEAT_ARG and
+//  "--liveness" PROC_LIVENESS_ARG, unless they give those options. Waits up
+//  to 5 s until it answers Ping. If client is not NULL, *client is a client
+//  of it: plain if it runs --insecure, else proc_client (endpoint). Fails
+//  the test (naming the process and its log) if it does not start, answer
+//  or take the client.
+proc_t *
+    proc_serve (const char *name, const char *endpoint, flot_client_t **client, ...);
+
+//  Writes "tcp://127.0.0.1:<port>" into endpoint.
+void
+    proc_endpoint (char *endpoint, size_t size, int port);
+
 //  True if the process was started with --insecure (no keys).
 bool
     proc_insecure (proc_t *self);
@@ -190,6 +206,12 @@ json_t *
 json_t *
     proc_wait_actor (flot_client_t *client, const char *service,
                      const char *instance, proc_t *proc, int timeout_ms);
+
+//  Waits up to 5 s until Actors lists the instance of service that proc
+//  runs unnamed (it is then called "<service>-<pid>"), with proc's pid.
+//  Fails the test (naming the process and its log) if it does not.
+void
+    proc_wait_unnamed (flot_client_t *client, proc_t *proc, const char *service);
 
 //  An integer field of a JSON object, or -1 if absent or not an integer.
 long long

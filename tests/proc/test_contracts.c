@@ -76,8 +76,8 @@ test_contracts_every_command_decodes_by_its_contract (void **state)
     char dir [] = "/tmp/flotilla-contracts-XXXXXX";
     assert_non_null (mkdtemp (dir));
     char endpoint [64], events [64], store [128];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", PORT);
-    snprintf (events, sizeof events, "tcp://127.0.0.1:%d", PORT + 1);
+    proc_endpoint (endpoint, sizeof endpoint, PORT);
+    proc_endpoint (events, sizeof events, PORT + 1);
     snprintf (store, sizeof store, "%s/store.db", dir);
     proc_t *daemon = proc_start ("contracts", "--bind", endpoint, "--events-bind", events,
         "--store", store, "--actors",

@@ -40,12 +40,6 @@
 #define STORM_MESSAGES 5000
 #define PING_EVERY_MS 50
 
-static void
-s_endpoint (char *buf, size_t size, int port)
-{
-    snprintf (buf, size, "tcp://127.0.0.1:%d", port);
-}
-
 //  --------------------------------------------------------------------------
 //  A well-behaved client that pings every 50 ms in its own thread
 
@@ -120,6 +114,17 @@ s_send_raw (zsock_t *sock, const raw_t *frames, int count)
                       ZMQ_DONTWAIT | (i < count - 1 ? ZMQ_SNDMORE : 0)) < 0)
             return -1;
     return 0;
+}
+
+//  Seeds rand () from PROC_SEED, else the time, and says which seed the
+//  run of what used: PROC_SEED=n replays a run.
+static void
+s_seed (const char *what)
+{
+    const char *given = getenv ("PROC_SEED");
+    unsigned seed = given ? (unsigned) strtoul (given, NULL, 10) : (unsigned) time (NULL);
+    print_message ("%s seed %u (PROC_SEED)\n", what, seed);
+    srand (seed);
 }
 
 static void
@@ -737,32 +742,20 @@ test_garbage_does_not_hurt_broker (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT);
+    proc_endpoint (endpoint, sizeof endpoint, PORT);
     //  --insecure: the storm is FLOT frames from raw sockets, which CURVE
     //  would only wrap (test_curve_endpoint_survives_hostile_handshakes
     //  covers the CURVE layer).
-    proc_t *daemon = proc_start ("storm", "--insecure", "--bind", endpoint, "--actors", "echo",
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = flot_client_new (endpoint);
-    char instance [64];
-    snprintf (instance, sizeof instance, "echo-%d", (int) proc_pid (daemon));
-    json_t *entry = proc_wait_actor (client, "echo", instance, daemon, 5000);
-    assert_non_null (entry);
-    json_decref (entry);
+    flot_client_t *client;
+    proc_t *daemon = proc_serve ("storm", endpoint, &client, "--insecure",
+                                 "--actors", "echo", NULL);
+    proc_wait_unnamed (client, daemon, "echo");
 
     pinger_t pinger = { .endpoint = endpoint };
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_pinger, &pinger), 0);
 
-    //  PROC_SEED=n replays a run.
-    unsigned seed = getenv ("PROC_SEED")
-                  ? (unsigned) strtoul (getenv ("PROC_SEED"), NULL, 10)
-                  : (unsigned) time (NULL);
-    print_message ("garbage seed %u (PROC_SEED)\n", seed);
-    srand (seed);
+    s_seed ("garbage");
     storm_t *storm = calloc (1, sizeof *storm);
     assert_non_null (storm);
     storm->sock = s_raw_dealer (endpoint);
@@ -961,6 +954,29 @@ s_assert_text (flot_bytes_t bytes, const char *text)
                   bytes.data ? (const char *) bytes.data : "", text);
 }
 
+//  The next message on a raw socket before until (proc_now's clock), decoded
+//  into *answer, whose views point into the message (caller zmsg_destroy's);
+//  NULL if none came by then. Fails, saying what was awaited, if it is not
+//  one frame or does not decode.
+static zmsg_t *
+s_next_msg (zsock_t *sock, int64_t until, flot_msg_t *answer, const char *awaited)
+{
+    int64_t left = until - proc_now ();
+    zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
+    if (left <= 0 || zmq_poll (&item, 1, left) != 1)
+        return NULL;
+    zmsg_t *msg = zmsg_recv (sock);
+    assert_non_null (msg);
+    if (zmsg_size (msg) != 1)
+        fail_msg ("%s: a message of %zu frames came", awaited, zmsg_size (msg));
+    zframe_t *frame = zmsg_first (msg);
+    flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
+    flot_err_t err = { 0 };
+    if (flot_msg_decode (answer, frames, 1, &err))
+        fail_msg ("%s: a message that does not decode came: %s", awaited, err.message);
+    return msg;
+}
+
 //  The next message on a raw socket, up to 2 s, HEARTBEATs aside (each is
 //  answered with one in its version, so that a raw actor stays alive): one
 //  frame that decodes, of kind, and of version unless that is 0. Returns
@@ -970,18 +986,9 @@ s_expect_msg (zsock_t *sock, int kind, int version, flot_msg_t *answer)
 {
     int64_t until = proc_now () + 2000;
     while (true) {
-        int64_t left = until - proc_now ();
-        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
-        if (left <= 0 || zmq_poll (&item, 1, left) != 1)
+        zmsg_t *msg = s_next_msg (sock, until, answer, flot_kind_name (kind));
+        if (!msg)
             fail_msg ("expected %s, nothing came", flot_kind_name (kind));
-        zmsg_t *msg = zmsg_recv (sock);
-        assert_non_null (msg);
-        assert_int_equal (zmsg_size (msg), 1);
-        zframe_t *frame = zmsg_first (msg);
-        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
-        flot_err_t err = { 0 };
-        if (flot_msg_decode (answer, frames, 1, &err))
-            fail_msg ("the answer does not decode: %s", err.message);
         if (answer->kind == FLOT_HEARTBEAT && kind != FLOT_HEARTBEAT) {
             flot_msg_t beat = { .kind = FLOT_HEARTBEAT, .version = answer->version };
             flot_msg_send (&beat, zsock_resolve (sock), NULL, true);
@@ -1173,16 +1180,11 @@ test_broker_announces_and_checks_versions (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 30);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 30);
     //  --insecure: this is FLOT's own version negotiation, from raw sockets.
-    proc_t *daemon = proc_start ("versions", "--insecure", "--bind", endpoint,
-                                 "--actors", "echo",
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = flot_client_new (endpoint);
-    assert_non_null (client);
+    flot_client_t *client;
+    proc_t *daemon = proc_serve ("versions", endpoint, &client, "--insecure",
+                                 "--actors", "echo", NULL);
     static const long long v3 [] = { 3 };
     static const long long v23 [] = { 2, 3 };
     static const long long v12 [] = { 1, 2 };
@@ -1360,13 +1362,9 @@ test_broker_announces_and_checks_versions (void **state)
     //  The heartbeat the broker sent while it was registered may come first.
     json_t *body;
     while (true) {
-        zmq_pollitem_t item = { zsock_resolve (peer), 0, ZMQ_POLLIN, 0 };
-        assert_int_equal (zmq_poll (&item, 1, 2000), 1);
-        zmsg_t *msg = zmsg_recv (peer);
-        zframe_t *frame = zmsg_first (msg);
-        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
         flot_msg_t answer;
-        assert_int_equal (flot_msg_decode (&answer, frames, 1, NULL), 0);
+        zmsg_t *msg = s_next_msg (peer, proc_now () + 2000, &answer, "DISCONNECT");
+        assert_non_null (msg);
         body = answer.kind == FLOT_DISCONNECT
              ? proc_body_json (answer.body.data, answer.body.size) : NULL;
         zmsg_destroy (&msg);
@@ -1588,25 +1586,16 @@ test_curve_endpoint_survives_hostile_handshakes (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 40);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 40);
     //  With keys: the local ones a flotillad on loopback makes.
-    proc_t *daemon = proc_start ("curve", "--bind", endpoint, "--actors", "echo",
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    flot_client_t *client;
+    proc_t *daemon = proc_serve ("curve", endpoint, &client, "--actors", "echo", NULL);
     json_t *pong = proc_call (client, "broker", NULL, "Ping", NULL, 1000, NULL);
     assert_non_null (pong);
     assert_true (json_is_true (json_object_get (pong, "secure")));
     assert_string_equal (json_string_value (json_object_get (pong, "caller")), "local");
     json_decref (pong);
-    char instance [64];
-    snprintf (instance, sizeof instance, "echo-%d", (int) proc_pid (daemon));
-    json_t *entry = proc_wait_actor (client, "echo", instance, daemon, 5000);
-    assert_non_null (entry);
-    json_decref (entry);
+    proc_wait_unnamed (client, daemon, "echo");
     char broker_public [41];
     s_broker_public (broker_public);
     char cert_path [PATH_MAX], server_path [PATH_MAX];
@@ -1616,11 +1605,7 @@ test_curve_endpoint_survives_hostile_handshakes (void **state)
     pinger_t pinger = { .endpoint = endpoint, .keyed = true };
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_pinger, &pinger), 0);
-    unsigned seed = getenv ("PROC_SEED")
-                  ? (unsigned) strtoul (getenv ("PROC_SEED"), NULL, 10)
-                  : (unsigned) time (NULL);
-    print_message ("curve seed %u (PROC_SEED)\n", seed);
-    srand (seed);
+    s_seed ("curve");
     int64_t started = proc_now ();
     int connections = 0;
     static uint8_t buffer [8192];
@@ -1705,14 +1690,9 @@ test_curve_raw_sockets_with_local_keys (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 50);
-    proc_t *daemon = proc_start ("curve-raw", "--bind", endpoint, "--actors", "echo",
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 50);
+    flot_client_t *client;
+    proc_t *daemon = proc_serve ("curve-raw", endpoint, &client, "--actors", "echo", NULL);
 
     zsock_t *raw = s_raw_dealer_keyed (endpoint);
     for (int version = FLOT_VERSION_OLDEST; version <= FLOT_VERSION; version++) {
@@ -1841,18 +1821,9 @@ static void
 s_expect_quiet (zsock_t *sock, int ms, const char *why)
 {
     int64_t until = proc_now () + ms;
-    while (true) {
-        int64_t left = until - proc_now ();
-        zmq_pollitem_t item = { zsock_resolve (sock), 0, ZMQ_POLLIN, 0 };
-        if (left <= 0 || zmq_poll (&item, 1, left) != 1)
-            return;
-        zmsg_t *msg = zmsg_recv (sock);
-        assert_non_null (msg);
-        zframe_t *frame = zmsg_first (msg);
-        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
-        flot_msg_t answer;
-        if (flot_msg_decode (&answer, frames, 1, NULL))
-            fail_msg ("%s: a message that does not decode came", why);
+    flot_msg_t answer;
+    zmsg_t *msg;
+    while ((msg = s_next_msg (sock, until, &answer, why))) {
         if (answer.kind != FLOT_HEARTBEAT) {
             json_t *body = proc_body_json (answer.body.data, answer.body.size);
             char *text = body ? json_dumps (body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -1894,15 +1865,12 @@ test_only_the_feeder_feeds_a_stream (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 60);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 60);
     //  --insecure: raw actors of any service; a heartbeat slow enough that
     //  raw actors that do not beat stay registered throughout.
-    proc_t *daemon = proc_start ("feeder", "--insecure", "--broker-only", "--bind", endpoint,
+    flot_client_t *client;
+    proc_t *daemon = proc_serve ("feeder", endpoint, &client, "--insecure", "--broker-only",
                                  "--heartbeat", "1000", "--liveness", "10", NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = flot_client_new (endpoint);
-    assert_non_null (client);
     //  A serves echo (whose contract says Ticks streams) and custom (which
     //  no contract names); B, of another service, tries to feed their
     //  streams. C is a raw client, which keeps every message it gets.
@@ -2019,12 +1987,15 @@ test_only_the_feeder_feeds_a_stream (void **state)
     assert_int_equal (proc_stop (daemon, 5000), 0);
 }
 
-//  A raw client over CURVE with the key pair in cert_path, once the broker
-//  admits it (it loads a key just made when it sees its directory change):
-//  Pings until one is answered as key name.
+//  Allows a new key name with role (proc_key_new), then makes a raw client
+//  over CURVE with it, once the broker admits it (it loads a key just made
+//  when it sees its directory change): Pings until one is answered as key
+//  name.
 static zsock_t *
-s_raw_client_as (const char *endpoint, const char *cert_path, const char *name)
+s_raw_client_new_key (const char *endpoint, const char *name, flot_role_t role)
 {
+    char cert_path [PATH_MAX];
+    proc_key_new (name, role, cert_path, sizeof cert_path);
     int64_t until = proc_now () + 5000;
     for (uint64_t corr = 1; proc_now () < until; corr++) {
         zsock_t *sock = zsock_new (ZMQ_DEALER);
@@ -2053,20 +2024,15 @@ s_raw_client_as (const char *endpoint, const char *cert_path, const char *name)
 static void
 s_expect_cancel (zsock_t *actor, const held_t *held, const char *what)
 {
+    char awaited [200];
+    snprintf (awaited, sizeof awaited, "the feeder of %s, awaiting CANCEL", what);
     int64_t until = proc_now () + 2000;
     while (true) {
-        int64_t left = until - proc_now ();
-        zmq_pollitem_t item = { zsock_resolve (actor), 0, ZMQ_POLLIN, 0 };
-        if (left <= 0 || zmq_poll (&item, 1, left) != 1)
+        flot_msg_t cancel;
+        zmsg_t *msg = s_next_msg (actor, until, &cancel, awaited);
+        if (!msg)
             fail_msg ("the feeder of %s (corr %llu) got no CANCEL", what,
                       (unsigned long long) held->corr);
-        zmsg_t *msg = zmsg_recv (actor);
-        assert_non_null (msg);
-        zframe_t *frame = zmsg_first (msg);
-        flot_bytes_t frames [1] = { { zframe_data (frame), zframe_size (frame) } };
-        flot_msg_t cancel;
-        if (flot_msg_decode (&cancel, frames, 1, NULL))
-            fail_msg ("the feeder of %s got a message that does not decode", what);
         if (cancel.kind == FLOT_HEARTBEAT) {
             zmsg_destroy (&msg);
             continue;
@@ -2101,14 +2067,9 @@ static proc_t *
 s_keyed_broker (const char *name, int port, char *endpoint, size_t size,
                 flot_client_t **client)
 {
-    s_endpoint (endpoint, size, port);
-    proc_t *daemon = proc_start (name, "--broker-only", "--bind", endpoint,
-                                 "--heartbeat", "1000", "--liveness", "10", NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    *client = proc_client (endpoint);
-    assert_non_null (*client);
-    return daemon;
+    proc_endpoint (endpoint, size, port);
+    return proc_serve (name, endpoint, client, "--broker-only",
+                       "--heartbeat", "1000", "--liveness", "10", NULL);
 }
 
 //  A stream a key opened ends when the key is revoked (SPEC 14.5), though
@@ -2126,9 +2087,7 @@ test_revoked_key_loses_its_streams (void **state)
     //  A raw echo actor (echo's contract says Ticks streams), with the
     //  local key.
     zsock_t *echo = s_raw_actor (endpoint, client, true, "echo", "echo-a");
-    char secret [PATH_MAX];
-    proc_key_new ("op-stream", FLOT_ROLE_OPERATOR, secret, sizeof secret);
-    zsock_t *op = s_raw_client_as (endpoint, secret, "op-stream");
+    zsock_t *op = s_raw_client_new_key (endpoint, "op-stream", FLOT_ROLE_OPERATOR);
     zsock_t *local = s_raw_dealer_keyed (endpoint);
 
     //  op opens a Ticks stream, the local key another.
@@ -2183,9 +2142,7 @@ test_revoked_key_loses_streams_no_contract_names (void **state)
     proc_t *daemon = s_keyed_broker ("revoke-custom", PORT + 80, endpoint, sizeof endpoint,
                                      &client);
     zsock_t *custom = s_raw_actor (endpoint, client, true, "custom", "custom-a");
-    char secret [PATH_MAX];
-    proc_key_new ("op-custom", FLOT_ROLE_OPERATOR, secret, sizeof secret);
-    zsock_t *op = s_raw_client_as (endpoint, secret, "op-custom");
+    zsock_t *op = s_raw_client_new_key (endpoint, "op-custom", FLOT_ROLE_OPERATOR);
     held_t watch;
     s_send_request_json (op, "custom", "Watch", 501, NULL);
     s_expect_deliver (custom, "Watch", &watch);
@@ -2246,19 +2203,11 @@ test_garbage_does_not_hurt_events_actor (void **state)
 {
     (void) state;
     char endpoint [64], events [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 1);
-    s_endpoint (events, sizeof events, PORT + 2);
-    proc_t *daemon = proc_start ("events", "--bind", endpoint, "--events-bind", events,
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = proc_client (endpoint);
-    char instance [64];
-    snprintf (instance, sizeof instance, "events-%d", (int) proc_pid (daemon));
-    json_t *entry = proc_wait_actor (client, "events", instance, daemon, 5000);
-    assert_non_null (entry);
-    json_decref (entry);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 1);
+    proc_endpoint (events, sizeof events, PORT + 2);
+    flot_client_t *client;
+    proc_t *daemon = proc_serve ("events", endpoint, &client, "--events-bind", events, NULL);
+    proc_wait_unnamed (client, daemon, "events");
 
     char long_text [2100];
     memset (long_text, 'a', sizeof long_text - 1);
@@ -2513,13 +2462,10 @@ static flot_client_t *
 s_events_daemon (const char *name, int port, const char *capacity)
 {
     char endpoint [64], events [64];
-    s_endpoint (endpoint, sizeof endpoint, port);
-    s_endpoint (events, sizeof events, port + 1);
-    proc_t *broker = proc_start (name, "--broker-only", "--bind", endpoint,
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (broker);
-    assert_int_equal (proc_wait_ping (broker, endpoint, 5000), 0);
+    proc_endpoint (endpoint, sizeof endpoint, port);
+    proc_endpoint (events, sizeof events, port + 1);
+    flot_client_t *client;
+    proc_serve (name, endpoint, &client, "--broker-only", NULL);
     char actor_name [64];
     snprintf (actor_name, sizeof actor_name, "%s-actor", name);
     proc_t *actor = proc_start (actor_name, "--connect", endpoint, "--actors", "events",
@@ -2528,7 +2474,6 @@ s_events_daemon (const char *name, int port, const char *capacity)
                                 "--heartbeat", PROC_HEARTBEAT_ARG,
                                 "--liveness", PROC_LIVENESS_ARG, NULL);
     assert_non_null (actor);
-    flot_client_t *client = proc_client (endpoint);
     json_t *entry = proc_wait_actor (client, "events", actor_name, actor, 5000);
     if (!entry)
         fail_msg ("the events actor did not register (see %s)", proc_log_path (actor));
@@ -2544,7 +2489,7 @@ test_subscriber_sees_consecutive_seq_and_replay (void **state)
     char public_key [41];
     char *pub = s_pub_endpoint (client, public_key);
     char expected_pub [64];
-    s_endpoint (expected_pub, sizeof expected_pub, PORT + 11);
+    proc_endpoint (expected_pub, sizeof expected_pub, PORT + 11);
     assert_string_equal (pub, expected_pub);
     zsock_t *all = s_subscriber (pub, public_key, "");
     zsock_t *d1 = s_subscriber (pub, public_key, "d1/");

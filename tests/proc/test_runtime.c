@@ -21,26 +21,6 @@
 #define PORT (PROC_PORT_BASE + 0)
 #define EXPIRY_MS (PROC_HEARTBEAT_MS * PROC_LIVENESS)
 
-static void
-s_endpoint (char *buf, size_t size, int port)
-{
-    snprintf (buf, size, "tcp://127.0.0.1:%d", port);
-}
-
-//  A broker alone, on endpoint; waits until it answers Ping.
-static proc_t *
-s_broker (const char *name, const char *endpoint)
-{
-    proc_t *broker = proc_start (name, "--broker-only", "--bind", endpoint,
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (broker);
-    if (proc_wait_ping (broker, endpoint, 5000))
-        fail_msg ("broker %s did not answer Ping on %s (see %s)",
-                  name, endpoint, proc_log_path (broker));
-    return broker;
-}
-
 //  An echo actor process for the broker at endpoint; keys may be NULL.
 //  Waits until the broker lists it with this process's pid.
 static proc_t *
@@ -98,10 +78,9 @@ test_broker_only_routes_to_tcp_actor_processes (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT);
-    proc_t *broker = s_broker ("broker", endpoint);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_endpoint (endpoint, sizeof endpoint, PORT);
+    flot_client_t *client;
+    proc_t *broker = proc_serve ("broker", endpoint, &client, "--broker-only", NULL);
     proc_t *a = s_echo (client, endpoint, "echo-a", NULL);
     proc_t *b = s_echo (client, endpoint, "echo-b", NULL);
 
@@ -142,10 +121,9 @@ test_keyed_routing (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 1);
-    s_broker ("broker", endpoint);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 1);
+    flot_client_t *client;
+    proc_serve ("broker", endpoint, &client, "--broker-only", NULL);
     s_echo (client, endpoint, "eu", "eu-1,eu-2");
     s_echo (client, endpoint, "us", "us-1");
 
@@ -193,10 +171,9 @@ test_sigkill_turns_pending_request_into_error (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 2);
-    s_broker ("broker", endpoint);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 2);
+    flot_client_t *client;
+    proc_serve ("broker", endpoint, &client, "--broker-only", NULL);
     proc_t *actor = s_echo (client, endpoint, "doomed", NULL);
 
     flot_client_t *caller = proc_client (endpoint);
@@ -255,10 +232,9 @@ test_broker_restart_brings_actors_back (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 3);
-    proc_t *broker = s_broker ("broker-1", endpoint);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 3);
+    flot_client_t *client;
+    proc_t *broker = proc_serve ("broker-1", endpoint, &client, "--broker-only", NULL);
     proc_t *actor = s_echo (client, endpoint, "survivor", NULL);
     s_echo_ok (client, NULL, "{\"before\": true}");
     flot_client_destroy (&client);
@@ -268,10 +244,7 @@ test_broker_restart_brings_actors_back (void **state)
     //  Let the actor notice: longer than its liveness window.
     usleep ((EXPIRY_MS + PROC_HEARTBEAT_MS) * 1000);
     int64_t restarted_at = proc_now ();
-    proc_t *broker_2 = s_broker ("broker-2", endpoint);
-
-    client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_t *broker_2 = proc_serve ("broker-2", endpoint, &client, "--broker-only", NULL);
     int64_t until = restarted_at + 5 * PROC_HEARTBEAT_MS + 2000;
     bool served = false;
     while (!served && proc_now () < until) {
@@ -300,7 +273,7 @@ test_broker_restart_brings_actors_back (void **state)
     //  same endpoint gets them back at once.
     assert_int_equal (proc_stop (broker_2, 5000), 0);
     restarted_at = proc_now ();
-    s_broker ("broker-3", endpoint);
+    proc_serve ("broker-3", endpoint, NULL, "--broker-only", NULL);
     entry = proc_wait_actor (client, "echo", "survivor", actor,
                              5 * PROC_HEARTBEAT_MS + 2000);
     if (!entry)
@@ -319,21 +292,12 @@ test_deadline_expires_with_deadline_error (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 4);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 4);
     //  Broker and echo in one process this time.
-    proc_t *daemon = proc_start ("daemon", "--bind", endpoint, "--actors", "echo",
-                                 "--heartbeat", PROC_HEARTBEAT_ARG,
-                                 "--liveness", PROC_LIVENESS_ARG, NULL);
-    assert_non_null (daemon);
-    assert_int_equal (proc_wait_ping (daemon, endpoint, 5000), 0);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    flot_client_t *client;
+    proc_t *daemon = proc_serve ("daemon", endpoint, &client, "--actors", "echo", NULL);
     //  Unnamed, the instance is called after the service and the pid.
-    char instance [64];
-    snprintf (instance, sizeof instance, "echo-%d", (int) proc_pid (daemon));
-    json_t *entry = proc_wait_actor (client, "echo", instance, daemon, 5000);
-    assert_non_null (entry);
-    json_decref (entry);
+    proc_wait_unnamed (client, daemon, "echo");
     s_echo_ok (client, NULL, "{\"ready\": true}");
 
     flot_client_t *caller = proc_client (endpoint);
@@ -383,10 +347,9 @@ test_unknown_service_error (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 5);
-    proc_t *broker = s_broker ("broker", endpoint);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 5);
+    flot_client_t *client;
+    proc_t *broker = proc_serve ("broker", endpoint, &client, "--broker-only", NULL);
 
     flot_err_t err = { 0 };
     json_t *reply = proc_call (client, "nosuch", NULL, "Anything", NULL, 2000, &err);
@@ -441,10 +404,9 @@ test_stream_ticks_and_cancel (void **state)
 {
     (void) state;
     char endpoint [64];
-    s_endpoint (endpoint, sizeof endpoint, PORT + 6);
-    s_broker ("broker", endpoint);
-    flot_client_t *client = proc_client (endpoint);
-    assert_non_null (client);
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 6);
+    flot_client_t *client;
+    proc_serve ("broker", endpoint, &client, "--broker-only", NULL);
     proc_t *actor = s_echo (client, endpoint, "ticker", NULL);
 
     msgpack_sbuffer sbuf;

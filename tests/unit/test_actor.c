@@ -50,33 +50,55 @@ s_relay_answer (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     free (relay);
 }
 
-static void
-s_relay (flot_actor_t *actor, flot_request_t *request)
+//  What Relay and RelayOnce call, from their request's body: "service",
+//  "command", "body" (a map, or {} if absent) and "timeout" (1..60000 ms,
+//  2000 if absent). The body is packed into target->body, which the caller
+//  destroys.
+typedef struct {
+    char service [65];
+    char command [65];
+    uint64_t timeout;
+    msgpack_sbuffer body;
+} target_t;
+
+//  Returns 0, or -1 with the request failed with the field's error.
+static int
+s_relay_target (flot_request_t **request, target_t *target)
 {
-    const msgpack_object *body = flot_request_body (request);
-    char service [65], command [65];
-    uint64_t timeout = 2000;
+    const msgpack_object *body = flot_request_body (*request);
     const msgpack_object *inner = NULL;
     flot_err_t err;
-    if (flot_map_str (body, "service", true, service, sizeof service, &err) < 0
-    ||  flot_map_str (body, "command", true, command, sizeof command, &err) < 0
-    ||  flot_map_uint (body, "timeout", false, 1, 60000, &timeout, &err) < 0
+    target->timeout = 2000;
+    if (flot_map_str (body, "service", true, target->service, sizeof target->service,
+                      &err) < 0
+    ||  flot_map_str (body, "command", true, target->command, sizeof target->command,
+                      &err) < 0
+    ||  flot_map_uint (body, "timeout", false, 1, 60000, &target->timeout, &err) < 0
     ||  flot_map_object (body, "body", false, MSGPACK_OBJECT_MAP, &inner, &err) < 0) {
-        flot_request_fail (&request, &err);
-        return;
+        flot_request_fail (request, &err);
+        return -1;
     }
-    msgpack_sbuffer sbuf;
     msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
+    flot_pack_begin (&target->body, &pk);
     if (inner)
         msgpack_pack_object (&pk, *inner);
     else
         msgpack_pack_map (&pk, 0);
+    return 0;
+}
+
+static void
+s_relay (flot_actor_t *actor, flot_request_t *request)
+{
+    target_t target;
+    if (s_relay_target (&request, &target))
+        return;
     relay_t *relay = calloc (1, sizeof *relay);
     relay->request = request;
-    uint64_t corr = flot_actor_call (actor, service, NULL, command, sbuf.data, sbuf.size,
-                                     (uint32_t) timeout, false, s_relay_answer, relay);
-    msgpack_sbuffer_destroy (&sbuf);
+    uint64_t corr = flot_actor_call (actor, target.service, NULL, target.command,
+                                     target.body.data, target.body.size,
+                                     (uint32_t) target.timeout, false, s_relay_answer, relay);
+    msgpack_sbuffer_destroy (&target.body);
     if (!corr) {
         free (relay);
         flot_request_error (&request, FLOT_E_INTERNAL, "could not call");
@@ -126,10 +148,10 @@ s_relay_stream (flot_actor_t *actor, flot_request_t *request)
     msgpack_sbuffer_destroy (&sbuf);
 }
 
-//  RelayOnce: {"service", "command", "body"?} -> calls it without a stream
-//  and, at the first answer that is not a STREAM, replies {"answers": n,
-//  "kinds": [each answer's kind], "body": the last one's body, or its
-//  "message"}. s_once counts every answer the call's callback gets, also
+//  RelayOnce: {"service", "command", "body"?, "timeout"?} -> calls it
+//  without a stream and, at the first answer that is not a STREAM, replies
+//  {"answers": n, "kinds": [each answer's kind], "body": the last one's
+//  body, or its "message"}. s_once counts every answer the call's callback gets, also
 //  after that reply.
 static struct {
     flot_request_t *request;    //  NULL once answered
@@ -167,29 +189,16 @@ s_once_answer (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 static void
 s_relay_once (flot_actor_t *actor, flot_request_t *request)
 {
-    const msgpack_object *body = flot_request_body (request);
-    char service [65], command [65];
-    const msgpack_object *inner = NULL;
-    flot_err_t err;
-    if (flot_map_str (body, "service", true, service, sizeof service, &err) < 0
-    ||  flot_map_str (body, "command", true, command, sizeof command, &err) < 0
-    ||  flot_map_object (body, "body", false, MSGPACK_OBJECT_MAP, &inner, &err) < 0) {
-        flot_request_fail (&request, &err);
+    target_t target;
+    if (s_relay_target (&request, &target))
         return;
-    }
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    flot_pack_begin (&sbuf, &pk);
-    if (inner)
-        msgpack_pack_object (&pk, *inner);
-    else
-        msgpack_pack_map (&pk, 0);
     s_once.request = request;
     atomic_store (&s_once.answers, 0);
     json_array_clear (s_once.kinds);
-    uint64_t corr = flot_actor_call (actor, service, NULL, command, sbuf.data, sbuf.size,
-                                     2000, false, s_once_answer, NULL);
-    msgpack_sbuffer_destroy (&sbuf);
+    uint64_t corr = flot_actor_call (actor, target.service, NULL, target.command,
+                                     target.body.data, target.body.size,
+                                     (uint32_t) target.timeout, false, s_once_answer, NULL);
+    msgpack_sbuffer_destroy (&target.body);
     if (!corr)
         flot_request_error (&s_once.request, FLOT_E_INTERNAL, "could not call");
 }

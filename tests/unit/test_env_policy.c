@@ -149,6 +149,10 @@ test_env_policy_refuses_what_makes_common_tools_run_code (void **state)
         "PERL_MB_OPT", "TCL_LIBRARY", "TK_LIBRARY", "R_PROFILE", "R_PROFILE_USER",
         "R_ENVIRON", "PYTHONSTARTUP", "PYTHONPATH", "NODE_OPTIONS", "GOFLAGS", "MAKEFLAGS",
         "AWS_CONFIG_FILE", "PHPRC", "FLOTILLA_TARGET",
+        "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS", "DOTNET_STARTUP_HOOKS", "CORECLR_PROFILER_PATH",
+        "COMPlus_EnableDiagnostics", "ANSIBLE_CONFIG", "TF_CLI_CONFIG_FILE", "TF_CLI_ARGS",
     };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         char why [256];
@@ -174,7 +178,7 @@ test_env_policy_allows_other_names (void **state)
         "TMPDIR", "LANG", "LC_ALL", "TZ", "MODE", "DEPLOY_ENV", "NODE_ENV", "RUST_LOG",
         "GOOS", "ld_preload", "path", "home", "git_dir", "pip_index_url", "docker_host",
         "GIT", "SSH", "R", "RUBRIC", "PERSON", "LDAP_URI", "LD", "XDG", "HOMEDIR",
-        "_", "_X", "a1",
+        "_", "_X", "a1", "TF_VAR_region", "NO_PROXY", "no_proxy", "SSL_MODE",
     };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         char why [256] = "";
