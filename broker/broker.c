@@ -1064,7 +1064,8 @@ s_on_answer (flot_broker_t *self, instance_t *instance, const flot_msg_t *msg)
     //  Only the instance a request went to answers it, and only the one
     //  that feeds a stream (the request's, SPEC 9) pushes on it or ends it:
     //  anything else is dropped, whoever sent it.
-    instance_t *feeder = zhashx_lookup (self->streams, &pkey);
+    instance_t *feeder = zhashx_size (self->streams) ? zhashx_lookup (self->streams, &pkey)
+                                                     : NULL;
     flot_pending_t *pending = flot_pending_find (self->pending, msg->route.data,
                                                  msg->route.size, msg->corr);
     if (pending && pending->instance != instance)
