@@ -67,6 +67,7 @@ typedef struct {
 struct _service_t {
     char name [FLOT_MAX_NAME + 1];
     const flot_contract_t *contract;    //  its contract, or NULL: none we know
+    bool streams;               //  a command of its contract opens a stream
     zlistx_t *instances;        //  instance_t *, not owned
 };
 
@@ -338,6 +339,9 @@ s_service_require (flot_broker_t *self, const char *name)
         for (size_t i = 0; flot_contracts [i]; i++)
             if (streq (flot_contracts [i]->service, name))
                 service->contract = flot_contracts [i];
+        for (size_t i = 0; service->contract && i < service->contract->command_count; i++)
+            if (service->contract->commands [i].stream)
+                service->streams = true;
         service->instances = zlistx_new ();
         zhashx_insert (self->services, name, service);
     }
@@ -1004,7 +1008,7 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     //  A command whose contract has a stream: only this instance may feed
     //  it (SPEC 9), from now until it ends.
     const flot_command_def_t *def = NULL;
-    if (service->contract) {
+    if (service->streams) {
         char command [FLOT_MAX_NAME + 1];
         memcpy (command, msg->command.data, msg->command.size);
         command [msg->command.size] = 0;

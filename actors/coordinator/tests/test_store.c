@@ -19,6 +19,17 @@
 #include "store.h"
 #include "sqlite_util.h"
 
+//  The store file says this build's schema version, in both places.
+static void
+s_assert_schema_current (void)
+{
+    char want [32], text [64];
+    snprintf (want, sizeof want, "%d", FLOT_STORE_SCHEMA_VERSION);
+    assert_string_equal (sqlite_text (sqlite_path, "PRAGMA user_version", text, sizeof text), want);
+    assert_string_equal (sqlite_text (sqlite_path, "SELECT value FROM meta WHERE key = 'schema'",
+                                     text, sizeof text), want);
+}
+
 static flot_store_t *
 s_open (void)
 {
@@ -328,11 +339,7 @@ test_store_migrates_a_version_4_store_to_keep_actions (void **state)
     assert_int_equal (flot_store_put_deployment (store, &update), 0);
     flot_store_destroy (&store);
 
-    char want [32];
-    snprintf (want, sizeof want, "%d", FLOT_STORE_SCHEMA_VERSION);
-    assert_string_equal (sqlite_text (sqlite_path, "PRAGMA user_version", text, sizeof text), want);
-    assert_string_equal (sqlite_text (sqlite_path, "SELECT value FROM meta WHERE key = 'schema'",
-                                     text, sizeof text), want);
+    s_assert_schema_current ();
     store = s_open ();
     text [0] = 0;
     assert_int_equal (flot_store_each_action (store, "web-1", 20, &total,
@@ -346,13 +353,10 @@ test_store_migrates_a_version_4_store_to_keep_actions (void **state)
     flot_store_destroy (&store);
 }
 
-//  The events' log as the builds before versions wrote it (version 1).
-
 static void
 test_store_migrates_a_version_2_store_in_place (void **state)
 {
     (void) state;
-    char text [64];
     sqlite_run (sqlite_path, s_store_v2);
     flot_store_t *store = s_open ();
     flot_deployment_row_t row;
@@ -378,11 +382,7 @@ test_store_migrates_a_version_2_store_in_place (void **state)
     assert_int_equal (flot_store_put_deployment (store, &mine), 0);
     flot_store_destroy (&store);
 
-    char want [32];
-    snprintf (want, sizeof want, "%d", FLOT_STORE_SCHEMA_VERSION);
-    assert_string_equal (sqlite_text (sqlite_path, "PRAGMA user_version", text, sizeof text), want);
-    assert_string_equal (sqlite_text (sqlite_path, "SELECT value FROM meta WHERE key = 'schema'",
-                                     text, sizeof text), want);
+    s_assert_schema_current ();
     store = s_open ();
     assert_int_equal (flot_store_get_deployment (store, "api-2", &row), 1);
     assert_string_equal (row.created_by, "alice");
