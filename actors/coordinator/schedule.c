@@ -231,6 +231,11 @@ s_rollback_step (deployment_t *dep, const char *name, const char *state, const c
     size_t s = dep->back->first [t];
     step_rt_t *rt = &dep->back_steps [s];
     const flot_step_t *step = &dep->back->steps [s];
+    //  A rollback service taken up again tells first of what it already
+    //  did: what is recorded stays as it is.
+    if ((streq (state, "running") && rt->state == SS_RUNNING)
+    ||  (streq (state, "succeeded") && rt->state == SS_SUCCEEDED))
+        return;
     coord_begin (dep->owner);
     if (streq (state, "running")) {
         coord_step_to (dep, s, true, FLOT_EV_REVERT_RUNNING);

@@ -619,12 +619,6 @@ s_rollback_read (service_t *self, const flot_rollback_initiate_rollback_request_
                       r->cwd);
         goto fail;
     }
-    rollback_t *running = zhashx_lookup (self->rollbacks, r->deployment);
-    if (running && running->state == RS_RUNNING) {
-        flot_err_set (err, FLOT_E_CONFLICT, "the rollback of %s is already running (%d%%)",
-                      r->deployment, s_percent (running));
-        goto fail;
-    }
     r->spec = flot_resolved_spec (resolved, err);
     if (!r->spec) {
         s_resolved_error (err);
@@ -667,6 +661,63 @@ fail:
     return NULL;
 }
 
+//  True if the running rollback covers every step of r still to be run:
+//  the same deployment asked again (its coordinator restarted or lost its
+//  link), not a different rollback.
+static bool
+s_covers (const rollback_t *running, const rollback_t *r)
+{
+    for (size_t s = 0; s < r->plan->step_count; s++) {
+        if (r->steps [s].skipped)
+            continue;
+        int t = r->plan->steps [s].target;
+        int u = flot_spec_target_index (running->spec, r->spec->targets [t].name);
+        if (u < 0 || running->plan->first [u] == running->plan->first [u + 1])
+            return false;
+    }
+    return true;
+}
+
+//  The caller asks again for a rollback that still runs here: the new
+//  stream takes over from the old one, and first hears of every step that
+//  has run or runs now. No step runs twice (SPEC section 8).
+static void
+s_adopt (rollback_t *running, flot_request_t *request)
+{
+    flot_actor_t *actor = running->owner->actor;
+    if (running->stream) {
+        //  The old stream ends with the rollback still running.
+        flot_rollback_progress_t progress = {
+            .deployment = running->deployment, .state = s_rstates [running->state],
+            .percent = (uint64_t) s_percent (running),
+            .message = "taken up by a new request", .started_ms = (uint64_t) running->started_ms
+        };
+        flot_stream_finish (actor, &running->stream, &progress);
+    }
+    flot_notice (WHO, "%s: asked again while its rollback runs (%d%%): the new caller "
+                 "takes it up", running->deployment, s_percent (running));
+    running->stream = flot_request_open_stream (request, s_stream_gone, running);
+    flot_rollback_initiate_rollback_reply_t reply = {
+        .stream = flot_request_corr (request), .steps_total = running->steps_total
+    };
+    flot_request_answer (&request, &reply);
+    char message [TEXT_MAX];
+    snprintf (message, sizeof message, "%s", running->message);
+    for (size_t i = 0; i < running->plan->target_count; i++) {
+        int t = running->plan->order [i];
+        for (size_t s = running->plan->first [t]; s < running->plan->first [t + 1]; s++) {
+            step_rt_t *rt = &running->steps [s];
+            if (rt->skipped || rt->state == TS_PENDING)
+                continue;
+            const char *state = rt->state == TS_REVERTED ? "succeeded"
+                              : rt->state == TS_FAILED ? "failed" : "running";
+            s_push (running, rt, state, NULL);
+        }
+    }
+    snprintf (running->message, sizeof running->message, "%s", message);
+    s_push (running, NULL, NULL, NULL);
+}
+
 static void
 s_initiate (flot_actor_t *actor, flot_request_t *request)
 {
@@ -675,6 +726,19 @@ s_initiate (flot_actor_t *actor, flot_request_t *request)
     rollback_t *r = s_rollback_read (self, flot_request_args (request), &err);
     if (!r) {
         flot_request_fail (&request, &err);
+        return;
+    }
+    rollback_t *running = zhashx_lookup (self->rollbacks, r->deployment);
+    if (running && running->state == RS_RUNNING) {
+        if (s_covers (running, r))
+            s_adopt (running, request);
+        else {
+            flot_request_error (&request, FLOT_E_CONFLICT,
+                                "the rollback of %s is already running (%d%%) and does not "
+                                "cover the targets asked for", r->deployment,
+                                s_percent (running));
+        }
+        s_rollback_destroy (&r);
         return;
     }
     //  A finished rollback of the same deployment gives way to this one.

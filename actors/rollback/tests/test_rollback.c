@@ -736,6 +736,47 @@ test_rollback_complete_by_hand_as_failed_then_again (void **state)
     free (record);
 }
 
+//  The same rollback asked again while it runs (its caller restarted): the
+//  new stream takes it up, hears first what ran and runs, then the rest;
+//  no hook runs twice and the first stream ends.
+static void
+test_rollback_asked_again_is_taken_up (void **state)
+{
+    test_t *self = *state;
+    json_t *body = s_initiate_body (self, "shop-12",
+        s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.3" }),
+        "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
+    uint64_t first = s_initiate (self, body, 4);
+    s_wait_record (self, "start c");
+    body = s_initiate_body (self, "shop-12",
+        s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.3" }),
+        "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
+    uint64_t second = s_initiate (self, body, 4);
+    json_t *messages = s_stream (self, first);
+    json_t *last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "running");
+    json_decref (messages);
+    messages = s_stream (self, second);
+    //  d reverted, c running: told first, in that order.
+    json_t *m0 = json_array_get (messages, 0), *m1 = json_array_get (messages, 1);
+    assert_string_equal (s_str (m0, "target"), "d");
+    assert_string_equal (s_str (m0, "step_state"), "succeeded");
+    assert_string_equal (s_str (m1, "target"), "c");
+    assert_string_equal (s_str (m1, "step_state"), "running");
+    last = json_array_get (messages, json_array_size (messages) - 1);
+    assert_string_equal (s_str (last, "state"), "completed");
+    json_decref (messages);
+    char *record = s_record (self);
+    const char *starts [] = { "start d", "start c", "start b", "start a" };
+    for (size_t i = 0; i < 4; i++) {
+        const char *at = strstr (record, starts [i]);
+        assert_non_null (at);
+        if (strstr (at + 1, starts [i]))
+            fail_msg ("'%s' twice; the record:\n%s", starts [i], record);
+    }
+    free (record);
+}
+
 static void
 test_rollback_second_initiate_is_a_conflict (void **state)
 {
@@ -1229,6 +1270,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_rollback_of_nothing_completes_at_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_status_during_and_complete_by_hand, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_complete_by_hand_as_failed_then_again, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_asked_again_is_taken_up, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_second_initiate_is_a_conflict, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_unknown_deployment_is_not_found, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_finishes_when_its_caller_leaves, s_setup, s_teardown),
