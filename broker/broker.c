@@ -1,10 +1,13 @@
 /*  broker.c - the Flotilla broker.
 
     Clients and actors connect to one ROUTER socket. Actors register a
-    service (READY) and optionally the keys they claim; clients send REQUEST
-    by service name and the broker delivers it to a live instance,
-    round-robin, remembers it as pending until the reply, its deadline, or the
-    actor's death, and routes the reply back. Routing data is in each
+    service (READY) and optionally the keys they claim; a service whose
+    contract says "instances": "one" has one live instance at a time, and a
+    READY for another is refused (DISCONNECT, code CONFLICT). Clients send
+    REQUEST by service name and the broker delivers it to a live instance,
+    round-robin, or for a routing key to the instance that had the key last
+    while it lives (sticky), remembers it as pending until the reply, its
+    deadline, or the actor's death, and routes the reply back. Routing data is in each
     message's header, so request and reply bodies are copied behind a new
     header without being decoded. The broker owns the
     registry of instances, the pending requests and the open streams, and
@@ -69,7 +72,21 @@ struct _service_t {
     const flot_contract_t *contract;    //  its contract, or NULL: none we know
     bool streams;               //  a command of its contract opens a stream
     zlistx_t *instances;        //  instance_t *, not owned
+    zhashx_t *sticky;           //  routing key -> sticky_t (owned): who had it last
+    zlistx_t *sticky_order;     //  sticky_t *, least recently used first (not owned)
 };
+
+//  A routing key's instance: requests with the key go there while it
+//  lives (SPEC 4.2).
+typedef struct {
+    instance_t *instance;
+    void *handle;               //  in service->sticky_order
+    char key [];
+} sticky_t;
+
+//  Routing keys remembered per service, at most; the least recently used
+//  is forgotten first.
+#define MAX_STICKY 100000
 
 //  A rate limit of log lines: this second's start and count.
 typedef struct {
@@ -99,7 +116,13 @@ struct _flot_broker_t {
     int bound;                  //  endpoints bound
     zhashx_t *client_versions;  //  bkey client -> its version, for those not of FLOT_VERSION
     zhashx_t *stream_keys;      //  bkey client -> the public key it opened streams with
+    zhashx_t *displaced;        //  bkey id -> service_t: sockets of a service of one
+                                //  instance at a time that were refused, or found
+                                //  dead, while it may have another (not owned)
 };
+
+//  Displaced sockets remembered at most at once.
+#define MAX_DISPLACED 1000
 
 //  Clients of an older version, remembered at most this many at once.
 #define MAX_OLD_CLIENTS 100000
@@ -343,6 +366,9 @@ s_service_require (flot_broker_t *self, const char *name)
             if (service->contract->commands [i].stream)
                 service->streams = true;
         service->instances = zlistx_new ();
+        service->sticky = zhashx_new ();
+        zhashx_set_destructor (service->sticky, (zhashx_destructor_fn *) zstr_free);
+        service->sticky_order = zlistx_new ();
         zhashx_insert (self->services, name, service);
     }
     return service;
@@ -354,6 +380,8 @@ s_service_free (void **item_p)
     service_t *service = *item_p;
     if (service) {
         zlistx_destroy (&service->instances);
+        zlistx_destroy (&service->sticky_order);
+        zhashx_destroy (&service->sticky);
         free (service);
         *item_p = NULL;
     }
@@ -420,6 +448,50 @@ s_stream_forget (flot_broker_t *self, const bkey_t *client, uint64_t corr,
         zhashx_delete (self->streams, &pkey);
 }
 
+//  Forgets a routing key's instance.
+static void
+s_sticky_delete (service_t *service, sticky_t *sticky)
+{
+    zlistx_delete (service->sticky_order, sticky->handle);
+    zhashx_delete (service->sticky, sticky->key);
+}
+
+//  Forgets every routing key an instance had: the next request with one
+//  goes to the next eligible instance.
+static void
+s_sticky_forget (instance_t *instance)
+{
+    service_t *service = instance->service;
+    if (zhashx_size (service->sticky) == 0)
+        return;
+    zlistx_t *doomed = zlistx_new ();
+    for (sticky_t *s = zhashx_first (service->sticky); s; s = zhashx_next (service->sticky))
+        if (s->instance == instance)
+            zlistx_add_end (doomed, s);
+    for (sticky_t *s = zlistx_first (doomed); s; s = zlistx_next (doomed))
+        s_sticky_delete (service, s);
+    zlistx_destroy (&doomed);
+}
+
+//  Remembers that key went to instance (sticky: its entry, or NULL).
+static void
+s_sticky_set (service_t *service, sticky_t *sticky, const char *key, instance_t *instance)
+{
+    if (!sticky) {
+        if (zhashx_size (service->sticky) >= MAX_STICKY)
+            s_sticky_delete (service, zlistx_first (service->sticky_order));
+        size_t size = strlen (key) + 1;
+        sticky = malloc (sizeof *sticky + size);
+        assert (sticky);
+        memcpy (sticky->key, key, size);
+        sticky->handle = zlistx_add_end (service->sticky_order, sticky);
+        zhashx_insert (service->sticky, key, sticky);
+    }
+    else
+        zlistx_move_end (service->sticky_order, sticky->handle);
+    sticky->instance = instance;
+}
+
 //  An instance died or left: fail its requests and streams, forget it.
 static void
 s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
@@ -451,6 +523,7 @@ s_instance_remove (flot_broker_t *self, instance_t *instance, const char *why)
         zhashx_delete (self->streams, key);
     }
     zlistx_destroy (&doomed);
+    s_sticky_forget (instance);
     void *handle = zlistx_find (instance->service->instances, instance);
     if (handle)
         zlistx_delete (instance->service->instances, handle);
@@ -466,10 +539,10 @@ s_instance_claims (instance_t *instance, const char *key)
     return false;
 }
 
-//  Picks the instance for a request: round-robin over those that claim the
-//  key, else over those that claim none. NULL if there is none.
+//  Picks the next instance for a request: round-robin over those that
+//  claim the key, else over those that claim none. NULL if there is none.
 static instance_t *
-s_instance_pick (service_t *service, const char *key)
+s_instance_next (service_t *service, const char *key)
 {
     size_t size = zlistx_size (service->instances);
     if (size == 0)
@@ -497,6 +570,40 @@ s_instance_pick (service_t *service, const char *key)
         zlistx_move_end (service->instances,
                          zlistx_find (service->instances, fallback));
     return fallback;
+}
+
+//  True if instance may be given a request with key (not empty): it claimed
+//  the key, or it claims none and its key does not limit it to some.
+static bool
+s_instance_serves (instance_t *instance, const char *key)
+{
+    if (zlistx_size (instance->keys) == 0)
+        return !instance->scoped;
+    return s_instance_claims (instance, key);
+}
+
+//  Picks the instance for a request. A request without a key: the next,
+//  round-robin. With key K: the instance that got K last, while it lives and
+//  serves K; else the next eligible one, which K then sticks to (SPEC 4.2:
+//  a request asked again after a lost answer reaches the instance that
+//  holds its idempotency record). NULL if there is none.
+static instance_t *
+s_instance_pick (service_t *service, const char *key)
+{
+    if (*key == 0)
+        return s_instance_next (service, key);
+    sticky_t *sticky = zhashx_lookup (service->sticky, key);
+    if (sticky && s_instance_serves (sticky->instance, key)) {
+        zlistx_move_end (service->sticky_order, sticky->handle);
+        return sticky->instance;
+    }
+    instance_t *instance = s_instance_next (service, key);
+    if (instance)
+        s_sticky_set (service, sticky, key, instance);
+    else
+    if (sticky)
+        s_sticky_delete (service, sticky);
+    return instance;
 }
 
 //  --------------------------------------------------------------------------
@@ -651,6 +758,100 @@ s_ready_allowed (flot_broker_t *self, const char *user, const char *service,
     return true;
 }
 
+//  Remembers the socket of an instance of a service of one instance at a
+//  time that was refused or found dead: its requests are refused while
+//  another instance holds the service (s_on_request).
+static void
+s_displace (flot_broker_t *self, const bkey_t *id, service_t *service)
+{
+    if (zhashx_size (self->displaced) >= MAX_DISPLACED)
+        zhashx_purge (self->displaced);
+    zhashx_update (self->displaced, id, service);
+}
+
+//  For a service of one instance at a time (its contract's "instances":
+//  "one"), the live instance registered on another socket than id, or NULL.
+//  One found past its liveness window is removed first, as the next tick
+//  would, and so is one whose connection is gone (a HEARTBEAT to it finds
+//  no route); one with the name, host and pid of instance (may be NULL) is
+//  that process come back on a new connection, and gives its place to it.
+static instance_t *
+s_one_instance_holder (flot_broker_t *self, const char *name, const bkey_t *id,
+                       const instance_t *instance)
+{
+    service_t *service = zhashx_lookup (self->services, name);
+    if (!service || !service->contract || !service->contract->one_instance)
+        return NULL;
+    int64_t expiry = (int64_t) self->heartbeat_ms * self->liveness;
+    instance_t *holder = zlistx_first (service->instances);
+    while (holder) {
+        const char *why = NULL;
+        if (s_bkey_compare (&holder->id, id) == 0)
+            ;
+        else
+        if (self->now - holder->last_seen > expiry) {
+            why = "missed its heartbeats";
+            s_displace (self, &holder->id, service);
+        }
+        else
+        if (instance && holder->pid == instance->pid && streq (holder->host, instance->host)
+        &&  streq (holder->instance, instance->instance))
+            why = "registered again on a new connection";
+        else
+        if (s_send (self, &holder->id, &(flot_msg_t) {
+                        .kind = FLOT_HEARTBEAT, .version = holder->protocol })
+        &&  errno == EHOSTUNREACH)
+            //  Its connection is gone (a process killed on a host we still
+            //  reach): the router has dropped its route id.
+            why = "closed its connection";
+        else
+            return holder;
+        if (why) {
+            s_instance_remove (self, holder, why);
+            holder = zlistx_first (service->instances);
+        }
+        else
+            holder = zlistx_next (service->instances);
+    }
+    return NULL;
+}
+
+//  DISCONNECT with code CONFLICT: the receiver stops acting as its service
+//  (SPEC 4.1).
+static void
+s_send_conflict (flot_broker_t *self, const bkey_t *id, const char *reason)
+{
+    flot_broker_disconnect_t body = {
+        .reason = reason, .code = FLOT_E_CONFLICT, .has_code = true
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_broker_disconnect_def, &body, &sbuf);
+    flot_msg_t msg = {
+        .kind = FLOT_DISCONNECT, .version = FLOT_VERSION_OLDEST,
+        .body = { (const uint8_t *) sbuf.data, sbuf.size }
+    };
+    s_send (self, id, &msg);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  DISCONNECT with code CONFLICT to a READY for a service of one instance
+//  at a time while holder is registered (SPEC 4.1).
+static void
+s_refuse_one_instance (flot_broker_t *self, const bkey_t *id, const char *name,
+                       const instance_t *instance, const instance_t *holder)
+{
+    char reason [512];
+    snprintf (reason, sizeof reason, "%s on %s (pid %llu) is the %s: one instance at a time",
+              holder->instance, *holder->host ? holder->host : "?",
+              (unsigned long long) holder->pid, name);
+    s_log_refusal (self, "refused READY for '%s' from %s on %s (pid %llu), CONFLICT: %s",
+                   name, *instance->instance ? instance->instance : "an unnamed instance",
+                   *instance->host ? instance->host : "?",
+                   (unsigned long long) instance->pid, reason);
+    s_send_conflict (self, id, reason);
+    s_displace (self, id, holder->service);
+}
+
 static void
 s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg, const char *user)
 {
@@ -734,6 +935,12 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg, const 
         s_instance_free ((void **) &instance);
         return;
     }
+    const instance_t *holder = s_one_instance_holder (self, name, id, instance);
+    if (holder) {
+        s_refuse_one_instance (self, id, name, instance, holder);
+        s_instance_free ((void **) &instance);
+        return;
+    }
     if (!*instance->instance) {
         //  The service and the last bytes of its route id (1..255 bytes).
         char tail [9] = "";
@@ -742,6 +949,8 @@ s_on_ready (flot_broker_t *self, const bkey_t *id, const flot_msg_t *msg, const 
         snprintf (instance->instance, sizeof instance->instance, "%.48s-%s", name, tail);
     }
     instance->service = s_service_require (self, name);
+    if (zhashx_size (self->displaced))
+        zhashx_delete (self->displaced, id);
     instance->registered_at = instance->last_seen = zclock_mono ();
     zlistx_add_end (instance->service->instances, instance);
     zhashx_insert (self->instances, id, instance);
@@ -953,6 +1162,38 @@ s_authorized (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     return true;
 }
 
+//  A request from a socket whose instance of a service of one instance at
+//  a time was refused or found dead (s_displace): while another instance
+//  holds that service, it is answered ERROR CONFLICT and the socket is told
+//  again, by DISCONNECT with code CONFLICT, to stop acting as the service
+//  (SPEC 4.1): a coordinator back from a cut, whose place was taken, runs
+//  no step before its READY is refused. Returns true if it was refused.
+static bool
+s_displaced_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg)
+{
+    service_t *service = zhashx_lookup (self->displaced, client);
+    if (!service)
+        return false;
+    instance_t *holder = s_one_instance_holder (self, service->name, client, NULL);
+    if (!holder) {
+        zhashx_delete (self->displaced, client);
+        return false;
+    }
+    char reason [512];
+    snprintf (reason, sizeof reason, "%s on %s (pid %llu) is the %s: one instance at a time",
+              holder->instance, *holder->host ? holder->host : "?",
+              (unsigned long long) holder->pid, service->name);
+    s_log_refusal (self, "refused a request from a displaced %s instance, CONFLICT: %s",
+                   service->name, reason);
+    //  DISCONNECT first: an actor host that reads it stops before it hands
+    //  the error to the call, which has then nothing to act on.
+    s_send_conflict (self, client, reason);
+    s_send_error (self, client, msg->version, msg->corr, FLOT_E_CONFLICT,
+                  "this connection's %s instance is no longer registered: %s",
+                  service->name, reason);
+    return true;
+}
+
 static void
 s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
               const char *user)
@@ -969,6 +1210,8 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
         s_broker_service (self, client, msg, caller);
         return;
     }
+    if (zhashx_size (self->displaced) && s_displaced_request (self, client, msg))
+        return;
     service_t *service = zhashx_lookup (self->services, name);
     if (!service) {
         s_send_error (self, client, msg->version, msg->corr, FLOT_E_UNKNOWN_SERVICE,
@@ -1193,6 +1436,8 @@ static void
 s_client_gone (flot_broker_t *self, const bkey_t *id)
 {
     zhashx_delete (self->stream_keys, id);
+    if (zhashx_size (self->displaced))
+        zhashx_delete (self->displaced, id);
     zlistx_t *doomed = s_pending_select (self, s_pending_of_client, id);
     for (flot_pending_t *p = zlistx_first (doomed); p; p = zlistx_next (doomed)) {
         ((instance_t *) p->instance)->pending--;
@@ -1449,8 +1694,11 @@ s_tick (flot_broker_t *self)
             else
                 s_send_control (self, &i->id, i, FLOT_HEARTBEAT, NULL);
         }
-        for (instance_t *i = zlistx_first (dead); i; i = zlistx_next (dead))
+        for (instance_t *i = zlistx_first (dead); i; i = zlistx_next (dead)) {
+            if (i->service->contract && i->service->contract->one_instance)
+                s_displace (self, &i->id, i->service);
             s_instance_remove (self, i, "missed its heartbeats");
+        }
         zlistx_destroy (&dead);
         self->next_heartbeat = now + self->heartbeat_ms;
     }
@@ -1504,6 +1752,7 @@ flot_broker_new (void)
     self->streams = s_bkey_table ();
     self->client_versions = s_bkey_table ();
     self->stream_keys = s_bkey_table ();
+    self->displaced = s_bkey_table ();
     zhashx_set_destructor (self->stream_keys, (zhashx_destructor_fn *) zstr_free);
     self->heartbeat_ms = FLOT_HEARTBEAT_MS;
     self->liveness = FLOT_LIVENESS;
@@ -1519,6 +1768,7 @@ flot_broker_destroy (flot_broker_t **self_p)
         zhashx_destroy (&self->streams);
         zhashx_destroy (&self->client_versions);
         zhashx_destroy (&self->stream_keys);
+        zhashx_destroy (&self->displaced);
         flot_pending_table_destroy (&self->pending);
         zhashx_destroy (&self->instances);
         zhashx_destroy (&self->services);

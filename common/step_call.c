@@ -12,7 +12,7 @@
 void
 flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
                      const char *deployment, const flot_step_t *step,
-                     int attempt, const char *cwd)
+                     int attempt, const char *cwd, uint64_t started_ms)
 {
     assert (pk && spec && deployment && step && cwd);
     const flot_target_t *target = &spec->targets [step->target];
@@ -41,6 +41,7 @@ flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
                                       : spec->workload.rollback_version,
         .weight = (uint64_t) (reverting ? 0 : step->weight), .has_weight = true,
         .attempt = (uint64_t) attempt, .has_attempt = true,
+        .started_ms = started_ms, .has_started_ms = started_ms > 0,
         .cwd = cwd,
         .hook = &call_hook
     };

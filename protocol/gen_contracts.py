@@ -19,6 +19,7 @@ only reader of those files:
 The format (every key is checked; an unknown one is an error):
 
   {"service": "executor", "doc": "...",
+   "instances": "many",                                       (optional)
    "types": {"STEP": {"doc": "...", "fields": [FIELD, ...]}},
    "enums": {"PHASE": {"doc": "...", "values": ["pending", "running"]}},
    "commands": [{"name": "ExecuteStep", "doc": "...",
@@ -42,6 +43,9 @@ The format (every key is checked; an unknown one is an error):
   numbers, or a strmap's strings. A named enum (under "enums") becomes a C
   enum too: flot_<service>_<name>_t, its constants FLOT_<SERVICE>_<NAME>_<VALUE>,
   flot_<service>_<name>_name (v) and flot_<service>_<name>_parse (text).
+  instances: "many" (the default) or "one": the broker registers one live
+  instance of the service at a time and refuses a READY for another (SPEC
+  4.1); flot_contract_t's one_instance.
 """
 import json
 import os
@@ -211,11 +215,14 @@ def s_no_repeats(path):
 
 
 def load_contract(path, data):
-    check_keys(path, data, ("service", "doc", "types", "enums", "commands", "events"),
-               ("service", "commands"))
+    check_keys(path, data, ("service", "doc", "instances", "types", "enums", "commands",
+                            "events"), ("service", "commands"))
     c = Contract()
     c.service = data["service"]
     c.doc = data.get("doc", "")
+    c.instances = data.get("instances", "many")
+    if c.instances not in ("one", "many"):
+        fail(path, "instances is \"one\" or \"many\", not %s" % json.dumps(c.instances))
     c.path = path
     c.enums = {}
     for ename, e in data.get("enums", {}).items():
@@ -647,8 +654,10 @@ def emit_c(contracts, outdir):
                 ", " if codes else ""))
         out.append("};")
         out.append("const flot_contract_t flot_%s_contract = {" % snake(c.service))
-        out.append("    %s, s_%s_commands, %d" % (c_str(c.service), snake(c.service),
-                                                  len(c.commands)))
+        out.append("    %s, s_%s_commands, %d, %s" % (c_str(c.service), snake(c.service),
+                                                      len(c.commands),
+                                                      "true" if c.instances == "one"
+                                                      else "false"))
         out.append("};")
         out.append("")
     out.append("const flot_contract_t *const flot_contracts [] = {")

@@ -33,6 +33,9 @@ struct _flot_actor_t {
     int protocol;               //  the version we write in: the broker's to us (SPEC 13)
     int64_t broker_expiry;
     bool need_ready;
+    bool link_down;             //  the broker was found lost, and not heard since
+    char *refused;              //  why the broker refused us for good (DISCONNECT
+                                //  with code CONFLICT): we stop; NULL: it did not
     void *state;
     flot_request_t *requests;   //  not answered yet: a list through prev/next
     zlistx_t *streams;          //  flot_stream_t *, open
@@ -670,6 +673,33 @@ s_on_bad (flot_actor_t *self, const flot_bytes_t *frames, size_t count,
     msgpack_sbuffer_destroy (&sbuf);
 }
 
+//  DISCONNECT from the broker. With code CONFLICT (SPEC 4.1: the service
+//  runs one instance at a time and another is registered) we stop serving:
+//  the loop ends and our host says why. Otherwise the broker does not know
+//  us: we register again at the next heartbeat (SPEC 8).
+static void
+s_on_disconnect (flot_actor_t *self, const flot_msg_t *msg)
+{
+    flot_err_t err;
+    flot_body_t *body = flot_body_decode (msg->body.data, msg->body.size, &err);
+    flot_broker_disconnect_t bye = { 0 };
+    if (body && flot_broker_disconnect_decode (flot_body_root (body), flot_body_zone (body),
+                                               &bye, &err) == 0
+    &&  bye.has_code && bye.code == FLOT_E_CONFLICT) {
+        flot_error (self->def->service, "the broker refused instance %s (%s): %s; stopping",
+                    self->instance, flot_err_name (FLOT_E_CONFLICT), bye.reason);
+        if (!self->refused)
+            self->refused = strdup (bye.reason);
+        assert (self->refused);
+    }
+    else {
+        flot_info (self->def->service, "the broker disconnected us (%s); registering again",
+                   body && bye.reason ? bye.reason : "no reason given");
+        self->need_ready = true;
+    }
+    flot_body_destroy (&body);
+}
+
 //  One message from the broker, as frame views.
 static void
 s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
@@ -682,6 +712,11 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
     }
     int64_t now = zclock_mono ();
     self->broker_expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
+    if (self->link_down) {
+        self->link_down = false;
+        if (self->def->on_link)
+            self->def->on_link (self, true);
+    }
     if (msg.kind == FLOT_DELIVER || msg.kind == FLOT_HEARTBEAT || msg.kind == FLOT_CANCEL)
         self->protocol = msg.version;
     switch (msg.kind) {
@@ -694,8 +729,7 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
         case FLOT_HEARTBEAT:
             break;
         case FLOT_DISCONNECT:
-            flot_info (self->def->service, "the broker does not know us; registering again");
-            self->need_ready = true;
+            s_on_disconnect (self, &msg);
             break;
         case FLOT_REPLY:
         case FLOT_ERROR:
@@ -721,7 +755,7 @@ s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     flot_actor_t *self = arg;
     void *handle = zsock_resolve (sock);
-    for (int n = 0; n < READ_BATCH && self->dealer == sock; n++) {
+    for (int n = 0; n < READ_BATCH && self->dealer == sock && !self->refused; n++) {
         zmq_msg_t frames [FLOT_MAX_FRAMES];
         bool overflow;
         int count = flot_msg_recv_soon (handle, frames, FLOT_MAX_FRAMES, &overflow);
@@ -739,7 +773,7 @@ s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
         for (int i = 0; i < count; i++)
             zmq_msg_close (&frames [i]);
     }
-    return 0;
+    return self->refused ? -1 : 0;     //  refused for good: the loop ends
 }
 
 //  A fresh socket to the broker, and READY.
@@ -781,6 +815,11 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
                      self->endpoint);
         s_connect (self);
         s_calls_expire (self, true, "the connection to the broker was lost");
+        if (!self->link_down) {
+            self->link_down = true;
+            if (self->def->on_link)
+                self->def->on_link (self, false);
+        }
         return 0;
     }
     s_calls_expire (self, false, "no answer from the broker before the deadline");
@@ -861,8 +900,9 @@ s_actor_destroy (flot_actor_t **self_p)
         flot_stream_t *stream = zlistx_first (self->streams);
         flot_stream_end (self, &stream, NULL, 0);
     }
-    if (self->dealer) {
-        //  Its body says why (section 10): the broker logs it.
+    if (self->dealer && !self->refused) {
+        //  Its body says why (section 10): the broker logs it. (Not to a
+        //  DISCONNECT that refused us: that is no one to say goodbye to.)
         msgpack_sbuffer sbuf;
         flot_broker_disconnect_t reason = { .reason = "the actor is stopping" };
         flot_encode_sbuf (&flot_broker_disconnect_def, &reason, &sbuf);
@@ -882,6 +922,7 @@ s_actor_destroy (flot_actor_t **self_p)
     free (self->keys);
     free (self->instance);
     free (self->bound);
+    free (self->refused);
     free (self);
     *self_p = NULL;
 }
@@ -976,7 +1017,17 @@ s_actor_thread (zsock_t *pipe, void *args)
     s_actor_serve (self);
     if (self->def->stop)
         self->def->stop (self);
+    char *refused = self->refused ? strdup (self->refused) : NULL;
+    const char *service = self->def->service;   //  targs is gone by now
     s_actor_destroy (&self);
+    if (refused) {
+        //  Stopped on its own: tell the host why ("FAILED <reason>"), then
+        //  wait for its $TERM so that zactor_destroy does not block.
+        zstr_sendf (pipe, "FAILED %s: %s", service, refused);
+        free (refused);
+        char *command = zstr_recv (pipe);
+        zstr_free (&command);
+    }
 }
 
 zactor_t *
@@ -1005,8 +1056,9 @@ flot_actor_run (const flot_actor_def_t *def, const flot_actor_config_t *config)
     s_actor_serve (self);
     if (self->def->stop)
         self->def->stop (self);
+    int rc = self->refused ? -1 : 0;    //  the broker refused it for good
     s_actor_destroy (&self);
-    return 0;
+    return rc;
 }
 
 void flot_actor_set_state (flot_actor_t *self, void *state) { self->state = state; }
@@ -1014,6 +1066,12 @@ void *flot_actor_state (flot_actor_t *self) { return self->state; }
 const char *flot_actor_service (flot_actor_t *self) { return self->def->service; }
 const char *flot_actor_instance (flot_actor_t *self) { return self->instance; }
 zloop_t *flot_actor_loop (flot_actor_t *self) { return self->loop; }
+
+int64_t
+flot_actor_liveness_ms (flot_actor_t *self)
+{
+    return (int64_t) self->heartbeat_ms * self->liveness;
+}
 
 const char *
 flot_actor_option (flot_actor_t *self, const char *name, const char *default_value)

@@ -6,6 +6,11 @@
     --connect: only the actors named by --actors, connected to a broker that
     runs elsewhere. Stops cleanly on SIGINT and SIGTERM.
 
+    With --supervise, in any of these modes, each part (the broker, each
+    actor) runs instead as a child process: this program again, with the
+    options that run that part alone, an actor connected to the broker as a
+    remote one is (supervisor.c restarts them).
+
     Keys (SPEC 14): a broker with a key directory (--auth-dir) admits only
     its allowed keys over CURVE; one on loopback without one makes its own
     (~/.flotilla/local, readable by this user only), which flotctl run by
@@ -24,6 +29,7 @@
 #include "rollback.h"
 #include "strategy.h"
 #include "flotilla/version.h"
+#include "supervisor.h"
 
 #include <getopt.h>
 #include <arpa/inet.h>
@@ -60,6 +66,9 @@ typedef struct {
     const char *capacity;
     const char *store;
     const char *hooks_dir;
+    const char *executor_runs;  //  the executor's record of runs; NULL: STORE-executor-runs
+    const char *executor_slots; //  hooks an executor runs at once; NULL: its default
+    bool store_given;           //  --store was given
     const char *auth_dir;
     const char *bind_next;
     const char *cert;
@@ -68,6 +77,11 @@ typedef struct {
     int heartbeat_ms;
     int liveness;
     bool broker_only;
+    bool supervise;
+    int restart_intensity;
+    int restart_period;
+    int verbosity;              //  -v counted, -1 for -q
+    const char *program;        //  argv [0], for the children
 } options_t;
 
 //  The actors' names, comma-separated: all, or those started by default.
@@ -101,6 +115,18 @@ s_usage (FILE *out)
 "  --broker-only          run only the broker\n"
 "  --connect ENDPOINT     run only actors, connected to the broker at ENDPOINT\n"
 "\n"
+"Supervision (the README's \"Supervision\"):\n"
+"      --supervise        run the broker and each actor as a child process of\n"
+"                         this one, restarting one that exits; an actor child\n"
+"                         connects to the broker as a remote actor does (with\n"
+"                         --auth-dir, give --cert and --broker-cert for them).\n"
+"                         Each restart is logged and published as an\n"
+"                         actor.restarted event\n"
+"      --restart-intensity N  at most N restarts (default 5) ...\n"
+"      --restart-period S     ... within S seconds (default 60); one exit more\n"
+"                         stops every child and flotillad exits 1, for the\n"
+"                         service manager to start it again\n"
+"\n"
 "Options:\n"
 "  -b, --bind ENDPOINT    where the broker listens (default tcp://127.0.0.1:5555)\n"
 "  -a, --actors LIST      actors to run, comma-separated, of: %s\n"
@@ -120,9 +146,11 @@ s_usage (FILE *out)
 "                         on loopback without one, the broker makes and uses\n"
 "                         ~/.flotilla/local, which flotctl run by this user finds\n"
 "      --bind-next EP     during a key rotation, where the next key is served\n"
-"      --cert FILE        with --connect: this host's key (flotctl keys new);\n"
+"      --cert FILE        with --connect or --supervise: this host's key (flotctl\n"
+"                         keys new), for --supervise an actor key for the\n"
+"                         services run here and 'supervisor', or an admin key;\n"
 "                         else $FLOTILLA_CERT, else cert in the config file\n"
-"      --broker-cert FILE with --connect: the broker's public key (broker.pub);\n"
+"      --broker-cert FILE with --connect or --supervise: the broker's public key;\n"
 "                         else $FLOTILLA_BROKER_CERT, else broker-cert in the config\n"
 "      --insecure         no keys: anyone who reaches the endpoints may do\n"
 "                         anything; required to listen or connect beyond\n"
@@ -134,6 +162,12 @@ s_usage (FILE *out)
 "                         file inside DIR (no absolute path, no '..'); else\n"
 "                         hooks-dir in the config file; without one, no hook,\n"
 "                         probe or provider command runs\n"
+"      --executor-runs FILE  the executor's record of its runs, one per step\n"
+"                         attempt, kept across its restarts (default: the\n"
+"                         --store path with -executor-runs appended; with\n"
+"                         --connect and no --store, in memory)\n"
+"      --executor-slots N the hooks an executor runs at once (default 64);\n"
+"                         more wait in a queue, their timeouts not running\n"
 "      --instance NAME    instance name the actors register with\n"
 "      --keys LIST        routing keys the actors claim, comma-separated\n"
 "      --heartbeat MS     heartbeat interval (default %d)\n"
@@ -144,7 +178,8 @@ s_usage (FILE *out)
 "  -V, --version          the version\n"
 "\n"
 "Exit status: 0 after a clean stop (SIGINT, SIGTERM), 1 if it could not\n"
-"start (a bad option, an endpoint in use), 2 for a usage error.\n",
+"start (a bad option, an endpoint in use) or, with --supervise, after the\n"
+"restart limit was passed, 2 for a usage error.\n",
         s_actor_names (true), s_actor_names (false), s_actor_names (true),
         FLOT_HEARTBEAT_MS, FLOT_LIVENESS);
 }
@@ -216,6 +251,24 @@ s_stop_actors (zlist_t *running)
     zactor_t *actor;
     while ((actor = zlist_pop (running)))
         zactor_destroy (&actor);
+}
+
+//  An actor thread that stopped on its own says why on its pipe, "FAILED
+//  <service>: <reason>" (the broker refused it for good, SPEC 4.1): logs it
+//  and returns -1, so that flotillad exits non-zero. 0 while all run.
+static int
+s_actor_failed (zlist_t *running)
+{
+    for (zactor_t *actor = zlist_first (running); actor; actor = zlist_next (running)) {
+        if (!(zsock_events (actor) & ZMQ_POLLIN))
+            continue;
+        char *status = zstr_recv (actor);
+        flot_error (WHO, "actor %s; exiting",
+                    status && !strncmp (status, "FAILED ", 7) ? status + 7 : "stopped");
+        zstr_free (&status);
+        return -1;
+    }
+    return 0;
 }
 
 //  True if endpoint reaches this host only: inproc://, ipc://, or tcp:// on a
@@ -309,6 +362,195 @@ s_actor_keys (const options_t *opts, flot_creds_t *creds)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  --supervise: the same parts, as child processes
+
+//  Where a child reaches the broker that binds endpoint: a wildcard address
+//  becomes loopback.
+static void
+s_child_endpoint (const char *bind, char *out, size_t size)
+{
+    if (!strncmp (bind, "tcp://*:", 8))
+        snprintf (out, size, "tcp://127.0.0.1:%s", bind + 8);
+    else
+    if (!strncmp (bind, "tcp://0.0.0.0:", 14))
+        snprintf (out, size, "tcp://127.0.0.1:%s", bind + 14);
+    else
+    if (!strncmp (bind, "tcp://[::]:", 11))
+        snprintf (out, size, "tcp://[::1]:%s", bind + 11);
+    else
+        snprintf (out, size, "%s", bind);
+}
+
+typedef struct {
+    const char *argv [48];
+    size_t argc;
+} args_t;
+
+static void
+s_arg (args_t *args, const char *option, const char *value)
+{
+    assert (args->argc + 3 < sizeof args->argv / sizeof args->argv [0]);
+    args->argv [args->argc++] = option;
+    if (value)
+        args->argv [args->argc++] = value;
+    args->argv [args->argc] = NULL;
+}
+
+//  The options every child takes from us.
+static void
+s_args_common (const options_t *opts, args_t *args, char *heartbeat, char *liveness)
+{
+    if (opts->heartbeat_ms) {
+        snprintf (heartbeat, 16, "%d", opts->heartbeat_ms);
+        s_arg (args, "--heartbeat", heartbeat);
+    }
+    if (opts->liveness) {
+        snprintf (liveness, 16, "%d", opts->liveness);
+        s_arg (args, "--liveness", liveness);
+    }
+    if (opts->insecure)
+        s_arg (args, "--insecure", NULL);
+    if (opts->verbosity < 0)
+        s_arg (args, "-q", NULL);
+    for (int i = 0; i < opts->verbosity && i < 4; i++)
+        s_arg (args, "-v", NULL);
+}
+
+//  The key the actor children and the supervisor connect with, into creds
+//  (cert NULL: none). keys: the broker's key directory when we run the
+//  broker ("" for none). Returns 0, or -1 after saying why it cannot start.
+static int
+s_supervise_keys (const options_t *opts, const char *endpoint, const char *keys,
+                  flot_creds_t *creds)
+{
+    flot_err_t err;
+    memset (creds, 0, sizeof *creds);
+    if (opts->insecure)
+        return 0;
+    char local [1024] = "", cert [1100] = "", pub [1100] = "";
+    const char *cert_path = opts->cert, *pub_path = opts->broker_cert;
+    bool own_keys = !opts->connect && *keys
+                 && flot_keys_local_path (local, sizeof local, &err) == 0
+                 && streq (local, keys);
+    if (own_keys && !cert_path && !pub_path) {
+        //  This user's own keys: the children use its admin key, as flotctl does.
+        snprintf (cert, sizeof cert, "%s/local.key", keys);
+        snprintf (pub, sizeof pub, "%s/broker.pub", keys);
+        cert_path = cert;
+        pub_path = pub;
+    }
+    if (flot_creds_resolve (creds, cert_path, pub_path, endpoint, &err)) {
+        flot_error (WHO, "%s", err.message);
+        return -1;
+    }
+    //  Nothing configured on loopback resolves to this user's own keys,
+    //  which a broker of another key directory does not admit.
+    char own [1100];
+    if (!opts->connect && *keys && !own_keys && creds->cert
+    &&  flot_keys_local_path (local, sizeof local, &err) == 0
+    &&  snprintf (own, sizeof own, "%s/local.key", local) > 0
+    &&  streq (creds->cert_path, own))
+        flot_creds_clear (creds);
+    if (!creds->cert && (opts->connect || !opts->broker_only)) {
+        flot_error (WHO, "--supervise: the actors connect to the broker at %s as remote actors "
+                    "do, and there is no key for them: give --cert FILE (an actor key for "
+                    "the services run here and 'supervisor', or an admin key) and "
+                    "--broker-cert FILE, or run without keys with --insecure", endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+//  Runs the broker (unless --connect) and each actor (unless --broker-only)
+//  as supervised children. Returns 0 after a clean stop, else 1.
+static int
+s_supervise (const options_t *opts)
+{
+    char endpoint [1100], keys [1024] = "";
+    int rc = 0;
+    if (opts->connect)
+        snprintf (endpoint, sizeof endpoint, "%s", opts->connect);
+    else {
+        s_child_endpoint (opts->bind, endpoint, sizeof endpoint);
+        int keyed = s_broker_keys (opts, keys, sizeof keys);
+        if (keyed < 0)
+            return 1;
+        if (keyed == 0)
+            *keys = 0;
+    }
+    flot_creds_t creds;
+    if (s_supervise_keys (opts, endpoint, keys, &creds))
+        return 1;
+    if (opts->insecure)
+        flot_warn (WHO, "running without keys (--insecure): whoever reaches %s can read, "
+                   "steer and run every deployment", endpoint);
+    supervisor_t *supervisor = supervisor_new (opts->restart_intensity, opts->restart_period);
+    char heartbeat [16], liveness [16];
+    if (!opts->connect) {
+        args_t args = { .argc = 0 };
+        s_arg (&args, opts->program, NULL);
+        s_arg (&args, "--broker-only", NULL);
+        s_arg (&args, "--bind", opts->bind);
+        if (opts->auth_dir)
+            s_arg (&args, "--auth-dir", opts->auth_dir);
+        if (opts->bind_next)
+            s_arg (&args, "--bind-next", opts->bind_next);
+        s_args_common (opts, &args, heartbeat, liveness);
+        supervisor_add (supervisor, "broker", (char *const *) args.argv);
+    }
+    if (!opts->broker_only) {
+        //  In the table's order, as the threads start.
+        char list [300];
+        snprintf (list, sizeof list, ",%s,", opts->actors);
+        for (size_t i = 0; i < ACTOR_COUNT && rc == 0; i++) {
+            char item [80];
+            snprintf (item, sizeof item, ",%s,", s_actors [i].name);
+            if (!strstr (list, item))
+                continue;
+            args_t args = { .argc = 0 };
+            s_arg (&args, opts->program, NULL);
+            s_arg (&args, "--connect", endpoint);
+            s_arg (&args, "--actors", s_actors [i].name);
+            s_arg (&args, "--events-bind", opts->events_bind);
+            if (opts->events_public)
+                s_arg (&args, "--events-public", opts->events_public);
+            s_arg (&args, "--events-capacity", opts->capacity);
+            s_arg (&args, "--store", opts->store);
+            if (opts->hooks_dir)
+                s_arg (&args, "--hooks-dir", opts->hooks_dir);
+            if (opts->executor_runs)
+                s_arg (&args, "--executor-runs", opts->executor_runs);
+            if (opts->executor_slots)
+                s_arg (&args, "--executor-slots", opts->executor_slots);
+            if (opts->instance)
+                s_arg (&args, "--instance", opts->instance);
+            if (opts->keys)
+                s_arg (&args, "--keys", opts->keys);
+            if (creds.cert) {
+                s_arg (&args, "--cert", creds.cert_path);
+                s_arg (&args, "--broker-cert", creds.server_path);
+            }
+            s_args_common (opts, &args, heartbeat, liveness);
+            supervisor_add (supervisor, s_actors [i].name, (char *const *) args.argv);
+        }
+    }
+    if (creds.cert || opts->insecure)
+        supervisor_set_events (supervisor, endpoint, &creds);
+    else
+        flot_notice (WHO, "no key to publish actor.restarted with: restarts are only logged");
+    flot_notice (WHO, "%s: supervising %s%s%s as child processes (at most %d restarts "
+                 "within %d s)", FLOTILLA_VERSION, opts->connect ? "" : "the broker",
+                 opts->connect || opts->broker_only ? "" : " and ",
+                 opts->broker_only ? "" : opts->actors, opts->restart_intensity,
+                 opts->restart_period);
+    rc = supervisor_run (supervisor);
+    supervisor_destroy (&supervisor);
+    flot_creds_clear (&creds);
+    flot_notice (WHO, rc == 0 ? "stopped" : "stopped: the restart limit was passed");
+    return rc == 0 ? 0 : 1;
+}
+
 static int
 s_run (const options_t *opts)
 {
@@ -320,6 +562,19 @@ s_run (const options_t *opts)
     zhash_insert (actor_options, "store", (void *) opts->store);
     if (opts->hooks_dir)
         zhash_insert (actor_options, "hooks-dir", (void *) opts->hooks_dir);
+    //  The executor's record of runs: beside the store, unless actors
+    //  connected to a broker elsewhere were given no --store (then in
+    //  memory: every such process started in one directory would otherwise
+    //  name the same ./flotilla.db-executor-runs).
+    char executor_runs [1100];
+    snprintf (executor_runs, sizeof executor_runs, "%s-executor-runs", opts->store);
+    if (opts->executor_runs)
+        zhash_insert (actor_options, "runs", (void *) opts->executor_runs);
+    else
+    if (!opts->connect || opts->store_given)
+        zhash_insert (actor_options, "runs", executor_runs);
+    if (opts->executor_slots)
+        zhash_insert (actor_options, "slots", (void *) opts->executor_slots);
     //  The events' history lives beside the deployments, in its own file.
     char events_store [1100];
     snprintf (events_store, sizeof events_store, "%s-events", opts->store);
@@ -388,7 +643,7 @@ s_run (const options_t *opts)
         }
     }
     if (rc == 0) {
-        while (!zsys_interrupted)
+        while (!zsys_interrupted && (rc = s_actor_failed (running)) == 0)
             zclock_sleep (100);
         flot_notice (WHO, "stopping");
     }
@@ -404,6 +659,9 @@ int
 main (int argc, char *argv [])
 {
     options_t opts = {
+        .restart_intensity = 5,
+        .restart_period = 60,
+        .program = argv [0],
         .bind = "tcp://127.0.0.1:5555",
         .events_bind = FLOT_EVENTS_ENDPOINT,
         .capacity = "10000",
@@ -420,6 +678,8 @@ main (int argc, char *argv [])
         { "store", required_argument, NULL, 's' },
         { "instance", required_argument, NULL, 'I' },
         { "hooks-dir", required_argument, NULL, 'D' },
+        { "executor-runs", required_argument, NULL, 1001 },
+        { "executor-slots", required_argument, NULL, 1002 },
         { "auth-dir", required_argument, NULL, 'A' },
         { "bind-next", required_argument, NULL, 'N' },
         { "cert", required_argument, NULL, 'E' },
@@ -429,6 +689,9 @@ main (int argc, char *argv [])
         { "heartbeat", required_argument, NULL, 'H' },
         { "liveness", required_argument, NULL, 'L' },
         { "broker-only", no_argument, NULL, 'B' },
+        { "supervise", no_argument, NULL, 'S' },
+        { "restart-intensity", required_argument, NULL, 'T' },
+        { "restart-period", required_argument, NULL, 'U' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -436,6 +699,7 @@ main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     int c;
+    bool restart_given = false;
     while ((c = getopt_long (argc, argv, "b:c:a:e:s:vqhV", longopts, NULL)) != -1) {
         switch (c) {
             case 'b': opts.bind = optarg; break;
@@ -450,12 +714,18 @@ main (int argc, char *argv [])
                 break;
             case 'I': opts.instance = optarg; break;
             case 'D': opts.hooks_dir = optarg; break;
+            case 1001: opts.executor_runs = optarg; break;
+            case 1002:
+                if (s_parse_int (optarg, 1, 100000, "--executor-slots") < 0)
+                    return 2;
+                opts.executor_slots = optarg;
+                break;
             case 'A': opts.auth_dir = optarg; break;
             case 'N': opts.bind_next = optarg; break;
             case 'E': opts.cert = optarg; break;
             case 'R': opts.broker_cert = optarg; break;
             case 'X': opts.insecure = true; break;
-            case 's': opts.store = optarg; break;
+            case 's': opts.store = optarg; opts.store_given = true; break;
             case 'K': opts.keys = optarg; break;
             case 'H':
                 if ((opts.heartbeat_ms = s_parse_int (optarg, 10, 600000, "--heartbeat")) < 0)
@@ -466,6 +736,19 @@ main (int argc, char *argv [])
                     return 2;
                 break;
             case 'B': opts.broker_only = true; break;
+            case 'S': opts.supervise = true; break;
+            case 'T':
+                if ((opts.restart_intensity = s_parse_int (optarg, 0, 1000,
+                                                           "--restart-intensity")) < 0)
+                    return 2;
+                restart_given = true;
+                break;
+            case 'U':
+                if ((opts.restart_period = s_parse_int (optarg, 1, 86400,
+                                                        "--restart-period")) < 0)
+                    return 2;
+                restart_given = true;
+                break;
             case 'v': verbosity++; break;
             case 'q': verbosity = FLOT_LOG_WARN; break;
             case 'h': s_usage (stdout); return 0;
@@ -498,9 +781,14 @@ main (int argc, char *argv [])
                  "--connect, give --cert and --broker-cert\n");
         return 2;
     }
-    if (!opts.connect && (opts.cert || opts.broker_cert)) {
-        fprintf (stderr, "flotillad: --cert and --broker-cert are for --connect; the "
-                 "broker's keys are in --auth-dir\n");
+    if (!opts.connect && !opts.supervise && (opts.cert || opts.broker_cert)) {
+        fprintf (stderr, "flotillad: --cert and --broker-cert are for --connect (and "
+                 "--supervise); the broker's keys are in --auth-dir\n");
+        return 2;
+    }
+    if (restart_given && !opts.supervise) {
+        fprintf (stderr, "flotillad: --restart-intensity and --restart-period are for "
+                 "--supervise\n");
         return 2;
     }
     if (!opts.actors)
@@ -516,7 +804,8 @@ main (int argc, char *argv [])
     if (found)
         opts.hooks_dir = hooks_dir;
     flot_log_set_level (verbosity);
+    opts.verbosity = verbosity == FLOT_LOG_WARN ? -1 : verbosity - FLOT_LOG_NOTICE;
     //  czmq's own handler sets zsys_interrupted on SIGINT and SIGTERM.
     zsys_init ();
-    return s_run (&opts);
+    return opts.supervise ? s_supervise (&opts) : s_run (&opts);
 }

@@ -56,6 +56,7 @@ typedef struct {
     coordinator_t *self;
     flot_request_t *request;
     bool execute;               //  Execute (else Plan)
+    char on_conflict [8];       //  Execute: refuse, queue or replace
     char *text;                 //  Execute: the spec's text, file and cwd
     char *file;
     char cwd [1024];
@@ -75,6 +76,8 @@ coord_submit_free (void **item_p)
 }
 
 static void s_submitted (submit_t *submit, const msgpack_object *resolved);
+static void s_queue (deployment_t *dep, deployment_t *holder, size_t shared, bool replace,
+                     zlistx_t *aborted);
 
 static void
 s_on_strategy (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
@@ -123,6 +126,7 @@ s_submit (flot_actor_t *actor, flot_request_t *request, bool execute)
     submit->request = request;
     submit->execute = execute;
     if (execute) {
+        snprintf (submit->on_conflict, sizeof submit->on_conflict, "%s", args->on_conflict);
         submit->text = strdup (args->spec);
         submit->file = strdup (args->file);
         if (args->cwd && *args->cwd)
@@ -188,6 +192,18 @@ s_submitted (submit_t *submit, const msgpack_object *resolved)
                      "the strategy service's Resolve answer is not a deployment: %s", err.message);
         return;
     }
+    dep->owner = self;
+    size_t shared = 0;
+    deployment_t *holder = coord_holder (dep, &shared);
+    if (holder && streq (submit->on_conflict, "refuse")) {
+        coord_error (self, &submit->request, FLOT_E_CONFLICT,
+                     "target %s of %s is held by %s (%s%s): apply it with queue to run "
+                     "after it, or with replace to abort it first",
+                     dep->spec->targets [shared].name, dep->spec->workload.name, holder->id,
+                     coord_state_name (holder), *holder->queued_behind ? ", queued" : "");
+        coord_deployment_destroy (&dep);
+        return;
+    }
     coord_begin (self);
     if (flot_store_new_id (self->store, dep->spec->name, dep->id, sizeof dep->id)) {
         coord_commit (self);
@@ -199,6 +215,8 @@ s_submitted (submit_t *submit, const msgpack_object *resolved)
     dep->created_ms = dep->progress_ms = coord_now ();
     snprintf (dep->applied_by, sizeof dep->applied_by, "%s",
               flot_request_caller (submit->request));
+    if (holder)
+        snprintf (dep->queued_behind, sizeof dep->queued_behind, "%s", holder->id);
     coord_deployment_to (dep, FLOT_EV_STARTED);
     coord_save_deployment (dep);
     coord_action (dep, "apply", dep->applied_by, "");
@@ -214,8 +232,14 @@ s_submitted (submit_t *submit, const msgpack_object *resolved)
                  "%s %s of %s: %zu targets, %zu steps",
                  dep->spec->workload.name, dep->spec->workload.version, dep->spec->name,
                  dep->spec->target_count, dep->plan->step_count);
+    zlistx_t *aborted = zlistx_new ();
+    if (holder)
+        s_queue (dep, holder, shared, streq (submit->on_conflict, "replace"), aborted);
     coord_commit (self);
     coord_deployment_add (self, dep);
+    for (deployment_t *d = zlistx_first (aborted); d; d = zlistx_next (aborted))
+        coord_advance (d);
+    zlistx_destroy (&aborted);
     flot_coordinator_execute_reply_t reply = {
         .id = dep->id, .state = coord_state_name (dep), .steps_total = dep->plan->step_count
     };
@@ -251,7 +275,8 @@ s_status_target (deployment_t *dep, size_t t, msgpack_zone *zone,
         .started_ms = rt ? (uint64_t) dep->steps [first].started_ms : 0,
         .finished_ms = rt && dep->tstate [t] == TS_DONE ? (uint64_t) rt->finished_ms : 0,
         .health = dep->spec->checks.health ? health [trt->health] : "unchecked",
-        .health_message = trt->health_message ? trt->health_message : ""
+        .health_message = trt->health_message ? trt->health_message : "",
+        .stderr = rt && rt->state == SS_FAILED ? rt->stderr_tail : NULL
     };
     //  Kept as the RESULT's bytes (s_analysis_keep).
     msgpack_object *kept = trt->analysis ? msgpack_zone_malloc (zone, sizeof *kept) : NULL;
@@ -336,7 +361,9 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
         .targets = { count, targets },
         .applied_by = dep->applied_by,
         .actions = { actions.count, actions.items },
-        .actions_total = actions_total, .has_actions_total = true
+        .actions_total = actions_total, .has_actions_total = true,
+        .queued_behind = *dep->queued_behind && dep->state == DS_RUNNING
+                       ? dep->queued_behind : NULL
     };
     s_answer (self, &request, &flot_coordinator_get_status_reply_def, &reply, "status");
     s_actions_free (&actions);
@@ -379,14 +406,15 @@ s_set_paused (flot_actor_t *actor, flot_request_t *request, bool pause)
     deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;
-    if (dep->state != DS_RUNNING || dep->paused == pause) {
-        if (pause)
-            coord_error (self, &request, FLOT_E_CONFLICT, "%s is %s%s: it cannot be paused",
-                         dep->id, coord_state_name (dep), dep->paused ? " and paused" : "");
-        else
-            coord_error (self, &request, FLOT_E_CONFLICT,
-                         "%s is %s and not paused: it cannot be resumed",
-                         dep->id, coord_state_name (dep));
+    if (dep->state != DS_RUNNING) {
+        coord_error (self, &request, FLOT_E_CONFLICT, "%s is %s: it cannot be %s",
+                     dep->id, coord_state_name (dep), pause ? "paused" : "resumed");
+        return;
+    }
+    if (dep->paused == pause) {
+        //  Asked again (a retry after a lost answer, or two operators):
+        //  it is so already; nothing changes and nothing is recorded.
+        s_reply_state (&request, dep);
         return;
     }
     dep->paused = pause;
@@ -485,6 +513,25 @@ s_promote (flot_actor_t *actor, flot_request_t *request)
     coord_advance (dep);
 }
 
+//  Aborts a running deployment (by, reason): it rolls back. In the open
+//  transaction.
+static void
+s_abort_as (deployment_t *dep, const char *by, const char *reason)
+{
+    coord_stop_waits (dep);
+    dep->aborted = true;
+    dep->paused = false;
+    snprintf (dep->aborted_by, sizeof dep->aborted_by, "%s", by);
+    coord_action (dep, "abort", dep->aborted_by, reason);
+    snprintf (dep->last_error, sizeof dep->last_error, "%s", reason);
+    coord_deployment_to (dep, FLOT_EV_ABORTED);
+    coord_event (dep, -1, &flot_event_deployment_aborting_def,
+                 &(flot_event_deployment_aborting_t) {
+                     .by = dep->aborted_by, .reason = reason }, "%s", reason);
+    coord_save_deployment (dep);
+    coord_rollback_start (dep);
+}
+
 static void
 s_abort (flot_actor_t *actor, flot_request_t *request)
 {
@@ -493,23 +540,348 @@ s_abort (flot_actor_t *actor, flot_request_t *request)
     deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;
-    const char *reason = args->reason;
     if (dep->state != DS_RUNNING) {
         coord_error (self, &request, FLOT_E_CONFLICT, "%s is %s: it cannot be aborted",
                                 dep->id, coord_state_name (dep));
         return;
     }
-    coord_stop_waits (dep);
-    dep->aborted = true;
-    dep->paused = false;
-    snprintf (dep->aborted_by, sizeof dep->aborted_by, "%s", flot_request_caller (request));
     coord_begin (self);
-    coord_action (dep, "abort", dep->aborted_by, reason);
-    snprintf (dep->last_error, sizeof dep->last_error, "%s", reason);
-    coord_deployment_to (dep, FLOT_EV_ABORTED);
-    coord_event (dep, -1, &flot_event_deployment_aborting_def,
-                 &(flot_event_deployment_aborting_t) {
-                     .by = dep->aborted_by, .reason = reason }, "%s", reason);
+    s_abort_as (dep, flot_request_caller (request), args->reason);
+    coord_commit (self);
+    s_reply_state (&request, dep);
+    coord_advance (dep);
+}
+
+//  dep (new, in the open transaction) waits behind holder, which holds or
+//  waits for its target shared; with replace, every running deployment
+//  ahead of it on its targets is aborted first (they roll back), and goes
+//  into aborted, for the caller to advance once committed. dep starts when
+//  they have all ended (holds.c).
+static void
+s_queue (deployment_t *dep, deployment_t *holder, size_t shared, bool replace,
+         zlistx_t *aborted)
+{
+    if (replace) {
+        char reason [256];
+        snprintf (reason, sizeof reason, "replaced by %s", dep->id);
+        zlistx_t *ahead = zlistx_new ();
+        coord_holders (dep, ahead);
+        for (deployment_t *d = zlistx_first (ahead); d; d = zlistx_next (ahead))
+            if (d->state == DS_RUNNING) {       //  one rolling back ends on its own
+                s_abort_as (d, dep->applied_by, reason);
+                zlistx_add_end (aborted, d);
+            }
+        zlistx_destroy (&ahead);
+    }
+    size_t count = zlistx_size (aborted);
+    const char **names = calloc (count + 1, sizeof (const char *));
+    assert (names);
+    size_t i = 0;
+    for (deployment_t *d = zlistx_first (aborted); d; d = zlistx_next (aborted))
+        names [i++] = d->id;
+    coord_event (dep, -1, &flot_event_deployment_queued_def,
+                 &(flot_event_deployment_queued_t) {
+                     .by = dep->applied_by, .behind = holder->id,
+                     .shared = dep->spec->targets [shared].name,
+                     .replacing = { .count = count, .items = names } },
+                 "waits behind %s, which holds or waits for %s%s", holder->id,
+                 dep->spec->targets [shared].name,
+                 count ? ": replacing it, it was aborted" : "");
+    free (names);
+}
+
+//  --------------------------------------------------------------------------
+//  GetLogs: what the hooks wrote, as the store keeps it
+
+#define LOGS_BUDGET (FLOT_MAX_BODY - 64 * 1024)     //  room for the reply's own keys
+
+typedef struct {
+    const char *target;         //  the filters: NULL for all
+    const char *step;
+    zlistx_t *rows;             //  flot_step_row_t *, copied
+    size_t size;
+    bool truncated;
+} logs_t;
+
+static void
+s_log_row_free (void **item_p)
+{
+    flot_step_row_t *row = *item_p;
+    if (row) {
+        free (row->output);
+        free (row->error);
+        free (row->stderr_text);
+        free (row);
+        *item_p = NULL;
+    }
+}
+
+static int
+s_log_row (const flot_step_row_t *row, void *arg)
+{
+    logs_t *logs = arg;
+    if ((logs->target && !streq (row->target, logs->target))
+    ||  (logs->step && !streq (row->step_id, logs->step))
+    ||  (row->attempt == 0 && !streq (row->state, "skipped")))
+        return 0;
+    size_t size = strlen (row->output) + strlen (row->error) + 256
+                + (row->stderr_text ? strlen (row->stderr_text) : 0);
+    if (logs->size + size > LOGS_BUDGET) {
+        logs->truncated = true;
+        return 1;
+    }
+    logs->size += size;
+    flot_step_row_t *copy = malloc (sizeof *copy);
+    assert (copy);
+    *copy = *row;
+    copy->output = strdup (row->output);
+    copy->error = strdup (row->error);
+    copy->stderr_text = strdup (row->stderr_text ? row->stderr_text : "");
+    assert (copy->output && copy->error && copy->stderr_text);
+    zlistx_add_end (logs->rows, copy);
+    return 0;
+}
+
+static void
+s_get_logs (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    const flot_coordinator_get_logs_request_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
+    if (!dep)
+        return;
+    if (args->target && flot_spec_target_index (dep->spec, args->target) < 0) {
+        coord_error (self, &request, FLOT_E_NOT_FOUND, "%s has no target '%s'", dep->id,
+                     args->target);
+        return;
+    }
+    logs_t logs = { .target = args->target, .step = args->step, .rows = zlistx_new () };
+    zlistx_set_destructor (logs.rows, s_log_row_free);
+    if (flot_store_each_step (self->store, dep->id, s_log_row, &logs)) {
+        coord_error (self, &request, FLOT_E_INTERNAL, "the store failed: %s",
+                     flot_store_error (self->store));
+        zlistx_destroy (&logs.rows);
+        return;
+    }
+    if (args->step && zlistx_size (logs.rows) == 0 && !logs.truncated) {
+        //  A step that exists but never ran has no log: an empty answer.
+        bool known = false;
+        for (size_t s = 0; s < dep->plan->step_count && !known; s++)
+            known = streq (dep->plan->steps [s].id, args->step);
+        for (size_t s = 0; dep->back && s < dep->back->step_count && !known; s++)
+            known = streq (dep->back->steps [s].id, args->step);
+        if (!known) {
+            coord_error (self, &request, FLOT_E_NOT_FOUND, "%s has no step '%s'", dep->id,
+                         args->step);
+            zlistx_destroy (&logs.rows);
+            return;
+        }
+    }
+    size_t count = zlistx_size (logs.rows), i = 0;
+    flot_coordinator_log_t *items = calloc (count + 1, sizeof *items);
+    assert (items);
+    for (flot_step_row_t *row = zlistx_first (logs.rows); row; row = zlistx_next (logs.rows))
+        items [i++] = (flot_coordinator_log_t) {
+            .step = row->step_id, .target = row->target, .type = row->type,
+            .state = row->state, .attempt = (uint64_t) row->attempt,
+            .stdout = row->output, .stderr = row->stderr_text, .error = row->error
+        };
+    flot_coordinator_get_logs_reply_t reply = {
+        .id = dep->id, .steps = { count, items }, .truncated = logs.truncated
+    };
+    s_answer (self, &request, &flot_coordinator_get_logs_reply_def, &reply, "logs");
+    free (items);
+    zlistx_destroy (&logs.rows);
+}
+
+//  --------------------------------------------------------------------------
+//  No stuck deployments: Retry, Skip, Rollback
+
+//  A deployment an operator's command reopens takes its targets back: it
+//  is CONFLICT while another deployment holds or waits for one of them.
+static bool
+s_targets_free (coordinator_t *self, flot_request_t **request_p, deployment_t *dep)
+{
+    size_t t;
+    deployment_t *holder = coord_holder (dep, &t);
+    if (!holder)
+        return true;
+    coord_error (self, request_p, FLOT_E_CONFLICT, "target %s of %s is held by %s (%s) now: "
+                 "%s goes on once that one has ended", dep->spec->targets [t].name,
+                 dep->spec->workload.name, holder->id, coord_state_name (holder), dep->id);
+    return false;
+}
+
+//  The target the request names, or -1 after answering NOT_FOUND.
+static int
+s_target_named (coordinator_t *self, flot_request_t **request_p, deployment_t *dep,
+                const char *name)
+{
+    int t = flot_spec_target_index (dep->spec, name);
+    if (t < 0)
+        coord_error (self, request_p, FLOT_E_NOT_FOUND, "%s has no target '%s'", dep->id, name);
+    return t;
+}
+
+//  A failed deployment runs again (Retry, Skip): its end is undone, and the
+//  targets the end stranded get their turn. In the open transaction.
+static void
+s_reopen (deployment_t *dep)
+{
+    if (dep->state != DS_FAILED)
+        return;
+    coord_deployment_to (dep, FLOT_EV_RETRIED);
+    dep->finished_ms = 0;
+    for (size_t t = 0; t < dep->spec->target_count; t++)
+        if (dep->tstate [t] == TS_HELD)
+            coord_target_to (dep, (int) t, FLOT_EV_RETRIED);
+}
+
+//  Failed target t runs again from its failed step, as a new attempt with
+//  the hook's retries anew.
+static void
+s_retry_target (deployment_t *dep, int t)
+{
+    size_t s = dep->cursor [t];
+    step_rt_t *rt = &dep->steps [s];
+    coord_step_to (dep, s, false, FLOT_EV_RETRIED);
+    rt->uncounted = rt->attempt;
+    rt->finished_ms = 0;
+    coord_save_step (dep, s, false, NULL, NULL);
+    coord_target_to (dep, t, FLOT_EV_RETRIED);
+    dep->failed_targets--;
+}
+
+static void
+s_retry (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    const flot_coordinator_retry_request_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
+    if (!dep)
+        return;
+    if (dep->state != DS_FAILED && dep->state != DS_RUNNING) {
+        coord_error (self, &request, FLOT_E_CONFLICT, "%s is %s: only a failed deployment, or "
+                     "a running one with a failed target, is retried", dep->id,
+                     coord_state_name (dep));
+        return;
+    }
+    int only = -1;
+    if (args->target && (only = s_target_named (self, &request, dep, args->target)) < 0)
+        return;
+    size_t n = dep->spec->target_count, count = 0;
+    const char **names = calloc (n + 1, sizeof (const char *));
+    assert (names);
+    for (size_t t = 0; t < n; t++)
+        if (dep->tstate [t] == TS_FAILED && (only < 0 || (int) t == only))
+            names [count++] = dep->spec->targets [t].name;
+    if (count == 0) {
+        if (only >= 0)
+            coord_error (self, &request, FLOT_E_CONFLICT, "target %s of %s is %s: only a "
+                         "failed target is retried", args->target, dep->id,
+                         flot_state_name (FLOT_KIND_TARGET, dep->tstate [only]));
+        else
+            coord_error (self, &request, FLOT_E_CONFLICT, "%s has no failed target to retry",
+                         dep->id);
+        free (names);
+        return;
+    }
+    if (dep->state == DS_FAILED && !s_targets_free (self, &request, dep)) {
+        free (names);
+        return;
+    }
+    const char *by = flot_request_caller (request);
+    coord_begin (self);
+    coord_action (dep, "retry", by, args->target ? args->target : "");
+    s_reopen (dep);
+    for (size_t t = 0; t < n; t++)
+        if (dep->tstate [t] == TS_FAILED && (only < 0 || (int) t == only))
+            s_retry_target (dep, (int) t);
+    dep->progress_ms = coord_now ();
+    coord_event (dep, -1, &flot_event_deployment_retried_def,
+                 &(flot_event_deployment_retried_t) {
+                     .by = by, .targets = { .count = count, .items = names } },
+                 "retrying %zu failed target%s", count, count == 1 ? "" : "s");
+    coord_save_deployment (dep);
+    coord_commit (self);
+    free (names);
+    s_reply_state (&request, dep);
+    coord_advance (dep);
+}
+
+static void
+s_skip (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    const flot_coordinator_skip_request_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
+    if (!dep)
+        return;
+    int t = s_target_named (self, &request, dep, args->target);
+    if (t < 0)
+        return;
+    if ((dep->state != DS_FAILED && dep->state != DS_RUNNING) || dep->tstate [t] != TS_FAILED) {
+        coord_error (self, &request, FLOT_E_CONFLICT, "target %s of %s (%s) is %s: only a "
+                     "failed target of a failed or running deployment is skipped",
+                     args->target, dep->id, coord_state_name (dep),
+                     flot_state_name (FLOT_KIND_TARGET, dep->tstate [t]));
+        return;
+    }
+    if (dep->state == DS_FAILED && !s_targets_free (self, &request, dep))
+        return;
+    const char *by = flot_request_caller (request);
+    char why [400];
+    snprintf (why, sizeof why, COORD_SKIPPED " (%s): %.300s", *by ? by : "not known",
+              args->reason);
+    coord_begin (self);
+    coord_action (dep, "skip", by, args->target);
+    s_reopen (dep);
+    for (size_t s = dep->cursor [t]; s < dep->plan->first [t + 1]; s++) {
+        coord_step_to (dep, s, false, FLOT_EV_SKIPPED_BY_OPERATOR);
+        dep->steps [s].skipped_by_operator = true;
+        coord_save_step (dep, s, false, NULL, why);
+    }
+    dep->cursor [t] = dep->plan->first [t + 1];
+    coord_target_to (dep, t, FLOT_EV_SKIPPED_BY_OPERATOR);
+    dep->failed_targets--;
+    coord_target_release (dep, t);
+    dep->progress_ms = coord_now ();
+    coord_event (dep, t, &flot_event_target_skipped_def,
+                 &(flot_event_target_skipped_t) { .by = by, .reason = args->reason },
+                 "%s is skipped: its dependents go on without it (%s)",
+                 dep->spec->targets [t].name, args->reason);
+    coord_save_deployment (dep);
+    coord_commit (self);
+    s_reply_state (&request, dep);
+    coord_advance (dep);
+}
+
+static void
+s_rollback (flot_actor_t *actor, flot_request_t *request)
+{
+    coordinator_t *self = flot_actor_state (actor);
+    const flot_coordinator_rollback_request_t *args = flot_request_args (request);
+    deployment_t *dep = s_lookup (self, &request, args->id);
+    if (!dep)
+        return;
+    if (dep->state != DS_COMPLETED && dep->state != DS_FAILED) {
+        coord_error (self, &request, FLOT_E_CONFLICT, "%s is %s: only a completed or failed "
+                     "deployment is rolled back (abort a running one)", dep->id,
+                     coord_state_name (dep));
+        return;
+    }
+    if (!s_targets_free (self, &request, dep))
+        return;
+    const char *by = flot_request_caller (request);
+    coord_begin (self);
+    coord_action (dep, "rollback", by, args->reason);
+    snprintf (dep->rollback_by, sizeof dep->rollback_by, "%s", by);
+    snprintf (dep->last_error, sizeof dep->last_error, "%s", args->reason);
+    dep->finished_ms = 0;
+    coord_deployment_to (dep, FLOT_EV_ROLLBACK_ASKED);
+    coord_event (dep, -1, &flot_event_deployment_rolling_back_def,
+                 &(flot_event_deployment_rolling_back_t) { .by = by, .reason = args->reason },
+                 "%s", args->reason);
     coord_save_deployment (dep);
     coord_rollback_start (dep);
     coord_commit (self);
@@ -526,6 +898,10 @@ const flot_command_t coord_commands [] = {
     { "Resume", s_resume },
     { "Promote", s_promote },
     { "Abort", s_abort },
+    { "GetLogs", s_get_logs },
+    { "Retry", s_retry },
+    { "Skip", s_skip },
+    { "Rollback", s_rollback },
     { NULL, NULL }
 };
 
@@ -542,7 +918,7 @@ coord_on_tick (zloop_t *loop, int timer_id, void *arg)
     zlistx_t *late = zlistx_new ();
     for (deployment_t *dep = zhashx_first (self->deployments); dep;
          dep = zhashx_next (self->deployments))
-        if (dep->state == DS_RUNNING
+        if (dep->state == DS_RUNNING && !*dep->queued_behind
         &&  now - dep->progress_ms > dep->spec->policy.progress_deadline_ms)
             zlistx_add_end (late, dep);
     for (deployment_t *dep = zlistx_first (late); dep; dep = zlistx_next (late)) {

@@ -237,6 +237,9 @@ s_start (flot_actor_t *actor)
     self->deployments = zhashx_new ();
     zhashx_set_destructor (self->deployments, coord_deployment_free);
     self->listed = zlistx_new ();
+    self->holds = zhashx_new ();
+    self->queue = zlistx_new ();
+    self->dequeue_timer = -1;
     zlistx_set_comparator (self->listed, coord_by_created);
     self->outgoing = zlistx_new ();
     zlistx_set_destructor (self->outgoing, coord_outgoing_free);
@@ -277,6 +280,8 @@ s_stop (flot_actor_t *actor)
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->held);
     zlistx_destroy (&self->listed);
+    zlistx_destroy (&self->queue);
+    zhashx_destroy (&self->holds);
     zlistx_destroy (&self->outgoing);
     zhashx_destroy (&self->deployments);
     zlistx_destroy (&self->timer_refs);

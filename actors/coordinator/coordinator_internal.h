@@ -35,6 +35,8 @@
 #define MAX_TIMER_MS (30LL * 86400000)  //  the longest duration a contract allows
 #define DEADLINE_MARGIN_MS 200      //  to answer a caller before its deadline
 #define ACTIONS_SHOWN 20            //  operators' commands GetStatus shows (the last)
+#define COORD_SKIPPED "skipped by an operator"  //  the error of a step Skip let go
+#define STDERR_TAIL 1024            //  of a failed run's stderr, in status and events
 
 typedef struct _coordinator_t coordinator_t;
 typedef struct _deployment_t deployment_t;
@@ -43,6 +45,12 @@ typedef struct _deployment_t deployment_t;
 typedef struct {
     int state;
     int attempt;
+    int uncounted;              //  attempts the hook's retries do not count: those whose
+                                //  run the executor stopped, those before an operator's Retry
+    bool skipped_by_operator;   //  an operator's Skip let its target go
+    const char *stderr_now;     //  its run's stderr, to be written with the row (borrowed,
+                                //  while its answer is handled); NULL: the row keeps its own
+    char *stderr_tail;          //  the last lines of its latest failed run's stderr, or NULL
     int64_t started_ms;         //  unix ms, 0 if never
     int64_t finished_ms;
     uint64_t call;              //  the executor call in flight, 0 if none
@@ -67,6 +75,7 @@ typedef struct {
     uint64_t background;        //  its background analysis stream, 0 if none
     void *background_arg;
     bool background_ran;        //  started once already
+    bool released;              //  no longer holds up its dependents and wave
 } target_rt_t;
 
 struct _deployment_t {
@@ -100,6 +109,7 @@ struct _deployment_t {
     bool aborted;
     char applied_by [FLOT_MAX_KEY + 1];     //  who applied it (Execute); "": not known
     char aborted_by [FLOT_MAX_KEY + 1];     //  who aborted it, once aborted
+    char rollback_by [FLOT_MAX_KEY + 1];    //  who rolled it back (Rollback), once asked
     int64_t created_ms, updated_ms, finished_ms, progress_ms;
     char last_error [512];
     bool dirty;                 //  its row is to be written at the next flush
@@ -107,6 +117,8 @@ struct _deployment_t {
     bool background;            //  the analysis runs in the background, not at gates
     uint64_t rollback_call;     //  the rollback service's stream, 0 if none
     int rollback_timer;         //  asks the rollback service again; -1 if none
+    char queued_behind [FLOT_STORE_ID_MAX];     //  the holder it waits behind; "" if none
+    void *queue_handle;         //  in the coordinator's queue while it waits
 };
 
 struct _coordinator_t {
@@ -134,6 +146,9 @@ struct _coordinator_t {
     zlistx_t *submits;          //  submit_t *: Plan and Execute requests at the strategy service
     zlistx_t *resolving;        //  resolving_t *: stored deployments being resolved again
     zlistx_t *decisions;        //  decision_t *: failed steps the strategy service decides on
+    zhashx_t *holds;            //  "workload\x1ftarget" -> the deployment_t * holding it
+    zlistx_t *queue;            //  deployment_t *: those waiting behind a holder, in order
+    int dequeue_timer;          //  walks the queue at the next turn; -1 if none
 };
 
 //  An action held until the writes it follows from are committed: a hook
@@ -238,6 +253,11 @@ void coord_rollback_plan (deployment_t *dep);
 //  steps.c: a step from start to end, and the strategy service's decisions
 
 void coord_step_start (deployment_t *dep, size_t s);
+//  After a restart: step s's hook was running; the executor is asked again
+//  for the same attempt, whose run it answers once (SPEC 17).
+void coord_hook_resume (deployment_t *dep, size_t s);
+//  The last lines of text, at most STDERR_TAIL bytes, as a new string.
+char *coord_tail (const char *text);
 void coord_step_succeeded (deployment_t *dep, size_t s, flot_transition_event_t event,
                            const char *output);
 void coord_step_failed_as (deployment_t *dep, size_t s, const char *why, const char *output,
@@ -279,5 +299,21 @@ int  coord_restore (const flot_deployment_row_t *row, void *arg);
 int  coord_restore_finished (const flot_deployment_row_t *row, void *arg);
 int  coord_on_resume_all (zloop_t *loop, int timer_id, void *arg);
 void coord_resolving_free (void **item_p);
+
+//  --------------------------------------------------------------------------
+//  holds.c: one deployment per target
+
+//  The deployment other than dep that holds one of dep's targets, or waits
+//  for one in the queue; NULL if none. *target is that target's index.
+deployment_t *coord_holder (deployment_t *dep, size_t *target);
+//  Adds to ahead (deployment_t *) every distinct deployment that holds one
+//  of dep's targets or waits for one in the queue.
+//  A running or rolling back deployment takes its targets, or its place in
+//  the queue (queued_behind set); one that ends gives them up, and the
+//  queue is walked at the next turn.
+void coord_holders (deployment_t *dep, zlistx_t *ahead);
+void coord_holds_add (deployment_t *dep);
+void coord_holds_drop (deployment_t *dep);
+void coord_queue_check (coordinator_t *self);
 
 #endif

@@ -29,6 +29,8 @@ coord_deployment_destroy (deployment_t **dep_p)
     free (dep->text);
     free (dep->file);
     free (dep->resolved);
+    for (size_t s = 0; dep->steps && dep->plan && s < dep->plan->step_count; s++)
+        free (dep->steps [s].stderr_tail);
     flot_plan_destroy (&dep->plan);
     flot_plan_destroy (&dep->back);
     flot_spec_destroy (&dep->spec);
@@ -139,12 +141,16 @@ coord_deployment_add (coordinator_t *self, deployment_t *dep)
 {
     zhashx_insert (self->deployments, dep->id, dep);
     zlistx_insert (self->listed, dep, false);     //  the newest, usually: from the end
+    coord_holds_add (dep);
 }
 
 //  Target t no longer holds up others (done, or failed under continue).
 void
 coord_target_release (deployment_t *dep, int t)
 {
+    if (dep->trt [t].released)
+        return;                 //  once: a target retried after it failed under continue
+    dep->trt [t].released = true;
     for (size_t e = dep->rev_first [t]; e < dep->rev_first [t + 1]; e++)
         dep->deps_left [dep->rev [e]]--;
     dep->wave_left [dep->spec->targets [t].wave]--;
@@ -185,7 +191,16 @@ s_next (const deployment_t *dep, flot_state_kind_t kind, int from,
 void
 coord_deployment_to (deployment_t *dep, flot_transition_event_t event)
 {
+    bool active = dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK;
     dep->state = s_next (dep, FLOT_KIND_DEPLOYMENT, dep->state, event, "deployment", "");
+    //  Ended: its targets are free for the next (holds.c); reopened by an
+    //  operator's command (which checked they are free): they are its own.
+    bool now = dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK;
+    if (active && !now)
+        coord_holds_drop (dep);
+    else
+    if (!active && now && event != FLOT_EV_STARTED)
+        coord_holds_add (dep);
 }
 
 void

@@ -36,6 +36,7 @@ coord_write_deployment (deployment_t *dep)
     snprintf (row.name, sizeof row.name, "%s", dep->spec->name);
     snprintf (row.state, sizeof row.state, "%s", coord_state_name (dep));
     snprintf (row.promote, sizeof row.promote, "%s", dep->promote_full ? "full" : "");
+    snprintf (row.queued_behind, sizeof row.queued_behind, "%s", dep->queued_behind);
     if (flot_store_put_deployment (dep->owner->store, &row))
         flot_error (WHO, "%s", flot_store_error (dep->owner->store));
     else
@@ -66,9 +67,10 @@ coord_save_step (deployment_t *dep, size_t s, bool back, const char *output, con
     const flot_step_t *step = &plan->steps [s];
     const step_rt_t *rt = back ? &dep->back_steps [s] : &dep->steps [s];
     flot_step_row_t row = {
-        .index = step->index, .attempt = rt->attempt,
+        .index = step->index, .attempt = rt->attempt, .uncounted = rt->uncounted,
         .started_ms = rt->started_ms, .finished_ms = rt->finished_ms,
-        .output = (char *) (output ? output : ""), .error = (char *) (error ? error : "")
+        .output = (char *) (output ? output : ""), .error = (char *) (error ? error : ""),
+        .stderr_text = (char *) rt->stderr_now
     };
     snprintf (row.step_id, sizeof row.step_id, "%s", step->id);
     snprintf (row.target, sizeof row.target, "%s", dep->spec->targets [step->target].name);

@@ -40,6 +40,14 @@ s_restore_step (const flot_step_row_t *row, void *arg)
         //  Loading, not a transition: the state the store kept.
         rt->state = state;
         rt->attempt = row->attempt;
+        rt->uncounted = row->uncounted < row->attempt ? row->uncounted : 0;
+        if (found) {            //  a forward step's failed run: its last lines
+            free (rt->stderr_tail);
+            rt->stderr_tail = state == SS_FAILED && row->stderr_text && *row->stderr_text
+                            ? coord_tail (row->stderr_text) : NULL;
+        }
+        rt->skipped_by_operator = state == SS_SKIPPED
+                               && strncmp (row->error, COORD_SKIPPED, strlen (COORD_SKIPPED)) == 0;
         rt->started_ms = row->started_ms;
         rt->finished_ms = row->finished_ms;
     }
@@ -112,6 +120,7 @@ static void s_go_on (deployment_t *dep);
 typedef struct {
     bool aborted;
     char by [FLOT_MAX_KEY + 1];
+    char rollback_by [FLOT_MAX_KEY + 1];
 } abort_seen_t;
 
 static int
@@ -122,6 +131,8 @@ s_abort_seen (const flot_action_row_t *action, void *arg)
         seen->aborted = true;
         snprintf (seen->by, sizeof seen->by, "%s", action->by);
     }
+    if (streq (action->command, "rollback"))
+        snprintf (seen->rollback_by, sizeof seen->rollback_by, "%s", action->by);
     return 0;
 }
 
@@ -142,6 +153,7 @@ s_restore_who (coordinator_t *self, deployment_t *dep, const flot_deployment_row
     dep->aborted = total ? seen.aborted
                  : dep->state == DS_ROLLING_BACK && strstr (row->last_error, "abort");
     snprintf (dep->aborted_by, sizeof dep->aborted_by, "%s", seen.by);
+    snprintf (dep->rollback_by, sizeof dep->rollback_by, "%s", seen.rollback_by);
 }
 
 int
@@ -161,6 +173,7 @@ coord_restore (const flot_deployment_row_t *row, void *arg)
     dep->updated_ms = row->updated_ms;
     dep->progress_ms = row->progress_ms;
     snprintf (dep->last_error, sizeof dep->last_error, "%s", row->last_error);
+    snprintf (dep->queued_behind, sizeof dep->queued_behind, "%s", row->queued_behind);
     //  Loading, not a transition (transitions.h): the deployment, its steps
     //  and its targets are set as the store's rows say, not moved.
     dep->state = streq (row->state, "rolling_back") ? DS_ROLLING_BACK : DS_RUNNING;
@@ -173,10 +186,11 @@ coord_restore (const flot_deployment_row_t *row, void *arg)
     //  step not finished. An interrupted step starts again (same id).
     for (size_t t = 0; t < dep->spec->target_count; t++) {
         size_t s = dep->plan->first [t], last = dep->plan->first [t + 1];
-        bool started = false, failed = false;
+        bool started = false, failed = false, skipped = false;
         for (size_t k = s; k < last; k++) {
             started |= dep->steps [k].state != SS_PENDING || dep->steps [k].attempt > 0;
             failed |= dep->steps [k].state == SS_FAILED;
+            skipped |= dep->steps [k].skipped_by_operator;
         }
         while (s < last && (dep->steps [s].state == SS_SUCCEEDED
                          || dep->steps [s].state == SS_SKIPPED)) {
@@ -192,16 +206,18 @@ coord_restore (const flot_deployment_row_t *row, void *arg)
         }
         else
         if (s == last) {
-            dep->tstate [t] = TS_DONE;
+            dep->tstate [t] = skipped ? TS_SKIPPED : TS_DONE;
             coord_target_release (dep, (int) t);
         }
         else
         if (started) {
             dep->tstate [t] = TS_RUNNING;
             dep->in_progress++;
-            //  Running at the crash: run again. A pause keeps its start time.
+            //  A hook running at the crash is asked for again, the same
+            //  attempt (s_go_on), which the executor runs once; one whose
+            //  attempt was never sent starts. A pause keeps its start time.
             step_rt_t *rt = &dep->steps [s];
-            if (rt->state == SS_RUNNING && dep->plan->steps [s].runs_hook)
+            if (rt->state == SS_RUNNING && dep->plan->steps [s].runs_hook && rt->attempt == 0)
                 rt->state = SS_PENDING;
             if (rt->state == SS_RUNNING && dep->plan->steps [s].type == FLOT_STEP_PAUSE
             &&  dep->plan->steps [s].duration_ms < 0)
@@ -260,13 +276,29 @@ coord_restore_finished (const flot_deployment_row_t *row, void *arg)
     for (size_t s = 0; s < dep->plan->step_count; s++)
         dep->steps_done += dep->steps [s].state == SS_SUCCEEDED
                         || dep->steps [s].state == SS_SKIPPED;
+    //  Its targets as they ended: done (or skipped), failed, or held (the
+    //  end came first); those that no longer hold up others are released,
+    //  so that a Retry or Skip goes on from there.
     for (size_t t = 0; t < dep->spec->target_count; t++) {
-        size_t s = dep->plan->first [t];
-        while (s < dep->plan->first [t + 1] && (dep->steps [s].state == SS_SUCCEEDED
-                                             || dep->steps [s].state == SS_SKIPPED))
-            s++;
+        size_t s = dep->plan->first [t], last = dep->plan->first [t + 1];
+        bool skipped = false;
+        while (s < last && (dep->steps [s].state == SS_SUCCEEDED
+                         || dep->steps [s].state == SS_SKIPPED))
+            skipped |= dep->steps [s++].skipped_by_operator;
         dep->cursor [t] = s;
-        dep->tstate [t] = s == dep->plan->first [t + 1] ? TS_DONE : TS_HELD;
+        if (s == last) {
+            dep->tstate [t] = skipped ? TS_SKIPPED : TS_DONE;
+            coord_target_release (dep, (int) t);
+        }
+        else
+        if (dep->steps [s].state == SS_FAILED) {
+            dep->tstate [t] = TS_FAILED;
+            dep->failed_targets++;
+            if (dep->spec->policy.on_failure == FLOT_ON_FAILURE_CONTINUE)
+                coord_target_release (dep, (int) t);
+        }
+        else
+            dep->tstate [t] = TS_HELD;
     }
     coord_deployment_add (self, dep);
     return 0;
@@ -356,6 +388,7 @@ coord_on_resume_all (zloop_t *loop, int timer_id, void *arg)
     for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open))
         s_go_on (dep);
     zlistx_destroy (&open);
+    coord_queue_check (self);       //  those queued whose holder ended meanwhile
     for (resolving_t *resolving = zlistx_first (self->resolving); resolving;
          resolving = zlistx_next (self->resolving))
         s_resolve_ask (resolving);
@@ -370,8 +403,12 @@ s_go_on (deployment_t *dep)
 {
     for (size_t t = 0; t < dep->spec->target_count && dep->state == DS_RUNNING; t++) {
         size_t s = dep->cursor [t];
-        if (s < dep->plan->first [t + 1] && dep->steps [s].state == SS_RUNNING
-        &&  !dep->plan->steps [s].runs_hook && dep->plan->steps [s].duration_ms >= 0)
+        if (s >= dep->plan->first [t + 1] || dep->steps [s].state != SS_RUNNING)
+            continue;
+        if (dep->plan->steps [s].runs_hook)
+            coord_hook_resume (dep, s);
+        else
+        if (dep->plan->steps [s].duration_ms >= 0)
             coord_step_start (dep, s);
     }
     coord_advance (dep);

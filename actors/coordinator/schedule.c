@@ -107,15 +107,23 @@ s_advance_forward (deployment_t *dep)
     if (dep->in_progress > 0 || dep->paused)
         return;
     //  Nothing runs and nothing more can start: the end.
-    size_t done = 0;
+    size_t done = 0, skipped = 0;
     for (size_t t = 0; t < n; t++) {
         if (dep->tstate [t] == TS_PENDING)
             coord_target_to (dep, t, FLOT_EV_STRANDED);
         done += dep->tstate [t] == TS_DONE;
+        skipped += dep->tstate [t] == TS_SKIPPED;
     }
     coord_begin (dep->owner);
     if (done == n)
         s_finish (dep, FLOT_EV_ALL_TARGETS_DONE, "every target is on the new version");
+    else
+    if (done + skipped == n) {
+        char message [128];
+        snprintf (message, sizeof message, "%zu of %zu targets on the new version; %zu "
+                  "skipped by an operator", done, n, skipped);
+        s_finish (dep, FLOT_EV_ALL_TARGETS_DONE, message);
+    }
     else {
         char message [sizeof dep->last_error];
         snprintf (message, sizeof message, "%zu of %zu targets done; %.400s", done, n,
@@ -197,7 +205,7 @@ coord_rollback_start (deployment_t *dep)
     //  An abort's rollback is the aborter's doing; a failure's, nobody's.
     coord_event (dep, -1, &flot_event_rollback_started_def,
                  &(flot_event_rollback_started_t) {
-                     .by = dep->aborted ? dep->aborted_by : "",
+                     .by = dep->aborted ? dep->aborted_by : dep->rollback_by,
                      .targets = dep->back->step_count, .mode = mode },
                  "rolling back %zu target%s (%s)",
                  dep->back->step_count, dep->back->step_count == 1 ? "" : "s", mode);
@@ -391,7 +399,9 @@ s_rollback_initiate (deployment_t *dep)
         .reason = dep->last_error,
         .touched = s_names (dep, touched, names),
         .switched = s_names (dep, switched, names + n),
-        .reverted = s_names (dep, reverted, names + 2 * n)
+        .reverted = s_names (dep, reverted, names + 2 * n),
+        .deployment_started_ms = (uint64_t) dep->created_ms,
+        .has_deployment_started_ms = true
     };
     dep->rollback_call = flot_actor_call_msg (dep->owner->actor, "rollback", NULL,
                                               FLOT_ROLLBACK_INITIATE_ROLLBACK,
@@ -438,6 +448,8 @@ s_advance_rollback (deployment_t *dep)
 void
 coord_advance (deployment_t *dep)
 {
+    if (dep->state == DS_RUNNING && *dep->queued_behind)
+        return;                     //  nothing starts before its turn (holds.c)
     if (dep->state == DS_RUNNING)
         s_advance_forward (dep);
     else

@@ -87,6 +87,8 @@ coord_step_start (deployment_t *dep, size_t s)
     }
     bool resumed = rt->state == SS_RUNNING;     //  after a restart
     int64_t now = coord_now ();
+    free (rt->stderr_tail);                     //  a new run: its own, if it fails
+    rt->stderr_tail = NULL;
     coord_step_to (dep, s, false, resumed ? FLOT_EV_STEP_RESUMED : FLOT_EV_STEP_START);
     if (!resumed || step->runs_hook)
         rt->attempt++;
@@ -245,23 +247,30 @@ coord_decision_take (deployment_t *dep, size_t s)
     return copy;
 }
 
-//  Step s waits for the strategy service, which could not answer (reason):
-//  step.waiting says so, and it asks again in GATE_RETRY_MS. what says
-//  what it waits for, after "<target>: step <id> ".
+//  Step s waits for a service (the strategy or the executor), which could
+//  not answer (reason): step.waiting says so, and it asks again in wait_ms.
+//  what says what it waits for, after "<target>: step <id> ".
 static void
-s_step_waits (deployment_t *dep, size_t s, const char *what, const char *reason)
+s_step_waits_for (deployment_t *dep, size_t s, const char *service, const char *what,
+                  const char *reason, int64_t wait_ms)
 {
     const flot_step_t *step = &dep->plan->steps [s];
     coord_begin (dep->owner);
     coord_event (dep, step->target, &flot_event_step_waiting_def,
                  &(flot_event_step_waiting_t) {
-                     .step = step->id, .service = "strategy", .reason = reason,
-                     .retry_in_ms = GATE_RETRY_MS },
-                 "%s: step %s %s (%s); asking again in %d ms",
+                     .step = step->id, .service = service, .reason = reason,
+                     .retry_in_ms = (uint64_t) wait_ms },
+                 "%s: step %s %s (%s); asking again in %lld ms",
                  dep->spec->targets [step->target].name, step->id, what, reason,
-                 GATE_RETRY_MS);
+                 (long long) wait_ms);
     coord_commit (dep->owner);
     coord_pump (dep->owner);
+}
+
+static void
+s_step_waits (deployment_t *dep, size_t s, const char *what, const char *reason)
+{
+    s_step_waits_for (dep, s, "strategy", what, reason, GATE_RETRY_MS);
 }
 
 static void s_decision_ask (decision_t *decision);
@@ -351,8 +360,9 @@ s_decision_ask (decision_t *decision)
 {
     deployment_t *dep = decision->dep;
     const step_rt_t *rt = &dep->steps [decision->s];
+    //  Attempts its executor stopped (orphaned) do not count.
     flot_strategy_handle_failure_request_t request = {
-        .attempt = (uint64_t) rt->attempt,
+        .attempt = (uint64_t) (rt->attempt - rt->uncounted),
         .retries = decision->may_retry ? (uint64_t) dep->spec->hook.retries : 0,
         .backoff_ms = (uint64_t) dep->spec->hook.backoff_ms, .has_backoff_ms = true,
         .on_failure = coord_on_failure_name (dep),
@@ -488,7 +498,7 @@ coord_step_failed_for_good (deployment_t *dep, size_t s, const char *why, const 
                  &(flot_event_step_failed_t) {
                      .step = step->id, .step_type = flot_step_type_name (step->type),
                      .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
-                     .reason = why },
+                     .reason = why, .stderr = rt->stderr_tail },
                  "step %s failed after %d attempt%s: %s", step->id,
                  rt->attempt, rt->attempt == 1 ? "" : "s", why);
     coord_target_to (dep, t, FLOT_EV_STEP_FAILED);
@@ -517,7 +527,7 @@ s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output
                          .step = step->id, .step_type = flot_step_type_name (step->type),
                          .attempt = (uint64_t) rt->attempt, .weight = (uint64_t) step->weight,
                          .reason = why, .retry_in_ms = delay > 0 ? (uint64_t) delay : 0,
-                         .has_retry_in_ms = true },
+                         .has_retry_in_ms = true, .stderr = rt->stderr_tail },
                      "step %s attempt %d failed: %s; retrying in %lld ms",
                      step->id, rt->attempt, why, (long long) delay);
         step_ref_t *ref = s_ref_new (dep, s);
@@ -559,6 +569,91 @@ s_step_failed (deployment_t *dep, size_t s, const char *why, const char *output)
 //  --------------------------------------------------------------------------
 //  Hooks and timers
 
+char *
+coord_tail (const char *text)
+{
+    size_t len = strlen (text);
+    const char *from = text;
+    if (len > STDERR_TAIL) {
+        from = text + len - STDERR_TAIL;
+        const char *eol = strchr (from, '\n');
+        if (eol && eol [1])
+            from = eol + 1;         //  whole lines
+    }
+    char *tail = strdup (from);
+    assert (tail);
+    return tail;
+}
+
+//  True if an error answer to ExecuteStep is a fault of the way there (no
+//  executor, a lost or busy one, no answer in time, a refused key) rather
+//  than of the hook: the step waits and asks again, with the same attempt,
+//  whose run the executor answers once whatever happens (SPEC 17).
+static bool
+s_executor_fault (const flot_answer_t *answer)
+{
+    int code = answer->err.code;
+    return coord_transient (answer) || code == FLOT_E_CONFLICT
+        || code == FLOT_E_NOT_AUTHORIZED || code == FLOT_E_INTERNAL;
+}
+
+//  How long a step waits before it asks the executor again: at least one
+//  liveness window, by which an executor cut off from the broker has
+//  stopped the hooks it ran (SPEC 17), so that a run on another instance
+//  never overlaps one on the lost instance.
+static int64_t
+s_hook_wait_ms (const deployment_t *dep)
+{
+    int64_t window = flot_actor_liveness_ms (dep->owner->actor);
+    return window > GATE_RETRY_MS ? window : GATE_RETRY_MS;
+}
+
+//  The executor could not run step s's hook, or its answer was lost: the
+//  step waits, says so, and asks again with the same attempt. No retry of
+//  the hook is spent, and the step does not fail.
+static void
+s_hook_waits (deployment_t *dep, size_t s, const char *reason)
+{
+    dep->steps [s].call = 0;
+    int64_t wait_ms = s_hook_wait_ms (dep);
+    s_step_waits_for (dep, s, "executor", "waits for an executor", reason, wait_ms);
+    if (dep->state == DS_RUNNING)
+        coord_step_timer (dep, s, wait_ms);
+    else {
+        //  It rolls back meanwhile: the step is not asked again.
+        coord_step_failed_as (dep, s, "the deployment stopped while the step waited for an "
+                              "executor", NULL, false);
+    }
+}
+
+//  The executor stopped the run of step s's current attempt when it lost
+//  its broker, or found it left over by its own restart: it runs again, as
+//  a new attempt that the hook's retries do not count (SPEC 17).
+static void
+s_hook_orphaned (deployment_t *dep, size_t s)
+{
+    step_rt_t *rt = &dep->steps [s];
+    const flot_step_t *step = &dep->plan->steps [s];
+    rt->call = 0;
+    rt->uncounted++;
+    flot_warn (WHO, "%s: step %s: the run of attempt %d was stopped by its executor "
+               "(orphaned); it runs again as attempt %d", dep->id, step->id, rt->attempt,
+               rt->attempt + 1);
+    coord_begin (dep->owner);
+    coord_event (dep, step->target, &flot_event_step_orphaned_def,
+                 &(flot_event_step_orphaned_t) {
+                     .step = step->id, .attempt = (uint64_t) rt->attempt },
+                 "%s: step %s attempt %d was stopped by its executor, which lost its "
+                 "broker; it runs again as a new attempt",
+                 dep->spec->targets [step->target].name, step->id, rt->attempt);
+    coord_commit (dep->owner);
+    if (dep->state == DS_RUNNING)
+        coord_step_start (dep, s);
+    else
+        coord_step_failed_as (dep, s, "its run was stopped by the executor (orphaned) while "
+                              "the deployment stopped", NULL, false);
+}
+
 static void
 s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 {
@@ -578,7 +673,10 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         return;
     }
     if (answer->kind == FLOT_ERROR) {
-        s_step_failed (dep, s, answer->err.message, NULL);
+        if (s_executor_fault (answer))
+            s_hook_waits (dep, s, answer->err.message);
+        else
+            s_step_failed (dep, s, answer->err.message, NULL);
         return;
     }
     //  The executor's answer: a STEP_RESULT (SPEC section 17).
@@ -597,9 +695,23 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         coord_step_failed_as (dep, s, why, NULL, false);
     }
     else
-    if (streq (result.status, "succeeded"))
+    if (streq (result.status, "succeeded")) {
+        dep->steps [s].stderr_now = result.stderr;
         coord_step_succeeded (dep, s, FLOT_EV_HOOK_SUCCEEDED, result.output);
+        dep->steps [s].stderr_now = NULL;
+    }
+    else
+    if (streq (result.status, "orphaned"))
+        s_hook_orphaned (dep, s);
     else {
+        //  Its stderr is kept now, and its last lines for status and events:
+        //  what the failure leads to is decided later.
+        step_rt_t *rt = &dep->steps [s];
+        free (rt->stderr_tail);
+        rt->stderr_tail = result.stderr && *result.stderr ? coord_tail (result.stderr) : NULL;
+        rt->stderr_now = result.stderr;
+        coord_save_step (dep, s, false, result.output, NULL);
+        rt->stderr_now = NULL;
         if (streq (result.status, "timeout"))
             snprintf (why, sizeof why, "the hook ran past its timeout of %lld ms",
                       (long long) dep->spec->hook.timeout_ms);
@@ -621,17 +733,24 @@ coord_hook_send (deployment_t *dep, size_t s, msgpack_sbuffer *body)
     //  The call's own argument, freed by s_on_hook (not a timer's).
     step_ref_t *ref = malloc (sizeof *ref);
     *ref = (step_ref_t) { .dep = dep, .s = s };
+    //  The hook may wait for a slot on the executor before its own timeout
+    //  starts: the call lasts as long as the progress deadline allows (a
+    //  lost executor is ACTOR_FAILED at once, not a timeout).
+    int64_t timeout = dep->spec->hook.timeout_ms + FLOT_STEP_CALL_MARGIN_MS;
+    if (timeout < dep->spec->policy.progress_deadline_ms)
+        timeout = dep->spec->policy.progress_deadline_ms;
+    if (timeout > FLOT_MAX_TIMEOUT_MS)
+        timeout = FLOT_MAX_TIMEOUT_MS;
     rt->call = flot_actor_call (dep->owner->actor, "executor",
                                 dep->spec->targets [step->target].name,
                                 FLOT_EXECUTOR_EXECUTE_STEP,
-                                body->data, body->size,
-                                (uint32_t) (dep->spec->hook.timeout_ms + FLOT_STEP_CALL_MARGIN_MS),
+                                body->data, body->size, (uint32_t) timeout,
                                 false, s_on_hook, ref);
     msgpack_sbuffer_destroy (body);
     if (!rt->call) {
         free (ref);
         dep->hooks_in_flight--;
-        s_step_failed (dep, s, "the request could not be sent to the executor", NULL);
+        s_hook_waits (dep, s, "the request could not be sent");
     }
 }
 
@@ -644,7 +763,7 @@ s_hook_call (deployment_t *dep, size_t s)
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
     flot_step_call_pack (&pk, dep->spec, dep->id, &dep->plan->steps [s], dep->steps [s].attempt,
-                         dep->cwd);
+                         dep->cwd, (uint64_t) dep->created_ms);
     //  In flight from now: a rollback waits for a forward hook.
     dep->hooks_in_flight++;
     if (coord_uncommitted (dep->owner)) {
@@ -656,6 +775,22 @@ s_hook_call (deployment_t *dep, size_t s)
     }
     else
         coord_hook_send (dep, s, &sbuf);
+}
+
+void
+coord_hook_resume (deployment_t *dep, size_t s)
+{
+    const flot_step_t *step = &dep->plan->steps [s];
+    step_rt_t *rt = &dep->steps [s];
+    int64_t left = step->type == FLOT_STEP_CLEANUP
+                 ? step->duration_ms - (coord_now () - rt->started_ms) : 0;
+    if (left > 0) {
+        coord_step_timer (dep, s, left);    //  a cleanup still waits for its time
+        return;
+    }
+    flot_notice (WHO, "%s: step %s: asking the executor again for attempt %d, running at "
+                 "the restart", dep->id, step->id, rt->attempt);
+    s_hook_call (dep, s);
 }
 
 static int

@@ -46,6 +46,13 @@ static const char *const s_migrations [] = {
     //  4 -> 5: operators' commands on each deployment, and who gave them
     //  (issue 11: who did it). Deployments stored before have none.
     ACTIONS_TABLE,
+    //  5 -> 6: the deployment a deployment waits behind (one deployment per
+    //  target); each step's hook stderr, kept apart from its stdout; the
+    //  attempts of each step that the hook's retries do not count (a run its
+    //  executor stopped, attempts before an operator's Retry).
+    "ALTER TABLE deployments ADD COLUMN queued_behind TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE steps ADD COLUMN stderr TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE steps ADD COLUMN uncounted INTEGER NOT NULL DEFAULT 0;",
 };
 _Static_assert (FIRST_VERSION + sizeof s_migrations / sizeof s_migrations [0]
                 == NEWEST_VERSION, "one migration for each version after the first");
@@ -67,12 +74,13 @@ static const char s_create [] =
     "  state TEXT NOT NULL, paused INTEGER NOT NULL, promote TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
     "  finished_ms INTEGER NOT NULL, progress_ms INTEGER NOT NULL,"
-    "  last_error TEXT NOT NULL);"
+    "  last_error TEXT NOT NULL, queued_behind TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE steps ("
     "  deployment TEXT NOT NULL, step_id TEXT NOT NULL, target TEXT NOT NULL,"
     "  idx INTEGER NOT NULL, type TEXT NOT NULL, state TEXT NOT NULL,"
     "  attempt INTEGER NOT NULL, started_ms INTEGER NOT NULL,"
     "  finished_ms INTEGER NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL,"
+    "  stderr TEXT NOT NULL DEFAULT '', uncounted INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (deployment, step_id));"
     "CREATE TABLE outbox ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);"
@@ -92,7 +100,8 @@ static const flot_schema_t s_schema = {
 //  A deployment's row: its own columns, and its spec's (written once).
 #define ROW_COLUMNS \
     "d.id, d.name, s.file, s.spec, s.cwd, d.state, d.paused, d.promote, d.created_ms," \
-    " d.updated_ms, d.finished_ms, d.progress_ms, d.last_error, s.created_by, s.resolved" \
+    " d.updated_ms, d.finished_ms, d.progress_ms, d.last_error, s.created_by, s.resolved," \
+    " d.queued_behind" \
     " FROM deployments d JOIN specs s ON s.deployment = d.id"
 
 enum {
@@ -107,18 +116,25 @@ static const char *s_queries [Q_COUNT] = {
     [Q_BUMP_ID] = "UPDATE meta SET value = CAST (value AS INTEGER) + 1 WHERE key = 'next_id'",
     [Q_PUT_DEPLOYMENT] = "INSERT OR REPLACE INTO deployments (id, name, state, paused,"
                          " promote, created_ms, updated_ms, finished_ms, progress_ms,"
-                         " last_error) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         " last_error, queued_behind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     [Q_PUT_SPEC] = ("INSERT OR REPLACE INTO specs (deployment, file, spec, cwd, created_by,"
                     " resolved) VALUES (?,?,?,?,?,?)"),
     [Q_GET_DEPLOYMENT] = "SELECT " ROW_COLUMNS " WHERE d.id = ?",
     [Q_ALL_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " ORDER BY d.created_ms, d.id",
     [Q_OPEN_DEPLOYMENTS] = "SELECT " ROW_COLUMNS " WHERE d.finished_ms = 0"
                            " ORDER BY d.created_ms, d.id",
-    [Q_PUT_STEP] = "INSERT OR REPLACE INTO steps (deployment, step_id, target, idx, type,"
-                   " state, attempt, started_ms, finished_ms, output, error)"
-                   " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    //  A step's stderr is written when given, and kept as it is otherwise.
+    [Q_PUT_STEP] = "INSERT INTO steps (deployment, step_id, target, idx, type,"
+                   " state, attempt, started_ms, finished_ms, output, error, stderr, uncounted)"
+                   " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,COALESCE (?12, ''),?13)"
+                   " ON CONFLICT (deployment, step_id) DO UPDATE SET target = excluded.target,"
+                   " idx = excluded.idx, type = excluded.type, state = excluded.state,"
+                   " attempt = excluded.attempt, started_ms = excluded.started_ms,"
+                   " finished_ms = excluded.finished_ms, output = excluded.output,"
+                   " error = excluded.error, stderr = COALESCE (?12, steps.stderr),"
+                   " uncounted = excluded.uncounted",
     [Q_STEPS] = "SELECT deployment, step_id, target, idx, type, state, attempt, started_ms,"
-                " finished_ms, output, error FROM steps WHERE deployment = ?"
+                " finished_ms, output, error, stderr, uncounted FROM steps WHERE deployment = ?"
                 " ORDER BY target, idx",
     [Q_OUTBOX_ADD] = "INSERT INTO outbox (body) VALUES (?)",
     [Q_OUTBOX_FIRST] = "SELECT id, body FROM outbox ORDER BY id LIMIT 1",
@@ -280,6 +296,7 @@ s_deployment_read (sqlite3_stmt *stmt, flot_deployment_row_t *row)
         memcpy (row->resolved, resolved, (size_t) size);
         row->resolved_size = (size_t) size;
     }
+    s_copy (row->queued_behind, sizeof row->queued_behind, stmt, 15);
 }
 
 void
@@ -324,6 +341,7 @@ flot_store_put_deployment (flot_store_t *self, const flot_deployment_row_t *row)
     sqlite3_bind_int64 (q, 8, row->finished_ms);
     sqlite3_bind_int64 (q, 9, row->progress_ms);
     sqlite3_bind_text (q, 10, row->last_error ? row->last_error : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text (q, 11, row->queued_behind, -1, SQLITE_STATIC);
     return s_step_done (self, q, "writing a deployment");
 }
 
@@ -383,6 +401,11 @@ flot_store_put_step (flot_store_t *self, const char *deployment, const flot_step
     sqlite3_bind_int64 (q, 9, row->finished_ms);
     sqlite3_bind_text (q, 10, row->output ? row->output : "", -1, SQLITE_STATIC);
     sqlite3_bind_text (q, 11, row->error ? row->error : "", -1, SQLITE_STATIC);
+    if (row->stderr_text)
+        sqlite3_bind_text (q, 12, row->stderr_text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null (q, 12);
+    sqlite3_bind_int (q, 13, row->uncounted);
     return s_step_done (self, q, "writing a step");
 }
 
@@ -406,9 +429,12 @@ flot_store_each_step (flot_store_t *self, const char *deployment,
         row.finished_ms = sqlite3_column_int64 (q, 8);
         row.output = s_text (q, 9);
         row.error = s_text (q, 10);
+        row.stderr_text = s_text (q, 11);
+        row.uncounted = sqlite3_column_int (q, 12);
         int stop = fn (&row, arg);
         free (row.output);
         free (row.error);
+        free (row.stderr_text);
         if (stop)
             break;
     }

@@ -27,7 +27,7 @@ typedef struct _flot_store_t flot_store_t;
 
 //  The version of the store's schema this build writes. A store of an
 //  older version is migrated to it when opened; a newer one is refused.
-#define FLOT_STORE_SCHEMA_VERSION 5
+#define FLOT_STORE_SCHEMA_VERSION 6
 
 typedef struct {
     char id [FLOT_STORE_ID_MAX];
@@ -47,6 +47,7 @@ typedef struct {
                                 //  the caller's key name ("": unknown)
     void *resolved;             //  strategy.RESOLVED bytes, written with its spec (NULL:
     size_t resolved_size;       //  a row of an older version, to be resolved again)
+    char queued_behind [FLOT_STORE_ID_MAX];     //  the deployment it waits behind, or ""
 } flot_deployment_row_t;
 
 typedef struct {
@@ -58,8 +59,10 @@ typedef struct {
     int attempt;
     int64_t started_ms;
     int64_t finished_ms;
-    char *output;
+    char *output;               //  the hook's stdout (its last run)
     char *error;
+    char *stderr_text;          //  the hook's stderr (its last run); writing NULL keeps it
+    int uncounted;              //  attempts the hook's retries do not count
 } flot_step_row_t;
 
 //  Open (creating if needed) the store at path, migrating it to this

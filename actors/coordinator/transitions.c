@@ -32,6 +32,11 @@ static const flot_transition_row_t s_deployment [] = {
     { DS_ROLLING_BACK,  FLOT_EV_ABORT_COMPLETED,    DS_ABORTED },
     //  s_on_rollback: the rollback service's stream ends, not completed.
     { DS_ROLLING_BACK,  FLOT_EV_ROLLBACK_FAILED,    DS_ROLLBACK_FAILED },
+    //  s_rollback: an operator rolls back what completed, or failed.
+    { DS_COMPLETED,     FLOT_EV_ROLLBACK_ASKED,     DS_ROLLING_BACK },
+    { DS_FAILED,        FLOT_EV_ROLLBACK_ASKED,     DS_ROLLING_BACK },
+    //  s_retry, s_skip: a failed deployment runs again.
+    { DS_FAILED,        FLOT_EV_RETRIED,            DS_RUNNING },
 };
 
 //  --------------------------------------------------------------------------
@@ -78,6 +83,13 @@ static const flot_transition_row_t s_target [] = {
     { TS_HELD,          FLOT_EV_REVERTED,           TS_ROLLED_BACK },
     { TS_DONE,          FLOT_EV_REVERTED,           TS_ROLLED_BACK },
     { TS_FAILED,        FLOT_EV_REVERTED,           TS_ROLLED_BACK },
+    { TS_SKIPPED,       FLOT_EV_REVERTED,           TS_ROLLED_BACK },
+    //  s_retry: a failed target runs again; one the end stranded gets its
+    //  turn (s_skip too).
+    { TS_FAILED,        FLOT_EV_RETRIED,            TS_PENDING },
+    { TS_HELD,          FLOT_EV_RETRIED,            TS_PENDING },
+    //  s_skip: a failed target is let go.
+    { TS_FAILED,        FLOT_EV_SKIPPED_BY_OPERATOR, TS_SKIPPED },
 };
 
 //  --------------------------------------------------------------------------
@@ -113,6 +125,11 @@ static const flot_transition_row_t s_step [] = {
     { SS_FAILED,        FLOT_EV_REVERT_RUNNING,     SS_RUNNING },
     { SS_RUNNING,       FLOT_EV_REVERTED,           SS_SUCCEEDED },
     { SS_RUNNING,       FLOT_EV_REVERT_FAILED,      SS_FAILED },
+    //  s_retry: a failed step runs again, as a new attempt.
+    { SS_FAILED,        FLOT_EV_RETRIED,            SS_PENDING },
+    //  s_skip: the failed step, and those after it, never run.
+    { SS_FAILED,        FLOT_EV_SKIPPED_BY_OPERATOR, SS_SKIPPED },
+    { SS_PENDING,       FLOT_EV_SKIPPED_BY_OPERATOR, SS_SKIPPED },
 };
 
 //  --------------------------------------------------------------------------
@@ -124,7 +141,7 @@ static const char *s_deployment_names [DS_COUNT] = {
 };
 
 static const char *s_target_names [TS_COUNT] = {
-    "pending", "running", "waiting", "done", "failed", "held", "rolled_back"
+    "pending", "running", "waiting", "done", "failed", "held", "rolled_back", "skipped"
 };
 
 static const char *s_step_names [SS_COUNT] = {
@@ -135,9 +152,11 @@ static const char *s_step_names [SS_COUNT] = {
 static const char *s_event_names [FLOT_EV_COUNT] = {
     EV (STARTED), EV (ALL_TARGETS_DONE), EV (ENDED_INCOMPLETE), EV (FAILING), EV (ABORTED),
     EV (ROLLBACK_COMPLETED), EV (ABORT_COMPLETED), EV (ROLLBACK_FAILED),
+    EV (ROLLBACK_ASKED), EV (RETRIED),
     EV (SCHEDULED), EV (PROMOTE_AWAITED), EV (NEXT_STEP), EV (ALL_STEPS_DONE),
     EV (PAUSE_NEEDS_PERSON), EV (GATE_PAUSED), EV (STRANDED),
     EV (STEP_START), EV (STEP_FAILED), EV (ROLLBACK_STARTED), EV (REVERTED),
+    EV (SKIPPED_BY_OPERATOR),
     EV (STEP_RESUMED), EV (HOOK_SUCCEEDED), EV (SOAKED), EV (PAUSE_OVER), EV (GATE_PASSED),
     EV (PROMOTED), EV (SKIPPED_BY_PROMOTE), EV (FAILED_RETRY), EV (REVERT_RUNNING),
     EV (REVERT_FAILED)

@@ -46,7 +46,7 @@ enum {
 //  A target's states, as GetStatus shows them.
 enum {
     TS_PENDING, TS_RUNNING, TS_WAITING, TS_DONE, TS_FAILED, TS_HELD, TS_ROLLED_BACK,
-    TS_COUNT
+    TS_SKIPPED, TS_COUNT
 };
 
 //  A step's states, as the store keeps them and GetStatus shows them.
@@ -68,6 +68,9 @@ typedef enum {
     FLOT_EV_ROLLBACK_COMPLETED, //  every touched target reverted, after a failure
     FLOT_EV_ABORT_COMPLETED,    //  every touched target reverted, after an abort
     FLOT_EV_ROLLBACK_FAILED,    //  the rollback service could not revert it all
+    FLOT_EV_ROLLBACK_ASKED,     //  an operator's Rollback of a completed or failed one
+    FLOT_EV_RETRIED,            //  an operator's Retry or Skip: a failed one runs again,
+                                //  its failed (and stranded) targets and steps pending
     //  A target
     FLOT_EV_SCHEDULED,          //  its turn: dependencies done, its wave reached,
                                 //  room under maxConcurrency
@@ -83,6 +86,8 @@ typedef enum {
     FLOT_EV_STEP_FAILED,        //  a step failed for good (no retry left)
     FLOT_EV_ROLLBACK_STARTED,   //  the deployment rolls back: what did not finish stops
     FLOT_EV_REVERTED,           //  the rollback service reverted the target (its step)
+    FLOT_EV_SKIPPED_BY_OPERATOR,    //  an operator's Skip: a failed target is let go,
+                                    //  its steps not run; dependents go on
     //  A step
     FLOT_EV_STEP_RESUMED,       //  after a restart, a running pause, soak or gate goes on
     FLOT_EV_HOOK_SUCCEEDED,     //  the executor ran its hook, which succeeded

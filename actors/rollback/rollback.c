@@ -55,6 +55,7 @@ typedef struct {
     int state;                  //  TS_*
     int attempt;
     bool skipped;               //  reverted before this rollback: never run
+    int orphans;                //  attempts whose run the executor stopped (not retries)
     //  A failed attempt whose fate the strategy service decides: why it
     //  failed and the hook's output, owned; NULL when none is pending.
     char *why;
@@ -75,6 +76,7 @@ struct _rollback_t {
     size_t busy;                //  executor calls in flight + retry timers armed
     int state;                  //  RS_*
     int64_t started_ms, finished_ms;
+    uint64_t started_ms_key;    //  when the deployment started: in its steps' idempotency keys
     flot_stream_t *stream;      //  to the caller; NULL once it ended or left
     void *handle;               //  in the service's finished list, once finished
     bool retired;               //  replaced by a newer rollback, out of the table
@@ -364,7 +366,7 @@ s_decision_ask (step_rt_t *rt)
     //  A rollback has no failure policy of its own: a target that cannot
     //  be reverted fails it.
     flot_strategy_handle_failure_request_t request = {
-        .attempt = (uint64_t) rt->attempt,
+        .attempt = (uint64_t) (rt->attempt - rt->orphans),
         .retries = (uint64_t) spec->hook.retries,
         .backoff_ms = (uint64_t) spec->hook.backoff_ms, .has_backoff_ms = true,
         .on_failure = "failAll",
@@ -397,6 +399,54 @@ s_step_failed (step_rt_t *rt, const char *why, const char *output)
     s_decision_ask (rt);
 }
 
+static void s_step_send (rollback_t *r, step_rt_t *rt);
+
+static int
+s_on_resend (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    step_rt_t *rt = arg;
+    rollback_t *r = rt->rollback;
+    r->busy--;
+    if (r->state != RS_RUNNING)
+        rt->state = TS_FAILED;  //  ended meanwhile, its run unknown
+    else
+        s_step_send (r, rt);
+    s_evict (r->owner);
+    return 0;
+}
+
+//  The executor could not run the step's hook, or its answer was lost
+//  (why): the step waits at least a liveness window, by which a lost
+//  executor has stopped its hooks, and asks again with the same attempt.
+//  No retry is spent: that is not the step's failure (SPEC 17).
+static void
+s_step_waits (step_rt_t *rt, const char *why)
+{
+    rollback_t *r = rt->rollback;
+    const flot_step_t *step = &r->plan->steps [rt->s];
+    int64_t wait_ms = flot_actor_liveness_ms (r->owner->actor);
+    if (wait_ms < DECISION_RETRY_MS)
+        wait_ms = DECISION_RETRY_MS;
+    snprintf (r->message, sizeof r->message,
+              "step %s attempt %d waits for an executor (%.300s); asking again in %lld ms",
+              step->id, rt->attempt, why, (long long) wait_ms);
+    flot_warn (WHO, "%s: %s", r->deployment, r->message);
+    s_push (r, rt, NULL, NULL);
+    zloop_timer (flot_actor_loop (r->owner->actor), (size_t) wait_ms, 1, s_on_resend, rt);
+    r->busy++;
+}
+
+//  An error answer to ExecuteStep that is a fault of the way there, not of
+//  the hook.
+static bool
+s_executor_fault (const flot_err_t *err)
+{
+    return s_transient (err) || err->code == FLOT_E_CONFLICT
+        || err->code == FLOT_E_NOT_AUTHORIZED || err->code == FLOT_E_INTERNAL;
+}
+
 static void
 s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 {
@@ -404,6 +454,13 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     step_rt_t *rt = arg;
     rollback_t *r = rt->rollback;
     r->busy--;
+    if (answer->kind == FLOT_ERROR && s_executor_fault (&answer->err)) {
+        if (r->state == RS_RUNNING)
+            s_step_waits (rt, answer->err.message);
+        else
+            rt->state = TS_FAILED;
+    }
+    else
     if (answer->kind == FLOT_ERROR)
         s_step_failed (rt, answer->err.message, NULL);
     else {
@@ -421,6 +478,20 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         else
         if (streq (result.status, "succeeded"))
             s_step_succeeded (rt, result.output);
+        else
+        if (streq (result.status, "orphaned")) {
+            //  Its executor stopped the run (it lost its broker): a new
+            //  attempt runs, which the retries do not count.
+            rt->orphans++;
+            snprintf (r->message, sizeof r->message, "step %s attempt %d was stopped by its "
+                      "executor (orphaned); it runs again", r->plan->steps [rt->s].id,
+                      rt->attempt);
+            flot_warn (WHO, "%s: %s", r->deployment, r->message);
+            if (r->state == RS_RUNNING)
+                s_step_start (r, rt);
+            else
+                rt->state = TS_FAILED;
+        }
         else {
             if (streq (result.status, "timeout"))
                 snprintf (why, sizeof why, "the hook ran past its timeout of %lld ms",
@@ -447,11 +518,23 @@ s_step_start (rollback_t *r, step_rt_t *rt)
     snprintf (r->message, sizeof r->message, "reverting %s (%s, attempt %d)",
               s_target_name (r, rt), flot_step_type_name (step->type), rt->attempt);
     s_push (r, rt, "running", NULL);
+    s_step_send (r, rt);
+}
+
+//  Sends the step's current attempt to the executor that serves its target
+//  (again, after a fault: the executor runs one attempt once).
+static void
+s_step_send (rollback_t *r, step_rt_t *rt)
+{
+    const flot_step_t *step = &r->plan->steps [rt->s];
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
-    flot_step_call_pack (&pk, r->spec, r->deployment, step, rt->attempt, r->cwd);
+    flot_step_call_pack (&pk, r->spec, r->deployment, step, rt->attempt, r->cwd, r->started_ms_key);
+    //  As long as the progress deadline: the hook may wait for a slot first.
     int64_t timeout = r->spec->hook.timeout_ms + FLOT_STEP_CALL_MARGIN_MS;
+    if (timeout < r->spec->policy.progress_deadline_ms)
+        timeout = r->spec->policy.progress_deadline_ms;
     if (timeout > FLOT_MAX_TIMEOUT_MS)
         timeout = FLOT_MAX_TIMEOUT_MS;
     uint64_t call = flot_actor_call (r->owner->actor, "executor", s_target_name (r, rt),
@@ -461,7 +544,7 @@ s_step_start (rollback_t *r, step_rt_t *rt)
     if (call)
         r->busy++;
     else
-        s_step_failed (rt, "the request could not be sent to the executor", NULL);
+        s_step_waits (rt, "the request could not be sent");
 }
 
 //  Starts what may start: targets in the plan's order (reverse dependency
@@ -607,6 +690,7 @@ s_rollback_read (service_t *self, const flot_rollback_initiate_rollback_request_
     snprintf (r->deployment, sizeof r->deployment, "%s", args->deployment);
     snprintf (r->cwd, sizeof r->cwd, "%s", args->cwd ? args->cwd : "");
     snprintf (r->reason, sizeof r->reason, "%s", args->reason);
+    r->started_ms_key = args->deployment_started_ms;
     const flot_strategy_resolved_t *resolved = args->resolved;
     if (!resolved) {
         flot_err_set (err, FLOT_E_INVALID, "field 'resolved' is required: this rollback "

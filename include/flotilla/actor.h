@@ -53,6 +53,11 @@ typedef struct {
     //  The routing keys it claims, comma-separated, when its configuration
     //  names none; NULL: it serves any key.
     const char *keys;
+    //  Optional: called with up false when the host finds its broker lost
+    //  (nothing heard for heartbeat x liveness: the broker counts this
+    //  instance dead and has answered the requests it held), once per loss;
+    //  with up true when the broker is heard again after it registered anew.
+    void (*on_link) (flot_actor_t *actor, bool up);
 } flot_actor_def_t;
 
 //  Where and how to run. Strings are copied.
@@ -92,6 +97,11 @@ const char *
 //  The actor's loop, to add readers (other sockets) and timers.
 zloop_t *
     flot_actor_loop (flot_actor_t *self);
+
+//  The liveness window: heartbeat interval x liveness, in ms. A peer
+//  silent for longer is dead (SPEC 8).
+int64_t
+    flot_actor_liveness_ms (flot_actor_t *self);
 
 //  The request's command, routing key ("" if none), decoded body (a map),
 //  and absolute deadline (zclock_mono ms).

@@ -117,6 +117,8 @@ typedef struct {
     const char *service;
     const flot_command_def_t *commands;
     size_t command_count;
+    bool one_instance;              //  "instances": "one": the broker registers
+                                    //  one live instance at a time (SPEC 4.1)
 } flot_contract_t;
 
 //  An event type of the events contract, and its data.

@@ -60,9 +60,11 @@ def main(argv):
         return True
 
     seen, ends, last = set(), {}, {}
+    REOPENING = ("deployment.retried", "target.skipped", "deployment.rolling_back")
     COMMANDED = ("deployment.started", "deployment.paused", "deployment.resumed",
                  "deployment.promoted", "deployment.aborting", "rollback.started",
-                 "deployment.aborted")
+                 "deployment.aborted", "deployment.queued", "deployment.retried",
+                 "target.skipped", "deployment.rolling_back")
     for e in events:
         where = "event %d (%s of %s)" % (e["seq"], e["type"], e["deployment"])
         assert e["type"] in defs, "%s: type %s is not defined" % (where, e["type"])
@@ -83,6 +85,10 @@ def main(argv):
             assert data.get("target") == e.get("target"), "%s: target %r, data.target %r" % (
                 where, e.get("target"), data.get("target"))
         seen.add(e["type"])
+        # An end comes once, but for an operator's command that takes an
+        # ended deployment up again (Retry, Skip, Rollback): then once more.
+        if e["type"] in REOPENING and ends.get(e["deployment"]):
+            ends[e["deployment"]] -= 1
         if defs[e["type"]].get("ends"):
             ends[e["deployment"]] = ends.get(e["deployment"], 0) + 1
         last[e["deployment"]] = e

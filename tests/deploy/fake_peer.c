@@ -125,9 +125,9 @@ main (int argc, char *argv [])
     }
     s_log = argv [2];
     static const flot_actor_def_t defs [] = {
-        { "executor", &flot_executor_contract, s_executor_commands, NULL, NULL, NULL },
-        { "health", &flot_health_contract, s_health_commands, NULL, NULL, NULL },
-        { "analyzer", &flot_analyzer_contract, s_analyzer_commands, NULL, NULL, NULL }
+        { "executor", &flot_executor_contract, s_executor_commands, NULL, NULL, NULL, NULL },
+        { "health", &flot_health_contract, s_health_commands, NULL, NULL, NULL, NULL },
+        { "analyzer", &flot_analyzer_contract, s_analyzer_commands, NULL, NULL, NULL, NULL }
     };
     //  The keys a peer of this user finds (SPEC 14): the daemon's own, on
     //  loopback.

@@ -8,7 +8,8 @@
 # not. The spec's hook env steers it:
 #   HOOK_SLEEP  seconds every call takes (default 0)
 #   HOOK_SLOW   "TARGET/TYPE=SECONDS ...": those calls take that long instead
-#   HOOK_FAIL   "TARGET/TYPE ...": those calls exit 1
+#   HOOK_FAIL   "TARGET/TYPE ...": those calls exit 1, saying so on stderr
+#   HOOK_FAIL_WHILE  a file: the HOOK_FAIL calls fail only while it exists
 set -u
 log=${HOOK_LOG:?HOOK_LOG is not set}
 echo "$$" >> "$log.pids"
@@ -26,5 +27,9 @@ status=0
 for failing in ${HOOK_FAIL:-}; do
     [ "$failing" = "$FLOTILLA_TARGET/$FLOTILLA_STEP_TYPE" ] && status=1
 done
+if [ "$status" = 1 ] && [ -n "${HOOK_FAIL_WHILE:-}" ] && [ ! -e "$HOOK_FAIL_WHILE" ]; then
+    status=0
+fi
+[ "$status" = 1 ] && echo "hook: $FLOTILLA_TARGET/$FLOTILLA_STEP_TYPE fails on purpose" >&2
 echo "end $call $status" >> "$log"
 exit "$status"

@@ -88,10 +88,13 @@ start_flotilla () {
 
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/flotctl.sh"
 
-# apply NAME: flotctl apply -f $TMP/NAME.yaml; sets ID to the deployment
-# id (from "deployment NAME-1 started: 12 steps"), and OUT as ctl does.
+# apply NAME [OPTION...]: flotctl apply -f $TMP/NAME.yaml with the options;
+# sets ID to the deployment id (from "deployment NAME-1 started: 12
+# steps"), and OUT as ctl does.
 apply () {
-    ctl apply -f "$TMP/$1.yaml"
+    local name=$1
+    shift
+    ctl apply -f "$TMP/$name.yaml" "$@"
     expect_rc 0
     ID=$(sed -n 's/^deployment \([^ ]*\) started: .*/\1/p' <<<"$OUT")
     [[ -n $ID ]] || fail "$LAST did not say which deployment started: $OUT"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # test_deploy_commands_refused: a command the deployment's state does not
 # allow is refused with CONFLICT (12) and a sentence that says why (exit 1,
-# nothing on stdout), and changes nothing: pause on a paused deployment,
-# resume on a running one, promote on a running one with no target at a
-# pause, promote on a completed one, abort on a rolled back one. An unknown
-# id is NOT_FOUND (11). On the way: a deployment paused between targets
-# stays running and paused, however long, and completes once resumed.
+# nothing on stdout), and changes nothing: promote on a running one with
+# no target at a pause, promote, pause or resume on a completed one, abort
+# on a rolled back one. Pause and resume are idempotent: pause on a paused
+# deployment and resume on a running one answer its state and record
+# nothing (no action, no event). An unknown id is NOT_FOUND (11). On the
+# way: a deployment paused between targets stays running and paused,
+# however long, and completes once resumed.
 source "$(dirname "$0")/lib.sh"
 
 cat > "$TMP/two.yaml" <<EOF
@@ -62,7 +64,9 @@ id=$ID
 ctl pause "$id"
 expect_rc 0
 [[ $OUT == "deployment $id: running, paused" ]] || fail "pause said: $OUT"
-refused "$id" running "is running and paused: it cannot be paused" pause "$id"
+ctl pause "$id"
+expect_rc 0
+[[ $OUT == "deployment $id: running, paused" ]] || fail "pause again said: $OUT"
 refused "$id" running "has no target at a pause step or at a gate waiting for a person; use full to skip all that remain" \
     promote "$id"
 # t1's hook ends; t2 does not start, and the deployment is not over.
@@ -74,13 +78,17 @@ status_is "$id" "d['state'] == 'running' and d['paused'] and states(d) == 't1:do
 ctl resume "$id"
 expect_rc 0
 [[ $OUT == "deployment $id: running" ]] || fail "resume said: $OUT"
-refused "$id" running "is running and not paused: it cannot be resumed" resume "$id"
+ctl resume "$id"
+expect_rc 0
+[[ $OUT == "deployment $id: running" ]] || fail "resume again said: $OUT"
+status_is "$id" "[a['command'] for a in d['actions']] == ['apply', 'pause', 'resume']" \
+    || fail "pause and resume sent twice were recorded twice: $(status_json "$id" "d['actions']")"
 wait_state 10 "$id" completed
 for command in promote "promote --full"; do
     refused "$id" completed "is completed: it cannot be promoted" $command "$id"
 done
 refused "$id" completed "is completed: it cannot be paused" pause "$id"
-refused "$id" completed "is completed and not paused: it cannot be resumed" resume "$id"
+refused "$id" completed "is completed: it cannot be resumed" resume "$id"
 
 apply bad
 id=$ID

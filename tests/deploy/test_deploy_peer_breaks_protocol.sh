@@ -60,7 +60,7 @@ wait_until 5 "the fake peer's services" peer
 
 # 1. The executor's answer is not a STEP_RESULT: one call, no retry.
 spec broken bad ""
-apply broken
+apply broken --no-check     # the fake executor refuses ValidateStep too
 id=$ID
 events_until "$id" "target.failed "
 grep -qE "step.failed .*step bad/1 .*failed after 1 attempt: the executor's answer is not a step result: field 'status'" \
@@ -80,7 +80,7 @@ spec monitored good "healthChecks:
   - name: web
     command: {command: up.sh}
     period: 500ms"
-apply monitored
+apply monitored --no-check
 id=$ID
 events_until "$id" "health.failed "
 grep -qE "health.failed .*good is unhealthy: health StartMonitoring: a stream message that is not one: .*healthy" \
@@ -94,7 +94,7 @@ spec analysed good "analysis:
       provider: {command: {command: echo, args: [\"0.01\"]}}
       successCondition: \"result < 0.05\"
       count: 2"
-apply analysed
+apply analysed --no-check
 id=$ID
 events_until "$id" "analysis.result "
 grep -qE "analysis.result .*good: error, recommends rollback: the analysis failed: the fake analyzer refuses StartAnalysis" \

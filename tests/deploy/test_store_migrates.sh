@@ -86,7 +86,7 @@ OUTBOX=$(grep -c '^outbox ' "$TMP/fixture.txt" || true)
 export FIXTURE_HOOK_LOG=$HOOK_LOG FIXTURE_HOOK_SLEEP=0.1
 ln -s /bin/sh "$TMP/sh"
 start_flotilla 24284
-grep -q "flotilla.db: migrated from schema version 2 to 5" "$TMP/flotillad.log" \
+grep -q "flotilla.db: migrated from schema version 2 to 6" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the store"
 grep -q "flotilla.db-events: migrated from schema version 1 to 2" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the events' log"
@@ -127,8 +127,8 @@ DAEMON_PID=
 python3 - "$STORE" <<'PY' || fail "the stores do not carry this build's versions"
 import sqlite3, sys
 db = sqlite3.connect (sys.argv[1])
-assert db.execute ("PRAGMA user_version").fetchone ()[0] == 5
-assert db.execute ("SELECT value FROM meta WHERE key = 'schema'").fetchone ()[0] == "5"
+assert db.execute ("PRAGMA user_version").fetchone ()[0] == 6
+assert db.execute ("SELECT value FROM meta WHERE key = 'schema'").fetchone ()[0] == "6"
 assert db.execute ("SELECT created_by FROM specs").fetchall () == [("",)]
 # Operators' commands are kept from version 5 on: none for the old deployment.
 assert db.execute ("SELECT count(*) FROM actions").fetchone ()[0] == 0
@@ -162,7 +162,7 @@ db.commit ()' "$file" "$version"
 print (sqlite3.connect (sys.argv[1]).execute ("PRAGMA user_version").fetchone ()[0])' \
         "$file") == "$version" ]] || fail "$file was changed"
 }
-refused "$STORE" 7 "store $STORE: schema version 7 is newer than this build's 5 (it opens versions 2 to 5); use a newer flotillad"
+refused "$STORE" 7 "store $STORE: schema version 7 is newer than this build's 6 (it opens versions 2 to 6); use a newer flotillad"
 refused "$STORE-events" 9 "event log $STORE-events: schema version 9 is newer than this build's 2 (it opens versions 1 to 2); use a newer flotillad"
 
 # 3. The stored spec names /bin/sh: refused, saying why; no hook runs.

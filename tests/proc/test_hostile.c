@@ -10,7 +10,8 @@
     and clients that pin another server key on its CURVE endpoint, while a
     keyed client keeps being served. Raw actors push into, end and fail
     streams that another instance feeds, and a revoked key loses the
-    streams it opened. Last, a subscriber checks the event stream's frames,
+    streams it opened. Raw coordinators find the service held by one
+    instance at a time. Last, a subscriber checks the event stream's frames,
     order, topic filtering and Replay, over CURVE, also with a history too
     small to hold everything.
 
@@ -2076,6 +2077,152 @@ s_keyed_broker (const char *name, int port, char *endpoint, size_t size,
 //  its caller sends nothing more: the feeder gets CANCEL, the caller ERROR
 //  NOT_AUTHORIZED, and whatever the feeder pushes after it is dropped. A
 //  stream another key opened, from the same feeder, goes on.
+//  The coordinators listed by Actors, as "name,name".
+static void
+s_coordinators (flot_client_t *client, char *names, size_t size)
+{
+    json_t *reply = proc_call (client, "broker", NULL, "Actors", NULL, 1000, NULL);
+    assert_non_null (reply);
+    *names = 0;
+    size_t index;
+    json_t *entry;
+    json_array_foreach (json_object_get (reply, "actors"), index, entry)
+        if (streq (json_string_value (json_object_get (entry, "service")), "coordinator"))
+            snprintf (names + strlen (names), size - strlen (names), "%s%s", *names ? "," : "",
+                      json_string_value (json_object_get (entry, "instance")));
+    json_decref (reply);
+}
+
+//  A DISCONNECT with code CONFLICT (12) whose reason is exactly reason.
+static void
+s_expect_conflict (zsock_t *sock, const char *reason)
+{
+    json_t *body = s_expect_kind (sock, FLOT_DISCONNECT, NULL);
+    const char *said = json_string_value (json_object_get (body, "reason"));
+    assert_non_null (said);
+    if (strneq (said, reason))
+        fail_msg ("DISCONNECT says '%s', expected '%s'", said, reason);
+    assert_int_equal (proc_json_int (body, "code"), FLOT_E_CONFLICT);
+    json_decref (body);
+}
+
+//  The coordinator's contract says "instances": "one" (SPEC 4.1): a READY
+//  for it from a second socket is refused by DISCONNECT with code CONFLICT
+//  naming the registered instance, host and pid, and so is a request the
+//  refused socket sends; the same process on a new connection takes its own
+//  place; once the registered one is dead, another registers. A DISCONNECT
+//  for any other reason has no code.
+static void
+test_one_instance_service_refuses_a_second (void **state)
+{
+    (void) state;
+    char endpoint [64], names [256];
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 93);
+    flot_client_t *client;
+    proc_serve ("one-instance", endpoint, &client, "--insecure", "--broker-only", NULL);
+    zsock_t *a = s_raw_dealer (endpoint);
+    zsock_t *b = s_raw_dealer (endpoint);
+    s_send_ready_json (a, NULL, "coordinator",
+                       "{\"instance\": \"coord-a\", \"host\": \"host-a\", \"pid\": 111}", 0);
+    int64_t deadline = proc_now () + 2000;
+    do {
+        s_coordinators (client, names, sizeof names);
+        if (proc_now () > deadline)
+            fail_msg ("coord-a did not register (Actors lists '%s')", names);
+    } while (strneq (names, "coord-a"));
+
+    //  A second: refused, and so is what it asks; coord-a stays.
+    const char *why = "coord-a on host-a (pid 111) is the coordinator: one instance at a time";
+    s_send_ready_json (b, NULL, "coordinator",
+                       "{\"instance\": \"coord-b\", \"host\": \"host-b\", \"pid\": 222}", 0);
+    s_expect_conflict (b, why);
+    s_send_request (b, NULL, "coordinator", "List", 7);
+    s_expect_conflict (b, why);
+    uint64_t corr = 0;
+    json_t *error = s_expect_kind (b, FLOT_ERROR, &corr);
+    assert_int_equal (corr, 7);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_CONFLICT);
+    assert_non_null (strstr (json_string_value (json_object_get (error, "message")), why));
+    json_decref (error);
+    s_coordinators (client, names, sizeof names);
+    assert_string_equal (names, "coord-a");
+
+    //  The same process (name, host, pid) on a new connection takes its
+    //  own place at once.
+    zsock_t *a2 = s_raw_dealer (endpoint);
+    s_send_ready_json (a2, NULL, "coordinator",
+                       "{\"instance\": \"coord-a\", \"host\": \"host-a\", \"pid\": 111}", 0);
+    flot_msg_t answer;
+    zmsg_t *msg = s_next_msg (a2, proc_now () + 300, &answer, "nothing");
+    if (msg && answer.kind != FLOT_HEARTBEAT)
+        fail_msg ("coord-a on a new connection got %s", flot_kind_name (answer.kind));
+    zmsg_destroy (&msg);
+    s_coordinators (client, names, sizeof names);
+    assert_string_equal (names, "coord-a");
+    //  Its old connection is no one now: told so, without a code.
+    flot_msg_t beat = { .kind = FLOT_HEARTBEAT, .version = FLOT_VERSION };
+    assert_int_equal (flot_msg_send (&beat, zsock_resolve (a), NULL, true), 0);
+    json_t *body = s_expect_kind (a, FLOT_DISCONNECT, NULL);
+    assert_null (json_object_get (body, "code"));
+    json_decref (body);
+
+    //  coord-a's connection closes (its process killed, say): coord-b
+    //  registers in its place, and its requests go through.
+    zsock_destroy (&a2);
+    usleep (100 * 1000);
+    s_send_ready_json (b, NULL, "coordinator",
+                       "{\"instance\": \"coord-b\", \"host\": \"host-b\", \"pid\": 222}", 0);
+    deadline = proc_now () + 2000;
+    do {
+        s_coordinators (client, names, sizeof names);
+        if (proc_now () > deadline)
+            fail_msg ("coord-b did not register once coord-a was gone (Actors lists '%s')",
+                      names);
+    } while (strneq (names, "coord-b"));
+    s_send_request (b, NULL, "coordinator", "List", 8);
+    msg = s_expect_msg (b, FLOT_DELIVER, 0, &answer);
+    assert_int_equal (answer.corr, 8);
+    zmsg_destroy (&msg);
+
+    //  coord-b falls silent, its connection open: refused until its
+    //  liveness window has passed, then coord-c registers.
+    zsock_t *c = s_raw_dealer (endpoint);
+    s_send_ready_json (c, NULL, "coordinator",
+                       "{\"instance\": \"coord-c\", \"host\": \"host-c\", \"pid\": 333}", 0);
+    s_expect_conflict (c, "coord-b on host-b (pid 222) is the coordinator: one instance at a time");
+    usleep ((PROC_HEARTBEAT_MS * PROC_LIVENESS + 200) * 1000);
+    s_send_ready_json (c, NULL, "coordinator",
+                       "{\"instance\": \"coord-c\", \"host\": \"host-c\", \"pid\": 333}", 0);
+    deadline = proc_now () + 2000;
+    do {
+        s_coordinators (client, names, sizeof names);
+        if (proc_now () > deadline)
+            fail_msg ("coord-c did not register once coord-b was dead (Actors lists '%s')",
+                      names);
+    } while (strneq (names, "coord-c"));
+    //  coord-b's socket, found dead while coord-c holds the service, is
+    //  refused what it asks. First the error for the List it held itself,
+    //  behind the HEARTBEATs it got while alive (not answered: it is dead).
+    deadline = proc_now () + 2000;
+    while ((msg = s_next_msg (b, deadline, &answer, "ERROR ACTOR_FAILED"))
+           && answer.kind == FLOT_HEARTBEAT)
+        zmsg_destroy (&msg);
+    assert_non_null (msg);
+    assert_int_equal (answer.kind, FLOT_ERROR);
+    assert_int_equal (answer.corr, 8);
+    zmsg_destroy (&msg);
+    s_send_request (b, NULL, "coordinator", "List", 9);
+    s_expect_conflict (b, "coord-c on host-c (pid 333) is the coordinator: one instance at a time");
+    error = s_expect_kind (b, FLOT_ERROR, &corr);
+    assert_int_equal (corr, 9);
+    assert_int_equal (proc_json_int (error, "code"), FLOT_E_CONFLICT);
+    json_decref (error);
+    zsock_destroy (&a);
+    zsock_destroy (&b);
+    zsock_destroy (&c);
+    flot_client_destroy (&client);
+}
+
 static void
 test_revoked_key_loses_its_streams (void **state)
 {
@@ -2621,6 +2768,7 @@ main (void)
                                    proc_teardown),
         cmocka_unit_test_teardown (test_curve_raw_sockets_with_local_keys, proc_teardown),
         cmocka_unit_test_teardown (test_only_the_feeder_feeds_a_stream, proc_teardown),
+        cmocka_unit_test_teardown (test_one_instance_service_refuses_a_second, proc_teardown),
         cmocka_unit_test_teardown (test_revoked_key_loses_its_streams, proc_teardown),
         cmocka_unit_test_teardown (test_revoked_key_loses_streams_no_contract_names,
                                    proc_teardown),

@@ -152,17 +152,91 @@ test_keyed_routing (void **state)
     assert_non_null (strstr (err.message, "'ap-9'"));
     assert_non_null (strstr (err.message, "echo"));
 
-    //  Instances that claim no keys take unclaimed keys, in turns; claimed
-    //  keys still go to their claimer.
+    //  Instances that claim no keys take unclaimed keys, in turns: each
+    //  key sticks to the one it went to first (SPEC 4.2), the next key goes
+    //  to the next one; claimed keys still go to their claimer.
     s_echo (client, endpoint, "any-1", NULL);
     s_echo (client, endpoint, "any-2", NULL);
     for (int i = 0; i < 4; i++)
         s_echo_ok (client, "ap-9", "{\"to\": \"any\"}");
+    long long first = s_handled (client, "any-1");
+    assert_true (first == 0 || first == 4);
+    assert_int_equal (s_handled (client, "any-2"), 4 - first);
+    for (int i = 0; i < 4; i++)
+        s_echo_ok (client, "ap-8", "{\"to\": \"any\"}");
+    assert_int_equal (s_handled (client, "any-1"), 4);
+    assert_int_equal (s_handled (client, "any-2"), 4);
     s_echo_ok (client, "eu-2", "{\"to\": \"eu\"}");
-    assert_int_equal (s_handled (client, "any-1"), 2);
-    assert_int_equal (s_handled (client, "any-2"), 2);
     assert_int_equal (s_handled (client, "eu"), 8);
     assert_int_equal (s_handled (client, "us"), 4);
+    flot_client_destroy (&client);
+}
+
+//  Waits up to 5 s until the broker no longer lists echo instance name.
+static void
+s_wait_gone (flot_client_t *client, const char *name)
+{
+    int64_t deadline = proc_now () + 5000;
+    json_t *entry;
+    while ((entry = proc_find_actor (client, "echo", name))) {
+        json_decref (entry);
+        if (proc_now () > deadline)
+            fail_msg ("the broker still lists echo instance %s after 5 s", name);
+        usleep (50 * 1000);
+    }
+}
+
+//  A request with routing key K goes to the instance that got K last, while
+//  it lives, whoever else claims K (SPEC 4.2: a step asked again after a
+//  lost answer must reach the instance that holds its idempotency record);
+//  when that instance is gone, K goes to the next one and stays there.
+//  Requests without a key go round-robin.
+static void
+test_sticky_routing_per_key (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 47);
+    flot_client_t *client;
+    proc_serve ("broker", endpoint, &client, "--broker-only", NULL);
+    proc_t *a = s_echo (client, endpoint, "sticky-a", "t-1,t-2");
+    proc_t *b = s_echo (client, endpoint, "sticky-b", "t-1,t-2");
+
+    //  Every request with t-1 reaches one instance; t-2 then the other.
+    for (int i = 0; i < 6; i++)
+        s_echo_ok (client, "t-1", "{\"key\": \"t-1\"}");
+    long long on_a = s_handled (client, "sticky-a");
+    assert_true (on_a == 0 || on_a == 6);
+    assert_int_equal (s_handled (client, "sticky-b"), 6 - on_a);
+    const char *holder = on_a ? "sticky-a" : "sticky-b";
+    const char *other = on_a ? "sticky-b" : "sticky-a";
+    for (int i = 0; i < 6; i++)
+        s_echo_ok (client, "t-2", "{\"key\": \"t-2\"}");
+    assert_int_equal (s_handled (client, holder), 6);
+    assert_int_equal (s_handled (client, other), 6);
+
+    //  Without a key: in turns, whichever holds which key.
+    for (int i = 0; i < 4; i++)
+        s_echo_ok (client, NULL, "{\"key\": null}");
+    assert_int_equal (s_handled (client, "sticky-a"), 8);
+    assert_int_equal (s_handled (client, "sticky-b"), 8);
+    for (int i = 0; i < 3; i++)
+        s_echo_ok (client, "t-1", "{\"key\": \"t-1\"}");
+    assert_int_equal (s_handled (client, holder), 11);
+    assert_int_equal (s_handled (client, other), 8);
+
+    //  t-1's instance dies: once the broker finds it dead, t-1 goes to the
+    //  other, and stays there when a new instance claiming t-1 registers.
+    assert_int_equal (proc_kill (streq (holder, "sticky-a") ? a : b, SIGKILL), 0);
+    s_wait_gone (client, holder);
+    for (int i = 0; i < 4; i++)
+        s_echo_ok (client, "t-1", "{\"key\": \"t-1\"}");
+    assert_int_equal (s_handled (client, other), 12);
+    s_echo (client, endpoint, "sticky-c", "t-1");
+    for (int i = 0; i < 4; i++)
+        s_echo_ok (client, "t-1", "{\"key\": \"t-1\"}");
+    assert_int_equal (s_handled (client, other), 16);
+    assert_int_equal (s_handled (client, "sticky-c"), 0);
     flot_client_destroy (&client);
 }
 
@@ -474,6 +548,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_teardown (test_broker_only_routes_to_tcp_actor_processes, proc_teardown),
         cmocka_unit_test_teardown (test_keyed_routing, proc_teardown),
+        cmocka_unit_test_teardown (test_sticky_routing_per_key, proc_teardown),
         cmocka_unit_test_teardown (test_sigkill_turns_pending_request_into_error, proc_teardown),
         cmocka_unit_test_teardown (test_broker_restart_brings_actors_back, proc_teardown),
         cmocka_unit_test_teardown (test_deadline_expires_with_deadline_error, proc_teardown),

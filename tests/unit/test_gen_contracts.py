@@ -108,6 +108,26 @@ class Refusals(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
 
+    def test_one_instance_at_a_time_is_in_the_command_table(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            for instances, c_value in (("one", "true"), (None, "false")):
+                contract = json.loads(json.dumps(GOOD))
+                if instances:
+                    contract["instances"] = instances
+                with open(os.path.join(tmp, "demo.json"), "w") as f:
+                    json.dump(contract, f)
+                rc, text = run("--contracts", tmp, "--c", os.path.join(tmp, "out"))
+                self.assertEqual(rc, 0, text)
+                with open(os.path.join(tmp, "out", "contracts.c")) as f:
+                    self.assertIn('"demo", s_demo_commands, 1, %s' % c_value, f.read())
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_instances_neither_one_nor_many(self):
+        self.refused(self.edit(lambda c: c.update(instances="two")),
+                     'instances is "one" or "many", not "two"')
+
     def test_an_unknown_key(self):
         self.refused(self.edit(lambda c: c["commands"][0].update(idempotnet=True)),
                      "unknown key 'idempotnet'")

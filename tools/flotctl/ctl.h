@@ -33,7 +33,8 @@ enum {
     RC_ERROR = 1,           //  the service answered with an error (or nonsense)
     RC_USAGE = 2,           //  bad command line
     RC_NO_ANSWER = 3,       //  no answer in time, or a DEADLINE error
-    RC_PAUSE = 4            //  analyze: the analysis asks a person to decide
+    RC_PAUSE = 4,           //  analyze: the analysis asks a person to decide
+    RC_SKIPPED = 4          //  watch: completed, with skipped targets
 };
 
 //  Options that only some commands take.
@@ -43,7 +44,11 @@ enum {
     OPT_WATCH = 256, OPT_FULL = 512, OPT_REASON = 1024, OPT_TARGET = 2048,
     OPT_ROLE = 4096, OPT_VERSION_ARG = 8192, OPT_DIR = 16384, OPT_SERVICES = 32768,
     OPT_TARGETS = 65536, OPT_OUT = 131072, OPT_NAME = 262144, OPT_FINISH = 524288,
-    OPT_CERT = 1048576          //  --cert or --broker-cert: every command but keys
+    OPT_CERT = 1048576,         //  --cert or --broker-cert: every command but keys
+    OPT_NO_CHECK = 2097152,     //  plan, apply: no hook check
+    OPT_QUEUE = 1u << 25,       //  apply: wait behind a deployment that holds a target
+    OPT_REPLACE = 1u << 26,     //  apply: abort it first
+    OPT_STEP = 1u << 27         //  logs: one step
 };
 
 typedef struct {
@@ -54,7 +59,8 @@ typedef struct {
     const char *key;
     const char *file;           //  plan, apply: the spec file
     const char *reason;         //  abort
-    const char *target;         //  analyze, metrics push
+    const char *target;         //  analyze, metrics push, retry, skip, logs
+    const char *step;           //  logs
     const char *role;           //  metrics push; keys new and allow
     const char *cert;           //  --cert: our key pair (flot_creds_resolve)
     const char *broker_cert;    //  --broker-cert: the broker's public key
@@ -250,6 +256,10 @@ int ctl_cmd_pause (ctl_t *self);
 int ctl_cmd_resume (ctl_t *self);
 int ctl_cmd_promote (ctl_t *self);
 int ctl_cmd_abort (ctl_t *self);
+int ctl_cmd_retry (ctl_t *self);
+int ctl_cmd_logs (ctl_t *self);
+int ctl_cmd_skip (ctl_t *self);
+int ctl_cmd_rollback (ctl_t *self);
 
 #define TARGET_COLS 8
 

@@ -85,6 +85,24 @@ s_print_header (const char *name, const char *value)
     putchar ('\n');
 }
 
+//  Prints text under a heading, each line indented; nothing if it is empty.
+static void
+s_print_block (const char *heading, const char *text)
+{
+    if (!*text)
+        return;
+    printf ("  %s:\n", heading);
+    for (const char *line = text; *line; ) {
+        const char *eol = strchr (line, '\n');
+        size_t len = eol ? (size_t) (eol - line) : strlen (line);
+        printf ("    ");
+        for (size_t i = 0; i < len; i++)     //  the hook's bytes, shown safely
+            putchar (line [i] == '\t' || (unsigned char) line [i] >= 0x20 ? line [i] : '?');
+        putchar ('\n');
+        line += len + (eol != NULL);
+    }
+}
+
 static int
 s_print_status (const status_t *status, flot_err_t *err)
 {
@@ -101,6 +119,11 @@ s_print_status (const status_t *status, flot_err_t *err)
     s_print_header ("strategy", status->strategy);
     s_print_header ("state", status->state);
     s_print_header ("paused", status->paused ? "yes" : "no");
+    if (status->queued_behind) {
+        char behind [FLOT_MAX_ID + 16];
+        snprintf (behind, sizeof behind, "behind %s", status->queued_behind);
+        s_print_header ("queued", behind);
+    }
     snprintf (text, sizeof text, "%llu%% (%llu of %llu steps done)",
               (unsigned long long) status->percent,
               (unsigned long long) status->steps_done,
@@ -125,6 +148,13 @@ s_print_status (const status_t *status, flot_err_t *err)
         printf ("\nanalysis of %s:\n", ctl_table_row (&table, i) [0]);
         ctl_print_analysis (targets [i].analysis, "  ");
     }
+    //  The last lines a failed step's hook wrote on stderr (flotctl logs: all).
+    for (size_t i = 0; i < count; i++)
+        if (targets [i].stderr) {
+            printf ("\n%s failed at %s (attempt %llu):\n", targets [i].name, targets [i].step,
+                    (unsigned long long) targets [i].attempt);
+            s_print_block ("stderr", targets [i].stderr);
+        }
     ctl_table_destroy (&table);
     return s_print_history (status, err);
 }
@@ -284,4 +314,82 @@ ctl_cmd_abort (ctl_t *self)
         .id = self->opts.args [1], .reason = self->opts.reason
     };
     return s_control (self, "Abort", &flot_coordinator_abort_request_def, &request);
+}
+
+//  --------------------------------------------------------------------------
+//  logs
+
+int
+ctl_cmd_logs (ctl_t *self)
+{
+    const char *id = self->opts.args [1];
+    if (!ctl_id_valid (id))
+        return ctl_id_usage_error ("", id);
+    flot_coordinator_get_logs_request_t request = {
+        .id = id, .target = self->opts.target, .step = self->opts.step
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_coordinator_get_logs_request_def, &request, &sbuf);
+    flot_body_t *body;
+    flot_err_t err;
+    int call = ctl_call (self, COORDINATOR_SERVICE, NULL, "GetLogs", &sbuf, &body, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (call)
+        return ctl_report (self, COORDINATOR_SERVICE, "GetLogs", &err);
+    int rc = RC_OK;
+    flot_coordinator_get_logs_reply_t reply;
+    if (self->opts.json)
+        rc = ctl_print_json (flot_body_root (body), false);
+    else
+    if (flot_coordinator_get_logs_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                                &reply, &err))
+        rc = ctl_bad_reply (COORDINATOR_SERVICE, "GetLogs", &err);
+    else {
+        const flot_coordinator_log_t *steps = reply.steps.items;
+        for (size_t i = 0; i < reply.steps.count; i++) {
+            const flot_coordinator_log_t *log = &steps [i];
+            printf ("%s (%s) attempt %llu: %s\n", log->step, log->type,
+                    (unsigned long long) log->attempt, log->state);
+            s_print_block ("stdout", log->stdout);
+            s_print_block ("stderr", log->stderr);
+            s_print_block ("error", log->error);
+        }
+        if (reply.steps.count == 0)
+            printf ("no step of %s has run%s\n", reply.id,
+                    self->opts.target || self->opts.step ? " (of those asked for)" : "");
+        if (reply.truncated)
+            fprintf (stderr, "flotctl: more steps have logs than fit in one reply: ask for "
+                     "one with --target or --step\n");
+    }
+    flot_body_destroy (&body);
+    return rc;
+}
+
+int
+ctl_cmd_retry (ctl_t *self)
+{
+    flot_coordinator_retry_request_t request = {
+        .id = self->opts.args [1], .target = self->opts.target
+    };
+    return s_control (self, "Retry", &flot_coordinator_retry_request_def, &request);
+}
+
+int
+ctl_cmd_skip (ctl_t *self)
+{
+    if (!(self->opts.given & OPT_TARGET))
+        return ctl_usage_error ("'skip' needs the failed target: flotctl skip ID --target T");
+    flot_coordinator_skip_request_t request = {
+        .id = self->opts.args [1], .target = self->opts.target, .reason = self->opts.reason
+    };
+    return s_control (self, "Skip", &flot_coordinator_skip_request_def, &request);
+}
+
+int
+ctl_cmd_rollback (ctl_t *self)
+{
+    flot_coordinator_rollback_request_t request = {
+        .id = self->opts.args [1], .reason = self->opts.reason
+    };
+    return s_control (self, "Rollback", &flot_coordinator_rollback_request_def, &request);
 }

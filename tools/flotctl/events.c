@@ -427,8 +427,9 @@ ctl_feed (ctl_t *self, flot_subscriber_t *sub, const flot_subscriber_item_t *ite
         case FLOT_SUBSCRIBER_DOWN:
             if (item->err.code == FLOT_E_NOT_AUTHORIZED)
                 return ctl_report (self, EVENTS_SERVICE, item->command, &item->err);
-            ctl_report (self, EVENTS_SERVICE, item->command, &item->err);
-            fprintf (stderr, "flotctl: warning: still listening on the stream\n");
+            fprintf (stderr, "flotctl: warning: events %s: %s (%d): %s; still listening "
+                     "on the stream\n", item->command, flot_err_name (item->err.code),
+                     item->err.code, item->err.message);
             break;
         case FLOT_SUBSCRIBER_UP:
             fprintf (stderr, "flotctl: the events service answers again\n");

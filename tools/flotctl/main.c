@@ -35,7 +35,7 @@ static bool s_keys_mode = false;
 //  Long options without a short form.
 enum {
     LONG_CERT = 1000, LONG_BROKER_CERT, LONG_DIR, LONG_SERVICES, LONG_TARGETS,
-    LONG_OUT, LONG_NAME, LONG_FINISH
+    LONG_OUT, LONG_NAME, LONG_FINISH, LONG_NO_CHECK, LONG_QUEUE, LONG_REPLACE, LONG_STEP
 };
 
 //  --------------------------------------------------------------------------
@@ -77,8 +77,9 @@ s_usage (FILE *out)
 "  plan -f FILE         read the deployment spec FILE (YAML, at most 1 MiB), have\n"
 "                       the strategy service validate it, and print each error\n"
 "                       as FILE:LINE: field: sentence (exit 1) if it is not\n"
-"                       valid; else ask the coordinator for its plan and print\n"
-"                       it, running nothing: each target in dependency order\n"
+"                       valid; else check the hook (below) and ask the\n"
+"                       coordinator for its plan and print it, running\n"
+"                       nothing: each target in dependency order\n"
 "                       with its wave, its dependencies and its steps (id, type,\n"
 "                       weight, duration, whether it runs the hook or a gate),\n"
 "                       then the order of the rollback plan\n"
@@ -86,9 +87,26 @@ s_usage (FILE *out)
 "                         deployment web-3 started: 12 steps\n"
 "                       The spec's hook names a program in the executor's\n"
 "                       hooks directory (flotillad --hooks-dir).\n"
+"                       plan and apply first ask each live executor instance\n"
+"                       that would serve a target of the spec (one that claims\n"
+"                       the target, else one that claims none) whether it can\n"
+"                       run the hook (executor ValidateStep), once per instance:\n"
+"                       one that cannot fails them (exit 1) naming the hook,\n"
+"                       the instance and why, and nothing runs; with no\n"
+"                       executor live, a warning, and they go on\n"
+"      --no-check       plan, apply: skip that check\n"
 "      --dry-run        print the plan instead (the same as plan)\n"
 "      --watch          then watch the deployment as watch does, with its exit\n"
 "                       status\n"
+"                       A target (by workload and target name) is held by the\n"
+"                       deployment rolling it until that one ends; apply of a\n"
+"                       spec that shares one is refused (CONFLICT, naming it)\n"
+"                       unless one of these says what to do:\n"
+"      --queue          start it now, but run nothing until every deployment\n"
+"                       ahead of it on its targets has ended (status shows\n"
+"                       \"queued behind ID\")\n"
+"      --replace        abort those deployments first (they roll back), then\n"
+"                       run as --queue does\n"
 "  status ID            the state of deployment ID: id, name, strategy, state,\n"
 "                       paused, progress (percent, steps done of all), times,\n"
 "                       last error; then one line per target: TARGET STATE STEP\n"
@@ -106,12 +124,28 @@ s_usage (FILE *out)
 "                       health.* events each change of a target's health)\n"
 "                       and a one-line progress summary (from the coordinator,\n"
 "                       asked after events and at least every second) whenever\n"
-"                       it changes. Exits once the deployment has ended and its\n"
-"                       last event came: 0 if it completed; 1 if it failed, was\n"
-"                       aborted, was rolled back, or its rollback failed, with\n"
-"                       its last error on stderr. Exits 3 if the broker or the\n"
-"                       coordinator stops answering within --timeout, or on\n"
-"                       SIGINT or SIGTERM (the outcome is then not known)\n"
+"                       it changes. Survives restarts: while the broker, the\n"
+"                       coordinator or the events service is away (UNKNOWN_\n"
+"                       SERVICE, NO_INSTANCE, DEADLINE, ACTOR_FAILED, BUSY,\n"
+"                       CANCELLED) it warns once and asks again, and follows\n"
+"                       the events again from the one after the last printed,\n"
+"                       so none is missed or printed twice. Exits once the\n"
+"                       deployment has ended and its last event came:\n"
+"                         0  every target completed\n"
+"                         1  it failed, was aborted, was rolled back, or its\n"
+"                            rollback failed (its last error on stderr), or an\n"
+"                            error that does not pass (NOT_FOUND, NOT_AUTHORIZED)\n"
+"                         4  it completed, and some targets were skipped\n"
+"                         3  with --timeout MS only: nothing (neither the\n"
+"                            coordinator nor the event feed) answered for MS;\n"
+"                            without --timeout it waits for as long as it takes\n"
+"                            (but a broker that never answered is 3 at once);\n"
+"                            also on SIGINT or SIGTERM (the outcome not known)\n"
+"                       With --json, the error it ends with is one JSON object\n"
+"                       on the last line of stderr: {\"exit\": 3, \"code\": 6,\n"
+"                       \"name\": \"DEADLINE\", \"message\": ..., \"deployment\": ID};\n"
+"                       for a deployment that ended badly, code 0 and name its\n"
+"                       state (failed, rolled_back, ..., completed with skips)\n"
 "  pause ID             hold deployment ID: no new step starts (running hooks\n"
 "                       finish) until resume\n"
 "  resume ID            let a paused deployment go on\n"
@@ -124,9 +158,26 @@ s_usage (FILE *out)
 "                       (rolling_back, then aborted)\n"
 "      --reason TEXT    why, kept as its last error (default: aborted by an\n"
 "                       operator)\n"
-"                       pause, resume, promote and abort print the new state\n"
-"                       (and whether it is paused): deployment web-3: running,\n"
-"                       paused\n"
+"  logs ID              what the hooks of deployment ID wrote: each step that ran,\n"
+"                       its last run's stdout and stderr apart (64 KiB each at\n"
+"                       most, the start cut with a note beyond), and its error\n"
+"      --target T       only target T's steps\n"
+"      --step S         only step S (a/1, a/rollback)\n"
+"  retry ID             run the failed targets of deployment ID again, each from\n"
+"                       its failed step as a new attempt with the hook's retries\n"
+"                       anew; a failed deployment runs again\n"
+"      --target T       only target T\n"
+"  skip ID --target T   let failed target T go: its steps are skipped and its\n"
+"                       dependents go on without it (a failed deployment runs\n"
+"                       again; it completes with T shown skipped)\n"
+"      --reason TEXT    why (default: skipped by an operator)\n"
+"  rollback ID          roll back a completed or failed deployment to its\n"
+"                       rollback version (rolling_back, then rolled_back)\n"
+"      --reason TEXT    why (default: rolled back by an operator)\n"
+"                       pause, resume, promote, abort, retry, skip and rollback\n"
+"                       print the new state (and whether it is paused):\n"
+"                       deployment web-3: running, paused. Pause and resume\n"
+"                       may be sent again: a paused deployment stays paused.\n"
 "                       and fail with CONFLICT (exit 1) when the deployment's\n"
 "                       state does not allow it, NOT_FOUND for an unknown ID\n"
 "\n"
@@ -207,16 +258,18 @@ s_usage (FILE *out)
 "  1  the service answered with an error, printed on stderr as\n"
 "     'flotctl: NAME (code): message', or with a reply flotctl cannot read;\n"
 "     plan and apply: the spec is not valid; watch: the deployment failed,\n"
-"     was aborted or was rolled back\n"
+"     was aborted or was rolled back; plan and apply: an executor cannot run\n"
+"     the hook\n"
 "  2  usage error: unknown command or option, bad argument, a JSON body that\n"
 "     is not valid JSON or not an object, a spec file that cannot be read, is\n"
 "     over 1 MiB or holds a NUL byte; a key file (--cert, --broker-cert) that\n"
 "     cannot be read or holds no key, or a bad config file\n"
 "  3  no answer in time: the broker is down or unreachable, refused the key\n"
 "     (CURVE), or the deadline passed; a DEADLINE error reply (code 6) from the\n"
-"     broker or a service also exits 3, not 1; watch stopped by a signal\n"
-"     before the end\n"
-"  4  analyze: the analysis was inconclusive, and asks a person to decide\n",
+"     broker or a service also exits 3, not 1; watch: nothing answered for\n"
+"     --timeout, or stopped by a signal before the end\n"
+"  4  analyze: the analysis was inconclusive, and asks a person to decide;\n"
+"     watch: the deployment completed with skipped targets\n",
         DEFAULT_ENDPOINT, FLOT_MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
 }
 
@@ -273,6 +326,10 @@ static struct option s_longopts [] = {
     { "out", required_argument, NULL, LONG_OUT },
     { "name", required_argument, NULL, LONG_NAME },
     { "finish", no_argument, NULL, LONG_FINISH },
+    { "queue", no_argument, NULL, LONG_QUEUE },
+    { "replace", no_argument, NULL, LONG_REPLACE },
+    { "step", required_argument, NULL, LONG_STEP },
+    { "no-check", no_argument, NULL, LONG_NO_CHECK },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -333,6 +390,10 @@ s_option (options_t *opts, int c)
             return -1;
         case LONG_NAME: opts->name = optarg; opts->given |= OPT_NAME; return -1;
         case LONG_FINISH: opts->given |= OPT_FINISH; return -1;
+        case LONG_QUEUE: opts->given |= OPT_QUEUE; return -1;
+        case LONG_REPLACE: opts->given |= OPT_REPLACE; return -1;
+        case LONG_STEP: opts->step = optarg; opts->given |= OPT_STEP; return -1;
+        case LONG_NO_CHECK: opts->given |= OPT_NO_CHECK; return -1;
         case 'v': opts->version = optarg; opts->given |= OPT_VERSION_ARG; return -1;
         case 'T': opts->type = optarg; opts->given |= OPT_TYPE; return -1;
         case 't':
@@ -424,16 +485,23 @@ static const command_t s_commands [] = {
       "events [--follow] [--since SEQ] [--deployment ID] [--type PREFIX]" },
     { "call", ctl_cmd_call, 2, 3, OPT_KEY, "call SERVICE COMMAND [JSON] [--key K]" },
     { "strategies", ctl_cmd_strategies, 0, 0, 0, "strategies" },
-    { "plan", ctl_cmd_plan, 0, 0, OPT_FILE, "plan -f FILE" },
-    { "apply", ctl_cmd_apply, 0, 0, OPT_FILE | OPT_DRY_RUN | OPT_WATCH | OPT_EVENTS_EP,
-      "apply -f FILE [--dry-run | --watch]" },
+    { "plan", ctl_cmd_plan, 0, 0, OPT_FILE | OPT_NO_CHECK, "plan -f FILE [--no-check]" },
+    { "apply", ctl_cmd_apply, 0, 0,
+      OPT_FILE | OPT_DRY_RUN | OPT_WATCH | OPT_EVENTS_EP | OPT_NO_CHECK | OPT_QUEUE
+      | OPT_REPLACE,
+      "apply -f FILE [--dry-run | --watch] [--no-check] [--queue | --replace]" },
     { "status", ctl_cmd_status, 1, 1, 0, "status ID" },
     { "list", ctl_cmd_list, 0, 0, 0, "list" },
-    { "watch", ctl_cmd_watch, 1, 1, OPT_EVENTS_EP, "watch ID [--events-endpoint E]" },
+    { "watch", ctl_cmd_watch, 1, 1, OPT_EVENTS_EP,
+      "watch ID [--events-endpoint E] [--timeout MS]" },
     { "pause", ctl_cmd_pause, 1, 1, 0, "pause ID" },
     { "resume", ctl_cmd_resume, 1, 1, 0, "resume ID" },
     { "promote", ctl_cmd_promote, 1, 1, OPT_FULL, "promote ID [--full]" },
     { "abort", ctl_cmd_abort, 1, 1, OPT_REASON, "abort ID [--reason TEXT]" },
+    { "logs", ctl_cmd_logs, 1, 1, OPT_TARGET | OPT_STEP, "logs ID [--target T] [--step S]" },
+    { "retry", ctl_cmd_retry, 1, 1, OPT_TARGET, "retry ID [--target T]" },
+    { "skip", ctl_cmd_skip, 1, 1, OPT_TARGET | OPT_REASON, "skip ID --target T [--reason TEXT]" },
+    { "rollback", ctl_cmd_rollback, 1, 1, OPT_REASON, "rollback ID [--reason TEXT]" },
     { "analyze", ctl_cmd_analyze, 0, 0, OPT_FILE | OPT_TARGET | OPT_VERSION_ARG,
       "analyze -f FILE [--target NAME] [--version V]" },
     { "metrics", ctl_cmd_metrics, 3, 100002, OPT_TARGET | OPT_ROLE,
@@ -445,7 +513,8 @@ static const command_t s_commands [] = {
 };
 
 #define COMMAND_NAMES "ping, actors, events, call, strategies, plan, apply, status, list, " \
-                      "watch, pause, resume, promote, abort, analyze, metrics, keys"
+                      "watch, pause, resume, promote, abort, logs, retry, skip, rollback, " \
+                      "analyze, metrics, keys"
 
 static const struct { unsigned bit; const char *name; } s_option_names [] = {
     { OPT_FOLLOW, "--follow" }, { OPT_SINCE, "--since" },
@@ -456,7 +525,9 @@ static const struct { unsigned bit; const char *name; } s_option_names [] = {
     { OPT_ROLE, "--role" }, { OPT_VERSION_ARG, "--version V" }, { OPT_DIR, "--dir" },
     { OPT_SERVICES, "--services" }, { OPT_TARGETS, "--targets" }, { OPT_OUT, "--out" },
     { OPT_NAME, "--name" }, { OPT_FINISH, "--finish" },
-    { OPT_CERT, "--cert or --broker-cert" }, { 0, NULL }
+    { OPT_CERT, "--cert or --broker-cert" }, { OPT_NO_CHECK, "--no-check" },
+    { OPT_QUEUE, "--queue" }, { OPT_REPLACE, "--replace" }, { OPT_STEP, "--step" },
+    { 0, NULL }
 };
 
 //  Finds the command and checks its arguments and options; NULL on error.

@@ -3,13 +3,18 @@
     A spec file (YAML, at most SPEC_MAX bytes) is read here, validated by
     the strategy service (every error printed as FILE:LINE: field: sentence)
     and sent to the coordinator with its folder (kept with the deployment;
-    hooks run in the executor's hooks directory, not there): plan
+    hooks run in the executor's hooks directory, not there). Before that,
+    unless --no-check, each executor instance that would serve a target is
+    asked whether it can run the spec's hook (ValidateStep, once per
+    instance; instances and their targets from the broker's Actors): plan
     prints the coordinator's plan (targets in order, their steps, the
     rollback order), apply starts the deployment (and with --watch watches
     it, watch.c). analyze (analyzer.c) has the spec resolved through
     ctl_spec_resolve.
 */
 #include "ctl.h"
+#include "flotilla/contract_broker.h"
+#include "flotilla/contract_executor.h"
 #include "flotilla/contract_strategy.h"
 
 #include <errno.h>
@@ -136,7 +141,9 @@ s_spec_call (ctl_t *self, const spec_t *spec, const char *command,
              flot_body_t **body_p)
 {
     flot_coordinator_spec_t request = {
-        .spec = spec->text, .file = spec->file, .cwd = spec->cwd
+        .spec = spec->text, .file = spec->file, .cwd = spec->cwd,
+        .on_conflict = (self->opts.given & OPT_REPLACE) ? "replace"
+                     : (self->opts.given & OPT_QUEUE) ? "queue" : NULL
     };
     msgpack_sbuffer sbuf;
     flot_err_t err;
@@ -154,26 +161,19 @@ s_spec_call (ctl_t *self, const spec_t *spec, const char *command,
     return rc;
 }
 
-
-//  The spec of --file as the strategy service resolves it (Validate first,
-//  for every error): the model a deployment of it would run on. Returns
+//  The spec file (validated) as the strategy service resolves it. Returns
 //  -1 with *spec_p, or an exit code.
-int
-ctl_spec_resolve (ctl_t *self, flot_spec_t **spec_p)
+static int
+s_spec_resolved (ctl_t *self, const spec_t *file, flot_spec_t **spec_p)
 {
-    spec_t file;
-    int rc = s_spec_load (self, &file);
-    if (rc >= 0) {
-        s_spec_clear (&file);
-        return rc;
-    }
-    flot_strategy_spec_text_t request = { .spec = file.text, .file = file.file };
+    flot_strategy_spec_text_t request = { .spec = file->text, .file = file->file };
     msgpack_sbuffer sbuf;
     flot_encode_sbuf (&flot_strategy_spec_text_def, &request, &sbuf);
-    s_spec_clear (&file);
     flot_body_t *body = NULL;
     flot_err_t err;
-    if (ctl_call (self, STRATEGY_SERVICE, FLOT_STRATEGY_SPEC_KEY, FLOT_STRATEGY_RESOLVE, &sbuf, &body, &err))
+    int rc = -1;
+    if (ctl_call (self, STRATEGY_SERVICE, FLOT_STRATEGY_SPEC_KEY, FLOT_STRATEGY_RESOLVE,
+                  &sbuf, &body, &err))
         rc = ctl_report (self, STRATEGY_SERVICE, "Resolve", &err);
     msgpack_sbuffer_destroy (&sbuf);
     if (rc < 0) {
@@ -187,6 +187,228 @@ ctl_spec_resolve (ctl_t *self, flot_spec_t **spec_p)
     return rc;
 }
 
+//  The spec of --file as the strategy service resolves it (Validate first,
+//  for every error): the model a deployment of it would run on. Returns
+//  -1 with *spec_p, or an exit code.
+int
+ctl_spec_resolve (ctl_t *self, flot_spec_t **spec_p)
+{
+    spec_t file;
+    int rc = s_spec_load (self, &file);
+    if (rc < 0)
+        rc = s_spec_resolved (self, &file, spec_p);
+    s_spec_clear (&file);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The hook check: before plan or apply runs anything, each executor
+//  instance that would serve a target of the spec is asked whether it can
+//  run the spec's hook (ValidateStep), once per instance, not per target.
+//  The broker's Actors says which instances there are and the targets
+//  (routing keys) each claims; a target goes to an instance that claims it,
+//  else to one that claims none (SPEC 4.2), so each instance is reached
+//  with a target it claims, or, for those that claim none, with a target
+//  nobody claims (round-robin among them: as many calls as instances).
+
+#define EXECUTOR_SERVICE    "executor"
+
+//  An executor instance to ask, and the routing key that reaches it.
+typedef struct {
+    const char *instance;
+    const char *key;            //  a target of the spec
+    bool unkeyed;               //  it claims no keys: one of several, maybe
+} hook_check_t;
+
+//  True if the actor claims key.
+static bool
+s_claims (const flot_broker_actor_t *actor, const char *key)
+{
+    const char *const *keys = actor->keys.items;
+    for (size_t i = 0; i < actor->keys.count; i++)
+        if (streq (keys [i], key))
+            return true;
+    return false;
+}
+
+//  True if some live executor instance claims key.
+static bool
+s_claimed (const flot_broker_actor_t *actors, size_t count, const char *key)
+{
+    for (size_t i = 0; i < count; i++)
+        if (streq (actors [i].service, EXECUTOR_SERVICE) && s_claims (&actors [i], key))
+            return true;
+    return false;
+}
+
+//  The checks to make for the spec's targets among the actors: one per
+//  executor instance that would serve one of them (checks holds count
+//  actors). Returns how many; says on stderr which targets no live executor
+//  serves, and *executors how many executor instances are live.
+static size_t
+s_hook_checks (const flot_spec_t *spec, const flot_broker_actor_t *actors, size_t count,
+               hook_check_t *checks, size_t *executors)
+{
+    const char *unclaimed = NULL;       //  a target that no instance claims
+    size_t unkeyed = 0, made = 0;
+    *executors = 0;
+    for (size_t t = 0; t < spec->target_count && !unclaimed; t++)
+        if (!s_claimed (actors, count, spec->targets [t].name))
+            unclaimed = spec->targets [t].name;
+    for (size_t i = 0; i < count; i++) {
+        const flot_broker_actor_t *actor = &actors [i];
+        if (!streq (actor->service, EXECUTOR_SERVICE))
+            continue;
+        (*executors)++;
+        if (actor->keys.count == 0) {
+            unkeyed++;
+            if (unclaimed)
+                checks [made++] = (hook_check_t) { actor->instance, unclaimed, true };
+            continue;
+        }
+        for (size_t t = 0; t < spec->target_count; t++)
+            if (s_claims (actor, spec->targets [t].name)) {
+                checks [made++] = (hook_check_t) {
+                    actor->instance, spec->targets [t].name, false
+                };
+                break;
+            }
+    }
+    if (*executors && unclaimed && !unkeyed)
+        for (size_t t = 0; t < spec->target_count; t++)
+            if (!s_claimed (actors, count, spec->targets [t].name))
+                fprintf (stderr, "flotctl: warning: no live executor instance serves "
+                         "target '%s' (none claims it, and every one claims other "
+                         "targets)\n", spec->targets [t].name);
+    return made;
+}
+
+//  Asks an executor instance whether it can run the hook for a target.
+//  Returns 0 if it can, 1 if it cannot (said on stderr), or -1 if it could
+//  not tell (a warning: the hook is not checked there).
+static int
+s_hook_check_one (ctl_t *self, const flot_spec_t *spec, const hook_check_t *check,
+                  const char *unkeyed_names)
+{
+    const flot_hook_t *hook = &spec->hook;
+    size_t target = 0;
+    while (target < spec->target_count && !streq (spec->targets [target].name, check->key))
+        target++;
+    assert (target < spec->target_count);
+    flot_strpair_t *env = calloc (hook->env_count ? hook->env_count : 1, sizeof *env);
+    if (!env) {
+        fprintf (stderr, "flotctl: warning: out of memory: the hook is not checked\n");
+        return -1;
+    }
+    for (size_t i = 0; i < hook->env_count; i++)
+        env [i] = (flot_strpair_t) { hook->env [i].key, hook->env [i].value };
+    flot_executor_hook_t call_hook = {
+        .command = hook->command,
+        .args = { hook->arg_count, hook->args },
+        .env = { hook->env_count, env },
+        .timeout_ms = (uint64_t) hook->timeout_ms, .has_timeout_ms = true
+    };
+    char step_id [128];         //  the contract allows 127 bytes
+    snprintf (step_id, sizeof step_id, "%.100s/check", check->key);
+    flot_executor_step_t request = {
+        .deployment = spec->name, .step_id = step_id, .type = "apply",
+        .target = check->key, .address = spec->targets [target].address,
+        .version = spec->workload.version,
+        .previous_version = spec->workload.rollback_version,
+        .hook = &call_hook
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_executor_step_def, &request, &sbuf);
+    free (env);
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    int rc = ctl_call (self, EXECUTOR_SERVICE, check->key, "ValidateStep", &sbuf, &body,
+                       &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    flot_body_destroy (&body);
+    char where [512];
+    if (check->unkeyed && strchr (unkeyed_names, ','))
+        snprintf (where, sizeof where, "one of the executor instances %s (which claim no "
+                  "targets), asked for target '%s'", unkeyed_names, check->key);
+    else
+        snprintf (where, sizeof where, "executor instance %s (target '%s')",
+                  check->instance, check->key);
+    if (rc == 0)
+        return 0;
+    if (err.code == FLOT_E_INVALID || err.code == FLOT_E_NOT_AUTHORIZED) {
+        fprintf (stderr, "flotctl: the hook '%s' cannot run on %s: %s (%d): ",
+                 hook->command, where, flot_err_name (err.code), err.code);
+        ctl_put_text (stderr, err.message, "no reason given");
+        fputc ('\n', stderr);
+        return 1;
+    }
+    fprintf (stderr, "flotctl: warning: the hook '%s' is not checked on %s: %s (%d): ",
+             hook->command, where, flot_err_name (err.code), err.code);
+    ctl_put_text (stderr, err.message, "no reason given");
+    fputc ('\n', stderr);
+    return -1;
+}
+
+//  The names of the executor instances that claim no keys, comma-separated.
+static void
+s_unkeyed_names (const flot_broker_actor_t *actors, size_t count, char *names, size_t cap)
+{
+    *names = 0;
+    for (size_t i = 0; i < count; i++)
+        if (streq (actors [i].service, EXECUTOR_SERVICE) && actors [i].keys.count == 0)
+            ctl_append (names, cap, "%s%s", *names ? "," : "", actors [i].instance);
+}
+
+//  Checks the hook of the spec (validated) with every executor instance
+//  that would run it. Returns -1 to go on (checked, or no executor to ask:
+//  a warning), or an exit code: 1 if an instance cannot run it.
+static int
+s_hook_check (ctl_t *self, const spec_t *file)
+{
+    if (self->opts.given & OPT_NO_CHECK)
+        return -1;
+    flot_spec_t *spec = NULL;
+    int rc = s_spec_resolved (self, file, &spec);
+    if (rc >= 0)
+        return rc;
+    flot_body_t *body = NULL;
+    flot_err_t err;
+    flot_broker_actors_reply_t reply;
+    if (ctl_call (self, FLOT_BROKER_SERVICE, NULL, "Actors", NULL, &body, &err)
+    ||  flot_broker_actors_reply_decode (flot_body_root (body), flot_body_zone (body),
+                                         &reply, &err)) {
+        fprintf (stderr, "flotctl: warning: the hook '%s' is not checked: broker Actors: "
+                 "%s (%d): %s\n", spec->hook.command, flot_err_name (err.code), err.code,
+                 err.message);
+        flot_body_destroy (&body);
+        flot_spec_destroy (&spec);
+        return -1;
+    }
+    const flot_broker_actor_t *actors = reply.actors.items;
+    size_t count = reply.actors.count, executors;
+    hook_check_t *checks = calloc (count ? count : 1, sizeof *checks);
+    char unkeyed [512];
+    if (!checks)
+        rc = ctl_fail (RC_ERROR, "out of memory");
+    size_t made = checks ? s_hook_checks (spec, actors, count, checks, &executors) : 0;
+    if (checks && !executors)
+        fprintf (stderr, "flotctl: warning: no executor instance is live: the hook '%s' "
+                 "is not checked (one must be live for the deployment to run)\n",
+                 spec->hook.command);
+    s_unkeyed_names (actors, count, unkeyed, sizeof unkeyed);
+    size_t failed = 0;
+    for (size_t i = 0; i < made; i++)
+        if (s_hook_check_one (self, spec, &checks [i], unkeyed) == 1)
+            failed++;
+    if (failed)
+        rc = ctl_fail (RC_ERROR, "%s: the hook '%s' cannot run on %zu of %zu executor "
+                       "instance%s: nothing was run", file->file, spec->hook.command,
+                       failed, made, made == 1 ? "" : "s");
+    free (checks);
+    flot_body_destroy (&body);
+    flot_spec_destroy (&spec);
+    return rc;
+}
 
 //  --------------------------------------------------------------------------
 //  plan
@@ -355,6 +577,8 @@ ctl_cmd_plan (ctl_t *self)
     flot_body_t *body = NULL;
     int rc = s_spec_load (self, &spec);
     if (rc < 0)
+        rc = s_hook_check (self, &spec);
+    if (rc < 0)
         rc = s_spec_call (self, &spec, "Plan", &body);
     if (rc < 0) {
         flot_err_t err;
@@ -379,6 +603,9 @@ ctl_cmd_apply (ctl_t *self)
 {
     if ((self->opts.given & OPT_DRY_RUN) && (self->opts.given & OPT_WATCH))
         return ctl_usage_error ("--dry-run runs nothing to --watch; give one of them");
+    if ((self->opts.given & OPT_QUEUE) && (self->opts.given & OPT_REPLACE))
+        return ctl_usage_error ("--queue waits for the deployments that hold a target, "
+                                "--replace aborts them: give one of them");
     if (self->opts.given & OPT_DRY_RUN)
         return ctl_cmd_plan (self);
     if (!(self->opts.given & OPT_FILE))
@@ -386,6 +613,8 @@ ctl_cmd_apply (ctl_t *self)
     spec_t spec;
     flot_body_t *body = NULL;
     int rc = s_spec_load (self, &spec);
+    if (rc < 0)
+        rc = s_hook_check (self, &spec);
     if (rc < 0)
         rc = s_spec_call (self, &spec, "Execute", &body);
     s_spec_clear (&spec);

@@ -30,6 +30,9 @@
     X (deployment, DS_, ROLLING_BACK, ROLLBACK_COMPLETED, ROLLED_BACK) \
     X (deployment, DS_, ROLLING_BACK, ABORT_COMPLETED,    ABORTED) \
     X (deployment, DS_, ROLLING_BACK, ROLLBACK_FAILED,    ROLLBACK_FAILED) \
+    X (deployment, DS_, COMPLETED,    ROLLBACK_ASKED,     ROLLING_BACK) \
+    X (deployment, DS_, FAILED,       ROLLBACK_ASKED,     ROLLING_BACK) \
+    X (deployment, DS_, FAILED,       RETRIED,            RUNNING) \
     X (target, TS_, PENDING, SCHEDULED,          RUNNING) \
     X (target, TS_, RUNNING, STEP_START,         RUNNING) \
     X (target, TS_, WAITING, STEP_START,         RUNNING) \
@@ -52,6 +55,10 @@
     X (target, TS_, HELD,    REVERTED,           ROLLED_BACK) \
     X (target, TS_, DONE,    REVERTED,           ROLLED_BACK) \
     X (target, TS_, FAILED,  REVERTED,           ROLLED_BACK) \
+    X (target, TS_, SKIPPED, REVERTED,           ROLLED_BACK) \
+    X (target, TS_, FAILED,  RETRIED,            PENDING) \
+    X (target, TS_, HELD,    RETRIED,            PENDING) \
+    X (target, TS_, FAILED,  SKIPPED_BY_OPERATOR, SKIPPED) \
     X (step, SS_, PENDING, STEP_START,         RUNNING) \
     X (step, SS_, RUNNING, STEP_RESUMED,       RUNNING) \
     X (step, SS_, RUNNING, HOOK_SUCCEEDED,     SUCCEEDED) \
@@ -67,7 +74,10 @@
     X (step, SS_, PENDING, REVERT_RUNNING,     RUNNING) \
     X (step, SS_, FAILED,  REVERT_RUNNING,     RUNNING) \
     X (step, SS_, RUNNING, REVERTED,           SUCCEEDED) \
-    X (step, SS_, RUNNING, REVERT_FAILED,      FAILED)
+    X (step, SS_, RUNNING, REVERT_FAILED,      FAILED) \
+    X (step, SS_, FAILED,  RETRIED,            PENDING) \
+    X (step, SS_, FAILED,  SKIPPED_BY_OPERATOR, SKIPPED) \
+    X (step, SS_, PENDING, SKIPPED_BY_OPERATOR, SKIPPED)
 
 #define KIND_deployment FLOT_KIND_DEPLOYMENT
 #define KIND_target FLOT_KIND_TARGET
@@ -176,7 +186,9 @@ test_an_event_leads_a_kind_to_one_state (void **state)
     assert_int_equal (flot_transition_to (FLOT_KIND_TARGET, FLOT_EV_STARTED), -1);
 }
 
-//  A finished deployment never runs, rolls back or finishes again.
+//  A finished deployment never runs, rolls back or finishes again, but by
+//  an operator's command: a completed or failed one is rolled back
+//  (Rollback), a failed one runs again (Retry, Skip).
 static void
 test_deployment_finished_moves_no_more (void **state)
 {
@@ -184,9 +196,16 @@ test_deployment_finished_moves_no_more (void **state)
     int finished [] = { DS_COMPLETED, DS_FAILED, DS_ABORTED, DS_ROLLED_BACK,
                         DS_ROLLBACK_FAILED };
     for (size_t i = 0; i < sizeof finished / sizeof finished [0]; i++)
-        for (int event = 0; event < FLOT_EV_COUNT; event++)
-            assert_int_equal (flot_transition (FLOT_KIND_DEPLOYMENT, finished [i], event), -1);
+        for (int event = 0; event < FLOT_EV_COUNT; event++) {
+            int to = flot_transition (FLOT_KIND_DEPLOYMENT, finished [i], event);
+            bool operator = (event == FLOT_EV_ROLLBACK_ASKED
+                             && (finished [i] == DS_COMPLETED || finished [i] == DS_FAILED))
+                         || (event == FLOT_EV_RETRIED && finished [i] == DS_FAILED);
+            assert_int_equal (to, operator ? (event == FLOT_EV_RETRIED ? DS_RUNNING
+                                                                       : DS_ROLLING_BACK) : -1);
+        }
     assert_int_equal (flot_transition (FLOT_KIND_DEPLOYMENT, DS_COMPLETED, FLOT_EV_STARTED), -1);
+    assert_int_equal (flot_transition (FLOT_KIND_DEPLOYMENT, DS_COMPLETED, FLOT_EV_RETRIED), -1);
 }
 
 //  Impossible moves: each is refused.
@@ -249,10 +268,10 @@ test_state_names_are_the_stored_ones (void **state)
     const char *deployments [] = { "running", "completed", "failed", "aborted",
                                    "rolling_back", "rolled_back", "rollback_failed" };
     const char *targets [] = { "pending", "running", "waiting", "done", "failed", "held",
-                               "rolled_back" };
+                               "rolled_back", "skipped" };
     const char *steps [] = { "pending", "running", "succeeded", "failed", "skipped" };
     assert_int_equal (DS_COUNT, 7);
-    assert_int_equal (TS_COUNT, 7);
+    assert_int_equal (TS_COUNT, 8);
     assert_int_equal (SS_COUNT, 5);
     for (int s = 0; s < DS_COUNT; s++) {
         assert_string_equal (flot_state_name (FLOT_KIND_DEPLOYMENT, s), deployments [s]);

@@ -17,12 +17,15 @@
 #include <stddef.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "flotilla/body.h"
 #include "flotilla/contract_executor.h"
 #include "executor.h"
+#include "runs.h"
+#include "flotilla/json.h"
 #include "flotilla/log.h"
 #include "world.h"
 
@@ -31,6 +34,7 @@ static char s_tmp [64];                 //  the test's temporary directory
 static char s_hooks [128];              //  s_tmp/hooks: the executor's hooks directory
 static char s_outside [128];            //  s_tmp/outside.sh, an executable outside it
 static char s_pwned [128];              //  s_tmp/pwned: made by a hook that must not run
+static char s_log [128];                //  s_tmp/runs.log: slow.sh's starts and ends
 static zhash_t *s_options;
 
 static void
@@ -51,6 +55,7 @@ s_setup (void **state)
     snprintf (s_hooks, sizeof s_hooks, "%s/hooks", s_tmp);
     snprintf (s_outside, sizeof s_outside, "%s/outside.sh", s_tmp);
     snprintf (s_pwned, sizeof s_pwned, "%s/pwned", s_tmp);
+    snprintf (s_log, sizeof s_log, "%s/runs.log", s_tmp);
     char path [256];
     assert_int_equal (mkdir (s_hooks, 0755), 0);
     snprintf (path, sizeof path, "%s/record.sh", s_hooks);
@@ -64,6 +69,20 @@ s_setup (void **state)
     char text [256];
     snprintf (text, sizeof text, "#!/bin/sh\ntouch %s\n", s_pwned);
     s_write (s_outside, text, 0755);
+    //  slow.sh SECONDS [STATUS]: logs its start and end (ns), sleeps, exits.
+    char slow [600];
+    snprintf (slow, sizeof slow, "#!/bin/sh\n"
+              "echo \"start $FLOTILLA_DEPLOYMENT $FLOTILLA_ATTEMPT $(date +%%s%%N)\" >> %s\n"
+              "sleep \"$1\"\n"
+              "echo \"end $FLOTILLA_DEPLOYMENT $FLOTILLA_ATTEMPT $(date +%%s%%N)\" >> %s\n"
+              "echo \"slept $1 pid $$\"\n"
+              "exit \"${2:-0}\"\n", s_log, s_log);
+    snprintf (path, sizeof path, "%s/slow.sh", s_hooks);
+    s_write (path, slow, 0755);
+    //  noisy.sh: 100,005 bytes on stderr, a line on stdout.
+    snprintf (path, sizeof path, "%s/noisy.sh", s_hooks);
+    s_write (path, "#!/bin/sh\necho out\n"
+             "head -c 100000 /dev/zero | tr '\\0' e >&2\nprintf E-END >&2\n", 0755);
     s_options = zhash_new ();
     zhash_insert (s_options, "hooks-dir", s_hooks);
     *state = world_start_with (s_defs, s_options);
@@ -81,15 +100,19 @@ s_teardown (void **state)
     return 0;
 }
 
-//  An ExecuteStep body for the record.sh hook with extra env entries.
+//  An ExecuteStep body for the record.sh hook with extra env entries, of a
+//  deployment of its own (web-1, web-2...): one key is run only once.
 static json_t *
 s_step (const char *env_json, int64_t timeout_ms)
 {
+    static int deployments = 0;
+    char deployment [32];
+    snprintf (deployment, sizeof deployment, "web-%d", ++deployments);
     json_t *env = json_loads (env_json, 0, NULL);
     json_object_set_new (env, "MODE", json_string ("test"));
     return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, "
                       "s:{s:s, s:[s, s], s:o, s:I}}",
-        "deployment", "web-1", "step_id", "eu-1/2", "type", "setWeight",
+        "deployment", deployment, "step_id", "eu-1/2", "type", "setWeight",
         "target", "eu-1", "address", "10.0.0.1:80", "version", "2.0",
         "previous_version", "1.9", "weight", 20, "attempt", 3,
         "cwd", "/",
@@ -113,13 +136,17 @@ static void
 test_executor_runs_the_hook_with_the_step_facts (void **state)
 {
     flot_err_t err;
-    json_t *reply = s_call (*state, "ExecuteStep", s_step ("{}", 5000), &err);
+    json_t *step = s_step ("{}", 5000);
+    char expected [200];
+    snprintf (expected, sizeof expected, "deployment=%s version=2.0 previous=1.9 weight=20 "
+              "attempt=3", json_string_value (json_object_get (step, "deployment")));
+    json_t *reply = s_call (*state, "ExecuteStep", step, &err);
     assert_non_null (reply);
     assert_string_equal (s_field (reply, "status"), "succeeded");
     assert_int_equal (json_integer_value (json_object_get (reply, "exit_code")), 0);
     const char *output = s_field (reply, "output");
     assert_non_null (strstr (output, "id=eu-1/2 type=setWeight target=eu-1 address=10.0.0.1:80"));
-    assert_non_null (strstr (output, "deployment=web-1 version=2.0 previous=1.9 weight=20 attempt=3"));
+    assert_non_null (strstr (output, expected));
     //  In the hooks directory, whatever the step's cwd said ("/").
     char line [256];
     snprintf (line, sizeof line, "args=one two mode=test cwd=%s\n", s_hooks);
@@ -135,7 +162,9 @@ test_executor_reports_a_failing_hook (void **state)
     assert_non_null (reply);
     assert_string_equal (s_field (reply, "status"), "failed");
     assert_int_equal (json_integer_value (json_object_get (reply, "exit_code")), 7);
-    assert_non_null (strstr (s_field (reply, "output"), "failing on purpose"));
+    //  Said on its stderr, kept apart from its stdout.
+    assert_string_equal (s_field (reply, "stderr"), "failing on purpose\n");
+    assert_null (strstr (s_field (reply, "output"), "failing on purpose"));
     json_decref (reply);
 }
 
@@ -143,11 +172,13 @@ static void
 test_executor_keeps_the_tail_of_the_output (void **state)
 {
     flot_err_t err;
+    //  2,000 lines of spam are 34,890 bytes: within the 64 KiB kept, whole.
     json_t *reply = s_call (*state, "ExecuteStep", s_step ("{\"HOOK_SPAM\":\"1\"}", 5000), &err);
     const char *output = s_field (reply, "output");
-    assert_int_equal (strlen (output), 4096);
-    assert_non_null (strstr (output, "line 1999 of spam"));
-    assert_null (strstr (output, "line 1 of spam"));
+    assert_non_null (strstr (output, "line 1999 of spam\n"));
+    assert_non_null (strstr (output, "line 0 of spam\n"));
+    assert_null (strstr (output, "bytes cut]"));
+    assert_string_equal (s_field (reply, "stderr"), "");
     json_decref (reply);
 }
 
@@ -602,6 +633,390 @@ test_executor_refuses_a_hooks_directory_others_may_write (void **state)
     assert_int_equal (access (s_pwned, F_OK), -1);
 }
 
+//  --------------------------------------------------------------------------
+//  One run per key; slots; stderr apart
+
+//  A step of deployment for slow.sh SECONDS [STATUS], attempt attempt.
+static json_t *
+s_slow_step (const char *deployment, int attempt, const char *seconds, const char *status,
+             int64_t timeout_ms)
+{
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:s, s:[s, s], s:I}}",
+        "deployment", deployment, "step_id", "eu-1/1", "type", "apply", "target", "eu-1",
+        "version", "2.0", "attempt", attempt,
+        "hook", "command", "slow.sh", "args", seconds, status ? status : "0",
+        "timeout_ms", (json_int_t) timeout_ms);
+}
+
+//  Sends request (taken) without waiting: returns its corr.
+static uint64_t
+s_send (world_t *world, json_t *request)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    assert_int_equal (flot_json_pack (&pk, request), 0);
+    json_decref (request);
+    flot_err_t err;
+    uint64_t corr = flot_client_send (world_client (world), "executor", "eu-1", "ExecuteStep",
+                                      sbuf.data, sbuf.size, 20000, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    assert_true (corr > 0);
+    return corr;
+}
+
+//  Waits for the answers to the count requests of corrs: replies [i] the
+//  reply to corrs [i] as JSON, or NULL with errors [i].
+static void
+s_recv (world_t *world, const uint64_t *corrs, size_t count, json_t **replies,
+        flot_err_t *errors)
+{
+    for (size_t got = 0; got < count; got++) {
+        flot_reply_t reply;
+        flot_err_t err;
+        if (flot_client_recv (world_client (world), &reply, 20000, &err))
+            fail_msg ("no answer: %s", err.message);
+        size_t i = 0;
+        while (i < count && corrs [i] != reply.corr)
+            i++;
+        assert_true (i < count);
+        replies [i] = NULL;
+        if (reply.kind == FLOT_ERROR) {
+            flot_err_t *e = &errors [i];
+            flot_body_t *body = flot_body_decode (zframe_data (reply.body),
+                                                  zframe_size (reply.body), &err);
+            json_t *json = flot_json_from_msgpack (flot_body_root (body));
+            e->code = (int) json_integer_value (json_object_get (json, "code"));
+            snprintf (e->message, sizeof e->message, "%s",
+                      json_string_value (json_object_get (json, "message")));
+            json_decref (json);
+            flot_body_destroy (&body);
+        }
+        else {
+            flot_body_t *body = flot_body_decode (zframe_data (reply.body),
+                                                  zframe_size (reply.body), &err);
+            assert_non_null (body);
+            replies [i] = flot_json_from_msgpack (flot_body_root (body));
+            flot_body_destroy (&body);
+        }
+        flot_reply_clear (&reply);
+    }
+}
+
+//  How many runs of deployment slow.sh started (its log's start lines).
+static int
+s_starts (const char *deployment)
+{
+    FILE *file = fopen (s_log, "r");
+    if (!file)
+        return 0;
+    char line [256], expected [128];
+    snprintf (expected, sizeof expected, "start %s ", deployment);
+    int count = 0;
+    while (fgets (line, sizeof line, file))
+        count += strncmp (line, expected, strlen (expected)) == 0;
+    fclose (file);
+    return count;
+}
+
+static void
+test_executor_runs_a_key_once_while_it_runs (void **state)
+{
+    //  The same key twice while it runs, and another attempt meanwhile.
+    uint64_t corrs [3];
+    corrs [0] = s_send (*state, s_slow_step ("once-1", 1, "0.5", NULL, 5000));
+    zclock_sleep (100);
+    corrs [1] = s_send (*state, s_slow_step ("once-1", 1, "0.5", NULL, 5000));
+    corrs [2] = s_send (*state, s_slow_step ("once-1", 2, "0.5", NULL, 5000));
+    json_t *replies [3];
+    flot_err_t errors [3];
+    s_recv (*state, corrs, 3, replies, errors);
+    assert_non_null (replies [0]);
+    assert_non_null (replies [1]);
+    assert_string_equal (s_field (replies [0], "status"), "succeeded");
+    assert_true (json_equal (replies [0], replies [1]));
+    assert_null (replies [2]);
+    assert_int_equal (errors [2].code, FLOT_E_CONFLICT);
+    assert_string_equal (errors [2].message, "attempt 2 of step eu-1/1 of once-1 cannot "
+                         "start: attempt 1 still runs on this executor, and two runs of one "
+                         "step never overlap; ask again when it has ended");
+    assert_int_equal (s_starts ("once-1"), 1);
+    json_decref (replies [1]);
+    //  Once it has ended, another attempt runs; meanwhile the first one
+    //  asked again is answered from its record.
+    uint64_t corr = s_send (*state, s_slow_step ("once-1", 2, "0.3", NULL, 5000));
+    for (int i = 0; i < 200 && s_starts ("once-1") < 2; i++)
+        zclock_sleep (10);
+    flot_err_t err;
+    json_t *reply = s_call (*state, "ExecuteStep", s_slow_step ("once-1", 1, "0.5", NULL, 5000),
+                            &err);
+    if (!reply)
+        fail_msg ("%s", err.message);
+    assert_true (json_equal (reply, replies [0]));
+    json_decref (reply);
+    s_recv (*state, &corr, 1, &reply, &err);
+    assert_non_null (reply);
+    assert_string_equal (s_field (reply, "status"), "succeeded");
+    assert_int_equal (s_starts ("once-1"), 2);
+    json_decref (reply);
+    json_decref (replies [0]);
+}
+
+static void
+test_executor_answers_a_key_that_ended_with_its_record (void **state)
+{
+    flot_err_t err;
+    json_t *first = s_call (*state, "ExecuteStep", s_slow_step ("once-2", 1, "0", "7", 5000),
+                            &err);
+    assert_non_null (first);
+    assert_string_equal (s_field (first, "status"), "failed");
+    //  The same key, even with a hook that would now succeed: the record.
+    json_t *again = s_call (*state, "ExecuteStep", s_slow_step ("once-2", 1, "0", "0", 5000),
+                            &err);
+    assert_non_null (again);
+    assert_true (json_equal (first, again));
+    assert_int_equal (json_integer_value (json_object_get (again, "exit_code")), 7);
+    assert_int_equal (s_starts ("once-2"), 1);
+    json_decref (first);
+    json_decref (again);
+}
+
+//  A process in a group of its own running sh -c script; its pid.
+static pid_t
+s_group (const char *script)
+{
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        setpgid (0, 0);
+        execl ("/bin/sh", "sh", "-c", script, (char *) NULL);
+        _exit (127);
+    }
+    setpgid (pid, pid);
+    return pid;
+}
+
+static bool
+s_gone (pid_t pid)
+{
+    for (int i = 0; i < 200; i++) {
+        if (kill (pid, 0) != 0)
+            return true;
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+static void
+test_executor_restart_orphans_what_was_left_running (void **state)
+{
+    (void) state;
+    char path [200], pidfile [200], script [400];
+    snprintf (path, sizeof path, "%s/restart.db", s_tmp);
+    snprintf (pidfile, sizeof pidfile, "%s/grandchild.pid", s_tmp);
+    //  Left running by an executor that died: a hook still alive (A); one
+    //  whose leader died with its executor, its child left (B); and a
+    //  process whose pid a record names with another start time (C): a pid
+    //  used again, not to be touched.
+    pid_t a = s_group ("exec sleep 60");
+    snprintf (script, sizeof script, "sleep 61 & echo $! > %s; exit 0", pidfile);
+    pid_t b = s_group (script);
+    assert_int_equal (waitpid (b, NULL, 0), b);
+    pid_t c = s_group ("exec sleep 62");
+    pid_t grandchild = 0;
+    for (int i = 0; i < 200 && !grandchild; i++) {
+        FILE *file = fopen (pidfile, "r");
+        if (file && fscanf (file, "%d", &grandchild) != 1)
+            grandchild = 0;
+        if (file)
+            fclose (file);
+        zclock_sleep (10);
+    }
+    assert_true (grandchild > 0);
+    zclock_sleep (50);          //  the processes have exec'ed
+    pid_t group;
+    uint64_t ticks_a, ticks_c, ticks_grandchild;
+    assert_int_equal (runs_proc_stat (a, &group, &ticks_a), 0);
+    assert_int_equal (runs_proc_stat (c, &group, &ticks_c), 0);
+    assert_int_equal (runs_proc_stat (grandchild, &group, &ticks_grandchild), 0);
+    assert_int_equal (group, b);
+    char why [300], boot [64];
+    runs_boot_id (boot, sizeof boot);
+    runs_t *runs = runs_open (path, why, sizeof why);
+    assert_non_null (runs);
+    assert_int_equal (runs_started (runs, "left-1", "eu-1/1", 1, a, ticks_a, boot), 0);
+    assert_int_equal (runs_started (runs, "left-2", "eu-1/1", 1, b, ticks_grandchild, boot), 0);
+    assert_int_equal (runs_started (runs, "left-3", "eu-1/1", 1, c, ticks_c + 1, boot), 0);
+    runs_close (&runs);
+
+    zhash_t *options = zhash_new ();
+    zhash_insert (options, "hooks-dir", s_hooks);
+    zhash_insert (options, "runs", path);
+    world_t *world = world_start_with (s_defs, options);
+    int status = 0;
+    assert_int_equal (waitpid (a, &status, 0), a);
+    assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+    assert_true (s_gone (grandchild));
+    assert_int_equal (kill (c, 0), 0);          //  not the recorded process
+    //  Each key answers `orphaned` and runs nothing.
+    const char *deployments [] = { "left-1", "left-2", "left-3" };
+    for (size_t i = 0; i < 3; i++) {
+        flot_err_t err;
+        json_t *reply = s_call (world, "ExecuteStep",
+                                s_slow_step (deployments [i], 1, "0", NULL, 5000), &err);
+        if (!reply)
+            fail_msg ("%s", err.message);
+        assert_string_equal (s_field (reply, "status"), "orphaned");
+        assert_int_equal (s_starts (deployments [i]), 0);
+        json_decref (reply);
+    }
+    //  A run it starts is recorded: stopped with the executor, it is an
+    //  orphan for the next one, and its hook is gone.
+    uint64_t corr = s_send (world, s_slow_step ("left-4", 1, "30", NULL, 60000));
+    for (int i = 0; i < 200 && s_starts ("left-4") == 0; i++)
+        zclock_sleep (10);
+    assert_int_equal (s_starts ("left-4"), 1);
+    world_stop_thread (world, "executor");
+    json_t *reply;
+    flot_err_t err;
+    s_recv (world, &corr, 1, &reply, &err);
+    assert_int_equal (err.code, FLOT_E_CANCELLED);
+    world_stop (&world);
+    world = world_start_with (s_defs, options);
+    reply = s_call (world, "ExecuteStep", s_slow_step ("left-4", 1, "0", NULL, 5000), &err);
+    assert_non_null (reply);
+    assert_string_equal (s_field (reply, "status"), "orphaned");
+    assert_int_equal (s_starts ("left-4"), 1);
+    json_decref (reply);
+    world_stop (&world);
+    zhash_destroy (&options);
+    kill (-c, SIGKILL);
+    waitpid (c, NULL, 0);
+}
+
+//  From slow.sh's log: the most of deployments prefix's runs that ran at once.
+static int
+s_most_at_once (const char *prefix)
+{
+    FILE *file = fopen (s_log, "r");
+    assert_non_null (file);
+    char line [256], kind [16], deployment [64];
+    int attempt, now = 0, most = 0;
+    unsigned long long ns;
+    //  In the order written: each start and end as it happened.
+    while (fgets (line, sizeof line, file))
+        if (sscanf (line, "%15s %63s %d %llu", kind, deployment, &attempt, &ns) == 4
+        &&  strncmp (deployment, prefix, strlen (prefix)) == 0) {
+            now += streq (kind, "start") ? 1 : -1;
+            most = now > most ? now : most;
+        }
+    fclose (file);
+    return most;
+}
+
+static void
+test_executor_slots_queue_without_counting_the_wait (void **state)
+{
+    (void) state;
+    zhash_t *options = zhash_new ();
+    zhash_insert (options, "hooks-dir", s_hooks);
+    zhash_insert (options, "slots", "2");
+    zhash_insert (options, "queue", "4");
+    world_t *world = world_start_with (s_defs, options);
+    //  6 hooks of 0.6 s, 1.5 s timeout each, 2 at a time: 1.8 s in all.
+    uint64_t corrs [6];
+    int64_t start = zclock_mono ();
+    for (int i = 0; i < 6; i++) {
+        char deployment [32];
+        snprintf (deployment, sizeof deployment, "slot-%d", i);
+        corrs [i] = s_send (world, s_slow_step (deployment, 1, "0.6", NULL, 1500));
+    }
+    //  A 7th finds the queue full; a queued one says so.
+    flot_err_t err;
+    json_t *reply = s_call (world, "ExecuteStep", s_slow_step ("slot-6", 1, "0", NULL, 1500),
+                            &err);
+    assert_null (reply);
+    assert_int_equal (err.code, FLOT_E_BUSY);
+    assert_string_equal (err.message, "this executor runs 2 hooks (its slots) and 4 more "
+                         "wait: it takes no more until some have ended");
+    reply = world_call (world, "executor", "eu-1", "GetStepStatus",
+                        json_pack ("{s:s, s:s}", "deployment", "slot-5", "step_id", "eu-1/1"),
+                        &err);
+    assert_non_null (reply);
+    assert_string_equal (s_field (reply, "status"), "queued");
+    assert_int_equal (json_integer_value (json_object_get (reply, "pid")), 0);
+    json_decref (reply);
+    json_t *replies [6];
+    flot_err_t errors [6];
+    s_recv (world, corrs, 6, replies, errors);
+    int64_t took = zclock_mono () - start;
+    for (int i = 0; i < 6; i++) {
+        if (!replies [i])
+            fail_msg ("slot-%d: %s", i, errors [i].message);
+        assert_string_equal (s_field (replies [i], "status"), "succeeded");
+        json_decref (replies [i]);
+    }
+    assert_true (took >= 1800);
+    assert_int_equal (s_most_at_once ("slot-"), 2);
+    assert_int_equal (s_starts ("slot-6"), 0);
+    world_stop (&world);
+    zhash_destroy (&options);
+}
+
+static void
+test_executor_keeps_stderr_apart_and_cuts_it_with_a_note (void **state)
+{
+    flot_err_t err;
+    json_t *step = s_step ("{}", 5000);
+    json_object_set_new (json_object_get (step, "hook"), "command", json_string ("noisy.sh"));
+    json_t *reply = s_call (*state, "ExecuteStep", step, &err);
+    if (!reply)
+        fail_msg ("%s", err.message);
+    assert_string_equal (s_field (reply, "status"), "succeeded");
+    assert_string_equal (s_field (reply, "output"), "out\n");
+    const char *errors = s_field (reply, "stderr");
+    const char *note = "[... 34469 bytes cut]\n";
+    assert_int_equal (strlen (errors), strlen (note) + 65536);
+    assert_memory_equal (errors, note, strlen (note));
+    assert_string_equal (errors + strlen (errors) - 6, "eE-END");
+    json_decref (reply);
+}
+
+//  The record keeps at most so many finished runs, none older than so
+//  long, and never drops one still running.
+static void
+test_executor_record_is_bounded (void **state)
+{
+    (void) state;
+    char why [300];
+    runs_t *runs = runs_open (NULL, why, sizeof why);
+    assert_non_null (runs);
+    runs_record_t record = { .state = "succeeded", .output = "out", .stderr_text = "" };
+    for (int i = 0; i < 5; i++) {
+        char deployment [16];
+        snprintf (deployment, sizeof deployment, "keep-%d", i);
+        assert_int_equal (runs_started (runs, deployment, "a/1", 1, 100, 1, "boot"), 0);
+        assert_int_equal (runs_ended (runs, deployment, "a/1", 1, &record), 0);
+        zclock_sleep (3);
+    }
+    assert_int_equal (runs_started (runs, "keep-run", "a/1", 1, 100, 1, "boot"), 0);
+    //  3 kept: the newest.
+    assert_int_equal (runs_prune (runs, 3600000, 3), 2);
+    runs_record_t found;
+    assert_int_equal (runs_find (runs, "keep-1", "a/1", 1, &found), 0);
+    assert_int_equal (runs_find (runs, "keep-2", "a/1", 1, &found), 1);
+    assert_string_equal (found.output, "out");
+    runs_record_clear (&found);
+    //  Those that ended over 0 ms ago: every finished one; not the running.
+    zclock_sleep (3);
+    assert_int_equal (runs_prune (runs, 0, 10000), 3);
+    assert_int_equal (runs_find (runs, "keep-run", "a/1", 1, &found), 1);
+    assert_string_equal (found.state, "running");
+    runs_record_clear (&found);
+    runs_close (&runs);
+}
+
 int
 main (void)
 {
@@ -620,6 +1035,12 @@ main (void)
         cmocka_unit_test (test_executor_refuses_env_that_changes_how_a_hook_runs),
         cmocka_unit_test (test_executor_without_a_hooks_directory_runs_nothing),
         cmocka_unit_test (test_executor_refuses_a_hooks_directory_others_may_write),
+        cmocka_unit_test (test_executor_runs_a_key_once_while_it_runs),
+        cmocka_unit_test (test_executor_answers_a_key_that_ended_with_its_record),
+        cmocka_unit_test (test_executor_restart_orphans_what_was_left_running),
+        cmocka_unit_test (test_executor_slots_queue_without_counting_the_wait),
+        cmocka_unit_test (test_executor_keeps_stderr_apart_and_cuts_it_with_a_note),
+        cmocka_unit_test (test_executor_record_is_bounded),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

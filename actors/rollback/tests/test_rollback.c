@@ -44,6 +44,9 @@ static int
 //  The broker on an ipc:// endpoint of this process and this test (a child
 //  process cannot reach inproc), the rollback actor as a thread, the
 //  executor and the strategy service as flotillad processes.
+//  The executor runs the hooks of tests/unit/hooks.
+static const char *const s_executor_args [] = { "--hooks-dir", HOOKS_DIR, NULL };
+
 static int
 s_setup (void **state)
 {
@@ -63,8 +66,7 @@ s_setup (void **state)
     self->world = world_start_at (defs, endpoint);
     //  cmocka runs no teardown after a failed setup: clean up here. The
     //  executor runs the hooks of tests/unit/hooks (its --hooks-dir).
-    static const char *const executor_args [] = { "--hooks-dir", HOOKS_DIR, NULL };
-    if (world_spawn_args (self->world, FLOTILLAD, "executor", executor_args) < 0
+    if (world_spawn_args (self->world, FLOTILLAD, "executor", s_executor_args) < 0
     ||  world_spawn (self->world, FLOTILLAD, "strategy") < 0) {
         s_teardown (state);
         *state = NULL;
@@ -743,12 +745,12 @@ static void
 test_rollback_asked_again_is_taken_up (void **state)
 {
     test_t *self = *state;
-    json_t *body = s_initiate_body (self, "shop-12",
+    json_t *body = s_initiate_body (self, "shop-31",
         s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.3" }),
         "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
     uint64_t first = s_initiate (self, body, 4);
     s_wait_record (self, "start c");
-    body = s_initiate_body (self, "shop-12",
+    body = s_initiate_body (self, "shop-31",
         s_spec (self, (spec_opts_t) { .concurrency = 1, .sleep = "0.3" }),
         "[\"a\", \"b\", \"c\", \"d\"]", NULL, NULL);
     uint64_t second = s_initiate (self, body, 4);
@@ -869,18 +871,41 @@ test_rollback_finishes_when_its_caller_leaves (void **state)
 //  No executor serves the targets (its process stopped): the rollback
 //  fails, saying so.
 static void
-test_rollback_without_an_executor_fails (void **state)
+test_rollback_waits_for_a_missing_executor (void **state)
 {
     test_t *self = *state;
     assert_int_equal (world_kill (self->world, "executor"), 0);
     json_t *body = s_initiate_body (self, "shop-13", s_spec (self, (spec_opts_t) { 0 }), "[\"a\"]",
                                     NULL, NULL);
-    json_t *messages = s_stream (self, s_initiate (self, body, 1));
+    uint64_t corr = s_initiate (self, body, 1);
+    //  No executor: the step waits, spends no retry, and asks again.
+    for (int waits = 0; waits < 2; ) {
+        json_t *message;
+        flot_err_t err;
+        int kind = s_next (self, corr, &message, &err);
+        if (kind != FLOT_STREAM)
+            fail_msg ("the stream ended (%s) while no executor ran",
+                      kind == FLOT_ERROR ? err.message : s_str (message, "message"));
+        if (strstr (s_str (message, "message"), "step a/rollback attempt 1 waits for an "
+                                                "executor ("))
+            waits++;
+        json_decref (message);
+    }
+    json_t *status = s_status (self, "shop-13");
+    char targets [256];
+    s_targets (status, targets, sizeof targets);
+    assert_string_equal (targets, "a:running:1");
+    json_decref (status);
+    //  An executor comes: the same attempt runs, once.
+    assert_true (world_spawn_args (self->world, FLOTILLAD, "executor", s_executor_args) > 0);
+    json_t *messages = s_stream (self, corr);
     json_t *last = json_array_get (messages, json_array_size (messages) - 1);
-    assert_string_equal (s_str (last, "state"), "failed");
-    assert_non_null (strstr (s_str (last, "message"), "rollback of a failed after 1 attempt: "));
-    assert_non_null (strstr (s_str (last, "message"), "executor"));
+    assert_string_equal (s_str (last, "state"), "completed");
     json_decref (messages);
+    char *record = s_record (self);
+    assert_true (s_line_of (record, "start a a/rollback rollback 1.0 2.0 0 1") >= 0);
+    assert_int_equal (s_line_of (record, "start a a/rollback rollback 1.0 2.0 0 2"), -1);
+    free (record);
 }
 
 //  --------------------------------------------------------------------------
@@ -1274,7 +1299,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_rollback_second_initiate_is_a_conflict, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_unknown_deployment_is_not_found, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_finishes_when_its_caller_leaves, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_rollback_without_an_executor_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rollback_waits_for_a_missing_executor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_without_resolved_is_invalid, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_refuses_a_resolved_that_does_not_fit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_rollback_step_waits_for_a_missing_strategy_service, s_setup, s_teardown),

@@ -30,11 +30,13 @@ extern "C" {
 //  deployment, at its attempt (from 1), with the hook to run in cwd ("" for
 //  the executor's own directory): the contract's executor.STEP, encoded by
 //  it. A rollback or switchBack step carries the rollback version as its
-//  version, the new one as the previous, and weight 0.
+//  version, the new one as the previous, and weight 0. started_ms, when the
+//  deployment was started (0: not known), completes the run's idempotency
+//  key with the deployment, the step and the attempt.
 void
     flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
                          const char *deployment, const flot_step_t *step,
-                         int attempt, const char *cwd);
+                         int attempt, const char *cwd, uint64_t started_ms);
 
 #ifdef __cplusplus
 }
