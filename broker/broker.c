@@ -646,6 +646,21 @@ s_versions_spoken (uint64_t versions [FLOT_MAX_VERSIONS])
     return (flot_array_t) { count, versions };
 }
 
+//  DISCONNECT with body to the peer id, in the oldest version (a peer that
+//  is refused may speak no other).
+static void
+s_send_disconnect (flot_broker_t *self, const bkey_t *id, const flot_broker_disconnect_t *body)
+{
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_broker_disconnect_def, body, &sbuf);
+    flot_msg_t msg = {
+        .kind = FLOT_DISCONNECT, .version = FLOT_VERSION_OLDEST,
+        .body = { (const uint8_t *) sbuf.data, sbuf.size }
+    };
+    s_send (self, id, &msg);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
 //  DISCONNECT to a READY that announced no version we can deliver in:
 //  the reason, and the versions we speak.
 static void
@@ -655,14 +670,7 @@ s_refuse_versions (flot_broker_t *self, const bkey_t *id, const char *reason)
     flot_broker_disconnect_t body = {
         .reason = reason, .versions = s_versions_spoken (spoken)
     };
-    msgpack_sbuffer sbuf;
-    flot_encode_sbuf (&flot_broker_disconnect_def, &body, &sbuf);
-    flot_msg_t msg = {
-        .kind = FLOT_DISCONNECT, .version = FLOT_VERSION_OLDEST,
-        .body = { (const uint8_t *) sbuf.data, sbuf.size }
-    };
-    s_send (self, id, &msg);
-    msgpack_sbuffer_destroy (&sbuf);
+    s_send_disconnect (self, id, &body);
 }
 
 //  True if key is made of printable ASCII bytes only (SPEC 3.1).
@@ -824,14 +832,7 @@ s_send_conflict (flot_broker_t *self, const bkey_t *id, const char *reason)
     flot_broker_disconnect_t body = {
         .reason = reason, .code = FLOT_E_CONFLICT, .has_code = true
     };
-    msgpack_sbuffer sbuf;
-    flot_encode_sbuf (&flot_broker_disconnect_def, &body, &sbuf);
-    flot_msg_t msg = {
-        .kind = FLOT_DISCONNECT, .version = FLOT_VERSION_OLDEST,
-        .body = { (const uint8_t *) sbuf.data, sbuf.size }
-    };
-    s_send (self, id, &msg);
-    msgpack_sbuffer_destroy (&sbuf);
+    s_send_disconnect (self, id, &body);
 }
 
 //  DISCONNECT with code CONFLICT to a READY for a service of one instance

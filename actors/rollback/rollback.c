@@ -256,6 +256,18 @@ s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  The step waits (r->message says for what), tells the caller, and fn
+//  asks again in ms.
+static void
+s_wait (step_rt_t *rt, int64_t ms, zloop_timer_fn *fn)
+{
+    rollback_t *r = rt->rollback;
+    flot_warn (WHO, "%s: %s", r->deployment, r->message);
+    s_push (r, rt, NULL, NULL);
+    zloop_timer (flot_actor_loop (r->owner->actor), (size_t) ms, 1, fn, rt);
+    r->busy++;
+}
+
 //  The strategy service could not say what the failure leads to (why):
 //  the step waits and asks again; that is not the step's failure.
 static void
@@ -267,11 +279,7 @@ s_decision_wait (step_rt_t *rt, const char *why)
               "step %s attempt %d failed: %.160s; the strategy service could not say what "
               "that leads to (%.160s); asking again in %d ms", step->id, rt->attempt, rt->why,
               why, DECISION_RETRY_MS);
-    flot_warn (WHO, "%s: %s", r->deployment, r->message);
-    s_push (r, rt, NULL, NULL);
-    zloop_timer (flot_actor_loop (r->owner->actor), DECISION_RETRY_MS, 1,
-                 s_on_decision_retry, rt);
-    r->busy++;
+    s_wait (rt, DECISION_RETRY_MS, s_on_decision_retry);
 }
 
 //  Whether an ERROR answer says the service could not answer (it is
@@ -432,10 +440,7 @@ s_step_waits (step_rt_t *rt, const char *why)
     snprintf (r->message, sizeof r->message,
               "step %s attempt %d waits for an executor (%.300s); asking again in %lld ms",
               step->id, rt->attempt, why, (long long) wait_ms);
-    flot_warn (WHO, "%s: %s", r->deployment, r->message);
-    s_push (r, rt, NULL, NULL);
-    zloop_timer (flot_actor_loop (r->owner->actor), (size_t) wait_ms, 1, s_on_resend, rt);
-    r->busy++;
+    s_wait (rt, wait_ms, s_on_resend);
 }
 
 //  An error answer to ExecuteStep that is a fault of the way there, not of

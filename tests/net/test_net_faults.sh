@@ -224,7 +224,7 @@ start ana $(actor_args ana) --actors events,analyzer --events-bind "$EVENTS" \
 # executors: how many executor instances are live.
 executors () {
     ctl actors --json --timeout 1000 2>/dev/null \
-        | "$PY" -c 'import json,sys; print(sum(a["service"] == "executor" for a in json.load(sys.stdin)))' \
+        | "$PY" -c 'import json,sys; print(sum(a["service"] == "executor" for a in json.load(sys.stdin)["actors"]))' \
         2>/dev/null || echo 0
 }
 all_registered () {
@@ -269,12 +269,13 @@ state_of () {  # state_of ID: its state, or nothing when no answer
         | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null || true
 }
 
-# running DEP [HOST]: how many of DEP's runs (on HOST) started at least
-# 300 ms ago and have not ended; ended DEP: how many ended.
+# running DEP [HOST]: how many of DEP's runs (on HOST) started 0.3 to 1 s
+# ago (of the 1.5 s a hook takes) and have not ended; ended DEP: how many
+# ended.
 running () {
     awk -v d="$1" -v h="${2:-}" -v now="$(date +%s%N)" '
         $2 != d || (h != "" && $7 != h) { next }
-        $1 == "start" && now - $8 >= 300000000 { run[$6] = 1 }
+        $1 == "start" && now - $8 >= 300000000 && now - $8 <= 1000000000 { run[$6] = 1 }
         $1 == "end" { delete run[$6] }
         END { n = 0; for (p in run) n++; print n }' "$FAULTS_LOG"
 }

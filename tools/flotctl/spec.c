@@ -16,6 +16,7 @@
 #include "flotilla/contract_broker.h"
 #include "flotilla/contract_executor.h"
 #include "flotilla/contract_strategy.h"
+#include "flotilla/step_call.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -290,36 +291,18 @@ static int
 s_hook_check_one (ctl_t *self, const flot_spec_t *spec, const hook_check_t *check,
                   const char *unkeyed_names)
 {
-    const flot_hook_t *hook = &spec->hook;
-    size_t target = 0;
-    while (target < spec->target_count && !streq (spec->targets [target].name, check->key))
-        target++;
-    assert (target < spec->target_count);
-    flot_strpair_t *env = calloc (hook->env_count ? hook->env_count : 1, sizeof *env);
-    if (!env) {
-        fprintf (stderr, "flotctl: warning: out of memory: the hook is not checked\n");
-        return -1;
-    }
-    for (size_t i = 0; i < hook->env_count; i++)
-        env [i] = (flot_strpair_t) { hook->env [i].key, hook->env [i].value };
-    flot_executor_hook_t call_hook = {
-        .command = hook->command,
-        .args = { hook->arg_count, hook->args },
-        .env = { hook->env_count, env },
-        .timeout_ms = (uint64_t) hook->timeout_ms, .has_timeout_ms = true
-    };
-    char step_id [128];         //  the contract allows 127 bytes
-    snprintf (step_id, sizeof step_id, "%.100s/check", check->key);
-    flot_executor_step_t request = {
-        .deployment = spec->name, .step_id = step_id, .type = "apply",
-        .target = check->key, .address = spec->targets [target].address,
-        .version = spec->workload.version,
-        .previous_version = spec->workload.rollback_version,
-        .hook = &call_hook
-    };
+    int target = flot_spec_target_index (spec, check->key);
+    assert (target >= 0);
+    //  The STEP an apply step of that target sends, as the coordinator
+    //  packs it (step_call.h).
+    flot_step_t step = { .target = target, .index = 1, .type = FLOT_STEP_APPLY,
+                         .weight = 100, .runs_hook = true };
+    snprintf (step.id, sizeof step.id, "%.70s/check", check->key);
     msgpack_sbuffer sbuf;
-    flot_encode_sbuf (&flot_executor_step_def, &request, &sbuf);
-    free (env);
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    flot_step_call_pack (&pk, spec, spec->name, &step, 1, "", 0);
     flot_body_t *body = NULL;
     flot_err_t err;
     int rc = ctl_call (self, EXECUTOR_SERVICE, check->key, "ValidateStep", &sbuf, &body,
@@ -337,13 +320,13 @@ s_hook_check_one (ctl_t *self, const flot_spec_t *spec, const hook_check_t *chec
         return 0;
     if (err.code == FLOT_E_INVALID || err.code == FLOT_E_NOT_AUTHORIZED) {
         fprintf (stderr, "flotctl: the hook '%s' cannot run on %s: %s (%d): ",
-                 hook->command, where, flot_err_name (err.code), err.code);
+                 spec->hook.command, where, flot_err_name (err.code), err.code);
         ctl_put_text (stderr, err.message, "no reason given");
         fputc ('\n', stderr);
         return 1;
     }
     fprintf (stderr, "flotctl: warning: the hook '%s' is not checked on %s: %s (%d): ",
-             hook->command, where, flot_err_name (err.code), err.code);
+             spec->hook.command, where, flot_err_name (err.code), err.code);
     ctl_put_text (stderr, err.message, "no reason given");
     fputc ('\n', stderr);
     return -1;
