@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # test_cli_supervise: flotillad --supervise runs the broker and each actor as
-# a child process and restarts one that dies. A deployment completes; then
-# the executor (between deployments), the health actor and the broker are
+# a child process and restarts one that dies. A deployment completes. The
+# executor is killed with SIGKILL while it runs a hook: it comes back, the
+# coordinator's request was answered with an error (a step.waiting event
+# says the step waits for the executor), the hook's run is reported
+# orphaned and runs again as a new attempt, and the deployment completes
+# (watch exits 0). Then the executor (between deployments), the health actor
+# and the broker are
 # killed with SIGKILL, each in turn: each comes back as a new process (the
 # actors registered again under a new pid), the log says how it ended and
 # how long the restart took, and `flotctl events` shows an actor.restarted
@@ -14,6 +19,23 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PORT=26110 EVENTS_PORT=26111
 
 export CLI_RECORD=$TMP/record.log
+cat > "$HOOKS_DIR/slow.sh" <<EOF
+#!/bin/sh
+echo "start \$FLOTILLA_STEP_ID \$FLOTILLA_ATTEMPT" >> "$TMP/slow.log"
+sleep 2
+echo "end \$FLOTILLA_STEP_ID \$FLOTILLA_ATTEMPT" >> "$TMP/slow.log"
+EOF
+chmod 755 "$HOOKS_DIR/slow.sh"
+cat > "$TMP/slow.yaml" <<EOF
+apiVersion: flotilla/v1
+kind: Deployment
+name: slow
+workload: {name: api, version: "2.0", rollbackVersion: "1.0"}
+targets: [{name: s1}]
+strategy: {rolling: {}}
+hook: {command: slow.sh, timeout: 20s}
+policy: {progressDeadline: 2m}
+EOF
 ( cd "$TMP" && exec "$FLOTILLAD" --supervise -b "tcp://127.0.0.1:$PORT" \
     -e "tcp://127.0.0.1:$EVENTS_PORT" --store "$TMP/flotilla.db" --hooks-dir "$HOOKS_DIR" ) \
     2>>"$TMP/flotillad.log" &
@@ -67,7 +89,23 @@ kill_and_wait () {
     echo "$1: pid $old killed, pid $(actor_pid "$1" | grep -vx -- "$old") registered" \
          "$(( $(now_ms) - start )) ms later"
 }
+# The executor, killed mid-hook: the deployment it serves completes.
+"$FLOTCTL" apply -f "$TMP/slow.yaml" --watch > "$TMP/slow-watch.out" 2>&1 &
+watcher=$!
+slow_started () { grep -q "^start s1/1 1$" "$TMP/slow.log" 2>/dev/null; }
+wait_until 10 "the slow hook to start" slow_started
 kill_and_wait executor
+rc=0
+wait "$watcher" || rc=$?
+[[ $rc == 0 ]] || fail "watch of the slow deployment exited $rc: $(cat "$TMP/slow-watch.out")"
+[[ $(grep -c "^start s1/1 " "$TMP/slow.log") == 2 && $(grep -c "^end s1/1 2$" "$TMP/slow.log") == 1 ]] \
+    && ! grep -q "^end s1/1 1$" "$TMP/slow.log" \
+    || fail "the killed run did not run again once, as attempt 2: $(cat "$TMP/slow.log")"
+slow=$(sed -n 's/^deployment \(slow-[0-9]*\) started: .*/\1/p' "$TMP/slow-watch.out")
+slow_events=$("$FLOTCTL" events --json --timeout 2000 --deployment "$slow" --type step.)
+grep -q '"step.waiting".*"executor"' <<<"$slow_events" \
+    || fail "no step.waiting for the executor: $slow_events"
+grep -q '"step.orphaned"' <<<"$slow_events" || fail "no step.orphaned: $slow_events"
 kill_and_wait health
 
 # The broker: the actors register again with the new one.
