@@ -70,7 +70,8 @@ session () {
 # that completes, one that fails and is rolled back (by the rollback
 # service), one waiting at a pause when the daemon stops, and one whose
 # gate runs a health check and an analysis (a command probe and a command
-# metric) and passes.
+# metric) and passes; and one queued behind the paused one (it shares its
+# targets) when the daemon stops.
 deploy () {
     local ep=$1
     local c=("$FLOTCTL" --endpoint "$ep" --timeout 10000)
@@ -79,16 +80,19 @@ deploy () {
     chmod +x "$WORK/hook.sh"
     ln -sf /bin/true "$WORK/up"         # the hooks directory ($WORK) allows these
     ln -sf /bin/echo "$WORK/echo"
-    for case in ok:none bad:b wait:none gated:none; do
-        local name=${case%%:*} fail=${case##*:} steps="setWeight: 50"
+    # Each its own workload (a target is held by one deployment at a time),
+    # but for "later", queued behind "wait" until the daemon stops.
+    for case in ok:none bad:b wait:none gated:none later:none; do
+        local name=${case%%:*} fail=${case##*:} steps="setWeight: 50" workload=${case%%:*}
         [ "$name" = wait ] && steps="setWeight: 50, pause: {}"
         [ "$name" = gated ] && steps="setWeight: 50, gate: {name: g}"
-        printf 'apiVersion: flotilla/v1\nkind: Deployment\nname: %s\nworkload: {name: w, version: "2"}\ntargets: [{name: a}, {name: b, dependsOn: [a]}]\nstrategy: {canary: {steps: [%s]}}\nhook: {command: ./hook.sh, env: {FAIL_ON: %s}}\n' \
-            "$name" "$steps" "$fail" > "$WORK/$name.yaml"
+        [ "$name" = later ] && workload=wait
+        printf 'apiVersion: flotilla/v1\nkind: Deployment\nname: %s\nworkload: {name: %s, version: "2"}\ntargets: [{name: a}, {name: b, dependsOn: [a]}]\nstrategy: {canary: {steps: [%s]}}\nhook: {command: ./hook.sh, env: {FAIL_ON: %s}}\n' \
+            "$name" "$workload" "$steps" "$fail" > "$WORK/$name.yaml"
         [ "$name" = gated ] && printf 'healthChecks: [{name: up, command: {command: up}, period: 200ms}]\nanalysis: {interval: 200ms, metrics: [{name: e, provider: {command: {command: echo, args: ["0.01"]}}, successCondition: "result < 0.05", count: 2}]}\n' \
             >> "$WORK/$name.yaml"
         local body
-        body=$(python3 -c 'import json,sys; print(json.dumps({"spec": open(sys.argv[1]).read(), "file": "x.yaml", "cwd": sys.argv[2]}))' "$WORK/$name.yaml" "$WORK")
+        body=$(python3 -c 'import json,sys; print(json.dumps({"spec": open(sys.argv[1]).read(), "file": "x.yaml", "cwd": sys.argv[2], "on_conflict": "queue"}))' "$WORK/$name.yaml" "$WORK")
         "${c[@]}" call coordinator Plan "$body" >/dev/null
         "${c[@]}" call coordinator Execute "$body" >/dev/null
     done
