@@ -1073,6 +1073,12 @@ flot_actor_liveness_ms (flot_actor_t *self)
     return (int64_t) self->heartbeat_ms * self->liveness;
 }
 
+int64_t
+flot_actor_heartbeat_ms (flot_actor_t *self)
+{
+    return self->heartbeat_ms;
+}
+
 const char *
 flot_actor_option (flot_actor_t *self, const char *name, const char *default_value)
 {

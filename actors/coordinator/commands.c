@@ -872,6 +872,16 @@ s_rollback (flot_actor_t *actor, flot_request_t *request)
     }
     if (!s_targets_free (self, &request, dep))
         return;
+    //  A later deployment that rolled one of its targets out since: its
+    //  rollback would undo that one's version, not this one's.
+    size_t shared = 0;
+    deployment_t *later = coord_later (dep, &shared);
+    if (later) {
+        coord_error (self, &request, FLOT_E_CONFLICT, "%s rolled target %s of %s out after %s: "
+                     "roll that one back instead", later->id, dep->spec->targets [shared].name,
+                     dep->spec->workload.name, dep->id);
+        return;
+    }
     const char *by = flot_request_caller (request);
     coord_begin (self);
     coord_action (dep, "rollback", by, args->reason);

@@ -56,6 +56,9 @@ typedef struct {
     uint64_t call;              //  the executor call in flight, 0 if none
     int timer;                  //  a pause, soak, delay or backoff; -1 if none
     void *timer_arg;            //  the timer's argument, freed if it is cancelled
+    int fault_timer;            //  waits after an executor fault (its run may go on,
+                                //  counted in hooks_in_flight); -1 if none
+    bool fault_lost;            //  that fault was the executor lost (ACTOR_FAILED)
     uint64_t gate_call;         //  a gate's health wait or analysis, 0 if none
     void *gate_arg;             //  its argument
     bool gate_stream;           //  gate_call is an analysis stream
@@ -312,6 +315,9 @@ deployment_t *coord_holder (deployment_t *dep, size_t *target);
 //  the queue (queued_behind set); one that ends gives them up, and the
 //  queue is walked at the next turn.
 void coord_holders (deployment_t *dep, zlistx_t *ahead);
+//  A deployment created after dep that changed one of its targets (it ran a
+//  step), or NULL; *target is that target's index.
+deployment_t *coord_later (deployment_t *dep, size_t *target);
 void coord_holds_add (deployment_t *dep);
 void coord_holds_drop (deployment_t *dep);
 void coord_queue_check (coordinator_t *self);

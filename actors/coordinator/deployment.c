@@ -82,7 +82,7 @@ coord_deployment_new (coordinator_t *self, void **resolved_p, size_t resolved_si
     size_t n = dep->spec->target_count;
     dep->steps = calloc (dep->plan->step_count + 1, sizeof (step_rt_t));
     for (size_t s = 0; s < dep->plan->step_count; s++)
-        dep->steps [s].timer = -1;
+        dep->steps [s].timer = dep->steps [s].fault_timer = -1;
     dep->tstate = calloc (n, sizeof (int));
     dep->trt = calloc (n, sizeof (target_rt_t));
     dep->rollback_timer = -1;

@@ -92,6 +92,30 @@ coord_holders (deployment_t *dep, zlistx_t *ahead)
     zhashx_destroy (&mine);
 }
 
+deployment_t *
+coord_later (deployment_t *dep, size_t *target)
+{
+    coordinator_t *self = dep->owner;
+    char key [KEY_MAX];
+    zhashx_t *mine = zhashx_new ();
+    assert (mine);
+    for (size_t t = 0; t < dep->spec->target_count; t++)
+        zhashx_insert (mine, s_key (dep, t, key, sizeof key), (void *) (t + 1));
+    deployment_t *found = NULL;
+    //  List's order is by creation: the newest last.
+    for (deployment_t *other = zlistx_last (self->listed); other && other != dep && !found;
+         other = zlistx_prev (self->listed))
+        for (size_t t = 0; t < other->spec->target_count && !found; t++) {
+            size_t at = (size_t) zhashx_lookup (mine, s_key (other, t, key, sizeof key));
+            if (at && other->steps_done + (size_t) other->failed_targets > 0) {
+                *target = at - 1;
+                found = other;
+            }
+        }
+    zhashx_destroy (&mine);
+    return found;
+}
+
 //  The deployment takes its targets.
 static void
 s_take (deployment_t *dep)

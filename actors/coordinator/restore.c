@@ -40,7 +40,7 @@ s_restore_step (const flot_step_row_t *row, void *arg)
         //  Loading, not a transition: the state the store kept.
         rt->state = state;
         rt->attempt = row->attempt;
-        rt->uncounted = row->uncounted < row->attempt ? row->uncounted : 0;
+        rt->uncounted = row->uncounted <= row->attempt ? row->uncounted : 0;
         if (found) {            //  a forward step's failed run: its last lines
             free (rt->stderr_tail);
             rt->stderr_tail = state == SS_FAILED && row->stderr_text && *row->stderr_text

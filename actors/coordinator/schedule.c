@@ -169,7 +169,7 @@ coord_rollback_plan (deployment_t *dep)
     free (dep->back_steps);
     dep->back_steps = calloc (dep->back->step_count + 1, sizeof (step_rt_t));
     for (size_t s = 0; s < dep->back->step_count; s++)
-        dep->back_steps [s].timer = -1;
+        dep->back_steps [s].timer = dep->back_steps [s].fault_timer = -1;
 }
 
 void
@@ -194,7 +194,9 @@ coord_rollback_start (deployment_t *dep)
         }
         else
         if (s < dep->plan->first [t + 1] && dep->steps [s].call == 0
-        &&  dep->steps [s].state == SS_RUNNING) {
+        &&  dep->steps [s].fault_timer < 0 && dep->steps [s].state == SS_RUNNING) {
+            //  (A step that waits for its executor after a fault may still
+            //  be running there: the rollback waits for it, steps.c.)
             coord_step_to (dep, s, false, FLOT_EV_ROLLBACK_STARTED);
             dep->steps [s].finished_ms = coord_now ();
             coord_save_step (dep, s, false, NULL, "stopped: the deployment is rolling back");

@@ -597,61 +597,127 @@ s_executor_fault (const flot_answer_t *answer)
         || code == FLOT_E_NOT_AUTHORIZED || code == FLOT_E_INTERNAL;
 }
 
-//  How long a step waits before it asks the executor again: at least one
-//  liveness window, by which an executor cut off from the broker has
-//  stopped the hooks it ran (SPEC 17), so that a run on another instance
-//  never overlaps one on the lost instance.
+//  How long a step waits before it asks the executor again: one liveness
+//  window and one heartbeat interval, by which an executor cut off from the
+//  broker has found it so, and its kill grace, by which it has stopped the
+//  hooks it ran (SPEC 17); so a run on another instance never overlaps one
+//  on the lost instance. Two seconds at least.
 static int64_t
 s_hook_wait_ms (const deployment_t *dep)
 {
-    int64_t window = flot_actor_liveness_ms (dep->owner->actor);
-    return window > GATE_RETRY_MS ? window : GATE_RETRY_MS;
+    flot_actor_t *actor = dep->owner->actor;
+    int64_t wait = flot_actor_liveness_ms (actor) + flot_actor_heartbeat_ms (actor)
+                 + FLOT_HOOK_KILL_GRACE_MS;
+    return wait > GATE_RETRY_MS ? wait : GATE_RETRY_MS;
 }
 
-//  The executor could not run step s's hook, or its answer was lost: the
-//  step waits, says so, and asks again with the same attempt. No retry of
-//  the hook is spent, and the step does not fail.
+static int s_on_fault_wait (zloop_t *loop, int timer_id, void *arg);
+
+//  The executor could not run step s's hook, or its answer was lost
+//  (code, reason): the step waits, says so, and then asks again with the
+//  same attempt, or (the executor was lost holding it) runs a new one. No
+//  retry of the hook is spent, and the step does not fail. While it waits
+//  its run may still go on: it counts as a hook in flight, which a
+//  rollback waits for.
 static void
-s_hook_waits (deployment_t *dep, size_t s, const char *reason)
+s_hook_waits (deployment_t *dep, size_t s, int code, const char *reason)
 {
-    dep->steps [s].call = 0;
+    step_rt_t *rt = &dep->steps [s];
+    rt->call = 0;
+    rt->fault_lost = code == FLOT_E_ACTOR_FAILED;
     int64_t wait_ms = s_hook_wait_ms (dep);
     s_step_waits_for (dep, s, "executor", "waits for an executor", reason, wait_ms);
-    if (dep->state == DS_RUNNING)
-        coord_step_timer (dep, s, wait_ms);
-    else {
-        //  It rolls back meanwhile: the step is not asked again.
-        coord_step_failed_as (dep, s, "the deployment stopped while the step waited for an "
-                              "executor", NULL, false);
-    }
+    dep->hooks_in_flight++;
+    step_ref_t *ref = s_ref_new (dep, s);
+    rt->fault_timer = zloop_timer (flot_actor_loop (dep->owner->actor), (size_t) wait_ms, 1,
+                                   s_on_fault_wait, ref);
 }
 
-//  The executor stopped the run of step s's current attempt when it lost
-//  its broker, or found it left over by its own restart: it runs again, as
-//  a new attempt that the hook's retries do not count (SPEC 17).
+//  Step s's current attempt will not end by itself (why): it runs again as
+//  a new attempt, which the hook's retries do not count (SPEC 17).
 static void
-s_hook_orphaned (deployment_t *dep, size_t s)
+s_hook_orphaned (deployment_t *dep, size_t s, const char *why)
 {
     step_rt_t *rt = &dep->steps [s];
     const flot_step_t *step = &dep->plan->steps [s];
     rt->call = 0;
     rt->uncounted++;
-    flot_warn (WHO, "%s: step %s: the run of attempt %d was stopped by its executor "
-               "(orphaned); it runs again as attempt %d", dep->id, step->id, rt->attempt,
-               rt->attempt + 1);
+    flot_warn (WHO, "%s: step %s: the run of attempt %d %s; it runs again as attempt %d",
+               dep->id, step->id, rt->attempt, why, rt->attempt + 1);
     coord_begin (dep->owner);
     coord_event (dep, step->target, &flot_event_step_orphaned_def,
                  &(flot_event_step_orphaned_t) {
                      .step = step->id, .attempt = (uint64_t) rt->attempt },
-                 "%s: step %s attempt %d was stopped by its executor, which lost its "
-                 "broker; it runs again as a new attempt",
-                 dep->spec->targets [step->target].name, step->id, rt->attempt);
+                 "%s: step %s attempt %d: its run %s; it runs again as a new attempt",
+                 dep->spec->targets [step->target].name, step->id, rt->attempt, why);
     coord_commit (dep->owner);
     if (dep->state == DS_RUNNING)
         coord_step_start (dep, s);
     else
         coord_step_failed_as (dep, s, "its run was stopped by the executor (orphaned) while "
                               "the deployment stopped", NULL, false);
+}
+
+//  The answer to GetStepStatus while the deployment rolls back and step s
+//  waited after a fault: a run still going (a reply) is waited for once
+//  more; none (NOT_FOUND), or no answer, ends the step, failed, and the
+//  rollback goes on.
+static void
+s_on_fault_status (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
+{
+    (void) actor;
+    step_ref_t *ref = arg;
+    deployment_t *dep = ref->dep;
+    size_t s = ref->s;
+    free (ref);
+    step_rt_t *rt = &dep->steps [s];
+    if (answer->kind == FLOT_REPLY) {
+        step_ref_t *again = s_ref_new (dep, s);
+        rt->fault_timer = zloop_timer (flot_actor_loop (dep->owner->actor),
+                                       (size_t) s_hook_wait_ms (dep), 1, s_on_fault_wait, again);
+        return;
+    }
+    dep->hooks_in_flight--;
+    coord_step_failed_as (dep, s, "the deployment stopped while the step waited for an "
+                          "executor", NULL, false);
+}
+
+static int
+s_on_fault_wait (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    deployment_t *dep;
+    size_t s;
+    if (!s_ref_take (arg, &dep, &s))
+        return 0;
+    step_rt_t *rt = &dep->steps [s];
+    rt->fault_timer = -1;
+    if (dep->state == DS_RUNNING) {
+        dep->hooks_in_flight--;
+        if (rt->fault_lost)
+            s_hook_orphaned (dep, s, "was lost with its executor");
+        else
+            s_hook_call (dep, s);       //  the same attempt, which runs once
+        return 0;
+    }
+    //  It rolls back: before the target is reverted, the run must be over.
+    const flot_step_t *step = &dep->plan->steps [s];
+    flot_executor_get_step_status_request_t request = {
+        .deployment = dep->id, .step_id = step->id
+    };
+    step_ref_t *ref = malloc (sizeof *ref);
+    assert (ref);
+    *ref = (step_ref_t) { .dep = dep, .s = s };
+    if (!flot_actor_call_msg (dep->owner->actor, "executor",
+                              dep->spec->targets [step->target].name,
+                              FLOT_EXECUTOR_GET_STEP_STATUS,
+                              &flot_executor_get_step_status_request_def, &request,
+                              DECISION_TIMEOUT_MS, false, s_on_fault_status, ref)) {
+        flot_answer_t answer = coord_unsent ();
+        s_on_fault_status (dep->owner->actor, &answer, ref);
+    }
+    return 0;
 }
 
 static void
@@ -674,7 +740,7 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
     if (answer->kind == FLOT_ERROR) {
         if (s_executor_fault (answer))
-            s_hook_waits (dep, s, answer->err.message);
+            s_hook_waits (dep, s, answer->err.code, answer->err.message);
         else
             s_step_failed (dep, s, answer->err.message, NULL);
         return;
@@ -702,7 +768,8 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     }
     else
     if (streq (result.status, "orphaned"))
-        s_hook_orphaned (dep, s);
+        s_hook_orphaned (dep, s, "was stopped by its executor, which lost its broker or "
+                         "restarted");
     else {
         //  Its stderr is kept now, and its last lines for status and events:
         //  what the failure leads to is decided later.
@@ -750,7 +817,7 @@ coord_hook_send (deployment_t *dep, size_t s, msgpack_sbuffer *body)
     if (!rt->call) {
         free (ref);
         dep->hooks_in_flight--;
-        s_hook_waits (dep, s, "the request could not be sent");
+        s_hook_waits (dep, s, FLOT_E_CANCELLED, "the request could not be sent");
     }
 }
 

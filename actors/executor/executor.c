@@ -36,6 +36,7 @@
 #include "flotilla/env_policy.h"
 #include "flotilla/hook_path.h"
 #include "flotilla/log.h"
+#include "flotilla/step_call.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -50,7 +51,7 @@
 #define STATUS_TAIL 4096        //  bytes of stdout GetStepStatus shows
 #define MAX_ARGS 64
 #define MAX_ENV 64
-#define KILL_GRACE_MS 2000
+#define KILL_GRACE_MS FLOT_HOOK_KILL_GRACE_MS
 #define REAP_MS 10
 #define SLOTS_DEFAULT 64
 #define SLOTS_MAX 100000
@@ -523,9 +524,9 @@ s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
         for (int sig = 1; sig < NSIG; sig++)
             if (sig != SIGKILL && sig != SIGSTOP)
                 signal (sig, SIG_DFL);
-        int null = open ("/dev/null", O_RDONLY);
-        if (null < 0 || dup2 (null, 0) < 0 || dup2 (out [1], 1) < 0 || dup2 (errs [1], 2) < 0
-        ||  chdir (dir))
+        int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || (null != 0 && dup2 (null, 0) < 0) || dup2 (out [1], 1) < 0
+        ||  dup2 (errs [1], 2) < 0 || chdir (dir))
             code = errno;
         else {
             sigset_t none;

@@ -77,7 +77,7 @@ runs_open (const char *path, char *why, size_t size)
         runs_close (&self);
         return NULL;
     }
-    char reason [400];
+    char reason [400] = "unknown error";
     //  The schema is written at once: the first write takes the exclusive
     //  lock, which another executor holding the file refuses (BUSY).
     int version = -1;

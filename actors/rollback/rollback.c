@@ -56,6 +56,8 @@ typedef struct {
     int attempt;
     bool skipped;               //  reverted before this rollback: never run
     int orphans;                //  attempts whose run the executor stopped (not retries)
+    bool lost;                  //  its executor was lost with its run (ACTOR_FAILED)
+    int64_t waiting_since;      //  the first executor fault of a wait not yet over; 0 if none
     //  A failed attempt whose fate the strategy service decides: why it
     //  failed and the hook's output, owned; NULL when none is pending.
     char *why;
@@ -420,6 +422,13 @@ s_on_resend (zloop_t *loop, int timer_id, void *arg)
     if (r->state != RS_RUNNING)
         rt->state = TS_FAILED;  //  ended meanwhile, its run unknown
     else
+    if (rt->lost) {
+        //  Lost with its executor: a new attempt, which the retries do not
+        //  count, rather than the same one on an instance that never ran it.
+        rt->orphans++;
+        s_step_start (r, rt);
+    }
+    else
         s_step_send (r, rt);
     s_evict (r->owner);
     return 0;
@@ -430,11 +439,27 @@ s_on_resend (zloop_t *loop, int timer_id, void *arg)
 //  executor has stopped its hooks, and asks again with the same attempt.
 //  No retry is spent: that is not the step's failure (SPEC 17).
 static void
-s_step_waits (step_rt_t *rt, const char *why)
+s_step_waits (step_rt_t *rt, const char *why, bool lost)
 {
     rollback_t *r = rt->rollback;
     const flot_step_t *step = &r->plan->steps [rt->s];
-    int64_t wait_ms = flot_actor_liveness_ms (r->owner->actor);
+    int64_t now = zclock_mono ();
+    if (!rt->waiting_since)
+        rt->waiting_since = now;
+    if (now - rt->waiting_since > r->spec->policy.progress_deadline_ms) {
+        //  No executor for as long as the progress deadline: the step fails,
+        //  and the strategy service says what that leads to.
+        char failure [400];
+        snprintf (failure, sizeof failure, "no executor ran it within the progress deadline "
+                  "of %lld ms: %.300s", (long long) r->spec->policy.progress_deadline_ms, why);
+        rt->waiting_since = 0;
+        s_step_failed (rt, failure, NULL);
+        return;
+    }
+    rt->lost = lost;
+    flot_actor_t *actor = r->owner->actor;
+    int64_t wait_ms = flot_actor_liveness_ms (actor) + flot_actor_heartbeat_ms (actor)
+                    + FLOT_HOOK_KILL_GRACE_MS;
     if (wait_ms < DECISION_RETRY_MS)
         wait_ms = DECISION_RETRY_MS;
     snprintf (r->message, sizeof r->message,
@@ -461,14 +486,17 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     r->busy--;
     if (answer->kind == FLOT_ERROR && s_executor_fault (&answer->err)) {
         if (r->state == RS_RUNNING)
-            s_step_waits (rt, answer->err.message);
+            s_step_waits (rt, answer->err.message, answer->err.code == FLOT_E_ACTOR_FAILED);
         else
             rt->state = TS_FAILED;
     }
     else
-    if (answer->kind == FLOT_ERROR)
+    if (answer->kind == FLOT_ERROR) {
+        rt->waiting_since = 0;
         s_step_failed (rt, answer->err.message, NULL);
+    }
     else {
+        rt->waiting_since = 0;
         //  The executor's answer: a STEP_RESULT (SPEC section 17).
         msgpack_zone zone;
         msgpack_zone_init (&zone, 1024);
@@ -549,7 +577,7 @@ s_step_send (rollback_t *r, step_rt_t *rt)
     if (call)
         r->busy++;
     else
-        s_step_waits (rt, "the request could not be sent");
+        s_step_waits (rt, "the request could not be sent", false);
 }
 
 //  Starts what may start: targets in the plan's order (reverse dependency

@@ -103,6 +103,10 @@ zloop_t *
 int64_t
     flot_actor_liveness_ms (flot_actor_t *self);
 
+//  The heartbeat interval, in ms.
+int64_t
+    flot_actor_heartbeat_ms (flot_actor_t *self);
+
 //  The request's command, routing key ("" if none), decoded body (a map),
 //  and absolute deadline (zclock_mono ms).
 const char *flot_request_command (flot_request_t *request);

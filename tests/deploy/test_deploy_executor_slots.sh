@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # test_deploy_executor_slots: 2,000 one-step deployments at once on an
 # executor with 16 slots, each hook sleeping 0.2 s with a timeout of 1 s.
-# Most wait in the executor's queue far longer than their hook's timeout
-# and than the coordinator's call to the executor; none fails for it: the
-# timeout counts from the hook's spawn, and a call that ends before its
-# hook ran is an infrastructure fault, asked again with the same attempt,
-# which the executor runs once. Every deployment completes, every hook ran
-# once, and never more than 16 at a time.
+# Most wait in the executor's queue far longer than their hook's timeout;
+# none fails for it: the timeout counts from the hook's spawn, and the
+# coordinator's call lasts as long as the progress deadline. Every
+# deployment completes, every hook ran once (attempt 1), and never more
+# than 16 at a time.
 source "$(dirname "$0")/lib.sh"
 
 COUNT=2000

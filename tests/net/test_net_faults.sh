@@ -24,9 +24,12 @@
 # (faults_check.py checks the hook log and the events). In case 7 the
 # second coordinator is refused and its flotillad exits non-zero.
 #
-# FAULTS_CASES="1 5" runs only those cases (default: all), e.g. for a run
-# under valgrind: FAULTS_CASES=5 FAULTS_WRAP="valgrind -q --error-exitcode=99"
-# runs every flotillad under valgrind, and the case fails if one reports.
+# FAULTS_CASES="1 5" runs only those cases (default: all). FAULTS_WRAP runs
+# every flotillad under a program, for one case under valgrind:
+#   FAULTS_CASES=5 FAULTS_WRAP="valgrind -q --leak-check=full
+#       --errors-for-leak-kinds=definite --error-exitcode=99" test_net_faults.sh ...
+# At the end each flotillad still running must exit 0 on SIGTERM (so a
+# sanitizer's or valgrind's report fails the test).
 # Needs root (CI runs as root); exits 77 (skip) without it. Always removes
 # what it made.
 #
@@ -407,6 +410,7 @@ case_7 () {
     wait "$pid" || rc=$?
     unset "PID[coord2]"
     [[ $rc != 0 ]] || fail "case 7: the second coordinator's flotillad exited 0"
+    (( ! ${#WRAP[@]} )) || [[ $rc != 99 ]] || fail "case 7: ${WRAP[0]} reported on the second coordinator"
     grep -Eq "CONFLICT|one instance at a time" "$TMP/coord2.log" \
         || fail "case 7: the second coordinator's log does not say why it stopped"
     echo "the second coordinator was refused: flotillad exited $rc: $(grep -Em1 'one instance at a time' "$TMP/coord2.log" | cut -c1-160)"
@@ -431,4 +435,16 @@ for c in $CASES; do
     done
 done
 took=$(( $(now_ms) - T_ALL ))
+# Each flotillad still running stops on SIGTERM and exits 0: a sanitizer
+# that found a leak, or valgrind under FAULTS_WRAP (--error-exitcode), would
+# make it exit otherwise.
+for host in "${!PID[@]}"; do
+    kill -TERM "${PID[$host]}"
+done
+for host in "${!PID[@]}"; do
+    rc=0
+    wait "${PID[$host]}" || rc=$?
+    [[ $rc == 0 ]] || fail "$host's flotillad exited $rc on SIGTERM"
+done
+! grep -l "Sanitizer\|runtime error:" "$TMP"/*.log || fail "a sanitizer reported (above)"
 echo "PASS: cases $CASES in $(( took / 1000 )) s"

@@ -26,6 +26,10 @@ extern "C" {
 //  needs a moment to say so.
 #define FLOT_STEP_CALL_MARGIN_MS 5000
 
+//  How long an executor that lost its broker gives its hooks between
+//  SIGTERM and SIGKILL (SPEC 17).
+#define FLOT_HOOK_KILL_GRACE_MS 2000
+
 //  Pack the ExecuteStep body for step (a step of a plan of spec) of the
 //  deployment, at its attempt (from 1), with the hook to run in cwd ("" for
 //  the executor's own directory): the contract's executor.STEP, encoded by
