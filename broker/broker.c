@@ -1195,43 +1195,14 @@ s_displaced_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t
     return true;
 }
 
-static void
-s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
-              const char *user)
+//  Sends the request to instance, recorded as pending. Returns 0 when sent
+//  or answered (BUSY, a corr in flight), -1 if the instance is unreachable
+//  (it was removed; nothing was answered).
+static int
+s_deliver (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
+           const flot_key_t *caller, service_t *service, instance_t *instance,
+           const char *name)
 {
-    //  The codec checked service and key: no NUL, within the sizes.
-    char name [FLOT_MAX_NAME + 1];
-    memcpy (name, msg->service.data, msg->service.size);
-    name [msg->service.size] = 0;
-    s_client_version_set (self, client, msg->version);
-    const flot_key_t *caller;
-    if (!s_authorized (self, client, msg, name, user, &caller))
-        return;
-    if (streq (name, FLOT_BROKER_SERVICE)) {
-        s_broker_service (self, client, msg, caller);
-        return;
-    }
-    if (zhashx_size (self->displaced) && s_displaced_request (self, client, msg))
-        return;
-    service_t *service = zhashx_lookup (self->services, name);
-    if (!service) {
-        s_send_error (self, client, msg->version, msg->corr, FLOT_E_UNKNOWN_SERVICE,
-                      "no actor has registered service '%s'", name);
-        return;
-    }
-    char key [FLOT_MAX_KEY + 1];
-    memcpy (key, msg->key.data, msg->key.size);
-    key [msg->key.size] = 0;
-    instance_t *instance = s_instance_pick (service, key);
-    if (!instance) {
-        if (*key)
-            s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
-                          "no live instance of %s serves key '%s'", name, key);
-        else
-            s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
-                          "service '%s' has no live instance", name);
-        return;
-    }
     uint32_t timeout = msg->timeout_ms ? msg->timeout_ms : FLOT_DEFAULT_TIMEOUT_MS;
     //  Record it first: the insert is also the check for a corr in flight.
     flot_pending_t *pending = flot_pending_add (self->pending, client->data,
@@ -1240,7 +1211,7 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
         s_send_error (self, client, msg->version, msg->corr, FLOT_E_MALFORMED,
                       "correlation id %llu is already in flight",
                       (unsigned long long) msg->corr);
-        return;
+        return 0;
     }
     pending->instance = instance;
     pending->deadline = self->now + timeout;
@@ -1283,18 +1254,63 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     if (s_send (self, &instance->id, &deliver)) {
         int why = errno;
         flot_pending_remove (self->pending, pending);
-        if (why == EAGAIN)
+        if (why == EAGAIN) {
             s_send_error (self, client, msg->version, msg->corr, FLOT_E_BUSY,
                           "%s instance %s has too many requests queued",
                           name, instance->instance);
-        else {
-            s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
-                          "%s instance %s is unreachable", name, instance->instance);
-            s_instance_remove (self, instance, "is unreachable");
+            return 0;
         }
-        return;
+        //  Its connection is gone (a peer that reconnected has a new one):
+        //  it leaves, and the caller picks another.
+        s_instance_remove (self, instance, "is unreachable");
+        return -1;
     }
     instance->pending++;
+    return 0;
+}
+
+static void
+s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
+              const char *user)
+{
+    //  The codec checked service and key: no NUL, within the sizes.
+    char name [FLOT_MAX_NAME + 1];
+    memcpy (name, msg->service.data, msg->service.size);
+    name [msg->service.size] = 0;
+    s_client_version_set (self, client, msg->version);
+    const flot_key_t *caller;
+    if (!s_authorized (self, client, msg, name, user, &caller))
+        return;
+    if (streq (name, FLOT_BROKER_SERVICE)) {
+        s_broker_service (self, client, msg, caller);
+        return;
+    }
+    if (zhashx_size (self->displaced) && s_displaced_request (self, client, msg))
+        return;
+    service_t *service = zhashx_lookup (self->services, name);
+    if (!service) {
+        s_send_error (self, client, msg->version, msg->corr, FLOT_E_UNKNOWN_SERVICE,
+                      "no actor has registered service '%s'", name);
+        return;
+    }
+    char key [FLOT_MAX_KEY + 1];
+    memcpy (key, msg->key.data, msg->key.size);
+    key [msg->key.size] = 0;
+    //  An instance found unreachable leaves; the next one is tried.
+    instance_t *instance;
+    bool unreachable = false;
+    while ((instance = s_instance_pick (service, key))) {
+        if (s_deliver (self, client, msg, caller, service, instance, name) == 0)
+            return;
+        unreachable = true;
+    }
+    const char *why = unreachable ? " (one was unreachable)" : "";
+    if (*key)
+        s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
+                      "no live instance of %s serves key '%s'%s", name, key, why);
+    else
+        s_send_error (self, client, msg->version, msg->corr, FLOT_E_NO_INSTANCE,
+                      "service '%s' has no live instance%s", name, why);
 }
 
 //  A_REPLY, A_ERROR, A_STREAM, A_STREAM_END from an instance.
