@@ -73,12 +73,14 @@ typedef struct {
 
 //  Run the actor as a czmq thread. Returns NULL if it failed to start (the
 //  start callback refused or the endpoint is invalid), with a log line.
-//  zactor_destroy stops it.
+//  zactor_destroy stops it. An actor the broker refuses for good (its
+//  service runs one instance at a time and another holds it, SPEC 4.1)
+//  stops on its own and sends "FAILED <service>: <reason>" on the pipe.
 zactor_t *
     flot_actor_thread (const flot_actor_def_t *def, const flot_actor_config_t *config);
 
 //  Run the actor in the foreground until SIGINT/SIGTERM. Returns 0, or -1 if
-//  it failed to start.
+//  it failed to start or the broker refused it for good.
 int
     flot_actor_run (const flot_actor_def_t *def, const flot_actor_config_t *config);
 
