@@ -2106,6 +2106,45 @@ s_expect_conflict (zsock_t *sock, const char *reason)
     json_decref (body);
 }
 
+//  An instance whose connection is gone (its process killed, or it came
+//  back on a new connection) is skipped when a request is delivered: the
+//  broker removes it and the next instance gets the request, rather than
+//  the caller getting NO_INSTANCE while another instance lives (SPEC 4.2).
+static void
+test_unreachable_instance_is_skipped (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    proc_endpoint (endpoint, sizeof endpoint, PORT + 94);
+    flot_client_t *client;
+    proc_serve ("unreachable", endpoint, &client, "--insecure", "--broker-only", NULL);
+    zsock_t *a = s_raw_dealer (endpoint);
+    zsock_t *b = s_raw_dealer (endpoint);
+    s_send_ready_json (a, NULL, "echo", "{\"instance\": \"echo-a\", \"host\": \"h\", \"pid\": 1}", 0);
+    usleep (100 * 1000);
+    s_send_ready_json (b, NULL, "echo", "{\"instance\": \"echo-b\", \"host\": \"h\", \"pid\": 2}", 0);
+    usleep (100 * 1000);
+    //  echo-a's connection closes, well within its liveness: the broker
+    //  still counts it live.
+    zsock_destroy (&a);
+    usleep (200 * 1000);
+    zsock_t *c = s_raw_dealer (endpoint);
+    for (uint64_t corr = 1; corr <= 2; corr++)
+        s_send_request (c, NULL, "echo", "Echo", corr);
+    //  Both reach echo-b, in turn with the instance that is gone.
+    for (uint64_t want = 1; want <= 2; want++) {
+        uint64_t corr = 0;
+        json_decref (s_expect_kind (b, FLOT_DELIVER, &corr));
+        assert_int_equal (corr, want);
+    }
+    flot_msg_t answer;
+    zmsg_t *msg = s_next_msg (c, proc_now () + 300, &answer, "nothing");
+    if (msg)
+        fail_msg ("the caller got %s while echo-b lives", flot_kind_name (answer.kind));
+    zsock_destroy (&b);
+    zsock_destroy (&c);
+}
+
 //  The coordinator's contract says "instances": "one" (SPEC 4.1): a READY
 //  for it from a second socket is refused by DISCONNECT with code CONFLICT
 //  naming the registered instance, host and pid, and so is a request the
@@ -2769,6 +2808,7 @@ main (void)
         cmocka_unit_test_teardown (test_curve_raw_sockets_with_local_keys, proc_teardown),
         cmocka_unit_test_teardown (test_only_the_feeder_feeds_a_stream, proc_teardown),
         cmocka_unit_test_teardown (test_one_instance_service_refuses_a_second, proc_teardown),
+        cmocka_unit_test_teardown (test_unreachable_instance_is_skipped, proc_teardown),
         cmocka_unit_test_teardown (test_revoked_key_loses_its_streams, proc_teardown),
         cmocka_unit_test_teardown (test_revoked_key_loses_streams_no_contract_names,
                                    proc_teardown),
