@@ -12,7 +12,7 @@
 void
 flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
                      const char *deployment, const flot_step_t *step,
-                     int attempt, const char *cwd, uint64_t started_ms)
+                     int attempt, const char *cwd, uint64_t started_ms, bool again)
 {
     assert (pk && spec && deployment && step && cwd);
     const flot_target_t *target = &spec->targets [step->target];
@@ -42,6 +42,7 @@ flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
         .weight = (uint64_t) (reverting ? 0 : step->weight), .has_weight = true,
         .attempt = (uint64_t) attempt, .has_attempt = true,
         .started_ms = started_ms, .has_started_ms = started_ms > 0,
+        .again = again, .has_again = again,
         .cwd = cwd,
         .hook = &call_hook
     };

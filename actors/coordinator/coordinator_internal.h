@@ -59,6 +59,8 @@ typedef struct {
     int fault_timer;            //  waits after an executor fault (its run may go on,
                                 //  counted in hooks_in_flight); -1 if none
     bool fault_lost;            //  that fault was the executor lost (ACTOR_FAILED)
+    bool again;                 //  its current attempt was sent before: asked again
+    bool fault_delivered;       //  the fault it waits after may have reached an executor
     uint64_t gate_call;         //  a gate's health wait or analysis, 0 if none
     void *gate_arg;             //  its argument
     bool gate_stream;           //  gate_call is an analysis stream

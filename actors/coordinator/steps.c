@@ -90,8 +90,10 @@ coord_step_start (deployment_t *dep, size_t s)
     free (rt->stderr_tail);                     //  a new run: its own, if it fails
     rt->stderr_tail = NULL;
     coord_step_to (dep, s, false, resumed ? FLOT_EV_STEP_RESUMED : FLOT_EV_STEP_START);
-    if (!resumed || step->runs_hook)
+    if (!resumed || step->runs_hook) {
         rt->attempt++;
+        rt->again = false;
+    }
     if (!resumed)
         rt->started_ms = now;
     coord_begin (dep->owner);
@@ -613,6 +615,14 @@ s_hook_wait_ms (const deployment_t *dep)
 
 static int s_on_fault_wait (zloop_t *loop, int timer_id, void *arg);
 
+//  Whether a request that ended in this error may have reached an executor.
+static bool
+s_maybe_delivered (int code)
+{
+    return code == FLOT_E_DEADLINE || code == FLOT_E_CANCELLED || code == FLOT_E_INTERNAL
+        || code == FLOT_E_CONFLICT;
+}
+
 //  The executor could not run step s's hook, or its answer was lost
 //  (code, reason): the step waits, says so, and then asks again with the
 //  same attempt, or (the executor was lost holding it) runs a new one. No
@@ -625,6 +635,11 @@ s_hook_waits (deployment_t *dep, size_t s, int code, const char *reason)
     step_rt_t *rt = &dep->steps [s];
     rt->call = 0;
     rt->fault_lost = code == FLOT_E_ACTOR_FAILED;
+    //  A request that may have reached an executor (no answer in time, our
+    //  own link lost, or its answer an error of its own) is asked for
+    //  `again`; one the broker never delivered (no instance, busy, refused)
+    //  is not.
+    rt->fault_delivered = s_maybe_delivered (code);
     int64_t wait_ms = s_hook_wait_ms (dep);
     s_step_waits_for (dep, s, "executor", "waits for an executor", reason, wait_ms);
     dep->hooks_in_flight++;
@@ -697,8 +712,10 @@ s_on_fault_wait (zloop_t *loop, int timer_id, void *arg)
         dep->hooks_in_flight--;
         if (rt->fault_lost)
             s_hook_orphaned (dep, s, "was lost with its executor");
-        else
+        else {
+            rt->again = rt->again || rt->fault_delivered;
             s_hook_call (dep, s);       //  the same attempt, which runs once
+        }
         return 0;
     }
     //  It rolls back: before the target is reverted, the run must be over.
@@ -736,6 +753,12 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
         trt->pending_failure = NULL;
         coord_step_failed_as (dep, s, why, NULL, false);
         free (why);
+        return;
+    }
+    if (answer->kind == FLOT_ERROR && answer->err.code == FLOT_E_NOT_FOUND
+    &&  dep->steps [s].again) {
+        s_hook_orphaned (dep, s, "is not known to the executor that got it again (another "
+                         "may have run part of it)");
         return;
     }
     if (answer->kind == FLOT_ERROR) {
@@ -817,7 +840,7 @@ coord_hook_send (deployment_t *dep, size_t s, msgpack_sbuffer *body)
     if (!rt->call) {
         free (ref);
         dep->hooks_in_flight--;
-        s_hook_waits (dep, s, FLOT_E_CANCELLED, "the request could not be sent");
+        s_hook_waits (dep, s, 0, "the request could not be sent");     //  not delivered
     }
 }
 
@@ -830,7 +853,7 @@ s_hook_call (deployment_t *dep, size_t s)
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
     flot_step_call_pack (&pk, dep->spec, dep->id, &dep->plan->steps [s], dep->steps [s].attempt,
-                         dep->cwd, (uint64_t) dep->created_ms);
+                         dep->cwd, (uint64_t) dep->created_ms, dep->steps [s].again);
     //  In flight from now: a rollback waits for a forward hook.
     dep->hooks_in_flight++;
     if (coord_uncommitted (dep->owner)) {
@@ -857,6 +880,7 @@ coord_hook_resume (deployment_t *dep, size_t s)
     }
     flot_notice (WHO, "%s: step %s: asking the executor again for attempt %d, running at "
                  "the restart", dep->id, step->id, rt->attempt);
+    rt->again = true;
     s_hook_call (dep, s);
 }
 

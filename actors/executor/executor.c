@@ -738,6 +738,15 @@ s_execute_step (flot_actor_t *actor, flot_request_t *request)
         runs_record_clear (&record);
         return;
     }
+    if (step->again) {
+        //  Asked again for a run this executor never had: another instance
+        //  may have run part of it. Nothing runs; the caller starts anew.
+        flot_request_error (&request, FLOT_E_NOT_FOUND,
+            "attempt %llu of step %s of %s was never run on this executor (asked again): "
+            "start a new attempt", (unsigned long long) step->attempt, step->step_id,
+            step->deployment);
+        return;
+    }
     if (run) {
         flot_request_error (&request, FLOT_E_CONFLICT,
             "attempt %llu of step %s of %s cannot start: attempt %llu %s on this executor, "

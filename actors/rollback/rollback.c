@@ -57,6 +57,8 @@ typedef struct {
     bool skipped;               //  reverted before this rollback: never run
     int orphans;                //  attempts whose run the executor stopped (not retries)
     bool lost;                  //  its executor was lost with its run (ACTOR_FAILED)
+    bool again;                 //  its current attempt was sent before: asked again
+    bool delivered;             //  the fault it waits after may have reached an executor
     int64_t waiting_since;      //  the first executor fault of a wait not yet over; 0 if none
     //  A failed attempt whose fate the strategy service decides: why it
     //  failed and the hook's output, owned; NULL when none is pending.
@@ -428,8 +430,11 @@ s_on_resend (zloop_t *loop, int timer_id, void *arg)
         rt->orphans++;
         s_step_start (r, rt);
     }
-    else
+    else {
+        //  The same attempt: run once, or not known where it may have gone.
+        rt->again = rt->again || rt->delivered;
         s_step_send (r, rt);
+    }
     s_evict (r->owner);
     return 0;
 }
@@ -484,7 +489,22 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     step_rt_t *rt = arg;
     rollback_t *r = rt->rollback;
     r->busy--;
+    if (answer->kind == FLOT_ERROR && answer->err.code == FLOT_E_NOT_FOUND && rt->again
+    &&  r->state == RS_RUNNING) {
+        //  Not known to the executor that got it again: a new attempt,
+        //  which the retries do not count.
+        rt->orphans++;
+        snprintf (r->message, sizeof r->message, "step %s attempt %d is not known to the "
+                  "executor that got it again; it runs again", r->plan->steps [rt->s].id,
+                  rt->attempt);
+        flot_warn (WHO, "%s: %s", r->deployment, r->message);
+        s_step_start (r, rt);
+    }
+    else
     if (answer->kind == FLOT_ERROR && s_executor_fault (&answer->err)) {
+        int code = answer->err.code;
+        rt->delivered = code == FLOT_E_DEADLINE || code == FLOT_E_CANCELLED
+                     || code == FLOT_E_INTERNAL || code == FLOT_E_CONFLICT;
         if (r->state == RS_RUNNING)
             s_step_waits (rt, answer->err.message, answer->err.code == FLOT_E_ACTOR_FAILED);
         else
@@ -548,6 +568,7 @@ s_step_start (rollback_t *r, step_rt_t *rt)
     const flot_step_t *step = &r->plan->steps [rt->s];
     rt->state = TS_RUNNING;
     rt->attempt++;
+    rt->again = false;
     snprintf (r->message, sizeof r->message, "reverting %s (%s, attempt %d)",
               s_target_name (r, rt), flot_step_type_name (step->type), rt->attempt);
     s_push (r, rt, "running", NULL);
@@ -563,7 +584,8 @@ s_step_send (rollback_t *r, step_rt_t *rt)
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
-    flot_step_call_pack (&pk, r->spec, r->deployment, step, rt->attempt, r->cwd, r->started_ms_key);
+    flot_step_call_pack (&pk, r->spec, r->deployment, step, rt->attempt, r->cwd, r->started_ms_key,
+                         rt->again);
     //  As long as the progress deadline: the hook may wait for a slot first.
     int64_t timeout = r->spec->hook.timeout_ms + FLOT_STEP_CALL_MARGIN_MS;
     if (timeout < r->spec->policy.progress_deadline_ms)
@@ -576,8 +598,10 @@ s_step_send (rollback_t *r, step_rt_t *rt)
     msgpack_sbuffer_destroy (&sbuf);
     if (call)
         r->busy++;
-    else
+    else {
+        rt->delivered = false;
         s_step_waits (rt, "the request could not be sent", false);
+    }
 }
 
 //  Starts what may start: targets in the plan's order (reverse dependency

@@ -16,6 +16,11 @@
 #   5  kill -9 of the broker, started again after 3 s
 #   6  two executors serve the targets; kill -9 of one of them mid-hook
 #   7  a second coordinator (its own store) started mid-rollout
+#   8  two executors serve the targets; kill -9 of the broker, started
+#      again after 3 s. A restarted broker has forgotten which instance ran
+#      which step (SPEC 4.2), so the same attempt asked again may reach the
+#      other executor, which has no record of it: it answers NOT_FOUND to
+#      a step asked `again` (SPEC 17), and the step runs a new attempt.
 # In every case: the deployment completes and nothing is rolled back; the
 # event stream has no gap and the deployment's events end with
 # deployment.completed; `flotctl watch`, started before the fault, exits 0;
@@ -24,7 +29,7 @@
 # (faults_check.py checks the hook log and the events). In case 7 the
 # second coordinator is refused and its flotillad exits non-zero.
 #
-# FAULTS_CASES="1 5" runs only those cases (default: all). FAULTS_WRAP runs
+# FAULTS_CASES="1 5" runs only those cases (default: 1 to 8). FAULTS_WRAP runs
 # every flotillad under a program, for one case under valgrind:
 #   FAULTS_CASES=5 FAULTS_WRAP="valgrind -q --leak-check=full
 #       --errors-for-leak-kinds=definite --error-exitcode=99" test_net_faults.sh ...
@@ -44,7 +49,7 @@ FLOTCTL=${2:?usage: $0 FLOTILLAD FLOTCTL}
 [[ $FLOTILLAD == /* ]] || FLOTILLAD=$PWD/$FLOTILLAD
 [[ $FLOTCTL == /* ]] || FLOTCTL=$PWD/$FLOTCTL
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CASES=${FAULTS_CASES:-1 2 3 4 5 6 7}
+CASES=${FAULTS_CASES:-1 2 3 4 5 6 7 8}
 read -r -a WRAP <<<"${FAULTS_WRAP:-}"
 
 if [[ $(id -u) != 0 ]] || ! command -v ip >/dev/null; then
@@ -285,7 +290,7 @@ running () {
 ended () { awk -v d="$1" '$1 == "end" && $2 == d { n++ } END { print n + 0 }' "$FAULTS_LOG"; }
 
 # mid_hook DEP [HOST]: waits until DEP is mid-rollout (a run ended) and a
-# hook (on HOST) is running; echoes the host of one that runs.
+# hook (on HOST) is halfway through its run.
 mid_hook () {
     local deadline=$(( $(now_ms) + 60000 ))
     until (( $(ended "$1") >= 1 && $(running "$1" "${2:-}") >= 1 )); do
@@ -377,7 +382,7 @@ case_5 () {
     start_broker
     finish
 }
-case_6 () {
+two_executors () {
     if [[ -z ${PID[exec2]:-} ]]; then
         start_exec exec2
     fi
@@ -386,9 +391,12 @@ case_6 () {
     fi
     local deadline=$(( $(now_ms) + 30000 ))
     until [[ $(executors) == 2 ]]; do
-        (( $(now_ms) < deadline )) || fail "case 6: the two executors did not both register"
+        (( $(now_ms) < deadline )) || fail "the two executors did not both register"
         sleep 0.2
     done
+}
+case_6 () {
+    two_executors
     begin 6 "two executors; kill -9 of one of them mid-hook"
     mid_hook "$ID"
     local victim
@@ -396,6 +404,15 @@ case_6 () {
     [[ $victim == exec1 || $victim == exec2 ]] || fail "case 6: no executor runs a hook of $ID"
     echo "both executors serve; $(runs_on "$ID" | tr '\n' ' ')run hooks; killing $victim"
     kill9 "$victim"
+    finish
+}
+case_8 () {
+    two_executors
+    begin 8 "two executors; kill -9 of the broker mid-rollout, started again after 3 s"
+    mid_hook "$ID"
+    kill9 broker
+    sleep 3
+    start_broker
     finish
 }
 case_7 () {
@@ -428,7 +445,8 @@ for c in $CASES; do
         5) case_5 ;;
         6) case_6 ;;
         7) case_7 ;;
-        *) fail "FAULTS_CASES: no case '$c' (1 to 7)" ;;
+        8) case_8 ;;
+        *) fail "FAULTS_CASES: no case '$c' (1 to 8)" ;;
     esac
     for host in "${!PID[@]}"; do
         kill -0 "${PID[$host]}" 2>/dev/null || fail "after case $c: $host's flotillad died"

@@ -203,7 +203,7 @@ test_step_call_packs_a_step (void **state)
         msgpack_packer pk;
         msgpack_sbuffer_init (&sbuf);
         msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-        flot_step_call_pack (&pk, spec, "web-7", from, 2 + i, "/srv/web", 0);
+        flot_step_call_pack (&pk, spec, "web-7", from, 2 + i, "/srv/web", 0, false);
         msgpack_object body;
         size_t offset = 0;
         assert_int_equal (msgpack_unpack (sbuf.data, sbuf.size, &offset, &zone, &body),

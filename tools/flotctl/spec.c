@@ -302,7 +302,7 @@ s_hook_check_one (ctl_t *self, const flot_spec_t *spec, const hook_check_t *chec
     msgpack_packer pk;
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    flot_step_call_pack (&pk, spec, spec->name, &step, 1, "", 0);
+    flot_step_call_pack (&pk, spec, spec->name, &step, 1, "", 0, false);
     flot_body_t *body = NULL;
     flot_err_t err;
     int rc = ctl_call (self, EXECUTOR_SERVICE, check->key, "ValidateStep", &sbuf, &body,

@@ -782,6 +782,32 @@ test_executor_answers_a_key_that_ended_with_its_record (void **state)
     json_decref (again);
 }
 
+//  An attempt asked for again (`again`) that this executor never had runs
+//  nothing: NOT_FOUND, so that the caller starts a new attempt. One it had
+//  is answered from its record, again or not.
+static void
+test_executor_runs_nothing_asked_again_for_a_key_it_never_had (void **state)
+{
+    flot_err_t err;
+    json_t *step = s_slow_step ("again-1", 1, "0", "0", 5000);
+    json_object_set_new (step, "again", json_true ());
+    assert_null (s_call (*state, "ExecuteStep", step, &err));
+    assert_int_equal (err.code, FLOT_E_NOT_FOUND);
+    assert_non_null (strstr (err.message, "was never run on this executor (asked again)"));
+    assert_int_equal (s_starts ("again-1"), 0);
+    json_t *first = s_call (*state, "ExecuteStep", s_slow_step ("again-1", 1, "0", "0", 5000),
+                            &err);
+    assert_non_null (first);
+    step = s_slow_step ("again-1", 1, "0", "0", 5000);
+    json_object_set_new (step, "again", json_true ());
+    json_t *second = s_call (*state, "ExecuteStep", step, &err);
+    assert_non_null (second);
+    assert_true (json_equal (first, second));
+    assert_int_equal (s_starts ("again-1"), 1);
+    json_decref (first);
+    json_decref (second);
+}
+
 //  A process in a group of its own running sh -c script; its pid.
 static pid_t
 s_group (const char *script)
@@ -1037,6 +1063,7 @@ main (void)
         cmocka_unit_test (test_executor_refuses_a_hooks_directory_others_may_write),
         cmocka_unit_test (test_executor_runs_a_key_once_while_it_runs),
         cmocka_unit_test (test_executor_answers_a_key_that_ended_with_its_record),
+        cmocka_unit_test (test_executor_runs_nothing_asked_again_for_a_key_it_never_had),
         cmocka_unit_test (test_executor_restart_orphans_what_was_left_running),
         cmocka_unit_test (test_executor_slots_queue_without_counting_the_wait),
         cmocka_unit_test (test_executor_keeps_stderr_apart_and_cuts_it_with_a_note),

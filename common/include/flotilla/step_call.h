@@ -36,11 +36,13 @@ extern "C" {
 //  it. A rollback or switchBack step carries the rollback version as its
 //  version, the new one as the previous, and weight 0. started_ms, when the
 //  deployment was started (0: not known), completes the run's idempotency
-//  key with the deployment, the step and the attempt.
+//  key with the deployment, the step and the attempt. again: the attempt
+//  was sent before and its answer lost: an executor that has no record of
+//  it runs nothing (NOT_FOUND).
 void
     flot_step_call_pack (msgpack_packer *pk, const flot_spec_t *spec,
                          const char *deployment, const flot_step_t *step,
-                         int attempt, const char *cwd, uint64_t started_ms);
+                         int attempt, const char *cwd, uint64_t started_ms, bool again);
 
 #ifdef __cplusplus
 }
