@@ -24,73 +24,13 @@ FLOTCTL=${2:?usage: $0 FLOTILLAD FLOTCTL}
 [[ $FLOTCTL == /* ]] || FLOTCTL=$PWD/$FLOTCTL
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-if [[ $(id -u) != 0 ]] || ! command -v ip >/dev/null; then
-    echo "SKIP: network namespaces need root and iproute2"
-    exit 77
-fi
-source "$HERE/../lib/python.sh"
-[[ -n $PY ]] || { echo "FAIL: no python3 here imports zmq and msgpack"; exit 1; }
-
 NET=10.213.77
 TAG=fs$$
 HOSTS=(broker coord exec ana op evil)
 declare -A ADDR=([broker]=1 [coord]=2 [exec]=3 [ana]=4 [op]=5 [evil]=6)
 BROKER=tcp://$NET.1:5555
 EVENTS=tcp://$NET.4:5556
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-net.XXXXXX")
-chmod 755 "$TMP"
-PIDS=()
-
-cleanup () {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    local i=0
-    while (( i++ < 50 )); do
-        local alive=0
-        for pid in "${PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
-        done
-        (( alive )) || break
-        sleep 0.1
-    done
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    local host
-    for host in "${HOSTS[@]}" sw; do
-        ip netns pids "$TAG-$host" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
-        ip netns delete "$TAG-$host" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail () {
-    echo "FAIL: $*" >&2
-    local log
-    for log in "$TMP"/*.log "$TMP"/*.err; do
-        if [[ -s $log ]]; then
-            echo "--- $(basename "$log"):" >&2
-            tail -n 40 "$log" >&2
-        fi
-    done
-    exit 1
-}
-
-now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
-
-# on HOST CMD...: runs CMD in HOST's namespace, with no key of this machine's
-# user to fall back on.
-on () {
-    local host=$1
-    shift
-    ip netns exec "$TAG-$host" env -u FLOTILLA_CERT -u FLOTILLA_BROKER_CERT \
-        -u FLOTILLA_AUTH_DIR -u FLOTILLA_ENDPOINT FLOTILLA_HOME="$TMP/home-$host" \
-        FLOTILLA_CONFIG=/dev/null "$@"
-}
+source "$HERE/lib.sh"
 
 # flotctl HOST KEY ARGS...: flotctl in HOST with KEY ("-" for none).
 ctl () {
@@ -116,34 +56,10 @@ expect_refused () {
 }
 
 # --- the network --------------------------------------------------------
-ip netns add "$TAG-sw"
-ip -n "$TAG-sw" link add br0 type bridge
-ip -n "$TAG-sw" link set br0 up
-for host in "${HOSTS[@]}"; do
-    ip netns add "$TAG-$host"
-    ip link add "$TAG-${ADDR[$host]}a" type veth peer name "$TAG-${ADDR[$host]}b"
-    ip link set "$TAG-${ADDR[$host]}a" netns "$TAG-$host"
-    ip link set "$TAG-${ADDR[$host]}b" netns "$TAG-sw"
-    ip -n "$TAG-$host" link set "$TAG-${ADDR[$host]}a" name eth0
-    ip -n "$TAG-$host" addr add "$NET.${ADDR[$host]}/24" dev eth0
-    ip -n "$TAG-$host" link set eth0 up
-    ip -n "$TAG-$host" link set lo up
-    ip -n "$TAG-sw" link set "$TAG-${ADDR[$host]}b" master br0
-    ip -n "$TAG-sw" link set "$TAG-${ADDR[$host]}b" up
-done
-tries=0
-until on evil ping -c 1 -W 1 "$NET.1" >/dev/null 2>&1; do
-    (( ++tries < 10 )) || fail "the test network does not carry packets"
-done
+net_build
 
 # --- keys: made on the broker's host; each secret goes to its host -------
 "$FLOTCTL" keys init --dir "$TMP/keys" >/dev/null
-newkey () {     # newkey NAME ROLE [--services S] [--targets T]
-    local name=$1 role=$2
-    shift 2
-    "$FLOTCTL" keys new "$name" --role "$role" "$@" --dir "$TMP/keys" \
-        --out "$TMP/$name.key" >/dev/null
-}
 newkey coord actor --services coordinator,strategy,rollback --targets '*'
 newkey exec actor --services executor,health --targets a,b
 newkey ana actor --services analyzer,events

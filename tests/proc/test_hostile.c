@@ -2143,6 +2143,7 @@ test_unreachable_instance_is_skipped (void **state)
         fail_msg ("the caller got %s while echo-b lives", flot_kind_name (answer.kind));
     zsock_destroy (&b);
     zsock_destroy (&c);
+    flot_client_destroy (&client);
 }
 
 //  The coordinator's contract says "instances": "one" (SPEC 4.1): a READY
