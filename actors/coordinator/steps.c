@@ -615,12 +615,11 @@ s_hook_wait_ms (const deployment_t *dep)
 
 static int s_on_fault_wait (zloop_t *loop, int timer_id, void *arg);
 
-//  Whether a request that ended in this error may have reached an executor.
+//  Whether a request that ended in this error may have run on an executor.
 static bool
 s_maybe_delivered (int code)
 {
-    return code == FLOT_E_DEADLINE || code == FLOT_E_CANCELLED || code == FLOT_E_INTERNAL
-        || code == FLOT_E_CONFLICT;
+    return code == FLOT_E_DEADLINE || code == FLOT_E_CANCELLED;
 }
 
 //  The executor could not run step s's hook, or its answer was lost
@@ -635,10 +634,10 @@ s_hook_waits (deployment_t *dep, size_t s, int code, const char *reason)
     step_rt_t *rt = &dep->steps [s];
     rt->call = 0;
     rt->fault_lost = code == FLOT_E_ACTOR_FAILED;
-    //  A request that may have reached an executor (no answer in time, our
-    //  own link lost, or its answer an error of its own) is asked for
-    //  `again`; one the broker never delivered (no instance, busy, refused)
-    //  is not.
+    //  A request that may have reached an executor and run there (no answer
+    //  in time, our own link lost) is asked for `again`; one that did not
+    //  (never delivered, or refused: busy, another attempt runs, its record
+    //  unreadable) is not.
     rt->fault_delivered = s_maybe_delivered (code);
     int64_t wait_ms = s_hook_wait_ms (dep);
     s_step_waits_for (dep, s, "executor", "waits for an executor", reason, wait_ms);

@@ -503,8 +503,7 @@ s_on_hook (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     else
     if (answer->kind == FLOT_ERROR && s_executor_fault (&answer->err)) {
         int code = answer->err.code;
-        rt->delivered = code == FLOT_E_DEADLINE || code == FLOT_E_CANCELLED
-                     || code == FLOT_E_INTERNAL || code == FLOT_E_CONFLICT;
+        rt->delivered = code == FLOT_E_DEADLINE || code == FLOT_E_CANCELLED;
         if (r->state == RS_RUNNING)
             s_step_waits (rt, answer->err.message, answer->err.code == FLOT_E_ACTOR_FAILED);
         else
