@@ -10,15 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 PORT=26120 EVENTS_PORT=26121
 
-ctl_daemon () {
-    LAST="flotillad $*"
-    set +e
-    "$FLOTILLAD" "$@" >"$TMP/out" 2>"$TMP/err"
-    RC=$?
-    set -e
-    OUT=$(cat "$TMP/out")
-    ERR=$(cat "$TMP/err")
-}
+ctl_daemon () { capture flotillad "$FLOTILLAD" "$@"; }
 ctl_daemon --help
 expect_rc 0
 expect_out "^      --supervise "

@@ -2,16 +2,21 @@
 # tests/deploy/lib.sh): run flotctl and check what it did. Needs FLOTCTL,
 # TMP and a fail function from the sourcing library.
 
-# ctl ARGS...: runs flotctl; sets RC, OUT and ERR (never fails itself).
-ctl () {
-    LAST="flotctl $*"
+# capture NAME PROGRAM ARGS...: runs PROGRAM; sets RC, OUT and ERR, and
+# LAST ("NAME ARGS...") for messages (never fails itself).
+capture () {
+    LAST="$1 ${*:3}"
+    shift
     set +e
-    "$FLOTCTL" "$@" >"$TMP/out" 2>"$TMP/err"
+    "$@" >"$TMP/out" 2>"$TMP/err"
     RC=$?
     set -e
     OUT=$(cat "$TMP/out")
     ERR=$(cat "$TMP/err")
 }
+
+# ctl ARGS...: runs flotctl, as capture does.
+ctl () { capture flotctl "$FLOTCTL" "$@"; }
 
 expect_rc () {
     [[ $RC == "$1" ]] || fail "$LAST: exit $RC, expected $1
