@@ -51,8 +51,8 @@ grep -q "^a failed at a/1 (attempt 1):$" <<<"$OUT" && grep -q "^    hook: a/appl
 status_is "$web" "d['targets'][0]['stderr'] == 'hook: a/apply fails on purpose\\n'" \
     || fail "GetStatus: $(status_json "$web" "d['targets'][0]")"
 events_until "$web" "step.failed"
-"$FLOTCTL" --json events --deployment "$web" | grep '"step.failed"' | grep -q "fails on purpose" \
-    || fail "step.failed has no stderr: $("$FLOTCTL" --json events --deployment "$web")"
+failed_events=$("$FLOTCTL" --json events --deployment "$web" --type step.failed)
+grep -q "fails on purpose" <<<"$failed_events" || fail "step.failed has no stderr: $failed_events"
 ctl logs "$web" --target a
 expect_rc 0
 [[ $OUT == "a/1 (apply) attempt 1: failed"*"  stderr:"*"    hook: a/apply fails on purpose"*"  error:"*"the hook exited with status 1"* ]] \

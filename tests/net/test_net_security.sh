@@ -141,7 +141,10 @@ wait_state () {    # wait_state ID STATE
 }
 wait_state "$id" completed
 echo "alice's deployment $id completed"
-ctl op vic status "$id" | grep -q "alice" || fail "status does not say alice applied $id: $(ctl op vic status "$id")"
+# (Read whole first: grep -q leaving a pipe early would SIGPIPE flotctl,
+# which pipefail counts as a failure.)
+status=$(ctl op vic status "$id")
+grep -q "alice" <<<"$status" || fail "status does not say alice applied $id: $status"
 grep -q "\"deployment.started\"" "$TMP/alice-events.out" || fail "alice's watch saw no deployment.started"
 "$PY" - "$TMP/alice-events.out" "$id" <<'PY' || fail "the events do not say alice applied $id"
 import json, sys
