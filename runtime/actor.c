@@ -27,7 +27,7 @@ struct _flot_actor_t {
     zhash_t *options;
     char host [256];
     zsock_t *pipe;              //  thread mode only
-    zloop_t *loop;
+    flot_loop_t *loop;
     zsock_t *dealer;
     flot_creds_t creds;         //  the key it connects with; creds.cert NULL: none
     int protocol;               //  the version we write in: the broker's to us (SPEC 13)
@@ -750,7 +750,7 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
 #define READ_BATCH 256
 
 static int
-s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
+s_on_dealer (flot_loop_t *loop, zsock_t *sock, void *arg)
 {
     (void) loop;
     flot_actor_t *self = arg;
@@ -781,7 +781,7 @@ static int
 s_connect (flot_actor_t *self)
 {
     if (self->dealer) {
-        zloop_reader_end (self->loop, self->dealer);
+        flot_loop_reader_end (self->loop, self->dealer);
         zsock_destroy (&self->dealer);
     }
     self->dealer = zsock_new (ZMQ_DEALER);
@@ -798,14 +798,14 @@ s_connect (flot_actor_t *self)
         zsock_destroy (&self->dealer);
         return -1;
     }
-    zloop_reader (self->loop, self->dealer, s_on_dealer, self);
+    flot_loop_reader (self->loop, self->dealer, s_on_dealer, self);
     self->broker_expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
     s_send_ready (self);
     return 0;
 }
 
 static int
-s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+s_on_heartbeat (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -833,7 +833,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+s_on_pipe (flot_loop_t *loop, zsock_t *pipe, void *arg)
 {
     (void) loop;
     (void) arg;
@@ -881,7 +881,7 @@ s_actor_new (const flot_actor_def_t *def, const flot_actor_config_t *config)
     self->calls = zhashx_new ();
     zhashx_set_destructor (self->calls, s_call_free);
     self->next_corr = ((uint64_t) randof (1 << 30) << 20) + 1;
-    self->loop = zloop_new ();
+    self->loop = flot_loop_new ();
     return self;
 }
 
@@ -915,7 +915,7 @@ s_actor_destroy (flot_actor_t **self_p)
     }
     zlistx_destroy (&self->streams);
     zhashx_destroy (&self->calls);
-    zloop_destroy (&self->loop);
+    flot_loop_destroy (&self->loop);
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     flot_creds_clear (&self->creds);
@@ -931,13 +931,13 @@ s_actor_destroy (flot_actor_t **self_p)
 static void
 s_actor_serve (flot_actor_t *self)
 {
-    zloop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat, self);
+    flot_loop_timer (self->loop, (size_t) self->heartbeat_ms, 0, s_on_heartbeat, self);
     if (self->pipe) {
-        zloop_reader (self->loop, self->pipe, s_on_pipe, self);
+        flot_loop_reader (self->loop, self->pipe, s_on_pipe, self);
     }
     flot_notice (self->def->service, "instance %s serving via %s",
                  self->instance, self->endpoint);
-    zloop_start (self->loop);
+    flot_loop_start (self->loop);
 }
 
 //  The handlers must be the contract's commands, one each: binds each
@@ -1065,7 +1065,7 @@ void flot_actor_set_state (flot_actor_t *self, void *state) { self->state = stat
 void *flot_actor_state (flot_actor_t *self) { return self->state; }
 const char *flot_actor_service (flot_actor_t *self) { return self->def->service; }
 const char *flot_actor_instance (flot_actor_t *self) { return self->instance; }
-zloop_t *flot_actor_loop (flot_actor_t *self) { return self->loop; }
+flot_loop_t *flot_actor_loop (flot_actor_t *self) { return self->loop; }
 
 int64_t
 flot_actor_liveness_ms (flot_actor_t *self)

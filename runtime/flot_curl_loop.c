@@ -15,7 +15,7 @@
 #include <pthread.h>
 
 struct _flot_curl_loop_t {
-    zloop_t *loop;
+    flot_loop_t *loop;
     CURLM *multi;
     flot_curl_done_fn *done;
     void *arg;
@@ -51,7 +51,7 @@ s_check_done (flot_curl_loop_t *self)
 }
 
 static int
-s_on_socket (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_socket (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void) loop;
     flot_curl_loop_t *self = arg;
@@ -68,7 +68,7 @@ s_on_socket (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 }
 
 static int
-s_on_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_timer (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     flot_curl_loop_t *self = arg;
@@ -86,7 +86,7 @@ s_unwatch (flot_curl_loop_t *self, int fd)
 {
     char key [16];
     zmq_pollitem_t item = { NULL, fd, 0, 0 };
-    zloop_poller_end (self->loop, &item);
+    flot_loop_poller_end (self->loop, &item);
     zhashx_delete (self->fds, s_key (key, sizeof key, fd));
 }
 
@@ -103,9 +103,9 @@ s_curl_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socket
     zmq_pollitem_t item = { NULL, fd, 0, 0 };
     item.events = (what & CURL_POLL_IN ? ZMQ_POLLIN : 0)
                 | (what & CURL_POLL_OUT ? ZMQ_POLLOUT : 0);
-    if (zloop_poller (self->loop, &item, s_on_socket, self))
+    if (flot_loop_poller (self->loop, &item, s_on_socket, self))
         return -1;              //  curl fails the transfers on this socket
-    zloop_poller_set_tolerant (self->loop, &item);
+    flot_loop_poller_set_tolerant (self->loop, &item);
     char key [16];
     zhashx_update (self->fds, s_key (key, sizeof key, fd), self);
     return 0;
@@ -118,10 +118,10 @@ s_curl_timer (CURLM *multi, long timeout_ms, void *userp)
     (void) multi;
     flot_curl_loop_t *self = userp;
     if (self->timer >= 0)
-        zloop_timer_end (self->loop, self->timer);
+        flot_loop_timer_end (self->loop, self->timer);
     self->timer = -1;
     if (timeout_ms >= 0)
-        self->timer = zloop_timer (self->loop, (size_t) timeout_ms, 1, s_on_timer, self);
+        self->timer = flot_loop_timer (self->loop, (size_t) timeout_ms, 1, s_on_timer, self);
     return 0;
 }
 
@@ -129,7 +129,7 @@ s_curl_timer (CURLM *multi, long timeout_ms, void *userp)
 //  The class
 
 flot_curl_loop_t *
-flot_curl_loop_new (zloop_t *loop, flot_curl_done_fn *done, void *arg)
+flot_curl_loop_new (flot_loop_t *loop, flot_curl_done_fn *done, void *arg)
 {
     assert (loop);
     assert (done);
@@ -168,7 +168,7 @@ flot_curl_loop_destroy (flot_curl_loop_t **self_p)
     //  curl may still tell us of sockets and its timer while it closes.
     curl_multi_cleanup (self->multi);
     if (self->timer >= 0)
-        zloop_timer_end (self->loop, self->timer);
+        flot_loop_timer_end (self->loop, self->timer);
     //  Connections curl kept open leave no poller behind.
     const char *key;
     while (zhashx_first (self->fds)) {

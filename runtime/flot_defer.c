@@ -10,7 +10,7 @@
 #define TICK_MS 10
 
 struct _flot_defer_t {
-    zloop_t *loop;
+    flot_loop_t *loop;
     flot_defer_free_fn *free_fn;
     zlistx_t *recent;           //  given since the last tick
     zlistx_t *older;            //  given before it: freed at the next tick
@@ -26,7 +26,7 @@ s_free_all (flot_defer_t *self, zlistx_t *list)
 }
 
 static int
-s_on_tick (zloop_t *loop, int timer_id, void *arg)
+s_on_tick (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) timer_id;
     flot_defer_t *self = arg;
@@ -35,14 +35,14 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     self->older = self->recent;
     self->recent = swap;
     if (zlistx_size (self->older) == 0) {
-        zloop_timer_end (loop, self->timer);
+        flot_loop_timer_end (loop, self->timer);
         self->timer = -1;
     }
     return 0;
 }
 
 flot_defer_t *
-flot_defer_new (zloop_t *loop, flot_defer_free_fn *free_fn)
+flot_defer_new (flot_loop_t *loop, flot_defer_free_fn *free_fn)
 {
     assert (loop && free_fn);
     flot_defer_t *self = calloc (1, sizeof *self);
@@ -63,7 +63,7 @@ flot_defer_destroy (flot_defer_t **self_p)
     if (!self)
         return;
     if (self->timer >= 0)
-        zloop_timer_end (self->loop, self->timer);
+        flot_loop_timer_end (self->loop, self->timer);
     s_free_all (self, self->older);
     s_free_all (self, self->recent);
     zlistx_destroy (&self->recent);
@@ -80,5 +80,5 @@ flot_defer_free (flot_defer_t *self, void *item)
         return;
     zlistx_add_end (self->recent, item);
     if (self->timer < 0)
-        self->timer = zloop_timer (self->loop, TICK_MS, 0, s_on_tick, self);
+        self->timer = flot_loop_timer (self->loop, TICK_MS, 0, s_on_tick, self);
 }

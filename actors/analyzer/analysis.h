@@ -94,7 +94,7 @@ typedef void (flot_fetch_fn) (void *arg, const double *values, size_t count,
 typedef struct _flot_prometheus_t flot_prometheus_t;
 
 flot_prometheus_t *
-    flot_prometheus_new (zloop_t *loop);
+    flot_prometheus_new (flot_loop_t *loop);
 
 //  Stops every query; their callbacks are not called.
 void
@@ -126,7 +126,7 @@ typedef struct _flot_commands_t flot_commands_t;
 
 //  Commands run in cwd (NULL: ours): the analyzer's hooks directory.
 flot_commands_t *
-    flot_commands_new (zloop_t *loop, const char *cwd);
+    flot_commands_new (flot_loop_t *loop, const char *cwd);
 
 //  Kills every command still running; callbacks are not called.
 void

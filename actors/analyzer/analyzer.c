@@ -366,14 +366,14 @@ static void
 s_run_release (run_t *run)
 {
     analyzer_t *self = run->analyzer;
-    zloop_t *loop = flot_actor_loop (self->actor);
+    flot_loop_t *loop = flot_actor_loop (self->actor);
     if (!run->handle)
         return;                 //  released already
     run->over = true;
     for (size_t i = 0; run->metrics && i < run->analysis->metric_count; i++) {
         mstate_t *m = &run->metrics [i];
         if (m->timer >= 0)
-            zloop_timer_end (loop, m->timer);
+            flot_loop_timer_end (loop, m->timer);
         m->timer = -1;
         for (int r = 0; r < 2; r++) {
             fetch_t *f = &m->fetch [r];
@@ -386,7 +386,7 @@ s_run_release (run_t *run)
         }
     }
     if (run->deadline_timer >= 0)
-        zloop_timer_end (loop, run->deadline_timer);
+        flot_loop_timer_end (loop, run->deadline_timer);
     run->deadline_timer = -1;
     zlistx_detach (self->runs, run->handle);
     run->handle = NULL;
@@ -409,7 +409,7 @@ s_run_finish (run_t *run)
 }
 
 static int
-s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+s_on_deadline (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -439,7 +439,7 @@ s_stream_cancelled (flot_actor_t *actor, flot_stream_t *stream, void *arg)
 //  Measurements
 
 static int
-s_on_measure (zloop_t *loop, int timer_id, void *arg)
+s_on_measure (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -595,7 +595,7 @@ s_measured (mstate_t *m)
     }
     run_t *run = m->run;
     if (!m->done)
-        m->timer = zloop_timer (flot_actor_loop (run->analyzer->actor),
+        m->timer = flot_loop_timer (flot_actor_loop (run->analyzer->actor),
                                 (size_t) m->def->interval_ms, 1, s_on_measure, m);
     s_run_update (run);
 }
@@ -901,7 +901,7 @@ s_run_new (analyzer_t *self, flot_request_t **request_p)
     run->out = calloc (run->analysis->metric_count + 1, sizeof (flot_analyzer_metric_t));
     assert (run->metrics && run->out);
     run->handle = zlistx_add_end (self->runs, run);
-    zloop_t *loop = flot_actor_loop (self->actor);
+    flot_loop_t *loop = flot_actor_loop (self->actor);
     for (size_t i = 0; i < run->analysis->metric_count; i++) {
         mstate_t *m = &run->metrics [i];
         m->run = run;
@@ -909,7 +909,7 @@ s_run_new (analyzer_t *self, flot_request_t **request_p)
         m->phase = FLOT_ANALYZER_PHASE_PENDING;
         m->fetch [0].metric = m->fetch [1].metric = m;
         s_say (m->message, sizeof m->message, "waiting for the first measurement");
-        m->timer = zloop_timer (loop, m->def->initial_delay_ms > 0
+        m->timer = flot_loop_timer (loop, m->def->initial_delay_ms > 0
                                       ? (size_t) m->def->initial_delay_ms : 1,
                                 1, s_on_measure, m);
     }
@@ -927,7 +927,7 @@ s_analyze (flot_actor_t *actor, flot_request_t *request)
     run->request = request;
     int64_t left = flot_request_deadline (request) - zclock_mono ();
     if (left > 0)
-        run->deadline_timer = zloop_timer (flot_actor_loop (actor), (size_t) left, 1,
+        run->deadline_timer = flot_loop_timer (flot_actor_loop (actor), (size_t) left, 1,
                                            s_on_deadline, run);
 }
 

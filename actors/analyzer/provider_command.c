@@ -44,7 +44,7 @@ typedef struct {
 } job_t;
 
 struct _flot_commands_t {
-    zloop_t *loop;
+    flot_loop_t *loop;
     zlistx_t *jobs;             //  job_t *: running
     flot_defer_t *dead;         //  job_t *: ended, freed a turn later
     uint64_t next_id;
@@ -128,14 +128,14 @@ s_job_release (job_t *job)
     job->finished = true;
     if (job->fd >= 0) {
         zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
-        zloop_poller_end (self->loop, &item);
+        flot_loop_poller_end (self->loop, &item);
         close (job->fd);
         job->fd = -1;
     }
     if (job->reap_timer >= 0)
-        zloop_timer_end (self->loop, job->reap_timer);
+        flot_loop_timer_end (self->loop, job->reap_timer);
     if (job->kill_timer >= 0)
-        zloop_timer_end (self->loop, job->kill_timer);
+        flot_loop_timer_end (self->loop, job->kill_timer);
     job->reap_timer = job->kill_timer = -1;
     zlistx_delete (self->jobs, job->handle);
     job->handle = NULL;
@@ -181,13 +181,13 @@ static void
 s_stop_reading (job_t *job)
 {
     zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
-    zloop_poller_end (job->owner->loop, &item);
+    flot_loop_poller_end (job->owner->loop, &item);
     close (job->fd);
     job->fd = -1;
 }
 
 static int
-s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_output (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void) loop;
     job_t *job = arg;
@@ -232,7 +232,7 @@ s_finish (job_t *job, int status)
 }
 
 static int
-s_on_reap (zloop_t *loop, int timer_id, void *arg)
+s_on_reap (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -246,7 +246,7 @@ s_on_reap (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_kill (zloop_t *loop, int timer_id, void *arg)
+s_on_kill (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -263,7 +263,7 @@ s_on_kill (zloop_t *loop, int timer_id, void *arg)
 //  The class
 
 flot_commands_t *
-flot_commands_new (zloop_t *loop, const char *cwd)
+flot_commands_new (flot_loop_t *loop, const char *cwd)
 {
     assert (loop);
     flot_commands_t *self = calloc (1, sizeof *self);
@@ -328,10 +328,10 @@ flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
     snprintf (job->name, sizeof job->name, "%s", argv [0]);
     job->handle = zlistx_add_end (self->jobs, job);
     zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
-    zloop_poller (self->loop, &item, s_on_output, job);
-    zloop_poller_set_tolerant (self->loop, &item);
-    job->reap_timer = zloop_timer (self->loop, REAP_MS, 0, s_on_reap, job);
-    job->kill_timer = zloop_timer (self->loop, (size_t) job->timeout_ms, 1, s_on_kill, job);
+    flot_loop_poller (self->loop, &item, s_on_output, job);
+    flot_loop_poller_set_tolerant (self->loop, &item);
+    job->reap_timer = flot_loop_timer (self->loop, REAP_MS, 0, s_on_reap, job);
+    job->kill_timer = flot_loop_timer (self->loop, (size_t) job->timeout_ms, 1, s_on_kill, job);
     return job->id;
 }
 

@@ -237,7 +237,7 @@ s_on_done (CURL *easy, CURLcode code, void *arg)
 //  The class
 
 flot_prometheus_t *
-flot_prometheus_new (zloop_t *loop)
+flot_prometheus_new (flot_loop_t *loop)
 {
     assert (loop);
     flot_prometheus_t *self = calloc (1, sizeof *self);

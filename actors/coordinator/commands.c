@@ -919,7 +919,7 @@ const flot_command_t coord_commands [] = {
 //  The progress deadline, in every state but the final ones
 
 int
-coord_on_tick (zloop_t *loop, int timer_id, void *arg)
+coord_on_tick (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;

@@ -73,7 +73,7 @@ coord_now (void)
 static void s_flush (coordinator_t *self);
 
 static int
-s_on_flush (zloop_t *loop, int timer_id, void *arg)
+s_on_flush (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -96,7 +96,7 @@ coord_begin (coordinator_t *self)
             flot_error (WHO, "%s", flot_store_error (self->store));
     }
     if (self->flush_timer < 0)
-        self->flush_timer = zloop_timer (flot_actor_loop (self->actor), 0, 1,
+        self->flush_timer = flot_loop_timer (flot_actor_loop (self->actor), 0, 1,
                                          s_on_flush, self);
 }
 
@@ -257,10 +257,10 @@ s_start (flot_actor_t *actor)
     flot_store_each_deployment (store, true, coord_restore, self);
     flot_store_each_deployment (store, false, coord_restore_finished, self);
     int tick_ms = atoi (tick);
-    zloop_timer (flot_actor_loop (actor), (size_t) (tick_ms > 0 ? tick_ms : 200), 0,
+    flot_loop_timer (flot_actor_loop (actor), (size_t) (tick_ms > 0 ? tick_ms : 200), 0,
                  coord_on_tick, self);
     //  Go on with what was running, once the loop runs.
-    zloop_timer (flot_actor_loop (actor), 1, 1, coord_on_resume_all, self);
+    flot_loop_timer (flot_actor_loop (actor), 1, 1, coord_on_resume_all, self);
     flot_notice (WHO, "store %s: %zu deployments", path, zhashx_size (self->deployments));
     return 0;
 }

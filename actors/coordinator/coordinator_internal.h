@@ -295,14 +295,14 @@ const char *coord_on_failure_name (const deployment_t *dep);
 
 extern const flot_command_t coord_commands [];
 void coord_submit_free (void **item_p);
-int  coord_on_tick (zloop_t *loop, int timer_id, void *arg);
+int  coord_on_tick (flot_loop_t *loop, int timer_id, void *arg);
 
 //  --------------------------------------------------------------------------
 //  restore.c: loading after a restart
 
 int  coord_restore (const flot_deployment_row_t *row, void *arg);
 int  coord_restore_finished (const flot_deployment_row_t *row, void *arg);
-int  coord_on_resume_all (zloop_t *loop, int timer_id, void *arg);
+int  coord_on_resume_all (flot_loop_t *loop, int timer_id, void *arg);
 void coord_resolving_free (void **item_p);
 
 //  --------------------------------------------------------------------------

@@ -255,7 +255,7 @@ coord_transient (const flot_answer_t *answer)
 }
 
 static int
-s_on_gate_retry (zloop_t *loop, int timer_id, void *arg)
+s_on_gate_retry (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -297,7 +297,7 @@ s_gate_retry (deployment_t *dep, size_t s, int target, const char *service,
     coord_commit (dep->owner);
     coord_pump (dep->owner);
     gate_ref_t *ref = s_gate_ref (dep, s, target);
-    zloop_timer (flot_actor_loop (dep->owner->actor), GATE_RETRY_MS, 1, s_on_gate_retry, ref);
+    flot_loop_timer (flot_actor_loop (dep->owner->actor), GATE_RETRY_MS, 1, s_on_gate_retry, ref);
 }
 
 //  Makes *answer the answer of a call not sent because something failed

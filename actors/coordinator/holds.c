@@ -138,7 +138,7 @@ coord_holds_add (deployment_t *dep)
         s_take (dep);
 }
 
-static int s_on_dequeue (zloop_t *loop, int timer_id, void *arg);
+static int s_on_dequeue (flot_loop_t *loop, int timer_id, void *arg);
 
 void
 coord_holds_drop (deployment_t *dep)
@@ -161,13 +161,13 @@ void
 coord_queue_check (coordinator_t *self)
 {
     if (self->dequeue_timer < 0 && zlistx_size (self->queue) > 0)
-        self->dequeue_timer = zloop_timer (flot_actor_loop (self->actor), 1, 1, s_on_dequeue,
+        self->dequeue_timer = flot_loop_timer (flot_actor_loop (self->actor), 1, 1, s_on_dequeue,
                                            self);
 }
 
 //  The queue, from its head: each deployment whose targets are free starts.
 static int
-s_on_dequeue (zloop_t *loop, int timer_id, void *arg)
+s_on_dequeue (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;

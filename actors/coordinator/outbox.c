@@ -106,7 +106,7 @@ coord_outbox_trim (coordinator_t *self)
 }
 
 static int
-s_on_retry_pump (zloop_t *loop, int timer_id, void *arg)
+s_on_retry_pump (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -161,7 +161,7 @@ s_on_published (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     if (self->retry_timer < 0) {
         //  The events service is not there yet: the event waits, in order.
         flot_debug (WHO, "events not published: %s", answer->err.message);
-        self->retry_timer = zloop_timer (flot_actor_loop (actor), OUTBOX_RETRY_MS, 1,
+        self->retry_timer = flot_loop_timer (flot_actor_loop (actor), OUTBOX_RETRY_MS, 1,
                                          s_on_retry_pump, self);
     }
 }
@@ -249,7 +249,7 @@ coord_pump (coordinator_t *self)
     }
     else
     if (!self->publishing && self->retry_timer < 0)
-        self->retry_timer = zloop_timer (flot_actor_loop (self->actor), OUTBOX_RETRY_MS, 1,
+        self->retry_timer = flot_loop_timer (flot_actor_loop (self->actor), OUTBOX_RETRY_MS, 1,
                                          s_on_retry_pump, self);
 }
 

@@ -310,7 +310,7 @@ coord_restore_finished (const flot_deployment_row_t *row, void *arg)
 static void s_resolve_ask (resolving_t *resolving);
 
 static int
-s_on_resolve_retry (zloop_t *loop, int timer_id, void *arg)
+s_on_resolve_retry (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -327,7 +327,7 @@ s_on_resolved (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     if (coord_transient (answer)) {
         flot_warn (WHO, "%s: the strategy service could not resolve its spec (%s); "
                       "asking again in %d ms", row->id, answer->err.message, GATE_RETRY_MS);
-        zloop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1, s_on_resolve_retry, resolving);
+        flot_loop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1, s_on_resolve_retry, resolving);
         return;
     }
     if (answer->kind == FLOT_ERROR)
@@ -370,12 +370,12 @@ s_resolve_ask (resolving_t *resolving)
     if (!flot_actor_call_msg (self->actor, "strategy", FLOT_STRATEGY_SPEC_KEY, FLOT_STRATEGY_RESOLVE,
                               &flot_strategy_spec_text_def, &text, STRATEGY_TIMEOUT_MS, false,
                               s_on_resolved, resolving))
-        zloop_timer (flot_actor_loop (self->actor), GATE_RETRY_MS, 1, s_on_resolve_retry,
+        flot_loop_timer (flot_actor_loop (self->actor), GATE_RETRY_MS, 1, s_on_resolve_retry,
                      resolving);
 }
 
 int
-coord_on_resume_all (zloop_t *loop, int timer_id, void *arg)
+coord_on_resume_all (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;

@@ -219,7 +219,7 @@ coord_rollback_start (deployment_t *dep)
 static void s_rollback_initiate (deployment_t *dep);
 
 static int
-s_on_rollback_retry (zloop_t *loop, int timer_id, void *arg)
+s_on_rollback_retry (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -311,7 +311,7 @@ s_on_rollback (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
                                  &flot_rollback_complete_rollback_request_def, &complete,
                                  5000, false, NULL, NULL);
         }
-        dep->rollback_timer = zloop_timer (flot_actor_loop (actor), OUTBOX_RETRY_MS * 2, 1,
+        dep->rollback_timer = flot_loop_timer (flot_actor_loop (actor), OUTBOX_RETRY_MS * 2, 1,
                                            s_on_rollback_retry, dep);
         return;
     }

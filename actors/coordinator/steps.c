@@ -53,7 +53,7 @@ void
 coord_timer_cancel (deployment_t *dep, step_rt_t *rt)
 {
     if (rt->timer >= 0) {
-        zloop_timer_end (flot_actor_loop (dep->owner->actor), rt->timer);
+        flot_loop_timer_end (flot_actor_loop (dep->owner->actor), rt->timer);
         ((step_ref_t *) rt->timer_arg)->cancelled = zclock_mono ();
     }
     rt->timer = -1;
@@ -187,7 +187,7 @@ coord_target_done (deployment_t *dep, int t)
 }
 
 static int
-s_on_retry (zloop_t *loop, int timer_id, void *arg)
+s_on_retry (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -237,7 +237,7 @@ coord_decision_take (deployment_t *dep, size_t s)
     }
     //  zloop may still call a timer ended in this round: the decision stays
     //  for it, cancelled, until the tick frees it; the caller gets a copy.
-    zloop_timer_end (flot_actor_loop (actor), decision->timer);
+    flot_loop_timer_end (flot_actor_loop (actor), decision->timer);
     decision->cancelled = zclock_mono ();
     decision_t *copy = calloc (1, sizeof *copy);
     assert (copy);
@@ -278,7 +278,7 @@ s_step_waits (deployment_t *dep, size_t s, const char *what, const char *reason)
 static void s_decision_ask (decision_t *decision);
 
 static int
-s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
+s_on_decision_retry (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -325,7 +325,7 @@ s_on_failure_decided (flot_actor_t *actor, const flot_answer_t *answer, void *ar
         snprintf (what, sizeof what, "failed (%s); the strategy service could not say what "
                   "that leads to", decision->why);
         s_step_waits (dep, decision->s, what, answer->err.message);
-        decision->timer = zloop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1,
+        decision->timer = flot_loop_timer (flot_actor_loop (actor), GATE_RETRY_MS, 1,
                                        s_on_decision_retry, decision);
         return;
     }
@@ -534,7 +534,7 @@ s_step_decided (deployment_t *dep, size_t s, const char *why, const char *output
                      step->id, rt->attempt, why, (long long) delay);
         step_ref_t *ref = s_ref_new (dep, s);
         rt->timer_arg = ref;
-        rt->timer = zloop_timer (flot_actor_loop (dep->owner->actor),
+        rt->timer = flot_loop_timer (flot_actor_loop (dep->owner->actor),
                                  delay > 0 ? (size_t) (delay < MAX_TIMER_MS ? delay : MAX_TIMER_MS) : 1, 1,
                                  s_on_retry, ref);
         coord_commit (dep->owner);
@@ -613,7 +613,7 @@ s_hook_wait_ms (const deployment_t *dep)
     return wait > GATE_RETRY_MS ? wait : GATE_RETRY_MS;
 }
 
-static int s_on_fault_wait (zloop_t *loop, int timer_id, void *arg);
+static int s_on_fault_wait (flot_loop_t *loop, int timer_id, void *arg);
 
 //  Whether a request that ended in this error may have run on an executor.
 static bool
@@ -643,7 +643,7 @@ s_hook_waits (deployment_t *dep, size_t s, int code, const char *reason)
     s_step_waits_for (dep, s, "executor", "waits for an executor", reason, wait_ms);
     dep->hooks_in_flight++;
     step_ref_t *ref = s_ref_new (dep, s);
-    rt->fault_timer = zloop_timer (flot_actor_loop (dep->owner->actor), (size_t) wait_ms, 1,
+    rt->fault_timer = flot_loop_timer (flot_actor_loop (dep->owner->actor), (size_t) wait_ms, 1,
                                    s_on_fault_wait, ref);
 }
 
@@ -687,7 +687,7 @@ s_on_fault_status (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
     step_rt_t *rt = &dep->steps [s];
     if (answer->kind == FLOT_REPLY) {
         step_ref_t *again = s_ref_new (dep, s);
-        rt->fault_timer = zloop_timer (flot_actor_loop (dep->owner->actor),
+        rt->fault_timer = flot_loop_timer (flot_actor_loop (dep->owner->actor),
                                        (size_t) s_hook_wait_ms (dep), 1, s_on_fault_wait, again);
         return;
     }
@@ -697,7 +697,7 @@ s_on_fault_status (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 }
 
 static int
-s_on_fault_wait (zloop_t *loop, int timer_id, void *arg)
+s_on_fault_wait (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -884,7 +884,7 @@ coord_hook_resume (deployment_t *dep, size_t s)
 }
 
 static int
-s_on_step_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_step_timer (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -917,7 +917,7 @@ coord_step_timer (deployment_t *dep, size_t s, int64_t ms)
     //  the delay to its clock.
     if (ms > MAX_TIMER_MS)
         ms = MAX_TIMER_MS;
-    dep->steps [s].timer = zloop_timer (flot_actor_loop (dep->owner->actor),
+    dep->steps [s].timer = flot_loop_timer (flot_actor_loop (dep->owner->actor),
                                         ms > 0 ? (size_t) ms : 1, 1, s_on_step_timer, ref);
 }
 

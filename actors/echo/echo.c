@@ -30,7 +30,7 @@ s_job_destroy (job_t **job_p)
 {
     job_t *job = *job_p;
     if (job) {
-        zloop_timer_end (flot_actor_loop (job->echo->actor), job->timer);
+        flot_loop_timer_end (flot_actor_loop (job->echo->actor), job->timer);
         zlistx_detach (job->echo->jobs, job->handle);
         free (job);
         *job_p = NULL;
@@ -58,7 +58,7 @@ s_echo (flot_actor_t *actor, flot_request_t *request)
 }
 
 static int
-s_sleep_done (zloop_t *loop, int timer_id, void *arg)
+s_sleep_done (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -78,12 +78,12 @@ s_sleep (flot_actor_t *actor, flot_request_t *request)
     job_t *job = s_job_new (self);
     job->request = request;
     job->slept_ms = ms;
-    job->timer = zloop_timer (flot_actor_loop (actor), ms ? (size_t) ms : 1, 1,
+    job->timer = flot_loop_timer (flot_actor_loop (actor), ms ? (size_t) ms : 1, 1,
                               s_sleep_done, job);
 }
 
 static int
-s_tick (zloop_t *loop, int timer_id, void *arg)
+s_tick (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -118,7 +118,7 @@ s_ticks (flot_actor_t *actor, flot_request_t *request)
     job_t *job = s_job_new (self);
     job->count = count;
     job->stream = flot_request_open_stream (request, s_ticks_cancelled, job);
-    job->timer = zloop_timer (flot_actor_loop (actor), (size_t) interval,
+    job->timer = flot_loop_timer (flot_actor_loop (actor), (size_t) interval,
                               (size_t) count + 1, s_tick, job);
     flot_echo_ticks_reply_t reply = { .stream = flot_stream_id (job->stream) };
     flot_request_answer (&request, &reply);

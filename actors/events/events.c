@@ -409,12 +409,12 @@ s_pub_bind (events_t *self, const char *endpoint, bool again)
 }
 
 static int
-s_on_rebind (zloop_t *loop, int timer_id, void *arg)
+s_on_rebind (flot_loop_t *loop, int timer_id, void *arg)
 {
     events_t *self = arg;
     //  Past its patience, an ipc file still there is taken as left behind.
     if (s_pub_bind (self, self->bound, !self->rebind_late) == 0) {
-        zloop_timer_end (loop, timer_id);
+        flot_loop_timer_end (loop, timer_id);
         self->rebind_timer = -1;
         flot_notice (WHO, "the event socket is bound again at %s, after %lld ms",
                      self->bound, (long long) (zclock_mono () - self->rebind_since));
@@ -425,8 +425,8 @@ s_on_rebind (zloop_t *loop, int timer_id, void *arg)
                     "and subscribers replay them; trying again every %d ms", self->bound,
                     zmq_strerror (errno), REBIND_LATE_MS);
         self->rebind_late = true;
-        zloop_timer_end (loop, timer_id);
-        self->rebind_timer = zloop_timer (loop, REBIND_LATE_MS, 0, s_on_rebind, self);
+        flot_loop_timer_end (loop, timer_id);
+        self->rebind_timer = flot_loop_timer (loop, REBIND_LATE_MS, 0, s_on_rebind, self);
     }
     return 0;
 }
@@ -437,7 +437,7 @@ s_pub_close (events_t *self)
 {
     zsock_destroy (&self->pub);
     if (self->rebind_timer >= 0)
-        zloop_timer_end (flot_actor_loop (self->actor), self->rebind_timer);
+        flot_loop_timer_end (flot_actor_loop (self->actor), self->rebind_timer);
     self->rebind_timer = -1;
 }
 
@@ -448,7 +448,7 @@ s_pub_close (events_t *self)
 static void
 s_rebind (events_t *self, const char *why)
 {
-    zloop_t *loop = flot_actor_loop (self->actor);
+    flot_loop_t *loop = flot_actor_loop (self->actor);
     s_pub_close (self);
     self->rebind_since = zclock_mono ();
     self->rebind_late = false;
@@ -459,7 +459,7 @@ s_rebind (events_t *self, const char *why)
         return;
     flot_notice (WHO, "%s is still in use (%s): trying again every %d ms, for %d s at most",
                  self->bound, zmq_strerror (errno), REBIND_EVERY_MS, REBIND_PATIENCE_MS / 1000);
-    self->rebind_timer = zloop_timer (loop, REBIND_EVERY_MS, 0, s_on_rebind, self);
+    self->rebind_timer = flot_loop_timer (loop, REBIND_EVERY_MS, 0, s_on_rebind, self);
 }
 
 //  --------------------------------------------------------------------------
@@ -645,7 +645,7 @@ s_on_keys (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
 }
 
 static int
-s_on_keys_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_keys_timer (flot_loop_t *loop, int timer_id, void *arg)
 {
     events_t *self = arg;
     if (timer_id == self->first_keys_timer)
@@ -732,13 +732,13 @@ s_state_destroy (events_t **self_p)
     events_t *self = *self_p;
     if (!self)
         return;
-    zloop_t *loop = flot_actor_loop (self->actor);
+    flot_loop_t *loop = flot_actor_loop (self->actor);
     if (self->keys_timer >= 0)
-        zloop_timer_end (loop, self->keys_timer);
+        flot_loop_timer_end (loop, self->keys_timer);
     if (self->first_keys_timer >= 0)
-        zloop_timer_end (loop, self->first_keys_timer);
+        flot_loop_timer_end (loop, self->first_keys_timer);
     if (self->rebind_timer >= 0)
-        zloop_timer_end (loop, self->rebind_timer);
+        flot_loop_timer_end (loop, self->rebind_timer);
     if (self->keys_call)
         flot_actor_call_forget (self->actor, self->keys_call);
     for (size_t i = 0; i < self->count; i++)
@@ -814,9 +814,9 @@ s_start (flot_actor_t *actor)
               advertised ? advertised : self->bound);
     if (self->cert) {
         //  The first ask as soon as the actor is connected, then every second.
-        zloop_t *loop = flot_actor_loop (actor);
-        self->first_keys_timer = zloop_timer (loop, 1, 1, s_on_keys_timer, self);
-        self->keys_timer = zloop_timer (loop, KEYS_EVERY_MS, 0, s_on_keys_timer, self);
+        flot_loop_t *loop = flot_actor_loop (actor);
+        self->first_keys_timer = flot_loop_timer (loop, 1, 1, s_on_keys_timer, self);
+        self->keys_timer = flot_loop_timer (loop, KEYS_EVERY_MS, 0, s_on_keys_timer, self);
     }
     flot_notice (WHO, "publishing events on %s%s%s%s", self->endpoint,
                  self->cert ? " (CURVE, key " : " (plain)",

@@ -163,18 +163,18 @@ s_tail_read (tail_t *tail)
 }
 
 static void
-s_tail_close (zloop_t *loop, tail_t *tail)
+s_tail_close (flot_loop_t *loop, tail_t *tail)
 {
     if (tail->fd >= 0) {
         zmq_pollitem_t item = { NULL, tail->fd, ZMQ_POLLIN, 0 };
-        zloop_poller_end (loop, &item);
+        flot_loop_poller_end (loop, &item);
         close (tail->fd);
         tail->fd = -1;
     }
 }
 
 static int
-s_on_pipe (zloop_t *loop, zmq_pollitem_t *item, run_t *run, tail_t *tail)
+s_on_pipe (flot_loop_t *loop, zmq_pollitem_t *item, run_t *run, tail_t *tail)
 {
     if (run->finished)
         return 0;
@@ -189,14 +189,14 @@ s_on_pipe (zloop_t *loop, zmq_pollitem_t *item, run_t *run, tail_t *tail)
 }
 
 static int
-s_on_stdout (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_stdout (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     run_t *run = arg;
     return s_on_pipe (loop, item, run, &run->out);
 }
 
 static int
-s_on_stderr (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_stderr (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     run_t *run = arg;
     return s_on_pipe (loop, item, run, &run->err);
@@ -220,7 +220,7 @@ static void
 s_run_release (run_t *run)
 {
     executor_t *self = run->executor;
-    zloop_t *loop = flot_actor_loop (self->actor);
+    flot_loop_t *loop = flot_actor_loop (self->actor);
     if (run->finished)
         return;                 //  released already
     run->finished = true;
@@ -228,14 +228,14 @@ s_run_release (run_t *run)
     s_tail_close (loop, &run->err);
     if (run->pidfd >= 0) {
         zmq_pollitem_t item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
-        zloop_poller_end (loop, &item);
+        flot_loop_poller_end (loop, &item);
         close (run->pidfd);
         run->pidfd = -1;
     }
     if (run->reap_timer >= 0)
-        zloop_timer_end (loop, run->reap_timer);
+        flot_loop_timer_end (loop, run->reap_timer);
     if (run->kill_timer >= 0)
-        zloop_timer_end (loop, run->kill_timer);
+        flot_loop_timer_end (loop, run->kill_timer);
     run->reap_timer = run->kill_timer = -1;
     if (run->handle)
         zlistx_detach (run->pid ? self->running : self->queue, run->handle);
@@ -301,7 +301,7 @@ s_finish (run_t *run, int status)
 }
 
 static int
-s_on_reap (zloop_t *loop, int timer_id, void *arg)
+s_on_reap (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -315,7 +315,7 @@ s_on_reap (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_exit (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_exit (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void) item;
     return s_on_reap (loop, 0, arg);
@@ -323,7 +323,7 @@ s_on_exit (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 
 //  SIGKILL to a group that had its SIGTERM.
 static int
-s_on_grace (zloop_t *loop, int timer_id, void *arg)
+s_on_grace (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -338,15 +338,15 @@ s_on_grace (zloop_t *loop, int timer_id, void *arg)
 static void
 s_stop_group (run_t *run)
 {
-    zloop_t *loop = flot_actor_loop (run->executor->actor);
+    flot_loop_t *loop = flot_actor_loop (run->executor->actor);
     if (run->kill_timer >= 0)
-        zloop_timer_end (loop, run->kill_timer);
+        flot_loop_timer_end (loop, run->kill_timer);
     kill (-run->pid, SIGTERM);
-    run->kill_timer = zloop_timer (loop, KILL_GRACE_MS, 1, s_on_grace, run);
+    run->kill_timer = flot_loop_timer (loop, KILL_GRACE_MS, 1, s_on_grace, run);
 }
 
 static int
-s_on_timeout (zloop_t *loop, int timer_id, void *arg)
+s_on_timeout (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -597,21 +597,21 @@ s_run_start (executor_t *self, run_t *run, launch_t *launch, flot_err_t *err)
     runs_started (self->runs, run->record, run->step_id, run->attempt, run->pid, ticks,
                   self->boot_id);
     run->handle = zlistx_add_end (self->running, run);
-    zloop_t *loop = flot_actor_loop (self->actor);
+    flot_loop_t *loop = flot_actor_loop (self->actor);
     zmq_pollitem_t item = { NULL, run->out.fd, ZMQ_POLLIN, 0 };
-    zloop_poller (loop, &item, s_on_stdout, run);
+    flot_loop_poller (loop, &item, s_on_stdout, run);
     item.fd = run->err.fd;
-    zloop_poller (loop, &item, s_on_stderr, run);
+    flot_loop_poller (loop, &item, s_on_stderr, run);
     //  Told of the exit by a pidfd where the kernel has them, else by polling.
     run->pidfd = flot_child_pidfd (run->pid);
     if (run->pidfd >= 0) {
         zmq_pollitem_t exit_item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
-        zloop_poller (loop, &exit_item, s_on_exit, run);
+        flot_loop_poller (loop, &exit_item, s_on_exit, run);
     }
     else
-        run->reap_timer = zloop_timer (loop, REAP_MS, 0, s_on_reap, run);
+        run->reap_timer = flot_loop_timer (loop, REAP_MS, 0, s_on_reap, run);
     //  Its timeout counts from now: time spent waiting for a slot does not.
-    run->kill_timer = zloop_timer (loop, (size_t) run->timeout_ms, 1, s_on_timeout, run);
+    run->kill_timer = flot_loop_timer (loop, (size_t) run->timeout_ms, 1, s_on_timeout, run);
     flot_info (WHO, "step %s of %s attempt %llu: started pid %d", run->step_id,
                run->deployment, (unsigned long long) run->attempt, (int) run->pid);
     return 0;
@@ -665,7 +665,7 @@ s_dequeue (executor_t *self)
 
 //  Every so often: the queue loses the runs whose callers all gave up.
 static int
-s_on_queue_sweep (zloop_t *loop, int timer_id, void *arg)
+s_on_queue_sweep (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -682,7 +682,7 @@ s_on_queue_sweep (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_prune (zloop_t *loop, int timer_id, void *arg)
+s_on_prune (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -974,9 +974,9 @@ s_start (flot_actor_t *actor)
     self->running = zlistx_new ();
     self->queue = zlistx_new ();
     self->finished = flot_defer_new (flot_actor_loop (actor), s_run_free);
-    zloop_t *loop = flot_actor_loop (actor);
-    zloop_timer (loop, QUEUE_SWEEP_MS, 0, s_on_queue_sweep, self);
-    zloop_timer (loop, PRUNE_MS, 0, s_on_prune, self);
+    flot_loop_t *loop = flot_actor_loop (actor);
+    flot_loop_timer (loop, QUEUE_SWEEP_MS, 0, s_on_queue_sweep, self);
+    flot_loop_timer (loop, PRUNE_MS, 0, s_on_prune, self);
     flot_info (WHO, "%zu slots; runs recorded in %s", self->slots, runs_path (self->runs));
     const char *dir = flot_actor_option (actor, "hooks-dir", NULL);
     if (flot_hook_dir (dir, self->hooks_dir, sizeof self->hooks_dir))

@@ -92,7 +92,7 @@ struct _health_t {
 //  Timers
 
 static int
-s_on_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_timer (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     health_t *self = arg;
@@ -112,7 +112,7 @@ s_timer_start (health_t *self, int64_t delay_ms, timer_fn *fn, void *arg)
 {
     if (delay_ms < 0)
         delay_ms = 0;
-    int id = zloop_timer (flot_actor_loop (self->actor), (size_t) delay_ms, 1, s_on_timer, self);
+    int id = flot_loop_timer (flot_actor_loop (self->actor), (size_t) delay_ms, 1, s_on_timer, self);
     assert (id >= 0);
     timer_t_ *timer = malloc (sizeof *timer);
     assert (timer);
@@ -132,7 +132,7 @@ s_timer_stop (health_t *self, int *id)
     char key [16];
     snprintf (key, sizeof key, "%d", *id);
     zhashx_delete (self->timers, key);
-    zloop_timer_end (flot_actor_loop (self->actor), *id);
+    flot_loop_timer_end (flot_actor_loop (self->actor), *id);
     *id = -1;
 }
 

@@ -40,7 +40,7 @@ typedef void (flot_probe_fn) (const flot_probe_result_t *result, void *arg);
 //  absolute directory; NULL or "": none, and no command probe runs), and
 //  runs there. Returns NULL if libcurl cannot start.
 flot_prober_t *
-    flot_prober_new (zloop_t *loop, const char *hooks_dir);
+    flot_prober_new (flot_loop_t *loop, const char *hooks_dir);
 
 //  Stops every running probe (no callbacks), kills their processes.
 void

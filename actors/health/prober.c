@@ -15,7 +15,7 @@
 #include <stdarg.h>
 
 struct _flot_prober_t {
-    zloop_t *loop;
+    flot_loop_t *loop;
     flot_curl_loop_t *curl;
     zhashx_t *probes;           //  id -> probe_t *
     zhashx_t *fds;              //  descriptor -> probe_t *
@@ -59,7 +59,7 @@ prober_multi (flot_prober_t *self)
 //  Descriptors and timers of probes
 
 static int
-s_on_fd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_fd (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void) loop;
     flot_prober_t *self = arg;
@@ -79,9 +79,9 @@ prober_watch (flot_prober_t *self, probe_t *probe, int fd, short events)
 {
     char key [32];
     zmq_pollitem_t item = { NULL, fd, events, 0 };
-    if (zloop_poller (self->loop, &item, s_on_fd, self))
+    if (flot_loop_poller (self->loop, &item, s_on_fd, self))
         return -1;
-    zloop_poller_set_tolerant (self->loop, &item);
+    flot_loop_poller_set_tolerant (self->loop, &item);
     zhashx_update (self->fds, s_key (key, sizeof key, (uint64_t) fd), probe);
     return 0;
 }
@@ -91,12 +91,12 @@ prober_unwatch (flot_prober_t *self, int fd)
 {
     char key [32];
     zmq_pollitem_t item = { NULL, fd, 0, 0 };
-    zloop_poller_end (self->loop, &item);
+    flot_loop_poller_end (self->loop, &item);
     zhashx_delete (self->fds, s_key (key, sizeof key, (uint64_t) fd));
 }
 
 static int
-s_on_timer (zloop_t *loop, int timer_id, void *arg)
+s_on_timer (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     flot_prober_t *self = arg;
@@ -126,7 +126,7 @@ int
 prober_timer (flot_prober_t *self, probe_t *probe, int64_t delay_ms, bool repeat)
 {
     char key [32];
-    int id = zloop_timer (self->loop, (size_t) delay_ms, repeat ? 0 : 1, s_on_timer, self);
+    int id = flot_loop_timer (self->loop, (size_t) delay_ms, repeat ? 0 : 1, s_on_timer, self);
     if (id >= 0)
         zhashx_update (self->timers, s_key (key, sizeof key, (uint64_t) id), probe);
     return id;
@@ -138,7 +138,7 @@ prober_timer_end (flot_prober_t *self, int timer)
     char key [32];
     if (timer < 0)
         return;
-    zloop_timer_end (self->loop, timer);
+    flot_loop_timer_end (self->loop, timer);
     zhashx_delete (self->timers, s_key (key, sizeof key, (uint64_t) timer));
 }
 
@@ -240,7 +240,7 @@ prober_hooks_dir (flot_prober_t *self)
 }
 
 flot_prober_t *
-flot_prober_new (zloop_t *loop, const char *hooks_dir)
+flot_prober_new (flot_loop_t *loop, const char *hooks_dir)
 {
     assert (loop);
     flot_prober_t *self = calloc (1, sizeof *self);

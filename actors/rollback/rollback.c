@@ -213,7 +213,7 @@ s_step_succeeded (step_rt_t *rt, const char *output)
 }
 
 static int
-s_on_retry (zloop_t *loop, int timer_id, void *arg)
+s_on_retry (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -243,7 +243,7 @@ s_decision_clear (step_rt_t *rt)
 static void s_decision_ask (step_rt_t *rt);
 
 static int
-s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
+s_on_decision_retry (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -263,12 +263,12 @@ s_on_decision_retry (zloop_t *loop, int timer_id, void *arg)
 //  The step waits (r->message says for what), tells the caller, and fn
 //  asks again in ms.
 static void
-s_wait (step_rt_t *rt, int64_t ms, zloop_timer_fn *fn)
+s_wait (step_rt_t *rt, int64_t ms, flot_loop_timer_fn *fn)
 {
     rollback_t *r = rt->rollback;
     flot_warn (WHO, "%s: %s", r->deployment, r->message);
     s_push (r, rt, NULL, NULL);
-    zloop_timer (flot_actor_loop (r->owner->actor), (size_t) ms, 1, fn, rt);
+    flot_loop_timer (flot_actor_loop (r->owner->actor), (size_t) ms, 1, fn, rt);
     r->busy++;
 }
 
@@ -309,7 +309,7 @@ s_step_decided (step_rt_t *rt, const char *action, int64_t delay, const char *re
                   "step %s attempt %d failed: %.300s; retrying in %lld ms",
                   step->id, rt->attempt, rt->why, (long long) delay);
         s_push (r, rt, "failed", rt->output);
-        zloop_timer (flot_actor_loop (r->owner->actor), delay > 0 ? (size_t) delay : 1, 1,
+        flot_loop_timer (flot_actor_loop (r->owner->actor), delay > 0 ? (size_t) delay : 1, 1,
                      s_on_retry, rt);
         r->busy++;
         return;
@@ -414,7 +414,7 @@ s_step_failed (step_rt_t *rt, const char *why, const char *output)
 static void s_step_send (rollback_t *r, step_rt_t *rt);
 
 static int
-s_on_resend (zloop_t *loop, int timer_id, void *arg)
+s_on_resend (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;

@@ -21,6 +21,7 @@
 #include "flotilla/contract.h"
 #include "flotilla/protocol.h"
 #include "flotilla/keys.h"
+#include "flotilla/loop.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,7 +98,7 @@ const char *
     flot_actor_option (flot_actor_t *self, const char *name, const char *default_value);
 
 //  The actor's loop, to add readers (other sockets) and timers.
-zloop_t *
+flot_loop_t *
     flot_actor_loop (flot_actor_t *self);
 
 //  The liveness window: heartbeat interval x liveness, in ms. A peer

@@ -28,7 +28,7 @@ s_free (void *item)
 }
 
 static int
-s_on_turn (zloop_t *loop, int timer_id, void *arg)
+s_on_turn (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -39,7 +39,7 @@ s_on_turn (zloop_t *loop, int timer_id, void *arg)
 
 //  Gives an item each time it fires.
 static int
-s_on_give (zloop_t *loop, int timer_id, void *arg)
+s_on_give (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -53,7 +53,7 @@ s_on_give (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_end (zloop_t *loop, int timer_id, void *arg)
+s_on_end (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -65,12 +65,12 @@ static void
 test_defer_frees_in_a_later_turn (void **state)
 {
     (void) state;
-    zloop_t *loop = zloop_new ();
+    flot_loop_t *loop = flot_loop_new ();
     s_world.defer = flot_defer_new (loop, s_free);
-    zloop_timer (loop, 1, 0, s_on_turn, NULL);
-    zloop_timer (loop, 7, 4, s_on_give, NULL);
-    zloop_timer (loop, 200, 1, s_on_end, NULL);
-    zloop_start (loop);
+    flot_loop_timer (loop, 1, 0, s_on_turn, NULL);
+    flot_loop_timer (loop, 7, 4, s_on_give, NULL);
+    flot_loop_timer (loop, 200, 1, s_on_end, NULL);
+    flot_loop_start (loop);
     assert_int_equal (s_world.freed, 4);
     for (int i = 0; i < 4; i++)
         assert_true (s_world.freed_turn [i] > s_world.given_turn [i]);
@@ -83,7 +83,7 @@ test_defer_frees_in_a_later_turn (void **state)
     assert_null (s_world.defer);
     assert_int_equal (s_world.freed, 5);
     flot_defer_destroy (&s_world.defer);        //  safe twice
-    zloop_destroy (&loop);
+    flot_loop_destroy (&loop);
 }
 
 int

@@ -197,7 +197,7 @@ s_on_result (const flot_probe_result_t *result, void *arg)
 }
 
 static int
-s_until_done (zloop_t *loop, int timer_id, void *arg)
+s_until_done (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
@@ -217,7 +217,7 @@ s_probe_in (const char *dir, const char *check_json, const char *context_json)
     msgpack_zone zone;
     assert_true (msgpack_zone_init (&zone, 1024));
     const flot_health_context_t *context = s_context (context_json, &zone);
-    zloop_t *loop = zloop_new ();
+    flot_loop_t *loop = flot_loop_new ();
     flot_prober_t *prober = flot_prober_new (loop, dir);
     assert_non_null (prober);
     outcome_t outcome = { false };
@@ -227,12 +227,12 @@ s_probe_in (const char *dir, const char *check_json, const char *context_json)
     msgpack_zone_destroy (&zone);
     //  Never from inside start.
     assert_false (outcome.done);
-    zloop_timer (loop, 5, 0, s_until_done, &outcome);
-    zloop_start (loop);
+    flot_loop_timer (loop, 5, 0, s_until_done, &outcome);
+    flot_loop_start (loop);
     assert_true (outcome.done);
     assert_int_equal (flot_prober_running (prober), 0);
     flot_prober_destroy (&prober);
-    zloop_destroy (&loop);
+    flot_loop_destroy (&loop);
     return outcome.result;
 }
 
@@ -734,7 +734,7 @@ test_prober_cancel_and_destroy_with_probes_running (void **state)
     msgpack_zone zone;
     assert_true (msgpack_zone_init (&zone, 1024));
     const flot_health_context_t *context = s_context (CONTEXT, &zone);
-    zloop_t *loop = zloop_new ();
+    flot_loop_t *loop = flot_loop_new ();
     flot_prober_t *prober = flot_prober_new (loop, s_hooks);
     outcome_t a = { false }, b = { false }, c = { false };
     uint64_t id = flot_prober_start (prober, slow, context, s_on_result, &a);
@@ -744,13 +744,13 @@ test_prober_cancel_and_destroy_with_probes_running (void **state)
     flot_prober_cancel (prober, id);
     flot_prober_cancel (prober, 12345);
     assert_int_equal (flot_prober_running (prober), 2);
-    zloop_timer (loop, 5, 0, s_until_done, &c);
-    zloop_start (loop);
+    flot_loop_timer (loop, 5, 0, s_until_done, &c);
+    flot_loop_start (loop);
     assert_true (c.done);
     assert_false (a.done || b.done);
     flot_prober_destroy (&prober);
     assert_false (b.done);
-    zloop_destroy (&loop);
+    flot_loop_destroy (&loop);
     msgpack_zone_destroy (&zone);
     flot_check_destroy (&slow);
     flot_check_destroy (&tcp);

@@ -11,6 +11,7 @@
 #define FLOTILLA_CURL_LOOP_H_INCLUDED
 
 #include <czmq.h>
+#include <flotilla/loop.h>
 #include <curl/curl.h>
 
 #ifdef __cplusplus
@@ -27,7 +28,7 @@ typedef void (flot_curl_done_fn) (CURL *easy, CURLcode code, void *arg);
 //  Starts libcurl once per process (curl_global_init). Returns NULL, with a
 //  log line, if libcurl cannot start.
 flot_curl_loop_t *
-    flot_curl_loop_new (zloop_t *loop, flot_curl_done_fn *done, void *arg);
+    flot_curl_loop_new (flot_loop_t *loop, flot_curl_done_fn *done, void *arg);
 
 //  Ends the loop's pollers and timer and frees the multi. Handles still in
 //  it are left to their owner (curl_easy_cleanup).

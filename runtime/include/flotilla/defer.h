@@ -10,6 +10,7 @@
 #define FLOTILLA_DEFER_H_INCLUDED
 
 #include <czmq.h>
+#include <flotilla/loop.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,7 +21,7 @@ typedef void (flot_defer_free_fn) (void *item);
 
 //  A new deferrer in loop, freeing items with free_fn.
 flot_defer_t *
-    flot_defer_new (zloop_t *loop, flot_defer_free_fn *free_fn);
+    flot_defer_new (flot_loop_t *loop, flot_defer_free_fn *free_fn);
 
 //  Frees every item still held, now (the loop no longer runs), and itself.
 void
