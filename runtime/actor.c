@@ -1,6 +1,6 @@
 /*  actor.c - the actor host: the connection to the broker and dispatch.
 
-    Owns one DEALER socket to the broker and the zloop that every handler runs
+    Owns one DEALER socket to the broker and the flot_loop every handler runs
     in. It registers the actor (READY), sends a heartbeat each interval,
     watches the broker's heartbeats and reconnects with a fresh socket when
     they stop, registers again when the broker says it does not know us
@@ -743,11 +743,13 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
     }
 }
 
-//  Reads the messages waiting, up to READ_BATCH at a time so that timers and
-//  the pipe still get their turn, into frames on the stack: no allocation
-//  per message, no poll per message, and a yield rather than a sleep when
-//  the broker is about to send the next one.
+//  Reads the messages waiting, up to READ_BATCH at a time and for at most
+//  READ_BUDGET_MS (a handler may be slow: the executor spawns a hook) so
+//  that timers, heartbeats and the pipe still get their turn, into frames
+//  on the stack: no allocation per message, no poll per message, and a
+//  yield rather than a sleep when the broker is about to send the next one.
 #define READ_BATCH 256
+#define READ_BUDGET_MS 20
 
 static int
 s_on_dealer (flot_loop_t *loop, zsock_t *sock, void *arg)
@@ -755,7 +757,10 @@ s_on_dealer (flot_loop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     flot_actor_t *self = arg;
     void *handle = zsock_resolve (sock);
+    int64_t until = zclock_mono () + READ_BUDGET_MS;
     for (int n = 0; n < READ_BATCH && self->dealer == sock && !self->refused; n++) {
+        if (n > 0 && zclock_mono () >= until)
+            break;
         zmq_msg_t frames [FLOT_MAX_FRAMES];
         bool overflow;
         int count = flot_msg_recv_soon (handle, frames, FLOT_MAX_FRAMES, &overflow);

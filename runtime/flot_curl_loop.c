@@ -1,13 +1,13 @@
-/*  flot_curl_loop.c - libcurl's multi interface in a zloop.
+/*  flot_curl_loop.c - libcurl's multi interface in a flot_loop.
 
-    curl says which sockets to watch (each becomes a tolerant zloop poller
-    on its descriptor) and when to call it back (one zloop timer); the
+    curl says which sockets to watch (each becomes a tolerant loop poller
+    on its descriptor) and when to call it back (one loop timer); the
     handlers hand the events back to curl_multi_socket_action, and the
     transfers that ended are read with curl_multi_info_read and given to
-    the owner's done function. Within the round that ended a poller or a
-    timer zloop may still call its handler: the handlers check that the
-    descriptor is still watched and that the timer is still the current
-    one, and do nothing otherwise. See flotilla/curl_loop.h.
+    the owner's done function. The loop never calls a poller or a timer
+    once ended; the handlers still check that the descriptor is watched
+    and that the timer is the current one, and do nothing otherwise. See
+    flotilla/curl_loop.h.
 */
 #include "flotilla/curl_loop.h"
 #include "flotilla/log.h"

@@ -1,7 +1,7 @@
 /*  flot_defer.c - frees things a turn of the loop later (flotilla/defer.h).
 
-    Items wait in two generations. A repeating timer, which zloop fires at
-    most once a turn, frees the older generation and makes the newer one
+    Items wait in two generations. A repeating timer, which the loop fires
+    at most once a turn, frees the older generation and makes the newer one
     older: an item given in one turn is freed at the second tick after it,
     so never in the turn it was given. The timer runs only while items wait.
 */

@@ -81,7 +81,7 @@ flot_analyzer_phase_t
                            const flot_tally_t *tally, char *message, size_t message_cap);
 
 //  --------------------------------------------------------------------------
-//  Providers: asynchronous, driven by a zloop; a handler never blocks.
+//  Providers: asynchronous, driven by a flot_loop; a handler never blocks.
 
 //  The answer of a fetch: values (count of them), or error (a sentence) and
 //  no values. Called from the loop, never from inside the call that started
@@ -90,7 +90,7 @@ typedef void (flot_fetch_fn) (void *arg, const double *values, size_t count,
                               const char *error);
 
 //  Prometheus through libcurl's multi interface: its sockets and timer are
-//  zloop pollers and a timer, so many queries run at once without blocking.
+//  loop pollers and a timer, so many queries run at once without blocking.
 typedef struct _flot_prometheus_t flot_prometheus_t;
 
 flot_prometheus_t *

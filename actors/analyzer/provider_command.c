@@ -4,11 +4,11 @@
     The command (a path the analyzer resolved in its hooks directory,
     common/hook_path.c) runs in that directory, in its own process group,
     with its argv as given (no shell: an argument is one argument), stdin
-    from /dev/null and stderr discarded; its stdout is read by a zloop poller, and it is reaped
-    by a short timer (waitpid WNOHANG), so the actor never waits for it. Past
-    its timeout the whole group is killed and the fetch fails saying so. A
-    job that ended is kept on a list until the next loop turn, since a poll
-    round under way may still call its handlers.
+    from /dev/null and stderr discarded; its stdout is read by a loop
+    poller, and it is reaped by a short timer (waitpid WNOHANG), so the
+    actor never waits for it. Past its timeout the whole group is killed and
+    the fetch fails saying so. A job that ended is kept on a list until the
+    next loop turn, as a handler of the turn may still hold it.
 */
 #include "analysis.h"
 #include "flotilla/defer.h"

@@ -1,7 +1,7 @@
 /*  provider_prometheus.c - Prometheus queries for the analyzer, without
     blocking it.
 
-    libcurl's multi interface, driven by the actor's zloop through
+    libcurl's multi interface, driven by the actor's loop through
     flot_curl_loop (its sockets are pollers, its timeout a timer): a
     handler only ever starts a transfer, the loop says when one ended, and
     any number of queries run at once. Answers of the HTTP API

@@ -354,6 +354,13 @@ s_on_timeout (flot_loop_t *loop, int timer_id, void *arg)
     run->kill_timer = -1;
     if (run->finished)
         return 0;
+    //  A hook that has exited ended in time, whatever kept the loop from
+    //  hearing of it before its timeout came due.
+    int status;
+    if (flot_child_reaped (run->pid, &status)) {
+        s_finish (run, status);
+        return 0;
+    }
     flot_notice (WHO, "step %s of %s ran past its timeout of %lld ms; stopping it",
                  run->step_id, run->deployment, (long long) run->timeout_ms);
     run->timed_out = true;

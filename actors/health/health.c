@@ -71,9 +71,9 @@ struct _job_t {
     void *handle;
 };
 
-//  A timer of the actor: zloop calls back with the actor, and the entry is
-//  looked up by id, so a timer ended earlier in the same loop round finds
-//  nothing instead of a freed job.
+//  A timer of the actor: the loop calls back with the actor, and the entry
+//  is looked up by id, so a timer whose job has gone finds nothing instead
+//  of a freed job.
 typedef void (timer_fn) (void *arg);
 typedef struct {
     timer_fn *fn;

@@ -1,7 +1,7 @@
 /*  flotilla/health.h - the health actor (service "health") and its parts:
     the health check config (flotilla/health_checks.h, parsed by the shared
     common/health_checks.c) and the prober that runs HTTP(S), TCP and
-    command probes concurrently from a zloop without blocking it.
+    command probes concurrently from a flot_loop without blocking it.
 
     protocol/contracts/health.json defines the service's messages (SPEC
     section 19 shows them); a CHECK in them is a map that flot_check_new
@@ -21,7 +21,7 @@ extern "C" {
 extern const flot_actor_def_t flot_health_actor;
 
 //  --------------------------------------------------------------------------
-//  The prober: runs probes from a zloop. Every probe ends once, with its
+//  The prober: runs probes from a flot_loop. Every probe ends once, with its
 //  result passed to its callback from the loop (never from inside
 //  flot_prober_start), unless it is cancelled first.
 

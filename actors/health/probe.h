@@ -4,9 +4,9 @@
 
     The prober owns every probe. Loop callbacks never carry a probe
     pointer: pollers carry the prober and find the probe by its descriptor,
-    timers carry the prober and find it by timer id. So a callback that
-    zloop still delivers for a probe already ended (zloop can, within the
-    round that ended it) finds nothing and does nothing.
+    timers carry the prober and find it by timer id. So a callback for a
+    probe already ended (the loop no longer delivers one, but a probe may
+    end while another's callback runs) finds nothing and does nothing.
 */
 #ifndef FLOTILLA_HEALTH_PROBE_H_INCLUDED
 #define FLOTILLA_HEALTH_PROBE_H_INCLUDED

@@ -1,8 +1,8 @@
-/*  prober.c - runs health probes concurrently from one zloop.
+/*  prober.c - runs health probes concurrently from one flot_loop.
 
     libcurl's multi interface drives HTTP(S) (and TCP probes of host names)
-    through flot_curl_loop: its sockets are zloop pollers and its timeout a
-    zloop timer, so transfers advance as their sockets get ready. TCP probes of
+    through flot_curl_loop: its sockets are loop pollers and its timeout a
+    loop timer, so transfers advance as their sockets get ready. TCP probes of
     addresses are non-blocking connects watched by pollers; command probes
     are child processes watched by their pipe and pidfd, each a program of
     the health actor's hooks directory run there. Each probe has a

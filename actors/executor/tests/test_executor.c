@@ -1009,6 +1009,66 @@ test_executor_keeps_stderr_apart_and_cuts_it_with_a_note (void **state)
     json_decref (reply);
 }
 
+//  A burst of steps keeps the executor's loop busy spawning, for longer
+//  than the hooks' timeout, while the first hooks have long exited: their
+//  exits and their timeouts are both due when the loop comes back to them.
+//  A hook that exited is never reported timed out (the rollbacks of 5,000
+//  concurrent canaries: zloop ran due timers first, served one poller
+//  change a turn, and the timeout did not ask whether the hook had
+//  exited). Each hook is /bin/true: a run reported `timeout` whose process
+//  exited by itself (exit code 0, no signal) is the fault; one that a
+//  loaded machine kept from running within its timeout is stopped by a
+//  signal, and may be.
+#define BURST 256
+#define BURST_TIMEOUT_MS 20
+
+static void
+test_executor_never_times_out_a_hook_that_exited_while_busy (void **state)
+{
+    (void) state;
+    char path [256];
+    snprintf (path, sizeof path, "%s/true", s_hooks);
+    if (symlink ("/bin/true", path))
+        assert_int_equal (errno, EEXIST);
+    zhash_t *options = zhash_new ();
+    zhash_insert (options, "hooks-dir", s_hooks);
+    zhash_insert (options, "slots", "1000");
+    world_t *world = world_start_with (s_defs, options);
+    uint64_t corrs [BURST];
+    for (int i = 0; i < BURST; i++) {
+        char deployment [32];
+        snprintf (deployment, sizeof deployment, "burst-%d", i);
+        json_t *step = s_slow_step (deployment, 1, "0", NULL, BURST_TIMEOUT_MS);
+        json_t *hook = json_object_get (step, "hook");
+        json_object_set_new (hook, "command", json_string ("true"));
+        corrs [i] = s_send (world, step);
+    }
+    json_t *replies [BURST];
+    flot_err_t errors [BURST];
+    s_recv (world, corrs, BURST, replies, errors);
+    int wrong = 0, succeeded = 0;
+    for (int i = 0; i < BURST; i++) {
+        if (!replies [i])
+            fail_msg ("burst-%d: %s", i, errors [i].message);
+        const char *status = s_field (replies [i], "status");
+        json_int_t code = json_integer_value (json_object_get (replies [i], "exit_code"));
+        json_int_t signal = json_integer_value (json_object_get (replies [i], "signal"));
+        if (streq (status, "succeeded"))
+            succeeded++;
+        else {
+            assert_string_equal (status, "timeout");
+            wrong += code == 0 && signal == 0;
+        }
+        json_decref (replies [i]);
+    }
+    if (wrong)
+        fail_msg ("%d exited by themselves, reported timed out (%d succeeded)", wrong,
+                  succeeded);
+    assert_true (succeeded > 0);
+    world_stop (&world);
+    zhash_destroy (&options);
+}
+
 //  The record keeps at most so many finished runs, none older than so
 //  long, and never drops one still running.
 static void
@@ -1054,7 +1114,8 @@ main (void)
         cmocka_unit_test (test_executor_timeout_stops_the_process_group),
         cmocka_unit_test (test_executor_refuses_bad_hooks_and_bodies),
         cmocka_unit_test (test_executor_answer_is_a_step_result),
-        cmocka_unit_test (test_step_result_refuses_a_key_given_twice_and_ignores_unknown_keys),
+        cmocka_unit_test (
+            test_step_result_refuses_a_key_given_twice_and_ignores_unknown_keys),
         cmocka_unit_test (test_executor_refuses_an_absolute_path),
         cmocka_unit_test (test_executor_refuses_a_hook_that_leaves_its_directory),
         cmocka_unit_test (test_executor_runs_what_its_directory_holds_there),
@@ -1068,6 +1129,7 @@ main (void)
         cmocka_unit_test (test_executor_slots_queue_without_counting_the_wait),
         cmocka_unit_test (test_executor_keeps_stderr_apart_and_cuts_it_with_a_note),
         cmocka_unit_test (test_executor_record_is_bounded),
+        cmocka_unit_test (test_executor_never_times_out_a_hook_that_exited_while_busy),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

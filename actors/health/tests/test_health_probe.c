@@ -8,7 +8,7 @@
     there, each template one argument, never a shell's words; a command
     outside the directory, or an env that changes how it runs, is refused,
     as is every one in a hooks directory others may write to. A prober
-    runs on a zloop in the test's thread; its hooks directory is made for
+    runs on a flot_loop in the test's thread; its hooks directory is made for
     the test (group setup). Ports 25000-25099.  */
 #include <setjmp.h>
 #include <stdarg.h>

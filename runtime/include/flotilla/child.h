@@ -5,7 +5,7 @@
     A child runs in a process group of its own, so that stopping it stops
     all it started, with default signal handling and signal mask whatever
     this process set, stdin from /dev/null and its output into a pipe that
-    the caller watches from its zloop. Timeouts, reaping from the loop
+    the caller watches from its loop. Timeouts, reaping from the loop
     (pidfd or a waitpid timer) and reading the output stay with the caller.
 */
 #ifndef FLOTILLA_CHILD_H_INCLUDED

@@ -1,6 +1,6 @@
-/*  flotilla/curl_loop.h - libcurl's multi interface driven by a czmq zloop.
+/*  flotilla/curl_loop.h - libcurl's multi interface driven by a flot_loop.
 
-    One CURLM whose sockets are zloop pollers and whose timeout is one zloop
+    One CURLM whose sockets are loop pollers and whose timeout is one loop
     timer, so transfers advance as their sockets get ready and a handler
     never blocks. The owner adds easy handles; when one ends, the done
     function given to new is called from the loop with the handle and its

@@ -1,10 +1,11 @@
 /*  flotilla/defer.h - frees things a turn of the loop later.
 
-    zloop may still call a timer or a poller ended earlier in the same turn
-    (it checks each timer as it goes, and runs the pollers that were ready
-    when the turn began). An object whose timers and pollers carry its own
-    pointer must therefore outlive the turn in which it ended: give it to
-    flot_defer_free instead of freeing it, and it is freed in a later turn.
+    The loop never calls a timer or a poller once ended, but a handler may
+    still hold an object that another handler of the same turn ends (a
+    probe's result calling back into its batch, a run's requests), and an
+    object some handler's argument points to must outlive the handler: give
+    it to flot_defer_free instead of freeing it, and it is freed in a later
+    turn.
 */
 #ifndef FLOTILLA_DEFER_H_INCLUDED
 #define FLOTILLA_DEFER_H_INCLUDED
