@@ -63,7 +63,10 @@ typedef struct {
     const char *events_public;
     const char *instance;
     const char *keys;
-    const char *capacity;
+    const char *capacity;       //  events kept at most (--events-retain-count)
+    char events_retain_age [24];    //  seconds
+    char retain_age [24];       //  finished deployments: seconds...
+    const char *retain_count;   //  ... and how many
     const char *store;
     const char *hooks_dir;
     const char *executor_runs;  //  the executor's record of runs; NULL: STORE-executor-runs
@@ -134,10 +137,22 @@ s_usage (FILE *out)
 "  -e, --events-bind EP   where the events actor publishes\n"
 "                         (default tcp://127.0.0.1:5556)\n"
 "      --events-public EP the event endpoint told to subscribers, if not the bound one\n"
-"      --events-capacity N  events kept for replay (default 10000)\n"
 "  -s, --store PATH       the coordinator's database (default ./flotilla.db) and,\n"
 "                         beside it, PATH-events, the events' history: deployments\n"
 "                         and events survive a restart through them\n"
+"\n"
+"Retention (the oldest go first, in small batches; AGE is a number with a unit,\n"
+"s, m, h or d, e.g. 30d or 12h; 0 for an age or a count means no limit):\n"
+"      --retain-age AGE   a finished deployment (completed, failed, aborted,\n"
+"                         rolled back) is removed from the store, status and\n"
+"                         list this long after it finished (default 30d) ...\n"
+"      --retain-count N   ... or once N finished ones are newer (default 10000);\n"
+"                         a running, paused or queued deployment is never removed\n"
+"      --events-retain-age AGE  events older than AGE are removed from the\n"
+"                         history that Replay reads (default 7d) ...\n"
+"      --events-retain-count N  ... and those beyond the newest N (default\n"
+"                         1000000; --events-capacity N is its older name);\n"
+"                         the events of a deployment stay while it runs\n"
 "\n"
 "Keys (the README's \"Keys and roles\"):\n"
 "      --auth-dir DIR     the broker's key directory (flotctl keys init): only\n"
@@ -195,6 +210,25 @@ s_parse_int (const char *text, int min, int max, const char *what)
         return -1;
     }
     return (int) v;
+}
+
+//  An age as operators write it: a number and a unit, s, m, h or d ("30d",
+//  "12h"), or 0 (no limit); into out as seconds. Returns 0, or -1 (said).
+static int
+s_parse_age (const char *text, const char *what, char *out, size_t size)
+{
+    char *end = NULL;
+    long long n = strtoll (text, &end, 10);
+    long long unit = !end || end == text ? 0
+                   : streq (end, "s") ? 1 : streq (end, "m") ? 60 : streq (end, "h") ? 3600
+                   : streq (end, "d") ? 86400 : streq (end, "") && n == 0 ? 1 : 0;
+    if (!unit || n < 0 || n > 36500LL * 86400 / unit) {
+        fprintf (stderr, "flotillad: %s '%s' is not an age: a number and a unit, s, m, h or "
+                 "d (30d, 12h), at most 36500d, or 0 for no limit\n", what, text);
+        return -1;
+    }
+    snprintf (out, size, "%lld", n * unit);
+    return 0;
 }
 
 //  Starts the listed actors as threads connected to endpoint; adds them to
@@ -383,7 +417,7 @@ s_child_endpoint (const char *bind, char *out, size_t size)
 }
 
 typedef struct {
-    const char *argv [48];
+    const char *argv [64];
     size_t argc;
 } args_t;
 
@@ -499,6 +533,10 @@ s_supervise (const options_t *opts)
         s_args_common (opts, &args, heartbeat, liveness);
         supervisor_add (supervisor, "broker", (char *const *) args.argv);
     }
+    //  Ages in seconds, as an age with its unit.
+    char events_age [32], retain_age [32];
+    snprintf (events_age, sizeof events_age, "%ss", opts->events_retain_age);
+    snprintf (retain_age, sizeof retain_age, "%ss", opts->retain_age);
     if (!opts->broker_only) {
         //  In the table's order, as the threads start.
         char list [300];
@@ -515,7 +553,10 @@ s_supervise (const options_t *opts)
             s_arg (&args, "--events-bind", opts->events_bind);
             if (opts->events_public)
                 s_arg (&args, "--events-public", opts->events_public);
-            s_arg (&args, "--events-capacity", opts->capacity);
+            s_arg (&args, "--events-retain-count", opts->capacity);
+            s_arg (&args, "--events-retain-age", events_age);
+            s_arg (&args, "--retain-age", retain_age);
+            s_arg (&args, "--retain-count", opts->retain_count);
             s_arg (&args, "--store", opts->store);
             if (opts->hooks_dir)
                 s_arg (&args, "--hooks-dir", opts->hooks_dir);
@@ -558,7 +599,10 @@ s_run (const options_t *opts)
     zhash_insert (actor_options, "pub", (void *) opts->events_bind);
     if (opts->events_public)
         zhash_insert (actor_options, "pub-public", (void *) opts->events_public);
-    zhash_insert (actor_options, "capacity", (void *) opts->capacity);
+    zhash_insert (actor_options, "events-retain-count", (void *) opts->capacity);
+    zhash_insert (actor_options, "events-retain-age", (void *) opts->events_retain_age);
+    zhash_insert (actor_options, "retain-age", (void *) opts->retain_age);
+    zhash_insert (actor_options, "retain-count", (void *) opts->retain_count);
     zhash_insert (actor_options, "store", (void *) opts->store);
     if (opts->hooks_dir)
         zhash_insert (actor_options, "hooks-dir", (void *) opts->hooks_dir);
@@ -664,7 +708,10 @@ main (int argc, char *argv [])
         .program = argv [0],
         .bind = "tcp://127.0.0.1:5555",
         .events_bind = FLOT_EVENTS_ENDPOINT,
-        .capacity = "10000",
+        .capacity = "1000000",
+        .events_retain_age = "604800",
+        .retain_age = "2592000",
+        .retain_count = "10000",
         .store = "flotilla.db",
     };
     int verbosity = FLOT_LOG_NOTICE;
@@ -675,6 +722,10 @@ main (int argc, char *argv [])
         { "events-bind", required_argument, NULL, 'e' },
         { "events-public", required_argument, NULL, 'P' },
         { "events-capacity", required_argument, NULL, 'C' },
+        { "events-retain-count", required_argument, NULL, 'C' },
+        { "events-retain-age", required_argument, NULL, 1003 },
+        { "retain-age", required_argument, NULL, 1004 },
+        { "retain-count", required_argument, NULL, 1005 },
         { "store", required_argument, NULL, 's' },
         { "instance", required_argument, NULL, 'I' },
         { "hooks-dir", required_argument, NULL, 'D' },
@@ -708,9 +759,24 @@ main (int argc, char *argv [])
             case 'e': opts.events_bind = optarg; break;
             case 'P': opts.events_public = optarg; break;
             case 'C':
-                if (s_parse_int (optarg, 1, 10000000, "--events-capacity") < 0)
+                if (s_parse_int (optarg, 0, 1000000000, "--events-retain-count") < 0)
                     return 2;
                 opts.capacity = optarg;
+                break;
+            case 1003:
+                if (s_parse_age (optarg, "--events-retain-age", opts.events_retain_age,
+                                 sizeof opts.events_retain_age))
+                    return 2;
+                break;
+            case 1004:
+                if (s_parse_age (optarg, "--retain-age", opts.retain_age,
+                                 sizeof opts.retain_age))
+                    return 2;
+                break;
+            case 1005:
+                if (s_parse_int (optarg, 0, 100000000, "--retain-count") < 0)
+                    return 2;
+                opts.retain_count = optarg;
                 break;
             case 'I': opts.instance = optarg; break;
             case 'D': opts.hooks_dir = optarg; break;

@@ -215,11 +215,17 @@ s_flush (coordinator_t *self)
 //  --------------------------------------------------------------------------
 //  Life cycle
 
+//  retention.c: finished deployments removed by age and count.
+int coord_retention_check (flot_actor_t *actor);
+void coord_retention_start (coordinator_t *self);
+
 static int
 s_start (flot_actor_t *actor)
 {
     const char *path = flot_actor_option (actor, "store", "flotilla.db");
     const char *tick = flot_actor_option (actor, "tick", "200");
+    if (coord_retention_check (actor))
+        return -1;
     flot_err_t err;
     flot_store_t *store = flot_store_open (path, &err);
     if (!store) {
@@ -261,6 +267,7 @@ s_start (flot_actor_t *actor)
                  coord_on_tick, self);
     //  Go on with what was running, once the loop runs.
     flot_loop_timer (flot_actor_loop (actor), 1, 1, coord_on_resume_all, self);
+    coord_retention_start (self);
     flot_notice (WHO, "store %s: %zu deployments", path, zhashx_size (self->deployments));
     return 0;
 }

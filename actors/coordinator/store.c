@@ -7,7 +7,9 @@
     deployment, keyed by its stable id), outbox (events written in the
     same transaction as the change they describe, removed once the events
     actor has them) and actions (who applied, paused, resumed, promoted
-    and aborted each deployment, when, and why). Statements are prepared
+    and aborted each deployment, when, and why). Retention removes a
+    finished deployment from all of them at once (flot_store_each_expired
+    says which, flot_store_remove_deployment removes one). Statements are prepared
     once. Only the coordinator's thread uses a store. A store carries its
     schema's version and is migrated to this build's on open (see
     s_schema).
@@ -104,10 +106,16 @@ static const flot_schema_t s_schema = {
     " d.queued_behind" \
     " FROM deployments d JOIN specs s ON s.deployment = d.id"
 
+//  A finished deployment: it ended, and nothing runs it again unless an
+//  operator asks (its finished_ms goes back to 0 then).
+#define FINISHED "finished_ms > 0 AND state IN ('completed', 'failed', 'aborted'," \
+                 " 'rolled_back', 'rollback_failed')"
+
 enum {
     Q_NEXT_ID, Q_BUMP_ID, Q_PUT_DEPLOYMENT, Q_GET_DEPLOYMENT, Q_ALL_DEPLOYMENTS,
     Q_OPEN_DEPLOYMENTS, Q_PUT_STEP, Q_STEPS, Q_OUTBOX_ADD, Q_OUTBOX_FIRST,
     Q_OUTBOX_REMOVE, Q_OUTBOX_AFTER, Q_PUT_SPEC, Q_ADD_ACTION, Q_ACTIONS, Q_ACTION_COUNT,
+    Q_EXPIRED, Q_REMOVE_DEPLOYMENT, Q_REMOVE_SPEC, Q_REMOVE_STEPS, Q_REMOVE_ACTIONS,
     Q_COUNT
 };
 
@@ -146,6 +154,15 @@ static const char *s_queries [Q_COUNT] = {
     [Q_ACTIONS] = "SELECT command, caller, at_ms, reason FROM (SELECT * FROM actions"
                   " WHERE deployment = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
     [Q_ACTION_COUNT] = "SELECT count(*) FROM actions WHERE deployment = ?",
+    //  Finished before ?1, or beyond the newest ?2 finished; at most ?3.
+    [Q_EXPIRED] = "SELECT id, finished_ms FROM deployments WHERE " FINISHED
+                  " AND (finished_ms < ?1 OR id IN (SELECT id FROM deployments WHERE "
+                  FINISHED " ORDER BY finished_ms DESC, id DESC LIMIT -1 OFFSET ?2))"
+                  " ORDER BY finished_ms, id LIMIT ?3",
+    [Q_REMOVE_DEPLOYMENT] = "DELETE FROM deployments WHERE id = ?",
+    [Q_REMOVE_SPEC] = "DELETE FROM specs WHERE deployment = ?",
+    [Q_REMOVE_STEPS] = "DELETE FROM steps WHERE deployment = ?",
+    [Q_REMOVE_ACTIONS] = "DELETE FROM actions WHERE deployment = ?",
 };
 
 struct _flot_store_t {
@@ -556,4 +573,42 @@ flot_store_outbox_remove_upto (flot_store_t *self, int64_t id)
     sqlite3_stmt *q = self->q [Q_OUTBOX_REMOVE];
     sqlite3_bind_int64 (q, 1, id);
     return s_step_done (self, q, "removing an event from the outbox");
+}
+
+//  --------------------------------------------------------------------------
+//  Retention
+
+int
+flot_store_each_expired (flot_store_t *self, int64_t before_ms, size_t keep, size_t limit,
+                         flot_store_expired_fn *fn, void *arg)
+{
+    sqlite3_stmt *q = self->q [Q_EXPIRED];
+    sqlite3_bind_int64 (q, 1, before_ms > 0 ? before_ms : 0);
+    sqlite3_bind_int64 (q, 2, keep && keep < (size_t) INT64_MAX ? (sqlite3_int64) keep
+                                                                : INT64_MAX);
+    sqlite3_bind_int64 (q, 3, limit < (size_t) INT64_MAX ? (sqlite3_int64) limit : INT64_MAX);
+    int rc;
+    while ((rc = sqlite3_step (q)) == SQLITE_ROW)
+        if (fn (s_column (q, 0), sqlite3_column_int64 (q, 1), arg))
+            break;
+    int result = rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : s_fail (self, "listing finished deployments");
+    sqlite3_reset (q);
+    sqlite3_clear_bindings (q);
+    return result;
+}
+
+int
+flot_store_remove_deployment (flot_store_t *self, const char *id)
+{
+    static const int queries [] = {
+        Q_REMOVE_STEPS, Q_REMOVE_ACTIONS, Q_REMOVE_SPEC, Q_REMOVE_DEPLOYMENT
+    };
+    for (size_t i = 0; i < sizeof queries / sizeof queries [0]; i++) {
+        sqlite3_stmt *q = self->q [queries [i]];
+        sqlite3_bind_text (q, 1, id, -1, SQLITE_STATIC);
+        if (s_step_done (self, q, "removing a finished deployment"))
+            return -1;
+    }
+    return 0;
 }

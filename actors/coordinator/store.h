@@ -109,6 +109,24 @@ int
     flot_store_each_deployment (flot_store_t *self, bool unfinished,
                                 flot_store_deployment_fn *fn, void *arg);
 
+//  Retention: the finished deployments (completed, failed, aborted,
+//  rolled back, rollback failed; never a running, paused, queued or
+//  rolling back one) to remove: those finished before before_ms (0: none by
+//  age) and those beyond the newest keep finished ones (0: none by count),
+//  the first finished first, at most limit of them. Calls fn with each
+//  one's id and when it finished; stops early if fn returns non-zero.
+//  Returns 0 or -1.
+typedef int (flot_store_expired_fn) (const char *id, int64_t finished_ms, void *arg);
+int
+    flot_store_each_expired (flot_store_t *self, int64_t before_ms, size_t keep,
+                             size_t limit, flot_store_expired_fn *fn, void *arg);
+
+//  Remove a deployment and all the store holds of it: its row, its spec,
+//  its steps and its actions (in the open transaction, if any). Returns
+//  0, or -1.
+int
+    flot_store_remove_deployment (flot_store_t *self, const char *id);
+
 //  Insert or replace a step's row.
 int
     flot_store_put_step (flot_store_t *self, const char *deployment,

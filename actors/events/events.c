@@ -1,20 +1,35 @@
 /*  events.c - the event publisher actor (service "events").
 
     Every lifecycle event goes through here: Publish gives it the next
-    sequence number and a timestamp, keeps it in a bounded history, and sends
-    it on the PUB socket as [topic][signature][body], with the topic
-    "<deployment>/<type>" so subscribers can filter by prefix. Replay serves
-    the history from a sequence number, so a subscriber that saw a gap (or
-    started late) can catch up; Info says where to subscribe. Owns the PUB
-    socket, the sequence counter and the history. Its messages, and the
-    data of every event type, are protocol/contracts/events.json; Publish
-    refuses data that does not match its type's definition.
+    sequence number and a timestamp, logs it in the history (event_log.c,
+    SQLite), and sends it on the PUB socket as [topic][signature][body],
+    with the topic "<deployment>/<type>" so subscribers can filter by
+    prefix. Replay serves the history from a sequence number, read from
+    disk a page at a time (no copy of the history is held in memory), so a
+    subscriber that saw a gap (or started late) can catch up; Info says
+    where to subscribe. Owns the PUB socket, the sequence counter and the
+    history. Its messages, and the data of every event type, are
+    protocol/contracts/events.json; Publish refuses data that does not
+    match its type's definition.
 
-    Options: pub (endpoint to bind, default tcp://127.0.0.1:5556), capacity
-    (events kept, default 10000), pub-public (the endpoint advertised by
-    Info when subscribers must use another address than the bound one),
-    store (an SQLite file: every event is logged there before it is
-    published, and a restart takes the history and the sequence up again).
+    Retention: the history keeps at most events-retain-count events
+    (default 1,000,000; 0: no limit) and none older than events-retain-age
+    seconds (default 7 days; 0: no limit), the oldest going first, in small
+    passes from a timer (and at once, past the count, as events come). The
+    events of a running deployment stay whatever their age: one whose
+    latest event of a type the contract defines is not one that ends it
+    (deployment.completed, .failed, .rolled_back, .aborted, rollback.failed).
+    That set is learnt from the history at start (a scan in batches) and
+    kept as events come; it holds the running deployments only.
+
+    Options: pub (endpoint to bind, default tcp://127.0.0.1:5556),
+    events-retain-count and events-retain-age (above; capacity is the
+    older name of the count), pub-public (the endpoint advertised by Info
+    when subscribers must use another address than the bound one),
+    events-store (an SQLite file: every event is logged there before it is
+    published, and a restart takes the history and the sequence up again;
+    without one the history is an SQLite database in memory, bounded the
+    same way).
 
     Keys (SPEC 11.4): pub-cert, a secret key file (zcert), makes the PUB
     socket a CURVE server of that key pair, which Info advertises
@@ -42,6 +57,13 @@
 #define MAX_DEPLOYMENT FLOT_MAX_ID
 #define MAX_REPLAY 1000            //  events.Replay: at most this many a reply (its limit)
 #define MAX_REPLAY_BYTES (FLOT_MAX_BODY - 4096)
+#define RETAIN_COUNT "1000000"      //  events kept at most, by default
+#define RETAIN_AGE "604800"         //  ... and for at most 7 days (seconds)
+#define RETAIN_EVERY_MS 100         //  the retention timer: a scan or prune batch
+#define RETAIN_IDLE_MS 10000        //  after a pass found nothing more to remove
+#define RETAIN_BATCH 2000           //  events a pass of the timer examines
+#define RETAIN_PUBLISH_BATCH 16     //  ... and one after a Publish past the count
+#define SCAN_BATCH 20000            //  events the scan at start reads a turn
 #define ZAP_DOMAIN "flotilla-events"
 #define KEYS_EVERY_MS 1000          //  how often the broker's Keys is asked
 #define REBIND_EVERY_MS 50          //  a bind again that finds the address in use
@@ -49,23 +71,20 @@
 #define REBIND_LATE_MS 1000         //  then this often
 
 typedef struct {
-    uint64_t seq;
-    char deployment [MAX_DEPLOYMENT + 1];
-    uint8_t *body;
-    size_t size;
-} event_t;
-
-typedef struct {
     flot_actor_t *actor;
     zsock_t *pub;               //  NULL while it waits to bind again
     char endpoint [256];        //  advertised by Info
     char bound [256];           //  where it is bound, as ZeroMQ resolved it
     uint64_t last;              //  last sequence number given
-    event_t *ring;
-    size_t capacity;
-    size_t head;                //  index of the oldest event
-    size_t count;
-    flot_event_log_t *log;      //  the durable history, or NULL
+    flot_event_log_t *log;      //  the history (in memory without events-store)
+    uint64_t retain_count;      //  events kept at most; 0: no limit
+    int64_t retain_age_ms;      //  kept this long at most; 0: no limit
+    zhashx_t *running;          //  deployment id -> its first seq (uintptr_t; 1 if not
+                                //  known): those whose events stay
+    bool scanned;               //  running is known (the scan at start is over)
+    uint64_t scanned_upto;      //  the scan's last event
+    int retain_timer;
+    int64_t retain_next;        //  zclock_mono of the next prune pass
 
     //  The PUB socket's keys (SPEC 11.4)
     zcert_t *cert;              //  pub-cert: its key pair; NULL: plain
@@ -97,16 +116,10 @@ s_ident_valid (const char *s, bool lower_only)
     return true;
 }
 
-static event_t *
-s_at (events_t *self, size_t index)
-{
-    return &self->ring [(self->head + index) % self->capacity];
-}
-
 static uint64_t
 s_oldest (events_t *self)
 {
-    return self->count ? s_at (self, 0)->seq : 0;
+    return flot_event_log_oldest (self->log);
 }
 
 //  --------------------------------------------------------------------------
@@ -223,7 +236,7 @@ s_publish_batch (flot_actor_t *actor, flot_request_t *request)
             return;
         }
     }
-    if (self->log && flot_event_log_begin (self->log, &err))
+    if (flot_event_log_begin (self->log, &err))
         flot_error (WHO, "%s", err.message);
     flot_events_publish_batch_reply_t reply = { 0 };
     for (size_t i = 0; i < args->events.count; i++) {
@@ -231,37 +244,110 @@ s_publish_batch (flot_actor_t *actor, flot_request_t *request)
         if (i == 0)
             reply.first = reply.last;
     }
-    if (self->log && flot_event_log_commit (self->log, &err))
+    if (flot_event_log_commit (self->log, &err))
         flot_error (WHO, "%s", err.message);
     flot_request_answer (&request, &reply);
 }
 
-//  Keep an event in the history (taking body); the oldest goes when full.
-static event_t *
-s_keep (events_t *self, uint64_t seq, const char *deployment, uint8_t *body, size_t size)
+//  --------------------------------------------------------------------------
+//  Retention
+
+//  Event seq of type for deployment: a typed event that does not end its
+//  deployment makes it running (its events stay); one that ends it, not.
+//  A running deployment's first event is known if it started while known
+//  (deployment.started is a deployment's first event): a Replay of its
+//  events reads from there, not from the history's start.
+static void
+s_running_note (events_t *self, const char *deployment, const char *type, uint64_t seq)
 {
-    event_t *event;
-    if (self->count == self->capacity) {
-        event = s_at (self, 0);
-        free (event->body);
-        self->head = (self->head + 1) % self->capacity;
-    }
+    if (!*deployment)
+        return;
+    const flot_event_def_t *def = flot_event_def (type);
+    if (!def)
+        return;
+    if (def->ends)
+        zhashx_delete (self->running, deployment);
     else
-        self->count++;
-    event = s_at (self, self->count - 1);
-    event->seq = seq;
-    snprintf (event->deployment, sizeof event->deployment, "%s", deployment);
-    event->body = body;
-    event->size = size;
-    return event;
+    if (!zhashx_lookup (self->running, deployment)) {
+        uintptr_t first = streq (type, "deployment.started") && seq <= UINTPTR_MAX
+                        ? (uintptr_t) seq : 1;
+        zhashx_insert (self->running, deployment, (void *) first);
+    }
+}
+
+static bool
+s_running (const char *deployment, void *arg)
+{
+    events_t *self = arg;
+    return *deployment && zhashx_lookup (self->running, deployment) != NULL;
 }
 
 static void
-s_load_one (uint64_t seq, const char *deployment, const void *body, size_t size, void *arg)
+s_scan_one (uint64_t seq, const char *deployment, const void *body, size_t size, void *arg)
 {
-    uint8_t *copy = malloc (size ? size : 1);
-    memcpy (copy, body, size);
-    s_keep (arg, seq, deployment, copy, size);
+    char type [MAX_TYPE + 1];
+    uint64_t time_ms;
+    if (flot_event_body_peek (body, size, type, sizeof type, &time_ms) == 0)
+        s_running_note (arg, deployment, type, seq);
+}
+
+//  One batch of the scan that learns which deployments run. Returns 0, or
+//  -1 (said).
+static int
+s_scan (events_t *self)
+{
+    flot_err_t err;
+    int64_t last = flot_event_log_scan (self->log, self->scanned_upto, SCAN_BATCH,
+                                        s_scan_one, self, &err);
+    if (last < 0) {
+        flot_error (WHO, "%s", err.message);
+        return -1;
+    }
+    if ((uint64_t) last == self->scanned_upto) {
+        self->scanned = true;
+        flot_info (WHO, "history scanned: %zu deployments running", zhashx_size (self->running));
+    }
+    self->scanned_upto = (uint64_t) last;
+    return 0;
+}
+
+//  One pass of retention over at most batch events. Returns true if
+//  there may be more to remove now.
+static bool
+s_prune (events_t *self, size_t batch)
+{
+    if (!self->scanned)
+        return false;           //  which deployments run is not known yet
+    flot_event_log_policy_t policy = {
+        .count = self->retain_count, .batch = batch, .keep = s_running, .arg = self,
+        .before_ms = self->retain_age_ms ? zclock_time () - self->retain_age_ms : 0
+    };
+    bool done = true;
+    flot_err_t err;
+    int64_t removed = flot_event_log_prune (self->log, &policy, &done, &err);
+    if (removed < 0)
+        flot_error (WHO, "retention: %s", err.message);
+    else
+    if (removed > 0)
+        flot_debug (WHO, "retention: %lld events removed", (long long) removed);
+    return removed >= 0 && !done;
+}
+
+static int
+s_on_retain (flot_loop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    events_t *self = arg;
+    if (!self->scanned) {
+        s_scan (self);
+        return 0;
+    }
+    int64_t now = zclock_mono ();
+    if (now < self->retain_next)
+        return 0;
+    self->retain_next = s_prune (self, RETAIN_BATCH) ? now : now + RETAIN_IDLE_MS;
+    return 0;
 }
 
 uint64_t
@@ -278,10 +364,14 @@ flot_events_publish (void *state, const char *type, const char *deployment,
     msgpack_sbuffer sbuf;
     flot_encode_sbuf (&flot_events_event_def, &published, &sbuf);
     flot_err_t err;
-    if (self->log && flot_event_log_append (self->log, seq, deployment, sbuf.data,
-                                            sbuf.size, &err))
+    if (flot_event_log_append (self->log, seq, deployment, sbuf.data, sbuf.size, &err))
         flot_error (WHO, "%s", err.message);
-    event_t *event = s_keep (self, seq, deployment, (uint8_t *) sbuf.data, sbuf.size);
+    if (self->scanned)
+        s_running_note (self, deployment, type, seq);
+    //  Past the count, the oldest go at once (a small pass: the timer
+    //  does the rest).
+    if (self->retain_count && flot_event_log_held (self->log) > self->retain_count)
+        s_prune (self, RETAIN_PUBLISH_BATCH);
 
     char topic [MAX_DEPLOYMENT + MAX_TYPE + 3];
     snprintf (topic, sizeof topic, "%s/%s", *deployment ? deployment : "-", type);
@@ -291,58 +381,73 @@ flot_events_publish (void *state, const char *type, const char *deployment,
     if (handle
     && (zmq_send (handle, topic, strlen (topic), ZMQ_SNDMORE) < 0
     ||  zmq_send (handle, FLOT_EVENTS_SIGNATURE, FLOT_SIGNATURE_SIZE, ZMQ_SNDMORE) < 0
-    ||  zmq_send (handle, event->body, event->size, 0) < 0))
+    ||  zmq_send (handle, sbuf.data, sbuf.size, 0) < 0))
         flot_warn (WHO, "event %llu not published: %s",
                    (unsigned long long) seq, zmq_strerror (zmq_errno ()));
     flot_debug (WHO, "event %llu %s", (unsigned long long) seq, topic);
+    msgpack_sbuffer_destroy (&sbuf);
     return seq;
 }
 
 //  --------------------------------------------------------------------------
 //  Replay and Info
 
+//  A page of Replay: the events' bodies as they were published, copied
+//  from the log, at most MAX_REPLAY_BYTES of them.
+typedef struct {
+    msgpack_sbuffer bodies;
+    size_t count;
+} page_t;
+
+static int
+s_page_add (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    (void) seq;
+    page_t *page = arg;
+    if (page->bodies.size + size > MAX_REPLAY_BYTES)
+        return 1;               //  the next page has it
+    msgpack_sbuffer_write (&page->bodies, body, size);
+    page->count++;
+    return 0;
+}
+
 static void
 s_replay (flot_actor_t *actor, flot_request_t *request)
 {
     events_t *self = flot_actor_state (actor);
     const flot_events_replay_request_t *args = flot_request_args (request);
-    //  The contract bounds limit; picked [] holds no more whatever it says.
+    //  The contract bounds limit; a page holds no more whatever it says.
     uint64_t since = args->since, limit = MIN (args->limit, MAX_REPLAY);
-    const char *deployment = args->deployment ? args->deployment : "";
-    //  The first event at or after since: sequence numbers are consecutive
-    //  in the history, so it is found by arithmetic.
-    uint64_t oldest = s_oldest (self);
-    size_t start = self->count;
-    if (self->count && since <= self->last)
-        start = since <= oldest ? 0 : (size_t) (since - oldest);
-    size_t picked [MAX_REPLAY];
-    size_t npicked = 0, bytes = 0;
+    //  Read from disk: memory holds one page, whatever the history's size.
+    page_t page = { .count = 0 };
+    msgpack_sbuffer_init (&page.bodies);
     bool more = false;
-    for (size_t i = start; i < self->count; i++) {
-        event_t *event = s_at (self, i);
-        if (*deployment && strcmp (event->deployment, deployment) != 0)
-            continue;
-        if (npicked == limit || bytes + event->size > MAX_REPLAY_BYTES) {
-            more = true;
-            break;
-        }
-        picked [npicked++] = i;
-        bytes += event->size;
+    flot_err_t err;
+    //  A running deployment's events: from its first, not the history's.
+    uintptr_t first = args->deployment && *args->deployment && self->scanned
+                    ? (uintptr_t) zhashx_lookup (self->running, args->deployment) : 0;
+    if (first > since)
+        since = first;
+    if (flot_event_log_read (self->log, since, args->deployment, (size_t) limit, s_page_add,
+                             &page, &more, &err) < 0) {
+        msgpack_sbuffer_destroy (&page.bodies);
+        flot_error (WHO, "Replay: %s", err.message);
+        flot_request_error (&request, FLOT_E_INTERNAL, "cannot read the history: %s",
+                            err.message);
+        return;
     }
-    //  The reply holds the events as they were published, their bytes
-    //  copied from the history: a Replay reply (the contract's
-    //  events.Replay reply) packed around them.
+    //  A Replay reply (the contract's events.Replay reply) packed around
+    //  the events as they were published.
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     flot_pack_begin (&sbuf, &pk);
     msgpack_pack_map (&pk, 4);
     flot_pack_str (&pk, "events");
-    msgpack_pack_array (&pk, npicked);
-    for (size_t i = 0; i < npicked; i++) {
-        event_t *event = s_at (self, picked [i]);
-        msgpack_sbuffer_write (&sbuf, (const char *) event->body, event->size);
-    }
-    flot_pack_kv_uint (&pk, "oldest", oldest);
+    msgpack_pack_array (&pk, page.count);
+    if (page.bodies.size)
+        msgpack_sbuffer_write (&sbuf, page.bodies.data, page.bodies.size);
+    msgpack_sbuffer_destroy (&page.bodies);
+    flot_pack_kv_uint (&pk, "oldest", s_oldest (self));
     flot_pack_kv_uint (&pk, "last", self->last);
     flot_pack_kv_bool (&pk, "more", more);
     flot_request_reply_sbuf (&request, &sbuf);
@@ -354,7 +459,7 @@ s_info (flot_actor_t *actor, flot_request_t *request)
     events_t *self = flot_actor_state (actor);
     flot_events_info_reply_t reply = {
         .pub = self->endpoint, .last = self->last, .oldest = s_oldest (self),
-        .held = self->count, .capacity = self->capacity,
+        .held = flot_event_log_held (self->log), .capacity = self->retain_count,
         .public_key = self->curve ? zcert_public_txt (self->cert) : NULL
     };
     flot_request_answer (&request, &reply);
@@ -739,13 +844,13 @@ s_state_destroy (events_t **self_p)
         flot_loop_timer_end (loop, self->first_keys_timer);
     if (self->rebind_timer >= 0)
         flot_loop_timer_end (loop, self->rebind_timer);
+    if (self->retain_timer >= 0)
+        flot_loop_timer_end (loop, self->retain_timer);
     if (self->keys_call)
         flot_actor_call_forget (self->actor, self->keys_call);
-    for (size_t i = 0; i < self->count; i++)
-        free (s_at (self, i)->body);
-    free (self->ring);
     zsock_destroy (&self->pub);
     flot_event_log_destroy (&self->log);
+    zhashx_destroy (&self->running);
     zactor_destroy (&self->zap);
     if (*self->zap_home)
         s_remove_folder (self->zap_home);
@@ -759,24 +864,31 @@ static int
 s_start (flot_actor_t *actor)
 {
     const char *endpoint = flot_actor_option (actor, "pub", FLOT_EVENTS_ENDPOINT);
-    const char *capacity = flot_actor_option (actor, "capacity", "10000");
+    const char *count = flot_actor_option (actor, "events-retain-count",
+                                           flot_actor_option (actor, "capacity", RETAIN_COUNT));
+    const char *age = flot_actor_option (actor, "events-retain-age", RETAIN_AGE);
     char *end = NULL;
-    long n = strtol (capacity, &end, 10);
-    if (!end || *end || n < 1 || n > 10000000) {
-        flot_error (WHO, "capacity '%s' is not a number in 1..10000000", capacity);
+    long long n = strtoll (count, &end, 10);
+    if (!end || *end || n < 0 || n > 1000000000LL) {
+        flot_error (WHO, "events-retain-count '%s' is not a number in 0..1000000000 "
+                    "(0: no limit)", count);
+        return -1;
+    }
+    end = NULL;
+    long long seconds = strtoll (age, &end, 10);
+    if (!end || *end || seconds < 0 || seconds > 100LL * 365 * 86400) {
+        flot_error (WHO, "events-retain-age '%s' is not a number of seconds in 0..%lld "
+                    "(0: no limit)", age, 100LL * 365 * 86400);
         return -1;
     }
     events_t *self = calloc (1, sizeof *self);
     assert (self);
     self->actor = actor;
     self->keys_timer = self->first_keys_timer = self->rebind_timer = -1;
-    self->capacity = (size_t) n;
-    self->ring = calloc (self->capacity, sizeof (event_t));
-    if (!self->ring) {
-        flot_error (WHO, "cannot allocate the history of %ld events", n);
-        s_state_destroy (&self);
-        return -1;
-    }
+    self->retain_timer = -1;
+    self->retain_count = (uint64_t) n;
+    self->retain_age_ms = seconds * 1000;
+    self->running = zhashx_new ();
     if (s_keys_start (self, actor)) {
         s_state_destroy (&self);
         return -1;
@@ -793,22 +905,31 @@ s_start (flot_actor_t *actor)
     //  subscriber may meet the socket before then.
     if (self->zap)
         s_pub_close (self);
+    //  Without a file, the history is a database in memory: the same code,
+    //  bounded by the same retention.
     const char *store = flot_actor_option (actor, "events-store", NULL);
-    if (store) {
-        flot_err_t err;
-        self->log = flot_event_log_open (store, &err);
-        int64_t last = self->log
-                     ? flot_event_log_load (self->log, self->capacity, s_load_one, self, &err)
-                     : -1;
-        if (last < 0) {
-            flot_error (WHO, "%s", err.message);
-            s_state_destroy (&self);
-            return -1;
-        }
-        self->last = (uint64_t) last;
-        flot_notice (WHO, "history %s: %zu events, the last #%llu", store, self->count,
-                     (unsigned long long) self->last);
+    flot_err_t err;
+    self->log = flot_event_log_open (store ? store : ":memory:", &err);
+    if (!self->log) {
+        flot_error (WHO, "%s", err.message);
+        s_state_destroy (&self);
+        return -1;
     }
+    self->last = flot_event_log_newest (self->log);
+    //  Which deployments run: read from the history, a batch now and the
+    //  rest from the timer (retention waits until it is known).
+    if (s_scan (self)) {
+        s_state_destroy (&self);
+        return -1;
+    }
+    self->retain_timer = flot_loop_timer (flot_actor_loop (actor), RETAIN_EVERY_MS, 0,
+                                          s_on_retain, self);
+    if (store)
+        flot_notice (WHO, "history %s: %llu events, the last #%llu; keeps %s%s events, "
+                     "%s%s%s", store, (unsigned long long) flot_event_log_held (self->log),
+                     (unsigned long long) self->last, n ? "at most " : "", n ? count : "all",
+                     seconds ? "for at most " : "for ever", seconds ? age : "",
+                     seconds ? " s" : "");
     const char *advertised = flot_actor_option (actor, "pub-public", NULL);
     snprintf (self->endpoint, sizeof self->endpoint, "%s",
               advertised ? advertised : self->bound);
