@@ -2,8 +2,11 @@
 
     Plan and Execute ask the strategy service to read the spec
     (GenerateSteps, Resolve); Execute then builds the deployment
-    (deployment.c), stores it and starts it (schedule.c). GetStatus and
-    List read the deployments; Pause, Resume, Promote and Abort change one.
+    (deployment.c), stores it and starts it (schedule.c); Plan passes a
+    page asked for on to GenerateSteps. GetStatus and List read the
+    deployments, whole or in pages cut to fit a body (SPEC 18.1: GetStatus
+    with a summary of every target, building only its page's targets);
+    Pause, Resume, Promote and Abort change one.
     Execute and the commands that change a deployment are recorded with
     who called (coord_action), and the events they cause name them (`by`).
     Each answer goes once what it reports is committed (coord_reply,
@@ -30,6 +33,35 @@ s_answer (coordinator_t *self, flot_request_t **request_p, const flot_struct_t *
         return;
     }
     coord_reply (self, request_p, &sbuf);
+}
+
+//  A paged reply (section 18.1): encodes reply (a struct of def) with the
+//  first n of the count items of *array, n cut down until the body fits;
+//  fills page (offset, total) for the n that fit. Returns 0 with the body
+//  in sbuf, or -1 (sbuf freed) if not even an empty list fits.
+int
+coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *array,
+                   size_t count, size_t wanted, flot_coordinator_page_t *page,
+                   msgpack_sbuffer *sbuf)
+{
+    size_t n = count;
+    for (;;) {
+        array->count = n;
+        page->more = page->offset + n < page->total;
+        page->next_offset = page->offset + n;
+        page->has_next_offset = page->more;
+        page->cut = page->more && n < wanted;
+        flot_encode_sbuf (def, reply, sbuf);
+        if (sbuf->size <= FLOT_MAX_BODY)
+            return 0;
+        size_t size = sbuf->size;
+        msgpack_sbuffer_destroy (sbuf);
+        if (n == 0)
+            return -1;
+        //  Items are of like size: as many as the body holds, less a margin.
+        size_t fit = (size_t) ((double) n * (FLOT_MAX_BODY * 0.95) / (double) size);
+        n = fit < n ? fit : n - 1;
+    }
 }
 
 //  The deployment called id, or NULL after answering NOT_FOUND.
@@ -76,6 +108,8 @@ coord_submit_free (void **item_p)
 }
 
 static void s_submitted (submit_t *submit, const msgpack_object *resolved);
+static int s_target_named (coordinator_t *self, flot_request_t **request_p,
+                           deployment_t *dep, const char *name);
 static void s_queue (deployment_t *dep, deployment_t *holder, size_t shared, bool replace,
                      zlistx_t *aborted);
 
@@ -135,7 +169,12 @@ s_submit (flot_actor_t *actor, flot_request_t *request, bool execute)
         if (!getcwd (submit->cwd, sizeof submit->cwd))
             strcpy (submit->cwd, "/");
     }
-    flot_strategy_spec_text_t text = { .spec = args->spec, .file = args->file };
+    //  Plan: the page asked for, passed on (GenerateSteps pages alike).
+    flot_strategy_spec_text_t text = {
+        .spec = args->spec, .file = args->file,
+        .offset = args->offset, .has_offset = !execute && args->has_offset,
+        .limit = args->limit, .has_limit = !execute && args->has_limit
+    };
     submit->handle = zlistx_add_end (self->submits, submit);
     //  The strategy service answers within the caller's deadline, so that a
     //  caller told DEADLINE knows nothing started.
@@ -321,21 +360,126 @@ s_actions_free (actions_t *actions)
     actions->count = 0;
 }
 
+//  --------------------------------------------------------------------------
+//  GetStatus and List, whole or in pages (SPEC section 18.1)
+
+#define WAVES_SHOWN 1000            //  a summary's waves at most
+
+//  Counts of targets by state (TS_*) into a WAVE or SUMMARY's fields.
+#define COUNTS_SET(out, c) do { \
+    (out)->pending = (c) [TS_PENDING]; (out)->running = (c) [TS_RUNNING]; \
+    (out)->waiting = (c) [TS_WAITING]; (out)->done = (c) [TS_DONE]; \
+    (out)->failed = (c) [TS_FAILED]; (out)->held = (c) [TS_HELD]; \
+    (out)->rolled_back = (c) [TS_ROLLED_BACK]; (out)->skipped = (c) [TS_SKIPPED]; \
+} while (0)
+
+void
+coord_count_states (const int *tstate, const flot_target_t *targets, size_t n, size_t shown,
+                    uint64_t *total, uint64_t (*by_wave) [TS_COUNT], uint64_t *wave_targets)
+{
+    for (size_t t = 0; t < n; t++) {
+        int state = tstate [t];
+        if (state < 0 || state >= TS_COUNT)
+            continue;
+        total [state]++;
+        if (targets [t].wave >= 0 && (size_t) targets [t].wave < shown) {
+            by_wave [targets [t].wave] [state]++;
+            wave_targets [targets [t].wave]++;
+        }
+    }
+}
+
+//  The summary of dep's targets: counts by state, in all and by wave; its
+//  waves go in waves (WAVES_SHOWN of them at most). One pass over the
+//  targets' states.
+static void
+s_summary (deployment_t *dep, flot_coordinator_summary_t *summary,
+           flot_coordinator_wave_t *waves)
+{
+    size_t n = dep->spec->target_count;
+    size_t wave_count = dep->spec->wave_count ? dep->spec->wave_count : 1;
+    size_t shown = wave_count < WAVES_SHOWN ? wave_count : WAVES_SHOWN;
+    uint64_t total [TS_COUNT] = { 0 };
+    uint64_t (*by_wave) [TS_COUNT] = calloc (shown, sizeof *by_wave);
+    uint64_t *wave_targets = calloc (shown, sizeof (uint64_t));
+    assert (by_wave && wave_targets);
+    coord_count_states (dep->tstate, dep->spec->targets, n, shown, total, by_wave,
+                        wave_targets);
+    for (size_t w = 0; w < shown; w++) {
+        waves [w] = (flot_coordinator_wave_t) { .wave = w, .targets = wave_targets [w] };
+        COUNTS_SET (&waves [w], by_wave [w]);
+    }
+    *summary = (flot_coordinator_summary_t) {
+        .targets = n, .waves = { shown, waves }, .wave_count = wave_count
+    };
+    COUNTS_SET (summary, total);
+    free (by_wave);
+    free (wave_targets);
+}
+
+//  Only the page's targets are built, not the whole view: choosing them
+//  reads the targets' states alone.
+size_t
+coord_status_choose (const int *tstate, size_t n, int target, int state, size_t offset,
+                     size_t limit, size_t *chosen, size_t *total)
+{
+    size_t count = 0;
+    if (target >= 0) {
+        *total = 1;             //  whatever the offset
+        if (limit > 0)
+            chosen [count++] = (size_t) target;
+        return count;
+    }
+    if (state < 0) {
+        *total = n;
+        for (size_t t = offset; t < n && count < limit; t++)
+            chosen [count++] = t;
+        return count;
+    }
+    size_t matched = 0;
+    for (size_t t = 0; t < n; t++)
+        if (tstate [t] == state) {
+            if (matched >= offset && count < limit)
+                chosen [count++] = t;
+            matched++;
+        }
+    *total = matched;
+    return count;
+}
+
 static void
 s_get_status (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
-    const flot_coordinator_id_t *args = flot_request_args (request);
+    const flot_coordinator_get_status_request_t *args = flot_request_args (request);
     deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;
-    size_t count = dep->spec->target_count;
-    flot_coordinator_target_t *targets = calloc (count ? count : 1, sizeof *targets);
+    int target = -1;
+    if (args->target && (target = s_target_named (self, &request, dep, args->target)) < 0)
+        return;
+    bool paged = args->has_offset || args->has_limit || args->target || args->state;
+    size_t n = dep->spec->target_count;
+    size_t limit = args->has_limit && args->limit < n ? (size_t) args->limit : n;
+    size_t *chosen = calloc (limit + 1, sizeof *chosen), total = 0;
+    assert (chosen);
+    size_t count = coord_status_choose (
+        dep->tstate, n, target,
+        args->state ? flot_state_from_name (FLOT_KIND_TARGET, args->state) : -1,
+        args->has_offset ? (size_t) args->offset : 0, limit, chosen, &total);
+    flot_coordinator_target_t *targets = calloc (count + 1, sizeof *targets);
     assert (targets);
     msgpack_zone zone;
     msgpack_zone_init (&zone, 4096);
-    for (size_t t = 0; t < count; t++)
-        s_status_target (dep, t, &zone, &targets [t]);
+    for (size_t i = 0; i < count; i++)
+        s_status_target (dep, chosen [i], &zone, &targets [i]);
+    free (chosen);
+    flot_coordinator_summary_t summary;
+    size_t wave_count = dep->spec->wave_count ? dep->spec->wave_count : 1;
+    flot_coordinator_wave_t *waves = calloc (wave_count < WAVES_SHOWN ? wave_count
+                                             : WAVES_SHOWN, sizeof *waves);
+    assert (waves);
+    s_summary (dep, &summary, waves);
     actions_t actions = { .count = 0 };
     size_t actions_total = 0;
     if (flot_store_each_action (self->store, dep->id, ACTIONS_SHOWN, &actions_total,
@@ -345,6 +489,9 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
         s_actions_free (&actions);
         actions_total = 0;
     }
+    flot_coordinator_page_t page = {
+        .offset = target >= 0 ? 0 : args->has_offset ? args->offset : 0, .total = total
+    };
     flot_coordinator_get_status_reply_t reply = {
         .id = dep->id,
         .name = dep->spec->name,
@@ -363,12 +510,36 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
         .actions = { actions.count, actions.items },
         .actions_total = actions_total, .has_actions_total = true,
         .queued_behind = *dep->queued_behind && dep->state == DS_RUNNING
-                       ? dep->queued_behind : NULL
+                       ? dep->queued_behind : NULL,
+        .summary = &summary,
+        .page = paged ? &page : NULL
     };
-    s_answer (self, &request, &flot_coordinator_get_status_reply_def, &reply, "status");
+    msgpack_sbuffer sbuf;
+    if (paged) {
+        if (coord_encode_page (&flot_coordinator_get_status_reply_def, &reply, &reply.targets,
+                               count, count, &page, &sbuf) == 0)
+            coord_reply (self, &request, &sbuf);
+        else
+            coord_error (self, &request, FLOT_E_TOO_LARGE, "the status of %s is over %d "
+                         "bytes without a target", dep->id, FLOT_MAX_BODY);
+    }
+    else {
+        flot_encode_sbuf (&flot_coordinator_get_status_reply_def, &reply, &sbuf);
+        if (sbuf.size > FLOT_MAX_BODY) {
+            //  Never a list cut short silently: the caller asks for pages.
+            coord_error (self, &request, FLOT_E_TOO_LARGE, "the status of %s is %zu bytes "
+                         "with its %zu targets, over the body limit of %d: ask for them in "
+                         "pages (offset, limit), by state (state) or one (target), as "
+                         "'flotctl status' does", dep->id, sbuf.size, n, FLOT_MAX_BODY);
+            msgpack_sbuffer_destroy (&sbuf);
+        }
+        else
+            coord_reply (self, &request, &sbuf);
+    }
     s_actions_free (&actions);
     msgpack_zone_destroy (&zone);
     free (targets);
+    free (waves);
 }
 
 static void
@@ -376,23 +547,45 @@ s_list (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
     const flot_coordinator_list_request_t *args = flot_request_args (request);
-    size_t count = 0;
-    flot_coordinator_deployment_t *items = calloc (zlistx_size (self->listed) + 1, sizeof *items);
+    bool paged = args->has_offset || args->has_limit;
+    size_t offset = args->has_offset ? (size_t) args->offset : 0;
+    size_t limit = args->has_limit ? (size_t) args->limit : SIZE_MAX;
+    size_t count = 0, total = 0;
+    size_t room = zlistx_size (self->listed);
+    room = limit < room ? limit : room;
+    flot_coordinator_deployment_t *items = calloc (room + 1, sizeof *items);
     assert (items);
-    for (deployment_t *dep = zlistx_first (self->listed); dep; dep = zlistx_next (self->listed))
-        if (!args->name || streq (args->name, dep->spec->name))
-            items [count++] = (flot_coordinator_deployment_t) {
-                .id = dep->id,
-                .name = dep->spec->name,
-                .state = coord_state_name (dep),
-                .paused = dep->paused,
-                .percent = (uint64_t) flot_plan_progress (dep->plan, dep->steps_done),
-                .created_ms = (uint64_t) dep->created_ms,
-                .updated_ms = (uint64_t) dep->updated_ms,
-                .applied_by = dep->applied_by
-            };
-    flot_coordinator_list_reply_t reply = { .deployments = { count, items } };
-    s_answer (self, &request, &flot_coordinator_list_reply_def, &reply, "list");
+    for (deployment_t *dep = zlistx_first (self->listed); dep; dep = zlistx_next (self->listed)) {
+        if (args->name && !streq (args->name, dep->spec->name))
+            continue;
+        if (total++ < offset || count >= room)
+            continue;
+        items [count++] = (flot_coordinator_deployment_t) {
+            .id = dep->id,
+            .name = dep->spec->name,
+            .state = coord_state_name (dep),
+            .paused = dep->paused,
+            .percent = (uint64_t) flot_plan_progress (dep->plan, dep->steps_done),
+            .created_ms = (uint64_t) dep->created_ms,
+            .updated_ms = (uint64_t) dep->updated_ms,
+            .applied_by = dep->applied_by
+        };
+    }
+    flot_coordinator_page_t page = { .offset = offset, .total = total };
+    flot_coordinator_list_reply_t reply = {
+        .deployments = { count, items }, .page = paged ? &page : NULL
+    };
+    msgpack_sbuffer sbuf;
+    if (!paged)
+        s_answer (self, &request, &flot_coordinator_list_reply_def, &reply,
+                  "list of every deployment (ask for it in pages: offset, limit)");
+    else
+    if (coord_encode_page (&flot_coordinator_list_reply_def, &reply, &reply.deployments, count,
+                           count, &page, &sbuf) == 0)
+        coord_reply (self, &request, &sbuf);
+    else
+        coord_error (self, &request, FLOT_E_INTERNAL, "an empty list is over %d bytes",
+                     FLOT_MAX_BODY);
     free (items);
 }
 

@@ -171,7 +171,7 @@ typedef struct {
 } held_t;
 
 //  The argument of a step's timer. Only its callback frees it, or, once
-//  cancelled (zloop may still call a timer ended in the same round), the
+//  cancelled (once ended, its timer is never called), the
 //  tick some seconds later; all that remain go at shutdown.
 typedef struct {
     deployment_t *dep;
@@ -296,6 +296,22 @@ const char *coord_on_failure_name (const deployment_t *dep);
 extern const flot_command_t coord_commands [];
 void coord_submit_free (void **item_p);
 int  coord_on_tick (flot_loop_t *loop, int timer_id, void *arg);
+//  Paged replies (SPEC 18.1). The targets a GetStatus request chooses
+//  (target >= 0: that one; state >= 0: those in it; else all, by tstate of
+//  n) from offset, limit at most, go in chosen: returns how many, with
+//  *total of them in all. coord_count_states counts n targets by state
+//  (total [TS_COUNT]) and, for waves below shown, by wave. coord_encode_page
+//  encodes reply (of def) with the first n of count items of *array, n cut
+//  down until the body fits, and sets page (whose offset and total are
+//  set) for them; 0, or -1 if even none fits.
+size_t coord_status_choose (const int *tstate, size_t n, int target, int state, size_t offset,
+                            size_t limit, size_t *chosen, size_t *total);
+void coord_count_states (const int *tstate, const flot_target_t *targets, size_t n,
+                         size_t shown, uint64_t *total, uint64_t (*by_wave) [TS_COUNT],
+                         uint64_t *wave_targets);
+int  coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *array,
+                        size_t count, size_t wanted, flot_coordinator_page_t *page,
+                        msgpack_sbuffer *sbuf);
 
 //  --------------------------------------------------------------------------
 //  restore.c: loading after a restart

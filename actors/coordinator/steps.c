@@ -235,8 +235,8 @@ coord_decision_take (deployment_t *dep, size_t s)
         zlistx_detach (dep->owner->decisions, decision->handle);
         return decision;
     }
-    //  zloop may still call a timer ended in this round: the decision stays
-    //  for it, cancelled, until the tick frees it; the caller gets a copy.
+    //  The decision stays, cancelled, until the tick frees it (the loop no
+    //  longer calls a timer once ended); the caller gets a copy.
     flot_loop_timer_end (flot_actor_loop (actor), decision->timer);
     decision->cancelled = zclock_mono ();
     decision_t *copy = calloc (1, sizeof *copy);
@@ -913,7 +913,7 @@ coord_step_timer (deployment_t *dep, size_t s, int64_t ms)
 {
     step_ref_t *ref = s_ref_new (dep, s);
     dep->steps [s].timer_arg = ref;
-    //  At most 30 days, as the contracts bound every duration: zloop adds
+    //  At most 30 days, as the contracts bound every duration: the loop adds
     //  the delay to its clock.
     if (ms > MAX_TIMER_MS)
         ms = MAX_TIMER_MS;

@@ -103,9 +103,73 @@ flot_strategy_deployment_plan_fill (flot_strategy_deployment_plan_t *out,
         .deployment = spec->name,
         .strategy = spec->strategy_name,
         .plan = forward,
-        .rollback = back
+        .rollback = back,
+        .steps_total = plan->step_count, .has_steps_total = true
     };
     return 0;
+}
+
+void
+flot_strategy_plan_cut (flot_strategy_deployment_plan_t *out, flot_strategy_page_t *page,
+                         size_t offset, size_t count, bool cut)
+{
+    size_t total = out->plan->targets.count;
+    offset = offset < total ? offset : total;
+    count = count < total - offset ? count : total - offset;
+    flot_strategy_plan_t *plans [2] = { out->plan, out->rollback };
+    for (int i = 0; i < 2; i++) {
+        flot_strategy_plan_t *plan = plans [i];
+        plan->targets = (flot_array_t) {
+            count, (flot_strategy_plan_target_t *) plan->targets.items + offset
+        };
+        plan->order = (flot_array_t) { count, (const char **) plan->order.items + offset };
+    }
+    *page = (flot_strategy_page_t) {
+        .offset = offset, .total = total, .more = offset + count < total,
+        .next_offset = offset + count, .has_next_offset = offset + count < total
+    };
+    page->cut = cut && page->more;
+    out->page = page;
+}
+
+int
+flot_strategy_plan_answer (flot_strategy_deployment_plan_t *out, bool paged,
+                           size_t offset, size_t limit, msgpack_sbuffer *sbuf)
+{
+    if (!paged) {
+        flot_encode_sbuf (&flot_strategy_deployment_plan_def, out, sbuf);
+        if (sbuf->size <= FLOT_MAX_BODY)
+            return 0;
+        msgpack_sbuffer_destroy (sbuf);
+        *sbuf = (msgpack_sbuffer) { 0 };
+        return -1;
+    }
+    //  The whole plan, kept to page from again as the page shrinks.
+    flot_strategy_plan_t whole [2] = { *out->plan, *out->rollback };
+    size_t total = whole [0].targets.count;
+    offset = offset < total ? offset : total;
+    size_t wanted = limit < total - offset ? limit : total - offset, n = wanted;
+    flot_strategy_page_t page;
+    for (;;) {
+        *out->plan = whole [0];
+        *out->rollback = whole [1];
+        flot_strategy_plan_cut (out, &page, offset, n, n < wanted);
+        flot_encode_sbuf (&flot_strategy_deployment_plan_def, out, sbuf);
+        size_t size = sbuf->size;
+        if (size <= FLOT_MAX_BODY)
+            break;
+        msgpack_sbuffer_destroy (sbuf);
+        *sbuf = (msgpack_sbuffer) { 0 };
+        if (n == 0)
+            break;
+        //  Targets are of like size: as many as the body holds, less a margin.
+        size_t fit = (size_t) ((double) n * (FLOT_MAX_BODY * 0.95) / (double) size);
+        n = fit < n ? fit : n - 1;
+    }
+    *out->plan = whole [0];
+    *out->rollback = whole [1];
+    out->page = NULL;
+    return sbuf->data ? 0 : -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -310,6 +374,7 @@ s_answer (flot_request_t **request_p, ask_t ask, const flot_spec_t *spec,
     msgpack_zone_init (&zone, 4096);
     flot_strategy_resolved_t resolved;
     msgpack_sbuffer sbuf = { 0 };
+    bool too_large = false;
     bool done = plan && s_resolved_fill (&resolved, spec, plan, steps, back, &zone) == 0;
     if (done && ask == ASK_RESOLVE)
         flot_encode_sbuf (&flot_strategy_resolved_def, &resolved, &sbuf);
@@ -329,8 +394,16 @@ s_answer (flot_request_t **request_p, ask_t ask, const flot_spec_t *spec,
         flot_strategy_deployment_plan_t reply;
         done = forward && rollback
             && flot_strategy_deployment_plan_fill (&reply, model, forward, rollback, &zone) == 0;
-        if (done)
-            flot_encode_sbuf (&flot_strategy_deployment_plan_def, &reply, &sbuf);
+        //  A page of its targets when the caller asks for one (section
+        //  16.4); else all of it, or TOO_LARGE.
+        const flot_strategy_spec_text_t *args = flot_request_args (*request_p);
+        bool paged = args->has_offset || args->has_limit;
+        if (done
+        &&  flot_strategy_plan_answer (&reply, paged, args->has_offset ? args->offset : 0,
+                                       args->has_limit ? args->limit : SIZE_MAX, &sbuf)) {
+            too_large = true;
+            sbuf.size = 0;
+        }
         free (all);
         flot_plan_destroy (&forward);
         flot_plan_destroy (&rollback);
@@ -340,6 +413,12 @@ s_answer (flot_request_t **request_p, ask_t ask, const flot_spec_t *spec,
     flot_plan_destroy (&plan);
     if (!done)
         flot_request_error (request_p, FLOT_E_INTERNAL, "out of memory planning the spec");
+    else
+    if (too_large)
+        flot_request_error (request_p, FLOT_E_TOO_LARGE,
+                            "the plan of %zu targets is over the body limit of %d: ask for "
+                            "it in pages of its targets (offset, limit), as 'flotctl plan' "
+                            "does", spec->target_count, FLOT_MAX_BODY);
     else
     if (sbuf.size > FLOT_MAX_BODY)
         flot_request_error (request_p, FLOT_E_TOO_LARGE,

@@ -94,6 +94,23 @@ int
                                         const flot_spec_t *spec, const flot_plan_t *plan,
                                         const flot_plan_t *rollback, msgpack_zone *zone);
 
+//  Cuts a filled DEPLOYMENT_PLAN (out) down to a page of its targets: from
+//  offset (its total at most), count of them, in the plan's and the
+//  rollback's `targets` and `order` alike (section 16.4); sets page
+//  (offset, total, more, next_offset) and out->page to it. cut says the
+//  page holds fewer than were asked for because the rest would not fit.
+void
+    flot_strategy_plan_cut (flot_strategy_deployment_plan_t *out, flot_strategy_page_t *page,
+                             size_t offset, size_t count, bool cut);
+
+//  Encodes a GenerateSteps reply (out, filled) into sbuf: the whole plan,
+//  or, with paged, the page of at most limit targets from offset that fits
+//  in one body (FLOT_MAX_BODY). Returns 0, or -1 (sbuf empty) if it does
+//  not fit: the whole plan when not paged, else not even one target.
+int
+    flot_strategy_plan_answer (flot_strategy_deployment_plan_t *out, bool paged,
+                               size_t offset, size_t limit, msgpack_sbuffer *sbuf);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # test_deploy_ten_thousand_targets: a deployment of 10,000 targets (the
-# most a spec may have) applies and runs to completion. Its plan reaches
+# most a spec may have) plans, applies, shows its status and runs to
+# completion through flotctl. No reply passes the 1 MiB body limit: flotctl
+# plan fetches the plan in pages (a 10,000-target canary in four waves is
+# 30,000 steps) and sums it up, or joins the pages (--json); flotctl status
+# sums the deployment up in a screen (by state and wave, its running
+# targets), shows one target (--target), pages to the last (--offset,
+# --limit), and joins every page (--all, --json); GetStatus without paging
+# (an older client) is TOO_LARGE naming the way to page, never a list cut
+# short. Its plan reaches
 # the coordinator compacted, as one RESOLVED deployment (the steps every
 # target runs given once): the bytes the store keeps stay under the 1 MiB
 # body limit. Killed with SIGKILL halfway, flotillad resumes it from those
@@ -32,8 +40,7 @@ lines += ["strategy: {rolling: {}}", "hook: {command: ./record_step.sh, timeout:
 open (sys.argv[1], "w").write ("\n".join (lines) + "\n")
 PY
 
-# list_field ID FIELD: the deployment's FIELD in `flotctl list` (status of
-# 10,000 targets is over the body limit: its summary is later work).
+# list_field ID FIELD: the deployment's FIELD in `flotctl list`.
 list_field () {
     "$FLOTCTL" --json list --timeout 2000 2>/dev/null | python3 -c '
 import json, sys
@@ -63,7 +70,47 @@ import json, sys
 print (sum (a["handled"] for a in json.load (sys.stdin)["actors"] if a["service"] == "strategy"))'
 }
 
+# A canary of 10,000 targets in four waves: 30,000 steps.
+python3 - "$TMP/canary.yaml" <<'PY'
+import sys
+lines = ["apiVersion: flotilla/v1", "kind: Deployment", "name: wide",
+         "workload: {name: wide, version: \"2\"}", "targets:"]
+lines += ["  - {name: c-%05d, labels: {ring: r%d}}" % (i, i // 2500) for i in range (10000)]
+lines += ["waves:"] + ["  - selector: {ring: r%d}" % w for w in range (4)]
+lines += ["strategy: {canary: {steps: [{setWeight: 10}, {setWeight: 50}]}}",
+          "hook: {command: ./record_step.sh, timeout: 30s}", "policy: {maxConcurrency: 100}"]
+open (sys.argv[1], "w").write ("\n".join (lines) + "\n")
+PY
+
 start_flotilla 24410
+ctl plan -f "$TMP/canary.yaml" --timeout 30000
+expect_rc 0
+expect_out "^plan of deployment wide \(canary\): 10000 targets, 30000 steps, at most 100 targets at a time$"
+expect_out "^waves: 4 \(targets in each: 2500 2500 2500 2500\)$"
+expect_out "^every target runs the same 3 steps"
+expect_out "^rollback order: c-09999 c-09998 .* and 9990 more$"
+(( $(wc -l <<<"$OUT") <= 40 )) || fail "the plan's summary is $(wc -l <<<"$OUT") lines"
+"$FLOTCTL" plan -f "$TMP/canary.yaml" --json --page 3000 --timeout 30000 > "$TMP/plan.json" \
+    || fail "plan --json failed"
+python3 - "$TMP/plan.json" <<'PY' || fail "plan --json is not the whole plan"
+import json, sys
+d = json.load (open (sys.argv[1]))
+plan, back = d["plan"], d["rollback"]
+names = ["c-%05d" % i for i in range (10000)]
+assert [t["name"] for t in plan["targets"]] == names, "the plan's targets"
+assert plan["order"] == names, "the plan's order"
+assert back["order"] == names[::-1], "the rollback's order"
+assert len (back["targets"]) == 10000, len (back["targets"])
+steps = sum (len (t["steps"]) for t in plan["targets"])
+assert steps == 30000 == d["steps_total"], steps
+assert [t["wave"] for t in plan["targets"][2499:2501]] == [0, 1]
+assert "page" not in d, d["page"]       # joined whole: as one call's reply
+print ("the plan of 10,000 targets: %d steps, joined from pages" % steps)
+PY
+ctl plan -f "$TMP/big.yaml" --timeout 30000
+expect_rc 0
+expect_out "^plan of deployment big \(rolling\): 10000 targets, 10000 steps"
+
 ctl apply -f "$TMP/big.yaml" --timeout 30000
 expect_rc 0
 grep -q "^deployment big-1 started: 10000 steps" <<<"$OUT" || fail "apply said: $OUT"
@@ -72,6 +119,20 @@ handled=$(strategy_handled) || fail "flotctl actors failed"
 (( handled > 0 )) || fail "the strategy service answered $handled requests at apply"
 
 wait_until 60 "big-1 to pass 30%" past big-1 30
+# Its status, as it runs: a summary in a screen, its running targets.
+ctl status big-1
+expect_rc 0
+(( $(wc -l <<<"$OUT") <= 40 )) || fail "the status is $(wc -l <<<"$OUT") lines: $OUT"
+expect_out "^targets     10000: [0-9]+ pending, [0-9]+ running, [0-9]+ done"
+expect_out "^running \([0-9]+, the first shown\):$"
+expect_out "^more: flotctl status big-1 --target NAME"
+ctl status big-1 --target t-09999
+expect_rc 0
+expect_out "^t-09999 +pending +t-09999/1 +apply +pending +- +0 +unchecked$"
+# An older client, which does not page: told how to, not cut short.
+ctl call coordinator GetStatus '{"id": "big-1"}' --timeout 5000
+expect_rc 1
+expect_err "TOO_LARGE \(3\): the status of big-1 is [0-9]+ bytes with its 10000 targets, over the body limit of 1048576: ask for them in pages \(offset, limit\)"
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null || true
 DAEMON_PID=
@@ -87,6 +148,25 @@ start_flotilla 24410
 grep -q "resuming big-1 (running" "$TMP/flotillad.log" || fail "big-1 was not resumed"
 wait_completed big-1 120
 list_is big-1 percent 100 || fail "big-1 completed at $(list_field big-1 percent)%"
+# Its status once complete: summed up, paged to the last target, whole.
+ctl status big-1
+expect_rc 0
+expect_out "^targets     10000: 10000 done$"
+ctl status big-1 --offset 9990 --limit 10
+expect_rc 0
+expect_out "^t-09999 +done +t-09999/1 +apply +succeeded +1 +100 +unchecked$"
+expect_out "^targets 9991-10000 of 10000$"
+ctl status big-1 --all --timeout 10000
+expect_rc 0
+(( $(grep -cE "^t-[0-9]{5} +done " <<<"$OUT") == 10000 )) || fail "--all showed $(grep -cE "^t-[0-9]{5} " <<<"$OUT") targets done"
+"$FLOTCTL" status big-1 --json --timeout 10000 > "$TMP/status.json" || fail "status --json failed"
+python3 - "$TMP/status.json" <<'PY' || fail "status --json is not every target"
+import json, sys
+d = json.load (open (sys.argv[1]))
+assert [t["name"] for t in d["targets"]] == ["t-%05d" % i for i in range (10000)]
+assert {t["state"] for t in d["targets"]} == {"done"}
+assert d["summary"]["targets"] == d["summary"]["done"] == 10000, d["summary"]
+PY
 # Resumed from the stored bytes: no Resolve, nor any other request, went to
 # the strategy service that started with the new flotillad.
 handled=$(strategy_handled) || fail "flotctl actors failed"

@@ -48,8 +48,12 @@ enum {
     OPT_NO_CHECK = 2097152,     //  plan, apply: no hook check
     OPT_QUEUE = 1u << 25,       //  apply: wait behind a deployment that holds a target
     OPT_REPLACE = 1u << 26,     //  apply: abort it first
-    OPT_STEP = 1u << 27         //  logs: one step
+    OPT_STEP = 1u << 27,        //  logs: one step
+    OPT_ALL = 1u << 28,         //  status, plan: every target
+    OPT_OFFSET = 1u << 29,      //  status, list: from this index on
+    OPT_LIMIT = 1u << 30        //  status, list: this many at most
 };
+#define OPT_PAGE (1u << 31)     //  status, list, plan: items asked for per call
 
 typedef struct {
     const char *endpoint;
@@ -73,6 +77,9 @@ typedef struct {
     bool timeout_given;         //  analyze: --timeout overrides its own
     uint32_t timeout_ms;
     uint64_t since;
+    uint64_t offset;            //  --offset
+    uint64_t limit;             //  --limit
+    uint64_t page;              //  --page
     bool json;
     bool file_mode;             //  -f is --file (plan, apply), not --follow
     unsigned given;             //  OPT_* bits seen on the command line
@@ -208,6 +215,47 @@ void
 //  code.
 int
     ctl_print_json (const msgpack_object *obj, bool pretty);
+
+//  --------------------------------------------------------------------------
+//  pages.c: replies in pages (SPEC section 18.1), joined into one
+
+//  What a reply's `page` says; paged false for a reply without one (the
+//  whole answer).
+typedef struct {
+    bool paged;
+    uint64_t offset, total;
+    bool more, cut;
+    uint64_t next_offset;       //  when more
+} page_t;
+
+//  The pages of one answer, as they came.
+typedef struct {
+    flot_body_t **bodies;
+    size_t count, capacity;
+    char *bytes;                //  the joined reply's msgpack
+    msgpack_unpacked joined;
+} pages_t;
+
+void
+    ctl_pages_init (pages_t *self);
+void
+    ctl_pages_clear (pages_t *self);
+//  Keeps a page's body (taking it); -1 when out of memory.
+int
+    ctl_pages_add (pages_t *self, flot_body_t **body_p);
+//  Reads the `page` of page_owner (a reply, or a map within one): 0, or -1
+//  with err if it is not what SPEC 18.1 says.
+int
+    ctl_page_of (const msgpack_object *page_owner, page_t *page, flot_err_t *err);
+//  The pages joined into one reply: the arrays named in lists (NULL-ended)
+//  concatenated, at the top and within the maps named in nested; NULL with
+//  err on failure. Valid until the next join or clear.
+const msgpack_object *
+    ctl_pages_join (pages_t *self, const char *const *lists, const char *const *nested,
+                    flot_err_t *err);
+//  The zone to decode the joined reply into.
+msgpack_zone *
+    ctl_pages_zone (pages_t *self);
 
 //  --------------------------------------------------------------------------
 //  The commands, and what their files give each other

@@ -103,16 +103,11 @@ s_print_block (const char *heading, const char *text)
     }
 }
 
+//  The header of a status: its id, name, state, progress, times and last
+//  error, a line each.
 static int
-s_print_status (const status_t *status, flot_err_t *err)
+s_print_header_lines (const status_t *status)
 {
-    size_t count = status->targets.count;
-    const flot_coordinator_target_t *targets = STATUS_TARGETS (status);
-    table_t table;
-    if (ctl_table_init (&table, s_target_headers, TARGET_COLS, count, err))
-        return -1;
-    for (size_t i = 0; i < count; i++)
-        ctl_target_row (&targets [i], ctl_table_row (&table, i));
     char text [64];
     s_print_header ("deployment", status->id);
     s_print_header ("name", status->name);
@@ -139,7 +134,22 @@ s_print_status (const status_t *status, flot_err_t *err)
                                   ? status->applied_by : "-");
     printf ("%-12s", "last error");
     ctl_put_text (stdout, status->last_error, "-");
-    printf ("\n\n");
+    printf ("\n");
+    return 0;
+}
+
+static int
+s_print_status (const status_t *status, flot_err_t *err)
+{
+    size_t count = status->targets.count;
+    const flot_coordinator_target_t *targets = STATUS_TARGETS (status);
+    table_t table;
+    if (ctl_table_init (&table, s_target_headers, TARGET_COLS, count, err))
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        ctl_target_row (&targets [i], ctl_table_row (&table, i));
+    s_print_header_lines (status);
+    printf ("\n");
     ctl_table_print (&table, "");
     //  The latest analysis of each target that has one.
     for (size_t i = 0; i < count; i++) {
@@ -159,27 +169,267 @@ s_print_status (const status_t *status, flot_err_t *err)
     return s_print_history (status, err);
 }
 
+//  A deployment of more targets than this is summed up (flotctl status).
+#define STATUS_FULL         25
+#define STATUS_SHOWN        5       //  failed, and running or waiting, targets summed up
+#define WAVES_LISTED        4       //  waves in the summary
+#define STATUS_PAGE         1000    //  targets asked for per call (--page)
+#define LIST_PAGE           1000    //  deployments asked for per call (--page)
+
+static const char *const s_joined_lists [] = { "targets", "deployments", "order", NULL };
+static const char *const s_joined_maps [] = { "plan", "rollback", NULL };
+
+//  Calls GetStatus for deployment id with the options a request may have
+//  (offset and limit when has_*; target, state: NULL for none).
+static int
+s_get_status (ctl_t *self, const char *id, bool has_offset, uint64_t offset, bool has_limit,
+              uint64_t limit, const char *target, const char *state, flot_body_t **body_p,
+              flot_err_t *err)
+{
+    flot_coordinator_get_status_request_t request = {
+        .id = id, .offset = offset, .has_offset = has_offset, .limit = limit,
+        .has_limit = has_limit, .target = target, .state = state
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_coordinator_get_status_request_def, &request, &sbuf);
+    int rc = ctl_call (self, COORDINATOR_SERVICE, NULL, "GetStatus", &sbuf, body_p, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}
+
+//  Fetches GetStatus pages of id's targets from offset, at most limit of
+//  them (UINT64_MAX: to the end), self->opts.page (or STATUS_PAGE) per
+//  call, into pages. Returns -1 to go on, or the exit code.
+static int
+s_status_pages (ctl_t *self, const char *id, uint64_t offset, uint64_t limit, pages_t *pages)
+{
+    uint64_t per = (self->opts.given & OPT_PAGE) ? self->opts.page : STATUS_PAGE;
+    uint64_t got = 0;
+    for (;;) {
+        uint64_t want = limit - got < per ? limit - got : per;
+        flot_body_t *body;
+        flot_err_t err;
+        if (s_get_status (self, id, true, offset, true, want, NULL, NULL, &body, &err))
+            return ctl_report (self, COORDINATOR_SERVICE, "GetStatus", &err);
+        page_t page;
+        const msgpack_object *targets = flot_map_get (flot_body_root (body), "targets");
+        uint64_t held = targets && targets->type == MSGPACK_OBJECT_ARRAY
+                      ? targets->via.array.size : 0;
+        int bad = ctl_page_of (flot_body_root (body), &page, &err);
+        if (!bad && page.more && page.next_offset != offset + held)
+            bad = flot_err_set (&err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
+                                "%llu targets, but says the next starts at %llu",
+                                (unsigned long long) offset, (unsigned long long) held,
+                                (unsigned long long) page.next_offset);
+        if (bad || ctl_pages_add (pages, &body)) {
+            flot_body_destroy (&body);
+            return ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
+        }
+        got += held;
+        //  An older coordinator answers every target, without a page.
+        if (!page.paged || !page.more || got >= limit || held == 0)
+            return -1;
+        offset = page.next_offset;
+    }
+}
+
+//  Prints the GetStatus reply at root (decoded into zone) in full, or as
+//  JSON.
+static int
+s_status_full (ctl_t *self, const msgpack_object *root, msgpack_zone *zone)
+{
+    if (self->opts.json)
+        return ctl_print_json (root, false);
+    status_t status;
+    flot_err_t err;
+    memset (&status, 0, sizeof status);
+    if (flot_coordinator_get_status_reply_decode (root, zone, &status, &err)
+    ||  s_print_status (&status, &err))
+        return ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
+    const flot_coordinator_page_t *page = status.page;
+    if (page && (page->offset > 0 || page->more))
+        printf ("\ntargets %llu-%llu of %llu%s\n", (unsigned long long) page->offset + 1,
+                (unsigned long long) (page->offset + status.targets.count),
+                (unsigned long long) page->total, page->more ? ": more follow (--offset, "
+                "--limit, --all)" : "");
+    fflush (stdout);
+    return RC_OK;
+}
+
+//  The counts of a SUMMARY or WAVE by state, as "9000 done, 3 failed".
+#define COUNTS_LINE(line, cap, c) do { \
+    const char *names [] = { "pending", "running", "waiting", "done", "failed", "held", \
+                             "rolled_back", "skipped" }; \
+    uint64_t values [] = { (c)->pending, (c)->running, (c)->waiting, (c)->done, \
+                           (c)->failed, (c)->held, (c)->rolled_back, (c)->skipped }; \
+    size_t shown = 0; \
+    for (size_t k = 0; k < 8; k++) \
+        if (values [k]) \
+            ctl_append (line, cap, "%s%llu %s", shown++ ? ", " : "", \
+                        (unsigned long long) values [k], names [k]); \
+} while (0)
+
+//  Whether a wave is under way: neither all pending nor all done.
+static bool
+s_wave_busy (const flot_coordinator_wave_t *wave)
+{
+    return wave->running || wave->waiting || wave->failed || wave->held
+        || (wave->done && wave->pending);
+}
+
+//  Prints targets (of a GetStatus reply whose page counts them) under a
+//  heading; nothing if there are none.
+static int
+s_print_some (const char *heading, flot_body_t *body, size_t *lines, flot_err_t *err)
+{
+    status_t status;
+    if (ctl_status_parse (body, &status, err))
+        return -1;
+    size_t count = status.targets.count;
+    uint64_t total = status.page ? status.page->total : count;
+    if (count == 0) {
+        if (total > 0) {
+            printf ("\n%s (%llu): not shown\n", heading, (unsigned long long) total);
+            *lines += 2;
+        }
+        return 0;
+    }
+    table_t table;
+    if (ctl_table_init (&table, s_target_headers, TARGET_COLS, count, err))
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        ctl_target_row (&STATUS_TARGETS (&status) [i], ctl_table_row (&table, i));
+    printf ("\n%s (%llu%s):\n", heading, (unsigned long long) total,
+            total > count ? ", the first shown" : "");
+    ctl_table_print (&table, "  ");
+    ctl_table_destroy (&table);
+    *lines += count + 3;
+    return 0;
+}
+
+//  Prints a deployment of many targets summed up, in a screen: the header
+//  of first (a GetStatus reply with its summary), its targets by state and
+//  wave, then its failed targets and its running and waiting ones.
+static int
+s_status_summary (ctl_t *self, const char *id, flot_body_t *first)
+{
+    status_t status;
+    flot_err_t err;
+    if (ctl_status_parse (first, &status, &err)
+    ||  (!status.summary && flot_err_set (&err, FLOT_E_MALFORMED,
+                                          "a paged reply without its summary")))
+        return ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
+    //  A screen at most: STATUS_SHOWN failed targets, and as many running
+    //  or waiting ones.
+    flot_body_t *failed = NULL, *running = NULL, *waiting = NULL;
+    uint64_t active = status.summary->running < STATUS_SHOWN ? status.summary->running
+                    : STATUS_SHOWN;
+    if (s_get_status (self, id, false, 0, true, STATUS_SHOWN, NULL, "failed", &failed, &err)
+    ||  s_get_status (self, id, false, 0, true, STATUS_SHOWN, NULL, "running", &running, &err)
+    ||  s_get_status (self, id, false, 0, true, STATUS_SHOWN - active, NULL, "waiting",
+                      &waiting, &err)) {
+        flot_body_destroy (&failed);
+        flot_body_destroy (&running);
+        return ctl_report (self, COORDINATOR_SERVICE, "GetStatus", &err);
+    }
+    //  The header as a full status prints it, without its targets.
+    status_t header = status;
+    header.targets.count = 0;
+    header.actions.count = 0;
+    int rc = RC_OK;
+    if (s_print_header_lines (&header))
+        rc = RC_ERROR;
+    const flot_coordinator_summary_t *summary = status.summary;
+    char line [512] = "";
+    COUNTS_LINE (line, sizeof line, summary);
+    printf ("%-12s%llu: %s\n", "targets", (unsigned long long) summary->targets, line);
+    size_t lines = 14;
+    //  The waves under way first, then the others in order.
+    const flot_coordinator_wave_t *waves = summary->waves.items;
+    size_t wave_count = summary->waves.count, listed = 0;
+    if (summary->wave_count > 1) {
+        printf ("%-12s%llu\n", "waves", (unsigned long long) summary->wave_count);
+        lines++;
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t w = 0; w < wave_count && listed < WAVES_LISTED; w++) {
+                if (s_wave_busy (&waves [w]) != (pass == 0))
+                    continue;
+                *line = 0;
+                COUNTS_LINE (line, sizeof line, &waves [w]);
+                printf ("  wave %-5llu %llu: %s\n", (unsigned long long) waves [w].wave,
+                        (unsigned long long) waves [w].targets, *line ? line : "-");
+                listed++;
+                lines++;
+            }
+        if (summary->wave_count > listed) {
+            printf ("  and %llu more waves\n",
+                    (unsigned long long) (summary->wave_count - listed));
+            lines++;
+        }
+    }
+    if (rc == RC_OK
+    &&  (s_print_some ("failed", failed, &lines, &err)
+    ||   s_print_some ("running", running, &lines, &err)
+    ||   s_print_some ("waiting", waiting, &lines, &err)))
+        rc = ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
+    if (rc == RC_OK)
+        printf ("\nmore: flotctl status %s --target NAME | --offset N --limit N | --all\n", id);
+    fflush (stdout);
+    flot_body_destroy (&failed);
+    flot_body_destroy (&running);
+    flot_body_destroy (&waiting);
+    return rc;
+}
+
 int
 ctl_cmd_status (ctl_t *self)
 {
     const char *id = self->opts.args [1];
     if (!ctl_id_valid (id))
         return ctl_id_usage_error ("", id);
-    flot_body_t *body;
+    unsigned given = self->opts.given;
+    if ((given & OPT_TARGET) && (given & (OPT_ALL | OPT_OFFSET | OPT_LIMIT)))
+        return ctl_usage_error ("--target shows one target: give it without --all, "
+                                "--offset or --limit");
+    if ((given & OPT_ALL) && (given & OPT_LIMIT))
+        return ctl_usage_error ("--all shows every target: give it without --limit");
+    flot_body_t *body = NULL;
     flot_err_t err;
-    if (ctl_call_id (self, "GetStatus", id, &body, &err))
-        return ctl_report (self, COORDINATOR_SERVICE, "GetStatus", &err);
-    status_t status;
     int rc = RC_OK;
-    if (self->opts.json)
-        rc = ctl_print_json (flot_body_root (body), false);
-    else
-    if (ctl_status_parse (body, &status, &err)
-    ||  s_print_status (&status, &err))
-        rc = ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
-    flot_body_destroy (&body);
+    if (given & OPT_TARGET) {
+        if (s_get_status (self, id, false, 0, false, 0, self->opts.target, NULL, &body, &err))
+            return ctl_report (self, COORDINATOR_SERVICE, "GetStatus", &err);
+        rc = s_status_full (self, flot_body_root (body), flot_body_zone (body));
+        flot_body_destroy (&body);
+        return rc;
+    }
+    pages_t pages;
+    ctl_pages_init (&pages);
+    bool ranged = given & (OPT_ALL | OPT_OFFSET | OPT_LIMIT);
+    //  JSON is the whole reply unless a part is asked for; people get a
+    //  screen.
+    bool whole = (given & OPT_ALL) || (self->opts.json && !ranged);
+    uint64_t limit = whole ? UINT64_MAX : (given & OPT_LIMIT) ? self->opts.limit : STATUS_FULL;
+    rc = s_status_pages (self, id, self->opts.offset, limit, &pages);
+    if (rc < 0) {
+        page_t page;
+        const msgpack_object *first = flot_body_root (pages.bodies [0]);
+        if (ctl_page_of (first, &page, &err))
+            rc = ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
+        else
+        if (!ranged && page.paged && page.total > STATUS_FULL && !self->opts.json)
+            rc = s_status_summary (self, id, pages.bodies [0]);
+        else {
+            const msgpack_object *joined = ctl_pages_join (&pages, s_joined_lists,
+                                                           s_joined_maps, &err);
+            rc = !joined ? ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err)
+               : s_status_full (self, joined, ctl_pages_zone (&pages));
+        }
+    }
+    ctl_pages_clear (&pages);
     return rc;
 }
+
 //  --------------------------------------------------------------------------
 //  list
 
@@ -199,13 +449,13 @@ s_list_row (const flot_coordinator_deployment_t *deployment, cell_t *row)
     ctl_utc (deployment->updated_ms, true, row [4], CELL_MAX);
 }
 
-//  Prints a List reply as a table.
+//  Prints a List reply (joined) as a table.
 static int
-s_print_list (flot_body_t *body, flot_err_t *err)
+s_print_list (const msgpack_object *root, msgpack_zone *zone, flot_err_t *err)
 {
-    flot_coordinator_list_reply_t list = { { 0 } };
-    if (flot_coordinator_list_reply_decode (flot_body_root (body), flot_body_zone (body),
-                                            &list, err))
+    flot_coordinator_list_reply_t list;
+    memset (&list, 0, sizeof list);
+    if (flot_coordinator_list_reply_decode (root, zone, &list, err))
         return -1;
     const flot_coordinator_deployment_t *items = list.deployments.items;
     table_t table;
@@ -215,28 +465,74 @@ s_print_list (flot_body_t *body, flot_err_t *err)
         s_list_row (&items [i], ctl_table_row (&table, i));
     ctl_table_print (&table, "");
     ctl_table_destroy (&table);
+    fflush (stdout);
     return 0;
+}
+
+//  Fetches List pages (--name, from --offset, at most --limit) into pages.
+//  Returns -1 to go on, or the exit code.
+static int
+s_list_pages (ctl_t *self, pages_t *pages)
+{
+    uint64_t per = (self->opts.given & OPT_PAGE) ? self->opts.page : LIST_PAGE;
+    uint64_t limit = (self->opts.given & OPT_LIMIT) ? self->opts.limit : UINT64_MAX;
+    uint64_t offset = self->opts.offset, got = 0;
+    for (;;) {
+        flot_coordinator_list_request_t request = {
+            .name = self->opts.name, .offset = offset, .has_offset = true,
+            .limit = limit - got < per ? limit - got : per, .has_limit = true
+        };
+        msgpack_sbuffer sbuf;
+        flot_encode_sbuf (&flot_coordinator_list_request_def, &request, &sbuf);
+        flot_body_t *body;
+        flot_err_t err;
+        int rc = ctl_call (self, COORDINATOR_SERVICE, NULL, "List", &sbuf, &body, &err);
+        msgpack_sbuffer_destroy (&sbuf);
+        if (rc)
+            return ctl_report (self, COORDINATOR_SERVICE, "List", &err);
+        page_t page;
+        const msgpack_object *items = flot_map_get (flot_body_root (body), "deployments");
+        uint64_t held = items && items->type == MSGPACK_OBJECT_ARRAY ? items->via.array.size : 0;
+        int bad = ctl_page_of (flot_body_root (body), &page, &err);
+        if (!bad && page.more && page.next_offset != offset + held)
+            bad = flot_err_set (&err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
+                                "%llu deployments, but says the next starts at %llu",
+                                (unsigned long long) offset, (unsigned long long) held,
+                                (unsigned long long) page.next_offset);
+        if (bad || ctl_pages_add (pages, &body)) {
+            flot_body_destroy (&body);
+            return ctl_bad_reply (COORDINATOR_SERVICE, "List", &err);
+        }
+        got += held;
+        if (!page.paged || !page.more || got >= limit || held == 0)
+            return -1;
+        offset = page.next_offset;
+    }
 }
 
 int
 ctl_cmd_list (ctl_t *self)
 {
-    flot_coordinator_list_request_t request = { 0 };
-    msgpack_sbuffer sbuf;
-    flot_encode_sbuf (&flot_coordinator_list_request_def, &request, &sbuf);
-    flot_body_t *body;
-    flot_err_t err;
-    int rc = ctl_call (self, COORDINATOR_SERVICE, NULL, "List", &sbuf, &body, &err);
-    msgpack_sbuffer_destroy (&sbuf);
-    if (rc)
-        return ctl_report (self, COORDINATOR_SERVICE, "List", &err);
-    rc = RC_OK;
-    if (self->opts.json)
-        rc = ctl_print_json (flot_body_root (body), false);
-    else
-    if (s_print_list (body, &err))
-        rc = ctl_bad_reply (COORDINATOR_SERVICE, "List", &err);
-    flot_body_destroy (&body);
+    if ((self->opts.given & OPT_NAME) && !*self->opts.name)
+        return ctl_usage_error ("--name: the spec name is empty");
+    pages_t pages;
+    ctl_pages_init (&pages);
+    int rc = s_list_pages (self, &pages);
+    if (rc < 0) {
+        flot_err_t err;
+        const msgpack_object *joined = ctl_pages_join (&pages, s_joined_lists, s_joined_maps,
+                                                       &err);
+        msgpack_zone *zone = ctl_pages_zone (&pages);
+        if (!joined)
+            rc = ctl_bad_reply (COORDINATOR_SERVICE, "List", &err);
+        else
+        if (self->opts.json)
+            rc = ctl_print_json (joined, false);
+        else
+            rc = s_print_list (joined, zone, &err) ? ctl_bad_reply (COORDINATOR_SERVICE,
+                                                                    "List", &err) : RC_OK;
+    }
+    ctl_pages_clear (&pages);
     return rc;
 }
 

@@ -35,7 +35,8 @@ static bool s_keys_mode = false;
 //  Long options without a short form.
 enum {
     LONG_CERT = 1000, LONG_BROKER_CERT, LONG_DIR, LONG_SERVICES, LONG_TARGETS,
-    LONG_OUT, LONG_NAME, LONG_FINISH, LONG_NO_CHECK, LONG_QUEUE, LONG_REPLACE, LONG_STEP
+    LONG_OUT, LONG_NAME, LONG_FINISH, LONG_NO_CHECK, LONG_QUEUE, LONG_REPLACE, LONG_STEP,
+    LONG_ALL, LONG_OFFSET, LONG_LIMIT, LONG_PAGE
 };
 
 //  --------------------------------------------------------------------------
@@ -82,7 +83,14 @@ s_usage (FILE *out)
 "                       nothing: each target in dependency order\n"
 "                       with its wave, its dependencies and its steps (id, type,\n"
 "                       weight, duration, whether it runs the hook or a gate),\n"
-"                       then the order of the rollback plan\n"
+"                       then the order of the rollback plan. The plan is\n"
+"                       fetched in pages; one of more than 50 targets is\n"
+"                       summed up: its targets by wave, the steps each runs\n"
+"                       (those of the first target, and whether every other\n"
+"                       runs the same), the first targets in order, and the\n"
+"                       start of the rollback order. --json: the whole plan,\n"
+"                       the pages joined into one Plan reply\n"
+"      --all            plan: every target and its steps, however many\n"
 "  apply -f FILE        validate FILE as plan does, then start the deployment:\n"
 "                         deployment web-3 started: 12 steps\n"
 "                       The spec's hook names a program in the executor's\n"
@@ -113,9 +121,33 @@ s_usage (FILE *out)
 "                       TYPE STEP-STATE ATTEMPT WEIGHT HEALTH (unchecked without\n"
 "                       health checks); then each target's latest analysis:\n"
 "                       each metric's kind, phase, value or verdict, and why,\n"
-"                       the score and the recommendation\n"
-"  list                 the deployments the coordinator knows, one per line:\n"
-"                       ID NAME STATE PERCENT UPDATED (time in UTC)\n"
+"                       the score and the recommendation; then who gave it\n"
+"                       which command. A deployment of more than 25 targets is\n"
+"                       summed up instead, in at most 40 lines: the header, its\n"
+"                       targets counted by state, in all and by wave (the\n"
+"                       waves under way first), then its failed targets (5 at\n"
+"                       most) and its running and waiting ones (5 at most), and\n"
+"                       how to see the rest:\n"
+"      --target NAME    only target NAME, in full\n"
+"      --all            every target, in full (fetched in pages)\n"
+"      --offset N       the targets from the N-th (from 0) on, in the spec's order\n"
+"      --limit N        at most N targets (default 25 with --offset)\n"
+"                       With --json: the coordinator's GetStatus reply with\n"
+"                       every target (its pages joined into one; a summary\n"
+"                       counts them by state and wave), or the part --target\n"
+"                       or --offset/--limit asks for\n"
+"  list                 the deployments the coordinator knows, oldest first,\n"
+"                       one per line: ID NAME STATE PERCENT UPDATED (time in\n"
+"                       UTC); every one, fetched in pages (with --json, the\n"
+"                       pages joined into one List reply)\n"
+"      --name NAME      only those of spec NAME\n"
+"      --offset N       from the N-th (from 0) on\n"
+"      --limit N        at most N of them\n"
+"                       status, list, plan:\n"
+"      --page N         ask for N targets or deployments per call, 1..10000\n"
+"                       (default 1000 for status and list, 2500 for plan; the\n"
+"                       coordinator answers fewer when they would not fit in\n"
+"                       one reply)\n"
 "  watch ID             follow deployment ID until it ends: first the events it\n"
 "                       has published so far, then each event as it comes, as\n"
 "                         time (UTC) type target message\n"
@@ -330,6 +362,10 @@ static struct option s_longopts [] = {
     { "replace", no_argument, NULL, LONG_REPLACE },
     { "step", required_argument, NULL, LONG_STEP },
     { "no-check", no_argument, NULL, LONG_NO_CHECK },
+    { "all", no_argument, NULL, LONG_ALL },
+    { "offset", required_argument, NULL, LONG_OFFSET },
+    { "limit", required_argument, NULL, LONG_LIMIT },
+    { "page", required_argument, NULL, LONG_PAGE },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -394,6 +430,22 @@ s_option (options_t *opts, int c)
         case LONG_REPLACE: opts->given |= OPT_REPLACE; return -1;
         case LONG_STEP: opts->step = optarg; opts->given |= OPT_STEP; return -1;
         case LONG_NO_CHECK: opts->given |= OPT_NO_CHECK; return -1;
+        case LONG_ALL: opts->given |= OPT_ALL; return -1;
+        case LONG_OFFSET:
+            if (s_parse_uint (optarg, 0, 1000000000, "--offset", &opts->offset))
+                return RC_USAGE;
+            opts->given |= OPT_OFFSET;
+            return -1;
+        case LONG_LIMIT:
+            if (s_parse_uint (optarg, 0, 1000000000, "--limit", &opts->limit))
+                return RC_USAGE;
+            opts->given |= OPT_LIMIT;
+            return -1;
+        case LONG_PAGE:
+            if (s_parse_uint (optarg, 1, 10000, "--page", &opts->page))
+                return RC_USAGE;
+            opts->given |= OPT_PAGE;
+            return -1;
         case 'v': opts->version = optarg; opts->given |= OPT_VERSION_ARG; return -1;
         case 'T': opts->type = optarg; opts->given |= OPT_TYPE; return -1;
         case 't':
@@ -485,13 +537,16 @@ static const command_t s_commands [] = {
       "events [--follow] [--since SEQ] [--deployment ID] [--type PREFIX]" },
     { "call", ctl_cmd_call, 2, 3, OPT_KEY, "call SERVICE COMMAND [JSON] [--key K]" },
     { "strategies", ctl_cmd_strategies, 0, 0, 0, "strategies" },
-    { "plan", ctl_cmd_plan, 0, 0, OPT_FILE | OPT_NO_CHECK, "plan -f FILE [--no-check]" },
+    { "plan", ctl_cmd_plan, 0, 0, OPT_FILE | OPT_NO_CHECK | OPT_ALL | OPT_PAGE,
+      "plan -f FILE [--no-check] [--all] [--page N]" },
     { "apply", ctl_cmd_apply, 0, 0,
       OPT_FILE | OPT_DRY_RUN | OPT_WATCH | OPT_EVENTS_EP | OPT_NO_CHECK | OPT_QUEUE
-      | OPT_REPLACE,
-      "apply -f FILE [--dry-run | --watch] [--no-check] [--queue | --replace]" },
-    { "status", ctl_cmd_status, 1, 1, 0, "status ID" },
-    { "list", ctl_cmd_list, 0, 0, 0, "list" },
+      | OPT_REPLACE | OPT_ALL | OPT_PAGE,
+      "apply -f FILE [--dry-run [--all] | --watch] [--no-check] [--queue | --replace]" },
+    { "status", ctl_cmd_status, 1, 1, OPT_TARGET | OPT_ALL | OPT_OFFSET | OPT_LIMIT | OPT_PAGE,
+      "status ID [--target NAME | --all | --offset N --limit N] [--page N]" },
+    { "list", ctl_cmd_list, 0, 0, OPT_NAME | OPT_OFFSET | OPT_LIMIT | OPT_PAGE,
+      "list [--name NAME] [--offset N] [--limit N] [--page N]" },
     { "watch", ctl_cmd_watch, 1, 1, OPT_EVENTS_EP,
       "watch ID [--events-endpoint E] [--timeout MS]" },
     { "pause", ctl_cmd_pause, 1, 1, 0, "pause ID" },
@@ -527,6 +582,8 @@ static const struct { unsigned bit; const char *name; } s_option_names [] = {
     { OPT_NAME, "--name" }, { OPT_FINISH, "--finish" },
     { OPT_CERT, "--cert or --broker-cert" }, { OPT_NO_CHECK, "--no-check" },
     { OPT_QUEUE, "--queue" }, { OPT_REPLACE, "--replace" }, { OPT_STEP, "--step" },
+    { OPT_ALL, "--all" }, { OPT_OFFSET, "--offset" }, { OPT_LIMIT, "--limit" },
+    { OPT_PAGE, "--page" },
     { 0, NULL }
 };
 

@@ -138,13 +138,14 @@ s_spec_load (ctl_t *self, spec_t *spec)
 //  Calls coordinator command (Plan, Execute) with the spec, file and cwd.
 //  Returns -1 with the reply in *body_p, or an exit code.
 static int
-s_spec_call (ctl_t *self, const spec_t *spec, const char *command,
-             flot_body_t **body_p)
+s_spec_call_page (ctl_t *self, const spec_t *spec, const char *command, bool paged,
+                  uint64_t offset, uint64_t limit, flot_body_t **body_p)
 {
     flot_coordinator_spec_t request = {
         .spec = spec->text, .file = spec->file, .cwd = spec->cwd,
         .on_conflict = (self->opts.given & OPT_REPLACE) ? "replace"
-                     : (self->opts.given & OPT_QUEUE) ? "queue" : NULL
+                     : (self->opts.given & OPT_QUEUE) ? "queue" : NULL,
+        .offset = offset, .has_offset = paged, .limit = limit, .has_limit = paged
     };
     msgpack_sbuffer sbuf;
     flot_err_t err;
@@ -160,6 +161,12 @@ s_spec_call (ctl_t *self, const spec_t *spec, const char *command,
         rc = ctl_report (self, COORDINATOR_SERVICE, command, &err);
     msgpack_sbuffer_destroy (&sbuf);
     return rc;
+}
+
+static int
+s_spec_call (ctl_t *self, const spec_t *spec, const char *command, flot_body_t **body_p)
+{
+    return s_spec_call_page (self, spec, command, false, 0, 0, body_p);
 }
 
 //  The spec file (validated) as the strategy service resolves it. Returns
@@ -517,14 +524,88 @@ s_print_plan_target (const flot_strategy_plan_target_t *target, const size_t *wi
     }
 }
 
-//  Prints a Plan reply (strategy.DEPLOYMENT_PLAN): the plan's targets in
-//  order with their steps, then the rollback plan's order.
+#define PLAN_FULL   50          //  a plan of more targets is summed up
+#define PLAN_PAGE   2500        //  targets asked for per call (--page)
+#define PLAN_NAMES  10          //  targets named in a summary's orders
+#define PLAN_SHOWN  3           //  targets with their steps in a summary
+
+//  Prints the first of an array of names, and how many more.
+static void
+s_print_some_names (const flot_array_t *names, size_t shown)
+{
+    flot_array_t some = { names->count < shown ? names->count : shown, names->items };
+    s_print_names (&some, " ");
+    if (names->count > shown)
+        printf (" and %zu more", names->count - shown);
+}
+
+//  Whether two steps of a plan do the same (their ids aside).
+static bool
+s_same_step (const flot_strategy_plan_step_t *a, const flot_strategy_plan_step_t *b)
+{
+    return a->index == b->index && streq (a->type, b->type) && a->weight == b->weight
+        && a->duration_ms == b->duration_ms && a->hook == b->hook
+        && streq (a->gate ? a->gate : "", b->gate ? b->gate : "");
+}
+
+//  Prints a plan of many targets summed up: its waves, the first targets
+//  in order with their steps, whether every target runs the same steps,
+//  and the start of the rollback order.
+static void
+s_print_plan_summary (const flot_strategy_plan_t *plan, const flot_strategy_plan_t *rollback,
+                      const flot_strategy_plan_target_t **ordered, const size_t *width)
+{
+    size_t count = plan->targets.count;
+    const flot_strategy_plan_target_t *targets = plan->targets.items;
+    //  Targets by wave (waves are numbered from 0, at most 10,000).
+    uint64_t waves = 0;
+    for (size_t i = 0; i < count; i++)
+        waves = targets [i].wave + 1 > waves ? targets [i].wave + 1 : waves;
+    if (waves > 1) {
+        size_t *per = calloc (waves, sizeof *per);
+        assert (per);
+        for (size_t i = 0; i < count; i++)
+            per [targets [i].wave]++;
+        printf ("waves: %llu (targets in each:", (unsigned long long) waves);
+        for (uint64_t w = 0; w < waves && w < PLAN_NAMES; w++)
+            printf (" %zu", per [w]);
+        printf ("%s)\n", waves > PLAN_NAMES ? " ..." : "");
+        free (per);
+    }
+    //  Whether every target runs the steps of the first in order.
+    const flot_strategy_plan_target_t *model = ordered [0];
+    size_t differ = 0;
+    for (size_t i = 1; i < count; i++) {
+        const flot_strategy_plan_target_t *t = ordered [i];
+        bool same = t->steps.count == model->steps.count;
+        for (size_t j = 0; same && j < t->steps.count; j++)
+            same = s_same_step (&((const flot_strategy_plan_step_t *) t->steps.items) [j],
+                                &((const flot_strategy_plan_step_t *) model->steps.items) [j]);
+        differ += !same;
+    }
+    if (differ == 0)
+        printf ("every target runs the same %zu step%s; the first targets in order:\n",
+                model->steps.count, model->steps.count == 1 ? "" : "s");
+    else
+        printf ("%zu target%s run%s other steps than the first; the first targets in "
+                "order:\n", differ, differ == 1 ? "" : "s", differ == 1 ? "s" : "");
+    for (size_t i = 0; i < count && i < PLAN_SHOWN; i++)
+        s_print_plan_target (ordered [i], width, i == 0);
+    printf ("\norder: ");
+    s_print_some_names (&plan->order, PLAN_NAMES);
+    printf ("\nrollback order: ");
+    s_print_some_names (&rollback->order, PLAN_NAMES);
+    printf ("\n(flotctl plan --all prints every target and its steps)\n");
+}
+
+//  Prints a Plan reply (strategy.DEPLOYMENT_PLAN, its pages joined): the
+//  plan's targets in order with their steps, then the rollback plan's
+//  order; summed up for more than PLAN_FULL targets, unless all.
 static int
-s_print_plan (flot_body_t *body, flot_err_t *err)
+s_print_plan (const msgpack_object *root, msgpack_zone *zone, bool all, flot_err_t *err)
 {
     flot_strategy_deployment_plan_t reply;
-    if (flot_strategy_deployment_plan_decode (flot_body_root (body), flot_body_zone (body),
-                                              &reply, err))
+    if (flot_strategy_deployment_plan_decode (root, zone, &reply, err))
         return -1;
     const flot_strategy_plan_t *plan = reply.plan;
     size_t count = plan->targets.count;
@@ -532,7 +613,14 @@ s_print_plan (flot_body_t *body, flot_err_t *err)
     if (!ordered)
         return -1;
     size_t width [STEP_COLS] = { 0 };
-    size_t steps = s_plan_widths (ordered, count, width);
+    bool full = all || count <= PLAN_FULL;
+    size_t steps = s_plan_widths (ordered, full ? count : (count < PLAN_SHOWN ? count
+                                                          : PLAN_SHOWN), width);
+    if (!full)
+        steps = reply.has_steps_total ? reply.steps_total : 0;
+    if (!full && !reply.has_steps_total)
+        for (size_t i = 0; i < count; i++)
+            steps += ordered [i]->steps.count;
     printf ("plan of deployment ");
     ctl_put_text (stdout, reply.deployment, "");
     printf (" (");
@@ -540,14 +628,53 @@ s_print_plan (flot_body_t *body, flot_err_t *err)
     printf ("): %zu target%s, %zu step%s, at most %llu target%s at a time\n",
             count, count == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
             (unsigned long long) plan->concurrency, plan->concurrency == 1 ? "" : "s");
-    for (size_t i = 0; i < count; i++)
-        s_print_plan_target (ordered [i], width, i == 0);
+    if (full) {
+        for (size_t i = 0; i < count; i++)
+            s_print_plan_target (ordered [i], width, i == 0);
+        printf ("\nrollback order: ");
+        s_print_names (&reply.rollback->order, " ");
+        printf ("\n");
+    }
+    else
+        s_print_plan_summary (plan, reply.rollback, ordered, width);
     free (ordered);
-    printf ("\nrollback order: ");
-    s_print_names (&reply.rollback->order, " ");
-    printf ("\n");
     fflush (stdout);
     return 0;
+}
+
+//  Fetches the Plan of spec in pages into pages. Returns -1 to go on, or
+//  the exit code.
+static int
+s_plan_pages (ctl_t *self, const spec_t *spec, pages_t *pages)
+{
+    uint64_t per = (self->opts.given & OPT_PAGE) ? self->opts.page : PLAN_PAGE;
+    uint64_t offset = 0;
+    for (;;) {
+        flot_body_t *body;
+        int rc = s_spec_call_page (self, spec, "Plan", true, offset, per, &body);
+        if (rc >= 0)
+            return rc;
+        flot_err_t err;
+        page_t page;
+        const msgpack_object *plan = flot_map_get (flot_body_root (body), "plan");
+        const msgpack_object *targets = flot_map_get (plan, "targets");
+        uint64_t held = targets && targets->type == MSGPACK_OBJECT_ARRAY
+                      ? targets->via.array.size : 0;
+        int bad = ctl_page_of (flot_body_root (body), &page, &err);
+        if (!bad && page.more && page.next_offset != offset + held)
+            bad = flot_err_set (&err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
+                                "%llu targets, but says the next starts at %llu",
+                                (unsigned long long) offset, (unsigned long long) held,
+                                (unsigned long long) page.next_offset);
+        if (bad || ctl_pages_add (pages, &body)) {
+            flot_body_destroy (&body);
+            return ctl_bad_reply (COORDINATOR_SERVICE, "Plan", &err);
+        }
+        //  An older coordinator answers the whole plan, without a page.
+        if (!page.paged || !page.more || held == 0)
+            return -1;
+        offset = page.next_offset;
+    }
 }
 
 int
@@ -556,24 +683,32 @@ ctl_cmd_plan (ctl_t *self)
     if (!(self->opts.given & OPT_FILE))
         return ctl_usage_error ("'%s' needs the spec file: flotctl %s -f FILE",
                                 self->opts.args [0], self->opts.args [0]);
+    static const char *const lists [] = { "targets", "order", NULL };
+    static const char *const maps [] = { "plan", "rollback", NULL };
     spec_t spec;
-    flot_body_t *body = NULL;
+    pages_t pages;
+    ctl_pages_init (&pages);
     int rc = s_spec_load (self, &spec);
     if (rc < 0)
         rc = s_hook_check (self, &spec);
     if (rc < 0)
-        rc = s_spec_call (self, &spec, "Plan", &body);
+        rc = s_plan_pages (self, &spec, &pages);
     if (rc < 0) {
         flot_err_t err;
-        if (self->opts.json)
-            rc = ctl_print_json (flot_body_root (body), false);
+        const msgpack_object *joined = ctl_pages_join (&pages, lists, maps, &err);
+        msgpack_zone *zone = ctl_pages_zone (&pages);
+        if (!joined)
+            rc = ctl_bad_reply (COORDINATOR_SERVICE, "Plan", &err);
         else
-        if (s_print_plan (body, &err))
+        if (self->opts.json)
+            rc = ctl_print_json (joined, false);
+        else
+        if (s_print_plan (joined, zone, self->opts.given & OPT_ALL, &err))
             rc = ctl_bad_reply (COORDINATOR_SERVICE, "Plan", &err);
         else
             rc = RC_OK;
     }
-    flot_body_destroy (&body);
+    ctl_pages_clear (&pages);
     s_spec_clear (&spec);
     return rc;
 }

@@ -3,7 +3,8 @@
     Prints the deployment's events as they come (through a subscriber of
     the events service, printed as events.c prints them, by time) and a
     one-line progress summary from the coordinator's GetStatus whenever it
-    changes, asked after events and at least every second. Ends once the
+    changes, asked after events and at least every second (its first
+    WATCH_TARGETS targets; past those its summary counts them). Ends once the
     deployment is in a final state and the event it publishes last came
     (or did not come within FINAL_GRACE_MS), with exit code 0 if every
     target completed, RC_SKIPPED if it completed with skipped targets, and
@@ -30,6 +31,7 @@
 #define EVENTS_AT_ONCE      1000        //  events read before the status is due
 #define RESUBSCRIBE_MS      1000        //  a failed feed is started again after this
 #define FINAL_GRACE_DOWN_MS 30000       //  ... this long while the feed is down
+#define WATCH_TARGETS       200         //  targets asked for; more are counted (summary)
 
 //  --------------------------------------------------------------------------
 //  The progress summary
@@ -76,6 +78,10 @@ s_summary (const status_t *status, char *line, size_t cap)
     size_t kinds = 0, active = 0;
     cell_t shown [ACTIVE_SHOWN][TARGET_COLS];
     size_t count = status->targets.count;
+    //  A deployment of more targets than one reply holds: its summary
+    //  counts them all.
+    const flot_coordinator_summary_t *all = status->page && status->page->more
+                                          ? status->summary : NULL;
     for (size_t i = 0; i < count; i++) {
         cell_t row [TARGET_COLS];
         ctl_target_row (&STATUS_TARGETS (status) [i], row);
@@ -94,6 +100,22 @@ s_summary (const status_t *status, char *line, size_t cap)
             active++;
         }
     }
+    if (all) {
+        const char *names [] = { "done", "running", "waiting", "failed", "held",
+                                 "rolled_back", "skipped", "pending" };
+        uint64_t values [] = { all->done, all->running, all->waiting, all->failed,
+                               all->held, all->rolled_back, all->skipped, all->pending };
+        kinds = 0;
+        for (size_t k = 0; k < sizeof values / sizeof values [0]; k++)
+            if (values [k]) {
+                snprintf (states [kinds].state, sizeof states [kinds].state, "%s", names [k]);
+                states [kinds++].count = (unsigned) values [k];
+            }
+    }
+    //  The rows kept to name: of the reply's targets; the rest are counted.
+    size_t named = MIN (active, ACTIVE_SHOWN);
+    if (all)
+        active = MAX ((size_t) (all->running + all->waiting), named);
     *line = 0;
     ctl_append (line, cap, "%s %s%s %llu%% (%llu/%llu steps); targets:",
                 status->id, status->state, status->paused ? ", paused," : "",
@@ -103,11 +125,11 @@ s_summary (const status_t *status, char *line, size_t cap)
     for (size_t k = 0; k < kinds; k++)
         ctl_append (line, cap, "%s %u %s", k ? "," : "", states [k].count,
                     states [k].state);
-    for (size_t a = 0; a < MIN (active, ACTIVE_SHOWN); a++)
+    for (size_t a = 0; a < named; a++)
         ctl_append (line, cap, "%s %s %s %s (%s)", a ? "," : "; now:",
                     shown [a][0], shown [a][1], shown [a][2], shown [a][3]);
-    if (active > ACTIVE_SHOWN)
-        ctl_append (line, cap, " and %zu more", active - ACTIVE_SHOWN);
+    if (active > named)
+        ctl_append (line, cap, "%s%zu more", named ? " and " : "; now: ", active - named);
 }
 
 //  --------------------------------------------------------------------------
@@ -208,6 +230,13 @@ s_skipped (const status_t *status, char *line, size_t cap)
         if (streq (STATUS_TARGETS (status) [i].state, "skipped"))
             ctl_append (line, cap, "%s%s", skipped++ ? ", " : "",
                         STATUS_TARGETS (status) [i].name);
+    //  Those past the targets the reply holds are counted, not named.
+    if (status->page && status->page->more && status->summary
+    &&  status->summary->skipped > skipped) {
+        ctl_append (line, cap, "%s%llu more", skipped ? " and " : "",
+                    (unsigned long long) (status->summary->skipped - skipped));
+        skipped = (size_t) status->summary->skipped;
+    }
     return skipped;
 }
 
@@ -301,7 +330,14 @@ s_watch_status (ctl_t *self, watch_t *watch)
 {
     flot_body_t *body;
     flot_err_t err;
-    if (ctl_call_id (self, "GetStatus", watch->id, &body, &err))
+    flot_coordinator_get_status_request_t request = {
+        .id = watch->id, .limit = WATCH_TARGETS, .has_limit = true
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_coordinator_get_status_request_def, &request, &sbuf);
+    int called = ctl_call (self, COORDINATOR_SERVICE, NULL, "GetStatus", &sbuf, &body, &err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (called)
         return s_watch_failed (self, watch, &err);
     if (watch->failing_since)
         fprintf (stderr, "flotctl: the coordinator answers again\n");

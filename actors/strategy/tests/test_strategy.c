@@ -267,6 +267,122 @@ test_strategy_actor_plan_decodes_as_the_contract_says (void **state)
     flot_body_destroy (&body);
 }
 
+//  A canary of 10,000 targets in four waves (30,000 steps): its plan is
+//  over the body limit.
+static char *
+s_wide_spec (void)
+{
+    size_t cap = 10000 * 48 + 1024, len = 0;
+    char *text = malloc (cap);
+    assert_non_null (text);
+    len += (size_t) snprintf (text + len, cap - len, "apiVersion: flotilla/v1\n"
+                              "kind: Deployment\nname: wide\n"
+                              "workload: {name: wide, version: \"2\"}\ntargets:\n");
+    for (int i = 0; i < 10000; i++)
+        len += (size_t) snprintf (text + len, cap - len,
+                                  "  - {name: t-%05d, labels: {ring: r%d}}\n", i, i / 2500);
+    snprintf (text + len, cap - len, "waves:\n  - selector: {ring: r0}\n"
+              "  - selector: {ring: r1}\n  - selector: {ring: r2}\n  - selector: {ring: r3}\n"
+              "strategy: {canary: {steps: [{setWeight: 10}, {setWeight: 50}]}}\n"
+              "hook: {command: ./hook.sh}\npolicy: {maxConcurrency: 100}\n");
+    return text;
+}
+
+//  GenerateSteps of a spec, a page (offset, limit) when has_page: 0 with
+//  the body, or -1 with err.
+static flot_body_t *
+s_generate (void *world, const char *text, bool has_page, uint64_t offset, uint64_t limit,
+            flot_err_t *err)
+{
+    flot_strategy_spec_text_t request = {
+        .spec = text, .file = "wide.yaml", .offset = offset, .has_offset = has_page,
+        .limit = limit, .has_limit = has_page
+    };
+    msgpack_sbuffer sbuf;
+    flot_encode_sbuf (&flot_strategy_spec_text_def, &request, &sbuf);
+    zframe_t *frame = NULL;
+    int rc = flot_client_call (world_client (world), "strategy", NULL, "GenerateSteps",
+                               sbuf.data, sbuf.size, 30000, &frame, err);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc)
+        return NULL;
+    assert_true (zframe_size (frame) <= FLOT_MAX_BODY);
+    flot_body_t *body = flot_body_decode (zframe_data (frame), zframe_size (frame), err);
+    zframe_destroy (&frame);
+    assert_non_null (body);
+    return body;
+}
+
+//  A plan over the body limit is TOO_LARGE, naming the way to page, for a
+//  caller that does not page; in pages, each under the limit, it is all
+//  there: the targets and the order of the plan and of its rollback, from
+//  the same index, the last page saying nothing follows.
+static void
+test_strategy_actor_plans_in_pages (void **state)
+{
+    char *text = s_wide_spec ();
+    flot_err_t err;
+    assert_null (s_generate (*state, text, false, 0, 0, &err));
+    assert_int_equal (err.code, FLOT_E_TOO_LARGE);
+    assert_non_null (strstr (err.message, "ask for it in pages of its targets (offset, limit)"));
+    size_t offset = 0, pages = 0, steps = 0;
+    bool more = true;
+    while (more) {
+        flot_body_t *body = s_generate (*state, text, true, offset, 10000, &err);
+        assert_non_null (body);
+        flot_strategy_deployment_plan_t reply;
+        assert_int_equal (flot_strategy_deployment_plan_decode (flot_body_root (body),
+                          flot_body_zone (body), &reply, &err), 0);
+        assert_non_null (reply.page);
+        assert_int_equal (reply.page->offset, offset);
+        assert_int_equal (reply.page->total, 10000);
+        assert_true (reply.has_steps_total);
+        assert_int_equal (reply.steps_total, 30000);
+        size_t count = reply.plan->targets.count;
+        assert_true (count > 0);
+        assert_int_equal (reply.plan->order.count, count);
+        assert_int_equal (reply.rollback->targets.count, count);
+        assert_int_equal (reply.rollback->order.count, count);
+        const flot_strategy_plan_target_t *targets = reply.plan->targets.items;
+        const char *const *order = reply.plan->order.items;
+        const char *const *back = reply.rollback->order.items;
+        for (size_t i = 0; i < count; i++) {
+            char name [32];
+            snprintf (name, sizeof name, "t-%05zu", offset + i);
+            assert_string_equal (targets [i].name, name);
+            assert_string_equal (order [i], name);
+            assert_int_equal (targets [i].wave, (offset + i) / 2500);
+            snprintf (name, sizeof name, "t-%05zu", 9999 - offset - i);
+            assert_string_equal (back [i], name);
+            steps += targets [i].steps.count;
+        }
+        //  Asked for all 10,000: cut to fit, and it says so.
+        more = reply.page->more;
+        assert_int_equal (reply.page->cut, more);
+        if (more) {
+            assert_true (reply.page->has_next_offset);
+            assert_int_equal (reply.page->next_offset, offset + count);
+        }
+        offset += count;
+        pages++;
+        flot_body_destroy (&body);
+    }
+    assert_int_equal (offset, 10000);
+    assert_int_equal (steps, 30000);
+    assert_true (pages > 1);
+    //  A page of two from the last but one: exactly those, nothing cut.
+    flot_body_t *body = s_generate (*state, text, true, 9998, 2, &err);
+    flot_strategy_deployment_plan_t reply;
+    assert_int_equal (flot_strategy_deployment_plan_decode (flot_body_root (body),
+                      flot_body_zone (body), &reply, &err), 0);
+    assert_int_equal (reply.plan->targets.count, 2);
+    assert_false (reply.page->more);
+    assert_false (reply.page->cut);
+    assert_false (reply.page->has_next_offset);
+    flot_body_destroy (&body);
+    free (text);
+}
+
 static void
 test_strategy_actor_decides (void **state)
 {
@@ -310,6 +426,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_strategy_actor_plan_decodes_as_the_contract_says,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_strategy_actor_decides, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_strategy_actor_plans_in_pages, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
