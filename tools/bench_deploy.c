@@ -52,7 +52,10 @@
 #include "strategy.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <getopt.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define ME              "flot_bench_deploy"
@@ -63,20 +66,30 @@
 #define DEFAULT_TARGETS     1000
 #define DEFAULT_DEPLOYMENTS 1000
 #define DEFAULT_CONCURRENCY 50
-#define MAX_TARGETS         4000    //  a GetStatus of them stays under FLOT_MAX_BODY
-#define MAX_DEPLOYMENTS     5000    //  a List of them, the same
+#define DEFAULT_HOOKS       5000
+#define MAX_TARGETS         FLOT_SPEC_MAX_TARGETS
+#define MAX_DEPLOYMENTS     10000
+#define MAX_RUNS            9
+#define GROWTH_TARGET       1.25    //  CPU per step at the largest size over the smallest
+#define FLOOR_TARGET        0.7     //  the executor's hooks per second over the floor's
 
 #define POLL_MS         50          //  between status polls
 #define WAIT_MS         10000       //  longest wait for one reply
 #define PHASE_MS        100000      //  longest wait for a phase to finish
 #define WINDOW          100         //  requests in flight in bulk phases
+#define EXECUTOR_SLOTS  64          //  the executor's default --executor-slots
 
 #define CPU_TARGET_US   200.0       //  coordinator CPU per step, below
 #define RSS_TARGET_KIB  64.0        //  memory per waiting deployment, below
 
+#define MAX_SIZES       8
+
 typedef struct {
     int targets;
-    int deployments;
+    int deployments [MAX_SIZES];    //  the canary phases' sizes
+    int sizes;
+    int runs;                       //  of each size; the median is reported
+    int hooks;                      //  ExecuteSteps straight to the executor
     int concurrency;
     bool check;
 } options_t;
@@ -131,11 +144,20 @@ s_thread_named (const char *name)
     return found;
 }
 
-//  A thread's CPU time (utime + stime) in microseconds, or -1.
+//  A thread's CPU time in microseconds, or -1: the time it ran on a CPU,
+//  in nanoseconds (/proc/.../schedstat), else utime + stime in clock ticks.
 static double
 s_thread_cpu_us (pid_t tid)
 {
     char path [64], line [1024];
+    snprintf (path, sizeof path, "/proc/self/task/%d/schedstat", (int) tid);
+    FILE *sched = fopen (path, "r");
+    unsigned long long ns;
+    bool ok = sched && fscanf (sched, "%llu", &ns) == 1;
+    if (sched)
+        fclose (sched);
+    if (ok)
+        return (double) ns / 1000.0;
     snprintf (path, sizeof path, "/proc/self/task/%d/stat", (int) tid);
     FILE *file = fopen (path, "r");
     if (!file)
@@ -375,19 +397,19 @@ typedef int (s_take_fn) (bench_t *self, size_t i, const msgpack_object *reply,
                          void *arg, flot_err_t *err);
 
 static int
-s_bulk (bench_t *self, const char *command, size_t count, s_make_fn *make,
-        s_take_fn *take, void *arg)
+s_bulk (bench_t *self, const char *service, const char *command, size_t count,
+        size_t window, s_make_fn *make, s_take_fn *take, void *arg)
 {
     uint64_t *corrs = calloc (count + 1, sizeof (uint64_t));
     assert (corrs);
-    size_t sent = 0, received = 0;
+    size_t sent = 0, received = 0, oldest = 0;
     flot_err_t err = { 0 };
     int rc = 0;
     while (received < count && rc == 0) {
-        while (sent < count && sent - received < WINDOW && rc == 0) {
+        while (sent < count && sent - received < window && rc == 0) {
             msgpack_sbuffer sbuf;
             make (self, sent, &sbuf, arg);
-            corrs [sent] = flot_client_send (self->client, "coordinator", NULL, command,
+            corrs [sent] = flot_client_send (self->client, service, NULL, command,
                                              sbuf.data, sbuf.size, WAIT_MS, &err);
             msgpack_sbuffer_destroy (&sbuf);
             rc = corrs [sent++] ? 0 : -1;
@@ -397,8 +419,11 @@ s_bulk (bench_t *self, const char *command, size_t count, s_make_fn *make,
             rc = -1;
             break;
         }
-        //  Replies come in any order: find whose it is.
-        size_t i = 0;
+        //  Replies come in any order: find whose it is, from the oldest
+        //  unanswered one on.
+        while (oldest < sent && corrs [oldest] == 0)
+            oldest++;
+        size_t i = oldest;
         while (i < sent && corrs [i] != reply.corr)
             i++;
         if (i == sent)
@@ -420,7 +445,7 @@ s_bulk (bench_t *self, const char *command, size_t count, s_make_fn *make,
     }
     free (corrs);
     if (rc)
-        fprintf (stderr, ME ": %s: %s\n", command, err.message);
+        fprintf (stderr, ME ": %s %s: %s\n", service, command, err.message);
     return rc;
 }
 
@@ -468,7 +493,7 @@ s_events_settle (bench_t *self, uint64_t *last)
 //  Scenario 1: one rolling deployment
 
 static int
-s_rolling (bench_t *self, const options_t *opts, phase_t *phase)
+s_rolling (bench_t *self, const options_t *opts, phase_t *phase, double *plan_ms)
 {
     char *spec = s_spec_rolling (opts->targets, opts->concurrency);
     msgpack_sbuffer sbuf;
@@ -482,7 +507,9 @@ s_rolling (bench_t *self, const options_t *opts, phase_t *phase)
     }
     double cpu_before = s_thread_cpu_us (self->coordinator);
     int64_t sent_ms = zclock_time ();
+    int64_t sent_us = zclock_usecs ();
     flot_body_t *reply = s_call (self, "Execute", &sbuf, &err);
+    *plan_ms = (double) (zclock_usecs () - sent_us) / 1000.0;
     msgpack_sbuffer_destroy (&sbuf);
     char id [FLOT_MAX_NAME + 32] = "";
     uint64_t steps = 0;
@@ -495,25 +522,30 @@ s_rolling (bench_t *self, const options_t *opts, phase_t *phase)
         return -1;
     }
     flot_body_destroy (&reply);
-    s_pack_id (&sbuf, id, false);
+    //  The only deployment there is: List shows it whatever its size (a
+    //  GetStatus of 10,000 targets is paged).
     char state [32] = "running";
     int64_t finished_ms = 0;
     for (int64_t until = zclock_mono () + PHASE_MS;
          streq (state, "running") && zclock_mono () < until; ) {
         zclock_sleep (POLL_MS);
-        reply = s_call (self, "GetStatus", &sbuf, &err);
+        reply = s_call (self, "List", NULL, &err);
+        const msgpack_object *list = NULL;
         if (!reply
-        ||  flot_map_str (flot_body_root (reply), "state", true, state, sizeof state, &err) < 0
-        ||  flot_map_int (flot_body_root (reply), "finished_ms", true, 0, INT64_MAX,
+        ||  flot_map_object (flot_body_root (reply), "deployments", true,
+                             MSGPACK_OBJECT_ARRAY, &list, &err) < 0
+        ||  list->via.array.size != 1
+        ||  flot_map_str (&list->via.array.ptr [0], "state", true, state, sizeof state,
+                          &err) < 0
+        ||  flot_map_int (&list->via.array.ptr [0], "updated_ms", true, 0, INT64_MAX,
                           &finished_ms, &err) < 0) {
-            fprintf (stderr, ME ": rolling: GetStatus %s: %s\n", id, err.message);
+            fprintf (stderr, ME ": rolling: List: %s\n",
+                     list && list->via.array.size != 1 ? "not one deployment" : err.message);
             flot_body_destroy (&reply);
-            msgpack_sbuffer_destroy (&sbuf);
             return -1;
         }
         flot_body_destroy (&reply);
     }
-    msgpack_sbuffer_destroy (&sbuf);
     if (streq (state, "completed") && s_events_settle (self, &events_after))
         return -1;
     double cpu_after = s_thread_cpu_us (self->coordinator);
@@ -624,9 +656,13 @@ s_wait_all (bench_t *self, canaries_t *canaries, const char *phase)
     int seen = 0, rc = 0;
     flot_err_t err = { 0 };
     char why [300] = "";
+    //  A List costs the coordinator in proportion to the deployments, and
+    //  its CPU time is measured: poll less often as they grow (the run
+    //  times are the coordinator's own, so this does not round them).
+    int poll_ms = canaries->count / 10 > POLL_MS ? canaries->count / 10 : POLL_MS;
     for (int64_t until = zclock_mono () + PHASE_MS;
          rc == 0 && seen < canaries->count && zclock_mono () < until; ) {
-        zclock_sleep (POLL_MS);
+        zclock_sleep (poll_ms);
         flot_body_t *reply = s_call (self, "List", NULL, &err);
         const msgpack_object *list = NULL;
         if (!reply || flot_map_object (flot_body_root (reply), "deployments", true,
@@ -674,16 +710,16 @@ s_wait_all (bench_t *self, canaries_t *canaries, const char *phase)
 //  Starts them all and waits until each waits at its pause; then promotes
 //  them all in full and waits until each completes.
 static int
-s_canaries (bench_t *self, const options_t *opts, phase_t *start, phase_t *promote,
+s_canaries (bench_t *self, int deployments, phase_t *start, phase_t *promote,
             long *rss_before, long *rss_after)
 {
     canaries_t canaries = {
-        .count = opts->deployments,
-        .ids = calloc ((size_t) opts->deployments, sizeof canaries.ids [0]),
-        .seen = calloc ((size_t) opts->deployments, sizeof (bool))
+        .count = deployments,
+        .ids = calloc ((size_t) deployments, sizeof canaries.ids [0]),
+        .seen = calloc ((size_t) deployments, sizeof (bool))
     };
     assert (canaries.ids && canaries.seen);
-    size_t count = (size_t) opts->deployments;
+    size_t count = (size_t) deployments;
     uint64_t events [3] = { 0, 0, 0 };
     if (s_events_last (self, &events [0]))
         return -1;
@@ -694,14 +730,14 @@ s_canaries (bench_t *self, const options_t *opts, phase_t *start, phase_t *promo
     //  (33%) is a target waiting at its pause.
     canaries.want = "running";
     canaries.want_percent = 33;
-    int rc = s_bulk (self, "Execute", count, s_make_execute, s_take_execute, &canaries)
+    int rc = s_bulk (self, "coordinator", "Execute", count, WINDOW, s_make_execute, s_take_execute, &canaries)
           || s_wait_all (self, &canaries, "canary")
           || s_events_settle (self, &events [1]);
     double cpu_after = s_thread_cpu_us (self->coordinator);
     *rss_after = s_rss_kib ();
     //  Checked once, outside the measure: each is waiting at its pause.
     if (rc == 0)
-        rc = s_bulk (self, "GetStatus", count, s_make_status, s_take_waiting, &canaries);
+        rc = s_bulk (self, "coordinator", "GetStatus", count, WINDOW, s_make_status, s_take_waiting, &canaries);
     start->steps = count;
     start->elapsed_ms = canaries.last_ms - sent_ms;
     start->cpu_us = cpu_after - cpu_before;
@@ -711,7 +747,7 @@ s_canaries (bench_t *self, const options_t *opts, phase_t *start, phase_t *promo
         sent_ms = zclock_time ();
         canaries.want = "completed";
         canaries.want_percent = 100;
-        rc = s_bulk (self, "Promote", count, s_make_promote, s_take_none, &canaries)
+        rc = s_bulk (self, "coordinator", "Promote", count, WINDOW, s_make_promote, s_take_none, &canaries)
           || s_wait_all (self, &canaries, "promote")
           || s_events_settle (self, &events [2]);
         cpu_after = s_thread_cpu_us (self->coordinator);
@@ -723,6 +759,100 @@ s_canaries (bench_t *self, const options_t *opts, phase_t *start, phase_t *promo
     free (canaries.ids);
     free (canaries.seen);
     return rc ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Scenario 3: the executor's hook throughput, against the spawn floor
+
+typedef struct {
+    int64_t started_ms;         //  the runs' idempotency: one bench, one start
+    size_t failed;              //  hooks that did not succeed
+} hooks_t;
+
+static void
+s_make_step (bench_t *self, size_t i, msgpack_sbuffer *sbuf, void *arg)
+{
+    (void) self;
+    hooks_t *hooks = arg;
+    char target [32], step [48];
+    snprintf (target, sizeof target, "h%zu", i + 1);
+    snprintf (step, sizeof step, "%s/1", target);
+    msgpack_packer pk;
+    flot_pack_begin (sbuf, &pk);
+    msgpack_pack_map (&pk, 7);
+    flot_pack_kv_str (&pk, "deployment", "bench-hooks");
+    flot_pack_kv_str (&pk, "step_id", step);
+    flot_pack_kv_str (&pk, "type", "apply");
+    flot_pack_kv_str (&pk, "target", target);
+    flot_pack_kv_str (&pk, "version", "2.0");
+    flot_pack_kv_uint (&pk, "started_ms", (uint64_t) hooks->started_ms);
+    flot_pack_str (&pk, "hook");
+    msgpack_pack_map (&pk, 2);
+    flot_pack_kv_str (&pk, "command", HOOK);
+    flot_pack_kv_uint (&pk, "timeout_ms", 60000);
+}
+
+static int
+s_take_step (bench_t *self, size_t i, const msgpack_object *reply, void *arg,
+             flot_err_t *err)
+{
+    (void) self;
+    (void) i;
+    hooks_t *hooks = arg;
+    char status [32] = "";
+    if (flot_map_str (reply, "status", true, status, sizeof status, err) < 0)
+        return -1;
+    if (!streq (status, "succeeded"))
+        hooks->failed++;
+    return 0;
+}
+
+//  Runs count hooks through the executor (ExecuteStep straight to it,
+//  enough in flight to keep its slots full). Hooks per second, or -1.
+static double
+s_executor_hooks (bench_t *self, size_t count)
+{
+    hooks_t hooks = { .started_ms = zclock_time () };
+    int64_t start = zclock_usecs ();
+    if (s_bulk (self, "executor", "ExecuteStep", count, 2 * EXECUTOR_SLOTS,
+                s_make_step, s_take_step, &hooks))
+        return -1;
+    double seconds = (double) (zclock_usecs () - start) / 1e6;
+    if (hooks.failed) {
+        fprintf (stderr, ME ": executor: %zu of %zu hooks did not succeed\n",
+                 hooks.failed, count);
+        return -1;
+    }
+    return (double) count / seconds;
+}
+
+//  The floor: /bin/true spawned and reaped count times by this process
+//  alone, slots at once, as the executor keeps its slots busy. Spawns per
+//  second, or -1.
+static double
+s_spawn_floor (size_t count, size_t slots)
+{
+    char *argv [] = { "true", NULL };
+    char *envp [] = { NULL };
+    size_t started = 0, reaped = 0;
+    int64_t start = zclock_usecs ();
+    while (reaped < count) {
+        while (started < count && started - reaped < slots) {
+            pid_t pid;
+            if (posix_spawn (&pid, "/bin/true", NULL, NULL, argv, envp)) {
+                fprintf (stderr, ME ": cannot spawn /bin/true: %s\n", strerror (errno));
+                return -1;
+            }
+            started++;
+        }
+        int status;
+        if (waitpid (-1, &status, 0) < 0) {
+            fprintf (stderr, ME ": waitpid: %s\n", strerror (errno));
+            return -1;
+        }
+        reaped++;
+    }
+    return (double) count / ((double) (zclock_usecs () - start) / 1e6);
 }
 
 //  --------------------------------------------------------------------------
@@ -829,27 +959,43 @@ s_usage (FILE *out)
 "\n"
 "Runs the broker and the events, strategy, executor and coordinator actors\n"
 "in this process (inproc://, stores and hooks in a temporary directory,\n"
-"every hook /bin/true) and measures what deployments cost the coordinator:\n"
-"  rolling  one rolling deployment over N targets, from Execute to completed:\n"
-"           steps per second, coordinator CPU per step\n"
-"  canary   D deployments of one target, [setWeight: 50, pause: {}], all\n"
-"           waiting at the pause: memory per deployment (VmRSS), CPU per step\n"
-"  promote  then all promoted with full, to completed: steps per second,\n"
-"           CPU per step\n"
-"Targets: coordinator CPU per step < %.0f us, memory per waiting deployment\n"
-"< %.0f KiB.\n"
+"every hook /bin/true) and measures what deployments cost:\n"
+"  spawn     the floor: /bin/true spawned and reaped by this process alone,\n"
+"            %d at once: spawns per second\n"
+"  rolling   one rolling deployment over N targets, from Execute to completed:\n"
+"            how long Execute took (planning it), steps per second,\n"
+"            coordinator CPU per step\n"
+"  executor  H ExecuteStep calls straight to the executor: hooks per second,\n"
+"            and their ratio to the floor\n"
+"  canary    D deployments of one target, [setWeight: 50, pause: {}], all\n"
+"            waiting at the pause: memory per deployment (VmRSS), CPU per step\n"
+"  promote   then all promoted with full, to completed: steps per second,\n"
+"            CPU per step\n"
+"  concurrent  both, from Execute to completed\n"
+"Each size of -d runs the canary phases R times in a fresh process under\n"
+"test (new stores); a last table gives each size's medians and its growth:\n"
+"its CPU per step over the first size's.\n"
+"Targets: coordinator CPU per step < %.0f us; memory per waiting deployment\n"
+"< %.0f KiB; growth from the first to the last size <= %.2f; executor\n"
+"throughput >= %.1f of the floor.\n"
 "\n"
 "Options:\n"
 "  -t, --targets N      targets of the rolling deployment (default %d; 1..%d)\n"
-"  -d, --deployments N  canary deployments (default %d; 1..%d)\n"
+"  -d, --deployments N[,N...]  canary deployments, one size or several\n"
+"                       (default %d; each 1..%d; at most %d sizes)\n"
+"  -r, --runs R         runs of each size (default 1; 1..%d); medians reported\n"
+"  -x, --hooks H        hooks of the executor phase (default %d; 0 skips it)\n"
 "  -m, --concurrency N  the rolling deployment's maxConcurrency (default %d)\n"
 "  -c, --check          exit 1 if a target is missed\n"
 "  -h, --help           this text\n"
 "\n"
+"Example: " ME " -t 10000 -d 1000,3000,10000 -r 3\n"
+"\n"
 "Exit status: 0 (whatever the figures, unless --check), 1 if a target is\n"
 "missed with --check or a run could not complete, 2 for a usage error.\n",
-        CPU_TARGET_US, RSS_TARGET_KIB, DEFAULT_TARGETS, MAX_TARGETS,
-        DEFAULT_DEPLOYMENTS, MAX_DEPLOYMENTS, DEFAULT_CONCURRENCY);
+        EXECUTOR_SLOTS, CPU_TARGET_US, RSS_TARGET_KIB, GROWTH_TARGET, FLOOR_TARGET,
+        DEFAULT_TARGETS, MAX_TARGETS, DEFAULT_DEPLOYMENTS, MAX_DEPLOYMENTS, MAX_SIZES,
+        MAX_RUNS, DEFAULT_HOOKS, DEFAULT_CONCURRENCY);
 }
 
 static long
@@ -864,6 +1010,35 @@ s_parse (const char *text, long min, long max, const char *what)
     return v;
 }
 
+//  -d's list of sizes. Returns 0, or -1 with a line on stderr.
+static int
+s_parse_sizes (const char *text, options_t *opts)
+{
+    char copy [256];
+    if (strlen (text) >= sizeof copy) {
+        fprintf (stderr, ME ": --deployments '%s' is too long\n", text);
+        return -1;
+    }
+    strcpy (copy, text);
+    opts->sizes = 0;
+    char *save = NULL;
+    for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save)) {
+        if (opts->sizes == MAX_SIZES) {
+            fprintf (stderr, ME ": --deployments: at most %d sizes\n", MAX_SIZES);
+            return -1;
+        }
+        long v = s_parse (item, 1, MAX_DEPLOYMENTS, "--deployments");
+        if (v < 0)
+            return -1;
+        opts->deployments [opts->sizes++] = (int) v;
+    }
+    if (opts->sizes == 0) {
+        fprintf (stderr, ME ": --deployments '%s' names no size\n", text);
+        return -1;
+    }
+    return 0;
+}
+
 //  Returns -1 to go on and run, or the exit status to stop with.
 static int
 s_options (int argc, char *argv [], options_t *opts)
@@ -871,15 +1046,20 @@ s_options (int argc, char *argv [], options_t *opts)
     static const struct option longopts [] = {
         { "targets", required_argument, NULL, 't' },
         { "deployments", required_argument, NULL, 'd' },
+        { "runs", required_argument, NULL, 'r' },
+        { "hooks", required_argument, NULL, 'x' },
         { "concurrency", required_argument, NULL, 'm' },
         { "check", no_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    *opts = (options_t) { DEFAULT_TARGETS, DEFAULT_DEPLOYMENTS, DEFAULT_CONCURRENCY, false };
+    *opts = (options_t) {
+        .targets = DEFAULT_TARGETS, .deployments = { DEFAULT_DEPLOYMENTS }, .sizes = 1,
+        .runs = 1, .hooks = DEFAULT_HOOKS, .concurrency = DEFAULT_CONCURRENCY
+    };
     long v;
     int c;
-    while ((c = getopt_long (argc, argv, "t:d:m:ch", longopts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "t:d:r:x:m:ch", longopts, NULL)) != -1) {
         switch (c) {
             case 't':
                 if ((v = s_parse (optarg, 1, MAX_TARGETS, "--targets")) < 0)
@@ -887,9 +1067,18 @@ s_options (int argc, char *argv [], options_t *opts)
                 opts->targets = (int) v;
                 break;
             case 'd':
-                if ((v = s_parse (optarg, 1, MAX_DEPLOYMENTS, "--deployments")) < 0)
+                if (s_parse_sizes (optarg, opts))
                     return 2;
-                opts->deployments = (int) v;
+                break;
+            case 'r':
+                if ((v = s_parse (optarg, 1, MAX_RUNS, "--runs")) < 0)
+                    return 2;
+                opts->runs = (int) v;
+                break;
+            case 'x':
+                if ((v = s_parse (optarg, 0, 1000000, "--hooks")) < 0)
+                    return 2;
+                opts->hooks = (int) v;
                 break;
             case 'm':
                 if ((v = s_parse (optarg, 1, FLOT_SPEC_MAX_TARGETS, "--concurrency")) < 0)
@@ -911,6 +1100,69 @@ s_options (int argc, char *argv [], options_t *opts)
     return -1;
 }
 
+//  The figures of one run of the canary phases at one size.
+typedef struct {
+    double cpu_per_step;        //  concurrent: canary and promote
+    double steps_per_second;
+    double kib_per_deployment;
+} size_run_t;
+
+static int
+s_by_value (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+s_median (double *values, int count)
+{
+    qsort (values, (size_t) count, sizeof values [0], s_by_value);
+    return count % 2 ? values [count / 2]
+                     : (values [count / 2 - 1] + values [count / 2]) / 2;
+}
+
+//  One run of the canary phases at one size on a fresh process under test;
+//  prints its phases when verbose. Returns 0, or -1.
+static int
+s_size_run (int deployments, bool verbose, size_run_t *run, int *missed)
+{
+    bench_t bench;
+    if (s_bench_start (&bench))
+        return -1;
+    phase_t start = { 0 }, promote = { 0 };
+    long rss_before = 0, rss_after = 0;
+    int rc = s_canaries (&bench, deployments, &start, &promote, &rss_before, &rss_after);
+    s_bench_stop (&bench);
+    //  What this run freed goes back to the system, so that the next run's
+    //  deployments are not counted in memory the heap kept.
+    malloc_trim (0);
+    if (rc)
+        return -1;
+    phase_t whole = {
+        .steps = start.steps + promote.steps,
+        .elapsed_ms = start.elapsed_ms + promote.elapsed_ms,
+        .cpu_us = start.cpu_us + promote.cpu_us,
+        .events = start.events + promote.events
+    };
+    run->cpu_per_step = whole.cpu_us / (double) whole.steps;
+    run->steps_per_second = (double) whole.steps * 1000.0
+                          / (double) (whole.elapsed_ms > 0 ? whole.elapsed_ms : 1);
+    run->kib_per_deployment = (double) (rss_after - rss_before) / deployments;
+    if (verbose) {
+        s_line ("canary", "deployments waiting", deployments, "%.0f", 0);
+        s_line ("canary", "RSS before (KiB)", (double) rss_before, "%.0f", 0);
+        s_line ("canary", "RSS waiting (KiB)", (double) rss_after, "%.0f", 0);
+        *missed += s_line ("canary", "memory per deployment (KiB)",
+                           run->kib_per_deployment, "%.1f", RSS_TARGET_KIB);
+        s_report_phase ("canary", &start, 0);
+        s_report_phase ("promote", &promote, 0);
+        *missed += s_report_phase ("concurrent", &whole, CPU_TARGET_US);
+    }
+    fflush (stdout);
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -918,46 +1170,87 @@ main (int argc, char *argv [])
     int rc = s_options (argc, argv, &opts);
     if (rc >= 0)
         return rc;
-    flot_log_set_level (FLOT_LOG_WARN);
+    flot_log_set_level (getenv ("BENCH_LOG") ? FLOT_LOG_DEBUG : FLOT_LOG_WARN);
     zsys_init ();
+    printf (ME ": rolling over %d targets (maxConcurrency %d), %d hooks through the "
+            "executor, canary deployments:", opts.targets, opts.concurrency, opts.hooks);
+    for (int i = 0; i < opts.sizes; i++)
+        printf ("%s%d", i ? ", " : " ", opts.deployments [i]);
+    printf (" (%d run%s each); hook " HOOK "\n\n", opts.runs, opts.runs == 1 ? "" : "s");
+    printf ("%-10s %-34s %12s  %-8s %s\n", "scenario", "figure", "value", "target", "result");
+    //  The baselines, before any actor runs (the floor reaps any child):
+    //  a round trip with the body of a typical step's hook call (~360
+    //  bytes), and spawning.
+    s_raw_us = s_raw_round_trip_us (360);
+    s_line ("baseline", "raw libzmq round trip, 360 B (us)", s_raw_us, "%.1f", 0);
+    double floor = opts.hooks ? s_spawn_floor ((size_t) opts.hooks, EXECUTOR_SLOTS) : 0;
+    if (opts.hooks && floor < 0)
+        return 1;
+    if (opts.hooks)
+        s_line ("spawn", "/bin/true spawned+reaped per second", floor, "%.0f", 0);
+    int missed = 0;
     bench_t bench;
     if (s_bench_start (&bench))
         return 1;
-    printf (ME ": rolling over %d targets (maxConcurrency %d), %d canary deployments; "
-            "hook " HOOK "; CPU time in ticks of %.0f ms\n\n", opts.targets,
-            opts.concurrency, opts.deployments, 1000.0 / (double) sysconf (_SC_CLK_TCK));
-    printf ("%-10s %-34s %12s  %-8s %s\n", "scenario", "figure", "value", "target", "result");
-    //  The baseline, with the body of a typical step's hook call (~360 bytes).
-    s_raw_us = s_raw_round_trip_us (360);
-    s_line ("baseline", "raw libzmq round trip, 360 B (us)", s_raw_us, "%.1f", 0);
-    int missed = 0;
-    phase_t rolling = { 0 }, start = { 0 }, promote = { 0 };
-    long rss_before = 0, rss_after = 0;
-    rc = s_rolling (&bench, &opts, &rolling);
+    phase_t rolling = { 0 };
+    double plan_ms = 0;
+    rc = s_rolling (&bench, &opts, &rolling, &plan_ms);
     if (rc == 0) {
+        s_line ("rolling", "Execute, planning it (ms)", plan_ms, "%.1f", 0);
         missed += s_report_phase ("rolling", &rolling, CPU_TARGET_US);
         fflush (stdout);
-        rc = s_canaries (&bench, &opts, &start, &promote, &rss_before, &rss_after);
     }
-    if (rc == 0) {
-        s_line ("canary", "deployments waiting", opts.deployments, "%.0f", 0);
-        s_line ("canary", "RSS before (KiB)", (double) rss_before, "%.0f", 0);
-        s_line ("canary", "RSS waiting (KiB)", (double) rss_after, "%.0f", 0);
-        missed += s_line ("canary", "memory per deployment (KiB)",
-                          (double) (rss_after - rss_before) / opts.deployments, "%.1f",
-                          RSS_TARGET_KIB);
-        s_report_phase ("canary", &start, 0);
-        s_report_phase ("promote", &promote, 0);
-        //  The concurrent deployments from Execute to completed: both phases.
-        phase_t whole = {
-            .steps = start.steps + promote.steps,
-            .elapsed_ms = start.elapsed_ms + promote.elapsed_ms,
-            .cpu_us = start.cpu_us + promote.cpu_us,
-            .events = start.events + promote.events
-        };
-        missed += s_report_phase ("concurrent", &whole, CPU_TARGET_US);
+    if (rc == 0 && opts.hooks) {
+        double hooks = s_executor_hooks (&bench, (size_t) opts.hooks);
+        if (hooks < 0)
+            rc = -1;
+        else {
+            s_line ("executor", "hooks per second", hooks, "%.0f", 0);
+            double ratio = hooks / floor;
+            char goal [32];
+            snprintf (goal, sizeof goal, ">= %.1f", FLOOR_TARGET);
+            printf ("%-10s %-34s %12.2f  %-8s %s\n", "executor", "ratio to the spawn floor",
+                    ratio, goal, ratio >= FLOOR_TARGET ? "PASS" : "FAIL");
+            missed += ratio < FLOOR_TARGET;
+        }
+        fflush (stdout);
     }
     s_bench_stop (&bench);
+    malloc_trim (0);
+    //  The sizes: the first run of each prints its phases.
+    double cpu [MAX_SIZES], rate [MAX_SIZES], kib [MAX_SIZES];
+    for (int i = 0; i < opts.sizes && rc == 0; i++) {
+        double c [MAX_RUNS], r [MAX_RUNS], k [MAX_RUNS];
+        for (int run = 0; run < opts.runs && rc == 0; run++) {
+            size_run_t figures;
+            rc = s_size_run (opts.deployments [i], run == 0 && opts.sizes == 1, &figures,
+                             &missed);
+            c [run] = figures.cpu_per_step;
+            r [run] = figures.steps_per_second;
+            k [run] = figures.kib_per_deployment;
+        }
+        if (rc == 0) {
+            cpu [i] = s_median (c, opts.runs);
+            rate [i] = s_median (r, opts.runs);
+            kib [i] = s_median (k, opts.runs);
+        }
+    }
+    if (rc == 0 && (opts.sizes > 1 || opts.runs > 1)) {
+        printf ("\n%-12s %14s %14s %14s %10s\n", "deployments", "CPU/step (us)",
+                "steps/s", "KiB/deployment", "growth");
+        for (int i = 0; i < opts.sizes; i++) {
+            double growth = cpu [i] / cpu [0];
+            bool last = i == opts.sizes - 1;
+            bool bad = cpu [i] >= CPU_TARGET_US || kib [i] >= RSS_TARGET_KIB
+                    || (last && growth > GROWTH_TARGET);
+            missed += bad;
+            printf ("%-12d %14.1f %14.0f %14.1f %10.2f  %s\n", opts.deployments [i],
+                    cpu [i], rate [i], kib [i], growth, bad ? "FAIL" : "PASS");
+        }
+        printf ("(medians of %d run%s; targets: CPU/step < %.0f us, KiB/deployment < %.0f, "
+                "growth of the last <= %.2f)\n", opts.runs, opts.runs == 1 ? "" : "s",
+                CPU_TARGET_US, RSS_TARGET_KIB, GROWTH_TARGET);
+    }
     if (rc == 0 && missed)
         printf ("\n%d target%s missed\n", missed, missed == 1 ? "" : "s");
     if (rc)

@@ -112,6 +112,7 @@ struct _deployment_t {
     bool paused;
     bool promote_full;
     bool aborted;
+    bool restored;              //  loaded from the store, not gone on with yet
     char applied_by [FLOT_MAX_KEY + 1];     //  who applied it (Execute); "": not known
     char aborted_by [FLOT_MAX_KEY + 1];     //  who aborted it, once aborted
     char rollback_by [FLOT_MAX_KEY + 1];    //  who rolled it back (Rollback), once asked

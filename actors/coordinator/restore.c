@@ -177,6 +177,7 @@ coord_restore (const flot_deployment_row_t *row, void *arg)
     //  Loading, not a transition (transitions.h): the deployment, its steps
     //  and its targets are set as the store's rows say, not moved.
     dep->state = streq (row->state, "rolling_back") ? DS_ROLLING_BACK : DS_RUNNING;
+    dep->restored = true;
     s_restore_who (self, dep, row);
     restore_t restore = { dep, zhashx_new () };
     for (size_t s = 0; s < dep->plan->step_count; s++)
@@ -380,13 +381,17 @@ coord_on_resume_all (flot_loop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     coordinator_t *self = arg;
+    //  Only those loaded from the store: a deployment applied since the
+    //  start (the loop may serve an Execute before this timer) runs already.
     zlistx_t *open = zlistx_new ();
     for (deployment_t *dep = zhashx_first (self->deployments); dep;
          dep = zhashx_next (self->deployments))
-        if (dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK)
+        if (dep->restored && (dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK))
             zlistx_add_end (open, dep);
-    for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open))
+    for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open)) {
+        dep->restored = false;
         s_go_on (dep);
+    }
     zlistx_destroy (&open);
     coord_queue_check (self);       //  those queued whose holder ended meanwhile
     for (resolving_t *resolving = zlistx_first (self->resolving); resolving;
