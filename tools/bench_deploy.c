@@ -7,11 +7,19 @@
     in the executor's hooks directory, the temporary one), so what is
     measured is Flotilla, not the hooks. The coordinator's thread is found
     by its name (/proc/self/task/<tid>/comm is "coordinator") and its CPU
-    time (utime + stime, in clock ticks) read before and after each phase.
+    time (the nanoseconds it ran, /proc/self/task/<tid>/schedstat) read
+    before and after each phase.
 
+      spawn     the floor, before any actor runs: /bin/true spawned
+                (posix_spawn) and reaped by this process alone, as many at
+                once as the executor has slots: spawns per second
       rolling   one rolling deployment over --targets targets (no
                 dependencies, maxConcurrency --concurrency), from Execute to
-                completed: steps per second, coordinator CPU per step
+                completed: how long Execute took (the plan of every target
+                is made then), steps per second, coordinator CPU per step
+      executor  --hooks ExecuteStep calls straight to the executor, twice
+                its slots in flight: hooks per second, and the ratio to the
+                spawn floor
       canary    --deployments deployments of one target each, a canary of
                 [setWeight: 50, pause: {}], all started and left waiting at
                 the pause: resident memory (VmRSS) per deployment, and
@@ -23,15 +31,22 @@
                 from Execute to completed, whose CPU per step is held to
                 the target (as the rolling deployment's is)
 
+    --deployments may list several sizes, and --runs repeat each: every run
+    of the canary phases starts a fresh process under test (new stores, the
+    heap trimmed), and a last table prints each size's medians and its
+    growth, its CPU per step over the first size's.
+
     Run times are the coordinator's own: from our wall clock when Execute
     (or the first Promote) was sent to the deployment's finished_ms (the
-    latest updated_ms for many), so that polling every POLL_MS does not
-    round them. A phase's CPU time runs until the events service has taken
-    every event the phase queued (its last seq holds still), so it includes
-    publishing them. Prints a table of the figures with their targets (CPU
-    per step < 200 us, memory per waiting deployment < 64 KiB). Exit status 0
-    whatever the figures, unless --check: then 1 if a target is missed. 1
-    if a run cannot complete, 2 for a usage error.
+    latest updated_ms for many), so that polling List does not round them;
+    List is polled less often as deployments grow, since what it costs the
+    coordinator is counted. A phase's CPU time runs until the events service
+    has taken every event the phase queued (its last seq holds still), so it
+    includes publishing them. Targets: CPU per step < 200 us, memory per
+    waiting deployment < 64 KiB, growth from the first size to the last <=
+    1.25, executor throughput >= 0.7 of the floor. Exit status 0 whatever the
+    figures, unless --check: then 1 if a target is missed. 1 if a run cannot
+    complete, 2 for a usage error.
 
     The baseline, measured in the same run: the mean wall time of a raw
     libzmq round trip (DEALER to ROUTER and back, over inproc, to an echo
