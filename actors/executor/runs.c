@@ -9,6 +9,7 @@
 #include "runs.h"
 #include "flotilla/log.h"
 
+#include <assert.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +19,14 @@
 #define WHO "executor"
 #define SCHEMA 1
 
+#define STATEMENTS 8            //  the queries below, each prepared once
+
 struct _runs_t {
     sqlite3 *db;
     char *path;
+    //  Prepared statements, by the address of their SQL (a literal).
+    const char *sql [STATEMENTS];
+    sqlite3_stmt *q [STATEMENTS];
 };
 
 static const char *s_schema =
@@ -119,6 +125,8 @@ runs_close (runs_t **self_p)
     runs_t *self = *self_p;
     if (!self)
         return;
+    for (int i = 0; i < STATEMENTS; i++)
+        sqlite3_finalize (self->q [i]);
     sqlite3_close (self->db);
     free (self->path);
     free (self);
@@ -131,26 +139,46 @@ runs_path (runs_t *self)
     return self->path;
 }
 
+//  Done with a statement of s_prepare's: ready for its next use.
+static void
+s_release (sqlite3_stmt *q)
+{
+    sqlite3_reset (q);
+    sqlite3_clear_bindings (q);
+}
+
 static int
 s_step_done (runs_t *self, sqlite3_stmt *q, const char *what)
 {
     int rc = sqlite3_step (q);
-    sqlite3_finalize (q);
+    s_release (q);
     if (rc == SQLITE_DONE)
         return 0;
     flot_warn (WHO, "cannot %s in %s: %s", what, self->path, sqlite3_errmsg (self->db));
     return -1;
 }
 
+//  The statement of sql (a string literal), prepared at its first use and
+//  kept (a hook's run writes twice: parsing each time cost as much as the
+//  writes). Give it back with s_release (or s_step_done).
 static sqlite3_stmt *
 s_prepare (runs_t *self, const char *sql)
 {
+    int i = 0;
+    while (i < STATEMENTS && self->sql [i] && self->sql [i] != sql)
+        i++;
+    if (i < STATEMENTS && self->sql [i])
+        return self->q [i];
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2 (self->db, sql, -1, &q, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL)
+        != SQLITE_OK) {
         flot_warn (WHO, "cannot read %s: %s", self->path, sqlite3_errmsg (self->db));
         sqlite3_finalize (q);
         return NULL;
     }
+    assert (i < STATEMENTS);        //  STATEMENTS counts the queries of this file
+    self->sql [i] = sql;
+    self->q [i] = q;
     return q;
 }
 
@@ -239,7 +267,7 @@ runs_find (runs_t *self, const char *deployment, const char *step_id, uint64_t a
     else
     if (rc != SQLITE_DONE)
         flot_warn (WHO, "cannot read %s: %s", self->path, sqlite3_errmsg (self->db));
-    sqlite3_finalize (q);
+    s_release (q);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -268,7 +296,7 @@ runs_orphan_all (runs_t *self, runs_orphan_fn *fn, void *arg)
             arg);
         count++;
     }
-    sqlite3_finalize (q);
+    s_release (q);
     q = s_prepare (self, "UPDATE runs SET state = 'orphaned', exit_code = -1, ended = ?1 "
                          "WHERE state = 'running'");
     if (!q)
