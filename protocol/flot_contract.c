@@ -74,52 +74,78 @@ s_zone_str (msgpack_zone *zone, const msgpack_object *obj)
     return copy;
 }
 
+typedef struct path_s path_t;
+static const char *s_text (const path_t *path, char *text);
+#define PATH(path) s_text ((path), (char [MAX_PATH]) { 0 })
+
 static int
-s_oom (flot_err_t *err, const char *path)
+s_oom (flot_err_t *err, const path_t *path)
 {
-    return flot_err_set (err, FLOT_E_INTERNAL, "field '%s': out of memory", path);
+    return flot_err_set (err, FLOT_E_INTERNAL, "field '%s': out of memory", PATH (path));
 }
 
-//  Writes a field's path: where, then the format's text. Truncated paths
-//  only shorten error sentences.
+//  Where a value is in the body: a chain from the value up to the body,
+//  written out (a.b[2].c) only when an error sentence names it, since
+//  writing it for every field cost every decode more than the rest.
+struct path_s {
+    const path_t *up;           //  NULL: a field of the body
+    const char *name;           //  a field's name or a map's key; NULL: an item
+    uint32_t index;             //  an array item's
+};
+
 static void
-s_path (char *path, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
-static void
-s_path (char *path, const char *format, ...)
+s_write (const path_t *path, char *text, size_t *used)
 {
-    va_list args;
-    va_start (args, format);
-    if (vsnprintf (path, MAX_PATH, format, args) >= MAX_PATH)
-        strcpy (path + MAX_PATH - 4, "...");
-    va_end (args);
+    if (!path)
+        return;
+    s_write (path->up, text, used);
+    if (*used >= MAX_PATH)
+        return;
+    int wrote = path->name
+        ? snprintf (text + *used, MAX_PATH - *used, "%s%s", *used ? "." : "", path->name)
+        : snprintf (text + *used, MAX_PATH - *used, "[%u]", path->index);
+    *used += wrote > 0 ? (size_t) wrote : 0;
+}
+
+//  The path as text in text (MAX_PATH bytes): a truncated one ends in
+//  "...", which only shortens an error sentence.
+static const char *
+s_text (const path_t *path, char *text)
+{
+    size_t used = 0;
+    text [0] = 0;
+    s_write (path, text, &used);
+    if (used >= MAX_PATH)
+        strcpy (text + MAX_PATH - 4, "...");
+    return text;
 }
 
 static int s_struct (const flot_struct_t *def, const msgpack_object *map,
-                     msgpack_zone *zone, void *out, const char *where, flot_err_t *err);
+                     msgpack_zone *zone, void *out, const path_t *where, flot_err_t *err);
 
 //  Reads one value of type into dst; lo and hi bound a string's length or
 //  a uint (the field's own limits, or its elements').
 static int
 s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
-         uint64_t lo, uint64_t hi, msgpack_zone *zone, const char *path, flot_err_t *err)
+         uint64_t lo, uint64_t hi, msgpack_zone *zone, const path_t *path, flot_err_t *err)
 {
     switch (type) {
         case FLOT_T_STR: {
             if (obj->type != MSGPACK_OBJECT_STR)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a string", path, flot_type_name (obj->type));
+                    "field '%s' is %s, expected a string", PATH (path), flot_type_name (obj->type));
             uint32_t size = obj->via.str.size;
             if (size > hi)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %u bytes, the limit is %llu", path, size,
+                    "field '%s' is %u bytes, the limit is %llu", PATH (path), size,
                     (unsigned long long) hi);
             if (size < lo)
                 return flot_err_set (err, FLOT_E_INVALID,
                     "field '%s' is %u bytes, expected at least %llu",
-                    path, size, (unsigned long long) lo);
+                    PATH (path), size, (unsigned long long) lo);
             if (size && memchr (obj->via.str.ptr, 0, size))
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' contains a NUL byte", path);
+                    "field '%s' contains a NUL byte", PATH (path));
             const char *s = s_zone_str (zone, obj);
             if (!s)
                 return s_oom (err, path);
@@ -135,7 +161,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
                                   used ? ", " : "", *c);
                     }
                     return flot_err_set (err, FLOT_E_INVALID,
-                        "field '%s': '%.60s' is not one of %s", path, s, list);
+                        "field '%s': '%.60s' is not one of %s", PATH (path), s, list);
                 }
             }
             *(const char **) dst = s;
@@ -144,11 +170,11 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
         case FLOT_T_UINT: {
             if (obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected an integer in %llu..%llu", path,
+                    "field '%s' is %s, expected an integer in %llu..%llu", PATH (path),
                     flot_type_name (obj->type), (unsigned long long) lo, (unsigned long long) hi);
             if (obj->via.u64 < lo || obj->via.u64 > hi)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s': %llu is not in %llu..%llu", path,
+                    "field '%s': %llu is not in %llu..%llu", PATH (path),
                     (unsigned long long) obj->via.u64, (unsigned long long) lo,
                     (unsigned long long) hi);
             *(uint64_t *) dst = obj->via.u64;
@@ -163,11 +189,11 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
                 v = (int64_t) obj->via.u64;
             else
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected an integer in %lld..%lld", path,
+                    "field '%s' is %s, expected an integer in %lld..%lld", PATH (path),
                     flot_type_name (obj->type), (long long) f->imin, (long long) f->imax);
             if (v < f->imin || v > f->imax)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s': %lld is not in %lld..%lld", path, (long long) v,
+                    "field '%s': %lld is not in %lld..%lld", PATH (path), (long long) v,
                     (long long) f->imin, (long long) f->imax);
             *(int64_t *) dst = v;
             return 0;
@@ -175,7 +201,7 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
         case FLOT_T_BOOL:
             if (obj->type != MSGPACK_OBJECT_BOOLEAN)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a boolean", path, flot_type_name (obj->type));
+                    "field '%s' is %s, expected a boolean", PATH (path), flot_type_name (obj->type));
             *(bool *) dst = obj->via.boolean;
             return 0;
         case FLOT_T_DOUBLE: {
@@ -187,16 +213,16 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
                 case MSGPACK_OBJECT_NEGATIVE_INTEGER: v = (double) obj->via.i64; break;
                 default:
                     return flot_err_set (err, FLOT_E_INVALID,
-                        "field '%s' is %s, expected a number", path, flot_type_name (obj->type));
+                        "field '%s' is %s, expected a number", PATH (path), flot_type_name (obj->type));
             }
             //  NaN passes an unbounded field (a metric's value may be one,
             //  SPEC 20), and no bounded one.
             if (isnan (v) && (isfinite (f->dmin) || isfinite (f->dmax)))
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is NaN, expected a number in %g..%g", path, f->dmin, f->dmax);
+                    "field '%s' is NaN, expected a number in %g..%g", PATH (path), f->dmin, f->dmax);
             if (v < f->dmin || v > f->dmax)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s': %g is not in %g..%g", path, v, f->dmin, f->dmax);
+                    "field '%s': %g is not in %g..%g", PATH (path), v, f->dmin, f->dmax);
             *(double *) dst = v;
             return 0;
         }
@@ -206,13 +232,13 @@ s_value (const flot_field_t *f, int type, const msgpack_object *obj, void *dst,
         case FLOT_T_MAP:
             if (obj->type != MSGPACK_OBJECT_MAP)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a map", path, flot_type_name (obj->type));
+                    "field '%s' is %s, expected a map", PATH (path), flot_type_name (obj->type));
             *(msgpack_object *) dst = *obj;
             return 0;
         case FLOT_T_STRUCT:
             return s_struct (f->sub, obj, zone, dst, path, err);
     }
-    return flot_err_set (err, FLOT_E_INTERNAL, "field '%s': no such type %d", path, type);
+    return flot_err_set (err, FLOT_E_INTERNAL, "field '%s': no such type %d", PATH (path), type);
 }
 
 int
@@ -221,26 +247,27 @@ flot_decode_scalar (const flot_field_t *f, const msgpack_object *obj, void *out,
 {
     assert (f->type == FLOT_T_UINT || f->type == FLOT_T_INT
          || f->type == FLOT_T_BOOL || f->type == FLOT_T_DOUBLE);
-    return s_value (f, f->type, obj, out, f->umin, f->umax, NULL, path, err);
+    const path_t field = { NULL, path, 0 };
+    return s_value (f, f->type, obj, out, f->umin, f->umax, NULL, &field, err);
 }
 
 static int
 s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
-          msgpack_zone *zone, const char *path, flot_err_t *err)
+          msgpack_zone *zone, const path_t *path, flot_err_t *err)
 {
     if (obj->type != MSGPACK_OBJECT_MAP)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected a map of strings", path, flot_type_name (obj->type));
+            "field '%s' is %s, expected a map of strings", PATH (path), flot_type_name (obj->type));
     uint32_t size = obj->via.map.size;
     if (size < f->umin || size > f->umax)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' has %u entries, expected %llu..%llu", path, size,
+            "field '%s' has %u entries, expected %llu..%llu", PATH (path), size,
             (unsigned long long) f->umin, (unsigned long long) f->umax);
     char key_text [MAX_KEY_TEXT];
     const msgpack_object *repeated = flot_map_repeated_key (obj);
     if (repeated)
         return flot_err_set (err, FLOT_E_INVALID, "field '%s.%s' is given twice",
-                             path, s_key_text (repeated, key_text));
+                             PATH (path), s_key_text (repeated, key_text));
     dst->count = size;
     dst->items = size ? msgpack_zone_malloc (zone, size * sizeof *dst->items) : NULL;
     if (size && !dst->items)
@@ -248,14 +275,13 @@ s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
     for (uint32_t i = 0; i < size; i++) {
         const msgpack_object *key = &obj->via.map.ptr [i].key;
         const msgpack_object *val = &obj->via.map.ptr [i].val;
-        char item [MAX_PATH];
         if (key->type != MSGPACK_OBJECT_STR)
             return flot_err_set (err, FLOT_E_INVALID,
-                "field '%s' has a key that is %s, expected a string", path,
+                "field '%s' has a key that is %s, expected a string", PATH (path),
                 flot_type_name (key->type));
-        s_path (item, "%s.%s", path, s_key_text (key, key_text));
-        if (s_value (f, FLOT_T_STR, key, &dst->items [i].key, f->emin, f->emax, zone, item, err)
-        ||  s_value (f, FLOT_T_STR, val, &dst->items [i].value, 0, f->emax, zone, item, err))
+        const path_t item = { path, s_key_text (key, key_text), 0 };
+        if (s_value (f, FLOT_T_STR, key, &dst->items [i].key, f->emin, f->emax, zone, &item, err)
+        ||  s_value (f, FLOT_T_STR, val, &dst->items [i].value, 0, f->emax, zone, &item, err))
             return -1;
     }
     return 0;
@@ -263,15 +289,15 @@ s_strmap (const flot_field_t *f, const msgpack_object *obj, flot_strmap_t *dst,
 
 static int
 s_array (const flot_field_t *f, const msgpack_object *obj, flot_array_t *dst,
-         msgpack_zone *zone, const char *path, flot_err_t *err)
+         msgpack_zone *zone, const path_t *path, flot_err_t *err)
 {
     if (obj->type != MSGPACK_OBJECT_ARRAY)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' is %s, expected an array", path, flot_type_name (obj->type));
+            "field '%s' is %s, expected an array", PATH (path), flot_type_name (obj->type));
     uint32_t size = obj->via.array.size;
     if (size < f->umin || size > f->umax)
         return flot_err_set (err, FLOT_E_INVALID,
-            "field '%s' has %u items, expected %llu..%llu", path, size,
+            "field '%s' has %u items, expected %llu..%llu", PATH (path), size,
             (unsigned long long) f->umin, (unsigned long long) f->umax);
     size_t elem = s_elem_size (f);
     dst->count = size;
@@ -281,10 +307,9 @@ s_array (const flot_field_t *f, const msgpack_object *obj, flot_array_t *dst,
     if (size)
         memset (dst->items, 0, size * elem);
     for (uint32_t i = 0; i < size; i++) {
-        char item [MAX_PATH];
-        s_path (item, "%s[%u]", path, i);
+        const path_t item = { path, NULL, i };
         if (s_value (f, f->elem, &obj->via.array.ptr [i], (char *) dst->items + i * elem,
-                     f->emin, f->emax, zone, item, err))
+                     f->emin, f->emax, zone, &item, err))
             return -1;
     }
     return 0;
@@ -307,7 +332,7 @@ s_default (const flot_field_t *f, char *base)
 
 static int
 s_field (const flot_field_t *f, const msgpack_object *val, char *base,
-         msgpack_zone *zone, const char *path, flot_err_t *err)
+         msgpack_zone *zone, const path_t *path, flot_err_t *err)
 {
     void *dst = base + f->offset;
     int rc;
@@ -323,7 +348,7 @@ s_field (const flot_field_t *f, const msgpack_object *val, char *base,
             //  Held by pointer: the object lives in the decoded body.
             if (f->type == FLOT_T_MAP && val->type != MSGPACK_OBJECT_MAP)
                 return flot_err_set (err, FLOT_E_INVALID,
-                    "field '%s' is %s, expected a map", path, flot_type_name (val->type));
+                    "field '%s' is %s, expected a map", PATH (path), flot_type_name (val->type));
             *(const msgpack_object **) dst = val;
             rc = 0;
             break;
@@ -346,26 +371,25 @@ s_field (const flot_field_t *f, const msgpack_object *val, char *base,
 
 static int
 s_struct (const flot_struct_t *def, const msgpack_object *map, msgpack_zone *zone,
-          void *out, const char *where, flot_err_t *err)
+          void *out, const path_t *where, flot_err_t *err)
 {
     if (map->type != MSGPACK_OBJECT_MAP)
-        return *where
+        return where
             ? flot_err_set (err, FLOT_E_INVALID, "field '%s' is %s, expected a map",
-                            where, flot_type_name (map->type))
+                            PATH (where), flot_type_name (map->type))
             : flot_err_set (err, FLOT_E_INVALID, "the body is %s, expected a map",
                             flot_type_name (map->type));
     assert (def->field_count <= 64);
     uint64_t seen = 0;          //  keys met, nil or not
     uint64_t present = 0;       //  of those, with a value other than nil
     bool unknown = false;
-    char path [MAX_PATH];
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *key = &map->via.map.ptr [i].key;
         const msgpack_object *val = &map->via.map.ptr [i].val;
         if (key->type != MSGPACK_OBJECT_STR)
-            return *where
+            return where
                 ? flot_err_set (err, FLOT_E_INVALID, "field '%s' has a key that is %s, "
-                                "expected a string", where, flot_type_name (key->type))
+                                "expected a string", PATH (where), flot_type_name (key->type))
                 : flot_err_set (err, FLOT_E_INVALID, "the body has a key that is %s, "
                                 "expected a string", flot_type_name (key->type));
         size_t index = 0;
@@ -376,9 +400,10 @@ s_struct (const flot_struct_t *def, const msgpack_object *map, msgpack_zone *zon
             continue;
         }
         const flot_field_t *f = &def->fields [index];
-        s_path (path, "%s%s%s", where, *where ? "." : "", f->name);
+        const path_t field = { where, f->name, 0 };
+        const path_t *path = &field;
         if (seen & (1ULL << index))
-            return flot_err_set (err, FLOT_E_INVALID, "field '%s' is given twice", path);
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s' is given twice", PATH (path));
         seen |= 1ULL << index;
         if (val->type == MSGPACK_OBJECT_NIL)
             continue;                   //  nil counts as absent (SPEC 3.2)
@@ -390,17 +415,20 @@ s_struct (const flot_struct_t *def, const msgpack_object *map, msgpack_zone *zon
         const msgpack_object *repeated = flot_map_repeated_key (map);
         if (repeated) {
             char key [MAX_KEY_TEXT];
-            return flot_err_set (err, FLOT_E_INVALID, "field '%s%s%s' is given twice",
-                                 where, *where ? "." : "", s_key_text (repeated, key));
+            const path_t field = { where, s_key_text (repeated, key), 0 };
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s' is given twice",
+                                 PATH (&field));
         }
     }
     for (size_t index = 0; index < def->field_count; index++) {
         const flot_field_t *f = &def->fields [index];
         if (present & (1ULL << index))
             continue;
-        if (f->required)
-            return flot_err_set (err, FLOT_E_INVALID, "field '%s%s%s' is required",
-                                 where, *where ? "." : "", f->name);
+        if (f->required) {
+            const path_t field = { where, f->name, 0 };
+            return flot_err_set (err, FLOT_E_INVALID, "field '%s' is required",
+                                 PATH (&field));
+        }
         if (f->has_default)
             s_default (f, out);
     }
@@ -413,7 +441,7 @@ flot_decode (const flot_struct_t *def, const msgpack_object *map,
 {
     assert (def && map && zone && out);
     memset (out, 0, def->size);
-    return s_struct (def, map, zone, out, "", err);
+    return s_struct (def, map, zone, out, NULL, err);
 }
 
 void *
