@@ -678,38 +678,54 @@ s_wait_all (bench_t *self, canaries_t *canaries, const char *phase)
     for (int64_t until = zclock_mono () + PHASE_MS;
          rc == 0 && seen < canaries->count && zclock_mono () < until; ) {
         zclock_sleep (poll_ms);
-        flot_body_t *reply = s_call (self, "List", NULL, &err);
-        const msgpack_object *list = NULL;
-        if (!reply || flot_map_object (flot_body_root (reply), "deployments", true,
-                                       MSGPACK_OBJECT_ARRAY, &list, &err) < 0) {
-            snprintf (why, sizeof why, "List: %s", err.message);
-            rc = -1;
-        }
-        for (uint32_t k = 0; rc == 0 && k < list->via.array.size; k++) {
-            const msgpack_object *dep = &list->via.array.ptr [k];
-            char id [FLOT_MAX_NAME + 32] = "", state [32] = "";
-            uint64_t percent = 0;
-            int64_t updated = 0;
-            flot_map_str (dep, "id", true, id, sizeof id, &err);
-            flot_map_str (dep, "state", true, state, sizeof state, &err);
-            flot_map_uint (dep, "percent", true, 0, 100, &percent, &err);
-            flot_map_int (dep, "updated_ms", true, 0, INT64_MAX, &updated, &err);
-            size_t i = (size_t) zhashx_lookup (index, id);
-            if (i-- == 0 || canaries->seen [i])
-                continue;
-            if (!streq (state, "running") && !streq (state, canaries->want)) {
-                snprintf (why, sizeof why, "%s is %s", id, state);
+        //  List in pages (as many as fit in a body each), to the last.
+        bool more = true;
+        for (uint64_t offset = 0; rc == 0 && more; ) {
+            msgpack_sbuffer sbuf;
+            msgpack_packer pk;
+            flot_pack_begin (&sbuf, &pk);
+            msgpack_pack_map (&pk, 2);
+            flot_pack_kv_uint (&pk, "offset", offset);
+            flot_pack_kv_uint (&pk, "limit", 100000);
+            flot_body_t *reply = s_call (self, "List", &sbuf, &err);
+            msgpack_sbuffer_destroy (&sbuf);
+            const msgpack_object *list = NULL, *page = NULL;
+            if (!reply
+            ||  flot_map_object (flot_body_root (reply), "deployments", true,
+                                 MSGPACK_OBJECT_ARRAY, &list, &err) < 0
+            ||  flot_map_object (flot_body_root (reply), "page", true, MSGPACK_OBJECT_MAP,
+                                 &page, &err) < 0
+            ||  flot_map_bool (page, "more", true, &more, &err) < 0
+            ||  flot_map_uint (page, "next_offset", more, 0, UINT64_MAX, &offset, &err) < 0) {
+                snprintf (why, sizeof why, "List: %s", err.message);
                 rc = -1;
             }
-            else
-            if (streq (state, canaries->want) && (int64_t) percent >= canaries->want_percent) {
-                canaries->seen [i] = true;
-                if (updated > canaries->last_ms)
-                    canaries->last_ms = updated;
-                seen++;
+            for (uint32_t k = 0; rc == 0 && k < list->via.array.size; k++) {
+                const msgpack_object *dep = &list->via.array.ptr [k];
+                char id [FLOT_MAX_NAME + 32] = "", state [32] = "";
+                uint64_t percent = 0;
+                int64_t updated = 0;
+                flot_map_str (dep, "id", true, id, sizeof id, &err);
+                flot_map_str (dep, "state", true, state, sizeof state, &err);
+                flot_map_uint (dep, "percent", true, 0, 100, &percent, &err);
+                flot_map_int (dep, "updated_ms", true, 0, INT64_MAX, &updated, &err);
+                size_t i = (size_t) zhashx_lookup (index, id);
+                if (i-- == 0 || canaries->seen [i])
+                    continue;
+                if (!streq (state, "running") && !streq (state, canaries->want)) {
+                    snprintf (why, sizeof why, "%s is %s", id, state);
+                    rc = -1;
+                }
+                else
+                if (streq (state, canaries->want) && (int64_t) percent >= canaries->want_percent) {
+                    canaries->seen [i] = true;
+                    if (updated > canaries->last_ms)
+                        canaries->last_ms = updated;
+                    seen++;
+                }
             }
+            flot_body_destroy (&reply);
         }
-        flot_body_destroy (&reply);
     }
     zhashx_destroy (&index);
     if (rc == 0 && seen < canaries->count) {
