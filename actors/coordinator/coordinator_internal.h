@@ -99,6 +99,11 @@ struct _deployment_t {
     int *tstate;
     target_rt_t *trt;
     size_t *cursor;             //  per target: its current step (absolute index)
+    //  The targets in state running, so that going on does not look at
+    //  every target (running_at: each one's place in running, or -1).
+    int *running, *running_at;
+    size_t running_count;
+    size_t order_first;         //  plan->order before it holds no pending target
     int *deps_left;             //  per target: dependencies not done
     size_t *rev_first;          //  dependents of t: rev [rev_first [t] .. rev_first [t+1])
     int *rev;
@@ -244,6 +249,9 @@ void coord_deployment_add (coordinator_t *self, deployment_t *dep);
 void coord_target_release (deployment_t *dep, int t);
 void coord_deployment_to (deployment_t *dep, flot_transition_event_t event);
 void coord_target_to (deployment_t *dep, int t, flot_transition_event_t event);
+//  After its targets' states were set without transitions (restored):
+//  the running set and the pending cursor from them.
+void coord_targets_loaded (deployment_t *dep);
 void coord_step_to (deployment_t *dep, size_t s, bool back, flot_transition_event_t event);
 const char *coord_state_name (const deployment_t *dep);
 

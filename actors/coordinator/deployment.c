@@ -37,6 +37,8 @@ coord_deployment_destroy (deployment_t **dep_p)
     free (dep->steps);
     free (dep->back_steps);
     free (dep->tstate);
+    free (dep->running);
+    free (dep->running_at);
     free (dep->cursor);
     free (dep->deps_left);
     free (dep->rev_first);
@@ -95,6 +97,10 @@ coord_deployment_new (coordinator_t *self, void **resolved_p, size_t resolved_si
         flot_body_destroy (&analysis);
     }
     dep->cursor = calloc (n, sizeof (size_t));
+    dep->running = calloc (n + 1, sizeof (int));
+    dep->running_at = malloc ((n + 1) * sizeof (int));
+    for (size_t t = 0; t < n; t++)
+        dep->running_at [t] = -1;
     dep->deps_left = calloc (n, sizeof (int));
     dep->rev_first = calloc (n + 1, sizeof (size_t));
     size_t waves = dep->spec->wave_count ? dep->spec->wave_count : 1;
@@ -139,6 +145,7 @@ coord_by_created (const void *a, const void *b)
 void
 coord_deployment_add (coordinator_t *self, deployment_t *dep)
 {
+    coord_targets_loaded (dep);         //  restored: its targets' states were set
     zhashx_insert (self->deployments, dep->id, dep);
     zlistx_insert (self->listed, dep, false);     //  the newest, usually: from the end
     coord_holds_add (dep);
@@ -203,11 +210,40 @@ coord_deployment_to (deployment_t *dep, flot_transition_event_t event)
         coord_holds_add (dep);
 }
 
+//  Keeps dep->running the set of the targets in state running.
+static void
+s_running_set (deployment_t *dep, int t, bool running)
+{
+    int at = dep->running_at [t];
+    if (running && at < 0) {
+        dep->running_at [t] = (int) dep->running_count;
+        dep->running [dep->running_count++] = t;
+    }
+    else
+    if (!running && at >= 0) {
+        int last = dep->running [--dep->running_count];
+        dep->running [at] = last;
+        dep->running_at [last] = at;
+        dep->running_at [t] = -1;
+    }
+}
+
 void
 coord_target_to (deployment_t *dep, int t, flot_transition_event_t event)
 {
     dep->tstate [t] = s_next (dep, FLOT_KIND_TARGET, dep->tstate [t], event, "target",
                               dep->spec->targets [t].name);
+    s_running_set (dep, t, dep->tstate [t] == TS_RUNNING);
+    if (dep->tstate [t] == TS_PENDING)
+        dep->order_first = 0;           //  pending again (retried): look from the start
+}
+
+void
+coord_targets_loaded (deployment_t *dep)
+{
+    for (size_t t = 0; t < dep->spec->target_count; t++)
+        s_running_set (dep, (int) t, dep->tstate [t] == TS_RUNNING);
+    dep->order_first = 0;
 }
 
 //  Step s of the plan, or (back) of the rollback plan.

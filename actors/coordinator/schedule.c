@@ -74,22 +74,58 @@ s_target_ready (const deployment_t *dep, int t)
         && dep->spec->targets [t].wave <= dep->waves_done;
 }
 
+static int
+s_by_index (const void *a, const void *b)
+{
+    return *(const int *) a - *(const int *) b;
+}
+
 //  The forward plan: start what may start; finish when nothing can.
 static void
 s_advance_forward (deployment_t *dep)
 {
     size_t n = dep->spec->target_count;
-    //  Running targets whose current step has not started (after a resume).
-    for (size_t t = 0; t < n && !dep->paused; t++)
-        if (dep->tstate [t] == TS_RUNNING && dep->cursor [t] < dep->plan->first [t + 1]) {
+    //  Running targets whose current step has not started (the next step
+    //  of one, or after a resume), in the spec's order. Only the running
+    //  ones are looked at: at most the concurrency, not every target.
+    size_t count = 0;
+    int *ready = NULL;
+    for (size_t i = 0; i < dep->running_count && !dep->paused; i++) {
+        int t = dep->running [i];
+        if (dep->cursor [t] < dep->plan->first [t + 1]) {
             step_rt_t *rt = &dep->steps [dep->cursor [t]];
-            if (rt->state == SS_PENDING && rt->timer < 0 && rt->call == 0)
-                coord_step_start (dep, dep->cursor [t]);
-            if (dep->state != DS_RUNNING)
-                return;
+            if (rt->state == SS_PENDING && rt->timer < 0 && rt->call == 0) {
+                if (!ready)
+                    ready = malloc (dep->running_count * sizeof (int));
+                assert (ready);
+                ready [count++] = t;
+            }
         }
+    }
+    if (count > 1)
+        qsort (ready, count, sizeof (int), s_by_index);
+    for (size_t i = 0; i < count; i++) {
+        int t = ready [i];
+        //  Starting one may change another (a failure that stops it all).
+        if (dep->paused || dep->tstate [t] != TS_RUNNING)
+            continue;
+        step_rt_t *rt = &dep->steps [dep->cursor [t]];
+        if (rt->state == SS_PENDING && rt->timer < 0 && rt->call == 0)
+            coord_step_start (dep, dep->cursor [t]);
+        if (dep->state != DS_RUNNING) {
+            free (ready);
+            return;
+        }
+    }
+    free (ready);
+    //  Pending targets that may start, in the plan's order, from the first
+    //  still pending (a target never comes back to pending but retried,
+    //  which looks from the start again).
     size_t concurrency = dep->plan->concurrency;
-    for (size_t i = 0; i < n && !dep->paused && dep->in_progress < concurrency; i++) {
+    while (dep->order_first < n && dep->tstate [dep->plan->order [dep->order_first]] != TS_PENDING)
+        dep->order_first++;
+    for (size_t i = dep->order_first; i < n && !dep->paused && dep->in_progress < concurrency;
+         i++) {
         int t = dep->plan->order [i];
         if (!s_target_ready (dep, t))
             continue;
