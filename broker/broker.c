@@ -106,6 +106,8 @@ struct _flot_broker_t {
     int64_t started_at;
     int64_t next_heartbeat;
     int64_t next_deadline_tick;
+    int64_t earliest_deadline;  //  no pending request's deadline is earlier (a
+                                //  lower bound: answered ones may have had it)
     int rcvtimeo;               //  the router's ZMQ_RCVTIMEO now
     int64_t now;                //  zclock_mono, read once per batch received
     struct _in_t *batch;        //  IN_BATCH messages received together
@@ -1215,6 +1217,8 @@ s_deliver (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     }
     pending->instance = instance;
     pending->deadline = self->now + timeout;
+    if (pending->deadline < self->earliest_deadline)
+        self->earliest_deadline = pending->deadline;
     pending->version = (uint8_t) msg->version;
     if (caller)
         memcpy (pending->key, caller->public_key, sizeof pending->key);
@@ -1688,10 +1692,25 @@ s_receive (flot_broker_t *self, int wait_ms)
     return 0;
 }
 
-static bool
-s_pending_expired (flot_pending_t *pending, const void *now)
+//  The pending requests whose deadline has come, collected; the earliest
+//  deadline of the others is remembered, so that the table is walked
+//  again only when it comes (not on every tick: that would cost each tick
+//  as many steps as there are requests in flight).
+static zlistx_t *
+s_pending_expired (flot_broker_t *self, int64_t now)
 {
-    return *(const int64_t *) now >= pending->deadline;
+    zlistx_t *expired = zlistx_new ();
+    int64_t earliest = INT64_MAX;
+    size_t cursor = 0;
+    for (flot_pending_t *p = flot_pending_next (self->pending, &cursor); p;
+         p = flot_pending_next (self->pending, &cursor))
+        if (now >= p->deadline)
+            zlistx_add_end (expired, p);
+        else
+        if (p->deadline < earliest)
+            earliest = p->deadline;
+    self->earliest_deadline = earliest;
+    return expired;
 }
 
 //  Expire dead instances, send heartbeats, fail expired requests.
@@ -1719,8 +1738,8 @@ s_tick (flot_broker_t *self)
         zlistx_destroy (&dead);
         self->next_heartbeat = now + self->heartbeat_ms;
     }
-    if (now >= self->next_deadline_tick) {
-        zlistx_t *expired = s_pending_select (self, s_pending_expired, &now);
+    if (now >= self->next_deadline_tick && now >= self->earliest_deadline) {
+        zlistx_t *expired = s_pending_expired (self, now);
         for (flot_pending_t *p = zlistx_first (expired); p; p = zlistx_next (expired)) {
             instance_t *instance = p->instance;
             bkey_t client;
@@ -1733,8 +1752,9 @@ s_tick (flot_broker_t *self)
             flot_pending_remove (self->pending, p);
         }
         zlistx_destroy (&expired);
-        self->next_deadline_tick = now + DEADLINE_TICK_MS;
     }
+    if (now >= self->next_deadline_tick)
+        self->next_deadline_tick = now + DEADLINE_TICK_MS;
 }
 
 //  --------------------------------------------------------------------------
@@ -1774,6 +1794,7 @@ flot_broker_new (void)
     self->heartbeat_ms = FLOT_HEARTBEAT_MS;
     self->liveness = FLOT_LIVENESS;
     self->started_at = zclock_mono ();
+    self->earliest_deadline = INT64_MAX;
     return self;
 }
 

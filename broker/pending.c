@@ -1,10 +1,12 @@
 /*  pending.c - the broker's table of requests in flight.
 
-    Linear probing over a power-of-two array of record pointers, kept at
-    most half full; a removal shifts the records after it back into the gap
-    (no tombstones), so a lookup stops at the first empty slot. Each record
-    keeps its hash, so growing never hashes again and a probe compares
-    client bytes only when the hashes match.
+    Linear probing over a power-of-two array of slots, kept at most half
+    full; a removal shifts the records after it back into the gap (no
+    tombstones), so a lookup stops at the first empty slot. A slot holds
+    its record's hash beside the pointer, so that growing never hashes
+    again, and a probe, an insert and a removal's shifting read no record
+    but the one that matches (records are spread over the heap: each read
+    of one is likely a cache miss).
 */
 #include "pending.h"
 
@@ -15,8 +17,13 @@
 #define MIN_CAPACITY    64
 #define MAX_FREE        4096        //  records kept for reuse, at most
 
+typedef struct {
+    uint64_t hash;
+    flot_pending_t *record;         //  NULL: empty
+} slot_t;
+
 struct _flot_pending_table_t {
-    flot_pending_t **slots;
+    slot_t *slots;
     size_t capacity;                //  a power of two
     size_t size;
     flot_pending_t *free_list;
@@ -40,10 +47,11 @@ s_hash (const uint8_t *client, size_t size, uint64_t corr)
 }
 
 static bool
-s_matches (const flot_pending_t *record, uint64_t hash, const uint8_t *client,
+s_matches (const slot_t *slot, uint64_t hash, const uint8_t *client,
            size_t size, uint64_t corr)
 {
-    return record->hash == hash && record->corr == corr
+    const flot_pending_t *record = slot->record;
+    return slot->hash == hash && record->corr == corr
         && record->client_size == size && memcmp (record->client, client, size) == 0;
 }
 
@@ -68,7 +76,7 @@ flot_pending_table_destroy (flot_pending_table_t **self_p)
     if (self_p && *self_p) {
         flot_pending_table_t *self = *self_p;
         for (size_t i = 0; i < self->capacity; i++)
-            free (self->slots [i]);
+            free (self->slots [i].record);
         while (self->free_list) {
             flot_pending_t *next = self->free_list->next_free;
             free (self->free_list);
@@ -85,15 +93,14 @@ static void
 s_grow (flot_pending_table_t *self)
 {
     size_t capacity = self->capacity * 2;
-    flot_pending_t **slots = calloc (capacity, sizeof *slots);
+    slot_t *slots = calloc (capacity, sizeof *slots);
     assert (slots);
     for (size_t i = 0; i < self->capacity; i++) {
-        flot_pending_t *record = self->slots [i];
-        if (record) {
-            size_t at = (size_t) record->hash & (capacity - 1);
-            while (slots [at])
+        if (self->slots [i].record) {
+            size_t at = (size_t) self->slots [i].hash & (capacity - 1);
+            while (slots [at].record)
                 at = (at + 1) & (capacity - 1);
-            slots [at] = record;
+            slots [at] = self->slots [i];
         }
     }
     free (self->slots);
@@ -111,8 +118,8 @@ flot_pending_add (flot_pending_table_t *self, const uint8_t *client,
     uint64_t hash = s_hash (client, client_size, corr);
     size_t mask = self->capacity - 1;
     size_t at = (size_t) hash & mask;
-    for (; self->slots [at]; at = (at + 1) & mask)
-        if (s_matches (self->slots [at], hash, client, client_size, corr))
+    for (; self->slots [at].record; at = (at + 1) & mask)
+        if (s_matches (&self->slots [at], hash, client, client_size, corr))
             return NULL;
     flot_pending_t *record = self->free_list;
     if (record) {
@@ -132,7 +139,7 @@ flot_pending_add (flot_pending_table_t *self, const uint8_t *client,
     record->next_free = NULL;
     record->client_size = (uint16_t) client_size;
     memcpy (record->client, client, client_size);
-    self->slots [at] = record;
+    self->slots [at] = (slot_t) { hash, record };
     self->size++;
     return record;
 }
@@ -143,9 +150,9 @@ flot_pending_find (flot_pending_table_t *self, const uint8_t *client,
 {
     uint64_t hash = s_hash (client, client_size, corr);
     size_t mask = self->capacity - 1;
-    for (size_t at = (size_t) hash & mask; self->slots [at]; at = (at + 1) & mask)
-        if (s_matches (self->slots [at], hash, client, client_size, corr))
-            return self->slots [at];
+    for (size_t at = (size_t) hash & mask; self->slots [at].record; at = (at + 1) & mask)
+        if (s_matches (&self->slots [at], hash, client, client_size, corr))
+            return self->slots [at].record;
     return NULL;
 }
 
@@ -154,21 +161,21 @@ flot_pending_remove (flot_pending_table_t *self, flot_pending_t *record)
 {
     size_t mask = self->capacity - 1;
     size_t gap = (size_t) record->hash & mask;
-    while (self->slots [gap] != record) {
-        assert (self->slots [gap]);     //  a record of this table
+    while (self->slots [gap].record != record) {
+        assert (self->slots [gap].record);      //  a record of this table
         gap = (gap + 1) & mask;
     }
     //  Shift back each later record of the run that may sit in the gap: one
     //  whose home slot is not cyclically within (gap, at].
-    for (size_t at = (gap + 1) & mask; self->slots [at]; at = (at + 1) & mask) {
-        size_t home = (size_t) self->slots [at]->hash & mask;
+    for (size_t at = (gap + 1) & mask; self->slots [at].record; at = (at + 1) & mask) {
+        size_t home = (size_t) self->slots [at].hash & mask;
         bool stays = gap <= at ? (gap < home && home <= at) : (gap < home || home <= at);
         if (!stays) {
             self->slots [gap] = self->slots [at];
             gap = at;
         }
     }
-    self->slots [gap] = NULL;
+    self->slots [gap] = (slot_t) { 0, NULL };
     self->size--;
     if (self->free_count < MAX_FREE) {
         record->next_free = self->free_list;
@@ -189,7 +196,7 @@ flot_pending_t *
 flot_pending_next (flot_pending_table_t *self, size_t *cursor)
 {
     while (*cursor < self->capacity) {
-        flot_pending_t *record = self->slots [(*cursor)++];
+        flot_pending_t *record = self->slots [(*cursor)++].record;
         if (record)
             return record;
     }

@@ -4,7 +4,8 @@
     by the caller's route and the request's correlation id. The broker adds
     and removes one for every request it routes, so the table allocates
     nothing in its steady state: records are recycled, and the index is an
-    open-addressing array of pointers that grows by doubling.
+    open-addressing array of slots (a record's hash and pointer) that
+    grows by doubling.
 
     Internal to the broker; not installed.
 */

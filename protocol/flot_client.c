@@ -157,18 +157,23 @@ flot_client_recv (flot_client_t *self, flot_reply_t *reply, int timeout_ms,
     void *handle = zsock_resolve (self->sock);
     zmq_msg_t frames [FLOT_MAX_FRAMES];
     bool overflow;
-    //  First without sleeping; then a receive that waits up to the timeout,
-    //  which costs fewer system calls than zmq_poll and then a receive. The
-    //  socket is left as it was (no timeout) for callers that poll it
-    //  themselves.
-    int count = flot_msg_recv_soon (handle, frames, FLOT_MAX_FRAMES, &overflow);
-    int why = zmq_errno ();
-    if (count < 0 && why == EAGAIN && timeout_ms != 0) {
+    //  A receive that waits up to the timeout: it costs no system call when
+    //  a reply is there, and one check of libzmq's mailbox when none is,
+    //  where a receive that does not wait first (or a yield and a second
+    //  try) would add a check (poll and getpid) each time the queue runs
+    //  dry. The socket is left as it was (no timeout) for callers that poll
+    //  it themselves.
+    int count, why;
+    if (timeout_ms != 0) {
         static const int forever = -1;
         zmq_setsockopt (handle, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
         count = flot_msg_recv (handle, frames, FLOT_MAX_FRAMES, 0, &overflow);
         why = zmq_errno ();
         zmq_setsockopt (handle, ZMQ_RCVTIMEO, &forever, sizeof forever);
+    }
+    else {
+        count = flot_msg_recv (handle, frames, FLOT_MAX_FRAMES, ZMQ_DONTWAIT, &overflow);
+        why = zmq_errno ();
     }
     if (count >= 0)
         self->answered = true;

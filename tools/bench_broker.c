@@ -69,6 +69,7 @@ typedef struct {
     size_t window;
     size_t size;
     bool check;
+    bool inproc, tcp;           //  the transports to measure
 } options_t;
 
 typedef struct {
@@ -743,6 +744,7 @@ s_usage (FILE *out)
 "                    send 10 x N messages\n"
 "  -w, --window W    requests in flight when pipelined (default %d)\n"
 "  -s, --size BYTES  payload size, a msgpack map (default %d; %d..%d)\n"
+"  -t, --transport T inproc, tcp (plain and CURVE) or all (default)\n"
 "  -c, --check       exit 1 if a target is missed\n"
 "  -h, --help        this text\n"
 "\n"
@@ -774,13 +776,14 @@ s_options (int argc, char *argv [], options_t *opts)
         { "window", required_argument, NULL, 'w' },
         { "size", required_argument, NULL, 's' },
         { "check", no_argument, NULL, 'c' },
+        { "transport", required_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    *opts = (options_t) { DEFAULT_COUNT, 0, DEFAULT_WINDOW, DEFAULT_SIZE, false };
+    *opts = (options_t) { DEFAULT_COUNT, 0, DEFAULT_WINDOW, DEFAULT_SIZE, false, true, true };
     long v;
     int c;
-    while ((c = getopt_long (argc, argv, "n:w:s:ch", longopts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "n:w:s:t:ch", longopts, NULL)) != -1) {
         switch (c) {
             case 'n':
                 if ((v = s_parse (optarg, 1, 10000000, "--count")) < 0)
@@ -796,6 +799,15 @@ s_options (int argc, char *argv [], options_t *opts)
                 if ((v = s_parse (optarg, MIN_SIZE, FLOT_MAX_BODY, "--size")) < 0)
                     return 2;
                 opts->size = (size_t) v;
+                break;
+            case 't':
+                opts->inproc = streq (optarg, "inproc") || streq (optarg, "all");
+                opts->tcp = streq (optarg, "tcp") || streq (optarg, "all");
+                if (!opts->inproc && !opts->tcp) {
+                    fprintf (stderr, "flot_bench_broker: --transport '%s' is not "
+                             "inproc, tcp or all\n", optarg);
+                    return 2;
+                }
                 break;
             case 'c': opts->check = true; break;
             case 'h': s_usage (stdout); return 0;
@@ -853,13 +865,15 @@ main (int argc, char *argv [])
     }
     figures_t figures [4] = { { 0 } };
     int missed = 0;
-    rc = s_bench (&opts, &payload, inproc, 2, &keys, figures);
-    if (rc == 0)
+    rc = 0;
+    if (opts.inproc)
+        rc = s_bench (&opts, &payload, inproc, 2, &keys, figures);
+    if (rc == 0 && opts.inproc)
         missed += s_report ("inproc", &figures [0], &figures [1], RTT_AT_MOST, RATE_AT_LEAST);
     fflush (stdout);
-    if (rc == 0)
+    if (rc == 0 && opts.tcp)
         rc = s_bench (&opts, &payload, tcp, 4, &keys, figures);
-    if (rc == 0) {
+    if (rc == 0 && opts.tcp) {
         missed += s_report ("tcp", &figures [0], &figures [1], RTT_AT_MOST, RATE_AT_LEAST);
         missed += s_report ("tcp+curve", &figures [2], &figures [3], NO_TARGET, NO_TARGET);
         printf ("\nCURVE's cost: each relay over tcp with CURVE against itself over plain tcp\n");
