@@ -672,9 +672,10 @@ s_wait_all (bench_t *self, canaries_t *canaries, const char *phase)
     flot_err_t err = { 0 };
     char why [300] = "";
     //  A List costs the coordinator in proportion to the deployments, and
-    //  its CPU time is measured: poll less often as they grow (the run
+    //  its CPU time is measured: poll less often as they grow, so that
+    //  what polling costs per step is the same at every size (the run
     //  times are the coordinator's own, so this does not round them).
-    int poll_ms = canaries->count / 10 > POLL_MS ? canaries->count / 10 : POLL_MS;
+    int poll_ms = canaries->count / 2 > POLL_MS ? canaries->count / 2 : POLL_MS;
     for (int64_t until = zclock_mono () + PHASE_MS;
          rc == 0 && seen < canaries->count && zclock_mono () < until; ) {
         zclock_sleep (poll_ms);
