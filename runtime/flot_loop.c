@@ -36,6 +36,7 @@ struct _s_item_t {
     flot_loop_reader_fn *reader_fn;
     void *arg;
     bool tolerant;
+    uint32_t gen; //  S_FD: its registration's, in the epoll set's data
     bool dead;  //  ended: never called again
     int errors; //  turns in a row with an error
     s_item_t *next_dead;
@@ -70,12 +71,19 @@ struct _flot_loop_t {
     int last_id;
     uint64_t seq;
     bool in_turn;
+    uint32_t gen;   //  the last poller's generation
     s_item_t *dead; //  ended in this turn, freed at its end
     struct epoll_event events [FLOT_LOOP_EVENTS];
 };
 
 //  Marks the socket descriptors' events in the epoll set: they only wake us.
-static char s_wake;
+//  What epoll's data holds: a descriptor's number and its poller's
+//  generation, so that an event of a file that is no longer the poller's
+//  (its descriptor closed without an end while a copy of it lives on, and
+//  the number given to another) is known and ignored; or S_WAKE, a
+//  socket's ZMQ_FD.
+#define S_WAKE UINT64_MAX
+#define S_DATA(fd, gen) (((uint64_t) (uint32_t) (fd) << 32) | (gen))
 
 //  --------------------------------------------------------------------------
 //  The timers' heap
@@ -258,7 +266,7 @@ s_socket_add (flot_loop_t *self, s_item_t *item)
     size_t size = sizeof item->fd;
     if (zmq_getsockopt (item->handle, ZMQ_FD, &item->fd, &size))
         return -1;
-    struct epoll_event event = { .events = EPOLLIN, .data.ptr = &s_wake };
+    struct epoll_event event = { .events = EPOLLIN, .data.u64 = S_WAKE };
     if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, item->fd, &event) && errno != EEXIST)
         return -1; //  EEXIST: another item of the same socket
     if (self->socket_count == self->socket_max) {
@@ -379,8 +387,10 @@ flot_loop_poller (flot_loop_t *self, zmq_pollitem_t *pollitem, flot_loop_fn hand
                 (max - self->by_fd_max) * sizeof *self->by_fd);
         self->by_fd_max = max;
     }
+    //  Never 0, and never S_WAKE's half.
+    item->gen = ++self->gen ? self->gen : ++self->gen;
     struct epoll_event event = { .events = s_epoll_events (item->item.events),
-                                 .data.ptr = item };
+                                 .data.u64 = S_DATA (item->fd, item->gen) };
     if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, item->fd, &event)) {
         int saved = errno;
         free (item);
@@ -539,9 +549,13 @@ static int
 s_serve_fds (flot_loop_t *self, int count)
 {
     for (int i = 0; i < count; i++) {
-        s_item_t *item = self->events [i].data.ptr;
-        if (item == (void *) &s_wake || item->dead)
+        uint64_t data = self->events [i].data.u64;
+        if (data == S_WAKE)
             continue;
+        size_t fd = (size_t) (data >> 32);
+        s_item_t *item = fd < self->by_fd_max ? self->by_fd [fd] : NULL;
+        if (!item || item->gen != (uint32_t) data || item->dead)
+            continue;           //  ended, or a stale file's (see S_DATA)
         uint32_t events = self->events [i].events;
         short revents = (events & EPOLLIN ? ZMQ_POLLIN : 0)
                         | (events & EPOLLOUT ? ZMQ_POLLOUT : 0)

@@ -328,7 +328,9 @@ flot_commands_run (flot_commands_t *self, char *const *argv, int64_t timeout_ms,
     snprintf (job->name, sizeof job->name, "%s", argv [0]);
     job->handle = zlistx_add_end (self->jobs, job);
     zmq_pollitem_t item = { NULL, job->fd, ZMQ_POLLIN, 0 };
-    flot_loop_poller (self->loop, &item, s_on_output, job);
+    if (flot_loop_poller (self->loop, &item, s_on_output, job))
+        flot_warn ("analyzer", "%s: its output is not read (%s): it ends at its timeout", job->name,
+                   strerror (errno));
     flot_loop_poller_set_tolerant (self->loop, &item);
     job->reap_timer = flot_loop_timer (self->loop, REAP_MS, 0, s_on_reap, job);
     job->kill_timer = flot_loop_timer (self->loop, (size_t) job->timeout_ms, 1, s_on_kill, job);

@@ -71,6 +71,8 @@ s_lookup (coordinator_t *self, flot_request_t **request_p, const char *id)
     deployment_t *dep = zhashx_lookup (self->deployments, id);
     if (!dep)
         coord_error (self, request_p, FLOT_E_NOT_FOUND, "no deployment '%s'", id);
+    else
+        coord_go_on_restored (dep);     //  loaded at start: first, what it ran goes on
     return dep;
 }
 
@@ -452,6 +454,11 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
     const flot_coordinator_get_status_request_t *args = flot_request_args (request);
+    if (args->target && (args->state || args->has_offset)) {
+        coord_error (self, &request, FLOT_E_INVALID, "field 'target' names one target: "
+                     "it goes with neither 'state' nor 'offset'");
+        return;
+    }
     deployment_t *dep = s_lookup (self, &request, args->id);
     if (!dep)
         return;

@@ -328,6 +328,9 @@ int  coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_
 int  coord_restore (const flot_deployment_row_t *row, void *arg);
 int  coord_restore_finished (const flot_deployment_row_t *row, void *arg);
 int  coord_on_resume_all (flot_loop_t *loop, int timer_id, void *arg);
+void coord_go_on_restored (deployment_t *dep);
+//  The deployment of a gate's call argument (gates.c), for retention.
+deployment_t *coord_gate_ref_dep (const void *ref);
 void coord_resolving_free (void **item_p);
 
 //  --------------------------------------------------------------------------

@@ -44,6 +44,12 @@ s_gate_ref (deployment_t *dep, size_t s, int target)
     return ref;
 }
 
+deployment_t *
+coord_gate_ref_dep (const void *ref)
+{
+    return ((const gate_ref_t *) ref)->dep;
+}
+
 static void
 s_gate_ref_free (gate_ref_t *ref)
 {

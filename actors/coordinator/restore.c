@@ -354,7 +354,7 @@ s_on_resolved (flot_actor_t *actor, const flot_answer_t *answer, void *arg)
             coord_save_deployment (dep);
             coord_commit (self);
             if (!resolving->finished)
-                s_go_on (dep);
+                coord_go_on_restored (dep);
         }
     }
     zlistx_detach (self->resolving, resolving->handle);
@@ -388,10 +388,8 @@ coord_on_resume_all (flot_loop_t *loop, int timer_id, void *arg)
          dep = zhashx_next (self->deployments))
         if (dep->restored && (dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK))
             zlistx_add_end (open, dep);
-    for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open)) {
-        dep->restored = false;
-        s_go_on (dep);
-    }
+    for (deployment_t *dep = zlistx_first (open); dep; dep = zlistx_next (open))
+        coord_go_on_restored (dep);
     zlistx_destroy (&open);
     coord_queue_check (self);       //  those queued whose holder ended meanwhile
     for (resolving_t *resolving = zlistx_first (self->resolving); resolving;
@@ -399,6 +397,19 @@ coord_on_resume_all (flot_loop_t *loop, int timer_id, void *arg)
         s_resolve_ask (resolving);
     coord_pump (self);
     return 0;
+}
+
+//  Goes on with a deployment loaded from the store, once: before the
+//  first command that finds it (which may come before the resume timer)
+//  acts on it, or at the resume.
+void
+coord_go_on_restored (deployment_t *dep)
+{
+    if (!dep->restored)
+        return;
+    dep->restored = false;
+    if (dep->state == DS_RUNNING || dep->state == DS_ROLLING_BACK)
+        s_go_on (dep);
 }
 
 //  Goes on with a loaded deployment: a timed pause or soak that was

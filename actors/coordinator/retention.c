@@ -111,6 +111,9 @@ s_referenced (coordinator_t *self, pointers_t *set)
     for (held_t *held = zlistx_first (self->held); held; held = zlistx_next (self->held))
         if (held->dep)
             s_pointers_add (set, held->dep);
+    //  Calls of gates and watches (ShouldRollback, Analyze...) in flight.
+    for (void *ref = zlistx_first (self->gate_refs); ref; ref = zlistx_next (self->gate_refs))
+        s_pointers_add (set, coord_gate_ref_dep (ref));
     if (set->count)
         qsort (set->items, set->count, sizeof *set->items, s_pointer_cmp);
 }
@@ -133,7 +136,7 @@ s_removable (deployment_t *dep, const pointers_t *referenced, int64_t now)
                  || dep->state == DS_ABORTED || dep->state == DS_ROLLED_BACK
                  || dep->state == DS_ROLLBACK_FAILED;
     if (!finished || dep->finished_ms == 0 || now - dep->finished_ms < RETAIN_GRACE_MS
-    ||  dep->dirty || dep->queue_handle || *dep->queued_behind || dep->hooks_in_flight
+    ||  dep->dirty || dep->queue_handle || dep->hooks_in_flight
     ||  dep->rollback_call || dep->rollback_timer >= 0
     ||  !s_steps_idle (dep->steps, dep->plan->step_count)
     ||  !s_steps_idle (dep->back_steps, dep->back ? dep->back->step_count : 0))

@@ -47,6 +47,8 @@ struct _flot_event_log_t {
 static const char *const s_migrations [] = {
     //  1 -> 2: who published each event (filled by the security work).
     "ALTER TABLE events ADD COLUMN published_by TEXT NOT NULL DEFAULT '';",
+    //  2 -> 3: one deployment's events found without reading them all.
+    "CREATE INDEX events_by_deployment ON events (deployment, seq);",
 };
 _Static_assert (FIRST_VERSION + sizeof s_migrations / sizeof s_migrations [0]
                 == NEWEST_VERSION, "one migration for each version after the first");
@@ -55,7 +57,8 @@ _Static_assert (FIRST_VERSION + sizeof s_migrations / sizeof s_migrations [0]
 static const char s_create [] =
     "CREATE TABLE events ("
     "  seq INTEGER PRIMARY KEY, deployment TEXT NOT NULL, body BLOB NOT NULL,"
-    "  published_by TEXT NOT NULL DEFAULT '');";
+    "  published_by TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX events_by_deployment ON events (deployment, seq);";
 
 static const flot_schema_t s_schema = {
     .what = "event log", .verb = "open", .log = "events",

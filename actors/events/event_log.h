@@ -21,7 +21,7 @@ typedef struct _flot_event_log_t flot_event_log_t;
 
 //  The version of the log's schema this build writes. A log of an older
 //  version is migrated to it when opened; a newer one is refused.
-#define FLOT_EVENT_LOG_SCHEMA_VERSION 2
+#define FLOT_EVENT_LOG_SCHEMA_VERSION 3
 
 //  Open (creating if needed) the log at path, migrating it to this build's
 //  schema version in one transaction. Returns NULL with err if it cannot

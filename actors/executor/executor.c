@@ -606,16 +606,23 @@ s_run_start (executor_t *self, run_t *run, launch_t *launch, flot_err_t *err)
     run->handle = zlistx_add_end (self->running, run);
     flot_loop_t *loop = flot_actor_loop (self->actor);
     zmq_pollitem_t item = { NULL, run->out.fd, ZMQ_POLLIN, 0 };
-    flot_loop_poller (loop, &item, s_on_stdout, run);
+    if (flot_loop_poller (loop, &item, s_on_stdout, run))
+        flot_error (WHO, "step %s of %s: its stdout is not read (%s): the hook may block "
+                    "until its timeout", run->step_id, run->deployment, strerror (errno));
     item.fd = run->err.fd;
-    flot_loop_poller (loop, &item, s_on_stderr, run);
+    if (flot_loop_poller (loop, &item, s_on_stderr, run))
+        flot_error (WHO, "step %s of %s: its stderr is not read (%s): the hook may block "
+                    "until its timeout", run->step_id, run->deployment, strerror (errno));
     //  Told of the exit by a pidfd where the kernel has them, else by polling.
     run->pidfd = flot_child_pidfd (run->pid);
     if (run->pidfd >= 0) {
         zmq_pollitem_t exit_item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
-        flot_loop_poller (loop, &exit_item, s_on_exit, run);
+        if (flot_loop_poller (loop, &exit_item, s_on_exit, run)) {
+            close (run->pidfd);
+            run->pidfd = -1;
+        }
     }
-    else
+    if (run->pidfd < 0)
         run->reap_timer = flot_loop_timer (loop, REAP_MS, 0, s_on_reap, run);
     //  Its timeout counts from now: time spent waiting for a slot does not.
     run->kill_timer = flot_loop_timer (loop, (size_t) run->timeout_ms, 1, s_on_timeout, run);

@@ -63,6 +63,9 @@ expect_rc 0
 ctl call coordinator GetStatus "{\"id\": \"$id\", \"target\": \"nope\"}"
 expect_rc 1
 expect_err "NOT_FOUND \(11\): $id has no target 'nope'"
+ctl call coordinator GetStatus "{\"id\": \"$id\", \"target\": \"t01\", \"state\": \"waiting\"}"
+expect_rc 1
+expect_err "INVALID \(10\): field 'target' names one target: it goes with neither 'state' nor 'offset'"
 # An older client's request: every target (30 fit), a summary, no page.
 ctl call coordinator GetStatus "{\"id\": \"$id\"}"
 expect_rc 0

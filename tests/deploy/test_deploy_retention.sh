@@ -3,8 +3,8 @@
 # --retain-count 3 and --events-retain-count 25.
 #   A canary held at a manual pause and paused by an operator stays, with
 #   all its events, however many deployments finish after it.
-#   Of six rolling deployments that complete, the three first finished are
-#   removed (after the few seconds' grace): gone from list, status and the
+#   One queued behind it and aborted, and of six rolling deployments that
+#   complete, the three first finished are removed (after the few seconds' grace): gone from list, status and the
 #   store (rows, specs, steps, actions); the three newest stay.
 #   The events' history holds at most 25 events but the paused one's,
 #   which keep their place; Replay of the pruned history reads in order,
@@ -80,6 +80,13 @@ wait_until 10 "h1 waiting at its pause" status_is "$held" \
     "d['state'] == 'running' and states(d) == 'h1:waiting'"
 ctl pause "$held"
 expect_rc 0
+# One queued behind it and aborted there: finished first, it goes first
+# (an ended deployment still naming what it queued behind once stayed).
+apply held --queue
+queued=$ID
+ctl abort "$queued"
+expect_rc 0
+wait_state 20 "$queued" aborted
 
 ids=()
 for i in 1 2 3 4 5 6; do
@@ -94,7 +101,7 @@ listed () { "$FLOTCTL" list --timeout 2000 | grep -qE -- "(^| )$1( |$)"; }
 gone () { ! listed "${ids[2]}"; }
 # Retention passes every 5 s, and spares one finished less than 10 s ago.
 wait_until 30 "the three first finished to be removed" gone
-for id in "${ids[@]:0:3}"; do
+for id in "$queued" "${ids[@]:0:3}"; do
     ! listed "$id" || fail "$id is still listed: $("$FLOTCTL" list)"
     ctl status "$id"
     [[ $RC != 0 ]] || fail "status $id still answers: $OUT"

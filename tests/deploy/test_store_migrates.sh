@@ -88,7 +88,7 @@ ln -s /bin/sh "$TMP/sh"
 start_flotilla 24284
 grep -q "flotilla.db: migrated from schema version 2 to 6" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the store"
-grep -q "flotilla.db-events: migrated from schema version 1 to 2" "$TMP/flotillad.log" \
+grep -q "flotilla.db-events: migrated from schema version 1 to 3" "$TMP/flotillad.log" \
     || fail "flotillad did not say it migrated the events' log"
 wait_state 30 fixture-1 completed
 status_is fixture-1 "states (d) == 'a1:done a2:done a3:done a4:done a5:done a6:done'" \
@@ -137,7 +137,8 @@ assert db.execute ("SELECT count(*) FROM actions").fetchone ()[0] == 0
 rows = db.execute ("SELECT length(resolved) FROM specs").fetchall ()
 assert rows and all (r[0] and r[0] > 0 for r in rows), rows
 db = sqlite3.connect (sys.argv[1] + "-events")
-assert db.execute ("PRAGMA user_version").fetchone ()[0] == 2
+assert db.execute ("PRAGMA user_version").fetchone ()[0] == 3
+assert db.execute ("SELECT name FROM sqlite_master WHERE name = 'events_by_deployment'").fetchone ()
 assert db.execute ("SELECT count(*) FROM events WHERE published_by = ''").fetchone ()[0] > 0
 PY
 
@@ -163,7 +164,7 @@ print (sqlite3.connect (sys.argv[1]).execute ("PRAGMA user_version").fetchone ()
         "$file") == "$version" ]] || fail "$file was changed"
 }
 refused "$STORE" 7 "store $STORE: schema version 7 is newer than this build's 6 (it opens versions 2 to 6); use a newer flotillad"
-refused "$STORE-events" 9 "event log $STORE-events: schema version 9 is newer than this build's 2 (it opens versions 1 to 2); use a newer flotillad"
+refused "$STORE-events" 9 "event log $STORE-events: schema version 9 is newer than this build's 3 (it opens versions 1 to 3); use a newer flotillad"
 
 # 3. The stored spec names /bin/sh: refused, saying why; no hook runs.
 rm -f "$STORE" "$STORE-events"

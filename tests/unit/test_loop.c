@@ -587,6 +587,56 @@ test_loop_reads_a_pipe_to_its_end_after_its_writer_left (void **state)
     close (fds [0]);
 }
 
+static int
+s_count (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    char byte;
+    if (read (item->fd, &byte, 1) == 1)
+        (*(int *) arg)++;
+    return 0;
+}
+
+//  A descriptor closed without its poller's end while a copy of it lives
+//  on (a dup, a child's inherited one): its file stays in the epoll set.
+//  A new poller given the same number must hear only its own file's
+//  events, and the old file's never reach the old, ended poller.
+static void
+test_loop_ignores_a_closed_descriptors_file (void **state)
+{
+    (void) state;
+    int a [2], b [2];
+    assert_int_equal (pipe (a), 0);
+    flot_loop_t *loop = flot_loop_new ();
+    int calls_a = 0, calls_b = 0;
+    zmq_pollitem_t item_a = { NULL, a [0], ZMQ_POLLIN, 0 };
+    assert_int_equal (flot_loop_poller (loop, &item_a, s_count, &calls_a), 0);
+    int copy = dup (a [0]);
+    assert_true (copy >= 0);
+    close (a [0]);
+    assert_int_equal (pipe (b), 0);
+    assert_int_equal (b [0], item_a.fd);        //  the number comes again
+    zmq_pollitem_t item_b = { NULL, b [0], ZMQ_POLLIN, 0 };
+    assert_int_equal (flot_loop_poller (loop, &item_b, s_count, &calls_b), 0);
+    //  The old file has input: neither poller hears of it.
+    assert_int_equal (write (a [1], "x", 1), 1);
+    flot_loop_timer (loop, 50, 1, s_stop, NULL);
+    assert_int_equal (flot_loop_start (loop), -1);
+    assert_int_equal (calls_a, 0);
+    assert_int_equal (calls_b, 0);
+    //  The new one's input reaches the new poller.
+    assert_int_equal (write (b [1], "y", 1), 1);
+    flot_loop_timer (loop, 50, 1, s_stop, NULL);
+    assert_int_equal (flot_loop_start (loop), -1);
+    assert_int_equal (calls_a, 0);
+    assert_int_equal (calls_b, 1);
+    flot_loop_destroy (&loop);
+    close (copy);
+    close (a [1]);
+    close (b [0]);
+    close (b [1]);
+}
+
 int
 main (void)
 {
@@ -601,6 +651,7 @@ main (void)
         cmocka_unit_test (test_loop_ends_on_minus_one_and_on_interrupt),
         cmocka_unit_test (test_loop_ends_a_failing_poller_unless_tolerant),
         cmocka_unit_test (test_loop_reads_a_pipe_to_its_end_after_its_writer_left),
+        cmocka_unit_test (test_loop_ignores_a_closed_descriptors_file),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

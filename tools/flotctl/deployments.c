@@ -476,7 +476,8 @@ s_list_pages (ctl_t *self, pages_t *pages)
 {
     uint64_t per = (self->opts.given & OPT_PAGE) ? self->opts.page : LIST_PAGE;
     uint64_t limit = (self->opts.given & OPT_LIMIT) ? self->opts.limit : UINT64_MAX;
-    uint64_t offset = self->opts.offset, got = 0;
+    uint64_t offset = self->opts.offset, got = 0, total = 0;
+    int restarts = 0;
     for (;;) {
         flot_coordinator_list_request_t request = {
             .name = self->opts.name, .offset = offset, .has_offset = true,
@@ -499,10 +500,21 @@ s_list_pages (ctl_t *self, pages_t *pages)
                                 "%llu deployments, but says the next starts at %llu",
                                 (unsigned long long) offset, (unsigned long long) held,
                                 (unsigned long long) page.next_offset);
+        //  Fewer than a page before said: some were removed (retention)
+        //  meanwhile, and those after them moved up: read them again.
+        if (!bad && got > 0 && page.paged && page.total < total && restarts < 3) {
+            flot_body_destroy (&body);
+            ctl_pages_clear (pages);
+            offset = self->opts.offset;
+            got = total = 0;
+            restarts++;
+            continue;
+        }
         if (bad || ctl_pages_add (pages, &body)) {
             flot_body_destroy (&body);
             return ctl_bad_reply (COORDINATOR_SERVICE, "List", &err);
         }
+        total = page.total;
         got += held;
         if (!page.paged || !page.more || got >= limit || held == 0)
             return -1;
