@@ -67,14 +67,14 @@ fail () {
 
 now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 
-# start_flotilla PORT: flotillad with its default actors (and -v if
-# FLOTILLA_TEST_VERBOSE is set), the broker on
-# PORT and events on PORT+1 (tests use 24100..24499), its store and its
-# hooks directory in $TMP, run from $TMP; waits (5 s at most) until the
-# coordinator answers.
+# start_flotilla PORT [OPTION...]: flotillad with its default actors (and
+# -v if FLOTILLA_TEST_VERBOSE is set), the broker on PORT and events on
+# PORT+1 (tests use 24100..24499, and 27200..27399), its store and its
+# hooks directory in $TMP, and the options, run from $TMP; waits (5 s at
+# most) until the coordinator answers.
 start_flotilla () {
     ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$(( $1 + 1 ))" \
-        --store "$TMP/flotilla.db" --hooks-dir "$TMP" ${FLOTILLA_TEST_VERBOSE:+-v} ) \
+        --store "$TMP/flotilla.db" --hooks-dir "$TMP" ${FLOTILLA_TEST_VERBOSE:+-v} "${@:2}" ) \
         2>>"$TMP/flotillad.log" &
     DAEMON_PID=$!
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"

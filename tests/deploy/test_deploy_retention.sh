@@ -15,18 +15,8 @@ PORT=27200
 
 # start_retaining: flotillad as start_flotilla starts it, with retention.
 start_retaining () {
-    ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$PORT" -e "tcp://127.0.0.1:$(( PORT + 1 ))" \
-        --store "$TMP/flotilla.db" --hooks-dir "$TMP" --retain-count 3 --retain-age 30d \
-        --events-retain-count 25 --events-retain-age 7d ${FLOTILLA_TEST_VERBOSE:+-v} ) \
-        2>>"$TMP/flotillad.log" &
-    DAEMON_PID=$!
-    export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$PORT"
-    local deadline=$(( $(now_ms) + 5000 ))
-    until "$FLOTCTL" call coordinator List --timeout 300 >/dev/null 2>&1; do
-        kill -0 "$DAEMON_PID" 2>/dev/null || fail "flotillad exited at start"
-        (( $(now_ms) < deadline )) || fail "the coordinator did not answer within 5 s"
-        sleep 0.05
-    done
+    start_flotilla $PORT --retain-count 3 --retain-age 30d --events-retain-count 25 \
+        --events-retain-age 7d
 }
 
 cat > "$TMP/held.yaml" <<EOF

@@ -247,6 +247,11 @@ int
 //  with err if it is not what SPEC 18.1 says.
 int
     ctl_page_of (const msgpack_object *page_owner, page_t *page, flot_err_t *err);
+//  As ctl_page_of, for a page asked from offset that holds held items
+//  (named items in the error): -1 also if it says the next starts elsewhere.
+int
+    ctl_page_next (const msgpack_object *page_owner, uint64_t offset, uint64_t held,
+                   const char *items, page_t *page, flot_err_t *err);
 //  The pages joined into one reply: the arrays named in lists (NULL-ended)
 //  concatenated, at the top and within the maps named in nested; NULL with
 //  err on failure. Valid until the next join or clear.

@@ -215,12 +215,8 @@ s_status_pages (ctl_t *self, const char *id, uint64_t offset, uint64_t limit, pa
         const msgpack_object *targets = flot_map_get (flot_body_root (body), "targets");
         uint64_t held = targets && targets->type == MSGPACK_OBJECT_ARRAY
                       ? targets->via.array.size : 0;
-        int bad = ctl_page_of (flot_body_root (body), &page, &err);
-        if (!bad && page.more && page.next_offset != offset + held)
-            bad = flot_err_set (&err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
-                                "%llu targets, but says the next starts at %llu",
-                                (unsigned long long) offset, (unsigned long long) held,
-                                (unsigned long long) page.next_offset);
+        int bad = ctl_page_next (flot_body_root (body), offset, held,
+                                 "targets", &page, &err);
         if (bad || ctl_pages_add (pages, &body)) {
             flot_body_destroy (&body);
             return ctl_bad_reply (COORDINATOR_SERVICE, "GetStatus", &err);
@@ -494,12 +490,8 @@ s_list_pages (ctl_t *self, pages_t *pages)
         page_t page;
         const msgpack_object *items = flot_map_get (flot_body_root (body), "deployments");
         uint64_t held = items && items->type == MSGPACK_OBJECT_ARRAY ? items->via.array.size : 0;
-        int bad = ctl_page_of (flot_body_root (body), &page, &err);
-        if (!bad && page.more && page.next_offset != offset + held)
-            bad = flot_err_set (&err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
-                                "%llu deployments, but says the next starts at %llu",
-                                (unsigned long long) offset, (unsigned long long) held,
-                                (unsigned long long) page.next_offset);
+        int bad = ctl_page_next (flot_body_root (body), offset, held,
+                                 "deployments", &page, &err);
         //  Fewer than a page before said: some were removed (retention)
         //  meanwhile, and those after them moved up: read them again.
         if (!bad && got > 0 && page.paged && page.total < total && restarts < 3) {

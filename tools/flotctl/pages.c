@@ -71,6 +71,20 @@ ctl_page_of (const msgpack_object *page_owner, page_t *page, flot_err_t *err)
     return 0;
 }
 
+int
+ctl_page_next (const msgpack_object *page_owner, uint64_t offset, uint64_t held,
+               const char *items, page_t *page, flot_err_t *err)
+{
+    if (ctl_page_of (page_owner, page, err))
+        return -1;
+    if (page->more && page->next_offset != offset + held)
+        return flot_err_set (err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
+                             "%llu %s, but says the next starts at %llu",
+                             (unsigned long long) offset, (unsigned long long) held, items,
+                             (unsigned long long) page->next_offset);
+    return 0;
+}
+
 static bool
 s_in (const char *key, size_t len, const char *const *names)
 {

@@ -660,12 +660,8 @@ s_plan_pages (ctl_t *self, const spec_t *spec, pages_t *pages)
         const msgpack_object *targets = flot_map_get (plan, "targets");
         uint64_t held = targets && targets->type == MSGPACK_OBJECT_ARRAY
                       ? targets->via.array.size : 0;
-        int bad = ctl_page_of (flot_body_root (body), &page, &err);
-        if (!bad && page.more && page.next_offset != offset + held)
-            bad = flot_err_set (&err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
-                                "%llu targets, but says the next starts at %llu",
-                                (unsigned long long) offset, (unsigned long long) held,
-                                (unsigned long long) page.next_offset);
+        int bad = ctl_page_next (flot_body_root (body), offset, held,
+                                 "targets", &page, &err);
         if (bad || ctl_pages_add (pages, &body)) {
             flot_body_destroy (&body);
             return ctl_bad_reply (COORDINATOR_SERVICE, "Plan", &err);
