@@ -19,6 +19,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFLOTILLA_SANITIZE=ON >/dev/n
 cmake --build build-asan -j"$JOBS"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 # The keys each test's flotillad makes for its user on loopback (SPEC 14)
 # go in the build tree, not in the home of whoever runs the suite.
 export FLOTILLA_HOME=$PWD/build/test-home
