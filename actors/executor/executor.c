@@ -375,6 +375,7 @@ typedef struct {
     char *argv [MAX_ARGS + 2];
     char *envp [MAX_ENV + 16 + 256];
     size_t argc, envc;
+    size_t env_borrowed;        //  envp's first entries: environ's own strings
     char path [2048];           //  the hook's program, in the hooks directory
 } launch_t;
 
@@ -383,7 +384,7 @@ s_launch_free (launch_t *launch)
 {
     for (size_t i = 0; i < launch->argc; i++)
         free (launch->argv [i]);
-    for (size_t i = 0; i < launch->envc; i++)
+    for (size_t i = launch->env_borrowed; i < launch->envc; i++)
         free (launch->envp [i]);
 }
 
@@ -471,9 +472,12 @@ s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *lau
         launch->argv [launch->argc++] = strdup (args [i]);
     launch->argv [launch->argc] = NULL;
     //  The environment: ours, the step's facts, then the hook's own.
+    //  Ours are borrowed, not copied (the C library never frees a string
+    //  it put in environ).
     for (char **e = environ; *e && launch->envc < 256; e++)
         if (strncmp (*e, "FLOTILLA_", 9) != 0 && !s_env_overridden (hook, *e))
-            launch->envp [launch->envc++] = strdup (*e);
+            launch->envp [launch->envc++] = *e;
+    launch->env_borrowed = launch->envc;
     char number [32];
     s_env_add (launch, "FLOTILLA_DEPLOYMENT", step->deployment);
     s_env_add (launch, "FLOTILLA_STEP_ID", step->step_id);
@@ -507,16 +511,18 @@ static int
 s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
 {
     const char *dir = run->executor->hooks_dir;
-    int out [2] = { -1, -1 }, errs [2] = { -1, -1 }, report [2] = { -1, -1 };
-    if (pipe2 (out, O_CLOEXEC) || pipe2 (errs, O_CLOEXEC) || pipe2 (report, O_CLOEXEC)) {
+    int out [2] = { -1, -1 }, errs [2] = { -1, -1 };
+    if (pipe2 (out, O_CLOEXEC) || pipe2 (errs, O_CLOEXEC)) {
         int saved = errno;
         for (int i = 0; i < 2; i++) {
             if (out [i] >= 0) close (out [i]);
             if (errs [i] >= 0) close (errs [i]);
-            if (report [i] >= 0) close (report [i]);
         }
         return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a pipe: %s", strerror (saved));
     }
+    //  Why the child could not exec: it writes here, in our memory, which
+    //  it borrows until then (vfork); 0 once it runs the hook.
+    volatile int report = 0;
     sigset_t all, old;
     sigfillset (&all);
     pthread_sigmask (SIG_SETMASK, &all, &old);
@@ -528,7 +534,8 @@ s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
     pid_t pid = vfork ();
     if (pid == 0) {
         //  The child: only async-signal-safe calls from here to exec, and
-        //  nothing written but its own stack (all signals blocked).
+        //  nothing written but its own stack and report (all signals
+        //  blocked).
         int code = 0;
         setpgid (0, 0);
         if (prctl (PR_SET_PDEATHSIG, SIGKILL) || getppid () != parent)
@@ -547,42 +554,37 @@ s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
             execve (launch->path, launch->argv, launch->envp);
             code = errno;
         }
-        ssize_t wrote = write (report [1], &code, sizeof code);
-        (void) wrote;
+        report = code ? code : EINVAL;
         _exit (127);
     }
     int saved = errno;
     pthread_sigmask (SIG_SETMASK, &old, NULL);
     close (out [1]);
     close (errs [1]);
-    close (report [1]);
     if (pid < 0) {
         close (out [0]);
         close (errs [0]);
-        close (report [0]);
         return flot_err_set (err, FLOT_E_INTERNAL, "cannot start a process: %s",
                              strerror (saved));
     }
-    //  Our side of the group too, so that a kill right now reaches it.
-    setpgid (pid, pid);
-    int code = 0;
-    ssize_t got;
-    do
-        got = read (report [0], &code, sizeof code);
-    while (got < 0 && errno == EINTR);
-    close (report [0]);
-    if (got == sizeof code) {
+    //  We go on once the child has run the hook or exited: report says.
+    if (report) {
+        int code = report;
         waitpid (pid, NULL, 0);
         close (out [0]);
         close (errs [0]);
         return flot_err_set (err, FLOT_E_INVALID, "cannot run '%s' in %s: %s",
                              launch->argv [0], dir, strerror (code));
     }
+    //  Our side of the group too, so that a kill right now reaches it.
+    setpgid (pid, pid);
     run->pid = pid;
     run->out.fd = out [0];
     run->err.fd = errs [0];
-    fcntl (out [0], F_SETFL, fcntl (out [0], F_GETFL) | O_NONBLOCK);
-    fcntl (errs [0], F_SETFL, fcntl (errs [0], F_GETFL) | O_NONBLOCK);
+    //  Our ends only (the hook's stay blocking); a pipe's status flags
+    //  are none but its access mode, which F_SETFL leaves.
+    fcntl (out [0], F_SETFL, O_NONBLOCK);
+    fcntl (errs [0], F_SETFL, O_NONBLOCK);
     return 0;
 }
 

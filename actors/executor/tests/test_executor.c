@@ -83,6 +83,9 @@ s_setup (void **state)
     snprintf (path, sizeof path, "%s/noisy.sh", s_hooks);
     s_write (path, "#!/bin/sh\necho out\n"
              "head -c 100000 /dev/zero | tr '\\0' e >&2\nprintf E-END >&2\n", 0755);
+    //  badexec.sh: executable, but its interpreter is not there.
+    snprintf (path, sizeof path, "%s/badexec.sh", s_hooks);
+    s_write (path, "#!/nonexistent/interpreter\n", 0755);
     s_options = zhash_new ();
     zhash_insert (s_options, "hooks-dir", s_hooks);
     *state = world_start_with (s_defs, s_options);
@@ -379,6 +382,24 @@ s_step_running (const char *command_name, json_t *args)
     if (args)
         json_object_set_new (hook, "args", args);
     return step;
+}
+
+//  A hook the kernel will not start (its interpreter is missing): the
+//  child says why before it goes, INVALID names it, and the executor runs
+//  the next one.
+static void
+test_executor_says_why_a_hook_could_not_start (void **state)
+{
+    char expected [600];
+    snprintf (expected, sizeof expected, "cannot run '%s/badexec.sh' in %s: %s", s_hooks,
+              s_hooks, strerror (ENOENT));
+    s_refused (*state, "ExecuteStep", s_step_running ("badexec.sh", NULL), expected);
+    flot_err_t err;
+    json_t *reply = s_call (*state, "ExecuteStep", s_step ("{}", 5000), &err);
+    if (!reply)
+        fail_msg ("the next hook did not run: %s", err.message);
+    assert_string_equal (s_field (reply, "status"), "succeeded");
+    json_decref (reply);
 }
 
 static void
@@ -1117,6 +1138,7 @@ main (void)
         cmocka_unit_test (
             test_step_result_refuses_a_key_given_twice_and_ignores_unknown_keys),
         cmocka_unit_test (test_executor_refuses_an_absolute_path),
+        cmocka_unit_test (test_executor_says_why_a_hook_could_not_start),
         cmocka_unit_test (test_executor_refuses_a_hook_that_leaves_its_directory),
         cmocka_unit_test (test_executor_runs_what_its_directory_holds_there),
         cmocka_unit_test (test_executor_refuses_env_that_changes_how_a_hook_runs),
