@@ -116,6 +116,13 @@ static void
 s_tail_add (tail_t *tail, const char *data, size_t size)
 {
     tail->total += size;
+    if (!size)
+        return;
+    //  Made at the first output: most hooks write little or nothing.
+    if (!tail->ring) {
+        tail->ring = malloc (OUT_CAP);
+        assert (tail->ring);
+    }
     if (size >= OUT_CAP) {
         data += size - OUT_CAP;
         size = OUT_CAP;
@@ -593,9 +600,6 @@ s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
 static int
 s_run_start (executor_t *self, run_t *run, launch_t *launch, flot_err_t *err)
 {
-    run->out.ring = malloc (OUT_CAP);
-    run->err.ring = malloc (OUT_CAP);
-    assert (run->out.ring && run->err.ring);
     if (s_spawn (run, launch, err))
         return -1;
     run->started = zclock_mono ();
