@@ -167,6 +167,21 @@ flot_event_log_append (flot_event_log_t *self, uint64_t seq, const char *deploym
     return 0;
 }
 
+//  Hands fn each row (seq, deployment, body) of q, the last seq into
+//  *last; returns the last sqlite3_step code (SQLITE_DONE: all read).
+static int
+s_each_row (sqlite3_stmt *q, flot_event_log_fn *fn, void *arg, int64_t *last)
+{
+    int rc;
+    while ((rc = sqlite3_step (q)) == SQLITE_ROW) {
+        *last = sqlite3_column_int64 (q, 0);
+        const unsigned char *deployment = sqlite3_column_text (q, 1);
+        fn ((uint64_t) *last, deployment ? (const char *) deployment : "",
+            sqlite3_column_blob (q, 2), (size_t) sqlite3_column_bytes (q, 2), arg);
+    }
+    return rc;
+}
+
 int64_t
 flot_event_log_load (flot_event_log_t *self, size_t count, flot_event_log_fn *fn,
                      void *arg, flot_err_t *err)
@@ -182,13 +197,7 @@ flot_event_log_load (flot_event_log_t *self, size_t count, flot_event_log_fn *fn
     }
     sqlite3_bind_int64 (q, 1, (sqlite3_int64) count);
     int64_t last = 0;
-    int rc;
-    while ((rc = sqlite3_step (q)) == SQLITE_ROW) {
-        last = sqlite3_column_int64 (q, 0);
-        const unsigned char *deployment = sqlite3_column_text (q, 1);
-        fn ((uint64_t) last, deployment ? (const char *) deployment : "",
-            sqlite3_column_blob (q, 2), (size_t) sqlite3_column_bytes (q, 2), arg);
-    }
+    int rc = s_each_row (q, fn, arg, &last);
     sqlite3_finalize (q);
     if (rc != SQLITE_DONE) {
         flot_err_set (err, FLOT_E_INTERNAL, "cannot read the event log: %s",
@@ -278,13 +287,7 @@ flot_event_log_scan (flot_event_log_t *self, uint64_t after, size_t limit,
     sqlite3_bind_int64 (q, 1, (sqlite3_int64) after);
     sqlite3_bind_int64 (q, 2, (sqlite3_int64) limit);
     int64_t last = (int64_t) after;
-    int rc;
-    while ((rc = sqlite3_step (q)) == SQLITE_ROW) {
-        last = sqlite3_column_int64 (q, 0);
-        const unsigned char *deployment = sqlite3_column_text (q, 1);
-        fn ((uint64_t) last, deployment ? (const char *) deployment : "",
-            sqlite3_column_blob (q, 2), (size_t) sqlite3_column_bytes (q, 2), arg);
-    }
+    int rc = s_each_row (q, fn, arg, &last);
     if (rc != SQLITE_DONE)
         return s_fail (self, q, "scanning events", err);
     sqlite3_reset (q);
