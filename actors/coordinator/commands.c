@@ -39,10 +39,13 @@ s_answer (coordinator_t *self, flot_request_t **request_p, const flot_struct_t *
 //  first n of the count items of *array, n cut down until the body fits;
 //  fills page (offset, total) for the n that fit. Returns 0 with the body
 //  in sbuf, or -1 (sbuf freed) if not even an empty list fits.
-int
-coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *array,
-                   size_t count, size_t wanted, flot_coordinator_page_t *page,
-                   msgpack_sbuffer *sbuf)
+//  With last_id (a List page): page->next_after the id of the last of the
+//  n that fit, or after (the request's, maybe NULL) if none does.
+static int
+s_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *array,
+               size_t count, size_t wanted, flot_coordinator_page_t *page,
+               msgpack_sbuffer *sbuf, const char *(*last_id) (const flot_array_t *, size_t),
+               const char *after)
 {
     size_t n = count;
     for (;;) {
@@ -51,6 +54,8 @@ coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *ar
         page->next_offset = page->offset + n;
         page->has_next_offset = page->more;
         page->cut = page->more && n < wanted;
+        if (last_id)
+            page->next_after = !page->more ? NULL : n ? last_id (array, n) : after;
         flot_encode_sbuf (def, reply, sbuf);
         if (sbuf->size <= FLOT_MAX_BODY)
             return 0;
@@ -62,6 +67,30 @@ coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *ar
         size_t fit = (size_t) ((double) n * (FLOT_MAX_BODY * 0.95) / (double) size);
         n = fit < n ? fit : n - 1;
     }
+}
+
+int
+coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *array,
+                   size_t count, size_t wanted, flot_coordinator_page_t *page,
+                   msgpack_sbuffer *sbuf)
+{
+    return s_encode_page (def, reply, array, count, wanted, page, sbuf, NULL, NULL);
+}
+
+//  The id of the last of the n deployments a List page holds.
+static const char *
+s_last_listed (const flot_array_t *array, size_t n)
+{
+    return ((const flot_coordinator_deployment_t *) array->items) [n - 1].id;
+}
+
+int
+coord_encode_list_page (flot_coordinator_list_reply_t *reply, size_t count,
+                        flot_coordinator_page_t *page, const char *after,
+                        msgpack_sbuffer *sbuf)
+{
+    return s_encode_page (&flot_coordinator_list_reply_def, reply, &reply->deployments,
+                          count, count, page, sbuf, s_last_listed, after);
 }
 
 //  The deployment called id, or NULL after answering NOT_FOUND.
@@ -549,12 +578,38 @@ s_get_status (flot_actor_t *actor, flot_request_t *request)
     free (waves);
 }
 
+//  List (SPEC 18.1): every deployment, or a page of them from offset, or
+//  after the deployment whose id is after: the deployments whose key
+//  (coord_key_cmp) is greater than its, whether it still exists or was
+//  removed since (its key from its id then). Each page walks the list from
+//  its start (zlistx starts a walk at its ends only), to the page's end if
+//  it counts every deployment, to the list's end if it counts only name's.
 static void
 s_list (flot_actor_t *actor, flot_request_t *request)
 {
     coordinator_t *self = flot_actor_state (actor);
     const flot_coordinator_list_request_t *args = flot_request_args (request);
-    bool paged = args->has_offset || args->has_limit;
+    const char *after = args->after;
+    uint64_t after_number = 0;
+    if (after) {
+        if (args->has_offset) {
+            coord_error (self, &request, FLOT_E_INVALID, "List: 'after' and 'offset' both "
+                         "say where the page starts: give one of them ('after': the id of "
+                         "the previous page's last deployment, its 'next_after')");
+            return;
+        }
+        deployment_t *known = zhashx_lookup (self->deployments, after);
+        if (known)
+            after_number = known->number;
+        else
+        if (coord_id_number (after, &after_number)) {
+            coord_error (self, &request, FLOT_E_INVALID, "List: after '%s' is not a "
+                         "deployment's id: expected <name>-<n>, as 'next_after' gives it",
+                         after);
+            return;
+        }
+    }
+    bool paged = args->has_offset || args->has_limit || after;
     size_t offset = args->has_offset ? (size_t) args->offset : 0;
     size_t limit = args->has_limit ? (size_t) args->limit : SIZE_MAX;
     size_t count = 0, total = 0;
@@ -565,7 +620,19 @@ s_list (flot_actor_t *actor, flot_request_t *request)
     for (deployment_t *dep = zlistx_first (self->listed); dep; dep = zlistx_next (self->listed)) {
         if (args->name && !streq (args->name, dep->spec->name))
             continue;
-        if (total++ < offset || count >= room)
+        bool ahead = after ? coord_key_cmp (dep->number, dep->id, after_number, after) <= 0
+                           : total < offset;
+        if (!ahead && count >= room && !args->name) {
+            total = zlistx_size (self->listed);     //  the page is full: the rest counted
+            break;
+        }
+        total++;
+        if (ahead) {
+            if (after)
+                offset++;       //  the page starts after this one
+            continue;
+        }
+        if (count >= room)
             continue;
         items [count++] = (flot_coordinator_deployment_t) {
             .id = dep->id,
@@ -587,8 +654,7 @@ s_list (flot_actor_t *actor, flot_request_t *request)
         s_answer (self, &request, &flot_coordinator_list_reply_def, &reply,
                   "list of every deployment (ask for it in pages: offset, limit)");
     else
-    if (coord_encode_page (&flot_coordinator_list_reply_def, &reply, &reply.deployments, count,
-                           count, &page, &sbuf) == 0)
+    if (coord_encode_list_page (&reply, count, &page, after, &sbuf) == 0)
         coord_reply (self, &request, &sbuf);
     else
         coord_error (self, &request, FLOT_E_INTERNAL, "an empty list is over %d bytes",

@@ -86,6 +86,7 @@ typedef struct {
 struct _deployment_t {
     coordinator_t *owner;
     char id [FLOT_STORE_ID_MAX];
+    uint64_t number;            //  n of its id `<name>-<n>` (0 if none): List's order
     char *text;                 //  its spec's text, until written to the store
     char *file;
     char cwd [1024];
@@ -137,6 +138,7 @@ struct _coordinator_t {
     flot_store_t *store;
     zhashx_t *deployments;      //  id -> deployment_t
     zlistx_t *listed;           //  deployment_t *, oldest first: List's order
+                                //  (coord_by_created: by the number in the id)
     bool publishing;            //  a batch of outbox events is with the events service
     int64_t publishing_id;      //  the id of its last event
     size_t publishing_count;    //  its events
@@ -244,6 +246,15 @@ deployment_t *coord_deployment_new (coordinator_t *self, void **resolved_p,
                                     flot_err_t *err);
 void coord_deployment_destroy (deployment_t **dep_p);
 void coord_deployment_free (void **item_p);
+//  The number n of an id `<name>-<n>`, as the store makes them: 0 with *n
+//  set, or -1 if id is not of that form.
+int  coord_id_number (const char *id, uint64_t *n);
+//  List's order (oldest first) of two keys (number, id): -1, 0 or 1. The
+//  order is total and the same after a restart: the store gives each id
+//  its number once; the id breaks a tie (ids are unique).
+int  coord_key_cmp (uint64_t a_number, const char *a_id, uint64_t b_number,
+                    const char *b_id);
+//  List's order of two deployment_t: by their keys (coord_key_cmp).
 int  coord_by_created (const void *a, const void *b);
 void coord_deployment_add (coordinator_t *self, deployment_t *dep);
 void coord_target_release (deployment_t *dep, int t);
@@ -321,6 +332,12 @@ void coord_count_states (const int *tstate, const flot_target_t *targets, size_t
 int  coord_encode_page (const flot_struct_t *def, const void *reply, flot_array_t *array,
                         size_t count, size_t wanted, flot_coordinator_page_t *page,
                         msgpack_sbuffer *sbuf);
+//  A List page (reply, of count deployments) as coord_encode_page encodes
+//  it, with page->next_after, when more follow, the id of the last
+//  deployment that fit (after, the request's cursor or NULL, if none did).
+int  coord_encode_list_page (flot_coordinator_list_reply_t *reply, size_t count,
+                             flot_coordinator_page_t *page, const char *after,
+                             msgpack_sbuffer *sbuf);
 
 //  --------------------------------------------------------------------------
 //  restore.c: loading after a restart

@@ -130,14 +130,40 @@ coord_deployment_new (coordinator_t *self, void **resolved_p, size_t resolved_si
     return dep;
 }
 
-//  List's order: by creation, then by id.
+int
+coord_id_number (const char *id, uint64_t *n)
+{
+    const char *dash = strrchr (id, '-');
+    if (!dash || dash == id || !dash [1] || strlen (dash + 1) > 18)
+        return -1;              //  18 digits: never over INT64_MAX, as the store counts
+    uint64_t value = 0;
+    for (const char *c = dash + 1; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return -1;
+        value = value * 10 + (uint64_t) (*c - '0');
+    }
+    *n = value;
+    return 0;
+}
+
+int
+coord_key_cmp (uint64_t a_number, const char *a_id, uint64_t b_number,
+               const char *b_id)
+{
+    if (a_number != b_number)
+        return a_number < b_number ? -1 : 1;
+    int rc = strcmp (a_id, b_id);
+    return rc < 0 ? -1 : rc > 0;
+}
+
+//  List's order: by creation, that is by the number in the id (the store
+//  counts ids across every spec name and restarts; the wall clock of
+//  created_ms may step back), then by id.
 int
 coord_by_created (const void *a, const void *b)
 {
     const deployment_t *da = a, *db = b;
-    if (da->created_ms != db->created_ms)
-        return da->created_ms < db->created_ms ? -1 : 1;
-    return strcmp (da->id, db->id);
+    return coord_key_cmp (da->number, da->id, db->number, db->id);
 }
 
 //  The coordinator takes the deployment (its id and created_ms set): by
@@ -145,6 +171,8 @@ coord_by_created (const void *a, const void *b)
 void
 coord_deployment_add (coordinator_t *self, deployment_t *dep)
 {
+    if (coord_id_number (dep->id, &dep->number))
+        dep->number = 0;                //  not an id the store made: first, by id
     coord_targets_loaded (dep);         //  restored: its targets' states were set
     zhashx_insert (self->deployments, dep->id, dep);
     zlistx_insert (self->listed, dep, false);     //  the newest, usually: from the end

@@ -38,7 +38,7 @@ page () { python3 -c 'import json,sys; print(json.load(sys.stdin).get("page"))' 
 ctl call coordinator List '{"limit": 3}'
 expect_rc 0
 [[ $(ids) == "${all[*]:0:3}" ]] || fail "the first page held '$(ids)'"
-[[ $(page) == "{'offset': 0, 'total': 7, 'more': True, 'next_offset': 3, 'cut': False}" ]] \
+[[ $(page) == "{'offset': 0, 'total': 7, 'more': True, 'next_offset': 3, 'next_after': '${all[2]}', 'cut': False}" ]] \
     || fail "the first page said $(page)"
 ctl call coordinator List '{"offset": 6, "limit": 3}'
 expect_rc 0

@@ -226,6 +226,7 @@ typedef struct {
     uint64_t offset, total;
     bool more, cut;
     uint64_t next_offset;       //  when more
+    char next_after [FLOT_MAX_ID + 1];  //  a List page's cursor, when more; "" if none
 } page_t;
 
 //  The pages of one answer, as they came.
@@ -247,8 +248,10 @@ int
 //  with err if it is not what SPEC 18.1 says.
 int
     ctl_page_of (const msgpack_object *page_owner, page_t *page, flot_err_t *err);
-//  As ctl_page_of, for a page asked from offset that holds held items
-//  (named items in the error): -1 also if it says the next starts elsewhere.
+#define CTL_PAGE_AFTER UINT64_MAX
+//  As ctl_page_of, for a page asked from offset (CTL_PAGE_AFTER: by a
+//  cursor, from where its own offset says) that holds held items (named
+//  items in the error): -1 also if it says the next starts elsewhere.
 int
     ctl_page_next (const msgpack_object *page_owner, uint64_t offset, uint64_t held,
                    const char *items, page_t *page, flot_err_t *err);

@@ -465,18 +465,35 @@ s_print_list (const msgpack_object *root, msgpack_zone *zone, flot_err_t *err)
     return 0;
 }
 
+//  The id of the last deployment of a List page (items) in id; "" if none.
+static void
+s_last_id (const msgpack_object *items, char *id, size_t cap)
+{
+    flot_err_t ignored;
+    *id = 0;
+    if (items && items->type == MSGPACK_OBJECT_ARRAY && items->via.array.size
+    &&  flot_map_str (&items->via.array.ptr [items->via.array.size - 1], "id", true, id,
+                      cap, &ignored) != 1)
+        *id = 0;
+}
+
 //  Fetches List pages (--name, from --offset, at most --limit) into pages.
-//  Returns -1 to go on, or the exit code.
+//  The first page goes by --offset, each next one after the previous one's
+//  last deployment (its next_after), so that those retention removes
+//  meanwhile move none of the others past a page (SPEC 18.1); from a
+//  coordinator that gives no next_after, by offset. Returns -1 to go on, or
+//  the exit code.
 static int
 s_list_pages (ctl_t *self, pages_t *pages)
 {
     uint64_t per = (self->opts.given & OPT_PAGE) ? self->opts.page : LIST_PAGE;
     uint64_t limit = (self->opts.given & OPT_LIMIT) ? self->opts.limit : UINT64_MAX;
-    uint64_t offset = self->opts.offset, got = 0, total = 0;
-    int restarts = 0;
+    uint64_t offset = self->opts.offset, got = 0;
+    char after [FLOT_MAX_ID + 1] = "";     //  the cursor: "" to go by offset
     for (;;) {
         flot_coordinator_list_request_t request = {
-            .name = self->opts.name, .offset = offset, .has_offset = true,
+            .name = self->opts.name, .offset = offset, .has_offset = !*after,
+            .after = *after ? after : NULL,
             .limit = limit - got < per ? limit - got : per, .has_limit = true
         };
         msgpack_sbuffer sbuf;
@@ -490,26 +507,25 @@ s_list_pages (ctl_t *self, pages_t *pages)
         page_t page;
         const msgpack_object *items = flot_map_get (flot_body_root (body), "deployments");
         uint64_t held = items && items->type == MSGPACK_OBJECT_ARRAY ? items->via.array.size : 0;
-        int bad = ctl_page_next (flot_body_root (body), offset, held,
-                                 "deployments", &page, &err);
-        //  Fewer than a page before said: some were removed (retention)
-        //  meanwhile, and those after them moved up: read them again.
-        if (!bad && got > 0 && page.paged && page.total < total && restarts < 3) {
-            flot_body_destroy (&body);
-            ctl_pages_clear (pages);
-            offset = self->opts.offset;
-            got = total = 0;
-            restarts++;
-            continue;
-        }
+        int bad = ctl_page_next (flot_body_root (body), *after ? CTL_PAGE_AFTER : offset,
+                                 held, "deployments", &page, &err);
+        char last [sizeof page.next_after];
+        s_last_id (items, last, sizeof last);
+        if (!bad && *page.next_after && held && !streq (page.next_after, last))
+            bad = flot_err_set (&err, FLOT_E_MALFORMED, "its page ends with '%s' but says "
+                                "the next starts after %s", last, page.next_after);
+        if (!bad && *page.next_after && streq (page.next_after, after))
+            bad = flot_err_set (&err, FLOT_E_MALFORMED, "asked for the deployments after "
+                                "%s, it says the next page starts after %s again", after,
+                                page.next_after);
         if (bad || ctl_pages_add (pages, &body)) {
             flot_body_destroy (&body);
             return ctl_bad_reply (COORDINATOR_SERVICE, "List", &err);
         }
-        total = page.total;
         got += held;
         if (!page.paged || !page.more || got >= limit || held == 0)
             return -1;
+        snprintf (after, sizeof after, "%s", page.next_after);
         offset = page.next_offset;
     }
 }

@@ -68,6 +68,10 @@ ctl_page_of (const msgpack_object *page_owner, page_t *page, flot_err_t *err)
     if (more && flot_map_uint (map, "next_offset", true, page->offset, page->total,
                                &page->next_offset, err) < 0)
         return -1;
+    //  An older coordinator gives no cursor: its pages go by offset.
+    if (more && flot_map_str (map, "next_after", false, page->next_after,
+                              sizeof page->next_after, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -77,6 +81,8 @@ ctl_page_next (const msgpack_object *page_owner, uint64_t offset, uint64_t held,
 {
     if (ctl_page_of (page_owner, page, err))
         return -1;
+    if (offset == CTL_PAGE_AFTER)
+        offset = page->offset;
     if (page->more && page->next_offset != offset + held)
         return flot_err_set (err, FLOT_E_MALFORMED, "its page starts at %llu and holds "
                              "%llu %s, but says the next starts at %llu",
