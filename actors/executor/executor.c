@@ -30,6 +30,7 @@
 */
 #include "executor.h"
 #include "runs.h"
+#include "spawner.h"
 #include "flotilla/child.h"
 #include "flotilla/contract_executor.h"
 #include "flotilla/defer.h"
@@ -72,6 +73,8 @@ typedef struct {
     zlistx_t *queue;            //  run_t *: waiting for a slot, oldest first
     flot_defer_t *finished;     //  run_t *: answered, freed a turn of the loop later
     runs_t *runs;               //  the record of every key
+    spawner_t *spawner;         //  starts the hooks, on a thread of its own
+    size_t starting;            //  runs the spawner has yet to give back
     size_t slots, queue_max;
     char boot_id [64];
     char hooks_dir [1024];      //  absolute; "" if none: then no hook runs
@@ -104,6 +107,7 @@ struct _run_t {
     int reap_timer;             //  without a pidfd: polls waitpid; else -1
     int kill_timer;             //  -1 when none
     bool finished;              //  answered: its handlers do nothing more
+    bool starting;              //  the spawner has it: no pid yet
     void *handle;               //  in running or queue
 };
 
@@ -378,12 +382,24 @@ s_on_timeout (flot_loop_t *loop, int timer_id, void *arg)
 //  --------------------------------------------------------------------------
 //  ExecuteStep
 
+//  A hook to start: what s_launch_read made of its request, and what the
+//  spawner's thread made of it (s_spawn_job). The executor's thread leaves
+//  it alone from spawner_push to spawner_take.
 typedef struct {
     char *argv [MAX_ARGS + 2];
     char *envp [MAX_ENV + 16 + 256];
     size_t argc, envc;
     size_t env_borrowed;        //  envp's first entries: environ's own strings
     char path [2048];           //  the hook's program, in the hooks directory
+    run_t *run;                 //  whose hook (the spawner never reads it)
+    const char *dir;            //  the hooks directory: the hook runs there
+    //  What the start gave: rc 0 and a process, or -1 and err.
+    int rc;
+    flot_err_t err;
+    pid_t pid;
+    int out, errs;              //  the read ends of its stdout and stderr
+    int pidfd;                  //  -1 if the kernel has none
+    uint64_t ticks;             //  its start time as /proc shows it; 0 if not known
 } launch_t;
 
 static void
@@ -510,14 +526,17 @@ s_launch_read (executor_t *self, const flot_executor_step_t *step, launch_t *lau
 
 //  Starts the hook: fork and exec in a process group of its own, stdin
 //  from /dev/null, stdout and stderr into two pipes, default signal
-//  handling and mask, and SIGKILL when its parent (the executor's thread)
+//  handling and mask, and SIGKILL when its parent (the spawner's thread)
 //  dies, so that a hook never outlives an executor that crashed. Its own
 //  children do not inherit that: they rely on the sweep when the executor
-//  starts again. Returns 0, or -1 with err.
-static int
-s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
+//  starts again. Runs on the spawner's thread (spawner_fn): fills the
+//  launch's results.
+static void
+s_spawn_job (void *job)
 {
-    const char *dir = run->executor->hooks_dir;
+    launch_t *launch = job;
+    launch->rc = -1;
+    launch->out = launch->errs = launch->pidfd = -1;
     int out [2] = { -1, -1 }, errs [2] = { -1, -1 };
     if (pipe2 (out, O_CLOEXEC) || pipe2 (errs, O_CLOEXEC)) {
         int saved = errno;
@@ -525,15 +544,19 @@ s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
             if (out [i] >= 0) close (out [i]);
             if (errs [i] >= 0) close (errs [i]);
         }
-        return flot_err_set (err, FLOT_E_INTERNAL, "cannot make a pipe: %s", strerror (saved));
+        flot_err_set (&launch->err, FLOT_E_INTERNAL, "cannot make a pipe: %s",
+                      strerror (saved));
+        return;
     }
     //  Why the child could not exec: it writes here, in our memory, which
     //  it borrows until then (vfork); 0 once it runs the hook.
     volatile int report = 0;
-    sigset_t all, old;
-    sigfillset (&all);
-    pthread_sigmask (SIG_SETMASK, &all, &old);
+    //  The thread has every signal blocked (spawner.h): so has the child
+    //  until it has reset every handler.
     pid_t parent = getpid ();
+    const char *dir = launch->dir;
+    //  The start time the kernel gives the child lies between these two.
+    uint64_t before = runs_boot_ticks ();
     //  vfork: the child borrows our memory until it execs, so that a spawn
     //  costs no copy of the page tables, and the threads that write after
     //  it no copy-on-write faults (a fork costs the coordinator's thread
@@ -565,14 +588,15 @@ s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
         _exit (127);
     }
     int saved = errno;
-    pthread_sigmask (SIG_SETMASK, &old, NULL);
+    uint64_t after = runs_boot_ticks ();
     close (out [1]);
     close (errs [1]);
     if (pid < 0) {
         close (out [0]);
         close (errs [0]);
-        return flot_err_set (err, FLOT_E_INTERNAL, "cannot start a process: %s",
-                             strerror (saved));
+        flot_err_set (&launch->err, FLOT_E_INTERNAL, "cannot start a process: %s",
+                      strerror (saved));
+        return;
     }
     //  We go on once the child has run the hook or exited: report says.
     if (report) {
@@ -580,35 +604,75 @@ s_spawn (run_t *run, launch_t *launch, flot_err_t *err)
         waitpid (pid, NULL, 0);
         close (out [0]);
         close (errs [0]);
-        return flot_err_set (err, FLOT_E_INVALID, "cannot run '%s' in %s: %s",
-                             launch->argv [0], dir, strerror (code));
+        flot_err_set (&launch->err, FLOT_E_INVALID, "cannot run '%s' in %s: %s",
+                      launch->argv [0], dir, strerror (code));
+        return;
     }
     //  Our side of the group too, so that a kill right now reaches it.
     setpgid (pid, pid);
-    run->pid = pid;
-    run->out.fd = out [0];
-    run->err.fd = errs [0];
     //  Our ends only (the hook's stay blocking); a pipe's status flags
     //  are none but its access mode, which F_SETFL leaves.
     fcntl (out [0], F_SETFL, O_NONBLOCK);
     fcntl (errs [0], F_SETFL, O_NONBLOCK);
-    return 0;
+    launch->pid = pid;
+    launch->out = out [0];
+    launch->errs = errs [0];
+    launch->pidfd = flot_child_pidfd (pid);
+    //  Its start time, for the sweep after a crash to know it from a later
+    //  process of the same number: the clock's, when the spawn began and
+    //  ended in one tick (most do); else as /proc shows it.
+    pid_t group;
+    if (before && before == after)
+        launch->ticks = before;
+    else
+    if (runs_proc_stat (pid, &group, &launch->ticks))
+        launch->ticks = 0;
+    launch->rc = 0;
 }
 
-//  Starts the run, its request args in launch: spawned, recorded, watched.
-//  Returns 0, or -1 with err (nothing started).
-static int
-s_run_start (executor_t *self, run_t *run, launch_t *launch, flot_err_t *err)
+//  The broker is lost: the run's hook is stopped and its run is `orphaned`
+//  from now on (s_on_link).
+static void
+s_orphan (executor_t *self, run_t *run)
 {
-    if (s_spawn (run, launch, err))
-        return -1;
+    run->orphaned = true;
+    flot_notice (WHO, "step %s of %s attempt %llu: the broker is lost; stopping its hook "
+                 "(pid %d), reported orphaned", run->step_id, run->deployment,
+                 (unsigned long long) run->attempt, (int) run->pid);
+    runs_record_t record = { .state = "orphaned", .exit_code = -1, .pid = (uint64_t) run->pid };
+    runs_ended (self->runs, run->record, run->step_id, run->attempt, &record);
+    s_stop_group (run);
+}
+
+//  Starts the run, its request args in launch (the spawner's from now on;
+//  s_on_spawned goes on).
+static void
+s_run_start (executor_t *self, run_t *run, launch_t *launch)
+{
+    launch->run = run;
+    launch->dir = self->hooks_dir;
+    run->starting = true;
+    self->starting++;
+    spawner_push (self->spawner, launch);
+}
+
+//  The spawner has started the run's hook: recorded and watched; or it
+//  could not, and the run's callers are told.
+static void
+s_started (executor_t *self, run_t *run, launch_t *launch)
+{
+    if (launch->rc) {
+        s_fail_all (run, &launch->err);
+        s_run_release (run);
+        return;
+    }
+    run->pid = launch->pid;
+    run->out.fd = launch->out;
+    run->err.fd = launch->errs;
+    run->pidfd = launch->pidfd;
     run->started = zclock_mono ();
-    pid_t group;
-    uint64_t ticks = 0;
-    if (runs_proc_stat (run->pid, &group, &ticks))
-        ticks = 0;
-    runs_started (self->runs, run->record, run->step_id, run->attempt, run->pid, ticks,
-                  self->boot_id);
+    runs_started (self->runs, run->record, run->step_id, run->attempt, run->pid,
+                  launch->ticks, self->boot_id);
     run->handle = zlistx_add_end (self->running, run);
     flot_loop_t *loop = flot_actor_loop (self->actor);
     zmq_pollitem_t item = { NULL, run->out.fd, ZMQ_POLLIN, 0 };
@@ -620,7 +684,6 @@ s_run_start (executor_t *self, run_t *run, launch_t *launch, flot_err_t *err)
         flot_error (WHO, "step %s of %s: its stderr is not read (%s): the hook may block "
                     "until its timeout", run->step_id, run->deployment, strerror (errno));
     //  Told of the exit by a pidfd where the kernel has them, else by polling.
-    run->pidfd = flot_child_pidfd (run->pid);
     if (run->pidfd >= 0) {
         zmq_pollitem_t exit_item = { NULL, run->pidfd, ZMQ_POLLIN, 0 };
         if (flot_loop_poller (loop, &exit_item, s_on_exit, run)) {
@@ -634,7 +697,35 @@ s_run_start (executor_t *self, run_t *run, launch_t *launch, flot_err_t *err)
     run->kill_timer = flot_loop_timer (loop, (size_t) run->timeout_ms, 1, s_on_timeout, run);
     flot_info (WHO, "step %s of %s attempt %llu: started pid %d", run->step_id,
                run->deployment, (unsigned long long) run->attempt, (int) run->pid);
+    //  The broker was lost while it started: stopped at once, as the others.
+    if (run->orphaned)
+        s_orphan (self, run);
+}
+
+//  Hooks the spawner has started (or could not).
+static int
+s_on_spawned (flot_loop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    executor_t *self = arg;
+    launch_t *launch;
+    while ((launch = spawner_take (self->spawner))) {
+        self->starting--;
+        launch->run->starting = false;
+        s_started (self, launch->run, launch);
+        s_launch_free (launch);
+        free (launch);
+    }
+    s_dequeue (self);
     return 0;
+}
+
+//  Slots in use: hooks running and hooks being started.
+static size_t
+s_busy (executor_t *self)
+{
+    return zlistx_size (self->running) + self->starting;
 }
 
 //  Drops the waiters of a queued run whose deadline has passed (the broker
@@ -661,7 +752,7 @@ static void
 s_dequeue (executor_t *self)
 {
     int64_t now = zclock_mono ();
-    while (zlistx_size (self->running) < self->slots && zlistx_size (self->queue)) {
+    while (s_busy (self) < self->slots && zlistx_size (self->queue)) {
         run_t *run = zlistx_first (self->queue);
         zlistx_detach_cur (self->queue);
         run->handle = NULL;
@@ -673,11 +764,12 @@ s_dequeue (executor_t *self)
         assert (launch);
         flot_request_t *first = zlistx_first (run->waiters);
         flot_err_t err;
-        if (s_launch_read (self, flot_request_args (first), launch, run, &err)
-        ||  s_run_start (self, run, launch, &err)) {
-            s_fail_all (run, &err);
-            s_run_release (run);
+        if (s_launch_read (self, flot_request_args (first), launch, run, &err) == 0) {
+            s_run_start (self, run, launch);
+            continue;
         }
+        s_fail_all (run, &err);
+        s_run_release (run);
         s_launch_free (launch);
         free (launch);
     }
@@ -773,7 +865,8 @@ s_execute_step (flot_actor_t *actor, flot_request_t *request)
             "and two runs of one step never overlap; ask again when it has ended",
             (unsigned long long) step->attempt, step->step_id, step->deployment,
             (unsigned long long) run->attempt,
-            run->pid ? (run->orphaned ? "is being stopped" : "still runs") : "waits for a slot");
+            run->pid ? (run->orphaned ? "is being stopped" : "still runs")
+                     : run->starting ? "is starting" : "waits for a slot");
         return;
     }
     run = calloc (1, sizeof *run);
@@ -786,19 +879,19 @@ s_execute_step (flot_actor_t *actor, flot_request_t *request)
     run->waiters = zlistx_new ();
     flot_err_t err;
     int rc = s_launch_read (self, step, launch, run, &err);
-    if (rc == 0 && zlistx_size (self->running) >= self->slots
+    if (rc == 0 && s_busy (self) >= self->slots
     &&  zlistx_size (self->queue) >= self->queue_max)
         rc = flot_err_set (&err, FLOT_E_BUSY, "this executor runs %zu hooks (its slots) and "
                            "%zu more wait: it takes no more until some have ended",
-                           zlistx_size (self->running), zlistx_size (self->queue));
-    else
-    if (rc == 0 && zlistx_size (self->running) < self->slots)
-        rc = s_run_start (self, run, launch, &err);
-    else
-    if (rc == 0)
-        run->handle = zlistx_add_end (self->queue, run);
-    s_launch_free (launch);
-    free (launch);
+                           s_busy (self), zlistx_size (self->queue));
+    if (rc == 0 && s_busy (self) < self->slots)
+        s_run_start (self, run, launch);
+    else {
+        if (rc == 0)
+            run->handle = zlistx_add_end (self->queue, run);
+        s_launch_free (launch);
+        free (launch);
+    }
     if (rc) {
         s_run_free (run);
         flot_request_fail (&request, &err);
@@ -874,15 +967,14 @@ s_on_link (flot_actor_t *actor, bool up)
     size_t killed = 0, dropped = 0;
     for (run_t *run = zlistx_first (self->running); run; run = zlistx_next (self->running))
         if (!run->orphaned) {
+            s_orphan (self, run);
+            killed++;
+        }
+    //  Those being started are stopped when the spawner gives them back.
+    for (run_t *run = zhashx_first (self->active); run; run = zhashx_next (self->active))
+        if (run->starting && !run->orphaned) {
             run->orphaned = true;
             killed++;
-            flot_notice (WHO, "step %s of %s attempt %llu: the broker is lost; stopping its "
-                         "hook (pid %d), reported orphaned", run->step_id, run->deployment,
-                         (unsigned long long) run->attempt, (int) run->pid);
-            runs_record_t record = { .state = "orphaned", .exit_code = -1,
-                                     .pid = (uint64_t) run->pid };
-            runs_ended (self->runs, run->record, run->step_id, run->attempt, &record);
-            s_stop_group (run);
         }
     flot_err_t err;
     flot_err_set (&err, FLOT_E_CANCELLED, "the executor lost its broker before the step "
@@ -988,6 +1080,13 @@ s_start (flot_actor_t *actor)
     if (orphans > 0)
         flot_warn (WHO, "%d runs were left running by an executor that stopped: orphaned",
                    orphans);
+    self->spawner = spawner_new (s_spawn_job, why, sizeof why);
+    if (!self->spawner) {
+        flot_error (WHO, "%s", why);
+        runs_close (&self->runs);
+        free (self);
+        return -1;
+    }
     self->slots = s_count_option (actor, "slots", 1, SLOTS_MAX, SLOTS_DEFAULT);
     self->queue_max = s_count_option (actor, "queue", 0, 10000000, QUEUE_DEFAULT);
     self->active = zhashx_new ();
@@ -995,6 +1094,18 @@ s_start (flot_actor_t *actor)
     self->queue = zlistx_new ();
     self->finished = flot_defer_new (flot_actor_loop (actor), s_run_free);
     flot_loop_t *loop = flot_actor_loop (actor);
+    zmq_pollitem_t spawned = { NULL, spawner_fd (self->spawner), ZMQ_POLLIN, 0 };
+    if (flot_loop_poller (loop, &spawned, s_on_spawned, self)) {
+        flot_error (WHO, "cannot watch the spawning thread: %s", strerror (errno));
+        spawner_destroy (&self->spawner);
+        zlistx_destroy (&self->running);
+        zlistx_destroy (&self->queue);
+        zhashx_destroy (&self->active);
+        flot_defer_destroy (&self->finished);
+        runs_close (&self->runs);
+        free (self);
+        return -1;
+    }
     flot_loop_timer (loop, QUEUE_SWEEP_MS, 0, s_on_queue_sweep, self);
     flot_loop_timer (loop, PRUNE_MS, 0, s_on_prune, self);
     flot_info (WHO, "%zu slots; runs recorded in %s", self->slots, runs_path (self->runs));
@@ -1022,6 +1133,20 @@ s_stop (flot_actor_t *actor)
     executor_t *self = flot_actor_state (actor);
     //  Hooks still running are stopped and their runs orphaned; their
     //  requests are answered by the host (CANCELLED). Queued ones never ran.
+    //  Those being started join the running ones first; the spawner's
+    //  thread lives until they are stopped (its end would kill them with
+    //  no record).
+    spawner_drain (self->spawner);
+    launch_t *launch;
+    while ((launch = spawner_take (self->spawner))) {
+        self->starting--;
+        launch->run->starting = false;
+        if (launch->rc)
+            zlistx_purge (launch->run->waiters);
+        s_started (self, launch->run, launch);
+        s_launch_free (launch);
+        free (launch);
+    }
     while (zlistx_size (self->running)) {
         run_t *run = zlistx_first (self->running);
         flot_child_stop (run->pid);
@@ -1045,6 +1170,9 @@ s_stop (flot_actor_t *actor)
         zlistx_purge (run->waiters);
         s_run_release (run);
     }
+    zmq_pollitem_t spawned = { NULL, spawner_fd (self->spawner), ZMQ_POLLIN, 0 };
+    flot_loop_poller_end (flot_actor_loop (actor), &spawned);
+    spawner_destroy (&self->spawner);
     zlistx_destroy (&self->running);
     zlistx_destroy (&self->queue);
     zhashx_destroy (&self->active);

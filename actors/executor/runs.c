@@ -344,15 +344,27 @@ runs_proc_stat (pid_t pid, pid_t *pgrp, uint64_t *ticks)
     char state;
     int ppid, group;
     unsigned long long start = 0;
-    //  3 state, 4 ppid, 5 pgrp, then 6..21, then 22 starttime.
-    if (sscanf (rest + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-                "%*d %*d %*d %*d %*d %llu", &state, &ppid, &group, &start) != 4)
+    //  3 state, 4 ppid, 5 pgrp, 6 session, 7 tty_nr, 8 tpgid, 9 flags,
+    //  10..15 faults and times (unsigned), 16..21 (signed), 22 starttime.
+    if (sscanf (rest + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+                "%*d %*d %*d %*d %*d %*d %llu", &state, &ppid, &group, &start) != 4)
         return -1;
     if (state == 'Z' || state == 'X')
         return -1;              //  dead, not yet reaped: nothing to stop
     *pgrp = (pid_t) group;
     *ticks = (uint64_t) start;
     return 0;
+}
+
+uint64_t
+runs_boot_ticks (void)
+{
+    long hz = sysconf (_SC_CLK_TCK);
+    struct timespec ts;
+    if (hz <= 0 || clock_gettime (CLOCK_BOOTTIME, &ts))
+        return 0;
+    return (uint64_t) ts.tv_sec * (uint64_t) hz
+         + (uint64_t) ts.tv_nsec / (1000000000ULL / (uint64_t) hz);
 }
 
 void

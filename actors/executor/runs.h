@@ -76,6 +76,11 @@ int
 int
     runs_proc_stat (pid_t pid, pid_t *pgrp, uint64_t *ticks);
 
+//  Now, on the clock of runs_proc_stat's start times: clock ticks since
+//  boot (CLOCK_BOOTTIME in units of sysconf's _SC_CLK_TCK); 0 if unknown.
+uint64_t
+    runs_boot_ticks (void);
+
 //  This boot's id (/proc/sys/kernel/random/boot_id), "" if unknown.
 void
     runs_boot_id (char *buffer, size_t size);

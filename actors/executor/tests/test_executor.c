@@ -855,6 +855,26 @@ s_gone (pid_t pid)
     return false;
 }
 
+//  The start time of a process, as the record keeps it: the clock the
+//  kernel started it at, in the ticks /proc shows, whichever way it is read.
+static void
+test_executor_reads_a_process_start_time (void **state)
+{
+    (void) state;
+    uint64_t before = runs_boot_ticks ();
+    pid_t pid = s_group ("exec sleep 60");
+    uint64_t after = runs_boot_ticks ();
+    pid_t group;
+    uint64_t ticks = 0;
+    assert_int_equal (runs_proc_stat (pid, &group, &ticks), 0);
+    assert_int_equal (group, pid);
+    assert_true (before > 0);
+    assert_in_range (ticks, before, after);
+    kill (-pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+    assert_int_equal (runs_proc_stat (pid, &group, &ticks), -1);
+}
+
 static void
 test_executor_restart_orphans_what_was_left_running (void **state)
 {
@@ -1147,6 +1167,7 @@ main (void)
         cmocka_unit_test (test_executor_runs_a_key_once_while_it_runs),
         cmocka_unit_test (test_executor_answers_a_key_that_ended_with_its_record),
         cmocka_unit_test (test_executor_runs_nothing_asked_again_for_a_key_it_never_had),
+        cmocka_unit_test (test_executor_reads_a_process_start_time),
         cmocka_unit_test (test_executor_restart_orphans_what_was_left_running),
         cmocka_unit_test (test_executor_slots_queue_without_counting_the_wait),
         cmocka_unit_test (test_executor_keeps_stderr_apart_and_cuts_it_with_a_note),
