@@ -1048,6 +1048,19 @@ s_count_option (flot_actor_t *actor, const char *name, size_t min, size_t max,
     return (size_t) value;
 }
 
+//  Frees the executor, its runs all released.
+static void
+s_destroy (executor_t *self)
+{
+    spawner_destroy (&self->spawner);
+    zlistx_destroy (&self->running);
+    zlistx_destroy (&self->queue);
+    zhashx_destroy (&self->active);
+    flot_defer_destroy (&self->finished);
+    runs_close (&self->runs);
+    free (self);
+}
+
 static int
 s_start (flot_actor_t *actor)
 {
@@ -1083,8 +1096,7 @@ s_start (flot_actor_t *actor)
     self->spawner = spawner_new (s_spawn_job, why, sizeof why);
     if (!self->spawner) {
         flot_error (WHO, "%s", why);
-        runs_close (&self->runs);
-        free (self);
+        s_destroy (self);
         return -1;
     }
     self->slots = s_count_option (actor, "slots", 1, SLOTS_MAX, SLOTS_DEFAULT);
@@ -1097,13 +1109,7 @@ s_start (flot_actor_t *actor)
     zmq_pollitem_t spawned = { NULL, spawner_fd (self->spawner), ZMQ_POLLIN, 0 };
     if (flot_loop_poller (loop, &spawned, s_on_spawned, self)) {
         flot_error (WHO, "cannot watch the spawning thread: %s", strerror (errno));
-        spawner_destroy (&self->spawner);
-        zlistx_destroy (&self->running);
-        zlistx_destroy (&self->queue);
-        zhashx_destroy (&self->active);
-        flot_defer_destroy (&self->finished);
-        runs_close (&self->runs);
-        free (self);
+        s_destroy (self);
         return -1;
     }
     flot_loop_timer (loop, QUEUE_SWEEP_MS, 0, s_on_queue_sweep, self);
@@ -1172,13 +1178,7 @@ s_stop (flot_actor_t *actor)
     }
     zmq_pollitem_t spawned = { NULL, spawner_fd (self->spawner), ZMQ_POLLIN, 0 };
     flot_loop_poller_end (flot_actor_loop (actor), &spawned);
-    spawner_destroy (&self->spawner);
-    zlistx_destroy (&self->running);
-    zlistx_destroy (&self->queue);
-    zhashx_destroy (&self->active);
-    flot_defer_destroy (&self->finished);
-    runs_close (&self->runs);
-    free (self);
+    s_destroy (self);
 }
 
 static const flot_command_t s_commands [] = {
