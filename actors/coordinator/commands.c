@@ -1184,19 +1184,67 @@ const flot_command_t coord_commands [] = {
 //  --------------------------------------------------------------------------
 //  The progress deadline, in every state but the final ones
 
+//  A deployment can be late while it runs (paused, waiting for a promote
+//  or running steps), not while it waits in the queue, and never once
+//  rolling back or finished. The tick does not look at all that exist
+//  (finished ones are kept for retention): only once deadline_next, the
+//  earliest deadline any of them may have, is reached. Whatever can make a
+//  deployment able to be late sooner than that lowers it
+//  (coord_deadline_watch: started, reopened, dequeued, loaded); its
+//  progress only puts its deadline off. A clock that went back looks
+//  again (progress_ms is wall time).
+void
+coord_deadlines_due (coordinator_t *self, int64_t now, zlistx_t *late)
+{
+    bool back = now < self->tick_last;
+    self->tick_last = now;
+    if (now <= self->deadline_next && !back) {
+#ifndef NDEBUG
+        //  What the bound promises, checked where it costs nothing that counts.
+        for (deployment_t *dep = zhashx_first (self->deployments); dep;
+             dep = zhashx_next (self->deployments))
+            assert (dep->state != DS_RUNNING || *dep->queued_behind
+                    || now <= coord_deadline_at (dep));
+#endif
+        return;
+    }
+    int64_t next = INT64_MAX;
+    for (deployment_t *dep = zhashx_first (self->deployments); dep;
+         dep = zhashx_next (self->deployments)) {
+        if (dep->state != DS_RUNNING || *dep->queued_behind)
+            continue;
+        int64_t at = coord_deadline_at (dep);
+        if (now > at)
+            zlistx_add_end (late, dep);
+        else
+        if (at < next)
+            next = at;
+    }
+    self->deadline_next = next;
+}
+
+void
+coord_cancelled_reap (coordinator_t *self, int64_t mono)
+{
+    //  Cancelled timers are gone from the loop by now: free their
+    //  arguments. Each list is in the order of zclock_mono at cancelling.
+    step_ref_t *ref;
+    while ((ref = zlistx_first (self->cancelled_refs)) && mono - ref->cancelled > 5000)
+        zlistx_delete (self->cancelled_refs, ref->handle);
+    decision_t *decision;
+    while ((decision = zlistx_first (self->cancelled_decisions))
+    &&     mono - decision->cancelled > 5000)
+        zlistx_delete (self->cancelled_decisions, decision->handle);
+}
+
 int
 coord_on_tick (flot_loop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
     coordinator_t *self = arg;
-    int64_t now = coord_now ();
     zlistx_t *late = zlistx_new ();
-    for (deployment_t *dep = zhashx_first (self->deployments); dep;
-         dep = zhashx_next (self->deployments))
-        if (dep->state == DS_RUNNING && !*dep->queued_behind
-        &&  now - dep->progress_ms > dep->spec->policy.progress_deadline_ms)
-            zlistx_add_end (late, dep);
+    coord_deadlines_due (self, coord_now (), late);
     for (deployment_t *dep = zlistx_first (late); dep; dep = zlistx_next (late)) {
         size_t waiting = 0;
         for (size_t t = 0; t < dep->spec->target_count; t++)
@@ -1208,23 +1256,10 @@ coord_on_tick (flot_loop_t *loop, int timer_id, void *arg)
                     dep->paused ? "paused" : waiting ? "waiting for a promote" : "running");
         coord_commit (self);
         coord_advance (dep);
+        coord_deadline_watch (dep);     //  still running: the next tick fails it again
     }
     zlistx_destroy (&late);
-    //  Cancelled timers are gone from the loop by now: free their arguments.
-    step_ref_t *ref = zlistx_first (self->timer_refs);
-    while (ref) {
-        step_ref_t *next = zlistx_next (self->timer_refs);
-        if (ref->cancelled && zclock_mono () - ref->cancelled > 5000)
-            zlistx_delete (self->timer_refs, ref->handle);
-        ref = next;
-    }
-    decision_t *decision = zlistx_first (self->decisions);
-    while (decision) {
-        decision_t *next = zlistx_next (self->decisions);
-        if (decision->cancelled && zclock_mono () - decision->cancelled > 5000)
-            zlistx_delete (self->decisions, decision->handle);
-        decision = next;
-    }
+    coord_cancelled_reap (self, zclock_mono ());
     if (!coord_uncommitted (self))
         coord_outbox_trim (self);
     coord_pump (self);

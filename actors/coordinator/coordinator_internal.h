@@ -155,10 +155,21 @@ struct _coordinator_t {
     zlistx_t *dirty;            //  deployment_t *: rows to write at the flush
     zlistx_t *held;             //  held_t *: actions waiting for the commit
     zlistx_t *timer_refs;       //  step_ref_t *: arguments of step timers
+    zlistx_t *cancelled_refs;   //  step_ref_t *: those of cancelled timers, in the order
+                                //  they were cancelled (the tick frees them from the head)
     zlistx_t *gate_refs;        //  gate_ref_t *: arguments of gate calls
     zlistx_t *submits;          //  submit_t *: Plan and Execute requests at the strategy service
     zlistx_t *resolving;        //  resolving_t *: stored deployments being resolved again
     zlistx_t *decisions;        //  decision_t *: failed steps the strategy service decides on
+    zlistx_t *cancelled_decisions;  //  decision_t *: taken with their timer pending, in the
+                                //  order they were taken (freed as cancelled_refs are)
+    //  The progress deadline: no deployment that can be late (running, not
+    //  queued) has its deadline (progress_ms + progressDeadline) before
+    //  deadline_next, so the tick looks at none until then (commands.c).
+    //  Whatever makes one able to be late, or moves its progress back,
+    //  lowers it (coord_deadline_watch).
+    int64_t deadline_next;      //  0: the next tick looks
+    int64_t tick_last;          //  coord_now at the last tick (the clock may go back)
     zhashx_t *holds;            //  "workload\x1ftarget" -> the deployment_t * holding it
     zlistx_t *queue;            //  deployment_t *: those waiting behind a holder, in order
     int dequeue_timer;          //  walks the queue at the next turn; -1 if none
@@ -185,7 +196,8 @@ typedef struct {
     deployment_t *dep;
     size_t s;
     int64_t cancelled;          //  zclock_mono when cancelled, else 0
-    void *handle;               //  in the coordinator's timer_refs
+    void *handle;               //  in the coordinator's timer_refs (cancelled_refs once
+                                //  cancelled)
 } step_ref_t;
 
 //  A failed step whose fate the strategy service decides (HandleFailure).
@@ -201,7 +213,8 @@ typedef struct {
     uint64_t corr;              //  HandleFailure in flight, 0 if none
     int timer;                  //  asking again, -1 if not
     int64_t cancelled;          //  zclock_mono when taken with its timer pending, else 0
-    void *handle;               //  in the coordinator's decisions
+    void *handle;               //  in the coordinator's decisions (cancelled_decisions
+                                //  once cancelled)
 } decision_t;
 
 //  --------------------------------------------------------------------------
@@ -264,6 +277,14 @@ void coord_target_to (deployment_t *dep, int t, flot_transition_event_t event);
 //  the running set and the pending cursor from them.
 void coord_targets_loaded (deployment_t *dep);
 void coord_step_to (deployment_t *dep, size_t s, bool back, flot_transition_event_t event);
+//  Called where a deployment may have become able to be late (running and
+//  not queued: started, reopened, dequeued, loaded) or its progress_ms may
+//  have moved back: lowers its owner's deadline_next to its deadline. Any
+//  other call is harmless (the tick looks once more).
+void coord_deadline_watch (deployment_t *dep);
+//  When dep's progress deadline passes (unix ms): it is late once now is
+//  past it.
+int64_t coord_deadline_at (const deployment_t *dep);
 const char *coord_state_name (const deployment_t *dep);
 
 //  --------------------------------------------------------------------------
@@ -316,6 +337,15 @@ const char *coord_on_failure_name (const deployment_t *dep);
 extern const flot_command_t coord_commands [];
 void coord_submit_free (void **item_p);
 int  coord_on_tick (flot_loop_t *loop, int timer_id, void *arg);
+//  The tick's work that walks nothing that is not due: adds to late
+//  (deployment_t *) the deployments past their progress deadline at now
+//  (unix ms) and sets deadline_next for the others, if deadline_next is
+//  reached (or the clock went back since the last call); else adds none.
+void coord_deadlines_due (coordinator_t *self, int64_t now, zlistx_t *late);
+//  Frees the arguments of timers, and the decisions, cancelled more than
+//  5 s before mono (zclock_mono), the oldest first, and stops at the first
+//  that is not.
+void coord_cancelled_reap (coordinator_t *self, int64_t mono);
 //  Paged replies (SPEC 18.1). The targets a GetStatus request chooses
 //  (target >= 0: that one; state >= 0: those in it; else all, by tstate of
 //  n) from offset, limit at most, go in chosen: returns how many, with

@@ -177,6 +177,29 @@ coord_deployment_add (coordinator_t *self, deployment_t *dep)
     zhashx_insert (self->deployments, dep->id, dep);
     zlistx_insert (self->listed, dep, false);     //  the newest, usually: from the end
     coord_holds_add (dep);
+    coord_deadline_watch (dep);         //  restored running: its deadline may be near
+}
+
+int64_t
+coord_deadline_at (const deployment_t *dep)
+{
+    //  progress_ms + deadline, kept from overflowing (a stored row's
+    //  values are not trusted).
+    int64_t deadline = dep->spec->policy.progress_deadline_ms;
+    return deadline > 0 && dep->progress_ms > INT64_MAX - deadline ? INT64_MAX
+         : deadline < 0 && dep->progress_ms < INT64_MIN - deadline ? INT64_MIN
+         : dep->progress_ms + deadline;
+}
+
+void
+coord_deadline_watch (deployment_t *dep)
+{
+    coordinator_t *self = dep->owner;
+    if (!self || dep->state != DS_RUNNING || *dep->queued_behind)
+        return;                 //  cannot be late (see coord_deadlines_due)
+    int64_t at = coord_deadline_at (dep);
+    if (at < self->deadline_next)
+        self->deadline_next = at;
 }
 
 //  Target t no longer holds up others (done, or failed under continue).
@@ -236,6 +259,7 @@ coord_deployment_to (deployment_t *dep, flot_transition_event_t event)
     else
     if (!active && now && event != FLOT_EV_STARTED)
         coord_holds_add (dep);
+    coord_deadline_watch (dep);         //  started or reopened: it can be late
 }
 
 //  Keeps dep->running the set of the targets in state running.

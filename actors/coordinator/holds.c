@@ -213,6 +213,7 @@ s_on_dequeue (flot_loop_t *loop, int timer_id, void *arg)
                      "%s no longer holds its targets: it starts", dep->queued_behind);
         *dep->queued_behind = 0;
         dep->progress_ms = coord_now ();    //  the progress deadline counts from now
+        coord_deadline_watch (dep);         //  no longer queued: it can be late
         coord_save_deployment (dep);
         coord_commit (self);
     }

@@ -105,8 +105,14 @@ s_referenced (coordinator_t *self, pointers_t *set)
     for (step_ref_t *ref = zlistx_first (self->timer_refs); ref;
          ref = zlistx_next (self->timer_refs))
         s_pointers_add (set, ref->dep);
+    for (step_ref_t *ref = zlistx_first (self->cancelled_refs); ref;
+         ref = zlistx_next (self->cancelled_refs))
+        s_pointers_add (set, ref->dep);
     for (decision_t *decision = zlistx_first (self->decisions); decision;
          decision = zlistx_next (self->decisions))
+        s_pointers_add (set, decision->dep);
+    for (decision_t *decision = zlistx_first (self->cancelled_decisions); decision;
+         decision = zlistx_next (self->cancelled_decisions))
         s_pointers_add (set, decision->dep);
     for (held_t *held = zlistx_first (self->held); held; held = zlistx_next (self->held))
         if (held->dep)

@@ -43,7 +43,8 @@ s_ref_take (step_ref_t *ref, deployment_t **dep, size_t *s)
     bool live = !ref->cancelled;
     *dep = ref->dep;
     *s = ref->s;
-    zlistx_detach (ref->dep->owner->timer_refs, ref->handle);
+    coordinator_t *self = ref->dep->owner;
+    zlistx_detach (live ? self->timer_refs : self->cancelled_refs, ref->handle);
     free (ref);
     return live;
 }
@@ -54,7 +55,12 @@ coord_timer_cancel (deployment_t *dep, step_rt_t *rt)
 {
     if (rt->timer >= 0) {
         flot_loop_timer_end (flot_actor_loop (dep->owner->actor), rt->timer);
-        ((step_ref_t *) rt->timer_arg)->cancelled = zclock_mono ();
+        //  Its argument waits with the cancelled ones, in the order they
+        //  were cancelled, for the tick to free it.
+        step_ref_t *ref = rt->timer_arg;
+        ref->cancelled = zclock_mono ();
+        zlistx_detach (dep->owner->timer_refs, ref->handle);
+        ref->handle = zlistx_add_end (dep->owner->cancelled_refs, ref);
     }
     rt->timer = -1;
     rt->timer_arg = NULL;
@@ -239,6 +245,8 @@ coord_decision_take (deployment_t *dep, size_t s)
     //  longer calls a timer once ended); the caller gets a copy.
     flot_loop_timer_end (flot_actor_loop (actor), decision->timer);
     decision->cancelled = zclock_mono ();
+    zlistx_detach (dep->owner->decisions, decision->handle);
+    decision->handle = zlistx_add_end (dep->owner->cancelled_decisions, decision);
     decision_t *copy = calloc (1, sizeof *copy);
     assert (copy);
     *copy = (decision_t) {
