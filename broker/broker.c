@@ -33,6 +33,7 @@
 #include "auth.h"
 #include "pending.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #define WHO "broker"
@@ -74,6 +75,8 @@ struct _service_t {
     zlistx_t *instances;        //  instance_t *, not owned
     zhashx_t *sticky;           //  routing key -> sticky_t (owned): who had it last
     zlistx_t *sticky_order;     //  sticky_t *, least recently used first (not owned)
+    const flot_command_def_t *last_def;     //  streams: the command looked up
+    char last_command [FLOT_MAX_NAME + 1];  //  last, by its name ("": none)
 };
 
 //  A routing key's instance: requests with the key go there while it
@@ -97,7 +100,8 @@ typedef struct {
 struct _flot_broker_t {
     zsock_t *router;
     void *handle;               //  the raw socket of router
-    zhashx_t *services;         //  name -> service_t (owned)
+    zhashx_t *services;         //  name -> service_t (owned); none is removed
+    service_t *last_service;    //  the service of the latest request, or NULL
     zhashx_t *instances;        //  bkey id -> instance_t (owned)
     flot_pending_table_t *pending;  //  requests in flight, by client and corr
     zhashx_t *streams;          //  bkey client+corr -> instance_t (not owned)
@@ -1226,12 +1230,17 @@ s_deliver (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
         pending->key [0] = 0;
     //  A command whose contract has a stream: only this instance may feed
     //  it (SPEC 9), from now until it ends.
+    //  The latest command's definition is kept: requests come in runs.
     const flot_command_def_t *def = NULL;
     if (service->streams) {
         char command [FLOT_MAX_NAME + 1];
         memcpy (command, msg->command.data, msg->command.size);
         command [msg->command.size] = 0;
-        def = flot_contract_command (service->contract, command);
+        if (!streq (service->last_command, command)) {
+            service->last_def = flot_contract_command (service->contract, command);
+            memcpy (service->last_command, command, msg->command.size + 1);
+        }
+        def = service->last_def;
     }
     if (def && def->stream) {
         bkey_t pkey;
@@ -1291,7 +1300,11 @@ s_on_request (flot_broker_t *self, const bkey_t *client, const flot_msg_t *msg,
     }
     if (zhashx_size (self->displaced) && s_displaced_request (self, client, msg))
         return;
-    service_t *service = zhashx_lookup (self->services, name);
+    //  Requests come in runs to one service: the latest one's is compared
+    //  before the table is searched (services stay until the broker ends).
+    service_t *service = self->last_service;
+    if (!service || !streq (service->name, name))
+        service = self->last_service = zhashx_lookup (self->services, name);
     if (!service) {
         s_send_error (self, client, msg->version, msg->corr, FLOT_E_UNKNOWN_SERVICE,
                       "no actor has registered service '%s'", name);
@@ -1656,6 +1669,12 @@ s_receive (flot_broker_t *self, int wait_ms)
         size_t size = sizeof events;
         zmq_getsockopt (self->handle, ZMQ_EVENTS, &events, &size);
         if (!(events & ZMQ_POLLIN)) {
+            //  A peer busy a moment ago is likely about to send: look again
+            //  after a yield before sleeping (as flot_msg_recv_soon).
+            sched_yield ();
+            zmq_getsockopt (self->handle, ZMQ_EVENTS, &events, &size);
+        }
+        if (!(events & ZMQ_POLLIN)) {
             zmq_pollitem_t items [2] = {
                 { self->handle, 0, ZMQ_POLLIN, 0 },
                 { NULL, broker_auth_fd (self->auth), ZMQ_POLLIN, 0 }
@@ -1675,8 +1694,18 @@ s_receive (flot_broker_t *self, int wait_ms)
     int received = 0;
     while (received < IN_BATCH) {
         in_t *in = &batch [received];
-        in->count = flot_msg_recv (self->handle, in->frames, MAX_IN,
-                                   received ? ZMQ_DONTWAIT : first, &in->overflow);
+        if (received == 0 && first == 0 && wait_ms != 0) {
+            //  The first may wait; a peer busy a moment ago is likely about
+            //  to send: a yield first, then sleep (see flot_msg_recv_soon).
+            in->count = flot_msg_recv_soon (self->handle, in->frames, MAX_IN,
+                                            &in->overflow);
+            if (in->count < 0 && errno == EAGAIN)
+                in->count = flot_msg_recv (self->handle, in->frames, MAX_IN, 0,
+                                           &in->overflow);
+        }
+        else
+            in->count = flot_msg_recv (self->handle, in->frames, MAX_IN,
+                                       received ? ZMQ_DONTWAIT : first, &in->overflow);
         if (in->count < 0)
             break;
         received++;

@@ -46,17 +46,18 @@ s_header (const uint8_t *p, size_t left, uint64_t *payload, uint64_t *children)
     if ((b & 0xf0) == 0x90) { *children = b & 0x0f; return 1; }
     if ((b & 0xe0) == 0xa0) { *payload = b & 0x1f; return 1; }
 
-    //  Fixed-size scalars: type byte plus n bytes.
-    static const struct { uint8_t type; uint8_t size; } fixed [] = {
-        { 0xca, 4 }, { 0xcb, 8 }, { 0xcc, 1 }, { 0xcd, 2 }, { 0xce, 4 },
-        { 0xcf, 8 }, { 0xd0, 1 }, { 0xd1, 2 }, { 0xd2, 4 }, { 0xd3, 8 },
-        { 0xd4, 2 }, { 0xd5, 3 }, { 0xd6, 5 }, { 0xd7, 9 }, { 0xd8, 17 }
-    };
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed [0]; i++)
-        if (b == fixed [i].type) {
-            *payload = fixed [i].size;
-            return 1;
-        }
+    //  Fixed-size scalars: type byte plus n bytes. 0xca..0xd3: float 32,
+    //  float 64, uint 8..64, int 8..64.
+    static const uint8_t fixed [10] = { 4, 8, 1, 2, 4, 8, 1, 2, 4, 8 };
+    if (b >= 0xca && b <= 0xd3) {
+        *payload = fixed [b - 0xca];
+        return 1;
+    }
+    //  0xd4..0xd8: fixext 1, 2, 4, 8, 16, and its type byte.
+    if (b >= 0xd4 && b <= 0xd8) {
+        *payload = 1 + (1u << (b - 0xd4));
+        return 1;
+    }
     //  Length-prefixed: type byte, n-byte length, (ext: a type byte), data.
     int n = 0, extra = 0;
     bool container = false, is_map = false;

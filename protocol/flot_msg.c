@@ -12,6 +12,7 @@
 */
 #include "flotilla/protocol.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -78,13 +79,23 @@ static const layout_t s_layouts [] = {
     { FLOT_DISCONNECT,   "DISCONNECT",  0, { F_CORR }, true },
 };
 
+//  Each kind's place in s_layouts, plus one (0: not a kind): the kind byte
+//  indexes it, where a search would compare it with each kind in turn.
+static const uint8_t s_layout_index [FLOT_DISCONNECT + 1] = {
+    [FLOT_REQUEST] = 1, [FLOT_REPLY] = 2, [FLOT_ERROR] = 3, [FLOT_STREAM] = 4,
+    [FLOT_STREAM_END] = 5, [FLOT_READY] = 6, [FLOT_DELIVER] = 7, [FLOT_A_REPLY] = 8,
+    [FLOT_A_ERROR] = 9, [FLOT_A_STREAM] = 10, [FLOT_A_STREAM_END] = 11,
+    [FLOT_CANCEL] = 12, [FLOT_HEARTBEAT] = 13, [FLOT_DISCONNECT] = 14
+};
+
 static const layout_t *
 s_layout (int kind)
 {
-    for (size_t i = 0; i < sizeof s_layouts / sizeof s_layouts [0]; i++)
-        if (s_layouts [i].kind == kind)
-            return &s_layouts [i];
-    return NULL;
+    if (kind < 0 || kind > FLOT_DISCONNECT || s_layout_index [kind] == 0)
+        return NULL;
+    const layout_t *layout = &s_layouts [s_layout_index [kind] - 1];
+    assert (layout->kind == kind);
+    return layout;
 }
 
 const char *
@@ -128,6 +139,13 @@ flot_get_u32 (const uint8_t *p)
          | ((uint32_t) p [2] << 8) | (uint32_t) p [3];
 }
 
+//  The bytes of a name, [A-Za-z0-9._-], as a bit per byte value: '-' (45),
+//  '.' (46), '0'..'9' (48..57); 'A'..'Z' (65..90), '_' (95), 'a'..'z'
+//  (97..122). test_codec checks it against the ranges, byte by byte.
+static const uint64_t s_name_bytes [4] = {
+    0x03ff600000000000ULL, 0x07fffffe87fffffeULL, 0, 0
+};
+
 bool
 flot_name_valid (flot_bytes_t name)
 {
@@ -135,9 +153,7 @@ flot_name_valid (flot_bytes_t name)
         return false;
     for (size_t i = 0; i < name.size; i++) {
         uint8_t c = name.data [i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-               || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok)
+        if (!((s_name_bytes [c >> 6] >> (c & 63)) & 1))
             return false;
     }
     return true;

@@ -38,6 +38,8 @@ struct _flot_actor_t {
                                 //  with code CONFLICT): we stop; NULL: it did not
     void *state;
     flot_request_t *requests;   //  not answered yet: a list through prev/next
+    flot_request_t *spare;      //  answered ones kept for reuse, through next
+    size_t spare_count;
     zlistx_t *streams;          //  flot_stream_t *, open
     zhashx_t *calls;            //  corr -> call_t: our own requests in flight
     const flot_command_def_t **bound;   //  each handler's command in the contract
@@ -63,9 +65,11 @@ struct _flot_request_t {
     char key [FLOT_MAX_KEY + 1];
     char caller [FLOT_MAX_KEY + 1];     //  the caller's key name; "" if unknown
     int64_t deadline;
-    const uint8_t *raw;         //  the body as received: inline or malloc'ed
+    const uint8_t *raw;         //  the body as received: inline, in frame, or malloc'ed
     size_t raw_size;
     uint8_t inline_raw [240];
+    zmq_msg_t frame;            //  the DELIVER of a larger body, kept: raw is in it
+    bool frame_kept;
     flot_body_t *body;          //  decoded on first use
     const flot_command_def_t *def;  //  its command in the contract, or NULL
     void *args;                 //  the body decoded by def, in body's zone
@@ -158,6 +162,21 @@ s_encode (const flot_struct_t *def, const void *message, msgpack_sbuffer *sbuf)
 //  --------------------------------------------------------------------------
 //  Requests
 
+//  Answered requests kept for the next ones, at most: a busy actor then
+//  allocates none in its steady state. None under AddressSanitizer, so that
+//  it still sees a request used after its answer.
+#define MAX_SPARE_REQUESTS 64
+#if defined (__SANITIZE_ADDRESS__)
+#   define KEEP_SPARE_REQUESTS 0
+#elif defined (__has_feature)
+#   if __has_feature (address_sanitizer)
+#       define KEEP_SPARE_REQUESTS 0
+#   endif
+#endif
+#ifndef KEEP_SPARE_REQUESTS
+#   define KEEP_SPARE_REQUESTS 1
+#endif
+
 static void
 s_request_destroy (flot_request_t **request_p)
 {
@@ -171,16 +190,28 @@ s_request_destroy (flot_request_t **request_p)
         if (request->next)
             request->next->prev = request->prev;
         flot_body_destroy (&request->body);
+        if (request->frame_kept)
+            zmq_msg_close (&request->frame);
+        else
         if (request->raw != request->inline_raw)
             free ((void *) request->raw);
-        free (request);
+        flot_actor_t *actor = request->actor;
+        if (KEEP_SPARE_REQUESTS && actor->spare_count < MAX_SPARE_REQUESTS) {
+            request->next = actor->spare;
+            actor->spare = request;
+            actor->spare_count++;
+        }
+        else
+            free (request);
         *request_p = NULL;
     }
 }
 
+//  Sends an answer. A body is checked first, unless it is known good: a
+//  request's own bytes, checked when they arrived and unchanged since.
 static int
 s_answer (flot_actor_t *self, int kind, const uint8_t *route, size_t route_size,
-          uint64_t corr, const void *body, size_t size)
+          uint64_t corr, const void *body, size_t size, bool checked)
 {
     static const uint8_t empty_map [1] = { 0x80 };
     flot_msg_t msg = {
@@ -189,7 +220,7 @@ s_answer (flot_actor_t *self, int kind, const uint8_t *route, size_t route_size,
         .corr = corr,
         .body = body ? (flot_bytes_t) { body, size } : (flot_bytes_t) { empty_map, 1 }
     };
-    if (body) {
+    if (body && !checked) {
         flot_err_t err;
         if (flot_body_check (body, size, true, &err)) {
             flot_error (self->def->service, "refusing to send a bad body: %s",
@@ -205,8 +236,11 @@ flot_request_reply (flot_request_t **request_p, const void *body, size_t size)
 {
     assert (request_p && *request_p);
     flot_request_t *request = *request_p;
+    //  An echo of the request's body (as the echo actor sends) was checked
+    //  on arrival: the same bytes need no second walk.
+    bool checked = body && body == request->raw && size == request->raw_size;
     int rc = s_answer (request->actor, FLOT_A_REPLY, request->route,
-                       request->route_size, request->corr, body, size);
+                       request->route_size, request->corr, body, size, checked);
     if (rc && body) {
         //  Tell the caller rather than leave it waiting.
         flot_request_error (request_p, FLOT_E_INTERNAL,
@@ -234,7 +268,7 @@ flot_request_error (flot_request_t **request_p, int code, const char *format, ..
     flot_debug (request->actor->def->service, "%s: %s %s", request->command,
                 flot_err_name (code), message);
     int rc = s_answer (request->actor, FLOT_A_ERROR, request->route,
-                       request->route_size, request->corr, sbuf.data, sbuf.size);
+                       request->route_size, request->corr, sbuf.data, sbuf.size, false);
     msgpack_sbuffer_destroy (&sbuf);
     s_request_destroy (request_p);
     return rc;
@@ -334,7 +368,7 @@ flot_stream_send (flot_actor_t *self, flot_stream_t *stream,
                   const void *body, size_t size)
 {
     return s_answer (self, FLOT_A_STREAM, stream->route, stream->route_size,
-                     stream->corr, body, size);
+                     stream->corr, body, size, false);
 }
 
 int
@@ -383,7 +417,7 @@ flot_stream_end (flot_actor_t *self, flot_stream_t **stream_p,
     assert (stream_p && *stream_p);
     flot_stream_t *stream = *stream_p;
     int rc = s_answer (self, FLOT_A_STREAM_END, stream->route, stream->route_size,
-                       stream->corr, body, size);
+                       stream->corr, body, size, false);
     s_stream_destroy (self, stream_p);
     return rc;
 }
@@ -451,11 +485,18 @@ s_request_decode (flot_request_t *request, const flot_command_def_t *def)
     return 0;
 }
 
+//  A DELIVER, decoded from frame (NULL: its bytes are not ours to keep).
 static void
-s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
+s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now, zmq_msg_t *frame)
 {
     //  Not calloc: the inline buffers need no zeroing.
-    flot_request_t *request = malloc (sizeof *request);
+    flot_request_t *request = self->spare;
+    if (request) {
+        self->spare = request->next;
+        self->spare_count--;
+    }
+    else
+        request = malloc (sizeof *request);
     assert (request);
     request->actor = self;
     request->body = NULL;
@@ -478,13 +519,28 @@ s_on_deliver (flot_actor_t *self, const flot_msg_t *msg, int64_t now)
         self->requests->prev = request;
     self->requests = request;
 
-    //  Keep the body's bytes; check them now, decode them when asked.
-    if (msg->body.size <= sizeof request->inline_raw)
+    //  Keep the body's bytes; check them now, decode them when asked. A
+    //  small body is copied into the request; a larger one stays in its
+    //  frame, which the request takes over (no copy, no allocation).
+    request->frame_kept = false;
+    if (msg->body.size <= sizeof request->inline_raw) {
         request->raw = request->inline_raw;
+        memcpy (request->inline_raw, msg->body.data, msg->body.size);
+    }
     else
-        request->raw = malloc (msg->body.size);
-    assert (request->raw);
-    memcpy ((void *) request->raw, msg->body.data, msg->body.size);
+    if (frame) {
+        size_t offset = (size_t) (msg->body.data - (const uint8_t *) zmq_msg_data (frame));
+        zmq_msg_init (&request->frame);
+        zmq_msg_move (&request->frame, frame);
+        request->frame_kept = true;
+        request->raw = (const uint8_t *) zmq_msg_data (&request->frame) + offset;
+    }
+    else {
+        uint8_t *copy = malloc (msg->body.size);
+        assert (copy);
+        memcpy (copy, msg->body.data, msg->body.size);
+        request->raw = copy;
+    }
     request->raw_size = msg->body.size;
     flot_err_t err;
     if (flot_body_check (request->raw, request->raw_size, true, &err)) {
@@ -669,7 +725,7 @@ s_on_bad (flot_actor_t *self, const flot_bytes_t *frames, size_t count,
     msgpack_sbuffer_init (&sbuf);
     flot_pack_error (&sbuf, err->code, err->message);
     s_answer (self, FLOT_A_ERROR, route, route_size,
-              flot_get_u64 (route + route_size), sbuf.data, sbuf.size);
+              flot_get_u64 (route + route_size), sbuf.data, sbuf.size, false);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
@@ -700,9 +756,12 @@ s_on_disconnect (flot_actor_t *self, const flot_msg_t *msg)
     flot_body_destroy (&body);
 }
 
-//  One message from the broker, as frame views.
+//  One message from the broker, as frame views, received at now
+//  (zclock_mono); frame is the message's frame, which a request may keep
+//  (then it is left empty), or NULL.
 static void
-s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
+s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count, int64_t now,
+              zmq_msg_t *frame)
 {
     flot_msg_t msg;
     flot_err_t err;
@@ -710,7 +769,6 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
         s_on_bad (self, frames, count, &err);
         return;
     }
-    int64_t now = zclock_mono ();
     self->broker_expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
     if (self->link_down) {
         self->link_down = false;
@@ -721,7 +779,7 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
         self->protocol = msg.version;
     switch (msg.kind) {
         case FLOT_DELIVER:
-            s_on_deliver (self, &msg, now);
+            s_on_deliver (self, &msg, now, frame);
             break;
         case FLOT_CANCEL:
             s_on_cancel (self, &msg);
@@ -748,6 +806,9 @@ s_on_message (flot_actor_t *self, const flot_bytes_t *frames, size_t count)
 //  that timers, heartbeats and the pipe still get their turn, into frames
 //  on the stack: no allocation per message, no poll per message, and a
 //  yield rather than a sleep when the broker is about to send the next one.
+//  One reading of the clock per message: the budget's, taken before the
+//  receive, is also the message's time of arrival (a yield of the receive
+//  at most earlier, which only brings its deadline that much closer).
 #define READ_BATCH 256
 #define READ_BUDGET_MS 20
 
@@ -757,9 +818,10 @@ s_on_dealer (flot_loop_t *loop, zsock_t *sock, void *arg)
     (void) loop;
     flot_actor_t *self = arg;
     void *handle = zsock_resolve (sock);
-    int64_t until = zclock_mono () + READ_BUDGET_MS;
+    int64_t now = zclock_mono ();
+    int64_t until = now + READ_BUDGET_MS;
     for (int n = 0; n < READ_BATCH && self->dealer == sock && !self->refused; n++) {
-        if (n > 0 && zclock_mono () >= until)
+        if (n > 0 && (now = zclock_mono ()) >= until)
             break;
         zmq_msg_t frames [FLOT_MAX_FRAMES];
         bool overflow;
@@ -773,7 +835,7 @@ s_on_dealer (flot_loop_t *loop, zsock_t *sock, void *arg)
             for (int i = 0; i < count; i++)
                 views [i] = (flot_bytes_t) { zmq_msg_data (&frames [i]),
                                              zmq_msg_size (&frames [i]) };
-            s_on_message (self, views, (size_t) count);
+            s_on_message (self, views, (size_t) count, now, count == 1 ? &frames [0] : NULL);
         }
         for (int i = 0; i < count; i++)
             zmq_msg_close (&frames [i]);
@@ -917,6 +979,11 @@ s_actor_destroy (flot_actor_t **self_p)
         };
         s_send (self, &bye);
         msgpack_sbuffer_destroy (&sbuf);
+    }
+    while (self->spare) {
+        flot_request_t *next = self->spare->next;
+        free (self->spare);
+        self->spare = next;
     }
     zlistx_destroy (&self->streams);
     zhashx_destroy (&self->calls);

@@ -269,11 +269,74 @@ static const flot_actor_def_t s_pusher_actor = {
     .commands = s_pusher_commands
 };
 
+//  Inspect, a service no contract names, says what its handler was given
+//  and answers with bytes of its choosing: Show replies {"key", "caller",
+//  "size" (the body's bytes), "body"}; Mirror replies with the request's
+//  own bytes, MirrorShort with all of them but the last (a truncated map),
+//  Garbage with a map whose key is cut short. The host checks every reply
+//  body but the request's own bytes, unchanged.
+static void
+s_show (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    size_t size;
+    flot_request_body_bytes (request, &size);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    flot_pack_begin (&sbuf, &pk);
+    msgpack_pack_map (&pk, 4);
+    flot_pack_kv_str (&pk, "key", flot_request_key (request));
+    flot_pack_kv_str (&pk, "caller", flot_request_caller (request));
+    flot_pack_kv_uint (&pk, "size", size);
+    flot_pack_str (&pk, "body");
+    msgpack_pack_object (&pk, *flot_request_body (request));
+    flot_request_reply_sbuf (&request, &sbuf);
+}
+
+static void
+s_mirror (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    size_t size;
+    const void *body = flot_request_body_bytes (request, &size);
+    flot_request_reply (&request, body, size);
+}
+
+static void
+s_mirror_short (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    size_t size;
+    const void *body = flot_request_body_bytes (request, &size);
+    flot_request_reply (&request, body, size - 1);
+}
+
+static void
+s_garbage (flot_actor_t *actor, flot_request_t *request)
+{
+    (void) actor;
+    static const uint8_t cut [] = { 0x81, 0xa4, 'k', 'e' };
+    flot_request_reply (&request, cut, sizeof cut);
+}
+
+static const flot_command_t s_inspect_commands [] = {
+    { "Show", s_show },
+    { "Mirror", s_mirror },
+    { "MirrorShort", s_mirror_short },
+    { "Garbage", s_garbage },
+    { NULL, NULL }
+};
+
+static const flot_actor_def_t s_inspect_actor = {
+    .service = "inspect",
+    .commands = s_inspect_commands
+};
+
 static int
 s_setup (void **state)
 {
     static const flot_actor_def_t *const defs [] = {
-        &flot_echo_actor, &s_relay_actor, &s_pusher_actor, NULL
+        &flot_echo_actor, &s_relay_actor, &s_pusher_actor, &s_inspect_actor, NULL
     };
     s_once.kinds = json_array ();
     *state = world_start (defs);
@@ -427,6 +490,64 @@ test_actor_refuses_handlers_that_are_not_its_contract (void **state)
     zactor_destroy (&actor);
 }
 
+//  The host keeps answered requests for the next ones: a request that
+//  follows one with a key and a large body (kept outside the request) has
+//  only its own key and body, many times over.
+static void
+test_actor_reused_requests_carry_nothing_over (void **state)
+{
+    char pad [401];
+    memset (pad, 'x', 400);
+    pad [400] = 0;
+    for (int round = 0; round < 100; round++) {
+        flot_err_t err = { 0 };
+        json_t *reply = world_call (*state, "inspect", "k-1", "Show",
+                                    json_pack ("{s:s, s:i}", "pad", pad, "n", round), &err);
+        if (!reply)
+            fail_msg ("Show with a key: %s", err.message);
+        assert_string_equal (json_string_value (json_object_get (reply, "key")), "k-1");
+        assert_true (json_integer_value (json_object_get (reply, "size")) > 400);
+        json_t *body = json_object_get (reply, "body");
+        assert_string_equal (json_string_value (json_object_get (body, "pad")), pad);
+        assert_int_equal (json_integer_value (json_object_get (body, "n")), round);
+        json_decref (reply);
+
+        reply = world_call (*state, "inspect", NULL, "Show", json_pack ("{s:i}", "b", 1), &err);
+        if (!reply)
+            fail_msg ("Show without a key: %s", err.message);
+        char *text = json_dumps (reply, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal (text, "{\"body\":{\"b\":1},\"caller\":\"\",\"key\":\"\",\"size\":4}");
+        free (text);
+        json_decref (reply);
+    }
+}
+
+//  A reply of the request's own bytes goes out unchanged; any other reply
+//  body is checked, also one that starts where the request's bytes do: a
+//  bad one is not sent, and the caller gets INTERNAL instead.
+static void
+test_actor_checks_every_reply_but_the_request_bytes (void **state)
+{
+    flot_err_t err = { 0 };
+    json_t *reply = world_call (*state, "inspect", NULL, "Mirror",
+                                json_pack ("{s:[i,i], s:s}", "a", 1, 2, "b", "c"), &err);
+    if (!reply)
+        fail_msg ("Mirror: %s", err.message);
+    char *text = json_dumps (reply, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal (text, "{\"a\":[1,2],\"b\":\"c\"}");
+    free (text);
+    json_decref (reply);
+    static const char *bad [] = { "MirrorShort", "Garbage" };
+    for (size_t i = 0; i < 2; i++) {
+        memset (&err, 0, sizeof err);
+        reply = world_call (*state, "inspect", NULL, bad [i], json_pack ("{s:s}", "b", "c"), &err);
+        if (reply)
+            fail_msg ("%s: a bad reply body was sent", bad [i]);
+        assert_int_equal (err.code, FLOT_E_INTERNAL);
+        assert_non_null (strstr (err.message, "the reply could not be encoded or sent"));
+    }
+}
+
 int
 main (void)
 {
@@ -438,6 +559,8 @@ main (void)
         cmocka_unit_test (test_actor_call_follows_a_stream_to_its_end),
         cmocka_unit_test (test_actor_call_without_stream_drops_stream_messages),
         cmocka_unit_test (test_actor_refuses_handlers_that_are_not_its_contract),
+        cmocka_unit_test (test_actor_reused_requests_carry_nothing_over),
+        cmocka_unit_test (test_actor_checks_every_reply_but_the_request_bytes),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
