@@ -6,16 +6,88 @@
     With credentials (flotilla/keys.h) the socket is a CURVE client of the
     broker's public key; the client keeps its own copy of them, for the
     sockets its users open beside it (the event subscriber's).
+
+    A monitor of the socket says when the link to the broker comes up (the
+    handshake succeeded) and when one that was up drops. A call whose link
+    dropped after it was sent is not waited for to its timeout: the broker
+    that took it is gone, and the answer with it (a request still queued
+    on the socket goes to the next broker, and its late answer is dropped
+    by its correlation id). Handshakes that fail (a key the broker
+    refuses) are not drops: the call waits for its timeout, as before.
 */
 #include "flotilla/client.h"
 #include "flotilla/body.h"
 
+#include <stdatomic.h>
+
+#define LINK_CHECK_MS   200         //  a call looks at the monitor this often
+
 struct _flot_client_t {
     zsock_t *sock;
+    zsock_t *monitor;           //  the socket's link events; NULL without
     uint64_t next_corr;
     flot_creds_t creds;         //  cert NULL: plain
-    bool answered;              //  a message came from the broker
+    bool answered;              //  a broker took the link, or sent a message
+    bool link_up;               //  the last link event: handshake succeeded
+    bool link_dropped;          //  a link that was up dropped since last asked
 };
+
+//  Starts the monitor of the client's socket: its link events on an inproc
+//  pair. A client without one (the pair failed) still works; its calls wait
+//  for their timeout.
+static void
+s_monitor_start (flot_client_t *self)
+{
+    //  A name of its own: that of a client destroyed before may still be
+    //  bound while libzmq closes its monitor.
+    static atomic_uint s_monitors;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://flot-client-link-%u",
+              atomic_fetch_add (&s_monitors, 1));
+    if (zmq_socket_monitor (zsock_resolve (self->sock), endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED))
+        return;
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (self->monitor) {
+        zsock_set_linger (self->monitor, 0);
+        if (zsock_connect (self->monitor, "%s", endpoint))
+            zsock_destroy (&self->monitor);
+    }
+    if (!self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+}
+
+//  Reads the link events the monitor has. Each is two frames: the event
+//  (16 bits) and its value (32 bits), then the endpoint.
+static void
+s_monitor_read (flot_client_t *self)
+{
+    if (!self->monitor)
+        return;
+    void *handle = zsock_resolve (self->monitor);
+    while (true) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            return;
+        }
+        uint16_t event = 0; 
+        if (zmq_msg_size (&frame) >= sizeof event)
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->link_up = self->answered = true;
+        else
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            if (self->link_up)
+                self->link_dropped = true;
+            self->link_up = false;
+        }
+        while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) >= 0)
+            ;
+        zmq_msg_close (&frame);
+    }
+}
 
 flot_client_t *
 flot_client_new (const char *endpoint)
@@ -40,6 +112,7 @@ flot_client_new_secure (const char *endpoint, const flot_creds_t *creds)
     zsock_set_maxmsgsize (self->sock, FLOT_MAX_MESSAGE);
     zsock_set_sndtimeo (self->sock, 1000);
     flot_creds_apply (&self->creds, self->sock);
+    s_monitor_start (self);
     if (zsock_connect (self->sock, "%s", endpoint)) {
         flot_client_destroy (&self);
         return NULL;
@@ -55,6 +128,10 @@ flot_client_destroy (flot_client_t **self_p)
     if (self_p && *self_p) {
         flot_client_t *self = *self_p;
         //  Say goodbye, so the broker cancels our streams; wait briefly.
+        if (self->monitor) {
+            zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+            zsock_destroy (&self->monitor);
+        }
         if (self->sock) {
             flot_msg_t bye = { .kind = FLOT_DISCONNECT };
             flot_msg_send (&bye, zsock_resolve (self->sock), NULL, true);
@@ -85,6 +162,13 @@ flot_client_answered (flot_client_t *self)
 {
     assert (self);
     return self->answered;
+}
+
+bool
+flot_client_link_dropped (flot_client_t *self)
+{
+    assert (self);
+    return self->link_dropped;
 }
 
 uint64_t
@@ -200,6 +284,10 @@ flot_client_call (flot_client_t *self, const char *service, const char *key,
                   uint32_t timeout_ms, zframe_t **body_p, flot_err_t *err)
 {
     *body_p = NULL;
+    //  A drop before the send does not concern this call: the request
+    //  waits on the socket for the next link.
+    s_monitor_read (self);
+    self->link_dropped = false;
     uint64_t corr = flot_client_send (self, service, key, command, body, size,
                                       timeout_ms, err);
     if (!corr)
@@ -212,15 +300,24 @@ flot_client_call (flot_client_t *self, const char *service, const char *key,
         if (left <= 0)
             return flot_err_set (err, FLOT_E_DEADLINE,
                 "no answer from the broker within %u ms", effective);
+        int wait = self->monitor && left > LINK_CHECK_MS ? LINK_CHECK_MS : (int) left;
         flot_reply_t reply;
         flot_err_t local;
-        if (flot_client_recv (self, &reply, (int) left, &local)) {
+        if (flot_client_recv (self, &reply, wait, &local)) {
             if (local.code == FLOT_E_MALFORMED || local.code == FLOT_E_VERSION
             ||  local.code == FLOT_E_TOO_LARGE)
                 continue;   //  not a reply we can read: drop it, keep waiting
-            if (local.code == FLOT_E_DEADLINE && !zsys_interrupted)
+            if (local.code == FLOT_E_DEADLINE && !zsys_interrupted) {
+                s_monitor_read (self);
+                if (self->link_dropped)
+                    return flot_err_set (err, FLOT_E_DEADLINE,
+                        "the link to the broker dropped while waiting for the "
+                        "answer: %s %s may or may not have run", service, command);
+                if (wait < left)
+                    continue;
                 return flot_err_set (err, FLOT_E_DEADLINE,
                     "no answer from the broker within %u ms", effective);
+            }
             return flot_err_set (err, local.code, "%s", local.message);
         }
         if (reply.corr != corr || reply.kind == FLOT_STREAM

@@ -74,4 +74,27 @@ expect_err 'tcp://127\.0\.0\.1:21011'
 ctl call echo Sleep '{"ms":10}' --timeout 2000 --json
 expect_rc 0
 expect_out '"slept_ms":10'
+
+# The broker dies while the call waits: the link drops, and flotctl says so
+# at once (3, DEADLINE) instead of waiting out --timeout for an answer that
+# went with the broker.
+"$FLOTCTL" call echo Sleep '{"ms":15000}' --timeout 30000 >"$TMP/sleep.out" 2>"$TMP/sleep.err" &
+caller=$!
+bg_started "$caller"
+echo_pending () {
+    "$FLOTCTL" actors --json --timeout 1000 | python3 -c '
+import json, sys
+sys.exit(0 if any(a["service"] == "echo" and a["pending"] >= 1
+                  for a in json.load(sys.stdin)["actors"]) else 1)'
+}
+wait_until 10 "the Sleep to reach the echo actor" echo_pending
+kill -KILL "$DAEMON_PID"
+killed=$(now_ms)
+rc=0
+wait "$caller" || rc=$?
+elapsed=$(( $(now_ms) - killed ))
+[[ $rc == 3 ]] || fail "call exited $rc when the broker died under it, expected 3: $(cat "$TMP/sleep.err")"
+grep -q "^flotctl: DEADLINE (6): no answer from echo Sleep (broker tcp://127\.0\.0\.1:21011): the link to the broker dropped while waiting for the answer: echo Sleep may or may not have run$" "$TMP/sleep.err" \
+    || fail "call did not say that the link dropped: $(cat "$TMP/sleep.err")"
+(( elapsed < 15000 )) || fail "call waited $elapsed ms after the broker died, as if for its answer"
 echo "PASS test_cli_call_errors"

@@ -79,6 +79,13 @@ ctl_report (ctl_t *self, const char *service, const char *command,
             const flot_err_t *err)
 {
     if (err->code == FLOT_E_DEADLINE && self->client
+    &&  flot_client_link_dropped (self->client)) {
+        fprintf (stderr, "flotctl: DEADLINE (%d): no answer from %s %s (broker %s): "
+                 "%s\n", FLOT_E_DEADLINE, service, command, self->opts.endpoint,
+                 err->message);
+        return RC_NO_ANSWER;
+    }
+    if (err->code == FLOT_E_DEADLINE && self->client
     &&  !flot_client_answered (self->client)) {
         //  Nothing ever came: no broker there, or the CURVE handshake failed.
         fprintf (stderr, "flotctl: DEADLINE (%d): no answer from %s within %u ms (%s %s): "
