@@ -72,7 +72,7 @@ s_monitor_read (flot_client_t *self)
             zmq_msg_close (&frame);
             return;
         }
-        uint16_t event = 0; 
+        uint16_t event = 0;
         if (zmq_msg_size (&frame) >= sizeof event)
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
@@ -127,11 +127,11 @@ flot_client_destroy (flot_client_t **self_p)
 {
     if (self_p && *self_p) {
         flot_client_t *self = *self_p;
-        //  Say goodbye, so the broker cancels our streams; wait briefly.
         if (self->monitor) {
             zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
             zsock_destroy (&self->monitor);
         }
+        //  Say goodbye, so the broker cancels our streams; wait briefly.
         if (self->sock) {
             flot_msg_t bye = { .kind = FLOT_DISCONNECT };
             flot_msg_send (&bye, zsock_resolve (self->sock), NULL, true);
