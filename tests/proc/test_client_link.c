@@ -25,6 +25,7 @@ typedef struct {
     const char *command;
     int sleep_ms;               //  Sleep's ms; Echo when 0
     uint32_t timeout_ms;
+    msgpack_sbuffer request;
     pthread_t thread;
     int rc;
     flot_err_t err;
@@ -36,21 +37,14 @@ static void *
 s_call_run (void *arg)
 {
     call_t *call = arg;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 1);
-    flot_pack_str (&pk, "ms");
-    msgpack_pack_uint32 (&pk, (uint32_t) call->sleep_ms);
     int64_t start = zclock_mono ();
     zframe_t *body = NULL;
     call->rc = flot_client_call (call->client, "echo", NULL, call->command,
-                                 sbuf.data, sbuf.size, call->timeout_ms, &body, &call->err);
+                                 call->request.data, call->request.size,
+                                 call->timeout_ms, &body, &call->err);
     call->took_ms = zclock_mono () - start;
     call->dropped = flot_client_link_dropped (call->client);
     zframe_destroy (&body);
-    msgpack_sbuffer_destroy (&sbuf);
     return NULL;
 }
 
@@ -61,6 +55,9 @@ s_call_start (call_t *call, flot_client_t *client, int sleep_ms, uint32_t timeou
         .client = client, .command = sleep_ms ? "Sleep" : "Echo",
         .sleep_ms = sleep_ms, .timeout_ms = timeout_ms
     };
+    char request [32];
+    snprintf (request, sizeof request, "{\"ms\": %d}", sleep_ms);
+    proc_pack_json (&call->request, request);
     assert_int_equal (pthread_create (&call->thread, NULL, s_call_run, call), 0);
 }
 
@@ -68,6 +65,7 @@ static void
 s_call_join (call_t *call)
 {
     assert_int_equal (pthread_join (call->thread, NULL), 0);
+    msgpack_sbuffer_destroy (&call->request);
 }
 
 //  flotillad with the broker on endpoint and the echo actor, plain; with
