@@ -299,9 +299,10 @@ s_usage (FILE *out)
 "     over 1 MiB or holds a NUL byte; a key file (--cert, --broker-cert) that\n"
 "     cannot be read or holds no key, or a bad config file\n"
 "  3  no answer in time: the broker is down or unreachable, refused the key\n"
-"     (CURVE), or the deadline passed; a DEADLINE error reply (code 6) from the\n"
-"     broker or a service also exits 3, not 1; watch: nothing answered for\n"
-"     --timeout, or stopped by a signal before the end\n"
+"     (CURVE), or the deadline passed; or the link to the broker dropped while\n"
+"     waiting (the command may or may not have run); a DEADLINE error reply\n"
+"     (code 6) from the broker or a service also exits 3, not 1; watch:\n"
+"     nothing answered for --timeout, or stopped by a signal before the end\n"
 "  4  analyze: the analysis was inconclusive, and asks a person to decide;\n"
 "     watch: the deployment completed with skipped targets\n",
         DEFAULT_ENDPOINT, FLOT_MAX_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
