@@ -54,7 +54,7 @@ bg_started () { PIDS+=("$1"); }
 
 # start_daemon BROKER_PORT EVENTS_PORT [ACTORS]: runs flotillad (with
 # $DAEMON_ARGS too, if set), sets
-# FLOTILLA_ENDPOINT for flotctl, and waits (5 s at most) until ping answers
+# FLOTILLA_ENDPOINT for flotctl, and waits (15 s at most) until ping answers
 # and every listed actor is registered.
 start_daemon () {
     local actors=${3:-events}
@@ -64,16 +64,16 @@ start_daemon () {
     DAEMON_PID=$!
     bg_started "$DAEMON_PID"
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
-    local deadline=$(( $(now_ms) + 5000 )) name
+    local deadline=$(( $(now_ms) + 15000 )) name
     until "$FLOTCTL" ping --timeout 300 >/dev/null 2>&1; do
         kill -0 "$DAEMON_PID" 2>/dev/null || fail "flotillad exited at start"
-        (( $(now_ms) < deadline )) || fail "flotillad did not answer ping within 5 s"
+        (( $(now_ms) < deadline )) || fail "flotillad did not answer ping within 15 s"
         sleep 0.05
     done
     for name in ${actors//,/ }; do
         until "$FLOTCTL" actors --json --timeout 300 2>/dev/null \
                 | grep -q "\"service\":\"$name\""; do
-            (( $(now_ms) < deadline )) || fail "actor $name did not register within 5 s"
+            (( $(now_ms) < deadline )) || fail "actor $name did not register within 15 s"
             sleep 0.05
         done
     done
@@ -82,7 +82,7 @@ start_daemon () {
 # start_flotilla BROKER_PORT EVENTS_PORT: runs flotillad with its default
 # actors (the coordinator among them) on its own store, from $TMP, with
 # $HOOKS_DIR as its hooks directory: a spec's hook names a program there
-# (record.sh). Hooks get CLI_RECORD=$TMP/record.log from its environment. Waits (5 s at most) until
+# (record.sh). Hooks get CLI_RECORD=$TMP/record.log from its environment. Waits (15 s at most) until
 # the coordinator answers; if it never registers (UNKNOWN_SERVICE), the test
 # is skipped: exit 77, which CMake gives as SKIP_RETURN_CODE.
 start_flotilla () {
@@ -92,7 +92,7 @@ start_flotilla () {
     DAEMON_PID=$!
     bg_started "$DAEMON_PID"
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
-    local deadline=$(( $(now_ms) + 5000 ))
+    local deadline=$(( $(now_ms) + 15000 ))
     until "$FLOTCTL" call coordinator List --timeout 300 >/dev/null 2>"$TMP/coordinator.err"; do
         kill -0 "$DAEMON_PID" 2>/dev/null || fail "flotillad exited at start"
         if (( $(now_ms) >= deadline )); then
@@ -100,7 +100,7 @@ start_flotilla () {
                 echo "SKIP: no coordinator service in this flotillad (UNKNOWN_SERVICE)"
                 exit 77
             fi
-            fail "the coordinator did not answer within 5 s: $(cat "$TMP/coordinator.err")"
+            fail "the coordinator did not answer within 15 s: $(cat "$TMP/coordinator.err")"
         fi
         sleep 0.05
     done

@@ -57,7 +57,7 @@ grep -q 'publishing events on tcp://127.0.0.1:21921 (CURVE' "$TMP/flotillad.log"
 "$FLOTCTL" keys new v --role viewer --dir "$LOCAL" --out "$TMP/v.key" >/dev/null \
     || fail "keys new v failed"
 # The broker takes a new key at its next look at its directory.
-wait_until 3 "the broker to admit v" "$FLOTCTL" --cert "$TMP/v.key" \
+wait_until 10 "the broker to admit v" "$FLOTCTL" --cert "$TMP/v.key" \
     --broker-cert "$LOCAL/broker.pub" ping --timeout 300 >/dev/null 2>&1
 follow viewer --cert "$TMP/v.key" --broker-cert "$LOCAL/broker.pub"
 follow admin
@@ -92,7 +92,7 @@ rc=0
 # 3. The viewer is revoked: the socket binds again within a second or so,
 #    and the viewer gets back in no more.
 "$FLOTCTL" keys revoke v --dir "$LOCAL" >/dev/null || fail "keys revoke v failed"
-wait_until 3 "the event socket to bind again" \
+wait_until 10 "the event socket to bind again" \
     grep -q "key 'v' is no longer allowed: the event socket binds again" "$TMP/flotillad.log"
 publish d1 test.after 5
 wait_until 5 "the admin's 10 events" lines_at_least "$TMP/admin.out" 10
@@ -143,7 +143,7 @@ publish_as 3 test.before
 wait_until 5 "viewer2's 3 events" lines_at_least "$TMP/viewer2.out" 3
 wait_until 5 "the operator's 3 events" lines_at_least "$TMP/operator.out" 3
 "$FLOTCTL" keys revoke v2 --dir "$KEYS" >/dev/null || fail "keys revoke v2 failed"
-wait_until 3 "the event socket to bind again" \
+wait_until 10 "the event socket to bind again" \
     grep -q "key 'v2' is no longer allowed: the event socket binds again" "$TMP/events.log"
 publish_as 4 test.after
 wait_until 5 "the operator's 7 events" lines_at_least "$TMP/operator.out" 7

@@ -70,7 +70,7 @@ now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 # start_flotilla PORT [OPTION...]: flotillad with its default actors (and
 # -v if FLOTILLA_TEST_VERBOSE is set), the broker on PORT and events on
 # PORT+1 (tests use 24100..24499, and 27200..27399), its store and its
-# hooks directory in $TMP, and the options, run from $TMP; waits (5 s at
+# hooks directory in $TMP, and the options, run from $TMP; waits (15 s at
 # most) until the coordinator answers.
 start_flotilla () {
     ( cd "$TMP" && exec "$FLOTILLAD" -b "tcp://127.0.0.1:$1" -e "tcp://127.0.0.1:$(( $1 + 1 ))" \
@@ -78,10 +78,10 @@ start_flotilla () {
         2>>"$TMP/flotillad.log" &
     DAEMON_PID=$!
     export FLOTILLA_ENDPOINT="tcp://127.0.0.1:$1"
-    local deadline=$(( $(now_ms) + 5000 ))
+    local deadline=$(( $(now_ms) + 15000 ))
     until "$FLOTCTL" call coordinator List --timeout 300 >/dev/null 2>&1; do
         kill -0 "$DAEMON_PID" 2>/dev/null || fail "flotillad exited at start"
-        (( $(now_ms) < deadline )) || fail "the coordinator did not answer within 5 s"
+        (( $(now_ms) < deadline )) || fail "the coordinator did not answer within 15 s"
         sleep 0.05
     done
 }

@@ -9,7 +9,7 @@
 # cleanup step is shown stopped (skipped), not running.
 #   Likewise when the deployment fails (g2's preview hook fails, failAll)
 # while g1 waits to clean up: g1 switches back, and its cleanup does not run
-# when keepOld (2s) has passed, nor does g1 come back as done.
+# when keepOld (4s) has passed, nor does g1 come back as done.
 #   An abort while a hook still runs (g1's preview, which then fails) waits
 # for it, and stays an abort: one rollback, 'aborted', the reason as the
 # last error; the late failure does not fail the deployment again.
@@ -28,7 +28,7 @@ strategy:
 hook:
   command: ./hook.sh
   timeout: 10s
-  env: {HOOK_LOG: "$HOOK_LOG", HOOK_SLOW: "g2/preview=2"}
+  env: {HOOK_LOG: "$HOOK_LOG", HOOK_SLOW: "g2/preview=5"}
 policy:
   maxConcurrency: 2
   progressDeadline: 1h
@@ -85,11 +85,11 @@ targets:
   - {name: g1}
   - {name: g2}
 strategy:
-  blueGreen: {keepOld: 2s}
+  blueGreen: {keepOld: 4s}
 hook:
   command: ./hook.sh
   timeout: 10s
-  env: {HOOK_LOG: "$HOOK_LOG", HOOK_SLOW: "g2/preview=1", HOOK_FAIL: "g2/preview"}
+  env: {HOOK_LOG: "$HOOK_LOG", HOOK_SLOW: "g2/preview=2.5", HOOK_FAIL: "g2/preview"}
 policy: {maxConcurrency: 2, progressDeadline: 1h}
 EOF
 apply bgfail
@@ -97,7 +97,7 @@ id=$ID
 wait_until 10 "g1 in its cleanup wait" status_is "$id" \
     "d['state'] == 'running' and d['targets'][0]['step_type'] == 'cleanup'"
 wait_state 10 "$id" rolled_back
-sleep 2.5                       # past keepOld
+sleep 3                         # past keepOld
 status_is "$id" "d['state'] == 'rolled_back' and states(d) == 'g1:rolled_back g2:rolled_back'
     and d['last_error'] == 'g2 failed at step g2/1: the hook exited with status 1'
     and d['targets'][0]['step'] == 'g1/5' and d['targets'][0]['step_state'] == 'skipped'" \
@@ -120,7 +120,7 @@ strategy:
 hook:
   command: ./hook.sh
   timeout: 10s
-  env: {HOOK_LOG: "$HOOK_LOG", HOOK_SLOW: "g1/preview=1.5", HOOK_FAIL: "g1/preview"}
+  env: {HOOK_LOG: "$HOOK_LOG", HOOK_SLOW: "g1/preview=4", HOOK_FAIL: "g1/preview"}
 policy: {maxConcurrency: 2, progressDeadline: 1h}
 EOF
 apply bglate

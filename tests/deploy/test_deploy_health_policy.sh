@@ -81,9 +81,9 @@ last_error=$(status_json "$id" "d['last_error']")
 healthy_all
 set_health t1 503
 spec never-ready failAll 4s
+started=$(now_ms)               # before apply: the deadline runs from its start
 apply never-ready
 id=$ID
-started=$(now_ms)
 wait_state 30 "$id" rolled_back
 took=$(( $(now_ms) - started ))
 (( took >= 3500 )) || fail "stopped after $took ms, before the deadline of 4 s"

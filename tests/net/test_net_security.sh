@@ -130,6 +130,14 @@ sleep 1
 id=$(ctl op alice apply -f "$TMP/spec.yaml" 2>&1 | grep -Eo 'web-[0-9]+' | head -1) \
     || fail "alice could not apply"
 [[ -n $id ]] || fail "apply named no deployment"
+wait_for () {      # wait_for SECONDS WHAT CMD...: until CMD succeeds
+    local seconds=$1 what=$2 deadline=$(( $(now_ms) + $1 * 1000 ))
+    shift 2
+    until "$@"; do
+        (( $(now_ms) < deadline )) || fail "$what did not happen within $seconds s"
+        sleep 0.1
+    done
+}
 wait_state () {    # wait_state ID STATE
     local deadline=$(( $(now_ms) + 20000 )) state=
     until state=$(ctl op alice status "$1" --json 2>/dev/null | "$PY" -c \
@@ -230,7 +238,7 @@ echo "refused as expected: events without a key"
 rm -f "$TMP/revoked.flag"
 attack vic2 hold-and-call "$TMP/revoked.flag" coordinator List > "$TMP/vic2.out" &
 held=$!
-sleep 1
+wait_for 15 "vic2's first call" grep -q "^first:" "$TMP/vic2.out"
 "$FLOTCTL" keys revoke vic2 --dir "$TMP/keys" >/dev/null
 touch "$TMP/revoked.flag"
 wait $held
@@ -240,11 +248,11 @@ grep -q "^then: ERROR NOT_AUTHORIZED key 'vic2' was revoked" "$TMP/vic2.out" \
 echo "refused as expected: a key revoked while connected"
 # A revoked viewer stops receiving events.
 "$FLOTCTL" keys revoke vic3 --dir "$TMP/keys" >/dev/null
-sleep 3
+wait_for 15 "the events service closing its socket for vic3" \
+    grep -Eq "keys? ('[a-z0-9]+', )*'vic3'.* no longer allowed: the event socket binds again" "$TMP/ana.log"
 id2=$(ctl op alice apply -f "$TMP/spec.yaml" 2>&1 | grep -Eo 'web-[0-9]+' | head -1)
 wait_state "$id2" completed
-sleep 1
-grep -q "$id2" "$TMP/alice-events.out" || fail "alice's subscriber did not receive $id2"
+wait_for 15 "alice's subscriber receiving $id2" grep -q "$id2" "$TMP/alice-events.out"
 if grep -q "$id2" "$TMP/vic3-events.out"; then
     fail "revoked viewer vic3 still received events of $id2"
 fi

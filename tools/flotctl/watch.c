@@ -140,6 +140,7 @@ typedef struct {
     char line [1024];           //  the last summary printed
     int64_t final_at;           //  when the state was first seen final; 0 before
     int64_t failing_since;      //  since when GetStatus fails; 0 while it answers
+    int failing_code;           //  the code of its last failure then
     int64_t reached_at;         //  when the coordinator or the feed last answered
     flot_subscriber_t *sub;     //  the event feed; NULL while it waits to start again
     int64_t resubscribe_at;     //  when to start it again (sub NULL)
@@ -297,7 +298,11 @@ s_watch_failed (ctl_t *self, watch_t *watch, const flot_err_t *err)
         return s_call_failed (self, 0, COORDINATOR_SERVICE, "GetStatus", err);
     if (!flot_client_answered (self->client))  //  no broker there, ever
         return s_call_failed (self, RC_NO_ANSWER, COORDINATOR_SERVICE, "GetStatus", err);
-    s_failing (self, watch, COORDINATOR_SERVICE, "GetStatus", err, !watch->failing_since);
+    //  Said once, and again when the reason changes (the link dropped, then
+    //  a new broker knows no coordinator yet).
+    s_failing (self, watch, COORDINATOR_SERVICE, "GetStatus", err,
+               !watch->failing_since || err->code != watch->failing_code);
+    watch->failing_code = err->code;
     if (!watch->failing_since)
         watch->failing_since = zclock_mono ();
     return s_watch_give_up (self, watch);
