@@ -30,6 +30,7 @@ struct _flot_client_t {
     bool answered;              //  a broker took the link, or sent a message
     bool link_up;               //  the last link event: handshake succeeded
     bool link_dropped;          //  a link that was up dropped since last asked
+    bool call_dropped;          //  the last call ended for that
 };
 
 //  Starts the monitor of the client's socket: its link events on an inproc
@@ -50,6 +51,12 @@ s_monitor_start (flot_client_t *self)
     self->monitor = zsock_new (ZMQ_PAIR);
     if (self->monitor) {
         zsock_set_linger (self->monitor, 0);
+        //  No limit on the pipe: libzmq sends each event blocking, from its
+        //  I/O thread, so a full pipe would stop every socket of the
+        //  process. Events are few (one per link up or down) and are read
+        //  as calls run and receives find nothing.
+        zsock_set_sndhwm (self->monitor, 0);
+        zsock_set_rcvhwm (self->monitor, 0);
         if (zsock_connect (self->monitor, "%s", endpoint))
             zsock_destroy (&self->monitor);
     }
@@ -168,7 +175,7 @@ bool
 flot_client_link_dropped (flot_client_t *self)
 {
     assert (self);
-    return self->link_dropped;
+    return self->call_dropped;
 }
 
 uint64_t
@@ -261,11 +268,13 @@ flot_client_recv (flot_client_t *self, flot_reply_t *reply, int timeout_ms,
     }
     if (count >= 0)
         self->answered = true;
-    if (count < 0)
+    if (count < 0) {
+        s_monitor_read (self);
         return flot_err_set (err, FLOT_E_DEADLINE,
             why == EAGAIN ? "no answer from the broker within %d ms"
                           : "interrupted while waiting for the broker (%d ms)",
             timeout_ms);
+    }
     int rc = s_reply_take (frames, count, overflow, reply, err);
     for (int i = 0; i < count; i++)
         zmq_msg_close (&frames [i]);
@@ -287,7 +296,7 @@ flot_client_call (flot_client_t *self, const char *service, const char *key,
     //  A drop before the send does not concern this call: the request
     //  waits on the socket for the next link.
     s_monitor_read (self);
-    self->link_dropped = false;
+    self->link_dropped = self->call_dropped = false;
     uint64_t corr = flot_client_send (self, service, key, command, body, size,
                                       timeout_ms, err);
     if (!corr)
@@ -307,12 +316,16 @@ flot_client_call (flot_client_t *self, const char *service, const char *key,
             if (local.code == FLOT_E_MALFORMED || local.code == FLOT_E_VERSION
             ||  local.code == FLOT_E_TOO_LARGE)
                 continue;   //  not a reply we can read: drop it, keep waiting
-            if (local.code == FLOT_E_DEADLINE && !zsys_interrupted) {
-                s_monitor_read (self);
-                if (self->link_dropped)
-                    return flot_err_set (err, FLOT_E_DEADLINE,
-                        "the link to the broker dropped while waiting for the "
-                        "answer: %s %s may or may not have run", service, command);
+            if (local.code == FLOT_E_DEADLINE && zsys_interrupted)
+                return flot_err_set (err, FLOT_E_DEADLINE,
+                    "interrupted while waiting for the answer of %s %s", service, command);
+            if (local.code == FLOT_E_DEADLINE) {
+                //  flot_client_recv read the monitor
+                self->call_dropped = self->link_dropped;
+                if (self->call_dropped)
+                    return flot_err_set (err, FLOT_E_DEADLINE, "%s while waiting for "
+                        "the answer: %s %s may or may not have run",
+                        FLOT_LINK_DROPPED, service, command);
                 if (wait < left)
                     continue;
                 return flot_err_set (err, FLOT_E_DEADLINE,

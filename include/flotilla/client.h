@@ -52,16 +52,20 @@ const flot_creds_t *
     flot_client_creds (flot_client_t *self);
 
 //  True once anything came from the broker, or a broker completed the
-//  handshake of the link. A call that times out before that met no broker:
-//  none runs there, or (CURVE) the handshake failed: the key is not
-//  allowed, or the broker's public key is not its own.
+//  handshake of the link (as seen by the calls and receives made since). A
+//  call that times out before that met no broker: none runs there, or
+//  (CURVE) the handshake failed: the key is not allowed, or the broker's
+//  public key is not its own.
 bool
     flot_client_answered (flot_client_t *self);
 
 //  True when the last flot_client_call ended because the link to the
-//  broker dropped after its request was sent.
+//  broker dropped after its request was sent; its error's message then
+//  starts with FLOT_LINK_DROPPED.
 bool
     flot_client_link_dropped (flot_client_t *self);
+
+#define FLOT_LINK_DROPPED "the link to the broker dropped"
 
 //  Send a request; returns its correlation id, or 0 on error (err set).
 //  key may be NULL; body is msgpack bytes of one map (NULL for {}).
@@ -85,8 +89,10 @@ void
 //  Returns 0 with *body_p (the reply body, caller destroys), or -1 with err:
 //  an error reply's code and message, or DEADLINE when no answer came within
 //  timeout_ms (the broker's error for the deadline, or our own wait), or
-//  DEADLINE at once (within LINK_CHECK_MS) when the link to the broker
-//  dropped after the request was sent: the request may or may not have run.
+//  DEADLINE within a fraction of a second when the link to the broker was
+//  closed after the request was sent (the broker's process died or
+//  restarted): the request may or may not have run. A broker host that
+//  vanished without closing the connection is waited for to the timeout.
 int
     flot_client_call (flot_client_t *self, const char *service, const char *key,
                       const char *command, const void *body, size_t size,

@@ -78,8 +78,8 @@ int
 ctl_report (ctl_t *self, const char *service, const char *command,
             const flot_err_t *err)
 {
-    if (err->code == FLOT_E_DEADLINE && self->client
-    &&  flot_client_link_dropped (self->client)) {
+    if (err->code == FLOT_E_DEADLINE
+    &&  strncmp (err->message, FLOT_LINK_DROPPED, strlen (FLOT_LINK_DROPPED)) == 0) {
         fprintf (stderr, "flotctl: DEADLINE (%d): no answer from %s %s (broker %s): "
                  "%s\n", FLOT_E_DEADLINE, service, command, self->opts.endpoint,
                  err->message);
