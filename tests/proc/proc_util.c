@@ -706,3 +706,13 @@ proc_json_int (const json_t *object, const char *key)
     json_t *value = json_object_get (object, key);
     return json_is_integer (value) ? (long long) json_integer_value (value) : -1;
 }
+
+long long
+proc_actor_int (flot_client_t *client, const char *service, const char *instance,
+                const char *key)
+{
+    json_t *entry = proc_find_actor (client, service, instance);
+    long long value = entry ? proc_json_int (entry, key) : -1;
+    json_decref (entry);
+    return value;
+}

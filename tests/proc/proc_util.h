@@ -217,4 +217,10 @@ void
 long long
     proc_json_int (const json_t *object, const char *key);
 
+//  An integer field (handled, pending...) of the broker's Actors entry for
+//  service and instance, or -1 if it is not listed.
+long long
+    proc_actor_int (flot_client_t *client, const char *service,
+                    const char *instance, const char *key);
+
 #endif

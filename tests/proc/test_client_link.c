@@ -132,10 +132,7 @@ s_echo_pending (flot_client_t *client, proc_t *daemon)
 {
     char instance [32];
     snprintf (instance, sizeof instance, "echo-%d", (int) proc_pid (daemon));
-    json_t *actor = proc_find_actor (client, "echo", instance);
-    long long pending = actor ? proc_json_int (actor, "pending") : -1;
-    json_decref (actor);
-    return pending;
+    return proc_actor_int (client, "echo", instance, "pending");
 }
 
 //  service/command answered on the link that is up, so that the link is

@@ -49,10 +49,7 @@ s_echo (flot_client_t *client, const char *endpoint, const char *instance,
 static long long
 s_handled (flot_client_t *client, const char *instance)
 {
-    json_t *entry = proc_find_actor (client, "echo", instance);
-    long long handled = entry ? proc_json_int (entry, "handled") : -1;
-    json_decref (entry);
-    return handled;
+    return proc_actor_int (client, "echo", instance, "handled");
 }
 
 //  Echo with key; fails the test unless the body comes back unchanged.
